@@ -1,0 +1,282 @@
+// Package config reads suiji's configuration from SUIJI_* environment
+// variables into one Config, once, at start. Nothing else in suiji reads the
+// environment: the binary calls Load with os.LookupEnv and passes the values
+// it needs to each part it wires.
+//
+// Every variable has a development default so that `make run` works on a new
+// machine. Defaults that are secrets are reported by DevDefaults, printed
+// loudly at start, and refused outright when SUIJI_ENV=production.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	EnvDevelopment = "development"
+	EnvTest        = "test"
+	EnvProduction  = "production"
+)
+
+// Development defaults that must never reach production.
+const (
+	DevJWTKey         = "suiji-development-jwt-key-do-not-use-in-production"
+	DevMinIOAccessKey = "minioadmin"
+	DevMinIOSecretKey = "minioadmin"
+	DevAdminUsername  = "admin"
+	DevAdminPassword  = "suiji-admin-dev"
+)
+
+// Config is everything suiji can be told from outside.
+type Config struct {
+	Env string // development, test or production
+
+	HTTPAddr        string        // listen address of the API server
+	BodyLimit       int           // largest request body in bytes; larger ones get 413
+	CORSOrigins     []string      // origins allowed by CORS; empty means none
+	TrustedProxies  []string      // proxies whose X-Forwarded-For is believed
+	ShutdownTimeout time.Duration // how long in-flight requests may run on shutdown
+	ReadyTimeout    time.Duration // per-service deadline of /readyz checks
+	LogLevel        string        // debug, info, warn, error
+	LogFormat       string        // auto (JSON unless a terminal), json or text
+
+	MongoURI      string // MongoDB (or FerretDB) connection string
+	MongoDatabase string // database name
+
+	RedisURL    string // redis://host:port/db
+	RedisPrefix string // prefix of every key suiji writes
+
+	MinIOEndpoint   string // host:port of MinIO / S3
+	MinIOAccessKey  string
+	MinIOSecretKey  string
+	MinIOSecure     bool   // use TLS to reach MinIO
+	MinIORegion     string // bucket region
+	EvidenceBucket  string // evidence objects; created with object lock (WORM)
+	DocumentsBucket string // generated documents
+
+	JWTKey        string // HMAC key signing access tokens
+	AdminUsername string // first admin, created on a server with no admin
+	AdminPassword string
+
+	FCMCredentialsFile string // service-account JSON for push; empty disables push
+	FCMEndpoint        string // override of the FCM endpoint (test server or relay)
+}
+
+// Var documents one environment variable; Vars is the table the README shows.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+	Secret  bool // a development default here is refused in production
+}
+
+// Vars lists every variable Load reads, with its default.
+var Vars = []Var{
+	{"SUIJI_ENV", EnvDevelopment, "development, test or production; production refuses development defaults", false},
+	{"SUIJI_HTTP_ADDR", "127.0.0.1:8080", "address the API listens on", false},
+	{"SUIJI_BODY_LIMIT", "16777216", "largest request body in bytes (413 above it); evidence goes straight to MinIO", false},
+	{"SUIJI_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (empty: none)", false},
+	{"SUIJI_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted", false},
+	{"SUIJI_SHUTDOWN_TIMEOUT", "15s", "time in-flight requests get to finish on SIGTERM/SIGINT", false},
+	{"SUIJI_READY_TIMEOUT", "2s", "deadline of each service check in /readyz", false},
+	{"SUIJI_LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"SUIJI_LOG_FORMAT", "auto", "auto (JSON unless stderr is a terminal), json or text", false},
+	{"SUIJI_MONGO_URI", "mongodb://127.0.0.1:27017/", "MongoDB connection string (FerretDB locally)", false},
+	{"SUIJI_MONGO_DATABASE", "suiji", "MongoDB database name", false},
+	{"SUIJI_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL (redis:// or rediss://, with database number)", false},
+	{"SUIJI_REDIS_PREFIX", "suiji:", "prefix of every Redis key", false},
+	{"SUIJI_MINIO_ENDPOINT", "127.0.0.1:9000", "MinIO or S3 endpoint host:port", false},
+	{"SUIJI_MINIO_ACCESS_KEY", DevMinIOAccessKey, "MinIO access key", true},
+	{"SUIJI_MINIO_SECRET_KEY", DevMinIOSecretKey, "MinIO secret key", true},
+	{"SUIJI_MINIO_SECURE", "false", "reach MinIO over TLS", false},
+	{"SUIJI_MINIO_REGION", "us-east-1", "bucket region", false},
+	{"SUIJI_EVIDENCE_BUCKET", "suiji-evidence", "bucket for evidence (object lock enabled)", false},
+	{"SUIJI_DOCUMENTS_BUCKET", "suiji-documents", "bucket for generated documents", false},
+	{"SUIJI_JWT_KEY", DevJWTKey, "HMAC key for access tokens (at least 32 bytes)", true},
+	{"SUIJI_ADMIN_USERNAME", DevAdminUsername, "first admin's username, created when no admin exists", false},
+	{"SUIJI_ADMIN_PASSWORD", DevAdminPassword, "first admin's password", true},
+	{"SUIJI_FCM_CREDENTIALS_FILE", "", "Firebase service-account JSON; empty disables push (the inbox still works)", false},
+	{"SUIJI_FCM_ENDPOINT", "", "override of the FCM endpoint (a relay or test server)", false},
+}
+
+// Load reads the configuration through lookup (os.LookupEnv in the binary, a
+// map in tests) and validates it. Every problem is reported, each naming its
+// variable.
+func Load(lookup func(string) (string, bool)) (*Config, error) {
+	r := reader{lookup: lookup}
+	c := &Config{
+		Env:                r.str("SUIJI_ENV"),
+		HTTPAddr:           r.str("SUIJI_HTTP_ADDR"),
+		BodyLimit:          r.int("SUIJI_BODY_LIMIT"),
+		CORSOrigins:        r.list("SUIJI_CORS_ORIGINS"),
+		TrustedProxies:     r.list("SUIJI_TRUSTED_PROXIES"),
+		ShutdownTimeout:    r.duration("SUIJI_SHUTDOWN_TIMEOUT"),
+		ReadyTimeout:       r.duration("SUIJI_READY_TIMEOUT"),
+		LogLevel:           r.str("SUIJI_LOG_LEVEL"),
+		LogFormat:          r.str("SUIJI_LOG_FORMAT"),
+		MongoURI:           r.str("SUIJI_MONGO_URI"),
+		MongoDatabase:      r.str("SUIJI_MONGO_DATABASE"),
+		RedisURL:           r.str("SUIJI_REDIS_URL"),
+		RedisPrefix:        r.str("SUIJI_REDIS_PREFIX"),
+		MinIOEndpoint:      r.str("SUIJI_MINIO_ENDPOINT"),
+		MinIOAccessKey:     r.str("SUIJI_MINIO_ACCESS_KEY"),
+		MinIOSecretKey:     r.str("SUIJI_MINIO_SECRET_KEY"),
+		MinIOSecure:        r.bool("SUIJI_MINIO_SECURE"),
+		MinIORegion:        r.str("SUIJI_MINIO_REGION"),
+		EvidenceBucket:     r.str("SUIJI_EVIDENCE_BUCKET"),
+		DocumentsBucket:    r.str("SUIJI_DOCUMENTS_BUCKET"),
+		JWTKey:             r.str("SUIJI_JWT_KEY"),
+		AdminUsername:      r.str("SUIJI_ADMIN_USERNAME"),
+		AdminPassword:      r.str("SUIJI_ADMIN_PASSWORD"),
+		FCMCredentialsFile: r.str("SUIJI_FCM_CREDENTIALS_FILE"),
+		FCMEndpoint:        r.str("SUIJI_FCM_ENDPOINT"),
+	}
+	c.validate(&r)
+	if c.Env == EnvProduction {
+		for _, name := range c.DevDefaults() {
+			r.fail(name, "is a development default, refused with SUIJI_ENV=production")
+		}
+	}
+	if len(r.problems) > 0 {
+		return nil, errors.New("configuration: " + strings.Join(r.problems, "; "))
+	}
+	return c, nil
+}
+
+// DevDefaults names the secret variables still at their development value
+// (or empty), which the binary prints loudly and production refuses.
+func (c *Config) DevDefaults() []string {
+	var names []string
+	check := func(name, value, dev string) {
+		if value == "" || value == dev {
+			names = append(names, name)
+		}
+	}
+	check("SUIJI_JWT_KEY", c.JWTKey, DevJWTKey)
+	check("SUIJI_MINIO_ACCESS_KEY", c.MinIOAccessKey, DevMinIOAccessKey)
+	check("SUIJI_MINIO_SECRET_KEY", c.MinIOSecretKey, DevMinIOSecretKey)
+	check("SUIJI_ADMIN_PASSWORD", c.AdminPassword, DevAdminPassword)
+	sort.Strings(names)
+	return names
+}
+
+func (c *Config) validate(r *reader) {
+	switch c.Env {
+	case EnvDevelopment, EnvTest, EnvProduction:
+	default:
+		r.fail("SUIJI_ENV", "must be development, test or production, not %q", c.Env)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		r.fail("SUIJI_HTTP_ADDR", "must be host:port: %v", err)
+	}
+	if c.BodyLimit < 1024 {
+		r.fail("SUIJI_BODY_LIMIT", "must be at least 1024 bytes")
+	}
+	if c.ShutdownTimeout <= 0 {
+		r.fail("SUIJI_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.ReadyTimeout <= 0 {
+		r.fail("SUIJI_READY_TIMEOUT", "must be positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		r.fail("SUIJI_LOG_LEVEL", "must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		r.fail("SUIJI_LOG_FORMAT", "must be auto, json or text, not %q", c.LogFormat)
+	}
+	if !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		r.fail("SUIJI_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	if c.MongoDatabase == "" {
+		r.fail("SUIJI_MONGO_DATABASE", "must not be empty")
+	}
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		r.fail("SUIJI_REDIS_URL", "must be a redis:// or rediss:// URL")
+	}
+	if _, _, err := net.SplitHostPort(c.MinIOEndpoint); err != nil {
+		r.fail("SUIJI_MINIO_ENDPOINT", "must be host:port: %v", err)
+	}
+	if c.EvidenceBucket == "" || c.DocumentsBucket == "" || c.EvidenceBucket == c.DocumentsBucket {
+		r.fail("SUIJI_EVIDENCE_BUCKET", "and SUIJI_DOCUMENTS_BUCKET must be set and differ")
+	}
+	if c.JWTKey != "" && len(c.JWTKey) < 32 {
+		r.fail("SUIJI_JWT_KEY", "must be at least 32 bytes")
+	}
+	if c.AdminUsername == "" {
+		r.fail("SUIJI_ADMIN_USERNAME", "must not be empty")
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 10 {
+		r.fail("SUIJI_ADMIN_PASSWORD", "must be at least 10 characters")
+	}
+}
+
+// reader collects values and problems so that Load reports all of them at once.
+type reader struct {
+	lookup   func(string) (string, bool)
+	problems []string
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.problems = append(r.problems, name+" "+fmt.Sprintf(format, args...))
+}
+
+func (r *reader) str(name string) string {
+	if v, ok := r.lookup(name); ok {
+		return strings.TrimSpace(v)
+	}
+	for _, v := range Vars {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	panic("config: undocumented variable " + name)
+}
+
+func (r *reader) int(name string) int {
+	s := r.str(name)
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		r.fail(name, "must be an integer, not %q", s)
+	}
+	return n
+}
+
+func (r *reader) bool(name string) bool {
+	s := r.str(name)
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		r.fail(name, "must be true or false, not %q", s)
+	}
+	return b
+}
+
+func (r *reader) duration(name string) time.Duration {
+	s := r.str(name)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		r.fail(name, "must be a duration such as 15s, not %q", s)
+	}
+	return d
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, part := range strings.Split(r.str(name), ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
