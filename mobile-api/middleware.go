@@ -1,0 +1,104 @@
+package mobileapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"suiji/backend"
+)
+
+// HeaderRequestID carries the request id in both directions.
+const HeaderRequestID = "X-Request-ID"
+
+// requestID gives every request an id: the client's own when it sends a
+// sane one (phones retrying a call keep theirs), otherwise a new random one.
+// The id goes into the response header, the logs and the user context.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get(HeaderRequestID)
+	if !validRequestID(id) {
+		id = newRequestID()
+	} else {
+		id = string([]byte(id)) // Fiber reuses the header's memory.
+	}
+	c.Locals(HeaderRequestID, id)
+	c.Set(HeaderRequestID, id)
+	c.SetUserContext(backend.WithRequestID(c.UserContext(), id))
+	return c.Next()
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(HeaderRequestID).(string)
+	return id
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		ok := r == '-' || r == '_' || r == '.' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}
+
+// observe writes the access log line and the request metrics. It renders
+// errors itself (through the app's error handler) so that the status it
+// records is the one the client gets.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	if err := c.Next(); err != nil {
+		if herr := s.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	elapsed := time.Since(start)
+	status := c.Response().StatusCode()
+	route := routeLabel(c)
+	s.metrics.observe(c.Method(), route, status, elapsed)
+
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.logger.LogAttrs(c.UserContext(), level, "request",
+		slog.String("request_id", requestID(c)),
+		slog.String("method", c.Method()),
+		slog.String("path", c.Path()),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("bytes", len(c.Response().Body())),
+		slog.String("ip", c.IP()),
+		slog.String("user_agent", c.Get(fiber.HeaderUserAgent)),
+	)
+	return nil
+}
+
+// routeLabel is the matched route pattern (not the raw path, which would
+// give every id its own metric series); requests no route matched share one
+// label.
+func routeLabel(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || r.Path == "" || r.Path == "/" && c.Path() != "/" {
+		return "unmatched"
+	}
+	return r.Path
+}
+
+// statusText is used as the metrics label for a status.
+func statusText(status int) string { return strconv.Itoa(status) }

@@ -1,0 +1,116 @@
+package mobileapi
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"suiji/backend"
+)
+
+// Config is what the HTTP server needs to know; the binary fills it from
+// the process configuration.
+type Config struct {
+	BodyLimit      int           // bytes; larger bodies get 413
+	CORSOrigins    []string      // allowed origins; none means no CORS headers
+	TrustedProxies []string      // proxies whose X-Forwarded-For is believed
+	ReadyTimeout   time.Duration // per-dependency deadline of /readyz
+	Version        string        // reported by /healthz
+}
+
+// Server is the HTTP API. Create it with New, serve it with Serve; tests
+// drive App() directly with app.Test.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	deps    []backend.Dependency
+	metrics *metrics
+	app     *fiber.App
+}
+
+// New builds the Fiber app with its middleware and routes. deps are the
+// backing services /readyz reports on.
+func New(cfg Config, logger *slog.Logger, deps []backend.Dependency) *Server {
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 2 * time.Second
+	}
+	s := &Server{cfg: cfg, logger: logger, deps: deps, metrics: newMetrics()}
+	fc := fiber.Config{
+		AppName:               "suiji",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		// Without timeouts an idle keep-alive connection would hold graceful
+		// shutdown open forever.
+		ReadTimeout:  60 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  60 * time.Second,
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		// Only requests arriving from a configured proxy may name the client
+		// address; anyone else's X-Forwarded-For is ignored.
+		fc.EnableTrustedProxyCheck = true
+		fc.TrustedProxies = cfg.TrustedProxies
+		fc.ProxyHeader = fiber.HeaderXForwardedFor
+		fc.EnableIPValidation = true
+	}
+	s.app = fiber.New(fc)
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app, for tests and for mounting extra routes.
+func (s *Server) App() *fiber.App { return s.app }
+
+// routes installs middleware in order (outermost first) and the routes.
+func (s *Server) routes() {
+	s.app.Use(s.requestID, s.observe)
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+	if len(s.cfg.CORSOrigins) > 0 {
+		s.app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(s.cfg.CORSOrigins, ","),
+			AllowHeaders:  "Authorization, Content-Type, Idempotency-Key, X-Request-ID",
+			ExposeHeaders: "X-Request-ID, Retry-After",
+			MaxAge:        600,
+		}))
+	}
+
+	s.app.Get("/healthz", s.handleHealthz)
+	s.app.Get("/readyz", s.handleReadyz)
+	s.app.Get("/metrics", s.metrics.handler())
+	s.app.Get("/openapi.json", s.handleOpenAPI)
+}
+
+// Serve answers requests on ln until ctx is cancelled, then shuts down
+// gracefully: the listener closes at once, requests in flight get up to
+// shutdownTimeout to finish, idle connections are closed.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down", slog.Duration("timeout", shutdownTimeout))
+	if err := s.app.ShutdownWithTimeout(shutdownTimeout); err != nil {
+		return err
+	}
+	return <-errc
+}
+
+// logPanic records a recovered panic with its stack; the client gets a 500
+// with the generic message from the error handler.
+func (s *Server) logPanic(c *fiber.Ctx, e any) {
+	s.logger.ErrorContext(c.UserContext(), "panic",
+		slog.String("request_id", requestID(c)),
+		slog.Any("panic", e),
+		slog.String("path", c.Path()))
+}
