@@ -17,3 +17,53 @@ func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
 }
+
+// Actor is who is acting in a request: the signed-in user, or the anonymous
+// public when UserID is empty. It travels in the context so that use cases
+// can authorise and audit without knowing about HTTP.
+type Actor struct {
+	UserID       string
+	Username     string
+	Roles        []Role
+	DepartmentID string
+	ClientIP     string
+	FamilyID     string // refresh-token family of the session, for logout
+}
+
+// HasRole reports whether the actor holds role r; admins hold every role.
+func (a *Actor) HasRole(r Role) bool {
+	if a == nil {
+		return false
+	}
+	for _, have := range a.Roles {
+		if have == r || have == RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAnyRole reports whether the actor holds at least one of roles.
+func (a *Actor) HasAnyRole(roles ...Role) bool {
+	for _, r := range roles {
+		if a.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+const actorKey contextKey = requestIDKey + 1
+
+// WithActor returns a context carrying the acting user.
+func WithActor(ctx context.Context, a *Actor) context.Context {
+	return context.WithValue(ctx, actorKey, a)
+}
+
+// ActorFromContext returns the acting user, or an anonymous actor.
+func ActorFromContext(ctx context.Context) *Actor {
+	if a, ok := ctx.Value(actorKey).(*Actor); ok && a != nil {
+		return a
+	}
+	return &Actor{}
+}
