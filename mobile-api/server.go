@@ -24,23 +24,30 @@ type Config struct {
 	Version        string        // reported by /healthz
 }
 
+// Services are the backend services the handlers call. A nil field leaves
+// its routes unmounted (tests build servers with only what they exercise).
+type Services struct {
+	Audit backend.AuditStore // the audit trail, for GET /api/v1/audit
+}
+
 // Server is the HTTP API. Create it with New, serve it with Serve; tests
 // drive App() directly with app.Test.
 type Server struct {
 	cfg     Config
 	logger  *slog.Logger
 	deps    []backend.Dependency
+	svc     Services
 	metrics *metrics
 	app     *fiber.App
 }
 
 // New builds the Fiber app with its middleware and routes. deps are the
-// backing services /readyz reports on.
-func New(cfg Config, logger *slog.Logger, deps []backend.Dependency) *Server {
+// backing services /readyz reports on; svc the services handlers call.
+func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc Services) *Server {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, logger: logger, deps: deps, metrics: newMetrics()}
+	s := &Server{cfg: cfg, logger: logger, deps: deps, svc: svc, metrics: newMetrics()}
 	fc := fiber.Config{
 		AppName:               "suiji",
 		BodyLimit:             cfg.BodyLimit,

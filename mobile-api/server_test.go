@@ -24,7 +24,7 @@ func newTestServer(t *testing.T, cfg Config, deps ...backend.Dependency) *Server
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 1 << 20
 	}
-	return New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), deps)
+	return New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), deps, Services{})
 }
 
 // do sends req through the app and returns the status and body.

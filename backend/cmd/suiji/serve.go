@@ -55,7 +55,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		TrustedProxies: cfg.TrustedProxies,
 		ReadyTimeout:   cfg.ReadyTimeout,
 		Version:        version(),
-	}, logger, st.dependencies())
+	}, logger, st.dependencies(), mobileapi.Services{})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
