@@ -52,3 +52,11 @@ type AuditStore interface {
 	// an error, which it returns.
 	WalkAuditEvents(ctx context.Context, fn func(*AuditEvent) error) error
 }
+
+// Auditor records a mutation in the audit trail; backend/audit.Recorder is
+// the implementation. Use cases call it after each change they make, with the
+// object before and after (nil when there is none); the actor, request id and
+// client address come from ctx.
+type Auditor interface {
+	Record(ctx context.Context, action, objectType, objectID string, before, after any) error
+}

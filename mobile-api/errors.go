@@ -3,6 +3,8 @@ package mobileapi
 import (
 	"errors"
 	"log/slog"
+	"math"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -79,6 +81,12 @@ func errorBodyFor(err error) (int, ErrorBody) {
 // with their cause and request id; the client sees only the generic message.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status, body := errorBodyFor(err)
+	if delay, ok := backend.RetryAfter(err); ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(delay.Seconds()))))
+	}
+	if status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="suiji"`)
+	}
 	if status >= 500 {
 		s.logger.ErrorContext(c.UserContext(), "request failed",
 			slog.String("request_id", requestID(c)),

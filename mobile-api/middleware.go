@@ -83,7 +83,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		slog.Int("bytes", len(c.Response().Body())),
-		slog.String("ip", c.IP()),
+		slog.String("ip", s.clientIP(c)),
 		slog.String("user_agent", c.Get(fiber.HeaderUserAgent)),
 	)
 	return nil

@@ -12,6 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"suiji/backend"
+	"suiji/backend/accounts"
+	"suiji/backend/auth"
 )
 
 // Config is what the HTTP server needs to know; the binary fills it from
@@ -27,7 +29,10 @@ type Config struct {
 // Services are the backend services the handlers call. A nil field leaves
 // its routes unmounted (tests build servers with only what they exercise).
 type Services struct {
-	Audit backend.AuditStore // the audit trail, for GET /api/v1/audit
+	Auth        *auth.Service            // sign-in, tokens, authentication
+	Accounts    *accounts.Service        // users and devices
+	Audit       backend.AuditStore       // the audit trail, for GET /api/v1/audit
+	Idempotency backend.IdempotencyStore // Idempotency-Key handling for mutations
 }
 
 // Server is the HTTP API. Create it with New, serve it with Serve; tests
@@ -37,6 +42,7 @@ type Server struct {
 	logger  *slog.Logger
 	deps    []backend.Dependency
 	svc     Services
+	proxies trustedProxies // who may report the client address
 	metrics *metrics
 	app     *fiber.App
 }
@@ -47,7 +53,7 @@ func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc Service
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, logger: logger, deps: deps, svc: svc, metrics: newMetrics()}
+	s := &Server{cfg: cfg, logger: logger, deps: deps, svc: svc, metrics: newMetrics(), proxies: parseTrustedProxies(cfg.TrustedProxies)}
 	fc := fiber.Config{
 		AppName:               "suiji",
 		BodyLimit:             cfg.BodyLimit,
@@ -58,14 +64,6 @@ func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc Service
 		ReadTimeout:  60 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  60 * time.Second,
-	}
-	if len(cfg.TrustedProxies) > 0 {
-		// Only requests arriving from a configured proxy may name the client
-		// address; anyone else's X-Forwarded-For is ignored.
-		fc.EnableTrustedProxyCheck = true
-		fc.TrustedProxies = cfg.TrustedProxies
-		fc.ProxyHeader = fiber.HeaderXForwardedFor
-		fc.EnableIPValidation = true
 	}
 	s.app = fiber.New(fc)
 	s.routes()
@@ -92,6 +90,7 @@ func (s *Server) routes() {
 	s.app.Get("/readyz", s.handleReadyz)
 	s.app.Get("/metrics", s.metrics.handler())
 	s.app.Get("/openapi.json", s.handleOpenAPI)
+	s.mountAPI()
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down

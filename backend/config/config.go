@@ -177,6 +177,11 @@ func (c *Config) validate(r *reader) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail("SUIJI_HTTP_ADDR", "must be host:port: %v", err)
 	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			r.fail("SUIJI_TRUSTED_PROXIES", "entry %q is neither an IP address nor a CIDR", p)
+		}
+	}
 	if c.BodyLimit < 1024 {
 		r.fail("SUIJI_BODY_LIMIT", "must be at least 1024 bytes")
 	}

@@ -63,6 +63,7 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		"SUIJI_MINIO_SECURE":     "perhaps",
 		"SUIJI_JWT_KEY":          "short",
 		"SUIJI_ADMIN_PASSWORD":   "short",
+		"SUIJI_TRUSTED_PROXIES":  "10.0.0.1,proxy.local",
 	}
 	for name, value := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -33,6 +33,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the HTTP API (configured by SUIJI_* variables; see the README)", runServe},
 	{"version", "print the build version", runVersion},
+	{"audit", "audit verify: walk the audit hash chain and name the first break", runAudit},
 }
 
 // usageError makes main print the usage and exit 2.

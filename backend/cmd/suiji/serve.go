@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/accounts"
+	"suiji/backend/audit"
+	"suiji/backend/auth"
 	"suiji/backend/config"
 	mobileapi "suiji/mobile-api"
 	"suiji/storage/cache"
@@ -49,13 +52,20 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer st.close(logger)
 
+	svc := st.services(cfg)
+	if created, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); err != nil {
+		return fmt.Errorf("first admin (SUIJI_ADMIN_USERNAME/SUIJI_ADMIN_PASSWORD): %w", err)
+	} else if created {
+		logger.Warn("created the first admin", slog.String("username", cfg.AdminUsername))
+	}
+
 	srv := mobileapi.New(mobileapi.Config{
 		BodyLimit:      cfg.BodyLimit,
 		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		ReadyTimeout:   cfg.ReadyTimeout,
 		Version:        version(),
-	}, logger, st.dependencies(), mobileapi.Services{})
+	}, logger, st.dependencies(), svc)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -110,6 +120,35 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 		return nil, fmt.Errorf("MinIO buckets: %w", err)
 	}
 	return st, nil
+}
+
+// services builds the use cases on the open stores.
+func (st *stores) services(cfg *config.Config) mobileapi.Services {
+	now := func() time.Time { return time.Now().UTC() }
+	recorder := &audit.Recorder{Store: st.mongo.AuditEvents(), Now: now}
+	sessions := st.cache.Sessions()
+	return mobileapi.Services{
+		Auth: &auth.Service{
+			Users:        st.mongo.Users(),
+			Sessions:     sessions,
+			Throttle:     cache.NewLoginThrottle(st.cache, cache.ThrottleOptions{}),
+			Audit:        recorder,
+			Key:          []byte(cfg.JWTKey),
+			Now:          now,
+			AccessTTL:    auth.DefaultAccessTTL,
+			RefreshTTL:   auth.DefaultRefreshTTL,
+			RefreshGrace: auth.DefaultRefreshGrace,
+		},
+		Accounts: &accounts.Service{
+			Users:    st.mongo.Users(),
+			Devices:  st.mongo.Devices(),
+			Sessions: sessions,
+			Audit:    recorder,
+			Now:      now,
+		},
+		Audit:       st.mongo.AuditEvents(),
+		Idempotency: cache.NewIdempotencyStore(st.cache),
+	}
 }
 
 // dependencies lists the services /readyz reports on.

@@ -1,0 +1,53 @@
+# suiji — the commands a developer (and CI) needs. `make help` lists them.
+#
+# The real work is in deploy/local/*.sh, so that each step can be read, and
+# run, without make.
+
+# Extra arguments for go test in `make test` / `make bench`, e.g.
+#   make test ARGS='-run TestReadyz ./mobile-api/...'
+ARGS ?=
+
+TOOLS_BIN := .tools/bin
+GO_FILES = $(shell find . -name '*.go' -not -path './.tools/*' -not -path './var/*' -not -path './.git/*')
+
+.DEFAULT_GOAL := help
+.PHONY: help run test bench check build tools clean-data
+
+help: ## list the targets
+	@echo "suiji — make targets:"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo "  (ARGS='...' passes go test arguments to test and bench)"
+
+run: ## start FerretDB, MinIO, Redis and suiji on 127.0.0.1:8080 (data in var/); Ctrl-C stops all
+	deploy/local/run.sh
+
+test: ## isolated test stack + go test -race -count=1 ./... (ARGS='-run X ./storage/...')
+	deploy/local/test.sh $(ARGS)
+
+bench: ## the benchmarks, on the same isolated test stack, with their figures
+	deploy/local/test.sh --bench $(ARGS)
+
+check: ## gofmt, go vet and staticcheck (pinned)
+	@deploy/local/tools.sh staticcheck
+	@echo "check: gofmt"
+	@unformatted=$$(gofmt -l $(GO_FILES)); \
+	if [ -n "$$unformatted" ]; then \
+		echo "check: these files are not gofmt-formatted (run gofmt -w on them):"; \
+		echo "$$unformatted" | sed 's/^/  /'; \
+		exit 1; \
+	fi
+	@echo "check: go vet"
+	@go vet ./...
+	@cd deploy/ferretdb && go vet ./...
+	@echo "check: staticcheck"
+	@$(TOOLS_BIN)/staticcheck ./...
+	@echo "check: all good"
+
+build: ## build the suiji binary into .tools/bin/suiji
+	go build -o $(TOOLS_BIN)/suiji ./backend/cmd/suiji
+
+tools: ## build the pinned tools (MinIO, suiji-ferretdb, staticcheck) into .tools/bin
+	deploy/local/tools.sh all
+
+clean-data: ## delete var/ — the make run stack's data (stop make run first)
+	rm -rf var/

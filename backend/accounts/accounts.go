@@ -1,0 +1,202 @@
+// Package accounts manages users and their push devices: who may sign in,
+// with which roles and department, and which phones get their alerts. Every
+// change is validated here, checked against the acting user, and written to
+// the audit trail.
+//
+// It depends on backend interfaces only; it imports no driver and no HTTP.
+package accounts
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"suiji/backend"
+	"suiji/backend/auth"
+)
+
+// Service is the accounts use case.
+type Service struct {
+	Users    backend.UserStore
+	Devices  backend.DeviceStore
+	Sessions backend.RefreshTokenStore
+	Audit    backend.Auditor
+	Now      func() time.Time
+}
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Username     string
+	Password     string
+	DisplayName  string
+	Roles        []backend.Role
+	DepartmentID string
+}
+
+// UserPatch changes some fields of a user; nil fields stay as they are.
+type UserPatch struct {
+	DisplayName  *string
+	Password     *string
+	Roles        *[]backend.Role
+	DepartmentID *string
+	Disabled     *bool
+}
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
+
+// CreateUser validates and stores a new user. EINVALID naming each bad field;
+// ECONFLICT when the username is taken.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (*backend.User, error) {
+	in.Username = auth.NormalizeUsername(in.Username)
+	fields := map[string]string{}
+	if !usernamePattern.MatchString(in.Username) {
+		fields["username"] = "3–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+	}
+	checkPassword(fields, in.Password)
+	checkDisplayName(fields, in.DisplayName)
+	checkRoles(fields, in.Roles)
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid user", fields)
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "hashing password")
+	}
+	now := s.Now().UTC()
+	u := &backend.User{
+		Username: in.Username, DisplayName: strings.TrimSpace(in.DisplayName),
+		Roles: uniqueRoles(in.Roles), DepartmentID: strings.TrimSpace(in.DepartmentID),
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Users.CreateUser(ctx, u); err != nil {
+		if backend.ErrorCode(err) == backend.ECONFLICT {
+			return nil, &backend.Error{Code: backend.ECONFLICT, Message: "username is taken", Fields: map[string]string{"username": "taken"}, Err: err}
+		}
+		return nil, err
+	}
+	return u, s.Audit.Record(ctx, "user.create", "user", u.ID, nil, auth.PublicUser(u))
+}
+
+// UpdateUser changes a user as an administrator. Nobody — not even an admin
+// — changes their own roles, department or disabled flag: that needs a
+// second person. Disabling a user ends their sessions at once. ENOTFOUND,
+// EINVALID, EFORBIDDEN.
+func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*backend.User, error) {
+	actor := backend.ActorFromContext(ctx)
+	if id == actor.UserID && (p.Roles != nil || p.DepartmentID != nil || p.Disabled != nil) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "you cannot change your own roles, department or status")
+	}
+	return s.update(ctx, id, p)
+}
+
+// UpdateMe changes the acting user's own display name and password; the
+// current password must be given to set a new one.
+func (s *Service) UpdateMe(ctx context.Context, displayName, currentPassword, newPassword *string) (*backend.User, error) {
+	actor := backend.ActorFromContext(ctx)
+	if newPassword != nil {
+		u, err := s.Users.FindUserByID(ctx, actor.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if currentPassword == nil || !auth.VerifyPassword(u.PasswordHash, *currentPassword) {
+			return nil, backend.InvalidFields("current password is wrong", map[string]string{"current_password": "wrong"})
+		}
+	}
+	return s.update(ctx, actor.UserID, UserPatch{DisplayName: displayName, Password: newPassword})
+}
+
+func (s *Service) update(ctx context.Context, id string, p UserPatch) (*backend.User, error) {
+	fields := map[string]string{}
+	if p.Password != nil {
+		checkPassword(fields, *p.Password)
+	}
+	if p.DisplayName != nil {
+		checkDisplayName(fields, *p.DisplayName)
+	}
+	if p.Roles != nil {
+		checkRoles(fields, *p.Roles)
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid user", fields)
+	}
+	u, err := s.Users.FindUserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	before := auth.PublicUser(u)
+	if p.DisplayName != nil {
+		u.DisplayName = strings.TrimSpace(*p.DisplayName)
+	}
+	if p.Roles != nil {
+		u.Roles = uniqueRoles(*p.Roles)
+	}
+	if p.DepartmentID != nil {
+		u.DepartmentID = strings.TrimSpace(*p.DepartmentID)
+	}
+	if p.Disabled != nil {
+		u.Disabled = *p.Disabled
+	}
+	if p.Password != nil {
+		if u.PasswordHash, err = auth.HashPassword(*p.Password); err != nil {
+			return nil, backend.Wrap(err, backend.EINTERNAL, "hashing password")
+		}
+	}
+	u.UpdatedAt = s.Now().UTC()
+	if err := s.Users.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	if u.Disabled || p.Password != nil {
+		// A disabled account, or one whose password changed (perhaps because
+		// it leaked), keeps no session alive.
+		if err := s.Sessions.RevokeUser(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	after := auth.PublicUser(u)
+	after["password_changed"] = p.Password != nil
+	return u, s.Audit.Record(ctx, "user.update", "user", u.ID, before, after)
+}
+
+// GetUser returns a user. ENOTFOUND.
+func (s *Service) GetUser(ctx context.Context, id string) (*backend.User, error) {
+	return s.Users.FindUserByID(ctx, id)
+}
+
+// ListUsers lists users matching f.
+func (s *Service) ListUsers(ctx context.Context, f backend.UserFilter) ([]*backend.User, int, error) {
+	return s.Users.FindUsers(ctx, f)
+}
+
+func checkPassword(fields map[string]string, pw string) {
+	if utf8.RuneCountInString(pw) < backend.MinPasswordLength {
+		fields["password"] = "at least 10 characters"
+	} else if len(pw) > 256 {
+		fields["password"] = "at most 256 bytes"
+	}
+}
+
+func checkDisplayName(fields map[string]string, name string) {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n == 0 || n > 100 {
+		fields["display_name"] = "1–100 characters"
+	}
+}
+
+func checkRoles(fields map[string]string, roles []backend.Role) {
+	if len(roles) == 0 {
+		fields["roles"] = "at least one role"
+	}
+	for _, r := range roles {
+		if !r.Valid() {
+			fields["roles"] = "unknown role " + string(r)
+		}
+	}
+}
+
+func uniqueRoles(roles []backend.Role) []backend.Role {
+	out := slices.Clone(roles)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,220 @@
+// Package auth signs users in and keeps them signed in: password hashing
+// (argon2id), short-lived access tokens (JWT, HS256 pinned), opaque refresh
+// tokens rotated on every use in families that a replay revokes, failed-login
+// throttling, and the first admin.
+//
+// It is a use case of the backend: it depends on the UserStore,
+// RefreshTokenStore, LoginThrottle and Auditor interfaces, never on a driver
+// or on HTTP.
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"suiji/backend"
+)
+
+// Defaults for Service's durations.
+const (
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+	// DefaultRefreshGrace is how long the immediately previous refresh token
+	// still works, once, after it was rotated: a phone on a weak network that
+	// sent a refresh but lost the answer retries with the old token and is
+	// not locked out (nor is the family revoked).
+	DefaultRefreshGrace = 30 * time.Second
+)
+
+// Service is the sign-in use case.
+type Service struct {
+	Users    backend.UserStore
+	Sessions backend.RefreshTokenStore
+	Throttle backend.LoginThrottle
+	Audit    backend.Auditor
+	Key      []byte // HMAC key for access tokens (SUIJI_JWT_KEY)
+	Now      func() time.Time
+
+	AccessTTL    time.Duration
+	RefreshTTL   time.Duration
+	RefreshGrace time.Duration
+}
+
+// Session is what a successful sign-in or refresh returns.
+type Session struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    time.Duration
+	User         *backend.User
+}
+
+// errBadCredentials is the one answer to an unknown user, a wrong password
+// and a disabled account, so none can be told apart.
+var errBadCredentials = backend.Errorf(backend.EUNAUTHORIZED, "invalid username or password")
+
+// Login checks a username and password from client address ip and starts a
+// session. EUNAUTHORIZED for bad credentials, ERATELIMIT when too many
+// failures came for that username or address.
+func (s *Service) Login(ctx context.Context, username, password, ip string) (*Session, error) {
+	username = NormalizeUsername(username)
+	if err := s.Throttle.Check(ctx, username, ip); err != nil {
+		return nil, err
+	}
+	u, err := s.Users.FindUserByUsername(ctx, username)
+	if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+		return nil, err
+	}
+	hash := dummyHash
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	if !VerifyPassword(hash, password) || u == nil || u.Disabled {
+		if err := s.Throttle.Fail(ctx, username, ip); err != nil {
+			return nil, err
+		}
+		return nil, errBadCredentials
+	}
+	if err := s.Throttle.Succeed(ctx, username); err != nil {
+		return nil, err
+	}
+
+	familyID := randomToken(16)
+	refresh := newRefreshToken(familyID)
+	if err := s.Sessions.CreateFamily(ctx, familyID, u.ID, hashToken(refresh), s.RefreshTTL); err != nil {
+		return nil, err
+	}
+	ctx = backend.WithActor(ctx, actorOf(u, ip, familyID))
+	if err := s.Audit.Record(ctx, "auth.login", "session", familyID, nil, map[string]string{"user_id": u.ID}); err != nil {
+		return nil, err
+	}
+	return s.session(u, familyID, refresh)
+}
+
+// Refresh exchanges a refresh token for a new pair. EUNAUTHORIZED for an
+// unknown, expired or revoked token, and for a replayed one — which also
+// revokes its family, so both the thief and the owner must sign in again.
+func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
+	familyID, ok := splitRefreshToken(token)
+	if !ok {
+		return nil, backend.Errorf(backend.EUNAUTHORIZED, "invalid refresh token")
+	}
+	next := newRefreshToken(familyID)
+	outcome, userID, err := s.Sessions.Rotate(ctx, familyID, hashToken(token), hashToken(next), s.RefreshGrace)
+	if err != nil {
+		return nil, err
+	}
+	switch outcome {
+	case backend.RotateOK, backend.RotateGrace:
+	case backend.RotateReplay:
+		ctx = backend.WithActor(ctx, &backend.Actor{UserID: userID, FamilyID: familyID, ClientIP: backend.ActorFromContext(ctx).ClientIP})
+		if err := s.Audit.Record(ctx, "auth.refresh_replay", "session", familyID, nil, nil); err != nil {
+			return nil, err
+		}
+		return nil, backend.Errorf(backend.EUNAUTHORIZED, "refresh token was already used; the session is revoked, sign in again")
+	default:
+		return nil, backend.Errorf(backend.EUNAUTHORIZED, "invalid refresh token")
+	}
+	u, err := s.Users.FindUserByID(ctx, userID)
+	if err != nil || u.Disabled {
+		_ = s.Sessions.RevokeFamily(ctx, familyID)
+		return nil, backend.Errorf(backend.EUNAUTHORIZED, "invalid refresh token")
+	}
+	return s.session(u, familyID, next)
+}
+
+// Logout revokes the session family of the actor in ctx: its refresh token
+// and every access token issued in it stop working at once.
+func (s *Service) Logout(ctx context.Context) error {
+	a := backend.ActorFromContext(ctx)
+	if a.FamilyID == "" {
+		return backend.Errorf(backend.EUNAUTHORIZED, "not signed in")
+	}
+	if err := s.Sessions.RevokeFamily(ctx, a.FamilyID); err != nil {
+		return err
+	}
+	return s.Audit.Record(ctx, "auth.logout", "session", a.FamilyID, nil, nil)
+}
+
+// Authenticate turns a bearer access token into the acting user. The user is
+// read on every request, so a disabled account, a changed role or a revoked
+// session takes effect at once. EUNAUTHORIZED for any bad token.
+func (s *Service) Authenticate(ctx context.Context, token, ip string) (*backend.Actor, error) {
+	claims, err := s.parseAccess(token, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	active, err := s.Sessions.FamilyActive(ctx, claims.FamilyID)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return nil, backend.Errorf(backend.EUNAUTHORIZED, "session revoked; sign in again")
+	}
+	u, err := s.Users.FindUserByID(ctx, claims.Subject)
+	if backend.ErrorCode(err) == backend.ENOTFOUND || (err == nil && u.Disabled) {
+		return nil, backend.Errorf(backend.EUNAUTHORIZED, "account disabled or removed")
+	} else if err != nil {
+		return nil, err
+	}
+	return actorOf(u, ip, claims.FamilyID), nil
+}
+
+// EnsureAdmin creates the first admin from configuration when no enabled
+// admin exists, so a new installation can be signed into. It does nothing
+// otherwise — in particular it never resets an existing admin's password.
+func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (created bool, err error) {
+	n, err := s.Users.CountUsersWithRole(ctx, backend.RoleAdmin)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	if password == "" {
+		return false, errors.New("no admin exists and SUIJI_ADMIN_PASSWORD is empty")
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return false, err
+	}
+	now := s.Now()
+	u := &backend.User{
+		Username: NormalizeUsername(username), DisplayName: "Administrator",
+		Roles: []backend.Role{backend.RoleAdmin}, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Users.CreateUser(ctx, u); err != nil {
+		if backend.ErrorCode(err) == backend.ECONFLICT {
+			// Another instance starting at the same time created it.
+			return false, nil
+		}
+		return false, err
+	}
+	return true, s.Audit.Record(ctx, "user.create", "user", u.ID, nil, PublicUser(u))
+}
+
+func (s *Service) session(u *backend.User, familyID, refresh string) (*Session, error) {
+	access, err := s.signAccess(u.ID, familyID, s.Now())
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "signing access token")
+	}
+	return &Session{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.AccessTTL, User: u}, nil
+}
+
+func actorOf(u *backend.User, ip, familyID string) *backend.Actor {
+	return &backend.Actor{
+		UserID: u.ID, Username: u.Username, Roles: u.Roles,
+		DepartmentID: u.DepartmentID, ClientIP: ip, FamilyID: familyID,
+	}
+}
+
+// NormalizeUsername is how usernames are compared: trimmed, lower case.
+func NormalizeUsername(username string) string {
+	return strings.ToLower(strings.TrimSpace(username))
+}
+
+// PublicUser is a user without secrets, for audit digests and responses.
+func PublicUser(u *backend.User) map[string]any {
+	return map[string]any{
+		"id": u.ID, "username": u.Username, "display_name": u.DisplayName,
+		"roles": u.Roles, "department_id": u.DepartmentID, "disabled": u.Disabled,
+	}
+}

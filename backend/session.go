@@ -1,0 +1,35 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// Refresh outcomes reported by RefreshTokenStore.Rotate.
+const (
+	RotateOK      = "ok"      // the current token was exchanged
+	RotateGrace   = "grace"   // the previous token was used once within the grace window
+	RotateReplay  = "replay"  // a rotated token came back: the family is now revoked
+	RotateInvalid = "invalid" // unknown, expired or revoked
+)
+
+// RefreshTokenStore keeps refresh-token families. A family starts at sign-in
+// and ends at logout, expiry or replay; each refresh replaces its current
+// token. Only SHA-256 hashes of tokens are stored.
+type RefreshTokenStore interface {
+	// CreateFamily starts a family for userID whose current token hash is
+	// tokenHash, living ttl.
+	CreateFamily(ctx context.Context, familyID, userID, tokenHash string, ttl time.Duration) error
+	// Rotate exchanges presented (a token hash) for next. It returns the
+	// outcome and the family's user id. A token rotated away and presented
+	// again is a replay — unless it is the immediately previous token,
+	// presented within grace of its rotation and for the first time — and
+	// a replay revokes the whole family.
+	Rotate(ctx context.Context, familyID, presented, next string, grace time.Duration) (outcome, userID string, err error)
+	// RevokeFamily ends a family; its tokens stop working at once.
+	RevokeFamily(ctx context.Context, familyID string) error
+	// RevokeUser ends every family of a user (disabled accounts).
+	RevokeUser(ctx context.Context, userID string) error
+	// FamilyActive reports whether a family exists and is not revoked.
+	FamilyActive(ctx context.Context, familyID string) (bool, error)
+}

@@ -1,0 +1,170 @@
+package mobileapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/accounts"
+	"suiji/backend/audit"
+	"suiji/backend/auth"
+	"suiji/storage/cache"
+	"suiji/storage/mongodb"
+	"suiji/storage/storagetest"
+)
+
+// testJWTKey signs access tokens in API tests.
+const testJWTKey = "suiji-api-test-key-0123456789abcdef"
+
+// testPassword is every test user's password.
+const testPassword = "correct horse battery"
+
+// apiEnv is a full API server on the real test stack (its own database and
+// key prefix), with one user per role.
+type apiEnv struct {
+	srv   *Server
+	svc   Services
+	db    *mongodb.DB
+	cache *cache.Cache
+	users map[string]*backend.User // by role name; "admin" is the bootstrap admin
+}
+
+// matrixRoles are the callers the authorisation matrix tries; "" is the
+// anonymous public.
+var matrixRoles = []string{"", "admin", "coordinator", "staff", "leader", "inspector"}
+
+func newAPIEnv(t *testing.T, cfg Config) *apiEnv {
+	t.Helper()
+	env := &apiEnv{db: storagetest.Mongo(t), cache: storagetest.Redis(t), users: map[string]*backend.User{}}
+	now := func() time.Time { return time.Now().UTC() }
+	recorder := &audit.Recorder{Store: env.db.AuditEvents(), Now: now}
+	sessions := env.cache.Sessions()
+	env.svc = Services{
+		Auth: &auth.Service{
+			Users: env.db.Users(), Sessions: sessions, Audit: recorder,
+			Throttle: cache.NewLoginThrottle(env.cache, cache.ThrottleOptions{}),
+			Key:      []byte(testJWTKey), Now: now,
+			AccessTTL: auth.DefaultAccessTTL, RefreshTTL: auth.DefaultRefreshTTL, RefreshGrace: auth.DefaultRefreshGrace,
+		},
+		Accounts: &accounts.Service{
+			Users: env.db.Users(), Devices: env.db.Devices(), Sessions: sessions, Audit: recorder, Now: now,
+		},
+		Audit:       env.db.AuditEvents(),
+		Idempotency: cache.NewIdempotencyStore(env.cache),
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	env.srv = New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, env.svc)
+
+	ctx := context.Background()
+	if _, err := env.svc.Auth.EnsureAdmin(ctx, "admin", testPassword); err != nil {
+		t.Fatalf("bootstrap admin: %v", err)
+	}
+	admin, err := env.db.Users().FindUserByUsername(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.users["admin"] = admin
+	system := backend.WithActor(ctx, &backend.Actor{UserID: admin.ID, Username: admin.Username, Roles: admin.Roles})
+	for _, role := range []backend.Role{backend.RoleCoordinator, backend.RoleStaff, backend.RoleLeader, backend.RoleInspector} {
+		u, err := env.svc.Accounts.CreateUser(system, accounts.NewUser{
+			Username: string(role) + "1", Password: testPassword, DisplayName: "Test " + string(role),
+			Roles: []backend.Role{role}, DepartmentID: "dept-1",
+		})
+		if err != nil {
+			t.Fatalf("creating %s: %v", role, err)
+		}
+		env.users[string(role)] = u
+	}
+	return env
+}
+
+// login signs in as the user of role and returns the session body.
+func (env *apiEnv) login(t *testing.T, role string) sessionResponse {
+	t.Helper()
+	resp, body := env.call(t, "", "POST", "/api/v1/auth/login",
+		`{"username":"`+env.users[role].Username+`","password":"`+testPassword+`"}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login as %s: %d %s", role, resp.StatusCode, body)
+	}
+	var s sessionResponse
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// call sends one request with an optional bearer token.
+func (env *apiEnv) call(t *testing.T, token, method, path, body string, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return do(t, env.srv, req)
+}
+
+// scenario is one API call and what must come of it, in the style of
+// pocketbase's ApiScenario.
+type scenario struct {
+	name        string
+	as          string // role to sign in as; "" anonymous
+	token       string // explicit bearer token (overrides as)
+	method      string
+	path        string
+	body        string
+	headers     map[string]string
+	wantStatus  int
+	wantCode    string   // error code when wantStatus is an error
+	wantContain []string // substrings the body must contain
+	wantAbsent  []string // substrings it must not contain
+	after       func(t *testing.T, env *apiEnv, resp *http.Response, body []byte)
+}
+
+func (sc scenario) run(t *testing.T, env *apiEnv) {
+	t.Helper()
+	token := sc.token
+	if token == "" && sc.as != "" {
+		token = env.login(t, sc.as).AccessToken
+	}
+	resp, body := env.call(t, token, sc.method, sc.path, sc.body, sc.headers)
+	if resp.StatusCode != sc.wantStatus {
+		t.Fatalf("%s %s as %q: status %d, want %d: %s", sc.method, sc.path, sc.as, resp.StatusCode, sc.wantStatus, body)
+	}
+	if sc.wantCode != "" {
+		if e := decodeError(t, body); e.Code != sc.wantCode {
+			t.Fatalf("error code %q, want %q", e.Code, sc.wantCode)
+		}
+	}
+	for _, s := range sc.wantContain {
+		if !strings.Contains(string(body), s) {
+			t.Errorf("body lacks %q: %s", s, body)
+		}
+	}
+	for _, s := range sc.wantAbsent {
+		if strings.Contains(string(body), s) {
+			t.Errorf("body contains %q: %s", s, body)
+		}
+	}
+	if sc.after != nil {
+		sc.after(t, env, resp, body)
+	}
+}

@@ -1,0 +1,388 @@
+package mobileapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"suiji/backend"
+	"suiji/storage/cache"
+	"suiji/storage/storagetest"
+)
+
+// objectsHandler is a test endpoint that creates "objects" in a map and
+// counts how often it actually ran, so a test can tell a replay from a
+// second execution. What it does depends on the name in the body.
+type objectsHandler struct {
+	mu      sync.Mutex
+	calls   map[string]int    // name → times the handler ran for it
+	objects map[string]string // id → name
+	started chan struct{}     // "block": closed when the handler is running
+	release chan struct{}     // "block": the handler waits for this
+}
+
+func (h *objectsHandler) create(c *fiber.Ctx) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return backend.Errorf(backend.EINVALID, "malformed JSON")
+	}
+	h.mu.Lock()
+	h.calls[in.Name]++
+	n := h.calls[in.Name]
+	h.mu.Unlock()
+
+	switch in.Name {
+	case "invalid":
+		return backend.InvalidFields("bad object", map[string]string{"name": "not allowed"})
+	case "limited":
+		return backend.RateLimited(30*time.Second, "slow down")
+	case "flaky": // fails the first time, works afterwards
+		if n == 1 {
+			return io.ErrUnexpectedEOF
+		}
+	case "panicky":
+		if n == 1 {
+			panic("boom")
+		}
+	case "block":
+		close(h.started)
+		<-h.release
+	}
+
+	h.mu.Lock()
+	id := fmt.Sprintf("obj-%d", len(h.objects)+1)
+	h.objects[id] = in.Name
+	h.mu.Unlock()
+	c.Location("/test/objects/" + id)
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": id, "name": in.Name, "by": backend.ActorFromContext(c.UserContext()).UserID})
+}
+
+func (h *objectsHandler) count(name string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls[name]
+}
+
+func (h *objectsHandler) created() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.objects)
+}
+
+// testActor stands in for the authentication middleware: X-Test-User names
+// the acting user; without it the request is anonymous.
+func testActor(c *fiber.Ctx) error {
+	if id := c.Get("X-Test-User"); id != "" {
+		c.SetUserContext(backend.WithActor(c.UserContext(), &backend.Actor{UserID: strings.Clone(id)}))
+	}
+	return c.Next()
+}
+
+// newIdempotencyServer mounts the middleware, backed by the test's own Redis
+// keys, in front of the objects handler on POST /test/objects and
+// /test/other, and in front of a counting GET /test/objects.
+func newIdempotencyServer(t *testing.T) (*Server, *objectsHandler, *atomic.Int32) {
+	t.Helper()
+	s := newTestServer(t, Config{})
+	store := cache.NewIdempotencyStore(storagetest.Redis(t))
+	h := &objectsHandler{
+		calls:   map[string]int{},
+		objects: map[string]string{},
+		started: make(chan struct{}),
+		release: make(chan struct{}),
+	}
+	gets := new(atomic.Int32)
+	mw := s.idempotent(store)
+	s.App().Post("/test/objects", testActor, mw, h.create)
+	s.App().Put("/test/objects", testActor, mw, h.create)
+	s.App().Post("/test/other", testActor, mw, h.create)
+	s.App().Get("/test/objects", testActor, mw, func(c *fiber.Ctx) error {
+		gets.Add(1)
+		return c.SendString("list")
+	})
+	return s, h, gets
+}
+
+// post builds a POST with a JSON body, an optional Idempotency-Key and an
+// optional acting user.
+func post(path, body, key, user string) *http.Request {
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set(HeaderIdempotencyKey, key)
+	}
+	if user != "" {
+		req.Header.Set("X-Test-User", user)
+	}
+	return req
+}
+
+func TestIdempotencySameKeySameBodyReplays(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+	body := `{"name":"pump"}`
+
+	first, firstBody := do(t, s, post("/test/objects", body, "k-1", "user-1"))
+	if first.StatusCode != 201 {
+		t.Fatalf("first: status %d body %s", first.StatusCode, firstBody)
+	}
+	if v := first.Header.Get(HeaderIdempotentReplayed); v != "" {
+		t.Errorf("first response carries %s: %q", HeaderIdempotentReplayed, v)
+	}
+	for i := range 2 {
+		again, againBody := do(t, s, post("/test/objects", body, "k-1", "user-1"))
+		if again.StatusCode != first.StatusCode || string(againBody) != string(firstBody) {
+			t.Fatalf("repeat %d: %d %s, want %d %s", i+1, again.StatusCode, againBody, first.StatusCode, firstBody)
+		}
+		for _, hdr := range []string{"Content-Type", "Location"} {
+			if again.Header.Get(hdr) != first.Header.Get(hdr) || first.Header.Get(hdr) == "" {
+				t.Errorf("repeat %d: %s %q, first had %q", i+1, hdr, again.Header.Get(hdr), first.Header.Get(hdr))
+			}
+		}
+		if v := again.Header.Get(HeaderIdempotentReplayed); v != "true" {
+			t.Errorf("repeat %d: %s = %q, want true", i+1, HeaderIdempotentReplayed, v)
+		}
+	}
+	if n := h.count("pump"); n != 1 || h.created() != 1 {
+		t.Fatalf("handler ran %d times and created %d objects, want 1 and 1", n, h.created())
+	}
+
+	// Without the header every request runs.
+	for range 2 {
+		if resp, b := do(t, s, post("/test/objects", body, "", "user-1")); resp.StatusCode != 201 {
+			t.Fatalf("without key: %d %s", resp.StatusCode, b)
+		}
+	}
+	if h.created() != 3 {
+		t.Errorf("requests without a key created %d objects in all, want 3", h.created())
+	}
+}
+
+func TestIdempotencySameKeyOtherRequestIs422(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+	if resp, b := do(t, s, post("/test/objects", `{"name":"a"}`, "k-1", "user-1")); resp.StatusCode != 201 {
+		t.Fatalf("first: %d %s", resp.StatusCode, b)
+	}
+	for name, req := range map[string]*http.Request{
+		"another body":  post("/test/objects", `{"name":"b"}`, "k-1", "user-1"),
+		"another path":  post("/test/other", `{"name":"a"}`, "k-1", "user-1"),
+		"another query": post("/test/objects?x=1", `{"name":"a"}`, "k-1", "user-1"),
+		"another method": func() *http.Request {
+			r := post("/test/objects", `{"name":"a"}`, "k-1", "user-1")
+			r.Method = "PUT"
+			return r
+		}(),
+	} {
+		resp, body := do(t, s, req)
+		if resp.StatusCode != 422 {
+			t.Errorf("%s: status %d body %s, want 422", name, resp.StatusCode, body)
+			continue
+		}
+		if e := decodeError(t, body); e.Code != backend.EUNPROCESSABLE {
+			t.Errorf("%s: code %q, want EUNPROCESSABLE", name, e.Code)
+		}
+	}
+	if h.count("a") != 1 || h.count("b") != 0 {
+		t.Errorf("handler ran a=%d b=%d times, want 1 and 0", h.count("a"), h.count("b"))
+	}
+}
+
+func TestIdempotencyDuplicateInFlightIs409(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+	base := serveOnLoopback(t, s)
+	send := func() (int, string, http.Header) {
+		req, err := http.NewRequest("POST", base+"/test/objects", strings.NewReader(`{"name":"block"}`))
+		if err != nil {
+			t.Error(err)
+			return 0, "", nil
+		}
+		req.Header.Set(HeaderIdempotencyKey, "k-slow")
+		req.Header.Set("X-Test-User", "user-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, "", nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+
+	type result struct {
+		status int
+		body   string
+	}
+	firstDone := make(chan result, 1)
+	go func() {
+		st, b, _ := send()
+		firstDone <- result{st, b}
+	}()
+	select {
+	case <-h.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("first request never reached the handler")
+	}
+
+	st, b, _ := send()
+	if st != 409 {
+		t.Errorf("duplicate while in flight: status %d body %s, want 409", st, b)
+	} else if e := decodeError(t, []byte(b)); e.Code != backend.ECONFLICT {
+		t.Errorf("duplicate while in flight: code %q, want ECONFLICT", e.Code)
+	}
+
+	close(h.release)
+	first := <-firstDone
+	if first.status != 201 {
+		t.Fatalf("first request: %d %s", first.status, first.body)
+	}
+	// Once finished, the same request is a replay.
+	st, b, hdr := send()
+	if st != 201 || b != first.body || hdr.Get(HeaderIdempotentReplayed) != "true" {
+		t.Errorf("after the first finished: %d %s (replayed %q), want the first response replayed", st, b, hdr.Get(HeaderIdempotentReplayed))
+	}
+	if n := h.count("block"); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+}
+
+func TestIdempotencyServerErrorsAreNotStored(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+	for _, name := range []string{"flaky", "panicky"} {
+		body := `{"name":"` + name + `"}`
+		resp, b := do(t, s, post("/test/objects", body, "k-"+name, "user-1"))
+		if resp.StatusCode != 500 {
+			t.Fatalf("%s first: status %d body %s, want 500", name, resp.StatusCode, b)
+		}
+		// The retry runs the handler again and succeeds.
+		resp, b = do(t, s, post("/test/objects", body, "k-"+name, "user-1"))
+		if resp.StatusCode != 201 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
+			t.Fatalf("%s retry: status %d body %s replayed %q, want a fresh 201", name, resp.StatusCode, b, resp.Header.Get(HeaderIdempotentReplayed))
+		}
+		if n := h.count(name); n != 2 {
+			t.Errorf("%s: handler ran %d times, want 2", name, n)
+		}
+		// And that success is what is stored from now on.
+		again, againBody := do(t, s, post("/test/objects", body, "k-"+name, "user-1"))
+		if again.StatusCode != 201 || string(againBody) != string(b) || again.Header.Get(HeaderIdempotentReplayed) != "true" {
+			t.Errorf("%s third: %d %s, want the stored 201 replayed", name, again.StatusCode, againBody)
+		}
+	}
+}
+
+func TestIdempotencyClientErrorsAreStoredButNotRateLimits(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+
+	// A rejected request is an answer: the repeat gets the same 400.
+	first, firstBody := do(t, s, post("/test/objects", `{"name":"invalid"}`, "k-bad", "user-1"))
+	if first.StatusCode != 400 {
+		t.Fatalf("first: %d %s", first.StatusCode, firstBody)
+	}
+	again, againBody := do(t, s, post("/test/objects", `{"name":"invalid"}`, "k-bad", "user-1"))
+	if again.StatusCode != 400 || string(againBody) != string(firstBody) || again.Header.Get(HeaderIdempotentReplayed) != "true" {
+		t.Errorf("repeat: %d %s, want the stored 400 %s replayed", again.StatusCode, againBody, firstBody)
+	}
+	if e := decodeError(t, againBody); e.Fields["name"] != "not allowed" {
+		t.Errorf("replayed error lost its fields: %+v", e)
+	}
+	if n := h.count("invalid"); n != 1 {
+		t.Errorf("handler ran %d times for the rejected request, want 1", n)
+	}
+
+	// A rate-limited request did nothing: after the wait it must run.
+	for i := range 2 {
+		resp, b := do(t, s, post("/test/objects", `{"name":"limited"}`, "k-limited", "user-1"))
+		if resp.StatusCode != 429 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
+			t.Errorf("limited %d: %d %s replayed %q, want a fresh 429", i+1, resp.StatusCode, b, resp.Header.Get(HeaderIdempotentReplayed))
+		}
+	}
+	if n := h.count("limited"); n != 2 {
+		t.Errorf("handler ran %d times for the rate-limited request, want 2", n)
+	}
+}
+
+func TestIdempotencyKeysArePerUser(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+	body := `{"name":"shared"}`
+	_, a1 := do(t, s, post("/test/objects", body, "same-key", "user-a"))
+	respB, b1 := do(t, s, post("/test/objects", body, "same-key", "user-b"))
+	if respB.StatusCode != 201 || respB.Header.Get(HeaderIdempotentReplayed) != "" || string(b1) == string(a1) {
+		t.Fatalf("user B with user A's key: %d %s (A got %s), want B's own new object", respB.StatusCode, b1, a1)
+	}
+	// Anonymous callers have a scope of their own too.
+	respAnon, anon := do(t, s, post("/test/objects", body, "same-key", ""))
+	if respAnon.StatusCode != 201 || respAnon.Header.Get(HeaderIdempotentReplayed) != "" {
+		t.Fatalf("anonymous with the same key: %d %s, want a new object", respAnon.StatusCode, anon)
+	}
+	if n := h.count("shared"); n != 3 {
+		t.Fatalf("handler ran %d times, want 3 (one per scope)", n)
+	}
+	// Each scope replays its own response.
+	for user, want := range map[string][]byte{"user-a": a1, "user-b": b1, "": anon} {
+		resp, got := do(t, s, post("/test/objects", body, "same-key", user))
+		if string(got) != string(want) || resp.Header.Get(HeaderIdempotentReplayed) != "true" {
+			t.Errorf("repeat by %q: %s, want its own %s replayed", user, got, want)
+		}
+	}
+	if n := h.count("shared"); n != 3 {
+		t.Errorf("handler ran %d times after the repeats, want still 3", n)
+	}
+}
+
+func TestIdempotencyKeyValidation(t *testing.T) {
+	s, h, gets := newIdempotencyServer(t)
+	for name, key := range map[string]string{
+		"256 characters":    strings.Repeat("k", 256),
+		"control character": "abc\x01def",
+		"non-ASCII":         "clé",
+	} {
+		resp, body := do(t, s, post("/test/objects", `{"name":"v"}`, key, "user-1"))
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: status %d, want 400", name, resp.StatusCode)
+			continue
+		}
+		if e := decodeError(t, body); e.Code != backend.EINVALID || e.Fields[HeaderIdempotencyKey] == "" {
+			t.Errorf("%s: error %+v, want EINVALID naming %s", name, e, HeaderIdempotencyKey)
+		}
+	}
+	twice := post("/test/objects", `{"name":"v"}`, "one", "user-1")
+	twice.Header.Add(HeaderIdempotencyKey, "two")
+	if resp, body := do(t, s, twice); resp.StatusCode != 400 {
+		t.Errorf("two Idempotency-Key headers: %d %s, want 400", resp.StatusCode, body)
+	}
+	if n := h.count("v"); n != 0 {
+		t.Errorf("handler ran %d times for invalid keys, want 0", n)
+	}
+
+	// The longest key, spaces and punctuation included, is accepted.
+	long := " ~" + strings.Repeat("x", 253)
+	for range 2 {
+		if resp, body := do(t, s, post("/test/objects", `{"name":"ok"}`, long, "user-1")); resp.StatusCode != 201 {
+			t.Fatalf("255-character key: %d %s", resp.StatusCode, body)
+		}
+	}
+	if n := h.count("ok"); n != 1 {
+		t.Errorf("handler ran %d times for a valid key sent twice, want 1", n)
+	}
+
+	// Safe methods ignore the header.
+	for range 2 {
+		req := httptest.NewRequest("GET", "/test/objects", nil)
+		req.Header.Set(HeaderIdempotencyKey, "get-key")
+		if resp, body := do(t, s, req); resp.StatusCode != 200 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
+			t.Fatalf("GET with a key: %d %s", resp.StatusCode, body)
+		}
+	}
+	if n := gets.Load(); n != 2 {
+		t.Errorf("GET handler ran %d times, want 2", n)
+	}
+}

@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"suiji/backend"
+)
+
+// Sessions implements backend.RefreshTokenStore in Redis. A family is a hash
+// {user, cur, prev, prev_at, prev_used, revoked} plus a set of every token
+// hash it ever issued (to tell a replay from a forgery), both living as long
+// as the refresh TTL and extended at each rotation. The "{family}" hash tag
+// keeps a family's keys in one cluster slot, as the script needs.
+type Sessions struct{ c *Cache }
+
+// Sessions returns the refresh-token family store.
+func (c *Cache) Sessions() *Sessions { return &Sessions{c: c} }
+
+var _ backend.RefreshTokenStore = (*Sessions)(nil)
+
+func (s *Sessions) familyKey(familyID string) string { return s.c.Key("session", "{"+familyID+"}") }
+func (s *Sessions) seenKey(familyID string) string {
+	return s.c.Key("session", "{"+familyID+"}", "seen")
+}
+func (s *Sessions) userKey(userID string) string { return s.c.Key("session", "user", userID) }
+
+// CreateFamily implements backend.RefreshTokenStore.
+func (s *Sessions) CreateFamily(ctx context.Context, familyID, userID, tokenHash string, ttl time.Duration) error {
+	fam, seen, user := s.familyKey(familyID), s.seenKey(familyID), s.userKey(userID)
+	_, err := s.c.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, fam, "user", userID, "cur", tokenHash, "prev", "", "prev_at", 0, "prev_used", 1, "revoked", 0)
+		p.PExpire(ctx, fam, ttl)
+		p.SAdd(ctx, seen, tokenHash)
+		p.PExpire(ctx, seen, ttl)
+		p.SAdd(ctx, user, familyID)
+		p.PExpire(ctx, user, ttl)
+		return nil
+	})
+	return translate(err)
+}
+
+// rotateScript decides a refresh atomically, so two requests presenting the
+// same token at once cannot both win. Server time (TIME) is used so that all
+// instances agree on the grace window.
+//
+// KEYS: family, seen. ARGV: presented hash, next hash, grace ms, ttl ms.
+// Returns {outcome, user}.
+var rotateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'invalid', ''} end
+local f = redis.call('HMGET', KEYS[1], 'user', 'cur', 'prev', 'prev_at', 'prev_used', 'revoked')
+local user, cur, prev, prev_at, prev_used, revoked = f[1], f[2], f[3], tonumber(f[4]), f[5], f[6]
+if revoked == '1' then return {'invalid', user} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function issue()
+  redis.call('SADD', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+if ARGV[1] == cur then
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', cur, 'prev_at', now, 'prev_used', '0')
+  issue()
+  return {'ok', user}
+end
+if ARGV[1] == prev and prev_used == '0' and now - prev_at <= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev_used', '1')
+  issue()
+  return {'grace', user}
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'revoked', '1')
+  return {'replay', user}
+end
+return {'invalid', user}
+`)
+
+// Rotate implements backend.RefreshTokenStore.
+func (s *Sessions) Rotate(ctx context.Context, familyID, presented, next string, grace time.Duration) (string, string, error) {
+	ttl, err := s.c.client.PTTL(ctx, s.familyKey(familyID)).Result()
+	if err != nil {
+		return "", "", translate(err)
+	}
+	if ttl < time.Minute {
+		ttl = time.Minute // the script sees the family gone or about to go; keep the arithmetic sane
+	}
+	res, err := rotateScript.Run(ctx, s.c.client,
+		[]string{s.familyKey(familyID), s.seenKey(familyID)},
+		presented, next, grace.Milliseconds(), ttl.Milliseconds()).StringSlice()
+	if err != nil {
+		return "", "", translate(err)
+	}
+	return res[0], res[1], nil
+}
+
+// revokeScript marks a family revoked only if it still exists, so a family
+// that just expired is not brought back without a TTL.
+var revokeScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') end
+return 0
+`)
+
+// RevokeFamily implements backend.RefreshTokenStore. The revoked family is
+// kept until it expires so that its tokens are still recognised (and refused).
+func (s *Sessions) RevokeFamily(ctx context.Context, familyID string) error {
+	return translate(revokeScript.Run(ctx, s.c.client, []string{s.familyKey(familyID)}).Err())
+}
+
+// RevokeUser implements backend.RefreshTokenStore.
+func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
+	families, err := s.c.client.SMembers(ctx, s.userKey(userID)).Result()
+	if err != nil {
+		return translate(err)
+	}
+	for _, f := range families {
+		if err := s.RevokeFamily(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FamilyActive implements backend.RefreshTokenStore.
+func (s *Sessions) FamilyActive(ctx context.Context, familyID string) (bool, error) {
+	revoked, err := s.c.client.HGet(ctx, s.familyKey(familyID), "revoked").Result()
+	if err == redis.Nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, translate(err)
+	}
+	return revoked == "0", nil
+}

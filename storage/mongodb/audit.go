@@ -1,0 +1,218 @@
+package mongodb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+)
+
+// auditCollection holds the audit trail.
+const auditCollection = "audit_events"
+
+// Limits of FindAuditEvents.
+const (
+	// DefaultAuditLimit is the page size when the filter gives none.
+	DefaultAuditLimit = 100
+	// MaxAuditLimit is the largest page FindAuditEvents returns.
+	MaxAuditLimit = 500
+)
+
+// auditEventModel is the stored form of backend.AuditEvent. _id is the Seq
+// itself, so that no two events can share a Seq even on a database whose
+// indexes were never ensured (every collection has a unique _id); the
+// seq_unique index keeps the same rule visible in the index table.
+type auditEventModel struct {
+	ID           int64     `bson:"_id"`
+	Seq          int64     `bson:"seq"`
+	Time         time.Time `bson:"time"`
+	ActorID      string    `bson:"actor_id"`
+	ActorName    string    `bson:"actor_name"`
+	Action       string    `bson:"action"`
+	ObjectType   string    `bson:"object_type"`
+	ObjectID     string    `bson:"object_id"`
+	BeforeDigest string    `bson:"before_digest"`
+	AfterDigest  string    `bson:"after_digest"`
+	RequestID    string    `bson:"request_id"`
+	ClientIP     string    `bson:"client_ip"`
+	PrevHash     string    `bson:"prev_hash"`
+	Hash         string    `bson:"hash"`
+}
+
+func newAuditEventModel(e *backend.AuditEvent) *auditEventModel {
+	return &auditEventModel{
+		ID:           e.Seq,
+		Seq:          e.Seq,
+		Time:         e.Time.UTC(),
+		ActorID:      e.ActorID,
+		ActorName:    e.ActorName,
+		Action:       e.Action,
+		ObjectType:   e.ObjectType,
+		ObjectID:     e.ObjectID,
+		BeforeDigest: e.BeforeDigest,
+		AfterDigest:  e.AfterDigest,
+		RequestID:    e.RequestID,
+		ClientIP:     e.ClientIP,
+		PrevHash:     e.PrevHash,
+		Hash:         e.Hash,
+	}
+}
+
+func (m *auditEventModel) event() *backend.AuditEvent {
+	return &backend.AuditEvent{
+		Seq:          m.Seq,
+		Time:         m.Time.UTC(),
+		ActorID:      m.ActorID,
+		ActorName:    m.ActorName,
+		Action:       m.Action,
+		ObjectType:   m.ObjectType,
+		ObjectID:     m.ObjectID,
+		BeforeDigest: m.BeforeDigest,
+		AfterDigest:  m.AfterDigest,
+		RequestID:    m.RequestID,
+		ClientIP:     m.ClientIP,
+		PrevHash:     m.PrevHash,
+		Hash:         m.Hash,
+	}
+}
+
+// AuditEvents is the audit trail's store: backend.AuditStore on the
+// audit_events collection. It is append-only on purpose — it has no method
+// that updates or deletes an event, so the server cannot alter history even
+// by mistake. It knows nothing of the hash chain (backend/audit builds and
+// verifies it) and stores each event exactly as given, which is what lets
+// the chain expose an edit made behind its back.
+type AuditEvents struct {
+	c *mongo.Collection
+}
+
+var _ backend.AuditStore = (*AuditEvents)(nil)
+
+// AuditEvents returns the audit trail's store on db.
+func (db *DB) AuditEvents() *AuditEvents {
+	return &AuditEvents{c: db.db.Collection(auditCollection)}
+}
+
+// LastAuditEvent returns the event with the highest Seq. ENOTFOUND when
+// there is none; EUNAVAILABLE when MongoDB cannot be reached.
+func (s *AuditEvents) LastAuditEvent(ctx context.Context) (*backend.AuditEvent, error) {
+	var m auditEventModel
+	err := s.c.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&m)
+	if err != nil {
+		if err = translate(err); backend.ErrorCode(err) == backend.ENOTFOUND {
+			return nil, backend.Wrap(err, backend.ENOTFOUND, "no audit events yet")
+		}
+		return nil, err
+	}
+	return m.event(), nil
+}
+
+// InsertAuditEvent stores e as it is. ECONFLICT when e.Seq is taken (the
+// unique _id and seq_unique index decide, since FerretDB has no
+// transactions); EUNAVAILABLE when MongoDB cannot be reached.
+func (s *AuditEvents) InsertAuditEvent(ctx context.Context, e *backend.AuditEvent) error {
+	_, err := s.c.InsertOne(ctx, newAuditEventModel(e))
+	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+		return backend.Wrap(err, backend.ECONFLICT, "audit event %d already exists", e.Seq)
+	}
+	return err
+}
+
+// FindAuditEvents lists events matching f in Seq order: every non-empty
+// string field must match exactly, From and To are inclusive bounds on Time,
+// AfterSeq is a cursor (only larger Seqs), and Limit caps the page at
+// DefaultAuditLimit when zero or negative and at MaxAuditLimit at most.
+// EUNAVAILABLE when MongoDB cannot be reached.
+func (s *AuditEvents) FindAuditEvents(ctx context.Context, f backend.AuditFilter) ([]*backend.AuditEvent, error) {
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultAuditLimit
+	case limit > MaxAuditLimit:
+		limit = MaxAuditLimit
+	}
+	filter := bson.D{}
+	for _, eq := range []struct{ key, value string }{
+		{"actor_id", f.ActorID},
+		{"action", f.Action},
+		{"object_type", f.ObjectType},
+		{"object_id", f.ObjectID},
+	} {
+		if eq.value != "" {
+			filter = append(filter, bson.E{Key: eq.key, Value: eq.value})
+		}
+	}
+	if f.AfterSeq > 0 {
+		filter = append(filter, bson.E{Key: "seq", Value: bson.D{{Key: "$gt", Value: f.AfterSeq}}})
+	}
+	if !f.From.IsZero() || !f.To.IsZero() {
+		between := bson.D{}
+		if !f.From.IsZero() {
+			between = append(between, bson.E{Key: "$gte", Value: f.From.UTC()})
+		}
+		if !f.To.IsZero() {
+			between = append(between, bson.E{Key: "$lte", Value: f.To.UTC()})
+		}
+		filter = append(filter, bson.E{Key: "time", Value: between})
+	}
+	cur, err := s.c.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "seq", Value: 1}}).
+		SetLimit(int64(limit)))
+	if err != nil {
+		return nil, translate(err)
+	}
+	events := make([]*backend.AuditEvent, 0, min(limit, 64))
+	err = eachAuditEvent(ctx, cur, func(e *backend.AuditEvent) error {
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// WalkAuditEvents calls fn for every event in Seq order until fn returns an
+// error, which it returns unchanged. EUNAVAILABLE when MongoDB cannot be
+// reached; EINTERNAL, naming the Seq, for a stored document that is not an
+// audit event any more (its fields were replaced by values of other types).
+func (s *AuditEvents) WalkAuditEvents(ctx context.Context, fn func(*backend.AuditEvent) error) error {
+	cur, err := s.c.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
+	if err != nil {
+		return translate(err)
+	}
+	return eachAuditEvent(ctx, cur, fn)
+}
+
+// eachAuditEvent decodes every document of cur and hands it to fn, closing
+// the cursor at the end. fn's error is returned unchanged.
+func eachAuditEvent(ctx context.Context, cur *mongo.Cursor, fn func(*backend.AuditEvent) error) error {
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for cur.Next(ctx) {
+		var m auditEventModel
+		if err := cur.Decode(&m); err != nil {
+			return backend.Wrap(err, backend.EINTERNAL, "audit event %s cannot be read", describeSeq(cur.Current))
+		}
+		if err := fn(m.event()); err != nil {
+			return err
+		}
+	}
+	return translate(cur.Err())
+}
+
+// describeSeq names the document's seq for a message, whatever its type.
+func describeSeq(doc bson.Raw) string {
+	v, err := doc.LookupErr("seq")
+	if err != nil {
+		return "without a seq (_id " + doc.Lookup("_id").String() + ")"
+	}
+	if n, ok := v.AsInt64OK(); ok {
+		return fmt.Sprintf("with seq %d", n)
+	}
+	return "with seq " + v.String()
+}

@@ -1,0 +1,114 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+)
+
+// index declares one index suiji relies on. Names are explicit so that the
+// index set is stable across driver versions and readable in error messages.
+type index struct {
+	Collection string
+	Name       string
+	Keys       bson.D
+	Unique     bool
+}
+
+// indexes is the one table of every index suiji creates. Add a row when a
+// repository starts to depend on an index; EnsureIndexes creates whatever is
+// missing on the next start. Changing an existing row's keys or uniqueness
+// needs a new name (and dropping the old index by hand), because MongoDB
+// refuses to redefine an index in place.
+//
+// Unique indexes are the last word on exactly-once: the code checks first for
+// friendly messages, and a duplicate key still becomes ECONFLICT. FerretDB v1
+// has neither TTL nor partial indexes, so none are used; expiry lives in Redis.
+var indexes = []index{
+	{Collection: "users", Name: "username_unique", Keys: bson.D{{Key: "username", Value: 1}}, Unique: true},
+	{Collection: "refresh_tokens", Name: "hash_unique", Keys: bson.D{{Key: "hash", Value: 1}}, Unique: true},
+	{Collection: "refresh_tokens", Name: "family", Keys: bson.D{{Key: "family", Value: 1}}},
+	{Collection: "enterprises", Name: "uscc_unique", Keys: bson.D{{Key: "uscc", Value: 1}}, Unique: true},
+	{Collection: "inspectors", Name: "badge_no_unique", Keys: bson.D{{Key: "badge_no", Value: 1}}, Unique: true},
+	{Collection: "items", Name: "year_code_unique", Keys: bson.D{{Key: "year", Value: 1}, {Key: "code", Value: 1}}, Unique: true},
+	{Collection: "draws", Name: "plan_id_seq_unique", Keys: bson.D{{Key: "plan_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
+	{Collection: "audit_events", Name: "seq_unique", Keys: bson.D{{Key: "seq", Value: 1}}, Unique: true},
+	{Collection: "devices", Name: "token_unique", Keys: bson.D{{Key: "token", Value: 1}}, Unique: true},
+}
+
+// EnsureIndexes creates every index in the table that does not exist yet. It
+// is idempotent and safe to run on every start, from several instances at
+// once: creating an index that already exists with the same definition does
+// nothing. It returns EUNAVAILABLE when MongoDB cannot be reached and
+// EINTERNAL, naming the index, when an index of that name or those keys exists
+// with a different definition.
+//
+// Indexes are created one per command: FerretDB v1.24 panics on a
+// createIndexes command that lists more than one index that already exists,
+// and it does not compare the unique option of an existing index, so the
+// result is checked with listIndexes afterwards.
+func (db *DB) EnsureIndexes(ctx context.Context) error {
+	for _, ix := range indexes {
+		opts := options.Index().SetName(ix.Name)
+		if ix.Unique {
+			opts.SetUnique(true)
+		}
+		model := mongo.IndexModel{Keys: ix.Keys, Options: opts}
+		if _, err := db.db.Collection(ix.Collection).Indexes().CreateOne(ctx, model); err != nil {
+			if isIndexConflict(err) {
+				return backend.Wrap(err, backend.EINTERNAL,
+					"index %s.%s conflicts with an existing index of that name or those keys; drop the old one so that it can be recreated",
+					ix.Collection, ix.Name)
+			}
+			return translate(err)
+		}
+	}
+	return db.checkIndexes(ctx)
+}
+
+// checkIndexes verifies that every declared index exists with the declared
+// uniqueness.
+func (db *DB) checkIndexes(ctx context.Context) error {
+	unique := map[string]map[string]bool{} // collection → index name → unique
+	for _, ix := range indexes {
+		if _, ok := unique[ix.Collection]; ok {
+			continue
+		}
+		specs, err := db.db.Collection(ix.Collection).Indexes().ListSpecifications(ctx)
+		if err != nil {
+			return translate(err)
+		}
+		unique[ix.Collection] = map[string]bool{}
+		for _, s := range specs {
+			unique[ix.Collection][s.Name] = s.Unique != nil && *s.Unique
+		}
+	}
+	for _, ix := range indexes {
+		got, ok := unique[ix.Collection][ix.Name]
+		switch {
+		case !ok:
+			return backend.Errorf(backend.EINTERNAL, "index %s.%s is missing after it was created", ix.Collection, ix.Name)
+		case got != ix.Unique:
+			return backend.Errorf(backend.EINTERNAL,
+				"index %s.%s exists with unique=%t, want unique=%t; drop it so that it can be recreated",
+				ix.Collection, ix.Name, got, ix.Unique)
+		}
+	}
+	return nil
+}
+
+// isIndexConflict reports whether err says that an index exists under the
+// same name or keys with other options (IndexOptionsConflict,
+// IndexKeySpecsConflict).
+func isIndexConflict(err error) bool {
+	var se mongo.ServerError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.HasErrorCode(85) || se.HasErrorCode(86)
+}

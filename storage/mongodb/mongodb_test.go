@@ -1,0 +1,205 @@
+package mongodb_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+	"suiji/storage/mongodb"
+	"suiji/storage/storagetest"
+)
+
+// indexSet lists "collection.name unique keys" for every index in the
+// database except _id's, sorted.
+func indexSet(t *testing.T, db *mongodb.DB) []string {
+	t.Helper()
+	ctx := t.Context()
+	names, err := db.Database().ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set []string
+	for _, coll := range names {
+		specs, err := db.Database().Collection(coll).Indexes().ListSpecifications(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range specs {
+			if s.Name == "_id_" {
+				continue
+			}
+			unique := s.Unique != nil && *s.Unique
+			set = append(set, coll+"."+s.Name+" unique="+map[bool]string{true: "yes", false: "no"}[unique]+" "+s.KeysDocument.String())
+		}
+	}
+	sort.Strings(set)
+	return set
+}
+
+func TestEnsureIndexesIsIdempotent(t *testing.T) {
+	db := storagetest.Mongo(t) // ensures the indexes once
+	first := indexSet(t, db)
+	if len(first) != mongodb.IndexCount {
+		t.Fatalf("after the first EnsureIndexes got %d indexes, want %d: %q", len(first), mongodb.IndexCount, first)
+	}
+	for _, want := range []string{
+		`users.username_unique unique=yes {"username": {"$numberInt":"1"}}`,
+		`items.year_code_unique unique=yes {"year": {"$numberInt":"1"},"code": {"$numberInt":"1"}}`,
+		`refresh_tokens.family unique=no {"family": {"$numberInt":"1"}}`,
+	} {
+		if !slices.Contains(first, want) {
+			t.Errorf("index set lacks %s; got %q", want, first)
+		}
+	}
+	if err := db.EnsureIndexes(t.Context()); err != nil {
+		t.Fatalf("second EnsureIndexes: %v", err)
+	}
+	if second := indexSet(t, db); strings.Join(second, "\n") != strings.Join(first, "\n") {
+		t.Errorf("index set changed on the second run:\nfirst  %q\nsecond %q", first, second)
+	}
+}
+
+func TestEnsureIndexesConcurrently(t *testing.T) {
+	db := storagetest.Mongo(t)
+	if err := db.Drop(t.Context()); err != nil { // start from nothing
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = db.EnsureIndexes(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: %v", i, err)
+		}
+	}
+	if got := indexSet(t, db); len(got) != mongodb.IndexCount {
+		t.Errorf("got %d indexes after concurrent runs, want %d: %q", len(got), mongodb.IndexCount, got)
+	}
+}
+
+func TestEnsureIndexesReportsAConflictingDefinition(t *testing.T) {
+	db := storagetest.Mongo(t)
+	ctx := t.Context()
+	users := db.Database().Collection("users")
+	if err := users.Indexes().DropOne(ctx, "username_unique"); err != nil {
+		t.Fatal(err)
+	}
+	// Same name, other keys: an older or hand-made definition.
+	if _, err := users.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "username", Value: 1}, {Key: "department_id", Value: 1}},
+		Options: options.Index().SetName("username_unique").SetUnique(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.EnsureIndexes(ctx)
+	if code := backend.ErrorCode(err); code != backend.EINTERNAL {
+		t.Fatalf("EnsureIndexes over a conflicting index: code %q (%v), want EINTERNAL", code, err)
+	}
+	if !strings.Contains(err.Error(), "username_unique") {
+		t.Errorf("error does not name the index: %v", err)
+	}
+}
+
+func TestDuplicateKeyIsConflict(t *testing.T) {
+	db := storagetest.Mongo(t)
+	ctx := t.Context()
+	users := db.Database().Collection("users")
+	if _, err := users.InsertOne(ctx, bson.D{{Key: "_id", Value: "u1"}, {Key: "username", Value: "zhang.san"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := users.InsertOne(ctx, bson.D{{Key: "_id", Value: "u2"}, {Key: "username", Value: "zhang.san"}})
+	if err == nil {
+		t.Fatal("second insert of the same username succeeded; the unique index is missing")
+	}
+	if got := backend.ErrorCode(mongodb.Translate(err)); got != backend.ECONFLICT {
+		t.Errorf("duplicate username: code %q, want ECONFLICT (driver error %v)", got, err)
+	}
+
+	// A compound unique key: the same code in another year is fine.
+	items := db.Database().Collection("items")
+	for i, doc := range []bson.D{
+		{{Key: "year", Value: 2026}, {Key: "code", Value: "A01"}},
+		{{Key: "year", Value: 2027}, {Key: "code", Value: "A01"}},
+	} {
+		if _, err := items.InsertOne(ctx, doc); err != nil {
+			t.Fatalf("item %d: %v", i, err)
+		}
+	}
+	_, err = items.InsertOne(ctx, bson.D{{Key: "year", Value: 2026}, {Key: "code", Value: "A01"}})
+	if got := backend.ErrorCode(mongodb.Translate(err)); got != backend.ECONFLICT {
+		t.Errorf("duplicate year+code: code %q, want ECONFLICT (%v)", got, err)
+	}
+}
+
+func TestFindNothingIsNotFound(t *testing.T) {
+	db := storagetest.Mongo(t)
+	err := db.Database().Collection("users").FindOne(t.Context(), bson.D{{Key: "username", Value: "nobody"}}).Err()
+	if got := backend.ErrorCode(mongodb.Translate(err)); got != backend.ENOTFOUND {
+		t.Errorf("FindOne on nothing: code %q, want ENOTFOUND (%v)", got, err)
+	}
+	if !errors.Is(mongodb.Translate(err), mongo.ErrNoDocuments) {
+		t.Error("translated error lost its cause")
+	}
+}
+
+func TestPing(t *testing.T) {
+	db := storagetest.Mongo(t)
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{mongo.ErrNoDocuments, backend.ENOTFOUND},
+		{context.DeadlineExceeded, backend.EUNAVAILABLE},
+		{mongo.ErrClientDisconnected, backend.EUNAVAILABLE},
+		{errors.New("something else"), backend.EINTERNAL},
+		{backend.Errorf(backend.EINVALID, "already translated"), backend.EINVALID},
+	} {
+		if got := backend.ErrorCode(mongodb.Translate(tc.err)); got != tc.want {
+			t.Errorf("translate(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	start := time.Now()
+	// Port 1 on loopback: nothing listens there, connections are refused.
+	// The connection string shortens the wait; storagetest's tests check
+	// the default.
+	_, err := mongodb.Open(t.Context(), mongodb.Options{
+		URI:      "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=300",
+		Database: "x",
+	})
+	if code := backend.ErrorCode(err); code != backend.EUNAVAILABLE {
+		t.Fatalf("Open of a closed port: code %q (%v), want EUNAVAILABLE", code, err)
+	}
+	msg := backend.ErrorMessage(err)
+	if !strings.Contains(msg, "MongoDB") || !strings.Contains(msg, "127.0.0.1:1") {
+		t.Errorf("message %q does not name MongoDB and the address", msg)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Open took %v to give up; serverSelectionTimeoutMS=300 in the URI was ignored", d)
+	}
+}

@@ -1,0 +1,144 @@
+package mongodb
+
+import (
+	"context"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+)
+
+// userModel is how a user is stored.
+type userModel struct {
+	ID           string    `bson:"_id"`
+	Username     string    `bson:"username"`
+	DisplayName  string    `bson:"display_name"`
+	Roles        []string  `bson:"roles"`
+	DepartmentID string    `bson:"department_id"`
+	Disabled     bool      `bson:"disabled"`
+	PasswordHash string    `bson:"password_hash"`
+	CreatedAt    time.Time `bson:"created_at"`
+	UpdatedAt    time.Time `bson:"updated_at"`
+}
+
+func toUserModel(u *backend.User) *userModel {
+	roles := make([]string, len(u.Roles))
+	for i, r := range u.Roles {
+		roles[i] = string(r)
+	}
+	return &userModel{
+		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Roles: roles,
+		DepartmentID: u.DepartmentID, Disabled: u.Disabled, PasswordHash: u.PasswordHash,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func (m *userModel) domain() *backend.User {
+	roles := make([]backend.Role, len(m.Roles))
+	for i, r := range m.Roles {
+		roles[i] = backend.Role(r)
+	}
+	return &backend.User{
+		ID: m.ID, Username: m.Username, DisplayName: m.DisplayName, Roles: roles,
+		DepartmentID: m.DepartmentID, Disabled: m.Disabled, PasswordHash: m.PasswordHash,
+		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
+	}
+}
+
+// Users returns the user store.
+func (db *DB) Users() *UserStore { return &UserStore{db: db} }
+
+// UserStore implements backend.UserStore on the users collection.
+type UserStore struct{ db *DB }
+
+var _ backend.UserStore = (*UserStore)(nil)
+
+func (s *UserStore) coll() collection { return s.db.collection("users") }
+
+// CreateUser implements backend.UserStore.
+func (s *UserStore) CreateUser(ctx context.Context, u *backend.User) error {
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	_, err := s.coll().InsertOne(ctx, toUserModel(u))
+	return translate(err)
+}
+
+// FindUserByID implements backend.UserStore.
+func (s *UserStore) FindUserByID(ctx context.Context, id string) (*backend.User, error) {
+	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
+// FindUserByUsername implements backend.UserStore.
+func (s *UserStore) FindUserByUsername(ctx context.Context, username string) (*backend.User, error) {
+	return s.findOne(ctx, bson.D{{Key: "username", Value: username}})
+}
+
+func (s *UserStore) findOne(ctx context.Context, filter bson.D) (*backend.User, error) {
+	var m userModel
+	if err := s.coll().FindOne(ctx, filter).Decode(&m); err != nil {
+		return nil, notFound(translate(err), "user not found")
+	}
+	return m.domain(), nil
+}
+
+// FindUsers implements backend.UserStore.
+func (s *UserStore) FindUsers(ctx context.Context, f backend.UserFilter) ([]*backend.User, int, error) {
+	filter := bson.D{}
+	if f.Role != "" {
+		filter = append(filter, bson.E{Key: "roles", Value: string(f.Role)})
+	}
+	if f.DepartmentID != "" {
+		filter = append(filter, bson.E{Key: "department_id", Value: f.DepartmentID})
+	}
+	if f.Query != "" {
+		prefix := bson.Regex{Pattern: "^" + regexp.QuoteMeta(f.Query), Options: "i"}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "username", Value: prefix}},
+			bson.D{{Key: "display_name", Value: prefix}},
+		}})
+	}
+	total, err := s.coll().CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, translate(err)
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "username", Value: 1}}).SetSkip(int64(f.Offset))
+	if f.Limit > 0 {
+		opts.SetLimit(int64(f.Limit))
+	}
+	cur, err := s.coll().Find(ctx, filter, opts)
+	if err != nil {
+		return nil, 0, translate(err)
+	}
+	var models []userModel
+	if err := cur.All(ctx, &models); err != nil {
+		return nil, 0, translate(err)
+	}
+	users := make([]*backend.User, len(models))
+	for i := range models {
+		users[i] = models[i].domain()
+	}
+	return users, int(total), nil
+}
+
+// UpdateUser implements backend.UserStore.
+func (s *UserStore) UpdateUser(ctx context.Context, u *backend.User) error {
+	m := toUserModel(u)
+	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: u.ID}}, m)
+	if err != nil {
+		return translate(err)
+	}
+	if res.MatchedCount == 0 {
+		return backend.Errorf(backend.ENOTFOUND, "user not found")
+	}
+	return nil
+}
+
+// CountUsersWithRole implements backend.UserStore.
+func (s *UserStore) CountUsersWithRole(ctx context.Context, r backend.Role) (int, error) {
+	n, err := s.coll().CountDocuments(ctx, bson.D{{Key: "roles", Value: string(r)}, {Key: "disabled", Value: false}})
+	return int(n), translate(err)
+}

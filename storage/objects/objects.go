@@ -1,0 +1,194 @@
+// Package objects is suiji's connection to MinIO (or another S3-compatible
+// store), which keeps evidence objects under object lock (WORM retention) and
+// generated documents. Phones upload evidence straight to it with presigned
+// URLs, so the API never carries the bytes.
+//
+// It is the only package that knows about the MinIO client and its errors;
+// every error it returns is a *backend.Error. It imports backend but must not
+// import mobile-api or any other storage package. MinIO itself is AGPL and
+// runs as a separate server; only its Apache-licensed client is linked.
+package objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"suiji/backend"
+)
+
+// reachTimeout bounds the reachability check of Open, because the client
+// retries a refused connection for several seconds by itself.
+const reachTimeout = 5 * time.Second
+
+// Options says where the object store is, how to sign in and which buckets
+// suiji uses.
+type Options struct {
+	// Endpoint is host:port of the S3 API, without a scheme.
+	Endpoint string
+	// AccessKey and SecretKey are the credentials.
+	AccessKey, SecretKey string
+	// Region is the bucket region, e.g. us-east-1.
+	Region string
+	// Secure makes the client use TLS.
+	Secure bool
+	// EvidenceBucket holds evidence; it is created with object lock.
+	EvidenceBucket string
+	// DocumentsBucket holds generated documents.
+	DocumentsBucket string
+}
+
+// Store is a client of the object store bound to suiji's two buckets. It is
+// safe for concurrent use.
+type Store struct {
+	client    *minio.Client
+	addr      string // scheme://endpoint, for messages
+	region    string
+	evidence  string
+	documents string
+}
+
+// Open creates a client and checks that the store answers. It returns
+// EINVALID when the options are unusable (an empty endpoint, an invalid
+// bucket name, the same bucket twice) and EUNAVAILABLE, naming MinIO and the
+// address tried, when the store cannot be reached. Missing buckets are not an
+// error here; EnsureBuckets creates them.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	scheme := "http"
+	if o.Secure {
+		scheme = "https"
+	}
+	s := &Store{
+		addr:      scheme + "://" + o.Endpoint,
+		region:    o.Region,
+		evidence:  o.EvidenceBucket,
+		documents: o.DocumentsBucket,
+	}
+	if o.Endpoint == "" {
+		return nil, backend.Errorf(backend.EINVALID, "MinIO needs an endpoint (host:port)")
+	}
+	for _, b := range []string{o.EvidenceBucket, o.DocumentsBucket} {
+		if err := s3utils.CheckValidBucketNameStrict(b); err != nil {
+			return nil, backend.Wrap(err, backend.EINVALID, "bucket name %q is invalid", b)
+		}
+	}
+	if o.EvidenceBucket == o.DocumentsBucket {
+		return nil, backend.Errorf(backend.EINVALID, "the evidence and documents buckets must differ")
+	}
+	client, err := minio.New(o.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure: o.Secure,
+		Region: o.Region,
+	})
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "MinIO endpoint %s is invalid", s.addr)
+	}
+	s.client = client
+	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping returns nil when the store answers a request about the evidence bucket
+// (whether or not that bucket exists yet) and EUNAVAILABLE, naming MinIO and
+// its address, when it does not (unreachable, too slow, or refusing the
+// credentials).
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.client.BucketExists(ctx, s.evidence)
+	switch {
+	case err == nil:
+		return nil
+	case backend.ErrorCode(translate(err)) == backend.EUNAVAILABLE:
+		return backend.Wrap(err, backend.EUNAVAILABLE, "MinIO unreachable at %s", s.addr)
+	default: // e.g. wrong credentials: the server answers but cannot be used
+		return backend.Wrap(err, backend.EUNAVAILABLE, "MinIO at %s failed a check of bucket %s", s.addr, s.evidence)
+	}
+}
+
+// EnsureBuckets creates the documents bucket and the evidence bucket, the
+// latter with object lock enabled, unless they exist. It is idempotent and
+// safe to run on every start and from several instances at once.
+//
+// Object lock can only be enabled when a bucket is created, so an evidence
+// bucket that exists without it makes retention impossible: EnsureBuckets
+// then returns EINTERNAL saying so, and an operator must move the objects to
+// a new bucket. It returns EUNAVAILABLE when the store cannot be reached.
+func (s *Store) EnsureBuckets(ctx context.Context) error {
+	if err := s.ensureBucket(ctx, s.documents, false); err != nil {
+		return err
+	}
+	if err := s.ensureBucket(ctx, s.evidence, true); err != nil {
+		return err
+	}
+	enabled, err := s.objectLockEnabled(ctx, s.evidence)
+	if err != nil {
+		return err
+	}
+	if !enabled {
+		return backend.Errorf(backend.EINTERNAL,
+			"evidence bucket %s exists without object lock, so retention could never work; "+
+				"object lock can only be enabled when a bucket is created: create a new evidence bucket "+
+				"(or let suiji create it) and move the objects there", s.evidence)
+	}
+	return nil
+}
+
+// ensureBucket creates bucket unless it exists. A concurrent creation by
+// another instance counts as success.
+func (s *Store) ensureBucket(ctx context.Context, bucket string, locking bool) error {
+	exists, err := s.client.BucketExists(ctx, bucket)
+	if err != nil {
+		return wrap(err, "checking bucket %s", bucket)
+	}
+	if exists {
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: s.region, ObjectLocking: locking})
+	switch minio.ToErrorResponse(err).Code {
+	case "BucketAlreadyOwnedByYou", "BucketAlreadyExists":
+		return nil
+	}
+	return wrap(err, "creating bucket %s", bucket)
+}
+
+// objectLockEnabled reports whether bucket has object lock enabled.
+func (s *Store) objectLockEnabled(ctx context.Context, bucket string) (bool, error) {
+	status, _, _, _, err := s.client.GetObjectLockConfig(ctx, bucket)
+	if minio.ToErrorResponse(err).Code == "ObjectLockConfigurationNotFoundError" {
+		return false, nil
+	} else if err != nil {
+		return false, wrap(err, "reading the object lock configuration of bucket %s", bucket)
+	}
+	return status == "Enabled", nil
+}
+
+// EvidenceBucket returns the name of the evidence bucket.
+func (s *Store) EvidenceBucket() string { return s.evidence }
+
+// DocumentsBucket returns the name of the documents bucket.
+func (s *Store) DocumentsBucket() string { return s.documents }
+
+// Client returns the underlying MinIO client for code inside storage (such
+// as storage/storagetest); everything else goes through Store's methods.
+func (s *Store) Client() *minio.Client { return s.client }
+
+// wrap translates err and prefixes the message with what was being done,
+// keeping the code; nil stays nil.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var be *backend.Error
+	if !errors.As(translate(err), &be) {
+		return translate(err)
+	}
+	return &backend.Error{Code: be.Code, Message: fmt.Sprintf(format, args...) + ": " + be.Message, Err: err}
+}

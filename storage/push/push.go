@@ -1,0 +1,117 @@
+// Package push sends push alerts to inspectors' phones through Firebase Cloud
+// Messaging (the HTTP v1 API, via the Firebase Admin SDK). A push is only an
+// alert: the in-app inbox is the record, so a failed push loses nothing.
+//
+// It is the only package that knows about the Firebase SDK and its errors;
+// every error it returns is a *backend.Error. It imports backend but must not
+// import mobile-api or any other storage package.
+package push
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	firebase "firebase.google.com/go/v4"
+	"firebase.google.com/go/v4/messaging"
+	"google.golang.org/api/option"
+
+	"suiji/backend"
+)
+
+// Options says how to reach FCM.
+type Options struct {
+	// CredentialsFile is a Firebase service-account JSON file. It may be
+	// empty only when Endpoint is set (a test server or a relay that adds
+	// credentials itself); requests are then sent unauthenticated.
+	CredentialsFile string
+	// Endpoint overrides the FCM base URL, "https://fcm.googleapis.com/v1";
+	// requests go to Endpoint + "/projects/{ProjectID}/messages:send".
+	Endpoint string
+	// ProjectID is the Firebase project. It may be empty when the
+	// credentials file names it.
+	ProjectID string
+}
+
+// Message is one alert to one device.
+type Message struct {
+	Token string            // the device's FCM registration token
+	Title string            // notification title; with Body empty, no notification is shown
+	Body  string            // notification text
+	Data  map[string]string // key/value payload for the app, e.g. {"task_id": "…"}
+}
+
+// Sender sends messages to FCM. It is safe for concurrent use.
+type Sender struct {
+	client *messaging.Client
+}
+
+// Open prepares a sender. It does not contact FCM. It returns EINVALID when
+// neither a credentials file nor an endpoint is given, when the project is
+// unknown, or when the credentials file cannot be used.
+func Open(ctx context.Context, o Options) (*Sender, error) {
+	var opts []option.ClientOption
+	if o.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(o.Endpoint))
+	}
+	switch {
+	case o.CredentialsFile != "":
+		opts = append(opts, option.WithCredentialsFile(o.CredentialsFile))
+	case o.Endpoint != "":
+		opts = append(opts, option.WithoutAuthentication())
+	default:
+		return nil, backend.Errorf(backend.EINVALID, "push needs a Firebase credentials file (or an endpoint of a relay or test server)")
+	}
+	// A non-nil Config keeps the SDK from reading FIREBASE_CONFIG.
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: o.ProjectID}, opts...)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "Firebase cannot be set up")
+	}
+	client, err := app.Messaging(ctx)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "FCM cannot be set up (is the project ID known?)")
+	}
+	return &Sender{client: client}, nil
+}
+
+// Send delivers m to FCM and returns the message id FCM assigned, e.g.
+// "projects/p/messages/123". It returns ENOTFOUND when the token is no
+// longer registered, malformed or from another project, so that the caller
+// drops the device; EINVALID when the message is otherwise rejected (an
+// empty token, an oversized payload); and EUNAVAILABLE for every other
+// failure (FCM unreachable, overloaded, out of quota), where a later retry
+// may work.
+func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
+	if m.Token == "" {
+		return "", backend.Errorf(backend.EINVALID, "push message has no device token")
+	}
+	msg := &messaging.Message{Token: m.Token, Data: m.Data}
+	if m.Title != "" || m.Body != "" {
+		msg.Notification = &messaging.Notification{Title: m.Title, Body: m.Body}
+	}
+	id, err := s.client.Send(ctx, msg)
+	if err != nil {
+		return "", translate(err)
+	}
+	return id, nil
+}
+
+// translate classifies an error of the Firebase SDK. The SDK's predicates
+// look at the error itself, not its chain, so err must be the SDK's own.
+func translate(err error) error {
+	var be *backend.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &be):
+		return err
+	case messaging.IsUnregistered(err), messaging.IsSenderIDMismatch(err):
+		return backend.Wrap(err, backend.ENOTFOUND, "the device's push token is no longer valid")
+	case messaging.IsInvalidArgument(err) && strings.Contains(strings.ToLower(err.Error()), "registration token"):
+		return backend.Wrap(err, backend.ENOTFOUND, "the device's push token is not a valid FCM token")
+	case messaging.IsInvalidArgument(err):
+		return backend.Wrap(err, backend.EINVALID, "FCM rejected the push message")
+	default:
+		return backend.Wrap(err, backend.EUNAVAILABLE, "FCM is unavailable")
+	}
+}
