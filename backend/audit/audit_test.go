@@ -137,7 +137,7 @@ func fixedEvent() backend.AuditEvent {
 // would stop verifying: change Version instead and keep verifying v1.
 const fixedHash = "28840c681ae0a1801ef76320196328cb760b9d69ca2fb590f4cea25bca5a890d"
 
-func TestHashIsStable(t *testing.T) {
+func TestAuditHashIsStable(t *testing.T) {
 	e := fixedEvent()
 	if got := audit.Hash(&e); got != fixedHash {
 		t.Fatalf("Hash(fixed event) = %s, want %s", got, fixedHash)
@@ -154,9 +154,9 @@ func TestHashIsStable(t *testing.T) {
 	}
 }
 
-// TestCanonicalMatchesTheDocumentation pins the byte layout the package
+// TestAuditCanonicalMatchesTheDocumentation pins the byte layout the package
 // documentation promises to outsiders.
-func TestCanonicalMatchesTheDocumentation(t *testing.T) {
+func TestAuditCanonicalMatchesTheDocumentation(t *testing.T) {
 	e := backend.AuditEvent{Seq: 1, Time: time.Unix(0, 0), Action: "user.create"}
 	want := "suiji-audit-v1\n" +
 		"seq 1:1\n" +
@@ -181,7 +181,7 @@ func TestCanonicalMatchesTheDocumentation(t *testing.T) {
 	}
 }
 
-func TestHashChangesWithEveryField(t *testing.T) {
+func TestAuditHashChangesWithEveryField(t *testing.T) {
 	mutations := map[string]func(e *backend.AuditEvent){
 		"Seq":          func(e *backend.AuditEvent) { e.Seq++ },
 		"Time":         func(e *backend.AuditEvent) { e.Time = e.Time.Add(time.Millisecond) },
@@ -221,7 +221,7 @@ func TestHashChangesWithEveryField(t *testing.T) {
 	}
 }
 
-func TestDigest(t *testing.T) {
+func TestAuditDigest(t *testing.T) {
 	type obj struct {
 		Name string
 		N    int
@@ -277,7 +277,7 @@ func record(t *testing.T, r *audit.Recorder, n int) {
 	}
 }
 
-func TestRecordBuildsTheChain(t *testing.T) {
+func TestAuditRecordBuildsTheChain(t *testing.T) {
 	store := &memStore{}
 	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	r := &audit.Recorder{Store: store, Now: clock(t0.Add(1234 * time.Microsecond))}
@@ -308,7 +308,7 @@ func TestRecordBuildsTheChain(t *testing.T) {
 	}
 }
 
-func TestRecordRetriesWhenAnotherWriterWins(t *testing.T) {
+func TestAuditRecordRetriesWhenAnotherWriterWins(t *testing.T) {
 	store := &memStore{}
 	r := &audit.Recorder{Store: store}
 	record(t, r, 1)
@@ -338,7 +338,7 @@ func TestRecordRetriesWhenAnotherWriterWins(t *testing.T) {
 	}
 }
 
-func TestRecordGivesUpUnderEndlessContention(t *testing.T) {
+func TestAuditRecordGivesUpUnderEndlessContention(t *testing.T) {
 	attempts := 0
 	store := &memStore{beforeInsert: func(*backend.AuditEvent) error {
 		attempts++
@@ -350,7 +350,7 @@ func TestRecordGivesUpUnderEndlessContention(t *testing.T) {
 	}
 }
 
-func TestRecordPassesOtherErrorsOn(t *testing.T) {
+func TestAuditRecordPassesOtherErrorsOn(t *testing.T) {
 	boom := backend.Errorf(backend.EUNAVAILABLE, "MongoDB is unavailable")
 	attempts := 0
 	store := &memStore{beforeInsert: func(*backend.AuditEvent) error { attempts++; return boom }}
@@ -366,7 +366,7 @@ func TestRecordPassesOtherErrorsOn(t *testing.T) {
 	}
 }
 
-func TestRecordCancelledWhileBackingOff(t *testing.T) {
+func TestAuditRecordCancelledWhileBackingOff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	store := &memStore{beforeInsert: func(*backend.AuditEvent) error {
 		cancel()
@@ -378,9 +378,9 @@ func TestRecordCancelledWhileBackingOff(t *testing.T) {
 	}
 }
 
-// TestConcurrentRecordersKeepOneLine is the in-memory version of the
+// TestAuditConcurrentRecordersKeepOneLine is the in-memory version of the
 // MongoDB test: writers racing for the same Seq never fork the chain.
-func TestConcurrentRecordersKeepOneLine(t *testing.T) {
+func TestAuditConcurrentRecordersKeepOneLine(t *testing.T) {
 	store := &memStore{}
 	var wg sync.WaitGroup
 	for range 4 {
@@ -402,7 +402,7 @@ func chain(t *testing.T, n int) *memStore {
 	return store
 }
 
-func TestVerifyNamesTheFirstBreak(t *testing.T) {
+func TestAuditVerifyNamesTheFirstBreak(t *testing.T) {
 	rehash := func(e *backend.AuditEvent) { e.Hash = audit.Hash(e) }
 	tests := []struct {
 		name   string
@@ -533,7 +533,7 @@ func TestVerifyNamesTheFirstBreak(t *testing.T) {
 	}
 }
 
-func TestVerifyEmptyAndIntact(t *testing.T) {
+func TestAuditVerifyEmptyAndIntact(t *testing.T) {
 	rep, err := audit.Verify(context.Background(), &memStore{})
 	if err != nil || rep != (audit.Report{}) {
 		t.Errorf("empty chain: %+v, %v; want 0 events and no break", rep, err)
@@ -545,7 +545,7 @@ func TestVerifyEmptyAndIntact(t *testing.T) {
 	}
 }
 
-func TestVerifyReportsReadFailures(t *testing.T) {
+func TestAuditVerifyReportsReadFailures(t *testing.T) {
 	boom := backend.Errorf(backend.EUNAVAILABLE, "MongoDB is unavailable")
 	_, err := audit.Verify(context.Background(), &memStore{walkErr: boom})
 	if !errors.Is(err, boom) || backend.ErrorCode(err) != backend.EUNAVAILABLE {

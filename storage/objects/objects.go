@@ -11,8 +11,6 @@ package objects
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -180,15 +178,11 @@ func (s *Store) DocumentsBucket() string { return s.documents }
 // as storage/storagetest); everything else goes through Store's methods.
 func (s *Store) Client() *minio.Client { return s.client }
 
-// wrap translates err and prefixes the message with what was being done,
-// keeping the code; nil stays nil.
+// wrap translates err and gives it a message saying what was being done,
+// keeping the translated code; nil stays nil.
 func wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
-	var be *backend.Error
-	if !errors.As(translate(err), &be) {
-		return translate(err)
-	}
-	return &backend.Error{Code: be.Code, Message: fmt.Sprintf(format, args...) + ": " + be.Message, Err: err}
+	return backend.Wrap(err, backend.ErrorCode(translate(err)), "MinIO: "+format, args...)
 }

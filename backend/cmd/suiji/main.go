@@ -2,10 +2,11 @@
 // operator's tools.
 //
 //	suiji serve          run the HTTP API
+//	suiji audit verify   walk the audit hash chain and name the first break
 //	suiji version        print the build version
 //
-// Later subcommands (seed, sample, verify-draw, import, audit verify, archive
-// verify) join the table in commands below. This package is the wiring root:
+// Later subcommands (seed, sample, verify-draw, import, archive verify) join
+// the table in commands below. This package is the wiring root:
 // it reads the configuration once and hands each part what it needs; it is the
 // only place that imports both storage and mobile-api.
 package main

@@ -96,13 +96,13 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 		}
 	}()
 	if st.mongo, err = mongodb.Open(ctx, mongodb.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase}); err != nil {
-		return nil, fmt.Errorf("MongoDB (SUIJI_MONGO_URI): %w", err)
+		return nil, fmt.Errorf("connecting to MongoDB (SUIJI_MONGO_URI): %w", err)
 	}
 	if err = st.mongo.EnsureIndexes(ctx); err != nil {
-		return nil, fmt.Errorf("MongoDB indexes: %w", err)
+		return nil, fmt.Errorf("creating MongoDB indexes: %w", err)
 	}
 	if st.cache, err = cache.Open(ctx, cache.Options{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix}); err != nil {
-		return nil, fmt.Errorf("Redis (SUIJI_REDIS_URL): %w", err)
+		return nil, fmt.Errorf("connecting to Redis (SUIJI_REDIS_URL): %w", err)
 	}
 	st.objects, err = objects.Open(ctx, objects.Options{
 		Endpoint:        cfg.MinIOEndpoint,
@@ -114,10 +114,10 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 		DocumentsBucket: cfg.DocumentsBucket,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("MinIO (SUIJI_MINIO_ENDPOINT): %w", err)
+		return nil, fmt.Errorf("connecting to MinIO (SUIJI_MINIO_ENDPOINT): %w", err)
 	}
 	if err = st.objects.EnsureBuckets(ctx); err != nil {
-		return nil, fmt.Errorf("MinIO buckets: %w", err)
+		return nil, fmt.Errorf("creating MinIO buckets: %w", err)
 	}
 	return st, nil
 }
