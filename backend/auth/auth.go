@@ -121,6 +121,10 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		_ = s.Sessions.RevokeFamily(ctx, familyID)
 		return nil, backend.Errorf(backend.EUNAUTHORIZED, "invalid refresh token")
 	}
+	ctx = backend.WithActor(ctx, actorOf(u, backend.ActorFromContext(ctx).ClientIP, familyID))
+	if err := s.Audit.Record(ctx, "auth.refresh", "session", familyID, nil, map[string]string{"outcome": outcome}); err != nil {
+		return nil, err
+	}
 	return s.session(u, familyID, next)
 }
 
