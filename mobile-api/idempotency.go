@@ -98,7 +98,8 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 			Status:      status,
 			ContentType: string(c.Response().Header.ContentType()),
 			Location:    string(c.Response().Header.Peek(fiber.HeaderLocation)),
-			// Copied: Fiber reuses the response buffer for the next request.
+			// Copied: Fiber reuses the response buffer for the next request,
+			// and a store is free to keep the slice.
 			Body: append([]byte(nil), c.Response().Body()...),
 		}
 		if err := store.Finish(bg, scope, key, fp, resp); err != nil {

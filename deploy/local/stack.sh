@@ -107,7 +107,9 @@ stack_spawn() {
 	# In a script (no job control) a background child is not a process-group
 	# leader, so setsid does not fork: $! is the service's own pid, and that
 	# pid is also its process-group id (used by stack_stop).
-	setsid "$@" </dev/null >>"$logfile" 2>&1 &
+	# 8>&- 9>&-: the callers' lock descriptors stay with them; a service
+	# must not keep a lock held after its script has gone.
+	setsid "$@" </dev/null >>"$logfile" 2>&1 8>&- 9>&- &
 	pid=$!
 	STACK_PIDS+=("$pid")
 	STACK_NAMES+=("$name")

@@ -70,6 +70,15 @@ trap 'exit 129' HUP
 
 "$ROOT/deploy/local/tools.sh" minio ferretdb
 
+# One test stack per machine at a time, since its ports are fixed: a second
+# make test (another terminal, another checkout) waits here for the first
+# one to finish instead of failing on a busy port.
+exec 8>>"${TMPDIR:-/tmp}/suiji-test-stack.lock"
+if ! flock -n 8; then
+	echo "test: another make test is using the test stack's ports; waiting for it to finish"
+	flock 8
+fi
+
 started=$SECONDS
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/suiji-test.XXXXXX")
 stack_init test "$DATA"
@@ -111,13 +120,13 @@ stack_log "running: ${cmd[*]}"
 # started; waiting in the background lets the traps act at once.
 status=0
 if [[ $MODE == test ]]; then
-	setsid "${cmd[@]}" </dev/null &
+	setsid "${cmd[@]}" </dev/null 8>&- &
 	GO_PGID=$!
 	wait "$GO_PGID" || status=$?
 else
 	BENCH_OUT=$DATA/bench.txt
 	# shellcheck disable=SC2016 # expanded by the inner bash
-	setsid bash -o pipefail -c '"${@:2}" 2>&1 | tee "$1"' bench "$BENCH_OUT" "${cmd[@]}" </dev/null &
+	setsid bash -o pipefail -c '"${@:2}" 2>&1 | tee "$1"' bench "$BENCH_OUT" "${cmd[@]}" </dev/null 8>&- &
 	GO_PGID=$!
 	wait "$GO_PGID" || status=$?
 	echo
