@@ -26,6 +26,13 @@ type AuditEvent struct {
 	Hash         string // SHA-256 hex over the canonical encoding of all the above
 }
 
+// Page sizes of audit listings: the default when a filter gives none, and
+// the largest page a store returns.
+const (
+	AuditDefaultLimit = 100
+	AuditMaxLimit     = 500
+)
+
 // AuditFilter selects events for the audit listing.
 type AuditFilter struct {
 	ActorID    string

@@ -11,12 +11,6 @@ import (
 	"suiji/backend/audit"
 )
 
-// Page sizes of GET /api/v1/audit.
-const (
-	auditDefaultLimit = 100
-	auditMaxLimit     = 500
-)
-
 // auditEventResponse is an audit event as the API shows it: every field the
 // hash covers, with Time written exactly as the canonical encoding writes it
 // (audit.TimeLayout), so that anyone can re-hash an event from this output.
@@ -86,7 +80,7 @@ func auditFilterFromQuery(query func(key string, def ...string) string) (backend
 		Action:     strings.Clone(query("action")),
 		ObjectType: strings.Clone(query("object_type")),
 		ObjectID:   strings.Clone(query("object_id")),
-		Limit:      auditDefaultLimit,
+		Limit:      backend.AuditDefaultLimit,
 	}
 	bad := map[string]string{}
 	parseTime := func(name string) time.Time {
@@ -113,8 +107,8 @@ func auditFilterFromQuery(query func(key string, def ...string) string) (backend
 	}
 	if raw := query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > auditMaxLimit {
-			bad["limit"] = "must be an integer from 1 to " + strconv.Itoa(auditMaxLimit)
+		if err != nil || n < 1 || n > backend.AuditMaxLimit {
+			bad["limit"] = "must be an integer from 1 to " + strconv.Itoa(backend.AuditMaxLimit)
 		}
 		f.Limit = n
 	}

@@ -15,14 +15,6 @@ import (
 // auditCollection holds the audit trail.
 const auditCollection = "audit_events"
 
-// Limits of FindAuditEvents.
-const (
-	// DefaultAuditLimit is the page size when the filter gives none.
-	DefaultAuditLimit = 100
-	// MaxAuditLimit is the largest page FindAuditEvents returns.
-	MaxAuditLimit = 500
-)
-
 // auditEventModel is the stored form of backend.AuditEvent. _id is the Seq
 // itself, so that no two events can share a Seq even on a database whose
 // indexes were never ensured (every collection has a unique _id); the
@@ -126,15 +118,15 @@ func (s *AuditEvents) InsertAuditEvent(ctx context.Context, e *backend.AuditEven
 // FindAuditEvents lists events matching f in Seq order: every non-empty
 // string field must match exactly, From and To are inclusive bounds on Time,
 // AfterSeq is a cursor (only larger Seqs), and Limit caps the page at
-// DefaultAuditLimit when zero or negative and at MaxAuditLimit at most.
+// backend.AuditDefaultLimit when zero or negative and at backend.AuditMaxLimit at most.
 // EUNAVAILABLE when MongoDB cannot be reached.
 func (s *AuditEvents) FindAuditEvents(ctx context.Context, f backend.AuditFilter) ([]*backend.AuditEvent, error) {
 	limit := f.Limit
 	switch {
 	case limit <= 0:
-		limit = DefaultAuditLimit
-	case limit > MaxAuditLimit:
-		limit = MaxAuditLimit
+		limit = backend.AuditDefaultLimit
+	case limit > backend.AuditMaxLimit:
+		limit = backend.AuditMaxLimit
 	}
 	filter := bson.D{}
 	for _, eq := range []struct{ key, value string }{

@@ -290,17 +290,17 @@ func TestFindAuditEventsLimits(t *testing.T) {
 	db := storagetest.Mongo(t)
 	// 501 events written straight into the collection: only the page sizes
 	// matter here, not the chain.
-	docs := make([]any, 0, mongodb.MaxAuditLimit+1)
-	for seq := int64(1); seq <= mongodb.MaxAuditLimit+1; seq++ {
+	docs := make([]any, 0, backend.AuditMaxLimit+1)
+	for seq := int64(1); seq <= backend.AuditMaxLimit+1; seq++ {
 		docs = append(docs, bson.D{{Key: "_id", Value: seq}, {Key: "seq", Value: seq}, {Key: "time", Value: time.Now()}, {Key: "action", Value: "x.y"}})
 	}
 	if _, err := rawAudit(db).InsertMany(t.Context(), docs); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ limit, want int }{
-		{0, mongodb.DefaultAuditLimit},
-		{-1, mongodb.DefaultAuditLimit},
-		{mongodb.MaxAuditLimit + 1, mongodb.MaxAuditLimit},
+		{0, backend.AuditDefaultLimit},
+		{-1, backend.AuditDefaultLimit},
+		{backend.AuditMaxLimit + 1, backend.AuditMaxLimit},
 		{7, 7},
 	} {
 		events, err := db.AuditEvents().FindAuditEvents(t.Context(), backend.AuditFilter{Limit: tt.limit})
