@@ -57,8 +57,17 @@ func (s *Server) apiRoutes() []route {
 	if s.svc.Audit != nil {
 		rs = append(rs, route{"GET", "/api/v1/audit", signedIn, coordinator, s.handleAuditList})
 	}
+	for _, group := range routeGroups {
+		rs = append(rs, group(s)...)
+	}
 	return rs
 }
+
+// routeGroups are the route tables of the API's areas (directory, roster,
+// items, plans …), each registered by an init function in the area's own
+// file, so that areas are added without editing this one. A group returns
+// no routes when the service it needs is not set.
+var routeGroups []func(*Server) []route
 
 // mountAPI installs the table. Signed-in routes authenticate first, then
 // check roles, then (for mutations) apply Idempotency-Key handling, which is

@@ -297,6 +297,18 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no routes found")
 	}
+	// Every $ref points at a component that exists.
+	var whole map[string]any
+	if err := json.Unmarshal(OpenAPI, &whole); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range regexp.MustCompile(`"\$ref":\s*"#/components/([a-zA-Z]+)/([A-Za-z0-9_]+)"`).FindAllStringSubmatch(string(OpenAPI), -1) {
+		comps, _ := whole["components"].(map[string]any)
+		kind, _ := comps[ref[1]].(map[string]any)
+		if _, ok := kind[ref[2]]; !ok {
+			t.Errorf("dangling $ref to components/%s/%s", ref[1], ref[2])
+		}
+	}
 	resp, body := do(t, s, httptest.NewRequest("GET", "/openapi.json", nil))
 	if resp.StatusCode != 200 || !bytes.Equal(body, OpenAPI) {
 		t.Fatalf("GET /openapi.json: %d", resp.StatusCode)
