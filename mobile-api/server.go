@@ -14,6 +14,9 @@ import (
 	"suiji/backend"
 	"suiji/backend/accounts"
 	"suiji/backend/auth"
+	"suiji/backend/directory"
+	"suiji/backend/itemlist"
+	"suiji/backend/roster"
 )
 
 // Config is what the HTTP server needs to know; the binary fills it from
@@ -33,6 +36,9 @@ type Services struct {
 	Accounts    *accounts.Service        // users and devices
 	Audit       backend.AuditStore       // the audit trail, for GET /api/v1/audit
 	Idempotency backend.IdempotencyStore // Idempotency-Key handling for mutations
+	Directory   *directory.Service       // towns, departments, enterprises
+	Roster      *roster.Service          // inspectors, qualifications
+	Items       *itemlist.Service        // the yearly item lists
 }
 
 // Server is the HTTP API. Create it with New, serve it with Serve; tests

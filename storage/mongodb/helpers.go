@@ -1,6 +1,8 @@
 package mongodb
 
 import (
+	"encoding/json"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -23,4 +25,20 @@ func notFound(err error, message string) error {
 		return backend.Wrap(err, backend.ENOTFOUND, "%s", message)
 	}
 	return err
+}
+
+// jsonText encodes a value as JSON text for storage ("null" for nil).
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "null"
+	}
+	return string(b)
+}
+
+// fromJSONText decodes what jsonText stored.
+func fromJSONText(s string) any {
+	var v any
+	_ = json.Unmarshal([]byte(s), &v)
+	return v
 }
