@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// Department kinds (art. 4, 26–28).
+const (
+	DepartmentInternal = "internal" // an office of the bureau (股室)
+	DepartmentBrigade  = "brigade"  // the comprehensive enforcement brigade (综合执法大队)
+	DepartmentExternal = "external" // another agency in a joint inspection (协同部门)
+)
+
+// Department is an office, the brigade, or a partner agency.
+type Department struct {
+	ID        string
+	Name      string
+	Kind      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// DepartmentStore keeps departments.
+type DepartmentStore interface {
+	// CreateDepartment stores d, setting its ID. ECONFLICT when the name is taken.
+	CreateDepartment(ctx context.Context, d *Department) error
+	// FindDepartmentByID returns a department. ENOTFOUND.
+	FindDepartmentByID(ctx context.Context, id string) (*Department, error)
+	// FindDepartments lists all departments by name.
+	FindDepartments(ctx context.Context) ([]*Department, error)
+	// UpdateDepartment replaces a department's fields. ENOTFOUND, ECONFLICT.
+	UpdateDepartment(ctx context.Context, d *Department) error
+}
+
+// Town is one of the county's towns and townships (乡镇), the regions an
+// undirected draw balances across (art. 8).
+type Town struct {
+	ID        string
+	Name      string
+	Code      string // administrative division code, when known
+	CreatedAt time.Time
+}
+
+// TownStore keeps the managed list of towns.
+type TownStore interface {
+	// CreateTown stores t, setting its ID. ECONFLICT when the name is taken.
+	CreateTown(ctx context.Context, t *Town) error
+	// FindTowns lists the towns by name.
+	FindTowns(ctx context.Context) ([]*Town, error)
+	// FindTownByName returns a town. ENOTFOUND.
+	FindTownByName(ctx context.Context, name string) (*Town, error)
+}
+
+// Enterprise categories (art. 7 (1)–(3)). The first four are key
+// supervision: every one must be inspected each year (art. 16).
+const (
+	CategoryCoalMine                = "coal_mine"
+	CategoryNonCoalMine             = "non_coal_mine"
+	CategoryHazardousChemicals      = "hazardous_chemicals"
+	CategoryMetallurgyIndustryTrade = "metallurgy_industry_trade"
+	CategoryDustExplosion           = "dust_explosion"
+	CategoryConfinedSpace           = "confined_space"
+	CategoryAmmoniaRefrigeration    = "ammonia_refrigeration"
+	CategoryMajorHazardSource       = "major_hazard_source"
+)
+
+// Categories lists every enterprise category.
+var Categories = []string{
+	CategoryCoalMine, CategoryNonCoalMine, CategoryHazardousChemicals, CategoryMetallurgyIndustryTrade,
+	CategoryDustExplosion, CategoryConfinedSpace, CategoryAmmoniaRefrigeration, CategoryMajorHazardSource,
+}
+
+// KeySupervisionCategories must be fully covered each year (art. 16).
+var KeySupervisionCategories = []string{
+	CategoryCoalMine, CategoryNonCoalMine, CategoryHazardousChemicals, CategoryMetallurgyIndustryTrade,
+}
+
+// Enterprise flags (art. 7 (4)–(5), art. 16).
+const (
+	FlagBlacklist          = "blacklist"           // safety-production blacklist: 100% per year
+	FlagSeriouslyDishonest = "seriously_dishonest" // 严重失信
+	FlagHighCreditRisk     = "high_credit_risk"    // no frequency limit
+	FlagFrequentComplaints = "frequent_complaints" // no frequency limit
+	FlagAbnormalOperation  = "abnormal_operation"  // no frequency limit
+	FlagSeriousViolation   = "serious_violation"   // no frequency limit
+)
+
+// Flags lists every enterprise flag.
+var Flags = []string{
+	FlagBlacklist, FlagSeriouslyDishonest, FlagHighCreditRisk,
+	FlagFrequentComplaints, FlagAbnormalOperation, FlagSeriousViolation,
+}
+
+// Enterprise statuses: only active (存续) enterprises can be drawn (art. 13).
+const (
+	EnterpriseActive = "active"
+	EnterpriseClosed = "closed"
+)
+
+// GeoPoint is a WGS-84 position.
+type GeoPoint struct {
+	Lat float64
+	Lng float64
+}
+
+// Enterprise is a supervised business, keyed by its USCC.
+type Enterprise struct {
+	ID                  string
+	USCC                string // 统一社会信用代码, 18 characters, GB 32100-2015
+	Name                string
+	Town                string // a name from the managed town list
+	Industry            string
+	Address             string
+	Location            *GeoPoint
+	Categories          []string
+	Flags               []string
+	Status              string
+	LegalRepresentative string
+	SafetyManager       string
+	Phone               string
+	ReviewedAt          *time.Time // the last yearly review (art. 7)
+	Version             int        // 1 on creation, +1 on every change
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// EnterpriseStore keeps the directory. Writers that change an enterprise
+// pass the version they read; the store refuses a stale one.
+type EnterpriseStore interface {
+	// FindEnterpriseByID returns an enterprise. ENOTFOUND.
+	FindEnterpriseByID(ctx context.Context, id string) (*Enterprise, error)
+	// FindEnterpriseByUSCC returns an enterprise. ENOTFOUND.
+	FindEnterpriseByUSCC(ctx context.Context, uscc string) (*Enterprise, error)
+}
