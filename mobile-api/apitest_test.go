@@ -36,6 +36,11 @@ type apiEnv struct {
 	users map[string]*backend.User // by role name; "admin" is the bootstrap admin
 }
 
+// envHooks let each area's test file add its services to env.svc (built on
+// env.db and env.cache) before the server is made, from an init function in
+// that file, so areas do not edit this harness.
+var envHooks []func(t *testing.T, env *apiEnv)
+
 // matrixRoles are the callers the authorisation matrix tries; "" is the
 // anonymous public.
 var matrixRoles = []string{"", "admin", "coordinator", "staff", "leader", "inspector"}
@@ -58,6 +63,9 @@ func newAPIEnv(t *testing.T, cfg Config) *apiEnv {
 		},
 		Audit:       env.db.AuditEvents(),
 		Idempotency: cache.NewIdempotencyStore(env.cache),
+	}
+	for _, hook := range envHooks {
+		hook(t, env)
 	}
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 1 << 20

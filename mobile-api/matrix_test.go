@@ -1,6 +1,7 @@
 package mobileapi
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatalf("only %d routes in the table", len(routes))
 	}
 	for _, r := range routes {
-		path := strings.ReplaceAll(r.path, ":id", "0123456789abcdef01234567")
+		path := pathParam.ReplaceAllStringFunc(r.path, func(p string) string {
+			if p == ":year" {
+				return "2026"
+			}
+			return "0123456789abcdef01234567"
+		})
 		for _, role := range matrixRoles {
 			name := r.method + " " + r.path + " as " + orAnonymous(role)
 			t.Run(name, func(t *testing.T) {
@@ -50,6 +56,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 }
+
+// pathParam matches a route parameter such as :id.
+var pathParam = regexp.MustCompile(`:[a-z_]+`)
 
 // expectedGate is 401, 403, or 0 for "allowed through".
 func expectedGate(r route, role string, env *apiEnv) int {
