@@ -3,7 +3,6 @@ package mobileapi
 import (
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"suiji/backend"
