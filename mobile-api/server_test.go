@@ -22,7 +22,7 @@ import (
 
 // newTestServer builds a server with no dependencies; tests that need real
 // services build theirs with the storagetest helpers.
-func newTestServer(t *testing.T, cfg Config, deps ...backend.Dependency) *Server {
+func newTestServer(t testing.TB, cfg Config, deps ...backend.Dependency) *Server {
 	t.Helper()
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 1 << 20

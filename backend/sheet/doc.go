@@ -1,0 +1,58 @@
+// Package sheet is the tabular layer behind every import and export of the
+// directories (enterprises, inspectors, items): it turns a spreadsheet the
+// bureau's staff made in Excel or WPS into rows of trimmed strings keyed by
+// column, and rows back into a spreadsheet that opens cleanly in Excel and
+// reads back unchanged.
+//
+// It is pure: no storage, no HTTP, no files, no environment. Input is an
+// io.Reader, output an io.Writer, and validation of the values themselves
+// (is this a valid USCC? does this town exist?) belongs to the caller, who
+// records problems in a Report so that every import endpoint answers in the
+// same shape. It imports only the standard library, excelize, golang.org/x/text
+// and backend (for error codes); excelize's stream writer may still spill
+// sheets over 16 MB to the system temporary directory while writing.
+//
+// # Formats accepted by Read
+//
+// The format is recognised from the content, never from the file name, since
+// names lie (a ".xls" that is really HTML, a ".csv" renamed from ".xlsx"):
+//
+//   - XLSX (Office Open XML; a zip file). Read uses the sheet named like
+//     Schema.Name if there is a visible one, otherwise the first visible sheet.
+//     Values are what Excel displays; dates in the standard short date format
+//     read as YYYY-MM-DD.
+//   - CSV in UTF-8, with or without a byte order mark; in GB18030/GBK, which is
+//     what "CSV (逗号分隔)" in Chinese Excel writes; or in UTF-16 with a byte
+//     order mark ("Unicode 文本"). Comma separated, or tab separated when the
+//     header line has tabs and no commas.
+//
+// Anything else — an old .xls (97-2003), an encrypted workbook, a PDF, an
+// image, HTML, binary data — is rejected with EINVALID naming the file, and a
+// file over the size limit with ETOOLARGE, before any parsing work is done.
+//
+// # Header rules
+//
+// The header is the first non-blank row that contains at least one known
+// header; up to five title rows above it (such as "泽州县企业名录（2025年）") are
+// skipped with a warning. A column is recognised by any of its Headers or its
+// Key, compared after folding full-width letters to ASCII, lower-casing, and
+// removing spaces (including the full-width space and byte order marks),
+// underscores, hyphens, dots, colons and the asterisks templates use to mark
+// required columns; so "统一社会信用代码", " USCC ", "ＵＳＣＣ" and "uscc*" all mean
+// the same column. Unknown columns are ignored and reported in
+// Table.Warnings; a missing required column, or two headers that mean the
+// same column, make the whole file invalid, with the header named, because
+// guessing which one the user meant would silently store the wrong data.
+//
+// Fully blank rows are skipped. Row.Line is the row number the user sees in
+// Excel (the header row of a file without title rows is 1), also for CSV
+// files with blank lines or cells holding line breaks, so that an error
+// message can be checked against the spreadsheet.
+//
+// # Writing
+//
+// WriteXLSX and WriteCSV write the Schema's canonical headers (Chinese by
+// default, English on request) and every value as text, so USCCs and numbers
+// with leading zeros survive Excel. Whatever they write, Read reads back to
+// the same values: that is what makes "export, edit in Excel, import" safe.
+package sheet
