@@ -123,3 +123,19 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+func TestSampleCommandPrintsReferencePicks(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"sample", "--seed", "abcde", "--total", "1000", "--count", "3", "--with-replacement"}, &out, &bytes.Buffer{})
+	if err != nil || out.String() != "247\n427\n157\n" {
+		t.Fatalf("sample printed %q (%v), want the reference picks 247 427 157", out.String(), err)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"sample", "--seed", "0", "--total", "2", "--count", "2"}, &out, &bytes.Buffer{}); err != nil || out.String() != "1\n2\n" {
+		t.Fatalf("without replacement: %q %v", out.String(), err)
+	}
+	var ue usageError
+	if err := run(t.Context(), []string{"sample", "--total", "5"}, &bytes.Buffer{}, &bytes.Buffer{}); !errors.As(err, &ue) {
+		t.Fatalf("missing seed: %v", err)
+	}
+}
