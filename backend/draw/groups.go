@@ -1,0 +1,208 @@
+package draw
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Officer is an inspector as the draw sees it: the eligibility facts, no
+// personal contact data. This is also what the public verification record
+// shows of the roster.
+type Officer struct {
+	BadgeNo            string
+	Department         string
+	Qualifications     []string
+	Active             bool
+	CertificateExpires string   // YYYY-MM-DD; must be on or after the plan's end
+	Conflicts          []string // USCCs of enterprises the officer declared a conflict with (回避)
+}
+
+// Share is how many members one department contributes to each group. In a
+// joint plan (art. 27) every partner department draws its own members.
+type Share struct {
+	Department string
+	Members    int
+}
+
+// GroupSpec says what every group must be.
+type GroupSpec struct {
+	Shares []Share
+	// Required are the qualifications the group must cover together: the
+	// required qualification of every item of the plan (art. 15).
+	Required []string
+	// ValidThrough is the plan's last day (YYYY-MM-DD): certificates must be
+	// valid through it.
+	ValidThrough string
+	// KeepLastInspectors allows the inspectors of an enterprise's last
+	// inspection into its group again; by default they are left out.
+	KeepLastInspectors bool
+}
+
+// Group is the inspectors drawn for one enterprise, in the order drawn.
+type Group struct {
+	USCC    string
+	Members []string // badge numbers
+}
+
+// GroupError says which enterprise could get no valid group and what was
+// missing. A draw with any GroupError stores nothing.
+type GroupError struct {
+	USCC   string
+	Reason string
+}
+
+func (e *GroupError) Error() string {
+	return fmt.Sprintf("no valid inspector group for enterprise %s: %s", e.USCC, e.Reason)
+}
+
+// DrawGroups draws a group for each enterprise, in the given order. For
+// enterprise E and department D the eligible officers (active, certificate
+// valid through the plan, of D, without a declared conflict with E, not in
+// E's last inspection unless allowed, and under the load cap) are put in a
+// random order by sampling all of them without replacement with the seed
+// derived for "group:<USCC>:<D>". Then, for each required qualification in
+// sorted order that the group does not cover yet, the first officer in that
+// order (over the shares' departments in order) who has it joins; then each
+// department's share is filled from its order.
+//
+// Load is balanced within the draw: nobody is drawn for more than
+// floor(slots/eligible)+1 enterprises, where slots is the department's share
+// times the number of enterprises and eligible is the number of its active,
+// certified officers — the fair share plus one.
+func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec GroupSpec) ([]Group, error) {
+	total := 0
+	for _, s := range spec.Shares {
+		if s.Members < 0 {
+			return nil, fmt.Errorf("draw: department %s has a negative share", s.Department)
+		}
+		total += s.Members
+	}
+	if total < 2 {
+		return nil, fmt.Errorf("draw: a group needs at least 2 inspectors, the shares give %d", total)
+	}
+
+	certified := map[string][]Officer{} // by department, in badge order
+	for _, o := range roster {
+		if o.Active && o.CertificateExpires >= spec.ValidThrough {
+			certified[o.Department] = append(certified[o.Department], o)
+		}
+	}
+	caps := map[string]int{}
+	for _, s := range spec.Shares {
+		officers := certified[s.Department]
+		sort.Slice(officers, func(i, j int) bool { return officers[i].BadgeNo < officers[j].BadgeNo })
+		if len(officers) > 0 {
+			caps[s.Department] = s.Members*len(enterprises)/len(officers) + 1
+		}
+	}
+
+	load := map[string]int{}
+	groups := make([]Group, 0, len(enterprises))
+	for _, e := range enterprises {
+		g, err := drawGroup(seed, e, certified, caps, load, spec)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range g.Members {
+			load[b]++
+		}
+		groups = append(groups, g)
+	}
+	return groups, nil
+}
+
+func drawGroup(seed string, e Candidate, certified map[string][]Officer, caps, load map[string]int, spec GroupSpec) (Group, error) {
+	orders := make([][]Officer, len(spec.Shares))
+	for i, s := range spec.Shares {
+		var eligible []Officer
+		for _, o := range certified[s.Department] {
+			if slices.Contains(o.Conflicts, e.USCC) ||
+				(!spec.KeepLastInspectors && slices.Contains(e.LastInspectors, o.BadgeNo)) ||
+				load[o.BadgeNo] >= caps[s.Department] {
+				continue
+			}
+			eligible = append(eligible, o)
+		}
+		if len(eligible) < s.Members {
+			return Group{}, &GroupError{e.USCC, fmt.Sprintf(
+				"department %s has %d eligible inspectors, %d needed (after expired certificates, conflicts of interest, the last inspection's group and the load cap)",
+				s.Department, len(eligible), s.Members)}
+		}
+		if len(eligible) == 0 {
+			continue
+		}
+		perm, err := Sample(DeriveSeed(seed, "group:"+e.USCC+":"+s.Department), len(eligible), len(eligible), false)
+		if err != nil {
+			return Group{}, err
+		}
+		for _, p := range perm {
+			orders[i] = append(orders[i], eligible[p-1])
+		}
+	}
+
+	chosen := map[string]bool{}
+	count := make([]int, len(spec.Shares))
+	var members []string
+	take := func(i int, o Officer) {
+		chosen[o.BadgeNo] = true
+		count[i]++
+		members = append(members, o.BadgeNo)
+	}
+	covered := func(q string) bool {
+		for _, b := range members {
+			for _, order := range orders {
+				for _, o := range order {
+					if o.BadgeNo == b && slices.Contains(o.Qualifications, q) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+
+	required := slices.Clone(spec.Required)
+	slices.Sort(required)
+	required = slices.Compact(required)
+	var missing []string
+	for _, q := range required {
+		if covered(q) {
+			continue
+		}
+		found := false
+		for i, order := range orders {
+			if count[i] >= spec.Shares[i].Members {
+				continue
+			}
+			for _, o := range order {
+				if !chosen[o.BadgeNo] && slices.Contains(o.Qualifications, q) {
+					take(i, o)
+					found = true
+					break
+				}
+			}
+			if found {
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, q)
+		}
+	}
+	if len(missing) > 0 {
+		return Group{}, &GroupError{e.USCC, "no eligible inspector left with qualification " + strings.Join(missing, ", ")}
+	}
+	for i, order := range orders {
+		for _, o := range order {
+			if count[i] >= spec.Shares[i].Members {
+				break
+			}
+			if !chosen[o.BadgeNo] {
+				take(i, o)
+			}
+		}
+	}
+	return Group{USCC: e.USCC, Members: members}, nil
+}
