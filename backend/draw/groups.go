@@ -22,8 +22,8 @@ type Officer struct {
 // Share is how many members one department contributes to each group. In a
 // joint plan (art. 27) every partner department draws its own members.
 type Share struct {
-	Department string
-	Members    int
+	Department string `json:"department"`
+	Members    int    `json:"members"`
 }
 
 // GroupSpec says what every group must be.
@@ -192,7 +192,8 @@ func drawGroup(seed string, e Candidate, certified map[string][]Officer, caps, l
 		}
 	}
 	if len(missing) > 0 {
-		return Group{}, &GroupError{e.USCC, "no eligible inspector left with qualification " + strings.Join(missing, ", ")}
+		return Group{}, &GroupError{e.USCC, "no eligible inspector left with qualification " + strings.Join(missing, ", ") +
+			" (after expired certificates, conflicts of interest, the last inspection's group and the load cap)"}
 	}
 	for i, order := range orders {
 		for _, o := range order {

@@ -41,9 +41,9 @@ func (s Size) Of(n int) (int, error) {
 
 // Allocation is one town's part of an undirected draw.
 type Allocation struct {
-	Town     string
-	PoolSize int
-	Drawn    int
+	Town     string `json:"town"`
+	PoolSize int    `json:"pool_size"`
+	Drawn    int    `json:"drawn"`
 }
 
 // SelectEnterprises draws from the pool: undirected draws allocate across

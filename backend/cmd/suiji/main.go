@@ -4,6 +4,7 @@
 //	suiji serve          run the HTTP API
 //	suiji audit verify   walk the audit hash chain and name the first break
 //	suiji sample         print the SHA-256 sampler's picks (to check it by hand)
+//	suiji verify-draw    re-compute a published draw record (FILE or URL)
 //	suiji version        print the build version
 //
 // Later subcommands (seed, sample, verify-draw, import, archive verify) join
@@ -35,6 +36,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the HTTP API (configured by SUIJI_* variables; see the README)", runServe},
 	{"sample", "print the picks of the SHA-256 sampler: --seed S --total N --count K", runSample},
+	{"verify-draw", "re-compute a published draw record: FILE or URL", runVerifyDraw},
 	{"version", "print the build version", runVersion},
 	{"audit", "audit verify: walk the audit hash chain and name the first break", runAudit},
 }
