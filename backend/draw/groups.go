@@ -83,9 +83,9 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 		return nil, fmt.Errorf("draw: a group needs at least 2 inspectors, the shares give %d", total)
 	}
 
-	certified := map[string][]Officer{} // by department, in badge order
-	for _, o := range roster {
-		if o.Active && o.CertificateExpires >= spec.ValidThrough {
+	certified := map[string][]*Officer{} // by department, in badge order
+	for i := range roster {
+		if o := &roster[i]; o.Active && o.CertificateExpires >= spec.ValidThrough {
 			certified[o.Department] = append(certified[o.Department], o)
 		}
 	}
@@ -100,8 +100,8 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 
 	load := map[string]int{}
 	groups := make([]Group, 0, len(enterprises))
-	for _, e := range enterprises {
-		g, err := drawGroup(seed, e, certified, caps, load, spec)
+	for i := range enterprises {
+		g, err := drawGroup(seed, &enterprises[i], certified, caps, load, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -113,10 +113,10 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 	return groups, nil
 }
 
-func drawGroup(seed string, e Candidate, certified map[string][]Officer, caps, load map[string]int, spec GroupSpec) (Group, error) {
-	orders := make([][]Officer, len(spec.Shares))
+func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps, load map[string]int, spec GroupSpec) (Group, error) {
+	orders := make([]*lazyOrder, len(spec.Shares))
 	for i, s := range spec.Shares {
-		var eligible []Officer
+		eligible := make([]*Officer, 0, len(certified[s.Department]))
 		for _, o := range certified[s.Department] {
 			if slices.Contains(o.Conflicts, e.USCC) ||
 				(!spec.KeepLastInspectors && slices.Contains(e.LastInspectors, o.BadgeNo)) ||
@@ -130,34 +130,21 @@ func drawGroup(seed string, e Candidate, certified map[string][]Officer, caps, l
 				"department %s has %d eligible inspectors, %d needed (after expired certificates, conflicts of interest, the last inspection's group and the load cap)",
 				s.Department, len(eligible), s.Members)}
 		}
-		if len(eligible) == 0 {
-			continue
-		}
-		perm, err := Sample(DeriveSeed(seed, "group:"+e.USCC+":"+s.Department), len(eligible), len(eligible), false)
-		if err != nil {
-			return Group{}, err
-		}
-		for _, p := range perm {
-			orders[i] = append(orders[i], eligible[p-1])
-		}
+		orders[i] = newLazyOrder(DeriveSeed(seed, "group:"+e.USCC+":"+s.Department), eligible)
 	}
 
-	chosen := map[string]bool{}
+	chosen := map[string]*Officer{}
 	count := make([]int, len(spec.Shares))
 	var members []string
-	take := func(i int, o Officer) {
-		chosen[o.BadgeNo] = true
+	take := func(i int, o *Officer) {
+		chosen[o.BadgeNo] = o
 		count[i]++
 		members = append(members, o.BadgeNo)
 	}
 	covered := func(q string) bool {
-		for _, b := range members {
-			for _, order := range orders {
-				for _, o := range order {
-					if o.BadgeNo == b && slices.Contains(o.Qualifications, q) {
-						return true
-					}
-				}
+		for _, o := range chosen {
+			if slices.Contains(o.Qualifications, q) {
+				return true
 			}
 		}
 		return false
@@ -176,8 +163,12 @@ func drawGroup(seed string, e Candidate, certified map[string][]Officer, caps, l
 			if count[i] >= spec.Shares[i].Members {
 				continue
 			}
-			for _, o := range order {
-				if !chosen[o.BadgeNo] && slices.Contains(o.Qualifications, q) {
+			for k := 0; ; k++ {
+				o, ok := order.at(k)
+				if !ok {
+					break
+				}
+				if _, dup := chosen[o.BadgeNo]; !dup && slices.Contains(o.Qualifications, q) {
 					take(i, o)
 					found = true
 					break
@@ -196,14 +187,49 @@ func drawGroup(seed string, e Candidate, certified map[string][]Officer, caps, l
 			" (after expired certificates, conflicts of interest, the last inspection's group and the load cap)"}
 	}
 	for i, order := range orders {
-		for _, o := range order {
-			if count[i] >= spec.Shares[i].Members {
+		for k := 0; count[i] < spec.Shares[i].Members; k++ {
+			o, ok := order.at(k)
+			if !ok {
 				break
 			}
-			if !chosen[o.BadgeNo] {
+			if _, dup := chosen[o.BadgeNo]; !dup {
 				take(i, o)
 			}
 		}
 	}
 	return Group{USCC: e.USCC, Members: members}, nil
+}
+
+// lazyOrder is the random order of a department's eligible officers for
+// one enterprise: the sequence of distinct picks of Sample(seed, n, n),
+// produced only as far as it is read. Groups need the first few officers,
+// so drawing the whole permutation for every enterprise would be wasted
+// work; the prefix read is exactly the same either way.
+type lazyOrder struct {
+	seed  string
+	items []*Officer
+	seen  []bool
+	order []*Officer
+	next  int // the sampler's next i
+}
+
+func newLazyOrder(seed string, items []*Officer) *lazyOrder {
+	return &lazyOrder{seed: seed, items: items, seen: make([]bool, len(items)+1), next: 1}
+}
+
+// at returns the k-th officer (0-based) of the order, or false when there
+// are fewer than k+1.
+func (l *lazyOrder) at(k int) (*Officer, bool) {
+	for len(l.order) <= k && len(l.order) < len(l.items) {
+		p := Pick(l.seed, l.next, len(l.items))
+		l.next++
+		if !l.seen[p] {
+			l.seen[p] = true
+			l.order = append(l.order, l.items[p-1])
+		}
+	}
+	if k < len(l.order) {
+		return l.order[k], true
+	}
+	return nil, false
 }

@@ -88,8 +88,10 @@ type Pool struct {
 // year are left out, except those exempt from the cap.
 func BuildPool(all []Candidate, f Filter, coverage bool) Pool {
 	var p Pool
-	for _, c := range all {
-		if !f.matches(&c) {
+	keep := make([]int, 0, len(all))
+	for i := range all {
+		c := &all[i]
+		if !f.matches(c) {
 			continue
 		}
 		switch {
@@ -102,10 +104,15 @@ func BuildPool(all []Candidate, f Filter, coverage bool) Pool {
 		case !coverage && c.RandomTasksThisYear >= 2 && !c.exemptFromCap():
 			p.Excluded = append(p.Excluded, Exclusion{c.USCC, ReasonCapOfTwo})
 		default:
-			p.Members = append(p.Members, c)
+			keep = append(keep, i)
 		}
 	}
-	sort.Slice(p.Members, func(i, j int) bool { return p.Members[i].USCC < p.Members[j].USCC })
+	// Sort indices, not the (large) candidates, then copy each member once.
+	slices.SortFunc(keep, func(a, b int) int { return strings.Compare(all[a].USCC, all[b].USCC) })
+	p.Members = make([]Candidate, len(keep))
+	for j, i := range keep {
+		p.Members[j] = all[i]
+	}
 	sort.Slice(p.Excluded, func(i, j int) bool { return p.Excluded[i].USCC < p.Excluded[j].USCC })
 	p.SHA256 = PoolHash(p.Members)
 	return p

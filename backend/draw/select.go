@@ -71,9 +71,12 @@ func SelectEnterprises(seed string, pool Pool, kind string, size Size) ([]Candid
 	if err != nil {
 		return nil, nil, err
 	}
-	byTown := map[string][]Candidate{}
-	for _, m := range pool.Members {
-		byTown[m.Town] = append(byTown[m.Town], m)
+	// Towns hold indices into the pool (in canonical order), so that the
+	// large candidates are copied only when selected.
+	byTown := map[string][]int{}
+	for i := range pool.Members {
+		t := pool.Members[i].Town
+		byTown[t] = append(byTown[t], i)
 	}
 	towns := make([]string, 0, len(byTown))
 	for t := range byTown {
@@ -88,18 +91,20 @@ func SelectEnterprises(seed string, pool Pool, kind string, size Size) ([]Candid
 	if err != nil {
 		return nil, nil, err
 	}
-	var selected []Candidate
+	selected := make([]Candidate, 0, k)
 	allocs := make([]Allocation, len(towns))
 	for i, t := range towns {
 		allocs[i] = Allocation{Town: t, PoolSize: len(byTown[t]), Drawn: shares[i]}
 		if shares[i] == 0 {
 			continue
 		}
-		picked, _, err := pick(DeriveSeed(seed, "town:"+t), byTown[t], shares[i])
+		idx, err := Sample(DeriveSeed(seed, "town:"+t), len(byTown[t]), shares[i], false)
 		if err != nil {
 			return nil, nil, err
 		}
-		selected = append(selected, picked...)
+		for _, p := range idx {
+			selected = append(selected, pool.Members[byTown[t][p-1]])
+		}
 	}
 	return selected, allocs, nil
 }
