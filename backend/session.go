@@ -33,3 +33,22 @@ type RefreshTokenStore interface {
 	// FamilyActive reports whether a family exists and is not revoked.
 	FamilyActive(ctx context.Context, familyID string) (bool, error)
 }
+
+// Locker hands out leases so that one instance at a time runs a piece of
+// work, e.g. the draw of one plan.
+type Locker interface {
+	// Acquire takes the named lock for ttl. ECONFLICT when it is held,
+	// EUNAVAILABLE when the lock service is down.
+	Acquire(ctx context.Context, name string, ttl time.Duration) (Lease, error)
+}
+
+// Lease is a held lock. It is not enough for exactly-once on its own: the
+// final write must also be fenced in the database.
+type Lease interface {
+	Token() string
+	// Extend renews the lease; an error means it may be lost and the holder
+	// must stop before writing. ECONFLICT, EUNAVAILABLE.
+	Extend(ctx context.Context) error
+	// Release gives it up if still held.
+	Release(ctx context.Context) error
+}
