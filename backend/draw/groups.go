@@ -67,10 +67,14 @@ func (e *GroupError) Error() string {
 // order (over the shares' departments in order) who has it joins; then each
 // department's share is filled from its order.
 //
-// Load is balanced within the draw: nobody is drawn for more than
-// floor(slots/eligible)+1 enterprises, where slots is the department's share
-// times the number of enterprises and eligible is the number of its active,
-// certified officers — the fair share plus one.
+// Load is balanced within the draw: nobody is drawn for more than their
+// fair share plus one. An officer's fair share is floor(slots/eligible),
+// where slots is the department's share times the number of enterprises and
+// eligible is the number of its active, certified officers; for an officer
+// holding a required qualification it is at least floor(E/holders), E being
+// the number of enterprises and holders the certified officers (of the
+// shares' departments) who hold it — scarce specialists must cover every
+// enterprise between them, so their fair share is the specialist work.
 func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec GroupSpec) ([]Group, error) {
 	total := 0
 	for _, s := range spec.Shares {
@@ -83,18 +87,42 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 		return nil, fmt.Errorf("draw: a group needs at least 2 inspectors, the shares give %d", total)
 	}
 
+	spec.Required = slices.Clone(spec.Required)
+	slices.Sort(spec.Required)
+	spec.Required = slices.Compact(spec.Required)
+
 	certified := map[string][]*Officer{} // by department, in badge order
 	for i := range roster {
 		if o := &roster[i]; o.Active && o.CertificateExpires >= spec.ValidThrough {
 			certified[o.Department] = append(certified[o.Department], o)
 		}
 	}
-	caps := map[string]int{}
+	holders := map[string]int{} // required qualification → certified officers holding it
+	deptCap := map[string]int{}
 	for _, s := range spec.Shares {
 		officers := certified[s.Department]
 		sort.Slice(officers, func(i, j int) bool { return officers[i].BadgeNo < officers[j].BadgeNo })
 		if len(officers) > 0 {
-			caps[s.Department] = s.Members*len(enterprises)/len(officers) + 1
+			deptCap[s.Department] = s.Members*len(enterprises)/len(officers) + 1
+		}
+		for _, o := range officers {
+			for _, q := range spec.Required {
+				if slices.Contains(o.Qualifications, q) {
+					holders[q]++
+				}
+			}
+		}
+	}
+	caps := map[string]int{} // badge → most enterprises the officer may be drawn for
+	for _, s := range spec.Shares {
+		for _, o := range certified[s.Department] {
+			c := deptCap[s.Department]
+			for _, q := range spec.Required {
+				if slices.Contains(o.Qualifications, q) {
+					c = max(c, len(enterprises)/holders[q]+1)
+				}
+			}
+			caps[o.BadgeNo] = c
 		}
 	}
 
@@ -120,7 +148,7 @@ func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps,
 		for _, o := range certified[s.Department] {
 			if slices.Contains(o.Conflicts, e.USCC) ||
 				(!spec.KeepLastInspectors && slices.Contains(e.LastInspectors, o.BadgeNo)) ||
-				load[o.BadgeNo] >= caps[s.Department] {
+				load[o.BadgeNo] >= caps[o.BadgeNo] {
 				continue
 			}
 			eligible = append(eligible, o)
@@ -150,11 +178,8 @@ func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps,
 		return false
 	}
 
-	required := slices.Clone(spec.Required)
-	slices.Sort(required)
-	required = slices.Compact(required)
 	var missing []string
-	for _, q := range required {
+	for _, q := range spec.Required { // sorted and without repeats (DrawGroups)
 		if covered(q) {
 			continue
 		}

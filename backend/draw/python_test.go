@@ -46,7 +46,7 @@ func TestStandaloneVerifierAgrees(t *testing.T) {
 	directed.Kind, directed.Ratio, directed.Count = KindDirected, 0, 6
 	in := directed.inputs()
 	in.Pool.SHA256 = directed.PoolSHA256
-	sel, alloc, err := Run(CombineSeed(directed.Seed, directed.PublicEntropy), in)
+	sel, alloc, err := Run(DrawSeed(directed.Seed, directed.PublicEntropy, directed.Seq), in)
 	if err != nil {
 		t.Fatal(err)
 	}

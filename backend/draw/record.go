@@ -35,6 +35,18 @@ func CombineSeed(seed, entropy string) string {
 	return DeriveSeed(seed, "entropy:"+entropy)
 }
 
+// DrawSeed is the seed a draw runs on: the committed seed combined with the
+// public entropy (CombineSeed) for a plan's first draw, and for a redraw
+// (seq > 1) that value derived once more for "redraw:<seq>", so a redraw
+// never repeats the draw it replaces even when nothing else changed.
+func DrawSeed(seed, entropy string, seq int) string {
+	s := CombineSeed(seed, entropy)
+	if seq > 1 {
+		s = DeriveSeed(s, fmt.Sprintf("redraw:%d", seq))
+	}
+	return s
+}
+
 // Record is the public verification record of one draw: everything needed
 // to re-compute it, and nothing personal. It is what GET /public/v1/draws/{id}
 // returns and what `suiji verify-draw` checks.
@@ -218,7 +230,7 @@ func Verify(r *Record) error {
 		return fmt.Errorf("roster_sha256: the roster hashes to %s, the record says %s", got, r.RosterSHA256)
 	}
 	in.Pool.SHA256 = r.PoolSHA256
-	selections, alloc, err := Run(CombineSeed(r.Seed, r.PublicEntropy), in)
+	selections, alloc, err := Run(DrawSeed(r.Seed, r.PublicEntropy, r.Seq), in)
 	if err != nil {
 		return fmt.Errorf("re-running the draw failed: %w", err)
 	}

@@ -41,11 +41,12 @@ func sampleRecord(t *testing.T) *Record {
 		Pool:   BuildPool(all, Filter{}, false), Roster: roster,
 	}
 	seed := strings.Repeat("ab", 32)
-	sel, alloc, err := Run(CombineSeed(seed, "2026-11-28 双色球 03 07 12 19 25 31 + 09"), in)
+	sel, alloc, err := Run(DrawSeed(seed, "2026-11-28 双色球 03 07 12 19 25 31 + 09", 2), in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := NewRecord(seed, "2026-11-28 双色球 03 07 12 19 25 31 + 09", in, sel, alloc)
+	rec.Seq = 2 // a redraw, so the redraw rule is checked too
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +75,7 @@ func TestVerifyRejectsAnyAlteredField(t *testing.T) {
 		"public entropy":    func(r *Record) { r.PublicEntropy = "2026-11-28 双色球 03 07 12 19 25 31 + 10" },
 		"algorithm version": func(r *Record) { r.AlgorithmVersion = "suiji-draw/0" },
 		"kind":              func(r *Record) { r.Kind = KindDirected },
+		"seq":               func(r *Record) { r.Seq = 1 },
 		"ratio":             func(r *Record) { r.Ratio = 0.25 },
 		"pool town":         func(r *Record) { r.Pool[3].Town = "巴公镇" },
 		"pool order":        func(r *Record) { r.Pool[1], r.Pool[2] = r.Pool[2], r.Pool[1] },

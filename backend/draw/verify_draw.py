@@ -110,8 +110,23 @@ def draw_groups(seed, enterprises, rec):
     for o in sorted(rec["roster"], key=lambda o: o["badge_no"]):
         if o["active"] and o["certificate_expires"] >= spec["valid_through"]:
             certified.setdefault(o["department"], []).append(o)
-    caps = {s["department"]: s["members"] * len(enterprises) // len(certified[s["department"]]) + 1
-            for s in shares if certified.get(s["department"])}
+    required = sorted(set(spec["required"] or []))
+    dept_cap = {s["department"]: s["members"] * len(enterprises) // len(certified[s["department"]]) + 1
+                for s in shares if certified.get(s["department"])}
+    holders = {}
+    for s in shares:
+        for o in certified.get(s["department"], []):
+            for q in required:
+                if q in (o["qualifications"] or []):
+                    holders[q] = holders.get(q, 0) + 1
+    caps = {}
+    for s in shares:
+        for o in certified.get(s["department"], []):
+            c = dept_cap[s["department"]]
+            for q in required:
+                if q in (o["qualifications"] or []):
+                    c = max(c, len(enterprises) // holders[q] + 1)
+            caps[o["badge_no"]] = c
     load, groups = {}, []
     for e in enterprises:
         orders = []
@@ -119,13 +134,13 @@ def draw_groups(seed, enterprises, rec):
             eligible = [o for o in certified.get(s["department"], [])
                         if e["uscc"] not in (o["conflicts"] or [])
                         and (spec["keep_last_inspectors"] or o["badge_no"] not in (e["last_inspectors"] or []))
-                        and load.get(o["badge_no"], 0) < caps.get(s["department"], 0)]
+                        and load.get(o["badge_no"], 0) < caps[o["badge_no"]]]
             if len(eligible) < s["members"]:
                 raise ValueError("no valid group for %s in department %s" % (e["uscc"], s["department"]))
             perm = sample(derive(seed, "group:%s:%s" % (e["uscc"], s["department"])), len(eligible), len(eligible)) if eligible else []
             orders.append([eligible[p - 1] for p in perm])
         members, count = [], [0] * len(shares)
-        for q in sorted(set(spec["required"] or [])):
+        for q in required:
             if any(q in (o["qualifications"] or []) for order in orders for o in order if o["badge_no"] in members):
                 continue
             done = False
@@ -168,6 +183,8 @@ def verify(rec):
     if roster_hash(rec["roster"]) != rec["roster_sha256"]:
         return "roster_sha256 does not match the roster"
     seed = combine(rec["seed"], rec["public_entropy"])
+    if rec.get("seq", 1) > 1:
+        seed = derive(seed, "redraw:%d" % rec["seq"])
     try:
         selected, allocation = select(seed, rec)
         groups = draw_groups(seed, selected, rec)
