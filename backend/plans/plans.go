@@ -1,0 +1,320 @@
+// Package plans is the heart of suiji: inspection plans (art. 4–5, 14, 19,
+// 26–28) and their verifiable double-random draws (art. 8, 12, 13, 15, 16).
+//
+// A plan is drafted, approved by a leader (which publishes it), committed to
+// a sealed random seed whose SHA-256 is published before any draw, and then
+// drawn: the pool of enterprises is built by the rules of art. 13 and 16 and
+// frozen, enterprises are sampled, and a group of qualified inspectors is
+// drawn for each, all as a pure function of the seed and the frozen inputs
+// (package draw). The stored draw's public record lets anyone re-compute it.
+//
+// Exactly once: a Redis lease lets one instance at a time draw a plan, the
+// lease is checked again right before anything is written (so a draw whose
+// lease was lost — Redis gone, or the lease expired — writes nothing), and
+// the unique (plan, sequence) index in MongoDB is the final word.
+//
+// It depends on backend interfaces and the pure draw package only.
+package plans
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"suiji/backend"
+	"suiji/backend/draw"
+)
+
+// DefaultLockTTL is how long a draw's lease lives without extension. A draw
+// of 100,000 enterprises takes well under a second; the lease is extended
+// before the write anyway.
+const DefaultLockTTL = 30 * time.Second
+
+// Service is the plans use case.
+type Service struct {
+	Plans       backend.PlanStore
+	Draws       backend.DrawStore
+	Enterprises backend.EnterpriseStore
+	Inspectors  backend.InspectorStore
+	Items       backend.ItemStore
+	Departments backend.DepartmentStore
+	Towns       backend.TownStore
+	Locks       backend.Locker
+	Audit       backend.Auditor
+	Now         func() time.Time
+	Rand        io.Reader // crypto/rand.Reader in production
+	LockTTL     time.Duration
+
+	// BeforeStore, when set, runs after a draw is computed and before its
+	// lease is checked and it is stored. Tests use it to take Redis away in
+	// the middle of a draw.
+	BeforeStore func(ctx context.Context)
+}
+
+// Input is what a plan is created from.
+type Input struct {
+	Year               int
+	Title              string
+	Kind               string
+	ItemIDs            []string
+	LeadDepartmentID   string
+	JointDepartmentIDs []string
+	Filter             backend.PlanFilter
+	Sample             backend.PlanSample
+	GroupSize          int
+	JointMembers       int
+	WindowStart        string
+	WindowEnd          string
+}
+
+// CreatePlan validates and stores a draft plan. Staff may only plan for
+// their own department. EINVALID naming every bad field, EFORBIDDEN.
+func (s *Service) CreatePlan(ctx context.Context, in Input) (*backend.Plan, error) {
+	actor := backend.ActorFromContext(ctx)
+	if !actor.HasAnyRole(backend.RoleCoordinator) && in.LeadDepartmentID != actor.DepartmentID {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "staff plan only for their own department")
+	}
+	if in.Kind == backend.PlanCoverage {
+		in.Sample = backend.PlanSample{}
+	}
+	if len(in.JointDepartmentIDs) > 0 && in.JointMembers == 0 {
+		in.JointMembers = 1 // each partner draws its own inspectors (art. 27)
+	}
+	fields := map[string]string{}
+	if err := s.validate(ctx, &in, fields); err != nil {
+		return nil, err
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid plan", fields)
+	}
+	now := s.Now().UTC()
+	p := &backend.Plan{
+		Year: in.Year, Title: strings.TrimSpace(in.Title), Kind: in.Kind, ItemIDs: in.ItemIDs,
+		LeadDepartmentID: in.LeadDepartmentID, JointDepartmentIDs: in.JointDepartmentIDs,
+		Filter: in.Filter, Sample: in.Sample, GroupSize: in.GroupSize, JointMembers: in.JointMembers,
+		WindowStart: in.WindowStart, WindowEnd: in.WindowEnd, Status: backend.PlanDraft,
+		CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Plans.CreatePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, s.Audit.Record(ctx, "plan.create", "plan", p.ID, nil, planDigest(p))
+}
+
+func (s *Service) validate(ctx context.Context, in *Input, fields map[string]string) error {
+	if in.Year < 2000 || in.Year > 2100 {
+		fields["year"] = "a year from 2000 to 2100"
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(in.Title)); n == 0 || n > 200 {
+		fields["title"] = "1–200 characters"
+	}
+	switch in.Kind {
+	case backend.PlanUndirected, backend.PlanDirected:
+		switch sm := in.Sample; {
+		case sm.Ratio != 0 && sm.Count != 0:
+			fields["sample"] = "give ratio or count, not both"
+		case sm.Ratio < 0 || sm.Ratio > 1:
+			fields["sample"] = "ratio must be above 0 and at most 1"
+		case sm.Ratio == 0 && sm.Count < 1:
+			fields["sample"] = "a ratio (0–1] or a count ≥ 1 is required"
+		}
+	case backend.PlanCoverage:
+	default:
+		fields["kind"] = "undirected, directed or coverage"
+	}
+	if in.GroupSize < 2 {
+		fields["group_size"] = "at least 2 inspectors per group (national law)"
+	}
+	if in.JointMembers < 0 || in.JointMembers > 10 || in.GroupSize > 10 {
+		fields["joint_members"] = "0–10 per partner department; group_size at most 10"
+	}
+	start, errS := backend.ParseDate(in.WindowStart)
+	end, errE := backend.ParseDate(in.WindowEnd)
+	switch {
+	case errS != nil:
+		fields["window.start"] = "a date YYYY-MM-DD"
+	case errE != nil:
+		fields["window.end"] = "a date YYYY-MM-DD"
+	case end < start:
+		fields["window.end"] = "on or after window.start"
+	}
+	for _, c := range in.Filter.Categories {
+		if !slices.Contains(backend.Categories, c) {
+			fields["filter.categories"] = "unknown category " + c
+		}
+	}
+	for _, f := range in.Filter.Flags {
+		if !slices.Contains(backend.Flags, f) {
+			fields["filter.flags"] = "unknown flag " + f
+		}
+	}
+	if err := s.checkTowns(ctx, in.Filter.Towns, fields); err != nil {
+		return err
+	}
+	if err := s.checkDepartments(ctx, in, fields); err != nil {
+		return err
+	}
+	return s.checkItems(ctx, in, fields)
+}
+
+func (s *Service) checkTowns(ctx context.Context, towns []string, fields map[string]string) error {
+	for _, t := range towns {
+		if _, err := s.Towns.FindTownByName(ctx, t); backend.ErrorCode(err) == backend.ENOTFOUND {
+			fields["filter.towns"] = "unknown town " + t
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) checkDepartments(ctx context.Context, in *Input, fields map[string]string) error {
+	if _, err := s.Departments.FindDepartmentByID(ctx, in.LeadDepartmentID); backend.ErrorCode(err) == backend.ENOTFOUND {
+		fields["lead_department_id"] = "unknown department"
+	} else if err != nil {
+		return err
+	}
+	seen := map[string]bool{in.LeadDepartmentID: true}
+	for _, id := range in.JointDepartmentIDs {
+		if seen[id] {
+			fields["joint_department_ids"] = "each department once, and not the lead"
+			continue
+		}
+		seen[id] = true
+		if _, err := s.Departments.FindDepartmentByID(ctx, id); backend.ErrorCode(err) == backend.ENOTFOUND {
+			fields["joint_department_ids"] = "unknown department " + id
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkItems enforces art. 9: a plan uses only items of its year's
+// published list.
+func (s *Service) checkItems(ctx context.Context, in *Input, fields map[string]string) error {
+	if len(in.ItemIDs) == 0 {
+		fields["item_ids"] = "at least one item of the year's published list"
+		return nil
+	}
+	if _, err := s.Items.FindItemPublication(ctx, in.Year); backend.ErrorCode(err) == backend.ENOTFOUND {
+		fields["item_ids"] = fmt.Sprintf("the item list of %d is not published yet", in.Year)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for _, id := range in.ItemIDs {
+		it, err := s.Items.FindItemByID(ctx, id)
+		if backend.ErrorCode(err) == backend.ENOTFOUND || (err == nil && it.Year != in.Year) {
+			fields["item_ids"] = "item " + id + " is not on the published list of " + fmt.Sprint(in.Year)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetPlan returns a plan the actor may see: coordinators, leaders and
+// admins see all; staff only plans their department leads or joins.
+// ENOTFOUND for a plan they may not see.
+func (s *Service) GetPlan(ctx context.Context, id string) (*backend.Plan, error) {
+	p, err := s.Plans.FindPlanByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayView(backend.ActorFromContext(ctx), p) {
+		return nil, backend.Errorf(backend.ENOTFOUND, "plan not found")
+	}
+	return p, nil
+}
+
+// ListPlans lists the plans the actor may see.
+func (s *Service) ListPlans(ctx context.Context, q backend.PlanQuery) ([]*backend.Plan, error) {
+	a := backend.ActorFromContext(ctx)
+	if !a.HasAnyRole(backend.RoleCoordinator, backend.RoleLeader) {
+		q.DepartmentIDs = []string{a.DepartmentID}
+	}
+	return s.Plans.FindPlans(ctx, q)
+}
+
+func mayView(a *backend.Actor, p *backend.Plan) bool {
+	return a.HasAnyRole(backend.RoleCoordinator, backend.RoleLeader) ||
+		(a.DepartmentID != "" && (p.LeadDepartmentID == a.DepartmentID || slices.Contains(p.JointDepartmentIDs, a.DepartmentID)))
+}
+
+// mayRun reports whether the actor may commit and draw a plan: the
+// coordinator, or staff of its lead department.
+func mayRun(a *backend.Actor, p *backend.Plan) bool {
+	return a.HasRole(backend.RoleCoordinator) || (a.HasRole(backend.RoleStaff) && a.DepartmentID == p.LeadDepartmentID)
+}
+
+// ApprovePlan approves a draft (a leader's act, art. 5), which publishes it
+// (art. 19). ECONFLICT when it is not a draft.
+func (s *Service) ApprovePlan(ctx context.Context, id string) (*backend.Plan, error) {
+	p, err := s.GetPlan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != backend.PlanDraft {
+		return nil, backend.Errorf(backend.ECONFLICT, "only a draft can be approved; this plan is %s", p.Status)
+	}
+	before := planDigest(p)
+	now := s.Now().UTC()
+	p.Status, p.ApprovedBy, p.ApprovedAt, p.UpdatedAt = backend.PlanApproved, backend.ActorFromContext(ctx).UserID, &now, now
+	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, s.Audit.Record(ctx, "plan.approve", "plan", p.ID, before, planDigest(p))
+}
+
+// CommitSeed makes the plan's 256-bit random seed, keeps it sealed and
+// publishes its SHA-256 — before any draw, so the bureau cannot pick a seed
+// after seeing what it draws. ECONFLICT when already committed or the plan
+// is not approved.
+func (s *Service) CommitSeed(ctx context.Context, id string) (*backend.Plan, error) {
+	p, err := s.GetPlan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayRun(backend.ActorFromContext(ctx), p) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff commit a plan's seed")
+	}
+	if p.Status != backend.PlanApproved {
+		return nil, backend.Errorf(backend.ECONFLICT, "the seed is committed after approval and before the draw; this plan is %s", p.Status)
+	}
+	if p.SeedCommitment != "" {
+		return nil, backend.Errorf(backend.ECONFLICT, "the seed is already committed")
+	}
+	var b [32]byte
+	if _, err := io.ReadFull(s.Rand, b[:]); err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "no randomness for the seed")
+	}
+	seed := hex.EncodeToString(b[:])
+	if err := s.Plans.StoreSeed(ctx, p.ID, seed); err != nil {
+		return nil, err
+	}
+	before := planDigest(p)
+	p.SeedCommitment, p.UpdatedAt = draw.SeedCommitment(seed), s.Now().UTC()
+	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, s.Audit.Record(ctx, "plan.commit_seed", "plan", p.ID, before, planDigest(p))
+}
+
+// NewRandReader returns the production randomness source.
+func NewRandReader() io.Reader { return rand.Reader }
+
+// planDigest is what the audit trail keeps of a plan.
+func planDigest(p *backend.Plan) map[string]any {
+	return map[string]any{
+		"id": p.ID, "year": p.Year, "title": p.Title, "kind": p.Kind, "status": p.Status,
+		"item_ids": p.ItemIDs, "lead_department_id": p.LeadDepartmentID, "joint_department_ids": p.JointDepartmentIDs,
+		"seed_commitment": p.SeedCommitment, "current_draw_id": p.CurrentDrawID, "draw_count": p.DrawCount,
+	}
+}

@@ -1,0 +1,138 @@
+package plans
+
+import (
+	"context"
+	"slices"
+
+	"suiji/backend"
+)
+
+// GetDraw returns a draw of a plan the actor may see. ENOTFOUND.
+func (s *Service) GetDraw(ctx context.Context, id string) (*backend.Draw, error) {
+	d, err := s.Draws.FindDrawByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.GetPlan(ctx, d.PlanID); err != nil {
+		return nil, backend.Errorf(backend.ENOTFOUND, "draw not found")
+	}
+	return d, nil
+}
+
+// ListDraws lists a visible plan's draws, oldest first; all but the last
+// are superseded.
+func (s *Service) ListDraws(ctx context.Context, planID string) ([]*backend.Draw, error) {
+	if _, err := s.GetPlan(ctx, planID); err != nil {
+		return nil, err
+	}
+	return s.Draws.FindDrawsByPlan(ctx, planID)
+}
+
+// PublicPlans lists published plans (approved or later) for anyone (art. 19).
+func (s *Service) PublicPlans(ctx context.Context, year int) ([]*backend.Plan, error) {
+	return s.Plans.FindPlans(ctx, backend.PlanQuery{Year: year, Published: true})
+}
+
+// PublicPlan returns a published plan. ENOTFOUND for drafts.
+func (s *Service) PublicPlan(ctx context.Context, id string) (*backend.Plan, error) {
+	p, err := s.Plans.FindPlanByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status == backend.PlanDraft {
+		return nil, backend.Errorf(backend.ENOTFOUND, "plan not found")
+	}
+	return p, nil
+}
+
+// PublicDraw returns a draw with its full verification record, for anyone:
+// every draw belongs to an approved plan.
+func (s *Service) PublicDraw(ctx context.Context, id string) (*backend.Draw, error) {
+	return s.Draws.FindDrawByID(ctx, id)
+}
+
+// Coverage is the art. 16 coverage report of a year: key-supervision and
+// blacklisted enterprises, each marked covered when a draw in force of the
+// year selected it.
+type Coverage struct {
+	Year      int
+	Total     int
+	Covered   int
+	Uncovered []*backend.Enterprise
+}
+
+// CoverageReport lists the key-supervision and blacklisted active
+// enterprises not yet covered in year.
+func (s *Service) CoverageReport(ctx context.Context, year int) (*Coverage, error) {
+	ents, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{Status: backend.EnterpriseActive})
+	if err != nil {
+		return nil, err
+	}
+	draws, err := s.Draws.FindDrawsInForce(ctx, year)
+	if err != nil {
+		return nil, err
+	}
+	covered := map[string]bool{}
+	for _, d := range draws {
+		for _, sel := range d.Record.Selections {
+			covered[sel.USCC] = true
+		}
+	}
+	c := &Coverage{Year: year}
+	for _, e := range ents {
+		if !mustCover(e) {
+			continue
+		}
+		c.Total++
+		if covered[e.USCC] {
+			c.Covered++
+		} else {
+			c.Uncovered = append(c.Uncovered, e)
+		}
+	}
+	return c, nil
+}
+
+func mustCover(e *backend.Enterprise) bool {
+	return slices.Contains(e.Flags, backend.FlagBlacklist) ||
+		slices.ContainsFunc(e.Categories, func(c string) bool { return slices.Contains(backend.KeySupervisionCategories, c) })
+}
+
+// Share is one department's enforcement checks in a year.
+type Share struct {
+	DepartmentID string
+	Random       int // enterprises drawn in the draws in force of its plans
+	Targeted     int // targeted (non-random) tasks: complaints, assigned, transferred (art. 2)
+}
+
+// RandomShare counts each lead department's random checks of a year: the
+// enterprises selected by its plans' draws in force. Targeted tasks are
+// recorded by the dispatch issue; until then they count as none. Art. 16
+// asks that random checks be at least 70% of all.
+func (s *Service) RandomShare(ctx context.Context, year int) ([]Share, error) {
+	draws, err := s.Draws.FindDrawsInForce(ctx, year)
+	if err != nil {
+		return nil, err
+	}
+	byDept := map[string]*Share{}
+	var order []string
+	for _, d := range draws {
+		p, err := s.Plans.FindPlanByID(ctx, d.PlanID)
+		if err != nil {
+			return nil, err
+		}
+		sh, ok := byDept[p.LeadDepartmentID]
+		if !ok {
+			sh = &Share{DepartmentID: p.LeadDepartmentID}
+			byDept[p.LeadDepartmentID] = sh
+			order = append(order, p.LeadDepartmentID)
+		}
+		sh.Random += len(d.Record.Selections)
+	}
+	slices.Sort(order)
+	out := make([]Share, len(order))
+	for i, id := range order {
+		out[i] = *byDept[id]
+	}
+	return out, nil
+}
