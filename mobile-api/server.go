@@ -16,6 +16,7 @@ import (
 	"suiji/backend/auth"
 	"suiji/backend/directory"
 	"suiji/backend/itemlist"
+	"suiji/backend/plans"
 	"suiji/backend/roster"
 )
 
@@ -39,6 +40,7 @@ type Services struct {
 	Directory   *directory.Service       // towns, departments, enterprises
 	Roster      *roster.Service          // inspectors, qualifications
 	Items       *itemlist.Service        // the yearly item lists
+	Plans       *plans.Service           // plans and their draws
 }
 
 // Server is the HTTP API. Create it with New, serve it with Serve; tests

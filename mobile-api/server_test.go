@@ -17,6 +17,10 @@ import (
 	"suiji/backend"
 	"suiji/backend/accounts"
 	"suiji/backend/auth"
+	"suiji/backend/directory"
+	"suiji/backend/itemlist"
+	"suiji/backend/plans"
+	"suiji/backend/roster"
 	"suiji/storage/mongodb"
 )
 
@@ -281,6 +285,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Every service set, so every route mounts; no handler runs here.
 	s := New(Config{BodyLimit: 1 << 20}, slog.New(slog.DiscardHandler), nil, Services{
 		Auth: &auth.Service{}, Accounts: &accounts.Service{}, Audit: (*mongodb.AuditEvents)(nil),
+		Directory: &directory.Service{}, Roster: &roster.Service{}, Items: &itemlist.Service{}, Plans: &plans.Service{},
 	})
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	n := 0
