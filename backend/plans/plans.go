@@ -77,7 +77,7 @@ type Input struct {
 // their own department. EINVALID naming every bad field, EFORBIDDEN.
 func (s *Service) CreatePlan(ctx context.Context, in Input) (*backend.Plan, error) {
 	actor := backend.ActorFromContext(ctx)
-	if !actor.HasAnyRole(backend.RoleCoordinator) && in.LeadDepartmentID != actor.DepartmentID {
+	if !actor.HasAnyRole(backend.RoleCoordinator) && in.LeadDepartmentID != "" && in.LeadDepartmentID != actor.DepartmentID {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "staff plan only for their own department")
 	}
 	if in.Kind == backend.PlanCoverage {

@@ -1,0 +1,278 @@
+package mobileapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/draw"
+	"suiji/backend/plans"
+	"suiji/backend/uscc"
+)
+
+func init() {
+	envHooks = append(envHooks, func(t *testing.T, env *apiEnv) {
+		env.svc.Plans = &plans.Service{
+			Plans: env.db.Plans(), Draws: env.db.Draws(), Enterprises: env.db.Enterprises(),
+			Inspectors: env.db.Inspectors(), Items: env.db.Items(), Departments: env.db.Departments(),
+			Towns: env.db.Towns(), Locks: env.cache.Locks(), Audit: env.svc.Auth.Audit,
+			Now: func() time.Time { return time.Now().UTC() }, Rand: plans.NewRandReader(),
+		}
+	})
+}
+
+// planWorld is a small county: two departments, three towns, enterprises,
+// a brigade of inspectors and a published item list.
+type planWorld struct {
+	brigade, hazchem *backend.Department
+	items            []string
+	enterprises      []*backend.Enterprise
+	inspectors       []*backend.Inspector
+}
+
+func newPlanWorld(t *testing.T, env *apiEnv, nEnterprises int) *planWorld {
+	t.Helper()
+	ctx := context.Background()
+	w := &planWorld{
+		brigade: &backend.Department{Name: "综合执法大队", Kind: backend.DepartmentBrigade},
+		hazchem: &backend.Department{Name: "危化股", Kind: backend.DepartmentInternal},
+	}
+	for _, d := range []*backend.Department{w.brigade, w.hazchem} {
+		if err := env.db.Departments().CreateDepartment(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test users' department is the brigade, so staff1 may plan for it.
+	for _, role := range []string{"staff", "coordinator", "leader"} {
+		u := env.users[role]
+		u.DepartmentID = w.brigade.ID
+		if err := env.db.Users().UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	towns := []string{"巴公镇", "高都镇", "金村镇"}
+	for _, name := range towns {
+		if err := env.db.Towns().CreateTown(ctx, &backend.Town{Name: name}); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range nEnterprises {
+		e := &backend.Enterprise{
+			USCC: uscc.Generate(rng), Name: fmt.Sprintf("测试企业%03d", i), Town: towns[i%3], Industry: "制造业",
+			Status: backend.EnterpriseActive, Version: 1,
+		}
+		if i%4 == 0 {
+			e.Categories = []string{backend.CategoryHazardousChemicals}
+		}
+		if err := env.db.Enterprises().CreateEnterprise(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		w.enterprises = append(w.enterprises, e)
+	}
+	for i := range 8 {
+		in := &backend.Inspector{
+			UserID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("检查员%d", i), BadgeNo: fmt.Sprintf("1405250%05d", i),
+			CertificateExpires: "2030-12-31", DepartmentID: w.brigade.ID, Qualifications: []string{"general"}, Active: true, Version: 1,
+		}
+		if i%2 == 0 {
+			in.Qualifications = append(in.Qualifications, backend.CategoryHazardousChemicals)
+		}
+		if err := env.db.Inspectors().CreateInspector(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		w.inspectors = append(w.inspectors, in)
+	}
+	for i, q := range []string{"general", backend.CategoryHazardousChemicals} {
+		it := &backend.Item{Year: 2026, Code: fmt.Sprintf("T-%d", i), Name: "检查事项", LegalBasis: backend.LegalBasis{Law: "《中华人民共和国安全生产法》", Article: "第四十一条"},
+			DepartmentID: w.hazchem.ID, Content: "内容", Method: backend.MethodOnSite, Qualification: q, Version: 1}
+		if err := env.db.Items().CreateItem(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		w.items = append(w.items, it.ID)
+	}
+	if err := env.db.Items().CreateItemPublication(ctx, &backend.ItemPublication{Year: 2026, PublishedAt: time.Now().UTC(), PublishedBy: "test", ItemCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *planWorld) planBody(kind, sample string) string {
+	items, _ := json.Marshal(w.items)
+	return fmt.Sprintf(`{"year":2026,"title":"2026年度双随机抽查","kind":%q,"item_ids":%s,"lead_department_id":%q,
+		"sample":%s,"group_size":2,"window":{"start":"2026-03-01","end":"2026-12-31"}}`, kind, items, w.brigade.ID, sample)
+}
+
+func decode[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decoding %s: %v", body, err)
+	}
+	return v
+}
+
+// createReadyPlan drafts, approves and commits a plan, returning it.
+func createReadyPlan(t *testing.T, env *apiEnv, body string) planJSON {
+	t.Helper()
+	var p planJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans", body: body, wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { p = decode[planJSON](t, b) }}.run(t, env)
+	scenario{as: "leader", method: "POST", path: "/api/v1/plans/" + p.ID + "/approve", wantStatus: 200}.run(t, env)
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/commit", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
+			p.SeedCommitment = decode[map[string]string](t, b)["seed_commitment"]
+		}}.run(t, env)
+	return p
+}
+
+func TestPlanLifecycleAndVerifiableDraw(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newPlanWorld(t, env, 30)
+	var p planJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans", body: w.planBody("undirected", `{"ratio":0.2}`), wantStatus: 201,
+		wantContain: []string{`"status":"draft"`},
+		after:       func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { p = decode[planJSON](t, b) }}.run(t, env)
+
+	// A draft is not public; drawing it is refused.
+	scenario{method: "GET", path: "/public/v1/plans/" + p.ID, wantStatus: 404, wantCode: backend.ENOTFOUND}.run(t, env)
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
+	// Only a leader approves.
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/approve", wantStatus: 403, wantCode: backend.EFORBIDDEN}.run(t, env)
+	scenario{as: "leader", method: "POST", path: "/api/v1/plans/" + p.ID + "/approve", wantStatus: 200, wantContain: []string{`"status":"approved"`}}.run(t, env)
+	// Approved but not committed: no draw yet.
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", wantStatus: 409, wantCode: backend.ECONFLICT,
+		wantContain: []string{"commit"}}.run(t, env)
+
+	var commitment string
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/commit", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
+			commitment = decode[map[string]string](t, b)["seed_commitment"]
+		}}.run(t, env)
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/commit", wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
+	// The commitment is public before the draw; the seed is not.
+	scenario{method: "GET", path: "/public/v1/plans/" + p.ID, wantStatus: 200, wantContain: []string{commitment}}.run(t, env)
+
+	var d1 drawJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", body: `{"public_entropy":"2026-11-28 福彩3D 4 7 1"}`, wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d1 = decode[drawJSON](t, b) }}.run(t, env)
+	if len(d1.Selections) != 6 || d1.SeedCommitment != commitment || draw.SeedCommitment(d1.Seed) != commitment {
+		t.Fatalf("draw %+v does not keep its commitment or size", d1)
+	}
+	for _, sel := range d1.Selections {
+		if len(sel.Group) != 2 {
+			t.Fatalf("group %v is not of 2", sel.Group)
+		}
+	}
+
+	// The public record re-computes.
+	var rec draw.Record
+	scenario{method: "GET", path: "/public/v1/draws/" + d1.ID, wantStatus: 200, wantAbsent: []string{"检查员", "phone"},
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { rec = decode[draw.Record](t, b) }}.run(t, env)
+	if err := draw.Verify(&rec); err != nil {
+		t.Fatalf("published record does not verify: %v", err)
+	}
+	rec.Selections[0].Group[0], rec.Selections[0].Group[1] = rec.Selections[0].Group[1], rec.Selections[0].Group[0]
+	if draw.Verify(&rec) == nil {
+		t.Fatal("an altered record verified")
+	}
+
+	// A redraw needs a reason, supersedes the first and keeps it visible.
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", body: `{}`, wantStatus: 400, wantCode: backend.EINVALID,
+		wantContain: []string{`"reason"`}}.run(t, env)
+	var d2 drawJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", body: `{"reason":"企业名录更新后重新抽取"}`, wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d2 = decode[drawJSON](t, b) }}.run(t, env)
+	if d2.Seq != 2 || d2.ID == d1.ID {
+		t.Fatalf("redraw %+v", d2)
+	}
+	scenario{as: "leader", method: "GET", path: "/api/v1/plans/" + p.ID + "/draws", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
+			l := decode[struct{ Draws []drawJSON }](t, b)
+			if len(l.Draws) != 2 || !l.Draws[0].Superseded || l.Draws[1].Superseded || l.Draws[0].Reason != "" || l.Draws[1].Reason == "" {
+				t.Fatalf("draw history %+v", l.Draws)
+			}
+		}}.run(t, env)
+	scenario{method: "GET", path: "/public/v1/draws/" + d1.ID, wantStatus: 200, wantContain: []string{`"superseded":true`}}.run(t, env)
+	scenario{method: "GET", path: "/public/v1/plans/" + p.ID, wantStatus: 200, wantContain: []string{`"current_draw_id":"` + d2.ID + `"`}}.run(t, env)
+	scenario{method: "GET", path: "/public/v1/plans?year=2026", wantStatus: 200, wantContain: []string{p.ID}}.run(t, env)
+
+	// Reports.
+	scenario{as: "coordinator", method: "GET", path: "/api/v1/reports/random-share?year=2026", wantStatus: 200,
+		wantContain: []string{`"random":6`, `"meets_70_percent":true`}}.run(t, env)
+	scenario{as: "leader", method: "GET", path: "/api/v1/reports/coverage?year=2026", wantStatus: 200, wantContain: []string{`"total":8`}}.run(t, env)
+}
+
+func TestPlanBadInputAndAccess(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newPlanWorld(t, env, 6)
+	for _, sc := range []scenario{
+		{name: "invalid fields", as: "staff", method: "POST", path: "/api/v1/plans",
+			body:       `{"year":1999,"title":"","kind":"lottery","item_ids":["nope"],"lead_department_id":"` + w.brigade.ID + `","group_size":1,"window":{"start":"2026-05-01","end":"2026-04-01"},"filter":{"categories":["bakery"],"towns":["火星镇"]}}`,
+			wantStatus: 400, wantCode: backend.EINVALID,
+			wantContain: []string{`"year"`, `"title"`, `"kind"`, `"group_size"`, `"window.end"`, `"filter.categories"`, `"filter.towns"`, `"item_ids"`}},
+		{name: "unpublished year", as: "staff", method: "POST", path: "/api/v1/plans",
+			body: `{"year":2027,"title":"x","kind":"directed","item_ids":["x"],"lead_department_id":"` + w.brigade.ID + `","sample":{"count":1},"group_size":2,"window":{"start":"2027-01-01","end":"2027-12-31"}}`, wantStatus: 400, wantContain: []string{"not published"}},
+		{name: "staff of another department", as: "staff", method: "POST", path: "/api/v1/plans",
+			body: `{"year":2026,"title":"x","kind":"directed","item_ids":[],"lead_department_id":"` + w.hazchem.ID + `","sample":{"count":1},"group_size":2,"window":{"start":"2026-01-01","end":"2026-12-31"}}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
+		{name: "inspector", as: "inspector", method: "POST", path: "/api/v1/plans", body: w.planBody("directed", `{"count":2}`), wantStatus: 403},
+		{name: "malformed", as: "staff", method: "POST", path: "/api/v1/plans", body: `{"year":`, wantStatus: 400, wantCode: backend.EINVALID},
+	} {
+		t.Run(sc.name, func(t *testing.T) { sc.run(t, env) })
+	}
+	if list, _ := env.db.Plans().FindPlans(t.Context(), backend.PlanQuery{}); len(list) != 0 {
+		t.Fatalf("bad requests stored %d plans", len(list))
+	}
+
+	// A plan led by another department is invisible to staff outside it.
+	p := createReadyPlan(t, env, w.planBody("directed", `{"count":2}`))
+	other := env.users["staff"]
+	other.DepartmentID = w.hazchem.ID
+	if err := env.db.Users().UpdateUser(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	scenario{as: "staff", method: "GET", path: "/api/v1/plans/" + p.ID, wantStatus: 404, wantCode: backend.ENOTFOUND}.run(t, env)
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", wantStatus: 404, wantCode: backend.ENOTFOUND}.run(t, env)
+	scenario{as: "coordinator", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", wantStatus: 201}.run(t, env)
+}
+
+// TestConcurrentDrawsStoreExactlyOne sends 20 draw requests for one plan at
+// once: one draws, the others are refused, and one draw is stored.
+func TestConcurrentDrawsStoreExactlyOne(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newPlanWorld(t, env, 30)
+	p := createReadyPlan(t, env, w.planBody("undirected", `{"ratio":0.3}`))
+	token := env.login(t, "staff").AccessToken
+
+	statuses := make([]int, 20)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := env.call(t, token, "POST", "/api/v1/plans/"+p.ID+"/draws", `{}`, nil)
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		switch s {
+		case 201:
+			created++
+		case 400, 409: // in progress, or already drawn without a reason
+		default:
+			t.Fatalf("unexpected status %d among %v", s, statuses)
+		}
+	}
+	draws, err := env.db.Draws().FindDrawsByPlan(t.Context(), p.ID)
+	if err != nil || created != 1 || len(draws) != 1 {
+		t.Fatalf("%d created, %d stored (%v), want exactly one: %v", created, len(draws), err, statuses)
+	}
+}
