@@ -359,4 +359,3 @@ func (s *Server) handleRandomShare(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"year": year, "departments": out, "note": "targeted (non-random) tasks are counted from the dispatch feature on; until then only random checks exist"})
 }
-
