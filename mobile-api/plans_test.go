@@ -1,10 +1,8 @@
 package mobileapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"testing"
@@ -13,7 +11,7 @@ import (
 	"suiji/backend"
 	"suiji/backend/draw"
 	"suiji/backend/plans"
-	"suiji/backend/uscc"
+	"suiji/storage/storagetest"
 )
 
 func init() {
@@ -27,86 +25,27 @@ func init() {
 	})
 }
 
-// planWorld is a small county: two departments, three towns, enterprises,
-// a brigade of inspectors and a published item list.
-type planWorld struct {
-	brigade, hazchem *backend.Department
-	items            []string
-	enterprises      []*backend.Enterprise
-	inspectors       []*backend.Inspector
-}
+// planWorld is storagetest's small county, with the test users (staff,
+// coordinator, leader) moved into its brigade so staff1 may plan for it.
+type planWorld struct{ *storagetest.World }
 
 func newPlanWorld(t *testing.T, env *apiEnv, nEnterprises int) *planWorld {
 	t.Helper()
-	ctx := context.Background()
-	w := &planWorld{
-		brigade: &backend.Department{Name: "综合执法大队", Kind: backend.DepartmentBrigade},
-		hazchem: &backend.Department{Name: "危化股", Kind: backend.DepartmentInternal},
-	}
-	for _, d := range []*backend.Department{w.brigade, w.hazchem} {
-		if err := env.db.Departments().CreateDepartment(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The test users' department is the brigade, so staff1 may plan for it.
+	w := &planWorld{storagetest.NewWorld(t, env.db, nEnterprises)}
 	for _, role := range []string{"staff", "coordinator", "leader"} {
 		u := env.users[role]
-		u.DepartmentID = w.brigade.ID
-		if err := env.db.Users().UpdateUser(ctx, u); err != nil {
+		u.DepartmentID = w.Brigade.ID
+		if err := env.db.Users().UpdateUser(t.Context(), u); err != nil {
 			t.Fatal(err)
 		}
-	}
-	towns := []string{"巴公镇", "高都镇", "金村镇"}
-	for _, name := range towns {
-		if err := env.db.Towns().CreateTown(ctx, &backend.Town{Name: name}); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
-			t.Fatal(err)
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range nEnterprises {
-		e := &backend.Enterprise{
-			USCC: uscc.Generate(rng), Name: fmt.Sprintf("测试企业%03d", i), Town: towns[i%3], Industry: "制造业",
-			Status: backend.EnterpriseActive, Version: 1,
-		}
-		if i%4 == 0 {
-			e.Categories = []string{backend.CategoryHazardousChemicals}
-		}
-		if err := env.db.Enterprises().CreateEnterprise(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-		w.enterprises = append(w.enterprises, e)
-	}
-	for i := range 8 {
-		in := &backend.Inspector{
-			UserID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("检查员%d", i), BadgeNo: fmt.Sprintf("1405250%05d", i),
-			CertificateExpires: "2030-12-31", DepartmentID: w.brigade.ID, Qualifications: []string{"general"}, Active: true, Version: 1,
-		}
-		if i%2 == 0 {
-			in.Qualifications = append(in.Qualifications, backend.CategoryHazardousChemicals)
-		}
-		if err := env.db.Inspectors().CreateInspector(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-		w.inspectors = append(w.inspectors, in)
-	}
-	for i, q := range []string{"general", backend.CategoryHazardousChemicals} {
-		it := &backend.Item{Year: 2026, Code: fmt.Sprintf("T-%d", i), Name: "检查事项", LegalBasis: backend.LegalBasis{Law: "《中华人民共和国安全生产法》", Article: "第四十一条"},
-			DepartmentID: w.hazchem.ID, Content: "内容", Method: backend.MethodOnSite, Qualification: q, Version: 1}
-		if err := env.db.Items().CreateItem(ctx, it); err != nil {
-			t.Fatal(err)
-		}
-		w.items = append(w.items, it.ID)
-	}
-	if err := env.db.Items().CreateItemPublication(ctx, &backend.ItemPublication{Year: 2026, PublishedAt: time.Now().UTC(), PublishedBy: "test", ItemCount: 2}); err != nil {
-		t.Fatal(err)
 	}
 	return w
 }
 
 func (w *planWorld) planBody(kind, sample string) string {
-	items, _ := json.Marshal(w.items)
+	items, _ := json.Marshal(w.Items)
 	return fmt.Sprintf(`{"year":2026,"title":"2026年度双随机抽查","kind":%q,"item_ids":%s,"lead_department_id":%q,
-		"sample":%s,"group_size":2,"window":{"start":"2026-03-01","end":"2026-12-31"}}`, kind, items, w.brigade.ID, sample)
+		"sample":%s,"group_size":2,"window":{"start":"2026-03-01","end":"2026-12-31"}}`, kind, items, w.Brigade.ID, sample)
 }
 
 func decode[T any](t *testing.T, body []byte) T {
@@ -214,13 +153,13 @@ func TestPlanBadInputAndAccess(t *testing.T) {
 	w := newPlanWorld(t, env, 6)
 	for _, sc := range []scenario{
 		{name: "invalid fields", as: "staff", method: "POST", path: "/api/v1/plans",
-			body:       `{"year":1999,"title":"","kind":"lottery","item_ids":["nope"],"lead_department_id":"` + w.brigade.ID + `","group_size":1,"window":{"start":"2026-05-01","end":"2026-04-01"},"filter":{"categories":["bakery"],"towns":["火星镇"]}}`,
+			body:       `{"year":1999,"title":"","kind":"lottery","item_ids":["nope"],"lead_department_id":"` + w.Brigade.ID + `","group_size":1,"window":{"start":"2026-05-01","end":"2026-04-01"},"filter":{"categories":["bakery"],"towns":["火星镇"]}}`,
 			wantStatus: 400, wantCode: backend.EINVALID,
 			wantContain: []string{`"year"`, `"title"`, `"kind"`, `"group_size"`, `"window.end"`, `"filter.categories"`, `"filter.towns"`, `"item_ids"`}},
 		{name: "unpublished year", as: "staff", method: "POST", path: "/api/v1/plans",
-			body: `{"year":2027,"title":"x","kind":"directed","item_ids":["x"],"lead_department_id":"` + w.brigade.ID + `","sample":{"count":1},"group_size":2,"window":{"start":"2027-01-01","end":"2027-12-31"}}`, wantStatus: 400, wantContain: []string{"not published"}},
+			body: `{"year":2027,"title":"x","kind":"directed","item_ids":["x"],"lead_department_id":"` + w.Brigade.ID + `","sample":{"count":1},"group_size":2,"window":{"start":"2027-01-01","end":"2027-12-31"}}`, wantStatus: 400, wantContain: []string{"not published"}},
 		{name: "staff of another department", as: "staff", method: "POST", path: "/api/v1/plans",
-			body: `{"year":2026,"title":"x","kind":"directed","item_ids":[],"lead_department_id":"` + w.hazchem.ID + `","sample":{"count":1},"group_size":2,"window":{"start":"2026-01-01","end":"2026-12-31"}}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
+			body: `{"year":2026,"title":"x","kind":"directed","item_ids":[],"lead_department_id":"` + w.Office.ID + `","sample":{"count":1},"group_size":2,"window":{"start":"2026-01-01","end":"2026-12-31"}}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
 		{name: "inspector", as: "inspector", method: "POST", path: "/api/v1/plans", body: w.planBody("directed", `{"count":2}`), wantStatus: 403},
 		{name: "malformed", as: "staff", method: "POST", path: "/api/v1/plans", body: `{"year":`, wantStatus: 400, wantCode: backend.EINVALID},
 	} {
@@ -233,7 +172,7 @@ func TestPlanBadInputAndAccess(t *testing.T) {
 	// A plan led by another department is invisible to staff outside it.
 	p := createReadyPlan(t, env, w.planBody("directed", `{"count":2}`))
 	other := env.users["staff"]
-	other.DepartmentID = w.hazchem.ID
+	other.DepartmentID = w.Office.ID
 	if err := env.db.Users().UpdateUser(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
