@@ -127,7 +127,7 @@ func (st *stores) services(cfg *config.Config) mobileapi.Services {
 	now := func() time.Time { return time.Now().UTC() }
 	recorder := &audit.Recorder{Store: st.mongo.AuditEvents(), Now: now}
 	sessions := st.cache.Sessions()
-	return mobileapi.Services{
+	svc := mobileapi.Services{
 		Auth: &auth.Service{
 			Users:        st.mongo.Users(),
 			Sessions:     sessions,
@@ -149,7 +149,16 @@ func (st *stores) services(cfg *config.Config) mobileapi.Services {
 		Audit:       st.mongo.AuditEvents(),
 		Idempotency: cache.NewIdempotencyStore(st.cache),
 	}
+	for _, wire := range wirings {
+		wire(st, &svc, recorder, now)
+	}
+	return svc
 }
+
+// wirings add the use cases of the API's areas (directory, roster, items,
+// plans …) to the services, each registered by an init function in the
+// area's own wire_*.go file.
+var wirings []func(st *stores, svc *mobileapi.Services, audit backend.Auditor, now func() time.Time)
 
 // dependencies lists the services /readyz reports on.
 func (st *stores) dependencies() []backend.Dependency {
