@@ -28,7 +28,9 @@
 //
 // Anything else — an old .xls (97-2003), an encrypted workbook, a PDF, an
 // image, HTML, binary data — is rejected with EINVALID naming the file, and a
-// file over the size limit with ETOOLARGE, before any parsing work is done.
+// file over the size limit with ETOOLARGE before any parsing work is done (as
+// is an XLSX that would expand to more than 40 times that, or a file of more
+// than MaxRows rows).
 //
 // # Header rules
 //

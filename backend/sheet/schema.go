@@ -17,8 +17,9 @@ type Column struct {
 	// e.g. "uscc". It is also accepted as a header.
 	Key string
 	// Headers are the accepted header texts: the canonical Chinese header
-	// first (written by exports), then the English one (written by exports in
-	// English), then any other spellings users are known to write.
+	// first (written by exports), then the English one (the first all-ASCII
+	// header, written by exports in English; the key when there is none),
+	// then any other spellings users are known to write.
 	Headers []string
 	// Required means a file without this column is rejected as a whole. It
 	// says nothing about empty cells; whether a value may be blank is the
@@ -69,12 +70,12 @@ func (s Schema) Header(key string) string {
 }
 
 // header returns the column's header in lang: the first header for Chinese,
-// the first all-ASCII header after it for English, the key as a fallback so
-// that a column never gets an empty header.
+// the first all-ASCII header for English, the key as a fallback so that a
+// column never gets an empty header.
 func (c Column) header(lang string) string {
 	if lang == English {
-		for i, h := range c.Headers {
-			if i > 0 && isASCII(h) && strings.TrimSpace(h) != "" {
+		for _, h := range c.Headers {
+			if isASCII(h) && strings.TrimSpace(h) != "" {
 				return h
 			}
 		}

@@ -3,12 +3,12 @@
 //
 //	suiji serve          run the HTTP API
 //	suiji audit verify   walk the audit hash chain and name the first break
+//	suiji seed --demo    load demo data into an empty database
 //	suiji sample         print the SHA-256 sampler's picks (to check it by hand)
 //	suiji verify-draw    re-compute a published draw record (FILE or URL)
 //	suiji version        print the build version
 //
-// Later subcommands (seed, sample, verify-draw, import, archive verify) join
-// the table in commands below. This package is the wiring root:
+// Later subcommands (archive verify …) join the table in commands below. This package is the wiring root:
 // it reads the configuration once and hands each part what it needs; it is the
 // only place that imports both storage and mobile-api.
 package main
@@ -35,6 +35,7 @@ type command struct {
 // commands is the subcommand table; help is generated from it.
 var commands = []command{
 	{"serve", "run the HTTP API (configured by SUIJI_* variables; see the README)", runServe},
+	{"seed", "load demo data into an empty database: --demo [--if-empty]", runSeed},
 	{"sample", "print the picks of the SHA-256 sampler: --seed S --total N --count K", runSample},
 	{"verify-draw", "re-compute a published draw record: FILE or URL", runVerifyDraw},
 	{"version", "print the build version", runVersion},

@@ -1,0 +1,640 @@
+package sheet
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
+
+	"suiji/backend"
+)
+
+// DefaultMaxBytes is the size limit Read applies when called with
+// maxBytes <= 0: a 10,000-row directory is well under 2 MB as XLSX, so 32 MB
+// leaves room while bounding the memory one upload can take.
+const DefaultMaxBytes = 32 << 20
+
+// Format names, as reported in Table.Format.
+const (
+	FormatXLSX = "xlsx"
+	FormatCSV  = "csv"
+)
+
+// MaxRows bounds the data rows Read accepts, so that a small file that
+// expands hugely (an XLSX is a zip) cannot take the server's memory; it is
+// ten times the 10,000 enterprises the county's directory is sized for.
+const MaxRows = 100_000
+
+// maxTitleRows is how many non-blank rows above the header Read skips while
+// looking for it: a title and a subtitle or date line are common; more than a
+// handful means the file is not the table we expect.
+const maxTitleRows = 5
+
+// Table is a spreadsheet read against a Schema.
+type Table struct {
+	// Rows are the data rows below the header, fully blank rows left out.
+	Rows []Row
+	// Warnings describe what was ignored (unknown columns, title rows,
+	// values under no header) so the user can tell whether the file said
+	// more than was read.
+	Warnings []string
+	// Headers maps the key of every column present in the file to the header
+	// text the user wrote, so messages can use the user's words. A key absent
+	// here means the column was not in the file, which callers treat as
+	// "leave this field alone" rather than "clear it".
+	Headers map[string]string
+	// Format is FormatXLSX or FormatCSV.
+	Format string
+
+	schema Schema
+}
+
+// Row is one data row.
+type Row struct {
+	// Line is the row number as the user sees it in Excel (the header of a
+	// file without title rows is 1).
+	Line int
+	// Values holds the trimmed text of every column present in the file,
+	// blank cells as "" (Multi columns too, as written), line breaks as "\n".
+	Values map[string]string
+	// Lists holds the items of every Multi column present in the file, split
+	// by SplitList; nil for a blank cell.
+	Lists map[string][]string
+}
+
+// Read reads a CSV or XLSX file into a Table, mapping its header to schema.
+// filename is used only in messages; the format is detected from content.
+// maxBytes bounds the file size (DefaultMaxBytes when <= 0).
+//
+// Errors: ETOOLARGE for a file over maxBytes, an XLSX that expands to an
+// implausible size, or more than MaxRows rows; EINVALID for a file that is not CSV or XLSX, a damaged
+// XLSX, text in an unknown encoding, an empty file, or a header that lacks a
+// required column or names a column twice; EINTERNAL for an invalid schema.
+func Read(r io.Reader, filename string, schema Schema, maxBytes int64) (*Table, error) {
+	idx, err := schema.index()
+	if err != nil {
+		return nil, err
+	}
+	name := displayName(filename)
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "%s could not be read", name)
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, backend.Errorf(backend.ETOOLARGE, "%s is larger than the %s limit", name, humanSize(maxBytes))
+	}
+
+	b := &builder{schema: schema, idx: idx, name: name}
+	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		b.table.Format = FormatXLSX
+		err = readXLSX(data, name, maxBytes, schema.Name, b)
+	} else {
+		b.table.Format = FormatCSV
+		err = readCSV(data, name, b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.finish()
+}
+
+// displayName is the file's base name for messages; browsers send
+// "C:\fakepath\x.csv" and the path is nobody's business.
+func displayName(filename string) string {
+	if i := strings.LastIndexAny(filename, `/\`); i >= 0 {
+		filename = filename[i+1:]
+	}
+	if filename == "" {
+		return "the file"
+	}
+	return quote(filename)
+}
+
+// humanSize formats a byte limit for a message.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d byte", n)
+}
+
+// notSpreadsheet is the error for content that is neither CSV nor XLSX;
+// hint, when not empty, tells the user what it looks like instead.
+func notSpreadsheet(name, hint string) error {
+	msg := name + " is not a CSV or XLSX file"
+	if hint != "" {
+		msg += "; " + hint
+	}
+	return backend.Errorf(backend.EINVALID, "%s", msg)
+}
+
+// binaryMagic lists signatures of files people upload by mistake, so they
+// get a clear answer instead of a confusing header error.
+var binaryMagic = []struct {
+	prefix, hint string
+}{
+	{"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "it is an Excel 97-2003 (.xls) or password-protected workbook: save it as .xlsx (Excel workbook) without a password"},
+	{"%PDF", "it is a PDF document"},
+	{"\x89PNG", "it is a PNG image"},
+	{"\xFF\xD8\xFF", "it is a JPEG image"},
+	{"GIF8", "it is a GIF image"},
+	{"PK", "it is a zip archive but not an Excel workbook"},
+	{"\x1F\x8B", "it is a compressed (gzip) file"},
+	{"Rar!", "it is a RAR archive"},
+	{"7z\xBC\xAF", "it is a 7-Zip archive"},
+}
+
+// readXLSX streams the chosen worksheet's rows into b.
+func readXLSX(data []byte, name string, maxBytes int64, want string, b *builder) (err error) {
+	// excelize is a large parser fed untrusted bytes; a bug there must
+	// cost one upload an error, not the server its life.
+	defer func() {
+		if p := recover(); p != nil {
+			err = backend.Wrap(fmt.Errorf("excelize panic: %v", p), backend.EINVALID, "%s is a damaged XLSX file", name)
+		}
+	}()
+
+	// Check the zip's directory ourselves first: it tells a truncated file
+	// from a zip bomb before excelize inflates anything, and lets us cap
+	// the expanded size, which excelize otherwise allows up to 16 GB.
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file (it may be truncated); save it again from Excel", name)
+	}
+	limit := unzipLimit(maxBytes)
+	var total uint64
+	workbook := false
+	kind := "a zip archive"
+	for _, f := range zr.File {
+		total += f.UncompressedSize64
+		if total > uint64(limit) {
+			return backend.Errorf(backend.ETOOLARGE, "%s expands to more than %s; split it into smaller files", name, humanSize(limit))
+		}
+		// Word, PowerPoint and OpenDocument files are zips too.
+		switch n := strings.ToLower(f.Name); {
+		case strings.HasPrefix(n, "xl/"):
+			workbook = true
+		case strings.HasPrefix(n, "word/"):
+			kind = "a Word document"
+		case strings.HasPrefix(n, "ppt/"):
+			kind = "a PowerPoint presentation"
+		case n == "mimetype" || strings.HasPrefix(n, "meta-inf/"):
+			kind = "an OpenDocument file (save spreadsheets as .xlsx)"
+		}
+	}
+	if !workbook {
+		return notSpreadsheet(name, "it is "+kind+", not an Excel workbook")
+	}
+
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
+		// Keep every part in memory (bounded by limit) rather than letting
+		// excelize spill large sheets to temporary files.
+		UnzipSizeLimit:    limit,
+		UnzipXMLSizeLimit: limit,
+		// Dates in Excel's default short date format (numFmt 14) read as
+		// ISO dates instead of US "01-02-26", which no caller could parse.
+		ShortDatePattern: "yyyy-mm-dd",
+	})
+	if err != nil {
+		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file; save it again from Excel", name)
+	}
+	defer f.Close()
+
+	sheet := pickSheet(f, want)
+	if sheet == "" {
+		return notSpreadsheet(name, "it is a workbook without a worksheet")
+	}
+	if n := len(f.GetSheetList()); n > 1 {
+		b.warn(fmt.Sprintf("read sheet %s; the other %d sheets were ignored", quote(sheet), n-1))
+	}
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: sheet %s cannot be read", name, quote(sheet))
+	}
+	defer rows.Close()
+	// Next visits every row number in order, including rows absent from the
+	// XML, so counting calls gives the row number Excel shows.
+	line := 0
+	for rows.Next() {
+		line++
+		cells, err := rows.Columns()
+		if err != nil {
+			return backend.Wrap(err, backend.EINVALID, "%s: row %d of sheet %s is damaged", name, line, quote(sheet))
+		}
+		if err := b.add(line, cells); err != nil {
+			return err
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return backend.Wrap(err, backend.EINVALID, "%s: sheet %s is damaged after row %d", name, quote(sheet), line)
+	}
+	return nil
+}
+
+// unzipLimit bounds how large an XLSX of maxBytes may expand. Worksheet XML
+// compresses about 10–20 times; 40 times the upload limit leaves room for
+// that while refusing zip bombs, within [64 MB, 1 GB].
+func unzipLimit(maxBytes int64) int64 {
+	return min(max(maxBytes*40, 64<<20), 1<<30)
+}
+
+// pickSheet chooses the worksheet to read: a visible one named like the
+// schema (what our exports write), else the first visible one (what the user
+// sees on opening the file), else the first of all.
+func pickSheet(f *excelize.File, want string) string {
+	list := f.GetSheetList()
+	first := ""
+	for _, s := range list {
+		if visible, _ := f.GetSheetVisible(s); !visible {
+			continue
+		}
+		if want != "" && normHeader(s) == normHeader(want) {
+			return s
+		}
+		if first == "" {
+			first = s
+		}
+	}
+	if first == "" && len(list) > 0 {
+		first = list[0]
+	}
+	return first
+}
+
+// readCSV decodes data as CSV text and feeds its records into b.
+func readCSV(data []byte, name string, b *builder) error {
+	text, err := decodeText(data, name)
+	if err != nil {
+		return err
+	}
+	cr := csv.NewReader(bytes.NewReader(text))
+	cr.Comma = sniffComma(text)
+	cr.FieldsPerRecord = -1 // rows of different lengths are normal in hand-made files
+	cr.LazyQuotes = true    // so is a stray quote in 某某"公司"
+	cr.ReuseRecord = true
+
+	// csv.Reader skips blank lines and folds line breaks inside quoted cells
+	// into one record; Excel shows the former as rows and the latter inside
+	// one row. Subtracting the extra lines of multi-line records turns the
+	// physical line into the row number Excel shows.
+	extra := 0
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine - extra
+			}
+			return backend.Wrap(err, backend.EINVALID, "%s: row %d is not valid CSV", name, line)
+		}
+		start, _ := cr.FieldPos(0)
+		last := len(rec) - 1
+		end, _ := cr.FieldPos(last)
+		end += strings.Count(rec[last], "\n")
+		line := start - extra
+		extra += end - start
+		for i, v := range rec {
+			rec[i] = unescapeFormula(v)
+		}
+		if err := b.add(line, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeText turns the bytes of a supposed CSV file into UTF-8, or explains
+// why they are not one.
+func decodeText(data []byte, name string) ([]byte, error) {
+	for _, m := range binaryMagic {
+		if bytes.HasPrefix(data, []byte(m.prefix)) {
+			return nil, notSpreadsheet(name, m.hint)
+		}
+	}
+	switch {
+	case bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")):
+		data = data[3:]
+	case bytes.HasPrefix(data, []byte("\xFF\xFE")), bytes.HasPrefix(data, []byte("\xFE\xFF")):
+		// Excel's "Unicode text" is UTF-16 with a byte order mark.
+		dec := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()
+		out, err := dec.Bytes(data)
+		if err != nil {
+			return nil, notSpreadsheet(name, "")
+		}
+		data = out
+	case !utf8.Valid(data):
+		// Chinese Excel's plain "CSV" is GBK; GB18030 is its superset and
+		// decodes every GBK file the same way.
+		out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+		if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+			if looksBinary(data) {
+				return nil, notSpreadsheet(name, "")
+			}
+			return nil, backend.Errorf(backend.EINVALID, "%s is neither UTF-8 nor GBK text; save it as \"CSV UTF-8\" from Excel", name)
+		}
+		data = out
+	}
+	if looksBinary(data) {
+		return nil, notSpreadsheet(name, "")
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if bytes.HasPrefix(trimmed, []byte("<")) {
+		// Old systems export HTML tables or XML spreadsheets as ".xls".
+		return nil, notSpreadsheet(name, "it is an HTML or XML document; open it in Excel and save it as .xlsx")
+	}
+	return data, nil
+}
+
+// looksBinary reports text that no spreadsheet program wrote: a NUL byte, or
+// more than 1% control characters in the first 64 KB. Real CSV files may
+// carry a stray control character or two pasted from other systems; binary
+// data is full of them.
+func looksBinary(data []byte) bool {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return true
+	}
+	sample := data[:min(len(data), 64<<10)]
+	ctl := 0
+	for _, c := range sample {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7F {
+			ctl++
+		}
+	}
+	return ctl*100 > len(sample)
+}
+
+// sniffComma chooses the separator from the first few non-blank lines: the
+// first one holding a comma or a tab decides, tab only when it holds no
+// comma (a tab inside a comma-separated value is just text).
+func sniffComma(text []byte) rune {
+	seen := 0
+	for len(text) > 0 && seen < maxTitleRows+1 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		seen++
+		hasComma, hasTab := bytes.IndexByte(line, ',') >= 0, bytes.IndexByte(line, '\t') >= 0
+		switch {
+		case hasComma:
+			return ','
+		case hasTab:
+			return '\t'
+		}
+	}
+	return ','
+}
+
+// formulaChars start the cell values that Excel would evaluate as a formula
+// when opening a CSV file ("CSV injection").
+const formulaChars = "=+-@"
+
+// escapeFormula makes a value safe for a CSV opened in Excel by prefixing
+// an apostrophe to one that would start a formula. Values that already start
+// with apostrophes before such a character get one more, so that
+// unescapeFormula restores every value exactly.
+func escapeFormula(v string) string {
+	rest := strings.TrimLeft(v, "'")
+	if rest != "" && strings.IndexByte(formulaChars, rest[0]) >= 0 {
+		return "'" + v
+	}
+	return v
+}
+
+// unescapeFormula undoes escapeFormula on a CSV cell (after trimming, as
+// the writer trims before escaping).
+func unescapeFormula(v string) string {
+	c := clean(v)
+	rest := strings.TrimLeft(c, "'")
+	if len(rest) < len(c) && rest != "" && strings.IndexByte(formulaChars, rest[0]) >= 0 {
+		return c[1:]
+	}
+	return v
+}
+
+// builder turns raw rows into a Table: it finds the header, maps columns,
+// and collects rows, warnings and file-level problems.
+type builder struct {
+	schema Schema
+	idx    map[string]int
+	name   string
+
+	table      Table
+	haveHeader bool
+	titles     []string     // title rows skipped above the header
+	cols       []int        // file column → schema column, -1 when unknown
+	blank      map[int]bool // file columns whose header cell is blank
+	warned     map[int]bool // columns already warned about for values under no header
+	problems   []string
+	fields     map[string]string
+}
+
+// maxWarnings bounds Table.Warnings: a sheet with thousands of unknown
+// columns needs one clear message, not thousands.
+const maxWarnings = 50
+
+// warn records a warning, up to maxWarnings and a final note.
+func (b *builder) warn(s string) {
+	switch n := len(b.table.Warnings); {
+	case n < maxWarnings:
+		b.table.Warnings = append(b.table.Warnings, s)
+	case n == maxWarnings:
+		b.table.Warnings = append(b.table.Warnings, "further warnings omitted")
+	}
+}
+
+// add takes one raw row with its Excel row number.
+func (b *builder) add(line int, cells []string) error {
+	blank := true
+	for _, c := range cells {
+		if clean(c) != "" {
+			blank = false
+			break
+		}
+	}
+	if blank {
+		return nil
+	}
+	if !b.haveHeader {
+		return b.header(line, cells)
+	}
+	if len(b.table.Rows) >= MaxRows {
+		return backend.Errorf(backend.ETOOLARGE, "%s has more than %d rows; split it into smaller files", b.name, MaxRows)
+	}
+	row := Row{Line: line, Values: make(map[string]string, len(b.table.Headers))}
+	for i, col := range b.cols {
+		if col < 0 {
+			continue
+		}
+		v := ""
+		if i < len(cells) {
+			v = cleanValue(cells[i])
+		}
+		c := b.schema.Columns[col]
+		row.Values[c.Key] = v
+		if c.Multi {
+			if row.Lists == nil {
+				row.Lists = make(map[string][]string)
+			}
+			row.Lists[c.Key] = SplitList(v)
+		}
+	}
+	// Values under no header are dropped; say so once per column, since
+	// they usually mean the header row is missing a cell.
+	for i := range cells {
+		if i < len(b.cols) && (b.cols[i] >= 0 || !b.blank[i]) {
+			continue // read, or under an unknown header already warned about
+		}
+		if !b.warned[i] && clean(cells[i]) != "" {
+			b.warned[i] = true
+			b.warn(fmt.Sprintf("column %s has values but no header (first in row %d); they were ignored", columnName(i), line))
+		}
+	}
+	b.table.Rows = append(b.table.Rows, row)
+	return nil
+}
+
+// header examines a non-blank row before the header has been found.
+func (b *builder) header(line int, cells []string) error {
+	known := false
+	for _, c := range cells {
+		if _, ok := b.idx[normHeader(c)]; ok {
+			known = true
+			break
+		}
+	}
+	if !known {
+		b.titles = append(b.titles, fmt.Sprintf("row %d (%s)", line, quote(firstNonBlank(cells))))
+		if len(b.titles) > maxTitleRows {
+			return b.noHeaderError()
+		}
+		return nil
+	}
+	b.haveHeader = true
+	if len(b.titles) > 0 {
+		b.warn(fmt.Sprintf("%s above the header row %d ignored", strings.Join(b.titles, ", "), line))
+	}
+	b.table.Headers = make(map[string]string)
+	b.blank = make(map[int]bool)
+	b.warned = make(map[int]bool)
+	b.fields = make(map[string]string)
+	at := make(map[string]int) // key → file column, to name both sides of a repeat
+	b.cols = make([]int, len(cells))
+	for i, c := range cells {
+		b.cols[i] = -1
+		text := clean(c)
+		if text == "" {
+			b.blank[i] = true
+			continue
+		}
+		col, ok := b.idx[normHeader(text)]
+		if !ok {
+			b.warn(fmt.Sprintf("unknown column %s (column %s) ignored", quote(text), columnName(i)))
+			continue
+		}
+		key := b.schema.Columns[col].Key
+		if j, dup := at[key]; dup {
+			b.problems = append(b.problems, fmt.Sprintf("columns %s (%s) and %s (%s) both mean %s",
+				quote(b.table.Headers[key]), columnName(j), quote(text), columnName(i), b.schema.Columns[col].header(Chinese)))
+			b.fields[text] = "repeats column " + columnName(j)
+			continue
+		}
+		at[key] = i
+		b.table.Headers[key] = text
+		b.cols[i] = col
+	}
+	for _, c := range b.schema.Columns {
+		if _, ok := b.table.Headers[c.Key]; c.Required && !ok {
+			h := c.header(Chinese)
+			msg := "missing required column " + quote(h)
+			if en := c.header(English); en != h {
+				msg += " (" + en + ")"
+			}
+			b.problems = append(b.problems, msg)
+			b.fields[h] = "required column is missing"
+		}
+	}
+	return nil
+}
+
+// noHeaderError is the error for a file whose first rows hold none of the
+// schema's headers.
+func (b *builder) noHeaderError() error {
+	var want []string
+	for _, c := range b.schema.Columns {
+		if c.Required {
+			want = append(want, quote(c.header(Chinese)))
+		}
+	}
+	if len(want) == 0 {
+		for _, c := range b.schema.Columns[:min(3, len(b.schema.Columns))] {
+			want = append(want, quote(c.header(Chinese)))
+		}
+	}
+	which := "no row"
+	if len(b.titles) > maxTitleRows {
+		which = fmt.Sprintf("none of the first %d rows", len(b.titles))
+	}
+	return backend.Errorf(backend.EINVALID, "%s has no header row: %s names a known column (expected columns such as %s)",
+		b.name, which, strings.Join(want, ", "))
+}
+
+// finish returns the table or the file-level error.
+func (b *builder) finish() (*Table, error) {
+	if !b.haveHeader {
+		if len(b.titles) == 0 {
+			return nil, backend.Errorf(backend.EINVALID, "%s is empty", b.name)
+		}
+		return nil, b.noHeaderError()
+	}
+	if len(b.problems) > 0 {
+		return nil, backend.InvalidFields(fmt.Sprintf("%s: %s", b.name, strings.Join(b.problems, "; ")), b.fields)
+	}
+	b.table.schema = b.schema
+	t := b.table
+	return &t, nil
+}
+
+// cleanValue trims a cell and writes its line breaks as "\n", whatever the
+// file used, so that a value compares equal however it travelled (Excel
+// cells use "\n", CSV files from Windows "\r\n").
+func cleanValue(s string) string {
+	s = clean(s)
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	return s
+}
+
+// firstNonBlank returns the first non-blank cell of a row, to quote it.
+func firstNonBlank(cells []string) string {
+	for _, c := range cells {
+		if c = clean(c); c != "" {
+			return c
+		}
+	}
+	return ""
+}

@@ -1,0 +1,394 @@
+package mobileapi
+
+import (
+	"bytes"
+	"io"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"suiji/backend"
+	"suiji/backend/roster"
+	"suiji/backend/sheet"
+)
+
+func init() { routeGroups = append(routeGroups, (*Server).rosterRoutes) }
+
+// rosterRoutes is the roster's part of the API table: qualifications and
+// inspectors. Who may do what on one inspector (staff: own department;
+// inspectors: own record) is decided in roster.Service.
+func (s *Server) rosterRoutes() []route {
+	if s.svc.Roster == nil {
+		return nil
+	}
+	managers := []backend.Role{backend.RoleCoordinator, backend.RoleStaff}
+	readers := []backend.Role{backend.RoleCoordinator, backend.RoleStaff, backend.RoleLeader}
+	return []route{
+		{"GET", "/api/v1/qualifications", signedIn, nil, s.handleListQualifications},
+		{"POST", "/api/v1/qualifications", signedIn, []backend.Role{backend.RoleCoordinator}, s.handleCreateQualification},
+		{"GET", "/api/v1/inspectors", signedIn, readers, s.handleListInspectors},
+		{"POST", "/api/v1/inspectors", signedIn, managers, s.handleCreateInspector},
+		// Before /:id, which would otherwise take "expiring" or "export" for an id.
+		{"GET", "/api/v1/inspectors/expiring", signedIn, readers, s.handleExpiringInspectors},
+		{"GET", "/api/v1/inspectors/export", signedIn, readers, s.handleExportInspectors},
+		{"POST", "/api/v1/inspectors/import", signedIn, managers, s.handleImportInspectors},
+		{"GET", "/api/v1/inspectors/:id", signedIn, nil, s.handleGetInspector},
+		{"PATCH", "/api/v1/inspectors/:id", signedIn, managers, s.handleUpdateInspector},
+		{"GET", "/api/v1/inspectors/:id/versions", signedIn, readers, s.handleInspectorVersions},
+	}
+}
+
+// qualificationResponse is one entry of the managed qualification list.
+type qualificationResponse struct {
+	Code      string    `json:"code"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// qualificationRequest is the body of POST /api/v1/qualifications.
+type qualificationRequest struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+func (s *Server) handleListQualifications(c *fiber.Ctx) error {
+	qs, err := s.svc.Roster.ListQualifications(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]qualificationResponse, len(qs))
+	for i, q := range qs {
+		out[i] = qualificationResponse{Code: q.Code, Name: q.Name, CreatedAt: q.CreatedAt}
+	}
+	return c.JSON(fiber.Map{"qualifications": out})
+}
+
+func (s *Server) handleCreateQualification(c *fiber.Ctx) error {
+	var req qualificationRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	q, err := s.svc.Roster.CreateQualification(c.UserContext(), req.Code, req.Name)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(qualificationResponse{Code: q.Code, Name: q.Name, CreatedAt: q.CreatedAt})
+}
+
+// conflictJSON is a declared conflict of interest in requests and responses.
+type conflictJSON struct {
+	EnterpriseID string `json:"enterprise_id"`
+	Reason       string `json:"reason"`
+}
+
+// inspectorResponse is an inspector as the API shows it. Drawable and
+// CertificateExpired are judged on today's date in China.
+type inspectorResponse struct {
+	ID                 string         `json:"id"`
+	UserID             string         `json:"user_id"`
+	Name               string         `json:"name"`
+	BadgeNo            string         `json:"badge_no"`
+	CertificateExpires string         `json:"certificate_expires"`
+	CertificateExpired bool           `json:"certificate_expired"`
+	DepartmentID       string         `json:"department_id"`
+	Qualifications     []string       `json:"qualifications"`
+	Conflicts          []conflictJSON `json:"conflicts"`
+	Active             bool           `json:"active"`
+	Drawable           bool           `json:"drawable"`
+	Phone              string         `json:"phone"`
+	Version            int            `json:"version"`
+	CreatedAt          time.Time      `json:"created_at"`
+	UpdatedAt          time.Time      `json:"updated_at"`
+}
+
+func newInspectorResponse(in *backend.Inspector, today backend.Date) inspectorResponse {
+	r := inspectorResponse{
+		ID: in.ID, UserID: in.UserID, Name: in.Name, BadgeNo: in.BadgeNo,
+		CertificateExpires: string(in.CertificateExpires),
+		CertificateExpired: backend.CertificateExpired(in.CertificateExpires, today),
+		DepartmentID:       in.DepartmentID, Qualifications: append([]string{}, in.Qualifications...),
+		Conflicts: []conflictJSON{}, Active: in.Active, Drawable: backend.Drawable(in, today),
+		Phone: in.Phone, Version: in.Version, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
+	}
+	for _, cf := range in.Conflicts {
+		r.Conflicts = append(r.Conflicts, conflictJSON{EnterpriseID: cf.EnterpriseID, Reason: cf.Reason})
+	}
+	return r
+}
+
+// expiringInspectorResponse adds the days left on the certificate
+// (negative when it has expired).
+type expiringInspectorResponse struct {
+	inspectorResponse
+	DaysLeft int `json:"days_left"`
+}
+
+// createInspectorRequest is the body of POST /api/v1/inspectors.
+type createInspectorRequest struct {
+	UserID             string         `json:"user_id"`
+	Name               string         `json:"name"`
+	BadgeNo            string         `json:"badge_no"`
+	CertificateExpires string         `json:"certificate_expires"`
+	DepartmentID       string         `json:"department_id"`
+	Qualifications     []string       `json:"qualifications"`
+	Conflicts          []conflictJSON `json:"conflicts"`
+	Active             *bool          `json:"active"`
+	Phone              string         `json:"phone"`
+}
+
+// updateInspectorRequest is the body of PATCH /api/v1/inspectors/{id};
+// absent fields stay as they are.
+type updateInspectorRequest struct {
+	UserID             *string         `json:"user_id"`
+	Name               *string         `json:"name"`
+	BadgeNo            *string         `json:"badge_no"`
+	CertificateExpires *string         `json:"certificate_expires"`
+	DepartmentID       *string         `json:"department_id"`
+	Qualifications     *[]string       `json:"qualifications"`
+	Conflicts          *[]conflictJSON `json:"conflicts"`
+	Active             *bool           `json:"active"`
+	Phone              *string         `json:"phone"`
+	Version            *int            `json:"version"`
+}
+
+func toConflicts(in []conflictJSON) []backend.Conflict {
+	out := make([]backend.Conflict, len(in))
+	for i, cf := range in {
+		out[i] = backend.Conflict{EnterpriseID: cf.EnterpriseID, Reason: cf.Reason}
+	}
+	return out
+}
+
+// rosterQueryBool reads an optional true/false query parameter.
+func rosterQueryBool(c *fiber.Ctx, name string) (*bool, error) {
+	switch c.Query(name) {
+	case "":
+		return nil, nil
+	case "true":
+		v := true
+		return &v, nil
+	case "false":
+		v := false
+		return &v, nil
+	}
+	return nil, backend.InvalidFields("invalid query parameter", map[string]string{name: "must be true or false"})
+}
+
+func (s *Server) handleListInspectors(c *fiber.Ctx) error {
+	offset, err := queryInt(c, "offset", 0, 0, 1<<30)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", roster.DefaultLimit, 1, roster.MaxLimit)
+	if err != nil {
+		return err
+	}
+	active, err := rosterQueryBool(c, "active")
+	if err != nil {
+		return err
+	}
+	drawable, err := rosterQueryBool(c, "drawable")
+	if err != nil {
+		return err
+	}
+	list, total, err := s.svc.Roster.ListInspectors(c.UserContext(), backend.InspectorFilter{
+		DepartmentID: c.Query("department_id"), Qualification: c.Query("qualification"),
+		Active: active, Drawable: drawable, Query: c.Query("q"), Offset: offset, Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	today := s.svc.Roster.Today()
+	out := make([]inspectorResponse, len(list))
+	for i, in := range list {
+		out[i] = newInspectorResponse(in, today)
+	}
+	return c.JSON(fiber.Map{"inspectors": out, "total": total, "offset": offset, "limit": limit, "today": today})
+}
+
+func (s *Server) handleExpiringInspectors(c *fiber.Ctx) error {
+	days, err := queryInt(c, "days", 30, 0, 3660)
+	if err != nil {
+		return err
+	}
+	list, today, err := s.svc.Roster.ExpiringInspectors(c.UserContext(), days)
+	if err != nil {
+		return err
+	}
+	out := make([]expiringInspectorResponse, len(list))
+	for i, in := range list {
+		out[i] = expiringInspectorResponse{newInspectorResponse(in, today), today.DaysUntil(in.CertificateExpires)}
+	}
+	return c.JSON(fiber.Map{"inspectors": out, "today": today, "days": days, "until": today.AddDays(days)})
+}
+
+func (s *Server) handleCreateInspector(c *fiber.Ctx) error {
+	var req createInspectorRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	in, err := s.svc.Roster.CreateInspector(c.UserContext(), roster.NewInspector{
+		UserID: req.UserID, Name: req.Name, BadgeNo: req.BadgeNo, CertificateExpires: req.CertificateExpires,
+		DepartmentID: req.DepartmentID, Qualifications: req.Qualifications, Conflicts: toConflicts(req.Conflicts),
+		Active: req.Active, Phone: req.Phone,
+	})
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/inspectors/" + in.ID)
+	return c.Status(fiber.StatusCreated).JSON(newInspectorResponse(in, s.svc.Roster.Today()))
+}
+
+func (s *Server) handleGetInspector(c *fiber.Ctx) error {
+	in, err := s.svc.Roster.GetInspector(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newInspectorResponse(in, s.svc.Roster.Today()))
+}
+
+func (s *Server) handleUpdateInspector(c *fiber.Ctx) error {
+	var req updateInspectorRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p := roster.InspectorPatch{
+		UserID: req.UserID, Name: req.Name, BadgeNo: req.BadgeNo, CertificateExpires: req.CertificateExpires,
+		DepartmentID: req.DepartmentID, Qualifications: req.Qualifications, Active: req.Active,
+		Phone: req.Phone, Version: req.Version,
+	}
+	if req.Conflicts != nil {
+		cs := toConflicts(*req.Conflicts)
+		p.Conflicts = &cs
+	}
+	in, err := s.svc.Roster.UpdateInspector(c.UserContext(), c.Params("id"), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newInspectorResponse(in, s.svc.Roster.Today()))
+}
+
+func (s *Server) handleInspectorVersions(c *fiber.Ctx) error {
+	vs, err := s.svc.Roster.InspectorVersions(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"versions": newRecordVersions(vs)})
+}
+
+// recordVersionResponse is one version of a roster or item-list record:
+// who changed what, when, and how.
+type recordVersionResponse struct {
+	Number    int                         `json:"number"`
+	At        time.Time                   `json:"at"`
+	ActorID   string                      `json:"actor_id"`
+	ActorName string                      `json:"actor_name"`
+	Action    string                      `json:"action"`
+	Changes   []recordFieldChangeResponse `json:"changes"`
+}
+
+// recordFieldChangeResponse is one field's value before and after.
+type recordFieldChangeResponse struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+func newRecordVersions(vs []*backend.Version) []recordVersionResponse {
+	out := make([]recordVersionResponse, len(vs))
+	for i, v := range vs {
+		r := recordVersionResponse{
+			Number: v.Number, At: v.At, ActorID: v.ActorID, ActorName: v.ActorName, Action: v.Action,
+			Changes: make([]recordFieldChangeResponse, len(v.Changes)),
+		}
+		for j, fc := range v.Changes {
+			r.Changes[j] = recordFieldChangeResponse{Field: fc.Field, Before: fc.Before, After: fc.After}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// sheetImportResponse is the outcome of an import: the sheet report (rows
+// created, updated, unchanged and rejected, with every rejected row's
+// reasons) and a one-line summary.
+type sheetImportResponse struct {
+	*sheet.Report
+	Summary string `json:"summary"`
+	Partial bool   `json:"partial"`
+}
+
+// sheetUpload returns the uploaded spreadsheet (multipart field "file") and
+// the partial flag. EINVALID naming the field when either is missing or bad.
+func sheetUpload(c *fiber.Ctx) (io.ReadCloser, string, bool, error) {
+	partial := false
+	switch c.FormValue("partial") {
+	case "", "false":
+	case "true":
+		partial = true
+	default:
+		return nil, "", false, backend.InvalidFields("invalid form field", map[string]string{"partial": "must be true or false"})
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return nil, "", false, backend.InvalidFields("send the spreadsheet as multipart/form-data", map[string]string{"file": "required: a CSV or XLSX file"})
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, "", false, backend.Wrap(err, backend.EINTERNAL, "opening the upload")
+	}
+	return f, fh.Filename, partial, nil
+}
+
+// sheetExportParams reads format (xlsx, the default, or csv) and lang (zh,
+// the default, or en).
+func sheetExportParams(c *fiber.Ctx) (format, lang string, err error) {
+	format, lang = c.Query("format", "xlsx"), c.Query("lang", sheet.Chinese)
+	fields := map[string]string{}
+	if format != "xlsx" && format != "csv" {
+		fields["format"] = "xlsx or csv"
+	}
+	if lang != sheet.Chinese && lang != sheet.English {
+		fields["lang"] = "zh or en"
+	}
+	if len(fields) > 0 {
+		return "", "", backend.InvalidFields("invalid query parameter", fields)
+	}
+	return format, lang, nil
+}
+
+// sendSheet sends an exported spreadsheet as a download.
+func sendSheet(c *fiber.Ctx, buf *bytes.Buffer, format, basename string) error {
+	if format == "csv" {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	} else {
+		c.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+basename+"."+format+`"`)
+	return c.Send(buf.Bytes())
+}
+
+func (s *Server) handleImportInspectors(c *fiber.Ctx) error {
+	f, name, partial, err := sheetUpload(c)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	report, err := s.svc.Roster.ImportInspectors(c.UserContext(), f, roster.ImportOptions{Filename: name, Partial: partial})
+	if err != nil {
+		return err
+	}
+	return c.JSON(sheetImportResponse{Report: report, Summary: report.Summary(partial), Partial: partial})
+}
+
+func (s *Server) handleExportInspectors(c *fiber.Ctx) error {
+	format, lang, err := sheetExportParams(c)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.svc.Roster.ExportInspectors(c.UserContext(), &buf, format, lang); err != nil {
+		return err
+	}
+	return sendSheet(c, &buf, format, "inspectors")
+}
