@@ -254,3 +254,40 @@ func TestGroupLoadIsBalanced(t *testing.T) {
 		}
 	}
 }
+
+// TestScarceQualificationsAreNotUsedUp draws many times with a roster where
+// half the inspectors hold the one scarce qualification every group needs:
+// a valid assignment always exists, and no seed may fail to find one (the
+// fill step keeps specialists for the groups that need them).
+func TestScarceQualificationsAreNotUsedUp(t *testing.T) {
+	var roster []Officer
+	for i := range 8 {
+		quals := []string{"general"}
+		if i%2 == 0 {
+			quals = append(quals, "hazardous_chemicals")
+		}
+		roster = append(roster, officer(fmt.Sprintf("%02d", i), "brigade", quals...))
+	}
+	var ents []Candidate
+	for i := range 30 {
+		ents = append(ents, candidate(fmt.Sprintf("E%02d", i), "甲镇"))
+	}
+	spec := GroupSpec{Shares: []Share{{"brigade", 2}}, Required: []string{"general", "hazardous_chemicals"}, ValidThrough: "2026-12-31"}
+	for seed := range 200 {
+		for _, n := range []int{6, 15, 30} {
+			groups, err := DrawGroups(fmt.Sprint(seed), ents[:n], roster, spec)
+			if err != nil {
+				t.Fatalf("seed %d, %d enterprises: %v", seed, n, err)
+			}
+			for _, g := range groups {
+				has := false
+				for _, m := range g.Members {
+					has = has || m[1]%2 == 0 // even badge numbers hold the scarce qualification
+				}
+				if !has {
+					t.Fatalf("group %+v lacks the scarce qualification", g)
+				}
+			}
+		}
+	}
+}

@@ -62,10 +62,14 @@ func (e *GroupError) Error() string {
 // valid through the plan, of D, without a declared conflict with E, not in
 // E's last inspection unless allowed, and under the load cap) are put in a
 // random order by sampling all of them without replacement with the seed
-// derived for "group:<USCC>:<D>". Then, for each required qualification in
-// sorted order that the group does not cover yet, the first officer in that
-// order (over the shares' departments in order) who has it joins; then each
-// department's share is filled from its order.
+// derived for "group:<USCC>:<D>". Then, for each required qualification
+// that the group does not cover yet — the scarcest first (fewest certified
+// holders, then by name) — the first officer in that order (over the
+// shares' departments in order) who has it joins. Then each department's
+// share is filled from its order, first with officers who are not
+// specialists (holders of a required qualification that not every certified
+// officer holds), then with anyone: specialists are kept for the groups that
+// need them, so a scarce qualification is not used up on ordinary slots.
 //
 // Load is balanced within the draw: nobody is drawn for more than their
 // fair share plus one. An officer's fair share is floor(slots/eligible),
@@ -113,13 +117,23 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 			}
 		}
 	}
-	caps := map[string]int{} // badge → most enterprises the officer may be drawn for
+	everyone := 0
+	for _, s := range spec.Shares {
+		everyone += len(certified[s.Department])
+	}
+	// Scarcest first: the qualification fewest can cover is placed while
+	// the most choice remains.
+	slices.SortStableFunc(spec.Required, func(a, b string) int { return holders[a] - holders[b] })
+
+	caps := map[string]int{}        // badge → most enterprises the officer may be drawn for
+	specialist := map[string]bool{} // badge → holds a required qualification not everyone holds
 	for _, s := range spec.Shares {
 		for _, o := range certified[s.Department] {
 			c := deptCap[s.Department]
 			for _, q := range spec.Required {
 				if slices.Contains(o.Qualifications, q) {
 					c = max(c, len(enterprises)/holders[q]+1)
+					specialist[o.BadgeNo] = specialist[o.BadgeNo] || holders[q] < everyone
 				}
 			}
 			caps[o.BadgeNo] = c
@@ -129,7 +143,7 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 	load := map[string]int{}
 	groups := make([]Group, 0, len(enterprises))
 	for i := range enterprises {
-		g, err := drawGroup(seed, &enterprises[i], certified, caps, load, spec)
+		g, err := drawGroup(seed, &enterprises[i], certified, caps, specialist, load, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +155,7 @@ func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec Gro
 	return groups, nil
 }
 
-func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps, load map[string]int, spec GroupSpec) (Group, error) {
+func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps map[string]int, specialist map[string]bool, load map[string]int, spec GroupSpec) (Group, error) {
 	orders := make([]*lazyOrder, len(spec.Shares))
 	for i, s := range spec.Shares {
 		eligible := make([]*Officer, 0, len(certified[s.Department]))
@@ -179,7 +193,7 @@ func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps,
 	}
 
 	var missing []string
-	for _, q := range spec.Required { // sorted and without repeats (DrawGroups)
+	for _, q := range spec.Required { // scarcest first, without repeats (DrawGroups)
 		if covered(q) {
 			continue
 		}
@@ -212,13 +226,15 @@ func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps,
 			" (after expired certificates, conflicts of interest, the last inspection's group and the load cap)"}
 	}
 	for i, order := range orders {
-		for k := 0; count[i] < spec.Shares[i].Members; k++ {
-			o, ok := order.at(k)
-			if !ok {
-				break
-			}
-			if _, dup := chosen[o.BadgeNo]; !dup {
-				take(i, o)
+		for _, specialistsToo := range []bool{false, true} {
+			for k := 0; count[i] < spec.Shares[i].Members; k++ {
+				o, ok := order.at(k)
+				if !ok {
+					break
+				}
+				if _, dup := chosen[o.BadgeNo]; !dup && (specialistsToo || !specialist[o.BadgeNo]) {
+					take(i, o)
+				}
 			}
 		}
 	}

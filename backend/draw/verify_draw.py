@@ -119,13 +119,17 @@ def draw_groups(seed, enterprises, rec):
             for q in required:
                 if q in (o["qualifications"] or []):
                     holders[q] = holders.get(q, 0) + 1
-    caps = {}
+    everyone = sum(len(certified.get(s["department"], [])) for s in shares)
+    required.sort(key=lambda q: holders.get(q, 0))  # stable: scarcest first, then by name
+    caps, specialist = {}, set()
     for s in shares:
         for o in certified.get(s["department"], []):
             c = dept_cap[s["department"]]
             for q in required:
                 if q in (o["qualifications"] or []):
                     c = max(c, len(enterprises) // holders[q] + 1)
+                    if holders[q] < everyone:
+                        specialist.add(o["badge_no"])
             caps[o["badge_no"]] = c
     load, groups = {}, []
     for e in enterprises:
@@ -158,12 +162,13 @@ def draw_groups(seed, enterprises, rec):
             if not done:
                 raise ValueError("no inspector with qualification %s for %s" % (q, e["uscc"]))
         for i, order in enumerate(orders):
-            for o in order:
-                if count[i] >= shares[i]["members"]:
-                    break
-                if o["badge_no"] not in members:
-                    members.append(o["badge_no"])
-                    count[i] += 1
+            for specialists_too in (False, True):
+                for o in order:
+                    if count[i] >= shares[i]["members"]:
+                        break
+                    if o["badge_no"] not in members and (specialists_too or o["badge_no"] not in specialist):
+                        members.append(o["badge_no"])
+                        count[i] += 1
         for b in members:
             load[b] = load.get(b, 0) + 1
         groups.append(members)
