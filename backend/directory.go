@@ -132,4 +132,44 @@ type EnterpriseStore interface {
 	FindEnterpriseByID(ctx context.Context, id string) (*Enterprise, error)
 	// FindEnterpriseByUSCC returns an enterprise. ENOTFOUND.
 	FindEnterpriseByUSCC(ctx context.Context, uscc string) (*Enterprise, error)
+	// CreateEnterprise stores e (Version 1), setting its ID. ECONFLICT when
+	// the USCC is taken.
+	CreateEnterprise(ctx context.Context, e *Enterprise) error
+	// UpdateEnterprise replaces e's stored fields if, and only if, the
+	// stored version is still prevVersion; e.Version must be the next one.
+	// ENOTFOUND when it does not exist; ECONFLICT when the version moved on
+	// (another writer won) or the new USCC is taken.
+	UpdateEnterprise(ctx context.Context, e *Enterprise, prevVersion int) error
+	// FindEnterprises lists enterprises matching f ordered by USCC, then
+	// ID, and the total number matching (before Offset and Limit).
+	FindEnterprises(ctx context.Context, f EnterpriseFilter) ([]*Enterprise, int, error)
 }
+
+// EnterpriseFilter selects enterprises in a listing. Empty fields match
+// everything.
+type EnterpriseFilter struct {
+	Town     string
+	Category string // holds this category
+	Flag     string // holds this flag
+	Industry string
+	Status   string
+	// Query matches a name containing it (case-insensitive) or a USCC
+	// starting with it.
+	Query string
+	// NotReviewedSince, when set, keeps only enterprises never reviewed or
+	// last reviewed before it: the staleness report (art. 7).
+	NotReviewedSince *time.Time
+	Offset           int
+	Limit            int // 0 for no limit
+}
+
+// Page sizes of directory listings.
+const (
+	DirectoryDefaultLimit = 50
+	DirectoryMaxLimit     = 500
+)
+
+// ReviewMonths is how often, in calendar months, every enterprise record
+// must be reviewed: art. 7 asks for the directory to be updated at least
+// once a year. A record is stale when its last review is older than this.
+const ReviewMonths = 12

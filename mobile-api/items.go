@@ -9,6 +9,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/itemlist"
+	"suiji/backend/sheet"
 )
 
 func init() { routeGroups = append(routeGroups, (*Server).itemRoutes) }
@@ -258,7 +259,7 @@ func (s *Server) handleImportItems(c *fiber.Ctx) error {
 		return err
 	}
 	defer f.Close()
-	report, err := s.svc.Items.ImportItems(c.UserContext(), f, itemlist.ImportOptions{Filename: name, Partial: partial})
+	report, err := s.svc.Items.ImportItems(c.UserContext(), f, sheet.ImportOptions{Filename: name, Partial: partial})
 	if err != nil {
 		return err
 	}

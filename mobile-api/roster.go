@@ -374,7 +374,7 @@ func (s *Server) handleImportInspectors(c *fiber.Ctx) error {
 		return err
 	}
 	defer f.Close()
-	report, err := s.svc.Roster.ImportInspectors(c.UserContext(), f, roster.ImportOptions{Filename: name, Partial: partial})
+	report, err := s.svc.Roster.ImportInspectors(c.UserContext(), f, sheet.ImportOptions{Filename: name, Partial: partial})
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,43 @@
 // partner agencies), and the enterprises that draws choose from (art. 6, 7,
 // 13, 16), with every change kept as a version.
 //
+// Who may call what is decided by mobile-api's route table; this package
+// validates, keeps versions and writes the audit trail, so that the HTTP
+// API and the command line (imports) share one set of rules.
+//
 // It depends on backend interfaces only; it imports no driver and no HTTP.
 package directory
 
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"suiji/backend"
+)
+
 // Service is the directory use case.
-type Service struct{}
+type Service struct {
+	Towns       backend.TownStore
+	Departments backend.DepartmentStore
+	Enterprises backend.EnterpriseStore
+	Versions    backend.VersionStore
+	Audit       backend.Auditor
+	Now         func() time.Time
+
+	townsSeeded atomic.Bool // EnsureTowns succeeded once in this process
+}
+
+// now returns the injected clock's time in UTC, at millisecond precision
+// so that what is returned equals what MongoDB stores.
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+// recordVersion appends version number n of an object with the changes
+// between before and after, attributed to the actor in ctx.
+func (s *Service) recordVersion(ctx context.Context, objectType, id string, n int, action string, changes []backend.FieldChange, at time.Time) error {
+	actor := backend.ActorFromContext(ctx)
+	return s.Versions.AppendVersion(ctx, &backend.Version{
+		ObjectType: objectType, ObjectID: id, Number: n, At: at,
+		ActorID: actor.UserID, ActorName: actor.Username, Action: action, Changes: changes,
+	})
+}

@@ -47,19 +47,6 @@ var categoryNames = map[string]string{
 	backend.CategoryMajorHazardSource:       "重大危险源",
 }
 
-// ImportOptions says how an import treats its file and its bad rows.
-type ImportOptions struct {
-	// Filename names the file in messages.
-	Filename string
-	// Partial stores the good rows even when others are rejected. By
-	// default a file with any rejected row stores nothing.
-	Partial bool
-	// MaxBytes bounds the file (sheet.DefaultMaxBytes when 0).
-	MaxBytes int64
-	// Progress, when set, is called after each row is stored.
-	Progress func(done, total int)
-}
-
 // importRow is one valid row, ready to store.
 type importRow struct {
 	line     int
@@ -75,7 +62,7 @@ type importRow struct {
 // Without opts.Partial any rejected row means nothing is stored and the
 // error is EINVALID naming rows and columns; with it, the good rows are
 // stored. Staff may import only their own department's items.
-func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts ImportOptions) (*sheet.Report, error) {
+func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
 	actor := backend.ActorFromContext(ctx)
 	if !actor.HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only coordinators and department staff may import items")

@@ -25,21 +25,6 @@ var InspectorSchema = sheet.Schema{Name: "执法人员名录", Columns: []sheet.
 	{Key: "phone", Headers: []string{"联系电话", "phone", "电话"}},
 }}
 
-// ImportOptions says how an import treats its file and its bad rows.
-type ImportOptions struct {
-	// Filename names the file in messages; the format is read from the
-	// content.
-	Filename string
-	// Partial stores the good rows even when others are rejected. By
-	// default a file with any rejected row stores nothing.
-	Partial bool
-	// MaxBytes bounds the file (sheet.DefaultMaxBytes when 0).
-	MaxBytes int64
-	// Progress, when set, is called after each row is stored, e.g. to
-	// drive the command line's progress bar.
-	Progress func(done, total int)
-}
-
 // fieldColumn maps validation field names to the spreadsheet columns that
 // carry them, so a row error points at the column the user sees.
 var fieldColumn = map[string]string{"user_id": "username", "department_id": "department"}
@@ -61,7 +46,7 @@ type importRow struct {
 // inspectors of their own department (other rows are rejected). A file that
 // is not a spreadsheet, is too large or lacks the badge column is rejected
 // as a whole (EINVALID, ETOOLARGE) before any row is looked at.
-func (s *Service) ImportInspectors(ctx context.Context, r io.Reader, opts ImportOptions) (*sheet.Report, error) {
+func (s *Service) ImportInspectors(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
 	actor := backend.ActorFromContext(ctx)
 	if !actor.HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only roster managers may import the roster")

@@ -33,12 +33,14 @@ func refOrgCheck(first8 string) string {
 		v := strings.IndexRune("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", r)
 		sum += v * w[i]
 	}
-	return map[int]string{10: "X", 11: "0"}[11-sum%11] + func() string {
-		if c := 11 - sum%11; c < 10 {
-			return string(rune('0' + c))
-		}
-		return ""
-	}()
+	switch c := 11 - sum%11; c {
+	case 10:
+		return "X"
+	case 11:
+		return "0"
+	default:
+		return string(rune('0' + c))
+	}
 }
 
 // build completes a 16-character body (authority, category, division, eight
@@ -48,7 +50,7 @@ func build(body16 string) string {
 	return withOrg + refCheck(withOrg)
 }
 
-func TestValidAccepts(t *testing.T) {
+func TestUSCCValidAccepts(t *testing.T) {
 	codes := []string{
 		// The worked example printed in GB 32100-2015.
 		"91350100M000100Y43",
@@ -69,11 +71,11 @@ func TestValidAccepts(t *testing.T) {
 	}
 }
 
-func TestValidateNormalises(t *testing.T) {
+func TestUSCCNormalises(t *testing.T) {
 	want := "91350100M000100Y43"
 	for _, in := range []string{
 		"  91350100m000100y43 ",
-		"９１３５０１００Ｍ０００１００Ｙ４３",   // full-width, as a Chinese IME types it
+		"９１３５０１００Ｍ０００１００Ｙ４３",             // full-width, as a Chinese IME types it
 		"\u300091350100M000100Y43\u3000", // ideographic spaces
 	} {
 		got, err := uscc.Validate(in)
@@ -83,7 +85,7 @@ func TestValidateNormalises(t *testing.T) {
 	}
 }
 
-func TestValidateReasons(t *testing.T) {
+func TestUSCCReasons(t *testing.T) {
 	good := build("91140525MA0K1234")
 	// A code whose organisation code is right but whose check character is
 	// off by one value.
@@ -128,7 +130,7 @@ func TestValidateReasons(t *testing.T) {
 	}
 }
 
-func TestGenerate(t *testing.T) {
+func TestUSCCGenerate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	seen := map[string]bool{}
 	for range 2000 {
@@ -154,9 +156,9 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
-// TestSingleSubstitutionDetected: 31 is prime and no weight is 0 mod 31, so
+// TestUSCCSingleSubstitutionDetected: 31 is prime and no weight is 0 mod 31, so
 // changing any one character must be caught — by one check or the other.
-func TestSingleSubstitutionDetected(t *testing.T) {
+func TestUSCCSingleSubstitutionDetected(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 20 {
 		c := uscc.Generate(rng)

@@ -152,10 +152,9 @@ if [[ -n $START_MINIO ]]; then
 fi
 
 # --- demo data ----------------------------------------------------------------
-# >>> PLACE FOR `suiji seed --demo` (a later issue) <<<
-# When the database is empty, load the demo directory, inspectors and plans
-# here: the services answer by now and suiji is not serving yet. E.g.
-#   "$SUIJI_BIN" seed --demo --if-empty
+# An empty database gets the demo directory, roster, item list and users
+# (`suiji seed --demo`); a database with data is left as it is.
+"$SUIJI_BIN" seed --demo --if-empty
 # --------------------------------------------------------------------------------
 
 # --- suiji ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //
 //	suiji serve          run the HTTP API
 //	suiji audit verify   walk the audit hash chain and name the first break
+//	suiji import         import enterprises, inspectors or items from CSV/XLSX
 //	suiji seed --demo    load demo data into an empty database
 //	suiji sample         print the SHA-256 sampler's picks (to check it by hand)
 //	suiji verify-draw    re-compute a published draw record (FILE or URL)
@@ -35,6 +36,7 @@ type command struct {
 // commands is the subcommand table; help is generated from it.
 var commands = []command{
 	{"serve", "run the HTTP API (configured by SUIJI_* variables; see the README)", runServe},
+	{"import", "import enterprises|inspectors|items from a CSV or XLSX FILE", runImport},
 	{"seed", "load demo data into an empty database: --demo [--if-empty]", runSeed},
 	{"sample", "print the picks of the SHA-256 sampler: --seed S --total N --count K", runSample},
 	{"verify-draw", "re-compute a published draw record: FILE or URL", runVerifyDraw},

@@ -1,0 +1,120 @@
+package directory
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"suiji/backend"
+)
+
+// DepartmentKinds lists the kinds a department may have.
+var DepartmentKinds = []string{backend.DepartmentInternal, backend.DepartmentBrigade, backend.DepartmentExternal}
+
+// NewDepartment is the input of CreateDepartment.
+type NewDepartment struct {
+	Name string
+	Kind string
+}
+
+// DepartmentPatch changes some fields of a department; nil fields stay.
+type DepartmentPatch struct {
+	Name *string
+	Kind *string
+}
+
+// ListDepartments lists every department by name.
+func (s *Service) ListDepartments(ctx context.Context) ([]*backend.Department, error) {
+	return s.Departments.FindDepartments(ctx)
+}
+
+// GetDepartment returns a department. ENOTFOUND.
+func (s *Service) GetDepartment(ctx context.Context, id string) (*backend.Department, error) {
+	return s.Departments.FindDepartmentByID(ctx, id)
+}
+
+// CreateDepartment validates and stores a department, with version 1 and an
+// audit event. EINVALID naming each bad field; ECONFLICT (fields.name) when
+// the name is taken.
+func (s *Service) CreateDepartment(ctx context.Context, in NewDepartment) (*backend.Department, error) {
+	now := s.now()
+	d := &backend.Department{Name: strings.TrimSpace(in.Name), Kind: strings.TrimSpace(in.Kind), CreatedAt: now, UpdatedAt: now}
+	if err := checkDepartment(d); err != nil {
+		return nil, err
+	}
+	if err := s.Departments.CreateDepartment(ctx, d); err != nil {
+		return nil, err
+	}
+	after := departmentFields(d)
+	if err := s.recordVersion(ctx, "department", d.ID, 1, "create", backend.Diff(nil, after), now); err != nil {
+		return nil, err
+	}
+	return d, s.Audit.Record(ctx, "department.create", "department", d.ID, nil, after)
+}
+
+// UpdateDepartment changes a department. A patch that changes nothing
+// stores nothing. ENOTFOUND, EINVALID, ECONFLICT (name taken, or a
+// concurrent change took the next version number).
+func (s *Service) UpdateDepartment(ctx context.Context, id string, p DepartmentPatch) (*backend.Department, error) {
+	d, err := s.Departments.FindDepartmentByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	before := departmentFields(d)
+	if p.Name != nil {
+		d.Name = strings.TrimSpace(*p.Name)
+	}
+	if p.Kind != nil {
+		d.Kind = strings.TrimSpace(*p.Kind)
+	}
+	if err := checkDepartment(d); err != nil {
+		return nil, err
+	}
+	after := departmentFields(d)
+	changes := backend.Diff(before, after)
+	if len(changes) == 0 {
+		return d, nil
+	}
+	// Departments change rarely and carry no version field, so the next
+	// number comes from the history; two concurrent changes collide on
+	// the versions' unique index and the second gets ECONFLICT.
+	history, err := s.Versions.FindVersions(ctx, "department", d.ID)
+	if err != nil {
+		return nil, err
+	}
+	d.UpdatedAt = s.now()
+	if err := s.Departments.UpdateDepartment(ctx, d); err != nil {
+		return nil, err
+	}
+	if err := s.recordVersion(ctx, "department", d.ID, len(history)+1, "update", changes, d.UpdatedAt); err != nil {
+		return nil, err
+	}
+	return d, s.Audit.Record(ctx, "department.update", "department", d.ID, before, after)
+}
+
+// DepartmentVersions lists a department's versions, oldest first. ENOTFOUND.
+func (s *Service) DepartmentVersions(ctx context.Context, id string) ([]*backend.Version, error) {
+	if _, err := s.Departments.FindDepartmentByID(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.Versions.FindVersions(ctx, "department", id)
+}
+
+func checkDepartment(d *backend.Department) error {
+	fields := map[string]string{}
+	if n := utf8.RuneCountInString(d.Name); n == 0 || n > 100 {
+		fields["name"] = "1–100 characters"
+	}
+	if !slices.Contains(DepartmentKinds, d.Kind) {
+		fields["kind"] = "one of internal, brigade, external"
+	}
+	if len(fields) > 0 {
+		return backend.InvalidFields("invalid department", fields)
+	}
+	return nil
+}
+
+func departmentFields(d *backend.Department) map[string]any {
+	return map[string]any{"name": d.Name, "kind": d.Kind}
+}

@@ -1,0 +1,401 @@
+package directory
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/sheet"
+)
+
+// EnterpriseSchema is the enterprise directory as a spreadsheet: the columns
+// imports accept (Chinese or English headers, and the spellings clerks are
+// known to use) and exports write, in this order.
+var EnterpriseSchema = sheet.Schema{
+	Name: "企业名录",
+	Columns: []sheet.Column{
+		{Key: "uscc", Headers: []string{"统一社会信用代码", "uscc", "社会信用代码", "信用代码"}, Required: true},
+		{Key: "name", Headers: []string{"企业名称", "name", "单位名称", "企业(单位)名称"}, Required: true},
+		{Key: "town", Headers: []string{"所属乡镇", "town", "乡镇", "所在乡镇"}},
+		{Key: "industry", Headers: []string{"行业", "industry", "所属行业", "行业类别"}},
+		{Key: "address", Headers: []string{"地址", "address", "经营地址", "生产经营地址"}},
+		{Key: "lat", Headers: []string{"纬度", "lat", "latitude"}},
+		{Key: "lng", Headers: []string{"经度", "lng", "longitude", "lon"}},
+		{Key: "categories", Headers: []string{"重点监管类别", "categories", "监管类别", "类别"}, Multi: true},
+		{Key: "flags", Headers: []string{"信用风险标记", "flags", "标记"}, Multi: true},
+		{Key: "status", Headers: []string{"经营状态", "status", "状态"}},
+		{Key: "legal_representative", Headers: []string{"法定代表人", "legal_representative", "法人代表", "法人"}},
+		{Key: "safety_manager", Headers: []string{"安全负责人", "safety_manager", "安全管理人员"}},
+		{Key: "phone", Headers: []string{"联系电话", "phone", "电话"}},
+		// Export only: the review is recorded by POST …/review, not by a
+		// file, so an import reads this column and ignores it.
+		{Key: "reviewed_at", Headers: []string{"最近核查时间", "reviewed_at"}},
+	},
+}
+
+// Chinese labels of the enumerations, as clerks write them in spreadsheets.
+// Imports accept a label or the code; Chinese exports write labels.
+var (
+	CategoryLabels = map[string]string{
+		backend.CategoryCoalMine: "煤矿", backend.CategoryNonCoalMine: "非煤矿山",
+		backend.CategoryHazardousChemicals: "危险化学品", backend.CategoryMetallurgyIndustryTrade: "冶金工贸",
+		backend.CategoryDustExplosion: "粉尘涉爆", backend.CategoryConfinedSpace: "有限空间",
+		backend.CategoryAmmoniaRefrigeration: "涉氨制冷", backend.CategoryMajorHazardSource: "重大危险源",
+	}
+	FlagLabels = map[string]string{
+		backend.FlagBlacklist: "安全生产黑名单", backend.FlagSeriouslyDishonest: "严重失信",
+		backend.FlagHighCreditRisk: "信用风险高", backend.FlagFrequentComplaints: "投诉举报多",
+		backend.FlagAbnormalOperation: "经营异常", backend.FlagSeriousViolation: "严重违法违规",
+	}
+	StatusLabels = map[string]string{backend.EnterpriseActive: "存续", backend.EnterpriseClosed: "注销"}
+)
+
+// statusSynonyms are other words registries use for the two statuses.
+var statusSynonyms = map[string]string{
+	"在业": backend.EnterpriseActive, "开业": backend.EnterpriseActive, "在营": backend.EnterpriseActive,
+	"关闭": backend.EnterpriseClosed, "吊销": backend.EnterpriseClosed, "停业": backend.EnterpriseClosed,
+}
+
+// fromLabel maps a cell value to its code: the code itself (any case) or
+// its Chinese label; unknown values come back unchanged for the validator to
+// name.
+func fromLabel(v string, labels map[string]string) string {
+	for code, label := range labels {
+		if strings.EqualFold(v, code) || v == label {
+			return code
+		}
+	}
+	return v
+}
+
+// ImportEnterprises reads a CSV or XLSX file (r; opts.Filename only for
+// messages) and upserts its rows by USCC, with the same validation as the
+// API. Every row is validated before anything is stored. A column absent
+// from the file leaves that field of existing enterprises alone; a row
+// whose USCC appears on another line too is rejected, as is every row
+// naming it, since the file does not say which one is right.
+//
+// It returns the report, and an error: ETOOLARGE or EINVALID when the file
+// cannot be read as a spreadsheet (no report then); with any rejected row
+// and !opts.Partial, EINVALID from Report.Error together with the report,
+// and nothing stored. Stored rows get a version with action "import" each,
+// and the import one audit event (action enterprise.import) listing them.
+func (s *Service) ImportEnterprises(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (_ *sheet.Report, retErr error) {
+	digest := sha256.New()
+	table, err := sheet.Read(io.TeeReader(r, digest), opts.Filename, EnterpriseSchema, opts.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	report := sheet.NewReport(table)
+	if _, present := table.Headers["reviewed_at"]; present {
+		report.Warnings = append(report.Warnings, "the column "+table.Headers["reviewed_at"]+" is not imported: record reviews with the review action")
+	}
+	towns, err := s.townNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := s.enterprisesByUSCC(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// Pass 1: validate every row; remember what each good row would do.
+	type plan struct {
+		line   int
+		e      *backend.Enterprise
+		before map[string]any // nil for a new enterprise
+	}
+	var plans []plan
+	lines := map[string][]int{} // USCC → lines naming it
+	for _, row := range table.Rows {
+		e, before, problems := s.importRow(row, table.Headers, existing, towns)
+		for _, k := range sortedKeys(problems) {
+			report.Reject(row.Line, sheetField(k), problems[k])
+		}
+		if e.USCC != "" {
+			lines[e.USCC] = append(lines[e.USCC], row.Line)
+		}
+		if len(problems) == 0 {
+			plans = append(plans, plan{line: row.Line, e: e, before: before})
+		}
+	}
+	for code, ls := range lines {
+		if len(ls) < 2 {
+			continue
+		}
+		for _, l := range ls {
+			report.Reject(l, "uscc", "USCC "+code+" is on lines "+joinInts(ls)+"; keep one row per enterprise")
+		}
+	}
+	if report.Rejected > 0 && !opts.Partial {
+		return report, report.Error()
+	}
+
+	// Pass 2: store. Rows are counted as they would be stored, so that a
+	// report with rejected rows still says what the good ones would do.
+	todo := plans[:0:0]
+	for _, p := range plans {
+		if !report.RowRejected(p.line) {
+			todo = append(todo, p)
+		}
+	}
+	// One audit event covers the file: the audit chain is appended one
+	// event at a time (read the last, insert the next), which would make a
+	// 10,000-row file take minutes, while each row's change is already kept,
+	// with who and when, as a version. The event names the file by its
+	// SHA-256 and pins every record it stored by id and version, so the
+	// chain still accounts for each change.
+	var stored []map[string]any
+	defer func() {
+		if len(stored) == 0 {
+			return
+		}
+		fileID := hex.EncodeToString(digest.Sum(nil))
+		after := map[string]any{"filename": opts.Filename, "file_sha256": fileID, "created": report.Created,
+			"updated": report.Updated, "unchanged": report.Unchanged, "rejected": report.Rejected, "stored": stored}
+		if err := s.Audit.Record(ctx, "enterprise.import", "enterprise_import", fileID, nil, after); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	for i, p := range todo {
+		switch {
+		case p.before == nil:
+			now := s.now()
+			p.e.Version, p.e.CreatedAt, p.e.UpdatedAt = 1, now, now
+			if err := s.Enterprises.CreateEnterprise(ctx, p.e); err != nil {
+				if backend.ErrorCode(err) != backend.ECONFLICT {
+					return report, err
+				}
+				report.Reject(p.line, "uscc", "registered by someone else during the import; import the file again")
+				continue
+			}
+			after := EnterpriseFields(p.e)
+			if err := s.recordVersion(ctx, "enterprise", p.e.ID, 1, "import", backend.Diff(nil, after), now); err != nil {
+				return report, err
+			}
+			stored = append(stored, map[string]any{"id": p.e.ID, "uscc": p.e.USCC, "version": p.e.Version})
+			report.Created++
+		case len(backend.Diff(p.before, EnterpriseFields(p.e))) == 0:
+			report.Unchanged++
+		default:
+			if _, err := s.saveChangeAudited(ctx, p.e, p.before, "import", false); err != nil {
+				if backend.ErrorCode(err) != backend.ECONFLICT {
+					return report, err
+				}
+				report.Reject(p.line, "", "changed by someone else during the import; import the file again")
+				continue
+			}
+			stored = append(stored, map[string]any{"id": p.e.ID, "uscc": p.e.USCC, "version": p.e.Version})
+			report.Updated++
+		}
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(todo))
+		}
+	}
+	return report, nil
+}
+
+// importRow turns a row into the enterprise it would store (a copy of the
+// existing one with the file's columns applied, or a new one), the existing
+// one's fields (nil when new), and the row's problems by field.
+func (s *Service) importRow(row sheet.Row, headers map[string]string, existing map[string]*backend.Enterprise, towns map[string]string) (*backend.Enterprise, map[string]any, map[string]string) {
+	has := func(k string) bool { _, ok := headers[k]; return ok }
+	problems := map[string]string{}
+	code := row.Values["uscc"]
+	var e *backend.Enterprise
+	var before map[string]any
+	if normalized, _ := validateUSCC(code); existing[normalized] != nil {
+		cp := *existing[normalized]
+		e = &cp
+		before = EnterpriseFields(e)
+	} else {
+		e = &backend.Enterprise{Status: backend.EnterpriseActive}
+	}
+	e.USCC = code
+	for key, dst := range map[string]*string{
+		"name": &e.Name, "town": &e.Town, "industry": &e.Industry, "address": &e.Address,
+		"legal_representative": &e.LegalRepresentative, "safety_manager": &e.SafetyManager, "phone": &e.Phone,
+	} {
+		if has(key) {
+			*dst = row.Values[key]
+		}
+	}
+	if has("status") {
+		v := row.Values["status"]
+		if syn, ok := statusSynonyms[v]; ok {
+			v = syn
+		}
+		if v != "" { // a blank cell keeps the status (active for a new row)
+			e.Status = fromLabel(v, StatusLabels)
+		}
+	}
+	if has("categories") {
+		e.Categories = mapLabels(row.Lists["categories"], CategoryLabels)
+	}
+	if has("flags") {
+		e.Flags = mapLabels(row.Lists["flags"], FlagLabels)
+	}
+	if has("lat") || has("lng") {
+		lat, lng := row.Values["lat"], row.Values["lng"]
+		switch {
+		case lat == "" && lng == "":
+			e.Location = nil
+		case lat == "" || lng == "":
+			problems["location"] = "give both latitude and longitude, or neither"
+		default:
+			la, errLa := strconv.ParseFloat(lat, 64)
+			ln, errLn := strconv.ParseFloat(lng, 64)
+			if errLa != nil {
+				problems["location.lat"] = "not a number: " + lat
+			}
+			if errLn != nil {
+				problems["location.lng"] = "not a number: " + lng
+			}
+			if errLa == nil && errLn == nil {
+				e.Location = &backend.GeoPoint{Lat: la, Lng: ln}
+			}
+		}
+	}
+	for k, v := range enterpriseProblems(e) {
+		problems[k] = v
+	}
+	if _, bad := problems["town"]; !bad {
+		switch {
+		case e.Town == "":
+			problems["town"] = "required"
+		case towns[e.Town] == "":
+			problems["town"] = "unknown town '" + e.Town + "'"
+		default:
+			e.Town = towns[e.Town]
+		}
+	}
+	return e, before, problems
+}
+
+func validateUSCC(code string) (string, error) {
+	e := &backend.Enterprise{USCC: code}
+	p := enterpriseProblems(e)
+	if reason, bad := p["uscc"]; bad {
+		return e.USCC, backend.Errorf(backend.EINVALID, "%s", reason)
+	}
+	return e.USCC, nil
+}
+
+func mapLabels(values []string, labels map[string]string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = fromLabel(v, labels)
+	}
+	return out
+}
+
+// sheetField maps a validation field to the spreadsheet column it came from.
+func sheetField(field string) string {
+	switch field {
+	case "location.lat":
+		return "lat"
+	case "location.lng":
+		return "lng"
+	case "location":
+		return "lat"
+	}
+	return field
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// enterprisesByUSCC loads the whole directory once, so that validating a
+// file of thousands of rows costs one query rather than one per row.
+func (s *Service) enterprisesByUSCC(ctx context.Context) (map[string]*backend.Enterprise, error) {
+	list, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*backend.Enterprise, len(list))
+	for _, e := range list {
+		out[e.USCC] = e
+	}
+	return out, nil
+}
+
+// Export formats.
+const (
+	FormatXLSX = sheet.FormatXLSX
+	FormatCSV  = sheet.FormatCSV
+)
+
+// ExportEnterprises writes the enterprises matching f (all pages: Offset and
+// Limit are ignored) as XLSX or CSV, with Chinese headers and labels, or
+// English ones with lang "en", in the columns ImportEnterprises reads, so a
+// file exported, edited and imported again round-trips. EINVALID for an
+// unknown format or filter.
+func (s *Service) ExportEnterprises(ctx context.Context, w io.Writer, format, lang string, f backend.EnterpriseFilter) error {
+	if format != FormatXLSX && format != FormatCSV {
+		return backend.InvalidFields("invalid export", map[string]string{"format": "xlsx or csv"})
+	}
+	if lang != "" && lang != sheet.Chinese && lang != sheet.English {
+		return backend.InvalidFields("invalid export", map[string]string{"lang": "zh or en"})
+	}
+	f.Offset, f.Limit = 0, 0
+	list, _, err := s.ListEnterprises(ctx, f)
+	if err != nil {
+		return err
+	}
+	label := func(code string, labels map[string]string) string {
+		if lang == sheet.English {
+			return code
+		}
+		return labels[code]
+	}
+	rows := make([]map[string]string, len(list))
+	for i, e := range list {
+		cats := make([]string, len(e.Categories))
+		for j, c := range e.Categories {
+			cats[j] = label(c, CategoryLabels)
+		}
+		flags := make([]string, len(e.Flags))
+		for j, c := range e.Flags {
+			flags[j] = label(c, FlagLabels)
+		}
+		row := map[string]string{
+			"uscc": e.USCC, "name": e.Name, "town": e.Town, "industry": e.Industry, "address": e.Address,
+			"categories": sheet.JoinList(cats), "flags": sheet.JoinList(flags), "status": label(e.Status, StatusLabels),
+			"legal_representative": e.LegalRepresentative, "safety_manager": e.SafetyManager, "phone": e.Phone,
+		}
+		if e.Location != nil {
+			row["lat"] = strconv.FormatFloat(e.Location.Lat, 'f', -1, 64)
+			row["lng"] = strconv.FormatFloat(e.Location.Lng, 'f', -1, 64)
+		}
+		if e.ReviewedAt != nil {
+			row["reviewed_at"] = e.ReviewedAt.UTC().Format(time.RFC3339)
+		}
+		rows[i] = row
+	}
+	schema := EnterpriseSchema
+	schema.HeaderLanguage = lang
+	if format == FormatCSV {
+		return sheet.WriteCSV(w, schema, rows, true)
+	}
+	return sheet.WriteXLSX(w, schema, rows)
+}

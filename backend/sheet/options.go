@@ -1,0 +1,19 @@
+package sheet
+
+// ImportOptions says how an import treats its file and its bad rows. Every
+// importer (enterprises, inspectors, items) takes it, from the API and from
+// `suiji import` alike.
+type ImportOptions struct {
+	// Filename names the file in messages; the format is read from the
+	// content, never from the name.
+	Filename string
+	// Partial stores the good rows even when others are rejected. By
+	// default a file with any rejected row stores nothing.
+	Partial bool
+	// MaxBytes bounds the file (DefaultMaxBytes when 0).
+	MaxBytes int64
+	// Progress, when set, is called after each row is stored with the rows
+	// done and the rows to store, e.g. to drive the command line's
+	// progress bar.
+	Progress func(done, total int)
+}

@@ -1,0 +1,197 @@
+package mobileapi
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"suiji/backend"
+	"suiji/backend/directory"
+)
+
+func init() { routeGroups = append(routeGroups, (*Server).directoryRoutes) }
+
+// directoryRoutes are the towns, departments and enterprise directory.
+// Every signed-in role may read them: inspectors need an enterprise's facts
+// (address, contacts, categories) on site, and any role may need the town
+// and department names to show other records. Writing is for the offices
+// that keep the lists (art. 6): admins and coordinators for the towns'
+// and departments' reference data, and also staff for enterprises, which
+// the offices and the brigade maintain day to day. Exporting the whole
+// directory is for the same clerks: it is a bulk copy of contact data, not
+// what an inspector needs on site.
+func (s *Server) directoryRoutes() []route {
+	if s.svc.Directory == nil {
+		return nil
+	}
+	admin := []backend.Role{backend.RoleAdmin}
+	keepers := []backend.Role{backend.RoleAdmin, backend.RoleCoordinator}
+	clerks := []backend.Role{backend.RoleAdmin, backend.RoleCoordinator, backend.RoleStaff}
+	return []route{
+		{"GET", "/api/v1/towns", signedIn, nil, s.handleListTowns},
+		{"POST", "/api/v1/towns", signedIn, admin, s.handleCreateTown},
+
+		{"GET", "/api/v1/departments", signedIn, nil, s.handleListDepartments},
+		{"POST", "/api/v1/departments", signedIn, keepers, s.handleCreateDepartment},
+		{"GET", "/api/v1/departments/:id", signedIn, nil, s.handleGetDepartment},
+		{"PATCH", "/api/v1/departments/:id", signedIn, keepers, s.handleUpdateDepartment},
+		{"GET", "/api/v1/departments/:id/versions", signedIn, nil, s.handleDepartmentVersions},
+
+		// Fixed paths before /:id, which would otherwise swallow them.
+		{"GET", "/api/v1/enterprises", signedIn, nil, s.handleListEnterprises},
+		{"POST", "/api/v1/enterprises", signedIn, clerks, s.handleCreateEnterprise},
+		{"GET", "/api/v1/enterprises/stale", signedIn, nil, s.handleStaleEnterprises},
+		{"POST", "/api/v1/enterprises/import", signedIn, clerks, s.handleImportEnterprises},
+		{"GET", "/api/v1/enterprises/export", signedIn, clerks, s.handleExportEnterprises},
+		{"GET", "/api/v1/enterprises/:id", signedIn, nil, s.handleGetEnterprise},
+		{"PATCH", "/api/v1/enterprises/:id", signedIn, clerks, s.handleUpdateEnterprise},
+		{"GET", "/api/v1/enterprises/:id/versions", signedIn, nil, s.handleEnterpriseVersions},
+		{"POST", "/api/v1/enterprises/:id/review", signedIn, clerks, s.handleReviewEnterprise},
+	}
+}
+
+// townResponse is a town as the API shows it.
+type townResponse struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Code      string    `json:"code"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// townRequest is the body of POST /api/v1/towns.
+type townRequest struct {
+	Name string `json:"name"`
+	Code string `json:"code"`
+}
+
+func (s *Server) handleListTowns(c *fiber.Ctx) error {
+	towns, err := s.svc.Directory.ListTowns(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]townResponse, len(towns))
+	for i, t := range towns {
+		out[i] = townResponse{ID: t.ID, Name: t.Name, Code: t.Code, CreatedAt: t.CreatedAt}
+	}
+	return c.JSON(fiber.Map{"towns": out})
+}
+
+func (s *Server) handleCreateTown(c *fiber.Ctx) error {
+	var req townRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := s.svc.Directory.CreateTown(c.UserContext(), directory.NewTown(req))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(townResponse{ID: t.ID, Name: t.Name, Code: t.Code, CreatedAt: t.CreatedAt})
+}
+
+// departmentResponse is a department as the API shows it.
+type departmentResponse struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newDepartmentResponse(d *backend.Department) departmentResponse {
+	return departmentResponse{ID: d.ID, Name: d.Name, Kind: d.Kind, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+// departmentRequest is the body of POST /api/v1/departments.
+type departmentRequest struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+// departmentPatchRequest is the body of PATCH /api/v1/departments/{id};
+// absent fields stay as they are.
+type departmentPatchRequest struct {
+	Name *string `json:"name"`
+	Kind *string `json:"kind"`
+}
+
+func (s *Server) handleListDepartments(c *fiber.Ctx) error {
+	list, err := s.svc.Directory.ListDepartments(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]departmentResponse, len(list))
+	for i, d := range list {
+		out[i] = newDepartmentResponse(d)
+	}
+	return c.JSON(fiber.Map{"departments": out})
+}
+
+func (s *Server) handleCreateDepartment(c *fiber.Ctx) error {
+	var req departmentRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	d, err := s.svc.Directory.CreateDepartment(c.UserContext(), directory.NewDepartment(req))
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/departments/" + d.ID)
+	return c.Status(fiber.StatusCreated).JSON(newDepartmentResponse(d))
+}
+
+func (s *Server) handleGetDepartment(c *fiber.Ctx) error {
+	d, err := s.svc.Directory.GetDepartment(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newDepartmentResponse(d))
+}
+
+func (s *Server) handleUpdateDepartment(c *fiber.Ctx) error {
+	var req departmentPatchRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	d, err := s.svc.Directory.UpdateDepartment(c.UserContext(), c.Params("id"), directory.DepartmentPatch(req))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newDepartmentResponse(d))
+}
+
+func (s *Server) handleDepartmentVersions(c *fiber.Ctx) error {
+	versions, err := s.svc.Directory.DepartmentVersions(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"versions": newDirectoryVersions(versions)})
+}
+
+// directoryVersionResponse is one change of a directory record: who, when, what.
+type directoryVersionResponse struct {
+	Number    int                       `json:"number"`
+	At        time.Time                 `json:"at"`
+	ActorID   string                    `json:"actor_id"`
+	ActorName string                    `json:"actor_name"`
+	Action    string                    `json:"action"`
+	Changes   []directoryChangeResponse `json:"changes"`
+}
+
+// directoryChangeResponse is one field's value before and after a change.
+type directoryChangeResponse struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+func newDirectoryVersions(versions []*backend.Version) []directoryVersionResponse {
+	out := make([]directoryVersionResponse, len(versions))
+	for i, v := range versions {
+		changes := make([]directoryChangeResponse, len(v.Changes))
+		for j, ch := range v.Changes {
+			changes[j] = directoryChangeResponse{Field: ch.Field, Before: ch.Before, After: ch.After}
+		}
+		out[i] = directoryVersionResponse{Number: v.Number, At: v.At, ActorID: v.ActorID, ActorName: v.ActorName, Action: v.Action, Changes: changes}
+	}
+	return out
+}
