@@ -273,10 +273,7 @@ func (r *Record) inputs() Inputs {
 		})
 	}
 	for _, o := range r.Roster {
-		in.Roster = append(in.Roster, Officer{
-			BadgeNo: o.BadgeNo, Department: o.Department, Qualifications: o.Qualifications,
-			Active: o.Active, CertificateExpires: o.CertificateExpires, Conflicts: o.Conflicts,
-		})
+		in.Roster = append(in.Roster, Officer(o))
 	}
 	return in
 }
