@@ -218,26 +218,11 @@ func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts sheet.Impor
 		}
 		plan = append(plan, importRow{line: row.Line, old: old, new: it, pub: pub})
 	}
-	if report.Rejected > 0 && !opts.Partial {
-		return report, report.Error()
-	}
+	planned := make([]sheet.Planned, len(plan))
 	for i, p := range plan {
-		if err := s.storeImported(ctx, p); err != nil {
-			if code := backend.ErrorCode(err); code != backend.ECONFLICT && code != backend.EINVALID {
-				return report, err
-			}
-			report.Reject(p.line, "", backend.ErrorMessage(err))
-			if p.old == nil {
-				report.Created--
-			} else {
-				report.Updated--
-			}
-		}
-		if opts.Progress != nil {
-			opts.Progress(i+1, len(plan))
-		}
+		planned[i] = sheet.Planned{Line: p.line, Created: p.old == nil}
 	}
-	return report, nil
+	return report, report.Commit(opts, planned, func(i int) error { return s.storeImported(ctx, plan[i]) })
 }
 
 // storeImported creates or updates one imported item with its version

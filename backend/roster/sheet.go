@@ -194,27 +194,11 @@ func (s *Service) ImportInspectors(ctx context.Context, r io.Reader, opts sheet.
 		}
 		plan = append(plan, importRow{line: row.Line, old: old, new: in})
 	}
-	if report.Rejected > 0 && !opts.Partial {
-		return report, report.Error()
-	}
+	planned := make([]sheet.Planned, len(plan))
 	for i, p := range plan {
-		if err := s.storeImported(ctx, p); err != nil {
-			if code := backend.ErrorCode(err); code != backend.ECONFLICT && code != backend.EINVALID {
-				return report, err
-			}
-			// Someone changed the roster since the row was checked.
-			report.Reject(p.line, "", backend.ErrorMessage(err))
-			if p.old == nil {
-				report.Created--
-			} else {
-				report.Updated--
-			}
-		}
-		if opts.Progress != nil {
-			opts.Progress(i+1, len(plan))
-		}
+		planned[i] = sheet.Planned{Line: p.line, Created: p.old == nil}
 	}
-	return report, nil
+	return report, report.Commit(opts, planned, func(i int) error { return s.storeImported(ctx, plan[i]) })
 }
 
 // storeImported creates or updates one imported inspector, with its version
