@@ -173,3 +173,16 @@ const (
 // must be reviewed: art. 7 asks for the directory to be updated at least
 // once a year. A record is stale when its last review is older than this.
 const ReviewMonths = 12
+
+// DepartmentLookup maps the name and the id of every department to its id:
+// spreadsheets people make name departments, English exports use ids.
+func DepartmentLookup(ds []*Department) map[string]string {
+	out := map[string]string{}
+	for _, d := range ds {
+		out[d.Name] = d.ID
+	}
+	for _, d := range ds {
+		out[d.ID] = d.ID // an id wins over another department's identical name
+	}
+	return out
+}

@@ -196,3 +196,16 @@ func (d Date) DaysUntil(other Date) int {
 
 // String returns the date as "YYYY-MM-DD".
 func (d Date) String() string { return string(d) }
+
+// QualificationLookup maps the code and the name of every qualification to
+// its code, for spreadsheets that name qualifications either way.
+func QualificationLookup(qs []*Qualification) map[string]string {
+	out := map[string]string{}
+	for _, q := range qs {
+		out[q.Name] = q.Code
+	}
+	for _, q := range qs {
+		out[q.Code] = q.Code // a code wins over another qualification's identical name
+	}
+	return out
+}

@@ -392,10 +392,5 @@ func (s *Service) ExportEnterprises(ctx context.Context, w io.Writer, format, la
 		}
 		rows[i] = row
 	}
-	schema := EnterpriseSchema
-	schema.HeaderLanguage = lang
-	if format == FormatCSV {
-		return sheet.WriteCSV(w, schema, rows, true)
-	}
-	return sheet.WriteXLSX(w, schema, rows)
+	return sheet.Export(w, EnterpriseSchema, format, lang, rows)
 }

@@ -305,12 +305,7 @@ func (s *Service) ExportItems(ctx context.Context, w io.Writer, year int, format
 			"reason": "",
 		})
 	}
-	schema := ItemSchema
-	schema.HeaderLanguage = lang
-	if format == "csv" {
-		return sheet.WriteCSV(w, schema, rows, true)
-	}
-	return sheet.WriteXLSX(w, schema, rows)
+	return sheet.Export(w, ItemSchema, format, lang, rows)
 }
 
 // departmentLookup maps the id and the name of every department to its id.
@@ -319,14 +314,7 @@ func (s *Service) departmentLookup(ctx context.Context) (map[string]string, erro
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, d := range all {
-		out[d.Name] = d.ID
-	}
-	for _, d := range all {
-		out[d.ID] = d.ID
-	}
-	return out, nil
+	return backend.DepartmentLookup(all), nil
 }
 
 // qualificationLookup maps the code and the name of every qualification to
@@ -339,14 +327,7 @@ func (s *Service) qualificationLookup(ctx context.Context) (map[string]string, e
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, q := range qs {
-		out[q.Name] = q.Code
-	}
-	for _, q := range qs {
-		out[q.Code] = q.Code
-	}
-	return out, nil
+	return backend.QualificationLookup(qs), nil
 }
 
 // lookup maps each code and its name to the code.

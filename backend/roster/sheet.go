@@ -276,12 +276,7 @@ func (s *Service) ExportInspectors(ctx context.Context, w io.Writer, format, lan
 			"active": yesNo(in.Active, english), "phone": in.Phone,
 		})
 	}
-	schema := InspectorSchema
-	schema.HeaderLanguage = lang
-	if format == "csv" {
-		return sheet.WriteCSV(w, schema, rows, true)
-	}
-	return sheet.WriteXLSX(w, schema, rows)
+	return sheet.Export(w, InspectorSchema, format, lang, rows)
 }
 
 // departmentLookup maps both the id and the name of every department to
@@ -292,14 +287,7 @@ func (s *Service) departmentLookup(ctx context.Context) (map[string]string, erro
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, d := range all {
-		out[d.Name] = d.ID
-	}
-	for _, d := range all {
-		out[d.ID] = d.ID // an id wins over another department's identical name
-	}
-	return out, nil
+	return backend.DepartmentLookup(all), nil
 }
 
 // qualificationLookup maps the code and the name of every qualification to
@@ -309,14 +297,7 @@ func (s *Service) qualificationLookup(ctx context.Context) (map[string]string, e
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, q := range qs {
-		out[q.Name] = q.Code
-	}
-	for _, q := range qs {
-		out[q.Code] = q.Code
-	}
-	return out, nil
+	return backend.QualificationLookup(qs), nil
 }
 
 // parseYesNo reads the spellings of yes and no people put in spreadsheets.

@@ -1,6 +1,10 @@
 package sheet
 
-import "suiji/backend"
+import (
+	"io"
+
+	"suiji/backend"
+)
 
 // ImportOptions says how an import treats its file and its bad rows. Every
 // importer (enterprises, inspectors, items) takes it, from the API and from
@@ -53,4 +57,15 @@ func (r *Report) Commit(opts ImportOptions, planned []Planned, store func(i int)
 		}
 	}
 	return nil
+}
+
+// Export writes rows in format (FormatCSV, with a BOM so Excel on Windows
+// reads Chinese; anything else XLSX) with headers in lang (Chinese or
+// English): the one way every exporter writes its file.
+func Export(w io.Writer, schema Schema, format, lang string, rows []map[string]string) error {
+	schema.HeaderLanguage = lang
+	if format == FormatCSV {
+		return WriteCSV(w, schema, rows, true)
+	}
+	return WriteXLSX(w, schema, rows)
 }
