@@ -209,3 +209,14 @@ func QualificationLookup(qs []*Qualification) map[string]string {
 	}
 	return out
 }
+
+// EnsureDefaultQualifications stores whichever of DefaultQualifications are
+// missing. It is idempotent and safe from several instances at once.
+func EnsureDefaultQualifications(ctx context.Context, store QualificationStore, now time.Time) error {
+	defaults := make([]Qualification, len(DefaultQualifications))
+	for i, q := range DefaultQualifications {
+		q.CreatedAt = now
+		defaults[i] = q
+	}
+	return store.EnsureQualifications(ctx, defaults)
+}

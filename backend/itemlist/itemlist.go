@@ -419,12 +419,7 @@ func (s *Service) validate(ctx context.Context, it, old *backend.Item, fields ma
 // defaults first if this service has not yet seen them stored.
 func (s *Service) knownQualifications(ctx context.Context) (map[string]bool, error) {
 	if !s.seeded.Load() {
-		defaults := make([]backend.Qualification, len(backend.DefaultQualifications))
-		for i, q := range backend.DefaultQualifications {
-			q.CreatedAt = s.Now().UTC()
-			defaults[i] = q
-		}
-		if err := s.Qualifications.EnsureQualifications(ctx, defaults); err != nil {
+		if err := backend.EnsureDefaultQualifications(ctx, s.Qualifications, s.Now().UTC()); err != nil {
 			return nil, err
 		}
 		s.seeded.Store(true)

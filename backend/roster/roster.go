@@ -75,12 +75,7 @@ func (s *Service) EnsureQualifications(ctx context.Context) error {
 	if s.seeded.Load() {
 		return nil
 	}
-	defaults := make([]backend.Qualification, len(backend.DefaultQualifications))
-	for i, q := range backend.DefaultQualifications {
-		q.CreatedAt = s.Now().UTC()
-		defaults[i] = q
-	}
-	if err := s.Qualifications.EnsureQualifications(ctx, defaults); err != nil {
+	if err := backend.EnsureDefaultQualifications(ctx, s.Qualifications, s.Now().UTC()); err != nil {
 		return err
 	}
 	s.seeded.Store(true)
