@@ -26,6 +26,7 @@ func (s *Server) planRoutes() []route {
 		{"GET", "/api/v1/plans", signedIn, readers, s.handleListPlans},
 		{"POST", "/api/v1/plans", signedIn, runners, s.handleCreatePlan},
 		{"GET", "/api/v1/plans/:id", signedIn, readers, s.handleGetPlan},
+		{"PATCH", "/api/v1/plans/:id", signedIn, runners, s.handleUpdatePlan},
 		{"POST", "/api/v1/plans/:id/approve", signedIn, []backend.Role{backend.RoleLeader}, s.handleApprovePlan},
 		{"POST", "/api/v1/plans/:id/commit", signedIn, runners, s.handleCommitPlan},
 		{"POST", "/api/v1/plans/:id/draws", signedIn, runners, s.handleDraw},
@@ -70,6 +71,7 @@ type planRequest struct {
 	GroupSize          int            `json:"group_size"`
 	JointMembers       int            `json:"joint_members"`
 	Window             planWindowJSON `json:"window"`
+	Version            int            `json:"version"` // PATCH only: the version edited (optional)
 }
 
 // planJSON is a plan as the API shows it.
@@ -115,23 +117,41 @@ func newPlanJSON(p *backend.Plan) planJSON {
 	}
 }
 
-func (s *Server) handleCreatePlan(c *fiber.Ctx) error {
-	var req planRequest
-	if err := bindJSON(c, &req); err != nil {
-		return err
-	}
-	p, err := s.svc.Plans.CreatePlan(c.UserContext(), plans.Input{
+func (req *planRequest) input() plans.Input {
+	return plans.Input{
 		Year: req.Year, Title: req.Title, Kind: req.Kind, ItemIDs: req.ItemIDs,
 		LeadDepartmentID: req.LeadDepartmentID, JointDepartmentIDs: req.JointDepartmentIDs,
 		Filter: backend.PlanFilter{Towns: req.Filter.Towns, Industries: req.Filter.Industries, Categories: req.Filter.Categories, Flags: req.Filter.Flags},
 		Sample: backend.PlanSample{Ratio: req.Sample.Ratio, Count: req.Sample.Count}, GroupSize: req.GroupSize,
 		JointMembers: req.JointMembers, WindowStart: req.Window.Start, WindowEnd: req.Window.End,
-	})
+	}
+}
+
+func (s *Server) handleCreatePlan(c *fiber.Ctx) error {
+	var req planRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p, err := s.svc.Plans.CreatePlan(c.UserContext(), req.input())
 	if err != nil {
 		return err
 	}
 	c.Location("/api/v1/plans/" + p.ID)
 	return c.Status(fiber.StatusCreated).JSON(newPlanJSON(p))
+}
+
+// handleUpdatePlan replaces a draft's fields (the whole plan body, as on
+// creation, plus the optional version edited).
+func (s *Server) handleUpdatePlan(c *fiber.Ctx) error {
+	var req planRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p, err := s.svc.Plans.UpdateDraft(c.UserContext(), c.Params("id"), req.Version, req.input())
+	if err != nil {
+		return err
+	}
+	return c.JSON(newPlanJSON(p))
 }
 
 func (s *Server) handleListPlans(c *fiber.Ctx) error {

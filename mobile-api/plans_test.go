@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,4 +215,27 @@ func TestConcurrentDrawsStoreExactlyOne(t *testing.T) {
 	if err != nil || created != 1 || len(draws) != 1 {
 		t.Fatalf("%d created, %d stored (%v), want exactly one: %v", created, len(draws), err, statuses)
 	}
+}
+
+func TestEditDraftPlan(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newPlanWorld(t, env, 6)
+	var p planJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/plans", body: w.planBody("directed", `{"count":2}`), wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { p = decode[planJSON](t, b) }}.run(t, env)
+
+	edited := strings.Replace(w.planBody("directed", `{"count":3}`), "2026年度双随机抽查", "2026年度双随机抽查（修订）", 1)
+	withVersion := func(body string, v int) string { return strings.TrimSuffix(strings.TrimSpace(body), "}") + fmt.Sprintf(`,"version":%d}`, v) }
+	scenario{as: "staff", method: "PATCH", path: "/api/v1/plans/" + p.ID, body: withVersion(edited, 1), wantStatus: 200,
+		wantContain: []string{"（修订）", `"count":3`, `"version":2`}}.run(t, env)
+	// A stale edit is refused; an invalid one names its fields; neither changes it.
+	scenario{as: "staff", method: "PATCH", path: "/api/v1/plans/" + p.ID, body: withVersion(w.planBody("directed", `{"count":4}`), 1),
+		wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
+	scenario{as: "staff", method: "PATCH", path: "/api/v1/plans/" + p.ID, body: w.planBody("lottery", `{"count":4}`),
+		wantStatus: 400, wantCode: backend.EINVALID, wantContain: []string{`"kind"`}}.run(t, env)
+	scenario{as: "leader", method: "GET", path: "/api/v1/plans/" + p.ID, wantStatus: 200, wantContain: []string{`"count":3`, `"version":2`}}.run(t, env)
+
+	// Approved plans are published and fixed.
+	scenario{as: "leader", method: "POST", path: "/api/v1/plans/" + p.ID + "/approve", wantStatus: 200}.run(t, env)
+	scenario{as: "staff", method: "PATCH", path: "/api/v1/plans/" + p.ID, body: edited, wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
 }

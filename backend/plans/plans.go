@@ -318,3 +318,46 @@ func planDigest(p *backend.Plan) map[string]any {
 		"seed_commitment": p.SeedCommitment, "current_draw_id": p.CurrentDrawID, "draw_count": p.DrawCount,
 	}
 }
+
+// UpdateDraft replaces the fields of a draft plan with in, validated as on
+// creation. Once approved a plan is published and no longer changes (a
+// different plan is a new plan). ECONFLICT when it is not a draft or when
+// version (if given) is not the stored one; EINVALID; EFORBIDDEN.
+func (s *Service) UpdateDraft(ctx context.Context, id string, version int, in Input) (*backend.Plan, error) {
+	p, err := s.GetPlan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	actor := backend.ActorFromContext(ctx)
+	if !mayRun(actor, p) || (!actor.HasRole(backend.RoleCoordinator) && in.LeadDepartmentID != "" && in.LeadDepartmentID != actor.DepartmentID) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff edit a draft")
+	}
+	if p.Status != backend.PlanDraft {
+		return nil, backend.Errorf(backend.ECONFLICT, "only a draft can be edited; this plan is %s", p.Status)
+	}
+	if version != 0 && version != p.Version {
+		return nil, backend.Errorf(backend.ECONFLICT, "the plan was changed meanwhile (version %d, you edited %d); reload it", p.Version, version)
+	}
+	if in.Kind == backend.PlanCoverage {
+		in.Sample = backend.PlanSample{}
+	}
+	if len(in.JointDepartmentIDs) > 0 && in.JointMembers == 0 {
+		in.JointMembers = 1
+	}
+	fields := map[string]string{}
+	if err := s.validate(ctx, &in, fields); err != nil {
+		return nil, err
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid plan", fields)
+	}
+	before := planDigest(p)
+	p.Year, p.Title, p.Kind, p.ItemIDs = in.Year, strings.TrimSpace(in.Title), in.Kind, in.ItemIDs
+	p.LeadDepartmentID, p.JointDepartmentIDs = in.LeadDepartmentID, in.JointDepartmentIDs
+	p.Filter, p.Sample, p.GroupSize, p.JointMembers = in.Filter, in.Sample, in.GroupSize, in.JointMembers
+	p.WindowStart, p.WindowEnd, p.UpdatedAt = in.WindowStart, in.WindowEnd, s.Now().UTC()
+	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, s.Audit.Record(ctx, "plan.update", "plan", p.ID, before, planDigest(p))
+}
