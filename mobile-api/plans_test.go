@@ -225,7 +225,9 @@ func TestEditDraftPlan(t *testing.T) {
 		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { p = decode[planJSON](t, b) }}.run(t, env)
 
 	edited := strings.Replace(w.planBody("directed", `{"count":3}`), "2026年度双随机抽查", "2026年度双随机抽查（修订）", 1)
-	withVersion := func(body string, v int) string { return strings.TrimSuffix(strings.TrimSpace(body), "}") + fmt.Sprintf(`,"version":%d}`, v) }
+	withVersion := func(body string, v int) string {
+		return strings.TrimSuffix(strings.TrimSpace(body), "}") + fmt.Sprintf(`,"version":%d}`, v)
+	}
 	scenario{as: "staff", method: "PATCH", path: "/api/v1/plans/" + p.ID, body: withVersion(edited, 1), wantStatus: 200,
 		wantContain: []string{"（修订）", `"count":3`, `"version":2`}}.run(t, env)
 	// A stale edit is refused; an invalid one names its fields; neither changes it.
