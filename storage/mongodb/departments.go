@@ -65,19 +65,8 @@ func (s *DepartmentStore) FindDepartmentByID(ctx context.Context, id string) (*b
 
 // FindDepartments implements backend.DepartmentStore.
 func (s *DepartmentStore) FindDepartments(ctx context.Context) ([]*backend.Department, error) {
-	cur, err := s.coll().Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var models []departmentModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, translate(err)
-	}
-	out := make([]*backend.Department, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, nil
+	out, err := findAll(ctx, s.coll(), bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}), (*departmentModel).domain)
+	return out, err
 }
 
 // UpdateDepartment implements backend.DepartmentStore.

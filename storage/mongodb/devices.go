@@ -70,20 +70,8 @@ func (s *DeviceStore) UpsertDevice(ctx context.Context, d *backend.Device) error
 
 // FindDevicesByUser implements backend.DeviceStore.
 func (s *DeviceStore) FindDevicesByUser(ctx context.Context, userID string) ([]*backend.Device, error) {
-	cur, err := s.coll().Find(ctx, bson.D{{Key: "user_id", Value: userID}},
-		options.Find().SetSort(bson.D{{Key: "last_seen_at", Value: -1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var models []deviceModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, translate(err)
-	}
-	out := make([]*backend.Device, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, nil
+	out, err := findAll(ctx, s.coll(), bson.D{{Key: "user_id", Value: userID}}, options.Find().SetSort(bson.D{{Key: "last_seen_at", Value: -1}, {Key: "_id", Value: 1}}), (*deviceModel).domain)
+	return out, err
 }
 
 // FindDeviceByID implements backend.DeviceStore.

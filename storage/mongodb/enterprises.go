@@ -3,7 +3,6 @@ package mongodb
 import (
 	"context"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,26 +113,8 @@ func (s *EnterpriseStore) CreateEnterprise(ctx context.Context, e *backend.Enter
 // _id and version makes the replace a compare-and-set: of two writers that
 // read the same version, exactly one matches.
 func (s *EnterpriseStore) UpdateEnterprise(ctx context.Context, e *backend.Enterprise, prevVersion int) error {
-	res, err := s.coll().ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: e.ID}, {Key: "version", Value: prevVersion}},
-		toEnterpriseModel(e))
-	if err != nil {
-		return usccConflict(translate(err), e.USCC)
-	}
-	if res.MatchedCount == 1 {
-		return nil
-	}
-	// Nothing matched: either it is gone or the version moved on.
-	n, err := s.coll().CountDocuments(ctx, bson.D{{Key: "_id", Value: e.ID}})
-	if err != nil {
-		return translate(err)
-	}
-	if n == 0 {
-		return backend.Errorf(backend.ENOTFOUND, "enterprise not found")
-	}
-	return &backend.Error{Code: backend.ECONFLICT,
-		Message: "the enterprise was changed by someone else since version " + strconv.Itoa(prevVersion) + "; reload it and try again",
-		Fields:  map[string]string{"version": "stale"}}
+	return replaceVersioned(ctx, s.coll(), e.ID, prevVersion, toEnterpriseModel(e), "enterprise",
+		func(err error) error { return usccConflict(err, e.USCC) })
 }
 
 // FindEnterpriseByID implements backend.EnterpriseStore.
@@ -165,19 +146,8 @@ func (s *EnterpriseStore) FindEnterprises(ctx context.Context, f backend.Enterpr
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := s.coll().Find(ctx, filter, opts)
-	if err != nil {
-		return nil, 0, translate(err)
-	}
-	var models []enterpriseModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, 0, translate(err)
-	}
-	out := make([]*backend.Enterprise, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, int(total), nil
+	out, err := findAll(ctx, s.coll(), filter, opts, (*enterpriseModel).domain)
+	return out, int(total), err
 }
 
 // enterpriseFilter builds the query. Conditions that need $or are wrapped

@@ -1,10 +1,13 @@
 package mongodb
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -41,4 +44,51 @@ func fromJSONText(s string) any {
 	var v any
 	_ = json.Unmarshal([]byte(s), &v)
 	return v
+}
+
+// findAll runs a find and returns every stored document M as its domain
+// value, through M's domain method.
+func findAll[M any, D any](ctx context.Context, c collection, filter any, opts options.Lister[options.FindOptions], domain func(*M) D) ([]D, error) {
+	cur, err := c.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate(err)
+	}
+	var models []M
+	if err := cur.All(ctx, &models); err != nil {
+		return nil, translate(err)
+	}
+	out := make([]D, len(models))
+	for i := range models {
+		out[i] = domain(&models[i])
+	}
+	return out, nil
+}
+
+// replaceVersioned replaces the document id with doc if its stored version
+// is still prev: the compare-and-set every versioned record uses, so two
+// concurrent edits cannot both win. A write error goes through onWrite (nil
+// for translate alone), which lets a store name the unique field that
+// clashed; when nothing matched, a second look tells a record that is gone
+// (ENOTFOUND) from one that moved on (ECONFLICT, fields.version "stale").
+func replaceVersioned(ctx context.Context, c collection, id string, prev int, doc any, what string, onWrite func(error) error) error {
+	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: prev}}, doc)
+	if err != nil {
+		if onWrite != nil {
+			return onWrite(translate(err))
+		}
+		return translate(err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	n, err := c.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return backend.Errorf(backend.ENOTFOUND, "%s not found", what)
+	}
+	return &backend.Error{Code: backend.ECONFLICT,
+		Message: fmt.Sprintf("the %s was changed by someone else since version %d; reload it and try again", what, prev),
+		Fields:  map[string]string{"version": "stale"}}
 }

@@ -181,34 +181,14 @@ func (s *InspectorStore) FindInspectors(ctx context.Context, f backend.Inspector
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := s.coll().Find(ctx, filter, opts)
-	if err != nil {
-		return nil, 0, translate(err)
-	}
-	var models []inspectorModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, 0, translate(err)
-	}
-	out := make([]*backend.Inspector, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, int(total), nil
+	out, err := findAll(ctx, s.coll(), filter, opts, (*inspectorModel).domain)
+	return out, int(total), err
 }
 
 // UpdateInspector implements backend.InspectorStore. The replace matches
 // the version read, so a concurrent change in between makes it match
 // nothing; a second lookup tells "gone" from "stale".
 func (s *InspectorStore) UpdateInspector(ctx context.Context, in *backend.Inspector, prevVersion int) error {
-	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: in.ID}, {Key: "version", Value: prevVersion}}, toInspectorModel(in))
-	if err != nil {
-		return s.conflict(ctx, in, translate(err))
-	}
-	if res.MatchedCount == 1 {
-		return nil
-	}
-	if _, err := s.FindInspectorByID(ctx, in.ID); err != nil {
-		return err
-	}
-	return &backend.Error{Code: backend.ECONFLICT, Message: "the inspector was changed by someone else; reload and try again", Fields: map[string]string{"version": "stale"}}
+	return replaceVersioned(ctx, s.coll(), in.ID, prevVersion, toInspectorModel(in), "inspector",
+		func(err error) error { return s.conflict(ctx, in, err) })
 }

@@ -152,35 +152,14 @@ func (s *ItemStore) FindItems(ctx context.Context, f backend.ItemFilter) ([]*bac
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := s.coll().Find(ctx, filter, opts)
-	if err != nil {
-		return nil, 0, translate(err)
-	}
-	var models []itemModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, 0, translate(err)
-	}
-	out := make([]*backend.Item, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, int(total), nil
+	out, err := findAll(ctx, s.coll(), filter, opts, (*itemModel).domain)
+	return out, int(total), err
 }
 
 // UpdateItem implements backend.ItemStore; like UpdateInspector it matches
 // the version read and tells "gone" from "stale" afterwards.
 func (s *ItemStore) UpdateItem(ctx context.Context, it *backend.Item, prevVersion int) error {
-	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: it.ID}, {Key: "version", Value: prevVersion}}, toItemModel(it))
-	if err != nil {
-		return itemCodeConflict(translate(err))
-	}
-	if res.MatchedCount == 1 {
-		return nil
-	}
-	if _, err := s.FindItemByID(ctx, it.ID); err != nil {
-		return err
-	}
-	return &backend.Error{Code: backend.ECONFLICT, Message: "the item was changed by someone else; reload and try again", Fields: map[string]string{"version": "stale"}}
+	return replaceVersioned(ctx, s.coll(), it.ID, prevVersion, toItemModel(it), "item", itemCodeConflict)
 }
 
 // CreateItemPublication implements backend.ItemStore.

@@ -125,34 +125,16 @@ func (s *PlanStore) FindPlans(ctx context.Context, q backend.PlanQuery) ([]*back
 			bson.D{{Key: "joint_department_ids", Value: bson.D{{Key: "$in", Value: q.DepartmentIDs}}}},
 		}})
 	}
-	cur, err := s.coll().Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var models []planModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, translate(err)
-	}
-	out := make([]*backend.Plan, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, nil
+	out, err := findAll(ctx, s.coll(), filter, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}), (*planModel).domain)
+	return out, err
 }
 
 // UpdatePlan implements backend.PlanStore: a compare-and-set on version.
 func (s *PlanStore) UpdatePlan(ctx context.Context, p *backend.Plan) error {
 	m := toPlanModel(p)
 	m.Version = p.Version + 1
-	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: p.Version}}, m)
-	if err != nil {
-		return translate(err)
-	}
-	if res.MatchedCount == 0 {
-		if _, err := s.FindPlanByID(ctx, p.ID); err != nil {
-			return err
-		}
-		return backend.Errorf(backend.ECONFLICT, "the plan was changed meanwhile; reload it and try again")
+	if err := replaceVersioned(ctx, s.coll(), p.ID, p.Version, m, "plan", nil); err != nil {
+		return err
 	}
 	p.Version = m.Version
 	return nil

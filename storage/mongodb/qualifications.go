@@ -62,17 +62,6 @@ func (s *QualificationStore) EnsureQualifications(ctx context.Context, qs []back
 
 // FindQualifications implements backend.QualificationStore.
 func (s *QualificationStore) FindQualifications(ctx context.Context) ([]*backend.Qualification, error) {
-	cur, err := s.coll().Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var models []qualificationModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, translate(err)
-	}
-	out := make([]*backend.Qualification, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, nil
+	out, err := findAll(ctx, s.coll(), bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), (*qualificationModel).domain)
+	return out, err
 }

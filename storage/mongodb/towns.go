@@ -53,19 +53,8 @@ func (s *TownStore) CreateTown(ctx context.Context, t *backend.Town) error {
 
 // FindTowns implements backend.TownStore.
 func (s *TownStore) FindTowns(ctx context.Context) ([]*backend.Town, error) {
-	cur, err := s.coll().Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var models []townModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, translate(err)
-	}
-	out := make([]*backend.Town, len(models))
-	for i := range models {
-		out[i] = models[i].domain()
-	}
-	return out, nil
+	out, err := findAll(ctx, s.coll(), bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}}), (*townModel).domain)
+	return out, err
 }
 
 // FindTownByName implements backend.TownStore.

@@ -109,19 +109,8 @@ func (s *UserStore) FindUsers(ctx context.Context, f backend.UserFilter) ([]*bac
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := s.coll().Find(ctx, filter, opts)
-	if err != nil {
-		return nil, 0, translate(err)
-	}
-	var models []userModel
-	if err := cur.All(ctx, &models); err != nil {
-		return nil, 0, translate(err)
-	}
-	users := make([]*backend.User, len(models))
-	for i := range models {
-		users[i] = models[i].domain()
-	}
-	return users, int(total), nil
+	out, err := findAll(ctx, s.coll(), filter, opts, (*userModel).domain)
+	return out, int(total), err
 }
 
 // UpdateUser implements backend.UserStore.
