@@ -27,7 +27,7 @@ test: ## isolated test stack + go test -race -count=1 ./... (ARGS='-run X ./stor
 bench: ## the benchmarks, on the same isolated test stack, with their figures
 	deploy/local/test.sh --bench $(ARGS)
 
-check: ## gofmt, go vet and staticcheck (pinned)
+check: ## gofmt, go mod tidy, go vet and staticcheck (pinned)
 	@deploy/local/tools.sh staticcheck
 	@echo "check: gofmt"
 	@unformatted=$$(gofmt -l $(GO_FILES)); \
@@ -36,6 +36,8 @@ check: ## gofmt, go vet and staticcheck (pinned)
 		echo "$$unformatted" | sed 's/^/  /'; \
 		exit 1; \
 	fi
+	@echo "check: go mod tidy"
+	@go mod tidy -diff || { echo "check: go.mod/go.sum are not tidy (run go mod tidy)"; exit 1; }
 	@echo "check: go vet"
 	@go vet ./...
 	@cd deploy/ferretdb && go vet ./...

@@ -13,8 +13,8 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/accounts"
-	"suiji/backend/audit"
-	"suiji/backend/auth"
+	"suiji/backend/app"
+	"suiji/backend/cmd/wire"
 	"suiji/storage/cache"
 	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
@@ -27,19 +27,16 @@ const testJWTKey = "suiji-api-test-key-0123456789abcdef"
 const testPassword = "correct horse battery"
 
 // apiEnv is a full API server on the real test stack (its own database and
-// key prefix), with one user per role.
+// key prefix), with every service built by wire.Services as in production,
+// and one user per role. Tests that need another clock or setting change
+// the service through env.svc (its fields are pointers the server shares).
 type apiEnv struct {
 	srv   *Server
-	svc   Services
+	svc   app.Services
 	db    *mongodb.DB
 	cache *cache.Cache
 	users map[string]*backend.User // by role name; "admin" is the bootstrap admin
 }
-
-// envHooks let each area's test file add its services to env.svc (built on
-// env.db and env.cache) before the server is made, from an init function in
-// that file, so areas do not edit this harness.
-var envHooks []func(t *testing.T, env *apiEnv)
 
 // matrixRoles are the callers the authorisation matrix tries; "" is the
 // anonymous public.
@@ -48,25 +45,9 @@ var matrixRoles = []string{"", "admin", "coordinator", "staff", "leader", "inspe
 func newAPIEnv(t *testing.T, cfg Config) *apiEnv {
 	t.Helper()
 	env := &apiEnv{db: storagetest.Mongo(t), cache: storagetest.Redis(t), users: map[string]*backend.User{}}
-	now := func() time.Time { return time.Now().UTC() }
-	recorder := &audit.Recorder{Store: env.db.AuditEvents(), Now: now}
-	sessions := env.cache.Sessions()
-	env.svc = Services{
-		Auth: &auth.Service{
-			Users: env.db.Users(), Sessions: sessions, Audit: recorder,
-			Throttle: cache.NewLoginThrottle(env.cache, cache.ThrottleOptions{}),
-			Key:      []byte(testJWTKey), Now: now,
-			AccessTTL: auth.DefaultAccessTTL, RefreshTTL: auth.DefaultRefreshTTL, RefreshGrace: auth.DefaultRefreshGrace,
-		},
-		Accounts: &accounts.Service{
-			Users: env.db.Users(), Devices: env.db.Devices(), Sessions: sessions, Audit: recorder, Now: now,
-		},
-		Audit:       env.db.AuditEvents(),
-		Idempotency: cache.NewIdempotencyStore(env.cache),
-	}
-	for _, hook := range envHooks {
-		hook(t, env)
-	}
+	stack := storagetest.Config(t)
+	stack.JWTKey = testJWTKey
+	env.svc = wire.Services(&wire.Stores{Mongo: env.db, Cache: env.cache}, stack, func() time.Time { return time.Now().UTC() })
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 1 << 20
 	}

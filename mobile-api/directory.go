@@ -9,47 +9,6 @@ import (
 	"suiji/backend/directory"
 )
 
-func init() { routeGroups = append(routeGroups, (*Server).directoryRoutes) }
-
-// directoryRoutes are the towns, departments and enterprise directory.
-// Every signed-in role may read them: inspectors need an enterprise's facts
-// (address, contacts, categories) on site, and any role may need the town
-// and department names to show other records. Writing is for the offices
-// that keep the lists (art. 6): admins and coordinators for the towns'
-// and departments' reference data, and also staff for enterprises, which
-// the offices and the brigade maintain day to day. Exporting the whole
-// directory is for the same clerks: it is a bulk copy of contact data, not
-// what an inspector needs on site.
-func (s *Server) directoryRoutes() []route {
-	if s.svc.Directory == nil {
-		return nil
-	}
-	admin := []backend.Role{backend.RoleAdmin}
-	keepers := []backend.Role{backend.RoleAdmin, backend.RoleCoordinator}
-	clerks := []backend.Role{backend.RoleAdmin, backend.RoleCoordinator, backend.RoleStaff}
-	return []route{
-		{"GET", "/api/v1/towns", signedIn, nil, s.handleListTowns},
-		{"POST", "/api/v1/towns", signedIn, admin, s.handleCreateTown},
-
-		{"GET", "/api/v1/departments", signedIn, nil, s.handleListDepartments},
-		{"POST", "/api/v1/departments", signedIn, keepers, s.handleCreateDepartment},
-		{"GET", "/api/v1/departments/:id", signedIn, nil, s.handleGetDepartment},
-		{"PATCH", "/api/v1/departments/:id", signedIn, keepers, s.handleUpdateDepartment},
-		{"GET", "/api/v1/departments/:id/versions", signedIn, nil, s.handleDepartmentVersions},
-
-		// Fixed paths before /:id, which would otherwise swallow them.
-		{"GET", "/api/v1/enterprises", signedIn, nil, s.handleListEnterprises},
-		{"POST", "/api/v1/enterprises", signedIn, clerks, s.handleCreateEnterprise},
-		{"GET", "/api/v1/enterprises/stale", signedIn, nil, s.handleStaleEnterprises},
-		{"POST", "/api/v1/enterprises/import", signedIn, clerks, s.handleImportEnterprises},
-		{"GET", "/api/v1/enterprises/export", signedIn, clerks, s.handleExportEnterprises},
-		{"GET", "/api/v1/enterprises/:id", signedIn, nil, s.handleGetEnterprise},
-		{"PATCH", "/api/v1/enterprises/:id", signedIn, clerks, s.handleUpdateEnterprise},
-		{"GET", "/api/v1/enterprises/:id/versions", signedIn, nil, s.handleEnterpriseVersions},
-		{"POST", "/api/v1/enterprises/:id/review", signedIn, clerks, s.handleReviewEnterprise},
-	}
-}
-
 // townResponse is a town as the API shows it.
 type townResponse struct {
 	ID        string    `json:"id"`

@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,22 +21,9 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"suiji/backend"
-	"suiji/backend/audit"
 	"suiji/backend/directory"
 	"suiji/backend/uscc"
 )
-
-// The directory service on the test stack; tests that need to move time set
-// env.svc.Directory.Now to a dirClock before their first request.
-func init() {
-	envHooks = append(envHooks, func(t *testing.T, env *apiEnv) {
-		now := func() time.Time { return time.Now().UTC() }
-		env.svc.Directory = &directory.Service{
-			Towns: env.db.Towns(), Departments: env.db.Departments(), Enterprises: env.db.Enterprises(),
-			Versions: env.db.Versions(), Audit: &audit.Recorder{Store: env.db.AuditEvents(), Now: now}, Now: now,
-		}
-	})
-}
 
 // dirClock is a clock the test moves by hand.
 type dirClock struct {
@@ -526,33 +510,6 @@ func TestTownFlows(t *testing.T) {
 			}},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, env) })
-	}
-}
-
-// TestDirectoryRoutesDocumented: every directory route is in openapi.json
-// (the shared OpenAPI test builds its server without the directory).
-func TestDirectoryRoutesDocumented(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
-		t.Fatal(err)
-	}
-	s := New(Config{}, slog.New(slog.DiscardHandler), nil, Services{Directory: &directory.Service{}})
-	routes := s.directoryRoutes()
-	if len(routes) == 0 {
-		t.Fatal("no directory routes")
-	}
-	param := regexp.MustCompile(`:([a-z_]+)`)
-	for _, r := range routes {
-		path := param.ReplaceAllString(r.path, "{$1}")
-		if _, ok := doc.Paths[path][strings.ToLower(r.method)]; !ok {
-			t.Errorf("%s %s is not in openapi.json", r.method, path)
-		}
-	}
-	resp, _ := do(t, s, httptest.NewRequest("GET", "/openapi.json", nil))
-	if resp.StatusCode != 200 {
-		t.Errorf("openapi.json: %d", resp.StatusCode)
 	}
 }
 

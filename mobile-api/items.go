@@ -12,31 +12,6 @@ import (
 	"suiji/backend/sheet"
 )
 
-func init() { routeGroups = append(routeGroups, (*Server).itemRoutes) }
-
-// itemRoutes is the item list's part of the API table. Every signed-in user
-// may read items (inspectors check them on site); coordinators and staff
-// edit them (staff only their own department's, checked in
-// itemlist.Service); coordinators publish. The published list is public.
-func (s *Server) itemRoutes() []route {
-	if s.svc.Items == nil {
-		return nil
-	}
-	editors := []backend.Role{backend.RoleCoordinator, backend.RoleStaff}
-	return []route{
-		{"GET", "/api/v1/items", signedIn, nil, s.handleListItems},
-		{"POST", "/api/v1/items", signedIn, editors, s.handleCreateItem},
-		{"POST", "/api/v1/items/publish", signedIn, []backend.Role{backend.RoleCoordinator}, s.handlePublishItems},
-		{"POST", "/api/v1/items/import", signedIn, editors, s.handleImportItems},
-		// Before /:id, which would otherwise take "export" for an id.
-		{"GET", "/api/v1/items/export", signedIn, nil, s.handleExportItems},
-		{"GET", "/api/v1/items/:id", signedIn, nil, s.handleGetItem},
-		{"PATCH", "/api/v1/items/:id", signedIn, editors, s.handleUpdateItem},
-		{"GET", "/api/v1/items/:id/versions", signedIn, nil, s.handleItemVersions},
-		{"GET", "/public/v1/items", public, nil, s.handlePublicItems},
-	}
-}
-
 // legalBasisJSON is an item's legal basis.
 type legalBasisJSON struct {
 	Law     string `json:"law"`

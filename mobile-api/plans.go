@@ -10,36 +10,6 @@ import (
 	"suiji/backend/plans"
 )
 
-func init() { routeGroups = append(routeGroups, (*Server).planRoutes) }
-
-// planRoutes: plans are drafted by the coordinator or a department's staff,
-// approved by a leader, committed and drawn by the coordinator or the lead
-// department's staff (checked per plan in the use case), and published for
-// everyone.
-func (s *Server) planRoutes() []route {
-	if s.svc.Plans == nil {
-		return nil
-	}
-	readers := []backend.Role{backend.RoleCoordinator, backend.RoleLeader, backend.RoleStaff}
-	runners := []backend.Role{backend.RoleCoordinator, backend.RoleStaff}
-	return []route{
-		{"GET", "/api/v1/plans", signedIn, readers, s.handleListPlans},
-		{"POST", "/api/v1/plans", signedIn, runners, s.handleCreatePlan},
-		{"GET", "/api/v1/plans/:id", signedIn, readers, s.handleGetPlan},
-		{"PATCH", "/api/v1/plans/:id", signedIn, runners, s.handleUpdatePlan},
-		{"POST", "/api/v1/plans/:id/approve", signedIn, []backend.Role{backend.RoleLeader}, s.handleApprovePlan},
-		{"POST", "/api/v1/plans/:id/commit", signedIn, runners, s.handleCommitPlan},
-		{"POST", "/api/v1/plans/:id/draws", signedIn, runners, s.handleDraw},
-		{"GET", "/api/v1/plans/:id/draws", signedIn, readers, s.handleListDraws},
-		{"GET", "/api/v1/draws/:id", signedIn, readers, s.handleGetDraw},
-		{"GET", "/api/v1/reports/coverage", signedIn, []backend.Role{backend.RoleCoordinator, backend.RoleLeader}, s.handleCoverage},
-		{"GET", "/api/v1/reports/random-share", signedIn, []backend.Role{backend.RoleCoordinator, backend.RoleLeader}, s.handleRandomShare},
-		{"GET", "/public/v1/plans", public, nil, s.handlePublicPlans},
-		{"GET", "/public/v1/plans/:id", public, nil, s.handlePublicPlan},
-		{"GET", "/public/v1/draws/:id", public, nil, s.handlePublicDraw},
-	}
-}
-
 // planFilterJSON, planSampleJSON and planWindowJSON are parts of planJSON.
 type planFilterJSON struct {
 	Towns      []string `json:"towns"`

@@ -7,24 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"suiji/backend"
 	"suiji/backend/draw"
-	"suiji/backend/plans"
 	"suiji/storage/storagetest"
 )
-
-func init() {
-	envHooks = append(envHooks, func(t *testing.T, env *apiEnv) {
-		env.svc.Plans = &plans.Service{
-			Plans: env.db.Plans(), Draws: env.db.Draws(), Enterprises: env.db.Enterprises(),
-			Inspectors: env.db.Inspectors(), Items: env.db.Items(), Departments: env.db.Departments(),
-			Towns: env.db.Towns(), Locks: env.cache.Locks(), Audit: env.svc.Auth.Audit,
-			Now: func() time.Time { return time.Now().UTC() }, Rand: plans.NewRandReader(),
-		}
-	})
-}
 
 // planWorld is storagetest's small county, with the test users (staff,
 // coordinator, leader) moved into its brigade so staff1 may plan for it.

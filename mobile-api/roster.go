@@ -12,32 +12,6 @@ import (
 	"suiji/backend/sheet"
 )
 
-func init() { routeGroups = append(routeGroups, (*Server).rosterRoutes) }
-
-// rosterRoutes is the roster's part of the API table: qualifications and
-// inspectors. Who may do what on one inspector (staff: own department;
-// inspectors: own record) is decided in roster.Service.
-func (s *Server) rosterRoutes() []route {
-	if s.svc.Roster == nil {
-		return nil
-	}
-	managers := []backend.Role{backend.RoleCoordinator, backend.RoleStaff}
-	readers := []backend.Role{backend.RoleCoordinator, backend.RoleStaff, backend.RoleLeader}
-	return []route{
-		{"GET", "/api/v1/qualifications", signedIn, nil, s.handleListQualifications},
-		{"POST", "/api/v1/qualifications", signedIn, []backend.Role{backend.RoleCoordinator}, s.handleCreateQualification},
-		{"GET", "/api/v1/inspectors", signedIn, readers, s.handleListInspectors},
-		{"POST", "/api/v1/inspectors", signedIn, managers, s.handleCreateInspector},
-		// Before /:id, which would otherwise take "expiring" or "export" for an id.
-		{"GET", "/api/v1/inspectors/expiring", signedIn, readers, s.handleExpiringInspectors},
-		{"GET", "/api/v1/inspectors/export", signedIn, readers, s.handleExportInspectors},
-		{"POST", "/api/v1/inspectors/import", signedIn, managers, s.handleImportInspectors},
-		{"GET", "/api/v1/inspectors/:id", signedIn, nil, s.handleGetInspector},
-		{"PATCH", "/api/v1/inspectors/:id", signedIn, managers, s.handleUpdateInspector},
-		{"GET", "/api/v1/inspectors/:id/versions", signedIn, readers, s.handleInspectorVersions},
-	}
-}
-
 // qualificationResponse is one entry of the managed qualification list.
 type qualificationResponse struct {
 	Code      string    `json:"code"`

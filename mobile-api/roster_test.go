@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,27 +11,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/accounts"
-	"suiji/backend/audit"
-	"suiji/backend/auth"
-	"suiji/backend/itemlist"
-	"suiji/backend/roster"
 )
-
-func init() {
-	envHooks = append(envHooks, func(t *testing.T, env *apiEnv) {
-		now := func() time.Time { return time.Now().UTC() }
-		recorder := &audit.Recorder{Store: env.db.AuditEvents(), Now: now}
-		env.svc.Roster = &roster.Service{
-			Inspectors: env.db.Inspectors(), Qualifications: env.db.Qualifications(), Users: env.db.Users(),
-			Departments: env.db.Departments(), Enterprises: env.db.Enterprises(),
-			Versions: env.db.Versions(), Audit: recorder, Now: now,
-		}
-		env.svc.Items = &itemlist.Service{
-			Items: env.db.Items(), Qualifications: env.db.Qualifications(), Departments: env.db.Departments(),
-			Versions: env.db.Versions(), Audit: recorder, Now: now,
-		}
-	})
-}
 
 // rosterFixture is what the roster and item tests share: two departments
 // (the test users' "dept-1" and another) and users holding the inspector
@@ -457,41 +435,4 @@ func TestQualificationsAreSeededAndExtensible(t *testing.T) {
 	// The new one is usable at once.
 	f.req(t, "coordinator", "POST", "/api/v1/inspectors",
 		inspectorJSON(f.users[0].ID, "粉尘专家", "Q-1", string(chinaToday().AddDays(10)), "dept-1", "dust_explosion"), 201, nil)
-}
-
-// TestOpenAPIDocumentsRosterAndItemRoutes is TestOpenAPIDocumentsEveryRoute
-// for the routes that mount only with the roster and item services, which
-// that test's server does not have.
-func TestOpenAPIDocumentsRosterAndItemRoutes(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
-		t.Fatal(err)
-	}
-	s := New(Config{BodyLimit: 1 << 20}, slog.New(slog.DiscardHandler), nil, Services{
-		Auth: &auth.Service{}, Roster: &roster.Service{}, Items: &itemlist.Service{},
-	})
-	param := regexp.MustCompile(`:([a-z_]+)`)
-	n := 0
-	for _, r := range append(s.rosterRoutes(), s.itemRoutes()...) {
-		n++
-		path := param.ReplaceAllString(r.path, "{$1}")
-		if _, ok := doc.Paths[path][strings.ToLower(r.method)]; !ok {
-			t.Errorf("%s %s is served but not in openapi.json", r.method, path)
-		}
-	}
-	if n < 15 {
-		t.Errorf("only %d roster and item routes", n)
-	}
-	// And each is actually mounted.
-	mounted := map[string]bool{}
-	for _, r := range s.App().GetRoutes(true) {
-		mounted[r.Method+" "+r.Path] = true
-	}
-	for _, r := range append(s.rosterRoutes(), s.itemRoutes()...) {
-		if !mounted[r.method+" "+r.path] {
-			t.Errorf("%s %s is in the table but not mounted", r.method, r.path)
-		}
-	}
 }

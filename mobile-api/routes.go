@@ -28,59 +28,134 @@ type route struct {
 	handler fiber.Handler
 }
 
-// apiRoutes is the /api/v1 table. Object-level checks (may this caller see
-// that object?) happen in the use cases, which know the objects.
-func (s *Server) apiRoutes() []route {
-	var rs []route
-	admin := []backend.Role{backend.RoleAdmin}
-	coordinator := []backend.Role{backend.RoleCoordinator}
-	if s.svc.Auth != nil {
-		rs = append(rs,
-			route{"POST", "/api/v1/auth/login", public, nil, s.handleLogin},
-			route{"POST", "/api/v1/auth/refresh", public, nil, s.handleRefresh},
-			route{"POST", "/api/v1/auth/logout", signedIn, nil, s.handleLogout},
-		)
-	}
-	if s.svc.Accounts != nil {
-		rs = append(rs,
-			route{"GET", "/api/v1/me", signedIn, nil, s.handleMe},
-			route{"PATCH", "/api/v1/me", signedIn, nil, s.handleUpdateMe},
-			route{"GET", "/api/v1/me/devices", signedIn, nil, s.handleListDevices},
-			route{"POST", "/api/v1/me/devices", signedIn, nil, s.handleRegisterDevice},
-			route{"DELETE", "/api/v1/me/devices/:id", signedIn, nil, s.handleDeleteDevice},
-			route{"GET", "/api/v1/users", signedIn, admin, s.handleListUsers},
-			route{"POST", "/api/v1/users", signedIn, admin, s.handleCreateUser},
-			route{"GET", "/api/v1/users/:id", signedIn, admin, s.handleGetUser},
-			route{"PATCH", "/api/v1/users/:id", signedIn, admin, s.handleUpdateUser},
-		)
-	}
-	if s.svc.Audit != nil {
-		rs = append(rs, route{"GET", "/api/v1/audit", signedIn, coordinator, s.handleAuditList})
-	}
-	for _, group := range routeGroups {
-		rs = append(rs, group(s)...)
-	}
-	return rs
-}
+// Who may call what, by role (admins pass every role check).
+var (
+	admin       = []backend.Role{backend.RoleAdmin}
+	coordinator = []backend.Role{backend.RoleCoordinator}
+	leader      = []backend.Role{backend.RoleLeader}
+	// keepers keep the reference lists (towns, departments).
+	keepers = []backend.Role{backend.RoleAdmin, backend.RoleCoordinator}
+	// clerks keep the enterprise directory day to day.
+	clerks = []backend.Role{backend.RoleAdmin, backend.RoleCoordinator, backend.RoleStaff}
+	// office is the bureau's own staff who plan and manage: coordinators
+	// and the departments' staff.
+	office = []backend.Role{backend.RoleCoordinator, backend.RoleStaff}
+	// officeAndLeaders also read what the office manages.
+	officeAndLeaders = []backend.Role{backend.RoleCoordinator, backend.RoleStaff, backend.RoleLeader}
+	// overseers read the bureau-wide reports.
+	overseers = []backend.Role{backend.RoleCoordinator, backend.RoleLeader}
+)
 
-// routeGroups are the route tables of the API's areas (directory, roster,
-// items, plans …), each registered by an init function in the area's own
-// file, so that areas are added without editing this one. A group returns
-// no routes when the service it needs is not set.
-var routeGroups []func(*Server) []route
+// apiRoutes is the whole API table: every route the server answers,
+// with who may call it and its handler. Object-level checks (may this
+// caller see that object?) happen in the use cases, which know the
+// objects. Fixed paths come before /:id patterns, which would otherwise
+// swallow them.
+func (s *Server) apiRoutes() []route {
+	return []route{
+		// Operations: liveness, readiness, metrics, the API contract.
+		{"GET", "/healthz", public, nil, s.handleHealthz},
+		{"GET", "/readyz", public, nil, s.handleReadyz},
+		{"GET", "/metrics", public, nil, s.metrics.handler()},
+		{"GET", "/openapi.json", public, nil, s.handleOpenAPI},
+
+		// Identity (art. 3): sign-in, sessions, the caller's own account.
+		{"POST", "/api/v1/auth/login", public, nil, s.handleLogin},
+		{"POST", "/api/v1/auth/refresh", public, nil, s.handleRefresh},
+		{"POST", "/api/v1/auth/logout", signedIn, nil, s.handleLogout},
+		{"GET", "/api/v1/me", signedIn, nil, s.handleMe},
+		{"PATCH", "/api/v1/me", signedIn, nil, s.handleUpdateMe},
+		{"GET", "/api/v1/me/devices", signedIn, nil, s.handleListDevices},
+		{"POST", "/api/v1/me/devices", signedIn, nil, s.handleRegisterDevice},
+		{"DELETE", "/api/v1/me/devices/:id", signedIn, nil, s.handleDeleteDevice},
+		{"GET", "/api/v1/users", signedIn, admin, s.handleListUsers},
+		{"POST", "/api/v1/users", signedIn, admin, s.handleCreateUser},
+		{"GET", "/api/v1/users/:id", signedIn, admin, s.handleGetUser},
+		{"PATCH", "/api/v1/users/:id", signedIn, admin, s.handleUpdateUser},
+
+		// The audit trail (art. 3, 29).
+		{"GET", "/api/v1/audit", signedIn, coordinator, s.handleAuditList},
+
+		// The directory (art. 6, 7, 13, 16). Every signed-in role may read
+		// it: inspectors need an enterprise's facts on site, and any role
+		// may need town and department names to show other records.
+		// Exporting the whole directory is a bulk copy of contact data, so
+		// it is for the clerks who keep it.
+		{"GET", "/api/v1/towns", signedIn, nil, s.handleListTowns},
+		{"POST", "/api/v1/towns", signedIn, admin, s.handleCreateTown},
+		{"GET", "/api/v1/departments", signedIn, nil, s.handleListDepartments},
+		{"POST", "/api/v1/departments", signedIn, keepers, s.handleCreateDepartment},
+		{"GET", "/api/v1/departments/:id", signedIn, nil, s.handleGetDepartment},
+		{"PATCH", "/api/v1/departments/:id", signedIn, keepers, s.handleUpdateDepartment},
+		{"GET", "/api/v1/departments/:id/versions", signedIn, nil, s.handleDepartmentVersions},
+		{"GET", "/api/v1/enterprises", signedIn, nil, s.handleListEnterprises},
+		{"POST", "/api/v1/enterprises", signedIn, clerks, s.handleCreateEnterprise},
+		{"GET", "/api/v1/enterprises/stale", signedIn, nil, s.handleStaleEnterprises},
+		{"POST", "/api/v1/enterprises/import", signedIn, clerks, s.handleImportEnterprises},
+		{"GET", "/api/v1/enterprises/export", signedIn, clerks, s.handleExportEnterprises},
+		{"GET", "/api/v1/enterprises/:id", signedIn, nil, s.handleGetEnterprise},
+		{"PATCH", "/api/v1/enterprises/:id", signedIn, clerks, s.handleUpdateEnterprise},
+		{"GET", "/api/v1/enterprises/:id/versions", signedIn, nil, s.handleEnterpriseVersions},
+		{"POST", "/api/v1/enterprises/:id/review", signedIn, clerks, s.handleReviewEnterprise},
+
+		// The roster (art. 12, 15). Who may do what on one inspector
+		// (staff: own department; inspectors: own record) is decided in
+		// roster.Service.
+		{"GET", "/api/v1/qualifications", signedIn, nil, s.handleListQualifications},
+		{"POST", "/api/v1/qualifications", signedIn, coordinator, s.handleCreateQualification},
+		{"GET", "/api/v1/inspectors", signedIn, officeAndLeaders, s.handleListInspectors},
+		{"POST", "/api/v1/inspectors", signedIn, office, s.handleCreateInspector},
+		{"GET", "/api/v1/inspectors/expiring", signedIn, officeAndLeaders, s.handleExpiringInspectors},
+		{"GET", "/api/v1/inspectors/export", signedIn, officeAndLeaders, s.handleExportInspectors},
+		{"POST", "/api/v1/inspectors/import", signedIn, office, s.handleImportInspectors},
+		{"GET", "/api/v1/inspectors/:id", signedIn, nil, s.handleGetInspector},
+		{"PATCH", "/api/v1/inspectors/:id", signedIn, office, s.handleUpdateInspector},
+		{"GET", "/api/v1/inspectors/:id/versions", signedIn, officeAndLeaders, s.handleInspectorVersions},
+
+		// The item lists (art. 9, 10). Every signed-in user may read items
+		// (inspectors check them on site); staff edit only their own
+		// department's (checked in itemlist.Service); coordinators publish.
+		{"GET", "/api/v1/items", signedIn, nil, s.handleListItems},
+		{"POST", "/api/v1/items", signedIn, office, s.handleCreateItem},
+		{"POST", "/api/v1/items/publish", signedIn, coordinator, s.handlePublishItems},
+		{"POST", "/api/v1/items/import", signedIn, office, s.handleImportItems},
+		{"GET", "/api/v1/items/export", signedIn, nil, s.handleExportItems},
+		{"GET", "/api/v1/items/:id", signedIn, nil, s.handleGetItem},
+		{"PATCH", "/api/v1/items/:id", signedIn, office, s.handleUpdateItem},
+		{"GET", "/api/v1/items/:id/versions", signedIn, nil, s.handleItemVersions},
+
+		// Plans and draws (art. 4–5, 8, 14–16, 19): drafted by the office,
+		// approved by a leader, committed and drawn by the coordinator or
+		// the lead department's staff (checked per plan in plans.Service).
+		{"GET", "/api/v1/plans", signedIn, officeAndLeaders, s.handleListPlans},
+		{"POST", "/api/v1/plans", signedIn, office, s.handleCreatePlan},
+		{"GET", "/api/v1/plans/:id", signedIn, officeAndLeaders, s.handleGetPlan},
+		{"PATCH", "/api/v1/plans/:id", signedIn, office, s.handleUpdatePlan},
+		{"POST", "/api/v1/plans/:id/approve", signedIn, leader, s.handleApprovePlan},
+		{"POST", "/api/v1/plans/:id/commit", signedIn, office, s.handleCommitPlan},
+		{"POST", "/api/v1/plans/:id/draws", signedIn, office, s.handleDraw},
+		{"GET", "/api/v1/plans/:id/draws", signedIn, officeAndLeaders, s.handleListDraws},
+		{"GET", "/api/v1/draws/:id", signedIn, officeAndLeaders, s.handleGetDraw},
+		{"GET", "/api/v1/reports/coverage", signedIn, overseers, s.handleCoverage},
+		{"GET", "/api/v1/reports/random-share", signedIn, overseers, s.handleRandomShare},
+
+		// What everyone may read without signing in (art. 10, 19).
+		{"GET", "/public/v1/items", public, nil, s.handlePublicItems},
+		{"GET", "/public/v1/plans", public, nil, s.handlePublicPlans},
+		{"GET", "/public/v1/plans/:id", public, nil, s.handlePublicPlan},
+		{"GET", "/public/v1/draws/:id", public, nil, s.handlePublicDraw},
+	}
+}
 
 // mountAPI installs the table. Signed-in routes authenticate first, then
 // check roles, then (for mutations) apply Idempotency-Key handling, which is
 // scoped per user and so must follow authentication.
 func (s *Server) mountAPI() {
 	for _, r := range s.apiRoutes() {
-		if r.access == signedIn && s.svc.Auth == nil {
-			continue // nothing can authenticate the caller
-		}
 		var chain []fiber.Handler
 		if r.access == signedIn {
 			chain = append(chain, s.authenticate, requireRoles(r.roles))
-			if s.svc.Idempotency != nil && mutating(r.method) {
+			if mutating(r.method) {
 				chain = append(chain, s.idempotent(s.svc.Idempotency))
 			}
 		}

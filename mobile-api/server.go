@@ -12,12 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"suiji/backend"
-	"suiji/backend/accounts"
-	"suiji/backend/auth"
-	"suiji/backend/directory"
-	"suiji/backend/itemlist"
-	"suiji/backend/plans"
-	"suiji/backend/roster"
+	"suiji/backend/app"
 )
 
 // Config is what the HTTP server needs to know; the binary fills it from
@@ -30,34 +25,23 @@ type Config struct {
 	Version        string        // reported by /healthz
 }
 
-// Services are the backend services the handlers call. A nil field leaves
-// its routes unmounted (tests build servers with only what they exercise).
-type Services struct {
-	Auth        *auth.Service            // sign-in, tokens, authentication
-	Accounts    *accounts.Service        // users and devices
-	Audit       backend.AuditStore       // the audit trail, for GET /api/v1/audit
-	Idempotency backend.IdempotencyStore // Idempotency-Key handling for mutations
-	Directory   *directory.Service       // towns, departments, enterprises
-	Roster      *roster.Service          // inspectors, qualifications
-	Items       *itemlist.Service        // the yearly item lists
-	Plans       *plans.Service           // plans and their draws
-}
-
 // Server is the HTTP API. Create it with New, serve it with Serve; tests
 // drive App() directly with app.Test.
 type Server struct {
 	cfg     Config
 	logger  *slog.Logger
 	deps    []backend.Dependency
-	svc     Services
+	svc     app.Services
 	proxies trustedProxies // who may report the client address
 	metrics *metrics
 	app     *fiber.App
 }
 
 // New builds the Fiber app with its middleware and routes. deps are the
-// backing services /readyz reports on; svc the services handlers call.
-func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc Services) *Server {
+// backing services /readyz reports on; svc the use cases handlers call,
+// as built by backend/cmd/wire. Every route is mounted whatever svc holds;
+// a test that leaves a service nil must not call its routes.
+func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc app.Services) *Server {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
@@ -94,10 +78,6 @@ func (s *Server) routes() {
 		}))
 	}
 
-	s.app.Get("/healthz", s.handleHealthz)
-	s.app.Get("/readyz", s.handleReadyz)
-	s.app.Get("/metrics", s.metrics.handler())
-	s.app.Get("/openapi.json", s.handleOpenAPI)
 	s.mountAPI()
 }
 

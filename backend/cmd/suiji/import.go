@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"suiji/backend"
+	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
 	"suiji/backend/sheet"
 )
@@ -47,12 +48,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	st, err := openStores(ctx, cfg)
+	st, err := wire.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.close(newLogger(cfg, stderr))
-	svc := st.services(cfg)
+	defer st.Close(newLogger(cfg, stderr))
+	svc := wire.Services(st, cfg, utcNow)
 	username := *as
 	if username == "" {
 		username = cfg.AdminUsername

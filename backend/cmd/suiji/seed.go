@@ -11,12 +11,13 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/accounts"
+	"suiji/backend/app"
+	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
 	"suiji/backend/demo"
 	"suiji/backend/directory"
 	"suiji/backend/itemlist"
 	"suiji/backend/roster"
-	mobileapi "suiji/mobile-api"
 )
 
 // runSeed loads demonstration data (backend/demo) into an empty
@@ -43,12 +44,12 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	st, err := openStores(ctx, cfg)
+	st, err := wire.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.close(newLogger(cfg, stderr))
-	svc := st.services(cfg)
+	defer st.Close(newLogger(cfg, stderr))
+	svc := wire.Services(st, cfg, utcNow)
 	if _, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // errNotEmpty is returned when the database already holds a directory.
 var errNotEmpty = errors.New("the directory already has enterprises; demo data goes only into an empty database (use --if-empty to skip quietly)")
 
-func seedDemo(ctx context.Context, svc mobileapi.Services, adminName string, ifEmpty bool, out io.Writer) error {
+func seedDemo(ctx context.Context, svc app.Services, adminName string, ifEmpty bool, out io.Writer) error {
 	if svc.Directory == nil || svc.Roster == nil || svc.Items == nil {
 		return errors.New("seed: the directory, roster and item-list services are not wired")
 	}

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"suiji/backend"
+	"suiji/backend/cmd/wire"
 	"suiji/storage/storagetest"
 )
 
 // useTestStores points the binary's configuration at this test's own
 // database, buckets and key prefix.
-func useTestStores(t *testing.T) *stores {
+func useTestStores(t *testing.T) *wire.Stores {
 	t.Helper()
 	db := storagetest.Mongo(t)
 	objs := storagetest.Objects(t)
@@ -23,7 +24,7 @@ func useTestStores(t *testing.T) *stores {
 	t.Setenv("SUIJI_DOCUMENTS_BUCKET", objs.DocumentsBucket())
 	t.Setenv("SUIJI_REDIS_PREFIX", c.Prefix())
 	t.Setenv("SUIJI_LOG_FORMAT", "json")
-	return &stores{mongo: db, cache: c, objects: objs}
+	return &wire.Stores{Mongo: db, Cache: c, Objects: objs}
 }
 
 func TestSeedDemoThenImportRoundTrip(t *testing.T) {
@@ -33,18 +34,18 @@ func TestSeedDemoThenImportRoundTrip(t *testing.T) {
 	if err := run(ctx, []string{"seed", "--demo"}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out.String())
 	}
-	_, nEnt, err := st.mongo.Enterprises().FindEnterprises(ctx, backend.EnterpriseFilter{})
+	_, nEnt, err := st.Mongo.Enterprises().FindEnterprises(ctx, backend.EnterpriseFilter{})
 	if err != nil || nEnt != 300 {
 		t.Fatalf("%d enterprises (%v), want 300", nEnt, err)
 	}
-	_, nIns, _ := st.mongo.Inspectors().FindInspectors(ctx, backend.InspectorFilter{})
+	_, nIns, _ := st.Mongo.Inspectors().FindInspectors(ctx, backend.InspectorFilter{})
 	if nIns != 32 {
 		t.Fatalf("%d inspectors, want 32", nIns)
 	}
 	if !strings.Contains(out.String(), "coordinator") || !strings.Contains(out.String(), "inspector01") {
 		t.Fatalf("logins not printed:\n%s", out.String())
 	}
-	if _, err := st.mongo.Users().FindUserByUsername(ctx, "inspector01"); err != nil {
+	if _, err := st.Mongo.Users().FindUserByUsername(ctx, "inspector01"); err != nil {
 		t.Fatalf("demo inspector account: %v", err)
 	}
 
@@ -58,7 +59,7 @@ func TestSeedDemoThenImportRoundTrip(t *testing.T) {
 	}
 
 	// Export the directory and import it back: every row unchanged.
-	svc := st.services(storagetest.Config(t))
+	svc := wire.Services(st, storagetest.Config(t), utcNow)
 	file := filepath.Join(t.TempDir(), "enterprises.xlsx")
 	f, err := os.Create(file)
 	if err != nil {
@@ -85,7 +86,7 @@ func TestSeedDemoThenImportRoundTrip(t *testing.T) {
 	if err := run(ctx, []string{"import", "enterprises", bad}, &out, &bytes.Buffer{}); err == nil || !strings.Contains(out.String(), "line 2") {
 		t.Fatalf("bad file: %v\n%s", err, out.String())
 	}
-	if _, n, _ := st.mongo.Enterprises().FindEnterprises(ctx, backend.EnterpriseFilter{}); n != 300 {
+	if _, n, _ := st.Mongo.Enterprises().FindEnterprises(ctx, backend.EnterpriseFilter{}); n != 300 {
 		t.Fatalf("a rejected file changed the directory: %d enterprises", n)
 	}
 }

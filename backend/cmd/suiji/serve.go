@@ -11,15 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"suiji/backend"
-	"suiji/backend/accounts"
-	"suiji/backend/audit"
-	"suiji/backend/auth"
+	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
 	mobileapi "suiji/mobile-api"
-	"suiji/storage/cache"
-	"suiji/storage/mongodb"
-	"suiji/storage/objects"
 )
 
 // runServe connects to MongoDB, Redis and MinIO, prepares indexes and
@@ -46,13 +40,13 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
 	warnDevDefaults(cfg, stderr)
 
-	st, err := openStores(ctx, cfg)
+	st, err := wire.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.close(logger)
+	defer st.Close(logger)
 
-	svc := st.services(cfg)
+	svc := wire.Services(st, cfg, utcNow)
 	if created, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); err != nil {
 		return fmt.Errorf("first admin (SUIJI_ADMIN_USERNAME/SUIJI_ADMIN_PASSWORD): %w", err)
 	} else if created {
@@ -65,7 +59,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		TrustedProxies: cfg.TrustedProxies,
 		ReadyTimeout:   cfg.ReadyTimeout,
 		Version:        version(),
-	}, logger, st.dependencies(), svc)
+	}, logger, st.Dependencies(), svc)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -79,110 +73,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return nil
 }
 
-// stores holds the open connections to the backing services.
-type stores struct {
-	mongo   *mongodb.DB
-	cache   *cache.Cache
-	objects *objects.Store
-}
-
-// openStores connects to each service and prepares it (indexes, buckets).
-// Any failure names the service; whatever was opened is closed again.
-func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) {
-	st := &stores{}
-	defer func() {
-		if err != nil {
-			st.close(slog.New(slog.DiscardHandler))
-		}
-	}()
-	if st.mongo, err = mongodb.Open(ctx, mongodb.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase}); err != nil {
-		return nil, fmt.Errorf("connecting to MongoDB (SUIJI_MONGO_URI): %w", err)
-	}
-	if err = st.mongo.EnsureIndexes(ctx); err != nil {
-		return nil, fmt.Errorf("creating MongoDB indexes: %w", err)
-	}
-	if st.cache, err = cache.Open(ctx, cache.Options{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix}); err != nil {
-		return nil, fmt.Errorf("connecting to Redis (SUIJI_REDIS_URL): %w", err)
-	}
-	st.objects, err = objects.Open(ctx, objects.Options{
-		Endpoint:        cfg.MinIOEndpoint,
-		AccessKey:       cfg.MinIOAccessKey,
-		SecretKey:       cfg.MinIOSecretKey,
-		Secure:          cfg.MinIOSecure,
-		Region:          cfg.MinIORegion,
-		EvidenceBucket:  cfg.EvidenceBucket,
-		DocumentsBucket: cfg.DocumentsBucket,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to MinIO (SUIJI_MINIO_ENDPOINT): %w", err)
-	}
-	if err = st.objects.EnsureBuckets(ctx); err != nil {
-		return nil, fmt.Errorf("creating MinIO buckets: %w", err)
-	}
-	return st, nil
-}
-
-// services builds the use cases on the open stores.
-func (st *stores) services(cfg *config.Config) mobileapi.Services {
-	now := func() time.Time { return time.Now().UTC() }
-	recorder := &audit.Recorder{Store: st.mongo.AuditEvents(), Now: now}
-	sessions := st.cache.Sessions()
-	svc := mobileapi.Services{
-		Auth: &auth.Service{
-			Users:        st.mongo.Users(),
-			Sessions:     sessions,
-			Throttle:     cache.NewLoginThrottle(st.cache, cache.ThrottleOptions{}),
-			Audit:        recorder,
-			Key:          []byte(cfg.JWTKey),
-			Now:          now,
-			AccessTTL:    auth.DefaultAccessTTL,
-			RefreshTTL:   auth.DefaultRefreshTTL,
-			RefreshGrace: auth.DefaultRefreshGrace,
-		},
-		Accounts: &accounts.Service{
-			Users:    st.mongo.Users(),
-			Devices:  st.mongo.Devices(),
-			Sessions: sessions,
-			Audit:    recorder,
-			Now:      now,
-		},
-		Audit:       st.mongo.AuditEvents(),
-		Idempotency: cache.NewIdempotencyStore(st.cache),
-	}
-	for _, wire := range wirings {
-		wire(st, &svc, recorder, now)
-	}
-	return svc
-}
-
-// wirings add the use cases of the API's areas (directory, roster, items,
-// plans …) to the services, each registered by an init function in the
-// area's own wire_*.go file.
-var wirings []func(st *stores, svc *mobileapi.Services, audit backend.Auditor, now func() time.Time)
-
-// dependencies lists the services /readyz reports on.
-func (st *stores) dependencies() []backend.Dependency {
-	return []backend.Dependency{
-		{Name: "mongodb", Pinger: st.mongo},
-		{Name: "redis", Pinger: st.cache},
-		{Name: "minio", Pinger: st.objects},
-	}
-}
-
-func (st *stores) close(logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if st.mongo != nil {
-		if err := st.mongo.Close(ctx); err != nil {
-			logger.Warn("closing MongoDB", slog.Any("error", err))
-		}
-	}
-	if st.cache != nil {
-		if err := st.cache.Close(); err != nil {
-			logger.Warn("closing Redis", slog.Any("error", err))
-		}
-	}
-}
+// utcNow is the clock of every service in the binary.
+func utcNow() time.Time { return time.Now().UTC() }
 
 // newLogger returns the process logger: JSON lines unless stderr is a
 // terminal (or SUIJI_LOG_FORMAT says otherwise).

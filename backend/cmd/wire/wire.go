@@ -1,0 +1,154 @@
+// Package wire is the one place where suiji's object graph is built: it
+// opens the backing services (MongoDB, Redis, MinIO) and builds every use
+// case on them. The binary (backend/cmd/suiji) and the API tests
+// (mobile-api) both build their services here, so a test exercises the
+// same graph production runs.
+//
+// It is the only package besides the binary that imports both the storage
+// adapters and the use cases; nothing imports it but front ends' wiring
+// roots and their tests.
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/accounts"
+	"suiji/backend/app"
+	"suiji/backend/audit"
+	"suiji/backend/auth"
+	"suiji/backend/config"
+	"suiji/backend/directory"
+	"suiji/backend/itemlist"
+	"suiji/backend/plans"
+	"suiji/backend/roster"
+	"suiji/storage/cache"
+	"suiji/storage/mongodb"
+	"suiji/storage/objects"
+)
+
+// Stores are the open connections to the backing services.
+type Stores struct {
+	Mongo   *mongodb.DB
+	Cache   *cache.Cache
+	Objects *objects.Store
+}
+
+// Open connects to each service named by cfg and prepares it (indexes,
+// buckets). Any failure names the service and its variable; whatever was
+// opened is closed again.
+func Open(ctx context.Context, cfg *config.Config) (_ *Stores, err error) {
+	st := &Stores{}
+	defer func() {
+		if err != nil {
+			st.Close(slog.New(slog.DiscardHandler))
+		}
+	}()
+	if st.Mongo, err = mongodb.Open(ctx, mongodb.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase}); err != nil {
+		return nil, fmt.Errorf("connecting to MongoDB (SUIJI_MONGO_URI): %w", err)
+	}
+	if err = st.Mongo.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("creating MongoDB indexes: %w", err)
+	}
+	if st.Cache, err = cache.Open(ctx, cache.Options{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix}); err != nil {
+		return nil, fmt.Errorf("connecting to Redis (SUIJI_REDIS_URL): %w", err)
+	}
+	st.Objects, err = objects.Open(ctx, objects.Options{
+		Endpoint:        cfg.MinIOEndpoint,
+		AccessKey:       cfg.MinIOAccessKey,
+		SecretKey:       cfg.MinIOSecretKey,
+		Secure:          cfg.MinIOSecure,
+		Region:          cfg.MinIORegion,
+		EvidenceBucket:  cfg.EvidenceBucket,
+		DocumentsBucket: cfg.DocumentsBucket,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to MinIO (SUIJI_MINIO_ENDPOINT): %w", err)
+	}
+	if err = st.Objects.EnsureBuckets(ctx); err != nil {
+		return nil, fmt.Errorf("creating MinIO buckets: %w", err)
+	}
+	return st, nil
+}
+
+// Dependencies lists the services /readyz reports on.
+func (st *Stores) Dependencies() []backend.Dependency {
+	return []backend.Dependency{
+		{Name: "mongodb", Pinger: st.Mongo},
+		{Name: "redis", Pinger: st.Cache},
+		{Name: "minio", Pinger: st.Objects},
+	}
+}
+
+// Close closes the connections, logging (not returning) failures: it runs
+// on the way out, when nothing better can be done.
+func (st *Stores) Close(logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if st.Mongo != nil {
+		if err := st.Mongo.Close(ctx); err != nil {
+			logger.Warn("closing MongoDB", slog.Any("error", err))
+		}
+	}
+	if st.Cache != nil {
+		if err := st.Cache.Close(); err != nil {
+			logger.Warn("closing Redis", slog.Any("error", err))
+		}
+	}
+}
+
+// Services builds every use case on the open stores. now is the clock all
+// of them share (time.Now in UTC in production; tests may pass their own).
+//
+// Reference data is seeded by the services themselves on first use
+// (Zezhou's towns, the default qualifications), so a fresh database needs
+// no seed step and several instances starting at once seed each entry once
+// (unique indexes decide).
+func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services {
+	db := st.Mongo
+	recorder := &audit.Recorder{Store: db.AuditEvents(), Now: now}
+	sessions := st.Cache.Sessions()
+	return app.Services{
+		Auth: &auth.Service{
+			Users:        db.Users(),
+			Sessions:     sessions,
+			Throttle:     cache.NewLoginThrottle(st.Cache, cache.ThrottleOptions{}),
+			Audit:        recorder,
+			Key:          []byte(cfg.JWTKey),
+			Now:          now,
+			AccessTTL:    auth.DefaultAccessTTL,
+			RefreshTTL:   auth.DefaultRefreshTTL,
+			RefreshGrace: auth.DefaultRefreshGrace,
+		},
+		Accounts: &accounts.Service{
+			Users: db.Users(), Devices: db.Devices(), Sessions: sessions, Audit: recorder, Now: now,
+		},
+		Audit:       db.AuditEvents(),
+		Idempotency: cache.NewIdempotencyStore(st.Cache),
+		// Towns, departments and enterprises (art. 6, 7, 13, 16).
+		Directory: &directory.Service{
+			Towns: db.Towns(), Departments: db.Departments(), Enterprises: db.Enterprises(),
+			Versions: db.Versions(), Audit: recorder, Now: now,
+		},
+		// Inspectors and qualifications (art. 12, 15).
+		Roster: &roster.Service{
+			Inspectors: db.Inspectors(), Qualifications: db.Qualifications(), Users: db.Users(),
+			Departments: db.Departments(), Enterprises: db.Enterprises(),
+			Versions: db.Versions(), Audit: recorder, Now: now,
+		},
+		// The yearly item lists (art. 9, 10).
+		Items: &itemlist.Service{
+			Items: db.Items(), Qualifications: db.Qualifications(), Departments: db.Departments(),
+			Versions: db.Versions(), Audit: recorder, Now: now,
+		},
+		// Plans and their verifiable draws (art. 8, 14, 15, 16, 19).
+		Plans: &plans.Service{
+			Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
+			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(),
+			Towns: db.Towns(), Locks: st.Cache.Locks(), Audit: recorder, Now: now, Rand: plans.NewRandReader(),
+		},
+	}
+}
