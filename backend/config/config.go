@@ -68,6 +68,8 @@ type Config struct {
 
 	FCMCredentialsFile string // service-account JSON for push; empty disables push
 	FCMEndpoint        string // override of the FCM endpoint (test server or relay)
+
+	PDFFonts []string // TrueType fonts of generated documents, in the order a character looks for a glyph
 }
 
 // Var documents one environment variable; Vars is the table the README shows.
@@ -105,7 +107,12 @@ var Vars = []Var{
 	{"SUIJI_ADMIN_PASSWORD", DevAdminPassword, "first admin's password", true},
 	{"SUIJI_FCM_CREDENTIALS_FILE", "", "Firebase service-account JSON; empty disables push (the inbox still works)", false},
 	{"SUIJI_FCM_ENDPOINT", "", "override of the FCM endpoint (a relay or test server)", false},
+	{"SUIJI_PDF_FONTS", DefaultPDFFonts, "comma-separated TrueType fonts (.ttf; OTF and TTC do not embed) for generated PDFs, each character set in the first font that has it; the defaults are Debian's fonts-droid-fallback (Chinese) and fonts-dejavu-core (Latin, digits), installed by make run and make test", false},
 }
+
+// DefaultPDFFonts are Debian's Droid Sans Fallback (Chinese; it has no Latin
+// letters or digits) followed by DejaVu Sans (Latin letters and digits).
+const DefaultPDFFonts = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf,/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 // Load reads the configuration through lookup (os.LookupEnv in the binary, a
 // map in tests) and validates it. Every problem is reported, each naming its
@@ -138,6 +145,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		AdminPassword:      r.str("SUIJI_ADMIN_PASSWORD"),
 		FCMCredentialsFile: r.str("SUIJI_FCM_CREDENTIALS_FILE"),
 		FCMEndpoint:        r.str("SUIJI_FCM_ENDPOINT"),
+		PDFFonts:           r.list("SUIJI_PDF_FONTS"),
 	}
 	c.validate(&r)
 	if c.Env == EnvProduction {
@@ -221,6 +229,9 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.AdminUsername == "" {
 		r.fail("SUIJI_ADMIN_USERNAME", "must not be empty")
+	}
+	if len(c.PDFFonts) == 0 {
+		r.fail("SUIJI_PDF_FONTS", "must name at least one TrueType font file")
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 10 {
 		r.fail("SUIJI_ADMIN_PASSWORD", "must be at least 10 characters")

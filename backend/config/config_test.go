@@ -22,6 +22,9 @@ func TestDefaultsLoadForDevelopment(t *testing.T) {
 	if c.Env != EnvDevelopment || c.HTTPAddr != "127.0.0.1:8080" || c.ShutdownTimeout != 15*time.Second {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
+	if len(c.PDFFonts) != 2 || !strings.HasSuffix(c.PDFFonts[0], "/DroidSansFallbackFull.ttf") || !strings.HasSuffix(c.PDFFonts[1], "/DejaVuSans.ttf") {
+		t.Fatalf("PDFFonts = %q, want Droid Sans Fallback then DejaVu Sans", c.PDFFonts)
+	}
 	want := []string{"SUIJI_ADMIN_PASSWORD", "SUIJI_JWT_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY"}
 	if got := c.DevDefaults(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("DevDefaults = %v, want %v", got, want)
@@ -64,6 +67,7 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		"SUIJI_JWT_KEY":          "short",
 		"SUIJI_ADMIN_PASSWORD":   "short",
 		"SUIJI_TRUSTED_PROXIES":  "10.0.0.1,proxy.local",
+		"SUIJI_PDF_FONTS":        " , ",
 	}
 	for name, value := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -137,6 +137,8 @@ go build -o "$SUIJI_BIN" ./backend/cmd/suiji
 # --- services -------------------------------------------------------------------
 
 stack_init run "$DATA"
+# shellcheck disable=SC2046 # a list of package names
+stack_apt_install $(stack_pdf_font_packages)
 if [[ -n $START_REDIS ]]; then
 	stack_start_redis "$REDIS_PORT" "$REDIS_PORT" "$REDIS_DB" persist
 	export SUIJI_REDIS_URL=$STACK_REDIS_URL

@@ -9,6 +9,8 @@
 #   stack_start_ferretdb PORT          sets STACK_MONGO_URI
 #   stack_start_minio PORT CONSOLE_PORT ACCESS_KEY SECRET_KEY console|no-console
 #                                      sets STACK_MINIO_ENDPOINT
+#   stack_apt_install PACKAGE...       installs Debian packages that are missing
+#   stack_pdf_font_packages            prints the packages of the default PDF fonts
 #   stack_stop                         stops what this stack started, only that
 #
 # Every service is started in its own session (setsid), so a Ctrl-C at the
@@ -166,6 +168,31 @@ port_free() {
 	stack_fail "127.0.0.1:$1 ($2) is already in use${who:+ by $who}. $3"
 }
 
+# stack_apt_install PACKAGE... — installs those of Debian's packages that are
+# not installed yet (one dpkg query each when all are), after an apt-get
+# update. Output goes to the stack's apt.log, shown if it fails.
+stack_apt_install() {
+	local pkg missing=() sudo=()
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+	done
+	((${#missing[@]})) || return 0
+	stack_log "installing Debian's ${missing[*]}"
+	((EUID == 0)) || sudo=(sudo)
+	# Lock::Timeout: another make test may be installing at the same moment.
+	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq >>"$STACK_LOGS/apt.log" 2>&1 ||
+		stack_fail "apt-get update failed" "$STACK_LOGS/apt.log"
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >>"$STACK_LOGS/apt.log" 2>&1 ||
+		stack_fail "apt-get install ${missing[*]} failed" "$STACK_LOGS/apt.log"
+}
+
+# stack_pdf_font_packages — the Debian packages of the default PDF fonts
+# (SUIJI_PDF_FONTS in backend/config: Droid Sans Fallback for Chinese, DejaVu
+# Sans for Latin letters and digits); none when SUIJI_PDF_FONTS names others.
+stack_pdf_font_packages() {
+	[[ -n ${SUIJI_PDF_FONTS:-} ]] || echo fonts-droid-fallback fonts-dejavu-core
+}
+
 # stack_start_redis REUSE_PORT OWN_PORT DB persist|ephemeral
 # Uses the Redis already answering on REUSE_PORT (never stopped by us);
 # otherwise installs Debian's redis-server if needed and starts one on
@@ -178,12 +205,8 @@ stack_start_redis() {
 		return
 	fi
 	if ! command -v redis-server >/dev/null; then
-		stack_log "Redis: nothing answers on 127.0.0.1:$reuse and redis-server is not installed; installing Debian's redis-server"
-		local sudo=()
-		((EUID == 0)) || sudo=(sudo)
-		"${sudo[@]}" apt-get update -qq >"$STACK_LOGS/apt.log" 2>&1 || stack_fail "apt-get update failed" "$STACK_LOGS/apt.log"
-		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq redis-server >>"$STACK_LOGS/apt.log" 2>&1 ||
-			stack_fail "apt-get install redis-server failed" "$STACK_LOGS/apt.log"
+		stack_log "Redis: nothing answers on 127.0.0.1:$reuse and redis-server is not installed"
+		stack_apt_install redis-server
 		# The package may have started the system's own Redis on 6379.
 		if redis_ping "$reuse"; then
 			STACK_REDIS_URL=redis://127.0.0.1:$reuse/$db
