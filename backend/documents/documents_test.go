@@ -387,3 +387,27 @@ func TestFontErrorsNamePackageAndVariable(t *testing.T) {
 		t.Fatalf("no fonts: %v", err)
 	}
 }
+
+// One Generator serves concurrent requests (run with -race): the fonts are
+// shared read-only, and both renderings are the single-threaded bytes.
+func TestConcurrentRendering(t *testing.T) {
+	g := generator(t)
+	want := sha256.Sum256(fixturePDF(t, true))
+	errs := make(chan error, 2)
+	sums := make(chan [32]byte, 2)
+	for range 2 {
+		go func() {
+			var b bytes.Buffer
+			errs <- g.RectificationOrder(&b, fixture())
+			sums <- sha256.Sum256(b.Bytes())
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if <-sums != want {
+			t.Fatal("a concurrent rendering differs from the single one")
+		}
+	}
+}

@@ -53,6 +53,7 @@ type page struct {
 	y         float64 // top of the free space on the current page
 	pages     int
 	onNewPage func() // draws what a continued block repeats (a table header)
+	err       error  // the first error of the PDF library while drawing text
 }
 
 func newPage(fonts []*font, title, number string, in *Inspection) (*page, error) {
@@ -104,6 +105,9 @@ func (p *page) finish(w io.Writer) error {
 		p.text(right-p.width(folio, sizeSmall), baseline, folio, sizeSmall)
 		p.pdf.SetLineWidth(0.4)
 		p.pdf.Line(left, baseline-10, right, baseline-10)
+	}
+	if p.err != nil {
+		return p.err
 	}
 	if _, err := p.pdf.WriteTo(w); err != nil {
 		return fmt.Errorf("documents: writing the PDF: %w", err)
@@ -168,13 +172,18 @@ func (p *page) width(s string, size float64) float64 {
 	return w
 }
 
-// text draws one line with its baseline at y. Errors of the PDF library
-// here can only mean a font was not added, which newPage rules out.
+// text draws one line with its baseline at y. The first error of the PDF
+// library is kept and returned by finish, so that drawing code reads
+// straight on.
 func (p *page) text(x, baseline float64, s string, size float64) {
 	for _, r := range p.runs(s, size) {
-		_ = p.pdf.SetFont(r.f.family, "", size)
+		if err := p.pdf.SetFont(r.f.family, "", size); err != nil && p.err == nil {
+			p.err = fmt.Errorf("documents: font %s: %w", r.f.family, err)
+		}
 		p.pdf.SetXY(x, baseline)
-		_ = p.pdf.Text(r.text)
+		if err := p.pdf.Text(r.text); err != nil && p.err == nil {
+			p.err = fmt.Errorf("documents: text %q: %w", r.text, err)
+		}
 		x += r.width
 	}
 }
