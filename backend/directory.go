@@ -19,17 +19,21 @@ type Department struct {
 	Kind      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Version   int // optimistic concurrency: 1 when created, +1 on every change
 }
 
 // DepartmentStore keeps departments.
 type DepartmentStore interface {
-	// CreateDepartment stores d, setting its ID. ECONFLICT when the name is taken.
+	// CreateDepartment stores d (Version 1), setting its ID. ECONFLICT
+	// when the name is taken.
 	CreateDepartment(ctx context.Context, d *Department) error
 	// FindDepartmentByID returns a department. ENOTFOUND.
 	FindDepartmentByID(ctx context.Context, id string) (*Department, error)
 	// FindDepartments lists all departments by name.
 	FindDepartments(ctx context.Context) ([]*Department, error)
-	// UpdateDepartment replaces a department's fields. ENOTFOUND, ECONFLICT.
+	// UpdateDepartment replaces the stored department with d if its stored
+	// version is still d.Version, and then increments d.Version.
+	// ENOTFOUND; ECONFLICT when the version moved on or the name is taken.
 	UpdateDepartment(ctx context.Context, d *Department) error
 }
 
@@ -135,11 +139,23 @@ type EnterpriseStore interface {
 	// CreateEnterprise stores e (Version 1), setting its ID. ECONFLICT when
 	// the USCC is taken.
 	CreateEnterprise(ctx context.Context, e *Enterprise) error
-	// UpdateEnterprise replaces e's stored fields if, and only if, the
-	// stored version is still prevVersion; e.Version must be the next one.
-	// ENOTFOUND when it does not exist; ECONFLICT when the version moved on
-	// (another writer won) or the new USCC is taken.
-	UpdateEnterprise(ctx context.Context, e *Enterprise, prevVersion int) error
+	// UpdateEnterprise replaces the stored enterprise with e if, and only
+	// if, its stored version is still e.Version (the version the caller
+	// read), and then increments e.Version. ENOTFOUND when it does not
+	// exist; ECONFLICT when the version moved on (another writer won) or
+	// the new USCC is taken.
+	UpdateEnterprise(ctx context.Context, e *Enterprise) error
+	// FindEnterprisesByUSCC returns the stored enterprises among usccs,
+	// looked up in bulk (any number of codes; unknown ones are left out).
+	FindEnterprisesByUSCC(ctx context.Context, usccs []string) ([]*Enterprise, error)
+	// CreateEnterprises stores es as CreateEnterprise does, in bulk. It
+	// returns one error per enterprise (nil when stored; ECONFLICT when its
+	// USCC is taken), or an error when the batch as a whole failed.
+	CreateEnterprises(ctx context.Context, es []*Enterprise) ([]error, error)
+	// UpdateEnterprises updates es as UpdateEnterprise does (each a
+	// compare-and-set on its own Version), in bulk, with one error per
+	// enterprise or an error for the whole batch.
+	UpdateEnterprises(ctx context.Context, es []*Enterprise) ([]error, error)
 	// FindEnterprises lists enterprises matching f ordered by USCC, then
 	// ID, and the total number matching (before Offset and Limit).
 	FindEnterprises(ctx context.Context, f EnterpriseFilter) ([]*Enterprise, int, error)

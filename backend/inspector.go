@@ -134,10 +134,11 @@ type InspectorStore interface {
 	// FindInspectors lists inspectors matching f ordered by badge number
 	// (or by expiry when f.ExpiresBy is set), and the total count.
 	FindInspectors(ctx context.Context, f InspectorFilter) ([]*Inspector, int, error)
-	// UpdateInspector replaces a stored inspector whose version is
-	// prevVersion with in. ENOTFOUND when it does not exist; ECONFLICT when
-	// its version moved on, or the badge number or user is taken.
-	UpdateInspector(ctx context.Context, in *Inspector, prevVersion int) error
+	// UpdateInspector replaces the stored inspector with in if its stored
+	// version is still in.Version, and then increments in.Version.
+	// ENOTFOUND when it does not exist; ECONFLICT when its version moved
+	// on, or the badge number or user is taken.
+	UpdateInspector(ctx context.Context, in *Inspector) error
 }
 
 // Date is a calendar date as "YYYY-MM-DD". Dates in this form compare

@@ -80,9 +80,10 @@ type ItemStore interface {
 	// FindItems lists items matching f ordered by year then code, and the
 	// total count.
 	FindItems(ctx context.Context, f ItemFilter) ([]*Item, int, error)
-	// UpdateItem replaces a stored item whose version is prevVersion with
-	// it. ENOTFOUND; ECONFLICT when its version moved on or the code is taken.
-	UpdateItem(ctx context.Context, it *Item, prevVersion int) error
+	// UpdateItem replaces the stored item with it if its stored version is
+	// still it.Version, and then increments it.Version. ENOTFOUND;
+	// ECONFLICT when its version moved on or the code is taken.
+	UpdateItem(ctx context.Context, it *Item) error
 	// CreateItemPublication records a year's publication. ECONFLICT when
 	// the year is already published.
 	CreateItemPublication(ctx context.Context, p *ItemPublication) error

@@ -35,6 +35,9 @@ type VersionStore interface {
 	// AppendVersion stores v. ECONFLICT when that object already has a
 	// version with v.Number (a concurrent change won; reload and retry).
 	AppendVersion(ctx context.Context, v *Version) error
+	// AppendVersions stores many versions in bulk. ECONFLICT when any
+	// object already has a version with that number.
+	AppendVersions(ctx context.Context, vs []*Version) error
 	// FindVersions lists an object's versions, oldest first.
 	FindVersions(ctx context.Context, objectType, objectID string) ([]*Version, error)
 }

@@ -157,3 +157,39 @@ func (sc scenario) run(t *testing.T, env *apiEnv) {
 		sc.after(t, env, resp, body)
 	}
 }
+
+// importOutcome is the one answer shape of every spreadsheet import: a
+// summary and the report when the file was taken; the error shape with the
+// report beside it when a row was rejected and nothing stored.
+type importOutcome struct {
+	Summary string `json:"summary"`
+	Partial bool   `json:"partial"`
+	Error   struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields"`
+	} `json:"error"`
+	Report struct {
+		Total, Created, Updated, Unchanged, Rejected int
+		Errors                                       []struct {
+			Line    int    `json:"line"`
+			Field   string `json:"field"`
+			Header  string `json:"header"`
+			Message string `json:"message"`
+		} `json:"errors"`
+		Warnings []string `json:"warnings"`
+	} `json:"report"`
+}
+
+// decodeImport decodes an import's answer strictly: no field beyond the
+// shape above.
+func decodeImport(t *testing.T, body []byte) importOutcome {
+	t.Helper()
+	var out importOutcome
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("import answer %s is not the import shape: %v", body, err)
+	}
+	return out
+}

@@ -531,23 +531,6 @@ func dirUpload(t *testing.T, env *apiEnv, token, path, filename string, file []b
 	return env.call(t, token, "POST", path, buf.String(), map[string]string{"Content-Type": mw.FormDataContentType()})
 }
 
-// dirReport decodes an import answer (success or error body).
-type dirReport struct {
-	Summary string `json:"summary"`
-	Error   struct {
-		Code string `json:"code"`
-	} `json:"error"`
-	Report struct {
-		Total, Created, Updated, Unchanged, Rejected int
-		Errors                                       []struct {
-			Line    int    `json:"line"`
-			Field   string `json:"field"`
-			Header  string `json:"header"`
-			Message string `json:"message"`
-		} `json:"errors"`
-	} `json:"report"`
-}
-
 func dirXLSX(t *testing.T, rows [][]any) []byte {
 	t.Helper()
 	f := excelize.NewFile()
@@ -606,7 +589,7 @@ func TestEnterpriseImportExport(t *testing.T) {
 			t.Errorf("Chinese CSV export lacks the Chinese header: %s", file)
 		}
 		resp, body := dirUpload(t, env, staff, "/api/v1/enterprises/import", "export."+strings.TrimPrefix(strings.Split(q, "&")[0], "format="), file)
-		var rep dirReport
+		var rep importOutcome
 		_ = json.Unmarshal(body, &rep)
 		if resp.StatusCode != 200 || rep.Report.Total != 3 || rep.Report.Unchanged != 3 || rep.Report.Rejected != 0 {
 			t.Fatalf("re-import of the %s export: %d %s", q, resp.StatusCode, body)
@@ -630,7 +613,7 @@ func TestEnterpriseImportExport(t *testing.T) {
 		{codes[1], "大阳冷库（更名）", "大阳镇", "涉氨制冷", "注销"},            // line 8: good, updates
 	})
 	resp, body := dirUpload(t, env, staff, "/api/v1/enterprises/import", "名录.xlsx", file)
-	var rep dirReport
+	var rep importOutcome
 	if err := json.Unmarshal(body, &rep); err != nil || resp.StatusCode != 400 || rep.Error.Code != "EINVALID" {
 		t.Fatalf("import with bad rows: %d %s", resp.StatusCode, body)
 	}
@@ -658,7 +641,7 @@ func TestEnterpriseImportExport(t *testing.T) {
 
 	// partial=true stores the good rows and still reports the bad ones.
 	resp, body = dirUpload(t, env, staff, "/api/v1/enterprises/import?partial=true", "名录.xlsx", file)
-	rep = dirReport{}
+	rep = importOutcome{}
 	_ = json.Unmarshal(body, &rep)
 	if resp.StatusCode != 200 || rep.Report.Created != 1 || rep.Report.Updated != 1 || rep.Report.Rejected != 5 {
 		t.Fatalf("partial import: %d %s", resp.StatusCode, body)

@@ -8,7 +8,6 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/directory"
-	"suiji/backend/sheet"
 )
 
 // enterpriseResponse is an enterprise as the API shows it.
@@ -283,36 +282,6 @@ const (
 // "file". The whole request is already bounded by the body limit (413
 // beyond it); a rejected file answers 400 with the usual error body plus
 // the report naming every rejected row.
-func (s *Server) handleImportEnterprises(c *fiber.Ctx) error {
-	partial := false
-	switch c.Query("partial") {
-	case "", "false":
-	case "true":
-		partial = true
-	default:
-		return backend.InvalidFields("invalid query parameter", map[string]string{"partial": "true or false"})
-	}
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return backend.InvalidFields("upload the spreadsheet as multipart/form-data",
-			map[string]string{"file": "required: a CSV or XLSX file"})
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return backend.Wrap(err, backend.EINTERNAL, "opening the upload")
-	}
-	defer f.Close()
-	report, err := s.svc.Directory.ImportEnterprises(c.UserContext(), f,
-		sheet.ImportOptions{Filename: cloneQuery(fh.Filename), Partial: partial, MaxBytes: int64(s.cfg.BodyLimit)})
-	if err != nil {
-		if report == nil {
-			return err
-		}
-		status, body := errorBodyFor(err)
-		return c.Status(status).JSON(fiber.Map{"error": body.Error, "report": report})
-	}
-	return c.JSON(fiber.Map{"summary": report.Summary(partial), "report": report})
-}
 
 func (s *Server) handleExportEnterprises(c *fiber.Ctx) error {
 	f, err := enterpriseFilterFromQuery(c)

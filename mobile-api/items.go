@@ -9,7 +9,6 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/itemlist"
-	"suiji/backend/sheet"
 )
 
 // legalBasisJSON is an item's legal basis.
@@ -226,19 +225,6 @@ func (s *Server) handlePublicItems(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"year": year, "published_at": pub.PublishedAt, "items": out, "total": len(out)})
-}
-
-func (s *Server) handleImportItems(c *fiber.Ctx) error {
-	f, name, partial, err := sheetUpload(c)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	report, err := s.svc.Items.ImportItems(c.UserContext(), f, sheet.ImportOptions{Filename: name, Partial: partial})
-	if err != nil {
-		return err
-	}
-	return c.JSON(sheetImportResponse{Report: report, Summary: report.Summary(partial), Partial: partial})
 }
 
 func (s *Server) handleExportItems(c *fiber.Ctx) error {

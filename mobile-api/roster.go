@@ -2,14 +2,12 @@ package mobileapi
 
 import (
 	"bytes"
-	"io"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"suiji/backend"
 	"suiji/backend/roster"
-	"suiji/backend/sheet"
 )
 
 // qualificationResponse is one entry of the managed qualification list.
@@ -281,78 +279,6 @@ func newRecordVersions(vs []*backend.Version) []recordVersionResponse {
 		out[i] = r
 	}
 	return out
-}
-
-// sheetImportResponse is the outcome of an import: the sheet report (rows
-// created, updated, unchanged and rejected, with every rejected row's
-// reasons) and a one-line summary.
-type sheetImportResponse struct {
-	*sheet.Report
-	Summary string `json:"summary"`
-	Partial bool   `json:"partial"`
-}
-
-// sheetUpload returns the uploaded spreadsheet (multipart field "file") and
-// the partial flag. EINVALID naming the field when either is missing or bad.
-func sheetUpload(c *fiber.Ctx) (io.ReadCloser, string, bool, error) {
-	partial := false
-	switch c.FormValue("partial") {
-	case "", "false":
-	case "true":
-		partial = true
-	default:
-		return nil, "", false, backend.InvalidFields("invalid form field", map[string]string{"partial": "must be true or false"})
-	}
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return nil, "", false, backend.InvalidFields("send the spreadsheet as multipart/form-data", map[string]string{"file": "required: a CSV or XLSX file"})
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return nil, "", false, backend.Wrap(err, backend.EINTERNAL, "opening the upload")
-	}
-	return f, fh.Filename, partial, nil
-}
-
-// sheetExportParams reads format (xlsx, the default, or csv) and lang (zh,
-// the default, or en).
-func sheetExportParams(c *fiber.Ctx) (format, lang string, err error) {
-	format, lang = c.Query("format", "xlsx"), c.Query("lang", sheet.Chinese)
-	fields := map[string]string{}
-	if format != "xlsx" && format != "csv" {
-		fields["format"] = "xlsx or csv"
-	}
-	if lang != sheet.Chinese && lang != sheet.English {
-		fields["lang"] = "zh or en"
-	}
-	if len(fields) > 0 {
-		return "", "", backend.InvalidFields("invalid query parameter", fields)
-	}
-	return format, lang, nil
-}
-
-// sendSheet sends an exported spreadsheet as a download.
-func sendSheet(c *fiber.Ctx, buf *bytes.Buffer, format, basename string) error {
-	if format == "csv" {
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	} else {
-		c.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-	}
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+basename+"."+format+`"`)
-	return c.Send(buf.Bytes())
-}
-
-func (s *Server) handleImportInspectors(c *fiber.Ctx) error {
-	f, name, partial, err := sheetUpload(c)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	report, err := s.svc.Roster.ImportInspectors(c.UserContext(), f, sheet.ImportOptions{Filename: name, Partial: partial})
-	if err != nil {
-		return err
-	}
-	return c.JSON(sheetImportResponse{Report: report, Summary: report.Summary(partial), Partial: partial})
 }
 
 func (s *Server) handleExportInspectors(c *fiber.Ctx) error {

@@ -39,7 +39,7 @@ func (s *Service) GetDepartment(ctx context.Context, id string) (*backend.Depart
 // the name is taken.
 func (s *Service) CreateDepartment(ctx context.Context, in NewDepartment) (*backend.Department, error) {
 	now := s.now()
-	d := &backend.Department{Name: strings.TrimSpace(in.Name), Kind: strings.TrimSpace(in.Kind), CreatedAt: now, UpdatedAt: now}
+	d := &backend.Department{Name: strings.TrimSpace(in.Name), Kind: strings.TrimSpace(in.Kind), CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := checkDepartment(d); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *Service) CreateDepartment(ctx context.Context, in NewDepartment) (*back
 
 // UpdateDepartment changes a department. A patch that changes nothing
 // stores nothing. ENOTFOUND, EINVALID, ECONFLICT (name taken, or a
-// concurrent change took the next version number).
+// concurrent change came first).
 func (s *Service) UpdateDepartment(ctx context.Context, id string, p DepartmentPatch) (*backend.Department, error) {
 	d, err := s.Departments.FindDepartmentByID(ctx, id)
 	if err != nil {
@@ -76,18 +76,11 @@ func (s *Service) UpdateDepartment(ctx context.Context, id string, p DepartmentP
 	if len(changes) == 0 {
 		return d, nil
 	}
-	// Departments change rarely and carry no version field, so the next
-	// number comes from the history; two concurrent changes collide on
-	// the versions' unique index and the second gets ECONFLICT.
-	history, err := s.Versions.FindVersions(ctx, "department", d.ID)
-	if err != nil {
-		return nil, err
-	}
 	d.UpdatedAt = s.now()
 	if err := s.Departments.UpdateDepartment(ctx, d); err != nil {
 		return nil, err
 	}
-	if err := s.recordVersion(ctx, "department", d.ID, len(history)+1, "update", changes, d.UpdatedAt); err != nil {
+	if err := s.recordVersion(ctx, "department", d.ID, d.Version, "update", changes, d.UpdatedAt); err != nil {
 		return nil, err
 	}
 	return d, s.Audit.Record(ctx, "department.update", "department", d.ID, before, after)

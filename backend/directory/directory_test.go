@@ -159,7 +159,7 @@ func TestDirectorySeedTownsConcurrently(t *testing.T) {
 }
 
 // TestDirectoryImportFromReader: the command line's path — a reader, no
-// HTTP, progress reported per stored row — with the system as the actor.
+// HTTP, progress reported per stored batch — with the system as the actor.
 func TestDirectoryImportFromReader(t *testing.T) {
 	svc, _ := newService(t)
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -170,11 +170,11 @@ func TestDirectoryImportFromReader(t *testing.T) {
 	}
 	var calls, last int
 	report, err := svc.ImportEnterprises(t.Context(), strings.NewReader(b.String()),
-		sheet.ImportOptions{Filename: "directory.csv", Progress: func(done, total int) { calls++; last = done }})
+		sheet.ImportOptions{Filename: "directory.csv", BatchSize: 8, Progress: func(done, total int) { calls++; last = done }})
 	if err != nil {
 		t.Fatalf("import: %v (%+v)", err, report)
 	}
-	if report.Created != 20 || calls != 20 || last != 20 {
+	if report.Created != 20 || calls != 3 || last != 20 { // batches of 8, 8 and 4
 		t.Errorf("created %d, progress called %d times up to %d", report.Created, calls, last)
 	}
 	list, total, err := svc.ListEnterprises(t.Context(), backend.EnterpriseFilter{Category: backend.CategoryCoalMine})

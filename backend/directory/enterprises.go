@@ -210,10 +210,8 @@ func (s *Service) saveChangeAudited(ctx context.Context, e *backend.Enterprise, 
 	if len(changes) == 0 {
 		return e, nil
 	}
-	prev := e.Version
-	e.Version = prev + 1
 	e.UpdatedAt = s.now()
-	if err := s.Enterprises.UpdateEnterprise(ctx, e, prev); err != nil {
+	if err := s.Enterprises.UpdateEnterprise(ctx, e); err != nil {
 		return nil, err
 	}
 	if err := s.recordVersion(ctx, "enterprise", e.ID, e.Version, action, changes, e.UpdatedAt); err != nil {

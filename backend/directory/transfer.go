@@ -2,10 +2,7 @@ package directory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +30,8 @@ var EnterpriseSchema = sheet.Schema{
 		{Key: "legal_representative", Headers: []string{"法定代表人", "legal_representative", "法人代表", "法人"}},
 		{Key: "safety_manager", Headers: []string{"安全负责人", "safety_manager", "安全管理人员"}},
 		{Key: "phone", Headers: []string{"联系电话", "phone", "电话"}},
-		// Export only: the review is recorded by POST …/review, not by a
-		// file, so an import reads this column and ignores it.
-		{Key: "reviewed_at", Headers: []string{"最近核查时间", "reviewed_at"}},
+		// The review is recorded by POST …/review, not by a file.
+		{Key: "reviewed_at", Headers: []string{"最近核查时间", "reviewed_at"}, ExportOnly: true},
 	},
 }
 
@@ -75,147 +71,110 @@ func fromLabel(v string, labels map[string]string) string {
 }
 
 // ImportEnterprises reads a CSV or XLSX file (r; opts.Filename only for
-// messages) and upserts its rows by USCC, with the same validation as the
-// API. Every row is validated before anything is stored. A column absent
-// from the file leaves that field of existing enterprises alone; a row
-// whose USCC appears on another line too is rejected, as is every row
-// naming it, since the file does not say which one is right.
+// messages) and upserts its rows by USCC through the one import pipeline
+// (sheet.Import), with the same validation as the API. A column absent
+// from the file leaves that field of existing enterprises alone.
 //
 // It returns the report, and an error: ETOOLARGE or EINVALID when the file
 // cannot be read as a spreadsheet (no report then); with any rejected row
 // and !opts.Partial, EINVALID from Report.Error together with the report,
 // and nothing stored. Stored rows get a version with action "import" each,
 // and the import one audit event (action enterprise.import) listing them.
-func (s *Service) ImportEnterprises(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (_ *sheet.Report, retErr error) {
-	digest := sha256.New()
-	table, err := sheet.Read(io.TeeReader(r, digest), opts.Filename, EnterpriseSchema, opts.MaxBytes)
-	if err != nil {
-		return nil, err
-	}
-	report := sheet.NewReport(table)
-	if _, present := table.Headers["reviewed_at"]; present {
-		report.Warnings = append(report.Warnings, "the column "+table.Headers["reviewed_at"]+" is not imported: record reviews with the review action")
-	}
-	towns, err := s.townNames(ctx)
-	if err != nil {
-		return nil, err
-	}
-	existing, err := s.enterprisesByUSCC(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	// Pass 1: validate every row; remember what each good row would do.
-	type plan struct {
-		line   int
-		e      *backend.Enterprise
-		before map[string]any // nil for a new enterprise
-	}
-	var plans []plan
-	lines := map[string][]int{} // USCC → lines naming it
-	for _, row := range table.Rows {
-		e, before, problems := s.importRow(row, table.Headers, existing, towns)
-		for _, k := range sortedKeys(problems) {
-			report.Reject(row.Line, sheetField(k), problems[k])
-		}
-		if e.USCC != "" {
-			lines[e.USCC] = append(lines[e.USCC], row.Line)
-		}
-		if len(problems) == 0 {
-			plans = append(plans, plan{line: row.Line, e: e, before: before})
-		}
-	}
-	for code, ls := range lines {
-		if len(ls) < 2 {
-			continue
-		}
-		for _, l := range ls {
-			report.Reject(l, "uscc", "USCC "+code+" is on lines "+joinInts(ls)+"; keep one row per enterprise")
-		}
-	}
-	if report.Rejected > 0 && !opts.Partial {
-		return report, report.Error()
-	}
-
-	// Pass 2: store. Rows are counted as they would be stored, so that a
-	// report with rejected rows still says what the good ones would do.
-	todo := plans[:0:0]
-	for _, p := range plans {
-		if !report.RowRejected(p.line) {
-			todo = append(todo, p)
-		}
-	}
-	// One audit event covers the file: the audit chain is appended one
-	// event at a time (read the last, insert the next), which would make a
-	// 10,000-row file take minutes, while each row's change is already kept,
-	// with who and when, as a version. The event names the file by its
-	// SHA-256 and pins every record it stored by id and version, so the
-	// chain still accounts for each change.
-	var stored []map[string]any
-	defer func() {
-		if len(stored) == 0 {
-			return
-		}
-		fileID := hex.EncodeToString(digest.Sum(nil))
-		after := map[string]any{"filename": opts.Filename, "file_sha256": fileID, "created": report.Created,
-			"updated": report.Updated, "unchanged": report.Unchanged, "rejected": report.Rejected, "stored": stored}
-		if err := s.Audit.Record(ctx, "enterprise.import", "enterprise_import", fileID, nil, after); err != nil && retErr == nil {
-			retErr = err
-		}
-	}()
-	for i, p := range todo {
-		switch {
-		case p.before == nil:
-			now := s.now()
-			p.e.Version, p.e.CreatedAt, p.e.UpdatedAt = 1, now, now
-			if err := s.Enterprises.CreateEnterprise(ctx, p.e); err != nil {
-				if backend.ErrorCode(err) != backend.ECONFLICT {
-					return report, err
-				}
-				report.Reject(p.line, "uscc", "registered by someone else during the import; import the file again")
-				continue
-			}
-			after := EnterpriseFields(p.e)
-			if err := s.recordVersion(ctx, "enterprise", p.e.ID, 1, "import", backend.Diff(nil, after), now); err != nil {
-				return report, err
-			}
-			stored = append(stored, map[string]any{"id": p.e.ID, "uscc": p.e.USCC, "version": p.e.Version})
-			report.Created++
-		case len(backend.Diff(p.before, EnterpriseFields(p.e))) == 0:
-			report.Unchanged++
-		default:
-			if _, err := s.saveChangeAudited(ctx, p.e, p.before, "import", false); err != nil {
-				if backend.ErrorCode(err) != backend.ECONFLICT {
-					return report, err
-				}
-				report.Reject(p.line, "", "changed by someone else during the import; import the file again")
-				continue
-			}
-			stored = append(stored, map[string]any{"id": p.e.ID, "uscc": p.e.USCC, "version": p.e.Version})
-			report.Updated++
-		}
-		if opts.Progress != nil {
-			opts.Progress(i+1, len(todo))
-		}
-	}
-	return report, nil
+func (s *Service) ImportEnterprises(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
+	return sheet.Import(ctx, r, opts, EnterpriseSchema, &enterpriseRows{s: s},
+		sheet.Book{Kind: "enterprise", Versions: s.Versions, Audit: s.Audit, Now: s.Now})
 }
 
-// importRow turns a row into the enterprise it would store (a copy of the
-// existing one with the file's columns applied, or a new one), the existing
-// one's fields (nil when new), and the row's problems by field.
-func (s *Service) importRow(row sheet.Row, headers map[string]string, existing map[string]*backend.Enterprise, towns map[string]string) (*backend.Enterprise, map[string]any, map[string]string) {
-	has := func(k string) bool { _, ok := headers[k]; return ok }
+// enterpriseRows is the directory's side of an import (sheet.Records).
+type enterpriseRows struct {
+	s     *Service
+	towns map[string]string // accepted spellings → town name
+}
+
+func (er *enterpriseRows) Key(row sheet.Row) (string, string, string) {
+	code, err := validateUSCC(row.Values["uscc"])
+	if err != nil {
+		return "", "uscc", backend.ErrorMessage(err)
+	}
+	return code, "uscc", ""
+}
+
+// Load reads the enterprises the file names (one bulk query per thousand
+// codes, not the whole directory) and the town list.
+func (er *enterpriseRows) Load(ctx context.Context, keys []string) (map[string]*backend.Enterprise, error) {
+	var err error
+	if er.towns, err = er.s.townNames(ctx); err != nil {
+		return nil, err
+	}
+	list, err := er.s.Enterprises.FindEnterprisesByUSCC(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*backend.Enterprise, len(list))
+	for _, e := range list {
+		out[e.USCC] = e
+	}
+	return out, nil
+}
+
+func (er *enterpriseRows) Check(_ context.Context, row sheet.Row, old *backend.Enterprise) (*backend.Enterprise, map[string]string, error) {
+	e, problems := importRow(row, old, er.towns)
+	fields := make(map[string]string, len(problems))
+	for k, v := range problems {
+		fields[sheetField(k)] = v
+	}
+	return e, fields, nil
+}
+
+func (er *enterpriseRows) Fields(e *backend.Enterprise) map[string]any { return EnterpriseFields(e) }
+
+// Store writes a batch in two bulk writes: new enterprises, then
+// compare-and-set updates.
+func (er *enterpriseRows) Store(ctx context.Context, batch []sheet.Change[*backend.Enterprise], now time.Time) ([]error, error) {
+	var created, updated []*backend.Enterprise
+	var createdAt, updatedAt []int // positions in batch
+	for i, c := range batch {
+		c.New.UpdatedAt = now
+		if c.Created() {
+			c.New.CreatedAt = now
+			created, createdAt = append(created, c.New), append(createdAt, i)
+		} else {
+			updated, updatedAt = append(updated, c.New), append(updatedAt, i)
+		}
+	}
+	errs := make([]error, len(batch))
+	cerrs, err := er.s.Enterprises.CreateEnterprises(ctx, created)
+	if err != nil {
+		return nil, err
+	}
+	for j, e := range cerrs {
+		errs[createdAt[j]] = e
+	}
+	uerrs, err := er.s.Enterprises.UpdateEnterprises(ctx, updated)
+	if err != nil {
+		return nil, err
+	}
+	for j, e := range uerrs {
+		errs[updatedAt[j]] = e
+	}
+	return errs, nil
+}
+
+func (er *enterpriseRows) Ref(e *backend.Enterprise) sheet.Ref {
+	return sheet.Ref{ID: e.ID, Key: e.USCC, Version: e.Version}
+}
+
+// importRow turns a row into the enterprise it would store (a copy of old
+// with the file's columns applied, or a new one when old is nil) and the
+// row's problems by field.
+func importRow(row sheet.Row, old *backend.Enterprise, towns map[string]string) (*backend.Enterprise, map[string]string) {
+	has := func(k string) bool { _, ok := row.Values[k]; return ok }
 	problems := map[string]string{}
 	code := row.Values["uscc"]
-	var e *backend.Enterprise
-	var before map[string]any
-	if normalized, _ := validateUSCC(code); existing[normalized] != nil {
-		cp := *existing[normalized]
+	e := &backend.Enterprise{Status: backend.EnterpriseActive}
+	if old != nil {
+		cp := *old
 		e = &cp
-		before = EnterpriseFields(e)
-	} else {
-		e = &backend.Enterprise{Status: backend.EnterpriseActive}
 	}
 	e.USCC = code
 	for key, dst := range map[string]*string{
@@ -275,7 +234,7 @@ func (s *Service) importRow(row sheet.Row, headers map[string]string, existing m
 			e.Town = towns[e.Town]
 		}
 	}
-	return e, before, problems
+	return e, problems
 }
 
 func validateUSCC(code string) (string, error) {
@@ -306,37 +265,6 @@ func sheetField(field string) string {
 		return "lat"
 	}
 	return field
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func joinInts(ns []int) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ", ")
-}
-
-// enterprisesByUSCC loads the whole directory once, so that validating a
-// file of thousands of rows costs one query rather than one per row.
-func (s *Service) enterprisesByUSCC(ctx context.Context) (map[string]*backend.Enterprise, error) {
-	list, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*backend.Enterprise, len(list))
-	for _, e := range list {
-		out[e.USCC] = e
-	}
-	return out, nil
 }
 
 // Export formats.

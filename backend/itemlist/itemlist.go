@@ -233,9 +233,8 @@ func (s *Service) UpdateItem(ctx context.Context, id string, p ItemPatch) (*back
 			it.PublishedAt, it.PublishedBy = &t, pub.PublishedBy
 		}
 	}
-	it.Version = old.Version + 1
 	it.UpdatedAt = s.Now().UTC()
-	if err := s.Items.UpdateItem(ctx, &it, old.Version); err != nil {
+	if err := s.Items.UpdateItem(ctx, &it); err != nil {
 		return nil, err
 	}
 	if err := s.record(ctx, action, old, &it); err != nil {
@@ -299,9 +298,8 @@ func (s *Service) stamp(ctx context.Context, it *backend.Item, pub *backend.Item
 		next := *it
 		t := pub.PublishedAt
 		next.PublishedAt, next.PublishedBy = &t, pub.PublishedBy
-		next.Version = it.Version + 1
 		next.UpdatedAt = s.Now().UTC()
-		err := s.Items.UpdateItem(ctx, &next, it.Version)
+		err := s.Items.UpdateItem(ctx, &next)
 		if err == nil {
 			return &next, s.record(ctx, "publish", it, &next)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"suiji/backend"
 	"suiji/backend/sheet"
@@ -47,203 +48,198 @@ var categoryNames = map[string]string{
 	backend.CategoryMajorHazardSource:       "重大危险源",
 }
 
-// importRow is one valid row, ready to store.
-type importRow struct {
-	line     int
-	old, new *backend.Item
-	pub      *backend.ItemPublication // the year's publication, nil for a draft year
-}
-
 // ImportItems reads a CSV or XLSX item list and upserts its rows by year
-// and code; columns absent from the file, and blank cells of columns that
-// are never blank, leave an existing item's fields alone. Every
-// row is validated first. Rows of a published year are amendments and need
-// a reason (修订理由) like any other change after publication (art. 10).
-// Without opts.Partial any rejected row means nothing is stored and the
-// error is EINVALID naming rows and columns; with it, the good rows are
-// stored. Staff may import only their own department's items.
+// and code through the one import pipeline (sheet.Import); columns absent
+// from the file, and blank cells of columns that are never blank, leave an
+// existing item's fields alone. Rows of a published year are amendments
+// and need a reason (修订理由) like any other change after publication
+// (art. 10). Without opts.Partial any rejected row means nothing is stored
+// and the error is EINVALID naming rows and columns; with it, the good rows
+// are stored. Staff may import only their own department's items.
 func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
-	actor := backend.ActorFromContext(ctx)
-	if !actor.HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
+	if !backend.ActorFromContext(ctx).HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only coordinators and department staff may import items")
 	}
-	t, err := sheet.Read(r, opts.Filename, ItemSchema, opts.MaxBytes)
-	if err != nil {
-		return nil, err
-	}
-	report := sheet.NewReport(t)
-	depts, err := s.departmentLookup(ctx)
-	if err != nil {
-		return nil, err
-	}
-	quals, err := s.qualificationLookup(ctx)
-	if err != nil {
-		return nil, err
-	}
-	methods := lookup(backend.ItemMethods, methodNames)
-	categories := lookup(backend.Categories, categoryNames)
-	has := func(key string) bool { _, ok := t.Headers[key]; return ok }
-	seen := map[string]int{}
-	pubs := map[int]*backend.ItemPublication{}
-	var plan []importRow
-	for _, row := range t.Rows {
-		v := row.Values
-		year, err := strconv.Atoi(v["year"])
-		if err != nil || year < MinYear || year > MaxYear {
-			report.Reject(row.Line, "year", fmt.Sprintf("must be a year from %d to %d", MinYear, MaxYear))
-			continue
-		}
-		code := normalizeCode(v["code"])
-		if code == "" {
-			report.Reject(row.Line, "code", "required")
-			continue
-		}
-		key := fmt.Sprintf("%d/%s", year, code)
-		if first, dup := seen[key]; dup {
-			report.Reject(row.Line, "code", fmt.Sprintf("the same year and code as row %d", first))
-			continue
-		}
-		seen[key] = row.Line
-		pub, ok := pubs[year]
-		if !ok {
-			if pub, err = s.publication(ctx, year); err != nil {
-				return nil, err
-			}
-			pubs[year] = pub
-		}
-		old, err := s.Items.FindItemByCode(ctx, year, code)
-		if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
-			return nil, err
-		}
-		now := s.Now().UTC()
-		it := &backend.Item{Year: year, Code: code, Categories: []string{}, Version: 1, CreatedAt: now, UpdatedAt: now}
-		if old != nil {
-			cp := *old
-			it = &cp
-		}
-		bad := false
-		reject := func(field, msg string) { report.Reject(row.Line, field, msg); bad = true }
-		// A blank cell in a column that can never be blank leaves an existing
-		// item's value alone, so a sheet that fills only the cells it changes
-		// does what it says.
-		given := func(key string) bool { return has(key) && (old == nil || v[key] != "") }
-		for key, dst := range map[string]*string{"name": &it.Name, "law": &it.LegalBasis.Law, "article": &it.LegalBasis.Article, "content": &it.Content} {
-			if given(key) {
-				*dst = v[key]
-			}
-		}
-		if given("department") {
-			if id, ok := depts[v["department"]]; ok {
-				it.DepartmentID = id
-			} else if v["department"] == "" {
-				it.DepartmentID = ""
-			} else {
-				reject("department", "no such department")
-			}
-		}
-		if given("method") {
-			if m, ok := methods[v["method"]]; ok {
-				it.Method = m
-			} else {
-				reject("method", "one of 现场检查/on_site, 书面检查/document_review, 远程监测/remote_monitoring")
-			}
-		}
-		if given("qualification") {
-			if q, ok := quals[v["qualification"]]; ok {
-				it.Qualification = q
-			} else if v["qualification"] == "" {
-				it.Qualification = ""
-			} else {
-				reject("qualification", "not on the qualification list")
-			}
-		}
-		if has("categories") {
-			var codes, unknown []string
-			for _, c := range row.Lists["categories"] {
-				if code, ok := categories[c]; ok {
-					codes = append(codes, code)
-				} else {
-					unknown = append(unknown, c)
-				}
-			}
-			if len(unknown) > 0 {
-				reject("categories", "unknown: "+strings.Join(unknown, ", "))
-			}
-			it.Categories = normalizeList(codes)
-		}
-		oldDept := ""
-		if old != nil {
-			oldDept = old.DepartmentID
-		}
-		if err := authorizeWrite(ctx, oldDept, it.DepartmentID); err != nil {
-			reject("department", backend.ErrorMessage(err))
-		}
-		if bad {
-			continue
-		}
-		fields := map[string]string{}
-		changed := old == nil || len(backend.Diff(itemRecord(old), itemRecord(it))) > 0
-		reason := v["reason"]
-		if pub != nil && changed && reason == "" {
-			fields["reason"] = fmt.Sprintf("the item list of %d is published; say why it changes (e.g. the law changed)", year)
-		}
-		if err := s.validate(ctx, it, old, fields); err != nil {
-			ef := backend.ErrorFields(err)
-			if len(ef) == 0 {
-				return nil, err
-			}
-			for f, msg := range ef {
-				f = strings.TrimPrefix(f, "legal_basis.")
-				if f == "department_id" {
-					f = "department"
-				}
-				report.Reject(row.Line, f, msg)
-			}
-			continue
-		}
-		if !changed {
-			report.Unchanged++
-			continue
-		}
-		if pub != nil {
-			it.AmendmentReason = reason
-			if it.PublishedAt == nil {
-				it.PublishedAt, it.PublishedBy = &now, pub.PublishedBy
-			}
-		}
-		if old == nil {
-			report.Created++
-		} else {
-			report.Updated++
-		}
-		plan = append(plan, importRow{line: row.Line, old: old, new: it, pub: pub})
-	}
-	planned := make([]sheet.Planned, len(plan))
-	for i, p := range plan {
-		planned[i] = sheet.Planned{Line: p.line, Created: p.old == nil}
-	}
-	return report, report.Commit(opts, planned, func(i int) error { return s.storeImported(ctx, plan[i]) })
+	return sheet.Import(ctx, r, opts, ItemSchema, &itemRows{s: s, pubs: map[int]*backend.ItemPublication{}},
+		sheet.Book{Kind: ObjectType, Versions: s.Versions, Audit: s.Audit, Now: s.Now})
 }
 
-// storeImported creates or updates one imported item with its version
-// ("import" for drafts, "amend" in a published year) and audit event.
-func (s *Service) storeImported(ctx context.Context, p importRow) error {
-	p.new.UpdatedAt = s.Now().UTC()
-	if p.old == nil {
-		if err := s.Items.CreateItem(ctx, p.new); err != nil {
-			return err
+// itemRows is the item list's side of an import (sheet.Records).
+type itemRows struct {
+	s                   *Service
+	depts, quals        map[string]string                // id/code or name → id/code
+	methods, categories map[string]string                // code or Chinese name → code
+	pubs                map[int]*backend.ItemPublication // by year; nil for a draft year
+}
+
+// Key is "year/code".
+func (ir *itemRows) Key(row sheet.Row) (string, string, string) {
+	year, err := strconv.Atoi(row.Values["year"])
+	if err != nil || year < MinYear || year > MaxYear {
+		return "", "year", fmt.Sprintf("must be a year from %d to %d", MinYear, MaxYear)
+	}
+	code := normalizeCode(row.Values["code"])
+	if code == "" {
+		return "", "code", "required"
+	}
+	return fmt.Sprintf("%d/%s", year, code), "code", ""
+}
+
+// Load reads the reference lists, and the items and publication of every
+// year the file names (a year's list is tens of items).
+func (ir *itemRows) Load(ctx context.Context, keys []string) (map[string]*backend.Item, error) {
+	var err error
+	if ir.depts, err = ir.s.departmentLookup(ctx); err != nil {
+		return nil, err
+	}
+	if ir.quals, err = ir.s.qualificationLookup(ctx); err != nil {
+		return nil, err
+	}
+	ir.methods = lookup(backend.ItemMethods, methodNames)
+	ir.categories = lookup(backend.Categories, categoryNames)
+	out := map[string]*backend.Item{}
+	for _, k := range keys {
+		year, _ := strconv.Atoi(k[:strings.IndexByte(k, '/')])
+		if _, loaded := ir.pubs[year]; loaded {
+			continue
 		}
-	} else {
-		p.new.Version = p.old.Version + 1
-		if err := s.Items.UpdateItem(ctx, p.new, p.old.Version); err != nil {
-			return err
+		if ir.pubs[year], err = ir.s.publication(ctx, year); err != nil {
+			return nil, err
+		}
+		items, _, err := ir.s.Items.FindItems(ctx, backend.ItemFilter{Year: year})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out[fmt.Sprintf("%d/%s", it.Year, it.Code)] = it
 		}
 	}
-	action := "import"
-	if p.pub != nil {
-		action = "amend"
+	return out, nil
+}
+
+func (ir *itemRows) Check(ctx context.Context, row sheet.Row, old *backend.Item) (*backend.Item, map[string]string, error) {
+	v := row.Values
+	has := func(key string) bool { _, ok := v[key]; return ok }
+	problems := map[string]string{}
+	year, _ := strconv.Atoi(v["year"])
+	it := &backend.Item{Year: year, Code: normalizeCode(v["code"]), Categories: []string{}}
+	if old != nil {
+		cp := *old
+		it = &cp
 	}
-	return s.record(ctx, action, p.old, p.new)
+	// A blank cell in a column that can never be blank leaves an existing
+	// item's value alone, so a sheet that fills only the cells it changes
+	// does what it says.
+	given := func(key string) bool { return has(key) && (old == nil || v[key] != "") }
+	for key, dst := range map[string]*string{"name": &it.Name, "law": &it.LegalBasis.Law, "article": &it.LegalBasis.Article, "content": &it.Content} {
+		if given(key) {
+			*dst = v[key]
+		}
+	}
+	if given("department") {
+		if id, ok := ir.depts[v["department"]]; ok {
+			it.DepartmentID = id
+		} else if v["department"] == "" {
+			it.DepartmentID = ""
+		} else {
+			problems["department"] = "no such department"
+		}
+	}
+	if given("method") {
+		if m, ok := ir.methods[v["method"]]; ok {
+			it.Method = m
+		} else {
+			problems["method"] = "one of 现场检查/on_site, 书面检查/document_review, 远程监测/remote_monitoring"
+		}
+	}
+	if given("qualification") {
+		if q, ok := ir.quals[v["qualification"]]; ok {
+			it.Qualification = q
+		} else if v["qualification"] == "" {
+			it.Qualification = ""
+		} else {
+			problems["qualification"] = "not on the qualification list"
+		}
+	}
+	if has("categories") {
+		var codes, unknown []string
+		for _, c := range row.Lists["categories"] {
+			if code, ok := ir.categories[c]; ok {
+				codes = append(codes, code)
+			} else {
+				unknown = append(unknown, c)
+			}
+		}
+		if len(unknown) > 0 {
+			problems["categories"] = "unknown: " + strings.Join(unknown, ", ")
+		}
+		it.Categories = normalizeList(codes)
+	}
+	oldDept := ""
+	if old != nil {
+		oldDept = old.DepartmentID
+	}
+	if err := authorizeWrite(ctx, oldDept, it.DepartmentID); err != nil {
+		problems["department"] = backend.ErrorMessage(err)
+	}
+	if len(problems) > 0 {
+		return it, problems, nil
+	}
+	changed := old == nil || len(backend.Diff(itemRecord(old), itemRecord(it))) > 0
+	pub := ir.pubs[year]
+	if pub != nil && changed {
+		// A change after publication is an amendment with its reason (art. 10).
+		if v["reason"] == "" {
+			problems["reason"] = fmt.Sprintf("the item list of %d is published; say why it changes (e.g. the law changed)", year)
+		}
+		it.AmendmentReason = v["reason"]
+		if it.PublishedAt == nil {
+			t := pub.PublishedAt
+			it.PublishedAt, it.PublishedBy = &t, pub.PublishedBy
+		}
+	}
+	if err := ir.s.validate(ctx, it, old, problems); err != nil {
+		ef := backend.ErrorFields(err)
+		if len(ef) == 0 {
+			return nil, nil, err
+		}
+		for f, msg := range ef {
+			f = strings.TrimPrefix(f, "legal_basis.")
+			if f == "department_id" {
+				f = "department"
+			}
+			problems[f] = msg
+		}
+	}
+	return it, problems, nil
+}
+
+func (ir *itemRows) Fields(it *backend.Item) map[string]any { return itemRecord(it) }
+
+// Store writes the batch one item at a time, through the same
+// compare-and-set as the API: a year's list is tens of items.
+func (ir *itemRows) Store(ctx context.Context, batch []sheet.Change[*backend.Item], now time.Time) ([]error, error) {
+	return sheet.StoreEach(batch, func(c sheet.Change[*backend.Item]) error {
+		c.New.UpdatedAt = now
+		if c.Created() {
+			c.New.CreatedAt = now
+			return ir.s.Items.CreateItem(ctx, c.New)
+		}
+		return ir.s.Items.UpdateItem(ctx, c.New)
+	})
+}
+
+// VersionAction says "amend" for a change to a published year's list
+// (art. 10), like an edit through the API.
+func (ir *itemRows) VersionAction(c sheet.Change[*backend.Item]) string {
+	if ir.pubs[c.New.Year] != nil {
+		return "amend"
+	}
+	return "import"
+}
+
+func (ir *itemRows) Ref(it *backend.Item) sheet.Ref {
+	return sheet.Ref{ID: it.ID, Key: fmt.Sprintf("%d/%s", it.Year, it.Code), Version: it.Version}
 }
 
 // ExportItems writes the items of year (every year when 0), by year and

@@ -302,9 +302,8 @@ func (s *Service) UpdateInspector(ctx context.Context, id string, p InspectorPat
 	if len(backend.Diff(inspectorRecord(old), inspectorRecord(&ins))) == 0 {
 		return old, nil
 	}
-	ins.Version = old.Version + 1
 	ins.UpdatedAt = s.Now().UTC()
-	if err := s.Inspectors.UpdateInspector(ctx, &ins, old.Version); err != nil {
+	if err := s.Inspectors.UpdateInspector(ctx, &ins); err != nil {
 		return nil, err
 	}
 	if err := s.record(ctx, "update", old, &ins); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"suiji/backend"
 	"suiji/backend/sheet"
@@ -29,17 +30,11 @@ var InspectorSchema = sheet.Schema{Name: "执法人员名录", Columns: []sheet.
 // carry them, so a row error points at the column the user sees.
 var fieldColumn = map[string]string{"user_id": "username", "department_id": "department"}
 
-// importRow is one valid row, ready to store.
-type importRow struct {
-	line     int
-	old, new *backend.Inspector
-}
-
 // ImportInspectors reads a CSV or XLSX roster and upserts its rows by badge
-// number; columns absent from the file leave those fields alone, and so do
-// blank name, username, department, expiry and active cells of inspectors
-// that exist (blank qualifications or phone cells clear them). Every row
-// is validated before anything is stored. Without opts.Partial, any
+// number through the one import pipeline (sheet.Import); columns absent
+// from the file leave those fields alone, and so do blank name, username,
+// department, expiry and active cells of inspectors that exist (blank
+// qualifications or phone cells clear them). Without opts.Partial, any
 // rejected row means nothing is stored and the error is EINVALID naming
 // rows and columns (the report lists them all); with it, the good rows are
 // stored and the report lists the rejected ones. Staff may import only
@@ -47,176 +42,167 @@ type importRow struct {
 // is not a spreadsheet, is too large or lacks the badge column is rejected
 // as a whole (EINVALID, ETOOLARGE) before any row is looked at.
 func (s *Service) ImportInspectors(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
-	actor := backend.ActorFromContext(ctx)
-	if !actor.HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
+	if !backend.ActorFromContext(ctx).HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only roster managers may import the roster")
 	}
-	t, err := sheet.Read(r, opts.Filename, InspectorSchema, opts.MaxBytes)
-	if err != nil {
-		return nil, err
-	}
-	report := sheet.NewReport(t)
-	depts, err := s.departmentLookup(ctx)
-	if err != nil {
-		return nil, err
-	}
-	quals, err := s.qualificationLookup(ctx)
-	if err != nil {
-		return nil, err
-	}
-	has := func(key string) bool { _, ok := t.Headers[key]; return ok }
-	badgeLine := map[string]int{}
-	userLine := map[string]int{}
-	var plan []importRow
-	for _, row := range t.Rows {
-		v := row.Values
-		badge := backend.NormalizeBadgeNo(v["badge_no"])
-		if badge == "" {
-			report.Reject(row.Line, "badge_no", "required")
-			continue
-		}
-		if first, dup := badgeLine[badge]; dup {
-			report.Reject(row.Line, "badge_no", fmt.Sprintf("the same badge number as row %d", first))
-			continue
-		}
-		badgeLine[badge] = row.Line
-		old, err := s.Inspectors.FindInspectorByBadgeNo(ctx, badge)
-		if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
-			return nil, err
-		}
-		now := s.Now().UTC()
-		in := &backend.Inspector{BadgeNo: badge, Active: true, Version: 1, CreatedAt: now, UpdatedAt: now, Conflicts: []backend.Conflict{}, Qualifications: []string{}}
-		if old != nil {
-			cp := *old
-			in = &cp
-		}
-		bad := false
-		reject := func(field, msg string) { report.Reject(row.Line, field, msg); bad = true }
-		// A blank cell in a column that can never be blank (or, for active,
-		// would flip a flag) leaves an existing inspector's value alone, so a
-		// sheet that only fills the cells it changes does what it says.
-		given := func(key string) bool { return has(key) && (old == nil || v[key] != "") }
-		if given("name") {
-			in.Name = v["name"]
-		}
-		if given("username") {
-			u, err := s.Users.FindUserByUsername(ctx, strings.ToLower(strings.TrimSpace(v["username"])))
-			switch {
-			case v["username"] == "":
-				in.UserID = ""
-			case backend.ErrorCode(err) == backend.ENOTFOUND:
-				reject("username", "no such user")
-			case err != nil:
-				return nil, err
-			default:
-				in.UserID = u.ID
-			}
-		}
-		if given("department") {
-			if id, ok := depts[v["department"]]; ok {
-				in.DepartmentID = id
-			} else if v["department"] == "" {
-				in.DepartmentID = ""
-			} else {
-				reject("department", "no such department")
-			}
-		}
-		if given("certificate_expires") {
-			if d, err := backend.ParseDate(v["certificate_expires"]); err != nil {
-				reject("certificate_expires", "must be a date as YYYY-MM-DD")
-			} else {
-				in.CertificateExpires = d
-			}
-		}
-		if has("qualifications") {
-			var codes, unknown []string
-			for _, q := range row.Lists["qualifications"] {
-				if code, ok := quals[q]; ok {
-					codes = append(codes, code)
-				} else {
-					unknown = append(unknown, q)
-				}
-			}
-			if len(unknown) > 0 {
-				reject("qualifications", "not on the qualification list: "+strings.Join(unknown, ", "))
-			}
-			in.Qualifications = normalizeCodes(codes)
-		}
-		if given("active") {
-			if b, ok := parseYesNo(v["active"]); ok {
-				in.Active = b
-			} else {
-				reject("active", "must be 是/否 (yes/no, true/false)")
-			}
-		}
-		if has("phone") {
-			in.Phone = v["phone"]
-		}
-		if old == nil {
-			if err := s.authorizeWrite(ctx, "", in.DepartmentID); err != nil {
-				reject("department", backend.ErrorMessage(err))
-			}
-		} else if err := s.authorizeWrite(ctx, old.DepartmentID, in.DepartmentID); err != nil {
-			reject("department", backend.ErrorMessage(err))
-		}
-		if in.UserID != "" {
-			if first, dup := userLine[in.UserID]; dup {
-				reject("username", fmt.Sprintf("the same user as row %d", first))
-			} else {
-				userLine[in.UserID] = row.Line
-			}
-		}
-		if bad {
-			continue
-		}
-		fields := map[string]string{}
-		if err := s.validate(ctx, in, old, fields); err != nil {
-			ef := backend.ErrorFields(err)
-			if len(ef) == 0 {
-				return nil, err
-			}
-			for f, msg := range ef {
-				if col, ok := fieldColumn[f]; ok {
-					f = col
-				}
-				report.Reject(row.Line, f, msg)
-			}
-			continue
-		}
-		switch {
-		case old == nil:
-			report.Created++
-		case len(backend.Diff(inspectorRecord(old), inspectorRecord(in))) == 0:
-			report.Unchanged++
-			continue
-		default:
-			report.Updated++
-		}
-		plan = append(plan, importRow{line: row.Line, old: old, new: in})
-	}
-	planned := make([]sheet.Planned, len(plan))
-	for i, p := range plan {
-		planned[i] = sheet.Planned{Line: p.line, Created: p.old == nil}
-	}
-	return report, report.Commit(opts, planned, func(i int) error { return s.storeImported(ctx, plan[i]) })
+	return sheet.Import(ctx, r, opts, InspectorSchema, &inspectorRows{s: s, userLine: map[string]int{}},
+		sheet.Book{Kind: ObjectType, Versions: s.Versions, Audit: s.Audit, Now: s.Now})
 }
 
-// storeImported creates or updates one imported inspector, with its version
-// (action "import") and audit event.
-func (s *Service) storeImported(ctx context.Context, p importRow) error {
-	now := s.Now().UTC()
-	p.new.UpdatedAt = now
-	if p.old == nil {
-		if err := s.Inspectors.CreateInspector(ctx, p.new); err != nil {
-			return err
-		}
-	} else {
-		p.new.Version = p.old.Version + 1
-		if err := s.Inspectors.UpdateInspector(ctx, p.new, p.old.Version); err != nil {
-			return err
+// inspectorRows is the roster's side of an import (sheet.Records).
+type inspectorRows struct {
+	s        *Service
+	depts    map[string]string // id or name → id
+	quals    map[string]string // code or name → code
+	userLine map[string]int    // user id → the first row linking it
+}
+
+func (ir *inspectorRows) Key(row sheet.Row) (string, string, string) {
+	if badge := backend.NormalizeBadgeNo(row.Values["badge_no"]); badge != "" {
+		return badge, "badge_no", ""
+	}
+	return "", "badge_no", "required"
+}
+
+// Load reads the reference lists and the whole roster once (a county's
+// roster is hundreds of entries).
+func (ir *inspectorRows) Load(ctx context.Context, keys []string) (map[string]*backend.Inspector, error) {
+	var err error
+	if ir.depts, err = ir.s.departmentLookup(ctx); err != nil {
+		return nil, err
+	}
+	if ir.quals, err = ir.s.qualificationLookup(ctx); err != nil {
+		return nil, err
+	}
+	all, _, err := ir.s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*backend.Inspector, len(keys))
+	for _, in := range all {
+		out[in.BadgeNo] = in
+	}
+	return out, nil
+}
+
+func (ir *inspectorRows) Check(ctx context.Context, row sheet.Row, old *backend.Inspector) (*backend.Inspector, map[string]string, error) {
+	v := row.Values
+	has := func(key string) bool { _, ok := v[key]; return ok }
+	problems := map[string]string{}
+	in := &backend.Inspector{BadgeNo: backend.NormalizeBadgeNo(v["badge_no"]), Active: true, Conflicts: []backend.Conflict{}, Qualifications: []string{}}
+	if old != nil {
+		cp := *old
+		in = &cp
+	}
+	// A blank cell in a column that can never be blank (or, for active,
+	// would flip a flag) leaves an existing inspector's value alone, so a
+	// sheet that only fills the cells it changes does what it says.
+	given := func(key string) bool { return has(key) && (old == nil || v[key] != "") }
+	if given("name") {
+		in.Name = v["name"]
+	}
+	if given("username") {
+		u, err := ir.s.Users.FindUserByUsername(ctx, strings.ToLower(strings.TrimSpace(v["username"])))
+		switch {
+		case v["username"] == "":
+			in.UserID = ""
+		case backend.ErrorCode(err) == backend.ENOTFOUND:
+			problems["username"] = "no such user"
+		case err != nil:
+			return nil, nil, err
+		default:
+			in.UserID = u.ID
 		}
 	}
-	return s.record(ctx, "import", p.old, p.new)
+	if given("department") {
+		if id, ok := ir.depts[v["department"]]; ok {
+			in.DepartmentID = id
+		} else if v["department"] == "" {
+			in.DepartmentID = ""
+		} else {
+			problems["department"] = "no such department"
+		}
+	}
+	if given("certificate_expires") {
+		if d, err := backend.ParseDate(v["certificate_expires"]); err != nil {
+			problems["certificate_expires"] = "must be a date as YYYY-MM-DD"
+		} else {
+			in.CertificateExpires = d
+		}
+	}
+	if has("qualifications") {
+		var codes, unknown []string
+		for _, q := range row.Lists["qualifications"] {
+			if code, ok := ir.quals[q]; ok {
+				codes = append(codes, code)
+			} else {
+				unknown = append(unknown, q)
+			}
+		}
+		if len(unknown) > 0 {
+			problems["qualifications"] = "not on the qualification list: " + strings.Join(unknown, ", ")
+		}
+		in.Qualifications = normalizeCodes(codes)
+	}
+	if given("active") {
+		if b, ok := parseYesNo(v["active"]); ok {
+			in.Active = b
+		} else {
+			problems["active"] = "must be 是/否 (yes/no, true/false)"
+		}
+	}
+	if has("phone") {
+		in.Phone = v["phone"]
+	}
+	oldDept := ""
+	if old != nil {
+		oldDept = old.DepartmentID
+	}
+	if err := ir.s.authorizeWrite(ctx, oldDept, in.DepartmentID); err != nil {
+		problems["department"] = backend.ErrorMessage(err)
+	}
+	if in.UserID != "" {
+		if first, dup := ir.userLine[in.UserID]; dup {
+			problems["username"] = fmt.Sprintf("the same user as row %d", first)
+		} else {
+			ir.userLine[in.UserID] = row.Line
+		}
+	}
+	if len(problems) > 0 {
+		return in, problems, nil
+	}
+	if err := ir.s.validate(ctx, in, old, problems); err != nil {
+		ef := backend.ErrorFields(err)
+		if len(ef) == 0 {
+			return nil, nil, err
+		}
+		for f, msg := range ef {
+			if col, ok := fieldColumn[f]; ok {
+				f = col
+			}
+			problems[f] = msg
+		}
+	}
+	return in, problems, nil
+}
+
+func (ir *inspectorRows) Fields(in *backend.Inspector) map[string]any { return inspectorRecord(in) }
+
+// Store writes the batch one inspector at a time, through the same
+// compare-and-set as the API: a roster is hundreds of rows.
+func (ir *inspectorRows) Store(ctx context.Context, batch []sheet.Change[*backend.Inspector], now time.Time) ([]error, error) {
+	return sheet.StoreEach(batch, func(c sheet.Change[*backend.Inspector]) error {
+		c.New.UpdatedAt = now
+		if c.Created() {
+			c.New.CreatedAt = now
+			return ir.s.Inspectors.CreateInspector(ctx, c.New)
+		}
+		return ir.s.Inspectors.UpdateInspector(ctx, c.New)
+	})
+}
+
+func (ir *inspectorRows) Ref(in *backend.Inspector) sheet.Ref {
+	return sheet.Ref{ID: in.ID, Key: in.BadgeNo, Version: in.Version}
 }
 
 // ExportInspectors writes the whole roster, by badge number, as "xlsx" or

@@ -28,6 +28,9 @@ type Column struct {
 	// Multi marks a list cell: values separated by any of ；;，,、| or a line
 	// break, read into Row.Lists as well as Row.Values.
 	Multi bool
+	// ExportOnly marks a column exports write for information and imports
+	// ignore (with a warning when a file has it).
+	ExportOnly bool
 }
 
 // Header language codes for Schema.HeaderLanguage.

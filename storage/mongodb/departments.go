@@ -10,13 +10,6 @@ import (
 	"suiji/backend"
 )
 
-func init() {
-	indexes = append(indexes, index{
-		Collection: "departments", Name: "name_unique", Unique: true,
-		Keys: bson.D{{Key: "name", Value: 1}},
-	})
-}
-
 // departmentModel is how a department is stored.
 type departmentModel struct {
 	ID        string    `bson:"_id"`
@@ -24,14 +17,15 @@ type departmentModel struct {
 	Kind      string    `bson:"kind"`
 	CreatedAt time.Time `bson:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at"`
+	Version   int       `bson:"version"`
 }
 
 func toDepartmentModel(d *backend.Department) departmentModel {
-	return departmentModel{ID: d.ID, Name: d.Name, Kind: d.Kind, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	return departmentModel{ID: d.ID, Name: d.Name, Kind: d.Kind, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Version: d.Version}
 }
 
 func (m *departmentModel) domain() *backend.Department {
-	return &backend.Department{ID: m.ID, Name: m.Name, Kind: m.Kind, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+	return &backend.Department{ID: m.ID, Name: m.Name, Kind: m.Kind, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Version: m.Version}
 }
 
 // Departments returns the department store.
@@ -50,6 +44,7 @@ func (s *DepartmentStore) CreateDepartment(ctx context.Context, d *backend.Depar
 	if d.ID == "" {
 		d.ID = newID()
 	}
+	d.Version = 1 // every record starts at version 1; UpdateX bumps it
 	_, err := s.coll().InsertOne(ctx, toDepartmentModel(d))
 	return departmentConflict(translate(err), d.Name)
 }
@@ -71,14 +66,9 @@ func (s *DepartmentStore) FindDepartments(ctx context.Context) ([]*backend.Depar
 
 // UpdateDepartment implements backend.DepartmentStore.
 func (s *DepartmentStore) UpdateDepartment(ctx context.Context, d *backend.Department) error {
-	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, toDepartmentModel(d))
-	if err != nil {
-		return departmentConflict(translate(err), d.Name)
-	}
-	if res.MatchedCount == 0 {
-		return backend.Errorf(backend.ENOTFOUND, "department not found")
-	}
-	return nil
+	doc := func(next int) any { m := toDepartmentModel(d); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), d.ID, &d.Version, doc, "department",
+		func(err error) error { return departmentConflict(err, d.Name) })
 }
 
 // departmentConflict names the field of a duplicate name.

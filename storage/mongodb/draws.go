@@ -13,13 +13,6 @@ import (
 	"suiji/backend/draw"
 )
 
-func init() {
-	indexes = append(indexes,
-		index{Collection: "draws", Name: "year", Keys: bson.D{{Key: "year", Value: 1}}},
-		index{Collection: "draw_snapshots", Name: "draw_part_n", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "part", Value: 1}, {Key: "n", Value: 1}}},
-	)
-}
-
 // snapshotChunk is how many pool or roster entries one snapshot document
 // holds: a 100,000-enterprise pool would not fit in one 16 MB document.
 const snapshotChunk = 2000

@@ -12,16 +12,6 @@ import (
 	"suiji/backend"
 )
 
-// The USCC's unique index is in the shared table (indexes.go); town and
-// status are what the draws' pool queries and the clerks' lists filter on
-// most.
-func init() {
-	indexes = append(indexes,
-		index{Collection: "enterprises", Name: "town_uscc", Keys: bson.D{{Key: "town", Value: 1}, {Key: "uscc", Value: 1}}},
-		index{Collection: "enterprises", Name: "status_reviewed_at", Keys: bson.D{{Key: "status", Value: 1}, {Key: "reviewed_at", Value: 1}}},
-	)
-}
-
 // enterpriseModel is how an enterprise is stored.
 type enterpriseModel struct {
 	ID                  string         `bson:"_id"`
@@ -105,15 +95,45 @@ func (s *EnterpriseStore) CreateEnterprise(ctx context.Context, e *backend.Enter
 	if e.ID == "" {
 		e.ID = newID()
 	}
+	e.Version = 1 // every record starts at version 1; UpdateX bumps it
 	_, err := s.coll().InsertOne(ctx, toEnterpriseModel(e))
 	return usccConflict(translate(err), e.USCC)
+}
+
+// FindEnterprisesByUSCC implements backend.EnterpriseStore.
+func (s *EnterpriseStore) FindEnterprisesByUSCC(ctx context.Context, usccs []string) ([]*backend.Enterprise, error) {
+	return findIn(ctx, s.coll(), "uscc", anySlice(usccs), nil, (*enterpriseModel).domain)
+}
+
+// CreateEnterprises implements backend.EnterpriseStore.
+func (s *EnterpriseStore) CreateEnterprises(ctx context.Context, es []*backend.Enterprise) ([]error, error) {
+	docs := make([]any, len(es))
+	for i, e := range es {
+		if e.ID == "" {
+			e.ID = newID()
+		}
+		e.Version = 1
+		docs[i] = toEnterpriseModel(e)
+	}
+	return insertMany(ctx, s.coll(), docs, func(i int, err error) error { return usccConflict(err, es[i].USCC) })
+}
+
+// UpdateEnterprises implements backend.EnterpriseStore.
+func (s *EnterpriseStore) UpdateEnterprises(ctx context.Context, es []*backend.Enterprise) ([]error, error) {
+	batch := make([]versioned, len(es))
+	for i, e := range es {
+		batch[i] = versioned{ID: e.ID, Version: &e.Version, UpdatedAt: e.UpdatedAt,
+			Doc: func(next int) any { m := toEnterpriseModel(e); m.Version = next; return m }}
+	}
+	return replaceManyVersioned(ctx, s.coll(), "enterprise", batch, func(i int, err error) error { return usccConflict(err, es[i].USCC) })
 }
 
 // UpdateEnterprise implements backend.EnterpriseStore. The filter on both
 // _id and version makes the replace a compare-and-set: of two writers that
 // read the same version, exactly one matches.
-func (s *EnterpriseStore) UpdateEnterprise(ctx context.Context, e *backend.Enterprise, prevVersion int) error {
-	return replaceVersioned(ctx, s.coll(), e.ID, prevVersion, toEnterpriseModel(e), "enterprise",
+func (s *EnterpriseStore) UpdateEnterprise(ctx context.Context, e *backend.Enterprise) error {
+	doc := func(next int) any { m := toEnterpriseModel(e); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), e.ID, &e.Version, doc, "enterprise",
 		func(err error) error { return usccConflict(err, e.USCC) })
 }
 

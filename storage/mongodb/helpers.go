@@ -30,6 +30,15 @@ func notFound(err error, message string) error {
 	return err
 }
 
+// anySlice converts values for a $in filter.
+func anySlice[T any](values []T) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
+}
+
 // jsonText encodes a value as JSON text for storage ("null" for nil).
 func jsonText(v any) string {
 	b, err := json.Marshal(v)
@@ -64,14 +73,20 @@ func findAll[M any, D any](ctx context.Context, c collection, filter any, opts o
 	return out, nil
 }
 
-// replaceVersioned replaces the document id with doc if its stored version
-// is still prev: the compare-and-set every versioned record uses, so two
-// concurrent edits cannot both win. A write error goes through onWrite (nil
-// for translate alone), which lets a store name the unique field that
-// clashed; when nothing matched, a second look tells a record that is gone
-// (ENOTFOUND) from one that moved on (ECONFLICT, fields.version "stale").
-func replaceVersioned(ctx context.Context, c collection, id string, prev int, doc any, what string, onWrite func(error) error) error {
-	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: prev}}, doc)
+// replaceVersioned is the compare-and-set every versioned record uses, so
+// two concurrent edits cannot both win. The convention, for every store:
+// the caller passes the record as it read it (*version is the version it
+// read); the store writes doc(next) — the record at version next =
+// *version+1 — only if the stored version is still *version, and on
+// success sets *version = next. Callers never bump versions themselves.
+//
+// A write error goes through onWrite (nil for translate alone), which lets
+// a store name the unique field that clashed; when nothing matched, a
+// second look tells a record that is gone (ENOTFOUND) from one that moved
+// on (ECONFLICT, fields.version "stale").
+func replaceVersioned(ctx context.Context, c collection, id string, version *int, doc func(next int) any, what string, onWrite func(error) error) error {
+	prev := *version
+	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: prev}}, doc(prev+1))
 	if err != nil {
 		if onWrite != nil {
 			return onWrite(translate(err))
@@ -79,6 +94,7 @@ func replaceVersioned(ctx context.Context, c collection, id string, prev int, do
 		return translate(err)
 	}
 	if res.MatchedCount == 1 {
+		*version = prev + 1
 		return nil
 	}
 	n, err := c.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})

@@ -20,8 +20,9 @@ type index struct {
 	Unique     bool
 }
 
-// indexes is the one table of every index suiji creates. Add a row when a
-// repository starts to depend on an index; EnsureIndexes creates whatever is
+// indexes is the one table of every index suiji creates, grouped by area.
+// Add a row here (never from an init function elsewhere) when a repository
+// starts to depend on an index; EnsureIndexes creates whatever is
 // missing on the next start. Changing an existing row's keys or uniqueness
 // needs a new name (and dropping the old index by hand), because MongoDB
 // refuses to redefine an index in place.
@@ -30,15 +31,41 @@ type index struct {
 // friendly messages, and a duplicate key still becomes ECONFLICT. FerretDB v1
 // has neither TTL nor partial indexes, so none are used; expiry lives in Redis.
 var indexes = []index{
+	// Identity.
 	{Collection: "users", Name: "username_unique", Keys: bson.D{{Key: "username", Value: 1}}, Unique: true},
 	{Collection: "refresh_tokens", Name: "hash_unique", Keys: bson.D{{Key: "hash", Value: 1}}, Unique: true},
 	{Collection: "refresh_tokens", Name: "family", Keys: bson.D{{Key: "family", Value: 1}}},
-	{Collection: "enterprises", Name: "uscc_unique", Keys: bson.D{{Key: "uscc", Value: 1}}, Unique: true},
-	{Collection: "inspectors", Name: "badge_no_unique", Keys: bson.D{{Key: "badge_no", Value: 1}}, Unique: true},
-	{Collection: "items", Name: "year_code_unique", Keys: bson.D{{Key: "year", Value: 1}, {Key: "code", Value: 1}}, Unique: true},
-	{Collection: "draws", Name: "plan_id_seq_unique", Keys: bson.D{{Key: "plan_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
-	{Collection: "audit_events", Name: "seq_unique", Keys: bson.D{{Key: "seq", Value: 1}}, Unique: true},
 	{Collection: "devices", Name: "token_unique", Keys: bson.D{{Key: "token", Value: 1}}, Unique: true},
+	{Collection: "audit_events", Name: "seq_unique", Keys: bson.D{{Key: "seq", Value: 1}}, Unique: true},
+
+	// Reference lists and the history of every versioned record.
+	{Collection: "towns", Name: "name_unique", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	{Collection: "departments", Name: "name_unique", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	{Collection: "versions", Name: "object_number_unique", Unique: true,
+		Keys: bson.D{{Key: "object_type", Value: 1}, {Key: "object_id", Value: 1}, {Key: "number", Value: 1}}},
+
+	// The directory: town and status are what the draws' pool queries and
+	// the clerks' lists filter on most.
+	{Collection: "enterprises", Name: "uscc_unique", Keys: bson.D{{Key: "uscc", Value: 1}}, Unique: true},
+	{Collection: "enterprises", Name: "town_uscc", Keys: bson.D{{Key: "town", Value: 1}, {Key: "uscc", Value: 1}}},
+	{Collection: "enterprises", Name: "status_reviewed_at", Keys: bson.D{{Key: "status", Value: 1}, {Key: "reviewed_at", Value: 1}}},
+
+	// The roster: one entry per user account (the phone app finds "my
+	// inspector record" by the signed-in user); the expiring-certificates
+	// list and the drawable filter range over the expiry.
+	{Collection: "inspectors", Name: "badge_no_unique", Keys: bson.D{{Key: "badge_no", Value: 1}}, Unique: true},
+	{Collection: "inspectors", Name: "user_id_unique", Keys: bson.D{{Key: "user_id", Value: 1}}, Unique: true},
+	{Collection: "inspectors", Name: "certificate_expires", Keys: bson.D{{Key: "certificate_expires", Value: 1}}},
+
+	// The item lists.
+	{Collection: "items", Name: "year_code_unique", Keys: bson.D{{Key: "year", Value: 1}, {Key: "code", Value: 1}}, Unique: true},
+
+	// Plans and draws: the (plan, seq) index is the fence that keeps a
+	// stale draw from being stored twice.
+	{Collection: "plans", Name: "year_status", Keys: bson.D{{Key: "year", Value: 1}, {Key: "status", Value: 1}}},
+	{Collection: "draws", Name: "plan_id_seq_unique", Keys: bson.D{{Key: "plan_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
+	{Collection: "draws", Name: "year", Keys: bson.D{{Key: "year", Value: 1}}},
+	{Collection: "draw_snapshots", Name: "draw_part_n", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "part", Value: 1}, {Key: "n", Value: 1}}},
 }
 
 // EnsureIndexes creates every index in the table that does not exist yet. It

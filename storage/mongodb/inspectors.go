@@ -12,16 +12,6 @@ import (
 	"suiji/backend"
 )
 
-func init() {
-	indexes = append(indexes,
-		// One roster entry per user account: the phone app finds "my
-		// inspector record" by the signed-in user.
-		index{Collection: "inspectors", Name: "user_id_unique", Unique: true, Keys: bson.D{{Key: "user_id", Value: 1}}},
-		// The expiring-certificates list and the drawable filter range over it.
-		index{Collection: "inspectors", Name: "certificate_expires", Keys: bson.D{{Key: "certificate_expires", Value: 1}}},
-	)
-}
-
 // inspectorModel is how an inspector is stored. The certificate expiry is
 // kept as "YYYY-MM-DD" text, which sorts and range-compares as dates.
 type inspectorModel struct {
@@ -88,6 +78,7 @@ func (s *InspectorStore) CreateInspector(ctx context.Context, in *backend.Inspec
 	if in.ID == "" {
 		in.ID = newID()
 	}
+	in.Version = 1 // every record starts at version 1; UpdateX bumps it
 	_, err := s.coll().InsertOne(ctx, toInspectorModel(in))
 	return s.conflict(ctx, in, translate(err))
 }
@@ -188,7 +179,8 @@ func (s *InspectorStore) FindInspectors(ctx context.Context, f backend.Inspector
 // UpdateInspector implements backend.InspectorStore. The replace matches
 // the version read, so a concurrent change in between makes it match
 // nothing; a second lookup tells "gone" from "stale".
-func (s *InspectorStore) UpdateInspector(ctx context.Context, in *backend.Inspector, prevVersion int) error {
-	return replaceVersioned(ctx, s.coll(), in.ID, prevVersion, toInspectorModel(in), "inspector",
+func (s *InspectorStore) UpdateInspector(ctx context.Context, in *backend.Inspector) error {
+	doc := func(next int) any { m := toInspectorModel(in); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), in.ID, &in.Version, doc, "inspector",
 		func(err error) error { return s.conflict(ctx, in, err) })
 }

@@ -82,19 +82,20 @@ func TestInspectorStoreConflicts(t *testing.T) {
 		t.Errorf("duplicate user: %v %v", err, backend.ErrorFields(err))
 	}
 	// Compare-and-set on the version.
+	// The caller passes the version it read; the store bumps it.
 	next := *a
-	next.Name, next.Version = "y", 2
-	if err := store.UpdateInspector(ctx, &next, 1); err != nil {
-		t.Fatal(err)
+	next.Name = "y"
+	if err := store.UpdateInspector(ctx, &next); err != nil || next.Version != 2 {
+		t.Fatalf("update: %v, version %d, want 2", err, next.Version)
 	}
-	stale := *a
-	stale.Name, stale.Version = "z", 2
-	if err := store.UpdateInspector(ctx, &stale, 1); backend.ErrorCode(err) != backend.ECONFLICT {
-		t.Errorf("stale update: %v", err)
+	stale := *a // still at version 1
+	stale.Name = "z"
+	if err := store.UpdateInspector(ctx, &stale); backend.ErrorCode(err) != backend.ECONFLICT || stale.Version != 1 {
+		t.Errorf("stale update: %v, version %d (must stay 1)", err, stale.Version)
 	}
 	gone := *a
 	gone.ID = "nope"
-	if err := store.UpdateInspector(ctx, &gone, 1); backend.ErrorCode(err) != backend.ENOTFOUND {
+	if err := store.UpdateInspector(ctx, &gone); backend.ErrorCode(err) != backend.ENOTFOUND {
 		t.Errorf("update of a missing inspector: %v", err)
 	}
 	got, err := store.FindInspectorByUserID(ctx, "u1")

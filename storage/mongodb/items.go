@@ -98,6 +98,7 @@ func (s *ItemStore) CreateItem(ctx context.Context, it *backend.Item) error {
 	if it.ID == "" {
 		it.ID = newID()
 	}
+	it.Version = 1 // every record starts at version 1; UpdateX bumps it
 	_, err := s.coll().InsertOne(ctx, toItemModel(it))
 	return itemCodeConflict(translate(err))
 }
@@ -158,8 +159,9 @@ func (s *ItemStore) FindItems(ctx context.Context, f backend.ItemFilter) ([]*bac
 
 // UpdateItem implements backend.ItemStore; like UpdateInspector it matches
 // the version read and tells "gone" from "stale" afterwards.
-func (s *ItemStore) UpdateItem(ctx context.Context, it *backend.Item, prevVersion int) error {
-	return replaceVersioned(ctx, s.coll(), it.ID, prevVersion, toItemModel(it), "item", itemCodeConflict)
+func (s *ItemStore) UpdateItem(ctx context.Context, it *backend.Item) error {
+	doc := func(next int) any { m := toItemModel(it); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), it.ID, &it.Version, doc, "item", itemCodeConflict)
 }
 
 // CreateItemPublication implements backend.ItemStore.

@@ -10,12 +10,6 @@ import (
 	"suiji/backend"
 )
 
-func init() {
-	indexes = append(indexes,
-		index{Collection: "plans", Name: "year_status", Keys: bson.D{{Key: "year", Value: 1}, {Key: "status", Value: 1}}},
-	)
-}
-
 // planModel is how a plan is stored. The sealed seed is not here: it lives
 // in plan_seeds, which nothing but the draw reads.
 type planModel struct {
@@ -131,13 +125,8 @@ func (s *PlanStore) FindPlans(ctx context.Context, q backend.PlanQuery) ([]*back
 
 // UpdatePlan implements backend.PlanStore: a compare-and-set on version.
 func (s *PlanStore) UpdatePlan(ctx context.Context, p *backend.Plan) error {
-	m := toPlanModel(p)
-	m.Version = p.Version + 1
-	if err := replaceVersioned(ctx, s.coll(), p.ID, p.Version, m, "plan", nil); err != nil {
-		return err
-	}
-	p.Version = m.Version
-	return nil
+	doc := func(next int) any { m := toPlanModel(p); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), p.ID, &p.Version, doc, "plan", nil)
 }
 
 // seedModel keeps a plan's seed sealed until its draw reveals it.

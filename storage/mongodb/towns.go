@@ -10,13 +10,6 @@ import (
 	"suiji/backend"
 )
 
-func init() {
-	indexes = append(indexes, index{
-		Collection: "towns", Name: "name_unique", Unique: true,
-		Keys: bson.D{{Key: "name", Value: 1}},
-	})
-}
-
 // townModel is how a town is stored.
 type townModel struct {
 	ID        string    `bson:"_id"`

@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -9,13 +10,6 @@ import (
 
 	"suiji/backend"
 )
-
-func init() {
-	indexes = append(indexes, index{
-		Collection: "versions", Name: "object_number_unique", Unique: true,
-		Keys: bson.D{{Key: "object_type", Value: 1}, {Key: "object_id", Value: 1}, {Key: "number", Value: 1}},
-	})
-}
 
 // versionModel is how a record version is stored.
 type versionModel struct {
@@ -49,6 +43,11 @@ func (s *VersionStore) coll() collection { return s.db.collection("versions") }
 
 // AppendVersion implements backend.VersionStore.
 func (s *VersionStore) AppendVersion(ctx context.Context, v *backend.Version) error {
+	_, err := s.coll().InsertOne(ctx, toVersionModel(v))
+	return translate(err)
+}
+
+func toVersionModel(v *backend.Version) versionModel {
 	m := versionModel{
 		ObjectType: v.ObjectType, ObjectID: v.ObjectID, Number: v.Number, At: v.At,
 		ActorID: v.ActorID, ActorName: v.ActorName, Action: v.Action,
@@ -57,8 +56,20 @@ func (s *VersionStore) AppendVersion(ctx context.Context, v *backend.Version) er
 	for i, c := range v.Changes {
 		m.Changes[i] = fieldChangeModel{Field: c.Field, Before: jsonText(c.Before), After: jsonText(c.After)}
 	}
-	_, err := s.coll().InsertOne(ctx, m)
-	return translate(err)
+	return m
+}
+
+// AppendVersions implements backend.VersionStore.
+func (s *VersionStore) AppendVersions(ctx context.Context, vs []*backend.Version) error {
+	docs := make([]any, len(vs))
+	for i, v := range vs {
+		docs[i] = toVersionModel(v)
+	}
+	errs, err := insertMany(ctx, s.coll(), docs, nil)
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // FindVersions implements backend.VersionStore.

@@ -1,0 +1,105 @@
+package mongodb_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/uscc"
+	"suiji/storage/storagetest"
+)
+
+// TestBulkWritesKeepPerRecordGuarantees: the bulk paths imports use keep the
+// single writes' rules — a unique index decides every duplicate, each
+// update is a compare-and-set on its own version — and report each
+// record's fate separately.
+func TestBulkWritesKeepPerRecordGuarantees(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Enterprises()
+	ctx := t.Context()
+	rng := rand.New(rand.NewPCG(21, 21))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	mk := func(code, name string) *backend.Enterprise {
+		return &backend.Enterprise{USCC: code, Name: name, Town: "巴公镇", Status: backend.EnterpriseActive, CreatedAt: now, UpdatedAt: now}
+	}
+	codes := make([]string, 5)
+	for i := range codes {
+		codes[i] = uscc.Generate(rng)
+	}
+	taken := mk(codes[0], "已登记")
+	if err := store.CreateEnterprise(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+
+	// Create in bulk: one USCC is taken; the others are stored at version 1.
+	batch := []*backend.Enterprise{mk(codes[1], "甲"), mk(codes[0], "重复"), mk(codes[2], "乙"), mk(codes[3], "丙")}
+	errs, err := store.CreateEnterprises(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("good rows failed: %v", errs)
+	}
+	if backend.ErrorCode(errs[1]) != backend.ECONFLICT || backend.ErrorFields(errs[1])["uscc"] == "" {
+		t.Fatalf("duplicate USCC: %v", errs[1])
+	}
+	found, err := store.FindEnterprisesByUSCC(ctx, append(slices.Clone(codes), "不存在"))
+	if err != nil || len(found) != 4 {
+		t.Fatalf("found %d of the 4 stored, %v", len(found), err)
+	}
+	for _, e := range found {
+		if e.Version != 1 || e.ID == "" {
+			t.Errorf("%s at version %d id %q", e.USCC, e.Version, e.ID)
+		}
+	}
+
+	// Update in bulk: one record was changed by someone else since it was
+	// read, one was never stored; the rest move to version 2.
+	a, b, c := *batch[0], *batch[2], *batch[3]
+	interloper := *batch[2]
+	interloper.Name = "别人改的"
+	if err := store.UpdateEnterprise(ctx, &interloper); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Second)
+	ghost := mk(codes[4], "不存在")
+	ghost.ID, ghost.Version = "000000000000000000000000", 1
+	a.Name, b.Name, c.Name = "甲（改）", "乙（改）", "丙（改）"
+	for _, e := range []*backend.Enterprise{&a, &b, &c, ghost} {
+		e.UpdatedAt = later
+	}
+	errs, err = store.UpdateEnterprises(ctx, []*backend.Enterprise{&a, &b, &c, ghost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || errs[2] != nil || a.Version != 2 || c.Version != 2 {
+		t.Errorf("good updates: %v, versions %d %d", errs, a.Version, c.Version)
+	}
+	if backend.ErrorCode(errs[1]) != backend.ECONFLICT || b.Version != 1 {
+		t.Errorf("stale update: %v, version %d (must stay 1)", errs[1], b.Version)
+	}
+	if backend.ErrorCode(errs[3]) != backend.ENOTFOUND {
+		t.Errorf("update of a missing record: %v", errs[3])
+	}
+	got, err := store.FindEnterpriseByUSCC(ctx, codes[2])
+	if err != nil || got.Name != "别人改的" || got.Version != 2 {
+		t.Errorf("the other writer's change was overwritten: %+v %v", got, err)
+	}
+	if got, _ := store.FindEnterpriseByUSCC(ctx, codes[1]); got.Name != "甲（改）" {
+		t.Errorf("bulk update not stored: %+v", got)
+	}
+
+	// Versions in bulk; a repeated number is refused.
+	vs := []*backend.Version{
+		{ObjectType: "enterprise", ObjectID: a.ID, Number: 2, At: later, Action: "import"},
+		{ObjectType: "enterprise", ObjectID: c.ID, Number: 2, At: later, Action: "import"},
+	}
+	if err := db.Versions().AppendVersions(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Versions().AppendVersions(ctx, vs[:1]); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Errorf("repeated version number: %v", err)
+	}
+}
