@@ -175,9 +175,13 @@ type EnterpriseFilter struct {
 	// NotReviewedSince, when set, keeps only enterprises never reviewed or
 	// last reviewed before it: the staleness report (art. 7).
 	NotReviewedSince *time.Time
-	Offset           int
-	Limit            int // 0 for no limit
+	After            Cursor // keyset position (see Cursor); the listing is ordered by USCC
+	Offset           int    // at most MaxOffset; use After beyond
+	Limit            int    // 0 for no limit
 }
+
+// CursorOf is the cursor that continues a listing after e.
+func (EnterpriseFilter) CursorOf(e *Enterprise) Cursor { return Cursor{e.USCC} }
 
 // Page sizes of directory listings.
 const (

@@ -114,8 +114,18 @@ type InspectorFilter struct {
 	// expiry, then badge number.
 	ExpiresBy Date
 	Query     string // name substring, or badge number prefix
-	Offset    int
-	Limit     int // 0 for no limit
+	After     Cursor // keyset position (see Cursor)
+	Offset    int    // at most MaxOffset; use After beyond
+	Limit     int    // 0 for no limit
+}
+
+// CursorOf is the cursor that continues a listing after in: by badge
+// number, or by expiry and badge number when ExpiresBy orders by expiry.
+func (f InspectorFilter) CursorOf(in *Inspector) Cursor {
+	if f.ExpiresBy != "" {
+		return Cursor{string(in.CertificateExpires), in.BadgeNo}
+	}
+	return Cursor{in.BadgeNo}
 }
 
 // InspectorStore keeps the roster. Writers pass the version they read; the

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -63,9 +64,13 @@ type ItemFilter struct {
 	Method        string
 	Category      string
 	Query         string // code prefix or name substring
-	Offset        int
-	Limit         int // 0 for no limit
+	After         Cursor // keyset position (see Cursor); ordered by year, then code
+	Offset        int    // at most MaxOffset; use After beyond
+	Limit         int    // 0 for no limit
 }
+
+// CursorOf is the cursor that continues a listing after it.
+func (ItemFilter) CursorOf(it *Item) Cursor { return Cursor{strconv.Itoa(it.Year), it.Code} }
 
 // ItemStore keeps the yearly item lists and their publications. Writers
 // pass the version they read; the store refuses a stale one.

@@ -57,9 +57,13 @@ type UserFilter struct {
 	Role         Role   // only users holding this role ("" for any)
 	DepartmentID string // only this department ("" for any)
 	Query        string // username or display name prefix
-	Offset       int
+	After        Cursor // keyset position (see Cursor); ordered by username
+	Offset       int    // at most MaxOffset; use After beyond
 	Limit        int
 }
+
+// CursorOf is the cursor that continues a listing after u.
+func (UserFilter) CursorOf(u *User) Cursor { return Cursor{u.Username} }
 
 // UserStore keeps users.
 type UserStore interface {

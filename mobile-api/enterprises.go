@@ -124,11 +124,7 @@ type enterpriseReviewRequest struct {
 
 // enterpriseFilterFromQuery reads the listing's query parameters.
 func enterpriseFilterFromQuery(c *fiber.Ctx) (backend.EnterpriseFilter, error) {
-	offset, err := queryInt(c, "offset", 0, 0, 1<<30)
-	if err != nil {
-		return backend.EnterpriseFilter{}, err
-	}
-	limit, err := queryInt(c, "limit", backend.DirectoryDefaultLimit, 1, backend.DirectoryMaxLimit)
+	p, err := readPage(c, backend.DirectoryDefaultLimit, backend.DirectoryMaxLimit)
 	if err != nil {
 		return backend.EnterpriseFilter{}, err
 	}
@@ -136,7 +132,7 @@ func enterpriseFilterFromQuery(c *fiber.Ctx) (backend.EnterpriseFilter, error) {
 	return backend.EnterpriseFilter{
 		Town: cloneQuery(c.Query("town")), Category: cloneQuery(c.Query("category")), Flag: cloneQuery(c.Query("flag")),
 		Industry: cloneQuery(c.Query("industry")), Status: cloneQuery(c.Query("status")), Query: cloneQuery(c.Query("q")),
-		Offset: offset, Limit: limit,
+		After: p.After, Offset: p.Offset, Limit: p.Limit,
 	}, nil
 }
 
@@ -162,7 +158,8 @@ func (s *Server) handleListEnterprises(c *fiber.Ctx) error {
 	for i, e := range list {
 		out[i] = newEnterpriseResponse(e)
 	}
-	return c.JSON(fiber.Map{"enterprises": out, "total": total, "offset": f.Offset, "limit": f.Limit})
+	next := nextPage(list, f.Limit, f.CursorOf)
+	return c.JSON(pageMap(fiber.Map{"enterprises": out}, pageQuery{Offset: f.Offset, Limit: f.Limit}, total, next))
 }
 
 // staleEnterpriseResponse is a line of the staleness report: the enterprise
@@ -196,8 +193,9 @@ func (s *Server) staleReport(c *fiber.Ctx, f backend.EnterpriseFilter) error {
 			DaysOnRecord:       st.DaysOnRecord,
 		}
 	}
-	return c.JSON(fiber.Map{"enterprises": out, "total": total, "offset": f.Offset, "limit": f.Limit,
-		"review_months": backend.ReviewMonths})
+	next := nextPage(list, f.Limit, func(st directory.StaleEnterprise) backend.Cursor { return f.CursorOf(st.Enterprise) })
+	return c.JSON(pageMap(fiber.Map{"enterprises": out, "review_months": backend.ReviewMonths},
+		pageQuery{Offset: f.Offset, Limit: f.Limit}, total, next))
 }
 
 func (s *Server) handleCreateEnterprise(c *fiber.Ctx) error {

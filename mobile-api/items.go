@@ -102,11 +102,7 @@ type publishItemsRequest struct {
 }
 
 func (s *Server) handleListItems(c *fiber.Ctx) error {
-	offset, err := queryInt(c, "offset", 0, 0, 1<<30)
-	if err != nil {
-		return err
-	}
-	limit, err := queryInt(c, "limit", itemlist.DefaultLimit, 1, itemlist.MaxLimit)
+	p, err := readPage(c, itemlist.DefaultLimit, itemlist.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -114,10 +110,11 @@ func (s *Server) handleListItems(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.svc.Items.ListItems(c.UserContext(), backend.ItemFilter{
+	f := backend.ItemFilter{
 		Year: year, DepartmentID: c.Query("department_id"), Qualification: c.Query("qualification"),
-		Method: c.Query("method"), Category: c.Query("category"), Query: c.Query("q"), Offset: offset, Limit: limit,
-	})
+		Method: c.Query("method"), Category: c.Query("category"), Query: c.Query("q"), After: p.After, Offset: p.Offset, Limit: p.Limit,
+	}
+	items, total, err := s.svc.Items.ListItems(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -125,7 +122,7 @@ func (s *Server) handleListItems(c *fiber.Ctx) error {
 	for i, it := range items {
 		out[i] = newItemResponse(it)
 	}
-	return c.JSON(fiber.Map{"items": out, "total": total, "offset": offset, "limit": limit})
+	return c.JSON(pageMap(fiber.Map{"items": out}, p, total, nextPage(items, p.Limit, f.CursorOf)))
 }
 
 func (s *Server) handleCreateItem(c *fiber.Ctx) error {

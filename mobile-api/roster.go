@@ -147,11 +147,7 @@ func rosterQueryBool(c *fiber.Ctx, name string) (*bool, error) {
 }
 
 func (s *Server) handleListInspectors(c *fiber.Ctx) error {
-	offset, err := queryInt(c, "offset", 0, 0, 1<<30)
-	if err != nil {
-		return err
-	}
-	limit, err := queryInt(c, "limit", roster.DefaultLimit, 1, roster.MaxLimit)
+	p, err := readPage(c, roster.DefaultLimit, roster.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -163,10 +159,11 @@ func (s *Server) handleListInspectors(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	list, total, err := s.svc.Roster.ListInspectors(c.UserContext(), backend.InspectorFilter{
+	f := backend.InspectorFilter{
 		DepartmentID: c.Query("department_id"), Qualification: c.Query("qualification"),
-		Active: active, Drawable: drawable, Query: c.Query("q"), Offset: offset, Limit: limit,
-	})
+		Active: active, Drawable: drawable, Query: c.Query("q"), After: p.After, Offset: p.Offset, Limit: p.Limit,
+	}
+	list, total, err := s.svc.Roster.ListInspectors(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -175,7 +172,7 @@ func (s *Server) handleListInspectors(c *fiber.Ctx) error {
 	for i, in := range list {
 		out[i] = newInspectorResponse(in, today)
 	}
-	return c.JSON(fiber.Map{"inspectors": out, "total": total, "offset": offset, "limit": limit, "today": today})
+	return c.JSON(pageMap(fiber.Map{"inspectors": out, "today": today}, p, total, nextPage(list, p.Limit, f.CursorOf)))
 }
 
 func (s *Server) handleExpiringInspectors(c *fiber.Ctx) error {

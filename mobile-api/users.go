@@ -63,11 +63,7 @@ type updateMeRequest struct {
 }
 
 func (s *Server) handleListUsers(c *fiber.Ctx) error {
-	offset, err := queryInt(c, "offset", 0, 0, 1<<30)
-	if err != nil {
-		return err
-	}
-	limit, err := queryInt(c, "limit", 50, 1, 200)
+	p, err := readPage(c, 50, 200)
 	if err != nil {
 		return err
 	}
@@ -75,9 +71,10 @@ func (s *Server) handleListUsers(c *fiber.Ctx) error {
 	if role != "" && !role.Valid() {
 		return backend.InvalidFields("invalid query parameter", map[string]string{"role": "unknown role"})
 	}
-	users, total, err := s.svc.Accounts.ListUsers(c.UserContext(), backend.UserFilter{
-		Role: role, DepartmentID: c.Query("department_id"), Query: c.Query("q"), Offset: offset, Limit: limit,
-	})
+	f := backend.UserFilter{
+		Role: role, DepartmentID: c.Query("department_id"), Query: c.Query("q"), After: p.After, Offset: p.Offset, Limit: p.Limit,
+	}
+	users, total, err := s.svc.Accounts.ListUsers(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -85,7 +82,7 @@ func (s *Server) handleListUsers(c *fiber.Ctx) error {
 	for i, u := range users {
 		out[i] = newUserResponse(u)
 	}
-	return c.JSON(fiber.Map{"users": out, "total": total, "offset": offset, "limit": limit})
+	return c.JSON(pageMap(fiber.Map{"users": out}, p, total, nextPage(users, p.Limit, f.CursorOf)))
 }
 
 func (s *Server) handleCreateUser(c *fiber.Ctx) error {

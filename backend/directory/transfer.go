@@ -285,7 +285,7 @@ func (s *Service) ExportEnterprises(ctx context.Context, w io.Writer, format, la
 	if lang != "" && lang != sheet.Chinese && lang != sheet.English {
 		return backend.InvalidFields("invalid export", map[string]string{"lang": "zh or en"})
 	}
-	f.Offset, f.Limit = 0, 0
+	f.After, f.Offset, f.Limit = nil, 0, 0
 	list, _, err := s.ListEnterprises(ctx, f)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -157,17 +156,12 @@ func (s *EnterpriseStore) findOne(ctx context.Context, filter bson.D) (*backend.
 
 // FindEnterprises implements backend.EnterpriseStore.
 func (s *EnterpriseStore) FindEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {
-	filter := enterpriseFilter(f)
-	total, err := s.coll().CountDocuments(ctx, filter)
+	after, err := cursorValues(f.After, 1)
 	if err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, err
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "uscc", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(int64(f.Offset))
-	if f.Limit > 0 {
-		opts.SetLimit(int64(f.Limit))
-	}
-	out, err := findAll(ctx, s.coll(), filter, opts, (*enterpriseModel).domain)
-	return out, int(total), err
+	return pagedFind(ctx, s.coll(), listing{filter: enterpriseFilter(f), sort: []string{"uscc"},
+		after: after, offset: f.Offset, limit: f.Limit}, (*enterpriseModel).domain)
 }
 
 // enterpriseFilter builds the query. Conditions that need $or are wrapped

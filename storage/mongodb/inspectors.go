@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -160,20 +159,16 @@ func (s *InspectorStore) FindInspectors(ctx context.Context, f backend.Inspector
 	if len(and) > 0 {
 		filter = bson.D{{Key: "$and", Value: and}}
 	}
-	total, err := s.coll().CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, translate(err)
-	}
-	sort := bson.D{{Key: "badge_no", Value: 1}}
+	sort := []string{"badge_no"}
 	if f.ExpiresBy != "" {
-		sort = bson.D{{Key: "certificate_expires", Value: 1}, {Key: "badge_no", Value: 1}}
+		sort = []string{"certificate_expires", "badge_no"}
 	}
-	opts := options.Find().SetSort(sort).SetSkip(int64(f.Offset))
-	if f.Limit > 0 {
-		opts.SetLimit(int64(f.Limit))
+	after, err := cursorValues(f.After, len(sort))
+	if err != nil {
+		return nil, 0, err
 	}
-	out, err := findAll(ctx, s.coll(), filter, opts, (*inspectorModel).domain)
-	return out, int(total), err
+	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: sort, after: after, offset: f.Offset, limit: f.Limit},
+		(*inspectorModel).domain)
 }
 
 // UpdateInspector implements backend.InspectorStore. The replace matches

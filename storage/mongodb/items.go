@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -145,16 +144,12 @@ func (s *ItemStore) FindItems(ctx context.Context, f backend.ItemFilter) ([]*bac
 			bson.D{{Key: "name", Value: bson.Regex{Pattern: regexp.QuoteMeta(q), Options: "i"}}},
 		}})
 	}
-	total, err := s.coll().CountDocuments(ctx, filter)
+	after, err := cursorValues(f.After, 2, 0)
 	if err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, err
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "year", Value: 1}, {Key: "code", Value: 1}}).SetSkip(int64(f.Offset))
-	if f.Limit > 0 {
-		opts.SetLimit(int64(f.Limit))
-	}
-	out, err := findAll(ctx, s.coll(), filter, opts, (*itemModel).domain)
-	return out, int(total), err
+	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"year", "code"},
+		after: after, offset: f.Offset, limit: f.Limit}, (*itemModel).domain)
 }
 
 // UpdateItem implements backend.ItemStore; like UpdateInspector it matches

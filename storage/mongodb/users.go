@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -101,16 +100,12 @@ func (s *UserStore) FindUsers(ctx context.Context, f backend.UserFilter) ([]*bac
 			bson.D{{Key: "display_name", Value: prefix}},
 		}})
 	}
-	total, err := s.coll().CountDocuments(ctx, filter)
+	after, err := cursorValues(f.After, 1)
 	if err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, err
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "username", Value: 1}}).SetSkip(int64(f.Offset))
-	if f.Limit > 0 {
-		opts.SetLimit(int64(f.Limit))
-	}
-	out, err := findAll(ctx, s.coll(), filter, opts, (*userModel).domain)
-	return out, int(total), err
+	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"username"},
+		after: after, offset: f.Offset, limit: f.Limit}, (*userModel).domain)
 }
 
 // UpdateUser implements backend.UserStore.
