@@ -75,6 +75,7 @@ func (s *Server) apiRoutes() []route {
 
 		// The audit trail (art. 3, 29).
 		{"GET", "/api/v1/audit", signedIn, coordinator, s.handleAuditList},
+		{"GET", "/api/v1/audit/verify", signedIn, coordinator, s.handleAuditVerify},
 
 		// The directory (art. 6, 7, 13, 16). Every signed-in role may read
 		// it: inspectors need an enterprise's facts on site, and any role
@@ -138,6 +139,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/draws/:id", signedIn, officeAndLeaders, s.handleGetDraw},
 		{"GET", "/api/v1/reports/coverage", signedIn, overseers, s.handleCoverage},
 		{"GET", "/api/v1/reports/random-share", signedIn, overseers, s.handleRandomShare},
+		{"GET", "/api/v1/reports/pool", signedIn, officeAndLeaders, s.handlePoolPreview},
 
 		// What everyone may read without signing in (art. 10, 19).
 		{"GET", "/public/v1/items", public, nil, s.handlePublicItems},

@@ -78,6 +78,7 @@ func (s *Server) routes() {
 		}))
 	}
 
+	s.mountWeb()
 	s.mountAPI()
 }
 

@@ -29,4 +29,5 @@ type Services struct {
 	Roster      *roster.Service          // inspectors, qualifications
 	Items       *itemlist.Service        // the yearly item lists
 	Plans       *plans.Service           // plans and their draws
+	PublicLimit backend.RequestLimiter   // per-address limit of the portal and /public
 }

@@ -135,26 +135,9 @@ func (s *Service) lockTTL() time.Duration {
 // this year's draw history, by the rules of art. 13 and 16), the roster of
 // the plan's departments and the group specification from its items.
 func (s *Service) inputs(ctx context.Context, p *backend.Plan) (draw.Inputs, error) {
-	ents, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{})
+	candidates, usccByID, err := s.candidates(ctx, p)
 	if err != nil {
 		return draw.Inputs{}, err
-	}
-	history, err := s.history(ctx, p)
-	if err != nil {
-		return draw.Inputs{}, err
-	}
-	usccByID := make(map[string]string, len(ents))
-	candidates := make([]draw.Candidate, 0, len(ents))
-	for _, e := range ents {
-		usccByID[e.ID] = e.USCC
-		h := history[e.USCC]
-		candidates = append(candidates, draw.Candidate{
-			USCC: e.USCC, Town: e.Town, Industry: e.Industry, Categories: e.Categories, Flags: e.Flags,
-			Active: e.Status == backend.EnterpriseActive, RandomTasksThisYear: h.count, CoveredThisYear: h.count > 0,
-			LastInspectors: h.lastGroup,
-			// NonCooperation comes from recorded non-cooperation (art. 23)
-			// once on-site records exist; until then nobody has any.
-		})
 	}
 
 	departments := append([]string{p.LeadDepartmentID}, p.JointDepartmentIDs...)

@@ -131,6 +131,8 @@ tools=()
 [[ -n $START_MINIO ]] && tools+=(minio)
 ((${#tools[@]} == 0)) || "$ROOT/deploy/local/tools.sh" "${tools[@]}"
 
+# The console's and portal's browser libraries, embedded by the build.
+"$ROOT/deploy/local/web.sh" vendor
 echo "run: building suiji"
 go build -o "$SUIJI_BIN" ./backend/cmd/suiji
 

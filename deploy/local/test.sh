@@ -69,6 +69,9 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 "$ROOT/deploy/local/tools.sh" minio ferretdb
+# The browser tests' Chromium and npm packages, and the web front-ends'
+# vendored libraries (embedded by the build below).
+"$ROOT/deploy/local/web.sh" browser
 
 # One test stack per machine at a time, since its ports are fixed: a second
 # make test (another terminal, another checkout) waits here for the first

@@ -150,5 +150,8 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(),
 			Towns: db.Towns(), Locks: st.Cache.Locks(), Audit: recorder, Now: now, Rand: plans.NewRandReader(),
 		},
+		// Anyone may read the portal and /public; one address at a time
+		// may not monopolise them.
+		PublicLimit: cache.NewRequestLimiter(st.Cache, "public", cache.PublicRequestLimit, cache.PublicRequestWindow),
 	}
 }

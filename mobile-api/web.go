@@ -1,0 +1,312 @@
+package mobileapi
+
+import (
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"suiji/backend"
+	"suiji/mobile-api/web"
+)
+
+// webFront serves the web front-ends (package web): the embedded static
+// files, the portal's server-rendered pages, and the caching and per-address
+// limit that every public response gets. Signed-in data never passes
+// through here: the console is static files that call the API, whose route
+// table decides who may do what.
+type webFront struct {
+	s      *Server
+	site   *web.Site
+	portal *web.Portal
+}
+
+// mountWeb installs the web front-ends as one middleware ahead of the API's
+// routes. It answers GET and HEAD for the static roots (/console, /app,
+// /portal, /shared, /vendor) and the portal's pages (/, /items, /verify,
+// /plans/{id}, /draws/{id}); wraps /public/… with the rate limit, ETag and
+// compression; and passes every other request on untouched, so /api,
+// /healthz, /readyz, /metrics and /openapi.json are never shadowed.
+func (s *Server) mountWeb() {
+	site, err := web.Load()
+	if err != nil {
+		panic(err) // the files are compiled in: only a broken build gets here
+	}
+	portal, err := web.LoadPortal()
+	if err != nil {
+		panic(err)
+	}
+	w := &webFront{s: s, site: site, portal: portal}
+	s.app.Use(w.handle)
+}
+
+func (w *webFront) handle(c *fiber.Ctx) error {
+	p := c.Path()
+	if strings.HasPrefix(p, "/public/") {
+		if err := w.limit(c); err != nil {
+			return err
+		}
+		if err := c.Next(); err != nil {
+			return err
+		}
+		web.Finish(c, web.CachePublic)
+		return nil
+	}
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		return c.Next()
+	}
+	if web.IsStatic(p) {
+		a, redirect := w.site.Resolve(p)
+		switch {
+		case redirect != "":
+			if q := string(c.Request().URI().QueryString()); q != "" {
+				redirect += "?" + q
+			}
+			return c.Redirect(redirect, fiber.StatusMovedPermanently)
+		case a == nil:
+			return w.message(c, fiber.StatusNotFound, nil)
+		}
+		return web.Serve(c, a)
+	}
+	page := w.route(p)
+	if page == nil {
+		return c.Next()
+	}
+	if err := w.limit(c); err != nil {
+		return w.message(c, fiber.StatusTooManyRequests, err)
+	}
+	name, data, err := page(c)
+	if err != nil {
+		return w.message(c, StatusForCode(backend.ErrorCode(err)), err)
+	}
+	return w.render(c, fiber.StatusOK, name, data)
+}
+
+// route returns the page handler for a portal path, or nil.
+func (w *webFront) route(p string) func(*fiber.Ctx) (string, web.Page, error) {
+	switch {
+	case p == "/":
+		return w.home
+	case p == "/items":
+		return w.items
+	case p == "/verify":
+		return w.verify
+	}
+	if id, ok := strings.CutPrefix(p, "/plans/"); ok && validID(id) {
+		return func(c *fiber.Ctx) (string, web.Page, error) { return w.plan(c, id) }
+	}
+	if id, ok := strings.CutPrefix(p, "/draws/"); ok && validID(id) {
+		return func(c *fiber.Ctx) (string, web.Page, error) { return w.draw(c, id) }
+	}
+	return nil
+}
+
+// validID accepts the ids the stores make (hex, letters, digits, - and _),
+// so that a portal path can never smuggle anything else into a lookup.
+func validID(id string) bool {
+	return id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(r rune) bool {
+		return !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
+}
+
+// limit applies the per-address limit of public responses. A limiter that
+// cannot be reached lets the request through (and says so in the log):
+// public reads matter more than the limit.
+func (w *webFront) limit(c *fiber.Ctx) error {
+	if w.s.svc.PublicLimit == nil {
+		return nil
+	}
+	err := w.s.svc.PublicLimit.Allow(c.UserContext(), w.s.clientIP(c))
+	if err != nil && backend.ErrorCode(err) != backend.ERATELIMIT {
+		w.s.logger.WarnContext(c.UserContext(), "public rate limit unavailable; request let through",
+			slog.String("request_id", requestID(c)), slog.Any("error", err))
+		return nil
+	}
+	return err
+}
+
+// render writes a portal page with the public caching headers.
+func (w *webFront) render(c *fiber.Ctx, status int, name string, data web.Page) error {
+	body, err := w.portal.Render(name, data)
+	if err != nil {
+		return err
+	}
+	web.SecurityHeaders(c)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Status(status).Response().SetBody(body)
+	web.Finish(c, web.CachePublic)
+	return nil
+}
+
+// message renders the portal's page for an error status: not found,
+// too many requests, or (logged) an internal error.
+func (w *webFront) message(c *fiber.Ctx, status int, err error) error {
+	heading, body := w.portal.T("notfound.title"), w.portal.T("notfound.body")
+	switch {
+	case status == fiber.StatusTooManyRequests:
+		heading, body = w.portal.T("error.title"), w.portal.T("ratelimit.body")
+		if delay, ok := backend.RetryAfter(err); ok {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(delay.Seconds()+0.999)))
+		}
+	case status >= 500:
+		heading, body = w.portal.T("error.title"), w.portal.T("error.body")
+		w.s.logger.ErrorContext(c.UserContext(), "portal page failed",
+			slog.String("request_id", requestID(c)), slog.String("path", c.Path()), slog.Any("error", err))
+	case status != fiber.StatusNotFound:
+		status = fiber.StatusNotFound // a bad id or year reads as a page that does not exist
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return w.renderStatus(c, status, web.Page{Title: heading, Data: struct{ Heading, Body string }{heading, body}})
+}
+
+func (w *webFront) renderStatus(c *fiber.Ctx, status int, data web.Page) error {
+	body, err := w.portal.Render("message", data)
+	if err != nil {
+		return err
+	}
+	web.SecurityHeaders(c)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(body)
+}
+
+// portalYear reads ?year=, defaulting to the current year in China.
+func portalYear(c *fiber.Ctx) (int, error) {
+	return queryInt(c, "year", time.Now().In(backend.ChinaTime).Year(), 2000, 2100)
+}
+
+func (w *webFront) home(c *fiber.Ctx) (string, web.Page, error) {
+	year, err := portalYear(c)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	list, err := w.s.svc.Plans.PublicPlans(c.UserContext(), year)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	return "home", web.Page{Title: w.portal.T("home.title"), Active: "home", Data: struct {
+		Year  int
+		Plans []*backend.Plan
+	}{year, list}}, nil
+}
+
+// publicItem is an item as the portal shows it, with its department's name.
+type publicItem struct {
+	*backend.Item
+	Department string
+}
+
+func (w *webFront) items(c *fiber.Ctx) (string, web.Page, error) {
+	year, err := portalYear(c)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	data := struct {
+		Year        int
+		Published   bool
+		PublishedAt time.Time
+		Items       []publicItem
+	}{Year: year}
+	if items, pubAt, err := w.publishedItems(c, year); err == nil {
+		data.Published, data.PublishedAt, data.Items = true, pubAt, items
+	} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+		return "", web.Page{}, err
+	}
+	return "items", web.Page{Title: w.portal.Tf("items.title", "year", year), Active: "items", Data: data}, nil
+}
+
+// publishedItems returns a year's published list with department names;
+// ENOTFOUND when the year is not published.
+func (w *webFront) publishedItems(c *fiber.Ctx, year int) ([]publicItem, time.Time, error) {
+	pub, err := w.s.svc.Items.Publication(c.UserContext(), year)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	items, err := w.s.svc.Items.PublishedItems(c.UserContext(), year)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	deps, err := w.s.svc.Directory.ListDepartments(c.UserContext())
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	names := map[string]string{}
+	for _, d := range deps {
+		names[d.ID] = d.Name
+	}
+	out := make([]publicItem, len(items))
+	for i, it := range items {
+		out[i] = publicItem{Item: it, Department: names[it.DepartmentID]}
+	}
+	return out, pub.PublishedAt, nil
+}
+
+func (w *webFront) verify(*fiber.Ctx) (string, web.Page, error) {
+	return "verify", web.Page{Title: w.portal.T("nav.verify"), Active: "verify", Scripts: []string{"/portal/verify-page.js"}}, nil
+}
+
+func (w *webFront) plan(c *fiber.Ctx, id string) (string, web.Page, error) {
+	p, err := w.s.svc.Plans.PublicPlan(c.UserContext(), id)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	var items []publicItem
+	if all, _, err := w.publishedItems(c, p.Year); err == nil {
+		for _, it := range all {
+			if slices.Contains(p.ItemIDs, it.ID) {
+				items = append(items, it)
+			}
+		}
+	} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+		return "", web.Page{}, err
+	}
+	return "plan", web.Page{Title: p.Title, Data: struct {
+		Plan       *backend.Plan
+		Items      []publicItem
+		FilterText string
+	}{p, items, w.filterText(p.Filter)}}, nil
+}
+
+// filterText says in words which enterprises a plan draws from.
+func (w *webFront) filterText(f backend.PlanFilter) string {
+	var parts []string
+	add := func(label string, values []string, prefix string) {
+		if len(values) == 0 {
+			return
+		}
+		shown := make([]string, len(values))
+		for i, v := range values {
+			shown[i] = v
+			if prefix != "" {
+				shown[i] = w.portal.T(prefix + v)
+			}
+		}
+		parts = append(parts, w.portal.T(label)+"："+strings.Join(shown, "、"))
+	}
+	add("filter.towns", f.Towns, "")
+	add("filter.industries", f.Industries, "")
+	add("filter.categories", f.Categories, "category.")
+	add("filter.flags", f.Flags, "flag.")
+	if len(parts) == 0 {
+		return w.portal.T("plan.filter.all")
+	}
+	return strings.Join(parts, "；")
+}
+
+func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
+	d, err := w.s.svc.Plans.PublicDraw(c.UserContext(), id)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	p, err := w.s.svc.Plans.PublicPlan(c.UserContext(), d.PlanID)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	return "draw", web.Page{Title: w.portal.T("draw.title"), Scripts: []string{"/portal/verify-page.js"}, Data: struct {
+		*backend.Draw
+		PlanTitle  string
+		Superseded bool
+	}{d, p.Title, p.CurrentDrawID != d.ID}}, nil
+}

@@ -1,0 +1,103 @@
+// One plan: its facts and, by status and role, the next step — edit the
+// draft, approve it (leader), commit the seed (the commitment shown large,
+// with a copy button and a printable notice to post before the draw), go
+// to the draw ceremony — and its draws with links to the public records.
+import { h, chinaTime } from '../../shared/dom.js';
+import { t } from '../strings.js';
+import { message } from '../widgets.js';
+
+export async function render({ api, navigate }, id) {
+  const [plan, deps, draws] = await Promise.all([
+    api.get(`/api/v1/plans/${id}`),
+    api.get('/api/v1/departments'),
+    api.get(`/api/v1/plans/${id}/draws`).catch(() => ({ draws: [] })),
+  ]);
+  const items = (await api.get(`/api/v1/items?year=${plan.year}&limit=500`)).items.filter((it) => plan.item_ids.includes(it.id));
+  const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
+  const msg = message();
+  const office = api.hasRole('coordinator', 'staff');
+  const actions = h('p', { class: 'row-actions' });
+  const act = (label, fn, cls) => h('button', { type: 'button', class: cls, text: label, onclick: async () => {
+    try {
+      await fn();
+    } catch (err) {
+      msg.set('error', t('common.error', { message: err.message }));
+    }
+  } });
+
+  if (plan.status === 'draft') {
+    if (office) actions.append(act(t('common.edit'), () => navigate(`/plans/${id}/edit`), 'secondary'));
+    if (api.hasRole('leader')) {
+      actions.append(act(t('plans.approve'), async () => {
+        await api.post(`/api/v1/plans/${id}/approve`);
+        navigate(`/plans/${id}`);
+      }));
+    }
+  }
+  if (plan.status !== 'draft' && !plan.seed_commitment && office) {
+    actions.append(act(t('plans.commit'), async () => {
+      await api.post(`/api/v1/plans/${id}/commit`);
+      navigate(`/plans/${id}`);
+    }));
+  }
+
+  let commitment = null;
+  if (plan.seed_commitment) {
+    const copy = h('button', { type: 'button', class: 'secondary', text: t('common.copy') });
+    copy.addEventListener('click', async () => {
+      await navigator.clipboard.writeText(plan.seed_commitment);
+      copy.textContent = t('common.copied');
+    });
+    commitment = h('section', { class: 'panel commit-box' },
+      h('h2', { text: t('plans.commitment') }),
+      h('code', { class: 'hash big', id: 'commitment', text: plan.seed_commitment }),
+      h('p', { class: 'note', text: t('plans.commitmentNote') }),
+      h('p', { class: 'row-actions' }, copy,
+        h('button', { type: 'button', class: 'secondary', text: t('plans.notice'), onclick: () => printNotice(plan) }),
+        office ? h('button', { type: 'button', text: t('plans.ceremony'), onclick: () => navigate(`/ceremony/${id}`) }) : null));
+  }
+
+  const sample = plan.sample.count ? `${plan.sample.count} 家` : plan.sample.ratio ? `${Math.round(plan.sample.ratio * 10000) / 100}%` : '—';
+  return h('section', {},
+    h('p', {}, h('a', { href: '#/plans', text: `← ${t('plans.title')}` })),
+    h('h1', { text: plan.title }),
+    h('p', {}, h('span', { class: `badge ${plan.status === 'draft' ? 'warn' : 'ok'}`, id: 'plan-status', text: t(`plans.status.${plan.status}`) })),
+    actions, msg, commitment,
+    h('div', { class: 'panel' }, h('dl', { class: 'facts' },
+      h('dt', { text: t('plans.kind') }), h('dd', { text: t(`plans.kind.${plan.kind}`) }),
+      h('dt', { text: t('common.year') }), h('dd', { text: String(plan.year) }),
+      h('dt', { text: t('plans.lead') }), h('dd', { text: depName(plan.lead_department_id) }),
+      h('dt', { text: t('plans.joint') }), h('dd', { text: plan.joint_department_ids.map(depName).join('、') || '—' }),
+      h('dt', { text: t('plans.window') }), h('dd', { text: `${plan.window.start} — ${plan.window.end}` }),
+      h('dt', { text: t('plans.sample') }), h('dd', { text: sample }),
+      h('dt', { text: t('plans.groupSize') }), h('dd', { text: String(plan.group_size) }),
+      h('dt', { text: t('plans.filterTowns') }), h('dd', { text: plan.filter.towns.join('、') || t('common.all') }),
+      h('dt', { text: t('plans.filterCategories') }), h('dd', { text: plan.filter.categories.map((c) => t(`category.${c}`)).join('、') || t('common.all') }),
+      h('dt', { text: t('plans.filterFlags') }), h('dd', { text: plan.filter.flags.map((c) => t(`flag.${c}`)).join('、') || t('common.all') }),
+      h('dt', { text: t('plans.items') }), h('dd', {}, h('ul', {}, items.map((it) => h('li', { text: `${it.code} ${it.name}` })))))),
+    draws.draws.length ? [h('h2', { text: t('plans.draws') }), h('ul', {}, draws.draws.map((d) => h('li', {},
+      t('plans.drawSeq', { seq: d.seq }), ' · ', chinaTime(d.created_at), ' · ', `${d.selections.length} 家`, ' ',
+      d.superseded ? h('span', { class: 'badge warn', text: t('plans.drawSuperseded') }) : null, ' ',
+      h('a', { href: `/draws/${d.id}`, target: '_blank', rel: 'noopener', text: t('plans.publicRecord') }))))] : null);
+}
+
+// printNotice prints the notice to post before the draw: the plan, the
+// date, and the commitment the revealed seed must match.
+function printNotice(plan) {
+  const site = `${location.origin}/plans/${plan.id}`;
+  const notice = h('div', { class: 'print-only' },
+    h('h1', { text: t('plans.noticeTitle') }),
+    h('p', { text: t('plans.noticeBody', { date: plan.window.start, title: plan.title, site }) }),
+    h('h2', { text: t('plans.commitment') }),
+    h('code', { class: 'hash big', text: plan.seed_commitment }),
+    h('p', { text: t('app.bureau') }));
+  document.body.append(notice);
+  document.body.classList.add('printing');
+  const done = () => {
+    document.body.classList.remove('printing');
+    notice.remove();
+    window.removeEventListener('afterprint', done);
+  };
+  window.addEventListener('afterprint', done);
+  window.print();
+}

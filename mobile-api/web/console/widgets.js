@@ -1,0 +1,218 @@
+// Pieces the console's views share: a searchable, paged table over a list
+// endpoint; the import dialog that shows every rejected row before
+// anything is stored; export buttons; the versions dialog; messages.
+import { h, clear, field, chinaTime, download } from '../shared/dom.js';
+import { t } from './strings.js';
+
+// message returns a status paragraph; set(kind, text) changes it.
+export function message() {
+  const p = h('p', { role: 'status', hidden: true });
+  p.set = (kind, text) => {
+    p.className = kind;
+    p.textContent = text;
+    p.hidden = !text;
+  };
+  return p;
+}
+
+// pagedTable({api, path, key, columns, filters, pageSize, rowClass})
+// lists path?offset&limit&<filters>, showing columns [{label, cell(row)}].
+// filters are controls whose name/value become query parameters; the
+// table reloads when they change. Returns {element, reload}.
+export function pagedTable({ api, path, key, columns, filters = [], pageSize = 20, actions = [], pathFor }) {
+  let offset = 0;
+  const body = h('tbody');
+  const info = h('span');
+  const prev = h('button', { type: 'button', class: 'secondary', text: t('common.prev'), onclick: () => { offset = Math.max(0, offset - pageSize); load(); } });
+  const next = h('button', { type: 'button', class: 'secondary', text: t('common.next'), onclick: () => { offset += pageSize; load(); } });
+  const status = message();
+  const query = () => {
+    const q = new URLSearchParams();
+    for (const f of filters) {
+      const v = f.type === 'checkbox' ? (f.checked ? 'true' : '') : f.value.trim();
+      if (v) q.set(f.name, v);
+    }
+    return q;
+  };
+  async function load() {
+    const q = query();
+    q.set('offset', offset);
+    q.set('limit', pageSize);
+    const url = `${pathFor ? pathFor(q) : path}?${q}`;
+    try {
+      const data = await api.get(url);
+      const rows = data[key] ?? [];
+      clear(body).append(...rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row))))));
+      if (!rows.length) body.append(h('tr', {}, h('td', { colspan: columns.length, class: 'empty', text: t('common.none') })));
+      const total = data.total ?? rows.length;
+      info.textContent = t('common.page', { from: total ? offset + 1 : 0, to: offset + rows.length, total });
+      prev.disabled = offset === 0;
+      next.disabled = offset + rows.length >= total;
+      status.set('', '');
+    } catch (err) {
+      status.set('error', t('common.error', { message: err.message }));
+    }
+  }
+  let timer;
+  for (const f of filters) {
+    f.addEventListener(f.tagName === 'INPUT' && f.type !== 'checkbox' ? 'input' : 'change', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { offset = 0; load(); }, 250);
+    });
+  }
+  const toolbar = h('div', { class: 'toolbar' },
+    filters.map((f) => (f.type === 'checkbox'
+      ? h('label', { class: 'check' }, f, ' ', f.dataset.label)
+      : field(f.dataset.label, f))),
+    h('span', { class: 'spacer' }),
+    actions);
+  const element = h('div', {}, toolbar, status,
+    h('div', { class: 'scroll' }, h('table', {},
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { text: c.label, class: c.class })))), body)),
+    h('div', { class: 'pager' }, prev, info, next));
+  load();
+  return { element, reload: load, query };
+}
+
+// searchBox and select are labelled filter controls for pagedTable.
+export function searchBox(name, label, placeholder) {
+  return h('input', { type: 'search', name, placeholder: placeholder ?? '', dataset: { label } });
+}
+
+export function select(name, label, options, { all = true, multiple = false } = {}) {
+  return h('select', { name, multiple, dataset: { label } },
+    all ? h('option', { value: '', text: t('common.all') }) : null,
+    options.map(([value, text]) => h('option', { value, text })));
+}
+
+export function checkbox(name, label) {
+  return h('input', { type: 'checkbox', name, dataset: { label } });
+}
+
+// badges shows category/flag codes as labelled badges.
+export function badges(values, prefix, kind = '') {
+  return (values ?? []).map((v) => h('span', { class: `badge ${kind}`, text: t(prefix + v) }));
+}
+
+// exportButtons download path?format=csv|xlsx (with the table's filters).
+export function exportButtons(api, path, name, query = () => new URLSearchParams()) {
+  const go = async (format) => {
+    const q = query();
+    q.set('format', format);
+    download(await api.blob(`${path}?${q}`), `${name}.${format}`);
+  };
+  return [
+    h('button', { type: 'button', class: 'secondary', text: t('common.exportXLSX'), onclick: () => go('xlsx') }),
+    h('button', { type: 'button', class: 'secondary', text: t('common.exportCSV'), onclick: () => go('csv') }),
+  ];
+}
+
+// importButton opens the import dialog for path (…/import). The first
+// upload stores nothing if any row is wrong: the dialog lists every
+// rejected row with its line, column and reason, and offers to store only
+// the good rows (partial=true) or to fix the file and upload again.
+export function importButton(api, path, what, onDone) {
+  const file = h('input', { type: 'file', name: 'file', accept: '.csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' });
+  const status = message();
+  const rejected = h('div');
+  const partial = h('button', { type: 'button', hidden: true });
+  const dialog = h('dialog', { 'aria-label': t('import.title', { what }) });
+
+  async function send(isPartial) {
+    const f = file.files?.[0];
+    if (!f) return;
+    const form = new FormData();
+    form.append('file', f, f.name);
+    status.set('note', t('common.loading'));
+    clear(rejected);
+    partial.hidden = true;
+    try {
+      const res = await api.upload(`${path}${isPartial ? '?partial=true' : ''}`, form);
+      const r = res.report;
+      status.set('success', isPartial
+        ? t('import.partialDone', { created: r.created, updated: r.updated, rejected: r.rejected })
+        : t('import.done', { created: r.created, updated: r.updated, unchanged: r.unchanged }));
+      if (isPartial) showRejected(r);
+      onDone?.();
+    } catch (err) {
+      const r = err.body?.report;
+      if (!r) {
+        status.set('error', t('common.error', { message: err.message }));
+        return;
+      }
+      status.set('error', t('import.rejected', { n: r.rejected }));
+      showRejected(r);
+      const good = r.total - r.rejected;
+      if (good > 0) {
+        partial.textContent = t('import.partial', { n: good });
+        partial.hidden = false;
+      }
+    }
+  }
+  function showRejected(r) {
+    if (!r.errors?.length) return;
+    rejected.append(h('table', { class: 'rejected' },
+      h('thead', {}, h('tr', {}, h('th', { text: t('import.line') }), h('th', { text: t('import.column') }), h('th', { text: t('import.reason') }))),
+      h('tbody', {}, r.errors.map((e) => h('tr', {},
+        h('td', { class: 'num', text: e.line || '' }), h('td', { text: e.header || e.field || '' }), h('td', { text: e.message }))))));
+  }
+  partial.addEventListener('click', () => send(true));
+  dialog.append(
+    h('h2', { text: t('import.title', { what }) }),
+    field(t('import.file'), file),
+    h('p', {}, h('button', { type: 'button', text: t('import.check'), onclick: () => send(false) }), ' ', partial),
+    status, rejected,
+    h('p', {}, h('button', { type: 'button', class: 'secondary', text: t('common.close'), onclick: () => dialog.close() })));
+  const open = h('button', { type: 'button', class: 'secondary', text: t('common.import'), onclick: () => {
+    document.body.append(dialog);
+    file.value = '';
+    status.set('', '');
+    clear(rejected);
+    partial.hidden = true;
+    dialog.showModal();
+  } });
+  return open;
+}
+
+// versionsList shows a record's versions (…/versions) newest first.
+export async function versionsList(api, path) {
+  const data = await api.get(path);
+  const list = [...(data.versions ?? [])].reverse();
+  return h('ol', { class: 'versions', reversed: true }, list.map((v) => h('li', {},
+    h('strong', { text: t('common.version', { version: v.version ?? v.number }) }), ' ',
+    h('span', { class: 'note', text: `${chinaTime(v.at)} · ${v.actor_name || v.actor_id || ''} · ${v.action ?? ''}` }),
+    (v.changes ?? []).length ? h('ul', {}, v.changes.map((c) => h('li', {},
+      h('code', { text: c.field }), '：', fmt(c.before), ' → ', fmt(c.after)))) : null)));
+}
+
+function fmt(v) {
+  if (v === null || v === undefined || v === '') return '—';
+  if (Array.isArray(v)) return v.join('、') || '—';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+// dialogBox opens a modal with content and a close button.
+export function dialogBox(title, ...content) {
+  const d = h('dialog', { 'aria-label': title },
+    h('h2', { text: title }), ...content,
+    h('p', {}, h('button', { type: 'button', class: 'secondary', text: t('common.close'), onclick: () => d.close() })));
+  d.addEventListener('close', () => d.remove());
+  document.body.append(d);
+  d.showModal();
+  return d;
+}
+
+export const CATEGORIES = ['coal_mine', 'non_coal_mine', 'hazardous_chemicals', 'metallurgy_industry_trade',
+  'dust_explosion', 'confined_space', 'ammonia_refrigeration', 'major_hazard_source'];
+export const FLAGS = ['blacklist', 'seriously_dishonest', 'high_credit_risk', 'frequent_complaints',
+  'abnormal_operation', 'serious_violation'];
+
+// monthsAgo says whether an ISO time is more than n months back.
+export function olderThanMonths(iso, n) {
+  if (!iso) return true;
+  const d = new Date(iso);
+  const limit = new Date();
+  limit.setMonth(limit.getMonth() - n);
+  return d < limit;
+}

@@ -1,0 +1,105 @@
+// The API client every front-end uses: JSON in and out, the bearer token,
+// one silent refresh when the access token has expired, an
+// Idempotency-Key on every mutation, and errors as ApiError carrying the
+// API's {code, message, fields} (and, for imports, the report).
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = body?.error ?? {};
+    super(e.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || 'EINTERNAL';
+    this.fields = e.fields || {};
+    this.body = body;
+  }
+}
+
+// createClient({store, onSignedOut}): store keeps the refresh token
+// (get/set/remove of one string); onSignedOut runs when the session ends.
+export function createClient({ store, onSignedOut = () => {} }) {
+  let access = null;
+  let user = null;
+  let refreshing = null;
+
+  async function send(method, path, { body, form, raw = false, retry = true, headers = {} } = {}) {
+    const h = { Accept: 'application/json', ...headers };
+    if (access) h.Authorization = `Bearer ${access}`;
+    if (method !== 'GET' && method !== 'HEAD' && !h['Idempotency-Key']) h['Idempotency-Key'] = crypto.randomUUID();
+    let payload;
+    if (form) payload = form;
+    else if (body !== undefined) {
+      h['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    const resp = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin' });
+    if (resp.status === 401 && retry && store.get() && !path.startsWith('/api/v1/auth/')) {
+      await refresh();
+      return send(method, path, { body, form, raw, retry: false, headers });
+    }
+    if (!resp.ok) {
+      let data = null;
+      try { data = await resp.json(); } catch { /* not JSON */ }
+      if (resp.status === 401) signedOut();
+      throw new ApiError(resp.status, data);
+    }
+    if (raw) return resp;
+    if (resp.status === 204) return null;
+    return resp.json();
+  }
+
+  function adopt(session) {
+    access = session.access_token;
+    user = session.user;
+    store.set(session.refresh_token);
+    return user;
+  }
+
+  function signedOut() {
+    access = null;
+    user = null;
+    store.remove();
+    onSignedOut();
+  }
+
+  async function refresh() {
+    refreshing ??= (async () => {
+      try {
+        const resp = await fetch('/api/v1/auth/refresh', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ refresh_token: store.get() }),
+        });
+        if (!resp.ok) {
+          signedOut();
+          throw new ApiError(resp.status, await resp.json().catch(() => null));
+        }
+        return adopt(await resp.json());
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
+  }
+
+  return {
+    get user() { return user; },
+    hasRole(...roles) { return !!user && (user.roles.includes('admin') || roles.some((r) => user.roles.includes(r))); },
+    async login(username, password) {
+      return adopt(await send('POST', '/api/v1/auth/login', { body: { username, password }, retry: false }));
+    },
+    // resume signs in again from a stored refresh token (after a reload).
+    async resume() {
+      if (!store.get()) return null;
+      try { return await refresh(); } catch { return null; }
+    },
+    async logout() {
+      try { await send('POST', '/api/v1/auth/logout', { retry: false }); } catch { /* ends locally anyway */ }
+      signedOut();
+    },
+    get: (path) => send('GET', path),
+    post: (path, body) => send('POST', path, { body }),
+    patch: (path, body) => send('PATCH', path, { body }),
+    upload: (path, form) => send('POST', path, { form }),
+    blob: async (path) => (await send('GET', path, { raw: true })).blob(),
+  };
+}

@@ -1,0 +1,242 @@
+// The browser tests of the console and the portal: real Chromium (Debian's
+// /usr/bin/chromium) driven by playwright-core, against the real server
+// that TestWebFrontEnds (backend/cmd/suiji/web_test.go) starts with the
+// demo data. One browser serves every scenario; each scenario gets a fresh
+// context (no shared storage). Scenarios run in order and build on each
+// other (a plan drafted, then approved, committed, drawn, verified).
+//
+// Environment: SUIJI_WEB_BASE (server URL), SUIJI_WEB_PASSWORD (the demo
+// users' password), SUIJI_WEB_FIXTURES (files to upload),
+// SUIJI_WEB_SCREENSHOTS (where to save the main screens; empty: nowhere).
+// Exit status 0 only when every scenario passed; the last line is
+// "N passed, N failed".
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const base = process.env.SUIJI_WEB_BASE;
+const password = process.env.SUIJI_WEB_PASSWORD;
+const fixtures = process.env.SUIJI_WEB_FIXTURES;
+const shots = process.env.SUIJI_WEB_SCREENSHOTS || '';
+if (!base || !password || !fixtures) {
+  console.error('set SUIJI_WEB_BASE, SUIJI_WEB_PASSWORD and SUIJI_WEB_FIXTURES (TestWebFrontEnds does)');
+  process.exit(2);
+}
+if (shots) mkdirSync(shots, { recursive: true });
+
+// The flags this machine needs: without the background-networking ones
+// Chromium's own connections to the outside are refused, many at a time.
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const state = {}; // what one scenario leaves for the next
+const scenarios = [];
+const scenario = (name, fn, options = {}) => scenarios.push({ name, fn, options });
+
+async function shot(page, name) {
+  if (!shots) return;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+async function signIn(page, username) {
+  await page.goto(`${base}/console/`);
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill(password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('button', { name: '退出' }).waitFor();
+}
+
+// poolSize reads the live pool figure of the plan form.
+async function poolSize(page) {
+  const text = await page.locator('#pool-size').textContent();
+  const m = /抽取池：(\d+) 家/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+scenario('a coordinator imports an enterprise file with one bad row and sees it named; nothing is stored until the good rows are chosen', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.getByRole('heading', { name: '监管对象名录库' }).waitFor();
+  await page.getByRole('button', { name: '导入' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('选择文件（CSV 或 Excel）').setInputFiles(join(fixtures, 'enterprises.csv'));
+  await dialog.getByRole('button', { name: '上传并检查' }).click();
+  await dialog.getByText('文件中有 1 行有误，未导入任何数据').waitFor();
+  const rows = dialog.locator('table.rejected tbody tr');
+  assert.equal(await rows.count(), 1, 'exactly the one bad row is listed');
+  const cells = await rows.first().locator('td').allTextContents();
+  assert.equal(cells[0], '3', 'the bad row is line 3');
+  assert.equal(cells[1], '统一社会信用代码', 'the column is named as in the file');
+  assert.match(cells[2], /\S/, 'a reason is given');
+  await shot(page, 'console-import');
+
+  // Nothing was stored: the good rows are not in the directory yet.
+  await dialog.getByRole('button', { name: '关闭' }).click();
+  await page.getByLabel('搜索').fill('浏览器测试');
+  await page.getByText('没有记录。').waitFor();
+
+  // Choosing to import only the good rows stores those two.
+  await page.getByRole('button', { name: '导入' }).click();
+  await dialog.getByLabel('选择文件（CSV 或 Excel）').setInputFiles(join(fixtures, 'enterprises.csv'));
+  await dialog.getByRole('button', { name: '上传并检查' }).click();
+  await dialog.getByRole('button', { name: '仅导入无误的 2 行' }).click();
+  await dialog.getByText('已导入无误的行：新增 2 条').waitFor();
+  await dialog.getByRole('button', { name: '关闭' }).click();
+  await page.getByLabel('搜索').fill('浏览器测试');
+  await page.getByText('浏览器测试化工有限公司').waitFor();
+  await page.getByText('浏览器测试机械厂').waitFor();
+  assert.equal(await page.getByText('校验位错误的企业').count(), 0);
+  await page.getByLabel('搜索').fill('');
+  await page.getByText('超过12个月未核查').first().waitFor();
+  await shot(page, 'console-enterprises');
+});
+
+scenario('a coordinator drafts a plan and watches the pool size change with the filter', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/plans/new`);
+  await page.getByRole('heading', { name: '新建抽查计划' }).waitFor();
+  await page.locator('#pool-size', { hasText: '抽取池：' }).waitFor();
+  const everyone = await poolSize(page);
+  assert.ok(everyone > 200, `the whole (active) directory is the pool at first (${everyone})`);
+
+  await page.getByLabel('巴公镇', { exact: true }).check();
+  await page.waitForFunction((n) => {
+    const m = /抽取池：(\d+) 家/.exec(document.querySelector('#pool-size')?.textContent ?? '');
+    return m && Number(m[1]) !== n;
+  }, everyone);
+  const oneTown = await poolSize(page);
+  assert.ok(oneTown > 0 && oneTown < everyone, `one town's pool (${oneTown}) is smaller than all (${everyone})`);
+
+  await page.getByLabel('危险化学品', { exact: true }).check();
+  await page.waitForFunction((n) => {
+    const m = /抽取池：(\d+) 家/.exec(document.querySelector('#pool-size')?.textContent ?? '');
+    return m && Number(m[1]) !== n;
+  }, oneTown);
+  assert.ok(await poolSize(page) < oneTown, 'a category narrows it further');
+  await page.getByLabel('危险化学品', { exact: true }).uncheck();
+
+  await page.getByLabel('计划名称').fill('浏览器测试：巴公镇安全生产随机抽查');
+  await page.getByLabel('抽查类型').selectOption('directed');
+  await page.getByLabel('牵头部门').selectOption({ label: '应急管理综合行政执法大队' });
+  await page.getByLabel(/AQ-005/).check();
+  await page.getByLabel('抽取方式').selectOption('count');
+  await page.getByLabel('抽取数量').fill('3');
+  await page.locator('#pool-size', { hasText: '将抽取约 3 家' }).waitFor();
+  await shot(page, 'console-plan-draft');
+  await page.getByRole('button', { name: '保存草稿' }).click();
+  await page.locator('#plan-status', { hasText: '草稿' }).waitFor();
+  state.planId = page.url().split('#/plans/')[1];
+  assert.match(state.planId, /^[0-9a-f]{24}$/);
+  // The coordinator cannot approve: that is the leader's.
+  assert.equal(await page.getByRole('button', { name: '批准计划' }).count(), 0);
+});
+
+scenario('a leader approves the plan', async (page) => {
+  await signIn(page, 'leader');
+  await page.goto(`${base}/console/#/plans/${state.planId}`);
+  await page.getByRole('button', { name: '批准计划' }).click();
+  await page.locator('#plan-status', { hasText: '已批准' }).waitFor();
+  // A leader does not draw.
+  assert.equal(await page.getByRole('button', { name: '生成并公布种子承诺' }).count(), 0);
+});
+
+scenario('the coordinator commits the seed and the commitment is shown large, as published', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/plans/${state.planId}`);
+  await page.getByRole('button', { name: '生成并公布种子承诺' }).click();
+  const shown = (await page.locator('#commitment').textContent()).trim();
+  assert.match(shown, /^[0-9a-f]{64}$/);
+  const published = await (await fetch(`${base}/public/v1/plans/${state.planId}`)).json();
+  assert.equal(shown, published.seed_commitment, 'the console shows the published commitment');
+  state.commitment = shown;
+  await page.getByRole('button', { name: '打印公示' }).waitFor();
+  await shot(page, 'console-commitment');
+});
+
+scenario('the draw is run in the ceremony view and revealed with groups and a QR code', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/ceremony/${state.planId}`);
+  await page.getByText(state.commitment).waitFor();
+  await page.getByLabel(/公开随机源/).fill('2026001期 福彩3D 5 2 8');
+  await page.getByRole('button', { name: '开始抽取' }).click();
+  await page.locator('ol.reveal[data-done="true"]').waitFor({ timeout: 60_000 });
+  const items = page.locator('ol.reveal li');
+  assert.equal(await items.count(), 3, 'three enterprises drawn');
+  for (const text of await items.allTextContents()) {
+    assert.match(text, /巴公镇/, 'drawn from the filtered town');
+    assert.match(text, /检查组：.+、.+/, 'each with a group of two');
+  }
+  await page.getByText('种子与承诺相符').waitFor();
+  const link = await page.locator('#ceremony-qr a').getAttribute('href');
+  assert.match(link, /\/draws\/[0-9a-f]{24}-\d+$/);
+  assert.equal(await page.locator('#ceremony-qr canvas').count(), 1, 'a QR code is drawn');
+  state.drawUrl = link;
+  await shot(page, 'console-ceremony');
+});
+
+scenario('the public record page shows the draw without JavaScript', async (page) => {
+  await page.goto(state.drawUrl);
+  await page.getByRole('heading', { name: /抽取记录/ }).waitFor();
+  await page.getByText(state.commitment).waitFor();
+  assert.equal(await page.locator('table tbody tr').count() >= 3, true);
+}, { javaScriptEnabled: false });
+
+scenario('the portal lists the approved plan with its commitment, and the year\'s items', async (page) => {
+  await page.goto(`${base}/`);
+  await page.getByRole('link', { name: '浏览器测试：巴公镇安全生产随机抽查' }).click();
+  await page.getByText(state.commitment).waitFor();
+  await page.getByRole('link', { name: '查看抽取记录并验证' }).waitFor();
+  await shot(page, 'portal-plan');
+  await page.getByRole('link', { name: '抽查事项清单' }).first().click();
+  await page.getByText('AQ-005').waitFor();
+  await shot(page, 'portal-items');
+}, { javaScriptEnabled: false });
+
+scenario('statistics show coverage and random share, and the audit chain verifies', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/stats`);
+  await page.locator('#coverage-figure').waitFor();
+  assert.match(await page.locator('#coverage-figure').textContent(), /已覆盖 \d+ \/ \d+/);
+  assert.ok(await page.locator('canvas').count() >= 2, 'charts are drawn');
+  await shot(page, 'console-stats');
+  await page.goto(`${base}/console/#/audit`);
+  await page.locator('#audit-chain', { hasText: '链条完整' }).waitFor();
+  assert.ok(await page.locator('tbody tr').count() > 0);
+});
+
+let passed = 0;
+let failed = 0;
+for (const s of scenarios) {
+  const context = await browser.newContext({
+    locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 }, ...s.options,
+  });
+  context.setDefaultTimeout(20_000);
+  const page = await context.newPage();
+  const problems = [];
+  // Errors the page did not expect; a refused request (an import's 400)
+  // is part of a scenario and asserted there.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const started = Date.now();
+  try {
+    await s.fn(page, context);
+    assert.deepEqual(problems, [], 'no errors in the browser console (CSP violations show here)');
+    passed++;
+    console.log(`ok    ${s.name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL  ${s.name}\n      ${String(err.stack ?? err).split('\n').join('\n      ')}`);
+    for (const p of problems) console.log(`      ${p}`);
+    if (shots) await page.screenshot({ path: join(shots, `FAILED-${scenarios.indexOf(s)}.png`) }).catch(() => {});
+  }
+  await context.close();
+}
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,152 @@
+// Package web holds the web front-ends suiji serves and embeds them in the
+// binary: the bureau's console (console/, at /console/), the inspectors'
+// phone app (app/, at /app/), the public portal's static files (portal/)
+// and page templates (templates/), and what they share (shared/, vendor/).
+//
+// Nothing here is built: the browser loads the ES modules as they are in
+// the repository. The only exception is vendor/, which deploy/local/web.sh
+// fills from npm packages pinned by package-lock.json (chart and QR code
+// libraries); a fresh clone holds only its README there, so `go build`
+// works without Node and the pages degrade (tables without charts) until
+// the vendor step has run.
+//
+// Files are served with strong ETags, `Cache-Control: no-cache` (a
+// revalidation costs a 304 without a body), gzip and brotli compressed once
+// at start, and a strict content security policy (no inline script or
+// style). The package imports Fiber and the standard library only; the
+// handlers that read data for the portal's pages live in mobileapi.
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"mime"
+	"path"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+)
+
+// files are the static front-end files, served under their own path
+// (/console/…, /app/…, /portal/…, /shared/…, /vendor/…).
+//
+//go:embed app console portal shared vendor
+var files embed.FS
+
+// Asset is one static file, ready to serve: its bytes in every encoding
+// worth having and its validator.
+type Asset struct {
+	Name        string // path in the site, without a leading slash ("console/index.html")
+	ContentType string
+	Body        []byte // identity
+	Gzip        []byte // nil when compression does not pay
+	Brotli      []byte // nil when compression does not pay
+	ETag        string // strong, quoted; the encoding is appended for compressed bodies
+}
+
+// Site is the set of embedded static files.
+type Site struct {
+	assets map[string]*Asset
+}
+
+// compressible names the content types worth compressing.
+func compressible(ctype string) bool {
+	for _, p := range []string{"text/", "application/javascript", "application/json", "application/manifest+json", "image/svg+xml"} {
+		if strings.HasPrefix(ctype, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// contentTypes fixes the types mime's system table may not know or may
+// name differently on other machines.
+var contentTypes = map[string]string{
+	".html":        "text/html; charset=utf-8",
+	".css":         "text/css; charset=utf-8",
+	".js":          "application/javascript; charset=utf-8",
+	".mjs":         "application/javascript; charset=utf-8",
+	".json":        "application/json; charset=utf-8",
+	".webmanifest": "application/manifest+json; charset=utf-8",
+	".svg":         "image/svg+xml",
+	".png":         "image/png",
+	".ico":         "image/x-icon",
+	".md":          "text/plain; charset=utf-8",
+	".txt":         "text/plain; charset=utf-8",
+}
+
+// Load reads and compresses every embedded file. It fails only if the
+// embedded tree is unreadable, which would be a build error.
+func Load() (*Site, error) {
+	s := &Site{assets: map[string]*Asset{}}
+	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(files, name)
+		if err != nil {
+			return err
+		}
+		s.assets[name] = newAsset(name, body)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: reading embedded files: %w", err)
+	}
+	return s, nil
+}
+
+func newAsset(name string, body []byte) *Asset {
+	ext := path.Ext(name)
+	ctype, ok := contentTypes[ext]
+	if !ok {
+		if ctype = mime.TypeByExtension(ext); ctype == "" {
+			ctype = "application/octet-stream"
+		}
+	}
+	sum := sha256.Sum256(body)
+	a := &Asset{Name: name, ContentType: ctype, Body: body,
+		ETag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	if compressible(ctype) && len(body) >= 256 {
+		if gz := gzipLevel(body, gzip.BestCompression); len(gz) < len(body)*9/10 {
+			a.Gzip = gz
+		}
+		if br := brotliLevel(body, brotli.BestCompression); len(br) < len(body)*9/10 {
+			a.Brotli = br
+		}
+	}
+	return a
+}
+
+func gzipLevel(b []byte, level int) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, level) // callers pass valid levels
+	_, _ = w.Write(b)                        // writes to a bytes.Buffer do not fail
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+func brotliLevel(b []byte, level int) []byte {
+	var buf bytes.Buffer
+	w := brotli.NewWriterLevel(&buf, level)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+// Lookup returns the asset at name ("console/app.js"), or nil.
+func (s *Site) Lookup(name string) *Asset { return s.assets[name] }
+
+// Names lists every asset's name (for tests and diagnostics).
+func (s *Site) Names() []string {
+	out := make([]string, 0, len(s.assets))
+	for n := range s.assets {
+		out = append(out, n)
+	}
+	return out
+}
