@@ -16,15 +16,18 @@ export function message() {
 }
 
 // pagedTable({api, path, key, columns, filters, pageSize, rowClass})
-// lists path?offset&limit&<filters>, showing columns [{label, cell(row)}].
+// lists path?limit&after&<filters>, showing columns [{label, cell(row)}].
 // filters are controls whose name/value become query parameters; the
 // table reloads when they change. Returns {element, reload}.
 export function pagedTable({ api, path, key, columns, filters = [], pageSize = 20, actions = [], pathFor }) {
-  let offset = 0;
+  // Keyset paging: page i starts after cursors[i] (the API's "next" of the
+  // page before), so paging stays cheap however deep it goes.
+  let page = 0;
+  let cursors = [null];
   const body = h('tbody');
   const info = h('span');
-  const prev = h('button', { type: 'button', class: 'secondary', text: t('common.prev'), onclick: () => { offset = Math.max(0, offset - pageSize); load(); } });
-  const next = h('button', { type: 'button', class: 'secondary', text: t('common.next'), onclick: () => { offset += pageSize; load(); } });
+  const prev = h('button', { type: 'button', class: 'secondary', text: t('common.prev'), onclick: () => { page = Math.max(0, page - 1); load(); } });
+  const next = h('button', { type: 'button', class: 'secondary', text: t('common.next'), onclick: () => { page += 1; load(); } });
   const status = message();
   const query = () => {
     const q = new URLSearchParams();
@@ -36,7 +39,7 @@ export function pagedTable({ api, path, key, columns, filters = [], pageSize = 2
   };
   async function load() {
     const q = query();
-    q.set('offset', offset);
+    if (cursors[page]) q.set('after', cursors[page]);
     q.set('limit', pageSize);
     const url = `${pathFor ? pathFor(q) : path}?${q}`;
     try {
@@ -45,19 +48,22 @@ export function pagedTable({ api, path, key, columns, filters = [], pageSize = 2
       clear(body).append(...rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row))))));
       if (!rows.length) body.append(h('tr', {}, h('td', { colspan: columns.length, class: 'empty', text: t('common.none') })));
       const total = data.total ?? rows.length;
-      info.textContent = t('common.page', { from: total ? offset + 1 : 0, to: offset + rows.length, total });
-      prev.disabled = offset === 0;
-      next.disabled = offset + rows.length >= total;
+      const from = page * pageSize;
+      info.textContent = t('common.page', { from: rows.length ? from + 1 : 0, to: from + rows.length, total });
+      cursors[page + 1] = data.next ?? null;
+      prev.disabled = page === 0;
+      next.disabled = !data.next;
       status.set('', '');
     } catch (err) {
       status.set('error', t('common.error', { message: err.message }));
     }
   }
+  const restart = () => { page = 0; cursors = [null]; load(); };
   let timer;
   for (const f of filters) {
     f.addEventListener(f.tagName === 'INPUT' && f.type !== 'checkbox' ? 'input' : 'change', () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { offset = 0; load(); }, 250);
+      timer = setTimeout(restart, 250);
     });
   }
   const toolbar = h('div', { class: 'toolbar' },
@@ -71,7 +77,7 @@ export function pagedTable({ api, path, key, columns, filters = [], pageSize = 2
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { text: c.label, class: c.class })))), body)),
     h('div', { class: 'pager' }, prev, info, next));
   load();
-  return { element, reload: load, query };
+  return { element, reload: restart, query };
 }
 
 // searchBox and select are labelled filter controls for pagedTable.
