@@ -24,7 +24,7 @@ async function check(loadRecord) {
     if (result.ok) {
       show('ok', `${t('verify.ok')}：${t('verify.okDetail')}`);
     } else {
-      show('bad', `${t('verify.fail')}：${result.mismatch}`);
+      show('bad', `${t('verify.fail')}：${result.path ? `${result.path} — ` : ''}${result.message}`);
     }
   } catch (err) {
     show('bad', `${t('verify.fail')}：${err.message}`);

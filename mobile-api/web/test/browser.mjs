@@ -185,6 +185,34 @@ scenario('the public record page shows the draw without JavaScript', async (page
   assert.equal(await page.locator('table tbody tr').count() >= 3, true);
 }, { javaScriptEnabled: false });
 
+scenario('the public record page re-computes the draw in the browser: 已验证, and the first mismatch of a tampered copy', async (page) => {
+  await page.goto(state.drawUrl);
+  await page.getByRole('button', { name: '验证此记录' }).click();
+  await page.locator('#verdict', { hasText: '已验证' }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').getAttribute('class'), /\bok\b/);
+  await shot(page, 'portal-verified');
+
+  // A copy with one group member swapped for another inspector.
+  const record = await (await fetch(state.drawUrl.replace('/draws/', '/public/v1/draws/'))).json();
+  const tampered = structuredClone(record);
+  const group = tampered.selections[1].group;
+  const other = tampered.roster.find((o) => !group.includes(o.badge_no));
+  group[0] = other.badge_no;
+  await page.getByLabel('验证一份记录文件').setInputFiles({
+    name: 'tampered.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(tampered)),
+  });
+  await page.locator('#verdict', { hasText: '验证未通过' }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').textContent(), /selections\[1\]\.group/, 'the mismatch is named');
+  await shot(page, 'portal-tampered');
+
+  // Another seed than the one committed is caught before anything else.
+  const reseeded = { ...record, seed: record.seed.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
+  await page.getByLabel('验证一份记录文件').setInputFiles({
+    name: 'reseeded.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(reseeded)),
+  });
+  await page.locator('#verdict', { hasText: /seed/ }).waitFor({ timeout: 60_000 });
+});
+
 scenario('the portal lists the approved plan with its commitment, and the year\'s items', async (page) => {
   await page.goto(`${base}/`);
   await page.getByRole('link', { name: '浏览器测试：巴公镇安全生产随机抽查' }).click();
