@@ -9,6 +9,8 @@ import (
 	"suiji/backend"
 	"suiji/backend/uscc"
 	"suiji/storage/storagetest"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // TestBulkWritesKeepPerRecordGuarantees: the bulk paths imports use keep the
@@ -101,5 +103,35 @@ func TestBulkWritesKeepPerRecordGuarantees(t *testing.T) {
 	}
 	if err := db.Versions().AppendVersions(ctx, vs[:1]); backend.ErrorCode(err) != backend.ECONFLICT {
 		t.Errorf("repeated version number: %v", err)
+	}
+}
+
+// TestVersionsReadBothLayouts: versions are stored flat (changes as one
+// JSON text); those stored before, with an array of changes, still read.
+func TestVersionsReadBothLayouts(t *testing.T) {
+	db := storagetest.Mongo(t)
+	ctx := t.Context()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := db.Versions().AppendVersion(ctx, &backend.Version{ObjectType: "enterprise", ObjectID: "e1", Number: 2, At: at, Action: "update",
+		Changes: []backend.FieldChange{{Field: "name", Before: "甲", After: "乙"}, {Field: "categories", Before: nil, After: []any{"coal_mine"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Database().Collection("versions").InsertOne(ctx, bson.D{
+		{Key: "object_type", Value: "enterprise"}, {Key: "object_id", Value: "e1"}, {Key: "number", Value: 1},
+		{Key: "at", Value: at}, {Key: "action", Value: "create"},
+		{Key: "changes", Value: bson.A{bson.D{{Key: "field", Value: "name"}, {Key: "before", Value: "null"}, {Key: "after", Value: `"甲"`}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := db.Versions().FindVersions(ctx, "enterprise", "e1")
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("versions %v, %v", vs, err)
+	}
+	if c := vs[0].Changes; len(c) != 1 || c[0].Field != "name" || c[0].Before != nil || c[0].After != "甲" {
+		t.Errorf("old layout: %+v", c)
+	}
+	if c := vs[1].Changes; len(c) != 2 || c[0].After != "乙" || c[1].Before != nil || len(c[1].After.([]any)) != 1 {
+		t.Errorf("flat layout: %+v", c)
 	}
 }

@@ -31,10 +31,16 @@ func pagedFind[M any, D any](ctx context.Context, c collection, l listing, domai
 		return nil, 0, backend.InvalidFields("offset too large",
 			map[string]string{"offset": "at most " + strconv.Itoa(backend.MaxOffset) + "; page on with after (the next value of the previous page)"})
 	}
-	total, err := c.CountDocuments(ctx, l.filter)
-	if err != nil {
-		return nil, 0, translate(err)
-	}
+	// The count and the page are independent reads: run them side by side
+	// (a server without an index for the filter, such as FerretDB, scans
+	// for each).
+	var total int64
+	counted := make(chan error, 1)
+	go func() {
+		var err error
+		total, err = c.CountDocuments(ctx, l.filter)
+		counted <- translate(err)
+	}()
 	sort := bson.D{}
 	for _, f := range l.sort {
 		sort = append(sort, bson.E{Key: f, Value: 1})
@@ -51,7 +57,13 @@ func pagedFind[M any, D any](ctx context.Context, c collection, l listing, domai
 		opts.SetLimit(int64(l.limit))
 	}
 	out, err := findAll(ctx, c, filter, opts, domain)
-	return out, int(total), err
+	if cerr := <-counted; err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, int(total), nil
 }
 
 // keysetAfter matches the records after values in the ascending order of

@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -13,22 +14,35 @@ import (
 
 // versionModel is how a record version is stored.
 type versionModel struct {
-	ObjectType string             `bson:"object_type"`
-	ObjectID   string             `bson:"object_id"`
-	Number     int                `bson:"number"`
-	At         time.Time          `bson:"at"`
-	ActorID    string             `bson:"actor_id"`
-	ActorName  string             `bson:"actor_name"`
-	Action     string             `bson:"action"`
-	Changes    []fieldChangeModel `bson:"changes"`
+	ObjectType string    `bson:"object_type"`
+	ObjectID   string    `bson:"object_id"`
+	Number     int       `bson:"number"`
+	At         time.Time `bson:"at"`
+	ActorID    string    `bson:"actor_id"`
+	ActorName  string    `bson:"actor_name"`
+	Action     string    `bson:"action"`
+	// Changes is the list of changed fields as one JSON text
+	// ([{"field","before","after"}…], values as the domain diffed them),
+	// so that any value comes back exactly as it went in, and a version is
+	// one flat document: a 100,000-row import writes 100,000 of them, and
+	// nested arrays of sub-documents cost FerretDB several times more.
+	// Versions written before this layout hold an array of
+	// fieldChangeModel instead; both are read.
+	Changes bson.RawValue `bson:"changes"`
 }
 
-// fieldChangeModel keeps values as their JSON text, so that any value the
-// domain diffed comes back exactly as it went in.
+// fieldChangeModel is the older layout of one change: values as JSON text.
 type fieldChangeModel struct {
 	Field  string `bson:"field"`
 	Before string `bson:"before"`
 	After  string `bson:"after"`
+}
+
+// changeJSON is one change in the JSON text layout.
+type changeJSON struct {
+	Field  string          `json:"field"`
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
 }
 
 // Versions returns the version store.
@@ -48,15 +62,36 @@ func (s *VersionStore) AppendVersion(ctx context.Context, v *backend.Version) er
 }
 
 func toVersionModel(v *backend.Version) versionModel {
-	m := versionModel{
+	changes := make([]changeJSON, len(v.Changes))
+	for i, c := range v.Changes {
+		changes[i] = changeJSON{Field: c.Field, Before: json.RawMessage(jsonText(c.Before)), After: json.RawMessage(jsonText(c.After))}
+	}
+	text, _ := json.Marshal(changes) // values were JSON-encodable: jsonText
+	t, data, _ := bson.MarshalValue(string(text))
+	return versionModel{
 		ObjectType: v.ObjectType, ObjectID: v.ObjectID, Number: v.Number, At: v.At,
 		ActorID: v.ActorID, ActorName: v.ActorName, Action: v.Action,
-		Changes: make([]fieldChangeModel, len(v.Changes)),
+		Changes: bson.RawValue{Type: t, Value: data},
 	}
-	for i, c := range v.Changes {
-		m.Changes[i] = fieldChangeModel{Field: c.Field, Before: jsonText(c.Before), After: jsonText(c.After)}
+}
+
+// domainChanges reads either layout of a version's changes.
+func (m *versionModel) domainChanges() []backend.FieldChange {
+	out := []backend.FieldChange{}
+	if text, ok := m.Changes.StringValueOK(); ok {
+		var changes []changeJSON
+		_ = json.Unmarshal([]byte(text), &changes)
+		for _, c := range changes {
+			out = append(out, backend.FieldChange{Field: c.Field, Before: fromJSONText(string(c.Before)), After: fromJSONText(string(c.After))})
+		}
+		return out
 	}
-	return m
+	var old []fieldChangeModel
+	_ = m.Changes.Unmarshal(&old)
+	for _, c := range old {
+		out = append(out, backend.FieldChange{Field: c.Field, Before: fromJSONText(c.Before), After: fromJSONText(c.After)})
+	}
+	return out
 }
 
 // AppendVersions implements backend.VersionStore.
@@ -86,15 +121,11 @@ func (s *VersionStore) FindVersions(ctx context.Context, objectType, objectID st
 	}
 	out := make([]*backend.Version, len(models))
 	for i, m := range models {
-		v := &backend.Version{
+		out[i] = &backend.Version{
 			ObjectType: m.ObjectType, ObjectID: m.ObjectID, Number: m.Number, At: m.At.UTC(),
 			ActorID: m.ActorID, ActorName: m.ActorName, Action: m.Action,
-			Changes: make([]backend.FieldChange, len(m.Changes)),
+			Changes: m.domainChanges(),
 		}
-		for j, c := range m.Changes {
-			v.Changes[j] = backend.FieldChange{Field: c.Field, Before: fromJSONText(c.Before), After: fromJSONText(c.After)}
-		}
-		out[i] = v
 	}
 	return out, nil
 }
