@@ -32,6 +32,9 @@ type DeviceStore interface {
 	UpsertDevice(ctx context.Context, d *Device) error
 	// FindDevicesByUser lists a user's devices, most recently seen first.
 	FindDevicesByUser(ctx context.Context, userID string) ([]*Device, error)
+	// FindDevicesByUsers lists the devices of every user in userIDs (one
+	// query for a whole batch of alerts).
+	FindDevicesByUsers(ctx context.Context, userIDs []string) ([]*Device, error)
 	// FindDeviceByID returns one device. ENOTFOUND when there is none.
 	FindDeviceByID(ctx context.Context, id string) (*Device, error)
 	// DeleteDevice removes a registration. ENOTFOUND when there is none.

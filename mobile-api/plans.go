@@ -347,5 +347,5 @@ func (s *Server) handleRandomShare(c *fiber.Ctx) error {
 		}
 		out[i] = row{sh.DepartmentID, sh.Random, sh.Targeted, share, share >= 0.7}
 	}
-	return c.JSON(fiber.Map{"year": year, "departments": out, "note": "targeted (non-random) tasks are counted from the dispatch feature on; until then only random checks exist"})
+	return c.JSON(fiber.Map{"year": year, "departments": out})
 }

@@ -66,6 +66,12 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/me", signedIn, nil, s.handleMe},
 		{"PATCH", "/api/v1/me", signedIn, nil, s.handleUpdateMe},
 		{"GET", "/api/v1/me/devices", signedIn, nil, s.handleListDevices},
+		// The caller's inbox and live event stream (art. 18): inbox first,
+		// push as the wake-up, server-sent events for connected clients.
+		{"GET", "/api/v1/me/notifications", signedIn, nil, s.handleListNotifications},
+		{"POST", "/api/v1/me/notifications/read-all", signedIn, nil, s.handleReadAllNotifications},
+		{"POST", "/api/v1/me/notifications/:id/read", signedIn, nil, s.handleReadNotification},
+		{"GET", "/api/v1/me/events", signedIn, nil, s.handleEvents},
 		{"POST", "/api/v1/me/devices", signedIn, nil, s.handleRegisterDevice},
 		{"DELETE", "/api/v1/me/devices/:id", signedIn, nil, s.handleDeleteDevice},
 		{"GET", "/api/v1/users", signedIn, admin, s.handleListUsers},
@@ -138,6 +144,22 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/plans/:id/draws", signedIn, officeAndLeaders, s.handleListDraws},
 		{"GET", "/api/v1/draws/:id", signedIn, officeAndLeaders, s.handleGetDraw},
 		{"GET", "/api/v1/reports/coverage", signedIn, overseers, s.handleCoverage},
+
+		// Tasks (art. 2, 18, 21, 24, 27): dispatched from a draw by the
+		// coordinator or the lead department's staff (checked per plan in
+		// tasks.Service), or recorded as targeted checks. Everyone signed in
+		// may read the tasks they may see: staff their department's,
+		// inspectors their own groups' (404 for any other).
+		{"POST", "/api/v1/draws/:id/dispatch", signedIn, office, s.handleDispatch},
+		{"GET", "/api/v1/tasks", signedIn, nil, s.handleListTasks},
+		{"POST", "/api/v1/tasks", signedIn, office, s.handleCreateTask},
+		{"GET", "/api/v1/tasks/overdue", signedIn, officeAndLeaders, s.handleOverdueTasks},
+		{"GET", "/api/v1/tasks/:id", signedIn, nil, s.handleGetTask},
+		{"POST", "/api/v1/tasks/:id/cancel", signedIn, office, s.handleCancelTask},
+		// The working-day calendar behind the deadlines: everyone may read
+		// it; the coordinator adds the bureau's overrides.
+		{"GET", "/api/v1/calendar", signedIn, nil, s.handleGetCalendar},
+		{"POST", "/api/v1/calendar", signedIn, coordinator, s.handlePutCalendar},
 		{"GET", "/api/v1/reports/random-share", signedIn, overseers, s.handleRandomShare},
 		{"GET", "/api/v1/reports/pool", signedIn, officeAndLeaders, s.handlePoolPreview},
 

@@ -23,6 +23,9 @@ type Config struct {
 	TrustedProxies []string      // proxies whose X-Forwarded-For is believed
 	ReadyTimeout   time.Duration // per-dependency deadline of /readyz
 	Version        string        // reported by /healthz
+	// EventsHeartbeat is how often an idle event stream gets a comment
+	// line and reads back what it may have missed (DefaultHeartbeat if 0).
+	EventsHeartbeat time.Duration
 }
 
 // Server is the HTTP API. Create it with New, serve it with Serve; tests

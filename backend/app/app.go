@@ -14,8 +14,10 @@ import (
 	"suiji/backend/auth"
 	"suiji/backend/directory"
 	"suiji/backend/itemlist"
+	"suiji/backend/notify"
 	"suiji/backend/plans"
 	"suiji/backend/roster"
+	"suiji/backend/tasks"
 )
 
 // Services are the use cases. Every field is set by wire.Services; a front
@@ -30,4 +32,6 @@ type Services struct {
 	Items       *itemlist.Service        // the yearly item lists
 	Plans       *plans.Service           // plans and their draws
 	PublicLimit backend.RequestLimiter   // per-address limit of the portal and /public
+	Tasks       *tasks.Service           // dispatch, targeted tasks, deadlines, the calendar
+	Notify      *notify.Service          // inbox, push (its Run is the pusher), live events
 }

@@ -69,7 +69,10 @@ type Config struct {
 	FCMCredentialsFile string // service-account JSON for push; empty disables push
 	FCMEndpoint        string // override of the FCM endpoint (test server or relay)
 
-	PDFFonts []string // TrueType fonts of generated documents, in the order a character looks for a glyph
+	PDFFonts     []string // TrueType fonts of generated documents, in the order a character looks for a glyph
+	FCMProjectID string   // Firebase project; may be empty when the credentials name it
+
+	SchedulerInterval time.Duration // how often the deadline scheduler runs
 }
 
 // Var documents one environment variable; Vars is the table the README shows.
@@ -108,6 +111,8 @@ var Vars = []Var{
 	{"SUIJI_FCM_CREDENTIALS_FILE", "", "Firebase service-account JSON; empty disables push (the inbox still works)", false},
 	{"SUIJI_FCM_ENDPOINT", "", "override of the FCM endpoint (a relay or test server)", false},
 	{"SUIJI_PDF_FONTS", DefaultPDFFonts, "comma-separated TrueType fonts (.ttf; OTF and TTC do not embed) for generated PDFs, each character set in the first font that has it; the defaults are Debian's fonts-droid-fallback (Chinese) and fonts-dejavu-core (Latin, digits), installed by make run and make test", false},
+	{"SUIJI_FCM_PROJECT_ID", "", "Firebase project id (empty: the one named in the credentials file)", false},
+	{"SUIJI_SCHEDULER_INTERVAL", "1m", "how often the deadline scheduler reminds and marks overdue tasks (one instance at a time)", false},
 }
 
 // DefaultPDFFonts are Debian's Droid Sans Fallback (Chinese; it has no Latin
@@ -146,6 +151,8 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		FCMCredentialsFile: r.str("SUIJI_FCM_CREDENTIALS_FILE"),
 		FCMEndpoint:        r.str("SUIJI_FCM_ENDPOINT"),
 		PDFFonts:           r.list("SUIJI_PDF_FONTS"),
+		FCMProjectID:       r.str("SUIJI_FCM_PROJECT_ID"),
+		SchedulerInterval:  r.duration("SUIJI_SCHEDULER_INTERVAL"),
 	}
 	c.validate(&r)
 	if c.Env == EnvProduction {
@@ -198,6 +205,14 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.ReadyTimeout <= 0 {
 		r.fail("SUIJI_READY_TIMEOUT", "must be positive")
+	}
+	if c.SchedulerInterval < time.Second {
+		r.fail("SUIJI_SCHEDULER_INTERVAL", "must be at least 1s")
+	}
+	if c.FCMEndpoint != "" {
+		if u, err := url.Parse(c.FCMEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail("SUIJI_FCM_ENDPOINT", "must be an http(s) URL")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -46,6 +46,7 @@ type Service struct {
 	Departments backend.DepartmentStore
 	Towns       backend.TownStore
 	Locks       backend.Locker
+	Tasks       backend.TaskStore // targeted and received tasks, for the random share
 	Audit       backend.Auditor
 	Now         func() time.Time
 	Rand        io.Reader // crypto/rand.Reader in production

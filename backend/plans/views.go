@@ -101,14 +101,15 @@ func mustCover(e *backend.Enterprise) bool {
 // Share is one department's enforcement checks in a year.
 type Share struct {
 	DepartmentID string
-	Random       int // enterprises drawn in the draws in force of its plans
+	Random       int // enterprises drawn in the draws in force of its plans, and tasks received from joint draws (art. 28)
 	Targeted     int // targeted (non-random) tasks: complaints, assigned, transferred (art. 2)
 }
 
-// RandomShare counts each lead department's random checks of a year: the
-// enterprises selected by its plans' draws in force. Targeted tasks are
-// recorded by the dispatch issue; until then they count as none. Art. 16
-// asks that random checks be at least 70% of all.
+// RandomShare counts each lead department's enforcement checks of a year:
+// random ones (the enterprises selected by its plans' draws in force, and
+// tasks received from another agency's joint draw) and targeted ones
+// (tasks recorded for a complaint, an assignment or a referral, not
+// cancelled). Art. 16 asks that random checks be at least 70% of all.
 func (s *Service) RandomShare(ctx context.Context, year int) ([]Share, error) {
 	draws, err := s.Draws.FindDrawsInForce(ctx, year)
 	if err != nil {
@@ -116,18 +117,37 @@ func (s *Service) RandomShare(ctx context.Context, year int) ([]Share, error) {
 	}
 	byDept := map[string]*Share{}
 	var order []string
+	share := func(dept string) *Share {
+		sh, ok := byDept[dept]
+		if !ok {
+			sh = &Share{DepartmentID: dept}
+			byDept[dept] = sh
+			order = append(order, dept)
+		}
+		return sh
+	}
 	for _, d := range draws {
 		p, err := s.Plans.FindPlanByID(ctx, d.PlanID)
 		if err != nil {
 			return nil, err
 		}
-		sh, ok := byDept[p.LeadDepartmentID]
-		if !ok {
-			sh = &Share{DepartmentID: p.LeadDepartmentID}
-			byDept[p.LeadDepartmentID] = sh
-			order = append(order, p.LeadDepartmentID)
+		share(p.LeadDepartmentID).Random += len(d.Record.Selections)
+	}
+	if s.Tasks != nil {
+		targeted, err := s.Tasks.CountTasks(ctx, year, backend.TaskTargeted)
+		if err != nil {
+			return nil, err
 		}
-		sh.Random += len(d.Record.Selections)
+		for dept, n := range targeted {
+			share(dept).Targeted += n
+		}
+		received, err := s.Tasks.CountTasks(ctx, year, backend.TaskExternal)
+		if err != nil {
+			return nil, err
+		}
+		for dept, n := range received {
+			share(dept).Random += n
+		}
 	}
 	slices.Sort(order)
 	out := make([]Share, len(order))

@@ -74,6 +74,11 @@ func (s *DeviceStore) FindDevicesByUser(ctx context.Context, userID string) ([]*
 	return out, err
 }
 
+// FindDevicesByUsers implements backend.DeviceStore.
+func (s *DeviceStore) FindDevicesByUsers(ctx context.Context, userIDs []string) ([]*backend.Device, error) {
+	return findIn(ctx, s.coll(), "user_id", anySlice(userIDs), nil, (*deviceModel).domain)
+}
+
 // FindDeviceByID implements backend.DeviceStore.
 func (s *DeviceStore) FindDeviceByID(ctx context.Context, id string) (*backend.Device, error) {
 	var m deviceModel

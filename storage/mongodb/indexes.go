@@ -66,6 +66,22 @@ var indexes = []index{
 	{Collection: "draws", Name: "plan_id_seq_unique", Keys: bson.D{{Key: "plan_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
 	{Collection: "draws", Name: "year", Keys: bson.D{{Key: "year", Value: 1}}},
 	{Collection: "draw_snapshots", Name: "draw_part_n", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "part", Value: 1}, {Key: "n", Value: 1}}},
+
+	// Tasks: a plan's tasks, "my tasks" (the active members' accounts), a
+	// department's share, the year's counts by kind; listings by creation.
+	{Collection: "tasks", Name: "plan_id", Keys: bson.D{{Key: "plan_id", Value: 1}}},
+	{Collection: "tasks", Name: "member_user_ids", Keys: bson.D{{Key: "member_user_ids", Value: 1}}},
+	{Collection: "tasks", Name: "department_ids", Keys: bson.D{{Key: "department_ids", Value: 1}}},
+	{Collection: "tasks", Name: "year_kind", Keys: bson.D{{Key: "year", Value: 1}, {Key: "kind", Value: 1}}},
+	{Collection: "tasks", Name: "created_at_id", Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+
+	// Notifications: each user's stream is numbered by a unique (user,
+	// seq), which orders concurrent writers; the inbox row is also the push
+	// outbox, claimed by state and due time. Devices are looked up by user
+	// for a batch of alerts.
+	{Collection: "notifications", Name: "user_id_seq_unique", Keys: bson.D{{Key: "user_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
+	{Collection: "notifications", Name: "push_state_next_at", Keys: bson.D{{Key: "push_state", Value: 1}, {Key: "push_next_at", Value: 1}}},
+	{Collection: "devices", Name: "user_id", Keys: bson.D{{Key: "user_id", Value: 1}}},
 }
 
 // EnsureIndexes creates every index in the table that does not exist yet. It

@@ -10,9 +10,13 @@ package push
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	firebase "firebase.google.com/go/v4"
+	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
 	"google.golang.org/api/option"
 
@@ -41,10 +45,13 @@ type Message struct {
 	Data  map[string]string // key/value payload for the app, e.g. {"task_id": "…"}
 }
 
-// Sender sends messages to FCM. It is safe for concurrent use.
+// Sender sends messages to FCM. It is safe for concurrent use, and it is
+// suiji's FCM transport: it implements backend.PushSender.
 type Sender struct {
 	client *messaging.Client
 }
+
+var _ backend.PushSender = (*Sender)(nil)
 
 // Open prepares a sender. It does not contact FCM. It returns EINVALID when
 // neither a credentials file nor an endpoint is given, when the project is
@@ -85,15 +92,34 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	if m.Token == "" {
 		return "", backend.Errorf(backend.EINVALID, "push message has no device token")
 	}
-	msg := &messaging.Message{Token: m.Token, Data: m.Data}
+	// High priority wakes an Android phone in doze; APNs priority 10 shows
+	// the alert at once on iOS.
+	msg := &messaging.Message{
+		Token:   m.Token,
+		Data:    m.Data,
+		Android: &messaging.AndroidConfig{Priority: "high"},
+		APNS:    &messaging.APNSConfig{Headers: map[string]string{"apns-priority": "10"}},
+	}
 	if m.Title != "" || m.Body != "" {
 		msg.Notification = &messaging.Notification{Title: m.Title, Body: m.Body}
+		msg.APNS.Payload = &messaging.APNSPayload{Aps: &messaging.Aps{
+			Alert: &messaging.ApsAlert{Title: m.Title, Body: m.Body}, Sound: "default",
+		}}
+	} else {
+		msg.APNS.Headers["apns-priority"] = "5" // Apple refuses priority 10 without an alert
+		msg.APNS.Payload = &messaging.APNSPayload{Aps: &messaging.Aps{ContentAvailable: true}}
 	}
 	id, err := s.client.Send(ctx, msg)
 	if err != nil {
 		return "", translate(err)
 	}
 	return id, nil
+}
+
+// Push implements backend.PushSender: one alert to one device.
+func (s *Sender) Push(ctx context.Context, m backend.PushMessage) error {
+	_, err := s.Send(ctx, Message{Token: m.Token, Title: m.Title, Body: m.Body, Data: m.Data})
+	return err
 }
 
 // translate classifies an error of the Firebase SDK. The SDK's predicates
@@ -111,7 +137,29 @@ func translate(err error) error {
 		return backend.Wrap(err, backend.ENOTFOUND, "the device's push token is not a valid FCM token")
 	case messaging.IsInvalidArgument(err):
 		return backend.Wrap(err, backend.EINVALID, "FCM rejected the push message")
+	case messaging.IsQuotaExceeded(err):
+		return backend.RateLimited(retryAfter(err), "FCM asks to slow down")
 	default:
+		if d := retryAfter(err); d > 0 {
+			return backend.Wrap(&backend.RetryAfterError{Delay: d}, backend.EUNAVAILABLE, "FCM is unavailable: %v", err)
+		}
 		return backend.Wrap(err, backend.EUNAVAILABLE, "FCM is unavailable")
 	}
+}
+
+// retryAfter reads the Retry-After header of FCM's answer (seconds or an
+// HTTP date), 0 when there is none.
+func retryAfter(err error) time.Duration {
+	resp := errorutils.HTTPResponse(err)
+	if resp == nil {
+		return 0
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(time.Until(at), 0)
+	}
+	return 0
 }

@@ -61,6 +61,16 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		Version:        version(),
 	}, logger, st.Dependencies(), svc)
 
+	// Background work on every instance: the pusher sends pending alerts
+	// (rows any instance wrote); the deadline scheduler runs on whichever
+	// instance holds its lease.
+	if svc.Notify.PushEnabled() {
+		go svc.Notify.Run(ctx)
+	} else {
+		logger.Warn("push is off: SUIJI_FCM_CREDENTIALS_FILE and SUIJI_FCM_ENDPOINT are empty; the inbox and live events still work")
+	}
+	go svc.Tasks.RunScheduler(ctx, cfg.SchedulerInterval, logger)
+
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("SUIJI_HTTP_ADDR: %w", err)

@@ -23,11 +23,14 @@ import (
 	"suiji/backend/config"
 	"suiji/backend/directory"
 	"suiji/backend/itemlist"
+	"suiji/backend/notify"
 	"suiji/backend/plans"
 	"suiji/backend/roster"
+	"suiji/backend/tasks"
 	"suiji/storage/cache"
 	"suiji/storage/mongodb"
 	"suiji/storage/objects"
+	"suiji/storage/push"
 )
 
 // Stores are the open connections to the backing services.
@@ -35,6 +38,10 @@ type Stores struct {
 	Mongo   *mongodb.DB
 	Cache   *cache.Cache
 	Objects *objects.Store
+	// Push is the push transport; nil when push is off (no FCM
+	// credentials or endpoint configured): the inbox and live events
+	// still work.
+	Push backend.PushSender
 }
 
 // Open connects to each service named by cfg and prepares it (indexes,
@@ -71,7 +78,24 @@ func Open(ctx context.Context, cfg *config.Config) (_ *Stores, err error) {
 	if err = st.Objects.EnsureBuckets(ctx); err != nil {
 		return nil, fmt.Errorf("creating MinIO buckets: %w", err)
 	}
+	if st.Push, err = OpenPush(ctx, cfg); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// OpenPush prepares the FCM sender when credentials or an endpoint (a
+// relay or test server) are configured, and returns nil (push off)
+// otherwise.
+func OpenPush(ctx context.Context, cfg *config.Config) (backend.PushSender, error) {
+	if cfg.FCMCredentialsFile == "" && cfg.FCMEndpoint == "" {
+		return nil, nil
+	}
+	sender, err := push.Open(ctx, push.Options{CredentialsFile: cfg.FCMCredentialsFile, Endpoint: cfg.FCMEndpoint, ProjectID: cfg.FCMProjectID})
+	if err != nil {
+		return nil, fmt.Errorf("push (SUIJI_FCM_CREDENTIALS_FILE, SUIJI_FCM_ENDPOINT, SUIJI_FCM_PROJECT_ID): %w", err)
+	}
+	return sender, nil
 }
 
 // Dependencies lists the services /readyz reports on.
@@ -111,6 +135,11 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	db := st.Mongo
 	recorder := &audit.Recorder{Store: db.AuditEvents(), Now: now}
 	sessions := st.Cache.Sessions()
+	// Inbox first, then push, then live events to every instance.
+	notifier := &notify.Service{
+		Store: db.Notifications(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
+		Audit: recorder, Now: now,
+	}
 	return app.Services{
 		Auth: &auth.Service{
 			Users:        db.Users(),
@@ -149,9 +178,17 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(),
 			Towns: db.Towns(), Locks: st.Cache.Locks(), Audit: recorder, Now: now, Rand: plans.NewRandReader(),
+			Tasks: db.Tasks(),
 		},
 		// Anyone may read the portal and /public; one address at a time
 		// may not monopolise them.
 		PublicLimit: cache.NewRequestLimiter(st.Cache, "public", cache.PublicRequestLimit, cache.PublicRequestWindow),
+		// Dispatch, targeted tasks and deadlines (art. 2, 18, 21, 24, 27).
+		Tasks: &tasks.Service{
+			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
+			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(), Users: db.Users(),
+			Calendar: db.Calendar(), Locks: st.Cache.Locks(), Notifier: notifier, Audit: recorder, Now: now,
+		},
+		Notify: notifier,
 	}
 }

@@ -1,0 +1,211 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"suiji/backend"
+)
+
+// LockTTL is how long a dispatch holds the plan's lease (the one a draw
+// takes) without extending it.
+const LockTTL = 60 * time.Second
+
+// Dispatched is the outcome of a dispatch.
+type Dispatched struct {
+	Plan    *backend.Plan
+	DrawID  string
+	TaskIDs []string // every task of the draw, in selection order
+	Created int      // how many of them this call created
+}
+
+// Dispatch turns each selection of a plan's draw in force into a task and
+// alerts the group (art. 18). It may be repeated: a repeat (or a retry
+// after a crash half-way) creates and notifies only what is missing.
+//
+// ENOTFOUND for a draw of a plan the actor may not see; EFORBIDDEN unless
+// the actor is the coordinator or staff of the plan's lead department;
+// ECONFLICT when the draw is superseded, the plan is not drawn (or already
+// closed), or a draw of the plan is running.
+func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, error) {
+	actor := backend.ActorFromContext(ctx)
+	d, err := s.Draws.FindDrawByID(ctx, drawID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Plans.FindPlanByID(ctx, d.PlanID)
+	if err != nil {
+		return nil, err
+	}
+	if !mayViewPlan(actor, p) {
+		return nil, backend.Errorf(backend.ENOTFOUND, "draw not found")
+	}
+	if !actor.HasRole(backend.RoleCoordinator) && !(actor.HasRole(backend.RoleStaff) && actor.DepartmentID == p.LeadDepartmentID) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff dispatch a plan's draw")
+	}
+
+	// The lease a draw takes: no redraw can run while the plan is being
+	// dispatched, and the version compare-and-set below fences the rest.
+	lease, err := s.Locks.Acquire(ctx, "draw:"+p.ID, LockTTL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if p, err = s.Plans.FindPlanByID(ctx, d.PlanID); err != nil {
+		return nil, err
+	}
+	switch {
+	case p.CurrentDrawID != d.ID:
+		return nil, backend.Errorf(backend.ECONFLICT, "draw %s was superseded by %s; dispatch the draw in force", d.ID, p.CurrentDrawID)
+	case p.Status != backend.PlanDrawn && p.Status != backend.PlanDispatched:
+		return nil, backend.Errorf(backend.ECONFLICT, "a plan is dispatched once drawn; this plan is %s", p.Status)
+	}
+
+	tasks, err := s.buildTasks(ctx, p, d)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]any{"id": p.ID, "status": p.Status, "version": p.Version}
+	if p.Status == backend.PlanDrawn {
+		if err := lease.Extend(ctx); err != nil {
+			return nil, err
+		}
+		p.Status, p.UpdatedAt = backend.PlanDispatched, s.Now().UTC()
+		if err := s.Plans.UpdatePlan(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	created, err := s.Tasks.InsertTasks(ctx, tasks)
+	if err != nil {
+		return nil, err
+	}
+	var notes []*backend.Notification
+	for _, t := range tasks {
+		notes = append(notes, assignmentNotes(t)...)
+	}
+	if err := s.Notifier.Notify(ctx, notes); err != nil {
+		return nil, err
+	}
+
+	out := &Dispatched{Plan: p, DrawID: d.ID, Created: len(created)}
+	for _, t := range tasks {
+		out.TaskIDs = append(out.TaskIDs, t.ID)
+	}
+	if len(created) > 0 || before["status"] != p.Status {
+		err = s.Audit.Record(ctx, "plan.dispatch", "plan", p.ID, before, map[string]any{
+			"id": p.ID, "status": p.Status, "draw_id": d.ID, "tasks": out.TaskIDs, "created": created,
+		})
+	}
+	return out, err
+}
+
+// mayViewPlan mirrors plans' visibility: coordinators and leaders see every
+// plan, staff those their department leads or joins.
+func mayViewPlan(a *backend.Actor, p *backend.Plan) bool {
+	return a.HasAnyRole(backend.RoleCoordinator, backend.RoleLeader) ||
+		(a.DepartmentID != "" && (p.LeadDepartmentID == a.DepartmentID || slices.Contains(p.JointDepartmentIDs, a.DepartmentID)))
+}
+
+// buildTasks makes the tasks of a draw from its selections: the enterprise
+// as the directory has it now, the plan's items as published, the group
+// with names and accounts from the roster. The group leader is the first
+// member drawn from the lead department.
+func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Draw) ([]*backend.Task, error) {
+	ents, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{})
+	if err != nil {
+		return nil, err
+	}
+	byUSCC := make(map[string]*backend.Enterprise, len(ents))
+	for _, e := range ents {
+		byUSCC[e.USCC] = e
+	}
+	roster, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
+	if err != nil {
+		return nil, err
+	}
+	byBadge := make(map[string]*backend.Inspector, len(roster))
+	for _, in := range roster {
+		byBadge[in.BadgeNo] = in
+	}
+	items, err := s.taskItems(ctx, p.ItemIDs)
+	if err != nil {
+		return nil, err
+	}
+
+	now := s.Now().UTC()
+	actor := backend.ActorFromContext(ctx)
+	departments := append([]string{p.LeadDepartmentID}, p.JointDepartmentIDs...)
+	out := make([]*backend.Task, 0, len(d.Record.Selections))
+	for _, sel := range d.Record.Selections {
+		e, ok := byUSCC[sel.USCC]
+		if !ok {
+			return nil, backend.Errorf(backend.EINTERNAL, "enterprise %s of draw %s is not in the directory", sel.USCC, d.ID)
+		}
+		t := &backend.Task{
+			ID: taskID(d.ID, sel.USCC), Kind: backend.TaskRandom, PlanID: p.ID, DrawID: d.ID, Year: p.Year,
+			LeadDepartmentID: p.LeadDepartmentID, DepartmentIDs: departments,
+			Enterprise: taskEnterprise(e), Items: items, WindowStart: p.WindowStart, WindowEnd: p.WindowEnd,
+			Deadlines: backend.TaskDeadlines{Window: p.WindowEnd}, State: backend.TaskAssigned,
+			CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now,
+		}
+		lead := false
+		for _, badge := range sel.Group {
+			in, ok := byBadge[badge]
+			if !ok {
+				return nil, backend.Errorf(backend.EINTERNAL, "inspector %s of draw %s is not on the roster", badge, d.ID)
+			}
+			m := member(in, now, "")
+			if !lead && in.DepartmentID == p.LeadDepartmentID {
+				m.Lead, lead = true, true
+			}
+			t.Members = append(t.Members, m)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func member(in *backend.Inspector, at time.Time, reason string) backend.TaskMember {
+	return backend.TaskMember{
+		BadgeNo: in.BadgeNo, InspectorID: in.ID, UserID: in.UserID, Name: in.Name,
+		DepartmentID: in.DepartmentID, AddedAt: at, AddedReason: reason,
+	}
+}
+
+func taskEnterprise(e *backend.Enterprise) backend.TaskEnterprise {
+	return backend.TaskEnterprise{
+		ID: e.ID, USCC: e.USCC, Name: e.Name, Town: e.Town, Address: e.Address,
+		Location: e.Location, Categories: e.Categories,
+	}
+}
+
+// taskItems copies items as they stand on the published list.
+func (s *Service) taskItems(ctx context.Context, ids []string) ([]backend.TaskItem, error) {
+	out := make([]backend.TaskItem, 0, len(ids))
+	for _, id := range ids {
+		it, err := s.Items.FindItemByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, backend.TaskItem{
+			ID: it.ID, Code: it.Code, Name: it.Name, LegalBasis: it.LegalBasis, DepartmentID: it.DepartmentID,
+			Content: it.Content, Method: it.Method, Qualification: it.Qualification, Categories: it.Categories,
+		})
+	}
+	return out, nil
+}
+
+// assignmentNotes tells each member of a new task's group.
+func assignmentNotes(t *backend.Task) []*backend.Notification {
+	title := "新检查任务"
+	if t.Kind != backend.TaskRandom {
+		title = "新检查任务（非随机）"
+	}
+	body := fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window)
+	return memberNotes(t, t.MemberUserIDs(), backend.NoteTaskAssigned, "1", title, body)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

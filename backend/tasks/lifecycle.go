@@ -1,0 +1,85 @@
+package tasks
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"suiji/backend"
+)
+
+// Cancel cancels a task that is not completed yet, with a reason, and
+// tells its group. version, when not 0, must be the stored one. A plan
+// whose tasks are then all published or cancelled is closed.
+// ENOTFOUND, EFORBIDDEN, EINVALID (no reason), ECONFLICT (state or
+// version).
+func (s *Service) Cancel(ctx context.Context, id string, version int, reason string) (*backend.Task, error) {
+	reason = strings.TrimSpace(reason)
+	if n := utf8.RuneCountInString(reason); n == 0 || n > 1000 {
+		return nil, backend.InvalidFields("a cancellation needs a reason", map[string]string{"reason": "required, at most 1000 characters"})
+	}
+	t, err := s.GetTask(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	actor := backend.ActorFromContext(ctx)
+	if !mayManage(actor, t) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff cancel a task")
+	}
+	if !backend.TaskOpen(t.State) {
+		return nil, backend.Errorf(backend.ECONFLICT, "only a task not yet completed can be cancelled; this task is %s", t.State)
+	}
+	if version != 0 && version != t.Version {
+		return nil, staleVersion(t)
+	}
+	before := taskDigest(t)
+	now := s.Now().UTC()
+	t.State, t.CancelledAt, t.CancelledBy, t.CancelledReason, t.UpdatedAt = backend.TaskCancelled, &now, actor.UserID, reason, now
+	if err := s.Tasks.UpdateTask(ctx, t); err != nil {
+		return nil, err
+	}
+	if err := s.Audit.Record(ctx, "task.cancel", "task", t.ID, before, taskDigest(t)); err != nil {
+		return nil, err
+	}
+	notes := memberNotes(t, t.MemberUserIDs(), backend.NoteTaskCancelled, "1", "检查任务已取消",
+		t.Enterprise.Name+" · 原因："+reason)
+	if err := s.Notifier.Notify(ctx, notes); err != nil {
+		return nil, err
+	}
+	return t, s.ClosePlanIfDone(ctx, t.PlanID)
+}
+
+// staleVersion is the ECONFLICT a request based on an old version gets.
+func staleVersion(t *backend.Task) error {
+	return &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"version": "stale"},
+		Message: "the task was changed meanwhile (version " + itoa(t.Version) + "); reload it and try again"}
+}
+
+// ClosePlanIfDone closes a dispatched plan once every task of it is
+// published or cancelled. It does nothing for "" (a task without a plan)
+// or a plan with open tasks.
+func (s *Service) ClosePlanIfDone(ctx context.Context, planID string) error {
+	if planID == "" {
+		return nil
+	}
+	open, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{PlanID: planID, Open: true, Limit: 1})
+	if err != nil || len(open) > 0 {
+		return err
+	}
+	for range 5 {
+		p, err := s.Plans.FindPlanByID(ctx, planID)
+		if err != nil || p.Status != backend.PlanDispatched {
+			return err
+		}
+		before := map[string]any{"id": p.ID, "status": p.Status}
+		p.Status, p.UpdatedAt = backend.PlanClosed, s.Now().UTC()
+		err = s.Plans.UpdatePlan(ctx, p)
+		if err == nil {
+			return s.Audit.Record(ctx, "plan.close", "plan", p.ID, before, map[string]any{"id": p.ID, "status": p.Status})
+		}
+		if backend.ErrorCode(err) != backend.ECONFLICT {
+			return err
+		}
+	}
+	return backend.Errorf(backend.ECONFLICT, "the plan kept changing while being closed")
+}

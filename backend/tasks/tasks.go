@@ -1,0 +1,175 @@
+// Package tasks turns draws into work on inspectors' phones and puts the
+// statutory clock on it (art. 2, 15, 18, 21, 24, 27, 28).
+//
+// Dispatch makes one task per selection of a plan's draw in force, with a
+// deterministic id (draw + enterprise), so that dispatching twice — or
+// again after a crash half-way — creates nothing twice. The plan moves from
+// drawn to dispatched under the same Redis lease a draw takes (so a draw
+// and a dispatch of one plan never run at once), fenced by the plan's
+// version compare-and-set; from then on a redraw is refused (package
+// plans). Targeted tasks (complaints, assignments, referrals) are recorded
+// with their source and reason; they are not double-random but count as
+// enforcement checks in the random-share report.
+//
+// Every assignment, cancellation and reminder is written to the recipients'
+// inboxes (package notify) with deterministic ids, so a repeat notifies
+// nobody twice.
+//
+// Deadlines: the plan window's end from the start; feedback (7 working
+// days, art. 21) and publication (20 working days, art. 24) once the
+// inspection has ended, counted on the working-day calendar (package
+// workday) with the bureau's overrides. A scheduler that runs on one
+// instance at a time (a Redis lease) reminds 2 working days ahead and marks
+// missed deadlines.
+//
+// It depends on backend interfaces and the pure workday package only.
+package tasks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+
+	"suiji/backend"
+)
+
+// Notifier writes notifications inbox first (notify.Service).
+type Notifier interface {
+	Notify(ctx context.Context, ns []*backend.Notification) error
+}
+
+// Service is the tasks use case.
+type Service struct {
+	Tasks       backend.TaskStore
+	Plans       backend.PlanStore
+	Draws       backend.DrawStore
+	Enterprises backend.EnterpriseStore
+	Inspectors  backend.InspectorStore
+	Items       backend.ItemStore
+	Departments backend.DepartmentStore
+	Users       backend.UserStore
+	Calendar    backend.CalendarStore
+	Locks       backend.Locker
+	Notifier    Notifier
+	Audit       backend.Auditor
+	Now         func() time.Time
+}
+
+// mayView reports whether the actor may see a task: coordinators, leaders
+// and admins see every task; staff those their department takes part in
+// (a joint plan's partners see their share, art. 27); inspectors those
+// whose group they are in.
+func mayView(a *backend.Actor, t *backend.Task) bool {
+	return a.HasAnyRole(backend.RoleCoordinator, backend.RoleLeader) ||
+		(a.HasRole(backend.RoleStaff) && t.HasDepartment(a.DepartmentID)) ||
+		(a.HasRole(backend.RoleInspector) && t.HasMember(a.UserID))
+}
+
+// mayManage reports whether the actor may change a task's staffing or
+// cancel it: the coordinator, or staff of its lead department.
+func mayManage(a *backend.Actor, t *backend.Task) bool {
+	return a.HasRole(backend.RoleCoordinator) || (a.HasRole(backend.RoleStaff) && a.DepartmentID == t.LeadDepartmentID)
+}
+
+// GetTask returns a task the actor may see. ENOTFOUND for one they may not
+// (so ids cannot be probed).
+func (s *Service) GetTask(ctx context.Context, id string) (*backend.Task, error) {
+	t, err := s.Tasks.FindTaskByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayView(backend.ActorFromContext(ctx), t) {
+		return nil, backend.Errorf(backend.ENOTFOUND, "task not found")
+	}
+	return t, nil
+}
+
+// ListTasks lists the tasks matching f that the actor may see, and how
+// many match: staff are narrowed to their department, inspectors to their
+// own groups.
+func (s *Service) ListTasks(ctx context.Context, f backend.TaskFilter) ([]*backend.Task, int, error) {
+	a := backend.ActorFromContext(ctx)
+	switch {
+	case a.HasAnyRole(backend.RoleCoordinator, backend.RoleLeader):
+	case a.HasRole(backend.RoleStaff):
+		f.DepartmentIDs = []string{a.DepartmentID}
+	default:
+		f.MemberUserID = a.UserID
+		if f.MemberUserID == "" {
+			return nil, 0, nil
+		}
+	}
+	if f.Limit <= 0 {
+		f.Limit = backend.TaskDefaultLimit
+	}
+	f.Limit = min(f.Limit, backend.TaskMaxLimit)
+	return s.Tasks.FindTasks(ctx, f)
+}
+
+// taskID is a random task's deterministic id: the same draw and enterprise
+// always give the same task.
+func taskID(drawID, uscc string) string {
+	return hashID("task", drawID, uscc)
+}
+
+// noteID is a notification's deterministic id from what it is about.
+func noteID(parts ...string) string {
+	return hashID(append([]string{"note"}, parts...)...)
+}
+
+// hashID is 24 hex digits of the SHA-256 of parts: an opaque id of the
+// same shape as the stores' own ids.
+func hashID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "|")))
+	return hex.EncodeToString(sum[:12])
+}
+
+// taskDigest is what the audit trail keeps of a task.
+func taskDigest(t *backend.Task) map[string]any {
+	var members []string
+	for _, m := range t.Members {
+		state := "active"
+		if !m.Active() {
+			state = "removed:" + m.RemoveReason
+		}
+		members = append(members, m.BadgeNo+":"+state)
+	}
+	return map[string]any{
+		"id": t.ID, "kind": t.Kind, "source": t.Source, "reason": t.Reason, "plan_id": t.PlanID, "draw_id": t.DrawID,
+		"enterprise": t.Enterprise.USCC, "members": members, "state": t.State, "deadlines": t.Deadlines,
+		"overdue": t.Overdue, "cancelled_reason": t.CancelledReason,
+	}
+}
+
+// memberNotes builds one notification of kind for each of userIDs about t.
+// round distinguishes repeats of the same kind about the same task (a
+// second replacement, a reminder of another deadline).
+func memberNotes(t *backend.Task, userIDs []string, kind, round, title, body string) []*backend.Notification {
+	var out []*backend.Notification
+	for _, u := range userIDs {
+		out = append(out, &backend.Notification{
+			ID: noteID(kind, t.ID, u, round), UserID: u, Kind: kind, TaskID: t.ID, PlanID: t.PlanID,
+			Title: title, Body: body,
+		})
+	}
+	return out
+}
+
+// departmentStaff returns the user ids of the staff of a department, who
+// hear of a task's feedback and publication deadlines.
+func (s *Service) departmentStaff(ctx context.Context, departmentID string) ([]string, error) {
+	users, _, err := s.Users.FindUsers(ctx, backend.UserFilter{Role: backend.RoleStaff, DepartmentID: departmentID})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, u := range users {
+		if !u.Disabled && slices.Contains(u.Roles, backend.RoleStaff) {
+			out = append(out, u.ID)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,295 @@
+package mobileapi
+
+import (
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"suiji/backend"
+	"suiji/backend/tasks"
+)
+
+// taskJSON is a task as the API shows it: small enough for a phone on one
+// bar of signal, complete enough to work without another request.
+type taskJSON struct {
+	ID                string               `json:"id"`
+	Kind              string               `json:"kind"`
+	Source            string               `json:"source,omitempty"`
+	Reason            string               `json:"reason,omitempty"`
+	PlanID            string               `json:"plan_id,omitempty"`
+	DrawID            string               `json:"draw_id,omitempty"`
+	ExternalPlanRef   string               `json:"external_plan_ref,omitempty"`
+	Year              int                  `json:"year"`
+	LeadDepartmentID  string               `json:"lead_department_id"`
+	DepartmentIDs     []string             `json:"department_ids"`
+	Enterprise        taskEnterpriseJSON   `json:"enterprise"`
+	Items             []taskItemJSON       `json:"items"`
+	Members           []taskMemberJSON     `json:"members"`
+	Replacements      []taskMemberJSON     `json:"replaced_members"`
+	Window            planWindowJSON       `json:"window"`
+	Deadlines         taskDeadlinesJSON    `json:"deadlines"`
+	InspectionEndedAt *time.Time           `json:"inspection_ended_at"`
+	Overdue           []string             `json:"overdue"`
+	State             string               `json:"state"`
+	Cancellation      *taskCancellationRef `json:"cancellation,omitempty"`
+	CreatedAt         time.Time            `json:"created_at"`
+	UpdatedAt         time.Time            `json:"updated_at"`
+	Version           int                  `json:"version"`
+}
+
+type taskEnterpriseJSON struct {
+	ID         string              `json:"id"`
+	USCC       string              `json:"uscc"`
+	Name       string              `json:"name"`
+	Town       string              `json:"town"`
+	Address    string              `json:"address"`
+	Location   *enterpriseLocation `json:"location"`
+	Categories []string            `json:"categories"`
+}
+
+type taskItemJSON struct {
+	ID            string         `json:"id"`
+	Code          string         `json:"code"`
+	Name          string         `json:"name"`
+	LegalBasis    legalBasisJSON `json:"legal_basis"`
+	DepartmentID  string         `json:"department_id"`
+	Content       string         `json:"content"`
+	Method        string         `json:"method"`
+	Qualification string         `json:"qualification"`
+	Applicable    bool           `json:"applicable"` // false: the item's categories do not fit the enterprise; not asked
+}
+
+type taskMemberJSON struct {
+	BadgeNo      string     `json:"badge_no"`
+	InspectorID  string     `json:"inspector_id"`
+	UserID       string     `json:"user_id,omitempty"`
+	Name         string     `json:"name"`
+	DepartmentID string     `json:"department_id"`
+	Lead         bool       `json:"lead"`
+	AddedAt      time.Time  `json:"added_at"`
+	AddedReason  string     `json:"added_reason,omitempty"`
+	RemovedAt    *time.Time `json:"removed_at,omitempty"`
+	RemoveReason string     `json:"remove_reason,omitempty"`
+}
+
+type taskDeadlinesJSON struct {
+	Window      string `json:"window"`
+	Feedback    string `json:"feedback,omitempty"`
+	Publication string `json:"publication,omitempty"`
+}
+
+type taskCancellationRef struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
+
+func newTaskJSON(t *backend.Task) taskJSON {
+	e := t.Enterprise
+	out := taskJSON{
+		ID: t.ID, Kind: t.Kind, Source: t.Source, Reason: t.Reason, PlanID: t.PlanID, DrawID: t.DrawID,
+		ExternalPlanRef: t.ExternalPlanRef, Year: t.Year, LeadDepartmentID: t.LeadDepartmentID,
+		DepartmentIDs: orEmpty(t.DepartmentIDs),
+		Enterprise: taskEnterpriseJSON{ID: e.ID, USCC: e.USCC, Name: e.Name, Town: e.Town, Address: e.Address,
+			Categories: orEmpty(e.Categories)},
+		Items: []taskItemJSON{}, Members: []taskMemberJSON{}, Replacements: []taskMemberJSON{},
+		Window:            planWindowJSON{t.WindowStart, t.WindowEnd},
+		Deadlines:         taskDeadlinesJSON{t.Deadlines.Window, t.Deadlines.Feedback, t.Deadlines.Publication},
+		InspectionEndedAt: t.InspectionEndedAt, Overdue: orEmpty(t.Overdue), State: t.State,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version,
+	}
+	if e.Location != nil {
+		out.Enterprise.Location = &enterpriseLocation{e.Location.Lat, e.Location.Lng}
+	}
+	for _, it := range t.Items {
+		out.Items = append(out.Items, taskItemJSON{
+			ID: it.ID, Code: it.Code, Name: it.Name, LegalBasis: legalBasisJSON{it.LegalBasis.Law, it.LegalBasis.Article},
+			DepartmentID: it.DepartmentID, Content: it.Content, Method: it.Method, Qualification: it.Qualification,
+			Applicable: it.AppliesTo(e.Categories),
+		})
+	}
+	for _, m := range t.Members {
+		mj := taskMemberJSON{
+			BadgeNo: m.BadgeNo, InspectorID: m.InspectorID, UserID: m.UserID, Name: m.Name, DepartmentID: m.DepartmentID,
+			Lead: m.Lead, AddedAt: m.AddedAt, AddedReason: m.AddedReason, RemovedAt: m.RemovedAt, RemoveReason: m.RemoveReason,
+		}
+		if m.Active() {
+			out.Members = append(out.Members, mj)
+		} else {
+			out.Replacements = append(out.Replacements, mj)
+		}
+	}
+	if t.CancelledAt != nil {
+		out.Cancellation = &taskCancellationRef{At: *t.CancelledAt, By: t.CancelledBy, Reason: t.CancelledReason}
+	}
+	return out
+}
+
+func tasksJSON(list []*backend.Task) []taskJSON {
+	out := make([]taskJSON, len(list))
+	for i, t := range list {
+		out[i] = newTaskJSON(t)
+	}
+	return out
+}
+
+// handleDispatch turns a draw into tasks: 201 when it created any, 200
+// for a repeat that found them all.
+func (s *Server) handleDispatch(c *fiber.Ctx) error {
+	res, err := s.svc.Tasks.Dispatch(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if res.Created > 0 {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(fiber.Map{
+		"plan_id": res.Plan.ID, "plan_status": res.Plan.Status, "draw_id": res.DrawID,
+		"task_ids": orEmpty(res.TaskIDs), "tasks": len(res.TaskIDs), "created": res.Created,
+	})
+}
+
+// taskFilter reads the listing's query parameters and its page.
+func taskFilter(c *fiber.Ctx) (backend.TaskFilter, pageQuery, error) {
+	p, err := readPage(c, backend.TaskDefaultLimit, backend.TaskMaxLimit)
+	if err != nil {
+		return backend.TaskFilter{}, p, err
+	}
+	f := backend.TaskFilter{After: p.After, Offset: p.Offset, Limit: p.Limit, PlanID: c.Query("plan_id"), Kind: c.Query("kind")}
+	if f.Year, err = queryInt(c, "year", 0, 0, 2100); err != nil {
+		return f, p, err
+	}
+	if st := c.Query("state"); st != "" {
+		f.States = strings.Split(st, ",")
+	}
+	return f, p, nil
+}
+
+func (s *Server) handleListTasks(c *fiber.Ctx) error {
+	f, p, err := taskFilter(c)
+	if err != nil {
+		return err
+	}
+	list, total, err := s.svc.Tasks.ListTasks(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageMap(fiber.Map{"tasks": tasksJSON(list)}, p, total, nextPage(list, p.Limit, f.CursorOf)))
+}
+
+func (s *Server) handleOverdueTasks(c *fiber.Ctx) error {
+	f, p, err := taskFilter(c)
+	if err != nil {
+		return err
+	}
+	f.Overdue, f.Open = true, true
+	list, total, err := s.svc.Tasks.ListTasks(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageMap(fiber.Map{"tasks": tasksJSON(list)}, p, total, nextPage(list, p.Limit, f.CursorOf)))
+}
+
+func (s *Server) handleGetTask(c *fiber.Ctx) error {
+	t, err := s.svc.Tasks.GetTask(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newTaskJSON(t))
+}
+
+// targetedTaskRequest is the body of POST /api/v1/tasks.
+type targetedTaskRequest struct {
+	ID           string         `json:"id"`
+	Source       string         `json:"source"`
+	Reason       string         `json:"reason"`
+	EnterpriseID string         `json:"enterprise_id"`
+	ItemIDs      []string       `json:"item_ids"`
+	DepartmentID string         `json:"department_id"`
+	BadgeNos     []string       `json:"badge_nos"`
+	Window       planWindowJSON `json:"window"`
+}
+
+func (s *Server) handleCreateTask(c *fiber.Ctx) error {
+	var req targetedTaskRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	t, created, err := s.svc.Tasks.CreateTargeted(c.UserContext(), tasks.TargetedInput{
+		ID: req.ID, Source: req.Source, Reason: req.Reason, EnterpriseID: req.EnterpriseID, ItemIDs: req.ItemIDs,
+		DepartmentID: req.DepartmentID, BadgeNos: req.BadgeNos, WindowStart: req.Window.Start, WindowEnd: req.Window.End,
+	})
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/tasks/" + t.ID)
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(newTaskJSON(t))
+}
+
+// cancelRequest is the body of POST /api/v1/tasks/{id}/cancel.
+type cancelRequest struct {
+	Reason  string `json:"reason"`
+	Version int    `json:"version"`
+}
+
+func (s *Server) handleCancelTask(c *fiber.Ctx) error {
+	var req cancelRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := s.svc.Tasks.Cancel(c.UserContext(), c.Params("id"), req.Version, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newTaskJSON(t))
+}
+
+// calendarEntryJSON is one day of the working-day calendar that differs
+// from the plain week.
+type calendarEntryJSON struct {
+	Date   string `json:"date"`
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+}
+
+func (s *Server) handleGetCalendar(c *fiber.Ctx) error {
+	year, err := s.yearParam(c)
+	if err != nil {
+		return err
+	}
+	cal, err := s.svc.Tasks.WorkCalendar(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := []calendarEntryJSON{}
+	for _, e := range cal.Entries(year) {
+		out = append(out, calendarEntryJSON{e.Date, string(e.Kind), e.Name, string(e.Source)})
+	}
+	return c.JSON(fiber.Map{"year": year, "covered": cal.Covers(year), "entries": out})
+}
+
+// overrideRequest is the body of POST /api/v1/calendar.
+type overrideRequest struct {
+	Date string `json:"date"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+func (s *Server) handlePutCalendar(c *fiber.Ctx) error {
+	var req overrideRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	o, err := s.svc.Tasks.PutOverride(c.UserContext(), backend.CalendarOverride{Date: req.Date, Kind: req.Kind, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(calendarEntryJSON{Date: o.Date, Kind: o.Kind, Name: o.Name, Source: "override"})
+}

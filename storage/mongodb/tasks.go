@@ -1,0 +1,333 @@
+package mongodb
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+)
+
+// taskModel is how a task is stored: the task as one document, so that
+// every change to it (a member replaced, a state moved) is one atomic,
+// versioned replace. MemberUserIDs repeats the active members' accounts so
+// that "my tasks" is an index lookup.
+type taskModel struct {
+	ID                string              `bson:"_id"`
+	Kind              string              `bson:"kind"`
+	Source            string              `bson:"source"`
+	Reason            string              `bson:"reason"`
+	PlanID            string              `bson:"plan_id"`
+	DrawID            string              `bson:"draw_id"`
+	ExternalPlanRef   string              `bson:"external_plan_ref"`
+	Year              int                 `bson:"year"`
+	LeadDepartmentID  string              `bson:"lead_department_id"`
+	DepartmentIDs     []string            `bson:"department_ids"`
+	Enterprise        taskEnterpriseModel `bson:"enterprise"`
+	Items             []taskItemModel     `bson:"items"`
+	Members           []taskMemberModel   `bson:"members"`
+	MemberUserIDs     []string            `bson:"member_user_ids"`
+	WindowStart       string              `bson:"window_start"`
+	WindowEnd         string              `bson:"window_end"`
+	DueWindow         string              `bson:"due_window"`
+	DueFeedback       string              `bson:"due_feedback"`
+	DuePublication    string              `bson:"due_publication"`
+	InspectionEndedAt *time.Time          `bson:"inspection_ended_at"`
+	FeedbackAt        *time.Time          `bson:"feedback_at"`
+	PublishedAt       *time.Time          `bson:"published_at"`
+	Overdue           []string            `bson:"overdue"`
+	Reminded          []string            `bson:"reminded"`
+	State             string              `bson:"state"`
+	CancelledAt       *time.Time          `bson:"cancelled_at"`
+	CancelledBy       string              `bson:"cancelled_by"`
+	CancelledReason   string              `bson:"cancelled_reason"`
+	CreatedBy         string              `bson:"created_by"`
+	CreatedAt         time.Time           `bson:"created_at"`
+	UpdatedAt         time.Time           `bson:"updated_at"`
+	Version           int                 `bson:"version"`
+}
+
+type taskEnterpriseModel struct {
+	ID         string   `bson:"id"`
+	USCC       string   `bson:"uscc"`
+	Name       string   `bson:"name"`
+	Town       string   `bson:"town"`
+	Address    string   `bson:"address"`
+	Lat        *float64 `bson:"lat"`
+	Lng        *float64 `bson:"lng"`
+	Categories []string `bson:"categories"`
+}
+
+type taskItemModel struct {
+	ID            string   `bson:"id"`
+	Code          string   `bson:"code"`
+	Name          string   `bson:"name"`
+	Law           string   `bson:"law"`
+	Article       string   `bson:"article"`
+	DepartmentID  string   `bson:"department_id"`
+	Content       string   `bson:"content"`
+	Method        string   `bson:"method"`
+	Qualification string   `bson:"qualification"`
+	Categories    []string `bson:"categories"`
+}
+
+type taskMemberModel struct {
+	BadgeNo      string     `bson:"badge_no"`
+	InspectorID  string     `bson:"inspector_id"`
+	UserID       string     `bson:"user_id"`
+	Name         string     `bson:"name"`
+	DepartmentID string     `bson:"department_id"`
+	Lead         bool       `bson:"lead"`
+	AddedAt      time.Time  `bson:"added_at"`
+	AddedReason  string     `bson:"added_reason"`
+	RemovedAt    *time.Time `bson:"removed_at"`
+	RemovedBy    string     `bson:"removed_by"`
+	RemoveReason string     `bson:"remove_reason"`
+}
+
+func toTaskModel(t *backend.Task) *taskModel {
+	e := t.Enterprise
+	m := &taskModel{
+		ID: t.ID, Kind: t.Kind, Source: t.Source, Reason: t.Reason, PlanID: t.PlanID, DrawID: t.DrawID,
+		ExternalPlanRef: t.ExternalPlanRef, Year: t.Year, LeadDepartmentID: t.LeadDepartmentID,
+		DepartmentIDs: nonNil(t.DepartmentIDs), MemberUserIDs: nonNil(t.MemberUserIDs()),
+		Enterprise: taskEnterpriseModel{ID: e.ID, USCC: e.USCC, Name: e.Name, Town: e.Town, Address: e.Address,
+			Categories: nonNil(e.Categories)},
+		WindowStart: t.WindowStart, WindowEnd: t.WindowEnd, DueWindow: t.Deadlines.Window,
+		DueFeedback: t.Deadlines.Feedback, DuePublication: t.Deadlines.Publication,
+		InspectionEndedAt: t.InspectionEndedAt, FeedbackAt: t.FeedbackAt, PublishedAt: t.PublishedAt, Overdue: nonNil(t.Overdue), Reminded: nonNil(t.Reminded),
+		State: t.State, CancelledAt: t.CancelledAt, CancelledBy: t.CancelledBy, CancelledReason: t.CancelledReason,
+		CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version,
+	}
+	if e.Location != nil {
+		m.Enterprise.Lat, m.Enterprise.Lng = &e.Location.Lat, &e.Location.Lng
+	}
+	for _, it := range t.Items {
+		m.Items = append(m.Items, taskItemModel{
+			ID: it.ID, Code: it.Code, Name: it.Name, Law: it.LegalBasis.Law, Article: it.LegalBasis.Article,
+			DepartmentID: it.DepartmentID, Content: it.Content, Method: it.Method, Qualification: it.Qualification,
+			Categories: nonNil(it.Categories),
+		})
+	}
+	for _, mb := range t.Members {
+		m.Members = append(m.Members, taskMemberModel{
+			BadgeNo: mb.BadgeNo, InspectorID: mb.InspectorID, UserID: mb.UserID, Name: mb.Name,
+			DepartmentID: mb.DepartmentID, Lead: mb.Lead, AddedAt: mb.AddedAt, AddedReason: mb.AddedReason,
+			RemovedAt: mb.RemovedAt, RemovedBy: mb.RemovedBy, RemoveReason: mb.RemoveReason,
+		})
+	}
+	return m
+}
+
+func (m *taskModel) domain() *backend.Task {
+	t := &backend.Task{
+		ID: m.ID, Kind: m.Kind, Source: m.Source, Reason: m.Reason, PlanID: m.PlanID, DrawID: m.DrawID,
+		ExternalPlanRef: m.ExternalPlanRef, Year: m.Year, LeadDepartmentID: m.LeadDepartmentID,
+		DepartmentIDs: m.DepartmentIDs,
+		Enterprise: backend.TaskEnterprise{ID: m.Enterprise.ID, USCC: m.Enterprise.USCC, Name: m.Enterprise.Name,
+			Town: m.Enterprise.Town, Address: m.Enterprise.Address, Categories: m.Enterprise.Categories},
+		WindowStart: m.WindowStart, WindowEnd: m.WindowEnd,
+		Deadlines:         backend.TaskDeadlines{Window: m.DueWindow, Feedback: m.DueFeedback, Publication: m.DuePublication},
+		InspectionEndedAt: utcPtr(m.InspectionEndedAt), FeedbackAt: utcPtr(m.FeedbackAt), PublishedAt: utcPtr(m.PublishedAt), Overdue: m.Overdue, Reminded: m.Reminded,
+		State: m.State, CancelledAt: utcPtr(m.CancelledAt), CancelledBy: m.CancelledBy, CancelledReason: m.CancelledReason,
+		CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Version: m.Version,
+	}
+	if m.Enterprise.Lat != nil && m.Enterprise.Lng != nil {
+		t.Enterprise.Location = &backend.GeoPoint{Lat: *m.Enterprise.Lat, Lng: *m.Enterprise.Lng}
+	}
+	for _, it := range m.Items {
+		t.Items = append(t.Items, backend.TaskItem{
+			ID: it.ID, Code: it.Code, Name: it.Name, LegalBasis: backend.LegalBasis{Law: it.Law, Article: it.Article},
+			DepartmentID: it.DepartmentID, Content: it.Content, Method: it.Method, Qualification: it.Qualification,
+			Categories: it.Categories,
+		})
+	}
+	for _, mb := range m.Members {
+		t.Members = append(t.Members, backend.TaskMember{
+			BadgeNo: mb.BadgeNo, InspectorID: mb.InspectorID, UserID: mb.UserID, Name: mb.Name,
+			DepartmentID: mb.DepartmentID, Lead: mb.Lead, AddedAt: mb.AddedAt.UTC(), AddedReason: mb.AddedReason,
+			RemovedAt: utcPtr(mb.RemovedAt), RemovedBy: mb.RemovedBy, RemoveReason: mb.RemoveReason,
+		})
+	}
+	return t
+}
+
+// Tasks returns the task store.
+func (db *DB) Tasks() *TaskStore { return &TaskStore{db: db} }
+
+// TaskStore implements backend.TaskStore.
+type TaskStore struct{ db *DB }
+
+var _ backend.TaskStore = (*TaskStore)(nil)
+
+func (s *TaskStore) coll() collection { return s.db.collection("tasks") }
+
+// InsertTasks implements backend.TaskStore.
+func (s *TaskStore) InsertTasks(ctx context.Context, ts []*backend.Task) ([]string, error) {
+	docs := make([]any, len(ts))
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		if t.ID == "" {
+			t.ID = newID()
+		}
+		t.Version = 1
+		docs[i], ids[i] = toTaskModel(t), t.ID
+	}
+	return insertNew(ctx, s.coll(), ids, docs)
+}
+
+// FindTaskByID implements backend.TaskStore.
+func (s *TaskStore) FindTaskByID(ctx context.Context, id string) (*backend.Task, error) {
+	var m taskModel
+	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&m); err != nil {
+		return nil, notFound(translate(err), "task not found")
+	}
+	return m.domain(), nil
+}
+
+// FindTasksByIDs implements backend.TaskStore.
+func (s *TaskStore) FindTasksByIDs(ctx context.Context, ids []string) ([]*backend.Task, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return findAll(ctx, s.coll(), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find(), (*taskModel).domain)
+}
+
+// FindTasks implements backend.TaskStore.
+func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*backend.Task, int, error) {
+	filter := bson.D{}
+	if f.Year != 0 {
+		filter = append(filter, bson.E{Key: "year", Value: f.Year})
+	}
+	if f.PlanID != "" {
+		filter = append(filter, bson.E{Key: "plan_id", Value: f.PlanID})
+	}
+	if f.Kind != "" {
+		filter = append(filter, bson.E{Key: "kind", Value: f.Kind})
+	}
+	if len(f.States) > 0 {
+		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$in", Value: f.States}}})
+	}
+	if f.Open {
+		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{backend.TaskPublished, backend.TaskCancelled}}}})
+	}
+	if len(f.DepartmentIDs) > 0 {
+		filter = append(filter, bson.E{Key: "department_ids", Value: bson.D{{Key: "$in", Value: f.DepartmentIDs}}})
+	}
+	if f.MemberUserID != "" {
+		filter = append(filter, bson.E{Key: "member_user_ids", Value: f.MemberUserID})
+	}
+	if f.Overdue {
+		filter = append(filter, bson.E{Key: "overdue.0", Value: bson.D{{Key: "$exists", Value: true}}})
+	}
+	after, err := cursorValues(f.After, 2)
+	if err != nil {
+		return nil, 0, err
+	}
+	if after != nil {
+		at, err := time.Parse(time.RFC3339Nano, f.After[0])
+		if err != nil {
+			return nil, 0, backend.InvalidFields("invalid cursor", map[string]string{"after": "not a cursor of this listing"})
+		}
+		after[0] = at
+	}
+	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"created_at", "_id"},
+		after: after, offset: f.Offset, limit: f.Limit}, (*taskModel).domain)
+}
+
+// UpdateTask implements backend.TaskStore: a compare-and-set on version.
+func (s *TaskStore) UpdateTask(ctx context.Context, t *backend.Task) error {
+	doc := func(next int) any { m := toTaskModel(t); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), t.ID, &t.Version, doc, "task", nil)
+}
+
+// CountTasks implements backend.TaskStore.
+func (s *TaskStore) CountTasks(ctx context.Context, year int, kind string) (map[string]int, error) {
+	filter := bson.D{{Key: "year", Value: year}, {Key: "kind", Value: kind}, {Key: "state", Value: bson.D{{Key: "$ne", Value: backend.TaskCancelled}}}}
+	cur, err := s.coll().Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "lead_department_id", Value: 1}}))
+	if err != nil {
+		return nil, translate(err)
+	}
+	var rows []struct {
+		Dept string `bson:"lead_department_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, translate(err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Dept]++
+	}
+	return out, nil
+}
+
+// insertNew inserts the documents whose ids are not stored yet and returns
+// the ids it inserted: a repeat of a deterministic batch is a no-op, and a
+// concurrent writer inserting the same id first is not an error (the
+// unique _id decides). docs[i] must have the id ids[i].
+func insertNew(ctx context.Context, c collection, ids []string, docs []any) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	existing, err := existingIDs(ctx, c, ids)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []any
+	var freshIDs []string
+	for i, id := range ids {
+		if !existing[id] {
+			existing[id] = true // a batch naming an id twice inserts it once
+			fresh = append(fresh, docs[i])
+			freshIDs = append(freshIDs, id)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil, nil
+	}
+	errs, err := insertMany(ctx, c, fresh, nil)
+	if err != nil {
+		return nil, err
+	}
+	var inserted []string
+	for i, id := range freshIDs {
+		switch code := backend.ErrorCode(errs[i]); code {
+		case "":
+			inserted = append(inserted, id)
+		case backend.ECONFLICT: // another writer stored it first
+		default:
+			return nil, errs[i]
+		}
+	}
+	return inserted, nil
+}
+
+// existingIDs returns which of ids are stored in c.
+func existingIDs(ctx context.Context, c collection, ids []string) (map[string]bool, error) {
+	cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, translate(err)
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		out[r.ID] = true
+	}
+	return out, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
