@@ -27,8 +27,8 @@ test: ## isolated test stack + go test -race -count=1 ./... (ARGS='-run X ./stor
 bench: ## the benchmarks, on the same isolated test stack, with their figures
 	deploy/local/test.sh --bench $(ARGS)
 
-check: ## gofmt, go mod tidy, go vet and staticcheck (pinned)
-	@deploy/local/tools.sh staticcheck
+check: ## gofmt, go mod tidy, go vet, staticcheck and the OpenAPI lint (pinned)
+	@deploy/local/tools.sh staticcheck redocly
 	@echo "check: gofmt"
 	@unformatted=$$(gofmt -l $(GO_FILES)); \
 	if [ -n "$$unformatted" ]; then \
@@ -43,6 +43,9 @@ check: ## gofmt, go mod tidy, go vet and staticcheck (pinned)
 	@cd deploy/ferretdb && go vet ./...
 	@echo "check: staticcheck"
 	@$(TOOLS_BIN)/staticcheck ./...
+	@echo "check: OpenAPI lint (Redocly, recommended rules)"
+	@go run ./backend/cmd/suiji openapi >.tools/openapi.json
+	@NO_UPDATE_NOTIFIER=1 .tools/redocly/node_modules/.bin/redocly lint --config deploy/local/openapi-lint/redocly.yaml --format=stylish .tools/openapi.json
 	@echo "check: all good"
 
 build: ## build the suiji binary into .tools/bin/suiji

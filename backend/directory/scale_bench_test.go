@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"suiji/backend"
-	"suiji/backend/directory"
 	"suiji/backend/sheet"
 	"suiji/backend/uscc"
 )
@@ -85,12 +84,12 @@ func BenchmarkScaleImport(b *testing.B) {
 	var base, imp time.Duration
 	for b.Loop() {
 		// Interleaved, so that both see the same machine load.
-		svc, db := newService(b)
+		_, db := newService(b)
 		start := time.Now()
 		insertMany(b, db.Enterprises(), records)
 		base += time.Since(start)
 
-		svc, _ = newService(b)
+		svc, _ := newService(b)
 		ctx := asClerk(b.Context())
 		start = time.Now()
 		report, err := svc.ImportEnterprises(ctx, strings.NewReader(csv), sheet.ImportOptions{Filename: "city.csv", MaxBytes: 64 << 20})
@@ -136,5 +135,3 @@ func BenchmarkScaleListing(b *testing.B) {
 	b.ReportMetric(float64(later.Microseconds())/float64(b.N), "page1000_µs")
 	b.ReportMetric(later.Seconds()/first.Seconds(), "page1000/page1")
 }
-
-var _ = directory.FormatCSV

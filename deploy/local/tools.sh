@@ -181,6 +181,24 @@ tool_ferretdb() {
 	stamp suiji-ferretdb "$pin"
 }
 
+# tool_redocly installs the pinned OpenAPI linter (deploy/local/openapi-lint,
+# its package-lock.json) into .tools/redocly with npm ci, again only when the
+# lock file changed.
+tool_redocly() {
+	local src=$ROOT/deploy/local/openapi-lint dst=$TOOLS/redocly pin
+	pin=$(sha256sum "$src/package-lock.json" | cut -c1-16)
+	if [[ -x $dst/node_modules/.bin/redocly && -f $dst/.pin && "$(<"$dst/.pin")" == "$pin" ]]; then
+		return 0
+	fi
+	command -v npm >/dev/null || die "npm is not installed (Debian: apt-get install nodejs npm)"
+	mkdir -p "$dst"
+	cp "$src/package.json" "$src/package-lock.json" "$dst/"
+	log "installing the OpenAPI linter (npm ci in .tools/redocly)"
+	(cd "$dst" && npm ci --no-audit --no-fund --loglevel=error >"$LOGS/redocly-install.log" 2>&1) ||
+		die "npm ci of the OpenAPI linter failed; see $LOGS/redocly-install.log"
+	printf '%s\n' "$pin" >"$dst/.pin"
+}
+
 main() {
 	command -v go >/dev/null || die "go is not on PATH (Go $(awk '$1 == "go" { print $2 }' "$ROOT/go.mod") or newer is needed)"
 	mkdir -p "$BIN"
@@ -201,7 +219,8 @@ main() {
 		minio) tool_minio ;;
 		ferretdb | suiji-ferretdb) tool_ferretdb ;;
 		staticcheck) tool_staticcheck ;;
-		*) die "unknown tool '$tool' (want all, minio, ferretdb or staticcheck)" ;;
+		redocly) tool_redocly ;;
+		*) die "unknown tool '$tool' (want all, minio, ferretdb, staticcheck or redocly)" ;;
 		esac
 	done
 	# A prefetch still running is still useful (go test needs those modules).

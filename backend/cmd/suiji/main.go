@@ -7,6 +7,7 @@
 //	suiji seed --demo    load demo data into an empty database
 //	suiji sample         print the SHA-256 sampler's picks (to check it by hand)
 //	suiji verify-draw    re-compute a published draw record (FILE or URL)
+//	suiji openapi        print the API contract (OpenAPI 3 JSON)
 //	suiji version        print the build version
 //
 // Later subcommands (archive verify …) join the table in commands below. This package is the wiring root:
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	mobileapi "suiji/mobile-api"
 	"syscall"
 )
 
@@ -40,6 +42,7 @@ var commands = []command{
 	{"seed", "load demo data into an empty database: --demo [--if-empty]", runSeed},
 	{"sample", "print the picks of the SHA-256 sampler: --seed S --total N --count K", runSample},
 	{"verify-draw", "re-compute a published draw record: FILE or URL", runVerifyDraw},
+	{"openapi", "print the API contract (OpenAPI 3 JSON), e.g. to generate a client", runOpenAPI},
 	{"version", "print the build version", runVersion},
 	{"audit", "audit verify: walk the audit hash chain and name the first break", runAudit},
 }
@@ -97,6 +100,14 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'suiji COMMAND -h' for a command's flags.")
+}
+
+func runOpenAPI(_ context.Context, args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 {
+		return usageError{"openapi takes no arguments"}
+	}
+	_, err := stdout.Write(append(mobileapi.OpenAPI, '\n'))
+	return err
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
