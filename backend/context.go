@@ -67,3 +67,22 @@ func ActorFromContext(ctx context.Context) *Actor {
 	}
 	return &Actor{}
 }
+
+const pendingAuditKey contextKey = actorKey + 1
+
+// WithPendingAudit returns a context carrying the audit event staged for the
+// change about to be written (see Auditor.Change).
+func WithPendingAudit(ctx context.Context, p *PendingAudit) context.Context {
+	return context.WithValue(ctx, pendingAuditKey, p)
+}
+
+// PendingAuditFromContext returns the staged audit event a store should
+// write with the change, or nil when there is none or it was stored already
+// (only the first write of a change carries its event).
+func PendingAuditFromContext(ctx context.Context) *PendingAudit {
+	p, _ := ctx.Value(pendingAuditKey).(*PendingAudit)
+	if p == nil || p.IsStored() {
+		return nil
+	}
+	return p
+}

@@ -43,6 +43,7 @@ type User struct {
 	DepartmentID string
 	Disabled     bool
 	PasswordHash string // argon2id, PHC string format
+	Version      int    // 1 on creation, +1 on every update: the compare-and-set token
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -75,8 +76,13 @@ type UserStore interface {
 	FindUserByUsername(ctx context.Context, username string) (*User, error)
 	// FindUsers lists users matching f ordered by username, and the total count.
 	FindUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
-	// UpdateUser replaces a stored user's mutable fields. ENOTFOUND when it
-	// does not exist; ECONFLICT when the username is taken.
+	// UpdateUser replaces a stored user's mutable fields by compare-and-set:
+	// only while the stored user is still at u.Version (the version read),
+	// storing it as the next version and setting u.Version to it. So a
+	// user's own change can never undo an administrator's concurrent one
+	// (a disable, a role change): the later writer gets ECONFLICT with
+	// fields.version "stale" and must read again. ENOTFOUND when it does
+	// not exist; ECONFLICT also when the username is taken.
 	UpdateUser(ctx context.Context, u *User) error
 	// CountUsersWithRole counts enabled users holding role r.
 	CountUsersWithRole(ctx context.Context, r Role) (int, error)

@@ -117,3 +117,26 @@ func auditFilterFromQuery(query func(key string, def ...string) string) (backend
 	}
 	return f, nil
 }
+
+// auditHeadResponse is the body of GET /public/v1/audit/head.
+type auditHeadResponse struct {
+	Seq  int64  `json:"seq"`            // the newest event's seq; 0 for an empty chain
+	Hash string `json:"hash"`           // its hash, which stands for the whole chain
+	Time string `json:"time,omitempty"` // its time, as the canonical encoding writes it
+}
+
+// handleAuditHead is GET /public/v1/audit/head: the newest event's seq and
+// hash, for anyone to write down. The chain alone cannot show that its
+// newest events were deleted (or the whole chain rebuilt by someone who can
+// recompute hashes); a head recorded outside the database can. It names no
+// actor and no object, so it is public.
+func (s *Server) handleAuditHead(c *fiber.Ctx) error {
+	head, err := audit.Head(c.UserContext(), s.svc.Audit)
+	if backend.ErrorCode(err) == backend.ENOTFOUND {
+		return c.JSON(auditHeadResponse{})
+	} else if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(auditHeadResponse{Seq: head.Seq, Hash: head.Hash, Time: audit.FormatTime(head.Time)})
+}

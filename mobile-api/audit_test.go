@@ -105,3 +105,33 @@ func TestAuditEventResponseCanBeRehashed(t *testing.T) {
 		t.Errorf("re-hashing the API's event gives %s, the API says %s", audit.Hash(back), r.Hash)
 	}
 }
+
+// TestAuditHeadIsPublic: anyone may read the chain's head, and it is the
+// newest event's seq and hash; it moves with every change.
+func TestAuditHeadIsPublic(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	head := func() auditHeadResponse {
+		t.Helper()
+		resp, body := env.call(t, "", "GET", "/public/v1/audit/head", "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("head: %d %s", resp.StatusCode, body)
+		}
+		var h auditHeadResponse
+		if err := json.Unmarshal(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	first := head()
+	last, err := env.db.AuditEvents().LastAuditEvent(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Seq != last.Seq || first.Hash != last.Hash || first.Time != audit.FormatTime(last.Time) {
+		t.Fatalf("head %+v, want event %d with hash %s", first, last.Seq, last.Hash)
+	}
+	env.login(t, "leader") // a sign-in is an event too
+	if next := head(); next.Seq <= first.Seq || next.Hash == first.Hash {
+		t.Errorf("head did not move after a sign-in: %+v then %+v", first, next)
+	}
+}

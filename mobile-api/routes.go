@@ -168,6 +168,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/public/v1/plans", public, nil, s.handlePublicPlans},
 		{"GET", "/public/v1/plans/:id", public, nil, s.handlePublicPlan},
 		{"GET", "/public/v1/draws/:id", public, nil, s.handlePublicDraw},
+		{"GET", "/public/v1/audit/head", public, nil, s.handleAuditHead},
 	}
 }
 

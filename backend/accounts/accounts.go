@@ -67,18 +67,23 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*backend.User, er
 	}
 	now := s.Now().UTC()
 	u := &backend.User{
-		Username: in.Username, DisplayName: strings.TrimSpace(in.DisplayName),
+		ID: backend.NewID(), Username: in.Username, DisplayName: strings.TrimSpace(in.DisplayName),
 		Roles: uniqueRoles(in.Roles), DepartmentID: strings.TrimSpace(in.DepartmentID),
-		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+		PasswordHash: hash, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Users.CreateUser(ctx, u); err != nil {
-		if backend.ErrorCode(err) == backend.ECONFLICT {
-			return nil, &backend.Error{Code: backend.ECONFLICT, Message: "username is taken", Fields: map[string]string{"username": "taken"}, Err: err}
-		}
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "user.create", ObjectType: "user", ObjectID: u.ID, After: auth.PublicUser(u)},
+		func(ctx context.Context) error { return s.Users.CreateUser(ctx, u) })
+	if backend.ErrorCode(err) == backend.ECONFLICT {
+		return nil, &backend.Error{Code: backend.ECONFLICT, Message: "username is taken", Fields: map[string]string{"username": "taken"}, Err: err}
+	} else if err != nil {
 		return nil, err
 	}
-	return u, s.Audit.Record(ctx, "user.create", "user", u.ID, nil, auth.PublicUser(u))
+	return u, nil
 }
+
+// maxUpdateAttempts bounds how often an update is re-applied to a user
+// that changed under it (see update).
+const maxUpdateAttempts = 5
 
 // UpdateUser changes a user as an administrator. Nobody — not even an admin
 // — changes their own roles, department or disabled flag: that needs a
@@ -89,7 +94,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*back
 	if id == actor.UserID && (p.Roles != nil || p.DepartmentID != nil || p.Disabled != nil) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "you cannot change your own roles, department or status")
 	}
-	return s.update(ctx, id, p)
+	return s.update(ctx, id, p, false)
 }
 
 // UpdateMe changes the acting user's own display name and password; the
@@ -105,10 +110,16 @@ func (s *Service) UpdateMe(ctx context.Context, displayName, currentPassword, ne
 			return nil, backend.InvalidFields("current password is wrong", map[string]string{"current_password": "wrong"})
 		}
 	}
-	return s.update(ctx, actor.UserID, UserPatch{DisplayName: displayName, Password: newPassword})
+	return s.update(ctx, actor.UserID, UserPatch{DisplayName: displayName, Password: newPassword}, true)
 }
 
-func (s *Service) update(ctx context.Context, id string, p UserPatch) (*backend.User, error) {
+// update applies p to user id. It reads the user, applies the patch and
+// writes it back by compare-and-set on the version read; when someone else
+// changed the user in between (an admin disabling it while it renames
+// itself), it reads again and re-applies the patch to the new state, so
+// each writer's fields win only where that writer changed them and nothing
+// is undone. A user changing itself (self) is refused once disabled.
+func (s *Service) update(ctx context.Context, id string, p UserPatch, self bool) (*backend.User, error) {
 	fields := map[string]string{}
 	if p.Password != nil {
 		checkPassword(fields, *p.Password)
@@ -122,10 +133,43 @@ func (s *Service) update(ctx context.Context, id string, p UserPatch) (*backend.
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid user", fields)
 	}
-	u, err := s.Users.FindUserByID(ctx, id)
-	if err != nil {
-		return nil, err
+	var hash string
+	if p.Password != nil {
+		var err error
+		if hash, err = auth.HashPassword(*p.Password); err != nil {
+			return nil, backend.Wrap(err, backend.EINTERNAL, "hashing password")
+		}
 	}
+	for attempt := 1; ; attempt++ {
+		u, err := s.Users.FindUserByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if self && u.Disabled {
+			return nil, backend.Errorf(backend.EUNAUTHORIZED, "account disabled")
+		}
+		err = s.save(ctx, u, p, hash)
+		if backend.ErrorFields(err)["version"] == "stale" && attempt < maxUpdateAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.Disabled || p.Password != nil {
+			// A disabled account, or one whose password changed (perhaps
+			// because it leaked), keeps no session alive.
+			if err := s.Sessions.RevokeUser(ctx, u.ID); err != nil {
+				return nil, err
+			}
+		}
+		return u, nil
+	}
+}
+
+// save applies p (with hash, the new password's, when it sets one) to u as
+// read, and stores it with its audit event if the stored user is still the
+// version read.
+func (s *Service) save(ctx context.Context, u *backend.User, p UserPatch, hash string) error {
 	before := auth.PublicUser(u)
 	if p.DisplayName != nil {
 		u.DisplayName = strings.TrimSpace(*p.DisplayName)
@@ -140,24 +184,13 @@ func (s *Service) update(ctx context.Context, id string, p UserPatch) (*backend.
 		u.Disabled = *p.Disabled
 	}
 	if p.Password != nil {
-		if u.PasswordHash, err = auth.HashPassword(*p.Password); err != nil {
-			return nil, backend.Wrap(err, backend.EINTERNAL, "hashing password")
-		}
+		u.PasswordHash = hash
 	}
 	u.UpdatedAt = s.Now().UTC()
-	if err := s.Users.UpdateUser(ctx, u); err != nil {
-		return nil, err
-	}
-	if u.Disabled || p.Password != nil {
-		// A disabled account, or one whose password changed (perhaps because
-		// it leaked), keeps no session alive.
-		if err := s.Sessions.RevokeUser(ctx, u.ID); err != nil {
-			return nil, err
-		}
-	}
 	after := auth.PublicUser(u)
 	after["password_changed"] = p.Password != nil
-	return u, s.Audit.Record(ctx, "user.update", "user", u.ID, before, after)
+	return s.Audit.Change(ctx, backend.AuditChange{Action: "user.update", ObjectType: "user", ObjectID: u.ID, Before: before, After: after},
+		func(ctx context.Context) error { return s.Users.UpdateUser(ctx, u) })
 }
 
 // GetUser returns a user. ENOTFOUND.

@@ -11,6 +11,7 @@ package app
 import (
 	"suiji/backend"
 	"suiji/backend/accounts"
+	"suiji/backend/audit"
 	"suiji/backend/auth"
 	"suiji/backend/directory"
 	"suiji/backend/itemlist"
@@ -25,7 +26,8 @@ import (
 type Services struct {
 	Auth        *auth.Service            // sign-in, tokens, authentication
 	Accounts    *accounts.Service        // users and devices
-	Audit       backend.AuditStore       // the audit trail, for GET /api/v1/audit
+	Audit       backend.AuditStore       // the audit trail, for GET /api/v1/audit and its head
+	Recorder    *audit.Recorder          // appends events; its Recover completes interrupted ones
 	Idempotency backend.IdempotencyStore // Idempotency-Key handling for mutations
 	Directory   *directory.Service       // towns, departments, enterprises
 	Roster      *roster.Service          // inspectors, qualifications

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"math/rand/v2"
 	"time"
 
@@ -22,14 +24,26 @@ const (
 	backoffMax  = 20 * time.Millisecond
 )
 
+// appendTimeout bounds appending an event whose change is already stored:
+// the append then runs even if the request was cancelled, since the change
+// stands either way, but it must not hold the caller for ever.
+const appendTimeout = 10 * time.Second
+
 // Recorder appends events to the audit chain. It implements backend.Auditor
 // and is safe for concurrent use, also by several server instances sharing
 // one database.
 type Recorder struct {
 	// Store is where the chain lives.
 	Store backend.AuditStore
+	// Outbox is where Recover finds events staged with changes whose append
+	// did not complete; nil means there is nothing to recover.
+	Outbox backend.AuditOutbox
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Deferred, when set, is told of an event whose change is stored but
+	// whose append failed (err): Recover appends it later. The binary logs
+	// it, so a failing audit store does not go unnoticed.
+	Deferred func(ctx context.Context, e *backend.AuditEvent, err error)
 }
 
 var _ backend.Auditor = (*Recorder)(nil)
@@ -42,6 +56,131 @@ var _ backend.Auditor = (*Recorder)(nil)
 // It returns EINVALID when action is empty or an object cannot be digested,
 // EUNAVAILABLE when it lost the race for the next Seq MaxAttempts times, and
 // the store's errors otherwise.
+func (r *Recorder) Record(ctx context.Context, action, objectType, objectID string, before, after any) error {
+	p, err := r.stage(ctx, backend.AuditChange{Action: action, ObjectType: objectType, ObjectID: objectID, Before: before, After: after})
+	if err != nil {
+		return err
+	}
+	return r.append(ctx, &p.Event)
+}
+
+// Change implements backend.Auditor: it stages the event, runs write with
+// the event in its context, and appends the event once write has stored it
+// with the change. A store that keeps no outbox leaves the event staged;
+// it is then appended after a successful write, as Record would.
+//
+// It returns Record's errors for a bad change, before anything is written;
+// write's error when write stored nothing; and otherwise write's error (nil
+// on success) even when the append failed, since the event is safe in the
+// outbox and Recover appends it: answering with an error would invite the
+// caller to make the change a second time.
+func (r *Recorder) Change(ctx context.Context, c backend.AuditChange, write func(context.Context) error) error {
+	p, err := r.stage(ctx, c)
+	if err != nil {
+		return err
+	}
+	werr := write(backend.WithPendingAudit(ctx, p))
+	if !p.IsStored() {
+		if werr != nil {
+			return werr
+		}
+		return r.append(ctx, &p.Event)
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	defer cancel()
+	if err := r.append(actx, &p.Event); err != nil {
+		r.deferred(ctx, &p.Event, err)
+		return werr
+	}
+	if err := p.Clear(actx); err != nil {
+		// The event is in the chain; Recover will find the entry, see
+		// that and clear it.
+		r.deferred(ctx, &p.Event, err)
+	}
+	return werr
+}
+
+// Recover appends every event staged before the given time whose append
+// did not complete, oldest first, and clears it from the outbox; an event
+// that is in the chain already (a crash after the append, before the
+// clear) is only cleared. It is safe to run from several instances at once
+// and beside requests making changes, since the store appends each event
+// ID once. It returns how many events it appended.
+//
+// Run it at start and then periodically with a time somewhat in the past,
+// so that it does not race requests still completing their own appends
+// (it would be harmless, only wasted work).
+func (r *Recorder) Recover(ctx context.Context, before time.Time) (int, error) {
+	if r.Outbox == nil {
+		return 0, nil
+	}
+	const batch = 100
+	appended := 0
+	for {
+		pending, err := r.Outbox.PendingAuditEvents(ctx, before, batch)
+		if err != nil {
+			return appended, err
+		}
+		for _, p := range pending {
+			done, err := r.inChain(ctx, p.Event.ID)
+			if err != nil {
+				return appended, err
+			}
+			if !done {
+				if err := r.append(ctx, &p.Event); err != nil {
+					return appended, err
+				}
+				appended++
+			}
+			if err := p.Clear(ctx); err != nil {
+				return appended, err
+			}
+		}
+		if len(pending) < batch {
+			return appended, nil
+		}
+	}
+}
+
+// Head returns the newest event of the chain, whose Hash stands for the
+// whole chain: published (GET /public/v1/audit/head, the daily log line),
+// it lets anyone notice later that newest events were deleted or the chain
+// rebuilt. ENOTFOUND when the chain is empty.
+func Head(ctx context.Context, store backend.AuditStore) (*backend.AuditEvent, error) {
+	return store.LastAuditEvent(ctx)
+}
+
+// stage builds the event of change c, without its place in the chain.
+// Its time is the time of the change, whenever the event is appended.
+func (r *Recorder) stage(ctx context.Context, c backend.AuditChange) (*backend.PendingAudit, error) {
+	if c.Action == "" {
+		return nil, backend.Errorf(backend.EINVALID, "audit: an event needs an action")
+	}
+	beforeDigest, err := Digest(c.Before)
+	if err != nil {
+		return nil, err
+	}
+	afterDigest, err := Digest(c.After)
+	if err != nil {
+		return nil, err
+	}
+	actor := backend.ActorFromContext(ctx)
+	return &backend.PendingAudit{Event: backend.AuditEvent{
+		ID:           newEventID(),
+		Time:         r.now().UTC().Truncate(time.Millisecond),
+		ActorID:      actor.UserID,
+		ActorName:    actor.Username,
+		Action:       c.Action,
+		ObjectType:   c.ObjectType,
+		ObjectID:     c.ObjectID,
+		BeforeDigest: beforeDigest,
+		AfterDigest:  afterDigest,
+		RequestID:    backend.RequestIDFromContext(ctx),
+		ClientIP:     actor.ClientIP,
+	}}, nil
+}
+
+// append adds ev to the chain, setting its Seq, PrevHash and Hash.
 //
 // Concurrency: the chain must stay one line even when several instances
 // append at once, and FerretDB v1 has no transactions to make "read the last
@@ -50,63 +189,64 @@ var _ backend.Auditor = (*Recorder)(nil)
 // index on Seq lets exactly one writer have each Seq, and a loser (ECONFLICT)
 // reads the new last event and rebuilds on top of it. Two events can never
 // share a Seq (no fork) and a loser never leaves a gap, because it writes
-// nothing until it wins.
-func (r *Recorder) Record(ctx context.Context, action, objectType, objectID string, before, after any) error {
-	if action == "" {
-		return backend.Errorf(backend.EINVALID, "audit: an event needs an action")
-	}
-	beforeDigest, err := Digest(before)
-	if err != nil {
-		return err
-	}
-	afterDigest, err := Digest(after)
-	if err != nil {
-		return err
-	}
-	actor := backend.ActorFromContext(ctx)
-	requestID := backend.RequestIDFromContext(ctx)
-
+// nothing until it wins. The unique ID makes a repeated append (recovery
+// racing the request, a retry after a lost answer) a no-op.
+func (r *Recorder) append(ctx context.Context, ev *backend.AuditEvent) error {
 	for attempt := 0; attempt < MaxAttempts; attempt++ {
 		if attempt > 0 {
 			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return backend.Wrap(err, backend.EUNAVAILABLE, "audit: gave up appending %s", action)
+				return backend.Wrap(err, backend.EUNAVAILABLE, "audit: gave up appending %s", ev.Action)
 			}
 		}
-		var seq int64 = 1
-		var prev string
+		e := *ev
+		e.Seq, e.PrevHash = 1, ""
 		last, err := r.Store.LastAuditEvent(ctx)
 		switch {
 		case err == nil:
-			seq, prev = last.Seq+1, last.Hash
+			e.Seq, e.PrevHash = last.Seq+1, last.Hash
 		case backend.ErrorCode(err) == backend.ENOTFOUND:
 			// The first event of the chain.
 		default:
 			return err
 		}
-		e := &backend.AuditEvent{
-			Seq: seq,
-			// Read the clock on each attempt, so that an event that had to
-			// wait is not stamped earlier than the one it follows.
-			Time:         r.now().UTC().Truncate(time.Millisecond),
-			ActorID:      actor.UserID,
-			ActorName:    actor.Username,
-			Action:       action,
-			ObjectType:   objectType,
-			ObjectID:     objectID,
-			BeforeDigest: beforeDigest,
-			AfterDigest:  afterDigest,
-			RequestID:    requestID,
-			ClientIP:     actor.ClientIP,
-			PrevHash:     prev,
+		e.Hash = Hash(&e)
+		err = r.Store.InsertAuditEvent(ctx, &e)
+		if err == nil {
+			*ev = e
+			return nil
 		}
-		e.Hash = Hash(e)
-		err = r.Store.InsertAuditEvent(ctx, e)
 		if backend.ErrorCode(err) != backend.ECONFLICT {
-			return err // nil on success
+			return err
+		}
+		if done, err := r.inChain(ctx, ev.ID); err != nil || done {
+			return err
 		}
 	}
 	return backend.Errorf(backend.EUNAVAILABLE,
-		"audit: could not append %s after %d attempts; the audit trail is too busy", action, MaxAttempts)
+		"audit: could not append %s after %d attempts; the audit trail is too busy", ev.Action, MaxAttempts)
+}
+
+// inChain reports whether the event with this ID was appended already.
+func (r *Recorder) inChain(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	found, err := r.Store.FindAuditEvents(ctx, backend.AuditFilter{ID: id, Limit: 1})
+	return len(found) > 0, err
+}
+
+// deferred reports an event left for Recover.
+func (r *Recorder) deferred(ctx context.Context, e *backend.AuditEvent, err error) {
+	if r.Deferred != nil {
+		r.Deferred(ctx, e, err)
+	}
+}
+
+// newEventID returns a random event ID.
+func newEventID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
 }
 
 func (r *Recorder) now() time.Time {

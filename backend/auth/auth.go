@@ -182,17 +182,16 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (c
 	}
 	now := s.Now()
 	u := &backend.User{
-		Username: NormalizeUsername(username), DisplayName: "Administrator",
-		Roles: []backend.Role{backend.RoleAdmin}, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+		ID: backend.NewID(), Username: NormalizeUsername(username), DisplayName: "Administrator",
+		Roles: []backend.Role{backend.RoleAdmin}, PasswordHash: hash, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Users.CreateUser(ctx, u); err != nil {
-		if backend.ErrorCode(err) == backend.ECONFLICT {
-			// Another instance starting at the same time created it.
-			return false, nil
-		}
-		return false, err
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "user.create", ObjectType: "user", ObjectID: u.ID, After: PublicUser(u)},
+		func(ctx context.Context) error { return s.Users.CreateUser(ctx, u) })
+	if backend.ErrorCode(err) == backend.ECONFLICT {
+		// Another instance starting at the same time created it.
+		return false, nil
 	}
-	return true, s.Audit.Record(ctx, "user.create", "user", u.ID, nil, PublicUser(u))
+	return err == nil, err
 }
 
 func (s *Service) session(u *backend.User, familyID, refresh string) (*Session, error) {

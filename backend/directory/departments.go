@@ -39,18 +39,22 @@ func (s *Service) GetDepartment(ctx context.Context, id string) (*backend.Depart
 // the name is taken.
 func (s *Service) CreateDepartment(ctx context.Context, in NewDepartment) (*backend.Department, error) {
 	now := s.now()
-	d := &backend.Department{Name: strings.TrimSpace(in.Name), Kind: strings.TrimSpace(in.Kind), CreatedAt: now, UpdatedAt: now, Version: 1}
+	d := &backend.Department{ID: backend.NewID(), Name: strings.TrimSpace(in.Name), Kind: strings.TrimSpace(in.Kind), CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := checkDepartment(d); err != nil {
 		return nil, err
 	}
-	if err := s.Departments.CreateDepartment(ctx, d); err != nil {
-		return nil, err
-	}
 	after := departmentFields(d)
-	if err := s.recordVersion(ctx, "department", d.ID, 1, "create", backend.Diff(nil, after), now); err != nil {
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "department.create", ObjectType: "department", ObjectID: d.ID, After: after},
+		func(ctx context.Context) error {
+			if err := s.Departments.CreateDepartment(ctx, d); err != nil {
+				return err
+			}
+			return s.recordVersion(ctx, "department", d.ID, 1, "create", backend.Diff(nil, after), now)
+		})
+	if err != nil {
 		return nil, err
 	}
-	return d, s.Audit.Record(ctx, "department.create", "department", d.ID, nil, after)
+	return d, nil
 }
 
 // UpdateDepartment changes a department. A patch that changes nothing
@@ -77,13 +81,17 @@ func (s *Service) UpdateDepartment(ctx context.Context, id string, p DepartmentP
 		return d, nil
 	}
 	d.UpdatedAt = s.now()
-	if err := s.Departments.UpdateDepartment(ctx, d); err != nil {
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "department.update", ObjectType: "department", ObjectID: d.ID, Before: before, After: after},
+		func(ctx context.Context) error {
+			if err := s.Departments.UpdateDepartment(ctx, d); err != nil {
+				return err
+			}
+			return s.recordVersion(ctx, "department", d.ID, d.Version, "update", changes, d.UpdatedAt)
+		})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.recordVersion(ctx, "department", d.ID, d.Version, "update", changes, d.UpdatedAt); err != nil {
-		return nil, err
-	}
-	return d, s.Audit.Record(ctx, "department.update", "department", d.ID, before, after)
+	return d, nil
 }
 
 // DepartmentVersions lists a department's versions, oldest first. ENOTFOUND.

@@ -76,16 +76,20 @@ func (s *Service) CreateEnterprise(ctx context.Context, in NewEnterprise) (*back
 		return nil, err
 	}
 	now := s.now()
-	e.Version, e.CreatedAt, e.UpdatedAt = 1, now, now
-	if err := s.Enterprises.CreateEnterprise(ctx, e); err != nil {
-		return nil, err
-	}
+	e.ID, e.Version, e.CreatedAt, e.UpdatedAt = backend.NewID(), 1, now, now
 	after := EnterpriseFields(e)
-	// Written after the enterprise, as in every change: see saveChange.
-	if err := s.recordVersion(ctx, "enterprise", e.ID, 1, "create", backend.Diff(nil, after), now); err != nil {
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "enterprise.create", ObjectType: "enterprise", ObjectID: e.ID, After: withID(e, after)},
+		func(ctx context.Context) error {
+			if err := s.Enterprises.CreateEnterprise(ctx, e); err != nil {
+				return err
+			}
+			// Written after the enterprise, as in every change: see saveChange.
+			return s.recordVersion(ctx, "enterprise", e.ID, 1, "create", backend.Diff(nil, after), now)
+		})
+	if err != nil {
 		return nil, err
 	}
-	return e, s.Audit.Record(ctx, "enterprise.create", "enterprise", e.ID, nil, withID(e, after))
+	return e, nil
 }
 
 // GetEnterprise returns an enterprise. ENOTFOUND.
@@ -184,43 +188,39 @@ func (s *Service) EnterpriseVersions(ctx context.Context, id string) ([]*backend
 }
 
 // saveChange stores e, changed from before, as the next version: the
-// enterprise first, by compare-and-set on the version it was read at, then
-// the version record, then the audit event. Nothing is stored when nothing
-// changed.
+// enterprise first, by compare-and-set on the version it was read at, with
+// its audit event in the same document write (backend.Auditor.Change),
+// then the version record. Nothing is stored when nothing changed.
 //
-// FerretDB v1 has no multi-document transactions, so the three writes are
-// not atomic. The enterprise goes first because it is the record of truth
-// and its compare-and-set is what decides between concurrent writers; a
-// version written first could describe a change that then loses the race.
-// If the version write fails after the enterprise was stored (a crash, a
-// lost connection), the change stands but its history row is missing: the
-// caller gets an error, the enterprise's version numbers show a gap that a
-// check can find (versions are numbered without gaps otherwise), and the
-// audit event is missing too. Later changes are unaffected, since they
-// take later numbers.
+// FerretDB v1 has no multi-document transactions, so the enterprise and
+// its version record are two writes. The enterprise goes first because it
+// is the record of truth and its compare-and-set is what decides between
+// concurrent writers; a version written first could describe a change that
+// then loses the race. If the version write fails after the enterprise was
+// stored (a crash, a lost connection), the change stands — audited, since
+// its event travels with it — but its history row is missing: the caller
+// gets an error, and the enterprise's version numbers show a gap that a
+// check can find (versions are numbered without gaps otherwise). Later
+// changes are unaffected, since they take later numbers.
 func (s *Service) saveChange(ctx context.Context, e *backend.Enterprise, before map[string]any, action string) (*backend.Enterprise, error) {
-	return s.saveChangeAudited(ctx, e, before, action, true)
-}
-
-// saveChangeAudited is saveChange; with audited false it leaves the audit
-// event to the caller (an import records one event for its whole file).
-func (s *Service) saveChangeAudited(ctx context.Context, e *backend.Enterprise, before map[string]any, action string, audited bool) (*backend.Enterprise, error) {
 	after := EnterpriseFields(e)
 	changes := backend.Diff(before, after)
 	if len(changes) == 0 {
 		return e, nil
 	}
 	e.UpdatedAt = s.now()
-	if err := s.Enterprises.UpdateEnterprise(ctx, e); err != nil {
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "enterprise." + action, ObjectType: "enterprise", ObjectID: e.ID,
+		Before: withID(e, before), After: withID(e, after)},
+		func(ctx context.Context) error {
+			if err := s.Enterprises.UpdateEnterprise(ctx, e); err != nil {
+				return err
+			}
+			return s.recordVersion(ctx, "enterprise", e.ID, e.Version, action, changes, e.UpdatedAt)
+		})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.recordVersion(ctx, "enterprise", e.ID, e.Version, action, changes, e.UpdatedAt); err != nil {
-		return nil, err
-	}
-	if !audited {
-		return e, nil
-	}
-	return e, s.Audit.Record(ctx, "enterprise."+action, "enterprise", e.ID, withID(e, before), withID(e, after))
+	return e, nil
 }
 
 func checkVersion(e *backend.Enterprise, version *int) error {

@@ -48,13 +48,12 @@ func (s *Service) EnsureTowns(ctx context.Context) (int, error) {
 		if known[name] {
 			continue
 		}
-		t := &backend.Town{Name: name, CreatedAt: s.now()}
-		switch err := s.Towns.CreateTown(ctx, t); backend.ErrorCode(err) {
+		t := &backend.Town{ID: backend.NewID(), Name: name, CreatedAt: s.now()}
+		err := s.Audit.Change(ctx, backend.AuditChange{Action: "town.seed", ObjectType: "town", ObjectID: t.ID, After: townFields(t)},
+			func(ctx context.Context) error { return s.Towns.CreateTown(ctx, t) })
+		switch backend.ErrorCode(err) {
 		case "":
 			created++
-			if err := s.Audit.Record(ctx, "town.seed", "town", t.ID, nil, townFields(t)); err != nil {
-				return created, err
-			}
 		case backend.ECONFLICT: // another instance seeded it just now
 		default:
 			return created, err
@@ -88,7 +87,7 @@ func (s *Service) CreateTown(ctx context.Context, in NewTown) (*backend.Town, er
 	if err := s.ensureTownsOnce(ctx); err != nil {
 		return nil, err
 	}
-	t := &backend.Town{Name: strings.TrimSpace(in.Name), Code: strings.TrimSpace(in.Code), CreatedAt: s.now()}
+	t := &backend.Town{ID: backend.NewID(), Name: strings.TrimSpace(in.Name), Code: strings.TrimSpace(in.Code), CreatedAt: s.now()}
 	fields := map[string]string{}
 	if n := utf8.RuneCountInString(t.Name); n == 0 || n > 50 {
 		fields["name"] = "1–50 characters"
@@ -99,18 +98,21 @@ func (s *Service) CreateTown(ctx context.Context, in NewTown) (*backend.Town, er
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid town", fields)
 	}
-	if err := s.Towns.CreateTown(ctx, t); err != nil {
-		if backend.ErrorCode(err) == backend.ECONFLICT {
-			return nil, &backend.Error{Code: backend.ECONFLICT, Message: "town " + t.Name + " already exists",
-				Fields: map[string]string{"name": "taken"}, Err: err}
-		}
-		return nil, err
-	}
 	after := townFields(t)
-	if err := s.recordVersion(ctx, "town", t.ID, 1, "create", backend.Diff(nil, after), t.CreatedAt); err != nil {
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "town.create", ObjectType: "town", ObjectID: t.ID, After: after},
+		func(ctx context.Context) error {
+			if err := s.Towns.CreateTown(ctx, t); err != nil {
+				return err
+			}
+			return s.recordVersion(ctx, "town", t.ID, 1, "create", backend.Diff(nil, after), t.CreatedAt)
+		})
+	if backend.ErrorCode(err) == backend.ECONFLICT {
+		return nil, &backend.Error{Code: backend.ECONFLICT, Message: "town " + t.Name + " already exists",
+			Fields: map[string]string{"name": "taken"}, Err: err}
+	} else if err != nil {
 		return nil, err
 	}
-	return t, s.Audit.Record(ctx, "town.create", "town", t.ID, nil, after)
+	return t, nil
 }
 
 // checkTown returns the managed town's name for name, or the reason it is

@@ -119,14 +119,12 @@ func (s *Service) CreateItem(ctx context.Context, in NewItem) (*backend.Item, er
 	if err := s.validate(ctx, it, nil, fields); err != nil {
 		return nil, err
 	}
-	if err := s.Items.CreateItem(ctx, it); err != nil {
-		return nil, err
-	}
 	action := "create"
 	if pub != nil {
 		action = "amend"
 	}
-	if err := s.record(ctx, action, nil, it); err != nil {
+	it.ID = backend.NewID()
+	if err := s.save(ctx, action, nil, it, func(ctx context.Context) error { return s.Items.CreateItem(ctx, it) }); err != nil {
 		return nil, err
 	}
 	if pub == nil {
@@ -234,10 +232,7 @@ func (s *Service) UpdateItem(ctx context.Context, id string, p ItemPatch) (*back
 		}
 	}
 	it.UpdatedAt = s.Now().UTC()
-	if err := s.Items.UpdateItem(ctx, &it); err != nil {
-		return nil, err
-	}
-	if err := s.record(ctx, action, old, &it); err != nil {
+	if err := s.save(ctx, action, old, &it, func(ctx context.Context) error { return s.Items.UpdateItem(ctx, &it) }); err != nil {
 		return nil, err
 	}
 	return &it, nil
@@ -276,7 +271,10 @@ func (s *Service) Publish(ctx context.Context, year int) (*backend.ItemPublicati
 		return nil, backend.InvalidFields("nothing to publish", map[string]string{"year": fmt.Sprintf("the item list of %d is empty", year)})
 	}
 	pub := &backend.ItemPublication{Year: year, PublishedAt: s.Now().UTC(), PublishedBy: actor.UserID, ItemCount: total}
-	if err := s.Items.CreateItemPublication(ctx, pub); err != nil {
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "item_list.publish", ObjectType: "item_list", ObjectID: fmt.Sprint(year),
+		After: map[string]any{"year": year, "item_count": total, "published_at": pub.PublishedAt}},
+		func(ctx context.Context) error { return s.Items.CreateItemPublication(ctx, pub) })
+	if err != nil {
 		return nil, err
 	}
 	for _, it := range items {
@@ -284,8 +282,7 @@ func (s *Service) Publish(ctx context.Context, year int) (*backend.ItemPublicati
 			return nil, err
 		}
 	}
-	return pub, s.Audit.Record(ctx, "item_list.publish", "item_list", fmt.Sprint(year), nil,
-		map[string]any{"year": year, "item_count": total, "published_at": pub.PublishedAt})
+	return pub, nil
 }
 
 // stamp marks one item as published with its own "publish" version,
@@ -299,9 +296,9 @@ func (s *Service) stamp(ctx context.Context, it *backend.Item, pub *backend.Item
 		t := pub.PublishedAt
 		next.PublishedAt, next.PublishedBy = &t, pub.PublishedBy
 		next.UpdatedAt = s.Now().UTC()
-		err := s.Items.UpdateItem(ctx, &next)
+		err := s.save(ctx, "publish", it, &next, func(ctx context.Context) error { return s.Items.UpdateItem(ctx, &next) })
 		if err == nil {
-			return &next, s.record(ctx, "publish", it, &next)
+			return &next, nil
 		}
 		if backend.ErrorCode(err) != backend.ECONFLICT || attempt >= 5 {
 			return nil, err
@@ -450,13 +447,27 @@ func authorizeWrite(ctx context.Context, oldDept, newDept string) error {
 	return nil
 }
 
-// record appends the version and the audit event of a change.
-func (s *Service) record(ctx context.Context, action string, before, after *backend.Item) error {
+// save makes a change from before (nil on creation) to after: write
+// stores the item, with the change's audit event in the same write
+// (backend.Auditor.Change), and then its version is appended.
+func (s *Service) save(ctx context.Context, action string, before, after *backend.Item, write func(context.Context) error) error {
+	c := backend.AuditChange{Action: ObjectType + "." + action, ObjectType: ObjectType, ObjectID: after.ID, After: itemRecord(after)}
+	if before != nil {
+		c.Before = itemRecord(before)
+	}
+	return s.Audit.Change(ctx, c, func(ctx context.Context) error {
+		if err := write(ctx); err != nil {
+			return err
+		}
+		return s.appendVersion(ctx, action, before, after)
+	})
+}
+
+// appendVersion appends the version record of a change.
+func (s *Service) appendVersion(ctx context.Context, action string, before, after *backend.Item) error {
 	var b map[string]any
-	var auditBefore any
 	if before != nil {
 		b = itemRecord(before)
-		auditBefore = b
 	}
 	a := itemRecord(after)
 	changes := backend.Diff(b, a)
@@ -466,14 +477,10 @@ func (s *Service) record(ctx context.Context, action string, before, after *back
 		changes = append(changes, backend.FieldChange{Field: "amendment_reason", Before: b["amendment_reason"], After: a["amendment_reason"]})
 	}
 	actor := backend.ActorFromContext(ctx)
-	err := s.Versions.AppendVersion(ctx, &backend.Version{
+	return s.Versions.AppendVersion(ctx, &backend.Version{
 		ObjectType: ObjectType, ObjectID: after.ID, Number: after.Version, At: after.UpdatedAt,
 		ActorID: actor.UserID, ActorName: actor.Username, Action: action, Changes: changes,
 	})
-	if err != nil {
-		return err
-	}
-	return s.Audit.Record(ctx, ObjectType+"."+action, ObjectType, after.ID, auditBefore, a)
 }
 
 // itemRecord is the item as a JSON-like map for versions and the audit

@@ -108,13 +108,15 @@ func (s *Service) CreateQualification(ctx context.Context, code, name string) (*
 		return nil, err
 	}
 	q := &backend.Qualification{Code: code, Name: name, CreatedAt: s.Now().UTC()}
-	if err := s.Qualifications.CreateQualification(ctx, q); err != nil {
-		if backend.ErrorCode(err) == backend.ECONFLICT {
-			return nil, &backend.Error{Code: backend.ECONFLICT, Message: "a qualification with this code exists", Fields: map[string]string{"code": "taken"}, Err: err}
-		}
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "qualification.create", ObjectType: "qualification", ObjectID: q.Code,
+		After: map[string]any{"code": q.Code, "name": q.Name}},
+		func(ctx context.Context) error { return s.Qualifications.CreateQualification(ctx, q) })
+	if backend.ErrorCode(err) == backend.ECONFLICT {
+		return nil, &backend.Error{Code: backend.ECONFLICT, Message: "a qualification with this code exists", Fields: map[string]string{"code": "taken"}, Err: err}
+	} else if err != nil {
 		return nil, err
 	}
-	return q, s.Audit.Record(ctx, "qualification.create", "qualification", q.Code, nil, map[string]any{"code": q.Code, "name": q.Name})
+	return q, nil
 }
 
 // knownQualifications returns the set of codes on the managed list.
@@ -191,10 +193,8 @@ func (s *Service) CreateInspector(ctx context.Context, in NewInspector) (*backen
 	if err := s.validate(ctx, ins, nil, fields); err != nil {
 		return nil, err
 	}
-	if err := s.Inspectors.CreateInspector(ctx, ins); err != nil {
-		return nil, err
-	}
-	if err := s.record(ctx, "create", nil, ins); err != nil {
+	ins.ID = backend.NewID()
+	if err := s.save(ctx, "create", nil, ins, func(ctx context.Context) error { return s.Inspectors.CreateInspector(ctx, ins) }); err != nil {
 		return nil, err
 	}
 	return ins, nil
@@ -303,10 +303,7 @@ func (s *Service) UpdateInspector(ctx context.Context, id string, p InspectorPat
 		return old, nil
 	}
 	ins.UpdatedAt = s.Now().UTC()
-	if err := s.Inspectors.UpdateInspector(ctx, &ins); err != nil {
-		return nil, err
-	}
-	if err := s.record(ctx, "update", old, &ins); err != nil {
+	if err := s.save(ctx, "update", old, &ins, func(ctx context.Context) error { return s.Inspectors.UpdateInspector(ctx, &ins) }); err != nil {
 		return nil, err
 	}
 	return &ins, nil
@@ -449,27 +446,26 @@ func canReadRoster(a *backend.Actor) bool {
 	return a.HasAnyRole(backend.RoleCoordinator, backend.RoleStaff, backend.RoleLeader)
 }
 
-// record appends the version and the audit event of a change from before
-// (nil on creation) to after.
-func (s *Service) record(ctx context.Context, action string, before, after *backend.Inspector) error {
+// save makes a change from before (nil on creation) to after: write
+// stores the inspector, with the change's audit event in the same write
+// (backend.Auditor.Change), and then its version is appended.
+func (s *Service) save(ctx context.Context, action string, before, after *backend.Inspector, write func(context.Context) error) error {
 	var b map[string]any
+	c := backend.AuditChange{Action: ObjectType + "." + action, ObjectType: ObjectType, ObjectID: after.ID, After: inspectorRecord(after)}
 	if before != nil {
 		b = inspectorRecord(before)
+		c.Before = b
 	}
-	a := inspectorRecord(after)
-	actor := backend.ActorFromContext(ctx)
-	err := s.Versions.AppendVersion(ctx, &backend.Version{
-		ObjectType: ObjectType, ObjectID: after.ID, Number: after.Version, At: after.UpdatedAt,
-		ActorID: actor.UserID, ActorName: actor.Username, Action: action, Changes: backend.Diff(b, a),
+	return s.Audit.Change(ctx, c, func(ctx context.Context) error {
+		if err := write(ctx); err != nil {
+			return err
+		}
+		actor := backend.ActorFromContext(ctx)
+		return s.Versions.AppendVersion(ctx, &backend.Version{
+			ObjectType: ObjectType, ObjectID: after.ID, Number: after.Version, At: after.UpdatedAt,
+			ActorID: actor.UserID, ActorName: actor.Username, Action: action, Changes: backend.Diff(b, inspectorRecord(after)),
+		})
 	})
-	if err != nil {
-		return err
-	}
-	var auditBefore any
-	if b != nil {
-		auditBefore = b
-	}
-	return s.Audit.Record(ctx, ObjectType+"."+action, ObjectType, after.ID, auditBefore, a)
 }
 
 // inspectorRecord is the inspector as a JSON-like map: what versions diff

@@ -34,6 +34,7 @@ type auditEventModel struct {
 	ClientIP     string    `bson:"client_ip"`
 	PrevHash     string    `bson:"prev_hash"`
 	Hash         string    `bson:"hash"`
+	EventID      string    `bson:"event_id"`
 }
 
 func newAuditEventModel(e *backend.AuditEvent) *auditEventModel {
@@ -52,7 +53,18 @@ func newAuditEventModel(e *backend.AuditEvent) *auditEventModel {
 		ClientIP:     e.ClientIP,
 		PrevHash:     e.PrevHash,
 		Hash:         e.Hash,
+		EventID:      eventID(e),
 	}
+}
+
+// eventID is the stored event_id of e: its ID, or "seq:N" for an event
+// without one, so that every event has a distinct value under the unique
+// index (FerretDB v1 has no sparse or partial indexes to skip missing ones).
+func eventID(e *backend.AuditEvent) string {
+	if e.ID != "" {
+		return e.ID
+	}
+	return fmt.Sprintf("seq:%d", e.Seq)
 }
 
 func (m *auditEventModel) event() *backend.AuditEvent {
@@ -70,6 +82,7 @@ func (m *auditEventModel) event() *backend.AuditEvent {
 		ClientIP:     m.ClientIP,
 		PrevHash:     m.PrevHash,
 		Hash:         m.Hash,
+		ID:           m.EventID,
 	}
 }
 
@@ -104,13 +117,14 @@ func (s *AuditEvents) LastAuditEvent(ctx context.Context) (*backend.AuditEvent, 
 	return m.event(), nil
 }
 
-// InsertAuditEvent stores e as it is. ECONFLICT when e.Seq is taken (the
-// unique _id and seq_unique index decide, since FerretDB has no
-// transactions); EUNAVAILABLE when MongoDB cannot be reached.
+// InsertAuditEvent stores e as it is. ECONFLICT when e.Seq or e.ID is
+// taken (the unique _id, seq_unique and event_id_unique indexes decide,
+// since FerretDB has no transactions); EUNAVAILABLE when MongoDB cannot be
+// reached.
 func (s *AuditEvents) InsertAuditEvent(ctx context.Context, e *backend.AuditEvent) error {
 	_, err := s.c.InsertOne(ctx, newAuditEventModel(e))
 	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
-		return backend.Wrap(err, backend.ECONFLICT, "audit event %d already exists", e.Seq)
+		return backend.Wrap(err, backend.ECONFLICT, "audit event %d (%s) already exists", e.Seq, eventID(e))
 	}
 	return err
 }
@@ -134,6 +148,7 @@ func (s *AuditEvents) FindAuditEvents(ctx context.Context, f backend.AuditFilter
 		{"action", f.Action},
 		{"object_type", f.ObjectType},
 		{"object_id", f.ObjectID},
+		{"event_id", f.ID},
 	} {
 		if eq.value != "" {
 			filter = append(filter, bson.E{Key: eq.key, Value: eq.value})
@@ -207,4 +222,31 @@ func describeSeq(doc bson.Raw) string {
 		return fmt.Sprintf("with seq %d", n)
 	}
 	return "with seq " + v.String()
+}
+
+// backfillEventIDs gives every stored event without an event_id the value
+// "seq:N", so that the unique event_id index can be built on a chain
+// written before events had IDs. It runs before the indexes are ensured;
+// the hash does not cover the ID, so the chain still verifies.
+func (db *DB) backfillEventIDs(ctx context.Context) error {
+	c := db.db.Collection(auditCollection)
+	cur, err := c.Find(ctx, bson.D{{Key: "event_id", Value: bson.D{{Key: "$exists", Value: false}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "seq", Value: 1}}))
+	if err != nil {
+		return translate(err)
+	}
+	var old []struct {
+		ID  any   `bson:"_id"`
+		Seq int64 `bson:"seq"`
+	}
+	if err := cur.All(ctx, &old); err != nil {
+		return translate(err)
+	}
+	for _, e := range old {
+		if _, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: e.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "event_id", Value: fmt.Sprintf("seq:%d", e.Seq)}}}}); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
 }

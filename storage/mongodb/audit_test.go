@@ -94,6 +94,7 @@ func TestAuditStoreRoundTrip(t *testing.T) {
 	}
 	want := *e
 	want.Time = e.Time.UTC().Truncate(time.Millisecond)
+	want.ID = "seq:1" // an event without an ID gets one naming its Seq
 	if *got != want {
 		t.Errorf("read back\n got %+v\nwant %+v", *got, want)
 	}
@@ -105,6 +106,24 @@ func TestAuditStoreRoundTrip(t *testing.T) {
 	dup.Action = "user.delete"
 	if err := store.InsertAuditEvent(ctx, &dup); backend.ErrorCode(err) != backend.ECONFLICT || !strings.Contains(err.Error(), "audit event 1") {
 		t.Errorf("second event 1: %v, want ECONFLICT naming it", err)
+	}
+
+	// The ID appends an event once: a second event 2 with the ID of an
+	// event in the chain is refused, and the ID finds the event.
+	two := &backend.AuditEvent{Seq: 2, Time: e.Time, Action: "user.update", PrevHash: e.Hash, ID: "ev-1"}
+	two.Hash = audit.Hash(two)
+	if err := store.InsertAuditEvent(ctx, two); err != nil {
+		t.Fatal(err)
+	}
+	again := *two
+	again.Seq, again.PrevHash = 3, two.Hash
+	again.Hash = audit.Hash(&again)
+	if err := store.InsertAuditEvent(ctx, &again); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Errorf("the same ID again: %v, want ECONFLICT", err)
+	}
+	found, err := store.FindAuditEvents(ctx, backend.AuditFilter{ID: "ev-1"})
+	if err != nil || len(found) != 1 || found[0].Seq != 2 {
+		t.Errorf("FindAuditEvents by ID = %v, %v; want event 2", found, err)
 	}
 }
 

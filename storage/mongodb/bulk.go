@@ -93,9 +93,15 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 	}
 	models := make([]mongo.WriteModel, len(batch))
 	for i, b := range batch {
-		models[i] = mongo.NewReplaceOneModel().
+		// An update that sets every field rather than a replace, so that
+		// the record's pending audit events survive (see replacement).
+		update, _, err := replacement(b.Doc(*b.Version+1), nil)
+		if err != nil {
+			return nil, err
+		}
+		models[i] = mongo.NewUpdateOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: b.ID}, {Key: "version", Value: *b.Version}}).
-			SetReplacement(b.Doc(*b.Version + 1))
+			SetUpdate(update)
 	}
 	res, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	if err != nil {

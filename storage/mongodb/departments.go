@@ -45,8 +45,7 @@ func (s *DepartmentStore) CreateDepartment(ctx context.Context, d *backend.Depar
 		d.ID = newID()
 	}
 	d.Version = 1 // every record starts at version 1; UpdateX bumps it
-	_, err := s.coll().InsertOne(ctx, toDepartmentModel(d))
-	return departmentConflict(translate(err), d.Name)
+	return departmentConflict(insertOne(ctx, s.coll(), toDepartmentModel(d)), d.Name)
 }
 
 // FindDepartmentByID implements backend.DepartmentStore.

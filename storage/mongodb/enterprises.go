@@ -95,8 +95,7 @@ func (s *EnterpriseStore) CreateEnterprise(ctx context.Context, e *backend.Enter
 		e.ID = newID()
 	}
 	e.Version = 1 // every record starts at version 1; UpdateX bumps it
-	_, err := s.coll().InsertOne(ctx, toEnterpriseModel(e))
-	return usccConflict(translate(err), e.USCC)
+	return usccConflict(insertOne(ctx, s.coll(), toEnterpriseModel(e)), e.USCC)
 }
 
 // FindEnterprisesByUSCC implements backend.EnterpriseStore.

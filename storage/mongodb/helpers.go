@@ -86,14 +86,14 @@ func findAll[M any, D any](ctx context.Context, c collection, filter any, opts o
 // on (ECONFLICT, fields.version "stale").
 func replaceVersioned(ctx context.Context, c collection, id string, version *int, doc func(next int) any, what string, onWrite func(error) error) error {
 	prev := *version
-	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: prev}}, doc(prev+1))
+	matched, err := replaceOne(ctx, c, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: prev}}, doc(prev+1))
 	if err != nil {
 		if onWrite != nil {
-			return onWrite(translate(err))
+			return onWrite(err)
 		}
-		return translate(err)
+		return err
 	}
-	if res.MatchedCount == 1 {
+	if matched {
 		*version = prev + 1
 		return nil
 	}

@@ -37,6 +37,7 @@ var indexes = []index{
 	{Collection: "refresh_tokens", Name: "family", Keys: bson.D{{Key: "family", Value: 1}}},
 	{Collection: "devices", Name: "token_unique", Keys: bson.D{{Key: "token", Value: 1}}, Unique: true},
 	{Collection: "audit_events", Name: "seq_unique", Keys: bson.D{{Key: "seq", Value: 1}}, Unique: true},
+	{Collection: "audit_events", Name: "event_id_unique", Keys: bson.D{{Key: "event_id", Value: 1}}, Unique: true},
 
 	// Reference lists and the history of every versioned record.
 	{Collection: "towns", Name: "name_unique", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
@@ -96,6 +97,13 @@ var indexes = []index{
 // and it does not compare the unique option of an existing index, so the
 // result is checked with listIndexes afterwards.
 func (db *DB) EnsureIndexes(ctx context.Context) error {
+	// Stored data from before a field existed gets it first.
+	if err := db.backfillEventIDs(ctx); err != nil {
+		return err
+	}
+	if err := db.backfillUserVersions(ctx); err != nil {
+		return err
+	}
 	for _, ix := range indexes {
 		opts := options.Index().SetName(ix.Name)
 		if ix.Unique {

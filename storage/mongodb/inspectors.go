@@ -78,8 +78,7 @@ func (s *InspectorStore) CreateInspector(ctx context.Context, in *backend.Inspec
 		in.ID = newID()
 	}
 	in.Version = 1 // every record starts at version 1; UpdateX bumps it
-	_, err := s.coll().InsertOne(ctx, toInspectorModel(in))
-	return s.conflict(ctx, in, translate(err))
+	return s.conflict(ctx, in, insertOne(ctx, s.coll(), toInspectorModel(in)))
 }
 
 // conflict names the field a duplicate key was on, so that callers can

@@ -98,8 +98,7 @@ func (s *ItemStore) CreateItem(ctx context.Context, it *backend.Item) error {
 		it.ID = newID()
 	}
 	it.Version = 1 // every record starts at version 1; UpdateX bumps it
-	_, err := s.coll().InsertOne(ctx, toItemModel(it))
-	return itemCodeConflict(translate(err))
+	return itemCodeConflict(insertOne(ctx, s.coll(), toItemModel(it)))
 }
 
 // FindItemByID implements backend.ItemStore.
@@ -161,10 +160,10 @@ func (s *ItemStore) UpdateItem(ctx context.Context, it *backend.Item) error {
 
 // CreateItemPublication implements backend.ItemStore.
 func (s *ItemStore) CreateItemPublication(ctx context.Context, p *backend.ItemPublication) error {
-	_, err := s.publications().InsertOne(ctx, itemPublicationModel{
+	err := insertOne(ctx, s.publications(), itemPublicationModel{
 		Year: p.Year, PublishedAt: p.PublishedAt, PublishedBy: p.PublishedBy, ItemCount: p.ItemCount,
 	})
-	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+	if backend.ErrorCode(err) == backend.ECONFLICT {
 		return backend.Wrap(err, backend.ECONFLICT, "the item list of %d is already published", p.Year)
 	}
 	return err

@@ -35,8 +35,7 @@ func (s *QualificationStore) coll() collection { return s.db.collection("qualifi
 
 // CreateQualification implements backend.QualificationStore.
 func (s *QualificationStore) CreateQualification(ctx context.Context, q *backend.Qualification) error {
-	_, err := s.coll().InsertOne(ctx, qualificationModel{Code: q.Code, Name: q.Name, CreatedAt: q.CreatedAt})
-	return translate(err)
+	return insertOne(ctx, s.coll(), qualificationModel{Code: q.Code, Name: q.Name, CreatedAt: q.CreatedAt})
 }
 
 // EnsureQualifications implements backend.QualificationStore with one

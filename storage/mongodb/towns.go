@@ -37,8 +37,8 @@ func (s *TownStore) CreateTown(ctx context.Context, t *backend.Town) error {
 	if t.ID == "" {
 		t.ID = newID()
 	}
-	_, err := s.coll().InsertOne(ctx, townModel{ID: t.ID, Name: t.Name, Code: t.Code, CreatedAt: t.CreatedAt})
-	if backend.ErrorCode(translate(err)) == backend.ECONFLICT {
+	err := insertOne(ctx, s.coll(), townModel{ID: t.ID, Name: t.Name, Code: t.Code, CreatedAt: t.CreatedAt})
+	if backend.ErrorCode(err) == backend.ECONFLICT {
 		return backend.Wrap(err, backend.ECONFLICT, "town %s already exists", t.Name)
 	}
 	return translate(err)

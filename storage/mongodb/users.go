@@ -19,6 +19,7 @@ type userModel struct {
 	DepartmentID string    `bson:"department_id"`
 	Disabled     bool      `bson:"disabled"`
 	PasswordHash string    `bson:"password_hash"`
+	Version      int       `bson:"version"`
 	CreatedAt    time.Time `bson:"created_at"`
 	UpdatedAt    time.Time `bson:"updated_at"`
 }
@@ -31,7 +32,7 @@ func toUserModel(u *backend.User) *userModel {
 	return &userModel{
 		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Roles: roles,
 		DepartmentID: u.DepartmentID, Disabled: u.Disabled, PasswordHash: u.PasswordHash,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Version: u.Version, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
@@ -43,7 +44,7 @@ func (m *userModel) domain() *backend.User {
 	return &backend.User{
 		ID: m.ID, Username: m.Username, DisplayName: m.DisplayName, Roles: roles,
 		DepartmentID: m.DepartmentID, Disabled: m.Disabled, PasswordHash: m.PasswordHash,
-		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
+		Version: m.Version, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
 	}
 }
 
@@ -62,8 +63,8 @@ func (s *UserStore) CreateUser(ctx context.Context, u *backend.User) error {
 	if u.ID == "" {
 		u.ID = newID()
 	}
-	_, err := s.coll().InsertOne(ctx, toUserModel(u))
-	return translate(err)
+	u.Version = 1 // every record starts at version 1; UpdateX bumps it
+	return insertOne(ctx, s.coll(), toUserModel(u))
 }
 
 // FindUserByID implements backend.UserStore.
@@ -108,17 +109,20 @@ func (s *UserStore) FindUsers(ctx context.Context, f backend.UserFilter) ([]*bac
 		after: after, offset: f.Offset, limit: f.Limit}, (*userModel).domain)
 }
 
-// UpdateUser implements backend.UserStore.
+// UpdateUser implements backend.UserStore with the versioned
+// compare-and-set every record uses (replaceVersioned).
 func (s *UserStore) UpdateUser(ctx context.Context, u *backend.User) error {
-	m := toUserModel(u)
-	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: u.ID}}, m)
-	if err != nil {
-		return translate(err)
-	}
-	if res.MatchedCount == 0 {
-		return backend.Errorf(backend.ENOTFOUND, "user not found")
-	}
-	return nil
+	doc := func(next int) any { m := toUserModel(u); m.Version = next; return m }
+	return replaceVersioned(ctx, s.coll(), u.ID, &u.Version, doc, "user", nil)
+}
+
+// backfillUserVersions gives users stored before users had versions
+// version 1, so that compare-and-set can match them.
+func (db *DB) backfillUserVersions(ctx context.Context) error {
+	_, err := db.collection("users").UpdateMany(ctx,
+		bson.D{{Key: "version", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: 1}}}})
+	return translate(err)
 }
 
 // CountUsersWithRole implements backend.UserStore.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"suiji/backend"
 	"suiji/storage/storagetest"
 )
 
@@ -65,6 +66,15 @@ func TestServeWiresEverything(t *testing.T) {
 	t.Setenv("SUIJI_DOCUMENTS_BUCKET", store.DocumentsBucket())
 	t.Setenv("SUIJI_LOG_FORMAT", "json")
 
+	// A change whose audit event was left in the outbox by a crash: the
+	// server completes it before it takes requests.
+	staged := &backend.PendingAudit{Event: backend.AuditEvent{ID: backend.NewID(), Time: time.Now().UTC().Truncate(time.Millisecond),
+		Action: "user.create", ObjectType: "user", ObjectID: "u-crashed", AfterDigest: strings.Repeat("a", 64)}}
+	u := &backend.User{ID: "u-crashed", Username: "crashed", DisplayName: "Crashed", Roles: []backend.Role{backend.RoleStaff}}
+	if err := db.Users().CreateUser(backend.WithPendingAudit(t.Context(), staged), u); err != nil || !staged.IsStored() {
+		t.Fatalf("staging a crashed change: %v (stored %v)", err, staged.IsStored())
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr bytes.Buffer
@@ -99,6 +109,9 @@ func TestServeWiresEverything(t *testing.T) {
 	if body.Status != "ok" || len(body.Checks) != 3 {
 		t.Fatalf("readyz %+v, want ok with three checks", body)
 	}
+	if found, err := db.AuditEvents().FindAuditEvents(t.Context(), backend.AuditFilter{ID: staged.Event.ID}); err != nil || len(found) != 1 {
+		t.Errorf("the crashed change's event was not recovered at start: %v, %v", found, err)
+	}
 
 	cancel()
 	select {
@@ -108,6 +121,9 @@ func TestServeWiresEverything(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop after cancellation")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"audit head"`) {
+		t.Errorf("the audit chain's head was not logged at start:\n%s", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "DEVELOPMENT DEFAULTS") {
 		t.Errorf("development defaults were not announced:\n%s", stderr.String())

@@ -53,6 +53,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		logger.Warn("created the first admin", slog.String("username", cfg.AdminUsername))
 	}
 
+	mctx, stopMaintenance := context.WithCancel(ctx)
+	waitMaintenance := startMaintenance(mctx, svc, logger)
+	defer waitMaintenance()
+	defer stopMaintenance()
+
 	srv := mobileapi.New(mobileapi.Config{
 		BodyLimit:      cfg.BodyLimit,
 		CORSOrigins:    cfg.CORSOrigins,

@@ -133,7 +133,7 @@ func (st *Stores) Close(logger *slog.Logger) {
 // (unique indexes decide).
 func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services {
 	db := st.Mongo
-	recorder := &audit.Recorder{Store: db.AuditEvents(), Now: now}
+	recorder := &audit.Recorder{Store: db.AuditEvents(), Outbox: db.AuditOutbox(), Now: now, Deferred: logDeferred}
 	sessions := st.Cache.Sessions()
 	// Inbox first, then push, then live events to every instance.
 	notifier := &notify.Service{
@@ -156,6 +156,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Users: db.Users(), Devices: db.Devices(), Sessions: sessions, Audit: recorder, Now: now,
 		},
 		Audit:       db.AuditEvents(),
+		Recorder:    recorder,
 		Idempotency: cache.NewIdempotencyStore(st.Cache),
 		// Towns, departments and enterprises (art. 6, 7, 13, 16).
 		Directory: &directory.Service{
@@ -191,4 +192,12 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		},
 		Notify: notifier,
 	}
+}
+
+// logDeferred logs an audit event left in the outbox because its append
+// failed; the binary's recovery loop appends it later.
+func logDeferred(ctx context.Context, e *backend.AuditEvent, err error) {
+	slog.Default().ErrorContext(ctx, "audit: event left for recovery",
+		slog.String("action", e.Action), slog.String("object_id", e.ObjectID),
+		slog.String("request_id", e.RequestID), slog.Any("error", err))
 }

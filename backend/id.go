@@ -1,0 +1,20 @@
+package backend
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+)
+
+// NewID returns a fresh object id: 24 lowercase hex digits, the first eight
+// the creation time in seconds, the rest random, so ids sort roughly by
+// creation like the MongoDB ObjectIDs the stores give records without one.
+// Use cases choose ids themselves when something must name the object before
+// it is stored (its audit event, see AuditChange).
+func NewID() string {
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(time.Now().Unix()))
+	_, _ = rand.Read(b[4:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}
