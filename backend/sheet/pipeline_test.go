@@ -136,6 +136,13 @@ func (l *ledger) Record(_ context.Context, action, _, _ string, _, after any) er
 	return nil
 }
 
+func (l *ledger) Change(ctx context.Context, c backend.AuditChange, write func(context.Context) error) error {
+	if err := write(ctx); err != nil {
+		return err
+	}
+	return l.Record(ctx, c.Action, c.ObjectType, c.ObjectID, c.Before, c.After)
+}
+
 func (l *ledger) book() Book {
 	return Book{Kind: "pet", Versions: l, Audit: l, Now: func() time.Time { return time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC) }}
 }

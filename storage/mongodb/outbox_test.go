@@ -49,9 +49,8 @@ func TestOutboxTravelsWithTheWrite(t *testing.T) {
 
 	// An update whose event is never cleared (a crash), then another.
 	in.Phone = "" // omitempty: the replace must unset it
-	in.Version = 2
 	ctx2, p2 := staged(in.ID, "inspector.update", t0.Add(time.Second))
-	if err := store.UpdateInspector(ctx2, in, 1); err != nil {
+	if err := store.UpdateInspector(ctx2, in); err != nil {
 		t.Fatal(err)
 	}
 	got := pending(t, db)
@@ -68,7 +67,8 @@ func TestOutboxTravelsWithTheWrite(t *testing.T) {
 
 	// A stale compare-and-set stores neither the change nor its event.
 	ctx3, p3 := staged(in.ID, "inspector.update", t0.Add(2*time.Second))
-	if err := store.UpdateInspector(ctx3, in, 1); backend.ErrorCode(err) != backend.ECONFLICT {
+	in.Version = 1
+	if err := store.UpdateInspector(ctx3, in); backend.ErrorCode(err) != backend.ECONFLICT {
 		t.Fatalf("stale update: %v, want ECONFLICT", err)
 	}
 	if p3.IsStored() || len(pending(t, db)) != 2 {
