@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 )
 
 // Plan statuses (art. 4–5, 14, 18, 19): a plan is drafted, approved by a
@@ -20,9 +20,9 @@ const (
 // Plan kinds: art. 8's undirected and directed draws, and the census that
 // art. 16 demands of key-supervision and blacklisted units.
 const (
-	PlanUndirected = draw.KindUndirected
-	PlanDirected   = draw.KindDirected
-	PlanCoverage   = draw.KindCoverage
+	PlanUndirected = drawv1.KindUndirected
+	PlanDirected   = drawv1.KindDirected
+	PlanCoverage   = drawv1.KindCoverage
 )
 
 // Plan is an inspection plan (抽查计划 / 工作方案): what to draw, from where,
@@ -105,7 +105,7 @@ type Draw struct {
 	CreatedBy   string
 	CreatedName string
 	CreatedAt   time.Time
-	Record      *draw.Record
+	Record      *drawv1.Record
 }
 
 // DrawStore keeps draws. Pool and roster snapshots may live elsewhere (they

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 	"suiji/backend/plans"
 )
 
@@ -177,23 +177,23 @@ type drawRequest struct {
 // drawJSON is a draw without its pool and roster (those are in the public
 // verification record).
 type drawJSON struct {
-	ID             string            `json:"id"`
-	PlanID         string            `json:"plan_id"`
-	Seq            int               `json:"seq"`
-	Reason         string            `json:"reason"`
-	Superseded     bool              `json:"superseded"`
-	CreatedBy      string            `json:"created_by"`
-	CreatedName    string            `json:"created_name"`
-	CreatedAt      time.Time         `json:"created_at"`
-	SeedCommitment string            `json:"seed_commitment"`
-	Seed           string            `json:"seed"`
-	PublicEntropy  string            `json:"public_entropy"`
-	PoolSHA256     string            `json:"pool_sha256"`
-	RosterSHA256   string            `json:"roster_sha256"`
-	PoolSize       int               `json:"pool_size"`
-	Allocation     []draw.Allocation `json:"allocation"`
-	Selections     []draw.Selection  `json:"selections"`
-	VerifyURL      string            `json:"verify_url"`
+	ID             string              `json:"id"`
+	PlanID         string              `json:"plan_id"`
+	Seq            int                 `json:"seq"`
+	Reason         string              `json:"reason"`
+	Superseded     bool                `json:"superseded"`
+	CreatedBy      string              `json:"created_by"`
+	CreatedName    string              `json:"created_name"`
+	CreatedAt      time.Time           `json:"created_at"`
+	SeedCommitment string              `json:"seed_commitment"`
+	Seed           string              `json:"seed"`
+	PublicEntropy  string              `json:"public_entropy"`
+	PoolSHA256     string              `json:"pool_sha256"`
+	RosterSHA256   string              `json:"roster_sha256"`
+	PoolSize       int                 `json:"pool_size"`
+	Allocation     []drawv1.Allocation `json:"allocation"`
+	Selections     []drawv1.Selection  `json:"selections"`
+	VerifyURL      string              `json:"verify_url"`
 }
 
 func newDrawJSON(d *backend.Draw, superseded bool) drawJSON {
@@ -257,7 +257,7 @@ func (s *Server) superseded(c *fiber.Ctx, d *backend.Draw) (bool, error) {
 // publicDrawJSON is the verification record plus when and why it was made
 // and whether a redraw superseded it.
 type publicDrawJSON struct {
-	*draw.Record
+	*drawv1.Record
 	Reason     string    `json:"reason"`
 	CreatedAt  time.Time `json:"created_at"`
 	Superseded bool      `json:"superseded"`

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 	"suiji/storage/storagetest"
 )
 
@@ -89,7 +89,7 @@ func TestPlanLifecycleAndVerifiableDraw(t *testing.T) {
 	var d1 drawJSON
 	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", body: `{"public_entropy":"2026-11-28 福彩3D 4 7 1"}`, wantStatus: 201,
 		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d1 = decode[drawJSON](t, b) }}.run(t, env)
-	if len(d1.Selections) != 6 || d1.SeedCommitment != commitment || draw.SeedCommitment(d1.Seed) != commitment {
+	if len(d1.Selections) != 6 || d1.SeedCommitment != commitment || drawv1.SeedCommitment(d1.Seed) != commitment {
 		t.Fatalf("draw %+v does not keep its commitment or size", d1)
 	}
 	for _, sel := range d1.Selections {
@@ -99,14 +99,14 @@ func TestPlanLifecycleAndVerifiableDraw(t *testing.T) {
 	}
 
 	// The public record re-computes.
-	var rec draw.Record
+	var rec drawv1.Record
 	scenario{method: "GET", path: "/public/v1/draws/" + d1.ID, wantStatus: 200, wantAbsent: []string{"检查员", "phone"},
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { rec = decode[draw.Record](t, b) }}.run(t, env)
-	if err := draw.Verify(&rec); err != nil {
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { rec = decode[drawv1.Record](t, b) }}.run(t, env)
+	if err := drawv1.Verify(&rec); err != nil {
 		t.Fatalf("published record does not verify: %v", err)
 	}
 	rec.Selections[0].Group[0], rec.Selections[0].Group[1] = rec.Selections[0].Group[1], rec.Selections[0].Group[0]
-	if draw.Verify(&rec) == nil {
+	if drawv1.Verify(&rec) == nil {
 		t.Fatal("an altered record verified")
 	}
 

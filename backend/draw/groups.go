@@ -1,276 +1,459 @@
 package draw
 
 import (
+	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
-// Officer is an inspector as the draw sees it: the eligibility facts, no
-// personal contact data. This is also what the public verification record
-// shows of the roster.
+// Officer is an inspector as the draw sees it: the facts eligibility uses,
+// and no personal contact data. The public record lists every inspector of
+// the plan's departments so (SPEC.md §8).
 type Officer struct {
-	BadgeNo            string
-	Department         string
-	Qualifications     []string
-	Active             bool
-	CertificateExpires string   // YYYY-MM-DD; must be on or after the plan's end
-	Conflicts          []string // USCCs of enterprises the officer declared a conflict with (回避)
+	BadgeNo            string   `json:"badge_no"`
+	Department         string   `json:"department"`
+	Qualifications     []string `json:"qualifications"`
+	Active             bool     `json:"active"`
+	CertificateExpires string   `json:"certificate_expires"` // YYYY-MM-DD
+	// Conflicts are the USCCs of pool members the officer declared a
+	// conflict of interest with (回避).
+	Conflicts []string `json:"conflicts"`
+	// LastInspected are the USCCs of pool members whose last inspection
+	// this year the officer was in the group of.
+	LastInspected []string `json:"last_inspected"`
 }
 
-// Share is how many members one department contributes to each group. In a
-// joint plan (art. 27) every partner department draws its own members.
+// Share is how many members one department contributes to every group. In
+// a joint plan (art. 27) each partner department draws its own members.
 type Share struct {
 	Department string `json:"department"`
 	Members    int    `json:"members"`
 }
 
-// GroupSpec says what every group must be.
+// GroupSpec says what every group must be (art. 15).
 type GroupSpec struct {
-	Shares []Share
-	// Required are the qualifications the group must cover together: the
-	// required qualification of every item of the plan (art. 15).
-	Required []string
-	// ValidThrough is the plan's last day (YYYY-MM-DD): certificates must be
-	// valid through it.
-	ValidThrough string
-	// KeepLastInspectors allows the inspectors of an enterprise's last
+	Shares []Share `json:"shares"`
+	// Required are the qualifications the group must hold between them:
+	// the required qualification of every item of the plan.
+	Required []string `json:"required"`
+	// ValidThrough is the plan's last day: certificates must be valid
+	// through it (certificate_expires ≥ valid_through).
+	ValidThrough string `json:"valid_through"`
+	// KeepLastInspectors lets the officers of an enterprise's last
 	// inspection into its group again; by default they are left out.
-	KeepLastInspectors bool
+	KeepLastInspectors bool `json:"keep_last_inspectors"`
 }
 
-// Group is the inspectors drawn for one enterprise, in the order drawn.
-type Group struct {
-	USCC    string
-	Members []string // badge numbers
-}
+// MaxGroup bounds a group's size (all shares together).
+const MaxGroup = 40
 
-// GroupError says which enterprise could get no valid group and what was
-// missing. A draw with any GroupError stores nothing.
+// MaxRequired bounds the distinct qualifications a plan may require.
+const MaxRequired = 64
+
+// Group failure codes, in aggregate terms: none names an enterprise.
+const (
+	ShortDepartment    = "department_short"    // a department cannot fill its share of the groups under the load cap
+	ShortQualification = "qualification_short" // the holders of a qualification cannot cover the groups under the load cap
+	ShortEligibility   = "eligibility"         // some enterprises have no valid group even without the load cap
+	ShortCombination   = "no_assignment"       // each part is possible, all together are not
+	ShortSearch        = "search_budget"       // the exact search did not finish within its budget
+)
+
+// GroupError says why no assignment of groups exists — in aggregate terms:
+// which department or qualification is short, and how many enterprises are
+// affected, never which. A draw that fails so reveals no selection.
 type GroupError struct {
-	USCC   string
-	Reason string
+	Code          string
+	Department    string // for department_short
+	Qualification string // for qualification_short
+	Enterprises   int    // how many of the enterprises concerned cannot be served
+	Of            int    // how many enterprises were concerned
 }
 
 func (e *GroupError) Error() string {
-	return fmt.Sprintf("no valid inspector group for enterprise %s: %s", e.USCC, e.Reason)
+	switch e.Code {
+	case ShortDepartment:
+		return fmt.Sprintf("department %s has too few eligible inspectors for %d groups within the load cap", e.Department, e.Of)
+	case ShortQualification:
+		return fmt.Sprintf("too few eligible holders of qualification %s for %d groups within the load cap", e.Qualification, e.Of)
+	case ShortEligibility:
+		return fmt.Sprintf("%d of %d enterprises have no valid group at all (expired certificates, conflicts of interest, last inspections, qualifications)", e.Enterprises, e.Of)
+	case ShortSearch:
+		return fmt.Sprintf("the exact search for %d groups did not finish within its budget", e.Of)
+	}
+	return fmt.Sprintf("no assignment of %d groups meets the shares, qualifications and load caps together", e.Of)
 }
 
-// DrawGroups draws a group for each enterprise, in the given order. For
-// enterprise E and department D the eligible officers (active, certificate
-// valid through the plan, of D, without a declared conflict with E, not in
-// E's last inspection unless allowed, and under the load cap) are put in a
-// random order by sampling all of them without replacement with the seed
-// derived for "group:<USCC>:<D>". Then, for each required qualification
-// that the group does not cover yet — the scarcest first (fewest certified
-// holders, then by name) — the first officer in that order (over the
-// shares' departments in order) who has it joins. Then each department's
-// share is filled from its order, first with officers who are not
-// specialists (holders of a required qualification that not every certified
-// officer holds), then with anyone: specialists are kept for the groups that
-// need them, so a scarce qualification is not used up on ordinary slots.
-//
-// Load is balanced within the draw: nobody is drawn for more than their
-// fair share plus one. An officer's fair share is floor(slots/eligible),
-// where slots is the department's share times the number of enterprises and
-// eligible is the number of its active, certified officers; for an officer
-// holding a required qualification it is at least floor(E/holders), E being
-// the number of enterprises and holders the certified officers (of the
-// shares' departments) who hold it — scarce specialists must cover every
-// enterprise between them, so their fair share is the specialist work.
-func DrawGroups(seed string, enterprises []Candidate, roster []Officer, spec GroupSpec) ([]Group, error) {
+// Reason is the code with its subject, as a failed attempt records it:
+// "department_short:<id>", "qualification_short:<code>" or the bare code.
+func (e *GroupError) Reason() string {
+	switch e.Code {
+	case ShortDepartment:
+		return e.Code + ":" + e.Department
+	case ShortQualification:
+		return e.Code + ":" + e.Qualification
+	}
+	return e.Code
+}
+
+type qmask uint64
+
+// problem is the group step's fixed part: the certified officers of the
+// shares' departments (numbered in badge byte order), their qualifications
+// as bit masks over the required ones, and their load caps.
+type problem struct {
+	spec     GroupSpec
+	required []string
+	full     qmask // every required qualification
+	trivial  bool  // every certified officer holds every required qualification
+	off      []*Officer
+	share    []int // officer → index of its department's share
+	quals    []qmask
+	caps     []int
+	byShare  [][]int
+	excluded map[string][]int // USCC → officers not eligible for it
+	budget   int              // DFS nodes the exact search may visit; ≤ 0 unbounded
+}
+
+func newProblem(roster []Officer, spec GroupSpec, m int) (*problem, error) {
+	p := &problem{spec: spec, required: sortedSet(spec.Required), excluded: map[string][]int{}, budget: DefaultSearchBudget}
+	if len(p.required) > MaxRequired {
+		return nil, fmt.Errorf("draw: at most %d distinct qualifications may be required", MaxRequired)
+	}
+	shareOf := map[string]int{}
 	total := 0
-	for _, s := range spec.Shares {
+	for i, s := range spec.Shares {
+		if _, dup := shareOf[s.Department]; dup {
+			return nil, fmt.Errorf("draw: department %s has two shares", s.Department)
+		}
 		if s.Members < 0 {
 			return nil, fmt.Errorf("draw: department %s has a negative share", s.Department)
 		}
+		shareOf[s.Department] = i
 		total += s.Members
 	}
-	if total < 2 {
-		return nil, fmt.Errorf("draw: a group needs at least 2 inspectors, the shares give %d", total)
+	if total < 2 || total > MaxGroup {
+		return nil, fmt.Errorf("draw: a group has 2 to %d inspectors, the shares give %d", MaxGroup, total)
 	}
-
-	spec.Required = slices.Clone(spec.Required)
-	slices.Sort(spec.Required)
-	spec.Required = slices.Compact(spec.Required)
-
-	certified := map[string][]*Officer{} // by department, in badge order
+	p.full = qmask(1)<<len(p.required) - 1
+	if len(p.required) == 64 {
+		p.full = ^qmask(0)
+	}
+	certified := make([]*Officer, 0, len(roster))
 	for i := range roster {
-		if o := &roster[i]; o.Active && o.CertificateExpires >= spec.ValidThrough {
-			certified[o.Department] = append(certified[o.Department], o)
+		o := &roster[i]
+		if _, ok := shareOf[o.Department]; ok && o.Active && o.CertificateExpires >= spec.ValidThrough {
+			certified = append(certified, o)
 		}
 	}
-	holders := map[string]int{} // required qualification → certified officers holding it
-	deptCap := map[string]int{}
-	for _, s := range spec.Shares {
-		officers := certified[s.Department]
-		sort.Slice(officers, func(i, j int) bool { return officers[i].BadgeNo < officers[j].BadgeNo })
-		if len(officers) > 0 {
-			deptCap[s.Department] = s.Members*len(enterprises)/len(officers) + 1
+	slices.SortFunc(certified, func(a, b *Officer) int { return strings.Compare(a.BadgeNo, b.BadgeNo) })
+	p.byShare = make([][]int, len(spec.Shares))
+	holders := make([]int, len(p.required))
+	p.trivial = true
+	for x, o := range certified {
+		if x > 0 && certified[x-1].BadgeNo == o.BadgeNo {
+			return nil, fmt.Errorf("draw: badge %s is listed twice", o.BadgeNo)
 		}
-		for _, o := range officers {
-			for _, q := range spec.Required {
-				if slices.Contains(o.Qualifications, q) {
-					holders[q]++
-				}
+		var q qmask
+		for b, r := range p.required {
+			if slices.Contains(o.Qualifications, r) {
+				q |= 1 << b
+				holders[b]++
+			}
+		}
+		p.trivial = p.trivial && q == p.full
+		j := shareOf[o.Department]
+		p.off, p.share, p.quals = append(p.off, o), append(p.share, j), append(p.quals, q)
+		p.byShare[j] = append(p.byShare[j], x)
+		for _, u := range o.Conflicts {
+			p.exclude(u, x)
+		}
+		if !spec.KeepLastInspectors {
+			for _, u := range o.LastInspected {
+				p.exclude(u, x)
 			}
 		}
 	}
-	everyone := 0
-	for _, s := range spec.Shares {
-		everyone += len(certified[s.Department])
-	}
-	// Scarcest first: the qualification fewest can cover is placed while
-	// the most choice remains.
-	slices.SortStableFunc(spec.Required, func(a, b string) int { return holders[a] - holders[b] })
-
-	caps := map[string]int{}        // badge → most enterprises the officer may be drawn for
-	specialist := map[string]bool{} // badge → holds a required qualification not everyone holds
-	for _, s := range spec.Shares {
-		for _, o := range certified[s.Department] {
-			c := deptCap[s.Department]
-			for _, q := range spec.Required {
-				if slices.Contains(o.Qualifications, q) {
-					c = max(c, len(enterprises)/holders[q]+1)
-					specialist[o.BadgeNo] = specialist[o.BadgeNo] || holders[q] < everyone
-				}
+	// Load caps (SPEC.md §9.3): a fair share plus one within the
+	// department, and at least enough for the holders of each required
+	// qualification to cover every group between them.
+	p.caps = make([]int, len(p.off))
+	for x := range p.off {
+		j := p.share[x]
+		c := spec.Shares[j].Members*m/len(p.byShare[j]) + 1
+		for b := range p.required {
+			if p.quals[x]&(1<<b) != 0 {
+				c = max(c, m/holders[b]+1)
 			}
-			caps[o.BadgeNo] = c
 		}
+		p.caps[x] = c
 	}
-
-	load := map[string]int{}
-	groups := make([]Group, 0, len(enterprises))
-	for i := range enterprises {
-		g, err := drawGroup(seed, &enterprises[i], certified, caps, specialist, load, spec)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range g.Members {
-			load[b]++
-		}
-		groups = append(groups, g)
-	}
-	return groups, nil
+	return p, nil
 }
 
-func drawGroup(seed string, e *Candidate, certified map[string][]*Officer, caps map[string]int, specialist map[string]bool, load map[string]int, spec GroupSpec) (Group, error) {
-	orders := make([]*lazyOrder, len(spec.Shares))
-	for i, s := range spec.Shares {
-		eligible := make([]*Officer, 0, len(certified[s.Department]))
-		for _, o := range certified[s.Department] {
-			if slices.Contains(o.Conflicts, e.USCC) ||
-				(!spec.KeepLastInspectors && slices.Contains(e.LastInspectors, o.BadgeNo)) ||
-				load[o.BadgeNo] >= caps[o.BadgeNo] {
-				continue
-			}
-			eligible = append(eligible, o)
-		}
-		if len(eligible) < s.Members {
-			return Group{}, &GroupError{e.USCC, fmt.Sprintf(
-				"department %s has %d eligible inspectors, %d needed (after expired certificates, conflicts of interest, the last inspection's group and the load cap)",
-				s.Department, len(eligible), s.Members)}
-		}
-		orders[i] = newLazyOrder(DeriveSeed(seed, "group:"+e.USCC+":"+s.Department), eligible)
+func (p *problem) exclude(uscc string, x int) {
+	if !slices.Contains(p.excluded[uscc], x) {
+		p.excluded[uscc] = append(p.excluded[uscc], x)
 	}
+}
 
-	chosen := map[string]*Officer{}
-	count := make([]int, len(spec.Shares))
-	var members []string
-	take := func(i int, o *Officer) {
-		chosen[o.BadgeNo] = o
-		count[i]++
-		members = append(members, o.BadgeNo)
+// coversSwap reports whether g, with officer out replaced by in (out < 0:
+// g as it is), holds every required qualification.
+func (p *problem) coversSwap(g []int, out, in int) bool {
+	var q qmask
+	for _, x := range g {
+		if x != out {
+			q |= p.quals[x]
+		}
 	}
-	covered := func(q string) bool {
-		for _, o := range chosen {
-			if slices.Contains(o.Qualifications, q) {
+	if out >= 0 {
+		q |= p.quals[in]
+	}
+	return q == p.full
+}
+
+// slot is one enterprise of the group step: its eligible officers per
+// share (badge order) and, once a seed is known, their random orders.
+type slot struct {
+	uscc  string
+	elig  [][]int
+	all   []int   // every eligible officer, share by share
+	union []qmask // share j → qualifications held by eligible officers of shares j, j+1, …
+	ord   []*order
+}
+
+func (p *problem) slot(uscc string, seed DrawSeed, seeded bool) *slot {
+	s := &slot{uscc: uscc, elig: make([][]int, len(p.byShare)), union: make([]qmask, len(p.byShare)+1)}
+	ex := p.excluded[uscc]
+	for j, list := range p.byShare {
+		if len(ex) == 0 {
+			s.elig[j] = list
+		} else {
+			for _, x := range list {
+				if !slices.Contains(ex, x) {
+					s.elig[j] = append(s.elig[j], x)
+				}
+			}
+		}
+		s.all = append(s.all, s.elig[j]...)
+	}
+	for j := len(p.byShare) - 1; j >= 0; j-- {
+		s.union[j] = s.union[j+1]
+		for _, x := range s.elig[j] {
+			s.union[j] |= p.quals[x]
+		}
+	}
+	if seeded {
+		s.ord = make([]*order, len(p.byShare))
+		for j := range p.byShare {
+			s.ord[j] = newOrder(seed.Derive("group:"+uscc+":"+p.spec.Shares[j].Department), len(s.elig[j]))
+		}
+	}
+	return s
+}
+
+// at is the officer at 0-based position pos of share j's order: the random
+// order when seeded, badge order otherwise.
+func (s *slot) at(j, pos int) int {
+	if s.ord == nil {
+		return s.elig[j][pos]
+	}
+	i, _ := s.ord[j].at(pos)
+	return s.elig[j][i]
+}
+
+// candidates yields the valid groups of slot s whose officers all pass ok,
+// in rank order (SPEC.md §9.4): share by share, the members' positions in
+// the order, ascending, compared lexicographically. A group lists its
+// members in that order too.
+func (p *problem) candidates(s *slot, ok func(x int) bool, yield func(g []int) bool) {
+	g := make([]int, 0, 8)
+	var rec func(j, need, start int, have qmask) bool
+	rec = func(j, need, start int, have qmask) bool {
+		for j < len(p.spec.Shares) && need == 0 {
+			j++
+			if j < len(p.spec.Shares) {
+				need, start = p.spec.Shares[j].Members, 0
+			}
+		}
+		if j == len(p.spec.Shares) {
+			if have != p.full {
 				return true
 			}
+			return yield(slices.Clone(g))
 		}
-		return false
-	}
-
-	var missing []string
-	for _, q := range spec.Required { // scarcest first, without repeats (DrawGroups)
-		if covered(q) {
-			continue
+		if have|s.union[j] != p.full {
+			return true // what is left cannot complete the coverage
 		}
-		found := false
-		for i, order := range orders {
-			if count[i] >= spec.Shares[i].Members {
+		n := len(s.elig[j])
+		for pos := start; pos <= n-need; pos++ {
+			x := s.at(j, pos)
+			if !ok(x) {
 				continue
 			}
-			for k := 0; ; k++ {
-				o, ok := order.at(k)
-				if !ok {
-					break
-				}
-				if _, dup := chosen[o.BadgeNo]; !dup && slices.Contains(o.Qualifications, q) {
-					take(i, o)
-					found = true
-					break
-				}
-			}
-			if found {
-				break
+			g = append(g, x)
+			more := rec(j, need-1, pos+1, have|p.quals[x])
+			g = g[:len(g)-1]
+			if !more {
+				return false
 			}
 		}
-		if !found {
-			missing = append(missing, q)
-		}
+		return true
 	}
-	if len(missing) > 0 {
-		return Group{}, &GroupError{e.USCC, "no eligible inspector left with qualification " + strings.Join(missing, ", ") +
-			" (after expired certificates, conflicts of interest, the last inspection's group and the load cap)"}
+	if len(p.spec.Shares) > 0 {
+		rec(0, p.spec.Shares[0].Members, 0, 0)
 	}
-	for i, order := range orders {
-		for _, specialistsToo := range []bool{false, true} {
-			for k := 0; count[i] < spec.Shares[i].Members; k++ {
-				o, ok := order.at(k)
-				if !ok {
-					break
-				}
-				if _, dup := chosen[o.BadgeNo]; !dup && (specialistsToo || !specialist[o.BadgeNo]) {
-					take(i, o)
-				}
+}
+
+// first returns the best-ranked valid group of s whose officers pass ok.
+func (p *problem) first(s *slot, ok func(int) bool) ([]int, bool) {
+	var out []int
+	p.candidates(s, ok, func(g []int) bool { out = g; return false })
+	return out, out != nil
+}
+
+func always(int) bool { return true }
+
+// errInvariant means the greedy lost the completion it keeps; it cannot
+// happen unless the code is wrong.
+var errInvariant = errors.New("draw: internal error: the group step lost its feasible completion")
+
+// assign runs the group step over the slots in order (SPEC.md §9.5): each
+// enterprise gets its best-ranked valid group such that the groups chosen
+// so far can still be completed for the enterprises after it. A witness —
+// one complete assignment — is kept throughout; most choices fit it as it
+// is, the others are checked by repairing it, and where coverage makes
+// repair inconclusive, by exact search.
+func (p *problem) assign(slots []*slot) ([][]int, error) {
+	w, err := p.witness(slots)
+	if err != nil {
+		return nil, err
+	}
+	fixed := make([]int, len(p.off))
+	underCap := func(x int) bool { return fixed[x] < p.caps[x] }
+	for i, s := range slots {
+		var chosen []int
+		var ferr error
+		p.candidates(s, underCap, func(g []int) bool {
+			ok, err := p.extend(w, slots, i, g, fixed)
+			if err != nil {
+				ferr = err
+				return false
 			}
+			if ok {
+				chosen = g
+			}
+			return !ok
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		if chosen == nil {
+			return nil, errInvariant
+		}
+		for _, x := range chosen {
+			fixed[x]++
+		}
+		w.minK = i + 1
+		w.removeFixed(i)
+	}
+	out := make([][]int, len(slots))
+	for i := range slots {
+		out[i] = w.groups[i]
+	}
+	return out, nil
+}
+
+// removeFixed takes demand i out of the per-officer index: fixed demands
+// are never moved again, so repair need not look at them.
+func (a *assignment) removeFixed(i int) {
+	for _, x := range a.groups[i] {
+		if at := slices.Index(a.of[x], i); at >= 0 {
+			last := len(a.of[x]) - 1
+			a.of[x][at] = a.of[x][last]
+			a.of[x] = a.of[x][:last]
 		}
 	}
-	return Group{USCC: e.USCC, Members: members}, nil
 }
 
-// lazyOrder is the random order of a department's eligible officers for
-// one enterprise: the sequence of distinct picks of Sample(seed, n, n),
-// produced only as far as it is read. Groups need the first few officers,
-// so drawing the whole permutation for every enterprise would be wasted
-// work; the prefix read is exactly the same either way.
-type lazyOrder struct {
-	seed  string
-	items []*Officer
-	seen  []bool
-	order []*Officer
-	next  int // the sampler's next i
+// extend reports whether fixing group g for slot i leaves the enterprises
+// after it completable, and if so makes the witness agree with g.
+func (p *problem) extend(w *assignment, slots []*slot, i int, g []int, fixed []int) (bool, error) {
+	if slices.Equal(w.groups[i], g) {
+		return true, nil
+	}
+	load := slices.Clone(fixed)
+	for _, x := range g {
+		load[x]++
+	}
+	if !p.counted(len(slots)-i-1, load) {
+		return false, nil
+	}
+	start := w.mark()
+	w.minK = i + 1
+	w.set(i, g)
+	if w.repairAll() {
+		w.commit()
+		return true, nil
+	}
+	w.rollback(start)
+	if w.valid == nil {
+		return false, nil // augmenting paths are complete without coverage
+	}
+	rest, ok, err := p.search(slots[i+1:], load)
+	if err != nil || !ok {
+		return false, err
+	}
+	w.set(i, g)
+	for k, h := range rest {
+		w.set(i+1+k, h)
+	}
+	w.commit()
+	return true, nil
 }
 
-func newLazyOrder(seed string, items []*Officer) *lazyOrder {
-	return &lazyOrder{seed: seed, items: items, seen: make([]bool, len(items)+1), next: 1}
-}
-
-// at returns the k-th officer (0-based) of the order, or false when there
-// are fewer than k+1.
-func (l *lazyOrder) at(k int) (*Officer, bool) {
-	for len(l.order) <= k && len(l.order) < len(l.items) {
-		p := Pick(l.seed, l.next, len(l.items))
-		l.next++
-		if !l.seen[p] {
-			l.seen[p] = true
-			l.order = append(l.order, l.items[p-1])
+// witness finds one complete assignment for all slots, or the reason none
+// exists.
+func (p *problem) witness(slots []*slot) (*assignment, error) {
+	opts := make([][]int, len(slots))
+	for k, s := range slots {
+		opts[k] = s.all
+	}
+	var valid func([]int, int, int) bool
+	if !p.trivial {
+		valid = p.coversSwap
+	}
+	w := newAssignment(len(p.off), p.share, p.caps, opts, valid)
+	short := 0
+	for k, s := range slots {
+		g, ok := p.first(s, always)
+		if !ok {
+			short++
+			continue
 		}
+		w.place(k, nil, g)
 	}
-	if k < len(l.order) {
-		return l.order[k], true
+	if short > 0 {
+		return nil, p.diagnose(slots, &GroupError{Code: ShortEligibility, Enterprises: short, Of: len(slots)})
 	}
-	return nil, false
+	if w.repairAll() {
+		w.commit()
+		return w, nil
+	}
+	if valid == nil {
+		return nil, p.diagnose(slots, nil)
+	}
+	groups, ok, err := p.search(slots, make([]int, len(p.off)))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, p.diagnose(slots, nil)
+	}
+	w = newAssignment(len(p.off), p.share, p.caps, opts, valid)
+	for k, g := range groups {
+		w.place(k, nil, g)
+	}
+	return w, nil
 }

@@ -1,158 +1,82 @@
 package draw
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
-// Candidate is an enterprise as the draw sees it: the attributes the filter
-// and the rules of art. 16 use, and nothing personal.
-type Candidate struct {
-	USCC       string
-	Town       string
-	Industry   string
-	Categories []string
-	Flags      []string
-	Active     bool
-	// RandomTasksThisYear counts the random tasks already drawn for it in
-	// the calendar year of the plan.
-	RandomTasksThisYear int
-	// NonCooperation is true when serious non-cooperation was recorded
-	// (art. 23): it marks the enterprise for key checks.
-	NonCooperation bool
-	// CoveredThisYear is true when it was already inspected in the year
-	// (for the 100% coverage of key-supervision and blacklisted units).
-	CoveredThisYear bool
-	// LastInspectors are the badge numbers of its last inspection's group.
-	LastInspectors []string
-}
+// StatusActive is the only status whose enterprises enter a pool (art. 13:
+// existing (存续) market entities).
+const StatusActive = "active"
 
-// Filter narrows the pool (art. 8 directed draws). An empty list means no
-// condition on that attribute; a candidate must match every non-empty one,
-// and within a list any value.
-type Filter struct {
-	Towns      []string
-	Industries []string
-	Categories []string
-	Flags      []string
-}
-
-// Exclusion says why a candidate matching the filter is not in the pool.
-type Exclusion struct {
-	USCC   string
-	Reason string
-}
-
-// Exclusion reasons.
+// Exclusion reasons: why a considered enterprise is not in the pool.
 const (
-	ReasonClosed    = "closed"                // art. 13: only active enterprises
-	ReasonCapOfTwo  = "drawn_twice_this_year" // art. 16: ordinary units at most twice a year
-	ReasonCovered   = "already_covered"       // coverage draws: covered this year
-	ReasonNotTarget = "not_key_or_blacklisted"
+	ExcludedNotActive      = "not_active"            // art. 13: only active enterprises
+	ExcludedDrawnTwice     = "drawn_twice_this_year" // art. 16: ordinary units at most twice a year
+	ExcludedAlreadyCovered = "already_covered"       // coverage plans: inspected this year already
 )
 
-// keyOrBlacklisted reports whether art. 16's 100% rule applies.
-func (c *Candidate) keyOrBlacklisted() bool {
-	return slices.Contains(c.Flags, "blacklist") || slices.ContainsFunc(c.Categories, func(cat string) bool {
-		return slices.Contains(keySupervision, cat)
-	})
+// KeySupervision are the categories art. 16 wants inspected every year
+// (with the blacklist flag): the target of a coverage plan.
+var KeySupervision = []string{"coal_mine", "non_coal_mine", "hazardous_chemicals", "metallurgy_industry_trade"}
+
+// FlagBlacklist marks the safety-production blacklist (100% a year).
+const FlagBlacklist = "blacklist"
+
+// CapExemptFlags lift art. 16's limit of two random draws a year: high
+// credit risk, many complaints, the abnormal-operation list, serious
+// violations. Recorded non-cooperation (art. 23) lifts it too.
+var CapExemptFlags = []string{"high_credit_risk", "frequent_complaints", "abnormal_operation", "serious_violation"}
+
+// Candidate is an enterprise a plan considered, with the facts the pool
+// rules used — and nothing personal. The public record lists every
+// candidate, those left out with their reason, so anyone can check the
+// rules of art. 13 and 16 were applied (SPEC.md §6).
+type Candidate struct {
+	USCC       string   `json:"uscc"`
+	Town       string   `json:"town"`
+	Industry   string   `json:"industry"`
+	Status     string   `json:"status"`
+	Categories []string `json:"categories"`
+	Flags      []string `json:"flags"`
+	// NonCooperation is true when serious non-cooperation was recorded
+	// (art. 23): it marks the enterprise for key checks, without a limit.
+	NonCooperation bool `json:"non_cooperation"`
+	// RandomDraws counts the draws in force of other plans of the year that
+	// selected it before this attempt's commitment; DrawIDs names them.
+	RandomDraws int      `json:"random_draws"`
+	DrawIDs     []string `json:"draw_ids"`
+	// CoveredThisYear is true when it was inspected in the year already
+	// (a random draw or another enforcement check).
+	CoveredThisYear bool `json:"covered_this_year"`
+	// Excluded is the reason it is not in the pool, or "" when it is.
+	Excluded string `json:"excluded"`
 }
 
-// exemptFromCap reports whether the frequency limit does not apply: high
-// credit risk, frequent complaints, abnormal operation, serious violations
-// (art. 16) or recorded non-cooperation (art. 23).
-func (c *Candidate) exemptFromCap() bool {
-	return c.NonCooperation || slices.ContainsFunc(c.Flags, func(f string) bool {
-		return slices.Contains(uncappedFlags, f)
-	})
+// Filter narrows what a plan considers (art. 8 directed draws). An empty
+// list means no condition on that attribute; a candidate must meet every
+// non-empty one: its town or industry among those listed, or one of its
+// categories or flags among those listed.
+type Filter struct {
+	Towns      []string `json:"towns"`
+	Industries []string `json:"industries"`
+	Categories []string `json:"categories"`
+	Flags      []string `json:"flags"`
 }
 
-var keySupervision = []string{"coal_mine", "non_coal_mine", "hazardous_chemicals", "metallurgy_industry_trade"}
-var uncappedFlags = []string{"high_credit_risk", "frequent_complaints", "abnormal_operation", "serious_violation"}
-
-// Pool is the frozen list a draw samples from, in canonical order (by
-// USCC), with its SHA-256.
-type Pool struct {
-	Members  []Candidate
-	Excluded []Exclusion
-	SHA256   string
-}
-
-// BuildPool applies the filter and the rules of art. 13 and 16 and freezes
-// the result. With coverage, the pool is the key-supervision and
-// blacklisted enterprises not yet covered this year (the 100% rule), which
-// are never capped; otherwise ordinary enterprises already drawn twice this
-// year are left out, except those exempt from the cap.
-func BuildPool(all []Candidate, f Filter, coverage bool) Pool {
-	var p Pool
-	keep := make([]int, 0, len(all))
-	for i := range all {
-		c := &all[i]
-		if !f.matches(c) {
-			continue
-		}
-		switch {
-		case !c.Active:
-			p.Excluded = append(p.Excluded, Exclusion{c.USCC, ReasonClosed})
-		case coverage && !c.keyOrBlacklisted():
-			p.Excluded = append(p.Excluded, Exclusion{c.USCC, ReasonNotTarget})
-		case coverage && c.CoveredThisYear:
-			p.Excluded = append(p.Excluded, Exclusion{c.USCC, ReasonCovered})
-		case !coverage && c.RandomTasksThisYear >= 2 && !c.exemptFromCap():
-			p.Excluded = append(p.Excluded, Exclusion{c.USCC, ReasonCapOfTwo})
-		default:
-			keep = append(keep, i)
-		}
-	}
-	// Sort indices, not the (large) candidates, then copy each member once.
-	slices.SortFunc(keep, func(a, b int) int { return strings.Compare(all[a].USCC, all[b].USCC) })
-	p.Members = make([]Candidate, len(keep))
-	for j, i := range keep {
-		p.Members[j] = all[i]
-	}
-	sort.Slice(p.Excluded, func(i, j int) bool { return p.Excluded[i].USCC < p.Excluded[j].USCC })
-	p.SHA256 = PoolHash(p.Members)
-	return p
-}
-
-// PoolHash is the SHA-256 (lowercase hex) of the pool's canonical text: one
-// line per member in the given order,
-//
-//	USCC,town,industry,categories,flags\n
-//
-// where categories and flags are sorted and joined with ";".
-func PoolHash(members []Candidate) string {
-	h := sha256.New()
-	var line strings.Builder
-	for _, m := range members {
-		line.Reset()
-		line.WriteString(m.USCC)
-		line.WriteByte(',')
-		line.WriteString(m.Town)
-		line.WriteByte(',')
-		line.WriteString(m.Industry)
-		line.WriteByte(',')
-		line.WriteString(sortedJoin(m.Categories))
-		line.WriteByte(',')
-		line.WriteString(sortedJoin(m.Flags))
-		line.WriteByte('\n')
-		h.Write([]byte(line.String()))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func sortedJoin(values []string) string {
-	s := slices.Clone(values)
-	slices.Sort(s)
-	return strings.Join(s, ";")
-}
-
-func (f *Filter) matches(c *Candidate) bool {
+// Considers reports whether a plan of kind with this filter considers c:
+// it meets the filter and, for a coverage plan, is a key-supervision or
+// blacklisted unit.
+func (f *Filter) Considers(kind string, c *Candidate) bool {
 	return anyOf(f.Towns, c.Town) && anyOf(f.Industries, c.Industry) &&
-		overlaps(f.Categories, c.Categories) && overlaps(f.Flags, c.Flags)
+		overlaps(f.Categories, c.Categories) && overlaps(f.Flags, c.Flags) &&
+		(kind != KindCoverage || coverageTarget(c))
+}
+
+func coverageTarget(c *Candidate) bool {
+	return slices.Contains(c.Flags, FlagBlacklist) ||
+		slices.ContainsFunc(c.Categories, func(cat string) bool { return slices.Contains(KeySupervision, cat) })
 }
 
 func anyOf(want []string, have string) bool {
@@ -162,3 +86,80 @@ func anyOf(want []string, have string) bool {
 func overlaps(want, have []string) bool {
 	return len(want) == 0 || slices.ContainsFunc(have, func(h string) bool { return slices.Contains(want, h) })
 }
+
+// ExclusionFor applies the pool rules (SPEC.md §6) to a considered
+// candidate's facts: the reason it is left out, or "" when it is in.
+func ExclusionFor(kind string, c *Candidate) string {
+	switch {
+	case c.Status != StatusActive:
+		return ExcludedNotActive
+	case kind == KindCoverage && c.CoveredThisYear:
+		return ExcludedAlreadyCovered
+	case kind != KindCoverage && c.RandomDraws >= 2 && !capExempt(c):
+		return ExcludedDrawnTwice
+	}
+	return ""
+}
+
+func capExempt(c *Candidate) bool {
+	return c.NonCooperation || slices.ContainsFunc(c.Flags, func(f string) bool { return slices.Contains(CapExemptFlags, f) })
+}
+
+// Pool is what a plan considered, frozen: every candidate in canonical
+// (USCC byte) order with its exclusion set, the members' positions among
+// them, and the hash published at commit.
+type Pool struct {
+	Candidates []Candidate
+	Members    []int // indices into Candidates of those in the pool, in order
+	SHA256     string
+}
+
+// BuildPool keeps the candidates the plan considers, applies the pool
+// rules and freezes the result. A USCC given twice is an error: the
+// directory keys enterprises by it.
+func BuildPool(all []Candidate, f Filter, kind string) (Pool, error) {
+	var p Pool
+	p.Candidates = make([]Candidate, 0, len(all))
+	for i := range all {
+		if f.Considers(kind, &all[i]) {
+			p.Candidates = append(p.Candidates, all[i])
+		}
+	}
+	slices.SortFunc(p.Candidates, func(a, b Candidate) int { return strings.Compare(a.USCC, b.USCC) })
+	for i := range p.Candidates {
+		c := &p.Candidates[i]
+		if i > 0 && p.Candidates[i-1].USCC == c.USCC {
+			return Pool{}, fmt.Errorf("draw: enterprise %s is listed twice", c.USCC)
+		}
+		normalise(c)
+		if c.Excluded = ExclusionFor(kind, c); c.Excluded == "" {
+			p.Members = append(p.Members, i)
+		}
+	}
+	p.SHA256 = PoolHash(p.Candidates)
+	return p, nil
+}
+
+// normalise gives a candidate the published form: lists sorted and never
+// null.
+func normalise(c *Candidate) {
+	c.Categories = sortedSet(c.Categories)
+	c.Flags = sortedSet(c.Flags)
+	c.DrawIDs = sortedSet(c.DrawIDs)
+}
+
+func sortedSet(values []string) []string {
+	out := slices.Clone(values)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// Member returns the i-th pool member (0-based, in canonical order).
+func (p *Pool) Member(i int) *Candidate { return &p.Candidates[p.Members[i]] }
+
+// Size is the number of pool members.
+func (p *Pool) Size() int { return len(p.Members) }

@@ -1,279 +1,308 @@
 package draw
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// Algorithm names the procedure a Record was drawn with. A change to any
-// rule in this package that changes outcomes must change AlgorithmVersion,
+// Algorithm names the procedure; AlgorithmVersion the rules a record was
+// drawn by. A change to any rule that changes outcomes needs a new version,
 // so that old records keep verifying under the version they name.
 const (
 	Algorithm        = "rivest-sha256-sampler"
-	AlgorithmVersion = "suiji-draw/1"
+	AlgorithmVersion = "suiji-draw/2"
+	// SpecPath is where the server publishes SPEC.md, the specification
+	// every record links to.
+	SpecPath = "/public/v1/draw-spec"
 )
 
-// SeedCommitment is what is published before a draw: the lowercase hex
-// SHA-256 of the UTF-8 seed.
-func SeedCommitment(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	return hex.EncodeToString(sum[:])
-}
+// Outcomes of a draw attempt. A failed attempt (no valid groups) keeps its
+// sequence number and is published with its reason, but not its seed: the
+// seed would tell what it had selected.
+const (
+	OutcomeDrawn  = "drawn"
+	OutcomeFailed = "failed"
+)
 
-// CombineSeed mixes public entropy given at draw time (the day's lottery
-// numbers, dice rolled in public) into the committed seed: the draw seed is
-// DeriveSeed(seed, "entropy:" + entropy), or the seed itself when there is
-// none. Neither the bureau (committed first) nor whoever supplies the
-// entropy (given later, without knowing the seed) controls the outcome.
-func CombineSeed(seed, entropy string) string {
-	if entropy == "" {
-		return seed
-	}
-	return DeriveSeed(seed, "entropy:"+entropy)
-}
-
-// DrawSeed is the seed a draw runs on: the committed seed combined with the
-// public entropy (CombineSeed) for a plan's first draw, and for a redraw
-// (seq > 1) that value derived once more for "redraw:<seq>", so a redraw
-// never repeats the draw it replaces even when nothing else changed.
-func DrawSeed(seed, entropy string, seq int) string {
-	s := CombineSeed(seed, entropy)
-	if seq > 1 {
-		s = DeriveSeed(s, fmt.Sprintf("redraw:%d", seq))
-	}
-	return s
-}
-
-// Record is the public verification record of one draw: everything needed
-// to re-compute it, and nothing personal. It is what GET /public/v1/draws/{id}
-// returns and what `suiji verify-draw` checks.
+// Record is the public verification record of one draw attempt: everything
+// needed to re-compute it, and nothing personal (SPEC.md §2). It is what GET
+// /public/v1/draws/{id} returns and what the verifiers check. The fields
+// are in the order they are published, small ones first.
 type Record struct {
-	ID               string        `json:"id"`
-	PlanID           string        `json:"plan_id"`
-	Seq              int           `json:"seq"`
-	Algorithm        string        `json:"algorithm"`
-	AlgorithmVersion string        `json:"algorithm_version"`
-	SeedCommitment   string        `json:"seed_commitment"`
-	Seed             string        `json:"seed"`
-	PublicEntropy    string        `json:"public_entropy"`
-	Kind             string        `json:"kind"`
-	Ratio            float64       `json:"ratio,omitempty"`
-	Count            int           `json:"count,omitempty"`
-	Filter           RecordFilter  `json:"filter"`
-	Groups           RecordGroups  `json:"groups"`
-	Pool             []PoolEntry   `json:"pool"`
-	PoolSHA256       string        `json:"pool_sha256"`
-	Roster           []RosterEntry `json:"roster"`
-	RosterSHA256     string        `json:"roster_sha256"`
-	Allocation       []Allocation  `json:"allocation"`
-	Selections       []Selection   `json:"selections"`
+	Algorithm        string `json:"algorithm"`
+	AlgorithmVersion string `json:"algorithm_version"`
+	Spec             string `json:"spec"`
+	ID               string `json:"id"`
+	PlanID           string `json:"plan_id"`
+	Seq              int    `json:"seq"`
+	Year             int    `json:"year"`
+	// Reason is why a redraw was made (approved by a leader); "" for a
+	// plan's first attempt.
+	Reason  string `json:"reason"`
+	Outcome string `json:"outcome"`
+	// Failure is the aggregate reason of a failed attempt (GroupError.Reason).
+	Failure     string `json:"failure"`
+	CommittedAt string `json:"committed_at"` // RFC 3339, UTC
+	DrawnAt     string `json:"drawn_at"`     // RFC 3339, UTC
+	// Published at commit: the sealed seed's commitment, the source of the
+	// public entropy, the pool's and the roster's hashes.
+	SeedCommitment string `json:"seed_commitment"`
+	EntropySource  string `json:"entropy_source"`
+	PoolSHA256     string `json:"pool_sha256"`
+	RosterSHA256   string `json:"roster_sha256"`
+	// Given at draw time: the public entropy's value; revealed by a
+	// successful attempt: the sealed seed.
+	PublicEntropy string     `json:"public_entropy"`
+	Seed          SealedSeed `json:"seed"`
+	// The plan's parameters.
+	Kind   string    `json:"kind"`
+	Sample Size      `json:"sample"`
+	Filter Filter    `json:"filter"`
+	Groups GroupSpec `json:"groups"`
+	// Derived sizes, stated for readers and checked by verifiers.
+	PoolSize   int `json:"pool_size"`
+	SampleSize int `json:"sample_size"`
+	// The frozen inputs and the outcome.
+	Candidates []Candidate  `json:"candidates"`
+	Roster     []Officer    `json:"roster"`
+	Allocation []Allocation `json:"allocation"`
+	Selections []Selection  `json:"selections"`
 }
 
-// RecordFilter is the plan's filter as published.
-type RecordFilter struct {
-	Towns      []string `json:"towns"`
-	Industries []string `json:"industries"`
-	Categories []string `json:"categories"`
-	Flags      []string `json:"flags"`
-}
-
-// RecordGroups is the group specification as published.
-type RecordGroups struct {
-	Shares             []Share  `json:"shares"`
-	Required           []string `json:"required"`
-	ValidThrough       string   `json:"valid_through"`
-	KeepLastInspectors bool     `json:"keep_last_inspectors"`
-}
-
-// PoolEntry is one pool member as published, in canonical order.
-type PoolEntry struct {
-	USCC           string   `json:"uscc"`
-	Town           string   `json:"town"`
-	Industry       string   `json:"industry"`
-	Categories     []string `json:"categories"`
-	Flags          []string `json:"flags"`
-	LastInspectors []string `json:"last_inspectors"`
-}
-
-// RosterEntry is one inspector's eligibility facts as published.
-type RosterEntry struct {
-	BadgeNo            string   `json:"badge_no"`
-	Department         string   `json:"department"`
-	Qualifications     []string `json:"qualifications"`
-	Active             bool     `json:"active"`
-	CertificateExpires string   `json:"certificate_expires"`
-	Conflicts          []string `json:"conflicts"`
-}
-
-// Selection is one drawn enterprise and its group.
+// Selection is one drawn enterprise and its group, members listed share by
+// share in the order drawn.
 type Selection struct {
 	USCC  string   `json:"uscc"`
 	Town  string   `json:"town"`
 	Group []string `json:"group"`
 }
 
-// RosterHash is the SHA-256 (lowercase hex) of the roster's canonical text:
-// one line per officer in badge order,
-//
-//	badge_no,department,qualifications,active,certificate_expires,conflicts\n
-//
-// with lists sorted and joined by ";" and active as true/false.
-func RosterHash(roster []Officer) string {
-	sorted := slices.Clone(roster)
-	slices.SortFunc(sorted, func(a, b Officer) int { return strings.Compare(a.BadgeNo, b.BadgeNo) })
-	h := sha256.New()
-	for _, o := range sorted {
-		fmt.Fprintf(h, "%s,%s,%s,%t,%s,%s\n", o.BadgeNo, o.Department, sortedJoin(o.Qualifications),
-			o.Active, o.CertificateExpires, sortedJoin(o.Conflicts))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// Inputs are what a draw is a pure function of, besides the seed.
+// Inputs are what an attempt is a function of, besides its draw seed: all
+// of it fixed, and its hashes published, at commit.
 type Inputs struct {
 	Kind   string
-	Size   Size
+	Sample Size
 	Filter Filter
 	Groups GroupSpec
 	Pool   Pool
+	// Roster is every inspector of the shares' departments, in badge byte
+	// order, lists sorted (NormaliseRoster).
 	Roster []Officer
 }
 
-// Run draws: enterprises from the pool, then a group for each. It is the
-// one procedure both the server and the verifier execute.
-func Run(drawSeed string, in Inputs) ([]Selection, []Allocation, error) {
-	selected, alloc, err := SelectEnterprises(drawSeed, in.Pool, in.Kind, in.Size)
+// NewInputs freezes an attempt's inputs: the pool built from every
+// enterprise the store found (BuildPool) and the roster normalised.
+func NewInputs(kind string, sample Size, filter Filter, groups GroupSpec, all []Candidate, roster []Officer) (*Inputs, error) {
+	pool, err := BuildPool(all, filter, kind)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	groups, err := DrawGroups(drawSeed, selected, in.Roster, in.Groups)
+	groups.Required = sortedSet(groups.Required)
+	filter = Filter{Towns: sortedSet(filter.Towns), Industries: sortedSet(filter.Industries),
+		Categories: sortedSet(filter.Categories), Flags: sortedSet(filter.Flags)}
+	return &Inputs{Kind: kind, Sample: sample, Filter: filter, Groups: groups, Pool: pool,
+		Roster: NormaliseRoster(roster, groups)}, nil
+}
+
+// NormaliseRoster keeps the inspectors of the shares' departments, in
+// badge byte order, with their lists sorted and never null.
+func NormaliseRoster(roster []Officer, spec GroupSpec) []Officer {
+	out := make([]Officer, 0, len(roster))
+	for _, o := range roster {
+		if !slices.ContainsFunc(spec.Shares, func(s Share) bool { return s.Department == o.Department }) {
+			continue
+		}
+		o.Qualifications, o.Conflicts, o.LastInspected = sortedSet(o.Qualifications), sortedSet(o.Conflicts), sortedSet(o.LastInspected)
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b Officer) int { return strings.Compare(a.BadgeNo, b.BadgeNo) })
+	return out
+}
+
+// SampleSize is how many enterprises the attempt draws.
+func (in *Inputs) SampleSize() (int, error) { return in.Sample.Of(in.Kind, in.Pool.Size()) }
+
+// Result is what a successful attempt drew.
+type Result struct {
+	Allocation []Allocation
+	Selections []Selection
+}
+
+// Run draws: enterprises from the pool (SPEC.md §7), then a group for each
+// (§9). It is the one procedure the server and the Go verifier execute. A
+// *GroupError means no assignment of groups exists: the attempt fails,
+// and its error names no enterprise.
+func Run(seed DrawSeed, in *Inputs) (*Result, error) {
+	k, err := in.SampleSize()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out := make([]Selection, len(selected))
+	selected, alloc, err := SelectEnterprises(seed, &in.Pool, in.Kind, k)
+	if err != nil {
+		return nil, err
+	}
+	usccs := make([]string, len(selected))
 	for i, c := range selected {
-		out[i] = Selection{USCC: c.USCC, Town: c.Town, Group: groups[i].Members}
+		usccs[i] = in.Pool.Candidates[c].USCC
 	}
-	return out, alloc, nil
-}
-
-// NewRecord assembles the public record of a draw run with Run.
-func NewRecord(seed, entropy string, in Inputs, selections []Selection, alloc []Allocation) *Record {
-	r := &Record{
-		Algorithm: Algorithm, AlgorithmVersion: AlgorithmVersion,
-		SeedCommitment: SeedCommitment(seed), Seed: seed, PublicEntropy: entropy,
-		Kind: in.Kind, Ratio: in.Size.Ratio, Count: in.Size.Count,
-		Filter: RecordFilter{
-			Towns: nonNil(in.Filter.Towns), Industries: nonNil(in.Filter.Industries),
-			Categories: nonNil(in.Filter.Categories), Flags: nonNil(in.Filter.Flags),
-		},
-		Groups: RecordGroups{
-			Shares: in.Groups.Shares, Required: nonNil(in.Groups.Required),
-			ValidThrough: in.Groups.ValidThrough, KeepLastInspectors: in.Groups.KeepLastInspectors,
-		},
-		PoolSHA256:   in.Pool.SHA256,
-		RosterSHA256: RosterHash(in.Roster),
-		Allocation:   nonNil(alloc),
-		Selections:   nonNil(selections),
-	}
-	for _, m := range in.Pool.Members {
-		r.Pool = append(r.Pool, PoolEntry{
-			USCC: m.USCC, Town: m.Town, Industry: m.Industry, Categories: nonNil(m.Categories),
-			Flags: nonNil(m.Flags), LastInspectors: nonNil(m.LastInspectors),
-		})
-	}
-	sorted := slices.Clone(in.Roster)
-	slices.SortFunc(sorted, func(a, b Officer) int { return strings.Compare(a.BadgeNo, b.BadgeNo) })
-	for _, o := range sorted {
-		r.Roster = append(r.Roster, RosterEntry{
-			BadgeNo: o.BadgeNo, Department: o.Department, Qualifications: nonNil(o.Qualifications),
-			Active: o.Active, CertificateExpires: o.CertificateExpires, Conflicts: nonNil(o.Conflicts),
-		})
-	}
-	r.Pool = nonNil(r.Pool)
-	r.Roster = nonNil(r.Roster)
-	return r
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// Verify re-computes a published record and returns an error naming the
-// first thing that does not match, or nil when every part checks out: the
-// algorithm version, the seed against its commitment, the pool and roster
-// against their hashes, the pool's canonical order, the allocation, and
-// every selection and group.
-func Verify(r *Record) error {
-	if r.Algorithm != Algorithm || r.AlgorithmVersion != AlgorithmVersion {
-		return fmt.Errorf("algorithm: record uses %s %s, this verifier knows %s %s", r.Algorithm, r.AlgorithmVersion, Algorithm, AlgorithmVersion)
-	}
-	if got := SeedCommitment(r.Seed); got != r.SeedCommitment {
-		return fmt.Errorf("seed_commitment: SHA-256 of the seed is %s, the record says %s", got, r.SeedCommitment)
-	}
-	in := r.inputs()
-	for i := 1; i < len(in.Pool.Members); i++ {
-		if in.Pool.Members[i-1].USCC >= in.Pool.Members[i].USCC {
-			return fmt.Errorf("pool[%d]: not in canonical USCC order", i)
-		}
-	}
-	if got := PoolHash(in.Pool.Members); got != r.PoolSHA256 {
-		return fmt.Errorf("pool_sha256: the pool hashes to %s, the record says %s", got, r.PoolSHA256)
-	}
-	if got := RosterHash(in.Roster); got != r.RosterSHA256 {
-		return fmt.Errorf("roster_sha256: the roster hashes to %s, the record says %s", got, r.RosterSHA256)
-	}
-	in.Pool.SHA256 = r.PoolSHA256
-	selections, alloc, err := Run(DrawSeed(r.Seed, r.PublicEntropy, r.Seq), in)
+	groups, err := DrawGroups(seed, usccs, in.Roster, in.Groups)
 	if err != nil {
-		return fmt.Errorf("re-running the draw failed: %w", err)
+		return nil, err
 	}
-	if len(alloc) != len(r.Allocation) {
-		return fmt.Errorf("allocation: %d towns re-computed, %d in the record", len(alloc), len(r.Allocation))
+	res := &Result{Allocation: alloc, Selections: make([]Selection, len(selected))}
+	for i, c := range selected {
+		e := &in.Pool.Candidates[c]
+		res.Selections[i] = Selection{USCC: e.USCC, Town: e.Town, Group: groups[i]}
 	}
-	for i := range alloc {
-		if alloc[i] != r.Allocation[i] {
-			return fmt.Errorf("allocation[%d]: re-computed %+v, the record says %+v", i, alloc[i], r.Allocation[i])
+	return res, nil
+}
+
+// DrawGroups is the group step alone (SPEC.md §9): a group of badges for
+// each enterprise, in the order given (the selection order). A
+// *GroupError when no assignment exists.
+func DrawGroups(seed DrawSeed, usccs []string, roster []Officer, spec GroupSpec) ([][]string, error) {
+	p, err := newProblem(roster, spec, len(usccs))
+	if err != nil {
+		return nil, err
+	}
+	slots := make([]*slot, len(usccs))
+	for i, u := range usccs {
+		slots[i] = p.slot(u, seed, true)
+	}
+	groups, err := p.assign(slots)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(groups))
+	for i, g := range groups {
+		out[i] = make([]string, len(g))
+		for j, x := range g {
+			out[i][j] = p.off[x].BadgeNo
 		}
 	}
-	if len(selections) != len(r.Selections) {
-		return fmt.Errorf("selections: %d re-computed, %d in the record", len(selections), len(r.Selections))
+	return out, nil
+}
+
+// FeasibilityError is the commit-time check's verdict: no seed was used,
+// so it may name the enterprises that have no valid group on their own.
+type FeasibilityError struct {
+	Group *GroupError
+	// Ungroupable lists (at most 20 of) the pool members that have no
+	// valid group even alone.
+	Ungroupable []string
+}
+
+func (e *FeasibilityError) Error() string {
+	if len(e.Ungroupable) > 0 {
+		return fmt.Sprintf("%v; for example %s", e.Group, strings.Join(e.Ungroupable, ", "))
 	}
-	for i, s := range selections {
-		got := r.Selections[i]
-		switch {
-		case s.USCC != got.USCC:
-			return fmt.Errorf("selections[%d].uscc: re-computed %s, the record says %s", i, s.USCC, got.USCC)
-		case s.Town != got.Town:
-			return fmt.Errorf("selections[%d].town: re-computed %s, the record says %s", i, s.Town, got.Town)
-		case !slices.Equal(s.Group, got.Group):
-			return fmt.Errorf("selections[%d].group: re-computed %v, the record says %v", i, s.Group, got.Group)
+	return e.Group.Error()
+}
+
+// Check decides, without a seed, whether the attempt can form groups
+// (SPEC.md §10): every pool member has a valid group on its own, and
+// sample-size groups for enterprises without conflicts or last inspections
+// fit the load caps. A pool that fails it is refused at commit, before any
+// seed exists, so a draw cannot be steered by making its result
+// ungroupable. A draw that passes may still fail for an unlucky
+// combination of drawn enterprises; such an attempt is recorded.
+func Check(in *Inputs) error {
+	k, err := in.SampleSize()
+	if err != nil {
+		return err
+	}
+	p, err := newProblem(in.Roster, in.Groups, k)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	n := 0
+	for _, c := range in.Pool.Members {
+		uscc := in.Pool.Candidates[c].USCC
+		if _, ok := p.first(p.slot(uscc, "", false), always); !ok {
+			n++
+			if len(bad) < 20 {
+				bad = append(bad, uscc)
+			}
 		}
+	}
+	if n > 0 {
+		return &FeasibilityError{Group: &GroupError{Code: ShortEligibility, Enterprises: n, Of: in.Pool.Size()}, Ungroupable: bad}
+	}
+	generic := make([]*slot, k)
+	for i := range generic {
+		generic[i] = p.slot("", "", false)
+	}
+	if _, err := p.witness(generic); err != nil {
+		var ge *GroupError
+		if errors.As(err, &ge) {
+			return &FeasibilityError{Group: ge}
+		}
+		return err
 	}
 	return nil
 }
 
-// inputs rebuilds the draw's inputs from the published parts.
-func (r *Record) inputs() Inputs {
-	in := Inputs{
-		Kind: r.Kind, Size: Size{Ratio: r.Ratio, Count: r.Count},
-		Filter: Filter{Towns: r.Filter.Towns, Industries: r.Filter.Industries, Categories: r.Filter.Categories, Flags: r.Filter.Flags},
-		Groups: GroupSpec{Shares: r.Groups.Shares, Required: r.Groups.Required, ValidThrough: r.Groups.ValidThrough, KeepLastInspectors: r.Groups.KeepLastInspectors},
+// Attempt is what the service knows of an attempt besides its inputs.
+type Attempt struct {
+	ID, PlanID     string
+	Seq, Year      int
+	Reason         string
+	CommittedAt    string
+	DrawnAt        string
+	SeedCommitment string
+	EntropySource  string
+	PublicEntropy  string
+	Seed           SealedSeed
+}
+
+// NewRecord runs the attempt and assembles its public record. When the
+// groups cannot be formed the record is a failed attempt: its reason in
+// aggregate terms, no seed, no selection. Any other error (bad inputs, a
+// seed that does not match its commitment) is returned.
+func NewRecord(a Attempt, in *Inputs) (*Record, error) {
+	if a.Seed.Commitment() != a.SeedCommitment {
+		return nil, errors.New("draw: the seed does not match its commitment")
 	}
-	for _, p := range r.Pool {
-		in.Pool.Members = append(in.Pool.Members, Candidate{
-			USCC: p.USCC, Town: p.Town, Industry: p.Industry, Categories: p.Categories,
-			Flags: p.Flags, LastInspectors: p.LastInspectors, Active: true,
-		})
+	if (a.EntropySource == "") != (a.PublicEntropy == "") {
+		return nil, errors.New("draw: public entropy is given exactly when its source was fixed at commit")
 	}
-	for _, o := range r.Roster {
-		in.Roster = append(in.Roster, Officer(o))
+	k, err := in.SampleSize()
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{
+		Algorithm: Algorithm, AlgorithmVersion: AlgorithmVersion, Spec: SpecPath,
+		ID: a.ID, PlanID: a.PlanID, Seq: a.Seq, Year: a.Year, Reason: a.Reason, Outcome: OutcomeDrawn,
+		CommittedAt: a.CommittedAt, DrawnAt: a.DrawnAt, SeedCommitment: a.SeedCommitment,
+		EntropySource: a.EntropySource, PoolSHA256: in.Pool.SHA256, RosterSHA256: RosterHash(in.Roster),
+		PublicEntropy: a.PublicEntropy, Seed: a.Seed, Kind: in.Kind, Sample: in.Sample, Filter: in.Filter,
+		Groups: in.Groups, PoolSize: in.Pool.Size(), SampleSize: k,
+		Candidates: in.Pool.Candidates, Roster: in.Roster, Allocation: []Allocation{}, Selections: []Selection{},
+	}
+	res, err := Run(NewDrawSeed(a.Seed, a.PublicEntropy), in)
+	var ge *GroupError
+	switch {
+	case errors.As(err, &ge):
+		r.Outcome, r.Failure, r.Seed = OutcomeFailed, ge.Reason(), ""
+	case err != nil:
+		return nil, err
+	default:
+		r.Allocation, r.Selections = res.Allocation, res.Selections
+	}
+	return r, nil
+}
+
+// Inputs rebuilds an attempt's inputs from its published record.
+func (r *Record) Inputs() *Inputs {
+	in := &Inputs{Kind: r.Kind, Sample: r.Sample, Filter: r.Filter, Groups: r.Groups, Roster: r.Roster,
+		Pool: Pool{Candidates: r.Candidates, SHA256: r.PoolSHA256}}
+	for i := range r.Candidates {
+		if r.Candidates[i].Excluded == "" {
+			in.Pool.Members = append(in.Pool.Members, i)
+		}
 	}
 	return in
 }

@@ -1,43 +1,10 @@
 package draw
 
 import (
-	"errors"
 	"fmt"
-	"math"
-	"sort"
+	"slices"
+	"strings"
 )
-
-// Kinds of draw (art. 8), and the census of art. 16's 100% rule.
-const (
-	KindUndirected = "undirected" // by ratio, balanced across towns
-	KindDirected   = "directed"   // filtered, then a simple random sample
-	KindCoverage   = "coverage"   // every uncovered key-supervision or blacklisted unit
-)
-
-// Size is how many enterprises to draw: a ratio of the pool (rounded up)
-// or a count. Exactly one is set.
-type Size struct {
-	Ratio float64
-	Count int
-}
-
-// Of returns the sample size for a pool of n.
-func (s Size) Of(n int) (int, error) {
-	switch {
-	case s.Ratio != 0 && s.Count != 0:
-		return 0, errors.New("draw: give a ratio or a count, not both")
-	case s.Ratio < 0 || s.Ratio > 1:
-		return 0, errors.New("draw: the ratio must be between 0 and 1")
-	case s.Count < 0:
-		return 0, errors.New("draw: the count must not be negative")
-	case s.Ratio > 0:
-		// Rounded up; the epsilon keeps 0.1 × 30 at 3 despite binary floats.
-		return int(math.Ceil(s.Ratio*float64(n) - 1e-9)), nil
-	case s.Count > n:
-		return 0, fmt.Errorf("draw: cannot draw %d enterprises from a pool of %d", s.Count, n)
-	}
-	return s.Count, nil
-}
 
 // Allocation is one town's part of an undirected draw.
 type Allocation struct {
@@ -46,43 +13,109 @@ type Allocation struct {
 	Drawn    int    `json:"drawn"`
 }
 
-// SelectEnterprises draws from the pool: undirected draws allocate across
-// towns (Allocate) and sample each town with the seed derived for
-// "town:<name>"; directed draws sample the whole pool with the seed derived
-// for "enterprises"; coverage draws take every member. Within a town (or
-// the pool) members are numbered 1..n in canonical (USCC) order. The result
-// is in draw order: towns by name, then picks in the order drawn.
-func SelectEnterprises(seed string, pool Pool, kind string, size Size) ([]Candidate, []Allocation, error) {
+// Stratum is one region (a town) and the size of its pool.
+type Stratum struct {
+	Name string
+	Size int
+}
+
+// Allocate divides a sample of k across strata in proportion to their
+// sizes by the largest-remainder method (art. 8, "balanced across
+// regions"; SPEC.md §7): each stratum first gets floor(k·size/total); the
+// places left go one each to the strata with the largest remainders
+// k·size mod total, compared exactly as integers; equal remainders are
+// ordered by seed.Derive("alloc:" + name), smallest first, so ties are
+// broken by the attempt's seed and not by how the strata are listed. The
+// result is in the order of strata.
+func Allocate(seed DrawSeed, strata []Stratum, k int) ([]int, error) {
+	total := 0
+	for _, s := range strata {
+		if s.Size < 0 {
+			return nil, fmt.Errorf("draw: stratum %q has negative size", s.Name)
+		}
+		total += s.Size
+	}
+	if k < 0 || k > total {
+		return nil, fmt.Errorf("draw: cannot allocate %d from a pool of %d", k, total)
+	}
+	alloc := make([]int, len(strata))
+	if total == 0 {
+		return alloc, nil
+	}
+	type rem struct {
+		index int
+		rem   int64
+		tie   DerivedSeed
+	}
+	rems := make([]rem, len(strata))
+	given := 0
+	for i, s := range strata {
+		share := int64(k) * int64(s.Size)
+		alloc[i] = int(share / int64(total))
+		given += alloc[i]
+		rems[i] = rem{i, share % int64(total), seed.Derive("alloc:" + s.Name)}
+	}
+	slices.SortFunc(rems, func(a, b rem) int {
+		if a.rem != b.rem {
+			if a.rem > b.rem {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(string(a.tie), string(b.tie))
+	})
+	for j := 0; given < k; j++ {
+		alloc[rems[j].index]++
+		given++
+	}
+	return alloc, nil
+}
+
+// SelectEnterprises draws k enterprises from the pool (SPEC.md §7) and
+// returns their indices into pool.Candidates in draw order, with the
+// allocation of an undirected draw:
+//   - coverage: every member, in canonical order;
+//   - directed: members numbered 1..N in canonical order, sampled with
+//     seed.Derive("enterprises");
+//   - undirected: k allocated across towns (Allocate), towns taken in byte
+//     order, each town's members numbered 1..n in canonical order and
+//     sampled with seed.Derive("town:" + town).
+func SelectEnterprises(seed DrawSeed, pool *Pool, kind string, k int) ([]int, []Allocation, error) {
+	n := pool.Size()
+	if k < 0 || k > n {
+		return nil, nil, fmt.Errorf("draw: cannot draw %d enterprises from a pool of %d", k, n)
+	}
 	switch kind {
 	case KindCoverage:
-		return append([]Candidate(nil), pool.Members...), nil, nil
+		return slices.Clone(pool.Members), []Allocation{}, nil
 	case KindDirected:
-		k, err := size.Of(len(pool.Members))
-		if err != nil || k == 0 {
+		if k == 0 {
+			return []int{}, []Allocation{}, nil
+		}
+		picks, err := Sample(seed.Derive("enterprises"), n, k, false)
+		if err != nil {
 			return nil, nil, err
 		}
-		return pick(DeriveSeed(seed, "enterprises"), pool.Members, k)
+		out := make([]int, k)
+		for i, p := range picks {
+			out[i] = pool.Members[p-1]
+		}
+		return out, []Allocation{}, nil
 	case KindUndirected:
 	default:
 		return nil, nil, fmt.Errorf("draw: unknown kind %q", kind)
 	}
 
-	k, err := size.Of(len(pool.Members))
-	if err != nil {
-		return nil, nil, err
-	}
-	// Towns hold indices into the pool (in canonical order), so that the
-	// large candidates are copied only when selected.
-	byTown := map[string][]int{}
-	for i := range pool.Members {
-		t := pool.Members[i].Town
+	byTown := map[string][]int{} // town → candidate indices, canonical order
+	for _, i := range pool.Members {
+		t := pool.Candidates[i].Town
 		byTown[t] = append(byTown[t], i)
 	}
 	towns := make([]string, 0, len(byTown))
 	for t := range byTown {
 		towns = append(towns, t)
 	}
-	sort.Strings(towns)
+	slices.Sort(towns)
 	strata := make([]Stratum, len(towns))
 	for i, t := range towns {
 		strata[i] = Stratum{t, len(byTown[t])}
@@ -91,32 +124,20 @@ func SelectEnterprises(seed string, pool Pool, kind string, size Size) ([]Candid
 	if err != nil {
 		return nil, nil, err
 	}
-	selected := make([]Candidate, 0, k)
+	selected := make([]int, 0, k)
 	allocs := make([]Allocation, len(towns))
 	for i, t := range towns {
 		allocs[i] = Allocation{Town: t, PoolSize: len(byTown[t]), Drawn: shares[i]}
 		if shares[i] == 0 {
 			continue
 		}
-		idx, err := Sample(DeriveSeed(seed, "town:"+t), len(byTown[t]), shares[i], false)
+		picks, err := Sample(seed.Derive("town:"+t), len(byTown[t]), shares[i], false)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, p := range idx {
-			selected = append(selected, pool.Members[byTown[t][p-1]])
+		for _, p := range picks {
+			selected = append(selected, byTown[t][p-1])
 		}
 	}
 	return selected, allocs, nil
-}
-
-func pick(seed string, members []Candidate, k int) ([]Candidate, []Allocation, error) {
-	idx, err := Sample(seed, len(members), k, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]Candidate, len(idx))
-	for i, p := range idx {
-		out[i] = members[p-1]
-	}
-	return out, nil, nil
 }

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 )
 
 // Draw draws the plan: enterprises and a group of inspectors for each. The
@@ -69,15 +69,15 @@ func (s *Service) Draw(ctx context.Context, planID, entropy, reason string) (*ba
 	if err != nil {
 		return nil, err
 	}
-	selections, alloc, err := draw.Run(draw.DrawSeed(seed, entropy, seq), in)
+	selections, alloc, err := drawv1.Run(drawv1.DrawSeed(seed, entropy, seq), in)
 	if err != nil {
-		var ge *draw.GroupError
+		var ge *drawv1.GroupError
 		if errors.As(err, &ge) {
 			return nil, backend.InvalidFields(ge.Error(), map[string]string{"enterprise": ge.USCC})
 		}
 		return nil, backend.Wrap(err, backend.EINVALID, "the plan cannot be drawn: %v", err)
 	}
-	rec := draw.NewRecord(seed, entropy, in, selections, alloc)
+	rec := drawv1.NewRecord(seed, entropy, in, selections, alloc)
 	d := &backend.Draw{
 		ID: fmt.Sprintf("%s-%d", p.ID, seq), PlanID: p.ID, Seq: seq, Year: p.Year, Reason: reason,
 		CreatedBy: actor.UserID, CreatedName: actor.Username, CreatedAt: s.Now().UTC(), Record: rec,
@@ -134,18 +134,18 @@ func (s *Service) lockTTL() time.Duration {
 // inputs freezes what the draw is a function of: the pool (enterprises with
 // this year's draw history, by the rules of art. 13 and 16), the roster of
 // the plan's departments and the group specification from its items.
-func (s *Service) inputs(ctx context.Context, p *backend.Plan) (draw.Inputs, error) {
+func (s *Service) inputs(ctx context.Context, p *backend.Plan) (drawv1.Inputs, error) {
 	candidates, usccByID, err := s.candidates(ctx, p)
 	if err != nil {
-		return draw.Inputs{}, err
+		return drawv1.Inputs{}, err
 	}
 
 	departments := append([]string{p.LeadDepartmentID}, p.JointDepartmentIDs...)
 	roster, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
 	if err != nil {
-		return draw.Inputs{}, err
+		return drawv1.Inputs{}, err
 	}
-	var officers []draw.Officer
+	var officers []drawv1.Officer
 	for _, in := range roster {
 		if !slices.Contains(departments, in.DepartmentID) {
 			continue
@@ -156,7 +156,7 @@ func (s *Service) inputs(ctx context.Context, p *backend.Plan) (draw.Inputs, err
 				conflicts = append(conflicts, u)
 			}
 		}
-		officers = append(officers, draw.Officer{
+		officers = append(officers, drawv1.Officer{
 			BadgeNo: in.BadgeNo, Department: in.DepartmentID, Qualifications: in.Qualifications,
 			Active: in.Active, CertificateExpires: string(in.CertificateExpires), Conflicts: conflicts,
 		})
@@ -166,21 +166,21 @@ func (s *Service) inputs(ctx context.Context, p *backend.Plan) (draw.Inputs, err
 	for _, id := range p.ItemIDs {
 		it, err := s.Items.FindItemByID(ctx, id)
 		if err != nil {
-			return draw.Inputs{}, err
+			return drawv1.Inputs{}, err
 		}
 		if it.Qualification != "" && !slices.Contains(required, it.Qualification) {
 			required = append(required, it.Qualification)
 		}
 	}
-	shares := []draw.Share{{Department: p.LeadDepartmentID, Members: p.GroupSize}}
+	shares := []drawv1.Share{{Department: p.LeadDepartmentID, Members: p.GroupSize}}
 	for _, j := range p.JointDepartmentIDs {
-		shares = append(shares, draw.Share{Department: j, Members: p.JointMembers})
+		shares = append(shares, drawv1.Share{Department: j, Members: p.JointMembers})
 	}
-	filter := draw.Filter{Towns: p.Filter.Towns, Industries: p.Filter.Industries, Categories: p.Filter.Categories, Flags: p.Filter.Flags}
-	return draw.Inputs{
-		Kind: p.Kind, Size: draw.Size{Ratio: p.Sample.Ratio, Count: p.Sample.Count}, Filter: filter,
-		Groups: draw.GroupSpec{Shares: shares, Required: required, ValidThrough: p.WindowEnd},
-		Pool:   draw.BuildPool(candidates, filter, p.Kind == backend.PlanCoverage), Roster: officers,
+	filter := drawv1.Filter{Towns: p.Filter.Towns, Industries: p.Filter.Industries, Categories: p.Filter.Categories, Flags: p.Filter.Flags}
+	return drawv1.Inputs{
+		Kind: p.Kind, Size: drawv1.Size{Ratio: p.Sample.Ratio, Count: p.Sample.Count}, Filter: filter,
+		Groups: drawv1.GroupSpec{Shares: shares, Required: required, ValidThrough: p.WindowEnd},
+		Pool:   drawv1.BuildPool(candidates, filter, p.Kind == backend.PlanCoverage), Roster: officers,
 	}, nil
 }
 

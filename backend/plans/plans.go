@@ -28,7 +28,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 )
 
 // DefaultLockTTL is how long a draw's lease lives without extension. A draw
@@ -301,7 +301,7 @@ func (s *Service) CommitSeed(ctx context.Context, id string) (*backend.Plan, err
 		return nil, err
 	}
 	before := planDigest(p)
-	p.SeedCommitment, p.UpdatedAt = draw.SeedCommitment(seed), s.Now().UTC()
+	p.SeedCommitment, p.UpdatedAt = drawv1.SeedCommitment(seed), s.Now().UTC()
 	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
 		return nil, err
 	}

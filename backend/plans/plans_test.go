@@ -8,7 +8,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/audit"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 	"suiji/backend/plans"
 	"suiji/storage/cache"
 	"suiji/storage/mongodb"
@@ -95,7 +95,7 @@ func TestRedisLostMidDrawStoresNothing(t *testing.T) {
 	if err != nil || d.Seq != 1 {
 		t.Fatalf("retry: %+v %v", d, err)
 	}
-	if err := draw.Verify(d.Record); err != nil {
+	if err := drawv1.Verify(d.Record); err != nil {
 		t.Fatalf("retried draw does not verify: %v", err)
 	}
 }

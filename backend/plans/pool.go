@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 )
 
 // PoolPreview is the pool a plan with these settings would draw from if it
@@ -28,7 +28,7 @@ type TownCount struct {
 }
 
 // PreviewPool applies the rules of art. 13 and 16 (the same ones a draw
-// applies: draw.BuildPool over this year's draw history) to a plan's year,
+// applies: drawv1.BuildPool over this year's draw history) to a plan's year,
 // kind, filter and sample. It stores nothing. EINVALID naming each bad
 // field.
 func (s *Service) PreviewPool(ctx context.Context, year int, kind string, filter backend.PlanFilter, sample backend.PlanSample) (*PoolPreview, error) {
@@ -56,8 +56,8 @@ func (s *Service) PreviewPool(ctx context.Context, year int, kind string, filter
 	if err != nil {
 		return nil, err
 	}
-	f := draw.Filter{Towns: filter.Towns, Industries: filter.Industries, Categories: filter.Categories, Flags: filter.Flags}
-	pool := draw.BuildPool(candidates, f, kind == backend.PlanCoverage)
+	f := drawv1.Filter{Towns: filter.Towns, Industries: filter.Industries, Categories: filter.Categories, Flags: filter.Flags}
+	pool := drawv1.BuildPool(candidates, f, kind == backend.PlanCoverage)
 	out := &PoolPreview{Year: year, Kind: kind, Size: len(pool.Members), Left: map[string]int{}}
 	byTown := map[string]int{}
 	for _, m := range pool.Members {
@@ -72,7 +72,7 @@ func (s *Service) PreviewPool(ctx context.Context, year int, kind string, filter
 	}
 	out.Sample = len(pool.Members)
 	if kind != backend.PlanCoverage {
-		if k, err := (draw.Size{Ratio: sample.Ratio, Count: sample.Count}).Of(len(pool.Members)); err == nil {
+		if k, err := (drawv1.Size{Ratio: sample.Ratio, Count: sample.Count}).Of(len(pool.Members)); err == nil {
 			out.Sample = k
 		} else {
 			out.Sample = 0
@@ -82,9 +82,9 @@ func (s *Service) PreviewPool(ctx context.Context, year int, kind string, filter
 }
 
 // candidates are every enterprise with its draw history of the plan's year
-// (other than the plan's own draws), as draw.BuildPool takes them, and the
+// (other than the plan's own draws), as drawv1.BuildPool takes them, and the
 // USCC of each enterprise id (for inspectors' declared conflicts).
-func (s *Service) candidates(ctx context.Context, p *backend.Plan) ([]draw.Candidate, map[string]string, error) {
+func (s *Service) candidates(ctx context.Context, p *backend.Plan) ([]drawv1.Candidate, map[string]string, error) {
 	ents, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{})
 	if err != nil {
 		return nil, nil, err
@@ -94,11 +94,11 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan) ([]draw.Candi
 		return nil, nil, err
 	}
 	usccByID := make(map[string]string, len(ents))
-	candidates := make([]draw.Candidate, 0, len(ents))
+	candidates := make([]drawv1.Candidate, 0, len(ents))
 	for _, e := range ents {
 		usccByID[e.ID] = e.USCC
 		h := history[e.USCC]
-		candidates = append(candidates, draw.Candidate{
+		candidates = append(candidates, drawv1.Candidate{
 			USCC: e.USCC, Town: e.Town, Industry: e.Industry, Categories: e.Categories, Flags: e.Flags,
 			Active: e.Status == backend.EnterpriseActive, RandomTasksThisYear: h.count, CoveredThisYear: h.count > 0,
 			LastInspectors: h.lastGroup,

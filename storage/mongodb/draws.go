@@ -10,7 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 )
 
 // snapshotChunk is how many pool or roster entries one snapshot document
@@ -29,7 +29,7 @@ type drawModel struct {
 	CreatedBy   string    `bson:"created_by"`
 	CreatedName string    `bson:"created_name"`
 	CreatedAt   time.Time `bson:"created_at"`
-	Record      string    `bson:"record"` // JSON of draw.Record without pool and roster
+	Record      string    `bson:"record"` // JSON of drawv1.Record without pool and roster
 	PoolParts   int       `bson:"pool_parts"`
 	RosterParts int       `bson:"roster_parts"`
 }
@@ -102,9 +102,9 @@ func writeChunk[T any](ctx context.Context, s *DrawStore, drawID, part string, n
 
 func (s *DrawStore) writeChunks(ctx context.Context, drawID, part string, entries any) (int, error) {
 	switch e := entries.(type) {
-	case []draw.PoolEntry:
+	case []drawv1.PoolEntry:
 		return chunked(ctx, s, drawID, part, e)
-	case []draw.RosterEntry:
+	case []drawv1.RosterEntry:
 		return chunked(ctx, s, drawID, part, e)
 	}
 	return 0, backend.Errorf(backend.EINTERNAL, "unknown snapshot part %s", part)
@@ -142,18 +142,18 @@ func (s *DrawStore) FindDrawByID(ctx context.Context, id string) (*backend.Draw,
 		return nil, translate(err)
 	}
 	pool, roster := 0, 0
-	d.Record.Pool, d.Record.Roster = []draw.PoolEntry{}, []draw.RosterEntry{}
+	d.Record.Pool, d.Record.Roster = []drawv1.PoolEntry{}, []drawv1.RosterEntry{}
 	for _, c := range chunks {
 		switch {
 		case c.Part == "pool" && c.N == pool:
-			var part []draw.PoolEntry
+			var part []drawv1.PoolEntry
 			if err := json.Unmarshal([]byte(c.Entries), &part); err != nil {
 				return nil, backend.Wrap(err, backend.EINTERNAL, "draw %s: pool chunk %d is corrupt", id, c.N)
 			}
 			d.Record.Pool = append(d.Record.Pool, part...)
 			pool++
 		case c.Part == "roster" && c.N == roster:
-			var part []draw.RosterEntry
+			var part []drawv1.RosterEntry
 			if err := json.Unmarshal([]byte(c.Entries), &part); err != nil {
 				return nil, backend.Wrap(err, backend.EINTERNAL, "draw %s: roster chunk %d is corrupt", id, c.N)
 			}
@@ -214,7 +214,7 @@ func (s *DrawStore) find(ctx context.Context, filter bson.D) ([]*backend.Draw, e
 }
 
 func (m *drawModel) domain() (*backend.Draw, error) {
-	var rec draw.Record
+	var rec drawv1.Record
 	if err := json.Unmarshal([]byte(m.Record), &rec); err != nil {
 		return nil, backend.Wrap(err, backend.EINTERNAL, "draw %s: record is corrupt", m.ID)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"suiji/backend"
-	"suiji/backend/draw"
+	"suiji/backend/draw/drawv1"
 	"suiji/storage/storagetest"
 )
 
@@ -18,13 +18,13 @@ import (
 func TestDrawStoreFencesAndRoundTrips(t *testing.T) {
 	db := storagetest.Mongo(t)
 	store := db.Draws()
-	rec := &draw.Record{Algorithm: draw.Algorithm, AlgorithmVersion: draw.AlgorithmVersion, Seed: "s", Kind: draw.KindDirected,
-		Allocation: []draw.Allocation{}, Selections: []draw.Selection{{USCC: "A", Town: "巴公镇", Group: []string{"1", "2"}}}}
+	rec := &drawv1.Record{Algorithm: drawv1.Algorithm, AlgorithmVersion: drawv1.AlgorithmVersion, Seed: "s", Kind: drawv1.KindDirected,
+		Allocation: []drawv1.Allocation{}, Selections: []drawv1.Selection{{USCC: "A", Town: "巴公镇", Group: []string{"1", "2"}}}}
 	for i := range 4500 {
-		rec.Pool = append(rec.Pool, draw.PoolEntry{USCC: fmt.Sprintf("%018d", i), Town: "巴公镇", Categories: []string{}, Flags: []string{}, LastInspectors: []string{}})
+		rec.Pool = append(rec.Pool, drawv1.PoolEntry{USCC: fmt.Sprintf("%018d", i), Town: "巴公镇", Categories: []string{}, Flags: []string{}, LastInspectors: []string{}})
 	}
 	for i := range 3 {
-		rec.Roster = append(rec.Roster, draw.RosterEntry{BadgeNo: fmt.Sprint(i), Qualifications: []string{"general"}, Conflicts: []string{}})
+		rec.Roster = append(rec.Roster, drawv1.RosterEntry{BadgeNo: fmt.Sprint(i), Qualifications: []string{"general"}, Conflicts: []string{}})
 	}
 	d := &backend.Draw{ID: "plan1-1", PlanID: "plan1", Seq: 1, Year: 2026, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Record: rec}
 	if err := store.InsertDraw(t.Context(), d); err != nil {
@@ -46,7 +46,7 @@ func TestDrawStoreFencesAndRoundTrips(t *testing.T) {
 		t.Fatalf("the refused draw is findable: %v", err)
 	}
 
-	d2 := &backend.Draw{ID: "plan1-2", PlanID: "plan1", Seq: 2, Year: 2026, Reason: "重抽", CreatedAt: time.Now().UTC(), Record: &draw.Record{Seed: "t"}}
+	d2 := &backend.Draw{ID: "plan1-2", PlanID: "plan1", Seq: 2, Year: 2026, Reason: "重抽", CreatedAt: time.Now().UTC(), Record: &drawv1.Record{Seed: "t"}}
 	if err := store.InsertDraw(t.Context(), d2); err != nil {
 		t.Fatal(err)
 	}

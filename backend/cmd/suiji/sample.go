@@ -33,7 +33,9 @@ func runSample(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *seed == "" || *total < 1 || *count < 0 {
 		return usageError{"sample needs --seed, --total ≥ 1 and --count ≥ 0"}
 	}
-	picks, err := draw.Sample(*seed, *total, *count, *withReplacement)
+	// Any text is a sampler seed here: the command reproduces the
+	// reference sampler, outside any draw.
+	picks, err := draw.Sample(draw.DerivedSeed(*seed), *total, *count, *withReplacement)
 	if err != nil {
 		return err
 	}

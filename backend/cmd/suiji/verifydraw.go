@@ -1,8 +1,9 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,62 +14,98 @@ import (
 	"suiji/backend/draw"
 )
 
-// maxRecordBytes bounds what verify-draw reads: a 100,000-enterprise pool
-// is about 15 MB of JSON.
-const maxRecordBytes = 256 << 20
+// maxRecordBytes bounds what verify-draw reads (after decompression): a
+// 100,000-enterprise pool is about 30 MB of JSON.
+const maxRecordBytes = 512 << 20
 
-// runVerifyDraw re-computes a published draw record from a file or a URL
-// (GET /public/v1/draws/{id}) and exits non-zero naming the first mismatch.
+// runVerifyDraw re-computes a published record — a draw of either
+// algorithm version, or a replacement — from a file or a URL (GET
+// /public/v1/draws/{id}), reading it as a stream, and exits non-zero
+// naming the first mismatch.
 func runVerifyDraw(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, "Usage: suiji verify-draw FILE|URL")
-		fmt.Fprintln(stderr, "Re-computes a public draw record: seed against its commitment, pool and roster")
-		fmt.Fprintln(stderr, "against their hashes, allocation, every selection and group.")
+		fmt.Fprintln(stderr, "Re-computes a public draw record (suiji-draw/1 or /2) or replacement record by the")
+		fmt.Fprintln(stderr, "rules of its version (the specification: GET /public/v1/draw-spec): the seed against")
+		fmt.Fprintln(stderr, "its commitment, the pool rules and exclusions, the pool and roster hashes, the")
+		fmt.Fprintln(stderr, "allocation, every selection and group. Prints OK, or MISMATCH with the first field found wrong.")
 		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
 		return usageError{"verify-draw takes one FILE or URL"}
 	}
-	raw, err := readRecord(ctx, args[0])
+	body, err := openRecord(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	var rec draw.Record
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return fmt.Errorf("%s is not a draw record: %w", args[0], err)
+	defer body.Close()
+	v, err := draw.VerifyStream(io.LimitReader(body, maxRecordBytes))
+	var m *draw.Mismatch
+	if errors.As(err, &m) {
+		fmt.Fprintln(stdout, "MISMATCH:", m)
+		return fmt.Errorf("%s does not verify: %w", args[0], err)
 	}
-	if err := draw.Verify(&rec); err != nil {
-		fmt.Fprintln(stdout, "MISMATCH:", err)
-		return fmt.Errorf("draw %s does not verify: %w", rec.ID, err)
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
 	}
-	fmt.Fprintf(stdout, "OK: draw %s (plan %s, #%d) re-computed: %d enterprises and their groups from seed %s\n",
-		rec.ID, rec.PlanID, rec.Seq, len(rec.Selections), rec.Seed)
+	switch {
+	case v.Type == draw.RecordTypeReplacement:
+		fmt.Fprintf(stdout, "OK: replacement %s (#%d) re-computed from seed %s\n", v.ID, v.Seq, v.Seed)
+	case v.Outcome == draw.OutcomeFailed:
+		fmt.Fprintf(stdout, "OK: draw %s (plan %s, #%d) is a failed attempt: its pool and roster check out; its seed is not published, so what it drew stays unknown\n", v.ID, v.PlanID, v.Seq)
+	default:
+		fmt.Fprintf(stdout, "OK: draw %s (plan %s, #%d, %s) re-computed: %d enterprises and their groups from seed %s\n",
+			v.ID, v.PlanID, v.Seq, v.Version, v.Selections, v.Seed)
+	}
 	return nil
 }
 
-func readRecord(ctx context.Context, src string) ([]byte, error) {
+// openRecord opens a record file, or fetches it asking for gzip (the
+// public endpoint compresses) and decompresses it as it arrives.
+func openRecord(ctx context.Context, src string) (io.ReadCloser, error) {
 	if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
-		f, err := os.Open(src)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, maxRecordBytes))
+		return os.Open(src)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Encoding", "gzip")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
 		return nil, fmt.Errorf("GET %s: %s", src, resp.Status)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, maxRecordBytes))
+	body := io.ReadCloser(resp.Body)
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			resp.Body.Close()
+			cancel()
+			return nil, fmt.Errorf("GET %s: %w", src, err)
+		}
+		body = struct {
+			io.Reader
+			io.Closer
+		}{zr, resp.Body}
+	}
+	return closer{body, cancel}, nil
+}
+
+type closer struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c closer) Close() error {
+	defer c.cancel()
+	return c.ReadCloser.Close()
 }

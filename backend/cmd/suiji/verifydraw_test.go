@@ -2,74 +2,81 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"suiji/backend/draw"
 )
 
-func testRecord(t *testing.T) *draw.Record {
-	t.Helper()
-	var all []draw.Candidate
-	for i := range 30 {
-		all = append(all, draw.Candidate{USCC: fmt.Sprintf("9114052500000%05d", i), Town: []string{"巴公镇", "高都镇"}[i%2], Active: true})
-	}
-	var roster []draw.Officer
-	for i := range 6 {
-		roster = append(roster, draw.Officer{BadgeNo: fmt.Sprintf("B%d", i), Department: "brigade", Qualifications: []string{"general"}, Active: true, CertificateExpires: "2027-01-01"})
-	}
-	in := draw.Inputs{Kind: draw.KindUndirected, Size: draw.Size{Ratio: 0.2}, Pool: draw.BuildPool(all, draw.Filter{}, false), Roster: roster,
-		Groups: draw.GroupSpec{Shares: []draw.Share{{Department: "brigade", Members: 2}}, Required: []string{"general"}, ValidThrough: "2026-12-31"}}
-	seed := strings.Repeat("5e", 32)
-	sel, alloc, err := draw.Run(seed, in)
+const vectors = "../../draw/testdata/vectors"
+
+// TestVerifyDrawOverEveryVector runs the command over every record of the
+// draw package's test vectors — both algorithm versions, failed attempts,
+// replacements, and every tampered copy — and expects each verdict the
+// manifest gives, first mismatch included.
+func TestVerifyDrawOverEveryVector(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(vectors, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := draw.NewRecord(seed, "", in, sel, alloc)
-	r.ID, r.PlanID, r.Seq = "d1", "p1", 1
-	return r
+	var m struct {
+		Vectors []struct {
+			File, Type, Expect, Path string
+			History                  []string
+		}
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	ran, rejected := 0, 0
+	for _, v := range m.Vectors {
+		if v.File == "" || len(v.History) > 0 { // chains and history need several records
+			continue
+		}
+		var out bytes.Buffer
+		err := run(t.Context(), []string{"verify-draw", filepath.Join(vectors, v.File)}, &out, &bytes.Buffer{})
+		switch {
+		case v.Expect == "ok" && (err != nil || !strings.HasPrefix(out.String(), "OK")):
+			t.Errorf("%s: want OK, got %v %s", v.File, err, out.String())
+		case v.Expect == "mismatch" && (err == nil || !strings.HasPrefix(out.String(), "MISMATCH: "+v.Path+":")):
+			t.Errorf("%s: want MISMATCH at %s, got %v %s", v.File, v.Path, err, out.String())
+		}
+		ran++
+		if v.Expect == "mismatch" {
+			rejected++
+		}
+	}
+	if ran < 20 || rejected < 10 {
+		t.Fatalf("only %d vectors ran (%d tampered)", ran, rejected)
+	}
 }
 
-func TestVerifyDrawAcceptsAndRejects(t *testing.T) {
-	dir := t.TempDir()
-	save := func(r *draw.Record) string {
-		raw, _ := json.Marshal(r)
-		p := filepath.Join(dir, r.Seed[:4]+fmt.Sprint(len(raw))+".json")
-		if err := os.WriteFile(p, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+// TestVerifyDrawFromURL fetches a record as a citizen would, from the
+// public endpoint, gzip-compressed.
+func TestVerifyDrawFromURL(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join(vectors, "joint-scarce.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	good := testRecord(t)
-	var out bytes.Buffer
-	if err := run(t.Context(), []string{"verify-draw", save(good)}, &out, &bytes.Buffer{}); err != nil || !strings.HasPrefix(out.String(), "OK") {
-		t.Fatalf("genuine record: %v %s", err, out.String())
-	}
-
-	bad := testRecord(t)
-	bad.Selections[1].USCC = bad.Pool[0].USCC
-	out.Reset()
-	err := run(t.Context(), []string{"verify-draw", save(bad)}, &out, &bytes.Buffer{})
-	if err == nil || !strings.Contains(out.String(), "selections[1]") {
-		t.Fatalf("altered record: %v %s", err, out.String())
-	}
-
-	// From a URL, as a citizen would point it at the public endpoint.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(good)
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			t.Error("verify-draw does not ask for compression")
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(good)
+		_ = zw.Close()
 	}))
 	defer srv.Close()
-	out.Reset()
-	if err := run(t.Context(), []string{"verify-draw", srv.URL + "/public/v1/draws/d1"}, &out, &bytes.Buffer{}); err != nil {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"verify-draw", srv.URL + "/public/v1/draws/plan-j-1"}, &out, &bytes.Buffer{}); err != nil || !strings.Contains(out.String(), "OK: draw plan-j-1") {
 		t.Fatalf("from URL: %v %s", err, out.String())
 	}
-	if err := run(t.Context(), []string{"verify-draw", filepath.Join(dir, "missing.json")}, &out, &bytes.Buffer{}); err == nil {
+	if err := run(t.Context(), []string{"verify-draw", filepath.Join(t.TempDir(), "missing.json")}, &out, &bytes.Buffer{}); err == nil {
 		t.Fatal("a missing file verified")
 	}
 }

@@ -1,4 +1,4 @@
-package draw
+package drawv1
 
 import (
 	"crypto/sha256"

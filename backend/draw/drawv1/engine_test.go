@@ -1,4 +1,4 @@
-package draw
+package drawv1
 
 import (
 	"errors"

@@ -1,8 +1,12 @@
-// Package draw holds the random selection itself: Rivest's SHA-256 sampler
-// (the one used for election audits, so that public reference
-// implementations can check every pick), proportional allocation across
-// towns, and seed derivation. It is pure and deterministic: no I/O, no
-// clock, no other randomness. A draw is a function of its seed and inputs.
+// Package drawv1 is algorithm suiji-draw/1, frozen: the procedure every
+// draw recorded before suiji-draw/2 was made with, kept so that those
+// records still verify under the rules they were drawn by. Nothing new is
+// drawn with it once the plans use case moves to package draw (version 2);
+// do not change its behaviour — a change here would make honest old records
+// fail. It imports nothing of suiji.
+//
+// Records of this version are checked by Verify; the version-2 package
+// draw dispatches to it by the record's algorithm_version.
 //
 // # The sampler
 //
@@ -18,7 +22,7 @@
 // Parts of a draw that need their own random stream (each town's sample,
 // each enterprise's inspector group) use DeriveSeed(seed, label): the
 // lowercase hex SHA-256 of UTF-8(seed + "|" + label).
-package draw
+package drawv1
 
 import (
 	"crypto/sha256"
