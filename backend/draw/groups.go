@@ -426,8 +426,14 @@ func (p *problem) witness(slots []*slot) (*assignment, error) {
 	}
 	w := newAssignment(len(p.off), p.share, p.caps, opts, valid)
 	short := 0
+	underCap := func(x int) bool { return w.load[x] < p.caps[x] }
 	for k, s := range slots {
-		g, ok := p.first(s, always)
+		// The plain greedy step first (it is what the assignment mostly
+		// turns out to be); where it runs short, over the caps, for repair.
+		g, ok := p.first(s, underCap)
+		if !ok {
+			g, ok = p.first(s, always)
+		}
 		if !ok {
 			short++
 			continue
