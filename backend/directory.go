@@ -194,15 +194,82 @@ const (
 // once a year. A record is stale when its last review is older than this.
 const ReviewMonths = 12
 
-// DepartmentLookup maps the name and the id of every department to its id:
-// spreadsheets people make name departments, English exports use ids.
-func DepartmentLookup(ds []*Department) map[string]string {
-	out := map[string]string{}
-	for _, d := range ds {
-		out[d.Name] = d.ID
+// Names is a reference list (departments, qualifications) as spreadsheets
+// use it: files people make name entries, English exports use codes (ids),
+// so imports read either back to the code and Chinese exports write names.
+type Names struct {
+	codes map[string]string // code or name → code
+	names map[string]string // code → name
+}
+
+// NewNames builds Names from code → name pairs.
+func NewNames(pairs map[string]string) Names {
+	n := Names{codes: map[string]string{}, names: pairs}
+	for code, name := range pairs {
+		n.codes[name] = code
 	}
-	for _, d := range ds {
-		out[d.ID] = d.ID // an id wins over another department's identical name
+	for code := range pairs {
+		n.codes[code] = code // a code wins over another entry's identical name
 	}
-	return out
+	return n
+}
+
+// Code returns the code a spreadsheet cell (a code or a name) stands for.
+func (n Names) Code(cell string) (string, bool) {
+	c, ok := n.codes[cell]
+	return c, ok
+}
+
+// Cell is Code for a cell that may be left blank: a blank cell is the
+// blank code, and ok is false only for text that names no entry.
+func (n Names) Cell(cell string) (code string, ok bool) {
+	if cell == "" {
+		return "", true
+	}
+	return n.Code(cell)
+}
+
+// Codes returns the codes of a list cell's entries, and the entries that
+// name nothing.
+func (n Names) Codes(cells []string) (codes, unknown []string) {
+	for _, c := range cells {
+		if code, ok := n.Code(c); ok {
+			codes = append(codes, code)
+		} else {
+			unknown = append(unknown, c)
+		}
+	}
+	return codes, unknown
+}
+
+// Name returns the name of code, or code itself when it has none.
+func (n Names) Name(code string) string {
+	if name, ok := n.names[code]; ok {
+		return name
+	}
+	return code
+}
+
+// DepartmentNames loads every department as Names (id → name).
+func DepartmentNames(ctx context.Context, store interface {
+	FindDepartments(ctx context.Context) ([]*Department, error)
+}) (Names, error) {
+	ds, err := store.FindDepartments(ctx)
+	if err != nil {
+		return Names{}, err
+	}
+	pairs := make(map[string]string, len(ds))
+	for _, d := range ds {
+		pairs[d.ID] = d.Name
+	}
+	return NewNames(pairs), nil
+}
+
+// Stamp sets the bookkeeping times of a change made at now: UpdatedAt, and
+// CreatedAt too when the enterprise is new.
+func (e *Enterprise) Stamp(created bool, now time.Time) {
+	e.UpdatedAt = now
+	if created {
+		e.CreatedAt = now
+	}
 }

@@ -208,17 +208,13 @@ func (d Date) DaysUntil(other Date) int {
 // String returns the date as "YYYY-MM-DD".
 func (d Date) String() string { return string(d) }
 
-// QualificationLookup maps the code and the name of every qualification to
-// its code, for spreadsheets that name qualifications either way.
-func QualificationLookup(qs []*Qualification) map[string]string {
-	out := map[string]string{}
+// QualificationNames is the qualification list as Names (code → name).
+func QualificationNames(qs []*Qualification) Names {
+	pairs := make(map[string]string, len(qs))
 	for _, q := range qs {
-		out[q.Name] = q.Code
+		pairs[q.Code] = q.Name
 	}
-	for _, q := range qs {
-		out[q.Code] = q.Code // a code wins over another qualification's identical name
-	}
-	return out
+	return NewNames(pairs)
 }
 
 // EnsureDefaultQualifications stores whichever of DefaultQualifications are
@@ -230,4 +226,13 @@ func EnsureDefaultQualifications(ctx context.Context, store QualificationStore, 
 		defaults[i] = q
 	}
 	return store.EnsureQualifications(ctx, defaults)
+}
+
+// Stamp sets the bookkeeping times of a change made at now: UpdatedAt, and
+// CreatedAt too when the inspector is new.
+func (in *Inspector) Stamp(created bool, now time.Time) {
+	in.UpdatedAt = now
+	if created {
+		in.CreatedAt = now
+	}
 }

@@ -96,3 +96,12 @@ type ItemStore interface {
 	// year is not published.
 	FindItemPublication(ctx context.Context, year int) (*ItemPublication, error)
 }
+
+// Stamp sets the bookkeeping times of a change made at now: UpdatedAt, and
+// CreatedAt too when the item is new.
+func (it *Item) Stamp(created bool, now time.Time) {
+	it.UpdatedAt = now
+	if created {
+		it.CreatedAt = now
+	}
+}

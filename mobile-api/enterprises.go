@@ -248,14 +248,6 @@ func (s *Server) handleUpdateEnterprise(c *fiber.Ctx) error {
 	return c.JSON(newEnterpriseResponse(e))
 }
 
-func (s *Server) handleEnterpriseVersions(c *fiber.Ctx) error {
-	versions, err := s.svc.Directory.EnterpriseVersions(c.UserContext(), c.Params("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"versions": newDirectoryVersions(versions)})
-}
-
 func (s *Server) handleReviewEnterprise(c *fiber.Ctx) error {
 	var req enterpriseReviewRequest
 	if len(c.Body()) > 0 { // the body is optional

@@ -171,14 +171,6 @@ func (s *Server) handleUpdateItem(c *fiber.Ctx) error {
 	return c.JSON(newItemResponse(it))
 }
 
-func (s *Server) handleItemVersions(c *fiber.Ctx) error {
-	vs, err := s.svc.Items.ItemVersions(c.UserContext(), c.Params("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"versions": newRecordVersions(vs)})
-}
-
 func (s *Server) handlePublishItems(c *fiber.Ctx) error {
 	var req publishItemsRequest
 	if err := bindJSON(c, &req); err != nil {

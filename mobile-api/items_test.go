@@ -95,7 +95,7 @@ func TestItemDraftPublishAndAmend(t *testing.T) {
 	if got.Version != 4 {
 		t.Errorf("unchanged amendment moved the version to %d", got.Version)
 	}
-	var vs struct{ Versions []recordVersionResponse }
+	var vs struct{ Versions []versionResponse }
 	f.req(t, "inspector", "GET", "/api/v1/items/"+a.ID+"/versions", "", 200, &vs)
 	var actions []string
 	for _, v := range vs.Versions {

@@ -237,47 +237,6 @@ func (s *Server) handleUpdateInspector(c *fiber.Ctx) error {
 	return c.JSON(newInspectorResponse(in, s.svc.Roster.Today()))
 }
 
-func (s *Server) handleInspectorVersions(c *fiber.Ctx) error {
-	vs, err := s.svc.Roster.InspectorVersions(c.UserContext(), c.Params("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"versions": newRecordVersions(vs)})
-}
-
-// recordVersionResponse is one version of a roster or item-list record:
-// who changed what, when, and how.
-type recordVersionResponse struct {
-	Number    int                         `json:"number"`
-	At        time.Time                   `json:"at"`
-	ActorID   string                      `json:"actor_id"`
-	ActorName string                      `json:"actor_name"`
-	Action    string                      `json:"action"`
-	Changes   []recordFieldChangeResponse `json:"changes"`
-}
-
-// recordFieldChangeResponse is one field's value before and after.
-type recordFieldChangeResponse struct {
-	Field  string `json:"field"`
-	Before any    `json:"before"`
-	After  any    `json:"after"`
-}
-
-func newRecordVersions(vs []*backend.Version) []recordVersionResponse {
-	out := make([]recordVersionResponse, len(vs))
-	for i, v := range vs {
-		r := recordVersionResponse{
-			Number: v.Number, At: v.At, ActorID: v.ActorID, ActorName: v.ActorName, Action: v.Action,
-			Changes: make([]recordFieldChangeResponse, len(v.Changes)),
-		}
-		for j, fc := range v.Changes {
-			r.Changes[j] = recordFieldChangeResponse{Field: fc.Field, Before: fc.Before, After: fc.After}
-		}
-		out[i] = r
-	}
-	return out
-}
-
 func (s *Server) handleExportInspectors(c *fiber.Ctx) error {
 	format, lang, err := sheetExportParams(c)
 	if err != nil {

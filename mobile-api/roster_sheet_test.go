@@ -78,7 +78,7 @@ func TestInspectorImportUpsertsAndRoundTrips(t *testing.T) {
 	if got.Name != "老王（改）" || got.DepartmentID != "dept-2" || got.Version != 2 {
 		t.Errorf("updated by import: %+v", got)
 	}
-	var vs struct{ Versions []recordVersionResponse }
+	var vs struct{ Versions []versionResponse }
 	f.req(t, "coordinator", "GET", "/api/v1/inspectors/"+existing.ID+"/versions", "", 200, &vs)
 	if len(vs.Versions) != 2 || vs.Versions[1].Action != "import" {
 		t.Errorf("import version: %+v", vs.Versions)
@@ -249,7 +249,7 @@ func TestItemImportExportAndAmendments(t *testing.T) {
 	if it.AmendmentReason != "《生产安全事故应急条例》施行" || !it.Published {
 		t.Errorf("amended by import: %+v", it)
 	}
-	var vs struct{ Versions []recordVersionResponse }
+	var vs struct{ Versions []versionResponse }
 	f.req(t, "coordinator", "GET", "/api/v1/items/"+it.ID+"/versions", "", 200, &vs)
 	if n := len(vs.Versions); n != 3 || vs.Versions[n-1].Action != "amend" || vs.Versions[0].Action != "import" {
 		t.Errorf("versions of an imported, published, amended item: %+v", vs.Versions)

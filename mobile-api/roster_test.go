@@ -139,7 +139,7 @@ func TestInspectorCreateGetPatchAndVersions(t *testing.T) {
 	body := f.req(t, "admin", "PATCH", "/api/v1/inspectors/"+created.ID, `{"name":"李四","version":1}`, 409, nil)
 	wantFields(t, body, backend.ECONFLICT, "version")
 
-	var vs struct{ Versions []recordVersionResponse }
+	var vs struct{ Versions []versionResponse }
 	f.req(t, "staff", "GET", "/api/v1/inspectors/"+created.ID+"/versions", "", 200, &vs)
 	if len(vs.Versions) != 2 || vs.Versions[0].Action != "create" || vs.Versions[1].Action != "update" {
 		t.Fatalf("versions: %+v", vs.Versions)

@@ -94,7 +94,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/departments", signedIn, keepers, s.handleCreateDepartment},
 		{"GET", "/api/v1/departments/:id", signedIn, nil, s.handleGetDepartment},
 		{"PATCH", "/api/v1/departments/:id", signedIn, keepers, s.handleUpdateDepartment},
-		{"GET", "/api/v1/departments/:id/versions", signedIn, nil, s.handleDepartmentVersions},
+		{"GET", "/api/v1/departments/:id/versions", signedIn, nil, s.handleVersions(s.svc.Directory.DepartmentVersions)},
 		{"GET", "/api/v1/enterprises", signedIn, nil, s.handleListEnterprises},
 		{"POST", "/api/v1/enterprises", signedIn, clerks, s.handleCreateEnterprise},
 		{"GET", "/api/v1/enterprises/stale", signedIn, nil, s.handleStaleEnterprises},
@@ -102,7 +102,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/enterprises/export", signedIn, clerks, s.handleExportEnterprises},
 		{"GET", "/api/v1/enterprises/:id", signedIn, nil, s.handleGetEnterprise},
 		{"PATCH", "/api/v1/enterprises/:id", signedIn, clerks, s.handleUpdateEnterprise},
-		{"GET", "/api/v1/enterprises/:id/versions", signedIn, nil, s.handleEnterpriseVersions},
+		{"GET", "/api/v1/enterprises/:id/versions", signedIn, nil, s.handleVersions(s.svc.Directory.EnterpriseVersions)},
 		{"POST", "/api/v1/enterprises/:id/review", signedIn, clerks, s.handleReviewEnterprise},
 
 		// The roster (art. 12, 15). Who may do what on one inspector
@@ -117,7 +117,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/inspectors/import", signedIn, office, s.handleImport(s.svc.Roster.ImportInspectors)},
 		{"GET", "/api/v1/inspectors/:id", signedIn, nil, s.handleGetInspector},
 		{"PATCH", "/api/v1/inspectors/:id", signedIn, office, s.handleUpdateInspector},
-		{"GET", "/api/v1/inspectors/:id/versions", signedIn, officeAndLeaders, s.handleInspectorVersions},
+		{"GET", "/api/v1/inspectors/:id/versions", signedIn, officeAndLeaders, s.handleVersions(s.svc.Roster.InspectorVersions)},
 
 		// The item lists (art. 9, 10). Every signed-in user may read items
 		// (inspectors check them on site); staff edit only their own
@@ -129,7 +129,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/items/export", signedIn, nil, s.handleExportItems},
 		{"GET", "/api/v1/items/:id", signedIn, nil, s.handleGetItem},
 		{"PATCH", "/api/v1/items/:id", signedIn, office, s.handleUpdateItem},
-		{"GET", "/api/v1/items/:id/versions", signedIn, nil, s.handleItemVersions},
+		{"GET", "/api/v1/items/:id/versions", signedIn, nil, s.handleVersions(s.svc.Items.ItemVersions)},
 
 		// Plans and draws (art. 4–5, 8, 14–16, 19): drafted by the office,
 		// approved by a leader, committed and drawn by the coordinator or

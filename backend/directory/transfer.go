@@ -101,20 +101,12 @@ func (er *enterpriseRows) Key(row sheet.Row) (string, string, string) {
 
 // Load reads the enterprises the file names (one bulk query per thousand
 // codes, not the whole directory) and the town list.
-func (er *enterpriseRows) Load(ctx context.Context, keys []string) (map[string]*backend.Enterprise, error) {
+func (er *enterpriseRows) Load(ctx context.Context, keys []string) ([]*backend.Enterprise, error) {
 	var err error
 	if er.towns, err = er.s.townNames(ctx); err != nil {
 		return nil, err
 	}
-	list, err := er.s.Enterprises.FindEnterprisesByUSCC(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*backend.Enterprise, len(list))
-	for _, e := range list {
-		out[e.USCC] = e
-	}
-	return out, nil
+	return er.s.Enterprises.FindEnterprisesByUSCC(ctx, keys)
 }
 
 func (er *enterpriseRows) Check(_ context.Context, row sheet.Row, old *backend.Enterprise) (*backend.Enterprise, map[string]string, error) {
@@ -134,9 +126,8 @@ func (er *enterpriseRows) Store(ctx context.Context, batch []sheet.Change[*backe
 	var created, updated []*backend.Enterprise
 	var createdAt, updatedAt []int // positions in batch
 	for i, c := range batch {
-		c.New.UpdatedAt = now
+		c.New.Stamp(c.Created(), now)
 		if c.Created() {
-			c.New.CreatedAt = now
 			created, createdAt = append(created, c.New), append(createdAt, i)
 		} else {
 			updated, updatedAt = append(updated, c.New), append(updatedAt, i)

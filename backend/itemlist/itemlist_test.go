@@ -26,9 +26,16 @@ func TestEveryMethodAndCategoryHasAChineseName(t *testing.T) {
 			t.Errorf("category %s has no Chinese name", c)
 		}
 	}
-	l := lookup(backend.ItemMethods, methodNames)
-	if l["现场检查"] != backend.MethodOnSite || l[backend.MethodOnSite] != backend.MethodOnSite || l["by_pigeon"] != "" {
-		t.Errorf("lookup: %v", l)
+	for _, cell := range []string{"现场检查", backend.MethodOnSite} {
+		if code, ok := methods.Code(cell); !ok || code != backend.MethodOnSite {
+			t.Errorf("methods.Code(%q) = %q, %v", cell, code, ok)
+		}
+	}
+	if code, ok := methods.Code("by_pigeon"); ok {
+		t.Errorf("an unknown method reads as %q", code)
+	}
+	if methods.Name(backend.MethodOnSite) != "现场检查" || methods.Name("by_pigeon") != "by_pigeon" {
+		t.Errorf("methods.Name: %q %q", methods.Name(backend.MethodOnSite), methods.Name("by_pigeon"))
 	}
 }
 

@@ -36,6 +36,12 @@ var methodNames = map[string]string{
 	backend.MethodRemoteMonitoring: "远程监测",
 }
 
+// methods and categories are methodNames and categoryNames both ways.
+var (
+	methods    = backend.NewNames(methodNames)
+	categories = backend.NewNames(categoryNames)
+)
+
 // categoryNames are the Chinese names of enterprise categories (art. 7).
 var categoryNames = map[string]string{
 	backend.CategoryCoalMine:                "煤矿",
@@ -66,10 +72,9 @@ func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts sheet.Impor
 
 // itemRows is the item list's side of an import (sheet.Records).
 type itemRows struct {
-	s                   *Service
-	depts, quals        map[string]string                // id/code or name → id/code
-	methods, categories map[string]string                // code or Chinese name → code
-	pubs                map[int]*backend.ItemPublication // by year; nil for a draft year
+	s                                 *Service
+	depts, quals, methods, categories backend.Names
+	pubs                              map[int]*backend.ItemPublication // by year; nil for a draft year
 }
 
 // Key is "year/code".
@@ -87,17 +92,13 @@ func (ir *itemRows) Key(row sheet.Row) (string, string, string) {
 
 // Load reads the reference lists, and the items and publication of every
 // year the file names (a year's list is tens of items).
-func (ir *itemRows) Load(ctx context.Context, keys []string) (map[string]*backend.Item, error) {
+func (ir *itemRows) Load(ctx context.Context, keys []string) ([]*backend.Item, error) {
 	var err error
-	if ir.depts, err = ir.s.departmentLookup(ctx); err != nil {
+	if ir.depts, ir.quals, err = ir.s.names(ctx); err != nil {
 		return nil, err
 	}
-	if ir.quals, err = ir.s.qualificationLookup(ctx); err != nil {
-		return nil, err
-	}
-	ir.methods = lookup(backend.ItemMethods, methodNames)
-	ir.categories = lookup(backend.Categories, categoryNames)
-	out := map[string]*backend.Item{}
+	ir.methods, ir.categories = methods, categories
+	var out []*backend.Item
 	for _, k := range keys {
 		year, _ := strconv.Atoi(k[:strings.IndexByte(k, '/')])
 		if _, loaded := ir.pubs[year]; loaded {
@@ -110,9 +111,7 @@ func (ir *itemRows) Load(ctx context.Context, keys []string) (map[string]*backen
 		if err != nil {
 			return nil, err
 		}
-		for _, it := range items {
-			out[fmt.Sprintf("%d/%s", it.Year, it.Code)] = it
-		}
+		out = append(out, items...)
 	}
 	return out, nil
 }
@@ -137,39 +136,28 @@ func (ir *itemRows) Check(ctx context.Context, row sheet.Row, old *backend.Item)
 		}
 	}
 	if given("department") {
-		if id, ok := ir.depts[v["department"]]; ok {
+		if id, ok := ir.depts.Cell(v["department"]); ok {
 			it.DepartmentID = id
-		} else if v["department"] == "" {
-			it.DepartmentID = ""
 		} else {
 			problems["department"] = "no such department"
 		}
 	}
 	if given("method") {
-		if m, ok := ir.methods[v["method"]]; ok {
+		if m, ok := ir.methods.Code(v["method"]); ok {
 			it.Method = m
 		} else {
 			problems["method"] = "one of 现场检查/on_site, 书面检查/document_review, 远程监测/remote_monitoring"
 		}
 	}
 	if given("qualification") {
-		if q, ok := ir.quals[v["qualification"]]; ok {
+		if q, ok := ir.quals.Cell(v["qualification"]); ok {
 			it.Qualification = q
-		} else if v["qualification"] == "" {
-			it.Qualification = ""
 		} else {
 			problems["qualification"] = "not on the qualification list"
 		}
 	}
 	if has("categories") {
-		var codes, unknown []string
-		for _, c := range row.Lists["categories"] {
-			if code, ok := ir.categories[c]; ok {
-				codes = append(codes, code)
-			} else {
-				unknown = append(unknown, c)
-			}
-		}
+		codes, unknown := ir.categories.Codes(row.Lists["categories"])
 		if len(unknown) > 0 {
 			problems["categories"] = "unknown: " + strings.Join(unknown, ", ")
 		}
@@ -219,14 +207,7 @@ func (ir *itemRows) Fields(it *backend.Item) map[string]any { return itemRecord(
 // Store writes the batch one item at a time, through the same
 // compare-and-set as the API: a year's list is tens of items.
 func (ir *itemRows) Store(ctx context.Context, batch []sheet.Change[*backend.Item], now time.Time) ([]error, error) {
-	return sheet.StoreEach(batch, func(c sheet.Change[*backend.Item]) error {
-		c.New.UpdatedAt = now
-		if c.Created() {
-			c.New.CreatedAt = now
-			return ir.s.Items.CreateItem(ctx, c.New)
-		}
-		return ir.s.Items.UpdateItem(ctx, c.New)
-	})
+	return sheet.StoreEach(ctx, batch, now, ir.s.Items.CreateItem, ir.s.Items.UpdateItem)
 }
 
 // VersionAction says "amend" for a change to a published year's list
@@ -255,47 +236,26 @@ func (s *Service) ExportItems(ctx context.Context, w io.Writer, year int, format
 		return err
 	}
 	english := lang == sheet.English
-	deptNames := map[string]string{}
-	qualNames := map[string]string{}
-	if !english {
-		all, err := s.Departments.FindDepartments(ctx)
-		if err != nil {
-			return err
-		}
-		for _, d := range all {
-			deptNames[d.ID] = d.Name
-		}
-		qs, err := s.Qualifications.FindQualifications(ctx)
-		if err != nil {
-			return err
-		}
-		for _, q := range qs {
-			qualNames[q.Code] = q.Name
-		}
+	depts, quals, err := s.names(ctx)
+	if err != nil {
+		return err
 	}
-	name := func(names map[string]string, code string) string {
-		if n, ok := names[code]; ok {
-			return n
+	name := func(n backend.Names, code string) string {
+		if english {
+			return code
 		}
-		return code
+		return n.Name(code)
 	}
 	rows := make([]map[string]string, 0, len(items))
 	for _, it := range items {
 		cats := make([]string, len(it.Categories))
 		for i, c := range it.Categories {
-			cats[i] = c
-			if !english {
-				cats[i] = name(categoryNames, c)
-			}
-		}
-		method := it.Method
-		if !english {
-			method = name(methodNames, method)
+			cats[i] = name(categories, c)
 		}
 		rows = append(rows, map[string]string{
 			"year": strconv.Itoa(it.Year), "code": it.Code, "name": it.Name, "law": it.LegalBasis.Law,
-			"article": it.LegalBasis.Article, "department": name(deptNames, it.DepartmentID), "content": it.Content,
-			"method": method, "qualification": name(qualNames, it.Qualification), "categories": sheet.JoinList(cats),
+			"article": it.LegalBasis.Article, "department": name(depts, it.DepartmentID), "content": it.Content,
+			"method": name(methods, it.Method), "qualification": name(quals, it.Qualification), "categories": sheet.JoinList(cats),
 			// Left blank: a reason belongs to one change, and an exported
 			// reason re-imported with an edit would claim to explain it.
 			"reason": "",
@@ -304,36 +264,15 @@ func (s *Service) ExportItems(ctx context.Context, w io.Writer, year int, format
 	return sheet.Export(w, ItemSchema, format, lang, rows)
 }
 
-// departmentLookup maps the id and the name of every department to its id.
-func (s *Service) departmentLookup(ctx context.Context) (map[string]string, error) {
-	all, err := s.Departments.FindDepartments(ctx)
-	if err != nil {
-		return nil, err
+// names loads the department and qualification lists as spreadsheets use
+// them (storing the default qualifications first, if need be).
+func (s *Service) names(ctx context.Context) (depts, quals backend.Names, err error) {
+	if depts, err = backend.DepartmentNames(ctx, s.Departments); err != nil {
+		return
 	}
-	return backend.DepartmentLookup(all), nil
-}
-
-// qualificationLookup maps the code and the name of every qualification to
-// its code.
-func (s *Service) qualificationLookup(ctx context.Context) (map[string]string, error) {
-	if _, err := s.knownQualifications(ctx); err != nil { // seeds the defaults
-		return nil, err
+	if _, err = s.knownQualifications(ctx); err != nil {
+		return
 	}
 	qs, err := s.Qualifications.FindQualifications(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return backend.QualificationLookup(qs), nil
-}
-
-// lookup maps each code and its name to the code.
-func lookup(codes []string, names map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, c := range codes {
-		out[c] = c
-		if n, ok := names[c]; ok {
-			out[n] = c
-		}
-	}
-	return out
+	return depts, backend.QualificationNames(qs), err
 }

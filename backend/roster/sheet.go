@@ -52,9 +52,9 @@ func (s *Service) ImportInspectors(ctx context.Context, r io.Reader, opts sheet.
 // inspectorRows is the roster's side of an import (sheet.Records).
 type inspectorRows struct {
 	s        *Service
-	depts    map[string]string // id or name → id
-	quals    map[string]string // code or name → code
-	userLine map[string]int    // user id → the first row linking it
+	depts    backend.Names
+	quals    backend.Names
+	userLine map[string]int // user id → the first row linking it
 }
 
 func (ir *inspectorRows) Key(row sheet.Row) (string, string, string) {
@@ -66,23 +66,13 @@ func (ir *inspectorRows) Key(row sheet.Row) (string, string, string) {
 
 // Load reads the reference lists and the whole roster once (a county's
 // roster is hundreds of entries).
-func (ir *inspectorRows) Load(ctx context.Context, keys []string) (map[string]*backend.Inspector, error) {
+func (ir *inspectorRows) Load(ctx context.Context, _ []string) ([]*backend.Inspector, error) {
 	var err error
-	if ir.depts, err = ir.s.departmentLookup(ctx); err != nil {
-		return nil, err
-	}
-	if ir.quals, err = ir.s.qualificationLookup(ctx); err != nil {
+	if ir.depts, ir.quals, err = ir.s.names(ctx); err != nil {
 		return nil, err
 	}
 	all, _, err := ir.s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*backend.Inspector, len(keys))
-	for _, in := range all {
-		out[in.BadgeNo] = in
-	}
-	return out, nil
+	return all, err
 }
 
 func (ir *inspectorRows) Check(ctx context.Context, row sheet.Row, old *backend.Inspector) (*backend.Inspector, map[string]string, error) {
@@ -115,10 +105,8 @@ func (ir *inspectorRows) Check(ctx context.Context, row sheet.Row, old *backend.
 		}
 	}
 	if given("department") {
-		if id, ok := ir.depts[v["department"]]; ok {
+		if id, ok := ir.depts.Cell(v["department"]); ok {
 			in.DepartmentID = id
-		} else if v["department"] == "" {
-			in.DepartmentID = ""
 		} else {
 			problems["department"] = "no such department"
 		}
@@ -131,14 +119,7 @@ func (ir *inspectorRows) Check(ctx context.Context, row sheet.Row, old *backend.
 		}
 	}
 	if has("qualifications") {
-		var codes, unknown []string
-		for _, q := range row.Lists["qualifications"] {
-			if code, ok := ir.quals[q]; ok {
-				codes = append(codes, code)
-			} else {
-				unknown = append(unknown, q)
-			}
-		}
+		codes, unknown := ir.quals.Codes(row.Lists["qualifications"])
 		if len(unknown) > 0 {
 			problems["qualifications"] = "not on the qualification list: " + strings.Join(unknown, ", ")
 		}
@@ -191,14 +172,7 @@ func (ir *inspectorRows) Fields(in *backend.Inspector) map[string]any { return i
 // Store writes the batch one inspector at a time, through the same
 // compare-and-set as the API: a roster is hundreds of rows.
 func (ir *inspectorRows) Store(ctx context.Context, batch []sheet.Change[*backend.Inspector], now time.Time) ([]error, error) {
-	return sheet.StoreEach(batch, func(c sheet.Change[*backend.Inspector]) error {
-		c.New.UpdatedAt = now
-		if c.Created() {
-			c.New.CreatedAt = now
-			return ir.s.Inspectors.CreateInspector(ctx, c.New)
-		}
-		return ir.s.Inspectors.UpdateInspector(ctx, c.New)
-	})
+	return sheet.StoreEach(ctx, batch, now, ir.s.Inspectors.CreateInspector, ir.s.Inspectors.UpdateInspector)
 }
 
 func (ir *inspectorRows) Ref(in *backend.Inspector) sheet.Ref {
@@ -220,23 +194,17 @@ func (s *Service) ExportInspectors(ctx context.Context, w io.Writer, format, lan
 	if err != nil {
 		return err
 	}
-	deptNames := map[string]string{}
-	if all, err := s.Departments.FindDepartments(ctx); err != nil {
+	depts, quals, err := s.names(ctx)
+	if err != nil {
 		return err
-	} else {
-		for _, d := range all {
-			deptNames[d.ID] = d.Name
-		}
-	}
-	qualNames := map[string]string{}
-	if qs, err := s.ListQualifications(ctx); err != nil {
-		return err
-	} else {
-		for _, q := range qs {
-			qualNames[q.Code] = q.Name
-		}
 	}
 	english := lang == sheet.English
+	name := func(n backend.Names, code string) string {
+		if english {
+			return code
+		}
+		return n.Name(code)
+	}
 	rows := make([]map[string]string, 0, len(list))
 	for _, in := range list {
 		username := ""
@@ -245,45 +213,27 @@ func (s *Service) ExportInspectors(ctx context.Context, w io.Writer, format, lan
 		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
 			return err
 		}
-		dept := in.DepartmentID
-		if name, ok := deptNames[dept]; ok && !english {
-			dept = name
-		}
-		quals := make([]string, len(in.Qualifications))
+		qs := make([]string, len(in.Qualifications))
 		for i, q := range in.Qualifications {
-			quals[i] = q
-			if name, ok := qualNames[q]; ok && !english {
-				quals[i] = name
-			}
+			qs[i] = name(quals, q)
 		}
 		rows = append(rows, map[string]string{
-			"badge_no": in.BadgeNo, "name": in.Name, "username": username, "department": dept,
-			"certificate_expires": string(in.CertificateExpires), "qualifications": sheet.JoinList(quals),
+			"badge_no": in.BadgeNo, "name": in.Name, "username": username, "department": name(depts, in.DepartmentID),
+			"certificate_expires": string(in.CertificateExpires), "qualifications": sheet.JoinList(qs),
 			"active": yesNo(in.Active, english), "phone": in.Phone,
 		})
 	}
 	return sheet.Export(w, InspectorSchema, format, lang, rows)
 }
 
-// departmentLookup maps both the id and the name of every department to
-// its id: spreadsheets people make name departments, exports in English
-// use ids.
-func (s *Service) departmentLookup(ctx context.Context) (map[string]string, error) {
-	all, err := s.Departments.FindDepartments(ctx)
-	if err != nil {
-		return nil, err
+// names loads the department and qualification lists as spreadsheets use
+// them.
+func (s *Service) names(ctx context.Context) (depts, quals backend.Names, err error) {
+	if depts, err = backend.DepartmentNames(ctx, s.Departments); err != nil {
+		return
 	}
-	return backend.DepartmentLookup(all), nil
-}
-
-// qualificationLookup maps the code and the name of every qualification to
-// its code.
-func (s *Service) qualificationLookup(ctx context.Context) (map[string]string, error) {
 	qs, err := s.ListQualifications(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return backend.QualificationLookup(qs), nil
+	return depts, backend.QualificationNames(qs), err
 }
 
 // parseYesNo reads the spellings of yes and no people put in spreadsheets.

@@ -35,10 +35,10 @@ type Records[T comparable] interface {
 	// all its problems.
 	Key(row Row) (key, field, problem string)
 	// Load is called once, with every distinct key of the file, before any
-	// row is checked. It returns the stored records by key — in bulk, not
-	// one query per key — and loads whatever else checking needs
-	// (reference lists such as towns or departments).
-	Load(ctx context.Context, keys []string) (map[string]T, error)
+	// row is checked. It returns the stored records among them — read in
+	// bulk, not one query per key; others may come along — and loads
+	// whatever else checking needs (reference lists such as towns).
+	Load(ctx context.Context, keys []string) ([]T, error)
 	// Check turns a row into the record to store: a new one when old is
 	// nil, otherwise a copy of old with the file's columns applied. It
 	// returns the row's problems by column key (nil for a good row); an
@@ -224,9 +224,13 @@ func check[T comparable](ctx context.Context, table *Table, report *Report, recs
 		distinct = append(distinct, k)
 	}
 	slices.Sort(distinct)
-	existing, err := recs.Load(ctx, distinct)
+	loaded, err := recs.Load(ctx, distinct)
 	if err != nil {
 		return nil, err
+	}
+	existing := make(map[string]T, len(loaded))
+	for _, rec := range loaded {
+		existing[recs.Ref(rec).Key] = rec
 	}
 
 	var changes []Change[T]
@@ -273,14 +277,26 @@ func check[T comparable](ctx context.Context, table *Table, report *Report, recs
 	return changes, nil
 }
 
+// Stamped records set their own bookkeeping times (backend.Enterprise,
+// Inspector and Item do).
+type Stamped interface {
+	comparable
+	Stamp(created bool, now time.Time)
+}
+
 // StoreEach is Records.Store for short lists (a roster, an item list):
-// each change stored on its own by store, through the same create and
-// compare-and-set as the API. An ECONFLICT or EINVALID from store is that
+// each change stamped with now and stored on its own, by create or by the
+// same compare-and-set update as the API. An ECONFLICT or EINVALID is that
 // row's error; any other stops the batch.
-func StoreEach[T comparable](batch []Change[T], store func(Change[T]) error) ([]error, error) {
+func StoreEach[T Stamped](ctx context.Context, batch []Change[T], now time.Time, create, update func(context.Context, T) error) ([]error, error) {
 	errs := make([]error, len(batch))
 	for i, c := range batch {
-		if err := store(c); err != nil {
+		c.New.Stamp(c.Created(), now)
+		store := update
+		if c.Created() {
+			store = create
+		}
+		if err := store(ctx, c.New); err != nil {
 			if code := backend.ErrorCode(err); code != backend.ECONFLICT && code != backend.EINVALID {
 				return nil, err
 			}

@@ -47,13 +47,13 @@ func (p *pets) Key(row Row) (string, string, string) {
 	return tag, "tag", ""
 }
 
-func (p *pets) Load(_ context.Context, keys []string) (map[string]*pet, error) {
+func (p *pets) Load(_ context.Context, keys []string) ([]*pet, error) {
 	p.loads++
-	out := map[string]*pet{}
+	var out []*pet
 	for _, k := range keys {
 		if e, ok := p.stored[k]; ok {
 			cp := *e
-			out[k] = &cp
+			out = append(out, &cp)
 		}
 	}
 	return out, nil
