@@ -105,6 +105,7 @@ export const zhCN = {
   'insp.expiringList': '{days} 天内到期的执法证',
   'items.title': '随机抽查事项清单',
   'items.publish': '公布 {year} 年清单',
+  'items.reason': '修改原因（清单公布后必填）',
   'items.published': '{year} 年清单已公布',
   'dept.title': '股室与协同部门',
   'towns.title': '乡镇',

@@ -37,13 +37,16 @@ export function pagedTable({ api, path, key, columns, filters = [], pageSize = 2
     }
     return q;
   };
+  let loads = 0;
   async function load() {
+    const seq = ++loads; // only the newest answer is shown
     const q = query();
     if (cursors[page]) q.set('after', cursors[page]);
     q.set('limit', pageSize);
     const url = `${pathFor ? pathFor(q) : path}?${q}`;
     try {
       const data = await api.get(url);
+      if (seq !== loads) return;
       const rows = data[key] ?? [];
       clear(body).append(...rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row))))));
       if (!rows.length) body.append(h('tr', {}, h('td', { colspan: columns.length, class: 'empty', text: t('common.none') })));
@@ -221,4 +224,10 @@ export function olderThanMonths(iso, n) {
   const limit = new Date();
   limit.setMonth(limit.getMonth() - n);
   return d < limit;
+}
+
+// fieldErrors says what the API refused, naming each bad field.
+export function fieldErrors(err) {
+  const fields = Object.entries(err.fields ?? {}).map(([k, v]) => `${k}: ${v}`).join('；');
+  return t('common.error', { message: fields ? `${err.message}（${fields}）` : err.message });
 }

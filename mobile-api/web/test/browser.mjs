@@ -90,6 +90,19 @@ scenario('a coordinator imports an enterprise file with one bad row and sees it 
   await page.getByText('浏览器测试化工有限公司').waitFor();
   await page.getByText('浏览器测试机械厂').waitFor();
   assert.equal(await page.getByText('校验位错误的企业').count(), 0);
+
+  // Editing keeps versions: the dialog shows the version, a save makes the next.
+  await page.getByRole('row', { name: /浏览器测试机械厂/ }).getByRole('button', { name: '编辑' }).click();
+  const edit = page.getByRole('dialog', { name: /浏览器测试机械厂 · 版本 1/ });
+  await edit.getByLabel('行业').fill('通用设备制造业');
+  await edit.getByRole('button', { name: '保存' }).click();
+  await edit.getByText('已保存。 版本 2').waitFor();
+  await edit.getByRole('button', { name: '关闭' }).click();
+  await page.getByRole('row', { name: /浏览器测试机械厂.*通用设备制造业/ }).waitFor();
+  await page.getByRole('row', { name: /浏览器测试机械厂/ }).getByRole('button', { name: '编辑' }).click();
+  const again = page.getByRole('dialog', { name: /浏览器测试机械厂 · 版本 2/ });
+  await again.getByText('通用设备制造业').last().waitFor();
+  await again.getByRole('button', { name: '关闭' }).click();
   await page.getByLabel('搜索').fill('');
   await page.getByText('超过12个月未核查').first().waitFor();
   await shot(page, 'console-enterprises');
@@ -223,6 +236,16 @@ scenario('the portal lists the approved plan with its commitment, and the year\'
   await page.getByText('AQ-005').waitFor();
   await shot(page, 'portal-items');
 }, { javaScriptEnabled: false });
+
+scenario('the roster flags certificates about to expire and expired ones', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/inspectors`);
+  await page.getByRole('heading', { name: '执法人员名录库' }).waitFor();
+  await page.getByText('执法证即将到期').first().waitFor();
+  await page.getByText(/30 天内到期的执法证/).waitFor();
+  await page.getByLabel('所属部门').selectOption({ label: '应急管理综合行政执法大队' });
+  await page.getByText('执法证已过期').first().waitFor();
+});
 
 scenario('statistics show coverage and random share, and the audit chain verifies', async (page) => {
   await signIn(page, 'coordinator');

@@ -6,7 +6,7 @@ import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import {
   pagedTable, searchBox, select, checkbox, badges, exportButtons, importButton, versionsList,
-  dialogBox, message, CATEGORIES, FLAGS, olderThanMonths,
+  dialogBox, message, fieldErrors, CATEGORIES, FLAGS, olderThanMonths,
 } from '../widgets.js';
 
 export async function render({ api }) {
@@ -67,7 +67,7 @@ export async function render({ api }) {
         msg.set('success', `${t('common.saved')} ${t('common.version', { version: saved.version })}`);
         table.reload();
       } catch (err) {
-        msg.set('error', t('common.error', { message: `${err.message} ${Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`).join('；')}` }));
+        msg.set('error', fieldErrors(err));
       }
     };
     const review = async () => {

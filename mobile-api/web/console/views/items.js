@@ -1,14 +1,53 @@
 // 随机抽查事项清单: the yearly item lists; a coordinator publishes a year's
 // list (art. 10), after which it changes only with a reason.
-import { h } from '../../shared/dom.js';
+import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, searchBox, exportButtons, importButton, versionsList, dialogBox, message } from '../widgets.js';
+import { pagedTable, searchBox, exportButtons, importButton, versionsList, dialogBox, message, fieldErrors } from '../widgets.js';
 
 export async function render({ api }) {
   const deps = await api.get('/api/v1/departments');
   const depName = (id) => deps.departments.find((d) => d.id === id)?.name ?? id;
   const year = h('input', { type: 'number', name: 'year', min: 2000, max: 2100, value: String(new Date().getFullYear()), dataset: { label: t('common.year') } });
   const msg = message();
+  const editors = api.hasRole('coordinator', 'staff');
+
+  // edit shows an item with its versions; once its year's list is
+  // published a change needs a reason (art. 10) and becomes a new version.
+  async function edit(it) {
+    const f = {
+      name: h('input', { value: it.name }),
+      content: h('textarea', { rows: 3, value: it.content }),
+      method: h('input', { value: it.method }),
+    };
+    const law = h('input', { value: it.legal_basis.law });
+    const article = h('input', { value: it.legal_basis.article });
+    const reason = h('input', { value: '' });
+    const msg2 = message();
+    const versions = await versionsList(api, `/api/v1/items/${it.id}/versions`);
+    const save = async () => {
+      const body = Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value]));
+      body.legal_basis = { law: law.value, article: article.value };
+      if (reason.value.trim()) body.reason = reason.value.trim();
+      body.version = it.version;
+      try {
+        Object.assign(it, await api.patch(`/api/v1/items/${it.id}`, body));
+        msg2.set('success', `${t('common.saved')} ${t('common.version', { version: it.version })}`);
+        table.reload();
+      } catch (err) {
+        msg2.set('error', fieldErrors(err));
+      }
+    };
+    dialogBox(`${it.code} ${it.name} · ${t('common.version', { version: it.version })}`,
+      editors ? [
+        h('div', { class: 'grid2' }, field(t('field.name'), f.name), field(t('field.method'), f.method),
+          field(`${t('field.legalBasis')}（法律法规）`, law), field(`${t('field.legalBasis')}（条款）`, article)),
+        field(t('field.content'), f.content),
+        field(t('items.reason'), reason),
+        h('p', {}, h('button', { type: 'button', text: t('common.save'), onclick: save })), msg2,
+      ] : null,
+      h('h3', { text: t('common.versions') }), versions);
+  }
+
   const table = pagedTable({
     api, path: '/api/v1/items', key: 'items',
     filters: [year, searchBox('q', t('common.search'), t('common.searchHint'))],
@@ -19,8 +58,8 @@ export async function render({ api }) {
       { label: t('field.department'), cell: (i) => depName(i.department_id) },
       { label: t('field.method'), cell: (i) => i.method },
       { label: t('field.published'), cell: (i) => (i.published ? h('span', { class: 'badge ok', text: t('common.yes') }) : h('span', { class: 'badge warn', text: t('common.no') })) },
-      { label: t('common.versions'), cell: (i) => h('button', { type: 'button', class: 'secondary', text: t('common.versions'),
-        onclick: async () => dialogBox(`${i.name} · ${t('common.version', { version: i.version })}`, await versionsList(api, `/api/v1/items/${i.id}/versions`)) }) },
+      { label: t('common.actions'), cell: (i) => h('button', { type: 'button', class: 'secondary',
+        text: editors ? t('common.edit') : t('common.versions'), onclick: () => edit(i) }) },
     ],
     actions: [
       api.hasRole('coordinator') ? h('button', { type: 'button', text: t('items.publish', { year: year.value }), onclick: async (e) => {

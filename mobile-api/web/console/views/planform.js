@@ -4,7 +4,7 @@
 // coverage rule), so the filter is tuned before a leader approves it.
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, CATEGORIES, FLAGS } from '../widgets.js';
+import { message, fieldErrors, CATEGORIES, FLAGS } from '../widgets.js';
 
 export async function render({ api, navigate }, id) {
   const plan = id ? await api.get(`/api/v1/plans/${id}`) : null;
@@ -87,7 +87,7 @@ export async function render({ api, navigate }, id) {
       const saved = plan ? await api.patch(`/api/v1/plans/${plan.id}`, { ...body, version: plan.version }) : await api.post('/api/v1/plans', body);
       navigate(`/plans/${saved.id}`);
     } catch (err) {
-      msg.set('error', t('common.error', { message: `${err.message} ${Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`).join('；')}` }));
+      msg.set('error', fieldErrors(err));
     }
   } },
   pool,
