@@ -308,5 +308,6 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 		*backend.Draw
 		PlanTitle  string
 		Superseded bool
-	}{d, p.Title, p.CurrentDrawID != d.ID}}, nil
+		PoolSize   int
+	}{d, p.Title, p.CurrentDrawID != d.ID, len(d.Record.Pool)}}, nil
 }

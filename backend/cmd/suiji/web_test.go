@@ -159,3 +159,28 @@ func writeEnterpriseFixture(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrowserVerifierAgreesOnVectors runs the portal's verifier
+// (mobile-api/web/shared/verify/verify.js, in Node) over every test vector
+// of backend/draw/testdata/vectors — the files the Go and Python verifiers
+// check — and requires the manifest's verdict for each: ok, or the first
+// mismatch at exactly the path named.
+func TestBrowserVerifierAgreesOnVectors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Node.js")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("the verifier's test needs Node.js: %v; run deploy/local/web.sh browser (make test does)", err)
+	}
+	cmd := exec.Command(node, "test/vectors.mjs", "../../backend/draw/testdata/vectors/manifest.json")
+	cmd.Dir = webDir
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("the browser verifier disagrees with the vectors: %v", err)
+	}
+	if !bytes.Contains(out, []byte(" passed, 0 failed")) {
+		t.Fatal("no verdicts reported")
+	}
+}
