@@ -51,7 +51,7 @@ type Config struct {
 	MongoURI      string // MongoDB (or FerretDB) connection string
 	MongoDatabase string // database name
 
-	RedisURL    string // redis://host:port/db
+	RedisURL    string // redis://host:port/db, redis+sentinel://…/MASTER/db or redis+cluster://…
 	RedisPrefix string // prefix of every key suiji writes
 
 	MinIOEndpoint   string // host:port of MinIO / S3
@@ -96,7 +96,7 @@ var Vars = []Var{
 	{"SUIJI_LOG_FORMAT", "auto", "auto (JSON unless stderr is a terminal), json or text", false},
 	{"SUIJI_MONGO_URI", "mongodb://127.0.0.1:27017/", "MongoDB connection string (FerretDB locally)", false},
 	{"SUIJI_MONGO_DATABASE", "suiji", "MongoDB database name", false},
-	{"SUIJI_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL (redis:// or rediss://, with database number)", false},
+	{"SUIJI_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: redis://[:password@]host:port/db (rediss:// for TLS); redis+sentinel://[:password@]host:26379,…/MASTER/db[?sentinel_password=…] for a master behind Sentinel; redis+cluster://[:password@]host:port,… for Redis Cluster (rediss+… for TLS)", false},
 	{"SUIJI_REDIS_PREFIX", "suiji:", "prefix of every Redis key", false},
 	{"SUIJI_MINIO_ENDPOINT", "127.0.0.1:9000", "MinIO or S3 endpoint host:port", false},
 	{"SUIJI_MINIO_ACCESS_KEY", DevMinIOAccessKey, "MinIO access key", true},
@@ -230,8 +230,10 @@ func (c *Config) validate(r *reader) {
 	if c.MongoDatabase == "" {
 		r.fail("SUIJI_MONGO_DATABASE", "must not be empty")
 	}
-	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		r.fail("SUIJI_REDIS_URL", "must be a redis:// or rediss:// URL")
+	switch scheme, _, _ := strings.Cut(c.RedisURL, "://"); scheme {
+	case "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster":
+	default:
+		r.fail("SUIJI_REDIS_URL", "must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL")
 	}
 	if _, _, err := net.SplitHostPort(c.MinIOEndpoint); err != nil {
 		r.fail("SUIJI_MINIO_ENDPOINT", "must be host:port: %v", err)

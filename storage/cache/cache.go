@@ -4,7 +4,13 @@
 // itself never live here; they are in MongoDB.
 //
 // Every key suiji writes starts with the configured prefix (see Cache.Key) so
-// that several stacks and tests can share one Redis. The package translates
+// that several stacks and tests can share one Redis.
+//
+// Redis may be one server, a master watched by Sentinel (go-redis's failover
+// client follows it to the new master without a restart) or a Cluster (see
+// parseAddress for the URL forms). Keys that one script or transaction
+// touches together share a hash tag ("{…}") so that they live in one Cluster
+// slot; everything else touches one key per command. The package translates
 // Redis errors to *backend.Error values. It imports backend but must not
 // import mobile-api or any other storage package.
 package cache
@@ -12,22 +18,28 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"suiji/backend"
 )
 
+// openTimeout bounds the first ping, so that an unreachable Redis is
+// reported within seconds.
+const openTimeout = 5 * time.Second
+
 // Options says where Redis is and how suiji's keys are named.
 type Options struct {
 	// URL is a redis:// or rediss:// URL, with the database number as its
-	// path, e.g. redis://127.0.0.1:6379/0.
+	// path, e.g. redis://127.0.0.1:6379/0; redis+sentinel://s1:26379,…/MASTER/db
+	// for a master found through Sentinel; redis+cluster://n1:6379,… for a
+	// Cluster.
 	URL string
 	// Prefix starts every key suiji writes, e.g. "suiji:".
 	Prefix string
@@ -36,16 +48,17 @@ type Options struct {
 // Cache is a connection pool to Redis plus suiji's key prefix. It is safe for
 // concurrent use; open one per process and close it on shutdown.
 type Cache struct {
-	client *redis.Client
-	prefix string
-	addr   string // redis://host:port/db, without credentials, for messages
+	client   redis.UniversalClient
+	prefix   string
+	addr     string // the URL without credentials, for messages
+	topology string // single, sentinel or cluster
 }
 
 // Open parses the URL, connects and pings Redis. It returns EINVALID when the
 // URL cannot be parsed and EUNAVAILABLE, naming Redis and the address tried,
 // when the server does not answer.
 func Open(ctx context.Context, o Options) (*Cache, error) {
-	opts, err := redis.ParseURL(o.URL)
+	a, err := parseAddress(o.URL)
 	if err != nil {
 		// A *url.Error repeats the whole URL, password included; keep
 		// only the reason.
@@ -53,14 +66,15 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, backend.Wrap(err, backend.EINVALID, "Redis URL is invalid (want redis://[:password@]host:port/db)")
+		return nil, backend.Wrap(err, backend.EINVALID,
+			"Redis URL is invalid: %v (want redis://[:password@]host:port/db, redis+sentinel://host:port,…/MASTER/db or redis+cluster://host:port,…)", err)
 	}
-	c := &Cache{
-		client: redis.NewClient(opts),
-		prefix: o.Prefix,
-		addr:   fmt.Sprintf("redis://%s/%d", opts.Addr, opts.DB),
-	}
-	if err := c.Ping(ctx); err != nil {
+	c := &Cache{client: a.client(), prefix: o.Prefix, addr: a.display, topology: a.topology}
+	// Bounded like MongoDB's server selection: the Sentinel and Cluster
+	// clients keep retrying their seed addresses for as long as they may.
+	pctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	if err := c.Ping(pctx); err != nil {
 		_ = c.client.Close()
 		return nil, err
 	}
@@ -101,7 +115,24 @@ func (c *Cache) Prefix() string { return c.prefix }
 // this connection (locks, idempotency keys, limiter storage, token families,
 // pub/sub). Code outside storage never uses it. Keys written through it must
 // come from Key.
-func (c *Cache) Client() *redis.Client { return c.client }
+func (c *Cache) Client() redis.UniversalClient { return c.client }
+
+// Topology is "single", "sentinel" or "cluster": what the URL named.
+func (c *Cache) Topology() string { return c.topology }
+
+// ForEachShard calls fn with a client of every server that holds keys: the
+// one server (or Sentinel's current master), or each Cluster master. Key
+// scans (SCAN sees one server's keys) go through it.
+func (c *Cache) ForEachShard(ctx context.Context, fn func(ctx context.Context, shard *redis.Client) error) error {
+	switch cl := c.client.(type) {
+	case *redis.ClusterClient:
+		return translate(cl.ForEachMaster(ctx, fn))
+	case *redis.Client:
+		return fn(ctx, cl)
+	default:
+		return backend.Errorf(backend.EINTERNAL, "unexpected Redis client %T", c.client)
+	}
+}
 
 // translate turns a Redis client error into a *backend.Error: a missing key
 // (redis.Nil) is ENOTFOUND; a connection that cannot be made, breaks or times

@@ -88,16 +88,16 @@ func (l *LoginThrottle) ipKey(ip string) string {
 	return l.c.Key("login", "ip", ip)
 }
 
-// failScript increments each of KEYS and starts its window (ARGV[1]
+// failScript increments KEYS[1] and starts its window (ARGV[1]
 // milliseconds) on the first failure. Doing both in one script means a crash
 // between INCR and PEXPIRE cannot leave a counter that never expires; a
-// counter found without an expiry (PTTL -1) gets one too.
+// counter found without an expiry (PTTL -1) gets one too. One key per run:
+// the username's and the address's counters live in different Cluster
+// slots.
 var failScript = redis.NewScript(`
-for _, k in ipairs(KEYS) do
-	local n = redis.call('INCR', k)
-	if n == 1 or redis.call('PTTL', k) < 0 then
-		redis.call('PEXPIRE', k, ARGV[1])
-	end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+	redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return 0
 `)
@@ -107,19 +107,20 @@ return 0
 // account.
 func (l *LoginThrottle) Check(ctx context.Context, username, ip string) error {
 	uk, ik := l.userKey(username), l.ipKey(ip)
+	// GET each, not MGET: the keys may live in different Cluster slots.
 	pipe := l.c.client.Pipeline()
-	counts := pipe.MGet(ctx, uk, ik)
+	ucount := pipe.Get(ctx, uk)
+	icount := pipe.Get(ctx, ik)
 	uttl := pipe.PTTL(ctx, uk)
 	ittl := pipe.PTTL(ctx, ik)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return translate(err)
 	}
-	vals := counts.Val()
 	var wait time.Duration
-	if over(vals[0], l.o.UserLimit) {
+	if over(ucount.Val(), l.o.UserLimit) {
 		wait = max(wait, remaining(uttl.Val(), l.o.Window))
 	}
-	if over(vals[1], l.o.IPLimit) {
+	if over(icount.Val(), l.o.IPLimit) {
 		wait = max(wait, remaining(ittl.Val(), l.o.Window))
 	}
 	if wait <= 0 {
@@ -128,10 +129,9 @@ func (l *LoginThrottle) Check(ctx context.Context, username, ip string) error {
 	return backend.RateLimited(wait, "too many failed sign-ins; try again in %d s", int(math.Ceil(wait.Seconds())))
 }
 
-// over reports whether a counter read by MGET (nil when there were no
+// over reports whether a counter read by GET ("" when there were no
 // failures in this window) has reached limit.
-func over(v any, limit int) bool {
-	s, _ := v.(string)
+func over(s string, limit int) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= limit
 }
@@ -152,8 +152,12 @@ func remaining(ttl, window time.Duration) time.Duration {
 
 // Fail implements backend.LoginThrottle.
 func (l *LoginThrottle) Fail(ctx context.Context, username, ip string) error {
-	keys := []string{l.userKey(username), l.ipKey(ip)}
-	return translate(failScript.Run(ctx, l.c.client, keys, l.o.Window.Milliseconds()).Err())
+	for _, k := range []string{l.userKey(username), l.ipKey(ip)} {
+		if err := failScript.Run(ctx, l.c.client, []string{k}, l.o.Window.Milliseconds()).Err(); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
 }
 
 // Succeed implements backend.LoginThrottle.

@@ -30,13 +30,22 @@ func (s *Sessions) userKey(userID string) string { return s.c.Key("session", "us
 // CreateFamily implements backend.RefreshTokenStore.
 func (s *Sessions) CreateFamily(ctx context.Context, familyID, userID, tokenHash string, ttl time.Duration) error {
 	fam, seen, user := s.familyKey(familyID), s.seenKey(familyID), s.userKey(userID)
+	// The user's list of families first: a family missing from it could
+	// not be revoked by RevokeUser. Two transactions, since the family's
+	// keys and the user's list live in different Cluster slots.
 	_, err := s.c.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, user, familyID)
+		p.PExpire(ctx, user, ttl)
+		return nil
+	})
+	if err != nil {
+		return translate(err)
+	}
+	_, err = s.c.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, fam, "user", userID, "cur", tokenHash, "prev", "", "prev_at", 0, "prev_used", 1, "revoked", 0)
 		p.PExpire(ctx, fam, ttl)
 		p.SAdd(ctx, seen, tokenHash)
 		p.PExpire(ctx, seen, ttl)
-		p.SAdd(ctx, user, familyID)
-		p.PExpire(ctx, user, ttl)
 		return nil
 	})
 	return translate(err)

@@ -6,22 +6,36 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/redis/go-redis/v9"
 
 	"suiji/storage/cache"
 	"suiji/storage/objects"
 )
 
 // deleteKeys deletes every key that starts with prefix, scanning in batches
-// so that a large keyspace is never blocked.
+// so that a large keyspace is never blocked (on every Cluster master).
 func deleteKeys(ctx context.Context, c *cache.Cache, prefix string) error {
-	rdb := c.Client()
+	return c.ForEachShard(ctx, func(ctx context.Context, rdb *redis.Client) error {
+		return deleteShardKeys(ctx, rdb, prefix)
+	})
+}
+
+// deleteShardKeys deletes one server's keys that start with prefix.
+func deleteShardKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
 	iter := rdb.Scan(ctx, 0, globEscape(prefix)+"*", 500).Iterator()
 	var batch []string
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := rdb.Del(ctx, batch...).Err()
+		// One DEL per key: under Cluster one server holds many slots,
+		// and a multi-key DEL must stay within one.
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range batch {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
 		batch = batch[:0]
 		return err
 	}

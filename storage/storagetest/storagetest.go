@@ -95,10 +95,17 @@ func Redis(t testing.TB) *cache.Cache {
 	skipShort(t, "Redis")
 	cfg := Config(t)
 	knownDown(t, "SUIJI_REDIS_URL", cfg.RedisURL)
-	prefix := cfg.RedisPrefix + sanitize(t.Name(), '_', 60) + ":" + randomHex(3) + ":"
-	c, err := cache.Open(t.Context(), cache.Options{URL: cfg.RedisURL, Prefix: prefix})
+	return openRedis(t, cfg.RedisURL)
+}
+
+// openRedis connects to url with the test's own key prefix, removed when
+// the test passes.
+func openRedis(t testing.TB, url string) *cache.Cache {
+	t.Helper()
+	prefix := Config(t).RedisPrefix + sanitize(t.Name(), '_', 60) + ":" + randomHex(3) + ":"
+	c, err := cache.Open(t.Context(), cache.Options{URL: url, Prefix: prefix})
 	if err != nil {
-		unreachable(t, err, "SUIJI_REDIS_URL", cfg.RedisURL)
+		unreachable(t, err, "SUIJI_REDIS_URL", url)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
