@@ -85,10 +85,11 @@ fi
 started=$SECONDS
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/suiji-test.XXXXXX")
 stack_init test "$DATA"
-# The PDF fonts, and poppler-utils whose pdftotext and pdfimages read the
-# generated documents back in backend/documents' tests.
+# The PDF fonts, poppler-utils whose pdftotext and pdfimages read the
+# generated documents back in backend/documents' tests, and redis-server,
+# whose binary the Sentinel and Cluster tests start on ports of their own.
 # shellcheck disable=SC2046 # a list of package names
-stack_apt_install $(stack_pdf_font_packages) poppler-utils
+stack_apt_install $(stack_pdf_font_packages) poppler-utils redis-server
 stack_start_redis "$REDIS_SHARED_PORT" "$REDIS_OWN_PORT" "$REDIS_DB" ephemeral
 stack_start_ferretdb "$FERRETDB_PORT"
 stack_start_minio "$MINIO_PORT" "$MINIO_CONSOLE_PORT" "$MINIO_USER" "$MINIO_PASSWORD" no-console
