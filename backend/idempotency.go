@@ -25,6 +25,14 @@ type IdempotencyStore interface {
 	// another request holds the key it stores nothing and returns ECONFLICT.
 	// It returns EUNAVAILABLE when the store cannot be reached.
 	Finish(ctx context.Context, scope, key, fp string, r *StoredResponse) error
+	// Extend keeps the caller's in-flight claim for another claim period:
+	// the HTTP layer calls it while the request runs, so that a request
+	// that takes longer than one period is not mistaken for one whose
+	// server crashed, and a retry cannot run it a second time. (After a
+	// real crash the calls stop and the claim expires.) It returns
+	// ECONFLICT when the key no longer holds the caller's claim, and
+	// EUNAVAILABLE when the store cannot be reached.
+	Extend(ctx context.Context, scope, key, fp string) error
 	// Abandon frees an in-flight claim, after a server error or a panic, so
 	// that a retry runs the request again. A completed key is left as it is.
 	// It returns EUNAVAILABLE when the store cannot be reached.

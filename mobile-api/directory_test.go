@@ -698,7 +698,7 @@ func TestEnterpriseImportExport(t *testing.T) {
 // real listener (app.Test refuses such a body itself, before the server
 // can answer): 413 with the error body, nothing stored.
 func TestEnterpriseImportOverBodyLimit(t *testing.T) {
-	env := newAPIEnv(t, Config{BodyLimit: 64 << 10})
+	env := newAPIEnv(t, Config{BodyLimit: 16 << 10, UploadLimit: 64 << 10})
 	staff := env.login(t, "staff").AccessToken
 	base := serveOnLoopback(t, env.srv)
 	big := []byte("统一社会信用代码,企业名称,所属乡镇\n" + strings.Repeat(dirUSCC(10, 1)[0]+",某企业,巴公镇\n", 4000))

@@ -81,9 +81,11 @@ func (s *Server) check(ctx context.Context, dep backend.Dependency) CheckResult 
 	err := dep.Pinger.Ping(ctx)
 	result := CheckResult{Status: "ok", LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
 	if err != nil {
+		// The cause (which names hosts and addresses) goes to the log; the
+		// public answer says only what kind of failure it was.
 		s.logger.WarnContext(ctx, "dependency down", slog.String("dependency", dep.Name), slog.Any("error", err))
 		result.Status = "down"
-		result.Error = backend.ErrorMessage(err)
+		result.Error = "unreachable or refusing"
 		if ctx.Err() != nil {
 			result.Error = "no answer within " + s.cfg.ReadyTimeout.String()
 		}

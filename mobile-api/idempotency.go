@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -78,6 +79,10 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 				s.abandon(bg, c, store, scope, key)
 			}
 		}()
+		// The claim lives as long as the request runs, however long that
+		// is: a retry meanwhile gets 409, never a second run.
+		stop := s.keepClaim(bg, c, store, scope, key, fp)
+		defer stop()
 
 		if err := c.Next(); err != nil {
 			// Render the error now so that what is stored is what the client
@@ -163,4 +168,43 @@ func requestFingerprint(c *fiber.Ctx) string {
 	h.Write([]byte("\n"))
 	h.Write(c.Body())
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// claimHeartbeat is how often a running request renews its idempotency
+// claim: well within the store's claim period (cache.IdempotencyClaimTTL),
+// so that a renewal can fail once and the claim still holds.
+const claimHeartbeat = 10 * time.Second
+
+// keepClaim renews the claim every heartbeat until the returned stop is
+// called. A renewal that fails is logged; the claim then expires on its own
+// at the end of its period, as after a crash.
+func (s *Server) keepClaim(ctx context.Context, c *fiber.Ctx, store backend.IdempotencyStore, scope, key, fp string) (stop func()) {
+	every := s.claimHeartbeat
+	if every <= 0 {
+		every = claimHeartbeat
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	requestID := requestID(c)
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := store.Extend(ctx, scope, key, fp); err != nil {
+					s.logger.ErrorContext(ctx, "idempotency: renewing the claim failed",
+						slog.String("request_id", requestID), slog.Any("error", err))
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }

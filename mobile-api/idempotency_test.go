@@ -386,3 +386,39 @@ func TestIdempotencyKeyValidation(t *testing.T) {
 		t.Errorf("GET handler ran %d times, want 2", n)
 	}
 }
+
+// TestIdempotencyClaimOutlivesALongRequest: a request that runs for longer
+// than the store's claim period keeps its claim, so a retry sent meanwhile
+// is refused (409) instead of running the request a second time.
+func TestIdempotencyClaimOutlivesALongRequest(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.claimHeartbeat = 100 * time.Millisecond
+	store := cache.NewIdempotencyStore(storagetest.Redis(t))
+	store.ClaimTTL = 300 * time.Millisecond
+	h := &objectsHandler{calls: map[string]int{}, objects: map[string]string{}, started: make(chan struct{}), release: make(chan struct{})}
+	s.App().Post("/test/objects", testActor, s.idempotent(store), h.create)
+
+	first := make(chan int, 1)
+	go func() {
+		resp, err := s.App().Test(post("/test/objects", `{"name":"block"}`, "k-long", "user-1"), -1)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-h.started
+	time.Sleep(time.Second) // more than three claim periods
+	resp, body := do(t, s, post("/test/objects", `{"name":"block"}`, "k-long", "user-1"))
+	if resp.StatusCode != 409 {
+		t.Errorf("retry while the first still runs: %d %s, want 409", resp.StatusCode, body)
+	}
+	close(h.release)
+	if status := <-first; status != 201 {
+		t.Fatalf("first request: %d", status)
+	}
+	if n := h.count("block"); n != 1 {
+		t.Errorf("the handler ran %d times, want once", n)
+	}
+}

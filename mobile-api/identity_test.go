@@ -107,6 +107,11 @@ func TestAccessTokenForgeries(t *testing.T) {
 		"wrong issuer":    sign(jwt.SigningMethodHS256, []byte(testJWTKey), func(c jwt.MapClaims) { c["iss"] = "evil" }),
 		"no expiry":       sign(jwt.SigningMethodHS256, []byte(testJWTKey), func(c jwt.MapClaims) { delete(c, "exp") }),
 		"garbage":         "not.a.token",
+		// Validly signed, but naming no user or no session.
+		"empty subject": sign(jwt.SigningMethodHS256, []byte(testJWTKey), func(c jwt.MapClaims) { c["sub"] = "" }),
+		"no subject":    sign(jwt.SigningMethodHS256, []byte(testJWTKey), func(c jwt.MapClaims) { delete(c, "sub") }),
+		"empty session": sign(jwt.SigningMethodHS256, []byte(testJWTKey), func(c jwt.MapClaims) { c["fid"] = "" }),
+		"no session":    sign(jwt.SigningMethodHS256, []byte(testJWTKey), func(c jwt.MapClaims) { delete(c, "fid") }),
 	}
 	for name, tok := range forgeries {
 		t.Run(name, func(t *testing.T) {

@@ -60,6 +60,8 @@ func newRequestID() string {
 // errors itself (through the app's error handler) so that the status it
 // records is the one the client gets.
 func (s *Server) observe(c *fiber.Ctx) error {
+	s.handlers.start()
+	defer s.handlers.done()
 	start := time.Now()
 	if err := c.Next(); err != nil {
 		if herr := s.errorHandler(c, err); herr != nil {

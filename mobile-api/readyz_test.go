@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,10 @@ func TestReadyzReportsEachService(t *testing.T) {
 			}
 			if c := r.Checks[down]; c.Status != "down" || c.Error == "" {
 				t.Errorf("%s check %+v, want down with a reason", down, c)
+			}
+			// Anyone may ask: the reason names no host or address.
+			if c := r.Checks[down]; strings.Contains(c.Error, "127.0.0.1") || strings.Contains(c.Error, "localhost") {
+				t.Errorf("%s check tells an anonymous caller where it lives: %q", down, c.Error)
 			}
 			for _, n := range names {
 				if n != down && r.Checks[n].Status != "ok" {

@@ -172,14 +172,25 @@ func (s *Server) apiRoutes() []route {
 	}
 }
 
-// mountAPI installs the table. Signed-in routes authenticate first, then
-// check roles, then (for mutations) apply Idempotency-Key handling, which is
-// scoped per user and so must follow authentication.
+// mountAPI installs the table. Every route first gets its deadline (see
+// limits.go). Signed-in routes authenticate next, then check roles, then
+// (imports) wait for the instance's import slot, then (for mutations) apply
+// Idempotency-Key handling, which is scoped per user and so must follow
+// authentication.
 func (s *Server) mountAPI() {
 	for _, r := range s.apiRoutes() {
 		var chain []fiber.Handler
+		switch kindOf(r.method, r.path) {
+		case ordinary:
+			chain = append(chain, deadline(s.cfg.RequestTimeout))
+		case upload, long:
+			chain = append(chain, deadline(s.cfg.UploadTimeout))
+		}
 		if r.access == signedIn {
 			chain = append(chain, s.authenticate, requireRoles(r.roles))
+			if kindOf(r.method, r.path) == upload {
+				chain = append(chain, s.oneImport)
+			}
 			if mutating(r.method) {
 				chain = append(chain, s.idempotent(s.svc.Idempotency))
 			}

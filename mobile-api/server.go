@@ -18,7 +18,7 @@ import (
 // Config is what the HTTP server needs to know; the binary fills it from
 // the process configuration.
 type Config struct {
-	BodyLimit      int           // bytes; larger bodies get 413
+	BodyLimit      int           // bytes; larger bodies get 413 (DefaultBodyLimit if 0)
 	CORSOrigins    []string      // allowed origins; none means no CORS headers
 	TrustedProxies []string      // proxies whose X-Forwarded-For is believed
 	ReadyTimeout   time.Duration // per-dependency deadline of /readyz
@@ -26,6 +26,12 @@ type Config struct {
 	// EventsHeartbeat is how often an idle event stream gets a comment
 	// line and reads back what it may have missed (DefaultHeartbeat if 0).
 	EventsHeartbeat time.Duration
+	// The limits of limits.go; each takes its Default… value when 0.
+	UploadLimit    int           // bytes of a spreadsheet upload, from a caller with a valid token
+	ReadTimeout    time.Duration // to send a request's header and body (uploads: UploadTimeout)
+	RequestTimeout time.Duration // a request's deadline (uploads, exports: UploadTimeout; streams: none)
+	UploadTimeout  time.Duration // to send an upload; the deadline of imports and exports
+	MaxConnsPerIP  int           // open connections per socket address (trusted proxies: no limit)
 }
 
 // Server is the HTTP API. Create it with New, serve it with Serve; tests
@@ -38,6 +44,10 @@ type Server struct {
 	proxies trustedProxies // who may report the client address
 	metrics *metrics
 	app     *fiber.App
+
+	handlers       inflight      // handlers running, for Serve to wait for
+	claimHeartbeat time.Duration // how often idempotency claims are renewed (claimHeartbeat if 0; tests shorten it)
+	imports        chan struct{} // the one import slot (see oneImport)
 }
 
 // New builds the Fiber app with its middleware and routes. deps are the
@@ -48,19 +58,25 @@ func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc app.Ser
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
+	cfg.withDefaultLimits()
 	s := &Server{cfg: cfg, logger: logger, deps: deps, svc: svc, metrics: newMetrics(), proxies: parseTrustedProxies(cfg.TrustedProxies)}
 	fc := fiber.Config{
-		AppName:               "suiji",
-		BodyLimit:             cfg.BodyLimit,
+		AppName: "suiji",
+		// The largest body any route takes; headerReceived lowers it per
+		// request before the body is read (see limits.go).
+		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit),
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		// Without timeouts an idle keep-alive connection would hold graceful
-		// shutdown open forever.
-		ReadTimeout:  60 * time.Second,
+		// shutdown open forever, and a slow sender would hold a connection
+		// as long as it likes.
+		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  60 * time.Second,
 	}
 	s.app = fiber.New(fc)
+	s.app.Server().HeaderReceived = s.headerReceived
+	s.imports = make(chan struct{}, 1)
 	s.routes()
 	return s
 }
@@ -88,17 +104,27 @@ func (s *Server) routes() {
 // Serve answers requests on ln until ctx is cancelled, then shuts down
 // gracefully: the listener closes at once, requests in flight get up to
 // shutdownTimeout to finish, idle connections are closed.
+//
+// Serve returns only once every handler has returned (each has its own
+// deadline, so this ends), so that the caller may then close the stores
+// those handlers use.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
+	go func() { errc <- s.app.Listener(s.limitConns(ln)) }()
 
 	select {
 	case err := <-errc:
+		s.handlers.wait()
 		return err
 	case <-ctx.Done():
 	}
 	s.logger.Info("shutting down", slog.Duration("timeout", shutdownTimeout))
-	if err := s.app.ShutdownWithTimeout(shutdownTimeout); err != nil {
+	err := s.app.ShutdownWithTimeout(shutdownTimeout)
+	if err != nil {
+		s.logger.Warn("requests still running at the shutdown timeout; their connections are closed, waiting for their handlers", slog.Any("error", err))
+	}
+	s.handlers.wait()
+	if err != nil {
 		return err
 	}
 	return <-errc

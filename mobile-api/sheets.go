@@ -50,7 +50,7 @@ func (s *Server) handleImport(imp importer) fiber.Handler {
 		}
 		defer f.Close()
 		report, err := imp(c.UserContext(), f, sheet.ImportOptions{
-			Filename: cloneQuery(fh.Filename), Partial: partial, MaxBytes: int64(s.cfg.BodyLimit),
+			Filename: cloneQuery(fh.Filename), Partial: partial, MaxBytes: int64(s.cfg.UploadLimit),
 		})
 		if err != nil {
 			if report == nil {

@@ -41,6 +41,11 @@ type Config struct {
 
 	HTTPAddr        string        // listen address of the API server
 	BodyLimit       int           // largest request body in bytes; larger ones get 413
+	UploadLimit     int           // largest spreadsheet upload (import routes) in bytes
+	ReadTimeout     time.Duration // time to send a request's header and body
+	RequestTimeout  time.Duration // deadline of a request's work
+	UploadTimeout   time.Duration // read timeout and deadline of imports, deadline of exports
+	MaxConnsPerIP   int           // open connections per client address
 	CORSOrigins     []string      // origins allowed by CORS; empty means none
 	TrustedProxies  []string      // proxies whose X-Forwarded-For is believed
 	ShutdownTimeout time.Duration // how long in-flight requests may run on shutdown
@@ -48,8 +53,9 @@ type Config struct {
 	LogLevel        string        // debug, info, warn, error
 	LogFormat       string        // auto (JSON unless a terminal), json or text
 
-	MongoURI      string // MongoDB (or FerretDB) connection string
-	MongoDatabase string // database name
+	MongoURI      string        // MongoDB (or FerretDB) connection string
+	MongoDatabase string        // database name
+	MongoTimeout  time.Duration // deadline of every MongoDB operation
 
 	RedisURL    string // redis://host:port/db, redis+sentinel://…/MASTER/db or redis+cluster://…
 	RedisPrefix string // prefix of every key suiji writes
@@ -87,7 +93,12 @@ type Var struct {
 var Vars = []Var{
 	{"SUIJI_ENV", EnvDevelopment, "development, test or production; production refuses development defaults", false},
 	{"SUIJI_HTTP_ADDR", "127.0.0.1:8080", "address the API listens on", false},
-	{"SUIJI_BODY_LIMIT", "16777216", "largest request body in bytes (413 above it); evidence goes straight to MinIO", false},
+	{"SUIJI_BODY_LIMIT", "1048576", "largest request body in bytes on every route but spreadsheet uploads (413 above it); evidence goes straight to MinIO", false},
+	{"SUIJI_UPLOAD_LIMIT", "16777216", "largest spreadsheet upload (POST …/import) in bytes, accepted only with a valid access token", false},
+	{"SUIJI_READ_TIMEOUT", "10s", "time a client gets to send a request's header and body (uploads: SUIJI_UPLOAD_TIMEOUT)", false},
+	{"SUIJI_REQUEST_TIMEOUT", "30s", "deadline of a request's work (imports and exports: SUIJI_UPLOAD_TIMEOUT; the event stream: none)", false},
+	{"SUIJI_UPLOAD_TIMEOUT", "3m", "time to send a spreadsheet upload, and deadline of imports and exports", false},
+	{"SUIJI_MAX_CONNS_PER_IP", "64", "open connections per client address, by socket address (SUIJI_TRUSTED_PROXIES are exempt)", false},
 	{"SUIJI_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (empty: none)", false},
 	{"SUIJI_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted", false},
 	{"SUIJI_SHUTDOWN_TIMEOUT", "15s", "time in-flight requests get to finish on SIGTERM/SIGINT", false},
@@ -96,6 +107,7 @@ var Vars = []Var{
 	{"SUIJI_LOG_FORMAT", "auto", "auto (JSON unless stderr is a terminal), json or text", false},
 	{"SUIJI_MONGO_URI", "mongodb://127.0.0.1:27017/", "MongoDB connection string (FerretDB locally)", false},
 	{"SUIJI_MONGO_DATABASE", "suiji", "MongoDB database name", false},
+	{"SUIJI_MONGO_TIMEOUT", "30s", "deadline of every MongoDB operation (client-wide), so no request waits for ever", false},
 	{"SUIJI_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: redis://[:password@]host:port/db (rediss:// for TLS); redis+sentinel://[:password@]host:26379,…/MASTER/db[?sentinel_password=…] for a master behind Sentinel; redis+cluster://[:password@]host:port,… for Redis Cluster (rediss+… for TLS)", false},
 	{"SUIJI_REDIS_PREFIX", "suiji:", "prefix of every Redis key", false},
 	{"SUIJI_MINIO_ENDPOINT", "127.0.0.1:9000", "MinIO or S3 endpoint host:port", false},
@@ -128,6 +140,11 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		Env:                r.str("SUIJI_ENV"),
 		HTTPAddr:           r.str("SUIJI_HTTP_ADDR"),
 		BodyLimit:          r.int("SUIJI_BODY_LIMIT"),
+		UploadLimit:        r.int("SUIJI_UPLOAD_LIMIT"),
+		ReadTimeout:        r.duration("SUIJI_READ_TIMEOUT"),
+		RequestTimeout:     r.duration("SUIJI_REQUEST_TIMEOUT"),
+		UploadTimeout:      r.duration("SUIJI_UPLOAD_TIMEOUT"),
+		MaxConnsPerIP:      r.int("SUIJI_MAX_CONNS_PER_IP"),
 		CORSOrigins:        r.list("SUIJI_CORS_ORIGINS"),
 		TrustedProxies:     r.list("SUIJI_TRUSTED_PROXIES"),
 		ShutdownTimeout:    r.duration("SUIJI_SHUTDOWN_TIMEOUT"),
@@ -136,6 +153,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		LogFormat:          r.str("SUIJI_LOG_FORMAT"),
 		MongoURI:           r.str("SUIJI_MONGO_URI"),
 		MongoDatabase:      r.str("SUIJI_MONGO_DATABASE"),
+		MongoTimeout:       r.duration("SUIJI_MONGO_TIMEOUT"),
 		RedisURL:           r.str("SUIJI_REDIS_URL"),
 		RedisPrefix:        r.str("SUIJI_REDIS_PREFIX"),
 		MinIOEndpoint:      r.str("SUIJI_MINIO_ENDPOINT"),
@@ -199,6 +217,20 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.BodyLimit < 1024 {
 		r.fail("SUIJI_BODY_LIMIT", "must be at least 1024 bytes")
+	}
+	if c.UploadLimit < c.BodyLimit {
+		r.fail("SUIJI_UPLOAD_LIMIT", "must be at least SUIJI_BODY_LIMIT (%d bytes)", c.BodyLimit)
+	}
+	for name, d := range map[string]time.Duration{
+		"SUIJI_READ_TIMEOUT": c.ReadTimeout, "SUIJI_REQUEST_TIMEOUT": c.RequestTimeout,
+		"SUIJI_UPLOAD_TIMEOUT": c.UploadTimeout, "SUIJI_MONGO_TIMEOUT": c.MongoTimeout,
+	} {
+		if d <= 0 {
+			r.fail(name, "must be positive")
+		}
+	}
+	if c.MaxConnsPerIP < 1 {
+		r.fail("SUIJI_MAX_CONNS_PER_IP", "must be at least 1")
 	}
 	if c.ShutdownTimeout <= 0 {
 		r.fail("SUIJI_SHUTDOWN_TIMEOUT", "must be positive")

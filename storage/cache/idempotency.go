@@ -18,11 +18,11 @@ import (
 // key is free again. The API documentation promises this period.
 const IdempotencyTTL = 24 * time.Hour
 
-// IdempotencyClaimTTL is how long an in-flight claim holds its key. It is
-// much shorter than IdempotencyTTL so that an instance that crashes between
-// Begin and Finish does not block the key for a day, and longer than any
-// request may run (the server's read and write timeouts are 60 s each).
-const IdempotencyClaimTTL = 2 * time.Minute
+// IdempotencyClaimTTL is how long an in-flight claim holds its key without
+// being extended. It is much shorter than IdempotencyTTL so that an
+// instance that crashes between Begin and Finish does not block the key for
+// a day; a request that runs longer keeps its claim alive with Extend.
+const IdempotencyClaimTTL = 30 * time.Second
 
 // Idempotency entry states, stored in idemEntry.State.
 const (
@@ -102,6 +102,31 @@ if cur and cjson.decode(cur).state == 'in_flight' then
 end
 return 0
 `)
+
+// extendClaimScript renews KEYS[1] for ARGV[2] milliseconds while it still holds
+// the caller's claim ARGV[1]; it returns 1 when it did.
+var extendClaimScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// Extend implements backend.IdempotencyStore.
+func (s *IdempotencyStore) Extend(ctx context.Context, scope, key, fp string) error {
+	mine, err := claim(fp)
+	if err != nil {
+		return backend.Wrap(err, backend.EINTERNAL, "encoding idempotency claim")
+	}
+	n, err := extendClaimScript.Run(ctx, s.c.client, []string{s.key(scope, key)}, mine, s.ClaimTTL.Milliseconds()).Int()
+	if err != nil {
+		return translate(err)
+	}
+	if n != 1 {
+		return backend.Errorf(backend.ECONFLICT, "the Idempotency-Key is no longer claimed by this request")
+	}
+	return nil
+}
 
 // claim returns the JSON of an in-flight claim for fp.
 func claim(fp string) (string, error) {

@@ -204,3 +204,34 @@ func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestIdempotencyExtendKeepsALongClaim: a claim renewed with Extend outlives
+// its period for as long as it is renewed; Extend fails once the key holds
+// someone else's claim or a finished response.
+func TestIdempotencyExtendKeepsALongClaim(t *testing.T) {
+	c := storagetest.Redis(t)
+	s := cache.NewIdempotencyStore(c)
+	s.ClaimTTL = 300 * time.Millisecond
+	ctx := t.Context()
+	if _, err := s.Begin(ctx, "u", "k", "fp"); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 { // 600 ms: twice the period
+		time.Sleep(100 * time.Millisecond)
+		if err := s.Extend(ctx, "u", "k", "fp"); err != nil {
+			t.Fatalf("Extend: %v", err)
+		}
+	}
+	if _, err := s.Begin(ctx, "u", "k", "fp"); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Fatalf("Begin while the renewed claim runs: %v, want ECONFLICT", err)
+	}
+	if err := s.Extend(ctx, "u", "k", "another-fp"); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Errorf("Extend of someone else's claim: %v, want ECONFLICT", err)
+	}
+	if err := s.Finish(ctx, "u", "k", "fp", &backend.StoredResponse{Status: 201}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Extend(ctx, "u", "k", "fp"); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Errorf("Extend of a finished key: %v, want ECONFLICT", err)
+	}
+}

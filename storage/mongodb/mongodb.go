@@ -32,6 +32,11 @@ type Options struct {
 	URI string
 	// Database is the name of the database suiji uses.
 	Database string
+	// Timeout bounds every operation (the driver's client-side operation
+	// timeout), whatever the caller's context says; 0 leaves operations
+	// bounded only by their contexts. A timeoutMS in the connection string
+	// overrides it.
+	Timeout time.Duration
 }
 
 // DB is a connection to suiji's MongoDB database. It is safe for concurrent
@@ -51,11 +56,14 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, backend.Errorf(backend.EINVALID, "MongoDB needs a connection string and a database name")
 	}
 	// Defaults first, so that the connection string can override them.
-	client, err := mongo.Connect(options.Client().
+	opts := options.Client().
 		SetAppName("suiji").
 		SetServerSelectionTimeout(serverSelectionTimeout).
-		SetConnectTimeout(serverSelectionTimeout).
-		ApplyURI(o.URI))
+		SetConnectTimeout(serverSelectionTimeout)
+	if o.Timeout > 0 {
+		opts.SetTimeout(o.Timeout)
+	}
+	client, err := mongo.Connect(opts.ApplyURI(o.URI))
 	if err != nil {
 		return nil, backend.Wrap(err, backend.EINVALID, "MongoDB connection string %s is invalid", addr)
 	}

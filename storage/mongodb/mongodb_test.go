@@ -3,6 +3,8 @@ package mongodb_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -201,5 +203,96 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Open took %v to give up; serverSelectionTimeoutMS=300 in the URI was ignored", d)
+	}
+}
+
+// stallingRelay relays TCP to target until stall is called; from then on
+// it keeps every connection open but passes nothing on, like a server that
+// hangs mid-operation.
+type stallingRelay struct {
+	ln      net.Listener
+	stalled chan struct{}
+	once    sync.Once
+}
+
+func newStallingRelay(t *testing.T, target string) *stallingRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &stallingRelay{ln: ln, stalled: make(chan struct{})}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			t.Cleanup(func() { c.Close(); s.Close() })
+			go r.pipe(c, s)
+			go r.pipe(s, c)
+		}
+	}()
+	return r
+}
+
+func (r *stallingRelay) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			return
+		}
+		select {
+		case <-r.stalled:
+			<-make(chan struct{}) // hold the bytes for ever
+		default:
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func (r *stallingRelay) stall() { r.once.Do(func() { close(r.stalled) }) }
+
+// TestOperationTimeoutBoundsEveryCall: with Options.Timeout, an operation
+// against a server that stopped answering ends after about that long with
+// EUNAVAILABLE, even when the caller's context has no deadline at all.
+func TestOperationTimeoutBoundsEveryCall(t *testing.T) {
+	cfg := storagetest.Config(t)
+	u, err := url.Parse(cfg.MongoURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := newStallingRelay(t, u.Host)
+	db, err := mongodb.Open(t.Context(), mongodb.Options{URI: "mongodb://" + relay.ln.Addr().String() + "/", Database: "suiji_timeout_test", Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	relay.stall()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := db.Users().FindUserByID(context.Background(), "anyone")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if backend.ErrorCode(err) != backend.EUNAVAILABLE {
+			t.Errorf("error %v, want EUNAVAILABLE", err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("the stalled call took %s", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call to a stalled server was still waiting after 10 s")
 	}
 }

@@ -60,6 +60,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	srv := mobileapi.New(mobileapi.Config{
 		BodyLimit:      cfg.BodyLimit,
+		UploadLimit:    cfg.UploadLimit,
+		ReadTimeout:    cfg.ReadTimeout,
+		RequestTimeout: cfg.RequestTimeout,
+		UploadTimeout:  cfg.UploadTimeout,
+		MaxConnsPerIP:  cfg.MaxConnsPerIP,
 		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		ReadyTimeout:   cfg.ReadyTimeout,

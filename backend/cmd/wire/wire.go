@@ -54,7 +54,7 @@ func Open(ctx context.Context, cfg *config.Config) (_ *Stores, err error) {
 			st.Close(slog.New(slog.DiscardHandler))
 		}
 	}()
-	if st.Mongo, err = mongodb.Open(ctx, mongodb.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase}); err != nil {
+	if st.Mongo, err = mongodb.Open(ctx, mongodb.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.MongoTimeout}); err != nil {
 		return nil, fmt.Errorf("connecting to MongoDB (SUIJI_MONGO_URI): %w", err)
 	}
 	if err = st.Mongo.EnsureIndexes(ctx); err != nil {
