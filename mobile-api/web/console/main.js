@@ -31,6 +31,7 @@ const routes = [
   ['/plans/:id/edit', () => import('./views/planform.js'), 'nav.plans'],
   ['/plans/:id', () => import('./views/plan.js'), 'nav.plans'],
   ['/ceremony/:id', () => import('./views/ceremony.js'), 'nav.plans'],
+  ['/tasks', () => import('./views/tasks.js'), 'nav.tasks'],
   ['/stats', () => import('./views/stats.js'), 'nav.stats'],
   ['/audit', () => import('./views/audit.js'), 'nav.audit'],
 ];
@@ -48,6 +49,7 @@ const nav = [
   ]],
   ['nav.group.work', [
     ['/plans', 'nav.plans', [...office, 'leader']],
+    ['/tasks', 'nav.tasks', [...office, 'leader']],
   ]],
   ['nav.group.oversight', [
     ['/stats', 'nav.stats', ['coordinator', 'leader']],
@@ -122,7 +124,7 @@ async function render() {
   if (!api.user) {
     if (!(await api.resume())) return showLogin();
   }
-  const path = location.hash.replace(/^#/, '') || '/enterprises';
+  const path = location.hash.replace(/^#/, '').split('?')[0] || '/enterprises';
   const route = match(path) ?? match('/enterprises');
   const seq = ++renderSeq;
   const work = shell(route.navKey);

@@ -70,7 +70,7 @@ export function pagedTable({ api, path, key, columns, filters = [], pageSize = 2
     });
   }
   const toolbar = h('div', { class: 'toolbar' },
-    filters.map((f) => (f.type === 'checkbox'
+    filters.map((f) => (f.type === 'hidden' ? null : f.type === 'checkbox'
       ? h('label', { class: 'check' }, f, ' ', f.dataset.label)
       : field(f.dataset.label, f))),
     h('span', { class: 'spacer' }),

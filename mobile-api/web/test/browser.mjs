@@ -191,6 +191,18 @@ scenario('the draw is run in the ceremony view and revealed with groups and a QR
   await shot(page, 'console-ceremony');
 });
 
+scenario('the coordinator dispatches the draw and sees its tasks with their groups', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/plans/${state.planId}`);
+  await page.getByRole('button', { name: '派发检查任务' }).click();
+  await page.getByRole('heading', { name: '检查任务' }).waitFor();
+  const rows = page.locator('tbody tr', { hasText: '已派发' });
+  await rows.nth(2).waitFor();
+  assert.equal(await rows.count(), 3, 'one task per drawn enterprise');
+  for (const text of await rows.allTextContents()) assert.match(text, /巴公镇.*双随机.*（\d+）、.*（\d+）/);
+  await shot(page, 'console-tasks');
+});
+
 scenario('the public record page shows the draw without JavaScript', async (page) => {
   await page.goto(state.drawUrl);
   await page.getByRole('heading', { name: /抽取记录/ }).waitFor();

@@ -41,6 +41,17 @@ export async function render({ api, navigate }, id) {
     }));
   }
 
+  if (plan.status === 'drawn' && plan.current_draw_id && office) {
+    actions.append(act(t('tasks.dispatch'), async () => {
+      const res = await api.post(`/api/v1/draws/${plan.current_draw_id}/dispatch`);
+      msg.set('success', t('tasks.dispatched', { n: res.tasks }));
+      navigate(`/tasks?plan_id=${id}`);
+    }));
+  }
+  if (['drawn', 'dispatched', 'closed'].includes(plan.status)) {
+    actions.append(h('a', { class: 'button secondary', href: `#/tasks?plan_id=${id}`, text: t('tasks.view') }));
+  }
+
   let commitment = null;
   if (plan.seed_commitment) {
     const copy = h('button', { type: 'button', class: 'secondary', text: t('common.copy') });
