@@ -3,6 +3,8 @@
 //
 //	suiji serve          run the HTTP API
 //	suiji audit verify   walk the audit hash chain and name the first break
+//	suiji backup DIR     every collection and a manifest of counts and hashes
+//	suiji restore DIR    a backup into an empty database, checked
 //	suiji import         import enterprises, inspectors or items from CSV/XLSX
 //	suiji seed --demo    load demo data into an empty database
 //	suiji sample         print the SHA-256 sampler's picks (to check it by hand)
@@ -45,6 +47,8 @@ var commands = []command{
 	{"openapi", "print the API contract (OpenAPI 3 JSON), e.g. to generate a client", runOpenAPI},
 	{"version", "print the build version", runVersion},
 	{"audit", "audit verify: walk the audit hash chain and name the first break", runAudit},
+	{"backup", "write every collection and a manifest of counts and SHA-256 hashes into DIR", runBackup},
+	{"restore", "load a backup DIR into an empty database; counts and the audit chain are checked", runRestore},
 }
 
 // usageError makes main print the usage and exit 2.
