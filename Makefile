@@ -18,8 +18,12 @@ help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo "  (ARGS='...' passes go test arguments to test and bench)"
 
-run: ## start FerretDB, MinIO, Redis and suiji on 127.0.0.1:8080 (data in var/); Ctrl-C stops all
-	deploy/local/run.sh
+# MinIO nodes of `make run`: 1, or MINIO_NODES=4 for a distributed,
+# erasure-coded MinIO on 9000, 9100, 9200, 9300.
+MINIO_NODES ?= 1
+
+run: ## start FerretDB, MinIO, Redis and suiji on 127.0.0.1:8080 (data in var/); Ctrl-C stops all (MINIO_NODES=4: distributed MinIO)
+	MINIO_NODES=$(MINIO_NODES) deploy/local/run.sh
 
 test: ## isolated test stack + go test -race -count=1 ./... (ARGS='-run X ./storage/...')
 	deploy/local/test.sh $(ARGS)

@@ -26,6 +26,10 @@ REDIS_PORT=6379
 REDIS_DB=0
 DATA=$ROOT/var
 SUIJI_BIN=$ROOT/.tools/bin/suiji
+# MINIO_NODES=4 (make run MINIO_NODES=4): a distributed, erasure-coded MinIO
+# of 4 processes on 9000, 9100, 9200, 9300 instead of one on 9000.
+MINIO_NODES=${MINIO_NODES:-1}
+[[ $MINIO_NODES =~ ^[0-9]+$ ]] || { echo "run: MINIO_NODES must be a number, not $MINIO_NODES" >&2; exit 2; }
 
 SUIJI_PID=
 
@@ -151,7 +155,7 @@ if [[ -n $START_MONGO ]]; then
 fi
 if [[ -n $START_MINIO ]]; then
 	stack_start_minio "$MINIO_PORT" "$MINIO_CONSOLE_PORT" \
-		"$SUIJI_MINIO_ACCESS_KEY" "$SUIJI_MINIO_SECRET_KEY" console
+		"$SUIJI_MINIO_ACCESS_KEY" "$SUIJI_MINIO_SECRET_KEY" console "$MINIO_NODES"
 	export SUIJI_MINIO_ENDPOINT=$STACK_MINIO_ENDPOINT
 fi
 
@@ -207,7 +211,7 @@ $bar
   environment    $(shown SUIJI_ENV)
   MongoDB        $(where START_MONGO SUIJI_MONGO_URI "FerretDB, $SUIJI_MONGO_URI  (data var/ferretdb)")
   Redis          $(where START_REDIS SUIJI_REDIS_URL "$SUIJI_REDIS_URL")
-  MinIO          $(where START_MINIO SUIJI_MINIO_ENDPOINT "http://$SUIJI_MINIO_ENDPOINT  (data var/minio)")
+  MinIO          $(where START_MINIO SUIJI_MINIO_ENDPOINT "http://$SUIJI_MINIO_ENDPOINT  ($( ((MINIO_NODES > 1)) && echo "$MINIO_NODES nodes, erasure coded, data var/minio-1 … var/minio-$MINIO_NODES" || echo "data var/minio"))")
 EOF
 if [[ -n $START_MINIO ]]; then
 	cat <<EOF

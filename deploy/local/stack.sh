@@ -7,8 +7,10 @@
 #   stack_start_redis REUSE_PORT OWN_PORT DB persist|ephemeral
 #                                      sets STACK_REDIS_URL
 #   stack_start_ferretdb PORT          sets STACK_MONGO_URI
-#   stack_start_minio PORT CONSOLE_PORT ACCESS_KEY SECRET_KEY console|no-console
-#                                      sets STACK_MINIO_ENDPOINT
+#   stack_start_minio PORT CONSOLE_PORT ACCESS_KEY SECRET_KEY console|no-console [NODES]
+#                                      sets STACK_MINIO_ENDPOINT; NODES=4 starts a
+#                                      distributed, erasure-coded MinIO (ports
+#                                      PORT, PORT+100, PORT+200, PORT+300)
 #   stack_apt_install PACKAGE...       installs Debian packages that are missing
 #   stack_pdf_font_packages            prints the packages of the default PDF fonts
 #   stack_stop                         stops what this stack started, only that
@@ -239,21 +241,60 @@ stack_start_ferretdb() {
 	stack_log "FerretDB: started on 127.0.0.1:$port (data $STACK_DATA/ferretdb)"
 }
 
-# stack_start_minio PORT CONSOLE_PORT ACCESS_KEY SECRET_KEY console|no-console
+# stack_start_minio PORT CONSOLE_PORT ACCESS_KEY SECRET_KEY console|no-console [NODES]
+# One node (the default) keeps its data in $STACK_DATA/minio. NODES (4 or
+# more) starts that many MinIO processes, one drive folder each
+# ($STACK_DATA/minio-N), on ports PORT, PORT+100, …, which form one
+# erasure-coded deployment: any one node may stop without losing an object
+# or refusing a write. suiji talks to the first node (in production a load
+# balancer spreads requests over all of them).
 stack_start_minio() {
-	local port=$1 console=$2 user=$3 password=$4 browser=on logfile=$STACK_LOGS/minio.log
+	local port=$1 console=$2 user=$3 password=$4 browser=on nodes=${6:-1} logfile=$STACK_LOGS/minio.log
 	[[ $5 == console ]] || browser=off
-	port_free "$port" "MinIO" "Set SUIJI_MINIO_ENDPOINT to use the server listening there, or stop it."
-	port_free "$console" "MinIO console" "Stop whatever listens there."
-	# MINIO_UPDATE=off: no update checks (these machines reach no such site).
-	stack_spawn minio "$logfile" env \
-		MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$password" \
-		MINIO_BROWSER="$browser" MINIO_UPDATE=off \
-		"$STACK_BIN/minio" server "$STACK_DATA/minio" \
-		--address "127.0.0.1:$port" --console-address "127.0.0.1:$console"
-	stack_wait MinIO "${STACK_PIDS[-1]}" "$logfile" 60 http_ok "http://127.0.0.1:$port/minio/health/live"
+	if ((nodes == 1)); then
+		port_free "$port" "MinIO" "Set SUIJI_MINIO_ENDPOINT to use the server listening there, or stop it."
+		port_free "$console" "MinIO console" "Stop whatever listens there."
+		# MINIO_UPDATE=off: no update checks (these machines reach no such site).
+		stack_spawn minio "$logfile" env \
+			MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$password" \
+			MINIO_BROWSER="$browser" MINIO_UPDATE=off \
+			"$STACK_BIN/minio" server "$STACK_DATA/minio" \
+			--address "127.0.0.1:$port" --console-address "127.0.0.1:$console"
+		stack_wait MinIO "${STACK_PIDS[-1]}" "$logfile" 60 http_ok "http://127.0.0.1:$port/minio/health/live"
+		STACK_MINIO_ENDPOINT=127.0.0.1:$port
+		stack_log "MinIO: started on 127.0.0.1:$port (data $STACK_DATA/minio)"
+		return
+	fi
+	((nodes >= 4)) || stack_fail "MINIO_NODES must be 1 or at least 4 (erasure coding needs 4 drives), not $nodes"
+	local i p endpoints=() pids=()
+	for ((i = 0; i < nodes; i++)); do
+		p=$((port + 100 * i))
+		port_free "$p" "MinIO node $((i + 1))" "Stop whatever listens there."
+		port_free "$((console + 100 * i))" "MinIO node $((i + 1)) console" "Stop whatever listens there."
+		mkdir -p "$STACK_DATA/minio-$((i + 1))"
+		endpoints+=("http://127.0.0.1:$p$STACK_DATA/minio-$((i + 1))")
+	done
+	for ((i = 0; i < nodes; i++)); do
+		p=$((port + 100 * i))
+		# MINIO_CI_CD: the drive folders share the root disk, which a real
+		# deployment must not do and MinIO refuses by default.
+		# _MINIO_SERVER_LOCAL: inside a container MinIO waits for loopback
+		# endpoints to resolve to another address, unless told which one is
+		# this process's own.
+		stack_spawn minio "$STACK_LOGS/minio-$((i + 1)).log" env \
+			MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$password" \
+			MINIO_BROWSER="$([[ $i == 0 ]] && echo "$browser" || echo off)" MINIO_UPDATE=off \
+			MINIO_CI_CD=on _MINIO_SERVER_LOCAL="127.0.0.1:$p" \
+			"$STACK_BIN/minio" server "${endpoints[@]}" \
+			--address "127.0.0.1:$p" --console-address "127.0.0.1:$((console + 100 * i))"
+		pids+=("${STACK_PIDS[-1]}")
+	done
+	# The cluster health check answers 200 once the nodes have formed a
+	# deployment that can take writes.
+	stack_wait "MinIO ($nodes nodes)" "${pids[0]}" "$STACK_LOGS/minio-1.log" 90 \
+		http_ok "http://127.0.0.1:$port/minio/health/cluster"
 	STACK_MINIO_ENDPOINT=127.0.0.1:$port
-	stack_log "MinIO: started on 127.0.0.1:$port (data $STACK_DATA/minio)"
+	stack_log "MinIO: $nodes nodes, erasure coded, on 127.0.0.1:$port, :$((port + 100)) … (data $STACK_DATA/minio-1 … -$nodes; logs minio-N.log)"
 }
 
 # stack_stop — SIGTERM everything this stack started (newest first), wait up
