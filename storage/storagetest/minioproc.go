@@ -94,5 +94,3 @@ func toolsBinary(t testing.TB, name string) string {
 		dir = parent
 	}
 }
-
-
