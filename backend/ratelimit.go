@@ -7,23 +7,37 @@ import (
 	"time"
 )
 
-// LoginThrottle counts failed sign-ins per username and per client address,
-// so that guessing passwords is slow whether an attacker tries many
-// passwords on one account or one password on many accounts. Its counters
-// are shared by every server instance.
+// LoginThrottle limits password guessing, for sign-ins and for the current
+// password PATCH /me asks for. Its counters are shared by every server
+// instance.
+//
+// Attempts are counted before the password is checked, so that parallel
+// guesses cannot all pass a check made before any of them had failed. The
+// lock is per (username, client address): a stranger who fails ten times
+// locks only themselves out of that account, not its owner signing in from
+// elsewhere, and each lock of the same pair lasts twice as long as the one
+// before. The address also has a limit of its own across all usernames, so
+// that one password tried on many accounts is slow too.
 type LoginThrottle interface {
-	// Check returns ERATELIMIT, carrying the delay for RetryAfter, when the
-	// username's or the address's failures have reached their limit. It
-	// returns EUNAVAILABLE when the counters cannot be read.
-	Check(ctx context.Context, username, ip string) error
-	// Fail records a failed sign-in for username from ip. It returns
-	// EUNAVAILABLE when the counters cannot be written.
+	// Attempt counts an attempt by username from ip whose password is
+	// about to be checked. It returns ERATELIMIT, carrying the wait for
+	// RetryAfter, when the pair is locked or has used its attempts, or the
+	// address has; a refused attempt is not counted. EUNAVAILABLE when the
+	// counters cannot be reached.
+	Attempt(ctx context.Context, username, ip string) error
+	// Fail records that the counted attempt failed. The pair's last allowed
+	// failure locks the pair. EUNAVAILABLE when the counters cannot be
+	// written.
 	Fail(ctx context.Context, username, ip string) error
-	// Succeed clears the username's failures after a successful sign-in.
-	// The address's failures stay, so that an attacker who owns one account
-	// cannot reset the count of guesses made against others. It returns
-	// EUNAVAILABLE when the counters cannot be written.
-	Succeed(ctx context.Context, username string) error
+	// Succeed records that the counted attempt succeeded: the pair's
+	// failures and past locks are forgotten, and the address gets its
+	// attempt back (it counts failures only). EUNAVAILABLE when the
+	// counters cannot be written.
+	Succeed(ctx context.Context, username, ip string) error
+	// Release gives back an attempt whose password was never checked (the
+	// server was too busy). EUNAVAILABLE when the counters cannot be
+	// written.
+	Release(ctx context.Context, username, ip string) error
 }
 
 // RetryAfterError is the cause inside an ERATELIMIT error that says how long

@@ -23,8 +23,11 @@ type Service struct {
 	Users    backend.UserStore
 	Devices  backend.DeviceStore
 	Sessions backend.RefreshTokenStore
-	Audit    backend.Auditor
-	Now      func() time.Time
+	// Passwords hashes new passwords and checks the current one a user
+	// gives to change theirs, throttled like a sign-in (auth.NewPasswords).
+	Passwords *auth.Passwords
+	Audit     backend.Auditor
+	Now       func() time.Time
 }
 
 // NewUser is the input of CreateUser.
@@ -61,9 +64,9 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*backend.User, er
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid user", fields)
 	}
-	hash, err := auth.HashPassword(in.Password)
+	hash, err := s.Passwords.Hash(ctx, in.Password)
 	if err != nil {
-		return nil, backend.Wrap(err, backend.EINTERNAL, "hashing password")
+		return nil, err
 	}
 	now := s.Now().UTC()
 	u := &backend.User{
@@ -98,15 +101,27 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*back
 }
 
 // UpdateMe changes the acting user's own display name and password; the
-// current password must be given to set a new one.
+// current password must be given to set a new one. Wrong current passwords
+// count like failed sign-ins of the user from the caller's address
+// (ERATELIMIT once too many), so a stolen session cannot be used to guess
+// the password.
 func (s *Service) UpdateMe(ctx context.Context, displayName, currentPassword, newPassword *string) (*backend.User, error) {
 	actor := backend.ActorFromContext(ctx)
 	if newPassword != nil {
-		u, err := s.Users.FindUserByID(ctx, actor.UserID)
+		if currentPassword == nil {
+			return nil, backend.InvalidFields("the current password is needed to set a new one", map[string]string{"current_password": "required"})
+		}
+		ok, err := s.Passwords.Check(ctx, actor.Username, actor.ClientIP, *currentPassword, func() (string, error) {
+			u, err := s.Users.FindUserByID(ctx, actor.UserID)
+			if err != nil {
+				return "", err
+			}
+			return u.PasswordHash, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if currentPassword == nil || !auth.VerifyPassword(u.PasswordHash, *currentPassword) {
+		if !ok {
 			return nil, backend.InvalidFields("current password is wrong", map[string]string{"current_password": "wrong"})
 		}
 	}
@@ -136,8 +151,8 @@ func (s *Service) update(ctx context.Context, id string, p UserPatch, self bool)
 	var hash string
 	if p.Password != nil {
 		var err error
-		if hash, err = auth.HashPassword(*p.Password); err != nil {
-			return nil, backend.Wrap(err, backend.EINTERNAL, "hashing password")
+		if hash, err = s.Passwords.Hash(ctx, *p.Password); err != nil {
+			return nil, err
 		}
 	}
 	for attempt := 1; ; attempt++ {

@@ -32,10 +32,12 @@ const (
 type Service struct {
 	Users    backend.UserStore
 	Sessions backend.RefreshTokenStore
-	Throttle backend.LoginThrottle
-	Audit    backend.Auditor
-	Key      []byte // HMAC key for access tokens (SUIJI_JWT_KEY)
-	Now      func() time.Time
+	// Passwords checks passwords, counted by the login throttle and
+	// bounded in argon2id work (NewPasswords).
+	Passwords *Passwords
+	Audit     backend.Auditor
+	Key       []byte // HMAC key for access tokens (SUIJI_JWT_KEY)
+	Now       func() time.Time
 
 	AccessTTL    time.Duration
 	RefreshTTL   time.Duration
@@ -56,28 +58,29 @@ var errBadCredentials = backend.Errorf(backend.EUNAUTHORIZED, "invalid username 
 
 // Login checks a username and password from client address ip and starts a
 // session. EUNAUTHORIZED for bad credentials, ERATELIMIT when too many
-// failures came for that username or address.
+// failures came for that username from that address, or from that address
+// altogether, or when the server is checking too many passwords at once.
 func (s *Service) Login(ctx context.Context, username, password, ip string) (*Session, error) {
 	username = NormalizeUsername(username)
-	if err := s.Throttle.Check(ctx, username, ip); err != nil {
-		return nil, err
-	}
-	u, err := s.Users.FindUserByUsername(ctx, username)
-	if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
-		return nil, err
-	}
-	hash := dummyHash
-	if u != nil {
-		hash = u.PasswordHash
-	}
-	if !VerifyPassword(hash, password) || u == nil || u.Disabled {
-		if err := s.Throttle.Fail(ctx, username, ip); err != nil {
-			return nil, err
+	var u *backend.User
+	ok, err := s.Passwords.Check(ctx, username, ip, password, func() (string, error) {
+		found, err := s.Users.FindUserByUsername(ctx, username)
+		switch {
+		case backend.ErrorCode(err) == backend.ENOTFOUND:
+			return "", nil
+		case err != nil:
+			return "", err
+		case found.Disabled:
+			return "", nil // refused exactly like a wrong password
 		}
-		return nil, errBadCredentials
-	}
-	if err := s.Throttle.Succeed(ctx, username); err != nil {
+		u = found
+		return found.PasswordHash, nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, errBadCredentials
 	}
 
 	familyID := randomToken(16)

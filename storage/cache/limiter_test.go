@@ -2,6 +2,8 @@ package cache_test
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 func assertLimited(t *testing.T, err error, max time.Duration, what string) {
 	t.Helper()
 	if backend.ErrorCode(err) != backend.ERATELIMIT {
-		t.Fatalf("%s: Check = %v, want ERATELIMIT", what, err)
+		t.Fatalf("%s: %v, want ERATELIMIT", what, err)
 	}
 	d, ok := backend.RetryAfter(err)
 	if !ok || d <= 0 || d > max {
@@ -22,103 +24,158 @@ func assertLimited(t *testing.T, err error, max time.Duration, what string) {
 	}
 }
 
-func TestThrottleDefaultsUsernameLimit(t *testing.T) {
-	c := storagetest.Redis(t)
-	l := cache.NewLoginThrottle(c, cache.ThrottleOptions{})
-	ctx := t.Context()
-
-	for i := range cache.DefaultLoginUserLimit {
-		if err := l.Check(ctx, "alice", "10.0.0.1"); err != nil {
-			t.Fatalf("Check before failure %d: %v", i+1, err)
+// fail makes n counted attempts of username from ip that all fail.
+func fail(t *testing.T, l *cache.LoginThrottle, username, ip string, n int) {
+	t.Helper()
+	for i := range n {
+		if err := l.Attempt(t.Context(), username, ip); err != nil {
+			t.Fatalf("attempt %d of %s from %s: %v", i+1, username, ip, err)
 		}
-		// Changing the case of the name must not buy a fresh counter.
-		name := "alice"
-		if i%2 == 1 {
-			name = "ALICE"
-		}
-		if err := l.Fail(ctx, name, "10.0.0.1"); err != nil {
-			t.Fatalf("Fail %d: %v", i+1, err)
-		}
-	}
-	err := l.Check(ctx, "Alice", "10.0.0.2")
-	assertLimited(t, err, cache.DefaultLoginWindow, "after 10 failures, from another address")
-	if msg := backend.ErrorMessage(err); msg != "too many failed sign-ins; try again in 900 s" {
-		t.Errorf("message %q", msg)
-	}
-
-	// Other users, even from the same address, are unaffected.
-	if err := l.Check(ctx, "bob", "10.0.0.1"); err != nil {
-		t.Fatalf("Check for another username: %v", err)
-	}
-	// A successful sign-in clears the username's counter.
-	if err := l.Succeed(ctx, "ALICE"); err != nil {
-		t.Fatalf("Succeed: %v", err)
-	}
-	if err := l.Check(ctx, "alice", "10.0.0.1"); err != nil {
-		t.Fatalf("Check after Succeed: %v", err)
-	}
-}
-
-func TestThrottleAddressLimitAcrossUsernames(t *testing.T) {
-	c := storagetest.Redis(t)
-	l := cache.NewLoginThrottle(c, cache.ThrottleOptions{})
-	ctx := t.Context()
-
-	// One password tried against many accounts: no username reaches its
-	// limit, the address does.
-	for i := range cache.DefaultLoginIPLimit {
-		if err := l.Check(ctx, fmt.Sprintf("user%d", i), "192.0.2.7"); err != nil {
-			t.Fatalf("Check before failure %d: %v", i+1, err)
-		}
-		if err := l.Fail(ctx, fmt.Sprintf("user%d", i), "192.0.2.7"); err != nil {
+		if err := l.Fail(t.Context(), username, ip); err != nil {
 			t.Fatal(err)
 		}
 	}
-	assertLimited(t, l.Check(ctx, "someone-new", "192.0.2.7"), cache.DefaultLoginWindow, "after 50 failures from one address")
-	// Succeeding on some account does not reset the address.
-	if err := l.Succeed(ctx, "user1"); err != nil {
+}
+
+// TestThrottleLocksThePairNotTheUser: ten failures for a username from one
+// address lock that pair for the first lock period; the same username
+// from another address, and another username from the first address,
+// still go ahead — a stranger cannot lock the owner out.
+func TestThrottleLocksThePairNotTheUser(t *testing.T) {
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{})
+	ctx := t.Context()
+	fail(t, l, "coordinator", "203.0.113.66", cache.DefaultLoginPairLimit)
+	assertLimited(t, l.Attempt(ctx, "Coordinator", "203.0.113.66"), cache.DefaultLoginLock, "the locked pair (any case)")
+	if err := l.Attempt(ctx, "coordinator", "10.0.0.1"); err != nil {
+		t.Fatalf("the owner from the office: %v", err)
+	}
+	if err := l.Succeed(ctx, "coordinator", "10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	assertLimited(t, l.Check(ctx, "user1", "192.0.2.7"), cache.DefaultLoginWindow, "after Succeed on another account")
-	// Another address is not affected.
-	if err := l.Check(ctx, "someone-new", "192.0.2.8"); err != nil {
-		t.Fatalf("Check from another address: %v", err)
+	if err := l.Attempt(ctx, "leader", "203.0.113.66"); err != nil {
+		t.Fatalf("another user from the stranger's address: %v", err)
+	}
+}
+
+// TestThrottleCountsBeforeChecking: 40 attempts for one pair at once, none
+// of them failed yet: exactly the limit go ahead, the rest are refused
+// without being counted.
+func TestThrottleCountsBeforeChecking(t *testing.T) {
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{})
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			switch err := l.Attempt(t.Context(), "alice", "192.0.2.1"); backend.ErrorCode(err) {
+			case "":
+				allowed.Add(1)
+			case backend.ERATELIMIT:
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := allowed.Load(); n != cache.DefaultLoginPairLimit {
+		t.Fatalf("%d attempts went ahead, want %d", n, cache.DefaultLoginPairLimit)
+	}
+}
+
+// TestThrottleLocksGrow: each lock of the same pair lasts twice as long as
+// the one before, up to MaxLock; a success forgets them.
+func TestThrottleLocksGrow(t *testing.T) {
+	lock := 400 * time.Millisecond
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{PairLimit: 2, Lock: lock, MaxLock: 4 * lock})
+	ctx := t.Context()
+	for round, want := range []time.Duration{lock, 2 * lock, 4 * lock, 4 * lock} {
+		fail(t, l, "bob", "198.51.100.9", 2)
+		if err := l.Attempt(ctx, "bob", "198.51.100.9"); backend.ErrorCode(err) != backend.ERATELIMIT {
+			t.Fatalf("round %d: %v, want locked", round, err)
+		}
+		waitUnlocked(t, l, "bob", "198.51.100.9", want)
+		if err := l.Release(ctx, "bob", "198.51.100.9"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Succeed(ctx, "bob", "198.51.100.9"); err != nil {
+		t.Fatal(err)
+	}
+	fail(t, l, "bob", "198.51.100.9", 2)
+	waitUnlocked(t, l, "bob", "198.51.100.9", lock)
+}
+
+// waitUnlocked checks that the pair stays locked for about want and then
+// opens: locked at half of it, open by twice it.
+func waitUnlocked(t *testing.T, l *cache.LoginThrottle, username, ip string, want time.Duration) {
+	t.Helper()
+	start := time.Now()
+	time.Sleep(want / 2)
+	if err := l.Attempt(t.Context(), username, ip); backend.ErrorCode(err) != backend.ERATELIMIT {
+		t.Fatalf("after %s of a %s lock: %v, want still locked", time.Since(start), want, err)
+	}
+	for time.Since(start) < 2*want {
+		time.Sleep(want / 10)
+		if err := l.Attempt(t.Context(), username, ip); err == nil {
+			return
+		}
+	}
+	t.Fatalf("a %s lock still held after %s", want, time.Since(start))
+}
+
+func TestThrottleAddressLimitAcrossUsernames(t *testing.T) {
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{})
+	ctx := t.Context()
+	for i := range cache.DefaultLoginIPLimit {
+		fail(t, l, fmt.Sprintf("user%d", i), "192.0.2.7", 1)
+	}
+	assertLimited(t, l.Attempt(ctx, "someone-new", "192.0.2.7"), cache.DefaultLoginWindow, "after 50 failures from one address")
+	// Signing in to an account of one's own does not reset the address.
+	assertLimited(t, l.Attempt(ctx, "user1", "192.0.2.7"), cache.DefaultLoginWindow, "a known account from the address")
+	if err := l.Attempt(ctx, "someone-new", "192.0.2.8"); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+}
+
+// TestThrottleSuccessGivesTheAddressItsAttemptBack: the address counts
+// failures only, so staff signing in all day behind one address never
+// reach its limit.
+func TestThrottleSuccessGivesTheAddressItsAttemptBack(t *testing.T) {
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{IPLimit: 3})
+	ctx := t.Context()
+	for i := range 10 {
+		user := fmt.Sprintf("staff%d", i)
+		if err := l.Attempt(ctx, user, "10.1.1.1"); err != nil {
+			t.Fatalf("sign-in %d: %v", i, err)
+		}
+		if err := l.Succeed(ctx, user, "10.1.1.1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func TestThrottleIPv6CountsPerPrefix(t *testing.T) {
-	c := storagetest.Redis(t)
-	l := cache.NewLoginThrottle(c, cache.ThrottleOptions{IPLimit: 3})
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{IPLimit: 3})
 	ctx := t.Context()
 	for i := range 3 {
-		if err := l.Fail(ctx, fmt.Sprintf("u%d", i), fmt.Sprintf("2001:db8:1:2::%x", i+1)); err != nil {
-			t.Fatal(err)
-		}
+		fail(t, l, fmt.Sprintf("u%d", i), fmt.Sprintf("2001:db8:1:2::%x", i+1), 1)
 	}
-	assertLimited(t, l.Check(ctx, "u9", "2001:db8:1:2:ffff::9"), cache.DefaultLoginWindow, "fresh address in the same /64")
-	if err := l.Check(ctx, "u9", "2001:db8:1:3::1"); err != nil {
-		t.Fatalf("Check from another /64: %v", err)
+	assertLimited(t, l.Attempt(ctx, "u9", "2001:db8:1:2:ffff::9"), cache.DefaultLoginWindow, "fresh address in the same /64")
+	if err := l.Attempt(ctx, "u9", "2001:db8:1:3::1"); err != nil {
+		t.Fatalf("another /64: %v", err)
 	}
 }
 
 func TestThrottleWindowEnds(t *testing.T) {
-	c := storagetest.Redis(t)
-	window := 400 * time.Millisecond
-	l := cache.NewLoginThrottle(c, cache.ThrottleOptions{UserLimit: 2, Window: window})
+	window := 300 * time.Millisecond
+	l := cache.NewLoginThrottle(storagetest.Redis(t), cache.ThrottleOptions{IPLimit: 2, Window: window})
 	ctx := t.Context()
-	for range 2 {
-		if err := l.Fail(ctx, "carol", "10.1.1.1"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := l.Check(ctx, "carol", "10.1.1.1")
-	assertLimited(t, err, window, "after 2 failures")
-	if msg := backend.ErrorMessage(err); msg != "too many failed sign-ins; try again in 1 s" {
-		t.Errorf("message %q: sub-second waits round up", msg)
-	}
-	time.Sleep(window + 200*time.Millisecond)
-	if err := l.Check(ctx, "carol", "10.1.1.1"); err != nil {
-		t.Fatalf("Check after the window: %v", err)
+	fail(t, l, "carol", "10.1.1.1", 1)
+	fail(t, l, "dan", "10.1.1.1", 1)
+	// Clients are never told to wait less than a second.
+	assertLimited(t, l.Attempt(ctx, "erin", "10.1.1.1"), time.Second, "within the window")
+	time.Sleep(window + 100*time.Millisecond)
+	if err := l.Attempt(ctx, "erin", "10.1.1.1"); err != nil {
+		t.Fatalf("after the window: %v", err)
 	}
 }
 
@@ -134,24 +191,15 @@ func TestThrottleSharedBetweenInstances(t *testing.T) {
 	la := cache.NewLoginThrottle(a, cache.ThrottleOptions{})
 	lb := cache.NewLoginThrottle(b, cache.ThrottleOptions{})
 	ctx := t.Context()
-
-	for i := range cache.DefaultLoginUserLimit {
+	for i := range cache.DefaultLoginPairLimit {
 		l := la
 		if i%2 == 1 {
 			l = lb
 		}
-		if err := l.Fail(ctx, "dave", fmt.Sprintf("10.2.0.%d", i)); err != nil {
-			t.Fatal(err)
-		}
+		fail(t, l, "dave", "10.2.0.1", 1)
 	}
-	assertLimited(t, la.Check(ctx, "dave", "10.2.1.1"), cache.DefaultLoginWindow, "instance A")
-	assertLimited(t, lb.Check(ctx, "dave", "10.2.1.1"), cache.DefaultLoginWindow, "instance B")
-	if err := lb.Succeed(ctx, "dave"); err != nil {
-		t.Fatal(err)
-	}
-	if err := la.Check(ctx, "dave", "10.2.1.1"); err != nil {
-		t.Fatalf("instance A after Succeed on B: %v", err)
-	}
+	assertLimited(t, la.Attempt(ctx, "dave", "10.2.0.1"), cache.DefaultLoginLock, "instance A")
+	assertLimited(t, lb.Attempt(ctx, "dave", "10.2.0.1"), cache.DefaultLoginLock, "instance B")
 }
 
 func TestThrottleUnavailable(t *testing.T) {
@@ -166,9 +214,10 @@ func TestThrottleUnavailable(t *testing.T) {
 	l := cache.NewLoginThrottle(closed, cache.ThrottleOptions{})
 	ctx := t.Context()
 	for name, err := range map[string]error{
-		"Check":   l.Check(ctx, "u", "10.0.0.1"),
+		"Attempt": l.Attempt(ctx, "u", "10.0.0.1"),
 		"Fail":    l.Fail(ctx, "u", "10.0.0.1"),
-		"Succeed": l.Succeed(ctx, "u"),
+		"Succeed": l.Succeed(ctx, "u", "10.0.0.1"),
+		"Release": l.Release(ctx, "u", "10.0.0.1"),
 	} {
 		if backend.ErrorCode(err) != backend.EUNAVAILABLE {
 			t.Errorf("%s on a closed connection: %v, want EUNAVAILABLE", name, err)

@@ -128,18 +128,25 @@ func TestClusterEveryStoreWorks(t *testing.T) {
 		}
 	}
 
-	// Login throttle: the username's and the address's counters.
-	l := cache.NewLoginThrottle(c, cache.ThrottleOptions{UserLimit: 3, IPLimit: 100})
+	// Login throttle: a pair's counter, lock and lock count share a slot;
+	// the address's counter lives elsewhere.
+	l := cache.NewLoginThrottle(c, cache.ThrottleOptions{PairLimit: 3, IPLimit: 100})
 	for range 3 {
+		if err := l.Attempt(ctx, "alice", "10.0.0.1"); err != nil {
+			t.Fatalf("Attempt: %v", err)
+		}
 		if err := l.Fail(ctx, "alice", "10.0.0.1"); err != nil {
 			t.Fatalf("Fail: %v", err)
 		}
 	}
-	if err := l.Check(ctx, "alice", "10.0.0.9"); backend.ErrorCode(err) != backend.ERATELIMIT {
-		t.Fatalf("Check after 3 failures: %v, want ERATELIMIT", err)
+	if err := l.Attempt(ctx, "alice", "10.0.0.1"); backend.ErrorCode(err) != backend.ERATELIMIT {
+		t.Fatalf("Attempt after 3 failures: %v, want ERATELIMIT", err)
 	}
-	if err := l.Check(ctx, "bob", "10.0.0.1"); err != nil {
-		t.Fatalf("Check for another user: %v", err)
+	if err := l.Attempt(ctx, "alice", "10.0.0.9"); err != nil {
+		t.Fatalf("Attempt from another address: %v", err)
+	}
+	if err := l.Succeed(ctx, "alice", "10.0.0.9"); err != nil {
+		t.Fatalf("Succeed: %v", err)
 	}
 
 	// Idempotency keys, locks and the public request limit.

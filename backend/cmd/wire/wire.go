@@ -140,11 +140,14 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		Store: db.Notifications(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
 		Audit: recorder, Now: now,
 	}
+	// One password checker for sign-ins and password changes: one throttle,
+	// one set of argon2id slots.
+	passwords := auth.NewPasswords(cache.NewLoginThrottle(st.Cache, cache.ThrottleOptions{}), 0)
 	return app.Services{
 		Auth: &auth.Service{
 			Users:        db.Users(),
 			Sessions:     sessions,
-			Throttle:     cache.NewLoginThrottle(st.Cache, cache.ThrottleOptions{}),
+			Passwords:    passwords,
 			Audit:        recorder,
 			Key:          []byte(cfg.JWTKey),
 			Now:          now,
@@ -153,7 +156,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			RefreshGrace: auth.DefaultRefreshGrace,
 		},
 		Accounts: &accounts.Service{
-			Users: db.Users(), Devices: db.Devices(), Sessions: sessions, Audit: recorder, Now: now,
+			Users: db.Users(), Devices: db.Devices(), Sessions: sessions, Passwords: passwords, Audit: recorder, Now: now,
 		},
 		Audit:       db.AuditEvents(),
 		Recorder:    recorder,
