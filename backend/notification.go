@@ -103,6 +103,9 @@ type NotificationStore interface {
 	// PushFailed). It changes nothing of an entry whose claim is no longer
 	// the caller's.
 	SettlePush(ctx context.Context, ids []string, claim, state string) error
+	// CountPushPending counts the entries waiting to be pushed (PushPending
+	// or claimed and PushSending): the push outbox's backlog, for metrics.
+	CountPushPending(ctx context.Context) (int, error)
 }
 
 // EventBus carries new stream entries to every server instance, so that a

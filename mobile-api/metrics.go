@@ -1,6 +1,7 @@
 package mobileapi
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -8,6 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"suiji/backend/app"
+	"suiji/backend/telemetry"
 )
 
 // metrics holds the server's Prometheus registry. Each Server has its own,
@@ -18,7 +22,10 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
+// newMetrics builds the server's registry. The use cases' own metrics
+// (backend/telemetry) are served beside it, and the outboxes' backlog is
+// counted at each scrape when svc has the services that know it.
+func newMetrics(svc app.Services, logger *slog.Logger) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -36,6 +43,14 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	backlog := &telemetry.Backlog{Logger: logger}
+	if svc.Notify != nil {
+		backlog.PushPending = svc.Notify.PushBacklog
+	}
+	if svc.Recorder != nil {
+		backlog.AuditPending = svc.Recorder.Backlog
+	}
+	m.registry.MustRegister(backlog)
 	return m
 }
 
@@ -45,5 +60,5 @@ func (m *metrics) observe(method, route string, status int, elapsed time.Duratio
 }
 
 func (m *metrics) handler() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	return adaptor.HTTPHandler(promhttp.HandlerFor(prometheus.Gatherers{m.registry, telemetry.Registry}, promhttp.HandlerOpts{}))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -77,7 +78,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.logger.LogAttrs(c.UserContext(), level, "request",
+	attrs := append(make([]slog.Attr, 0, 14),
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Method()),
 		slog.String("path", c.Path()),
@@ -88,7 +89,50 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		slog.String("ip", s.clientIP(c)),
 		slog.String("user_agent", c.Get(fiber.HeaderUserAgent)),
 	)
+	s.logger.LogAttrs(c.UserContext(), level, "request", append(attrs, objectAttrs(c)...)...)
 	return nil
+}
+
+// objectAttrs names the objects a request touched, from its route's
+// parameters — /api/v1/draws/:id/dispatch gives draw_id,
+// /api/v1/tasks/:id/items/:item_id gives task_id and item_id,
+// /api/v1/evidence/:id gives evidence_id — and a created object from the
+// Location header (created_id), so that every request about a draw, a
+// task or a piece of evidence is found in the logs by its id.
+func objectAttrs(c *fiber.Ctx) []slog.Attr {
+	var out []slog.Attr
+	if r := c.Route(); r != nil {
+		segs := strings.Split(r.Path, "/")
+		for i, seg := range segs {
+			if !strings.HasPrefix(seg, ":") || i == 0 {
+				continue
+			}
+			name := strings.TrimPrefix(seg, ":")
+			if name == "id" {
+				name = singular(segs[i-1]) + "_id"
+			}
+			if v := c.Params(strings.TrimPrefix(seg, ":")); v != "" {
+				out = append(out, slog.String(name, v))
+			}
+		}
+	}
+	if loc := c.GetRespHeader(fiber.HeaderLocation); loc != "" && c.Response().StatusCode() == fiber.StatusCreated {
+		out = append(out, slog.String("created_id", loc[strings.LastIndexByte(loc, '/')+1:]))
+	}
+	return out
+}
+
+// singular turns a collection's path segment into the object's name:
+// draws → draw, enterprises → enterprise, evidence → evidence.
+func singular(collection string) string {
+	switch {
+	case strings.HasSuffix(collection, "ies"):
+		return strings.TrimSuffix(collection, "ies") + "y"
+	case strings.HasSuffix(collection, "s"):
+		return strings.TrimSuffix(collection, "s")
+	default:
+		return collection
+	}
 }
 
 // routeLabel is the matched route pattern (not the raw path, which would

@@ -59,7 +59,7 @@ func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc app.Ser
 		cfg.ReadyTimeout = 2 * time.Second
 	}
 	cfg.withDefaultLimits()
-	s := &Server{cfg: cfg, logger: logger, deps: deps, svc: svc, metrics: newMetrics(), proxies: parseTrustedProxies(cfg.TrustedProxies)}
+	s := &Server{cfg: cfg, logger: logger, deps: deps, svc: svc, metrics: newMetrics(svc, logger), proxies: parseTrustedProxies(cfg.TrustedProxies)}
 	fc := fiber.Config{
 		AppName: "suiji",
 		// The largest body any route takes; headerReceived lowers it per

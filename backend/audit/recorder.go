@@ -278,3 +278,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// maxBacklogCount bounds the events Backlog reads to count them.
+const maxBacklogCount = 100000
+
+// Backlog counts the events staged with their change but not yet in the
+// chain (at most 100,000): zero in a healthy system, growing while the
+// audit store is unreachable, for metrics.
+func (r *Recorder) Backlog(ctx context.Context) (int, error) {
+	if r.Outbox == nil {
+		return 0, nil
+	}
+	// Every staged event counts, however new: the end of time as the bound.
+	pending, err := r.Outbox.PendingAuditEvents(ctx, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), maxBacklogCount)
+	return len(pending), err
+}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/telemetry"
 )
 
 // Defaults of the pusher's tuning.
@@ -130,6 +131,11 @@ func (s *Service) Notify(ctx context.Context, ns []*backend.Notification) error 
 		s.Wake()
 	}
 	return nil
+}
+
+// PushBacklog counts the alerts waiting to be pushed (any instance's).
+func (s *Service) PushBacklog(ctx context.Context) (int, error) {
+	return s.Store.CountPushPending(ctx)
 }
 
 // Wake makes this instance's pusher look for work now.
@@ -274,7 +280,9 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				switch outcome := s.send(ctx, n, d); outcome {
+				outcome := s.send(ctx, n, d)
+				telemetry.PushSent(outcome.String())
+				switch outcome {
 				case sendGone:
 					mu.Lock()
 					pruned[d.ID] = d
@@ -316,6 +324,20 @@ const (
 	sendGaveUp                // 429/5xx until attempts or patience ran out
 )
 
+// String is the outcome's name in the push metrics.
+func (o sendOutcome) String() string {
+	switch o {
+	case sendDelivered:
+		return telemetry.PushDelivered
+	case sendGone:
+		return telemetry.PushTokenGone
+	case sendRefused:
+		return telemetry.PushRefused
+	default:
+		return telemetry.PushGaveUp
+	}
+}
+
 // send delivers one alert to one device, retrying what may succeed later.
 func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.Device) sendOutcome {
 	msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: n.Title, Body: n.Body, Data: pushData(n)}
@@ -328,11 +350,11 @@ func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.
 			return sendGone
 		case backend.ERATELIMIT, backend.EUNAVAILABLE:
 		default:
-			s.logger().WarnContext(ctx, "notify: push refused", slog.String("notification_id", n.ID), slog.Any("error", err))
+			s.logger().WarnContext(ctx, "notify: push refused", slog.String("notification_id", n.ID), slog.String("task_id", n.TaskID), slog.Any("error", err))
 			return sendRefused
 		}
 		if attempt >= s.maxAttempts() {
-			s.logger().WarnContext(ctx, "notify: push gave up", slog.String("notification_id", n.ID), slog.Int("attempts", attempt), slog.Any("error", err))
+			s.logger().WarnContext(ctx, "notify: push gave up", slog.String("notification_id", n.ID), slog.String("task_id", n.TaskID), slog.Int("attempts", attempt), slog.Any("error", err))
 			return sendGaveUp
 		}
 		delay := backoff(attempt)
@@ -340,7 +362,7 @@ func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.
 			delay = ra
 		}
 		if delay > s.maxRetryDelay() {
-			s.logger().WarnContext(ctx, "notify: push asked to wait too long", slog.String("notification_id", n.ID), slog.Duration("retry_after", delay))
+			s.logger().WarnContext(ctx, "notify: push asked to wait too long", slog.String("notification_id", n.ID), slog.String("task_id", n.TaskID), slog.Duration("retry_after", delay))
 			return sendGaveUp
 		}
 		if err := s.sleep(ctx, delay); err != nil {

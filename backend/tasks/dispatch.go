@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/telemetry"
 )
 
 // LockTTL is how long a dispatch holds the plan's lease (the one a draw
@@ -99,6 +100,7 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 			"id": p.ID, "status": p.Status, "draw_id": d.ID, "tasks": out.TaskIDs, "created": created,
 		})
 	}
+	telemetry.Dispatched(len(created))
 	return out, err
 }
 

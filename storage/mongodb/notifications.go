@@ -321,3 +321,9 @@ func (s *NotificationStore) SettlePush(ctx context.Context, ids []string, claim,
 		bson.D{{Key: "$set", Value: bson.D{{Key: "push_state", Value: state}, {Key: "push_claim", Value: ""}}}})
 	return translate(err)
 }
+
+// CountPushPending implements backend.NotificationStore.
+func (s *NotificationStore) CountPushPending(ctx context.Context) (int, error) {
+	n, err := s.coll().CountDocuments(ctx, bson.D{{Key: "push_state", Value: bson.D{{Key: "$in", Value: bson.A{backend.PushPending, backend.PushSending}}}}})
+	return int(n), translate(err)
+}
