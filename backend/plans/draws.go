@@ -51,6 +51,16 @@ func (s *Service) Draw(ctx context.Context, planID, entropy, reason string) (*ba
 	if err != nil {
 		return nil, err
 	}
+	// A draw stored by an instance that died before it pointed the plan
+	// at it (kill -9, a lost connection): the retry — the same request,
+	// without a reason — completes that draw instead of refusing a redraw.
+	if last := newestDraw(previous); last != nil && reason == "" && p.DrawCount < last.Seq &&
+		(p.Status == backend.PlanApproved || p.Status == backend.PlanDrawn) {
+		if err := s.markDrawn(ctx, p, last); err != nil {
+			return nil, err
+		}
+		return last, s.recordDraw(ctx, p, last)
+	}
 	seq := len(previous) + 1
 	switch {
 	case p.Status != backend.PlanApproved && p.Status != backend.PlanDrawn:
@@ -98,10 +108,28 @@ func (s *Service) Draw(ctx context.Context, planID, entropy, reason string) (*ba
 	if err := s.markDrawn(ctx, p, d); err != nil {
 		return nil, err
 	}
-	return d, s.Audit.Record(ctx, "draw.create", "draw", d.ID, nil, map[string]any{
-		"plan_id": p.ID, "seq": seq, "reason": reason, "pool_sha256": rec.PoolSHA256,
-		"roster_sha256": rec.RosterSHA256, "selections": len(rec.Selections), "seed_commitment": rec.SeedCommitment,
-	})
+	return d, s.recordDraw(ctx, p, d)
+}
+
+// recordDraw writes a draw's audit event.
+func (s *Service) recordDraw(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
+	after := map[string]any{"plan_id": p.ID, "seq": d.Seq, "reason": d.Reason}
+	if rec := d.Record; rec != nil {
+		after["pool_sha256"], after["roster_sha256"] = rec.PoolSHA256, rec.RosterSHA256
+		after["selections"], after["seed_commitment"] = len(rec.Selections), rec.SeedCommitment
+	}
+	return s.Audit.Record(ctx, "draw.create", "draw", d.ID, nil, after)
+}
+
+// newestDraw is the draw with the highest sequence number, nil for none.
+func newestDraw(ds []*backend.Draw) *backend.Draw {
+	var last *backend.Draw
+	for _, d := range ds {
+		if last == nil || d.Seq > last.Seq {
+			last = d
+		}
+	}
+	return last
 }
 
 // markDrawn points the plan at its newest draw. The draw is already stored
