@@ -1,11 +1,14 @@
 package mobileapi
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -279,5 +282,154 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 	<-served
 	if !finished.Load() {
 		t.Fatal("Serve returned while a handler was still running")
+	}
+}
+
+// peakResident samples the process's resident memory every few
+// milliseconds until stop is called, and returns the highest sample.
+func peakResident(t *testing.T) (stop func() float64) {
+	t.Helper()
+	done := make(chan struct{})
+	peak := make(chan float64, 1)
+	go func() {
+		highest := 0.0
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if raw, err := os.ReadFile("/proc/self/status"); err == nil {
+				for _, line := range strings.Split(string(raw), "\n") {
+					if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+						kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+						highest = max(highest, float64(kb)/1024)
+					}
+				}
+			}
+			select {
+			case <-done:
+				peak <- highest
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		return <-peak
+	}
+}
+
+// sharedStringsBomb is an XLSX of about 125 KB whose shared strings table
+// expands to 51 MB: three million one-letter entries.
+func sharedStringsBomb(t *testing.T) []byte {
+	t.Helper()
+	parts := []struct{ name, body string }{
+		{"[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>`},
+		{"_rels/.rels", `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`},
+		{"xl/workbook.xml", `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="企业名录" sheetId="1" r:id="rId1"/></sheets></workbook>`},
+		{"xl/_rels/workbook.xml.rels", `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>`},
+		{"xl/worksheets/sheet1.xml", `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>`},
+	}
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestCompression) })
+	for _, p := range parts {
+		w, err := zw.Create(p.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(p.body))
+	}
+	w, err := zw.Create("xl/sharedStrings.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3_000_000
+	fmt.Fprintf(w, `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">`, n, n)
+	_, _ = w.Write(bytes.Repeat([]byte(`<si><t>a</t></si>`), n))
+	_, _ = w.Write([]byte(`</sst>`))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestSharedStringsBombIsRefused: a signed-in clerk uploads the 125 KB
+// shared-strings bomb to the real import route. It is refused (413) in
+// under two seconds, and the server's resident memory never grows by
+// 128 MiB while it is handled.
+func TestSharedStringsBombIsRefused(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	token := env.login(t, "staff").AccessToken
+	bomb := sharedStringsBomb(t)
+	t.Logf("the bomb is %d KB", len(bomb)>>10)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "企业名录.xlsx")
+	_, _ = fw.Write(bomb)
+	_ = mw.Close()
+	req := httptest.NewRequest("POST", "/api/v1/enterprises/import", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+
+	before := residentMiB(t)
+	stop := peakResident(t)
+	start := time.Now()
+	resp, respBody := do(t, env.srv, req)
+	took := time.Since(start)
+	peak := stop()
+	t.Logf("refused in %s; resident memory %.0f MiB before, peak %.0f MiB", took, before, peak)
+	if resp.StatusCode != 413 {
+		t.Fatalf("status %d %s, want 413", resp.StatusCode, respBody)
+	}
+	if e := decodeError(t, respBody); e.Code != backend.ETOOLARGE || !strings.Contains(e.Message, "sharedStrings") {
+		t.Errorf("error %+v, want ETOOLARGE naming the shared strings", e)
+	}
+	if took > 2*time.Second {
+		t.Errorf("refusing the bomb took %s, want under 2 s", took)
+	}
+	if grew := peak - before; grew >= 128 {
+		t.Errorf("resident memory grew by %.0f MiB while refusing the bomb, want < 128", grew)
+	}
+}
+
+// TestOneImportAtATime: while an import runs, a second waits briefly for
+// it and is then asked to come back (429 with Retry-After) instead of
+// holding a second spreadsheet in memory; after the first, imports run
+// again.
+func TestOneImportAtATime(t *testing.T) {
+	s := newTestServer(t, Config{})
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	s.App().Post("/test/import", s.oneImport, func(c *fiber.Ctx) error {
+		if runs.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+		return c.SendString("imported")
+	})
+	first := make(chan int, 1)
+	go func() {
+		resp, err := s.App().Test(httptest.NewRequest("POST", "/test/import", nil), -1)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-started
+	resp, body := do(t, s, httptest.NewRequest("POST", "/test/import", nil))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second import meanwhile: %d %s (Retry-After %q), want 429 with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	if e := decodeError(t, body); e.Code != backend.ERATELIMIT || !strings.Contains(e.Message, "another import") {
+		t.Errorf("error %+v", e)
+	}
+	close(release)
+	if status := <-first; status != 200 {
+		t.Fatalf("first import: %d", status)
+	}
+	if resp, _ := do(t, s, httptest.NewRequest("POST", "/test/import", nil)); resp.StatusCode != 200 {
+		t.Errorf("an import after the first: %d, want 200", resp.StatusCode)
 	}
 }

@@ -9,8 +9,9 @@
 // (is this a valid USCC? does this town exist?) belongs to the caller, who
 // records problems in a Report so that every import endpoint answers in the
 // same shape. It imports only the standard library, excelize, golang.org/x/text
-// and backend (for error codes); excelize's stream writer may still spill
-// sheets over 16 MB to the system temporary directory while writing.
+// and backend (for error codes); excelize may still spill sheets over 16 MB
+// to the system temporary directory while writing, and parts over 4 MB while
+// reading.
 //
 // # Formats accepted by Read
 //
@@ -28,9 +29,14 @@
 //
 // Anything else — an old .xls (97-2003), an encrypted workbook, a PDF, an
 // image, HTML, binary data — is rejected with EINVALID naming the file, and a
-// file over the size limit with ETOOLARGE before any parsing work is done (as
-// is an XLSX that would expand to more than 40 times that, or a file of more
-// than MaxRows rows).
+// file over the size limit with ETOOLARGE before any parsing work is done.
+// So is an XLSX that expands too far, whatever its own size: every part is
+// decompressed once, counting, before excelize sees it, and a worksheet or
+// the shared strings table over MaxPartBytes, any other part over
+// MaxOtherPartBytes, all parts together over MaxExpandedBytes, or more than
+// MaxSharedStrings shared strings are refused; as is a file of more than
+// MaxRows rows. Large parts within those bounds are kept by excelize in
+// temporary files (removed when the file is closed) rather than in memory.
 //
 // # Header rules
 //

@@ -98,7 +98,7 @@ func Read(r io.Reader, filename string, schema Schema, maxBytes int64) (*Table, 
 	b := &builder{schema: schema, idx: idx, name: name}
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 		b.table.Format = FormatXLSX
-		err = readXLSX(data, name, maxBytes, schema.Name, b)
+		err = readXLSX(data, name, schema.Name, b)
 	} else {
 		b.table.Format = FormatCSV
 		err = readCSV(data, name, b)
@@ -159,7 +159,7 @@ var binaryMagic = []struct {
 }
 
 // readXLSX streams the chosen worksheet's rows into b.
-func readXLSX(data []byte, name string, maxBytes int64, want string, b *builder) (err error) {
+func readXLSX(data []byte, name string, want string, b *builder) (err error) {
 	// excelize is a large parser fed untrusted bytes; a bug there must
 	// cost one upload an error, not the server its life.
 	defer func() {
@@ -168,22 +168,16 @@ func readXLSX(data []byte, name string, maxBytes int64, want string, b *builder)
 		}
 	}()
 
-	// Check the zip's directory ourselves first: it tells a truncated file
-	// from a zip bomb before excelize inflates anything, and lets us cap
-	// the expanded size, which excelize otherwise allows up to 16 GB.
+	// Check the zip ourselves first: its directory tells a truncated file
+	// or the wrong kind of document, and decompressing every part once,
+	// within bounds, refuses a bomb before excelize inflates anything.
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file (it may be truncated); save it again from Excel", name)
 	}
-	limit := unzipLimit(maxBytes)
-	var total uint64
 	workbook := false
 	kind := "a zip archive"
 	for _, f := range zr.File {
-		total += f.UncompressedSize64
-		if total > uint64(limit) {
-			return backend.Errorf(backend.ETOOLARGE, "%s expands to more than %s; split it into smaller files", name, humanSize(limit))
-		}
 		// Word, PowerPoint and OpenDocument files are zips too.
 		switch n := strings.ToLower(f.Name); {
 		case strings.HasPrefix(n, "xl/"):
@@ -199,12 +193,16 @@ func readXLSX(data []byte, name string, maxBytes int64, want string, b *builder)
 	if !workbook {
 		return notSpreadsheet(name, "it is "+kind+", not an Excel workbook")
 	}
+	if err := checkParts(zr, name); err != nil {
+		return err
+	}
 
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
-		// Keep every part in memory (bounded by limit) rather than letting
-		// excelize spill large sheets to temporary files.
-		UnzipSizeLimit:    limit,
-		UnzipXMLSizeLimit: limit,
+		// Parts over spillBytes (large sheets, a large shared strings
+		// table) go to temporary files that excelize reads as it needs
+		// them, instead of into memory; checkParts has bounded them all.
+		UnzipSizeLimit:    MaxExpandedBytes,
+		UnzipXMLSizeLimit: spillBytes,
 		// Dates in Excel's default short date format (numFmt 14) read as
 		// ISO dates instead of US "01-02-26", which no caller could parse.
 		ShortDatePattern: "yyyy-mm-dd",
@@ -245,11 +243,110 @@ func readXLSX(data []byte, name string, maxBytes int64, want string, b *builder)
 	return nil
 }
 
-// unzipLimit bounds how large an XLSX of maxBytes may expand. Worksheet XML
-// compresses about 10–20 times; 40 times the upload limit leaves room for
-// that while refusing zip bombs, within [64 MB, 1 GB].
-func unzipLimit(maxBytes int64) int64 {
-	return min(max(maxBytes*40, 64<<20), 1<<30)
+// Bounds on what an XLSX may expand to, whatever the size of the upload: a
+// spreadsheet is a zip of XML parts, and a small file can expand enormously
+// (125 KB of zip can hold 51 MB of shared strings, which excelize would turn
+// into a gigabyte of memory). The limits leave room for MaxRows rows of any
+// of this package's schemas.
+const (
+	// MaxPartBytes bounds one worksheet or the shared strings table.
+	MaxPartBytes = 32 << 20
+	// MaxOtherPartBytes bounds every other part (styles, themes, images).
+	MaxOtherPartBytes = 8 << 20
+	// MaxExpandedBytes bounds all parts together.
+	MaxExpandedBytes = 96 << 20
+	// MaxSharedStrings bounds the entries of the shared strings table
+	// (excelize keeps an index entry for each), eight per row of MaxRows.
+	MaxSharedStrings = 8 * MaxRows
+	// spillBytes is the part size from which excelize keeps a part in a
+	// temporary file rather than in memory.
+	spillBytes = 4 << 20
+)
+
+// checkParts decompresses every part of the zip once, counting, and
+// refuses (ETOOLARGE) a part or a file that expands past the bounds above,
+// or a shared strings table with too many entries. The sizes the zip's
+// directory declares are checked first, which refuses most bombs at no
+// cost; the count of what really comes out is what decides, since a
+// directory can lie (and archive/zip refuses data beyond what it declares).
+func checkParts(zr *zip.Reader, name string) error {
+	tooLarge := func(what string, limit int64) error {
+		return backend.Errorf(backend.ETOOLARGE, "%s expands to more than %s%s; split it into smaller files", name, humanSize(limit), what)
+	}
+	var declared uint64
+	for _, f := range zr.File {
+		declared += f.UncompressedSize64
+		if declared > MaxExpandedBytes {
+			return tooLarge("", MaxExpandedBytes)
+		}
+		if limit, _ := partLimit(f.Name); f.UncompressedSize64 > uint64(limit) {
+			return tooLarge(" in "+quote(f.Name), limit)
+		}
+	}
+	var total int64
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		limit, shared := partLimit(f.Name)
+		rc, err := f.Open()
+		if err != nil {
+			return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: part %s cannot be read", name, quote(f.Name))
+		}
+		counter := &partCounter{shared: shared}
+		n, err := io.Copy(counter, io.LimitReader(rc, limit+1))
+		rc.Close()
+		if err != nil {
+			return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: part %s cannot be read", name, quote(f.Name))
+		}
+		if n > limit {
+			return tooLarge(" in "+quote(f.Name), limit)
+		}
+		if total += n; total > MaxExpandedBytes {
+			return tooLarge("", MaxExpandedBytes)
+		}
+		if counter.entries > MaxSharedStrings {
+			return backend.Errorf(backend.ETOOLARGE, "%s holds more than %d distinct texts; split it into smaller files", name, MaxSharedStrings)
+		}
+	}
+	return nil
+}
+
+// partLimit is the expanded size allowed for the part named name, and
+// whether it is the shared strings table.
+func partLimit(name string) (limit int64, shared bool) {
+	n := strings.ToLower(strings.ReplaceAll(name, `\`, "/"))
+	switch {
+	case n == "xl/sharedstrings.xml":
+		return MaxPartBytes, true
+	case strings.HasPrefix(n, "xl/worksheets/"):
+		return MaxPartBytes, false
+	}
+	return MaxOtherPartBytes, false
+}
+
+// partCounter is an io.Writer that counts the entries (<si> elements, with
+// or without a namespace prefix) of a shared strings table as it streams
+// by, carrying the last bytes of each chunk over to the next.
+type partCounter struct {
+	shared  bool
+	entries int
+	tail    []byte
+}
+
+func (c *partCounter) Write(p []byte) (int, error) {
+	if !c.shared {
+		return len(p), nil
+	}
+	buf := append(c.tail, p...)
+	for _, tag := range [][]byte{[]byte("<si>"), []byte("<si "), []byte(":si>"), []byte(":si ")} {
+		c.entries += bytes.Count(buf, tag)
+	}
+	// Keep the last 3 bytes (a tag cut in two) for the next chunk, minus
+	// any that already completed a counted tag.
+	keep := min(3, len(buf))
+	c.tail = append(c.tail[:0], buf[len(buf)-keep:]...)
+	return len(p), nil
 }
 
 // pickSheet chooses the worksheet to read: a visible one named like the

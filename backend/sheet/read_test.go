@@ -3,6 +3,8 @@ package sheet
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -293,6 +295,7 @@ func TestReadRejects(t *testing.T) {
 	}
 	// A zip bomb: the directory declares 65 MB of sheet XML. Read must refuse
 	// it from the directory alone, so the entry's data need not be real.
+	// (A directory that lies is TestReadBoundsWhatComesOut's.)
 	bomb := func() []byte {
 		var b bytes.Buffer
 		zw := zip.NewWriter(&b)
@@ -341,7 +344,7 @@ func TestReadRejects(t *testing.T) {
 			wantMsg: []string{`"企业.xlsx" is larger than the`}},
 		{name: "at the size limit", data: []byte(csvBasic), max: int64(len(csvBasic))},
 		{name: "XLSX expanding past the limit", data: bomb, max: 1 << 20, wantCode: backend.ETOOLARGE,
-			wantMsg: []string{"expands to more than 64 MB"}},
+			wantMsg: []string{`expands to more than 32 MB in "xl/worksheets/sheet1.xml"`}},
 		{name: "neither UTF-8 nor GBK", data: []byte("uscc,name\n\x80\x80\x80,\xff\xfe\n"), wantCode: backend.EINVALID,
 			wantMsg: []string{"neither UTF-8 nor GBK"}},
 		{name: "empty file", data: nil, wantCode: backend.EINVALID, wantMsg: []string{`"企业.xlsx" is empty`}},
@@ -390,5 +393,105 @@ func TestReadRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// workbookParts are the parts of a minimal XLSX whose one sheet shows the
+// shared string 0 in A1; tests add xl/sharedStrings.xml.
+var workbookParts = map[string]string{
+	"[Content_Types].xml":        `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>`,
+	"_rels/.rels":                `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
+	"xl/workbook.xml":            `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+	"xl/_rels/workbook.xml.rels": `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>`,
+	"xl/worksheets/sheet1.xml":   `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>`,
+}
+
+// xlsxWithSharedStrings is a minimal XLSX whose shared strings table holds
+// head and then n times the entry si.
+func xlsxWithSharedStrings(t testing.TB, head string, si string, n int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, body := range workbookParts {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(body))
+	}
+	w, err := zw.Create("xl/sharedStrings.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">%s`, n+1, n+1, head)
+	entry := []byte(si)
+	for range n {
+		w.Write(entry)
+	}
+	w.Write([]byte(`</sst>`))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestReadBoundsWhatComesOut: a shared strings table bigger than a part may
+// be, or with more entries than a file may have, is refused (ETOOLARGE)
+// from what actually comes out of the zip, before excelize parses it; a
+// table within both bounds reads.
+func TestReadBoundsWhatComesOut(t *testing.T) {
+	schema := Schema{Columns: []Column{{Key: "uscc", Headers: []string{"uscc"}}}}
+	// 36 MB of shared strings in a few dozen KB.
+	big := xlsxWithSharedStrings(t, `<si><t>uscc</t></si>`, `<si><t>`+strings.Repeat("x", 100)+`</t></si>`, 300_000)
+	start := time.Now()
+	_, err := Read(bytes.NewReader(big), "bomb.xlsx", schema, 0)
+	if backend.ErrorCode(err) != backend.ETOOLARGE || !strings.Contains(backend.ErrorMessage(err), `xl/sharedStrings.xml`) {
+		t.Fatalf("%d KB expanding to 36 MB of shared strings: %v, want ETOOLARGE naming the part", len(big)>>10, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("refusing it took %s", took)
+	}
+	// Under the size bound, over the count: 900,000 tiny entries.
+	many := xlsxWithSharedStrings(t, `<si><t>uscc</t></si>`, `<si><t/></si>`, MaxSharedStrings)
+	if _, err := Read(bytes.NewReader(many), "many.xlsx", schema, 0); backend.ErrorCode(err) != backend.ETOOLARGE || !strings.Contains(backend.ErrorMessage(err), "distinct texts") {
+		t.Fatalf("%d shared strings: %v, want ETOOLARGE on their number", MaxSharedStrings+1, err)
+	}
+	// Within both bounds, the table is large enough to be kept in a
+	// temporary file by excelize, and the sheet still reads.
+	ok := xlsxWithSharedStrings(t, `<si><t>uscc</t></si>`, `<x:si><x:t>`+strings.Repeat("y", 40)+`</x:t></x:si>`, 200_000)
+	table, err := Read(bytes.NewReader(ok), "ok.xlsx", schema, 0)
+	if err != nil {
+		t.Fatalf("a 10 MB shared strings table: %v", err)
+	}
+	if table.Headers["uscc"] != "uscc" {
+		t.Errorf("headers %v", table.Headers)
+	}
+}
+
+// TestReadRefusesALyingDirectory: a part whose data expands past what the
+// zip's directory declares is not read beyond it (archive/zip refuses), so
+// a directory that lies cannot sneak a bomb past the declared-size check.
+func TestReadRefusesALyingDirectory(t *testing.T) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, body := range workbookParts {
+		w, _ := zw.Create(name)
+		w.Write([]byte(body))
+	}
+	// Compress 40 MB ourselves, then declare 1 KB.
+	var deflated bytes.Buffer
+	fw, _ := flate.NewWriter(&deflated, flate.BestCompression)
+	fw.Write(bytes.Repeat([]byte("<si><t>a</t></si>"), 40<<20/17))
+	fw.Close()
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "xl/sharedStrings.xml", Method: zip.Deflate,
+		CompressedSize64: uint64(deflated.Len()), UncompressedSize64: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(deflated.Bytes())
+	zw.Close()
+	_, err = Read(bytes.NewReader(b.Bytes()), "liar.xlsx", Schema{Columns: []Column{{Key: "uscc"}}}, 0)
+	if code := backend.ErrorCode(err); code != backend.EINVALID && code != backend.ETOOLARGE {
+		t.Fatalf("a lying directory: %v, want it refused", err)
 	}
 }

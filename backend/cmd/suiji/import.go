@@ -71,7 +71,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		bar.Add(1)
 	}
-	opts := sheet.ImportOptions{Filename: filepath.Base(path), Partial: *partial, Progress: onProgress}
+	opts := sheet.ImportOptions{Filename: filepath.Base(path), Partial: *partial, MaxBytes: int64(cfg.UploadLimit), Progress: onProgress}
 	var rep *sheet.Report
 	switch kind {
 	case "enterprises":
