@@ -42,7 +42,20 @@ type apiEnv struct {
 // anonymous public.
 var matrixRoles = []string{"", "admin", "coordinator", "staff", "leader", "inspector"}
 
+// newAPIEnv builds the environment of one API test, which runs in parallel
+// with the package's other such tests: each has its own database and key
+// prefix, and most of a test's time is spent waiting on the stack. Tests
+// that measure the process (memory, timing) use newSerialAPIEnv instead:
+// Go runs them before any parallel test resumes, so nothing else runs in
+// the process meanwhile.
 func newAPIEnv(t *testing.T, cfg Config) *apiEnv {
+	t.Helper()
+	t.Parallel()
+	return newSerialAPIEnv(t, cfg)
+}
+
+// newSerialAPIEnv is newAPIEnv for a test that must run alone.
+func newSerialAPIEnv(t *testing.T, cfg Config) *apiEnv {
 	t.Helper()
 	env := &apiEnv{db: storagetest.Mongo(t), cache: storagetest.Redis(t), users: map[string]*backend.User{}}
 	stack := storagetest.Config(t)

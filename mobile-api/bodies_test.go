@@ -55,7 +55,7 @@ func residentMiB(t *testing.T) float64 {
 // services) must not set memory aside for what was only promised: its
 // resident memory grows by less than 128 MiB.
 func TestDeclaredBodiesDoNotHoldMemory(t *testing.T) {
-	env := newAPIEnv(t, Config{})
+	env := newSerialAPIEnv(t, Config{}) // it measures the process's memory
 	base := serveOnLoopback(t, env.srv)
 	addr := strings.TrimPrefix(base, "http://")
 	before := residentMiB(t)

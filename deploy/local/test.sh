@@ -118,7 +118,11 @@ for arg in "$@"; do
 done
 
 if [[ $MODE == test ]]; then
-	cmd=(go test -race -count=1 "${pkgs[@]}" "$@")
+	# -p 4 and -parallel 4: the tests mostly wait on the stack, so more of
+	# them at once than the machine has cores keeps both cores busy; the
+	# timeout leaves room for the slowest package under -race on a 2-core
+	# machine.
+	cmd=(go test -race -count=1 -p 4 -parallel 4 -timeout 30m "${pkgs[@]}" "$@")
 else
 	cmd=(go test -run '^$' -bench . -benchmem "${pkgs[@]}" "$@")
 fi

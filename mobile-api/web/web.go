@@ -28,6 +28,7 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 )
@@ -80,9 +81,15 @@ var contentTypes = map[string]string{
 	".txt":         "text/plain; charset=utf-8",
 }
 
-// Load reads and compresses every embedded file. It fails only if the
+// Load returns every embedded file, read and compressed (once per process;
+// later calls share the same read-only Site). It fails only if the
 // embedded tree is unreadable, which would be a build error.
-func Load() (*Site, error) {
+func Load() (*Site, error) { return loadSite() }
+
+// loadSite reads and compresses the embedded files once per process: they
+// never change, a Site is read-only, and compressing them at the highest
+// levels takes seconds (every test server would pay it again).
+var loadSite = sync.OnceValues(func() (*Site, error) {
 	s := &Site{assets: map[string]*Asset{}}
 	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -99,7 +106,7 @@ func Load() (*Site, error) {
 		return nil, fmt.Errorf("web: reading embedded files: %w", err)
 	}
 	return s, nil
-}
+})
 
 func newAsset(name string, body []byte) *Asset {
 	ext := path.Ext(name)
