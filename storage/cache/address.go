@@ -90,7 +90,7 @@ func parseAddress(raw string) (*address, error) {
 
 	if topology == topologyCluster {
 		if len(path) > 1 || (len(path) == 1 && path[0] != "0") {
-			return nil, errors.New("Redis Cluster has only database 0")
+			return nil, errors.New("a Redis Cluster has only database 0")
 		}
 		if err := onlyQuery(q); err != nil {
 			return nil, err
