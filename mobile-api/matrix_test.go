@@ -16,7 +16,7 @@ import (
 // table by adding routes; the test follows automatically.
 func TestAuthorizationMatrix(t *testing.T) {
 	env := newAPIEnv(t, Config{})
-	routes := env.srv.apiRoutes()
+	routes := append(env.srv.apiRoutes(), env.srv.webRoutes()...)
 	if len(routes) < 10 {
 		t.Fatalf("only %d routes in the table", len(routes))
 	}

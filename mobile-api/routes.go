@@ -172,13 +172,36 @@ func (s *Server) apiRoutes() []route {
 	}
 }
 
+// webRoutes are the pages and files suiji serves to browsers: the public
+// portal's server-rendered pages, and the embedded front-ends (the console,
+// the inspectors' app, the portal's scripts, shared code and the vendored
+// libraries) below their roots. They answer HTML or files, not the API's
+// JSON, so the OpenAPI document leaves them out.
+func (s *Server) webRoutes() []route {
+	w := s.web
+	rs := []route{
+		{"GET", "/", public, nil, w.page(w.home)},
+		{"GET", "/items", public, nil, w.page(w.items)},
+		{"GET", "/verify", public, nil, w.page(w.verify)},
+		{"GET", "/plans/:id", public, nil, w.page(byID(w.plan))},
+		{"GET", "/draws/:id", public, nil, w.page(byID(w.draw))},
+	}
+	for _, root := range []string{"/console", "/app", "/portal", "/shared", "/vendor"} {
+		rs = append(rs,
+			route{"GET", root, public, nil, w.static}, // redirects to root + "/"
+			route{"GET", root + "/*", public, nil, w.static},
+		)
+	}
+	return rs
+}
+
 // mountAPI installs the table. Every route first gets its deadline (see
 // limits.go). Signed-in routes authenticate next, then check roles, then
 // (imports) wait for the instance's import slot, then (for mutations) apply
 // Idempotency-Key handling, which is scoped per user and so must follow
 // authentication.
 func (s *Server) mountAPI() {
-	for _, r := range s.apiRoutes() {
+	for _, r := range append(s.apiRoutes(), s.webRoutes()...) {
 		var chain []fiber.Handler
 		switch kindOf(r.method, r.path) {
 		case ordinary:
@@ -196,7 +219,11 @@ func (s *Server) mountAPI() {
 			}
 		}
 		chain = append(chain, r.handler)
-		s.app.Add(r.method, r.path, chain...)
+		if r.method == "GET" {
+			s.app.Get(r.path, chain...) // and HEAD
+		} else {
+			s.app.Add(r.method, r.path, chain...)
+		}
 	}
 }
 

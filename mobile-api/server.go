@@ -43,6 +43,7 @@ type Server struct {
 	svc     app.Services
 	proxies trustedProxies // who may report the client address
 	metrics *metrics
+	web     *webFront // the web front-ends' files and pages
 	app     *fiber.App
 
 	handlers       inflight      // handlers running, for Serve to wait for
@@ -97,7 +98,8 @@ func (s *Server) routes() {
 		}))
 	}
 
-	s.mountWeb()
+	s.web = newWebFront(s)
+	s.app.Use(s.web.public)
 	s.mountAPI()
 }
 

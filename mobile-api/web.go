@@ -24,13 +24,9 @@ type webFront struct {
 	portal *web.Portal
 }
 
-// mountWeb installs the web front-ends as one middleware ahead of the API's
-// routes. It answers GET and HEAD for the static roots (/console, /app,
-// /portal, /shared, /vendor) and the portal's pages (/, /items, /verify,
-// /plans/{id}, /draws/{id}); wraps /public/… with the rate limit, ETag and
-// compression; and passes every other request on untouched, so /api,
-// /healthz, /readyz, /metrics and /openapi.json are never shadowed.
-func (s *Server) mountWeb() {
+// newWebFront loads the web front-ends. Their routes are rows of the one
+// table (webRoutes in routes.go); /public/… is wrapped by public.
+func newWebFront(s *Server) *webFront {
 	site, err := web.Load()
 	if err != nil {
 		panic(err) // the files are compiled in: only a broken build gets here
@@ -39,69 +35,67 @@ func (s *Server) mountWeb() {
 	if err != nil {
 		panic(err)
 	}
-	w := &webFront{s: s, site: site, portal: portal}
-	s.app.Use(w.handle)
+	return &webFront{s: s, site: site, portal: portal}
 }
 
-func (w *webFront) handle(c *fiber.Ctx) error {
-	p := c.Path()
-	if strings.HasPrefix(p, "/public/") {
-		if err := w.limit(c); err != nil {
-			return err
-		}
-		if err := c.Next(); err != nil {
-			return err
-		}
-		web.Finish(c, web.CachePublic)
-		return nil
-	}
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		return c.Next()
-	}
-	if web.IsStatic(p) {
-		a, redirect := w.site.Resolve(p)
-		switch {
-		case redirect != "":
-			if q := string(c.Request().URI().QueryString()); q != "" {
-				redirect += "?" + q
-			}
-			return c.Redirect(redirect, fiber.StatusMovedPermanently)
-		case a == nil:
-			return w.message(c, fiber.StatusNotFound, nil)
-		}
-		return web.Serve(c, a)
-	}
-	page := w.route(p)
-	if page == nil {
+// public wraps every /public/… answer: the per-address rate limit before,
+// the public caching headers (ETag, Cache-Control, compression) after.
+func (w *webFront) public(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Path(), "/public/") {
 		return c.Next()
 	}
 	if err := w.limit(c); err != nil {
-		return w.message(c, fiber.StatusTooManyRequests, err)
+		return err
 	}
-	name, data, err := page(c)
-	if err != nil {
-		return w.message(c, StatusForCode(backend.ErrorCode(err)), err)
+	if err := c.Next(); err != nil {
+		return err
 	}
-	return w.render(c, fiber.StatusOK, name, data)
+	web.Finish(c, web.CachePublic)
+	return nil
 }
 
-// route returns the page handler for a portal path, or nil.
-func (w *webFront) route(p string) func(*fiber.Ctx) (string, web.Page, error) {
+// static serves the embedded files below one of the static roots, with a
+// redirect from a directory's bare path to its slash, and the portal's
+// not-found page for anything else.
+func (w *webFront) static(c *fiber.Ctx) error {
+	a, redirect := w.site.Resolve(c.Path())
 	switch {
-	case p == "/":
-		return w.home
-	case p == "/items":
-		return w.items
-	case p == "/verify":
-		return w.verify
+	case redirect != "":
+		if q := string(c.Request().URI().QueryString()); q != "" {
+			redirect += "?" + q
+		}
+		return c.Redirect(redirect, fiber.StatusMovedPermanently)
+	case a == nil:
+		return w.message(c, fiber.StatusNotFound, nil)
 	}
-	if id, ok := strings.CutPrefix(p, "/plans/"); ok && validID(id) {
-		return func(c *fiber.Ctx) (string, web.Page, error) { return w.plan(c, id) }
+	return web.Serve(c, a)
+}
+
+// page serves one of the portal's server-rendered pages, rate-limited per
+// address like every public answer.
+func (w *webFront) page(render func(*fiber.Ctx) (string, web.Page, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := w.limit(c); err != nil {
+			return w.message(c, fiber.StatusTooManyRequests, err)
+		}
+		name, data, err := render(c)
+		if err != nil {
+			return w.message(c, StatusForCode(backend.ErrorCode(err)), err)
+		}
+		return w.render(c, fiber.StatusOK, name, data)
 	}
-	if id, ok := strings.CutPrefix(p, "/draws/"); ok && validID(id) {
-		return func(c *fiber.Ctx) (string, web.Page, error) { return w.draw(c, id) }
+}
+
+// byID adapts a page of one object (a plan, a draw) to page: the id comes
+// from the path and must look like an id the stores make.
+func byID(render func(*fiber.Ctx, string) (string, web.Page, error)) func(*fiber.Ctx) (string, web.Page, error) {
+	return func(c *fiber.Ctx) (string, web.Page, error) {
+		id := c.Params("id")
+		if !validID(id) {
+			return "", web.Page{}, backend.Errorf(backend.ENOTFOUND, "no such page")
+		}
+		return render(c, strings.Clone(id))
 	}
-	return nil
 }
 
 // validID accepts the ids the stores make (hex, letters, digits, - and _),

@@ -88,7 +88,7 @@ func TestWebFilesAreLockedDownCachedAndCompressed(t *testing.T) {
 	if resp, _ := do(t, s, req); resp.StatusCode != 301 || resp.Header.Get("Location") != "/console/?x=1" {
 		t.Fatalf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	for _, path := range []string{"/console/nope.js", "/console/../web.go", "/vendor/../portal.go", "/portal/"} {
+	for _, path := range []string{"/console/nope.js", "/console/../web.go", "/vendor/../portal.go", "/portal/", "/draws/not-an-id!", "/plans/x%2F..%2Fy"} {
 		status, h, _ := get(t, s, path, nil)
 		if status != 404 || !strings.HasPrefix(h["Content-Type"], "text/html") {
 			t.Errorf("%s: %d %q, want the 404 page", path, status, h["Content-Type"])
@@ -105,7 +105,7 @@ func TestWebDoesNotShadowTheAPI(t *testing.T) {
 			t.Errorf("%s: %d, want %d", path, status, want)
 		}
 	}
-	for _, path := range []string{"/api/v1/nope", "/public/v1/nope", "/consoles", "/draws/not-an-id!"} {
+	for _, path := range []string{"/api/v1/nope", "/public/v1/nope", "/consoles"} {
 		status, h, body := get(t, s, path, nil)
 		if status != 404 || !strings.HasPrefix(h["Content-Type"], "application/json") {
 			t.Errorf("%s: %d %q, want the API's JSON 404", path, status, h["Content-Type"])
