@@ -188,10 +188,9 @@ func (s *Server) handlePublishItems(c *fiber.Ctx) error {
 // handlePublicItems serves a year's published list without login (art.
 // 10). A year that is not published is 404, exactly as if it did not exist.
 func (s *Server) handlePublicItems(c *fiber.Ctx) error {
-	if c.Query("year") == "" {
-		return backend.InvalidFields("invalid query parameter", map[string]string{"year": "required"})
-	}
-	year, err := queryInt(c, "year", 0, itemlist.MinYear, itemlist.MaxYear)
+	// Without a year: the current one, as the bureau's calendar says.
+	thisYear := s.svc.Items.Now().In(backend.ChinaTime).Year()
+	year, err := queryInt(c, "year", thisYear, itemlist.MinYear, itemlist.MaxYear)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"suiji/backend"
 )
@@ -70,11 +72,24 @@ func TestItemDraftPublishAndAmend(t *testing.T) {
 	if public.Total != 2 || public.Items[0].Code != "ZZ-AQ-001" || public.Items[1].Code != "ZZ-AQ-002" || public.Items[0].LegalBasis.Article != "第二十一条" {
 		t.Errorf("public list: %s", body)
 	}
-	for _, q := range []string{"", "?year=abc", "?year=1999"} {
+	for _, q := range []string{"?year=abc", "?year=1999"} {
 		if resp, body := env.call(t, "", "GET", "/public/v1/items"+q, "", nil); resp.StatusCode != 400 {
 			t.Errorf("public list%s: %d %s", q, resp.StatusCode, body)
 		}
 	}
+	// Without a year, the current one as Beijing counts it: on 31 December
+	// 2026 at 17:00 UTC it is already 2027 there, whose list is unpublished.
+	now := env.svc.Items.Now
+	t.Cleanup(func() { env.svc.Items.Now = now })
+	env.svc.Items.Now = func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
+	if resp, thisYear := env.call(t, "", "GET", "/public/v1/items", "", nil); resp.StatusCode != 200 || string(thisYear) != string(body) {
+		t.Errorf("public list without a year in 2026: %d %s, want the 2026 list", resp.StatusCode, thisYear)
+	}
+	env.svc.Items.Now = func() time.Time { return time.Date(2026, 12, 31, 17, 0, 0, 0, time.UTC) }
+	if resp, next := env.call(t, "", "GET", "/public/v1/items", "", nil); resp.StatusCode != 404 {
+		t.Errorf("public list without a year on 1 January 2027 in Beijing: %d %s, want 2027's (unpublished: 404)", resp.StatusCode, next)
+	}
+	env.svc.Items.Now = now
 
 	// After publication: a change needs a reason …
 	wantFields(t, f.req(t, "coordinator", "PATCH", "/api/v1/items/"+a.ID, `{"content":"新内容"}`, 400, nil), backend.EINVALID, "reason")
@@ -193,6 +208,21 @@ func TestItemBadInputNamesEveryFieldAndStoresNothing(t *testing.T) {
 	wantFields(t, body, backend.EINVALID, "year", "code", "name", "legal_basis.law", "legal_basis.article",
 		"department_id", "content", "method", "qualification", "categories")
 	wantFields(t, f.req(t, "coordinator", "POST", "/api/v1/items", `{"year":"2026"}`, 400, nil), backend.EINVALID, "year")
+	// A field of the wrong JSON type is named with the shape it must have,
+	// not a Go type.
+	bad := f.req(t, "coordinator", "POST", "/api/v1/items", `{"year":2026,"legal_basis":"《安全生产法》"}`, 400, nil)
+	wantFields(t, bad, backend.EINVALID, "legal_basis")
+	if e := decodeError(t, bad); e.Fields["legal_basis"] != "must be a JSON object" {
+		t.Errorf("legal_basis: %q, want \"must be a JSON object\"", e.Fields["legal_basis"])
+	}
+	bad = f.req(t, "coordinator", "POST", "/api/v1/items", `{"year":2026,"categories":"coal_mine"}`, 400, nil)
+	if e := decodeError(t, bad); e.Fields["categories"] != "must be an array of strings" {
+		t.Errorf("categories: %q, want \"must be an array of strings\"", e.Fields["categories"])
+	}
+	bad = f.req(t, "coordinator", "POST", "/api/v1/items", `["not","an","object"]`, 400, nil)
+	if e := decodeError(t, bad); !strings.Contains(e.Message, "must be a JSON object") || strings.Contains(e.Message, "mobileapi") {
+		t.Errorf("an array for a body: %q", e.Message)
+	}
 	var list struct{ Total int }
 	f.req(t, "coordinator", "GET", "/api/v1/items", "", 200, &list)
 	if list.Total != 0 {
