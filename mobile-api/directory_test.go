@@ -3,6 +3,7 @@ package mobileapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -125,7 +126,10 @@ func TestEnterpriseLifecycle(t *testing.T) {
 	path := "/api/v1/enterprises/" + created.ID
 
 	for _, sc := range []scenario{
-		{name: "inspectors read on site", as: "inspector", method: "GET", path: path, wantStatus: 200,
+		{name: "inspectors read the facts, not the contacts", as: "inspector", method: "GET", path: path, wantStatus: 200,
+			wantContain: []string{`"name":"泽州县示例煤业有限公司"`, `"address":"巴公镇东四义村"`, `"legal_representative":""`, `"phone":""`},
+			wantAbsent:  []string{"张三", "李四", "0356-1234567"}},
+		{name: "staff read the contacts", as: "staff", method: "GET", path: path, wantStatus: 200,
 			wantContain: []string{`"legal_representative":"张三"`, `"phone":"0356-1234567"`}},
 		{name: "anonymous", method: "GET", path: path, wantStatus: 401, wantCode: "EUNAUTHORIZED"},
 		{name: "anonymous list", method: "GET", path: "/api/v1/enterprises", wantStatus: 401},
@@ -735,4 +739,41 @@ func TestEnterpriseImportOverBodyLimit(t *testing.T) {
 	if page.Total != 0 {
 		t.Errorf("%d enterprises stored from a refused file", page.Total)
 	}
+}
+
+// TestInspectorsSeeNoContactsBeyondTheirTasks: an inspector paging through
+// the directory, its staleness report or an enterprise's history sees no
+// legal representative, safety manager or phone; the office does. Through
+// the hook that tasks wire, an inspector whose group inspects an
+// enterprise reads that one's contacts, and no other's.
+func TestInspectorsSeeNoContactsBeyondTheirTasks(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	staff := env.login(t, "staff").AccessToken
+	inspector := env.login(t, "inspector").AccessToken
+	codes := dirUSCC(7, 2)
+	var ids []string
+	for i, code := range codes {
+		var e dirEnterprise
+		dirDo(t, env, staff, "POST", "/api/v1/enterprises", dirBody(map[string]any{
+			"uscc": code, "name": fmt.Sprintf("泽州县某企业%d", i), "town": "高都镇",
+			"legal_representative": "王法人", "safety_manager": "赵安全", "phone": "13800138000",
+		}), 201, &e)
+		ids = append(ids, e.ID)
+		// A change of contact, so the history holds one.
+		dirDo(t, env, staff, "PATCH", "/api/v1/enterprises/"+e.ID, `{"phone":"13900139000"}`, 200, nil)
+	}
+	secret := []string{"王法人", "赵安全", "13800138000", "13900139000"}
+	for _, path := range []string{"/api/v1/enterprises", "/api/v1/enterprises/stale", "/api/v1/enterprises/" + ids[0], "/api/v1/enterprises/" + ids[0] + "/versions"} {
+		scenario{token: inspector, method: "GET", path: path, wantStatus: 200, wantAbsent: secret}.run(t, env)
+		scenario{token: staff, method: "GET", path: path, wantStatus: 200, wantContain: []string{"王法人"}}.run(t, env)
+	}
+	inspectorID := env.users["inspector"].ID
+	env.svc.Directory.ContactsForTask = func(_ context.Context, userID, enterpriseID string) (bool, error) {
+		return userID == inspectorID && enterpriseID == ids[0], nil
+	}
+	t.Cleanup(func() { env.svc.Directory.ContactsForTask = nil })
+	scenario{token: inspector, method: "GET", path: "/api/v1/enterprises/" + ids[0], wantStatus: 200,
+		wantContain: []string{`"legal_representative":"王法人"`, `"phone":"13900139000"`}}.run(t, env)
+	scenario{token: inspector, method: "GET", path: "/api/v1/enterprises/" + ids[1], wantStatus: 200, wantAbsent: secret}.run(t, env)
+	scenario{token: inspector, method: "GET", path: "/api/v1/enterprises", wantStatus: 200, wantAbsent: secret}.run(t, env)
 }

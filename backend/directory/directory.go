@@ -26,6 +26,11 @@ type Service struct {
 	Versions    backend.VersionStore
 	Audit       backend.Auditor
 	Now         func() time.Time
+	// ContactsForTask, when set, tells whether an inspector (by user id)
+	// may read the contacts of an enterprise because a task of their own
+	// group inspects it; reading one enterprise then shows them. Nil means
+	// inspectors never see contacts (see MayReadContacts).
+	ContactsForTask func(ctx context.Context, userID, enterpriseID string) (bool, error)
 
 	townsSeeded atomic.Bool // EnsureTowns succeeded once in this process
 }

@@ -93,12 +93,25 @@ func (s *Service) CreateEnterprise(ctx context.Context, in NewEnterprise) (*back
 }
 
 // GetEnterprise returns an enterprise. ENOTFOUND.
+// Its contact fields are empty for a caller who may not read them (see
+// MayReadContacts).
 func (s *Service) GetEnterprise(ctx context.Context, id string) (*backend.Enterprise, error) {
-	return s.Enterprises.FindEnterpriseByID(ctx, id)
+	e, err := s.Enterprises.FindEnterpriseByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.mayReadContactsOf(ctx, id); err != nil {
+		return nil, err
+	} else if !ok {
+		return withoutContacts(e), nil
+	}
+	return e, nil
 }
 
 // ListEnterprises lists enterprises matching f, ordered by USCC, and the
-// total. EINVALID naming a filter with an unknown category, flag or status.
+// total, with the contact fields empty for a caller who may not read every
+// enterprise's (MayReadContacts). EINVALID naming a filter with an unknown
+// category, flag or status.
 func (s *Service) ListEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {
 	fields := map[string]string{}
 	if f.Category != "" && !slices.Contains(backend.Categories, f.Category) {
@@ -113,7 +126,14 @@ func (s *Service) ListEnterprises(ctx context.Context, f backend.EnterpriseFilte
 	if len(fields) > 0 {
 		return nil, 0, backend.InvalidFields("invalid filter", fields)
 	}
-	return s.Enterprises.FindEnterprises(ctx, f)
+	list, total, err := s.Enterprises.FindEnterprises(ctx, f)
+	if err != nil || MayReadContacts(backend.ActorFromContext(ctx)) {
+		return list, total, err
+	}
+	for i, e := range list {
+		list[i] = withoutContacts(e)
+	}
+	return list, total, nil
 }
 
 // StaleEnterprises is the staleness report: active enterprises not reviewed
@@ -180,11 +200,24 @@ func (s *Service) ReviewEnterprise(ctx context.Context, id string, version *int)
 }
 
 // EnterpriseVersions lists an enterprise's versions, oldest first. ENOTFOUND.
+// The changes to contact fields are left out for a caller who may not read
+// them.
 func (s *Service) EnterpriseVersions(ctx context.Context, id string) ([]*backend.Version, error) {
 	if _, err := s.Enterprises.FindEnterpriseByID(ctx, id); err != nil {
 		return nil, err
 	}
-	return s.Versions.FindVersions(ctx, "enterprise", id)
+	versions, err := s.Versions.FindVersions(ctx, "enterprise", id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.mayReadContactsOf(ctx, id); err != nil {
+		return nil, err
+	} else if !ok {
+		for i, v := range versions {
+			versions[i] = changesWithoutContacts(v)
+		}
+	}
+	return versions, nil
 }
 
 // saveChange stores e, changed from before, as the next version: the
