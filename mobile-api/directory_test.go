@@ -275,7 +275,7 @@ func TestEnterpriseValidationChangesNothing(t *testing.T) {
 		}},
 		{"half a location", "POST", "/api/v1/enterprises", base(map[string]any{"location": map[string]any{"lat": 35.5}}), 400,
 			map[string]string{"location.lng": "required"}},
-		{"wrong JSON type", "POST", "/api/v1/enterprises", `{"uscc":18}`, 400, map[string]string{"uscc": "must be string"}},
+		{"wrong JSON type", "POST", "/api/v1/enterprises", `{"uscc":18}`, 400, map[string]string{"uscc": "must be a string"}},
 		{"patch to a taken uscc", "PATCH", "/api/v1/enterprises/" + second.ID, dirBody(map[string]any{"uscc": good}), 409,
 			map[string]string{"uscc": "already registered"}},
 		{"patch to an unknown town", "PATCH", "/api/v1/enterprises/" + second.ID, `{"town":"不存在镇","name":"改名"}`, 400,
