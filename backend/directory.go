@@ -148,6 +148,10 @@ type EnterpriseStore interface {
 	// FindEnterprisesByUSCC returns the stored enterprises among usccs,
 	// looked up in bulk (any number of codes; unknown ones are left out).
 	FindEnterprisesByUSCC(ctx context.Context, usccs []string) ([]*Enterprise, error)
+	// FindEnterprisesByIDs returns the stored enterprises among ids, looked
+	// up in bulk (unknown ones are left out), so that a list of references
+	// costs one query, not one each.
+	FindEnterprisesByIDs(ctx context.Context, ids []string) ([]*Enterprise, error)
 	// CreateEnterprises stores es as CreateEnterprise does, in bulk. It
 	// returns one error per enterprise (nil when stored; ECONFLICT when its
 	// USCC is taken), or an error when the batch as a whole failed.

@@ -44,6 +44,14 @@ type Conflict struct {
 	Reason       string
 }
 
+// Bounds on an inspector's lists: generous for any real inspector, small
+// enough that one request cannot make the server check thousands of
+// entries.
+const (
+	MaxQualifications = 50
+	MaxConflicts      = 200
+)
+
 // Inspector is a law-enforcement officer on the roster (执法人员名录库),
 // linked to the user account they sign in with.
 type Inspector struct {
@@ -53,8 +61,8 @@ type Inspector struct {
 	BadgeNo            string // 执法证号, normalised by NormalizeBadgeNo; unique
 	CertificateExpires Date   // the last day the certificate is valid
 	DepartmentID       string
-	Qualifications     []string // codes from the managed list
-	Conflicts          []Conflict
+	Qualifications     []string   // codes from the managed list; at most MaxQualifications
+	Conflicts          []Conflict // at most MaxConflicts
 	Active             bool
 	Phone              string
 	Version            int // 1 on creation, +1 on every change

@@ -3,6 +3,7 @@ package mobileapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -13,9 +14,16 @@ import (
 	"suiji/backend"
 )
 
+// maxBodyArray bounds every array in a JSON request body, whatever the
+// route: work the server does per entry (a lookup, a check) stays bounded
+// however a client fills a body it may send. A field of a request type may
+// set a lower bound with the struct tag maxItems:"N".
+const maxBodyArray = 1000
+
 // bindJSON decodes the request body into v. Malformed JSON, a wrong type for
-// a field, or trailing data is EINVALID naming the problem in the terms of
-// JSON (a field "must be an object", never a Go type); unknown fields are
+// a field, trailing data, or an array longer than its bound (maxBodyArray
+// or the field's maxItems tag) is EINVALID naming the problem in the terms
+// of JSON (a field "must be an object", never a Go type); unknown fields are
 // allowed so that newer phones can talk to older servers.
 func bindJSON(c *fiber.Ctx, v any) error {
 	body := c.Body()
@@ -32,7 +40,76 @@ func bindJSON(c *fiber.Ctx, v any) error {
 		}
 		return backend.Wrap(err, backend.EINVALID, "malformed JSON body")
 	}
+	if path, limit := longArray(reflect.ValueOf(v), "", maxBodyArray); path != "" {
+		return backend.InvalidFields("a list in the body is too long", map[string]string{path: "at most " + strconv.Itoa(limit) + " entries"})
+	}
 	return nil
+}
+
+// longArray returns the JSON path of the first array in v longer than its
+// bound (limit, or the maxItems tag of the field holding it) and that
+// bound, or "" when every array fits.
+func longArray(v reflect.Value, path string, limit int) (string, int) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return "", 0
+		}
+		return longArray(v.Elem(), path, limit)
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "", 0 // a string (base64) or raw JSON, not a list
+		}
+		if v.Len() > limit {
+			return path, limit
+		}
+		for i := range v.Len() {
+			if p, l := longArray(v.Index(i), path+"["+strconv.Itoa(i)+"]", maxBodyArray); p != "" {
+				return p, l
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			if p, l := longArray(iter.Value(), joinPath(path, fmt.Sprint(iter.Key().Interface())), maxBodyArray); p != "" {
+				return p, l
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fieldLimit := maxBodyArray
+			if n, err := strconv.Atoi(f.Tag.Get("maxItems")); err == nil && n > 0 {
+				fieldLimit = n
+			}
+			sub := joinPath(path, name)
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				sub = path // embedded: its fields are the parent's
+			}
+			if p, l := longArray(v.Field(i), sub, fieldLimit); p != "" {
+				return p, l
+			}
+		}
+	}
+	return "", 0
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }
 
 // jsonShape says in JSON's terms what a value of Go type t looks like: "an

@@ -12,10 +12,10 @@ import (
 
 // planFilterJSON, planSampleJSON and planWindowJSON are parts of planJSON.
 type planFilterJSON struct {
-	Towns      []string `json:"towns"`
-	Industries []string `json:"industries"`
-	Categories []string `json:"categories"`
-	Flags      []string `json:"flags"`
+	Towns      []string `json:"towns" maxItems:"100"`
+	Industries []string `json:"industries" maxItems:"100"`
+	Categories []string `json:"categories" maxItems:"20"`
+	Flags      []string `json:"flags" maxItems:"20"`
 }
 
 type planSampleJSON struct {
@@ -33,9 +33,9 @@ type planRequest struct {
 	Year               int            `json:"year"`
 	Title              string         `json:"title"`
 	Kind               string         `json:"kind"`
-	ItemIDs            []string       `json:"item_ids"`
+	ItemIDs            []string       `json:"item_ids" maxItems:"200"` // each is looked up
 	LeadDepartmentID   string         `json:"lead_department_id"`
-	JointDepartmentIDs []string       `json:"joint_department_ids"`
+	JointDepartmentIDs []string       `json:"joint_department_ids" maxItems:"20"`
 	Filter             planFilterJSON `json:"filter"`
 	Sample             planSampleJSON `json:"sample"`
 	GroupSize          int            `json:"group_size"`

@@ -31,8 +31,9 @@ type Departments interface {
 // Enterprises is what the roster needs of the directory: to check that a
 // declared conflict names a real enterprise.
 type Enterprises interface {
-	// FindEnterpriseByID returns an enterprise. ENOTFOUND.
-	FindEnterpriseByID(ctx context.Context, id string) (*backend.Enterprise, error)
+	// FindEnterprisesByIDs returns the stored enterprises among ids, in one
+	// query; unknown ones are left out.
+	FindEnterprisesByIDs(ctx context.Context, ids []string) ([]*backend.Enterprise, error)
 }
 
 // Service is the roster use case.
@@ -382,9 +383,35 @@ func (s *Service) validate(ctx context.Context, ins, old *backend.Inspector, fie
 	if len(unknown) > 0 {
 		fields["qualifications"] = "not on the qualification list: " + strings.Join(unknown, ", ")
 	}
+	if len(ins.Qualifications) > backend.MaxQualifications {
+		fields["qualifications"] = fmt.Sprintf("at most %d", backend.MaxQualifications)
+	}
+	if len(ins.Conflicts) > backend.MaxConflicts {
+		fields["conflicts"] = fmt.Sprintf("at most %d", backend.MaxConflicts)
+		return backend.InvalidFields("invalid inspector", fields)
+	}
 	oldConflicts := map[string]bool{}
 	for _, c := range old.Conflicts {
 		oldConflicts[c.EnterpriseID] = true
+	}
+	// The enterprises newly named, looked up in one query.
+	exists := map[string]bool{}
+	if s.Enterprises != nil {
+		var ids []string
+		for _, c := range ins.Conflicts {
+			if c.EnterpriseID != "" && !oldConflicts[c.EnterpriseID] {
+				ids = append(ids, c.EnterpriseID)
+			}
+		}
+		if len(ids) > 0 {
+			found, err := s.Enterprises.FindEnterprisesByIDs(ctx, ids)
+			if err != nil {
+				return err
+			}
+			for _, e := range found {
+				exists[e.ID] = true
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for i, c := range ins.Conflicts {
@@ -397,12 +424,8 @@ func (s *Service) validate(ctx context.Context, ins, old *backend.Inspector, fie
 			fields[key+".enterprise_id"] = "required"
 		case seen[c.EnterpriseID]:
 			fields[key+".enterprise_id"] = "listed twice"
-		case s.Enterprises != nil && !oldConflicts[c.EnterpriseID]:
-			if _, err := s.Enterprises.FindEnterpriseByID(ctx, c.EnterpriseID); backend.ErrorCode(err) == backend.ENOTFOUND {
-				fields[key+".enterprise_id"] = "no such enterprise"
-			} else if err != nil {
-				return err
-			}
+		case s.Enterprises != nil && !oldConflicts[c.EnterpriseID] && !exists[c.EnterpriseID]:
+			fields[key+".enterprise_id"] = "no such enterprise"
 		}
 		seen[c.EnterpriseID] = true
 	}

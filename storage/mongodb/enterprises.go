@@ -103,6 +103,11 @@ func (s *EnterpriseStore) FindEnterprisesByUSCC(ctx context.Context, usccs []str
 	return findIn(ctx, s.coll(), "uscc", anySlice(usccs), nil, (*enterpriseModel).domain)
 }
 
+// FindEnterprisesByIDs implements backend.EnterpriseStore.
+func (s *EnterpriseStore) FindEnterprisesByIDs(ctx context.Context, ids []string) ([]*backend.Enterprise, error) {
+	return findIn(ctx, s.coll(), "_id", anySlice(ids), nil, (*enterpriseModel).domain)
+}
+
 // CreateEnterprises implements backend.EnterpriseStore.
 func (s *EnterpriseStore) CreateEnterprises(ctx context.Context, es []*backend.Enterprise) ([]error, error) {
 	docs := make([]any, len(es))
