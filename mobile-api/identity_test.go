@@ -12,6 +12,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"suiji/backend"
+	"suiji/backend/auth"
+	"suiji/storage/cache"
 )
 
 func TestLoginAndMe(t *testing.T) {
@@ -395,4 +397,43 @@ func TestMutationsAreAudited(t *testing.T) {
 		wantContain: []string{`"action":"user.create"`, `"actor_name":"admin"`}, wantAbsent: []string{"password", "argon2"}}.run(t, env)
 	scenario{as: "inspector", method: "GET", path: "/api/v1/audit", wantStatus: 403, wantCode: backend.EFORBIDDEN}.run(t, env)
 	scenario{as: "coordinator", method: "GET", path: "/api/v1/audit?from=yesterday", wantStatus: 400, wantCode: backend.EINVALID}.run(t, env)
+}
+
+// TestRefreshGraceEnds: the old refresh token works once within 30 s of
+// its rotation — and not after: past the window, presenting it is a
+// replay that ends the session. The sessions' clock is moved instead of
+// waiting the window out.
+func TestRefreshGraceEnds(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	sessions, ok := env.svc.Auth.Sessions.(*cache.Sessions)
+	if !ok {
+		t.Fatalf("sessions are a %T", env.svc.Auth.Sessions)
+	}
+	clock := &dirClock{t: time.Now()}
+	sessions.Now = clock.now
+	t.Cleanup(func() { sessions.Now = nil })
+
+	s1 := env.login(t, "inspector")
+	if status, _ := refresh(t, env, s1.RefreshToken); status != 200 {
+		t.Fatalf("rotation: %d", status)
+	}
+	clock.add(auth.DefaultRefreshGrace - time.Second)
+	if status, _ := refresh(t, env, s1.RefreshToken); status != 200 {
+		t.Fatalf("the old token %s after rotation: %d, want 200 (within the grace)", auth.DefaultRefreshGrace-time.Second, status)
+	}
+
+	s2 := env.login(t, "inspector")
+	status, s3 := refresh(t, env, s2.RefreshToken)
+	if status != 200 {
+		t.Fatalf("rotation: %d", status)
+	}
+	clock.add(auth.DefaultRefreshGrace + time.Second)
+	if status, _ := refresh(t, env, s2.RefreshToken); status != 401 {
+		t.Fatalf("the old token %s after rotation: %d, want 401 (the grace is over)", auth.DefaultRefreshGrace+time.Second, status)
+	}
+	// Presented after the window it is a replay: the whole session ends.
+	if status, _ := refresh(t, env, s3.RefreshToken); status != 401 {
+		t.Errorf("the newest token after the late replay: %d, want 401", status)
+	}
+	scenario{token: s3.AccessToken, method: "GET", path: "/api/v1/me", wantStatus: 401, wantCode: backend.EUNAUTHORIZED}.run(t, env)
 }

@@ -14,7 +14,13 @@ import (
 // hash it ever issued (to tell a replay from a forgery), both living as long
 // as the refresh TTL and extended at each rotation. The "{family}" hash tag
 // keeps a family's keys in one cluster slot, as the script needs.
-type Sessions struct{ c *Cache }
+type Sessions struct {
+	c *Cache
+	// Now, when set, is the clock the grace window is measured by, instead
+	// of Redis's own (TIME), which every instance agrees on: a seam for
+	// tests, which move it rather than wait out the window.
+	Now func() time.Time
+}
 
 // Sessions returns the refresh-token family store.
 func (c *Cache) Sessions() *Sessions { return &Sessions{c: c} }
@@ -55,15 +61,19 @@ func (s *Sessions) CreateFamily(ctx context.Context, familyID, userID, tokenHash
 // same token at once cannot both win. Server time (TIME) is used so that all
 // instances agree on the grace window.
 //
-// KEYS: family, seen. ARGV: presented hash, next hash, grace ms, ttl ms.
+// KEYS: family, seen. ARGV: presented hash, next hash, grace ms, ttl ms,
+// and optionally now (ms since the epoch; Redis TIME when absent).
 // Returns {outcome, user}.
 var rotateScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'invalid', ''} end
 local f = redis.call('HMGET', KEYS[1], 'user', 'cur', 'prev', 'prev_at', 'prev_used', 'revoked')
 local user, cur, prev, prev_at, prev_used, revoked = f[1], f[2], f[3], tonumber(f[4]), f[5], f[6]
 if revoked == '1' then return {'invalid', user} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[5])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function issue()
   redis.call('SADD', KEYS[2], ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -95,9 +105,12 @@ func (s *Sessions) Rotate(ctx context.Context, familyID, presented, next string,
 	if ttl < time.Minute {
 		ttl = time.Minute // the script sees the family gone or about to go; keep the arithmetic sane
 	}
+	args := []any{presented, next, grace.Milliseconds(), ttl.Milliseconds()}
+	if s.Now != nil {
+		args = append(args, s.Now().UnixMilli())
+	}
 	res, err := rotateScript.Run(ctx, s.c.client,
-		[]string{s.familyKey(familyID), s.seenKey(familyID)},
-		presented, next, grace.Milliseconds(), ttl.Milliseconds()).StringSlice()
+		[]string{s.familyKey(familyID), s.seenKey(familyID)}, args...).StringSlice()
 	if err != nil {
 		return "", "", translate(err)
 	}
