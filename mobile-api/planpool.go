@@ -1,7 +1,7 @@
 package mobileapi
 
 import (
-	"strconv"
+	"encoding/json"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,11 +18,9 @@ func (s *Server) handlePoolPreview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ratio := 0.0
-	if raw := c.Query("ratio"); raw != "" {
-		if ratio, err = strconv.ParseFloat(raw, 64); err != nil || ratio < 0 || ratio > 1 {
-			return backend.InvalidFields("invalid query parameter", map[string]string{"ratio": "a number from 0 to 1"})
-		}
+	ratio := decimalRatio(json.Number(c.Query("ratio")))
+	if ratio == "0" {
+		ratio = "" // no ratio: the console's count mode
 	}
 	count, err := queryInt(c, "count", 0, 0, 1<<30)
 	if err != nil {
@@ -33,7 +31,7 @@ func (s *Server) handlePoolPreview(c *fiber.Ctx) error {
 		Categories: queryList(c, "categories"), Flags: queryList(c, "flags"),
 	}
 	pv, err := s.svc.Plans.PreviewPool(c.UserContext(), year, strings.Clone(c.Query("kind", backend.PlanUndirected)), filter,
-		backend.PlanSample{Ratio: ratio, Count: count})
+		backend.PlanSample{Ratio: strings.Clone(ratio), Count: count})
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,25 @@
 package mobileapi
 
 import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/gofiber/fiber/v2"
 
 	"suiji/backend"
-	"suiji/backend/draw/drawv1"
+	"suiji/backend/draw"
 	"suiji/backend/plans"
+	"suiji/mobile-api/web"
 )
 
 // planFilterJSON, planSampleJSON and planWindowJSON are parts of planJSON.
@@ -18,9 +30,35 @@ type planFilterJSON struct {
 	Flags      []string `json:"flags" maxItems:"20"`
 }
 
+// planSampleJSON is the sample size: a ratio, a JSON number read as the
+// decimal it is written as (0.07 stays exactly 0.07; SPEC.md §5), or a
+// count.
 type planSampleJSON struct {
-	Ratio float64 `json:"ratio,omitempty"`
-	Count int     `json:"count,omitempty"`
+	Ratio json.Number `json:"ratio,omitempty"`
+	Count int         `json:"count,omitempty"`
+}
+
+// decimalRatio is the decimal a JSON ratio means. A number computed in
+// binary floating point by a client (7.1/100 gives 0.07099999999999999) is
+// taken as the decimal of at most six places it is within 10⁻¹² of;
+// anything else is kept as written, for validation to refuse.
+func decimalRatio(n json.Number) string {
+	text := string(n)
+	if text == "" {
+		return ""
+	}
+	if _, _, err := draw.ParseRatio(text); err == nil {
+		return text
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return text
+	}
+	rounded := math.Round(f*1e6) / 1e6
+	if math.Abs(f-rounded) > 1e-12 {
+		return text
+	}
+	return strconv.FormatFloat(rounded, 'f', -1, 64)
 }
 
 type planWindowJSON struct {
@@ -59,7 +97,9 @@ type planJSON struct {
 	JointMembers       int            `json:"joint_members"`
 	Window             planWindowJSON `json:"window"`
 	Status             string         `json:"status"`
-	SeedCommitment     string         `json:"seed_commitment"`
+	SeedCommitment     string         `json:"seed_commitment"` // the pending commitment's; "" when none is pending
+	Commitment         *commitJSON    `json:"commitment"`
+	RedrawApproval     *approvalJSON  `json:"redraw_approval"`
 	CurrentDrawID      string         `json:"current_draw_id"`
 	DrawCount          int            `json:"draw_count"`
 	CreatedAt          time.Time      `json:"created_at"`
@@ -80,11 +120,52 @@ func newPlanJSON(p *backend.Plan) planJSON {
 		ID: p.ID, Year: p.Year, Title: p.Title, Kind: p.Kind, ItemIDs: orEmpty(p.ItemIDs),
 		LeadDepartmentID: p.LeadDepartmentID, JointDepartmentIDs: orEmpty(p.JointDepartmentIDs),
 		Filter: planFilterJSON{orEmpty(p.Filter.Towns), orEmpty(p.Filter.Industries), orEmpty(p.Filter.Categories), orEmpty(p.Filter.Flags)},
-		Sample: planSampleJSON{p.Sample.Ratio, p.Sample.Count}, GroupSize: p.GroupSize, JointMembers: p.JointMembers,
+		Sample: planSampleJSON{json.Number(p.Sample.Ratio), p.Sample.Count}, GroupSize: p.GroupSize, JointMembers: p.JointMembers,
 		Window: planWindowJSON{p.WindowStart, p.WindowEnd}, Status: p.Status, SeedCommitment: p.SeedCommitment,
+		Commitment: newCommitJSON(p), RedrawApproval: newApprovalJSON(p.RedrawApproval),
 		CurrentDrawID: p.CurrentDrawID, DrawCount: p.DrawCount, CreatedAt: p.CreatedAt, ApprovedAt: p.ApprovedAt,
 		UpdatedAt: p.UpdatedAt, Version: p.Version,
 	}
+}
+
+// commitJSON is a plan's pending commitment, published before its attempt.
+type commitJSON struct {
+	PlanID         string    `json:"plan_id"`
+	Seq            int       `json:"seq"`
+	SeedCommitment string    `json:"seed_commitment"`
+	EntropySource  string    `json:"entropy_source"`
+	PoolSHA256     string    `json:"pool_sha256"`
+	RosterSHA256   string    `json:"roster_sha256"`
+	PoolSize       int       `json:"pool_size"`
+	SampleSize     int       `json:"sample_size"`
+	Required       []string  `json:"required"`
+	CommittedAt    time.Time `json:"committed_at"`
+}
+
+func newCommitJSON(p *backend.Plan) *commitJSON {
+	c := p.Commitment
+	if c == nil {
+		return nil
+	}
+	return &commitJSON{
+		PlanID: p.ID, Seq: c.Seq, SeedCommitment: c.SeedCommitment, EntropySource: c.EntropySource,
+		PoolSHA256: c.PoolSHA256, RosterSHA256: c.RosterSHA256, PoolSize: c.PoolSize, SampleSize: c.SampleSize,
+		Required: orEmpty(c.Required), CommittedAt: c.CommittedAt,
+	}
+}
+
+// approvalJSON is a leader's approval of the next attempt.
+type approvalJSON struct {
+	Seq        int       `json:"seq"`
+	Reason     string    `json:"reason"`
+	ApprovedAt time.Time `json:"approved_at"`
+}
+
+func newApprovalJSON(a *backend.RedrawApproval) *approvalJSON {
+	if a == nil {
+		return nil
+	}
+	return &approvalJSON{a.Seq, a.Reason, a.ApprovedAt}
 }
 
 func (req *planRequest) input() plans.Input {
@@ -92,7 +173,7 @@ func (req *planRequest) input() plans.Input {
 		Year: req.Year, Title: req.Title, Kind: req.Kind, ItemIDs: req.ItemIDs,
 		LeadDepartmentID: req.LeadDepartmentID, JointDepartmentIDs: req.JointDepartmentIDs,
 		Filter: backend.PlanFilter{Towns: req.Filter.Towns, Industries: req.Filter.Industries, Categories: req.Filter.Categories, Flags: req.Filter.Flags},
-		Sample: backend.PlanSample{Ratio: req.Sample.Ratio, Count: req.Sample.Count}, GroupSize: req.GroupSize,
+		Sample: backend.PlanSample{Ratio: decimalRatio(req.Sample.Ratio), Count: req.Sample.Count}, GroupSize: req.GroupSize,
 		JointMembers: req.JointMembers, WindowStart: req.Window.Start, WindowEnd: req.Window.End,
 	}
 }
@@ -160,51 +241,99 @@ func (s *Server) handleApprovePlan(c *fiber.Ctx) error {
 	return c.JSON(newPlanJSON(p))
 }
 
+// commitRequest is the body of POST /api/v1/plans/{id}/commit.
+type commitRequest struct {
+	EntropySource string `json:"entropy_source"`
+}
+
 func (s *Server) handleCommitPlan(c *fiber.Ctx) error {
-	p, err := s.svc.Plans.CommitSeed(c.UserContext(), c.Params("id"))
+	var req commitRequest
+	if len(c.Body()) > 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	p, err := s.svc.Plans.CommitSeed(c.UserContext(), c.Params("id"), req.EntropySource)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"plan_id": p.ID, "seed_commitment": p.SeedCommitment})
+	return c.JSON(newCommitJSON(p))
 }
 
-// drawRequest is the body of POST /api/v1/plans/{id}/draws.
+// approvalRequest is the body of POST /api/v1/plans/{id}/redraw-approvals.
+type approvalRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) handleApproveRedraw(c *fiber.Ctx) error {
+	var req approvalRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p, err := s.svc.Plans.ApproveRedraw(c.UserContext(), c.Params("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(newPlanJSON(p))
+}
+
+// drawRequest is the body of POST /api/v1/plans/{id}/draws. A redraw's
+// reason is the leader's approval's; a "reason" sent here is not read.
 type drawRequest struct {
 	PublicEntropy string `json:"public_entropy"`
-	Reason        string `json:"reason"`
 }
 
-// drawJSON is a draw without its pool and roster (those are in the public
-// verification record).
+// drawJSON is an attempt without its candidates and roster (those are in
+// the public verification record).
 type drawJSON struct {
-	ID             string              `json:"id"`
-	PlanID         string              `json:"plan_id"`
-	Seq            int                 `json:"seq"`
-	Reason         string              `json:"reason"`
-	Superseded     bool                `json:"superseded"`
-	CreatedBy      string              `json:"created_by"`
-	CreatedName    string              `json:"created_name"`
-	CreatedAt      time.Time           `json:"created_at"`
-	SeedCommitment string              `json:"seed_commitment"`
-	Seed           string              `json:"seed"`
-	PublicEntropy  string              `json:"public_entropy"`
-	PoolSHA256     string              `json:"pool_sha256"`
-	RosterSHA256   string              `json:"roster_sha256"`
-	PoolSize       int                 `json:"pool_size"`
-	Allocation     []drawv1.Allocation `json:"allocation"`
-	Selections     []drawv1.Selection  `json:"selections"`
-	VerifyURL      string              `json:"verify_url"`
+	ID             string            `json:"id"`
+	PlanID         string            `json:"plan_id"`
+	Seq            int               `json:"seq"`
+	Outcome        string            `json:"outcome"`
+	Failure        string            `json:"failure"`
+	Reason         string            `json:"reason"`
+	Superseded     bool              `json:"superseded"`
+	CreatedBy      string            `json:"created_by,omitempty"`
+	CreatedName    string            `json:"created_name,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	AlgorithmVer   string            `json:"algorithm_version"`
+	CommittedAt    string            `json:"committed_at"`
+	SeedCommitment string            `json:"seed_commitment"`
+	EntropySource  string            `json:"entropy_source"`
+	PublicEntropy  string            `json:"public_entropy"`
+	Seed           string            `json:"seed"`
+	PoolSHA256     string            `json:"pool_sha256"`
+	RosterSHA256   string            `json:"roster_sha256"`
+	PoolSize       int               `json:"pool_size"`
+	SampleSize     int               `json:"sample_size"`
+	Allocation     []draw.Allocation `json:"allocation"`
+	Selections     []draw.Selection  `json:"selections"`
+	VerifyURL      string            `json:"verify_url"`
 }
 
-func newDrawJSON(d *backend.Draw, superseded bool) drawJSON {
+// newDrawJSON shows an attempt; public leaves out who made it and the
+// lists (the public history is a summary; the record has everything).
+func newDrawJSON(d *backend.Draw, superseded, public bool) drawJSON {
 	r := d.Record
-	return drawJSON{
-		ID: d.ID, PlanID: d.PlanID, Seq: d.Seq, Reason: d.Reason, Superseded: superseded,
-		CreatedBy: d.CreatedBy, CreatedName: d.CreatedName, CreatedAt: d.CreatedAt,
-		SeedCommitment: r.SeedCommitment, Seed: r.Seed, PublicEntropy: r.PublicEntropy,
-		PoolSHA256: r.PoolSHA256, RosterSHA256: r.RosterSHA256, PoolSize: len(r.Pool),
-		Allocation: r.Allocation, Selections: r.Selections, VerifyURL: "/public/v1/draws/" + d.ID,
+	out := drawJSON{
+		ID: d.ID, PlanID: d.PlanID, Seq: d.Seq, Outcome: r.Outcome, Failure: r.Failure, Reason: d.Reason,
+		Superseded: superseded, CreatedBy: d.CreatedBy, CreatedName: d.CreatedName, CreatedAt: d.CreatedAt,
+		AlgorithmVer: r.AlgorithmVersion, CommittedAt: r.CommittedAt, SeedCommitment: r.SeedCommitment,
+		EntropySource: r.EntropySource, PublicEntropy: r.PublicEntropy, Seed: string(r.Seed),
+		PoolSHA256: r.PoolSHA256, RosterSHA256: r.RosterSHA256, PoolSize: r.PoolSize, SampleSize: r.SampleSize,
+		Allocation: orEmptyList(r.Allocation), Selections: orEmptyList(r.Selections), VerifyURL: "/public/v1/draws/" + d.ID,
 	}
+	if public {
+		out.CreatedBy, out.CreatedName, out.Allocation, out.Selections = "", "", nil, nil
+	}
+	return out
+}
+
+func orEmptyList[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func (s *Server) handleDraw(c *fiber.Ctx) error {
@@ -214,12 +343,12 @@ func (s *Server) handleDraw(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	d, err := s.svc.Plans.Draw(c.UserContext(), c.Params("id"), req.PublicEntropy, req.Reason)
+	d, err := s.svc.Plans.Draw(c.UserContext(), c.Params("id"), req.PublicEntropy)
 	if err != nil {
 		return err
 	}
 	c.Location("/api/v1/draws/" + d.ID)
-	return c.Status(fiber.StatusCreated).JSON(newDrawJSON(d, false))
+	return c.Status(fiber.StatusCreated).JSON(newDrawJSON(d, false, false))
 }
 
 func (s *Server) handleListDraws(c *fiber.Ctx) error {
@@ -227,11 +356,23 @@ func (s *Server) handleListDraws(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return c.JSON(fiber.Map{"draws": s.attemptsJSON(c, list, false)})
+}
+
+// attemptsJSON shows a plan's attempts, each drawn one but the plan's
+// current draw marked superseded.
+func (s *Server) attemptsJSON(c *fiber.Ctx, list []*backend.Draw, public bool) []drawJSON {
+	current := ""
+	if len(list) > 0 {
+		if p, err := s.svc.Plans.PublicPlan(c.UserContext(), list[0].PlanID); err == nil {
+			current = p.CurrentDrawID
+		}
+	}
 	out := make([]drawJSON, len(list))
 	for i, d := range list {
-		out[i] = newDrawJSON(d, i < len(list)-1)
+		out[i] = newDrawJSON(d, d.Drawn() && d.ID != current, public)
 	}
-	return c.JSON(fiber.Map{"draws": out})
+	return out
 }
 
 func (s *Server) handleGetDraw(c *fiber.Ctx) error {
@@ -243,7 +384,7 @@ func (s *Server) handleGetDraw(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(newDrawJSON(d, superseded))
+	return c.JSON(newDrawJSON(d, superseded, false))
 }
 
 func (s *Server) superseded(c *fiber.Ctx, d *backend.Draw) (bool, error) {
@@ -251,28 +392,110 @@ func (s *Server) superseded(c *fiber.Ctx, d *backend.Draw) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return p.CurrentDrawID != d.ID, nil
+	return d.Drawn() && p.CurrentDrawID != d.ID, nil
 }
 
-// publicDrawJSON is the verification record plus when and why it was made
-// and whether a redraw superseded it.
-type publicDrawJSON struct {
-	*drawv1.Record
-	Reason     string    `json:"reason"`
-	CreatedAt  time.Time `json:"created_at"`
-	Superseded bool      `json:"superseded"`
+// handlePublicDraws is a published plan's public history: every attempt,
+// failed ones with their reason, each linking to its record.
+func (s *Server) handlePublicDraws(c *fiber.Ctx) error {
+	list, err := s.svc.Plans.PublicDraws(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"draws": s.attemptsJSON(c, list, true)})
 }
 
+// recordBrotliWindow bounds what one brotli stream of a record holds in
+// memory (2^18 bytes), so that many clients fetching a large record at
+// once cost little.
+const recordBrotliWindow = 18
+
+// handlePublicDraw serves an attempt's verification record (SPEC.md §2):
+// streamed from storage as it is written, never built whole in memory,
+// compressed as the client accepts (brotli, gzip), with a strong ETag per
+// encoding and Cache-Control immutable — a stored record never changes.
 func (s *Server) handlePublicDraw(c *fiber.Ctx) error {
 	d, err := s.svc.Plans.PublicDraw(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	superseded, err := s.superseded(c, d)
+	etag, err := recordETag(d)
 	if err != nil {
 		return err
 	}
-	return c.JSON(publicDrawJSON{Record: d.Record, Reason: d.Reason, CreatedAt: d.CreatedAt, Superseded: superseded})
+	encoding := ""
+	switch accept := c.Get(fiber.HeaderAcceptEncoding); {
+	case web.Accepts(accept, "br"):
+		encoding = "br"
+	case web.Accepts(accept, "gzip"):
+		encoding = "gzip"
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+	c.Set(fiber.HeaderETag, withEncoding(etag, encoding))
+	if web.NotModified(c.Get(fiber.HeaderIfNoneMatch), etag, withEncoding(etag, "br"), withEncoding(etag, "gzip")) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	if encoding != "" {
+		c.Set(fiber.HeaderContentEncoding, encoding)
+	}
+	if c.Method() == fiber.MethodHead {
+		return nil
+	}
+	// The writer runs after this handler returns: it must not touch c.
+	ctx, logger, requestID := context.WithoutCancel(c.UserContext()), s.logger, requestID(c)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		var out io.Writer = w
+		var closer io.Closer
+		switch encoding {
+		case "br":
+			bw := brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: 4, LGWin: recordBrotliWindow})
+			out, closer = bw, bw
+		case "gzip":
+			gw, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+			out, closer = gw, gw
+		}
+		err := s.svc.Plans.WritePublicRecord(ctx, d, out)
+		if closer != nil && err == nil {
+			err = closer.Close()
+		}
+		if err != nil {
+			// The status is sent: the client sees a cut-off body, which no
+			// JSON reader takes for a record.
+			logger.ErrorContext(ctx, "streaming a draw record failed", slog.String("request_id", requestID),
+				slog.String("draw_id", d.ID), slog.Any("error", err))
+		}
+	})
+	return nil
+}
+
+// recordETag names a stored record's content: its head (which holds the
+// hashes of its candidates and roster), allocation and selections.
+func recordETag(d *backend.Draw) (string, error) {
+	h := sha256.New()
+	for _, part := range []any{d.Record.RecordHead, d.Record.Allocation, d.Record.Selections} {
+		raw, err := json.Marshal(part)
+		if err != nil {
+			return "", backend.Wrap(err, backend.EINTERNAL, "hashing the record")
+		}
+		h.Write(raw)
+	}
+	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]) + `"`, nil
+}
+
+func withEncoding(etag, encoding string) string {
+	if encoding == "" {
+		return etag
+	}
+	return etag[:len(etag)-1] + "-" + encoding + `"`
+}
+
+// handleDrawSpec serves the specification of the draw (SPEC.md), which
+// every record links to.
+func (s *Server) handleDrawSpec(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
+	return c.Send(draw.Spec)
 }
 
 func (s *Server) handlePublicPlans(c *fiber.Ctx) error {

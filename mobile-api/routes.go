@@ -139,6 +139,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/plans/:id", signedIn, officeAndLeaders, s.handleGetPlan},
 		{"PATCH", "/api/v1/plans/:id", signedIn, office, s.handleUpdatePlan},
 		{"POST", "/api/v1/plans/:id/approve", signedIn, leader, s.handleApprovePlan},
+		{"POST", "/api/v1/plans/:id/redraw-approvals", signedIn, leader, s.handleApproveRedraw},
 		{"POST", "/api/v1/plans/:id/commit", signedIn, office, s.handleCommitPlan},
 		{"POST", "/api/v1/plans/:id/draws", signedIn, office, s.handleDraw},
 		{"GET", "/api/v1/plans/:id/draws", signedIn, officeAndLeaders, s.handleListDraws},
@@ -167,7 +168,9 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/public/v1/items", public, nil, s.handlePublicItems},
 		{"GET", "/public/v1/plans", public, nil, s.handlePublicPlans},
 		{"GET", "/public/v1/plans/:id", public, nil, s.handlePublicPlan},
+		{"GET", "/public/v1/plans/:id/draws", public, nil, s.handlePublicDraws},
 		{"GET", "/public/v1/draws/:id", public, nil, s.handlePublicDraw},
+		{"GET", "/public/v1/draw-spec", public, nil, s.handleDrawSpec},
 		{"GET", "/public/v1/audit/head", public, nil, s.handleAuditHead},
 	}
 }

@@ -256,11 +256,22 @@ func (w *webFront) plan(c *fiber.Ctx, id string) (string, web.Page, error) {
 	} else if backend.ErrorCode(err) != backend.ENOTFOUND {
 		return "", web.Page{}, err
 	}
+	// Each attempt has its own commitment: the pending one, or else that of
+	// the draw in force.
+	commitment := p.SeedCommitment
+	if commitment == "" && p.CurrentDrawID != "" {
+		d, err := w.s.svc.Plans.PublicDraw(c.UserContext(), p.CurrentDrawID)
+		if err != nil {
+			return "", web.Page{}, err
+		}
+		commitment = d.Record.SeedCommitment
+	}
 	return "plan", web.Page{Title: p.Title, Data: struct {
 		Plan       *backend.Plan
 		Items      []publicItem
 		FilterText string
-	}{p, items, w.filterText(p.Filter)}}, nil
+		Commitment string
+	}{p, items, w.filterText(p.Filter), commitment}}, nil
 }
 
 // filterText says in words which enterprises a plan draws from.
@@ -303,5 +314,5 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 		PlanTitle  string
 		Superseded bool
 		PoolSize   int
-	}{d, p.Title, p.CurrentDrawID != d.ID, len(d.Record.Pool)}}, nil
+	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize}}, nil
 }

@@ -29,6 +29,7 @@ const (
 // Development defaults that must never reach production.
 const (
 	DevJWTKey         = "suiji-development-jwt-key-do-not-use-in-production"
+	DevSeedKey        = "suiji-development-seed-key-do-not-use-in-production"
 	DevMinIOAccessKey = "minioadmin"
 	DevMinIOSecretKey = "minioadmin"
 	DevAdminUsername  = "admin"
@@ -69,6 +70,7 @@ type Config struct {
 	DocumentsBucket string // generated documents
 
 	JWTKey        string // HMAC key signing access tokens
+	SeedKey       string // key encrypting draws' sealed seeds at rest
 	AdminUsername string // first admin, created on a server with no admin
 	AdminPassword string
 
@@ -118,6 +120,7 @@ var Vars = []Var{
 	{"SUIJI_EVIDENCE_BUCKET", "suiji-evidence", "bucket for evidence (object lock enabled)", false},
 	{"SUIJI_DOCUMENTS_BUCKET", "suiji-documents", "bucket for generated documents", false},
 	{"SUIJI_JWT_KEY", DevJWTKey, "HMAC key for access tokens (at least 32 bytes)", true},
+	{"SUIJI_SEED_KEY", DevSeedKey, "key encrypting each draw attempt's sealed seed at rest, so a database reader cannot learn it before the draw (at least 32 bytes; changing it makes committed, undrawn seeds unreadable: commit again)", true},
 	{"SUIJI_ADMIN_USERNAME", DevAdminUsername, "first admin's username, created when no admin exists", false},
 	{"SUIJI_ADMIN_PASSWORD", DevAdminPassword, "first admin's password", true},
 	{"SUIJI_FCM_CREDENTIALS_FILE", "", "Firebase service-account JSON; empty disables push (the inbox still works)", false},
@@ -164,6 +167,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		EvidenceBucket:     r.str("SUIJI_EVIDENCE_BUCKET"),
 		DocumentsBucket:    r.str("SUIJI_DOCUMENTS_BUCKET"),
 		JWTKey:             r.str("SUIJI_JWT_KEY"),
+		SeedKey:            r.str("SUIJI_SEED_KEY"),
 		AdminUsername:      r.str("SUIJI_ADMIN_USERNAME"),
 		AdminPassword:      r.str("SUIJI_ADMIN_PASSWORD"),
 		FCMCredentialsFile: r.str("SUIJI_FCM_CREDENTIALS_FILE"),
@@ -194,6 +198,7 @@ func (c *Config) DevDefaults() []string {
 		}
 	}
 	check("SUIJI_JWT_KEY", c.JWTKey, DevJWTKey)
+	check("SUIJI_SEED_KEY", c.SeedKey, DevSeedKey)
 	check("SUIJI_MINIO_ACCESS_KEY", c.MinIOAccessKey, DevMinIOAccessKey)
 	check("SUIJI_MINIO_SECRET_KEY", c.MinIOSecretKey, DevMinIOSecretKey)
 	check("SUIJI_ADMIN_PASSWORD", c.AdminPassword, DevAdminPassword)
@@ -275,6 +280,9 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.JWTKey != "" && len(c.JWTKey) < 32 {
 		r.fail("SUIJI_JWT_KEY", "must be at least 32 bytes")
+	}
+	if c.SeedKey != "" && len(c.SeedKey) < 32 {
+		r.fail("SUIJI_SEED_KEY", "must be at least 32 bytes")
 	}
 	if c.AdminUsername == "" {
 		r.fail("SUIJI_ADMIN_USERNAME", "must not be empty")

@@ -25,7 +25,7 @@ func TestDefaultsLoadForDevelopment(t *testing.T) {
 	if len(c.PDFFonts) != 2 || !strings.HasSuffix(c.PDFFonts[0], "/DroidSansFallbackFull.ttf") || !strings.HasSuffix(c.PDFFonts[1], "/DejaVuSans.ttf") {
 		t.Fatalf("PDFFonts = %q, want Droid Sans Fallback then DejaVu Sans", c.PDFFonts)
 	}
-	want := []string{"SUIJI_ADMIN_PASSWORD", "SUIJI_JWT_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY"}
+	want := []string{"SUIJI_ADMIN_PASSWORD", "SUIJI_JWT_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY", "SUIJI_SEED_KEY"}
 	if got := c.DevDefaults(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("DevDefaults = %v, want %v", got, want)
 	}
@@ -92,6 +92,7 @@ func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
 	secure := map[string]string{
 		"SUIJI_ENV":              EnvProduction,
 		"SUIJI_JWT_KEY":          strings.Repeat("k", 48),
+		"SUIJI_SEED_KEY":         strings.Repeat("s", 48),
 		"SUIJI_MINIO_ACCESS_KEY": "suiji-prod",
 		"SUIJI_MINIO_SECRET_KEY": "a-long-random-secret",
 		"SUIJI_ADMIN_PASSWORD":   "a-real-admin-password",
@@ -100,7 +101,7 @@ func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
 		t.Fatalf("production with real secrets rejected: %v", err)
 	}
 
-	for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY", "SUIJI_ADMIN_PASSWORD"} {
+	for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_SEED_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY", "SUIJI_ADMIN_PASSWORD"} {
 		for _, bad := range []string{"default", "empty"} {
 			t.Run(name+"/"+bad, func(t *testing.T) {
 				env := map[string]string{}

@@ -28,9 +28,20 @@ const (
 
 // Record is the public verification record of one draw attempt: everything
 // needed to re-compute it, and nothing personal (SPEC.md §2). It is what GET
-// /public/v1/draws/{id} returns and what the verifiers check. The fields
-// are in the order they are published, small ones first.
+// /public/v1/draws/{id} returns and what the verifiers check. The small
+// fields (RecordHead) come first, then the lists, so the record can be
+// written and read as a stream.
 type Record struct {
+	RecordHead
+	// The frozen inputs and the outcome.
+	Candidates []Candidate  `json:"candidates"`
+	Roster     []Officer    `json:"roster"`
+	Allocation []Allocation `json:"allocation"`
+	Selections []Selection  `json:"selections"`
+}
+
+// RecordHead is a record without its lists.
+type RecordHead struct {
 	Algorithm        string `json:"algorithm"`
 	AlgorithmVersion string `json:"algorithm_version"`
 	Spec             string `json:"spec"`
@@ -64,11 +75,6 @@ type Record struct {
 	// Derived sizes, stated for readers and checked by verifiers.
 	PoolSize   int `json:"pool_size"`
 	SampleSize int `json:"sample_size"`
-	// The frozen inputs and the outcome.
-	Candidates []Candidate  `json:"candidates"`
-	Roster     []Officer    `json:"roster"`
-	Allocation []Allocation `json:"allocation"`
-	Selections []Selection  `json:"selections"`
 }
 
 // Selection is one drawn enterprise and its group, members listed share by
@@ -274,12 +280,14 @@ func NewRecord(a Attempt, in *Inputs) (*Record, error) {
 		return nil, err
 	}
 	r := &Record{
-		Algorithm: Algorithm, AlgorithmVersion: AlgorithmVersion, Spec: SpecPath,
-		ID: a.ID, PlanID: a.PlanID, Seq: a.Seq, Year: a.Year, Reason: a.Reason, Outcome: OutcomeDrawn,
-		CommittedAt: a.CommittedAt, DrawnAt: a.DrawnAt, SeedCommitment: a.SeedCommitment,
-		EntropySource: a.EntropySource, PoolSHA256: in.Pool.SHA256, RosterSHA256: RosterHash(in.Roster),
-		PublicEntropy: a.PublicEntropy, Seed: a.Seed, Kind: in.Kind, Sample: in.Sample, Filter: in.Filter,
-		Groups: in.Groups, PoolSize: in.Pool.Size(), SampleSize: k,
+		RecordHead: RecordHead{
+			Algorithm: Algorithm, AlgorithmVersion: AlgorithmVersion, Spec: SpecPath,
+			ID: a.ID, PlanID: a.PlanID, Seq: a.Seq, Year: a.Year, Reason: a.Reason, Outcome: OutcomeDrawn,
+			CommittedAt: a.CommittedAt, DrawnAt: a.DrawnAt, SeedCommitment: a.SeedCommitment,
+			EntropySource: a.EntropySource, PoolSHA256: in.Pool.SHA256, RosterSHA256: RosterHash(in.Roster),
+			PublicEntropy: a.PublicEntropy, Seed: a.Seed, Kind: in.Kind, Sample: in.Sample, Filter: in.Filter,
+			Groups: in.Groups, PoolSize: in.Pool.Size(), SampleSize: k,
+		},
 		Candidates: in.Pool.Candidates, Roster: in.Roster, Allocation: []Allocation{}, Selections: []Selection{},
 	}
 	res, err := Run(NewDrawSeed(a.Seed, a.PublicEntropy), in)

@@ -4,152 +4,111 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"suiji/backend"
-	"suiji/backend/draw/drawv1"
+	"suiji/backend/draw"
 )
 
-// Draw draws the plan: enterprises and a group of inspectors for each. The
-// first draw needs no reason; a redraw needs one, gets the next sequence
-// number and supersedes the previous draw, which stays visible. entropy is
-// optional public randomness given at draw time (CombineSeed).
+// Draw runs the plan's committed attempt (SPEC.md): the public entropy's
+// value (exactly when the commitment named a source) is mixed into the
+// sealed seed, and enterprises and a group of inspectors for each are drawn
+// from the inputs frozen at commit. A successful attempt supersedes the
+// plan's previous one (which stays visible) and reveals its seed; an
+// attempt whose draw cannot form groups is stored as failed, with its
+// reason in aggregate terms, and reveals nothing. Either way it uses up its
+// sequence number and its commitment.
 //
-// ECONFLICT when another draw of the plan is running, when it was already
-// drawn and no reason is given, or when the lease was lost before the
-// write; EUNAVAILABLE when Redis is down (nothing is stored); EINVALID (with
-// the enterprise named) when no valid inspector group exists for one of the
-// drawn enterprises — nothing is stored then either.
-func (s *Service) Draw(ctx context.Context, planID, entropy, reason string) (*backend.Draw, error) {
-	entropy, reason = strings.TrimSpace(entropy), strings.TrimSpace(reason)
-	if utf8.RuneCountInString(entropy) > 500 || utf8.RuneCountInString(reason) > 1000 {
-		return nil, backend.InvalidFields("too long", map[string]string{"public_entropy": "at most 500 characters", "reason": "at most 1000 characters"})
-	}
-	p, err := s.GetPlan(ctx, planID)
+// ECONFLICT when no commitment is pending, the directory or roster changed
+// what it froze (commit again), another commit or draw of the plan runs,
+// or the lease was lost; EUNAVAILABLE when Redis is down — in these cases
+// nothing is stored; EINVALID when the entropy does not match the
+// commitment; EFORBIDDEN unless the coordinator or the lead department's
+// staff.
+func (s *Service) Draw(ctx context.Context, planID, entropy string) (*backend.Draw, error) {
+	entropy, err := cleanText("public_entropy", entropy, MaxEntropyValue)
 	if err != nil {
 		return nil, err
 	}
-	actor := backend.ActorFromContext(ctx)
-	if !mayRun(actor, p) {
-		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff draw a plan")
-	}
-
-	lease, err := s.Locks.Acquire(ctx, "draw:"+p.ID, s.lockTTL())
+	p, err := s.runnable(ctx, planID, "draw a plan")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
-
-	// Read again under the lease: another instance may have drawn meanwhile.
-	if p, err = s.Plans.FindPlanByID(ctx, planID); err != nil {
-		return nil, err
-	}
-	previous, err := s.Draws.FindDrawsByPlan(ctx, p.ID)
+	work, stop, err := s.hold(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
-	// A draw stored by an instance that died before it pointed the plan
-	// at it (kill -9, a lost connection): the retry — the same request,
-	// without a reason — completes that draw instead of refusing a redraw.
-	if last := newestDraw(previous); last != nil && reason == "" && p.DrawCount < last.Seq &&
-		(p.Status == backend.PlanApproved || p.Status == backend.PlanDrawn) {
-		if err := s.markDrawn(ctx, p, last); err != nil {
-			return nil, err
-		}
-		return last, s.recordDraw(ctx, p, last)
-	}
-	seq := len(previous) + 1
-	switch {
-	case p.Status != backend.PlanApproved && p.Status != backend.PlanDrawn:
-		return nil, backend.Errorf(backend.ECONFLICT, "a plan is drawn after approval and before dispatch; this plan is %s", p.Status)
-	case p.SeedCommitment == "":
-		return nil, backend.Errorf(backend.ECONFLICT, "commit the plan's seed first (POST /api/v1/plans/%s/commit), so its commitment is public before the draw", p.ID)
-	case seq > 1 && reason == "":
-		return nil, backend.InvalidFields("the plan was already drawn; a redraw needs a reason", map[string]string{"reason": "required for a redraw"})
-	}
-	seed, err := s.Plans.LoadSeed(ctx, p.ID)
-	if err != nil {
-		return nil, err
-	}
-
-	in, err := s.inputs(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	selections, alloc, err := drawv1.Run(drawv1.DrawSeed(seed, entropy, seq), in)
-	if err != nil {
-		var ge *drawv1.GroupError
-		if errors.As(err, &ge) {
-			return nil, backend.InvalidFields(ge.Error(), map[string]string{"enterprise": ge.USCC})
-		}
-		return nil, backend.Wrap(err, backend.EINVALID, "the plan cannot be drawn: %v", err)
-	}
-	rec := drawv1.NewRecord(seed, entropy, in, selections, alloc)
-	d := &backend.Draw{
-		ID: fmt.Sprintf("%s-%d", p.ID, seq), PlanID: p.ID, Seq: seq, Year: p.Year, Reason: reason,
-		CreatedBy: actor.UserID, CreatedName: actor.Username, CreatedAt: s.Now().UTC(), Record: rec,
-	}
-	rec.ID, rec.PlanID, rec.Seq = d.ID, p.ID, seq
-
-	if s.BeforeStore != nil {
-		s.BeforeStore(ctx)
-	}
-	// The lease must still be ours right before the write: if Redis went
-	// away or the lease expired, another instance may be drawing.
-	if err := lease.Extend(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.Draws.InsertDraw(ctx, d); err != nil {
-		return nil, err
-	}
-	if err := s.markDrawn(ctx, p, d); err != nil {
-		return nil, err
-	}
-	return d, s.recordDraw(ctx, p, d)
+	defer stop()
+	d, err := s.attempt(work, p.ID, entropy)
+	return d, s.leaseErr(work, err)
 }
 
-// recordDraw writes a draw's audit event.
-func (s *Service) recordDraw(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
-	after := map[string]any{"plan_id": p.ID, "seq": d.Seq, "reason": d.Reason}
-	if rec := d.Record; rec != nil {
-		after["pool_sha256"], after["roster_sha256"] = rec.PoolSHA256, rec.RosterSHA256
-		after["selections"], after["seed_commitment"] = len(rec.Selections), rec.SeedCommitment
+// attempt is the draw's work under the lease, step by step.
+func (s *Service) attempt(ctx context.Context, planID, entropy string) (*backend.Draw, error) {
+	p, stored, err := s.pending(ctx, planID, entropy)
+	if err != nil || stored != nil {
+		return stored, err
 	}
-	return s.Audit.Record(ctx, "draw.create", "draw", d.ID, nil, after)
+	in, err := s.thaw(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := s.unseal(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.run(ctx, p, in, seed, entropy)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store(ctx, p, d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
-// newestDraw is the draw with the highest sequence number, nil for none.
-func newestDraw(ds []*backend.Draw) *backend.Draw {
-	var last *backend.Draw
-	for _, d := range ds {
-		if last == nil || d.Seq > last.Seq {
-			last = d
-		}
+// runnable is the plan if the actor may commit and draw it.
+func (s *Service) runnable(ctx context.Context, id, what string) (*backend.Plan, error) {
+	p, err := s.GetPlan(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	return last
+	if !mayRun(backend.ActorFromContext(ctx), p) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff %s", what)
+	}
+	return p, nil
 }
 
-// markDrawn points the plan at its newest draw. The draw is already stored
-// (the unique index made it so), so a version conflict here is only
-// bookkeeping: reload and set it again.
-func (s *Service) markDrawn(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
-	for range 5 {
-		if p.DrawCount >= d.Seq {
-			return nil
-		}
-		p.Status, p.CurrentDrawID, p.DrawCount, p.UpdatedAt = backend.PlanDrawn, d.ID, d.Seq, s.Now().UTC()
-		err := s.Plans.UpdatePlan(ctx, p)
-		if backend.ErrorCode(err) != backend.ECONFLICT {
-			return err
-		}
-		if p, err = s.Plans.FindPlanByID(ctx, p.ID); err != nil {
-			return err
-		}
+// hold takes the plan's lease and keeps it alive while the work runs: the
+// returned context ends as soon as an extension fails. stop releases it.
+func (s *Service) hold(ctx context.Context, planID string) (context.Context, func(), error) {
+	lease, err := s.Locks.Acquire(ctx, "draw:"+planID, s.lockTTL())
+	if err != nil {
+		return nil, nil, err
 	}
-	return backend.Errorf(backend.ECONFLICT, "the plan kept changing while recording its draw")
+	work, keep := backend.KeepAlive(ctx, lease, s.lockTTL()/3)
+	return withLease(work, lease), func() {
+		_ = keep()
+		_ = lease.Release(context.WithoutCancel(ctx))
+	}, nil
+}
+
+type leaseKey struct{}
+
+func withLease(ctx context.Context, l backend.Lease) context.Context {
+	return context.WithValue(ctx, leaseKey{}, l)
+}
+
+// leaseErr prefers the lease's failure to the error it caused (a store
+// call cut short by the cancelled context).
+func (s *Service) leaseErr(work context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(work); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	return err
 }
 
 func (s *Service) lockTTL() time.Duration {
@@ -159,84 +118,130 @@ func (s *Service) lockTTL() time.Duration {
 	return DefaultLockTTL
 }
 
-// inputs freezes what the draw is a function of: the pool (enterprises with
-// this year's draw history, by the rules of art. 13 and 16), the roster of
-// the plan's departments and the group specification from its items.
-func (s *Service) inputs(ctx context.Context, p *backend.Plan) (drawv1.Inputs, error) {
-	candidates, usccByID, err := s.candidates(ctx, p)
+// pending reloads the plan under the lease and checks its commitment
+// awaits this attempt, with the entropy it fixed. An instance that died
+// after storing the attempt and before recording it on the plan (kill -9,
+// a lost connection) leaves the attempt stored: the retry — the same
+// request — finishes the bookkeeping and returns that attempt.
+func (s *Service) pending(ctx context.Context, id, entropy string) (*backend.Plan, *backend.Draw, error) {
+	p, err := s.Plans.FindPlanByID(ctx, id)
 	if err != nil {
-		return drawv1.Inputs{}, err
+		return nil, nil, err
 	}
+	c := p.Commitment
+	switch {
+	case p.Status != backend.PlanApproved && p.Status != backend.PlanDrawn:
+		return nil, nil, backend.Errorf(backend.ECONFLICT, "a plan is drawn after approval and before dispatch; this plan is %s", p.Status)
+	case c == nil || c.Seq != p.DrawCount+1:
+		return nil, nil, backend.Errorf(backend.ECONFLICT, "commit first (POST /api/v1/plans/%s/commit): every attempt needs its own commitment, published before it", p.ID)
+	}
+	if d, err := s.Draws.FindDrawByID(ctx, drawID(p.ID, c.Seq)); err == nil {
+		return nil, d, s.markAttempt(ctx, p, d)
+	} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+		return nil, nil, err
+	}
+	switch {
+	case c.EntropySource != "" && entropy == "":
+		return nil, nil, backend.InvalidFields("the commitment fixed a source of public entropy", map[string]string{"public_entropy": "the value of " + c.EntropySource})
+	case c.EntropySource == "" && entropy != "":
+		return nil, nil, backend.InvalidFields("the commitment fixed no source of public entropy", map[string]string{"public_entropy": "none: it can only be named at commit"})
+	}
+	return p, nil, nil
+}
 
-	departments := append([]string{p.LeadDepartmentID}, p.JointDepartmentIDs...)
-	roster, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
+func drawID(planID string, seq int) string { return fmt.Sprintf("%s-%d", planID, seq) }
+
+// unseal opens the attempt's sealed seed.
+func (s *Service) unseal(ctx context.Context, p *backend.Plan) (draw.SealedSeed, error) {
+	box, err := newSealer(s.SeedKey)
 	if err != nil {
-		return drawv1.Inputs{}, err
+		return "", err
 	}
-	var officers []drawv1.Officer
-	for _, in := range roster {
-		if !slices.Contains(departments, in.DepartmentID) {
-			continue
-		}
-		var conflicts []string
-		for _, c := range in.Conflicts {
-			if u, ok := usccByID[c.EnterpriseID]; ok {
-				conflicts = append(conflicts, u)
-			}
-		}
-		officers = append(officers, drawv1.Officer{
-			BadgeNo: in.BadgeNo, Department: in.DepartmentID, Qualifications: in.Qualifications,
-			Active: in.Active, CertificateExpires: string(in.CertificateExpires), Conflicts: conflicts,
-		})
+	sealed, err := s.Plans.LoadSeed(ctx, p.ID, p.Commitment.Seq)
+	if err != nil {
+		return "", err
 	}
+	seed, err := box.open(p.ID, p.Commitment.Seq, sealed)
+	if err != nil {
+		return "", err
+	}
+	if seed.Commitment() != p.Commitment.SeedCommitment {
+		return "", backend.Errorf(backend.EINTERNAL, "the stored seed of attempt %d does not match its commitment", p.Commitment.Seq)
+	}
+	return seed, nil
+}
 
-	var required []string
-	for _, id := range p.ItemIDs {
-		it, err := s.Items.FindItemByID(ctx, id)
-		if err != nil {
-			return drawv1.Inputs{}, err
-		}
-		if it.Qualification != "" && !slices.Contains(required, it.Qualification) {
-			required = append(required, it.Qualification)
-		}
+// run draws (package draw) and makes the attempt's record.
+func (s *Service) run(ctx context.Context, p *backend.Plan, in *draw.Inputs, seed draw.SealedSeed, entropy string) (*backend.Draw, error) {
+	c, actor, now := p.Commitment, backend.ActorFromContext(ctx), s.Now().UTC()
+	a := draw.Attempt{
+		ID: drawID(p.ID, c.Seq), PlanID: p.ID, Seq: c.Seq, Year: p.Year,
+		CommittedAt: c.CommittedAt.UTC().Format(time.RFC3339Nano), DrawnAt: now.Format(time.RFC3339Nano),
+		SeedCommitment: c.SeedCommitment, EntropySource: c.EntropySource, PublicEntropy: entropy, Seed: seed,
 	}
-	shares := []drawv1.Share{{Department: p.LeadDepartmentID, Members: p.GroupSize}}
-	for _, j := range p.JointDepartmentIDs {
-		shares = append(shares, drawv1.Share{Department: j, Members: p.JointMembers})
+	if r := p.RedrawApproval; r != nil && r.Seq == c.Seq {
+		a.Reason = r.Reason
 	}
-	filter := drawv1.Filter{Towns: p.Filter.Towns, Industries: p.Filter.Industries, Categories: p.Filter.Categories, Flags: p.Filter.Flags}
-	return drawv1.Inputs{
-		Kind: p.Kind, Size: drawv1.Size{Ratio: p.Sample.Ratio, Count: p.Sample.Count}, Filter: filter,
-		Groups: drawv1.GroupSpec{Shares: shares, Required: required, ValidThrough: p.WindowEnd},
-		Pool:   drawv1.BuildPool(candidates, filter, p.Kind == backend.PlanCoverage), Roster: officers,
+	rec, err := draw.NewRecord(a, in)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "the plan cannot be drawn: %v", err)
+	}
+	rec.Candidates, rec.Roster = nil, nil // kept as the commitment's snapshots
+	return &backend.Draw{
+		ID: a.ID, PlanID: p.ID, Seq: c.Seq, Year: p.Year, Reason: a.Reason,
+		CreatedBy: actor.UserID, CreatedName: actor.Username, CreatedAt: now, Record: rec,
 	}, nil
 }
 
-// drawHistory is an enterprise's random draws so far this year.
-type drawHistory struct {
-	count     int
-	lastGroup []string
+// store writes the attempt — only while the lease is still ours: if Redis
+// went away or the lease expired, another instance may be drawing — and
+// records it on the plan. The unique (plan, seq) index is the last word.
+func (s *Service) store(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	if lease, ok := ctx.Value(leaseKey{}).(backend.Lease); ok {
+		if err := lease.Extend(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.Draws.InsertDraw(ctx, d); err != nil {
+		return err
+	}
+	return s.markAttempt(ctx, p, d)
 }
 
-// history counts each enterprise's selections in the draws in force of the
-// plan's year, other than this plan's own (a redraw replaces them).
-func (s *Service) history(ctx context.Context, p *backend.Plan) (map[string]drawHistory, error) {
-	draws, err := s.Draws.FindDrawsInForce(ctx, p.Year)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(draws, func(a, b *backend.Draw) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	out := map[string]drawHistory{}
-	for _, d := range draws {
-		if d.PlanID == p.ID {
-			continue
+// markAttempt records a stored attempt on its plan: its sequence number
+// and commitment used up, and, when it drew, the plan drawn with it in
+// force. The attempt is stored already (the unique index made it so), so
+// a version conflict here is only bookkeeping: reload and set it again.
+func (s *Service) markAttempt(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
+	for range 5 {
+		if p.DrawCount >= d.Seq {
+			return nil
 		}
-		for _, sel := range d.Record.Selections {
-			h := out[sel.USCC]
-			h.count++
-			h.lastGroup = sel.Group
-			out[sel.USCC] = h
+		before := planDigest(p)
+		p.DrawCount, p.UpdatedAt = d.Seq, s.Now().UTC()
+		if p.Commitment != nil && p.Commitment.Seq <= d.Seq {
+			p.Commitment, p.SeedCommitment = nil, ""
+		}
+		if p.RedrawApproval != nil && p.RedrawApproval.Seq <= d.Seq {
+			p.RedrawApproval = nil
+		}
+		if d.Drawn() {
+			p.Status, p.CurrentDrawID = backend.PlanDrawn, d.ID
+		}
+		action := "plan.draw"
+		if !d.Drawn() {
+			action = "plan.draw_failed"
+		}
+		err := s.update(ctx, action, p, before)
+		if backend.ErrorCode(err) != backend.ECONFLICT {
+			return err
+		}
+		if p, err = s.Plans.FindPlanByID(ctx, p.ID); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return backend.Errorf(backend.ECONFLICT, "the plan kept changing while recording its attempt")
 }

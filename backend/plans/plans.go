@@ -1,17 +1,24 @@
 // Package plans is the heart of suiji: inspection plans (art. 4–5, 14, 19,
 // 26–28) and their verifiable double-random draws (art. 8, 12, 13, 15, 16).
 //
-// A plan is drafted, approved by a leader (which publishes it), committed to
-// a sealed random seed whose SHA-256 is published before any draw, and then
-// drawn: the pool of enterprises is built by the rules of art. 13 and 16 and
-// frozen, enterprises are sampled, and a group of qualified inspectors is
-// drawn for each, all as a pure function of the seed and the frozen inputs
-// (package draw). The stored draw's public record lets anyone re-compute it.
+// A plan is drafted, approved by a leader other than its drafter (which
+// publishes it), and then drawn in attempts. Each attempt needs its own
+// commitment, made before it (CommitSeed): a fresh sealed seed, stored
+// encrypted with SUIJI_SEED_KEY, whose SHA-256 is published with the source
+// of the public entropy and the hashes of the pool and roster frozen then.
+// The attempt (Draw) takes the entropy's value, refuses to run if the
+// directory or roster changed the frozen inputs, and runs package draw's
+// procedure (SPEC.md) on them; a successful attempt reveals its seed, a
+// failed one (no valid inspector groups) is recorded with its reason in
+// aggregate terms and reveals nothing. Every attempt after the first needs a
+// leader's approval with its reason (ApproveRedraw). The stored record lets
+// anyone re-compute the attempt.
 //
-// Exactly once: a Redis lease lets one instance at a time draw a plan, the
-// lease is checked again right before anything is written (so a draw whose
-// lease was lost — Redis gone, or the lease expired — writes nothing), and
-// the unique (plan, sequence) index in MongoDB is the final word.
+// Exactly once: a Redis lease lets one instance at a time commit or draw a
+// plan and is kept alive while the work runs (backend.KeepAlive): when an
+// extension fails the work stops and stores nothing. The unique (plan,
+// sequence) index and the plan's version compare-and-set in MongoDB are the
+// final word.
 //
 // It depends on backend interfaces and the pure draw package only.
 package plans
@@ -19,7 +26,6 @@ package plans
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -28,18 +34,18 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
-	"suiji/backend/draw/drawv1"
+	"suiji/backend/draw"
 )
 
-// DefaultLockTTL is how long a draw's lease lives without extension. A draw
-// of 100,000 enterprises takes well under a second; the lease is extended
-// before the write anyway.
+// DefaultLockTTL is how long a draw's lease lives without extension; it is
+// extended every third of that while the work runs.
 const DefaultLockTTL = 30 * time.Second
 
 // Service is the plans use case.
 type Service struct {
 	Plans       backend.PlanStore
 	Draws       backend.DrawStore
+	Pools       backend.PoolSource // the directory as the draw reads it
 	Enterprises backend.EnterpriseStore
 	Inspectors  backend.InspectorStore
 	Items       backend.ItemStore
@@ -51,11 +57,9 @@ type Service struct {
 	Now         func() time.Time
 	Rand        io.Reader // crypto/rand.Reader in production
 	LockTTL     time.Duration
-
-	// BeforeStore, when set, runs after a draw is computed and before its
-	// lease is checked and it is stored. Tests use it to take Redis away in
-	// the middle of a draw.
-	BeforeStore func(ctx context.Context)
+	// SeedKey encrypts the sealed seeds at rest (SUIJI_SEED_KEY), so that a
+	// database reader cannot learn a seed before its attempt.
+	SeedKey string
 }
 
 // Input is what a plan is created from.
@@ -96,16 +100,25 @@ func (s *Service) CreatePlan(ctx context.Context, in Input) (*backend.Plan, erro
 	}
 	now := s.Now().UTC()
 	p := &backend.Plan{
-		Year: in.Year, Title: strings.TrimSpace(in.Title), Kind: in.Kind, ItemIDs: in.ItemIDs,
+		ID: backend.NewID(), Year: in.Year, Title: strings.TrimSpace(in.Title), Kind: in.Kind, ItemIDs: in.ItemIDs,
 		LeadDepartmentID: in.LeadDepartmentID, JointDepartmentIDs: in.JointDepartmentIDs,
 		Filter: in.Filter, Sample: in.Sample, GroupSize: in.GroupSize, JointMembers: in.JointMembers,
 		WindowStart: in.WindowStart, WindowEnd: in.WindowEnd, Status: backend.PlanDraft,
 		CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Plans.CreatePlan(ctx, p); err != nil {
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "plan.create", ObjectType: "plan", ObjectID: p.ID, After: planDigest(p)},
+		func(ctx context.Context) error { return s.Plans.CreatePlan(ctx, p) })
+	if err != nil {
 		return nil, err
 	}
-	return p, s.Audit.Record(ctx, "plan.create", "plan", p.ID, nil, planDigest(p))
+	return p, nil
+}
+
+// update stores a changed plan (compare-and-set on its version) with its
+// audit event.
+func (s *Service) update(ctx context.Context, action string, p *backend.Plan, before map[string]any) error {
+	return s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "plan", ObjectID: p.ID, Before: before, After: planDigest(p)},
+		func(ctx context.Context) error { return s.Plans.UpdatePlan(ctx, p) })
 }
 
 func (s *Service) validate(ctx context.Context, in *Input, fields map[string]string) error {
@@ -118,11 +131,13 @@ func (s *Service) validate(ctx context.Context, in *Input, fields map[string]str
 	switch in.Kind {
 	case backend.PlanUndirected, backend.PlanDirected:
 		switch sm := in.Sample; {
-		case sm.Ratio != 0 && sm.Count != 0:
+		case sm.Ratio != "" && sm.Count != 0:
 			fields["sample"] = "give ratio or count, not both"
-		case sm.Ratio < 0 || sm.Ratio > 1:
-			fields["sample"] = "ratio must be above 0 and at most 1"
-		case sm.Ratio == 0 && sm.Count < 1:
+		case sm.Ratio != "":
+			if _, _, err := draw.ParseRatio(sm.Ratio); err != nil {
+				fields["sample"] = fmt.Sprintf("ratio must be a decimal above 0 and at most 1 with at most %d decimal places, such as 0.07", draw.MaxRatioDigits)
+			}
+		case sm.Count < 1:
 			fields["sample"] = "a ratio (0–1] or a count ≥ 1 is required"
 		}
 	case backend.PlanCoverage:
@@ -256,56 +271,27 @@ func mayRun(a *backend.Actor, p *backend.Plan) bool {
 }
 
 // ApprovePlan approves a draft (a leader's act, art. 5), which publishes it
-// (art. 19). ECONFLICT when it is not a draft.
+// (art. 19). Separation of duties: whoever drafted a plan cannot approve
+// it. ECONFLICT when it is not a draft, EFORBIDDEN for its drafter.
 func (s *Service) ApprovePlan(ctx context.Context, id string) (*backend.Plan, error) {
 	p, err := s.GetPlan(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	actor := backend.ActorFromContext(ctx)
+	if actor.UserID == p.CreatedBy {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "whoever drafted a plan cannot approve it; another leader must")
 	}
 	if p.Status != backend.PlanDraft {
 		return nil, backend.Errorf(backend.ECONFLICT, "only a draft can be approved; this plan is %s", p.Status)
 	}
 	before := planDigest(p)
 	now := s.Now().UTC()
-	p.Status, p.ApprovedBy, p.ApprovedAt, p.UpdatedAt = backend.PlanApproved, backend.ActorFromContext(ctx).UserID, &now, now
-	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
+	p.Status, p.ApprovedBy, p.ApprovedAt, p.UpdatedAt = backend.PlanApproved, actor.UserID, &now, now
+	if err := s.update(ctx, "plan.approve", p, before); err != nil {
 		return nil, err
 	}
-	return p, s.Audit.Record(ctx, "plan.approve", "plan", p.ID, before, planDigest(p))
-}
-
-// CommitSeed makes the plan's 256-bit random seed, keeps it sealed and
-// publishes its SHA-256 — before any draw, so the bureau cannot pick a seed
-// after seeing what it draws. ECONFLICT when already committed or the plan
-// is not approved.
-func (s *Service) CommitSeed(ctx context.Context, id string) (*backend.Plan, error) {
-	p, err := s.GetPlan(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !mayRun(backend.ActorFromContext(ctx), p) {
-		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff commit a plan's seed")
-	}
-	if p.Status != backend.PlanApproved {
-		return nil, backend.Errorf(backend.ECONFLICT, "the seed is committed after approval and before the draw; this plan is %s", p.Status)
-	}
-	if p.SeedCommitment != "" {
-		return nil, backend.Errorf(backend.ECONFLICT, "the seed is already committed")
-	}
-	var b [32]byte
-	if _, err := io.ReadFull(s.Rand, b[:]); err != nil {
-		return nil, backend.Wrap(err, backend.EINTERNAL, "no randomness for the seed")
-	}
-	seed := hex.EncodeToString(b[:])
-	if err := s.Plans.StoreSeed(ctx, p.ID, seed); err != nil {
-		return nil, err
-	}
-	before := planDigest(p)
-	p.SeedCommitment, p.UpdatedAt = drawv1.SeedCommitment(seed), s.Now().UTC()
-	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
-		return nil, err
-	}
-	return p, s.Audit.Record(ctx, "plan.commit_seed", "plan", p.ID, before, planDigest(p))
+	return p, nil
 }
 
 // NewRandReader returns the production randomness source.
@@ -313,11 +299,21 @@ func NewRandReader() io.Reader { return rand.Reader }
 
 // planDigest is what the audit trail keeps of a plan.
 func planDigest(p *backend.Plan) map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"id": p.ID, "year": p.Year, "title": p.Title, "kind": p.Kind, "status": p.Status,
 		"item_ids": p.ItemIDs, "lead_department_id": p.LeadDepartmentID, "joint_department_ids": p.JointDepartmentIDs,
+		"filter": p.Filter, "sample": p.Sample, "group_size": p.GroupSize, "joint_members": p.JointMembers,
+		"window":          []string{p.WindowStart, p.WindowEnd},
 		"seed_commitment": p.SeedCommitment, "current_draw_id": p.CurrentDrawID, "draw_count": p.DrawCount,
 	}
+	if c := p.Commitment; c != nil {
+		d["commitment"] = map[string]any{"seq": c.Seq, "seed_commitment": c.SeedCommitment, "entropy_source": c.EntropySource,
+			"pool_sha256": c.PoolSHA256, "roster_sha256": c.RosterSHA256, "pool_size": c.PoolSize, "sample_size": c.SampleSize}
+	}
+	if a := p.RedrawApproval; a != nil {
+		d["redraw_approval"] = map[string]any{"seq": a.Seq, "reason": a.Reason, "approved_by": a.ApprovedBy}
+	}
+	return d
 }
 
 // UpdateDraft replaces the fields of a draft plan with in, validated as on
@@ -357,8 +353,8 @@ func (s *Service) UpdateDraft(ctx context.Context, id string, version int, in In
 	p.LeadDepartmentID, p.JointDepartmentIDs = in.LeadDepartmentID, in.JointDepartmentIDs
 	p.Filter, p.Sample, p.GroupSize, p.JointMembers = in.Filter, in.Sample, in.GroupSize, in.JointMembers
 	p.WindowStart, p.WindowEnd, p.UpdatedAt = in.WindowStart, in.WindowEnd, s.Now().UTC()
-	if err := s.Plans.UpdatePlan(ctx, p); err != nil {
+	if err := s.update(ctx, "plan.update", p, before); err != nil {
 		return nil, err
 	}
-	return p, s.Audit.Record(ctx, "plan.update", "plan", p.ID, before, planDigest(p))
+	return p, nil
 }

@@ -2,9 +2,11 @@ package plans
 
 import (
 	"context"
+	"io"
 	"slices"
 
 	"suiji/backend"
+	"suiji/backend/draw"
 )
 
 // GetDraw returns a draw of a plan the actor may see. ENOTFOUND.
@@ -19,8 +21,8 @@ func (s *Service) GetDraw(ctx context.Context, id string) (*backend.Draw, error)
 	return d, nil
 }
 
-// ListDraws lists a visible plan's draws, oldest first; all but the last
-// are superseded.
+// ListDraws lists a visible plan's attempts, oldest first, failed ones
+// included; every drawn one but the plan's current draw is superseded.
 func (s *Service) ListDraws(ctx context.Context, planID string) ([]*backend.Draw, error) {
 	if _, err := s.GetPlan(ctx, planID); err != nil {
 		return nil, err
@@ -45,10 +47,37 @@ func (s *Service) PublicPlan(ctx context.Context, id string) (*backend.Plan, err
 	return p, nil
 }
 
-// PublicDraw returns a draw with its full verification record, for anyone:
-// every draw belongs to an approved plan.
+// PublicDraw returns an attempt for anyone — every attempt belongs to an
+// approved plan — with its record's head, allocation and selections (the
+// candidates and roster are streamed by WritePublicRecord). ENOTFOUND.
 func (s *Service) PublicDraw(ctx context.Context, id string) (*backend.Draw, error) {
 	return s.Draws.FindDrawByID(ctx, id)
+}
+
+// PublicDraws lists a published plan's attempts, failed ones with their
+// reason, for anyone: the plan's public history. ENOTFOUND for a draft.
+func (s *Service) PublicDraws(ctx context.Context, planID string) ([]*backend.Draw, error) {
+	if _, err := s.PublicPlan(ctx, planID); err != nil {
+		return nil, err
+	}
+	return s.Draws.FindDrawsByPlan(ctx, planID)
+}
+
+// WritePublicRecord writes an attempt's whole public record (SPEC.md §2) to
+// w as JSON, streaming its candidates and roster from their snapshots
+// rather than building the record in memory. d is the attempt as
+// PublicDraw returned it. A suiji-draw/1 record is written as it was
+// published.
+func (s *Service) WritePublicRecord(ctx context.Context, d *backend.Draw, w io.Writer) error {
+	r := d.Record
+	if r.AlgorithmVersion != draw.AlgorithmVersion {
+		return s.Draws.WriteLegacyRecord(ctx, d.ID, w)
+	}
+	scan := func(kind, sha string) draw.Lists {
+		return func(emit func([]byte) error) error { return s.Draws.ScanSnapshot(ctx, kind, sha, emit) }
+	}
+	return draw.WriteRecord(w, &r.RecordHead, scan(backend.SnapshotPool, r.PoolSHA256), scan(backend.SnapshotRoster, r.RosterSHA256),
+		r.Allocation, r.Selections)
 }
 
 // Coverage is the art. 16 coverage report of a year: key-supervision and

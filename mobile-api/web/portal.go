@@ -55,8 +55,19 @@ func LoadPortal() (*Portal, error) {
 		"t":    p.T,
 		"tf":   p.Tf,
 		"when": when,
-		"percent": func(r float64) string {
-			return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", r*100), "0"), ".") + "%"
+		// percent writes a decimal ratio ("0.075") as a percentage
+		// ("7.5%"), exactly: the decimal point moves two places.
+		"percent": func(ratio string) string {
+			whole, frac, _ := strings.Cut(ratio, ".")
+			frac += "00"
+			digits := strings.TrimLeft(whole+frac[:2], "0")
+			if digits == "" {
+				digits = "0"
+			}
+			if rest := strings.TrimRight(frac[2:], "0"); rest != "" {
+				digits += "." + rest
+			}
+			return digits + "%"
 		},
 		"join": strings.Join,
 		"inc":  func(i int) int { return i + 1 },

@@ -114,8 +114,10 @@ func NotModified(ifNoneMatch string, etags ...string) bool {
 	return false
 }
 
-// accepts reports whether an Accept-Encoding header allows coding (present
+// Accepts reports whether an Accept-Encoding header allows coding (present
 // and not refused with q=0).
+func Accepts(header, coding string) bool { return accepts(header, coding) }
+
 func accepts(header, coding string) bool {
 	for _, part := range strings.Split(header, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
@@ -134,7 +136,9 @@ func accepts(header, coding string) bool {
 // current, then brotli or gzip for bodies worth compressing.
 func Finish(c *fiber.Ctx, cacheControl string) {
 	resp := c.Response()
-	if resp.StatusCode() != fiber.StatusOK || len(resp.Header.Peek(fiber.HeaderContentEncoding)) > 0 {
+	// A streamed body (a draw record) brings its own validator and
+	// encoding; reading it here would hold it whole in memory.
+	if resp.StatusCode() != fiber.StatusOK || len(resp.Header.Peek(fiber.HeaderContentEncoding)) > 0 || resp.IsBodyStream() {
 		return
 	}
 	body := resp.Body()

@@ -67,6 +67,7 @@ var indexes = []index{
 	{Collection: "draws", Name: "plan_id_seq_unique", Keys: bson.D{{Key: "plan_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
 	{Collection: "draws", Name: "year", Keys: bson.D{{Key: "year", Value: 1}}},
 	{Collection: "draw_snapshots", Name: "draw_part_n", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "part", Value: 1}, {Key: "n", Value: 1}}},
+	{Collection: "snapshots", Name: "kind_sha_n", Keys: bson.D{{Key: "kind", Value: 1}, {Key: "sha", Value: 1}, {Key: "n", Value: 1}}},
 
 	// Tasks: a plan's tasks, "my tasks" (the active members' accounts), a
 	// department's share, the year's counts by kind; listings by creation.

@@ -43,7 +43,7 @@ func TestServeRefusesDevelopmentDefaultsInProduction(t *testing.T) {
 	if err == nil {
 		t.Fatal("serve started in production with development secrets")
 	}
-	for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_MINIO_SECRET_KEY", "SUIJI_ADMIN_PASSWORD"} {
+	for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_SEED_KEY", "SUIJI_MINIO_SECRET_KEY", "SUIJI_ADMIN_PASSWORD"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

@@ -179,10 +179,10 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		},
 		// Plans and their verifiable draws (art. 8, 14, 15, 16, 19).
 		Plans: &plans.Service{
-			Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
+			Plans: db.Plans(), Draws: db.Draws(), Pools: db.Pool(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(),
 			Towns: db.Towns(), Locks: st.Cache.Locks(), Audit: recorder, Now: now, Rand: plans.NewRandReader(),
-			Tasks: db.Tasks(),
+			Tasks: db.Tasks(), SeedKey: cfg.SeedKey,
 		},
 		// Anyone may read the portal and /public; one address at a time
 		// may not monopolise them.

@@ -15,19 +15,17 @@ export async function render({ api, navigate }, id) {
   const pool = await api.get(`/api/v1/reports/pool?${q}`).catch(() => null);
 
   const entropy = h('input', { id: 'ceremony-entropy', autocomplete: 'off' });
-  const reason = h('input', { id: 'ceremony-reason', autocomplete: 'off' });
   const status = h('p', { role: 'status', 'aria-live': 'polite' });
   const results = h('div', { id: 'ceremony-results' });
   const side = h('aside', {});
   const go = h('button', { type: 'button', class: 'go', text: t('cer.draw') });
-  const current = draws.at(-1);
+  const current = draws.filter((d) => d.outcome !== 'failed').at(-1);
 
   go.addEventListener('click', async () => {
     go.disabled = true;
     status.textContent = t('cer.drawing');
     try {
       const body = { public_entropy: entropy.value.trim() };
-      if (current) body.reason = reason.value.trim();
       const d = await api.post(`/api/v1/plans/${id}/draws`, body);
       status.textContent = '';
       await reveal(d);
@@ -68,8 +66,8 @@ export async function render({ api, navigate }, id) {
         h('p', { class: 'label', text: t('cer.commitment') }),
         h('code', { class: 'hash big', text: plan.seed_commitment || '—' }),
         pool ? h('p', { class: 'label', text: t('cer.pool', { n: pool.pool_size }) }) : null,
+        plan.commitment?.entropy_source ? h('p', { class: 'note', text: t('cer.entropySource', { source: plan.commitment.entropy_source }) }) : null,
         h('p', { class: 'label' }, h('label', { for: 'ceremony-entropy', text: t('cer.entropy') })), entropy,
-        current ? [h('p', { class: 'label' }, h('label', { for: 'ceremony-reason', text: t('cer.redrawReason') })), reason] : null,
         h('div', {}, go), status, results),
       side));
   if (current) await reveal(current);

@@ -35,8 +35,13 @@ export async function render({ api, navigate }, id) {
     }
   }
   if (plan.status !== 'draft' && !plan.seed_commitment && office) {
+    // The entropy source is fixed with the commitment; its value (a later
+    // lottery draw, unknown now) is given at the draw.
+    const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    const source = h('input', { id: 'entropy-source', value: t('plans.entropySourceDefault', { date: tomorrow }) });
+    actions.append(h('label', { for: 'entropy-source', text: t('plans.entropySource') }), source);
     actions.append(act(t('plans.commit'), async () => {
-      await api.post(`/api/v1/plans/${id}/commit`);
+      await api.post(`/api/v1/plans/${id}/commit`, { entropy_source: source.value.trim() });
       navigate(`/plans/${id}`);
     }));
   }
