@@ -227,22 +227,19 @@ func (s *Service) thaw(ctx context.Context, p *backend.Plan) (*draw.Inputs, erro
 	return in, nil
 }
 
-// usccsOf names enterprises by id, one lookup each (a roster declares few
-// conflicts); ids no longer in the directory are left out.
+// usccsOf names enterprises by id in one query; ids no longer in the
+// directory are left out.
 func (s *Service) usccsOf(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, id := range ids {
-		if _, done := out[id]; done {
-			continue
-		}
-		e, err := s.Enterprises.FindEnterpriseByID(ctx, id)
-		if backend.ErrorCode(err) == backend.ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[id] = e.USCC
+	if len(ids) == 0 {
+		return out, nil
+	}
+	es, err := s.Enterprises.FindEnterprisesByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		out[e.ID] = e.USCC
 	}
 	return out, nil
 }
