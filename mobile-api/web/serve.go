@@ -73,10 +73,10 @@ func Serve(c *fiber.Ctx, a *Asset) error {
 	body, encoding, etag := a.Body, "", a.ETag
 	accept := c.Get(fiber.HeaderAcceptEncoding)
 	switch {
-	case a.Brotli != nil && accepts(accept, "br"):
-		body, encoding, etag = a.Brotli, "br", withSuffix(a.ETag, "-br")
-	case a.Gzip != nil && accepts(accept, "gzip"):
-		body, encoding, etag = a.Gzip, "gzip", withSuffix(a.ETag, "-gz")
+	case accepts(accept, "br") && a.Brotli() != nil:
+		body, encoding, etag = a.Brotli(), "br", withSuffix(a.ETag, "-br")
+	case accepts(accept, "gzip") && a.Gzip() != nil:
+		body, encoding, etag = a.Gzip(), "gzip", withSuffix(a.ETag, "-gz")
 	}
 	c.Set(fiber.HeaderETag, etag)
 	if NotModified(c.Get(fiber.HeaderIfNoneMatch), a.ETag, withSuffix(a.ETag, "-br"), withSuffix(a.ETag, "-gz")) {

@@ -45,10 +45,20 @@ type Asset struct {
 	Name        string // path in the site, without a leading slash ("console/index.html")
 	ContentType string
 	Body        []byte // identity
-	Gzip        []byte // nil when compression does not pay
-	Brotli      []byte // nil when compression does not pay
 	ETag        string // strong, quoted; the encoding is appended for compressed bodies
+
+	compressed func() encodings // the compressed bodies, made once on first use
 }
+
+// encodings are an asset's compressed bodies; nil where compression does
+// not pay.
+type encodings struct{ gzip, brotli []byte }
+
+// Gzip returns the gzip body, or nil when compression does not pay.
+func (a *Asset) Gzip() []byte { return a.compressed().gzip }
+
+// Brotli returns the brotli body, or nil when compression does not pay.
+func (a *Asset) Brotli() []byte { return a.compressed().brotli }
 
 // Site is the set of embedded static files.
 type Site struct {
@@ -119,14 +129,22 @@ func newAsset(name string, body []byte) *Asset {
 	sum := sha256.Sum256(body)
 	a := &Asset{Name: name, ContentType: ctype, Body: body,
 		ETag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
-	if compressible(ctype) && len(body) >= 256 {
+	// Compressed at the highest levels, each asset when it is first asked
+	// for: it costs a second or more for the whole site, which a server
+	// (or a test) that never serves a file should not pay at start.
+	a.compressed = sync.OnceValue(func() encodings {
+		var e encodings
+		if !compressible(ctype) || len(body) < 256 {
+			return e
+		}
 		if gz := gzipLevel(body, gzip.BestCompression); len(gz) < len(body)*9/10 {
-			a.Gzip = gz
+			e.gzip = gz
 		}
 		if br := brotliLevel(body, brotli.BestCompression); len(br) < len(body)*9/10 {
-			a.Brotli = br
+			e.brotli = br
 		}
-	}
+		return e
+	})
 	return a
 }
 

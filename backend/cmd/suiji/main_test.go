@@ -86,7 +86,9 @@ func TestServeWiresEverything(t *testing.T) {
 		Status string                     `json:"status"`
 		Checks map[string]json.RawMessage `json:"checks"`
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: under -race on a busy 2-core machine, creating the indexes
+	// and buckets alone can take tens of seconds.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
