@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -93,4 +94,26 @@ func toolsBinary(t testing.TB, name string) string {
 		}
 		dir = parent
 	}
+}
+
+// FerretDB starts a FerretDB of the test's own (the pinned suiji-ferretdb
+// the local scripts build, SQLite files in a folder of the test's) on a
+// free loopback port and waits until it accepts connections. It returns the
+// process (to kill and start again on the same data) and its mongodb:// URI.
+func FerretDB(t testing.TB) (*Process, string) {
+	t.Helper()
+	skipShort(t, "suiji-ferretdb")
+	bin := toolsBinary(t, "suiji-ferretdb")
+	dir := t.TempDir()
+	addr := Addr(FreePort(t, 0))
+	p := StartProcess(t, dir, bin, nil, "-listen", addr, "-dir", dir)
+	p.WaitFor("connections", 30*time.Second, func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	})
+	return p, "mongodb://" + addr + "/"
 }

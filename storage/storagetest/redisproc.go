@@ -187,3 +187,37 @@ func RedisAt(t testing.TB, url string) *cache.Cache {
 	skipShort(t, "Redis")
 	return openRedis(t, url)
 }
+
+// WaitReplicated waits until the replica has every write the master had
+// when it was called (replication is asynchronous: a write of the last
+// moment before the master dies is lost with it).
+func (s *SentinelSet) WaitReplicated(ctx context.Context) error {
+	m := redis.NewClient(&redis.Options{Addr: Addr(s.masterPort)})
+	defer m.Close()
+	offset, err := replOffset(ctx, m, "master_repl_offset")
+	if err != nil {
+		return err
+	}
+	r := redis.NewClient(&redis.Options{Addr: Addr(s.replicaPort)})
+	defer r.Close()
+	return Eventually(ctx, 10*time.Second, func(ctx context.Context) error {
+		got, err := replOffset(ctx, r, "slave_repl_offset")
+		if err == nil && got < offset {
+			err = fmt.Errorf("replica at offset %d, master at %d", got, offset)
+		}
+		return err
+	})
+}
+
+func replOffset(ctx context.Context, c *redis.Client, field string) (int64, error) {
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in INFO replication", field)
+}
