@@ -109,7 +109,7 @@ var Vars = []Var{
 	{"SUIJI_LOG_FORMAT", "auto", "auto (JSON unless stderr is a terminal), json or text", false},
 	{"SUIJI_MONGO_URI", "mongodb://127.0.0.1:27017/", "MongoDB connection string (FerretDB locally)", false},
 	{"SUIJI_MONGO_DATABASE", "suiji", "MongoDB database name", false},
-	{"SUIJI_MONGO_TIMEOUT", "30s", "deadline of every MongoDB operation (client-wide), so no request waits for ever", false},
+	{"SUIJI_MONGO_TIMEOUT", "2m", "deadline of every MongoDB operation (client-wide), so no request waits for ever", false},
 	{"SUIJI_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: redis://[:password@]host:port/db (rediss:// for TLS); redis+sentinel://[:password@]host:26379,…/MASTER/db[?sentinel_password=…] for a master behind Sentinel; redis+cluster://[:password@]host:port,… for Redis Cluster (rediss+… for TLS)", false},
 	{"SUIJI_REDIS_PREFIX", "suiji:", "prefix of every Redis key", false},
 	{"SUIJI_MINIO_ENDPOINT", "127.0.0.1:9000", "MinIO or S3 endpoint host:port", false},

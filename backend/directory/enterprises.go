@@ -113,6 +113,20 @@ func (s *Service) GetEnterprise(ctx context.Context, id string) (*backend.Enterp
 // enterprise's (MayReadContacts). EINVALID naming a filter with an unknown
 // category, flag or status.
 func (s *Service) ListEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {
+	list, total, err := s.listEnterprises(ctx, f)
+	if err != nil || MayReadContacts(backend.ActorFromContext(ctx)) {
+		return list, total, err
+	}
+	for i, e := range list {
+		list[i] = withoutContacts(e)
+	}
+	return list, total, nil
+}
+
+// listEnterprises is ListEnterprises with the contact fields as stored,
+// for the export (which the route table gives only to the directory's
+// clerks) and the command line.
+func (s *Service) listEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {
 	fields := map[string]string{}
 	if f.Category != "" && !slices.Contains(backend.Categories, f.Category) {
 		fields["category"] = "unknown category '" + f.Category + "'"
@@ -126,14 +140,7 @@ func (s *Service) ListEnterprises(ctx context.Context, f backend.EnterpriseFilte
 	if len(fields) > 0 {
 		return nil, 0, backend.InvalidFields("invalid filter", fields)
 	}
-	list, total, err := s.Enterprises.FindEnterprises(ctx, f)
-	if err != nil || MayReadContacts(backend.ActorFromContext(ctx)) {
-		return list, total, err
-	}
-	for i, e := range list {
-		list[i] = withoutContacts(e)
-	}
-	return list, total, nil
+	return s.Enterprises.FindEnterprises(ctx, f)
 }
 
 // StaleEnterprises is the staleness report: active enterprises not reviewed

@@ -277,7 +277,7 @@ func (s *Service) ExportEnterprises(ctx context.Context, w io.Writer, format, la
 		return backend.InvalidFields("invalid export", map[string]string{"lang": "zh or en"})
 	}
 	f.After, f.Offset, f.Limit = nil, 0, 0
-	list, _, err := s.ListEnterprises(ctx, f)
+	list, _, err := s.listEnterprises(ctx, f)
 	if err != nil {
 		return err
 	}
