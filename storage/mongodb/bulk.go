@@ -91,6 +91,11 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 	if len(batch) == 0 {
 		return errs, nil
 	}
+	ids := make([]string, len(batch))
+	for i, b := range batch {
+		ids[i] = b.ID
+	}
+	defer lockDocuments(c, ids)() // FerretDB does not isolate updates: see lockDocument
 	models := make([]mongo.WriteModel, len(batch))
 	for i, b := range batch {
 		// An update that sets every field rather than a replace, so that
@@ -135,10 +140,10 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 		return errs, nil
 	}
 	// Some filters matched nothing: look at what is stored now.
-	ids := make([]any, 0, len(batch))
+	unmatched := make([]any, 0, len(batch))
 	for i, b := range batch {
 		if errs[i] == nil {
-			ids = append(ids, b.ID)
+			unmatched = append(unmatched, b.ID)
 		}
 	}
 	type state struct {
@@ -146,7 +151,7 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 		Version   int       `bson:"version"`
 		UpdatedAt time.Time `bson:"updated_at"`
 	}
-	now, err := findIn(ctx, c, "_id", ids, nil, func(s *state) state { return *s })
+	now, err := findIn(ctx, c, "_id", unmatched, nil, func(s *state) state { return *s })
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 package mongodb_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,5 +135,65 @@ func TestVersionsReadBothLayouts(t *testing.T) {
 	}
 	if c := vs[1].Changes; len(c) != 2 || c[0].After != "乙" || c[1].Before != nil || len(c[1].After.([]any)) != 1 {
 		t.Errorf("flat layout: %+v", c)
+	}
+}
+
+// TestBulkAndSingleUpdatesRaceFairly: a bulk update and single updates of
+// the same records, all from the version they read, race; for every record
+// exactly one writer wins and the stored record is the winner's (FerretDB
+// needs the per-document locks for this; MongoDB's atomic updates give it).
+func TestBulkAndSingleUpdatesRaceFairly(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Enterprises()
+	ctx := t.Context()
+	rng := rand.New(rand.NewPCG(22, 22))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	const n = 20
+	var base []*backend.Enterprise
+	for i := range n {
+		e := &backend.Enterprise{USCC: uscc.Generate(rng), Name: fmt.Sprint("原", i), Town: "巴公镇", Status: backend.EnterpriseActive, CreatedAt: now, UpdatedAt: now}
+		if err := store.CreateEnterprise(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		base = append(base, e)
+	}
+	bulk := make([]*backend.Enterprise, n)
+	single := make([]*backend.Enterprise, n)
+	for i, e := range base {
+		b, s := *e, *e
+		b.Name, s.Name = fmt.Sprint("批量", i), fmt.Sprint("单条", i)
+		b.UpdatedAt, s.UpdatedAt = now.Add(time.Second), now.Add(2*time.Second)
+		bulk[i], single[i] = &b, &s
+	}
+	var wg sync.WaitGroup
+	var bulkErrs []error
+	singleErrs := make([]error, n)
+	wg.Go(func() {
+		var err error
+		if bulkErrs, err = store.UpdateEnterprises(ctx, bulk); err != nil {
+			t.Error(err)
+		}
+	})
+	for i := range n {
+		wg.Go(func() { singleErrs[i] = store.UpdateEnterprise(ctx, single[i]) })
+	}
+	wg.Wait()
+	if bulkErrs == nil {
+		t.FailNow()
+	}
+	for i, e := range base {
+		got, err := store.FindEnterpriseByID(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bulkWon, singleWon := bulkErrs[i] == nil, singleErrs[i] == nil
+		switch {
+		case bulkWon == singleWon:
+			t.Errorf("record %d: bulk won %v, single won %v — want exactly one", i, bulkWon, singleWon)
+		case got.Version != 2:
+			t.Errorf("record %d at version %d, want 2", i, got.Version)
+		case bulkWon && got.Name != bulk[i].Name, singleWon && got.Name != single[i].Name:
+			t.Errorf("record %d stored %q, not the winner's", i, got.Name)
+		}
 	}
 }

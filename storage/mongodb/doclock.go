@@ -26,12 +26,39 @@ var docSeed = maphash.MakeSeed()
 
 // lockDocument locks document id of c and returns the unlock.
 func lockDocument(c collection, id any) (unlock func()) {
+	m := &docLocks[docStripe(c, id)]
+	m.Lock()
+	return m.Unlock
+}
+
+// lockDocuments locks every document of ids (a bulk write's batch) and
+// returns the unlock. Stripes are taken in ascending order, so two bulk
+// writers cannot deadlock, and a single-document holder never waits while
+// holding.
+func lockDocuments(c collection, ids []string) (unlock func()) {
+	var stripes [len(docLocks)]bool
+	for _, id := range ids {
+		stripes[docStripe(c, id)] = true
+	}
+	for i, take := range stripes {
+		if take {
+			docLocks[i].Lock()
+		}
+	}
+	return func() {
+		for i, taken := range stripes {
+			if taken {
+				docLocks[i].Unlock()
+			}
+		}
+	}
+}
+
+func docStripe(c collection, id any) uint64 {
 	var h maphash.Hash
 	h.SetSeed(docSeed)
 	h.WriteString(c.Database().Name())
 	h.WriteString("\x00" + c.Name() + "\x00")
 	h.WriteString(fmt.Sprint(id))
-	m := &docLocks[h.Sum64()%uint64(len(docLocks))]
-	m.Lock()
-	return m.Unlock
+	return h.Sum64() % uint64(len(docLocks))
 }
