@@ -78,6 +78,10 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	size := -1 // a streamed body (server-sent events) is still being written; reading it here would block
+	if !c.Response().IsBodyStream() {
+		size = len(c.Response().Body())
+	}
 	attrs := append(make([]slog.Attr, 0, 14),
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Method()),
@@ -85,7 +89,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		slog.Int("bytes", len(c.Response().Body())),
+		slog.Int("bytes", size),
 		slog.String("ip", s.clientIP(c)),
 		slog.String("user_agent", c.Get(fiber.HeaderUserAgent)),
 	)

@@ -18,8 +18,12 @@ import (
 // Config is what the HTTP server needs to know; the binary fills it from
 // the process configuration.
 type Config struct {
-	BodyLimit      int           // bytes; larger bodies get 413 (DefaultBodyLimit if 0)
-	CORSOrigins    []string      // allowed origins; none means no CORS headers
+	BodyLimit   int      // bytes; larger bodies get 413 (DefaultBodyLimit if 0)
+	CORSOrigins []string // allowed origins; none means no CORS headers
+	// UploadOrigins are where browsers send evidence bytes (MinIO's
+	// public endpoint, "http://host:port"): the web front-ends' content
+	// security policy allows connections there besides suiji itself.
+	UploadOrigins  []string
 	TrustedProxies []string      // proxies whose X-Forwarded-For is believed
 	ReadyTimeout   time.Duration // per-dependency deadline of /readyz
 	Version        string        // reported by /healthz

@@ -22,6 +22,7 @@ type webFront struct {
 	s      *Server
 	site   *web.Site
 	portal *web.Portal
+	policy web.Policy // the content security policy, with the upload origins
 }
 
 // newWebFront loads the web front-ends. Their routes are rows of the one
@@ -35,7 +36,7 @@ func newWebFront(s *Server) *webFront {
 	if err != nil {
 		panic(err)
 	}
-	return &webFront{s: s, site: site, portal: portal}
+	return &webFront{s: s, site: site, portal: portal, policy: web.NewPolicy(s.cfg.UploadOrigins...)}
 }
 
 // public wraps every /public/… answer: the per-address rate limit before,
@@ -68,7 +69,7 @@ func (w *webFront) static(c *fiber.Ctx) error {
 	case a == nil:
 		return w.message(c, fiber.StatusNotFound, nil)
 	}
-	return web.Serve(c, a)
+	return web.Serve(c, a, w.policy)
 }
 
 // page serves one of the portal's server-rendered pages, rate-limited per
@@ -128,7 +129,7 @@ func (w *webFront) render(c *fiber.Ctx, status int, name string, data web.Page) 
 	if err != nil {
 		return err
 	}
-	web.SecurityHeaders(c)
+	web.SecurityHeaders(c, w.policy)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Status(status).Response().SetBody(body)
 	web.Finish(c, web.CachePublic)
@@ -161,7 +162,7 @@ func (w *webFront) renderStatus(c *fiber.Ctx, status int, data web.Page) error {
 	if err != nil {
 		return err
 	}
-	web.SecurityHeaders(c)
+	web.SecurityHeaders(c, w.policy)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(body)
 }

@@ -56,6 +56,8 @@ copy_vendor() {
 	local nm=$WEB/node_modules out=$WEB/vendor
 	install -m 0644 "$nm/chart.js/dist/chart.umd.min.js" "$out/chart.umd.min.js"
 	install -m 0644 "$nm/uqr/dist/index.mjs" "$out/uqr.mjs"
+	install -m 0644 "$nm/idb/build/index.js" "$out/idb.js"
+	install -m 0644 "$nm/hash-wasm/dist/sha256.umd.min.js" "$out/sha256.umd.min.js"
 }
 
 ensure_browser() {

@@ -9,13 +9,41 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// ContentSecurityPolicy is sent with every page and file: scripts, styles,
-// fonts and connections only from suiji itself, no inline script or style,
-// no plugins, no framing. Images may also be data: and blob: URLs (charts,
-// QR codes, photos picked on the phone).
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
-	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'"
+// Policy is the content security policy every page and file is served
+// with: scripts, styles, fonts and connections only from suiji itself (and
+// the object storage phones upload evidence to), no inline script or
+// style, no plugins, no framing. Images may also be data: and blob: URLs
+// (charts, QR codes, photos picked on the phone).
+type Policy struct {
+	page   string // every page and file
+	hasher string // the phone app's hash worker: the same, and WebAssembly
+}
+
+// hashWorker is the one file whose scripts may compile WebAssembly: the
+// phone app's worker that hashes evidence with hash-wasm. A dedicated
+// worker runs under the policy of its own response, so the permission
+// stops there; pages never get it.
+const hashWorker = "app/hash-worker.js"
+
+// NewPolicy returns the policy, with connect (origins such as
+// "https://minio.example.org") allowed in connect-src besides 'self'.
+func NewPolicy(connect ...string) Policy {
+	sources := "'self'"
+	for _, o := range connect {
+		if o = strings.TrimSpace(o); o != "" && !strings.ContainsAny(o, "; ,'\"") {
+			sources += " " + o
+		}
+	}
+	policy := func(script string) string {
+		return "default-src 'self'; script-src " + script + "; style-src 'self'; " +
+			"img-src 'self' data: blob:; connect-src " + sources + "; font-src 'self'; object-src 'none'; " +
+			"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'"
+	}
+	return Policy{page: policy("'self'"), hasher: policy("'self' 'wasm-unsafe-eval'")}
+}
+
+// String returns the header value pages get.
+func (p Policy) String() string { return p.page }
 
 // Cache-Control values. Entry points and modules are revalidated on every
 // use (a 304 costs no body): no stale mix of old and new modules after an
@@ -57,8 +85,8 @@ func (s *Site) Resolve(urlPath string) (a *Asset, redirect string) {
 }
 
 // SecurityHeaders sets the headers every page and file carries.
-func SecurityHeaders(c *fiber.Ctx) {
-	c.Set("Content-Security-Policy", ContentSecurityPolicy)
+func SecurityHeaders(c *fiber.Ctx, p Policy) {
+	c.Set("Content-Security-Policy", p.page)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
@@ -66,8 +94,11 @@ func SecurityHeaders(c *fiber.Ctx) {
 
 // Serve answers with asset a: 304 when the client's copy is current,
 // otherwise the best encoding the client accepts.
-func Serve(c *fiber.Ctx, a *Asset) error {
-	SecurityHeaders(c)
+func Serve(c *fiber.Ctx, a *Asset, p Policy) error {
+	SecurityHeaders(c, p)
+	if a.Name == hashWorker {
+		c.Set("Content-Security-Policy", p.hasher)
+	}
 	c.Set(fiber.HeaderCacheControl, CacheRevalidate)
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
 	body, encoding, etag := a.Body, "", a.ETag

@@ -66,6 +66,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		UploadTimeout:  cfg.UploadTimeout,
 		MaxConnsPerIP:  cfg.MaxConnsPerIP,
 		CORSOrigins:    cfg.CORSOrigins,
+		UploadOrigins:  []string{uploadOrigin(cfg)},
 		TrustedProxies: cfg.TrustedProxies,
 		ReadyTimeout:   cfg.ReadyTimeout,
 		Version:        version(),
@@ -143,4 +144,15 @@ func warnDevDefaults(cfg *config.Config, w io.Writer) {
 	}
 	fmt.Fprintln(w, "!! Set them to secrets of your own; SUIJI_ENV=production refuses to start with them.")
 	fmt.Fprintln(w, bar)
+}
+
+// uploadOrigin is where phones send evidence bytes: the MinIO endpoint the
+// upload instructions name, as an origin for the web front-ends' content
+// security policy.
+func uploadOrigin(cfg *config.Config) string {
+	scheme := "http://"
+	if cfg.MinIOSecure {
+		scheme = "https://"
+	}
+	return scheme + cfg.MinIOEndpoint
 }

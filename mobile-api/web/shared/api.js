@@ -21,7 +21,7 @@ export function createClient({ store, onSignedOut = () => {} }) {
   let user = null;
   let refreshing = null;
 
-  async function send(method, path, { body, form, raw = false, retry = true, headers = {} } = {}) {
+  async function send(method, path, { body, form, raw = false, retry = true, headers = {}, signal } = {}) {
     const h = { Accept: 'application/json', ...headers };
     if (access) h.Authorization = `Bearer ${access}`;
     if (method !== 'GET' && method !== 'HEAD' && !h['Idempotency-Key']) h['Idempotency-Key'] = crypto.randomUUID();
@@ -31,10 +31,10 @@ export function createClient({ store, onSignedOut = () => {} }) {
       h['Content-Type'] = 'application/json';
       payload = JSON.stringify(body);
     }
-    const resp = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin' });
+    const resp = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin', signal });
     if (resp.status === 401 && retry && store.get() && !path.startsWith('/api/v1/auth/')) {
       await refresh();
-      return send(method, path, { body, form, raw, retry: false, headers });
+      return send(method, path, { body, form, raw, retry: false, headers, signal });
     }
     if (!resp.ok) {
       let data = null;
@@ -70,7 +70,9 @@ export function createClient({ store, onSignedOut = () => {} }) {
           body: JSON.stringify({ refresh_token: store.get() }),
         });
         if (!resp.ok) {
-          signedOut();
+          // Only a refused token ends the session; a server that is down
+          // or busy (5xx, 429) leaves it for the next try.
+          if (resp.status === 400 || resp.status === 401) signedOut();
           throw new ApiError(resp.status, await resp.json().catch(() => null));
         }
         return adopt(await resp.json());
@@ -96,6 +98,9 @@ export function createClient({ store, onSignedOut = () => {} }) {
       try { await send('POST', '/api/v1/auth/logout', { retry: false }); } catch { /* ends locally anyway */ }
       signedOut();
     },
+    // request is the general form: any method, extra headers (the
+    // app's outbox sends its own Idempotency-Key), raw for the Response.
+    request: (method, path, { body, headers, raw, signal } = {}) => send(method, path, { body, headers, raw, signal }),
     get: (path) => send('GET', path),
     post: (path, body) => send('POST', path, { body }),
     patch: (path, body) => send('PATCH', path, { body }),

@@ -1,4 +1,5 @@
-// The browser tests of the console and the portal: real Chromium (Debian's
+// The browser tests of the console, the portal and the phone app (its
+// scenarios are in phone.mjs): real Chromium (Debian's
 // /usr/bin/chromium) driven by playwright-core, against the real server
 // that TestWebFrontEnds (backend/cmd/suiji/web_test.go) starts with the
 // demo data. One browser serves every scenario; each scenario gets a fresh
@@ -7,13 +8,16 @@
 //
 // Environment: SUIJI_WEB_BASE (server URL), SUIJI_WEB_PASSWORD (the demo
 // users' password), SUIJI_WEB_FIXTURES (files to upload),
-// SUIJI_WEB_SCREENSHOTS (where to save the main screens; empty: nowhere).
+// SUIJI_WEB_SCREENSHOTS (where to save the main screens; empty: nowhere),
+// SUIJI_WEB_ONLY (a regular expression: run only the scenarios it matches,
+// while working on them).
 // Exit status 0 only when every scenario passed; the last line is
 // "N passed, N failed".
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { registerPhoneScenarios } from './phone.mjs';
 
 const base = process.env.SUIJI_WEB_BASE;
 const password = process.env.SUIJI_WEB_PASSWORD;
@@ -271,9 +275,12 @@ scenario('statistics show coverage and random share, and the audit chain verifie
   assert.ok(await page.locator('tbody tr').count() > 0);
 });
 
+registerPhoneScenarios({ scenario, base, password, shot, state });
+
+const only = process.env.SUIJI_WEB_ONLY ? new RegExp(process.env.SUIJI_WEB_ONLY) : null;
 let passed = 0;
 let failed = 0;
-for (const s of scenarios) {
+for (const s of scenarios.filter((x) => !only || only.test(x.name))) {
   const context = await browser.newContext({
     locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 }, ...s.options,
   });

@@ -1,0 +1,316 @@
+// The inspectors' phone app: sign-in, the task list, the inbox and the
+// task page, offline first. What is on the phone (IndexedDB) is shown at
+// once; the network only brings it up to date. The refresh token is kept
+// across restarts (localStorage); signing out deletes everything stored.
+import { h, clear, chinaTime } from '../shared/dom.js';
+import { createClient } from '../shared/api.js';
+import { t } from './strings.js';
+import * as store from './store.js';
+import { createOutbox, PENDING } from './outbox.js';
+import { createUploader } from './evidence.js';
+import { syncTasks, refreshTask, listen } from './sync.js';
+
+const REFRESH_KEY = 'suiji.app.refresh';
+const tokens = {
+  get: () => localStorage.getItem(REFRESH_KEY),
+  set: (v) => localStorage.setItem(REFRESH_KEY, v),
+  remove: () => localStorage.removeItem(REFRESH_KEY),
+};
+
+const root = document.getElementById('root');
+document.title = t('app.title');
+
+const api = createClient({ store: tokens, onSignedOut: () => signedOut() });
+const app = {
+  api, t, h,
+  user: null, // the signed-in user (from the server, or the phone's copy offline)
+  online: false, // whether the API answered since the last failure
+  unread: 0,
+  go: (path) => { location.hash = path; },
+  outbox: null,
+};
+app.outbox = createOutbox({
+  api,
+  upload: createUploader(api),
+  onApplied: applied,
+  onChange: () => changed(),
+});
+
+// applied folds the server's answer to a sent change into the stored
+// task (answers that carry the task do; others wait for the next sync).
+async function applied(entry, answer) {
+  if (answer && answer.id === entry.task_id && answer.enterprise) await store.putTask(answer);
+}
+
+// changed redraws what depends on the phone's data (at most once a frame).
+let redraw = 0;
+function changed() {
+  cancelAnimationFrame(redraw);
+  redraw = requestAnimationFrame(() => { updateStatus(); currentView?.update?.(); });
+}
+
+// ---- sign-in and session ------------------------------------------------
+
+let stopListening = null;
+
+async function start() {
+  registerServiceWorker();
+  if (!tokens.get()) return showLogin();
+  app.user = await store.getMeta('user');
+  if (!app.user) return showLogin();
+  render(); // what the phone has, at once
+  connect();
+}
+
+// connect brings the session back (refresh token), then syncs, listens and
+// sends the outbox; offline it tries again when the network returns.
+let connecting = null;
+function connect() {
+  connecting ??= (async () => {
+    try {
+      const user = await api.resume();
+      if (!user) {
+        if (!tokens.get()) return; // refused: signedOut() has run
+        return offline();
+      }
+      app.user = user;
+      await store.setMeta('user', user);
+      app.online = true;
+      updateStatus();
+      await refreshAll();
+      stopListening ??= listen(api, onEvent);
+      app.outbox.flush();
+    } catch {
+      offline();
+    } finally {
+      connecting = null;
+    }
+  })();
+  return connecting;
+}
+
+function offline() {
+  app.online = false;
+  updateStatus();
+}
+
+async function refreshAll() {
+  await syncTasks(api);
+  await loadInbox();
+  changed();
+  currentView?.update?.();
+}
+
+async function loadInbox() {
+  const inbox = await api.get('/api/v1/me/notifications?limit=50');
+  await store.setMeta('inbox', inbox.notifications);
+  app.unread = inbox.unread;
+  await store.setMeta('unread', inbox.unread);
+}
+
+// onEvent handles one entry of the live stream.
+async function onEvent(n) {
+  if (n.task_id) await refreshTask(api, n.task_id).catch(() => {});
+  if (!n.silent) {
+    await loadInbox().catch(() => {});
+    toast(`${n.title}：${n.body}`);
+  }
+  changed();
+  currentView?.update?.();
+}
+
+window.addEventListener('online', () => connect());
+window.addEventListener('offline', () => offline());
+// A phone wakes the app from the background: catch up.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && app.user) connect();
+});
+
+function showLogin(message) {
+  currentView = null;
+  const username = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none' });
+  const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const status = h('p', { class: 'error', role: 'alert', hidden: !message, text: message ?? '' });
+  const form = h('form', { class: 'login', onsubmit: async (e) => {
+    e.preventDefault();
+    status.hidden = true;
+    try {
+      const user = await api.login(username.value.trim(), password.value);
+      app.user = user;
+      await store.setMeta('user', user);
+      app.online = true;
+      location.hash = '';
+      render();
+      await refreshAll().catch(() => {});
+      stopListening ??= listen(api, onEvent);
+      app.outbox.flush();
+    } catch (err) {
+      status.textContent = navigator.onLine ? t('login.failed', { message: err.message }) : t('login.offline');
+      status.hidden = false;
+    }
+  } },
+  h('img', { src: '/app/icon.svg', alt: '', class: 'logo', width: 72, height: 72 }),
+  h('h1', { text: t('app.title') }),
+  h('p', { class: 'meta', text: t('app.bureau') }),
+  h('label', { for: 'login-username', text: t('login.username') }), username,
+  h('label', { for: 'login-password', text: t('login.password') }), password,
+  status,
+  h('button', { type: 'submit', class: 'big', text: t('login.submit') }));
+  clear(root).append(form);
+}
+
+async function signOut() {
+  const pending = (await app.outbox.entries()).length;
+  if (pending && !confirm(t('user.logoutPending', { n: pending }))) return;
+  await api.logout();
+}
+
+// signedOut clears everything stored on the phone: the token, the
+// database (tasks, outbox, files) and the service worker's caches.
+async function signedOut() {
+  stopListening?.();
+  stopListening = null;
+  app.user = null;
+  tokens.remove();
+  localStorage.clear();
+  await store.wipe().catch(() => {});
+  if (window.caches) for (const k of await caches.keys()) await caches.delete(k);
+  navigator.serviceWorker?.controller?.postMessage('precache'); // the shell, for the next sign-in
+  showLogin();
+}
+
+// ---- the shell ----------------------------------------------------------
+
+const statusLine = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+
+async function updateStatus() {
+  if (!app.user) return;
+  const entries = await app.outbox.entries().catch(() => []);
+  const pending = entries.filter((e) => e.state === PENDING).length;
+  const held = entries.length - pending;
+  const parts = [];
+  if (!app.online) parts.push(t('net.offline'));
+  if (entries.length) parts.push(t('net.pending', { n: entries.length }));
+  else if (app.online) parts.push(t('net.synced'));
+  statusLine.textContent = parts.join(' · ');
+  statusLine.className = `status ${!app.online ? 'off' : held ? 'bad' : pending ? 'busy' : 'ok'}`;
+  const bell = document.getElementById('unread');
+  if (bell) {
+    bell.textContent = app.unread ? String(app.unread) : '';
+    bell.hidden = !app.unread;
+  }
+}
+
+function shell(title, { back } = {}) {
+  const main = h('main', { id: 'view' });
+  clear(root).append(
+    h('header', { class: 'bar' },
+      back ? h('a', { class: 'back', href: back, 'aria-label': t('common.back'), text: '‹' }) : null,
+      h('h1', { text: title })),
+    statusLine,
+    main,
+    h('nav', { class: 'tabs' },
+      h('a', { href: '#/', text: t('nav.tasks'), 'aria-current': location.hash.startsWith('#/tasks') || !location.hash.slice(2) ? 'page' : null }),
+      h('a', { href: '#/inbox', 'aria-current': location.hash === '#/inbox' ? 'page' : null }, t('nav.inbox'),
+        h('span', { id: 'unread', class: 'count', hidden: true, 'aria-label': t('inbox.unreadLabel') })),
+      h('button', { type: 'button', class: 'link', text: t('user.logout'), onclick: signOut })));
+  updateStatus();
+  return main;
+}
+
+export function toast(text) {
+  const el = h('div', { class: 'toast', role: 'alert', text });
+  document.body.append(el);
+  setTimeout(() => el.remove(), 5000);
+}
+
+// ---- views --------------------------------------------------------------
+
+let currentView = null;
+
+async function render() {
+  if (!app.user) return showLogin();
+  const path = location.hash.replace(/^#/, '') || '/';
+  const m = /^\/tasks\/([^/]+)$/.exec(path);
+  app.unread = (await store.getMeta('unread')) ?? app.unread;
+  if (m) {
+    const main = shell(t('task.title'), { back: '#/' });
+    const { taskView } = await import('./task.js');
+    currentView = await taskView(app, main, decodeURIComponent(m[1]));
+  } else if (path === '/inbox') {
+    currentView = inboxView(shell(t('inbox.title'), { back: '#/' }));
+  } else {
+    currentView = listView(shell(t('tasks.title')));
+  }
+  await currentView.update();
+}
+
+// byUrgency orders tasks for the list: overdue first, then by the
+// inspection deadline, closed ones last.
+const closed = new Set(['submitted', 'completed', 'reviewed', 'published', 'cancelled']);
+function byUrgency(a, b) {
+  return (closed.has(a.state) - closed.has(b.state)) ||
+    ((b.overdue?.length > 0) - (a.overdue?.length > 0)) ||
+    String(a.deadlines?.window ?? '').localeCompare(String(b.deadlines?.window ?? '')) ||
+    a.enterprise.name.localeCompare(b.enterprise.name, 'zh-CN');
+}
+
+function listView(main) {
+  const list = h('ul', { class: 'tasks', 'aria-label': t('tasks.title') });
+  const meta = h('p', { class: 'meta' });
+  main.append(list, meta);
+  return {
+    async update() {
+      const [tasks, entries, inbox, syncedAt] = await Promise.all([store.allTasks(), app.outbox.entries(), store.getMeta('inbox'), store.getMeta('synced_at')]);
+      const waiting = new Set(entries.map((e) => e.task_id));
+      const fresh = new Set((inbox ?? []).filter((n) => !n.read_at && n.kind === 'task.assigned').map((n) => n.task_id));
+      tasks.sort(byUrgency);
+      const today = chinaTime(new Date().toISOString(), false);
+      clear(list).append(...tasks.map((x) => h('li', {},
+        h('a', { class: `task${x.overdue?.length ? ' overdue' : ''}`, href: `#/tasks/${encodeURIComponent(x.id)}` },
+          h('strong', { class: 'name', text: x.enterprise.name }),
+          h('span', { class: 'meta', text: `${x.enterprise.town} · ${t(`tasks.kind.${x.kind}`)}` }),
+          h('span', { class: 'due', text: t('tasks.deadline', { date: x.deadlines?.window ?? '' }) }),
+          h('span', { class: 'badges' },
+            h('span', { class: 'badge', text: t(`tasks.state.${x.state}`) }),
+            (x.overdue ?? []).map((d) => h('span', { class: 'badge bad', text: t(`tasks.overdue.${d}`) })),
+            !x.overdue?.length && x.deadlines?.window && x.deadlines.window <= today && !closed.has(x.state) ? h('span', { class: 'badge warn', text: t('tasks.dueSoon') }) : null,
+            fresh.has(x.id) ? h('span', { class: 'badge ok', text: t('tasks.new') }) : null,
+            waiting.has(x.id) ? h('span', { class: 'badge warn pending', text: t('outbox.pending') }) : null)))));
+      if (!tasks.length) list.append(h('li', { class: 'empty', text: t('tasks.none') }));
+      meta.textContent = syncedAt ? t('net.updated', { time: chinaTime(syncedAt) }) : '';
+    },
+  };
+}
+
+function inboxView(main) {
+  const list = h('ul', { class: 'inbox' });
+  const readAll = h('button', { type: 'button', class: 'secondary', text: t('inbox.readAll'), onclick: async () => {
+    await api.post('/api/v1/me/notifications/read-all');
+    await loadInbox();
+    changed();
+  } });
+  main.append(h('p', { class: 'row' }, h('span', { id: 'inbox-unread' }), readAll), list);
+  return {
+    async update() {
+      const inbox = (await store.getMeta('inbox')) ?? [];
+      main.querySelector('#inbox-unread').textContent = t('inbox.unread', { n: app.unread });
+      readAll.disabled = !app.unread || !app.online;
+      clear(list).append(...inbox.map((n) => h('li', { class: n.read_at ? 'read' : 'unread' },
+        h('strong', { text: n.title }),
+        h('span', { class: 'meta', text: chinaTime(n.created_at) }),
+        h('p', { text: n.body }),
+        n.task_id ? h('a', { href: `#/tasks/${encodeURIComponent(n.task_id)}`, class: 'button secondary', text: t('inbox.open'), onclick: () => {
+          if (!n.read_at && app.online) api.post(`/api/v1/me/notifications/${encodeURIComponent(n.id)}/read`).then(loadInbox).then(changed).catch(() => {});
+        } }) : null)));
+      if (!inbox.length) list.append(h('li', { class: 'empty', text: t('inbox.none') }));
+    },
+  };
+}
+
+function registerServiceWorker() {
+  navigator.serviceWorker?.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
+}
+
+window.addEventListener('hashchange', () => render());
+start();

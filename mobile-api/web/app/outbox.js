@@ -1,0 +1,129 @@
+// The outbox: every change the inspector makes is stored on the phone
+// first (IndexedDB) with a client-generated id and its own
+// Idempotency-Key, shown as 待同步, and sent when a connection is there —
+// in the order made, exactly once (a request repeated after a lost answer
+// carries the same key and body, so the server answers it from its record
+// instead of running it twice), surviving reloads and restarts.
+//
+// An entry the server refuses is never dropped: a stale version (409 with
+// the current state) becomes a conflict, any other refusal a failure; both
+// stay in the outbox, shown with what the server said, until the
+// inspector sends them again or discards them. Later entries of the same
+// task wait behind them, since they may build on them.
+import { ApiError } from '../shared/api.js';
+import * as store from './store.js';
+
+// Entry states.
+export const PENDING = 'pending';
+export const CONFLICT = 'conflict';
+export const FAILED = 'failed';
+
+// createOutbox({api, upload, onApplied, onChange}): upload(entry, report)
+// sends an evidence entry (evidence.js); onApplied(entry, answer) lets the
+// app fold the server's answer into its stored task; onChange() runs when
+// the outbox changed (to redraw 待同步).
+export function createOutbox({ api, upload, onApplied = async () => {}, onChange = () => {} }) {
+  let running = null;
+  let again = false;
+
+  // add stores a change and tries to send it at once.
+  async function add(change) {
+    const entry = await store.addToOutbox({
+      id: change.id ?? crypto.randomUUID(),
+      key: crypto.randomUUID(),
+      state: PENDING,
+      created_at: new Date().toISOString(),
+      ...change,
+    });
+    onChange();
+    flush();
+    return entry;
+  }
+
+  // flush sends what is pending; one run at a time per app, and one tab at
+  // a time (a Web Lock), so no entry is ever sent by two senders at once.
+  function flush() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await navigator.locks.request('suiji-outbox', sendAll);
+        } while (again);
+      } finally {
+        running = null;
+        onChange();
+      }
+    })();
+    return running;
+  }
+
+  async function sendAll() {
+    if (!navigator.onLine) return;
+    const waiting = new Set(); // tasks with an unresolved entry
+    for (const entry of await store.outbox()) {
+      if (entry.state !== PENDING) {
+        waiting.add(entry.task_id);
+        continue;
+      }
+      if (waiting.has(entry.task_id)) continue;
+      const outcome = await sendOne(entry);
+      if (outcome === 'stop') return; // offline or the server is busy: later, in order
+      if (outcome === 'held') waiting.add(entry.task_id);
+      onChange();
+    }
+  }
+
+  // sendOne returns 'sent', 'held' (now a conflict or failure) or 'stop'.
+  async function sendOne(entry) {
+    try {
+      const answer = entry.kind === 'evidence'
+        ? await upload(entry, onChange)
+        : await api.request(entry.method, entry.path, { body: entry.body, headers: { 'Idempotency-Key': entry.key } });
+      await onApplied(entry, answer);
+      await store.removeFromOutbox(entry.seq);
+      return 'sent';
+    } catch (err) {
+      if (!(err instanceof ApiError)) return 'stop'; // the network (fetch or XHR failed)
+      if (err.status >= 500 || err.status === 429 || err.status === 401) return 'stop';
+      if (err.status === 409 && !staleVersion(err)) return 'stop'; // the same key still running
+      entry.state = err.status === 409 || err.status === 404 ? CONFLICT : FAILED;
+      entry.error = { status: err.status, code: err.code, message: err.message, fields: err.fields, current: err.body?.current ?? null };
+      await store.updateOutbox(entry);
+      return 'held';
+    }
+  }
+
+  // staleVersion tells a conflict with the task's state (the change was
+  // made on an older version) from a repeat that arrived while the first
+  // was still running (which only needs a later retry).
+  function staleVersion(err) {
+    return Object.keys(err.fields ?? {}).length > 0 || err.body?.current != null;
+  }
+
+  // resend sends a held entry again with a new key, after change(body)
+  // brought it up to date (e.g. the task's current version).
+  async function resend(seq, change = (body) => body) {
+    const entry = (await store.outbox()).find((e) => e.seq === seq);
+    if (!entry) return;
+    entry.body = change(entry.body);
+    entry.key = crypto.randomUUID();
+    entry.state = PENDING;
+    delete entry.error;
+    await store.updateOutbox(entry);
+    onChange();
+    return flush();
+  }
+
+  // discard drops an entry the inspector chose to give up.
+  async function discard(seq) {
+    await store.removeFromOutbox(seq);
+    onChange();
+    return flush();
+  }
+
+  return { add, flush, resend, discard, entries: () => store.outbox() };
+}

@@ -1,0 +1,344 @@
+// The task page: the enterprise and how to get there, the deadlines, the
+// group and its progress, the items with their legal basis and method,
+// and the on-site work — 签到, the checklist, findings, non-cooperation,
+// evidence and 提交 with a signature. Every change goes to the outbox
+// first (outbox.js) and shows 待同步 until the server has it; the page
+// shows the phone's latest state, the server's answer overlaid by what is
+// still waiting.
+import { h, clear, field, chinaTime } from '../shared/dom.js';
+import * as store from './store.js';
+import { capture, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECTED } from './evidence.js';
+import { signaturePad } from './signature.js';
+import { PENDING, CONFLICT } from './outbox.js';
+import { refreshTask } from './sync.js';
+
+// FAR_METRES is how far from the enterprise's registered location a
+// check-in is flagged on the phone (the server flags by its own radius).
+const FAR_METRES = 500;
+
+const OUTCOMES = [['pass', 'item.pass'], ['fail', 'item.fail'], ['not_applicable', 'item.na']];
+const NONCOOP = ['refused_entry', 'refused_materials', 'false_information', 'other_obstruction'];
+const RESULTS = ['no_problem', 'problems_found_rectification_ordered', 'case_opened', 'transferred_to_agency',
+  'transferred_to_judiciary', 'not_cooperating', 'enterprise_not_found'];
+
+export async function taskView(app, main, id) {
+  const { t, api, outbox } = app;
+  let task = await store.getTask(id);
+  if (!task && app.online) task = await refreshTask(api, id).catch(() => null);
+  if (!task) {
+    main.append(h('p', { class: 'error', text: t('tasks.removed') }));
+    return { update() {} };
+  }
+  const base = `/api/v1/tasks/${encodeURIComponent(id)}`;
+  const me = app.user?.id;
+  let position = null; // the last fix (check-in), given to evidence taken after it
+
+  // ---- the enterprise, deadlines and group (static) ----
+  const e = task.enterprise;
+  const loc = e.location;
+  main.append(
+    h('section', { class: 'card' },
+      h('h2', { class: 'enterprise', text: e.name }),
+      h('dl', { class: 'facts' },
+        h('dt', { text: t('task.uscc') }), h('dd', {}, h('code', { text: e.uscc })),
+        h('dt', { text: t('task.town') }), h('dd', { text: e.town }),
+        h('dt', { text: t('task.address') }), h('dd', { text: e.address }),
+        task.reason ? [h('dt', { text: t('task.reason') }), h('dd', { text: `${task.source ? t(`task.source.${task.source}`) + '：' : ''}${task.reason}` })] : null),
+      loc ? h('a', { class: 'button big map', href: `geo:${loc.lat},${loc.lng}?q=${loc.lat},${loc.lng}(${encodeURIComponent(e.name)})`, text: t('task.map') })
+        : h('p', { class: 'meta', text: t('task.noLocation') })),
+    h('p', { class: 'error', hidden: !task.cancellation, text: t('task.cancelled', { reason: task.cancellation?.reason ?? '' }) }),
+    h('section', { class: 'card' },
+      h('h2', { text: t('task.deadlines') }),
+      h('dl', { class: 'facts' },
+        h('dt', { text: t('task.window') }), h('dd', { text: `${task.window?.start ?? ''} – ${task.window?.end ?? ''}` }),
+        ['window', 'feedback', 'publication'].filter((k) => task.deadlines?.[k]).map((k) => [
+          h('dt', { text: t(`task.deadline.${k}`) }),
+          h('dd', {}, task.deadlines[k], (task.overdue ?? []).includes(k) ? h('span', { class: 'badge bad', text: t('tasks.overdue') }) : null)])),
+      h('h2', { text: t('task.group') }),
+      h('ul', { class: 'group', id: 'group' })),
+  );
+
+  // ---- 签到 ----
+  const checkinInfo = h('p', { class: 'meta', id: 'checkin-info' });
+  const checkinState = h('p', { id: 'checkin-state' });
+  const checkinButton = h('button', { type: 'button', class: 'big', text: t('checkin.button'), onclick: checkIn });
+  main.append(h('section', { class: 'card', 'aria-labelledby': 'h-checkin' },
+    h('h2', { id: 'h-checkin', text: t('checkin.title') }), checkinButton, checkinInfo, checkinState));
+
+  async function checkIn() {
+    checkinButton.disabled = true;
+    checkinInfo.textContent = t('checkin.locating');
+    try {
+      const pos = await locate();
+      position = pos;
+      const lines = [t('checkin.accuracy', { m: Math.round(pos.accuracy) })];
+      let far = false;
+      if (loc) {
+        const d = metres(pos, loc);
+        lines.push(t('checkin.distance', { m: Math.round(d) }));
+        far = d > FAR_METRES;
+      }
+      checkinInfo.textContent = lines.join('，');
+      checkinInfo.className = far ? 'warning' : 'meta';
+      if (far) checkinInfo.textContent += `。${t('checkin.far')}`;
+      await outbox.add({ kind: 'checkin', task_id: id, method: 'POST', path: `${base}/check-in`,
+        body: { lat: pos.lat, lng: pos.lng, accuracy_m: pos.accuracy, at: new Date().toISOString() } });
+    } catch (err) {
+      checkinInfo.textContent = t('checkin.noGps', { message: err.message });
+      checkinInfo.className = 'error';
+    } finally {
+      checkinButton.disabled = false;
+    }
+  }
+
+  // ---- the checklist ----
+  const items = h('ol', { class: 'items' });
+  main.append(h('section', { class: 'card' }, h('h2', { text: t('task.items') }), items));
+  const itemRows = new Map();
+  for (const it of task.items) {
+    const name = `outcome-${it.id}`;
+    const note = h('textarea', { rows: 2, name: `note-${it.id}`, onchange: () => saveItem(it.id) });
+    const radios = OUTCOMES.map(([value, key]) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name, value, onchange: () => saveItem(it.id) }), t(key)));
+    const mark = h('span', { class: 'badge warn pending', hidden: true, text: t('outbox.pending') });
+    const row = h('li', { class: 'item', dataset: { item: it.id } },
+      h('h3', {}, h('code', { text: it.code }), ' ', it.name, ' ', mark),
+      h('dl', { class: 'facts small' },
+        h('dt', { text: t('task.legalBasis') }), h('dd', { text: `${it.legal_basis?.law ?? ''} ${it.legal_basis?.article ?? ''}` }),
+        h('dt', { text: t('task.method') }), h('dd', { text: t(`method.${it.method}`) }),
+        it.content ? [h('dt', { text: t('task.content') }), h('dd', { text: it.content })] : null),
+      it.applicable === false ? h('p', { class: 'meta', text: t('task.notApplicable') })
+        : h('fieldset', { class: 'outcome' }, h('legend', { text: `${t('item.outcome')}：${it.name}` }), h('div', { class: 'choices' }, radios),
+          field(t('item.note'), note)));
+    itemRows.set(it.id, { row, radios, note, mark });
+    items.append(row);
+  }
+
+  async function saveItem(itemId) {
+    const { row, note } = itemRows.get(itemId);
+    const outcome = row.querySelector('input[type=radio]:checked')?.value;
+    if (!outcome) return;
+    await outbox.add({ kind: 'item', task_id: id, item_id: itemId, method: 'PUT',
+      path: `${base}/items/${encodeURIComponent(itemId)}`, body: { outcome, note: note.value.trim() } });
+  }
+
+  // ---- findings and non-cooperation ----
+  const findings = h('ul', { class: 'records', id: 'findings' });
+  const fItem = h('select', { name: 'item_id' }, task.items.map((it) => h('option', { value: it.id, text: `${it.code} ${it.name}` })));
+  const fDesc = h('textarea', { name: 'description', rows: 3, required: true });
+  const fSeverity = h('select', { name: 'severity' }, h('option', { value: 'general', text: t('finding.general') }), h('option', { value: 'major', text: t('finding.major') }));
+  const fRect = h('textarea', { name: 'rectification', rows: 2, required: true });
+  const fBy = h('input', { type: 'date', name: 'rectify_by', required: true });
+  const findingForm = h('form', { class: 'stack', onsubmit: async (ev) => {
+    ev.preventDefault();
+    await outbox.add({ kind: 'finding', task_id: id, method: 'POST', path: `${base}/findings`, body: {
+      id: crypto.randomUUID(), item_id: fItem.value, description: fDesc.value.trim(), severity: fSeverity.value,
+      rectification: fRect.value.trim(), rectify_by: fBy.value, evidence_ids: await evidenceIds() } });
+    findingForm.reset();
+    findingForm.closest('details').open = false;
+  } },
+  field(t('finding.item'), fItem), field(t('finding.description'), fDesc), field(t('finding.severity'), fSeverity),
+  field(t('finding.rectification'), fRect), field(t('finding.rectifyBy'), fBy),
+  h('button', { type: 'submit', class: 'big', text: t('finding.save') }));
+
+  const nType = h('select', { name: 'type' }, NONCOOP.map((k) => h('option', { value: k, text: t(`noncoop.${k}`) })));
+  const nDesc = h('textarea', { name: 'description', rows: 3, required: true });
+  const noncoopForm = h('form', { class: 'stack', onsubmit: async (ev) => {
+    ev.preventDefault();
+    await outbox.add({ kind: 'noncoop', task_id: id, method: 'POST', path: `${base}/non-cooperation`, body: {
+      id: crypto.randomUUID(), type: nType.value, description: nDesc.value.trim(), evidence_ids: await evidenceIds() } });
+    noncoopForm.reset();
+    noncoopForm.closest('details').open = false;
+  } }, field(t('noncoop.type'), nType), field(t('noncoop.description'), nDesc), h('button', { type: 'submit', class: 'big', text: t('noncoop.save') }));
+
+  main.append(h('section', { class: 'card' },
+    h('h2', { text: t('finding.title') }), findings,
+    h('details', {}, h('summary', { class: 'button secondary big', text: t('finding.add') }), findingForm),
+    h('details', {}, h('summary', { class: 'button secondary big', text: t('noncoop.add') }), noncoopForm)));
+
+  // ---- evidence ----
+  const evList = h('ul', { class: 'evidence', id: 'evidence-list' });
+  const picker = (key, accept, capture_) => {
+    const input = h('input', { type: 'file', accept, capture: capture_, class: 'visually-hidden', id: `pick-${key}`,
+      onchange: async () => {
+        for (const file of input.files) await addEvidence(kindOf(file), file);
+        input.value = '';
+      } });
+    return h('label', { class: 'button big pick', for: input.id }, t(`evidence.${key}`), input);
+  };
+  main.append(h('section', { class: 'card' }, h('h2', { text: t('evidence.title') }),
+    h('div', { class: 'pickers' }, picker('photo', 'image/*', 'environment'), picker('video', 'video/*', 'environment'), picker('file', '', null)),
+    evList));
+
+  async function addEvidence(kind, file) {
+    const ev = await capture(id, kind, file, position);
+    await outbox.add({ kind: 'evidence', task_id: id, evidence_id: ev.id });
+    return ev;
+  }
+  // evidenceIds links a finding to the evidence taken for this task so far.
+  async function evidenceIds() {
+    return (await store.evidenceOfTask(id)).filter((x) => x.kind !== 'signature').map((x) => x.id);
+  }
+
+  // ---- the group's progress and 提交 ----
+  const result = h('select', { name: 'result' }, RESULTS.map((k) => h('option', { value: k, text: t(`submit.result.${k}`) })));
+  const summary = h('textarea', { name: 'summary', rows: 3 });
+  const pad = signaturePad(t('submit.sign'));
+  const submitError = h('p', { class: 'error', role: 'alert', hidden: true });
+  const submitState = h('p', { id: 'submit-state' });
+  const submitForm = h('form', { class: 'stack', onsubmit: async (ev) => {
+    ev.preventDefault();
+    if (pad.isEmpty()) {
+      submitError.textContent = t('submit.needSignature');
+      submitError.hidden = false;
+      return;
+    }
+    submitError.hidden = true;
+    const sig = await addEvidence('signature', await pad.toBlob());
+    await outbox.add({ kind: 'submit', task_id: id, method: 'POST', path: `${base}/submit`,
+      body: { result: result.value, summary: summary.value.trim(), signature_evidence_id: sig.id } });
+  } },
+  field(t('submit.result'), result), field(t('submit.summary'), summary),
+  h('p', { class: 'label', text: t('submit.sign') }), pad.element,
+  h('button', { type: 'button', class: 'secondary', text: t('submit.clear'), onclick: () => pad.clear() }),
+  submitError,
+  h('button', { type: 'submit', class: 'big', text: t('submit.button') }));
+  main.append(h('section', { class: 'card' }, h('h2', { text: t('submit.title') }), submitState, submitForm));
+
+  // ---- what waits for the server, and conflicts ----
+  const held = h('ul', { class: 'held', id: 'held' });
+  main.prepend(held);
+
+  // ---- update: the dynamic parts, from the phone's latest data ----
+  async function update() {
+    task = (await store.getTask(id)) ?? task;
+    const entries = await store.outboxOfTask(id);
+    const evidence = await store.evidenceOfTask(id);
+    const mine = progressOf(task);
+
+    clear(main.querySelector('#group')).append(...task.members.map((m) => h('li', {},
+      m.name, m.lead ? h('span', { class: 'badge', text: t('task.lead') }) : null,
+      m.user_id && m.user_id === me ? h('span', { class: 'badge ok', text: t('task.me') }) : null,
+      memberSubmitted(task, m) ? h('span', { class: 'badge ok', text: t('task.submittedBy') }) : h('span', { class: 'badge', text: t('task.notSubmitted') }))));
+
+    const pendingCheckin = entries.findLast((x) => x.kind === 'checkin');
+    const checkedAt = pendingCheckin?.body.at ?? mine.checked_in_at;
+    checkinState.textContent = checkedAt ? t('checkin.done', { time: chinaTime(checkedAt) }) : '';
+    if (pendingCheckin) checkinState.append(' ', pendingBadge(pendingCheckin));
+
+    for (const [itemId, { radios, note, mark }] of itemRows) {
+      const waiting = entries.findLast((x) => x.kind === 'item' && x.item_id === itemId);
+      const value = waiting?.body ?? mine.items?.[itemId];
+      mark.hidden = !waiting;
+      if (waiting) {
+        const b = pendingBadge(waiting);
+        mark.textContent = b.textContent;
+        mark.className = b.className;
+      }
+      if (value && !radios.some((r) => r.contains(document.activeElement))) {
+        for (const r of radios) r.querySelector('input').checked = r.querySelector('input').value === value.outcome;
+        if (document.activeElement !== note) note.value = value.note ?? '';
+      }
+    }
+
+    const shownFindings = [...(task.findings ?? []), ...entries.filter((x) => x.kind === 'finding' || x.kind === 'noncoop').map((x) => ({ ...x.body, waiting: x }))];
+    clear(findings).append(...shownFindings.map((f) => h('li', {},
+      f.severity ? h('span', { class: `badge ${f.severity === 'major' ? 'bad' : 'warn'}`, text: t(`finding.${f.severity}`) }) : h('span', { class: 'badge bad', text: t(`noncoop.${f.type}`) }),
+      ' ', f.description, f.rectify_by ? h('span', { class: 'meta', text: ` · ${t('finding.rectifyBy')} ${f.rectify_by}` }) : null,
+      f.waiting ? [' ', pendingBadge(f.waiting)] : null)));
+    if (!shownFindings.length) findings.append(h('li', { class: 'meta', text: t('finding.none') }));
+
+    clear(evList).append(...evidence.filter((x) => x.kind !== 'signature').map((x) => evidenceRow(x)));
+    if (!evList.children.length) evList.append(h('li', { class: 'meta', text: t('evidence.none') }));
+
+    const submitted = entries.find((x) => x.kind === 'submit');
+    submitState.textContent = submitted || mine.submitted_at ? t('submit.done') : '';
+    if (submitted) submitState.append(' ', pendingBadge(submitted));
+    submitForm.hidden = Boolean(submitted || mine.submitted_at);
+
+    clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(x)));
+  }
+
+  function pendingBadge(entry) {
+    if (entry.state === PENDING) return h('span', { class: 'badge warn pending', text: t('outbox.pending') });
+    return h('span', { class: 'badge bad', text: entry.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: entry.error?.message ?? '' }) });
+  }
+
+  function evidenceRow(x) {
+    const pct = Math.round((x.progress ?? 0) * 100);
+    const label = {
+      [HASHING]: t('evidence.hashing', { pct }), [WAITING]: t('evidence.waiting'), [UPLOADING]: t('evidence.uploading', { pct }),
+      [VERIFYING]: t('evidence.verifying'), [VERIFIED]: t('evidence.verified'), [REJECTED]: t('evidence.rejected', { reason: x.reason ?? '' }),
+    }[x.state] ?? x.state;
+    return h('li', { dataset: { evidence: x.id, state: x.state } },
+      h('span', { class: 'name', text: `${t(`evidence.kind.${x.kind}`)} · ${x.name}` }),
+      h('progress', { max: 100, value: x.state === VERIFIED ? 100 : pct, 'aria-label': x.name }),
+      h('span', { class: `state ${x.state === VERIFIED ? 'ok' : x.state === REJECTED ? 'bad' : ''}`, text: label }),
+      x.resumed ? h('span', { class: 'badge', text: t('evidence.resumed') }) : null,
+      x.state !== VERIFIED && x.state !== REJECTED ? h('span', { class: 'badge warn pending', text: t('outbox.pending') }) : null);
+  }
+
+  // heldRow shows a change the server did not take, with what it has now,
+  // and the inspector's two ways out: send it again, or give it up.
+  function heldRow(x) {
+    const current = x.error?.current;
+    return h('li', { class: x.state === CONFLICT ? 'conflict' : 'failed', role: 'alert' },
+      h('strong', { text: `${t(`outbox.kind.${x.kind}`)}：${x.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: x.error?.message ?? '' })}` }),
+      x.state === CONFLICT && x.error?.message ? h('p', { class: 'meta', text: x.error.message }) : null,
+      current ? h('p', { class: 'meta', text: t('outbox.serverHas', { value: describe(current) }) }) : null,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', text: t('outbox.resend'), onclick: async () => {
+          const fresh = app.online ? await refreshTask(api, id).catch(() => null) : null;
+          await outbox.resend(x.seq, (body) => (body && fresh?.version != null && 'version' in body ? { ...body, version: fresh.version } : body));
+        } }),
+        h('button', { type: 'button', class: 'secondary', text: t('outbox.discard'), onclick: async () => {
+          if (confirm(t('outbox.discardConfirm'))) await outbox.discard(x.seq);
+        } })));
+  }
+
+  return { update };
+}
+
+// progressOf reads the caller's own progress from the server's task.
+function progressOf(task) {
+  const p = task.progress ?? task.my_progress ?? {};
+  const items = {};
+  for (const r of p.items ?? task.checklist ?? []) items[r.item_id] = r;
+  return { checked_in_at: p.checked_in_at ?? p.check_in?.at, items: Array.isArray(p.items ?? task.checklist) ? items : p.items ?? {}, submitted_at: p.submitted_at };
+}
+
+function memberSubmitted(task, m) {
+  return Boolean(m.submitted_at || (task.submissions ?? []).some((s) => s.badge_no === m.badge_no || s.user_id === m.user_id));
+}
+
+function describe(v) {
+  if (v == null || typeof v !== 'object') return String(v ?? '');
+  return [v.outcome, v.note, v.state, v.version != null ? `v${v.version}` : null].filter(Boolean).join(' · ') || JSON.stringify(v).slice(0, 120);
+}
+
+function kindOf(file) {
+  if (file.type.startsWith('image/')) return 'photo';
+  if (file.type.startsWith('video/')) return 'video';
+  if (file.type.startsWith('audio/')) return 'audio';
+  return 'document';
+}
+
+// locate asks the phone for a fresh position.
+function locate() {
+  return new Promise((resolve, reject) => {
+    if (!navigator.geolocation) return reject(new Error('no geolocation'));
+    navigator.geolocation.getCurrentPosition(
+      (p) => resolve({ lat: p.coords.latitude, lng: p.coords.longitude, accuracy: p.coords.accuracy }),
+      (err) => reject(new Error(err.message || String(err.code))),
+      { enableHighAccuracy: true, timeout: 20_000, maximumAge: 30_000 });
+  });
+}
+
+// metres is the great-circle distance between two points (haversine).
+function metres(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLng = (b.lng - a.lng) * rad;
+  const s = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(s));
+}

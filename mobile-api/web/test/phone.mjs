@@ -1,0 +1,189 @@
+// The phone app's scenarios (mobile-api/web/app), registered into the one
+// browser run of browser.mjs: a phone profile (small touch viewport,
+// geolocation granted and set near the enterprise), against the real
+// server. The coordinator's side (creating tasks) goes through the API
+// from Node, as another person would do it from the console.
+import assert from 'node:assert/strict';
+
+// The phone profile: a mid-size Android phone.
+export const phone = {
+  viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+  userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36',
+  permissions: ['geolocation'],
+};
+
+// api signs in through the API and returns get/post/put for that user.
+export async function apiAs(base, username, password) {
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }),
+  });
+  assert.equal(login.status, 200, `${username} signs in`);
+  const session = await login.json();
+  const call = async (method, path, body, headers = {}) => {
+    const resp = await fetch(`${base}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${session.access_token}`, 'Content-Type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await resp.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!resp.ok) throw new Error(`${method} ${path}: ${resp.status} ${text}`);
+    return data;
+  };
+  return {
+    user: session.user,
+    get: (p) => call('GET', p),
+    post: (p, b, h) => call('POST', p, b ?? {}, h),
+  };
+}
+
+// registerPhoneScenarios adds the phone's scenarios to the run.
+export function registerPhoneScenarios({ scenario, base, password, shot, state }) {
+  const inspector = 'inspector01';
+
+  // targetedTask records a task for the inspector (and a partner) as the
+  // coordinator does from the console, and returns it.
+  async function targetedTask(enterpriseOffset) {
+    const coord = await apiAs(base, 'coordinator', password);
+    state.phoneUserId ??= (await apiAs(base, inspector, password)).user.id;
+    const roster = (await coord.get('/api/v1/inspectors?limit=200')).inspectors;
+    const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+    const end = new Date(Date.now() + 8 * 3600e3 + 20 * 86400e3).toISOString().slice(0, 10);
+    const me = roster.find((x) => x.user_id === state.phoneUserId);
+    const partner = roster.find((x) => x.user_id && x.user_id !== me.user_id && x.active && !x.certificate_expired && x.certificate_expires > end);
+    const all = (await coord.get(`/api/v1/items?year=${today.slice(0, 4)}&limit=50`)).items;
+    const items = all.filter((x) => x.department_id === all[0].department_id).slice(0, 3);
+    const enterprises = (await coord.get(`/api/v1/enterprises?limit=1&offset=${enterpriseOffset}`)).enterprises;
+    return coord.post('/api/v1/tasks', {
+      source: 'complaint', reason: '浏览器测试：群众投诉举报', enterprise_id: enterprises[0].id,
+      item_ids: items.map((x) => x.id), department_id: items[0].department_id, badge_nos: [me.badge_no, partner.badge_no], window: { start: today, end },
+    });
+  }
+
+  // taskLink is a task's entry in the list.
+  const taskLink = (page, x) => page.locator(`ul.tasks a[href="#/tasks/${x.id}"]`);
+
+  async function signIn(page) {
+    await page.goto(`${base}/app/`);
+    await page.getByLabel('用户名').fill(inspector);
+    await page.getByLabel('密码').fill(password);
+    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByRole('heading', { name: '我的检查任务' }).waitFor();
+  }
+
+  scenario('phone: an inspector signs in and sees the task dispatched to them; a task dispatched while the app is open appears without a reload', async (page, context) => {
+    state.phoneTask = await targetedTask(0);
+    await context.setGeolocation({ latitude: state.phoneTask.enterprise.location.lat + 0.0003, longitude: state.phoneTask.enterprise.location.lng });
+    let navigations = 0;
+    page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations++; });
+    await signIn(page);
+    await taskLink(page, state.phoneTask).waitFor();
+    await page.getByText('已全部同步').waitFor();
+    const before = navigations;
+
+    // The coordinator dispatches another task now: it arrives through the
+    // live event stream, with its notification, without a reload.
+    const second = await targetedTask(1);
+    await taskLink(page, second).waitFor({ timeout: 15_000 });
+    assert.equal(navigations, before, 'no reload happened');
+    await page.getByRole('alert').filter({ hasText: second.enterprise.name }).first().waitFor();
+    assert.ok(Number(await page.locator('#unread').textContent()) >= 2, 'the unread count shows both notifications');
+    await page.locator('.toast').first().waitFor({ state: 'detached', timeout: 10_000 });
+    await shot(page, 'app-tasks');
+
+    // Signed in across a restart: a new page in the same profile goes
+    // straight to the list.
+    await page.reload();
+    await taskLink(page, second).waitFor();
+    assert.equal(await page.getByLabel('密码').count(), 0, 'no sign-in form after a reload');
+  }, phone);
+
+  scenario('phone: the task page shows the enterprise with a map link, the items with legal basis and method, the group and the deadlines', async (page) => {
+    await signIn(page);
+    await taskLink(page, state.phoneTask).click();
+    const x = state.phoneTask;
+    await page.getByRole('heading', { name: x.enterprise.name }).waitFor();
+    await page.getByText(x.enterprise.address).waitFor();
+    const map = await page.getByRole('link', { name: '在地图中打开' }).getAttribute('href');
+    assert.match(map, new RegExp(`^geo:${x.enterprise.location.lat},${x.enterprise.location.lng}`));
+    for (const it of x.items) {
+      const row = page.locator(`li.item[data-item="${it.id}"]`);
+      await row.getByText(it.legal_basis.article).waitFor();
+      assert.match(await row.textContent(), /检查方式(现场检查|书面检查|网络（远程）监测)/);
+    }
+    for (const m of x.members) await page.locator('#group').getByText(m.name).waitFor();
+    await page.getByText(x.deadlines.window).first().waitFor();
+    await shot(page, 'app-task');
+  }, phone);
+
+  scenario('phone: a repeat visit with the network off shows the task list in under 1 s', async (page, context) => {
+    await signIn(page);
+    await taskLink(page, state.phoneTask).waitFor();
+    // The service worker has the shell once it controls the page.
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+    });
+    await context.setOffline(true);
+    const started = Date.now();
+    await page.reload({ waitUntil: 'commit' });
+    await page.locator('ul.tasks a.task').first().waitFor();
+    const elapsed = Date.now() - started;
+    const shown = await page.evaluate(() => performance.now());
+    console.log(`      offline repeat visit: task list after ${elapsed} ms (page clock ${Math.round(shown)} ms)`);
+    assert.ok(elapsed < 1000, `offline task list in ${elapsed} ms, want under 1000`);
+    await page.getByText('离线').first().waitFor();
+    await shot(page, 'app-offline');
+    await context.setOffline(false);
+  }, phone);
+
+  scenario('phone: budget — the first visit transfers at most 200 KB of app code, compressed (beside the same app uncompressed)', async (page, context) => {
+    const compressed = await firstVisitBytes(page, context);
+    const plainContext = await context.browser().newContext({ ...phone, extraHTTPHeaders: { 'Accept-Encoding': 'identity' } });
+    const plain = await firstVisitBytes(await plainContext.newPage(), plainContext);
+    await plainContext.close();
+    console.log(`      first visit, app code: ${(compressed / 1024).toFixed(1)} KB compressed, ${(plain / 1024).toFixed(1)} KB uncompressed (${(compressed / plain * 100).toFixed(0)}%)`);
+    assert.ok(compressed <= 200 * 1024, `${compressed} bytes of app code on the first visit, want ≤ 200 KB`);
+    assert.ok(compressed < plain * 0.6, 'compression saves bytes');
+  }, phone);
+
+  // firstVisitBytes signs in on a fresh profile, opens a task and waits for
+  // the service worker to hold the whole shell, counting the bytes on the
+  // wire (headers and body, as received) of the app's code — its pages,
+  // modules, styles, icons, the worker and the vendored libraries, whether
+  // the page or the service worker fetched them; API answers are data, not
+  // code. Answers the service worker gave from its cache cost nothing.
+  async function firstVisitBytes(page, context) {
+    let bytes = 0;
+    const counting = [];
+    context.on('requestfinished', (req) => counting.push((async () => {
+      const resp = await req.response();
+      if (!resp || resp.fromServiceWorker() || !/^\/(app|shared|vendor)\//.test(new URL(req.url()).pathname)) return;
+      const sizes = await req.sizes();
+      bytes += sizes.responseBodySize + sizes.responseHeadersSize;
+    })()));
+    await signIn(page);
+    await taskLink(page, state.phoneTask).click();
+    await page.getByRole('heading', { name: state.phoneTask.enterprise.name }).waitFor();
+    // The service worker is ready once it has installed, that is, once
+    // it holds the whole shell.
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await Promise.all(counting);
+    return bytes;
+  }
+
+  scenario('phone: signing out clears everything stored on the phone', async (page) => {
+    await signIn(page);
+    await taskLink(page, state.phoneTask).waitFor();
+    assert.ok(await page.evaluate(() => localStorage.length) > 0, 'a refresh token is kept');
+    await page.getByRole('button', { name: '退出' }).click();
+    await page.getByLabel('用户名').waitFor();
+    const left = await page.evaluate(async () => ({
+      storage: localStorage.length,
+      databases: (await indexedDB.databases()).map((d) => d.name),
+    }));
+    assert.deepEqual(left, { storage: 0, databases: [] }, 'no token and no database left');
+    await page.reload();
+    await page.getByLabel('用户名').waitFor();
+  }, phone);
+}
