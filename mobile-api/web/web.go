@@ -6,14 +6,15 @@
 // Nothing here is built: the browser loads the ES modules as they are in
 // the repository. The only exception is vendor/, which deploy/local/web.sh
 // fills from npm packages pinned by package-lock.json (chart and QR code
-// libraries); a fresh clone holds only its README there, so `go build`
-// works without Node and the pages degrade (tables without charts) until
-// the vendor step has run.
+// libraries, and the phone app's IndexedDB wrapper and streaming hash); a
+// fresh clone holds only its README there, so `go build` works without
+// Node and the pages degrade (tables without charts; the phone app needs
+// the step) until it has run.
 //
 // Files are served with strong ETags, `Cache-Control: no-cache` (a
 // revalidation costs a 304 without a body), gzip and brotli compressed once
-// at start, and a strict content security policy (no inline script or
-// style). The package imports Fiber and the standard library only; the
+// each on first request, and a strict content security policy (no inline
+// script or style; see Policy). The package imports Fiber and the standard library only; the
 // handlers that read data for the portal's pages live in mobileapi.
 package web
 

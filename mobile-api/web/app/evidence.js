@@ -23,6 +23,10 @@ export const VERIFYING = 'verifying';
 export const VERIFIED = 'verified';
 export const REJECTED = 'rejected';
 
+// live is each file's progress while it is hashed or sent (0…1), shown
+// between the steps that are stored.
+export const live = new Map();
+
 let worker = null;
 const hashing = new Map(); // id → {resolve, reject, progress}
 
@@ -45,9 +49,35 @@ export function sha256(blob, progress = () => {}) {
   });
 }
 
+// hashes are the hashes being computed, by evidence id, so that the
+// capture's own run and the uploader share one.
+const hashes = new Map();
+
+// hashOf computes and stores ev's SHA-256 once, reporting progress.
+function hashOf(ev, changed = () => {}) {
+  if (!hashes.has(ev.id)) {
+    hashes.set(ev.id, (async () => {
+      try {
+        const sum = await sha256(ev.blob, (done, size) => {
+          live.set(ev.id, done / size);
+          changed(ev);
+        });
+        const stored = await store.getEvidence(ev.id);
+        if (stored && !stored.sha256) await store.putEvidence({ ...stored, sha256: sum, state: WAITING, progress: 0 });
+        changed(ev);
+        return sum;
+      } finally {
+        hashes.delete(ev.id);
+      }
+    })());
+  }
+  return hashes.get(ev.id);
+}
+
 // capture stores a file picked or shot on the phone as evidence of a task,
-// with where and when it was taken, and returns the stored record.
-export async function capture(taskId, kind, file, where) {
+// with where and when it was taken, starts its hash (no network needed)
+// and returns the stored record.
+export async function capture(taskId, kind, file, where, changed = () => {}) {
   const ev = {
     id: crypto.randomUUID(),
     task_id: taskId,
@@ -65,6 +95,7 @@ export async function capture(taskId, kind, file, where) {
     progress: 0,
   };
   await store.putEvidence(ev);
+  hashOf(ev, changed).catch(() => {}); // the uploader waits for it or starts again
   return ev;
 }
 
@@ -74,12 +105,13 @@ export function createUploader(api) {
     let ev = await store.getEvidence(entry.evidence_id);
     const save = async (patch) => {
       ev = { ...ev, ...patch };
+      if ('progress' in patch) live.set(ev.id, patch.progress);
       await store.putEvidence(ev);
       changed();
     };
     if (!ev.sha256) {
-      const sum = await sha256(ev.blob, (done, size) => { ev.progress = done / size; changed(ev); });
-      await save({ sha256: sum, state: WAITING, progress: 0 });
+      await hashOf(ev, changed);
+      ev = await store.getEvidence(ev.id);
     }
     if (!ev.instructions) {
       const answer = await api.request('POST', `/api/v1/tasks/${ev.task_id}/evidence`, {
@@ -138,7 +170,7 @@ async function sendForm(ev, save, changed) {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields ?? {})) form.append(k, v);
   form.append('file', ev.blob, ev.name);
-  await put('POST', url, form, (loaded) => { ev.progress = Math.min(loaded / ev.size, 1); changed(ev); });
+  await put('POST', url, form, (loaded) => { live.set(ev.id, Math.min(loaded / ev.size, 1)); changed(ev); });
   await save({ progress: 1 });
 }
 
@@ -157,7 +189,7 @@ async function sendParts(api, ev, save, changed) {
     if (stored.has(number)) continue;
     const start = (number - 1) * partSize;
     await put('PUT', urls.get(number), ev.blob.slice(start, start + partSize), (loaded) => {
-      ev.progress = (have + loaded) / ev.size;
+      live.set(ev.id, (have + loaded) / ev.size);
       changed(ev);
     });
     have += sizeOf(number);

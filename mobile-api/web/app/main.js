@@ -27,6 +27,7 @@ const app = {
   online: false, // whether the API answered since the last failure
   unread: 0,
   go: (path) => { location.hash = path; },
+  changed: () => changed(),
   outbox: null,
 };
 app.outbox = createOutbox({
@@ -40,6 +41,7 @@ app.outbox = createOutbox({
 // task (answers that carry the task do; others wait for the next sync).
 async function applied(entry, answer) {
   if (answer && answer.id === entry.task_id && answer.enterprise) await store.putTask(answer);
+  else await refreshTask(api, entry.task_id).catch(() => {});
 }
 
 // changed redraws what depends on the phone's data (at most once a frame).

@@ -25,9 +25,23 @@ export const FAILED = 'failed';
 export function createOutbox({ api, upload, onApplied = async () => {}, onChange = () => {} }) {
   let running = null;
   let again = false;
+  let inFlight = null; // the seq being sent
 
-  // add stores a change and tries to send it at once.
+  // add stores a change and tries to send it at once. A change with a
+  // coalesce key (an item's outcome: the latest wins) replaces a waiting
+  // change with the same key instead of queueing behind it, so the server
+  // gets the item once; one already on its way is left alone.
   async function add(change) {
+    if (change.coalesce) {
+      const waiting = (await store.outbox()).find((e) => e.coalesce === change.coalesce && e.state === PENDING && e.seq !== inFlight);
+      if (waiting) {
+        const entry = { ...waiting, body: change.body, key: crypto.randomUUID() };
+        await store.updateOutbox(entry);
+        onChange();
+        flush();
+        return entry;
+      }
+    }
     const entry = await store.addToOutbox({
       id: change.id ?? crypto.randomUUID(),
       key: crypto.randomUUID(),
@@ -79,12 +93,17 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
 
   // sendOne returns 'sent', 'held' (now a conflict or failure) or 'stop'.
   async function sendOne(entry) {
+    inFlight = entry.seq;
     try {
+      entry = (await store.getOutbox(entry.seq)) ?? entry; // as changed by a coalescing add
       const answer = entry.kind === 'evidence'
         ? await upload(entry, onChange)
         : await api.request(entry.method, entry.path, { body: entry.body, headers: { 'Idempotency-Key': entry.key } });
       await onApplied(entry, answer);
-      await store.removeFromOutbox(entry.seq);
+      // A coalescing add may have replaced the body meanwhile: then the
+      // entry stays, to be sent with its new body.
+      if ((await store.getOutbox(entry.seq))?.key === entry.key) await store.removeFromOutbox(entry.seq);
+      else again = true;
       return 'sent';
     } catch (err) {
       if (!(err instanceof ApiError)) return 'stop'; // the network (fetch or XHR failed)
@@ -94,6 +113,8 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
       entry.error = { status: err.status, code: err.code, message: err.message, fields: err.fields, current: err.body?.current ?? null };
       await store.updateOutbox(entry);
       return 'held';
+    } finally {
+      inFlight = null;
     }
   }
 

@@ -53,6 +53,7 @@ export async function addToOutbox(entry) {
   return { ...entry, seq };
 }
 export async function outbox() { return (await db()).getAll('outbox'); }
+export async function getOutbox(seq) { return (await db()).get('outbox', seq); }
 export async function outboxOfTask(taskId) { return (await db()).getAllFromIndex('outbox', 'task', taskId); }
 export async function updateOutbox(entry) { return (await db()).put('outbox', entry); }
 export async function removeFromOutbox(seq) { return (await db()).delete('outbox', seq); }

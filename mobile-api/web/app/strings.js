@@ -11,7 +11,7 @@ export const zhCN = {
   'login.offline': '当前没有网络，无法登录。',
   'user.logout': '退出',
   'user.logoutPending': '还有 {n} 项待同步的记录，退出将删除手机上的全部数据（包括这些记录）。确定退出吗？',
-  'net.offline': '离线：修改保存在手机上，恢复网络后自动同步',
+  'net.offline': '离线 · 修改已存在手机上',
   'net.online': '在线',
   'net.syncing': '正在同步……',
   'net.pending': '待同步 {n} 项',

@@ -7,7 +7,7 @@
 // still waiting.
 import { h, clear, field, chinaTime } from '../shared/dom.js';
 import * as store from './store.js';
-import { capture, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECTED } from './evidence.js';
+import { capture, live, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECTED } from './evidence.js';
 import { signaturePad } from './signature.js';
 import { PENDING, CONFLICT } from './outbox.js';
 import { refreshTask } from './sync.js';
@@ -118,7 +118,7 @@ export async function taskView(app, main, id) {
     const { row, note } = itemRows.get(itemId);
     const outcome = row.querySelector('input[type=radio]:checked')?.value;
     if (!outcome) return;
-    await outbox.add({ kind: 'item', task_id: id, item_id: itemId, method: 'PUT',
+    await outbox.add({ kind: 'item', task_id: id, item_id: itemId, coalesce: `item:${id}:${itemId}`, method: 'PUT',
       path: `${base}/items/${encodeURIComponent(itemId)}`, body: { outcome, note: note.value.trim() } });
   }
 
@@ -171,7 +171,7 @@ export async function taskView(app, main, id) {
     evList));
 
   async function addEvidence(kind, file) {
-    const ev = await capture(id, kind, file, position);
+    const ev = await capture(id, kind, file, position, () => app.changed());
     await outbox.add({ kind: 'evidence', task_id: id, evidence_id: ev.id });
     return ev;
   }
@@ -265,7 +265,7 @@ export async function taskView(app, main, id) {
   }
 
   function evidenceRow(x) {
-    const pct = Math.round((x.progress ?? 0) * 100);
+    const pct = Math.round((live.get(x.id) ?? x.progress ?? 0) * 100);
     const label = {
       [HASHING]: t('evidence.hashing', { pct }), [WAITING]: t('evidence.waiting'), [UPLOADING]: t('evidence.uploading', { pct }),
       [VERIFYING]: t('evidence.verifying'), [VERIFIED]: t('evidence.verified'), [REJECTED]: t('evidence.rejected', { reason: x.reason ?? '' }),

@@ -41,9 +41,12 @@ const state = {}; // what one scenario leaves for the next
 const scenarios = [];
 const scenario = (name, fn, options = {}) => scenarios.push({ name, fn, options });
 
-async function shot(page, name) {
+// shot saves the screen as name.png, scrolled to the top, or to show the
+// element at (a locator) when given.
+async function shot(page, name, at) {
   if (!shots) return;
-  await page.evaluate(() => window.scrollTo(0, 0));
+  if (at) await at.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+  else await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
 

@@ -4,6 +4,7 @@
 // server. The coordinator's side (creating tasks) goes through the API
 // from Node, as another person would do it from the console.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 // The phone profile: a mid-size Android phone.
 export const phone = {
@@ -11,6 +12,9 @@ export const phone = {
   userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36',
   permissions: ['geolocation'],
 };
+
+// photo is a small real PNG to attach as a photo.
+const photo = () => readFileSync(new URL('../app/icon-192.png', import.meta.url));
 
 // api signs in through the API and returns get/post/put for that user.
 export async function apiAs(base, username, password) {
@@ -113,6 +117,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     }
     for (const m of x.members) await page.locator('#group').getByText(m.name).waitFor();
     await page.getByText(x.deadlines.window).first().waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), phone.viewport.width, 'nothing wider than the phone');
     await shot(page, 'app-task');
   }, phone);
 
@@ -171,6 +176,58 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await Promise.all(counting);
     return bytes;
   }
+
+  scenario('phone: offline, two item outcomes and a photo are kept on the phone across a reload and shown as 待同步', async (page, context) => {
+    await signIn(page);
+    await taskLink(page, state.phoneTask).click();
+    const x = state.phoneTask;
+    await page.getByRole('heading', { name: x.enterprise.name }).waitFor();
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await context.setOffline(true);
+    const [first, second] = x.items;
+    const row = (it) => page.locator(`li.item[data-item="${it.id}"]`);
+    await row(first).getByLabel('合格', { exact: true }).check();
+    await row(second).getByLabel('不合格').check();
+    await row(second).getByLabel('备注').fill('灭火器压力不足');
+    await row(second).getByLabel('备注').blur();
+    await page.getByLabel('拍照').setInputFiles({ name: 'site.png', mimeType: 'image/png', buffer: photo() });
+    await page.locator('#evidence-list li[data-state="waiting"]').waitFor(); // hashed on the phone, no network needed
+    await page.getByText('离线').first().waitFor();
+
+    await page.reload();
+    await page.getByRole('heading', { name: x.enterprise.name }).waitFor();
+    assert.equal(await row(first).getByLabel('合格', { exact: true }).isChecked(), true, 'the first outcome survived the reload');
+    assert.equal(await row(second).getByLabel('不合格').isChecked(), true, 'the second outcome survived the reload');
+    assert.equal(await row(second).getByLabel('备注').inputValue(), '灭火器压力不足');
+    for (const it of [first, second]) await row(it).getByText('待同步').waitFor();
+    const ev = page.locator('#evidence-list li', { hasText: 'site.png' });
+    await ev.getByText('待同步').waitFor();
+    await page.getByText('待同步 3 项').waitFor();
+    await shot(page, 'app-offline-pending', row(second));
+  }, phone);
+
+  scenario('phone: the SHA-256 of a file is streamed in a worker (hash-wasm) and agrees with WebCrypto over the whole file', async (page) => {
+    await signIn(page);
+    const { streamed, whole, size } = await page.evaluate(async () => {
+      // 9 MiB + 1 byte of a simple generator's output: three slices and a bit.
+      const bytes = new Uint8Array(9 * 1024 * 1024 + 1);
+      let x = 2463534242;
+      for (let i = 0; i < bytes.length; i++) {
+        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        bytes[i] = x & 0xff;
+      }
+      const blob = new Blob([bytes], { type: 'video/mp4' });
+      const { sha256 } = await import('/app/evidence.js');
+      const seen = [];
+      const streamed = await sha256(blob, (done) => seen.push(done));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      const whole = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+      return { streamed, whole, size: seen.length };
+    });
+    assert.match(streamed, /^[0-9a-f]{64}$/);
+    assert.equal(streamed, whole, 'the streamed hash is the file\'s SHA-256');
+    assert.equal(size, 3, 'read in 4 MiB slices, with progress after each');
+  }, phone);
 
   scenario('phone: signing out clears everything stored on the phone', async (page) => {
     await signIn(page);
