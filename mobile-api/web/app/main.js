@@ -70,7 +70,8 @@ let connecting = null;
 function connect() {
   connecting ??= (async () => {
     try {
-      const user = await api.resume();
+      // A live session needs no refresh (the client refreshes on a 401).
+      const user = api.user ?? await api.resume();
       if (!user) {
         if (!tokens.get()) return; // refused: signedOut() has run
         return offline();
@@ -239,6 +240,7 @@ async function render() {
     const main = shell(t('task.title'), { back: '#/' });
     const { taskView } = await import('./task.js');
     currentView = await taskView(app, main, decodeURIComponent(m[1]));
+    markTaskRead(decodeURIComponent(m[1]));
   } else if (path === '/inbox') {
     currentView = inboxView(shell(t('inbox.title'), { back: '#/' }));
   } else {
@@ -285,6 +287,18 @@ function listView(main) {
   };
 }
 
+// markTaskRead marks the unread notifications about a task read once the
+// inspector has opened it.
+async function markTaskRead(taskId) {
+  const unread = ((await store.getMeta('inbox')) ?? []).filter((n) => n.task_id === taskId && !n.read_at);
+  if (!unread.length || !app.online) return;
+  try {
+    for (const n of unread) await api.post(`/api/v1/me/notifications/${encodeURIComponent(n.id)}/read`);
+    await loadInbox();
+    changed();
+  } catch { /* offline again: stays unread */ }
+}
+
 function inboxView(main) {
   const list = h('ul', { class: 'inbox' });
   const readAll = h('button', { type: 'button', class: 'secondary', text: t('inbox.readAll'), onclick: async () => {
@@ -302,9 +316,7 @@ function inboxView(main) {
         h('strong', { text: n.title }),
         h('span', { class: 'meta', text: chinaTime(n.created_at) }),
         h('p', { text: n.body }),
-        n.task_id ? h('a', { href: `#/tasks/${encodeURIComponent(n.task_id)}`, class: 'button secondary', text: t('inbox.open'), onclick: () => {
-          if (!n.read_at && app.online) api.post(`/api/v1/me/notifications/${encodeURIComponent(n.id)}/read`).then(loadInbox).then(changed).catch(() => {});
-        } }) : null)));
+        n.task_id ? h('a', { href: `#/tasks/${encodeURIComponent(n.task_id)}`, class: 'button secondary', text: t('inbox.open') }) : null)));
       if (!inbox.length) list.append(h('li', { class: 'empty', text: t('inbox.none') }));
     },
   };
