@@ -9,6 +9,7 @@ import * as store from './store.js';
 import { createOutbox, PENDING } from './outbox.js';
 import { createUploader } from './evidence.js';
 import { syncTasks, refreshTask, listen } from './sync.js';
+import { heldRow } from './held.js';
 
 const REFRESH_KEY = 'suiji.app.refresh';
 const tokens = {
@@ -260,15 +261,19 @@ function byUrgency(a, b) {
 }
 
 function listView(main) {
+  const held = h('ul', { class: 'held' });
   const list = h('ul', { class: 'tasks', 'aria-label': t('tasks.title') });
   const meta = h('p', { class: 'meta' });
-  main.append(list, meta);
+  main.append(held, list, meta);
   return {
     async update() {
       const [tasks, entries, inbox, syncedAt] = await Promise.all([store.allTasks(), app.outbox.entries(), store.getMeta('inbox'), store.getMeta('synced_at')]);
       const waiting = new Set(entries.map((e) => e.task_id));
       const fresh = new Set((inbox ?? []).filter((n) => !n.read_at && n.kind === 'task.assigned').map((n) => n.task_id));
       tasks.sort(byUrgency);
+      // Refused changes first: they need the inspector.
+      const names = new Map(tasks.map((x) => [x.id, x.enterprise.name]));
+      clear(held).append(...entries.filter((e) => e.state !== PENDING).map((e) => heldRow(app, e, names.get(e.task_id) ?? t('tasks.removed'))));
       const today = chinaTime(new Date().toISOString(), false);
       clear(list).append(...tasks.map((x) => h('li', {},
         h('a', { class: `task${x.overdue?.length ? ' overdue' : ''}`, href: `#/tasks/${encodeURIComponent(x.id)}` },

@@ -8,7 +8,7 @@
 const CACHE = 'suiji-app-shell-v1';
 const SHELL = [
   '/app/', '/app/main.js', '/app/task.js', '/app/store.js', '/app/outbox.js', '/app/evidence.js',
-  '/app/sync.js', '/app/signature.js', '/app/strings.js', '/app/hash-worker.js', '/app/app.css',
+  '/app/sync.js', '/app/held.js', '/app/signature.js', '/app/strings.js', '/app/hash-worker.js', '/app/app.css',
   '/app/manifest.webmanifest', '/app/icon.svg', '/app/icon-192.png',
   '/shared/base.css', '/shared/api.js', '/shared/dom.js', '/vendor/idb.js', '/vendor/sha256.umd.min.js',
 ];

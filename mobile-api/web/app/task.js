@@ -11,6 +11,7 @@ import { capture, live, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECT
 import { signaturePad } from './signature.js';
 import { PENDING, CONFLICT } from './outbox.js';
 import { refreshTask } from './sync.js';
+import { heldRow } from './held.js';
 
 // FAR_METRES is how far from the enterprise's registered location a
 // check-in is flagged on the phone (the server flags by its own radius).
@@ -256,7 +257,7 @@ export async function taskView(app, main, id) {
     if (submitted) submitState.append(' ', pendingBadge(submitted));
     submitForm.hidden = Boolean(submitted || mine.submitted_at);
 
-    clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(x)));
+    clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(app, x)));
   }
 
   function pendingBadge(entry) {
@@ -278,24 +279,6 @@ export async function taskView(app, main, id) {
       x.state !== VERIFIED && x.state !== REJECTED ? h('span', { class: 'badge warn pending', text: t('outbox.pending') }) : null);
   }
 
-  // heldRow shows a change the server did not take, with what it has now,
-  // and the inspector's two ways out: send it again, or give it up.
-  function heldRow(x) {
-    const current = x.error?.current;
-    return h('li', { class: x.state === CONFLICT ? 'conflict' : 'failed', role: 'alert' },
-      h('strong', { text: `${t(`outbox.kind.${x.kind}`)}：${x.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: x.error?.message ?? '' })}` }),
-      x.state === CONFLICT && x.error?.message ? h('p', { class: 'meta', text: x.error.message }) : null,
-      current ? h('p', { class: 'meta', text: t('outbox.serverHas', { value: describe(current) }) }) : null,
-      h('div', { class: 'row' },
-        h('button', { type: 'button', text: t('outbox.resend'), onclick: async () => {
-          const fresh = app.online ? await refreshTask(api, id).catch(() => null) : null;
-          await outbox.resend(x.seq, (body) => (body && fresh?.version != null && 'version' in body ? { ...body, version: fresh.version } : body));
-        } }),
-        h('button', { type: 'button', class: 'secondary', text: t('outbox.discard'), onclick: async () => {
-          if (confirm(t('outbox.discardConfirm'))) await outbox.discard(x.seq);
-        } })));
-  }
-
   return { update };
 }
 
@@ -309,11 +292,6 @@ function progressOf(task) {
 
 function memberSubmitted(task, m) {
   return Boolean(m.submitted_at || (task.submissions ?? []).some((s) => s.badge_no === m.badge_no || s.user_id === m.user_id));
-}
-
-function describe(v) {
-  if (v == null || typeof v !== 'object') return String(v ?? '');
-  return [v.outcome, v.note, v.state, v.version != null ? `v${v.version}` : null].filter(Boolean).join(' · ') || JSON.stringify(v).slice(0, 120);
 }
 
 function kindOf(file) {
