@@ -121,7 +121,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await shot(page, 'app-task');
   }, phone);
 
-  scenario('phone: a repeat visit with the network off shows the task list in under 1 s', async (page, context) => {
+  scenario('phone: the app is installable, and a repeat visit with the network off shows the task list in under 1 s', async (page, context) => {
     await signIn(page);
     await taskLink(page, state.phoneTask).waitFor();
     // The service worker has the shell once it controls the page.
@@ -129,6 +129,16 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
       await navigator.serviceWorker.ready;
       if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
     });
+    // Installable: a manifest without errors and a service worker that
+    // controls the page; the only objection left is the test's own
+    // incognito-like profile.
+    const cdp = await context.newCDPSession(page);
+    const manifest = await cdp.send('Page.getAppManifest');
+    assert.deepEqual(manifest.errors, [], 'the manifest parses without errors');
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito'), [], 'installable');
+    await cdp.detach();
+
     await context.setOffline(true);
     const started = Date.now();
     await page.reload({ waitUntil: 'commit' });
