@@ -45,11 +45,15 @@ async function applied(entry, answer) {
   else await refreshTask(api, entry.task_id).catch(() => {});
 }
 
-// changed redraws what depends on the phone's data (at most once a frame).
-let redraw = 0;
+// changed redraws what depends on the phone's data, at most about five
+// times a second (an upload reports progress far more often).
+let redraw = null;
 function changed() {
-  cancelAnimationFrame(redraw);
-  redraw = requestAnimationFrame(() => { updateStatus(); currentView?.update?.(); });
+  redraw ??= setTimeout(() => {
+    redraw = null;
+    updateStatus();
+    currentView?.update?.();
+  }, 200);
 }
 
 // ---- sign-in and session ------------------------------------------------
