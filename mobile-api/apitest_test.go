@@ -55,7 +55,7 @@ func newAPIEnv(t *testing.T, cfg Config) *apiEnv {
 }
 
 // newSerialAPIEnv is newAPIEnv for a test that must run alone.
-func newSerialAPIEnv(t *testing.T, cfg Config) *apiEnv {
+func newSerialAPIEnv(t testing.TB, cfg Config) *apiEnv {
 	t.Helper()
 	env := &apiEnv{db: storagetest.Mongo(t), cache: storagetest.Redis(t), users: map[string]*backend.User{}}
 	stack := storagetest.Config(t)
@@ -90,7 +90,7 @@ func newSerialAPIEnv(t *testing.T, cfg Config) *apiEnv {
 }
 
 // login signs in as the user of role and returns the session body.
-func (env *apiEnv) login(t *testing.T, role string) sessionResponse {
+func (env *apiEnv) login(t testing.TB, role string) sessionResponse {
 	t.Helper()
 	resp, body := env.call(t, "", "POST", "/api/v1/auth/login",
 		`{"username":"`+env.users[role].Username+`","password":"`+testPassword+`"}`, nil)
@@ -105,7 +105,7 @@ func (env *apiEnv) login(t *testing.T, role string) sessionResponse {
 }
 
 // call sends one request with an optional bearer token.
-func (env *apiEnv) call(t *testing.T, token, method, path, body string, headers map[string]string) (*http.Response, []byte) {
+func (env *apiEnv) call(t testing.TB, token, method, path, body string, headers map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {

@@ -52,7 +52,8 @@ func (c *Config) withDefaultLimits() {
 
 // routeKind sorts routes by the limits they need. Every route is ordinary
 // unless its method and path say otherwise, by convention: POST …/import
-// takes a spreadsheet, GET …/export writes one, /api/v1/me/events streams.
+// takes a spreadsheet, GET …/export writes one, a plan's commit and draws
+// read and freeze a city's pool, /api/v1/me/events streams.
 type routeKind int
 
 const (
@@ -68,6 +69,9 @@ func kindOf(method, path string) routeKind {
 		return upload
 	case method == fiber.MethodGet && strings.HasSuffix(path, "/export"):
 		return long
+	case method == fiber.MethodPost && strings.HasPrefix(path, "/api/v1/plans/") &&
+		(strings.HasSuffix(path, "/commit") || strings.HasSuffix(path, "/draws")):
+		return long // a city's pool: read, frozen, drawn
 	case path == "/api/v1/me/events":
 		return stream
 	}

@@ -29,7 +29,7 @@ func newTestServer(t testing.TB, cfg Config, deps ...backend.Dependency) *Server
 }
 
 // do sends req through the app and returns the status and body.
-func do(t *testing.T, s *Server, req *http.Request) (*http.Response, []byte) {
+func do(t testing.TB, s *Server, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := s.App().Test(req, -1)
 	if err != nil {

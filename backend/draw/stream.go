@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"suiji/backend/draw/drawv1"
 )
@@ -20,9 +21,12 @@ type Verdict struct {
 	Outcome    string
 	Selections int
 	Seed       string
-	// Record is the decoded version-2 draw record (nil for other kinds),
-	// for history checks.
+	// Record is the decoded version-2 draw record (nil for other kinds).
 	Record *Record
+	// Past is what a history check needs of the draw (nil for a
+	// replacement, or a suiji-draw/1 record published without its year and
+	// time).
+	Past *Past
 }
 
 // VerifyStream reads one published record — a draw of either version, or
@@ -43,8 +47,17 @@ func VerifyStream(r io.Reader) (*Verdict, error) {
 		if err := drawv1.Verify(&rec); err != nil {
 			return nil, v1Mismatch(err)
 		}
-		return &Verdict{Version: obj.version, Type: "draw", ID: rec.ID, PlanID: rec.PlanID, Seq: rec.Seq,
-			Outcome: OutcomeDrawn, Selections: len(rec.Selections), Seed: rec.Seed}, nil
+		v := &Verdict{Version: obj.version, Type: "draw", ID: rec.ID, PlanID: rec.PlanID, Seq: rec.Seq,
+			Outcome: OutcomeDrawn, Selections: len(rec.Selections), Seed: rec.Seed}
+		var placed struct {
+			Year      int       `json:"year"`
+			CreatedAt time.Time `json:"created_at"`
+		}
+		if err := obj.into(&placed); err == nil && placed.Year != 0 && !placed.CreatedAt.IsZero() {
+			p := PastOfV1(&rec, placed.Year, placed.CreatedAt)
+			v.Past = &p
+		}
+		return v, nil
 	case obj.version == AlgorithmVersion && obj.kind == RecordTypeReplacement:
 		var rep Replacement
 		if err := obj.into(&rep); err != nil {
@@ -63,8 +76,12 @@ func VerifyStream(r io.Reader) (*Verdict, error) {
 		if err := Verify(&rec); err != nil {
 			return nil, err
 		}
-		return &Verdict{Version: obj.version, Type: "draw", ID: rec.ID, PlanID: rec.PlanID, Seq: rec.Seq,
-			Outcome: rec.Outcome, Selections: len(rec.Selections), Seed: string(rec.Seed), Record: &rec}, nil
+		v := &Verdict{Version: obj.version, Type: "draw", ID: rec.ID, PlanID: rec.PlanID, Seq: rec.Seq,
+			Outcome: rec.Outcome, Selections: len(rec.Selections), Seed: string(rec.Seed), Record: &rec}
+		if p, err := PastOf(&rec); err == nil {
+			v.Past = &p
+		}
+		return v, nil
 	}
 	return nil, &Mismatch{Path: "algorithm_version", Message: fmt.Sprintf("%q: %v", obj.version, ErrUnknownVersion)}
 }

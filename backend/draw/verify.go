@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"suiji/backend/draw/drawv1"
 )
 
 // Mismatch is a verifier's verdict on a record that does not check out: the
@@ -195,6 +197,16 @@ func PastOf(r *Record) (Past, error) {
 		p.Selected = append(p.Selected, s.USCC)
 	}
 	return p, nil
+}
+
+// PastOfV1 reads the history facts of a suiji-draw/1 record, which was
+// published with its year and time beside it.
+func PastOfV1(r *drawv1.Record, year int, createdAt time.Time) Past {
+	p := Past{ID: r.ID, PlanID: r.PlanID, Seq: r.Seq, Year: year, DrawnAt: createdAt, Drawn: true}
+	for _, s := range r.Selections {
+		p.Selected = append(p.Selected, s.USCC)
+	}
+	return p
 }
 
 // VerifyHistory checks a record's history facts against the other published

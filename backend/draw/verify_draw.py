@@ -747,8 +747,16 @@ def verify_history(rec, history):
     def when(s):
         return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
+    def placed(p):
+        # A suiji-draw/1 record was published with its year and time beside it.
+        if p.get("algorithm_version") == V1:
+            if not p.get("year") or not p.get("created_at"):
+                raise ValueError("history record %s has no year and time" % p.get("id"))
+            return dict(p, outcome="drawn", drawn_at=p["created_at"])
+        return p
+
     committed, in_force = when(rec["committed_at"]), {}
-    for p in history:
+    for p in map(placed, history):
         if (p["year"] != rec["year"] or p["plan_id"] == rec["plan_id"] or p["outcome"] != "drawn"
                 or not when(p["drawn_at"]) < committed):
             continue

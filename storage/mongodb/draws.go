@@ -284,7 +284,7 @@ func (s *DrawStore) ScanSnapshot(ctx context.Context, kind, sha string, emit fun
 		return notFound(translate(err), fmt.Sprintf("no %s snapshot %s", kind, sha))
 	}
 	cur, err := s.db.collection("snapshots").Find(ctx, bson.D{{Key: "kind", Value: kind}, {Key: "sha", Value: sha}},
-		options.Find().SetSort(bson.D{{Key: "n", Value: 1}}).SetBatchSize(8))
+		options.Find().SetSort(bson.D{{Key: "n", Value: 1}}).SetBatchSize(2))
 	if err != nil {
 		return translate(err)
 	}
@@ -325,7 +325,14 @@ func (s *DrawStore) WriteLegacyRecord(ctx context.Context, id string, w io.Write
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(w).Encode(rec)
+	// As suiji-draw/1 records were published: with the year, the time and
+	// the reason beside the record (what a history check places them by).
+	return json.NewEncoder(w).Encode(struct {
+		*drawv1.Record
+		Year      int       `json:"year"`
+		Reason    string    `json:"reason"`
+		CreatedAt time.Time `json:"created_at"`
+	}{rec, m.Year, m.Reason, m.CreatedAt.UTC()})
 }
 
 // legacy reads a suiji-draw/1 record whole, its pool and roster

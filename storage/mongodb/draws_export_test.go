@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"suiji/backend/draw/drawv1"
 )
@@ -45,7 +46,7 @@ func (s *DrawStore) InsertLegacyDraw(ctx context.Context, id, planID string, yea
 			parts[part.name]++
 		}
 	}
-	_, err = s.coll().InsertOne(ctx, drawModel{ID: id, PlanID: planID, Seq: rec.Seq, Year: year, Record: string(raw),
+	_, err = s.coll().InsertOne(ctx, drawModel{ID: id, PlanID: planID, Seq: rec.Seq, Year: year, Record: string(raw), CreatedAt: time.Now().UTC(),
 		PoolParts: parts["pool"], RosterParts: parts["roster"]})
 	return err
 }

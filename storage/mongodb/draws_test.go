@@ -129,6 +129,11 @@ func TestLegacyDrawsStillReadAndVerify(t *testing.T) {
 	if err != nil || v.Version != drawv1.AlgorithmVersion {
 		t.Fatalf("the stored legacy record: %+v %v", v, err)
 	}
+	// Published with its year and time, it takes its place in a later
+	// record's history.
+	if v.Past == nil || v.Past.Year != 2026 || v.Past.DrawnAt.IsZero() || len(v.Past.Selected) != len(rec.Selections) {
+		t.Fatalf("the legacy record's history facts: %+v", v.Past)
+	}
 }
 
 // TestPoolReaderPushesTheFilterDown: the plan's filter is the query, only

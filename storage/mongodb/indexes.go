@@ -50,6 +50,8 @@ var indexes = []index{
 	{Collection: "enterprises", Name: "uscc_unique", Keys: bson.D{{Key: "uscc", Value: 1}}, Unique: true},
 	{Collection: "enterprises", Name: "town_uscc", Keys: bson.D{{Key: "town", Value: 1}, {Key: "uscc", Value: 1}}},
 	{Collection: "enterprises", Name: "status_reviewed_at", Keys: bson.D{{Key: "status", Value: 1}, {Key: "reviewed_at", Value: 1}}},
+	// A draw checks that no enterprise of its pool changed since the commit.
+	{Collection: "enterprises", Name: "updated_at", Keys: bson.D{{Key: "updated_at", Value: 1}}},
 
 	// The roster: one entry per user account (the phone app finds "my
 	// inspector record" by the signed-in user); the expiring-certificates

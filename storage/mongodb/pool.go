@@ -86,7 +86,8 @@ func (r *PoolReader) ScanPool(ctx context.Context, q backend.PoolQuery, fn func(
 
 // PoolChanged implements backend.PoolSource with two queries the database
 // answers without sending enterprises: how many match now, and whether one
-// of them was created or changed after mark.
+// of them was created or changed after mark. (MongoDB answers both from
+// indexes; FerretDB v1 scans, and has no $max to make them one pass.)
 func (r *PoolReader) PoolChanged(ctx context.Context, q backend.PoolQuery, mark time.Time, n int) (bool, error) {
 	c := r.db.collection("enterprises")
 	filter := poolFilter(q)
