@@ -16,24 +16,25 @@ const (
 	NoteTaskUpdated   = "task.updated"   // silent: the task changed (sync only)
 )
 
-// Push states of a notification: the inbox row is also the push outbox, so
-// the alert and the record of it are written in one single-document insert
-// and a crash between the two cannot happen.
+// Push states of a batch of the push outbox.
 const (
-	PushNone    = ""        // silent, or push is off: nothing to send
 	PushPending = "pending" // waiting to be sent
 	PushSending = "sending" // claimed by an instance that is sending it
 	PushDone    = "done"    // every device answered (or there was none)
 	PushLost    = "lost"    // its sender died mid-send; not sent again (at most once)
-	PushFailed  = "failed"  // retries ran out
+	PushFailed  = "failed"  // some device's retries ran out
+	// PushAbandoned: the writer died before its entries reached the inbox
+	// and nobody repeated its request within a day; nothing was sent.
+	PushAbandoned = "abandoned"
 )
 
 // Notification is one entry of a user's event stream. Inbox entries (not
 // Silent) are what the user reads in the app and what is pushed; silent
 // entries only tell the user's phones and consoles that a task changed, so
-// that live streams and delta sync see it. Seq numbers a user's entries 1,
-// 2, 3 … in the order they became visible: it is the SSE event id and the
-// sync cursor.
+// that live streams and delta sync see it. Seq numbers all entries, of
+// every user, in the order they became visible (entry k is visible only
+// after every entry before it): a user's stream is their entries in Seq
+// order, and Seq is the SSE event id and the sync cursor.
 type Notification struct {
 	ID        string // deterministic from what it is about, so a repeat is a no-op
 	UserID    string
@@ -44,14 +45,26 @@ type Notification struct {
 	PlanID    string
 	Title     string // Chinese text shown in the inbox and the push alert
 	Body      string
-	Data      map[string]string // extra payload for the app (always has task_id and kind)
+	Data      map[string]string // extra payload for the app, beyond what Payload adds
 	CreatedAt time.Time
 	ReadAt    *time.Time
+}
 
-	PushState  string
-	PushNextAt time.Time // earliest time it may be sent
-	PushClaim  string    // the claiming instance's token while PushSending
-	PushUntil  time.Time // when a claim expires
+// Payload is the key/value payload an alert or an event carries: Data plus
+// the entry's kind, id, task and plan.
+func (n *Notification) Payload() map[string]string {
+	out := make(map[string]string, len(n.Data)+4)
+	for k, v := range n.Data {
+		out[k] = v
+	}
+	out["kind"], out["notification_id"] = n.Kind, n.ID
+	if n.TaskID != "" {
+		out["task_id"] = n.TaskID
+	}
+	if n.PlanID != "" {
+		out["plan_id"] = n.PlanID
+	}
+	return out
 }
 
 // Page sizes of inbox listings.
@@ -71,17 +84,19 @@ type InboxQuery struct {
 	Limit      int
 }
 
-// NotificationStore keeps every user's event stream, which is also the
-// push outbox.
+// NotificationStore keeps every user's event stream.
 type NotificationStore interface {
 	// AppendNotifications stores the entries whose IDs are not stored yet,
-	// giving each the next Seq of its user: a user's entries become visible
-	// in Seq order (a unique (user, seq) index decides between concurrent
-	// writers). Entries already stored are left as they are. It sets Seq on
-	// every entry of ns (stored before or now) and returns those stored now.
+	// giving each the next Seq: entries become visible in Seq order (a
+	// unique index on seq decides between concurrent writers). Entries
+	// already stored are left as they are. It sets Seq on every entry of
+	// ns (stored before or now) and returns those stored now.
 	AppendNotifications(ctx context.Context, ns []*Notification) ([]*Notification, error)
 	// FindNotifications lists a user's entries matching q.
 	FindNotifications(ctx context.Context, q InboxQuery) ([]*Notification, error)
+	// FindNotificationsByIDs returns the stored entries among ids, in no
+	// particular order.
+	FindNotificationsByIDs(ctx context.Context, ids []string) ([]*Notification, error)
 	// CountUnread counts a user's unread inbox entries.
 	CountUnread(ctx context.Context, userID string) (int, error)
 	// LastSeq returns the Seq of a user's newest entry (0 for none).
@@ -92,20 +107,49 @@ type NotificationStore interface {
 	// MarkAllRead marks every unread inbox entry of a user read and returns
 	// how many it marked.
 	MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error)
+}
 
-	// ClaimPush claims up to limit entries due for push (PushPending with
-	// PushNextAt ≤ now) for the claim token until until, and returns them.
-	// Entries claimed by an instance whose claim has expired are first
-	// moved to PushLost: they may have been sent, and an alert is sent at
-	// most once per device.
-	ClaimPush(ctx context.Context, claim string, now, until time.Time, limit int) ([]*Notification, error)
-	// SettlePush records the outcome of claimed entries (PushDone or
-	// PushFailed). It changes nothing of an entry whose claim is no longer
-	// the caller's.
-	SettlePush(ctx context.Context, ids []string, claim, state string) error
-	// CountPushPending counts the entries waiting to be pushed (PushPending
-	// or claimed and PushSending): the push outbox's backlog, for metrics.
-	CountPushPending(ctx context.Context) (int, error)
+// PushBatch is one unit of the push outbox: the ids of up to
+// PushBatchSize inbox entries to alert, written before the entries
+// themselves and claimed, sent and settled as a whole.
+type PushBatch struct {
+	ID              string // deterministic from its entries' ids, so a repeat adds nothing
+	NotificationIDs []string
+	InboxWritten    bool   // the writer has written the entries to the inbox
+	State           string // PushPending … PushAbandoned
+	NextAt          time.Time
+	Claim           string    // the claiming instance's token while PushSending
+	Until           time.Time // when a claim expires
+	CreatedAt       time.Time
+}
+
+// PushBatchSize is how many entries one outbox batch holds.
+const PushBatchSize = 1000
+
+// PushOutbox is the durable push outbox in MongoDB: a crash anywhere
+// between writing an alert and sending it loses nothing, and an alert is
+// sent at most once per device.
+type PushOutbox interface {
+	// AddPushBatches stores the batches whose IDs are not stored yet.
+	AddPushBatches(ctx context.Context, bs []*PushBatch) error
+	// MarkInboxWritten records that the batches' entries are in the inbox,
+	// which makes them due at now.
+	MarkInboxWritten(ctx context.Context, ids []string, now time.Time) error
+	// ClaimPushBatch claims the oldest batch due — PushPending, NextAt ≤
+	// now, and its entries in the inbox or its writer presumed dead (the
+	// batch created before orphanedBefore) — for claim until until, and
+	// returns it; nil when none is due. Batches whose claim has expired
+	// are first moved to PushLost: they may have been sent in part, and an
+	// alert is sent at most once.
+	ClaimPushBatch(ctx context.Context, claim string, now, until, orphanedBefore time.Time) (*PushBatch, error)
+	// SettlePushBatch records a claimed batch's outcome: PushDone,
+	// PushFailed or PushAbandoned, or PushPending again to be claimed from
+	// nextAt on. It changes nothing when the claim is no longer the
+	// caller's.
+	SettlePushBatch(ctx context.Context, id, claim, state string, nextAt time.Time) error
+	// CountPushBacklog counts the alerts waiting to be pushed (in batches
+	// pending or being sent): the push outbox's backlog, for metrics.
+	CountPushBacklog(ctx context.Context) (int, error)
 }
 
 // EventBus carries new stream entries to every server instance, so that a

@@ -15,6 +15,7 @@ import (
 	"suiji/backend/accounts"
 	"suiji/backend/app"
 	"suiji/backend/cmd/wire"
+	"suiji/backend/config"
 	"suiji/storage/cache"
 	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
@@ -35,6 +36,7 @@ type apiEnv struct {
 	svc   app.Services
 	db    *mongodb.DB
 	cache *cache.Cache
+	stack *config.Config           // the test stack's configuration the services were built with
 	users map[string]*backend.User // by role name; "admin" is the bootstrap admin
 }
 
@@ -60,6 +62,7 @@ func newSerialAPIEnv(t testing.TB, cfg Config) *apiEnv {
 	env := &apiEnv{db: storagetest.Mongo(t), cache: storagetest.Redis(t), users: map[string]*backend.User{}}
 	stack := storagetest.Config(t)
 	stack.JWTKey = testJWTKey
+	env.stack = stack
 	env.svc = wire.Services(&wire.Stores{Mongo: env.db, Cache: env.cache}, stack, func() time.Time { return time.Now().UTC() })
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 1 << 20

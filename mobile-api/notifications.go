@@ -39,13 +39,9 @@ type notificationJSON struct {
 }
 
 func newNotificationJSON(n *backend.Notification) notificationJSON {
-	data := n.Data
-	if data == nil {
-		data = map[string]string{}
-	}
 	return notificationJSON{
 		ID: n.ID, Seq: n.Seq, Kind: n.Kind, Silent: n.Silent, TaskID: n.TaskID, PlanID: n.PlanID,
-		Title: n.Title, Body: n.Body, Data: data, CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
+		Title: n.Title, Body: n.Body, Data: n.Payload(), CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
 	}
 }
 
@@ -112,10 +108,12 @@ func lastEventID(c *fiber.Ctx) (int64, error) {
 
 // handleEvents is the caller's live event stream (server-sent events).
 // Each event's id is the entry's seq; a client that reconnects with
-// Last-Event-ID first gets everything after it from the inbox, then live
-// entries from whichever instance wrote them (Redis pub/sub). Every
-// heartbeat also reads back anything newer from the inbox, so an entry
-// whose live message was lost still arrives.
+// Last-Event-ID first gets everything after it from the inbox, then new
+// entries as soon as whichever instance wrote them announces them (Redis
+// pub/sub). Events are always read from the inbox in seq order — the bus
+// only wakes the stream — and every heartbeat reads back anything newer
+// too, so an entry whose announcement was lost still arrives, and none is
+// sent twice or out of order.
 func (s *Server) handleEvents(c *fiber.Ctx) error {
 	if !strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream") {
 		return backend.InvalidFields("this is an event stream", map[string]string{fiber.HeaderAccept: "send Accept: text/event-stream (EventSource does)"})
@@ -156,7 +154,15 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 				if !ok {
 					return // too far behind: the client reconnects and resumes
 				}
-				if !st.live(n) {
+				if n.Seq <= st.sent {
+					continue
+				}
+				// The bus only says that something is new: entries are
+				// read from the inbox in seq order, so one whose message
+				// comes late (or never) is not skipped. A burst is read
+				// once.
+				open := drain(sub.C())
+				if !st.catchUp() || !open {
 					return
 				}
 			case <-tick.C:
@@ -187,17 +193,17 @@ type eventStream struct {
 	heartbeat time.Duration
 }
 
-// live writes an entry that arrived on the bus. Entries are numbered
-// without gaps per user, so one beyond sent+1 means something was missed
-// (or is still on its way): read back from the inbox instead.
-func (st *eventStream) live(n *backend.Notification) bool {
-	switch {
-	case n.Seq <= st.sent:
-		return true
-	case n.Seq > st.sent+1:
-		return st.catchUp()
-	default:
-		return st.event(n)
+// drain empties what c holds now; false when c was closed.
+func drain(c <-chan *backend.Notification) bool {
+	for {
+		select {
+		case _, ok := <-c:
+			if !ok {
+				return false
+			}
+		default:
+			return true
+		}
 	}
 }
 

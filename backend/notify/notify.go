@@ -1,19 +1,28 @@
 // Package notify tells inspectors and staff what happened to their tasks:
 // inbox first, then push, then live (art. 18).
 //
-// Every notification is first written to the recipient's stream in the
+// Every notification is written to the recipient's stream in the
 // NotificationStore (MongoDB): that is the record, which the app lists as
-// its inbox, streams over server-sent events and syncs from. The inbox row
-// is also the push outbox: it is written with push state "pending" in the
-// same single-document insert, and the pusher (Run, on every instance)
-// claims pending rows, sends them to the user's registered devices through
-// a backend.PushSender and settles them. A crash between the inbox write and
-// the push therefore loses nothing: the row stays pending until some
-// instance sends it. A row claimed by an instance that died while sending
-// is marked lost and not sent again, so an alert reaches a device at most
-// once; the inbox still has it. Then the entry is published on the
+// its inbox, streams over server-sent events and syncs from. Alerts to
+// push go through a durable outbox (backend.PushOutbox) of batches of up
+// to backend.PushBatchSize entries: Notify first stores a batch (the
+// entries' ids), then the entries in the inbox, then marks the batch
+// ready. The pusher (Run, on every instance) claims a ready batch, sends
+// each entry to its user's registered devices through a
+// backend.PushSender and settles the batch. A crash anywhere between the
+// inbox write and the push therefore loses nothing: the batch stays
+// pending until some instance sends it — including a batch whose writer
+// died before marking it ready, which is claimed after OrphanAfter and
+// sent once its entries are all in the inbox (an alert never announces an
+// entry the inbox lacks). A batch claimed by an instance that died while
+// sending is marked lost and not sent again, so an alert reaches a device
+// at most once; the inbox still has it. Entries are also published on the
 // EventBus (Redis pub/sub) so that a phone connected to any instance hears
-// of it at once.
+// of them at once.
+//
+// Batches, not alerts, are the unit of every outbox write — a per-alert
+// state change would be a round trip (and, on FerretDB, a transaction)
+// per alert — and the instance that wrote a batch sends it from memory.
 //
 // FCM does not reach most phones in mainland China; push is the wake-up,
 // not the record. Another transport (a domestic vendor channel) is another
@@ -25,10 +34,10 @@ package notify
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -39,7 +48,8 @@ import (
 // Defaults of the pusher's tuning.
 const (
 	DefaultClaimTTL      = 5 * time.Minute
-	DefaultBatch         = 500
+	DefaultOrphanAfter   = time.Minute
+	DefaultAbandonAfter  = 24 * time.Hour
 	DefaultConcurrency   = 32
 	DefaultMaxAttempts   = 5
 	DefaultMaxRetryDelay = 30 * time.Second
@@ -50,6 +60,7 @@ const (
 // Service is the notification use case.
 type Service struct {
 	Store   backend.NotificationStore
+	Outbox  backend.PushOutbox
 	Bus     backend.EventBus
 	Devices backend.DeviceStore
 	Push    backend.PushSender // nil when push is off
@@ -59,7 +70,8 @@ type Service struct {
 
 	// Pusher tuning; zero values take the defaults above.
 	ClaimTTL      time.Duration // how long a claimed batch is ours
-	Batch         int           // entries claimed at a time
+	OrphanAfter   time.Duration // a batch whose writer has not marked it ready this long is the pusher's to finish
+	AbandonAfter  time.Duration // an orphaned batch whose entries never all reached the inbox is given up after this
 	Concurrency   int           // sends in flight at once
 	MaxAttempts   int           // attempts per device on 429 and 5xx
 	MaxRetryDelay time.Duration // longest wait between attempts; a longer Retry-After gives up
@@ -71,10 +83,19 @@ type Service struct {
 	once  sync.Once
 	wake  chan struct{}
 	claim string
+	mu    sync.Mutex
+	hot   map[string]hotBatch // batches this instance wrote, sent from memory
+}
+
+// hotBatch is the content of a batch this instance wrote.
+type hotBatch struct {
+	notes []*backend.Notification
+	at    time.Time
 }
 
 func (s *Service) init() {
 	s.once.Do(func() {
+		s.hot = map[string]hotBatch{}
 		s.wake = make(chan struct{}, 1)
 		var b [12]byte
 		_, _ = crand.Read(b[:])
@@ -92,50 +113,99 @@ func (s *Service) logger() *slog.Logger {
 // PushEnabled reports whether alerts are pushed (a sender is configured).
 func (s *Service) PushEnabled() bool { return s.Push != nil }
 
-// Notify writes entries to their users' streams (inbox first), marks inbox
-// entries for push when push is on, announces them on the bus and wakes
-// this instance's pusher. Entries whose IDs are stored already are left as
-// they are, so repeating a call after a crash writes nothing twice. A bus
-// failure is logged, not returned: the entries are stored, and readers
-// catch up from the store.
+// Notify records entries, a batch of backend.PushBatchSize at a time:
+// when push is on, the batch's alerts (entries not Silent) go first into
+// the push outbox; then every entry is written to its user's stream (the
+// inbox) and announced on the bus; then the outbox batch is marked ready
+// and this instance's pusher is woken — it sends the first batch while
+// the next is written. Entries and batches whose IDs are stored already
+// are left as they are, so repeating a call after a crash writes nothing
+// twice. A bus failure is logged, not returned: the entries are stored,
+// and readers catch up from the store.
 func (s *Service) Notify(ctx context.Context, ns []*backend.Notification) error {
-	if len(ns) == 0 {
-		return nil
-	}
 	s.init()
 	now := s.Now().UTC()
 	for _, n := range ns {
 		if n.CreatedAt.IsZero() {
 			n.CreatedAt = now
 		}
-		if n.Data == nil {
-			n.Data = map[string]string{}
+	}
+	for start := 0; start < len(ns); start += backend.PushBatchSize {
+		if err := s.notify(ctx, ns[start:min(start+backend.PushBatchSize, len(ns))], now); err != nil {
+			return err
 		}
-		n.Data["kind"] = n.Kind
-		if n.TaskID != "" {
-			n.Data["task_id"] = n.TaskID
+	}
+	return nil
+}
+
+func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now time.Time) error {
+	var alerts []*backend.Notification
+	for _, n := range ns {
+		if !n.Silent {
+			alerts = append(alerts, n)
 		}
-		n.Data["notification_id"] = n.ID
-		if !n.Silent && s.Push != nil {
-			n.PushState, n.PushNextAt = backend.PushPending, now
+	}
+	var batch *backend.PushBatch
+	if s.Push != nil && len(alerts) > 0 {
+		batch = newBatch(alerts, now)
+		if err := s.Outbox.AddPushBatches(ctx, []*backend.PushBatch{batch}); err != nil {
+			return err
 		}
 	}
 	stored, err := s.Store.AppendNotifications(ctx, ns)
 	if err != nil {
 		return err
 	}
+	s.publish(ctx, stored)
+	if batch == nil {
+		return nil
+	}
+	// From here the pusher may send the batch; before, only once the
+	// writer is presumed dead (OrphanAfter).
+	if err := s.Outbox.MarkInboxWritten(ctx, []string{batch.ID}, now); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for id, h := range s.hot { // another instance took these
+		if now.Sub(h.at) > s.claimTTL() {
+			delete(s.hot, id)
+		}
+	}
+	s.hot[batch.ID] = hotBatch{notes: alerts, at: now}
+	s.mu.Unlock()
+	s.Wake()
+	return nil
+}
+
+// newBatch is the outbox batch of alerts.
+func newBatch(alerts []*backend.Notification, now time.Time) *backend.PushBatch {
+	ids := make([]string, len(alerts))
+	for i, n := range alerts {
+		ids[i] = n.ID
+	}
+	return &backend.PushBatch{ID: BatchID(ids), NotificationIDs: ids, State: backend.PushPending, NextAt: now, CreatedAt: now}
+}
+
+// BatchID is the id of the outbox batch of the given entries: derived
+// from theirs, so the same call repeated makes the same batch.
+func BatchID(notificationIDs []string) string {
+	h := sha256.New()
+	for _, id := range notificationIDs {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func (s *Service) publish(ctx context.Context, stored []*backend.Notification) {
 	if err := s.Bus.Publish(ctx, stored); err != nil {
 		s.logger().WarnContext(ctx, "notify: publishing live events failed; streams catch up from the inbox", slog.Any("error", err))
 	}
-	if len(stored) > 0 && s.Push != nil {
-		s.Wake()
-	}
-	return nil
 }
 
 // PushBacklog counts the alerts waiting to be pushed (any instance's).
 func (s *Service) PushBacklog(ctx context.Context) (int, error) {
-	return s.Store.CountPushPending(ctx)
+	return s.Outbox.CountPushBacklog(ctx)
 }
 
 // Wake makes this instance's pusher look for work now.
@@ -237,21 +307,37 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// PushPending claims one batch of pending alerts, sends each to every
-// device of its user and settles it, and returns how many it claimed.
-// A device whose token FCM no longer knows is removed. 429 and 5xx
-// answers are retried with exponential backoff, honouring Retry-After, up
-// to MaxAttempts; a Retry-After beyond MaxRetryDelay gives up at once.
+// PushPending claims one batch of the outbox, sends each of its entries
+// to every device of its user and settles the batch; it returns how many
+// alerts the batch held (0: nothing was due). A device whose token the
+// push service no longer knows is removed. 429 and 5xx answers are retried
+// with exponential backoff, honouring Retry-After, up to MaxAttempts; a
+// Retry-After beyond MaxRetryDelay gives up at once.
 func (s *Service) PushPending(ctx context.Context) (int, error) {
 	if s.Push == nil {
 		return 0, nil
 	}
 	s.init()
 	now := s.Now().UTC()
-	claimed, err := s.Store.ClaimPush(ctx, s.claim, now, now.Add(s.claimTTL()), s.batch())
-	if err != nil || len(claimed) == 0 {
+	batch, err := s.Outbox.ClaimPushBatch(ctx, s.claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
+	if err != nil || batch == nil {
 		return 0, err
 	}
+	claimed, err := s.contents(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	if len(claimed) < len(batch.NotificationIDs) {
+		// The writer died before all its entries reached the inbox: wait
+		// for its request to be repeated (which completes the inbox), or
+		// give up after AbandonAfter. Nothing is sent in part.
+		state, next := backend.PushPending, now.Add(s.orphanAfter())
+		if now.Sub(batch.CreatedAt) > s.abandonAfter() {
+			state = backend.PushAbandoned
+		}
+		return len(batch.NotificationIDs), s.Outbox.SettlePushBatch(ctx, batch.ID, s.claim, state, next)
+	}
+
 	users := map[string]bool{}
 	var userIDs []string
 	for _, n := range claimed {
@@ -270,7 +356,7 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	}
 
 	var mu sync.Mutex
-	failed := map[string]bool{} // notification id → a device ran out of attempts
+	failed := false // some device ran out of attempts
 	pruned := map[string]*backend.Device{}
 	sem := make(chan struct{}, s.concurrency())
 	var wg sync.WaitGroup
@@ -289,7 +375,7 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 					mu.Unlock()
 				case sendGaveUp:
 					mu.Lock()
-					failed[n.ID] = true
+					failed = true
 					mu.Unlock()
 				}
 			}()
@@ -300,19 +386,24 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	for _, d := range pruned {
 		s.prune(ctx, d)
 	}
-	var done, gaveUp []string
-	for _, n := range claimed {
-		if failed[n.ID] {
-			gaveUp = append(gaveUp, n.ID)
-		} else {
-			done = append(done, n.ID)
-		}
+	state := backend.PushDone
+	if failed {
+		state = backend.PushFailed
 	}
-	bg := context.WithoutCancel(ctx)
-	if err := s.Store.SettlePush(bg, done, s.claim, backend.PushDone); err != nil {
-		return len(claimed), err
+	return len(claimed), s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), batch.ID, s.claim, state, time.Time{})
+}
+
+// contents returns a claimed batch's entries: from memory when this
+// instance wrote it, else from the inbox (only those stored there).
+func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backend.Notification, error) {
+	s.mu.Lock()
+	h, ok := s.hot[b.ID]
+	delete(s.hot, b.ID)
+	s.mu.Unlock()
+	if ok {
+		return h.notes, nil
 	}
-	return len(claimed), s.Store.SettlePush(bg, gaveUp, s.claim, backend.PushFailed)
+	return s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
 }
 
 type sendOutcome int
@@ -340,7 +431,7 @@ func (o sendOutcome) String() string {
 
 // send delivers one alert to one device, retrying what may succeed later.
 func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.Device) sendOutcome {
-	msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: n.Title, Body: n.Body, Data: pushData(n)}
+	msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: n.Title, Body: n.Body, Data: n.Payload()}
 	for attempt := 1; ; attempt++ {
 		err := s.Push.Push(ctx, msg)
 		switch backend.ErrorCode(err) {
@@ -386,17 +477,6 @@ func (s *Service) prune(ctx context.Context, d *backend.Device) {
 	}
 }
 
-// pushData is the payload an alert carries: what the app needs to open the
-// right screen and to fetch the entry.
-func pushData(n *backend.Notification) map[string]string {
-	data := make(map[string]string, len(n.Data)+1)
-	for k, v := range n.Data {
-		data[k] = v
-	}
-	data["seq"] = strconv.FormatInt(n.Seq, 10)
-	return data
-}
-
 // backoff is the wait before attempt+1 without a Retry-After: exponential
 // from retryBase with full jitter.
 func backoff(attempt int) time.Duration {
@@ -419,9 +499,14 @@ func (s *Service) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (s *Service) claimTTL() time.Duration { return orDefault(s.ClaimTTL, DefaultClaimTTL) }
-func (s *Service) batch() int              { return orDefault(s.Batch, DefaultBatch) }
-func (s *Service) concurrency() int        { return orDefault(s.Concurrency, DefaultConcurrency) }
-func (s *Service) maxAttempts() int        { return orDefault(s.MaxAttempts, DefaultMaxAttempts) }
+func (s *Service) orphanAfter() time.Duration {
+	return orDefault(s.OrphanAfter, DefaultOrphanAfter)
+}
+func (s *Service) abandonAfter() time.Duration {
+	return orDefault(s.AbandonAfter, DefaultAbandonAfter)
+}
+func (s *Service) concurrency() int { return orDefault(s.Concurrency, DefaultConcurrency) }
+func (s *Service) maxAttempts() int { return orDefault(s.MaxAttempts, DefaultMaxAttempts) }
 func (s *Service) maxRetryDelay() time.Duration {
 	return orDefault(s.MaxRetryDelay, DefaultMaxRetryDelay)
 }

@@ -15,6 +15,10 @@ import (
 // takes) without extending it.
 const LockTTL = 60 * time.Second
 
+// DispatchChunk is how many tasks a dispatch writes (and notifies) at a
+// time.
+const DispatchChunk = 500
+
 // Dispatched is the outcome of a dispatch.
 type Dispatched struct {
 	Plan    *backend.Plan
@@ -79,16 +83,23 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 			return nil, err
 		}
 	}
-	created, err := s.Tasks.InsertTasks(ctx, tasks)
-	if err != nil {
-		return nil, err
-	}
-	var notes []*backend.Notification
-	for _, t := range tasks {
-		notes = append(notes, assignmentNotes(t)...)
-	}
-	if err := s.Notifier.Notify(ctx, notes); err != nil {
-		return nil, err
+	// A chunk at a time, so that the first groups' phones ring while the
+	// later tasks are still being written.
+	var created []string
+	for start := 0; start < len(tasks); start += DispatchChunk {
+		chunk := tasks[start:min(start+DispatchChunk, len(tasks))]
+		ids, err := s.Tasks.InsertTasks(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		created = append(created, ids...)
+		var notes []*backend.Notification
+		for _, t := range chunk {
+			notes = append(notes, assignmentNotes(t)...)
+		}
+		if err := s.Notifier.Notify(ctx, notes); err != nil {
+			return nil, err
+		}
 	}
 
 	out := &Dispatched{Plan: p, DrawID: d.ID, Created: len(created)}
@@ -116,7 +127,11 @@ func mayViewPlan(a *backend.Actor, p *backend.Plan) bool {
 // with names and accounts from the roster. The group leader is the first
 // member drawn from the lead department.
 func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Draw) ([]*backend.Task, error) {
-	ents, _, err := s.Enterprises.FindEnterprises(ctx, backend.EnterpriseFilter{})
+	usccs := make([]string, len(d.Record.Selections))
+	for i, sel := range d.Record.Selections {
+		usccs[i] = sel.USCC
+	}
+	ents, err := s.Enterprises.FindEnterprisesByUSCC(ctx, usccs)
 	if err != nil {
 		return nil, err
 	}

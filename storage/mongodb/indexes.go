@@ -79,12 +79,13 @@ var indexes = []index{
 	{Collection: "tasks", Name: "year_kind", Keys: bson.D{{Key: "year", Value: 1}, {Key: "kind", Value: 1}}},
 	{Collection: "tasks", Name: "created_at_id", Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
 
-	// Notifications: each user's stream is numbered by a unique (user,
-	// seq), which orders concurrent writers; the inbox row is also the push
-	// outbox, claimed by state and due time. Devices are looked up by user
-	// for a batch of alerts.
-	{Collection: "notifications", Name: "user_id_seq_unique", Keys: bson.D{{Key: "user_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
-	{Collection: "notifications", Name: "push_state_next_at", Keys: bson.D{{Key: "push_state", Value: 1}, {Key: "push_next_at", Value: 1}}},
+	// Notifications: entries are numbered by a unique seq, which orders
+	// concurrent writers; a user's stream is read by (user, seq). The push
+	// outbox's batches are claimed by state and due time. Devices are
+	// looked up by user for a batch of alerts.
+	{Collection: "notifications", Name: "seq_unique", Keys: bson.D{{Key: "seq", Value: 1}}, Unique: true},
+	{Collection: "notifications", Name: "user_id_seq", Keys: bson.D{{Key: "user_id", Value: 1}, {Key: "seq", Value: 1}}},
+	{Collection: "push_outbox", Name: "state_next_at", Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
 	{Collection: "devices", Name: "user_id", Keys: bson.D{{Key: "user_id", Value: 1}}},
 }
 

@@ -3,7 +3,6 @@ package mongodb
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -18,32 +17,27 @@ import (
 // another writer appended to the same user meanwhile.
 const appendAttempts = 20
 
-// notificationModel is how a stream entry is stored. The push fields make
-// the entry its own outbox row.
+// notificationModel is how a stream entry is stored: compactly (empty
+// fields are left out), since a dispatch writes thousands at once.
 type notificationModel struct {
-	ID         string            `bson:"_id"`
-	UserID     string            `bson:"user_id"`
-	Seq        int64             `bson:"seq"`
-	Kind       string            `bson:"kind"`
-	Silent     bool              `bson:"silent"`
-	TaskID     string            `bson:"task_id"`
-	PlanID     string            `bson:"plan_id"`
-	Title      string            `bson:"title"`
-	Body       string            `bson:"body"`
-	Data       map[string]string `bson:"data"`
-	CreatedAt  time.Time         `bson:"created_at"`
-	ReadAt     *time.Time        `bson:"read_at"`
-	PushState  string            `bson:"push_state"`
-	PushNextAt time.Time         `bson:"push_next_at"`
-	PushClaim  string            `bson:"push_claim"`
-	PushUntil  time.Time         `bson:"push_until"`
+	ID        string            `bson:"_id"`
+	UserID    string            `bson:"user_id"`
+	Seq       int64             `bson:"seq"`
+	Kind      string            `bson:"kind"`
+	Silent    bool              `bson:"silent"`
+	TaskID    string            `bson:"task_id,omitempty"`
+	PlanID    string            `bson:"plan_id,omitempty"`
+	Title     string            `bson:"title,omitempty"`
+	Body      string            `bson:"body,omitempty"`
+	Data      map[string]string `bson:"data,omitempty"`
+	CreatedAt time.Time         `bson:"created_at"`
+	ReadAt    *time.Time        `bson:"read_at,omitempty"`
 }
 
 func toNotificationModel(n *backend.Notification) *notificationModel {
 	return &notificationModel{
 		ID: n.ID, UserID: n.UserID, Seq: n.Seq, Kind: n.Kind, Silent: n.Silent, TaskID: n.TaskID, PlanID: n.PlanID,
 		Title: n.Title, Body: n.Body, Data: n.Data, CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
-		PushState: n.PushState, PushNextAt: n.PushNextAt, PushClaim: n.PushClaim, PushUntil: n.PushUntil,
 	}
 }
 
@@ -51,7 +45,6 @@ func (m *notificationModel) domain() *backend.Notification {
 	return &backend.Notification{
 		ID: m.ID, UserID: m.UserID, Seq: m.Seq, Kind: m.Kind, Silent: m.Silent, TaskID: m.TaskID, PlanID: m.PlanID,
 		Title: m.Title, Body: m.Body, Data: m.Data, CreatedAt: m.CreatedAt.UTC(), ReadAt: utcPtr(m.ReadAt),
-		PushState: m.PushState, PushNextAt: m.PushNextAt.UTC(), PushClaim: m.PushClaim, PushUntil: m.PushUntil.UTC(),
 	}
 }
 
@@ -67,14 +60,15 @@ func (s *NotificationStore) coll() collection { return s.db.collection("notifica
 
 // AppendNotifications implements backend.NotificationStore.
 //
-// Each attempt reads the last Seq of every user in the batch, numbers the
-// user's new entries on from it and inserts them all, unordered, in one
-// command. The unique (user_id, seq) index lets one writer have each
-// number; an entry that lost its number is renumbered on the next attempt.
-// Because a writer numbers its entries consecutively from the last one it
-// saw, an entry with Seq k is only ever inserted when k-1 exists: a user's
-// entries become visible in Seq order, which is what lets a reader resume
-// after "the last Seq I saw" without missing anything.
+// Each attempt reads the last Seq stored, numbers the new entries on from
+// it and inserts them all, unordered, in one command. The unique index on
+// seq lets one writer have each number; an entry that lost its number is
+// renumbered on the next attempt. Because a writer numbers its entries
+// consecutively from the last one it saw, an entry with Seq k is only ever
+// inserted when k-1 exists: entries become visible in Seq order, which is
+// what lets a reader resume after "the last Seq I saw" without missing
+// anything. One sequence for every user costs one lookup per attempt
+// (FerretDB answers a per-user lookup by reading the whole collection).
 func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backend.Notification) ([]*backend.Notification, error) {
 	ids := make([]string, len(ns))
 	for i, n := range ns {
@@ -92,14 +86,13 @@ func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backe
 		if len(pending) == 0 {
 			return stored, nil
 		}
-		last, err := s.lastSeqs(ctx, pending)
+		last, err := s.lastSeq(ctx, bson.D{})
 		if err != nil {
 			return nil, err
 		}
 		docs := make([]any, len(pending))
 		for i, n := range pending {
-			last[n.UserID]++
-			n.Seq = last[n.UserID]
+			n.Seq = last + int64(i) + 1
 			docs[i] = toNotificationModel(n)
 		}
 		errs, err := insertMany(ctx, s.coll(), docs, nil)
@@ -168,40 +161,6 @@ func (s *NotificationStore) settleStored(ctx context.Context, ns []*backend.Noti
 	return pending, nil
 }
 
-// lastSeqs returns the highest stored Seq of each user of ns: one indexed
-// lookup per user, a few at a time (FerretDB v1 has no $max or $first
-// accumulator to do it in one aggregation).
-func (s *NotificationStore) lastSeqs(ctx context.Context, ns []*backend.Notification) (map[string]int64, error) {
-	out := map[string]int64{}
-	var list []string
-	for _, n := range ns {
-		if _, ok := out[n.UserID]; !ok {
-			out[n.UserID] = 0
-			list = append(list, n.UserID)
-		}
-	}
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for _, u := range list {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			seq, err := s.LastSeq(ctx, u)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			out[u] = seq
-		}()
-	}
-	wg.Wait()
-	return out, firstErr
-}
-
 // FindNotifications implements backend.NotificationStore.
 func (s *NotificationStore) FindNotifications(ctx context.Context, q backend.InboxQuery) ([]*backend.Notification, error) {
 	seq := bson.D{{Key: "$gt", Value: q.AfterSeq}}
@@ -226,6 +185,11 @@ func (s *NotificationStore) FindNotifications(ctx context.Context, q backend.Inb
 	return findAll(ctx, s.coll(), filter, opts, (*notificationModel).domain)
 }
 
+// FindNotificationsByIDs implements backend.NotificationStore.
+func (s *NotificationStore) FindNotificationsByIDs(ctx context.Context, ids []string) ([]*backend.Notification, error) {
+	return findIn(ctx, s.coll(), "_id", anySlice(ids), nil, (*notificationModel).domain)
+}
+
 // CountUnread implements backend.NotificationStore.
 func (s *NotificationStore) CountUnread(ctx context.Context, userID string) (int, error) {
 	n, err := s.coll().CountDocuments(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "silent", Value: false}, {Key: "read_at", Value: nil}})
@@ -234,8 +198,13 @@ func (s *NotificationStore) CountUnread(ctx context.Context, userID string) (int
 
 // LastSeq implements backend.NotificationStore.
 func (s *NotificationStore) LastSeq(ctx context.Context, userID string) (int64, error) {
+	return s.lastSeq(ctx, bson.D{{Key: "user_id", Value: userID}})
+}
+
+// lastSeq is the highest Seq of the entries matching filter, 0 for none.
+func (s *NotificationStore) lastSeq(ctx context.Context, filter bson.D) (int64, error) {
 	var m notificationModel
-	err := s.coll().FindOne(ctx, bson.D{{Key: "user_id", Value: userID}},
+	err := s.coll().FindOne(ctx, filter,
 		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.D{{Key: "seq", Value: 1}})).Decode(&m)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
@@ -269,61 +238,116 @@ func (s *NotificationStore) MarkAllRead(ctx context.Context, userID string, at t
 	return int(res.ModifiedCount), nil
 }
 
-// ClaimPush implements backend.NotificationStore. A claim is three
-// commands: pick candidates, mark those still pending as ours, read back
-// what we won — another instance claiming at the same time wins some of
-// them, never the same ones.
-func (s *NotificationStore) ClaimPush(ctx context.Context, claim string, now, until time.Time, limit int) ([]*backend.Notification, error) {
-	if _, err := s.coll().UpdateMany(ctx,
-		bson.D{{Key: "push_state", Value: backend.PushSending}, {Key: "push_until", Value: bson.D{{Key: "$lt", Value: now}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "push_state", Value: backend.PushLost}}}}); err != nil {
-		return nil, translate(err)
-	}
-	due := bson.D{{Key: "push_state", Value: backend.PushPending}, {Key: "push_next_at", Value: bson.D{{Key: "$lte", Value: now}}}}
-	cur, err := s.coll().Find(ctx, due, options.Find().
-		SetSort(bson.D{{Key: "push_next_at", Value: 1}, {Key: "_id", Value: 1}}).
-		SetLimit(int64(limit)).SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, translate(err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	if _, err := s.coll().UpdateMany(ctx,
-		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "push_state", Value: backend.PushPending}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "push_state", Value: backend.PushSending}, {Key: "push_claim", Value: claim}, {Key: "push_until", Value: until}}}}); err != nil {
-		return nil, translate(err)
-	}
-	return findAll(ctx, s.coll(), bson.D{
-		{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
-		{Key: "push_state", Value: backend.PushSending},
-		{Key: "push_claim", Value: claim},
-	}, options.Find().SetSort(bson.D{{Key: "push_next_at", Value: 1}, {Key: "_id", Value: 1}}), (*notificationModel).domain)
+// pushBatchModel is a batch of the push outbox: the ids of its entries
+// and its state.
+type pushBatchModel struct {
+	ID              string    `bson:"_id"`
+	NotificationIDs []string  `bson:"notification_ids"`
+	Count           int       `bson:"count"` // len(NotificationIDs), for the backlog metric
+	InboxWritten    bool      `bson:"inbox_written"`
+	State           string    `bson:"state"`
+	NextAt          time.Time `bson:"next_at"`
+	Claim           string    `bson:"claim"`
+	Until           time.Time `bson:"until"`
+	CreatedAt       time.Time `bson:"created_at"`
 }
 
-// SettlePush implements backend.NotificationStore.
-func (s *NotificationStore) SettlePush(ctx context.Context, ids []string, claim, state string) error {
+func (m *pushBatchModel) domain() *backend.PushBatch {
+	return &backend.PushBatch{ID: m.ID, NotificationIDs: m.NotificationIDs, InboxWritten: m.InboxWritten, State: m.State,
+		NextAt: m.NextAt.UTC(), Claim: m.Claim, Until: m.Until.UTC(), CreatedAt: m.CreatedAt.UTC()}
+}
+
+// PushOutbox returns the push outbox.
+func (db *DB) PushOutbox() *PushOutboxStore { return &PushOutboxStore{db: db} }
+
+// PushOutboxStore implements backend.PushOutbox. Every state change is one
+// write per batch (of up to backend.PushBatchSize alerts): per-alert writes
+// would cost a round trip (and, on FerretDB, a transaction) each.
+type PushOutboxStore struct{ db *DB }
+
+var _ backend.PushOutbox = (*PushOutboxStore)(nil)
+
+func (s *PushOutboxStore) coll() collection { return s.db.collection("push_outbox") }
+
+// AddPushBatches implements backend.PushOutbox.
+func (s *PushOutboxStore) AddPushBatches(ctx context.Context, bs []*backend.PushBatch) error {
+	ids := make([]string, len(bs))
+	docs := make([]any, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID
+		docs[i] = &pushBatchModel{ID: b.ID, NotificationIDs: b.NotificationIDs, Count: len(b.NotificationIDs), InboxWritten: b.InboxWritten, State: b.State,
+			NextAt: b.NextAt, Claim: b.Claim, Until: b.Until, CreatedAt: b.CreatedAt}
+	}
+	_, err := insertNew(ctx, s.coll(), ids, docs)
+	return err
+}
+
+// MarkInboxWritten implements backend.PushOutbox.
+func (s *PushOutboxStore) MarkInboxWritten(ctx context.Context, ids []string, now time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.coll().UpdateMany(ctx,
-		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "push_state", Value: backend.PushSending}, {Key: "push_claim", Value: claim}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "push_state", Value: state}, {Key: "push_claim", Value: ""}}}})
+	_, err := s.coll().UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushPending}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "inbox_written", Value: true}, {Key: "next_at", Value: now}}}})
 	return translate(err)
 }
 
-// CountPushPending implements backend.NotificationStore.
-func (s *NotificationStore) CountPushPending(ctx context.Context) (int, error) {
-	n, err := s.coll().CountDocuments(ctx, bson.D{{Key: "push_state", Value: bson.D{{Key: "$in", Value: bson.A{backend.PushPending, backend.PushSending}}}}})
-	return int(n), translate(err)
+// ClaimPushBatch implements backend.PushOutbox.
+func (s *PushOutboxStore) ClaimPushBatch(ctx context.Context, claim string, now, until, orphanedBefore time.Time) (*backend.PushBatch, error) {
+	if _, err := s.coll().UpdateMany(ctx,
+		bson.D{{Key: "state", Value: backend.PushSending}, {Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushLost}}}}); err != nil {
+		return nil, translate(err)
+	}
+	var m pushBatchModel
+	err := s.coll().FindOneAndUpdate(ctx,
+		bson.D{
+			{Key: "state", Value: backend.PushPending}, {Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}},
+			{Key: "$or", Value: bson.A{
+				bson.D{{Key: "inbox_written", Value: true}},
+				bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: orphanedBefore}}}},
+			}},
+		},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushSending}, {Key: "claim", Value: claim}, {Key: "until", Value: until}}}},
+		options.FindOneAndUpdate().SetSort(bson.D{{Key: "next_at", Value: 1}, {Key: "_id", Value: 1}}).SetReturnDocument(options.After),
+	).Decode(&m)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return m.domain(), nil
+}
+
+// SettlePushBatch implements backend.PushOutbox.
+func (s *PushOutboxStore) SettlePushBatch(ctx context.Context, id, claim, state string, nextAt time.Time) error {
+	set := bson.D{{Key: "state", Value: state}, {Key: "claim", Value: ""}}
+	if state == backend.PushPending {
+		set = append(set, bson.E{Key: "next_at", Value: nextAt})
+	}
+	_, err := s.coll().UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: backend.PushSending}, {Key: "claim", Value: claim}},
+		bson.D{{Key: "$set", Value: set}})
+	return translate(err)
+}
+
+// CountPushBacklog implements backend.PushOutbox.
+func (s *PushOutboxStore) CountPushBacklog(ctx context.Context) (int, error) {
+	cur, err := s.coll().Find(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{backend.PushPending, backend.PushSending}}}}},
+		options.Find().SetProjection(bson.D{{Key: "count", Value: 1}}))
+	if err != nil {
+		return 0, translate(err)
+	}
+	var rows []struct {
+		Count int `bson:"count"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return 0, translate(err)
+	}
+	n := 0
+	for _, r := range rows {
+		n += r.Count
+	}
+	return n, nil
 }

@@ -6,15 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"suiji/backend"
 	"suiji/storage/storagetest"
 )
 
-// TestAppendNotificationsNumbersEachUserInOrder: concurrent writers
-// appending to the same users get every entry stored once, each user's
-// entries numbered 1…n without gaps, and a repeat of a batch (the same
-// ids) stores nothing and reports the stored numbers.
-func TestAppendNotificationsNumbersEachUserInOrder(t *testing.T) {
+// TestAppendNotificationsNumbersInOrder: concurrent writers appending to
+// the same users get every entry stored once, all entries numbered 1…n
+// without gaps or repeats, and a repeat of a batch (the same ids) stores
+// nothing and reports the stored numbers.
+func TestAppendNotificationsNumbersInOrder(t *testing.T) {
 	db := storagetest.Mongo(t)
 	store := db.Notifications()
 	const writers, perWriter = 4, 8
@@ -45,6 +47,8 @@ func TestAppendNotificationsNumbersEachUserInOrder(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	total := writers * perWriter * len(users)
+	seen := map[int64]bool{}
 	for _, u := range users {
 		list, err := store.FindNotifications(t.Context(), backend.InboxQuery{UserID: u})
 		if err != nil {
@@ -54,11 +58,12 @@ func TestAppendNotificationsNumbersEachUserInOrder(t *testing.T) {
 			t.Fatalf("%s has %d entries, want %d", u, len(list), writers*perWriter)
 		}
 		for i, n := range list {
-			if n.Seq != int64(i+1) {
-				t.Fatalf("%s entry %d has seq %d: gaps or repeats", u, i, n.Seq)
+			if seen[n.Seq] || n.Seq < 1 || n.Seq > int64(total) || (i > 0 && n.Seq <= list[i-1].Seq) {
+				t.Fatalf("%s entry %d has seq %d: a repeat, a gap or out of order", u, i, n.Seq)
 			}
+			seen[n.Seq] = true
 		}
-		if last, err := store.LastSeq(t.Context(), u); err != nil || last != int64(writers*perWriter) {
+		if last, err := store.LastSeq(t.Context(), u); err != nil || last != list[len(list)-1].Seq {
 			t.Fatalf("LastSeq(%s) = %d, %v", u, last, err)
 		}
 	}
@@ -69,32 +74,25 @@ func TestAppendNotificationsNumbersEachUserInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) != 1 || stored[0].ID != "new" || stored[0].Seq != int64(writers*perWriter+1) {
+	if len(stored) != 1 || stored[0].ID != "new" || stored[0].Seq != int64(total+1) {
 		t.Fatalf("repeat stored %+v", stored)
 	}
-	if again[0].Seq < 1 || again[0].Seq > int64(writers*perWriter) {
+	if again[0].Seq < 1 || again[0].Seq > int64(total) {
 		t.Fatalf("the repeated entry got seq %d, want its stored one", again[0].Seq)
 	}
 }
 
-// TestInboxReadAndPushClaims: unread counting and marking skip silent
-// entries and other users' rows; a claim takes only due pending rows, a
-// second claimer gets none of them, settling needs the claim, and a claim
-// that expired is moved to lost (never sent again).
-func TestInboxReadAndPushClaims(t *testing.T) {
+// TestInboxRead: unread counting and marking skip silent entries and
+// other users' rows.
+func TestInboxRead(t *testing.T) {
 	db := storagetest.Mongo(t)
 	store := db.Notifications()
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	mk := func(id, user string, silent bool, state string, next time.Time) *backend.Notification {
-		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskAssigned, Silent: silent, PushState: state, PushNextAt: next, CreatedAt: now}
+	mk := func(id, user string, silent bool) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskAssigned, Silent: silent, CreatedAt: now}
 	}
-	if _, err := store.AppendNotifications(ctx, []*backend.Notification{
-		mk("a", "u1", false, backend.PushPending, now),
-		mk("b", "u1", false, backend.PushPending, now.Add(time.Hour)), // not due yet
-		mk("c", "u1", true, backend.PushNone, now),
-		mk("d", "u2", false, backend.PushPending, now),
-	}); err != nil {
+	if _, err := store.AppendNotifications(ctx, []*backend.Notification{mk("a", "u1", false), mk("b", "u1", false), mk("c", "u1", true), mk("d", "u2", false)}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := store.CountUnread(ctx, "u1"); err != nil || n != 2 {
@@ -103,56 +101,93 @@ func TestInboxReadAndPushClaims(t *testing.T) {
 	if _, err := store.MarkRead(ctx, "u2", "a", now); backend.ErrorCode(err) != backend.ENOTFOUND {
 		t.Fatalf("marking another user's entry: %v, want ENOTFOUND", err)
 	}
-	if n, err := store.MarkAllRead(ctx, "u1", now); err != nil || n != 2 {
-		t.Fatalf("MarkAllRead = %d, %v", n, err)
+	if n, err := store.MarkRead(ctx, "u1", "a", now); err != nil || n.ReadAt == nil {
+		t.Fatalf("MarkRead = %+v, %v", n, err)
 	}
+	if n, err := store.MarkAllRead(ctx, "u1", now); err != nil || n != 1 {
+		t.Fatalf("MarkAllRead = %d, %v; want the one still unread", n, err)
+	}
+	if n, err := store.CountUnread(ctx, "u2"); err != nil || n != 1 {
+		t.Fatalf("unread u2 = %d, %v", n, err)
+	}
+}
 
-	got, err := store.ClaimPush(ctx, "me", now, now.Add(time.Minute), 10)
+// TestPushOutboxClaims: a repeat of a batch adds nothing; a claim takes
+// the oldest due batch, a second claimer gets another one (or none),
+// settling needs the claim, and a claim that expired is moved to lost
+// (never sent again).
+func TestPushOutboxClaims(t *testing.T) {
+	db := storagetest.Mongo(t)
+	out := db.PushOutbox()
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	batch := func(id string, next time.Time) *backend.PushBatch {
+		return &backend.PushBatch{ID: id, NotificationIDs: []string{"n-" + id}, State: backend.PushPending, NextAt: next, CreatedAt: now}
+	}
+	for range 2 {
+		if err := out.AddPushBatches(ctx, []*backend.PushBatch{batch("a", now), batch("b", now.Add(time.Second)), batch("later", now.Add(time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Until their writer marks the inbox written, batches wait for it
+	// (or for it to be presumed dead).
+	if none, err := out.ClaimPushBatch(ctx, "me", now.Add(time.Second), now.Add(time.Minute), now.Add(-time.Minute)); err != nil || none != nil {
+		t.Fatalf("claimed %+v, %v before the inbox was written", none, err)
+	}
+	if orphan, err := out.ClaimPushBatch(ctx, "me", now.Add(2*time.Minute), now.Add(3*time.Minute), now.Add(time.Millisecond)); err != nil || orphan == nil || orphan.InboxWritten {
+		t.Fatalf("an orphaned batch was not claimed: %+v, %v", orphan, err)
+	} else if err := out.SettlePushBatch(ctx, orphan.ID, "me", backend.PushPending, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.MarkInboxWritten(ctx, []string{"a", "b"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.MarkInboxWritten(ctx, []string{"later"}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := out.ClaimPushBatch(ctx, "me", now.Add(time.Second), now.Add(time.Minute), now.Add(-time.Minute))
+	if err != nil || got == nil || got.ID != "a" || len(got.NotificationIDs) != 1 || got.NotificationIDs[0] != "n-a" {
+		t.Fatalf("first claim %+v, %v", got, err)
+	}
+	other, err := out.ClaimPushBatch(ctx, "other", now.Add(time.Second), now.Add(time.Minute), now.Add(-time.Minute))
+	if err != nil || other == nil || other.ID != "b" || !other.InboxWritten {
+		t.Fatalf("second claimer got %+v, %v; want b", other, err)
+	}
+	if none, err := out.ClaimPushBatch(ctx, "third", now.Add(time.Second), now.Add(time.Minute), now.Add(-time.Minute)); err != nil || none != nil {
+		t.Fatalf("nothing else is due, got %+v, %v", none, err)
+	}
+	if err := out.SettlePushBatch(ctx, "a", "other", backend.PushDone, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.SettlePushBatch(ctx, "a", "me", backend.PushDone, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// b's claim expires: the next claim marks it lost and does not take it.
+	if again, err := out.ClaimPushBatch(ctx, "third", now.Add(2*time.Minute), now.Add(3*time.Minute), now.Add(-time.Minute)); err != nil || again != nil {
+		t.Fatalf("after expiry claimed %+v, %v", again, err)
+	}
+	states := map[string]string{}
+	cur, err := db.Database().Collection("push_outbox").Find(ctx, bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := idsOf(got); ids != "a,d" {
-		t.Fatalf("claimed %s, want a,d", ids)
+	var rows []struct {
+		ID    string `bson:"_id"`
+		State string `bson:"state"`
 	}
-	if other, err := store.ClaimPush(ctx, "other", now, now.Add(time.Minute), 10); err != nil || len(other) != 0 {
-		t.Fatalf("a second claimer got %s, %v", idsOf(other), err)
-	}
-	if err := store.SettlePush(ctx, []string{"a"}, "other", backend.PushDone); err != nil {
+	if err := cur.All(ctx, &rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SettlePush(ctx, []string{"a"}, "me", backend.PushDone); err != nil {
-		t.Fatal(err)
+	for _, r := range rows {
+		states[r.ID] = r.State
 	}
-	// d's claim expires: the next claimer marks it lost and does not take it.
-	later := now.Add(2 * time.Minute)
-	if again, err := store.ClaimPush(ctx, "other", later, later.Add(time.Minute), 10); err != nil || len(again) != 0 {
-		t.Fatalf("after expiry claimed %s, %v", idsOf(again), err)
+	want := map[string]string{"a": backend.PushDone, "b": backend.PushLost, "later": backend.PushPending}
+	if len(states) != len(want) {
+		t.Fatalf("outbox %v, want %v", states, want)
 	}
-	states := map[string]string{}
-	for _, u := range []string{"u1", "u2"} {
-		list, err := store.FindNotifications(ctx, backend.InboxQuery{UserID: u})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range list {
-			states[n.ID] = n.PushState
-		}
-	}
-	want := map[string]string{"a": backend.PushDone, "b": backend.PushPending, "c": backend.PushNone, "d": backend.PushLost}
 	for id, st := range want {
 		if states[id] != st {
 			t.Errorf("%s is %q, want %q", id, states[id], st)
 		}
 	}
-}
-
-func idsOf(ns []*backend.Notification) string {
-	s := ""
-	for i, n := range ns {
-		if i > 0 {
-			s += ","
-		}
-		s += n.ID
-	}
-	return s
 }

@@ -13,15 +13,16 @@ import (
 // taskModel is how a task is stored: the task as one document, so that
 // every change to it (a member replaced, a state moved) is one atomic,
 // versioned replace. MemberUserIDs repeats the active members' accounts so
-// that "my tasks" is an index lookup.
+// that "my tasks" is an index lookup. Empty fields are left out: a
+// dispatch writes a thousand tasks at once.
 type taskModel struct {
 	ID                string              `bson:"_id"`
 	Kind              string              `bson:"kind"`
-	Source            string              `bson:"source"`
-	Reason            string              `bson:"reason"`
-	PlanID            string              `bson:"plan_id"`
-	DrawID            string              `bson:"draw_id"`
-	ExternalPlanRef   string              `bson:"external_plan_ref"`
+	Source            string              `bson:"source,omitempty"`
+	Reason            string              `bson:"reason,omitempty"`
+	PlanID            string              `bson:"plan_id,omitempty"`
+	DrawID            string              `bson:"draw_id,omitempty"`
+	ExternalPlanRef   string              `bson:"external_plan_ref,omitempty"`
 	Year              int                 `bson:"year"`
 	LeadDepartmentID  string              `bson:"lead_department_id"`
 	DepartmentIDs     []string            `bson:"department_ids"`
@@ -32,17 +33,17 @@ type taskModel struct {
 	WindowStart       string              `bson:"window_start"`
 	WindowEnd         string              `bson:"window_end"`
 	DueWindow         string              `bson:"due_window"`
-	DueFeedback       string              `bson:"due_feedback"`
-	DuePublication    string              `bson:"due_publication"`
-	InspectionEndedAt *time.Time          `bson:"inspection_ended_at"`
-	FeedbackAt        *time.Time          `bson:"feedback_at"`
-	PublishedAt       *time.Time          `bson:"published_at"`
-	Overdue           []string            `bson:"overdue"`
-	Reminded          []string            `bson:"reminded"`
+	DueFeedback       string              `bson:"due_feedback,omitempty"`
+	DuePublication    string              `bson:"due_publication,omitempty"`
+	InspectionEndedAt *time.Time          `bson:"inspection_ended_at,omitempty"`
+	FeedbackAt        *time.Time          `bson:"feedback_at,omitempty"`
+	PublishedAt       *time.Time          `bson:"published_at,omitempty"`
+	Overdue           []string            `bson:"overdue,omitempty"`
+	Reminded          []string            `bson:"reminded,omitempty"`
 	State             string              `bson:"state"`
-	CancelledAt       *time.Time          `bson:"cancelled_at"`
-	CancelledBy       string              `bson:"cancelled_by"`
-	CancelledReason   string              `bson:"cancelled_reason"`
+	CancelledAt       *time.Time          `bson:"cancelled_at,omitempty"`
+	CancelledBy       string              `bson:"cancelled_by,omitempty"`
+	CancelledReason   string              `bson:"cancelled_reason,omitempty"`
 	CreatedBy         string              `bson:"created_by"`
 	CreatedAt         time.Time           `bson:"created_at"`
 	UpdatedAt         time.Time           `bson:"updated_at"`
@@ -54,37 +55,37 @@ type taskEnterpriseModel struct {
 	USCC       string   `bson:"uscc"`
 	Name       string   `bson:"name"`
 	Town       string   `bson:"town"`
-	Address    string   `bson:"address"`
-	Lat        *float64 `bson:"lat"`
-	Lng        *float64 `bson:"lng"`
-	Categories []string `bson:"categories"`
+	Address    string   `bson:"address,omitempty"`
+	Lat        *float64 `bson:"lat,omitempty"`
+	Lng        *float64 `bson:"lng,omitempty"`
+	Categories []string `bson:"categories,omitempty"`
 }
 
 type taskItemModel struct {
 	ID            string   `bson:"id"`
 	Code          string   `bson:"code"`
 	Name          string   `bson:"name"`
-	Law           string   `bson:"law"`
-	Article       string   `bson:"article"`
-	DepartmentID  string   `bson:"department_id"`
-	Content       string   `bson:"content"`
-	Method        string   `bson:"method"`
-	Qualification string   `bson:"qualification"`
-	Categories    []string `bson:"categories"`
+	Law           string   `bson:"law,omitempty"`
+	Article       string   `bson:"article,omitempty"`
+	DepartmentID  string   `bson:"department_id,omitempty"`
+	Content       string   `bson:"content,omitempty"`
+	Method        string   `bson:"method,omitempty"`
+	Qualification string   `bson:"qualification,omitempty"`
+	Categories    []string `bson:"categories,omitempty"`
 }
 
 type taskMemberModel struct {
 	BadgeNo      string     `bson:"badge_no"`
 	InspectorID  string     `bson:"inspector_id"`
-	UserID       string     `bson:"user_id"`
+	UserID       string     `bson:"user_id,omitempty"`
 	Name         string     `bson:"name"`
-	DepartmentID string     `bson:"department_id"`
+	DepartmentID string     `bson:"department_id,omitempty"`
 	Lead         bool       `bson:"lead"`
 	AddedAt      time.Time  `bson:"added_at"`
-	AddedReason  string     `bson:"added_reason"`
-	RemovedAt    *time.Time `bson:"removed_at"`
-	RemovedBy    string     `bson:"removed_by"`
-	RemoveReason string     `bson:"remove_reason"`
+	AddedReason  string     `bson:"added_reason,omitempty"`
+	RemovedAt    *time.Time `bson:"removed_at,omitempty"`
+	RemovedBy    string     `bson:"removed_by,omitempty"`
+	RemoveReason string     `bson:"remove_reason,omitempty"`
 }
 
 func toTaskModel(t *backend.Task) *taskModel {
@@ -97,7 +98,7 @@ func toTaskModel(t *backend.Task) *taskModel {
 			Categories: nonNil(e.Categories)},
 		WindowStart: t.WindowStart, WindowEnd: t.WindowEnd, DueWindow: t.Deadlines.Window,
 		DueFeedback: t.Deadlines.Feedback, DuePublication: t.Deadlines.Publication,
-		InspectionEndedAt: t.InspectionEndedAt, FeedbackAt: t.FeedbackAt, PublishedAt: t.PublishedAt, Overdue: nonNil(t.Overdue), Reminded: nonNil(t.Reminded),
+		InspectionEndedAt: t.InspectionEndedAt, FeedbackAt: t.FeedbackAt, PublishedAt: t.PublishedAt, Overdue: t.Overdue, Reminded: t.Reminded,
 		State: t.State, CancelledAt: t.CancelledAt, CancelledBy: t.CancelledBy, CancelledReason: t.CancelledReason,
 		CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version,
 	}
@@ -266,62 +267,24 @@ func (s *TaskStore) CountTasks(ctx context.Context, year int, kind string) (map[
 // insertNew inserts the documents whose ids are not stored yet and returns
 // the ids it inserted: a repeat of a deterministic batch is a no-op, and a
 // concurrent writer inserting the same id first is not an error (the
-// unique _id decides). docs[i] must have the id ids[i].
+// unique _id decides). docs[i] must have the id ids[i]. It does not look
+// first: the insert itself tells which ids were taken.
 func insertNew(ctx context.Context, c collection, ids []string, docs []any) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	existing, err := existingIDs(ctx, c, ids)
-	if err != nil {
-		return nil, err
-	}
-	var fresh []any
-	var freshIDs []string
-	for i, id := range ids {
-		if !existing[id] {
-			existing[id] = true // a batch naming an id twice inserts it once
-			fresh = append(fresh, docs[i])
-			freshIDs = append(freshIDs, id)
-		}
-	}
-	if len(fresh) == 0 {
-		return nil, nil
-	}
-	errs, err := insertMany(ctx, c, fresh, nil)
+	errs, err := insertMany(ctx, c, docs, nil)
 	if err != nil {
 		return nil, err
 	}
 	var inserted []string
-	for i, id := range freshIDs {
+	for i, id := range ids {
 		switch code := backend.ErrorCode(errs[i]); code {
 		case "":
 			inserted = append(inserted, id)
-		case backend.ECONFLICT: // another writer stored it first
+		case backend.ECONFLICT: // stored before, or by another writer just now
 		default:
 			return nil, errs[i]
 		}
 	}
 	return inserted, nil
-}
-
-// existingIDs returns which of ids are stored in c.
-func existingIDs(ctx context.Context, c collection, ids []string) (map[string]bool, error) {
-	cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, translate(err)
-	}
-	out := make(map[string]bool, len(rows))
-	for _, r := range rows {
-		out[r.ID] = true
-	}
-	return out, nil
 }
 
 func utcPtr(t *time.Time) *time.Time {

@@ -19,6 +19,7 @@ import (
 	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
 	"google.golang.org/api/option"
+	htransport "google.golang.org/api/transport/http"
 
 	"suiji/backend"
 )
@@ -53,21 +54,41 @@ type Sender struct {
 
 var _ backend.PushSender = (*Sender)(nil)
 
+// maxConnections is how many connections to FCM the sender keeps open
+// and reuses: a dispatch sends thousands of alerts, a few dozen at a time,
+// and Go's default of two idle connections per host would open (and
+// close) one for nearly every alert.
+const maxConnections = 64
+
 // Open prepares a sender. It does not contact FCM. It returns EINVALID when
 // neither a credentials file nor an endpoint is given, when the project is
 // unknown, or when the credentials file cannot be used.
 func Open(ctx context.Context, o Options) (*Sender, error) {
-	var opts []option.ClientOption
-	if o.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(o.Endpoint))
-	}
+	var auth, opts []option.ClientOption
 	switch {
 	case o.CredentialsFile != "":
-		opts = append(opts, option.WithCredentialsFile(o.CredentialsFile))
+		auth = []option.ClientOption{option.WithCredentialsFile(o.CredentialsFile), option.WithScopes(messagingScope)}
+		opts = append(opts, option.WithCredentialsFile(o.CredentialsFile)) // names the project
 	case o.Endpoint != "":
-		opts = append(opts, option.WithoutAuthentication())
+		auth = []option.ClientOption{option.WithoutAuthentication()}
 	default:
 		return nil, backend.Errorf(backend.EINVALID, "push needs a Firebase credentials file (or an endpoint of a relay or test server)")
+	}
+	base := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        maxConnections,
+		MaxIdleConnsPerHost: maxConnections,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	transport, err := htransport.NewTransport(ctx, base, auth...)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "the Firebase credentials cannot be used")
+	}
+	opts = append(opts, option.WithHTTPClient(&http.Client{Transport: transport, Timeout: 30 * time.Second}))
+	if o.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(o.Endpoint))
 	}
 	// A non-nil Config keeps the SDK from reading FIREBASE_CONFIG.
 	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: o.ProjectID}, opts...)
@@ -80,6 +101,9 @@ func Open(ctx context.Context, o Options) (*Sender, error) {
 	}
 	return &Sender{client: client}, nil
 }
+
+// messagingScope is the OAuth scope of the FCM HTTP v1 API.
+const messagingScope = "https://www.googleapis.com/auth/firebase.messaging"
 
 // Send delivers m to FCM and returns the message id FCM assigned, e.g.
 // "projects/p/messages/123". It returns ENOTFOUND when the token is no

@@ -2,10 +2,16 @@ package push_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -159,5 +165,59 @@ func TestOpenNeedsCredentialsOrEndpoint(t *testing.T) {
 	_, err = push.Open(t.Context(), push.Options{Endpoint: "http://127.0.0.1:1/v1"})
 	if got := backend.ErrorCode(err); got != backend.EINVALID {
 		t.Errorf("Open without a project: code %q (%v), want EINVALID", got, err)
+	}
+}
+
+// TestSendWithServiceAccount: with a service-account file the sender signs
+// in (an OAuth token from the account's token_uri, here a local server) and
+// sends with the token as bearer, to the project the file names.
+func TestSendWithServiceAccount(t *testing.T) {
+	token := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Form.Get("assertion") == "" {
+			http.Error(w, "no assertion", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"token-123","token_type":"Bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(token.Close)
+	var gotAuth string
+	fcmSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = r.Header.Get("Authorization")
+		if r.URL.Path != "/v1/projects/suiji-test/messages:send" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"name":"projects/suiji-test/messages/1"}`)
+	}))
+	t.Cleanup(fcmSrv.Close)
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "suiji-test", "private_key_id": "k1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "push@suiji-test.iam.gserviceaccount.com", "client_id": "1", "token_uri": token.URL,
+	})
+	file := filepath.Join(t.TempDir(), "account.json")
+	if err := os.WriteFile(file, account, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := push.Open(t.Context(), push.Options{CredentialsFile: file, Endpoint: fcmSrv.URL + "/v1"})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Push(t.Context(), backend.PushMessage{Token: "device-1", Title: "新任务", Body: "b"}); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if gotAuth != "Bearer token-123" {
+		t.Fatalf("Authorization %q, want the service account's token", gotAuth)
 	}
 }

@@ -137,7 +137,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	sessions := st.Cache.Sessions()
 	// Inbox first, then push, then live events to every instance.
 	notifier := &notify.Service{
-		Store: db.Notifications(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
+		Store: db.Notifications(), Outbox: db.PushOutbox(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
 		Audit: recorder, Now: now,
 	}
 	// One password checker for sign-ins and password changes: one throttle,

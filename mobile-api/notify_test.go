@@ -1,0 +1,399 @@
+package mobileapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+	"suiji/backend/app"
+	"suiji/backend/cmd/wire"
+	"suiji/backend/notify"
+	"suiji/storage/cache"
+	"suiji/storage/push"
+)
+
+// fakeFCM is an FCM HTTP v1 server on loopback, enough for the Firebase
+// Admin SDK: POST /v1/projects/p/messages:send. It answers by the token's
+// prefix: "gone" is unregistered (404 UNREGISTERED), "busy" is 503 on its
+// first request and accepted after, "slow" is 429 with Retry-After: 1 on
+// its first request and accepted after; anything else is accepted.
+type fakeFCM struct {
+	mu       sync.Mutex
+	accepted map[string][]map[string]any // token → accepted "message" objects
+	requests map[string][]time.Time      // token → when each request came
+	url      string
+}
+
+func newFakeFCM(t testing.TB) *fakeFCM {
+	f := &fakeFCM{accepted: map[string][]map[string]any{}, requests: map[string][]time.Time{}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	f.url = srv.URL + "/v1"
+	return f
+}
+
+func (f *fakeFCM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/projects/p/messages:send" {
+		http.NotFound(w, r)
+		return
+	}
+	var req struct {
+		Message map[string]any `json:"message"`
+	}
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(body, &req); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	token, _ := req.Message["token"].(string)
+	f.mu.Lock()
+	f.requests[token] = append(f.requests[token], time.Now())
+	n := len(f.requests[token])
+	f.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	fail := func(status int, grpc, fcmCode string) {
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+			"code": status, "message": fcmCode, "status": grpc,
+			"details": []any{map[string]any{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcmCode}},
+		}})
+	}
+	switch {
+	case strings.HasPrefix(token, "gone"):
+		fail(http.StatusNotFound, "NOT_FOUND", "UNREGISTERED")
+		return
+	case strings.HasPrefix(token, "busy") && n == 1:
+		fail(http.StatusServiceUnavailable, "UNAVAILABLE", "UNAVAILABLE")
+		return
+	case strings.HasPrefix(token, "slow") && n == 1:
+		w.Header().Set("Retry-After", "1")
+		fail(http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED")
+		return
+	}
+	f.mu.Lock()
+	f.accepted[token] = append(f.accepted[token], req.Message)
+	f.mu.Unlock()
+	_, _ = io.WriteString(w, `{"name":"projects/p/messages/1"}`)
+}
+
+// notificationIDs lists the notification ids accepted for token.
+func (f *fakeFCM) notificationIDs(token string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, m := range f.accepted[token] {
+		data, _ := m["data"].(map[string]any)
+		id, _ := data["notification_id"].(string)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (f *fakeFCM) total() (requests, accepted int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.requests {
+		requests += len(r)
+	}
+	for _, a := range f.accepted {
+		accepted += len(a)
+	}
+	return requests, accepted
+}
+
+// instance builds another instance of env's deployment: the same database,
+// its own connection to Redis under the same key prefix (so pub/sub and
+// leases are shared), services built by wire as in production, and push
+// through sender (nil: push off).
+func (env *apiEnv) instance(t *testing.T, cfg Config, sender backend.PushSender) (*Server, app.Services) {
+	t.Helper()
+	c, err := cache.Open(t.Context(), cache.Options{URL: env.stack.RedisURL, Prefix: env.cache.Prefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	svc := wire.Services(&wire.Stores{Mongo: env.db, Cache: c, Push: sender}, env.stack, func() time.Time { return time.Now().UTC() })
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	return New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, svc), svc
+}
+
+func openFakePush(t testing.TB, f *fakeFCM) backend.PushSender {
+	t.Helper()
+	sender, err := push.Open(t.Context(), push.Options{Endpoint: f.url, ProjectID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender
+}
+
+// actorCtx is a context acting as u.
+func actorCtx(ctx context.Context, u *backend.User) context.Context {
+	return backend.WithActor(ctx, &backend.Actor{UserID: u.ID, Username: u.Username, Roles: u.Roles, DepartmentID: u.DepartmentID})
+}
+
+// drainPush runs the pusher's batches until nothing is pending.
+func drainPush(t testing.TB, svc app.Services) {
+	t.Helper()
+	for range 20 {
+		n, err := svc.Notify.PushPending(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("the pusher never ran dry")
+}
+
+// assignments returns each member's task.assigned entries by user id.
+func assignments(t *testing.T, env *apiEnv, users map[string]*backend.User) map[string][]*backend.Notification {
+	t.Helper()
+	out := map[string][]*backend.Notification{}
+	for _, u := range users {
+		list, err := env.db.Notifications().FindNotifications(t.Context(), backend.InboxQuery{UserID: u.ID, InboxOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range list {
+			if n.Kind == backend.NoteTaskAssigned {
+				out[u.ID] = append(out[u.ID], n)
+			}
+		}
+	}
+	return out
+}
+
+func TestPushAlertsEveryDeviceOnceAndPrunesDeadTokens(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 12, `{"count":3}`)
+	fcm := newFakeFCM(t)
+	_, svc := env.instance(t, Config{}, openFakePush(t, fcm))
+	ctx := actorCtx(t.Context(), env.users["staff"])
+	if _, err := svc.Tasks.Dispatch(ctx, w.draw.ID); err != nil {
+		t.Fatal(err)
+	}
+	notes := assignments(t, env, w.inspectors)
+	if len(notes) < 3 {
+		t.Fatalf("only %d members were alerted", len(notes))
+	}
+
+	// Every member has a good phone; three of them also one that FCM
+	// forgot, one that is busy once, and one rate-limited once.
+	var members []string
+	for u := range notes {
+		members = append(members, u)
+	}
+	slices.Sort(members)
+	tokens := map[string][]string{}
+	for i, u := range members {
+		tokens[u] = []string{"ok-" + u}
+		switch i {
+		case 0:
+			tokens[u] = append(tokens[u], "gone-"+u)
+		case 1:
+			tokens[u] = append(tokens[u], "busy-"+u)
+		case 2:
+			tokens[u] = append(tokens[u], "slow-"+u)
+		}
+		for _, tok := range tokens[u] {
+			d := &backend.Device{UserID: u, Token: tok, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+			if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := time.Now()
+	drainPush(t, svc)
+
+	for _, u := range members {
+		var want []string
+		for _, n := range notes[u] {
+			want = append(want, n.ID)
+		}
+		slices.Sort(want)
+		for _, tok := range tokens[u] {
+			got := fcm.notificationIDs(tok)
+			slices.Sort(got)
+			if strings.HasPrefix(tok, "gone") {
+				if len(got) != 0 {
+					t.Fatalf("an unregistered token was delivered to: %v", got)
+				}
+				continue
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s got %v, want each of %v exactly once", tok, got, want)
+			}
+		}
+	}
+	// 503 and 429 were retried; the 429 after its Retry-After.
+	fcm.mu.Lock()
+	busy, slow := fcm.requests[tokens[members[1]][1]], fcm.requests[tokens[members[2]][1]]
+	fcm.mu.Unlock()
+	if len(busy) != len(notes[members[1]])+1 {
+		t.Fatalf("busy device got %d requests for %d alerts, want one retry", len(busy), len(notes[members[1]]))
+	}
+	if len(slow) != len(notes[members[2]])+1 || slow[1].Sub(slow[0]) < 900*time.Millisecond {
+		t.Fatalf("rate-limited device: requests at %v, want a retry after Retry-After: 1", slow)
+	}
+	// The unregistered token is gone; the good ones stay.
+	left, err := env.db.Devices().FindDevicesByUser(t.Context(), members[0])
+	if err != nil || len(left) != 1 || left[0].Token != "ok-"+members[0] {
+		t.Fatalf("devices left for the first member: %+v, %v", left, err)
+	}
+	// What a phone receives: the task and kind, high priority on Android,
+	// an APNs alert, Chinese text.
+	fcm.mu.Lock()
+	msg := fcm.accepted["ok-"+members[0]][0]
+	fcm.mu.Unlock()
+	raw, _ := json.Marshal(msg)
+	for _, want := range []string{`"task_id":"`, `"kind":"task.assigned"`, `"priority":"high"`, `"apns-priority":"10"`,
+		`"alert":{"body":"`, `"title":"新检查任务"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("message lacks %s: %s", want, raw)
+		}
+	}
+	// Every row is settled; another pass sends nothing.
+	requests, _ := fcm.total()
+	drainPush(t, svc)
+	if again, _ := fcm.total(); again != requests {
+		t.Fatalf("a second pass sent %d more requests", again-requests)
+	}
+	if states := outboxStates(t, env); len(states) != 1 || states[0] != backend.PushDone {
+		t.Fatalf("outbox batches %v, want one, done", states)
+	}
+	t.Logf("pushed in %v", time.Since(start))
+}
+
+// outboxStates lists the states of the push outbox's batches.
+func outboxStates(t *testing.T, env *apiEnv) []string {
+	t.Helper()
+	cur, err := env.db.Database().Collection("push_outbox").Find(t.Context(), bson.D{}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		State string `bson:"state"`
+	}
+	if err := cur.All(t.Context(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.State)
+	}
+	return out
+}
+
+// TestPushSurvivesCrashes: an instance writes a dispatch's alerts (outbox
+// and inbox) and dies before pushing; another instance (a restart) sends
+// every alert exactly once. A writer that died after its inbox write but
+// before marking its outbox batch ready has the batch sent once it is
+// presumed dead; one that died before its inbox write has nothing sent
+// until its request is repeated, then exactly once. A batch an instance
+// had claimed when it died is not sent again (at most once per device).
+func TestPushSurvivesCrashes(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 12, `{"count":3}`)
+	fcm := newFakeFCM(t)
+	_, crashed := env.instance(t, Config{}, openFakePush(t, fcm))
+	staff := actorCtx(t.Context(), env.users["staff"])
+	res, err := crashed.Tasks.Dispatch(staff, w.draw.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The crashed instance's pusher never ran: nothing was sent.
+	if requests, _ := fcm.total(); requests != 0 {
+		t.Fatalf("%d pushes before the pusher ran", requests)
+	}
+	notes := assignments(t, env, w.inspectors)
+	var all []*backend.Notification
+	for u, list := range notes {
+		all = append(all, list...)
+		d := &backend.Device{UserID: u, Token: "ok-" + u, Platform: backend.PlatformIOS, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+		if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two writers died: one after its inbox write, one before it.
+	user, task := all[0].UserID, all[0].TaskID
+	longAgo := time.Now().UTC().Add(-2 * notify.DefaultOrphanAfter)
+	reminder := func(id string) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: task, Title: "期限提醒", Body: "检查期限将至", CreatedAt: longAgo}
+	}
+	written, unwritten := reminder("written-1"), reminder("unwritten-1")
+	for _, n := range []*backend.Notification{written, unwritten} {
+		if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{{ID: notify.BatchID([]string{n.ID}),
+			NotificationIDs: []string{n.ID}, State: backend.PushPending, NextAt: longAgo, CreatedAt: longAgo}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.db.Notifications().AppendNotifications(t.Context(), []*backend.Notification{written}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, restarted := env.instance(t, Config{}, openFakePush(t, fcm))
+	drainPush(t, restarted)
+	drainPush(t, restarted)
+	sentTo := func(n *backend.Notification) int {
+		count := 0
+		for _, id := range fcm.notificationIDs("ok-" + n.UserID) {
+			if id == n.ID {
+				count++
+			}
+		}
+		return count
+	}
+	for _, n := range append(all, written) {
+		if c := sentTo(n); c != 1 {
+			t.Fatalf("alert %s reached its device %d times, want exactly once", n.ID, c)
+		}
+	}
+	if c := sentTo(unwritten); c != 0 {
+		t.Fatalf("an alert whose entry is not in the inbox was sent %d times", c)
+	}
+	// Its writer's request is repeated: the inbox gets it, then the phone.
+	if err := restarted.Notify.Notify(t.Context(), []*backend.Notification{reminder("unwritten-1")}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, restarted)
+	if c := sentTo(unwritten); c != 1 {
+		t.Fatalf("the repeated alert was sent %d times, want once", c)
+	}
+
+	// An instance claims the next batch (a cancellation's alerts) and dies
+	// while sending: the batch is lost, never sent twice.
+	if _, err := crashed.Tasks.Cancel(staff, res.TaskIDs[0], 0, "企业停产"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	dead, err := env.db.PushOutbox().ClaimPushBatch(t.Context(), "dead-instance", now, now.Add(-time.Millisecond), now.Add(-time.Hour))
+	if err != nil || dead == nil {
+		t.Fatalf("claim by the dead instance: %v, %v", dead, err)
+	}
+	requests, _ := fcm.total()
+	drainPush(t, restarted)
+	if again, _ := fcm.total(); again != requests {
+		t.Fatalf("the dead instance's batch was sent again (%d requests)", again-requests)
+	}
+	states := outboxStates(t, env)
+	slices.Sort(states)
+	if !slices.Equal(states, []string{backend.PushDone, backend.PushDone, backend.PushDone, backend.PushLost}) {
+		t.Fatalf("outbox %v, want three batches done and the dead claim lost", states)
+	}
+}
