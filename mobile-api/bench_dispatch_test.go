@@ -72,7 +72,8 @@ func BenchmarkDispatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := svc.Plans.ApprovePlan(coord, p.ID); err != nil {
+	leader := backend.WithActor(ctx, &backend.Actor{UserID: "bench-leader", Username: "leader", Roles: []backend.Role{backend.RoleLeader}})
+	if _, err := svc.Plans.ApprovePlan(leader, p.ID); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := svc.Plans.CommitSeed(coord, p.ID, ""); err != nil {
