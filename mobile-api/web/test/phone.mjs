@@ -88,6 +88,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     // The coordinator dispatches another task now: it arrives through the
     // live event stream, with its notification, without a reload.
     const second = await targetedTask(1);
+    state.secondTask = second;
     await taskLink(page, second).waitFor({ timeout: 15_000 });
     assert.equal(navigations, before, 'no reload happened');
     await page.getByRole('alert').filter({ hasText: second.enterprise.name }).first().waitFor();
@@ -100,6 +101,26 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await page.reload();
     await taskLink(page, second).waitFor();
     assert.equal(await page.getByLabel('密码').count(), 0, 'no sign-in form after a reload');
+  }, phone);
+
+  scenario('phone: a task cancelled while the app is open shows as cancelled; one dispatched while the phone was offline appears when it is back', async (page, context) => {
+    await signIn(page);
+    await taskLink(page, state.secondTask).waitFor();
+    const coord = await apiAs(base, 'coordinator', password);
+    await coord.post(`/api/v1/tasks/${state.secondTask.id}/cancel`, { version: state.secondTask.version, reason: '浏览器测试：企业已停产' });
+    await taskLink(page, state.secondTask).getByText('已取消').waitFor({ timeout: 15_000 });
+    await taskLink(page, state.secondTask).click();
+    await page.getByText('此任务已取消：浏览器测试：企业已停产').waitFor();
+    await page.goBack();
+
+    await context.setOffline(true);
+    await page.getByText('离线').first().waitFor();
+    const third = await targetedTask(2);
+    await page.waitForTimeout(1000);
+    assert.equal(await taskLink(page, third).count(), 0, 'nothing arrives while offline');
+    await context.setOffline(false);
+    await taskLink(page, third).waitFor({ timeout: 15_000 });
+    await page.getByText('已全部同步').waitFor();
   }, phone);
 
   scenario('phone: the task page shows the enterprise with a map link, the items with legal basis and method, the group and the deadlines', async (page) => {
