@@ -157,6 +157,11 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/tasks/overdue", signedIn, officeAndLeaders, s.handleOverdueTasks},
 		{"GET", "/api/v1/tasks/:id", signedIn, nil, s.handleGetTask},
 		{"POST", "/api/v1/tasks/:id/cancel", signedIn, office, s.handleCancelTask},
+		// Replacing a member after dispatch: committed, then drawn at
+		// random (never picked by hand); the records are public.
+		{"GET", "/api/v1/tasks/:id/replacements", signedIn, nil, s.handleListReplacements},
+		{"POST", "/api/v1/tasks/:id/replacements", signedIn, office, s.handleCommitReplacement},
+		{"POST", "/api/v1/tasks/:id/replacements/:replacement_id/draw", signedIn, office, s.handleDrawReplacement},
 		// The working-day calendar behind the deadlines: everyone may read
 		// it; the coordinator adds the bureau's overrides.
 		{"GET", "/api/v1/calendar", signedIn, nil, s.handleGetCalendar},
@@ -170,6 +175,8 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/public/v1/plans/:id", public, nil, s.handlePublicPlan},
 		{"GET", "/public/v1/plans/:id/draws", public, nil, s.handlePublicDraws},
 		{"GET", "/public/v1/draws/:id", public, nil, s.handlePublicDraw},
+		{"GET", "/public/v1/draws/:id/replacements", public, nil, s.handlePublicReplacements},
+		{"GET", "/public/v1/replacements/:id", public, nil, s.handlePublicReplacement},
 		{"GET", "/public/v1/draw-spec", public, nil, s.handleDrawSpec},
 		{"GET", "/public/v1/audit/head", public, nil, s.handleAuditHead},
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"suiji/backend"
+	"suiji/backend/draw"
 	"suiji/backend/tasks"
 )
 
@@ -292,4 +293,116 @@ func (s *Server) handlePutCalendar(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(calendarEntryJSON{Date: o.Date, Kind: o.Kind, Name: o.Name, Source: "override"})
+}
+
+// replacementJSON is a replacement as the API shows it: its commitment,
+// and its public record once drawn. The sealed seed never leaves the
+// backend.
+type replacementJSON struct {
+	ID             string            `json:"id"`
+	TaskID         string            `json:"task_id,omitempty"`
+	DrawID         string            `json:"draw_id"`
+	USCC           string            `json:"uscc"`
+	Out            string            `json:"out"`
+	Reason         string            `json:"reason"`
+	State          string            `json:"state"`
+	SeedCommitment string            `json:"seed_commitment"`
+	EntropySource  string            `json:"entropy_source"`
+	RosterSHA256   string            `json:"roster_sha256"`
+	Eligible       int               `json:"eligible"`
+	CommittedAt    time.Time         `json:"committed_at"`
+	Record         *draw.Replacement `json:"record,omitempty"`
+	VerifyURL      string            `json:"verify_url"`
+}
+
+func newReplacementJSON(r *backend.TaskReplacement, withTask bool) replacementJSON {
+	out := replacementJSON{
+		ID: r.ID, DrawID: r.DrawID, USCC: r.USCC, Out: r.Out, Reason: r.Reason, State: r.State,
+		SeedCommitment: r.SeedCommitment, EntropySource: r.EntropySource, RosterSHA256: r.RosterSHA256,
+		Eligible: r.Eligible, CommittedAt: r.CommittedAt, Record: r.Record, VerifyURL: "/public/v1/replacements/" + r.ID,
+	}
+	if out.Record != nil {
+		out.State = backend.ReplacementDrawn
+	}
+	if withTask {
+		out.TaskID = r.TaskID
+	}
+	return out
+}
+
+// replacementRequest is the body of POST /api/v1/tasks/{id}/replacements.
+type replacementRequest struct {
+	BadgeNo       string `json:"badge_no"`
+	Reason        string `json:"reason"`
+	EntropySource string `json:"entropy_source"`
+}
+
+func (s *Server) handleCommitReplacement(c *fiber.Ctx) error {
+	var req replacementRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	r, err := s.svc.Tasks.CommitReplacement(c.UserContext(), c.Params("id"), req.BadgeNo, req.Reason, req.EntropySource)
+	if err != nil {
+		return err
+	}
+	c.Location("/public/v1/replacements/" + r.ID)
+	return c.Status(fiber.StatusCreated).JSON(newReplacementJSON(r, true))
+}
+
+// replacementDrawRequest is the body of POST …/replacements/{id}/draw.
+type replacementDrawRequest struct {
+	PublicEntropy string `json:"public_entropy"`
+}
+
+func (s *Server) handleDrawReplacement(c *fiber.Ctx) error {
+	var req replacementDrawRequest
+	if len(c.Body()) > 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	rec, err := s.svc.Tasks.DrawReplacement(c.UserContext(), c.Params("id"), c.Params("replacement_id"), req.PublicEntropy)
+	if err != nil {
+		return err
+	}
+	return c.JSON(rec)
+}
+
+func (s *Server) handleListReplacements(c *fiber.Ctx) error {
+	list, err := s.svc.Tasks.ListReplacements(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	out := make([]replacementJSON, len(list))
+	for i, r := range list {
+		out[i] = newReplacementJSON(r, true)
+	}
+	return c.JSON(fiber.Map{"replacements": out})
+}
+
+// handlePublicReplacements lists a draw's drawn replacement records.
+func (s *Server) handlePublicReplacements(c *fiber.Ctx) error {
+	list, err := s.svc.Tasks.PublicReplacements(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*draw.Replacement{}
+	}
+	return c.JSON(fiber.Map{"draw_id": c.Params("id"), "replacements": list})
+}
+
+// handlePublicReplacement is one replacement for anyone: its public record
+// once drawn (what `suiji verify-draw URL` re-computes), its commitment
+// until then.
+func (s *Server) handlePublicReplacement(c *fiber.Ctx) error {
+	r, err := s.svc.Tasks.PublicReplacement(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if r.Record != nil {
+		return c.JSON(r.Record)
+	}
+	return c.JSON(newReplacementJSON(r, false))
 }

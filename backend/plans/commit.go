@@ -12,6 +12,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/draw"
+	"suiji/backend/seal"
 )
 
 // Bounds of the texts an attempt carries.
@@ -147,7 +148,7 @@ func (s *Service) keep(ctx context.Context, in *draw.Inputs) error {
 // publish makes the attempt's sealed seed, stores it encrypted and records
 // the commitment on the plan.
 func (s *Service) publish(ctx context.Context, p *backend.Plan, in *draw.Inputs, mark time.Time, source string) (*backend.Plan, error) {
-	box, err := newSealer(s.SeedKey)
+	box, err := seal.New(s.SeedKey)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func (s *Service) publish(ctx context.Context, p *backend.Plan, in *draw.Inputs,
 		return nil, backend.Wrap(err, backend.EINTERNAL, "no randomness for the seed")
 	}
 	seq := p.DrawCount + 1
-	sealed, err := box.seal(s.Rand, p.ID, seq, seed)
+	sealed, err := box.Seal(s.Rand, p.ID, seq, seed)
 	if err != nil {
 		return nil, err
 	}

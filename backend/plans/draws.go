@@ -8,6 +8,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/draw"
+	"suiji/backend/seal"
 )
 
 // Draw runs the plan's committed attempt (SPEC.md): the public entropy's
@@ -153,7 +154,7 @@ func drawID(planID string, seq int) string { return fmt.Sprintf("%s-%d", planID,
 
 // unseal opens the attempt's sealed seed.
 func (s *Service) unseal(ctx context.Context, p *backend.Plan) (draw.SealedSeed, error) {
-	box, err := newSealer(s.SeedKey)
+	box, err := seal.New(s.SeedKey)
 	if err != nil {
 		return "", err
 	}
@@ -161,7 +162,7 @@ func (s *Service) unseal(ctx context.Context, p *backend.Plan) (draw.SealedSeed,
 	if err != nil {
 		return "", err
 	}
-	seed, err := box.open(p.ID, p.Commitment.Seq, sealed)
+	seed, err := box.Open(p.ID, p.Commitment.Seq, sealed)
 	if err != nil {
 		return "", err
 	}

@@ -29,6 +29,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -52,10 +53,15 @@ type Service struct {
 	Departments backend.DepartmentStore
 	Users       backend.UserStore
 	Calendar    backend.CalendarStore
-	Locks       backend.Locker
-	Notifier    Notifier
-	Audit       backend.Auditor
-	Now         func() time.Time
+	// Replacements after dispatch, their sealed seeds encrypted with
+	// SeedKey (SUIJI_SEED_KEY) and made from Rand (crypto/rand).
+	Replacements backend.ReplacementStore
+	SeedKey      string
+	Rand         io.Reader
+	Locks        backend.Locker
+	Notifier     Notifier
+	Audit        backend.Auditor
+	Now          func() time.Time
 }
 
 // mayView reports whether the actor may see a task: coordinators, leaders

@@ -87,6 +87,12 @@ var indexes = []index{
 	{Collection: "notifications", Name: "user_id_seq", Keys: bson.D{{Key: "user_id", Value: 1}, {Key: "seq", Value: 1}}},
 	{Collection: "push_outbox", Name: "state_next_at", Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
 	{Collection: "devices", Name: "user_id", Keys: bson.D{{Key: "user_id", Value: 1}}},
+
+	// Replacements after dispatch: a task's, and a draw's drawn records by
+	// number (the record's id, draw and number, is the exactly-once fence).
+	{Collection: "replacements", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
+	{Collection: "replacement_records", Name: "draw_id_seq", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "seq", Value: 1}}},
+	{Collection: "replacement_records", Name: "replacement_id", Keys: bson.D{{Key: "replacement_id", Value: 1}}},
 }
 
 // EnsureIndexes creates every index in the table that does not exist yet. It

@@ -191,7 +191,8 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		Tasks: &tasks.Service{
 			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(), Users: db.Users(),
-			Calendar: db.Calendar(), Locks: st.Cache.Locks(), Notifier: notifier, Audit: recorder, Now: now,
+			Calendar: db.Calendar(), Replacements: db.Replacements(), SeedKey: cfg.SeedKey, Rand: plans.NewRandReader(),
+			Locks: st.Cache.Locks(), Notifier: notifier, Audit: recorder, Now: now,
 		},
 		Notify: notifier,
 	}

@@ -1,0 +1,64 @@
+package backend
+
+import (
+	"context"
+	"time"
+
+	"suiji/backend/draw"
+)
+
+// Replacement states: committed (the seed's commitment is published, the
+// member not yet drawn) and drawn (the public record exists).
+const (
+	ReplacementCommitted = "committed"
+	ReplacementDrawn     = "drawn"
+)
+
+// TaskReplacement is the replacement of one member of a dispatched random
+// task's group (回避, illness, a conflict found late). It is committed
+// first — a fresh sealed seed whose commitment is published, the roster
+// frozen, the entropy source fixed — and drawn after, at random from those
+// still eligible (draw.NewReplacement). Nobody picks the member by hand.
+type TaskReplacement struct {
+	ID             string
+	TaskID         string
+	DrawID         string
+	PlanID         string
+	USCC           string
+	Out            string // badge going out
+	Reason         string
+	EntropySource  string // "" for none
+	SeedCommitment string
+	SealedSeed     []byte         // encrypted (package seal); never leaves the backend
+	Roster         []draw.Officer // the plan's departments as of the commitment
+	RosterSHA256   string
+	Eligible       int // known at commit, before any seed is used
+	State          string
+	CommittedAt    time.Time
+	CommittedBy    string
+	Record         *draw.Replacement // the public record, once drawn
+}
+
+// ReplacementStore keeps replacements. A drawn replacement's record is
+// numbered within its draw (1, 2, … in the order drawn); the number is the
+// fence that records it exactly once.
+type ReplacementStore interface {
+	// CreateReplacement stores a committed replacement, setting its ID.
+	CreateReplacement(ctx context.Context, r *TaskReplacement) error
+	// FindReplacement returns a replacement. ENOTFOUND.
+	FindReplacement(ctx context.Context, id string) (*TaskReplacement, error)
+	// FindReplacementsByTask lists a task's replacements, oldest first.
+	FindReplacementsByTask(ctx context.Context, taskID string) ([]*TaskReplacement, error)
+	// InsertReplacementRecord stores a drawn record under its draw and Seq.
+	// ECONFLICT when the draw already has a record with that Seq (another
+	// replacement of the draw was drawn meanwhile: renumber and retry).
+	InsertReplacementRecord(ctx context.Context, replacementID string, rec *draw.Replacement) error
+	// FindReplacementRecords lists a draw's drawn records by Seq.
+	FindReplacementRecords(ctx context.Context, drawID string) ([]*draw.Replacement, error)
+	// FindReplacementRecord returns the drawn record of a replacement.
+	// ENOTFOUND while it is not drawn.
+	FindReplacementRecord(ctx context.Context, replacementID string) (*draw.Replacement, error)
+	// MarkReplacementDrawn records on the replacement that rec is its
+	// record (bookkeeping after InsertReplacementRecord).
+	MarkReplacementDrawn(ctx context.Context, id string, rec *draw.Replacement) error
+}

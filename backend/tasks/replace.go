@@ -1,0 +1,412 @@
+package tasks
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"suiji/backend"
+	"suiji/backend/draw"
+	"suiji/backend/seal"
+)
+
+// Replacement after dispatch (回避, illness, a conflict found late): the
+// member going out is replaced at random from those still eligible, never
+// by hand, in two steps like every random choice in suiji. The commit
+// (CommitReplacement) freezes the roster of the plan's departments, fixes
+// the source of any public entropy, checks that someone is eligible (no
+// seed is involved yet: refusing reveals nothing) and publishes the SHA-256
+// of a fresh sealed seed — the draw's revealed seed is known to everyone,
+// so it must not decide a later choice. The draw (DrawReplacement) mixes
+// in the entropy's value, picks the member (draw.NewReplacement) and
+// publishes the record, which `suiji verify-draw` re-computes; the task's
+// group changes and everyone concerned is told.
+
+// Limits of a replacement's texts.
+const (
+	MaxReplacementReason = 1000
+	MaxEntropySource     = 200
+	MaxEntropyValue      = 500
+)
+
+// replacementLockTTL bounds a replacement draw's hold on its draw's lease.
+const replacementLockTTL = 30 * time.Second
+
+// CommitReplacement commits the replacement of the member with badge out
+// of a dispatched random task, with the reason and, optionally, the source
+// of the public entropy its draw will mix in. ENOTFOUND; EFORBIDDEN unless
+// the coordinator or the lead department's staff; EINVALID (no reason, not
+// a member, not a drawn task); ECONFLICT when the task is completed or
+// cancelled, a replacement of it is committed and not drawn yet, or nobody
+// is eligible.
+func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, entropySource string) (*backend.TaskReplacement, error) {
+	reason, entropySource = strings.TrimSpace(reason), strings.TrimSpace(entropySource)
+	fields := map[string]string{}
+	if n := utf8.RuneCountInString(reason); n == 0 || n > MaxReplacementReason {
+		fields["reason"] = fmt.Sprintf("required (回避, illness …), at most %d characters", MaxReplacementReason)
+	}
+	if utf8.RuneCountInString(entropySource) > MaxEntropySource {
+		fields["entropy_source"] = fmt.Sprintf("at most %d characters", MaxEntropySource)
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid replacement", fields)
+	}
+	t, err := s.manageable(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	out = backend.NormalizeBadgeNo(out)
+	if !slices.ContainsFunc(t.Members, func(m backend.TaskMember) bool { return m.Active() && m.BadgeNo == out }) {
+		return nil, backend.InvalidFields("not a member", map[string]string{"badge_no": "not a member of the task's group"})
+	}
+	previous, err := s.Replacements.FindReplacementsByTask(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(previous, func(r *backend.TaskReplacement) bool { return r.State == backend.ReplacementCommitted }) {
+		return nil, backend.Errorf(backend.ECONFLICT, "a replacement of this task is committed and not drawn yet; draw it first")
+	}
+	in, err := s.replacementInput(ctx, t, out, nil)
+	if err != nil {
+		return nil, err
+	}
+	eligible, err := in.Eligible()
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "the group cannot be replaced: %v", err)
+	}
+	if len(eligible) == 0 {
+		return nil, backend.Errorf(backend.ECONFLICT, "nobody of the department is eligible to replace %s (certified through %s, without a conflict, keeping the group's qualifications); nothing was recorded", out, in.ValidThrough)
+	}
+
+	id, err := randomID(s.Rand)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := draw.NewSealedSeed(s.Rand)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "no randomness for the seed")
+	}
+	box, err := seal.New(s.SeedKey)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := box.Seal(s.Rand, "replacement:"+id, 0, seed)
+	if err != nil {
+		return nil, err
+	}
+	r := &backend.TaskReplacement{
+		ID: id, TaskID: t.ID, DrawID: t.DrawID, PlanID: t.PlanID, USCC: t.Enterprise.USCC, Out: out, Reason: reason,
+		EntropySource: entropySource, SeedCommitment: seed.Commitment(), SealedSeed: sealed, Roster: in.Roster,
+		RosterSHA256: draw.RosterHash(in.Roster), Eligible: len(eligible), State: backend.ReplacementCommitted,
+		CommittedAt: s.Now().UTC().Truncate(time.Second), CommittedBy: backend.ActorFromContext(ctx).UserID,
+	}
+	if err := s.Replacements.CreateReplacement(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, s.Audit.Record(ctx, "task.replacement_commit", "task", t.ID, nil, map[string]any{
+		"replacement_id": r.ID, "out": out, "reason": reason, "seed_commitment": r.SeedCommitment,
+		"entropy_source": entropySource, "roster_sha256": r.RosterSHA256, "eligible": r.Eligible,
+	})
+}
+
+// DrawReplacement draws a committed replacement — with the public
+// entropy's value exactly when its commitment named a source — publishes
+// its record, changes the task's group and tells the member going out, the
+// one coming in and the rest of the group. A repeat returns the record
+// drawn first (and finishes what a crash left undone). ENOTFOUND;
+// EFORBIDDEN; EINVALID when the entropy does not match the commitment;
+// ECONFLICT when another replacement of the draw runs.
+func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, entropy string) (*draw.Replacement, error) {
+	entropy = strings.TrimSpace(entropy)
+	if utf8.RuneCountInString(entropy) > MaxEntropyValue {
+		return nil, backend.InvalidFields("too long", map[string]string{"public_entropy": fmt.Sprintf("at most %d characters", MaxEntropyValue)})
+	}
+	t, err := s.manageable(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Replacements.FindReplacement(ctx, replacementID)
+	if err != nil || r.TaskID != t.ID {
+		return nil, backend.Errorf(backend.ENOTFOUND, "replacement not found")
+	}
+	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+
+	rec, err := s.Replacements.FindReplacementRecord(ctx, r.ID)
+	switch {
+	case err == nil: // drawn before: finish the bookkeeping a crash may have cut short
+	case backend.ErrorCode(err) != backend.ENOTFOUND:
+		return nil, err
+	case (r.EntropySource == "") != (entropy == ""):
+		return nil, backend.InvalidFields("public entropy is given exactly when its source was fixed at commit",
+			map[string]string{"public_entropy": "the commitment names the source " + fmt.Sprintf("%q", r.EntropySource)})
+	default:
+		if rec, err = s.drawNew(ctx, t, r, entropy, lease); err != nil {
+			return nil, err
+		}
+	}
+	if r.State != backend.ReplacementDrawn {
+		if err := s.Replacements.MarkReplacementDrawn(ctx, r.ID, rec); err != nil {
+			return nil, err
+		}
+	}
+	return rec, s.applyReplacement(ctx, t.ID, r, rec)
+}
+
+// drawNew runs a committed replacement and stores its record, numbered
+// after the draw's drawn replacements.
+func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, entropy string, lease backend.Lease) (*draw.Replacement, error) {
+	box, err := seal.New(s.SeedKey)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := box.Open("replacement:"+r.ID, 0, r.SealedSeed)
+	if err != nil {
+		return nil, err
+	}
+	drawn, err := s.Replacements.FindReplacementRecords(ctx, r.DrawID)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.replacementInput(ctx, t, r.Out, r.Roster)
+	if err != nil {
+		return nil, err
+	}
+	a := draw.Attempt{
+		ID: r.ID, Seq: len(drawn) + 1, CommittedAt: r.CommittedAt.Format(time.RFC3339),
+		DrawnAt: s.Now().UTC().Format(time.RFC3339), SeedCommitment: r.SeedCommitment,
+		EntropySource: r.EntropySource, PublicEntropy: entropy, Seed: seed,
+	}
+	rec, err := draw.NewReplacement(a, r.DrawID, r.Reason, in)
+	if errors.Is(err, draw.ErrNoReplacement) {
+		return nil, backend.Errorf(backend.ECONFLICT, "nobody is eligible any more to replace %s", r.Out)
+	} else if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "drawing the replacement")
+	}
+	if err := lease.Extend(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.Replacements.InsertReplacementRecord(ctx, r.ID, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// applyReplacement puts the member drawn in place of the one going out,
+// unless that is done already, and tells everyone concerned.
+func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backend.TaskReplacement, rec *draw.Replacement) error {
+	in, err := s.Inspectors.FindInspectorByBadgeNo(ctx, rec.In)
+	if err != nil {
+		return err
+	}
+	for range 5 {
+		t, err := s.Tasks.FindTaskByID(ctx, taskID)
+		if err != nil {
+			return err
+		}
+		if t.HasMember(in.UserID) && !slices.ContainsFunc(t.Members, func(m backend.TaskMember) bool { return m.Active() && m.BadgeNo == rec.Out }) {
+			return nil // applied before
+		}
+		before := taskDigest(t)
+		now := s.Now().UTC()
+		var outUser string
+		lead := false
+		for i := range t.Members {
+			m := &t.Members[i]
+			if m.Active() && m.BadgeNo == rec.Out {
+				m.RemovedAt, m.RemovedBy, m.RemoveReason, outUser, lead = &now, backend.ActorFromContext(ctx).UserID, r.Reason, m.UserID, m.Lead
+				m.Lead = false
+			}
+		}
+		added := member(in, now, r.Reason)
+		added.Lead = lead
+		t.Members = append(t.Members, added)
+		t.UpdatedAt = now
+		err = s.Tasks.UpdateTask(ctx, t)
+		if backend.ErrorCode(err) == backend.ECONFLICT {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := s.Audit.Record(ctx, "task.replace", "task", t.ID, before, taskDigest(t)); err != nil {
+			return err
+		}
+		round := "replace:" + r.ID
+		var notes []*backend.Notification
+		if outUser != "" {
+			notes = append(notes, memberNotes(t, []string{outUser}, backend.NoteTaskRemoved, round, "您已被替换出检查任务",
+				t.Enterprise.Name+" · 原因："+r.Reason)...)
+		}
+		if in.UserID != "" {
+			notes = append(notes, memberNotes(t, []string{in.UserID}, backend.NoteTaskAssigned, round, "新检查任务（替换）",
+				fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window))...)
+		}
+		var rest []string
+		for _, u := range t.MemberUserIDs() {
+			if u != in.UserID {
+				rest = append(rest, u)
+			}
+		}
+		notes = append(notes, memberNotes(t, rest, backend.NoteTaskReplaced, round, "检查组成员变更",
+			fmt.Sprintf("%s · %s 由 %s 替换（随机抽取）", t.Enterprise.Name, rec.Out, in.Name))...)
+		return s.Notifier.Notify(ctx, notes)
+	}
+	return backend.Errorf(backend.ECONFLICT, "the task kept changing while its group was replaced; repeat the request")
+}
+
+// ListReplacements lists a visible task's replacements, oldest first.
+func (s *Service) ListReplacements(ctx context.Context, taskID string) ([]*backend.TaskReplacement, error) {
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Replacements.FindReplacementsByTask(ctx, t.ID)
+}
+
+// PublicReplacements lists a draw's drawn replacement records, by number,
+// for anyone: with the draw's record they are what `suiji verify-draw`
+// re-computes.
+func (s *Service) PublicReplacements(ctx context.Context, drawID string) ([]*draw.Replacement, error) {
+	if _, err := s.Draws.FindDrawByID(ctx, drawID); err != nil {
+		return nil, err
+	}
+	return s.Replacements.FindReplacementRecords(ctx, drawID)
+}
+
+// PublicReplacement is a replacement as anyone may see it: its commitment
+// while it waits to be drawn, then its record as well.
+func (s *Service) PublicReplacement(ctx context.Context, id string) (*backend.TaskReplacement, error) {
+	r, err := s.Replacements.FindReplacement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Record == nil {
+		if rec, err := s.Replacements.FindReplacementRecord(ctx, r.ID); err == nil {
+			r.Record = rec
+		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// manageable is a task the actor may change the staffing of: a random
+// task not completed yet. ENOTFOUND, EFORBIDDEN, EINVALID, ECONFLICT.
+func (s *Service) manageable(ctx context.Context, taskID string) (*backend.Task, error) {
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	if !mayManage(backend.ActorFromContext(ctx), t) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff replace a member")
+	}
+	if t.Kind != backend.TaskRandom || t.DrawID == "" {
+		return nil, backend.Errorf(backend.EINVALID, "only a drawn group is replaced at random; a targeted task names its group")
+	}
+	if !backend.TaskOpen(t.State) {
+		return nil, backend.Errorf(backend.ECONFLICT, "the group of a %s task does not change", t.State)
+	}
+	return t, nil
+}
+
+// replacementInput is what the replacement of out is a function of: the
+// group in force (the draw's, after the task's drawn replacements), the
+// draw's group rules, and the roster — frozen (at commit) or, when nil,
+// the plan's departments' inspectors now, with their declared conflicts
+// and the draw's record of who inspected the enterprise last.
+func (s *Service) replacementInput(ctx context.Context, t *backend.Task, out string, roster []draw.Officer) (*draw.ReplacementInput, error) {
+	d, err := s.Draws.FindDrawByID(ctx, t.DrawID)
+	if err != nil {
+		return nil, err
+	}
+	var group []string
+	for _, sel := range d.Record.Selections {
+		if sel.USCC == t.Enterprise.USCC {
+			group = sel.Group
+		}
+	}
+	previous, err := s.Replacements.FindReplacementsByTask(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range previous {
+		if p.Record != nil {
+			group = p.Record.GroupAfter
+		}
+	}
+	if roster == nil {
+		if roster, err = s.currentRoster(ctx, t, d); err != nil {
+			return nil, err
+		}
+	}
+	g := d.Record.Groups
+	return &draw.ReplacementInput{
+		USCC: t.Enterprise.USCC, Out: out, GroupBefore: group, Required: g.Required,
+		ValidThrough: g.ValidThrough, KeepLastInspectors: g.KeepLastInspectors, Roster: roster,
+	}, nil
+}
+
+// currentRoster is every inspector of the task's departments as the draw
+// sees one, as far as this enterprise is concerned.
+func (s *Service) currentRoster(ctx context.Context, t *backend.Task, d *backend.Draw) ([]draw.Officer, error) {
+	lastInspected := map[string]bool{}
+	err := s.Draws.ScanSnapshot(ctx, backend.SnapshotRoster, d.Record.RosterSHA256, func(chunk []byte) error {
+		var part []draw.Officer
+		if err := json.Unmarshal(chunk, &part); err != nil {
+			return backend.Wrap(err, backend.EINTERNAL, "the draw's roster snapshot is corrupt")
+		}
+		for _, o := range part {
+			if slices.Contains(o.LastInspected, t.Enterprise.USCC) {
+				lastInspected[o.BadgeNo] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []draw.Officer
+	for _, in := range all {
+		if !t.HasDepartment(in.DepartmentID) {
+			continue
+		}
+		o := draw.Officer{
+			BadgeNo: in.BadgeNo, Department: in.DepartmentID, Qualifications: slices.Clone(in.Qualifications),
+			Active: in.Active, CertificateExpires: string(in.CertificateExpires), Conflicts: []string{}, LastInspected: []string{},
+		}
+		if o.Qualifications == nil {
+			o.Qualifications = []string{}
+		}
+		if slices.ContainsFunc(in.Conflicts, func(c backend.Conflict) bool { return c.EnterpriseID == t.Enterprise.ID }) {
+			o.Conflicts = []string{t.Enterprise.USCC}
+		}
+		if lastInspected[in.BadgeNo] {
+			o.LastInspected = []string{t.Enterprise.USCC}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// randomID is 24 random hex digits.
+func randomID(r io.Reader) (string, error) {
+	var b [12]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", backend.Wrap(err, backend.EINTERNAL, "no randomness for an id")
+	}
+	return hex.EncodeToString(b[:]), nil
+}

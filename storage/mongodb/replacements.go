@@ -1,0 +1,176 @@
+package mongodb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+	"suiji/backend/draw"
+)
+
+// replacementModel is a committed (or drawn) replacement. The frozen
+// roster is kept as its JSON text, as the record will publish it.
+type replacementModel struct {
+	ID             string    `bson:"_id"`
+	TaskID         string    `bson:"task_id"`
+	DrawID         string    `bson:"draw_id"`
+	PlanID         string    `bson:"plan_id"`
+	USCC           string    `bson:"uscc"`
+	Out            string    `bson:"out"`
+	Reason         string    `bson:"reason"`
+	EntropySource  string    `bson:"entropy_source"`
+	SeedCommitment string    `bson:"seed_commitment"`
+	SealedSeed     []byte    `bson:"sealed_seed"`
+	Roster         string    `bson:"roster"`
+	RosterSHA256   string    `bson:"roster_sha256"`
+	Eligible       int       `bson:"eligible"`
+	State          string    `bson:"state"`
+	CommittedAt    time.Time `bson:"committed_at"`
+	CommittedBy    string    `bson:"committed_by"`
+	Record         string    `bson:"record,omitempty"` // the public record's JSON, once drawn
+}
+
+func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
+	r := &backend.TaskReplacement{
+		ID: m.ID, TaskID: m.TaskID, DrawID: m.DrawID, PlanID: m.PlanID, USCC: m.USCC, Out: m.Out, Reason: m.Reason,
+		EntropySource: m.EntropySource, SeedCommitment: m.SeedCommitment, SealedSeed: m.SealedSeed,
+		RosterSHA256: m.RosterSHA256, Eligible: m.Eligible, State: m.State, CommittedAt: m.CommittedAt.UTC(), CommittedBy: m.CommittedBy,
+	}
+	if err := json.Unmarshal([]byte(m.Roster), &r.Roster); err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "replacement %s: stored roster unreadable", m.ID)
+	}
+	if m.Record != "" {
+		r.Record = new(draw.Replacement)
+		if err := json.Unmarshal([]byte(m.Record), r.Record); err != nil {
+			return nil, backend.Wrap(err, backend.EINTERNAL, "replacement %s: stored record unreadable", m.ID)
+		}
+	}
+	return r, nil
+}
+
+// replacementRecordModel is a drawn record, under its draw and number: the
+// id is the fence.
+type replacementRecordModel struct {
+	ID            string `bson:"_id"` // draw id + ":" + seq
+	DrawID        string `bson:"draw_id"`
+	Seq           int    `bson:"seq"`
+	ReplacementID string `bson:"replacement_id"`
+	Record        string `bson:"record"`
+}
+
+func (m *replacementRecordModel) domain() (*draw.Replacement, error) {
+	var rec draw.Replacement
+	if err := json.Unmarshal([]byte(m.Record), &rec); err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "replacement record %s unreadable", m.ID)
+	}
+	return &rec, nil
+}
+
+// Replacements returns the replacement store.
+func (db *DB) Replacements() *ReplacementStore { return &ReplacementStore{db: db} }
+
+// ReplacementStore implements backend.ReplacementStore.
+type ReplacementStore struct{ db *DB }
+
+var _ backend.ReplacementStore = (*ReplacementStore)(nil)
+
+func (s *ReplacementStore) coll() collection    { return s.db.collection("replacements") }
+func (s *ReplacementStore) records() collection { return s.db.collection("replacement_records") }
+
+// CreateReplacement implements backend.ReplacementStore.
+func (s *ReplacementStore) CreateReplacement(ctx context.Context, r *backend.TaskReplacement) error {
+	if r.ID == "" {
+		r.ID = newID()
+	}
+	roster, err := json.Marshal(r.Roster)
+	if err != nil {
+		return backend.Wrap(err, backend.EINTERNAL, "encoding the frozen roster")
+	}
+	_, err = s.coll().InsertOne(ctx, &replacementModel{
+		ID: r.ID, TaskID: r.TaskID, DrawID: r.DrawID, PlanID: r.PlanID, USCC: r.USCC, Out: r.Out, Reason: r.Reason,
+		EntropySource: r.EntropySource, SeedCommitment: r.SeedCommitment, SealedSeed: r.SealedSeed, Roster: string(roster),
+		RosterSHA256: r.RosterSHA256, Eligible: r.Eligible, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
+	})
+	return translate(err)
+}
+
+// FindReplacement implements backend.ReplacementStore.
+func (s *ReplacementStore) FindReplacement(ctx context.Context, id string) (*backend.TaskReplacement, error) {
+	var m replacementModel
+	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&m); err != nil {
+		return nil, notFound(translate(err), "replacement not found")
+	}
+	return m.domain()
+}
+
+// FindReplacementsByTask implements backend.ReplacementStore.
+func (s *ReplacementStore) FindReplacementsByTask(ctx context.Context, taskID string) ([]*backend.TaskReplacement, error) {
+	models, err := findAll(ctx, s.coll(), bson.D{{Key: "task_id", Value: taskID}},
+		options.Find().SetSort(bson.D{{Key: "committed_at", Value: 1}, {Key: "_id", Value: 1}}), func(m *replacementModel) *replacementModel { return m })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*backend.TaskReplacement, len(models))
+	for i, m := range models {
+		if out[i], err = m.domain(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// InsertReplacementRecord implements backend.ReplacementStore.
+func (s *ReplacementStore) InsertReplacementRecord(ctx context.Context, replacementID string, rec *draw.Replacement) error {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
+	}
+	_, err = s.records().InsertOne(ctx, &replacementRecordModel{
+		ID: fmt.Sprintf("%s:%d", rec.DrawID, rec.Seq), DrawID: rec.DrawID, Seq: rec.Seq, ReplacementID: replacementID, Record: string(raw),
+	})
+	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+		return backend.Wrap(err, backend.ECONFLICT, "replacement %d of draw %s is taken", rec.Seq, rec.DrawID)
+	}
+	return err
+}
+
+// FindReplacementRecords implements backend.ReplacementStore.
+func (s *ReplacementStore) FindReplacementRecords(ctx context.Context, drawID string) ([]*draw.Replacement, error) {
+	models, err := findAll(ctx, s.records(), bson.D{{Key: "draw_id", Value: drawID}},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}), func(m *replacementRecordModel) *replacementRecordModel { return m })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*draw.Replacement, len(models))
+	for i, m := range models {
+		if out[i], err = m.domain(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// FindReplacementRecord implements backend.ReplacementStore.
+func (s *ReplacementStore) FindReplacementRecord(ctx context.Context, replacementID string) (*draw.Replacement, error) {
+	var m replacementRecordModel
+	if err := s.records().FindOne(ctx, bson.D{{Key: "replacement_id", Value: replacementID}}).Decode(&m); err != nil {
+		return nil, notFound(translate(err), "the replacement is not drawn")
+	}
+	return m.domain()
+}
+
+// MarkReplacementDrawn implements backend.ReplacementStore.
+func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, rec *draw.Replacement) error {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
+	}
+	_, err = s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)}}}})
+	return translate(err)
+}
