@@ -287,7 +287,10 @@ for (const s of scenarios.filter((x) => !only || only.test(x.name))) {
   const context = await browser.newContext({
     locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 }, ...s.options,
   });
-  context.setDefaultTimeout(20_000);
+  // Generous: in CI the server runs under the race detector beside three
+  // other test packages on two cores, and a page's first API calls can
+  // take many seconds there.
+  context.setDefaultTimeout(45_000);
   const page = await context.newPage();
   const problems = [];
   // Errors the page did not expect; a refused request (an import's 400)
