@@ -162,6 +162,15 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/tasks/:id/replacements", signedIn, nil, s.handleListReplacements},
 		{"POST", "/api/v1/tasks/:id/replacements", signedIn, office, s.handleCommitReplacement},
 		{"POST", "/api/v1/tasks/:id/replacements/:replacement_id/draw", signedIn, office, s.handleDrawReplacement},
+		// Results (art. 21, 24, 25): reviewed by the coordinator or the
+		// lead department's staff — never a member of the group — fed back,
+		// published, followed by dispositions (checked per task in
+		// results.Service). Whoever may see a task may read its result.
+		{"GET", "/api/v1/tasks/:id/result", signedIn, nil, s.handleGetResult},
+		{"POST", "/api/v1/tasks/:id/review", signedIn, office, s.handleReview},
+		{"POST", "/api/v1/tasks/:id/feedback", signedIn, office, s.handleFeedback},
+		{"POST", "/api/v1/tasks/:id/publish", signedIn, office, s.handlePublish},
+		{"POST", "/api/v1/tasks/:id/dispositions", signedIn, office, s.handleDisposition},
 		// The working-day calendar behind the deadlines: everyone may read
 		// it; the coordinator adds the bureau's overrides.
 		{"GET", "/api/v1/calendar", signedIn, nil, s.handleGetCalendar},
@@ -179,6 +188,9 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/public/v1/replacements/:id", public, nil, s.handlePublicReplacement},
 		{"GET", "/public/v1/draw-spec", public, nil, s.handleDrawSpec},
 		{"GET", "/public/v1/audit/head", public, nil, s.handleAuditHead},
+		// Published results (art. 24): the public fields only.
+		{"GET", "/public/v1/results", public, nil, s.handlePublicResults},
+		{"GET", "/public/v1/results/:id", public, nil, s.handlePublicResult},
 	}
 }
 

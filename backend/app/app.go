@@ -17,6 +17,7 @@ import (
 	"suiji/backend/itemlist"
 	"suiji/backend/notify"
 	"suiji/backend/plans"
+	"suiji/backend/results"
 	"suiji/backend/roster"
 	"suiji/backend/tasks"
 )
@@ -36,4 +37,5 @@ type Services struct {
 	PublicLimit backend.RequestLimiter   // per-address limit of the portal and /public
 	Tasks       *tasks.Service           // dispatch, targeted tasks, deadlines, the calendar
 	Notify      *notify.Service          // inbox, push (its Run is the pusher), live events
+	Results     *results.Service         // review, feedback, publication, dispositions, statistics, archive
 }

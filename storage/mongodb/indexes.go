@@ -93,6 +93,12 @@ var indexes = []index{
 	{Collection: "replacements", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
 	{Collection: "replacement_records", Name: "draw_id_seq", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "seq", Value: 1}}},
 	{Collection: "replacement_records", Name: "replacement_id", Keys: bson.D{{Key: "replacement_id", Value: 1}}},
+
+	// Results: publications whose public record is still to be written;
+	// the public search, newest first, whole or by year.
+	{Collection: "tasks", Name: "result_public_pending", Keys: bson.D{{Key: "result.public_pending", Value: 1}}},
+	{Collection: "public_results", Name: "order_key_id", Keys: bson.D{{Key: "order_key", Value: 1}, {Key: "_id", Value: 1}}},
+	{Collection: "public_results", Name: "year_order_key", Keys: bson.D{{Key: "year", Value: 1}, {Key: "order_key", Value: 1}}},
 }
 
 // EnsureIndexes creates every index in the table that does not exist yet. It

@@ -37,6 +37,7 @@ const outboxField = "audit_outbox"
 var outboxCollections = []string{
 	"users", "towns", "departments", "enterprises", "inspectors",
 	"qualifications", "items", "item_publications", "plans",
+	"tasks", // the result side of a task changes with the task (results.go)
 }
 
 // outboxEventModel is a pending event as its document stores it.
@@ -230,11 +231,14 @@ func modelFields(t reflect.Type) []string {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("bson"), ",")
-		switch name {
-		case "-":
+		name, opts, _ := strings.Cut(f.Tag.Get("bson"), ",")
+		switch {
+		case name == "-":
 			continue
-		case "":
+		case name == "" && slices.Contains(strings.Split(opts, ","), "inline"):
+			names = append(names, modelFields(f.Type)...) // an embedded model's fields are the document's own
+			continue
+		case name == "":
 			name = strings.ToLower(f.Name)
 		}
 		names = append(names, name)

@@ -18,7 +18,8 @@ type listing struct {
 	sort   []string // sort fields, ascending
 	after  []any    // keyset position: values of sort for the last record seen
 	offset int
-	limit  int // 0 for all
+	limit  int    // 0 for all
+	fields bson.D // a projection; nil reads whole records
 }
 
 // pagedFind runs a listing: the total matching the filter (before paging)
@@ -53,6 +54,9 @@ func pagedFind[M any, D any](ctx context.Context, c collection, l listing, domai
 		filter = bson.D{{Key: "$and", Value: bson.A{l.filter, keysetAfter(l.sort, l.after)}}}
 	}
 	opts := options.Find().SetSort(sort).SetSkip(int64(l.offset))
+	if l.fields != nil {
+		opts.SetProjection(l.fields)
+	}
 	if l.limit > 0 {
 		opts.SetLimit(int64(l.limit))
 	}

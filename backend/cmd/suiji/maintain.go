@@ -21,13 +21,16 @@ const (
 	maintainBudget = 30 * time.Second
 )
 
-// startMaintenance recovers the audit outbox and logs the chain's head once,
-// before the server takes requests, then keeps doing both in the background
-// until ctx ends: recovery every recoverEvery, the head every logHeadEvery
+// startMaintenance recovers the audit outbox, completes interrupted
+// publications (results.Service.RepairPublic) and logs the chain's head once,
+// before the server takes requests, then keeps doing all three in the
+// background until ctx ends: recovery and repair every recoverEvery, the
+// head every logHeadEvery
 // (the "daily log line" that lets anyone holding old logs notice deleted
 // events). It returns a function that waits for the background work to stop.
 func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger) (wait func()) {
 	recoverAudit(ctx, svc.Recorder, time.Now(), logger)
+	repairPublic(ctx, svc, logger)
 	logAuditHead(ctx, svc.Audit, logger)
 	done := make(chan struct{})
 	go func() {
@@ -42,6 +45,7 @@ func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger
 				return
 			case now := <-recoverTick.C:
 				recoverAudit(ctx, svc.Recorder, now.Add(-recoverAfter), logger)
+				repairPublic(ctx, svc, logger)
 			case <-headTick.C:
 				logAuditHead(ctx, svc.Audit, logger)
 			}
@@ -61,6 +65,20 @@ func recoverAudit(ctx context.Context, r *audit.Recorder, before time.Time, logg
 	}
 	if n > 0 {
 		logger.WarnContext(ctx, "audit: appended events interrupted by a crash or outage", slog.Int("events", n))
+	}
+}
+
+// repairPublic writes the public records of publications interrupted
+// between their two writes.
+func repairPublic(ctx context.Context, svc app.Services, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, maintainBudget)
+	defer cancel()
+	n, err := svc.Results.RepairPublic(ctx)
+	if err != nil {
+		logger.ErrorContext(ctx, "results: completing interrupted publications failed; retrying later", slog.Any("error", err))
+	}
+	if n > 0 {
+		logger.WarnContext(ctx, "results: completed publications interrupted by a crash or outage", slog.Int("results", n))
 	}
 }
 

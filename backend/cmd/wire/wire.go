@@ -25,6 +25,7 @@ import (
 	"suiji/backend/itemlist"
 	"suiji/backend/notify"
 	"suiji/backend/plans"
+	"suiji/backend/results"
 	"suiji/backend/roster"
 	"suiji/backend/tasks"
 	"suiji/storage/cache"
@@ -143,7 +144,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	// One password checker for sign-ins and password changes: one throttle,
 	// one set of argon2id slots.
 	passwords := auth.NewPasswords(cache.NewLoginThrottle(st.Cache, cache.ThrottleOptions{}), 0)
-	return app.Services{
+	svc := app.Services{
 		Auth: &auth.Service{
 			Users:        db.Users(),
 			Sessions:     sessions,
@@ -196,6 +197,14 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		},
 		Notify: notifier,
 	}
+	// Review, feedback, publication, dispositions and statistics (art. 16,
+	// 21, 24, 25), on the tasks' workflow.
+	svc.Results = &results.Service{
+		Results: db.TaskResults(), Public: db.PublicResults(), Tasks: db.Tasks(), Plans: db.Plans(),
+		Draws: db.Draws(), Enterprises: db.Enterprises(), Departments: db.Departments(), Users: db.Users(),
+		Workflow: svc.Tasks, Notifier: notifier, Audit: recorder, Now: now,
+	}
+	return svc
 }
 
 // logDeferred logs an audit event left in the outbox because its append

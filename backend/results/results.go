@@ -1,0 +1,206 @@
+// Package results is the "one public" half of an inspection (art. 21, 22,
+// 24, 25, 29): a completed task's result is reviewed, fed back to the
+// enterprise, published for everyone, followed by its dispositions, and
+// the bureau's compliance is counted in statistics.
+//
+// # The result side lives with its task
+//
+// Reviews, feedback, dispositions and publications are kept with their
+// task (backend.TaskResultStore) and change together with the task's state
+// in one compare-and-set write, which also carries the change's audit
+// event (backend.Auditor.Change): FerretDB has no transactions, and a
+// review that moved the task without its comment — or the reverse — is
+// exactly what must not happen.
+//
+// # The public record is a projection
+//
+// What /public/v1/results shows is a separate, small record per task
+// (backend.PublicResultStore) holding the public fields only, so that
+// searching it never reads a task and nothing private can leak from it. A
+// publication first writes the task (state published, the publication,
+// PublicPending set), then the public record, then clears PublicPending;
+// a publication interrupted in between is completed by RepairPublic (run
+// at start and then every scheduler interval) or by the next change of
+// that result, which completes it first. A
+// correction is a new version with its reason; the earlier versions stay
+// readable and the record says it was corrected.
+//
+// The package depends on backend interfaces and the pure workday package
+// only.
+package results
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"suiji/backend"
+	"suiji/backend/workday"
+)
+
+// Workflow is what the tasks use case lends this one (tasks.Service): who
+// may see a task, the working-day calendar with the bureau's overrides,
+// and closing a plan whose tasks are all finished.
+type Workflow interface {
+	// GetTask returns a task the actor may see; ENOTFOUND otherwise.
+	GetTask(ctx context.Context, id string) (*backend.Task, error)
+	// WorkCalendar is the working-day calendar as stored now.
+	WorkCalendar(ctx context.Context) (*workday.Calendar, error)
+	// ClosePlanIfDone closes a plan once every task of it is published or
+	// cancelled.
+	ClosePlanIfDone(ctx context.Context, planID string) error
+}
+
+// Notifier writes notifications, inbox first (notify.Service).
+type Notifier interface {
+	Notify(ctx context.Context, ns []*backend.Notification) error
+}
+
+// Service is the results use case.
+type Service struct {
+	Results     backend.TaskResultStore
+	Public      backend.PublicResultStore
+	Tasks       backend.TaskStore
+	Plans       backend.PlanStore
+	Draws       backend.DrawStore
+	Enterprises backend.EnterpriseStore
+	Departments backend.DepartmentStore
+	Users       backend.UserStore
+	Workflow    Workflow
+	Notifier    Notifier
+	Audit       backend.Auditor
+	Now         func() time.Time
+}
+
+// Limits of free text.
+const (
+	maxComment = 2000
+	maxShort   = 200
+)
+
+// mayManage reports whether the actor may record feedback, dispositions
+// and publications of a task: the coordinator, or staff of its lead
+// department.
+func mayManage(a *backend.Actor, t *backend.Task) bool {
+	return a.HasRole(backend.RoleCoordinator) || (a.HasRole(backend.RoleStaff) && a.DepartmentID == t.LeadDepartmentID)
+}
+
+// wasMember reports whether userID is or was in the task's group: a
+// member reviews nobody's work, not even after being replaced.
+func wasMember(t *backend.Task, userID string) bool {
+	for _, m := range t.Members {
+		if userID != "" && m.UserID == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// load returns a task the actor may see, with its result side, as stored
+// now. ENOTFOUND for a task the actor may not see.
+func (s *Service) load(ctx context.Context, id string) (*backend.Task, *backend.TaskResult, error) {
+	if _, err := s.Workflow.GetTask(ctx, id); err != nil {
+		return nil, nil, err
+	}
+	return s.Results.FindTaskResult(ctx, id)
+}
+
+// loadManaged is load for a change only the coordinator or the lead
+// department's staff may make. version, when not 0, must be the stored
+// one. EFORBIDDEN, ECONFLICT (fields.version "stale").
+func (s *Service) loadManaged(ctx context.Context, id string, version int) (*backend.Task, *backend.TaskResult, error) {
+	t, r, err := s.load(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !mayManage(backend.ActorFromContext(ctx), t) {
+		return nil, nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff record a task's result")
+	}
+	if version != 0 && version != t.Version {
+		return nil, nil, staleVersion(t)
+	}
+	return t, r, nil
+}
+
+// GetResult returns a task the actor may see and its result side.
+// ENOTFOUND.
+func (s *Service) GetResult(ctx context.Context, id string) (*backend.Task, *backend.TaskResult, error) {
+	return s.load(ctx, id)
+}
+
+// write stores t and r with the audit event of action, the digests of
+// before and of the new state.
+func (s *Service) write(ctx context.Context, action string, t *backend.Task, r *backend.TaskResult, before map[string]any) error {
+	return s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: digest(t, r)},
+		func(ctx context.Context) error { return s.Results.UpdateTaskResult(ctx, t, r) })
+}
+
+// digest is what the audit trail keeps of a task's result side.
+func digest(t *backend.Task, r *backend.TaskResult) map[string]any {
+	return map[string]any{
+		"id": t.ID, "state": t.State, "version": t.Version, "result": r.Result, "reviews": r.Reviews,
+		"feedback": r.Feedback, "dispositions": r.Dispositions, "publications": r.Publications,
+		"feedback_at": t.FeedbackAt, "published_at": t.PublishedAt,
+	}
+}
+
+// staleVersion is the ECONFLICT a request based on an old version gets.
+func staleVersion(t *backend.Task) error {
+	return &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"version": "stale"},
+		Message: "the task was changed meanwhile; reload it and try again"}
+}
+
+// inspectionEnded is the ECONFLICT for a step that needs the on-site
+// inspection to have ended.
+func inspectionEnded(t *backend.Task) error {
+	if t.State == backend.TaskCancelled {
+		return backend.Errorf(backend.ECONFLICT, "the task is cancelled")
+	}
+	if t.InspectionEndedAt == nil {
+		return backend.Errorf(backend.ECONFLICT, "the inspection has not ended yet (the task is %s)", t.State)
+	}
+	return nil
+}
+
+// text trims s and checks its length: at most max characters, and
+// present when required. It names the problem in fields.
+func text(fields map[string]string, name, s string, required bool, max int) string {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		fields[name] = "not valid UTF-8"
+	case n == 0 && required:
+		fields[name] = "required"
+	case n > max:
+		fields[name] = "at most " + strconv.Itoa(max) + " characters"
+	}
+	return s
+}
+
+// actorName is the display name of the acting user, for records people
+// read ("reviewed by …"); its username when the account cannot be read.
+func (s *Service) actorName(ctx context.Context) string {
+	a := backend.ActorFromContext(ctx)
+	if u, err := s.Users.FindUserByID(ctx, a.UserID); err == nil && u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return a.Username
+}
+
+// day is the Beijing calendar day of t as a time at midnight in the
+// working-day calendar's zone.
+func day(t time.Time) time.Time {
+	y, m, d := t.In(workday.Zone).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, workday.Zone)
+}
+
+// noteID is a notification's deterministic id: a repeat notifies nobody
+// twice.
+func noteID(kind, taskID, userID string, n int) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{"note", kind, taskID, userID, strconv.Itoa(n)}, "|")))
+	return hex.EncodeToString(sum[:12])
+}

@@ -1,0 +1,172 @@
+package mongodb
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"suiji/backend"
+)
+
+// publicResultModel is a published result as the public reads it: its own
+// small document per task (id = the task's), holding the public fields
+// only, so that a search reads nothing else.
+type publicResultModel struct {
+	ID             string                   `bson:"_id"`
+	Version        int                      `bson:"version"`
+	OrderKey       string                   `bson:"order_key"` // newest first, ascending (backend.PublicOrderKey)
+	Year           int                      `bson:"year"`
+	Town           string                   `bson:"town"`
+	PlanID         string                   `bson:"plan_id,omitempty"`
+	PlanTitle      string                   `bson:"plan_title,omitempty"`
+	DepartmentID   string                   `bson:"department_id"`
+	DepartmentName string                   `bson:"department_name"`
+	EnterpriseName string                   `bson:"enterprise_name"`
+	USCC           string                   `bson:"uscc"`
+	Date           string                   `bson:"date"`
+	Items          []publicItemModel        `bson:"items"`
+	Result         string                   `bson:"result"`
+	Dispositions   []publicDispositionModel `bson:"dispositions,omitempty"`
+	FirstPublished time.Time                `bson:"first_published"`
+	PublishedAt    time.Time                `bson:"published_at"`
+	Corrections    []correctionModel        `bson:"corrections,omitempty"`
+	History        []publicResultModel      `bson:"history,omitempty"`
+}
+
+type publicItemModel struct {
+	Code string `bson:"code"`
+	Name string `bson:"name"`
+}
+
+type publicDispositionModel struct {
+	Kind   string `bson:"kind"`
+	Date   string `bson:"date"`
+	CaseNo string `bson:"case_no,omitempty"`
+	Agency string `bson:"agency,omitempty"`
+}
+
+type correctionModel struct {
+	Version int       `bson:"version"`
+	At      time.Time `bson:"at"`
+	Reason  string    `bson:"reason"`
+}
+
+func toPublicResultModel(r *backend.PublicResult) publicResultModel {
+	m := publicResultModel{
+		ID: r.ID, Version: r.Version, OrderKey: backend.PublicOrderKey(r.FirstPublished), Year: r.Year, Town: r.Town,
+		PlanID: r.PlanID, PlanTitle: r.PlanTitle, DepartmentID: r.DepartmentID, DepartmentName: r.DepartmentName,
+		EnterpriseName: r.EnterpriseName, USCC: r.USCC, Date: r.Date, Items: []publicItemModel{}, Result: r.Result,
+		FirstPublished: r.FirstPublished, PublishedAt: r.PublishedAt,
+	}
+	for _, it := range r.Items {
+		m.Items = append(m.Items, publicItemModel(it))
+	}
+	for _, d := range r.Dispositions {
+		m.Dispositions = append(m.Dispositions, publicDispositionModel(d))
+	}
+	for _, c := range r.Corrections {
+		m.Corrections = append(m.Corrections, correctionModel(c))
+	}
+	for i := range r.History {
+		m.History = append(m.History, toPublicResultModel(&r.History[i]))
+	}
+	return m
+}
+
+func (m *publicResultModel) domain() *backend.PublicResult {
+	r := &backend.PublicResult{
+		ID: m.ID, Version: m.Version, Year: m.Year, Town: m.Town, PlanID: m.PlanID, PlanTitle: m.PlanTitle,
+		DepartmentID: m.DepartmentID, DepartmentName: m.DepartmentName, EnterpriseName: m.EnterpriseName,
+		USCC: m.USCC, Date: m.Date, Result: m.Result, FirstPublished: m.FirstPublished.UTC(), PublishedAt: m.PublishedAt.UTC(),
+	}
+	for _, it := range m.Items {
+		r.Items = append(r.Items, backend.PublicItem(it))
+	}
+	for _, d := range m.Dispositions {
+		r.Dispositions = append(r.Dispositions, backend.PublicDisposition(d))
+	}
+	for _, c := range m.Corrections {
+		c.At = c.At.UTC()
+		r.Corrections = append(r.Corrections, backend.Correction(c))
+	}
+	for i := range m.History {
+		r.History = append(r.History, *m.History[i].domain())
+	}
+	return r
+}
+
+// PublicResults returns the store of published results.
+func (db *DB) PublicResults() *PublicResultStore { return &PublicResultStore{db: db} }
+
+// PublicResultStore implements backend.PublicResultStore.
+type PublicResultStore struct{ db *DB }
+
+var _ backend.PublicResultStore = (*PublicResultStore)(nil)
+
+func (s *PublicResultStore) coll() collection { return s.db.collection("public_results") }
+
+// PutPublicResult implements backend.PublicResultStore: a replace of an
+// older version, or else an insert; a stored version as new or newer
+// stays.
+func (s *PublicResultStore) PutPublicResult(ctx context.Context, r *backend.PublicResult) error {
+	doc := toPublicResultModel(r)
+	for range 2 {
+		matched, err := replaceOne(ctx, s.coll(),
+			bson.D{{Key: "_id", Value: r.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: r.Version}}}}, doc)
+		if err != nil || matched {
+			return err
+		}
+		err = insertOne(ctx, s.coll(), doc)
+		if backend.ErrorCode(err) != backend.ECONFLICT {
+			return err
+		}
+		// Stored meanwhile, or stored already: replace it if it is older.
+	}
+	return nil
+}
+
+// FindPublicResult implements backend.PublicResultStore.
+func (s *PublicResultStore) FindPublicResult(ctx context.Context, id string) (*backend.PublicResult, error) {
+	var m publicResultModel
+	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&m); err != nil {
+		return nil, notFound(translate(err), "no published result")
+	}
+	return m.domain(), nil
+}
+
+// FindPublicResults implements backend.PublicResultStore. The listing
+// leaves out the earlier versions, which only the single result shows.
+func (s *PublicResultStore) FindPublicResults(ctx context.Context, f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
+	filter := bson.D{}
+	add := func(key string, value any) { filter = append(filter, bson.E{Key: key, Value: value}) }
+	if f.Year != 0 {
+		add("year", f.Year)
+	}
+	if f.Town != "" {
+		add("town", f.Town)
+	}
+	if f.PlanID != "" {
+		add("plan_id", f.PlanID)
+	}
+	if f.DepartmentID != "" {
+		add("department_id", f.DepartmentID)
+	}
+	if f.Result != "" {
+		add("result", f.Result)
+	}
+	if t := strings.TrimSpace(f.Text); t != "" {
+		add("$or", bson.A{
+			bson.D{{Key: "enterprise_name", Value: bson.D{{Key: "$regex", Value: regexp.QuoteMeta(t)}}}},
+			bson.D{{Key: "uscc", Value: bson.D{{Key: "$regex", Value: "^" + regexp.QuoteMeta(strings.ToUpper(t))}}}},
+		})
+	}
+	after, err := cursorValues(f.After, 2)
+	if err != nil {
+		return nil, 0, err
+	}
+	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"order_key", "_id"}, after: after,
+		offset: f.Offset, limit: f.Limit, fields: bson.D{{Key: "history", Value: 0}}}, (*publicResultModel).domain)
+}
