@@ -11,7 +11,7 @@ TOOLS_BIN := .tools/bin
 GO_FILES = $(shell find . -name '*.go' -not -path './.tools/*' -not -path './var/*' -not -path './.git/*')
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench check build tools clean-data
+.PHONY: help run test bench check build tools clean-data load faults
 
 help: ## list the targets
 	@echo "suiji — make targets:"
@@ -21,6 +21,8 @@ help: ## list the targets
 # MinIO nodes of `make run`: 1, or MINIO_NODES=4 for a distributed,
 # erasure-coded MinIO on 9000, 9100, 9200, 9300.
 MINIO_NODES ?= 1
+# How long `make load` loads (the set-up and the read-back come on top).
+LOAD_DURATION ?= 3m
 
 run: ## start FerretDB, MinIO, Redis and suiji on 127.0.0.1:8080 (data in var/); Ctrl-C stops all (MINIO_NODES=4: distributed MinIO)
 	MINIO_NODES=$(MINIO_NODES) deploy/local/run.sh
@@ -30,6 +32,12 @@ test: ## isolated test stack + go test -race -count=1 ./... (ARGS='-run X ./stor
 
 bench: ## the benchmarks, on the same isolated test stack, with their figures
 	deploy/local/test.sh --bench $(ARGS)
+
+load: ## the bounded load scenario (deploy/load, vegeta) on a stack of its own; figures to deploy/load/RESULTS.md (LOAD_DURATION=3m)
+	LOAD_DURATION=$(LOAD_DURATION) deploy/local/load.sh
+
+faults: ## the slow fault tests (kill -9 an instance mid-request, database restart, Redis failover) on the test stack
+	deploy/local/test.sh -tags faults -run 'TestFaults' ./backend/cmd/suiji/
 
 check: ## gofmt, go mod tidy, go vet, staticcheck and the OpenAPI lint (pinned)
 	@deploy/local/tools.sh staticcheck redocly
@@ -45,6 +53,7 @@ check: ## gofmt, go mod tidy, go vet, staticcheck and the OpenAPI lint (pinned)
 	@echo "check: go vet"
 	@go vet ./...
 	@cd deploy/ferretdb && go vet ./...
+	@cd deploy/load && go vet ./...
 	@echo "check: staticcheck"
 	@$(TOOLS_BIN)/staticcheck ./...
 	@echo "check: OpenAPI lint (Redocly, recommended rules)"

@@ -1,0 +1,119 @@
+// Command load is `make load`: a bounded load scenario against a running
+// suiji (deploy/local/load.sh starts a stack of its own on loopback and
+// stops it afterwards) with vegeta as the load generator.
+//
+// It sets up a county through the API (a brigade, one published item,
+// enterprises, 300 inspectors with accounts, 10 staff), then for a fixed
+// time runs 300 inspectors syncing their tasks every 30 s, 30 of them
+// uploading photos, 10 staff browsing the directory and exporting it, and
+// in the middle one draw and dispatch of 1,000 tasks. It reports
+// throughput and p50/p95/p99 per route and the errors, checks afterwards
+// that every accepted write is stored exactly once, and writes the figures
+// to RESULTS.md. Only loopback addresses are accepted as the target.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+var (
+	base        = flag.String("base", "http://127.0.0.1:8090", "suiji to load (loopback only)")
+	adminPass   = flag.String("admin-password", "", "the admin's password (SUIJI_ADMIN_PASSWORD of the server)")
+	duration    = flag.Duration("duration", 3*time.Minute, "how long the load runs")
+	inspectors  = flag.Int("inspectors", 300, "inspectors syncing")
+	uploaders   = flag.Int("uploaders", 30, "inspectors uploading photos")
+	staffN      = flag.Int("staff", 10, "staff browsing and exporting")
+	tasksN      = flag.Int("tasks", 1000, "tasks drawn and dispatched in the middle")
+	syncEvery   = flag.Duration("sync-every", 30*time.Second, "how often each inspector syncs")
+	resultsPath = flag.String("results", "RESULTS.md", "where the figures go")
+	machine     = flag.String("machine", "", "a description of the machine for RESULTS.md")
+)
+
+// password is every load user's password.
+const password = "load-test-password-1"
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	u, err := url.Parse(*base)
+	if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1") {
+		return fmt.Errorf("-base must be a loopback address, not %q", *base)
+	}
+	c := &client{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 5 * time.Minute}, refresh: map[string]string{}}
+	start := time.Now()
+	w, err := setup(c)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Printf("load: setup done in %s (%d enterprises, %d inspectors, %d staff)\n",
+		time.Since(start).Round(time.Second), w.enterprises, len(w.inspectors), len(w.staff))
+
+	if err := w.renewAll(c); err != nil {
+		return fmt.Errorf("renewing the sessions before the load: %w", err)
+	}
+	rep := newReport()
+	rep.missing = w.missing
+	var wg sync.WaitGroup
+	attack := func(name string, rate vegeta.Rate, tr vegeta.Targeter) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := vegeta.NewAttacker(vegeta.Timeout(2*time.Minute), vegeta.KeepAlive(true), vegeta.MaxWorkers(256))
+			for res := range a.Attack(tr, rate, *duration, name) {
+				rep.add(res)
+			}
+		}()
+	}
+	loadStart := time.Now()
+	// 300 inspectors every 30 s: 10 syncs a second, round robin.
+	attack("sync", vegeta.Rate{Freq: *inspectors, Per: *syncEvery}, w.syncTargeter())
+	if w.uploadPath != "" {
+		attack("upload", vegeta.Rate{Freq: *uploaders, Per: time.Minute}, w.uploadTargeter())
+	}
+	// 10 staff: a page every 10 s each (a person reads what a page shows),
+	// an export of the whole directory every 2 minutes each.
+	attack("browse", vegeta.Rate{Freq: *staffN, Per: 10 * time.Second}, w.browseTargeter())
+	attack("export", vegeta.Rate{Freq: *staffN, Per: 2 * time.Minute}, w.exportTargeter())
+
+	time.Sleep(*duration / 2)
+	rep.drawStart = time.Now()
+	drawErr := w.drawAndDispatch(c, rep)
+	rep.drawEnd = time.Now()
+	rep.drawTook = rep.drawEnd.Sub(rep.drawStart)
+	wg.Wait()
+	rep.elapsed = time.Since(loadStart)
+
+	var checks []check
+	if err := w.renewAll(c); err != nil {
+		checks = []check{{what: fmt.Sprintf("renewing the sessions after the load: %v", err)}}
+	} else {
+		checks = w.check(c, drawErr)
+	}
+	text := rep.markdown(w, checks)
+	fmt.Println(text)
+	if err := os.WriteFile(*resultsPath, []byte(text), 0o644); err != nil {
+		return err
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return errors.New("a check failed: " + ch.what)
+		}
+	}
+	return drawErr
+}
