@@ -192,6 +192,18 @@ func machineText() string {
 // times in, and returns the requests and errors in it.
 func (r *report) table(b *strings.Builder, title string, keys []string, in func(time.Time) bool) (total, errs int) {
 	fmt.Fprintf(b, "**%s**\n\n", title)
+	rows := 0
+	for _, k := range keys {
+		for _, x := range r.routes[k].samples {
+			if in(x.at) {
+				rows++
+			}
+		}
+	}
+	if rows == 0 {
+		b.WriteString("(no request was sent in this window)\n\n")
+		return 0, 0
+	}
 	b.WriteString("| route | requests | throughput (req/s) | p50 ms | p95 ms | p99 ms | max ms | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range keys {
 		s := r.routes[k]
