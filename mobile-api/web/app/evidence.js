@@ -137,7 +137,7 @@ export function createUploader(api) {
     const done = await api.request('POST', `/api/v1/evidence/${ev.id}/complete`, { headers: { 'Idempotency-Key': ev.complete_key } });
     const verified = done?.state === VERIFIED;
     // A verified file is on the server for good; the phone's copy can go.
-    await save({ state: verified ? VERIFIED : REJECTED, reason: done?.reason ?? done?.rejected_reason ?? '', blob: verified ? null : ev.blob, progress: 1 });
+    await save({ state: verified ? VERIFIED : REJECTED, reason: done?.reject_reason ?? done?.reason ?? '', blob: verified ? null : ev.blob, progress: 1 });
     return done;
   };
 }
@@ -174,25 +174,26 @@ async function sendForm(ev, save, changed) {
   await save({ progress: 1 });
 }
 
-// sendParts sends the parts MinIO does not have yet, one at a time.
+// sendParts sends the parts MinIO does not have yet, one at a time. It
+// first asks suiji where the upload stands (GET /api/v1/evidence/{id}/parts:
+// the parts stored, and fresh URLs for the rest), so a run after a cut or
+// a restart sends only what is missing.
 async function sendParts(api, ev, save, changed) {
-  const { part_size: partSize, parts } = ev.instructions.multipart;
-  const listed = await api.request('GET', `/api/v1/evidence/${ev.id}/parts`);
-  const stored = new Set((listed?.parts ?? []).map((p) => p.number ?? p.part_number));
-  const sizeOf = (n) => Math.min(partSize, ev.size - (n - 1) * partSize);
-  let have = [...stored].reduce((sum, n) => sum + sizeOf(n), 0);
-  await save({ progress: have / ev.size, resumed: stored.size > 0 });
-  // Fresh URLs where the answer has them (instructions may have expired).
-  const urls = new Map(parts.map((p) => [p.number, p.url]));
-  for (const p of listed?.urls ?? []) urls.set(p.number, p.url);
-  for (const { number } of parts) {
-    if (stored.has(number)) continue;
+  const answer = await api.request('GET', `/api/v1/evidence/${encodeURIComponent(ev.id)}/parts`);
+  const plan = answer?.multipart ?? answer ?? {};
+  const partSize = plan.part_size ?? ev.instructions.multipart.part_size;
+  const stored = plan.stored ?? [];
+  const missing = [...(plan.parts ?? [])].sort((a, b) => a.number - b.number);
+  let have = stored.reduce((sum, p) => sum + (p.size ?? Math.min(partSize, ev.size - (p.number - 1) * partSize)), 0);
+  await save({ progress: have / ev.size, resumed: Boolean(ev.resumed || stored.length > 0) });
+  for (const { number, url } of missing) {
     const start = (number - 1) * partSize;
-    await put('PUT', urls.get(number), ev.blob.slice(start, start + partSize), (loaded) => {
+    const part = ev.blob.slice(start, start + partSize);
+    await put('PUT', url, part, (loaded) => {
       live.set(ev.id, (have + loaded) / ev.size);
       changed(ev);
     });
-    have += sizeOf(number);
+    have += part.size;
     await save({ progress: have / ev.size });
   }
 }

@@ -15,19 +15,27 @@ export function heldRow(app, x, taskName) {
   return h('li', { class: x.state === CONFLICT ? 'conflict' : 'failed', role: 'alert' },
     h('strong', { text: `${taskName ? `${taskName} · ` : ''}${t(`outbox.kind.${x.kind}`)}：${what}` }),
     x.state === CONFLICT && x.error?.message ? h('p', { class: 'meta', text: x.error.message }) : null,
-    current ? h('p', { class: 'meta', text: t('outbox.serverHas', { value: describe(current) }) }) : null,
+    current ? h('p', { class: 'meta', text: t('outbox.serverHas', { value: describe(t, x, current) }) }) : null,
     h('div', { class: 'row' },
       h('button', { type: 'button', text: t('outbox.resend'), onclick: async () => {
-        const fresh = app.online ? await refreshTask(api, x.task_id).catch(() => null) : null;
-        await outbox.resend(x.seq, (body) => (body && fresh?.version != null && 'version' in body ? { ...body, version: fresh.version } : body));
+        // The task as the server has it now (the conflict's answer carries
+        // it; otherwise fetch it).
+        const fresh = x.error?.current ?? (app.online ? await refreshTask(api, x.task_id).catch(() => null) : null);
+        await outbox.resend(x.seq, fresh?.version);
       } }),
       h('button', { type: 'button', class: 'secondary', text: t('outbox.discard'), onclick: async () => {
         if (confirm(t('outbox.discardConfirm'))) await outbox.discard(x.seq);
       } })));
 }
 
-// describe says in a line what the server has now.
-function describe(v) {
-  if (v == null || typeof v !== 'object') return String(v ?? '');
-  return [v.outcome, v.note, v.state, v.version != null ? `v${v.version}` : null].filter(Boolean).join(' · ') || JSON.stringify(v).slice(0, 120);
+// describe says in a line what the server has now: for an item's outcome,
+// the outcome and note it holds; otherwise the task's state and version.
+function describe(t, entry, task) {
+  if (entry.kind === 'item') {
+    const o = (task.checklist ?? []).find((c) => c.item_id === entry.item_id);
+    if (!o) return t('outbox.noOutcome');
+    const label = { pass: 'item.pass', fail: 'item.fail', not_applicable: 'item.na' }[o.outcome];
+    return [label ? t(label) : o.outcome, o.note].filter(Boolean).join(' · ');
+  }
+  return [task.state ? t(`tasks.state.${task.state}`) : '', task.version != null ? t('outbox.version', { v: task.version }) : ''].filter(Boolean).join(' · ');
 }

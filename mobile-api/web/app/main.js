@@ -39,10 +39,15 @@ app.outbox = createOutbox({
 });
 
 // applied folds the server's answer to a sent change into the stored
-// task (answers that carry the task do; others wait for the next sync).
+// task and returns the task as it now is: the answer itself when it is
+// the task, else the task fetched again (a finding's answer is the
+// finding).
 async function applied(entry, answer) {
-  if (answer && answer.id === entry.task_id && answer.enterprise) await store.putTask(answer);
-  else await refreshTask(api, entry.task_id).catch(() => {});
+  if (answer && answer.id === entry.task_id && answer.enterprise) {
+    await store.putTask(answer);
+    return answer;
+  }
+  return refreshTask(api, entry.task_id).catch(() => null);
 }
 
 // changed redraws what depends on the phone's data, at most about five

@@ -18,10 +18,17 @@ export const PENDING = 'pending';
 export const CONFLICT = 'conflict';
 export const FAILED = 'failed';
 
+// Versions. A change that must not silently overwrite someone else's
+// (an item's outcome, the submit) carries in its body the version of the
+// task it was made on; every entry remembers that version as its base.
+// The inspector's own changes must not conflict with each other, so when
+// one is taken, the waiting entries made on the same base move to the
+// version the server now has.
+//
 // createOutbox({api, upload, onApplied, onChange}): upload(entry, report)
-// sends an evidence entry (evidence.js); onApplied(entry, answer) lets the
-// app fold the server's answer into its stored task; onChange() runs when
-// the outbox changed (to redraw 待同步).
+// sends an evidence entry (evidence.js); onApplied(entry, answer) folds the
+// server's answer into the stored task and returns the task as it now is
+// (or null); onChange() runs when the outbox changed (to redraw 待同步).
 export function createOutbox({ api, upload, onApplied = async () => {}, onChange = () => {} }) {
   let running = null;
   let again = false;
@@ -35,7 +42,7 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
     if (change.coalesce) {
       const waiting = (await store.outbox()).find((e) => e.coalesce === change.coalesce && e.state === PENDING && e.seq !== inFlight);
       if (waiting) {
-        const entry = { ...waiting, body: change.body, key: crypto.randomUUID() };
+        const entry = { ...waiting, body: change.body, base: change.base, key: crypto.randomUUID() };
         await store.updateOutbox(entry);
         onChange();
         flush();
@@ -99,7 +106,8 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
       const answer = entry.kind === 'evidence'
         ? await upload(entry, onChange)
         : await api.request(entry.method, entry.path, { body: entry.body, headers: { 'Idempotency-Key': entry.key } });
-      await onApplied(entry, answer);
+      const task = await onApplied(entry, answer);
+      if (task?.version != null && entry.base != null) await rebase(entry.task_id, entry.base, task.version, entry.seq);
       // A coalescing add may have replaced the body meanwhile: then the
       // entry stays, to be sent with its new body.
       if ((await store.getOutbox(entry.seq))?.key === entry.key) await store.removeFromOutbox(entry.seq);
@@ -125,12 +133,31 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
     return Object.keys(err.fields ?? {}).length > 0 || err.body?.current != null;
   }
 
-  // resend sends a held entry again with a new key, after change(body)
-  // brought it up to date (e.g. the task's current version).
-  async function resend(seq, change = (body) => body) {
-    const entry = (await store.outbox()).find((e) => e.seq === seq);
+  // rebase moves the waiting entries of a task made on version from to
+  // version to (their bodies change, so they get new keys; none of them
+  // has been sent, since entries go in order).
+  async function rebase(taskId, from, to, except) {
+    if (from === to) return;
+    for (const e of await store.outboxOfTask(taskId)) {
+      if (e.seq === except || e.base !== from || e.seq === inFlight) continue;
+      e.base = to;
+      if (e.body && 'version' in e.body) e.body = { ...e.body, version: to };
+      e.key = crypto.randomUUID();
+      await store.updateOutbox(e);
+    }
+  }
+
+  // resend sends a held entry again, made on version (the task's current
+  // one, which the inspector has now seen), with a new key; the entries
+  // waiting behind it move to that version too.
+  async function resend(seq, version) {
+    const entry = await store.getOutbox(seq);
     if (!entry) return;
-    entry.body = change(entry.body);
+    if (version != null) {
+      await rebase(entry.task_id, entry.base, version, seq);
+      entry.base = version;
+      if (entry.body && 'version' in entry.body) entry.body = { ...entry.body, version };
+    }
     entry.key = crypto.randomUUID();
     entry.state = PENDING;
     delete entry.error;

@@ -82,7 +82,7 @@ export async function taskView(app, main, id) {
       checkinInfo.textContent = lines.join('，');
       checkinInfo.className = far ? 'warning' : 'meta';
       if (far) checkinInfo.textContent += `。${t('checkin.far')}`;
-      await outbox.add({ kind: 'checkin', task_id: id, method: 'POST', path: `${base}/check-in`,
+      await outbox.add({ kind: 'checkin', task_id: id, base: task.version, method: 'POST', path: `${base}/check-in`,
         body: { lat: pos.lat, lng: pos.lng, accuracy_m: pos.accuracy, at: new Date().toISOString() } });
     } catch (err) {
       checkinInfo.textContent = t('checkin.noGps', { message: err.message });
@@ -119,8 +119,8 @@ export async function taskView(app, main, id) {
     const { row, note } = itemRows.get(itemId);
     const outcome = row.querySelector('input[type=radio]:checked')?.value;
     if (!outcome) return;
-    await outbox.add({ kind: 'item', task_id: id, item_id: itemId, coalesce: `item:${id}:${itemId}`, method: 'PUT',
-      path: `${base}/items/${encodeURIComponent(itemId)}`, body: { outcome, note: note.value.trim() } });
+    await outbox.add({ kind: 'item', task_id: id, base: task.version, item_id: itemId, coalesce: `item:${id}:${itemId}`, method: 'PUT',
+      path: `${base}/items/${encodeURIComponent(itemId)}`, body: { outcome, note: note.value.trim(), version: task.version } });
   }
 
   // ---- findings and non-cooperation ----
@@ -132,7 +132,7 @@ export async function taskView(app, main, id) {
   const fBy = h('input', { type: 'date', name: 'rectify_by', required: true });
   const findingForm = h('form', { class: 'stack', onsubmit: async (ev) => {
     ev.preventDefault();
-    await outbox.add({ kind: 'finding', task_id: id, method: 'POST', path: `${base}/findings`, body: {
+    await outbox.add({ kind: 'finding', task_id: id, base: task.version, method: 'POST', path: `${base}/findings`, body: {
       id: crypto.randomUUID(), item_id: fItem.value, description: fDesc.value.trim(), severity: fSeverity.value,
       rectification: fRect.value.trim(), rectify_by: fBy.value, evidence_ids: await evidenceIds() } });
     findingForm.reset();
@@ -146,7 +146,7 @@ export async function taskView(app, main, id) {
   const nDesc = h('textarea', { name: 'description', rows: 3, required: true });
   const noncoopForm = h('form', { class: 'stack', onsubmit: async (ev) => {
     ev.preventDefault();
-    await outbox.add({ kind: 'noncoop', task_id: id, method: 'POST', path: `${base}/non-cooperation`, body: {
+    await outbox.add({ kind: 'noncoop', task_id: id, base: task.version, method: 'POST', path: `${base}/non-cooperation`, body: {
       id: crypto.randomUUID(), type: nType.value, description: nDesc.value.trim(), evidence_ids: await evidenceIds() } });
     noncoopForm.reset();
     noncoopForm.closest('details').open = false;
@@ -173,7 +173,7 @@ export async function taskView(app, main, id) {
 
   async function addEvidence(kind, file) {
     const ev = await capture(id, kind, file, position, () => app.changed());
-    await outbox.add({ kind: 'evidence', task_id: id, evidence_id: ev.id });
+    await outbox.add({ kind: 'evidence', task_id: id, base: task.version, evidence_id: ev.id });
     return ev;
   }
   // evidenceIds links a finding to the evidence taken for this task so far.
@@ -196,8 +196,8 @@ export async function taskView(app, main, id) {
     }
     submitError.hidden = true;
     const sig = await addEvidence('signature', await pad.toBlob());
-    await outbox.add({ kind: 'submit', task_id: id, method: 'POST', path: `${base}/submit`,
-      body: { result: result.value, summary: summary.value.trim(), signature_evidence_id: sig.id } });
+    await outbox.add({ kind: 'submit', task_id: id, base: task.version, method: 'POST', path: `${base}/submit`,
+      body: { result: result.value, summary: summary.value.trim(), signature_evidence_id: sig.id, version: task.version } });
   } },
   field(t('submit.result'), result), field(t('submit.summary'), summary),
   h('p', { class: 'label', text: t('submit.sign') }), pad.element,
@@ -217,15 +217,24 @@ export async function taskView(app, main, id) {
     const evidence = await store.evidenceOfTask(id);
     const mine = progressOf(task);
 
-    clear(main.querySelector('#group')).append(...task.members.map((m) => h('li', {},
-      m.name, m.lead ? h('span', { class: 'badge', text: t('task.lead') }) : null,
-      m.user_id && m.user_id === me ? h('span', { class: 'badge ok', text: t('task.me') }) : null,
-      memberSubmitted(task, m) ? h('span', { class: 'badge ok', text: t('task.submittedBy') }) : h('span', { class: 'badge', text: t('task.notSubmitted') }))));
+    clear(main.querySelector('#group')).append(...task.members.map((m) => {
+      const p = memberProgress(task, m);
+      return h('li', { dataset: { badge: m.badge_no } },
+        m.name, m.lead ? h('span', { class: 'badge', text: t('task.lead') }) : null,
+        m.user_id && m.user_id === me ? h('span', { class: 'badge ok', text: t('task.me') }) : null,
+        p.checked_in ? h('span', { class: `badge ${p.check_in_flagged ? 'warn' : 'ok'}`, text: p.check_in_flagged ? t('task.checkedInFar') : t('task.checkedIn') }) : null,
+        p.submitted ? h('span', { class: 'badge ok', text: t('task.submittedBy') }) : h('span', { class: 'badge', text: t('task.notSubmitted') }));
+    }));
 
     const pendingCheckin = entries.findLast((x) => x.kind === 'checkin');
-    const checkedAt = pendingCheckin?.body.at ?? mine.checked_in_at;
+    const stored = mine.checkIn;
+    const checkedAt = pendingCheckin?.body.at ?? stored?.at;
     checkinState.textContent = checkedAt ? t('checkin.done', { time: chinaTime(checkedAt) }) : '';
     if (pendingCheckin) checkinState.append(' ', pendingBadge(pendingCheckin));
+    else if (stored?.distance_m != null) {
+      checkinState.append('，', t('checkin.distance', { m: Math.round(stored.distance_m) }));
+      if (stored.flagged) checkinState.append(' ', h('span', { class: 'badge warn', text: t('checkin.flagged') }));
+    }
 
     for (const [itemId, { radios, note, mark }] of itemRows) {
       const waiting = entries.findLast((x) => x.kind === 'item' && x.item_id === itemId);
@@ -253,9 +262,10 @@ export async function taskView(app, main, id) {
     if (!evList.children.length) evList.append(h('li', { class: 'meta', text: t('evidence.none') }));
 
     const submitted = entries.find((x) => x.kind === 'submit');
-    submitState.textContent = submitted || mine.submitted_at ? t('submit.done') : '';
+    submitState.textContent = submitted || mine.submission ? t('submit.done') : '';
+    if (mine.submission && !submitted) submitState.append(`：${t(`submit.result.${mine.submission.result}`)} · ${chinaTime(mine.submission.at)}`);
     if (submitted) submitState.append(' ', pendingBadge(submitted));
-    submitForm.hidden = Boolean(submitted || mine.submitted_at);
+    submitForm.hidden = Boolean(submitted || mine.submission);
 
     clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(app, x)));
   }
@@ -282,16 +292,19 @@ export async function taskView(app, main, id) {
   return { update };
 }
 
-// progressOf reads the caller's own progress from the server's task.
+// progressOf reads from the server's task what this page shows: the
+// group's checklist (one outcome per item, whoever set it) and the
+// caller's own check-in and submission.
 function progressOf(task) {
-  const p = task.progress ?? task.my_progress ?? {};
   const items = {};
-  for (const r of p.items ?? task.checklist ?? []) items[r.item_id] = r;
-  return { checked_in_at: p.checked_in_at ?? p.check_in?.at, items: Array.isArray(p.items ?? task.checklist) ? items : p.items ?? {}, submitted_at: p.submitted_at };
+  for (const o of task.checklist ?? []) items[o.item_id] = o;
+  const mine = task.my_progress ?? {};
+  return { items, checkIn: mine.check_in ?? null, submission: mine.submission ?? null };
 }
 
-function memberSubmitted(task, m) {
-  return Boolean(m.submitted_at || (task.submissions ?? []).some((s) => s.badge_no === m.badge_no || s.user_id === m.user_id));
+// memberProgress is one member's line of the group's progress.
+function memberProgress(task, m) {
+  return (task.progress ?? []).find((p) => p.badge_no === m.badge_no) ?? {};
 }
 
 function kindOf(file) {
