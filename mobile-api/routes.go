@@ -177,6 +177,10 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/calendar", signedIn, coordinator, s.handlePutCalendar},
 		{"GET", "/api/v1/reports/random-share", signedIn, overseers, s.handleRandomShare},
 		{"GET", "/api/v1/reports/pool", signedIn, officeAndLeaders, s.handlePoolPreview},
+		// The bureau's compliance in figures (art. 16, 21, 24, 29): staff
+		// see their department's, coordinators and leaders any (checked in
+		// results.Service).
+		{"GET", "/api/v1/stats", signedIn, officeAndLeaders, s.handleStats},
 
 		// What everyone may read without signing in (art. 10, 19).
 		{"GET", "/public/v1/items", public, nil, s.handlePublicItems},

@@ -71,6 +71,7 @@ type Service struct {
 	Departments backend.DepartmentStore
 	Users       backend.UserStore
 	Workflow    Workflow
+	Shares      Shares
 	Notifier    Notifier
 	Audit       backend.Auditor
 	Now         func() time.Time

@@ -202,7 +202,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	svc.Results = &results.Service{
 		Results: db.TaskResults(), Public: db.PublicResults(), Tasks: db.Tasks(), Plans: db.Plans(),
 		Draws: db.Draws(), Enterprises: db.Enterprises(), Departments: db.Departments(), Users: db.Users(),
-		Workflow: svc.Tasks, Notifier: notifier, Audit: recorder, Now: now,
+		Workflow: svc.Tasks, Shares: svc.Plans, Notifier: notifier, Audit: recorder, Now: now,
 	}
 	return svc
 }
