@@ -166,6 +166,15 @@ type Task struct {
 	Overdue  []string
 	Reminded []string
 
+	// On site (art. 15, 20, 23): each member's check-in and submission,
+	// the group's checklist, the result once completed, and the amendments
+	// made after completion (the record is frozen then: a change needs a
+	// reason and is kept).
+	Progress   []MemberProgress
+	Checklist  []ItemOutcome
+	Result     string // the leader's submitted result once completed
+	Amendments []Amendment
+
 	// FeedbackAt and PublishedAt are when the result was fed back to the
 	// enterprise (art. 21) and published (art. 24); nil until then.
 	FeedbackAt  *time.Time

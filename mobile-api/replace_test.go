@@ -36,6 +36,11 @@ func TestReplacementIsRandomRecordedAndVerified(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, env) })
 	}
+	// The member going out syncs from here on.
+	outToken := env.loginAs(t, w.inspectors[out.BadgeNo])
+	var before syncJSON
+	scenario{token: outToken, method: "GET", path: "/api/v1/me/tasks", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { before = decode[syncJSON](t, b) }}.run(t, env)
 	var committed replacementJSON
 	scenario{as: "staff", method: "POST", path: path, body: `{"badge_no":"` + out.BadgeNo + `","reason":"发现与企业负责人系亲属，申请回避"}`, wantStatus: 201,
 		wantContain: []string{`"state":"committed"`}, wantAbsent: []string{`"seed":`, "sealed"},
@@ -140,6 +145,13 @@ func TestReplacementIsRandomRecordedAndVerified(t *testing.T) {
 	if k := kinds(task.Members[1].UserID); !slices.Contains(k, backend.NoteTaskReplaced) {
 		t.Fatalf("the rest of the group was told %v", k)
 	}
-	// The member who went out no longer sees the task.
-	scenario{token: env.loginAs(t, w.inspectors[out.BadgeNo]), method: "GET", path: "/api/v1/tasks/" + task.ID, wantStatus: 404}.run(t, env)
+	// The member who went out no longer sees the task; their next sync
+	// brings it once as a tombstone.
+	scenario{token: outToken, method: "GET", path: "/api/v1/tasks/" + task.ID, wantStatus: 404}.run(t, env)
+	var delta syncJSON
+	scenario{token: outToken, method: "GET", path: "/api/v1/me/tasks?since=" + before.Cursor, wantStatus: 200,
+		wantContain: []string{`{"id":"` + task.ID + `","deleted":true}`},
+		after:       func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { delta = decode[syncJSON](t, b) }}.run(t, env)
+	scenario{token: outToken, method: "GET", path: "/api/v1/me/tasks?since=" + delta.Cursor, wantStatus: 200,
+		wantContain: []string{`"tasks":[]`}}.run(t, env)
 }

@@ -42,6 +42,10 @@ var (
 	office = []backend.Role{backend.RoleCoordinator, backend.RoleStaff}
 	// officeAndLeaders also read what the office manages.
 	officeAndLeaders = []backend.Role{backend.RoleCoordinator, backend.RoleStaff, backend.RoleLeader}
+	// fieldOnly is the group on site; fieldAndOffice adds the office (for
+	// reports of other agencies).
+	fieldOnly      = []backend.Role{backend.RoleInspector}
+	fieldAndOffice = []backend.Role{backend.RoleInspector, backend.RoleCoordinator, backend.RoleStaff}
 	// overseers read the bureau-wide reports.
 	overseers = []backend.Role{backend.RoleCoordinator, backend.RoleLeader}
 )
@@ -72,6 +76,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/me/notifications/read-all", signedIn, nil, s.handleReadAllNotifications},
 		{"POST", "/api/v1/me/notifications/:id/read", signedIn, nil, s.handleReadNotification},
 		{"GET", "/api/v1/me/events", signedIn, nil, s.handleEvents},
+		{"GET", "/api/v1/me/tasks", signedIn, nil, s.handleMyTasks},
 		{"POST", "/api/v1/me/devices", signedIn, nil, s.handleRegisterDevice},
 		{"DELETE", "/api/v1/me/devices/:id", signedIn, nil, s.handleDeleteDevice},
 		{"GET", "/api/v1/users", signedIn, admin, s.handleListUsers},
@@ -171,6 +176,24 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/tasks/:id/feedback", signedIn, office, s.handleFeedback},
 		{"POST", "/api/v1/tasks/:id/publish", signedIn, office, s.handlePublish},
 		{"POST", "/api/v1/tasks/:id/dispositions", signedIn, office, s.handleDisposition},
+		// On site (art. 15, 20, 23): the group checks in, fills the
+		// checklist, records findings, non-cooperation and evidence, and
+		// signs off; only its members (checked in tasks.Service) — others
+		// who may see the task read what was recorded.
+		{"POST", "/api/v1/tasks/:id/check-in", signedIn, fieldOnly, s.handleCheckIn},
+		{"PUT", "/api/v1/tasks/:id/items/:item_id", signedIn, fieldOnly, s.handleItemOutcome},
+		{"GET", "/api/v1/tasks/:id/findings", signedIn, nil, s.handleListFindings},
+		{"POST", "/api/v1/tasks/:id/findings", signedIn, fieldOnly, s.handleCreateFinding},
+		{"GET", "/api/v1/tasks/:id/non-cooperation", signedIn, nil, s.handleListNonCooperation},
+		{"POST", "/api/v1/tasks/:id/non-cooperation", signedIn, fieldOnly, s.handleNonCooperation},
+		{"GET", "/api/v1/tasks/:id/evidence", signedIn, nil, s.handleListEvidence},
+		{"POST", "/api/v1/tasks/:id/evidence", signedIn, fieldAndOffice, s.handleCreateEvidence},
+		{"POST", "/api/v1/tasks/:id/submit", signedIn, fieldOnly, s.handleSubmit},
+		// Evidence uploads go straight to MinIO; these resume, check and
+		// hand out short-lived download links (to those who see the task).
+		{"GET", "/api/v1/evidence/:id/parts", signedIn, fieldAndOffice, s.handleEvidenceParts},
+		{"POST", "/api/v1/evidence/:id/complete", signedIn, fieldAndOffice, s.handleCompleteEvidence},
+		{"GET", "/api/v1/evidence/:id/download", signedIn, nil, s.handleDownloadEvidence},
 		// The working-day calendar behind the deadlines: everyone may read
 		// it; the coordinator adds the bureau's overrides.
 		{"GET", "/api/v1/calendar", signedIn, nil, s.handleGetCalendar},

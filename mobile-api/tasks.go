@@ -1,6 +1,7 @@
 package mobileapi
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,11 @@ type taskJSON struct {
 	InspectionEndedAt *time.Time           `json:"inspection_ended_at"`
 	Overdue           []string             `json:"overdue"`
 	State             string               `json:"state"`
+	Result            string               `json:"result,omitempty"`
+	Checklist         []itemOutcomeJSON    `json:"checklist"`
+	Progress          []memberProgressJSON `json:"progress"`    // the group's, in short
+	MyProgress        *myProgressJSON      `json:"my_progress"` // the caller's own, in full (null for non-members)
+	Amendments        []amendmentJSON      `json:"amendments"`
 	Cancellation      *taskCancellationRef `json:"cancellation,omitempty"`
 	CreatedAt         time.Time            `json:"created_at"`
 	UpdatedAt         time.Time            `json:"updated_at"`
@@ -80,13 +86,58 @@ type taskDeadlinesJSON struct {
 	Publication string `json:"publication,omitempty"`
 }
 
+type itemOutcomeJSON struct {
+	ItemID  string    `json:"item_id"`
+	Outcome string    `json:"outcome"`
+	Note    string    `json:"note"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+}
+
+type memberProgressJSON struct {
+	UserID    string `json:"user_id"`
+	BadgeNo   string `json:"badge_no"`
+	CheckedIn bool   `json:"checked_in"`
+	Flagged   bool   `json:"check_in_flagged"`
+	Submitted bool   `json:"submitted"`
+}
+
+type checkInJSON struct {
+	Lat       float64   `json:"lat"`
+	Lng       float64   `json:"lng"`
+	AccuracyM float64   `json:"accuracy_m"`
+	At        time.Time `json:"at"`
+	DistanceM *float64  `json:"distance_m"`
+	Flagged   bool      `json:"flagged"`
+}
+
+type submissionJSON struct {
+	Result              string    `json:"result"`
+	Summary             string    `json:"summary"`
+	SignatureEvidenceID string    `json:"signature_evidence_id"`
+	At                  time.Time `json:"at"`
+}
+
+type myProgressJSON struct {
+	CheckIn    *checkInJSON    `json:"check_in"`
+	Submission *submissionJSON `json:"submission"`
+}
+
+type amendmentJSON struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	What   string    `json:"what"`
+}
+
 type taskCancellationRef struct {
 	At     time.Time `json:"at"`
 	By     string    `json:"by"`
 	Reason string    `json:"reason"`
 }
 
-func newTaskJSON(t *backend.Task) taskJSON {
+// newTaskJSON shows t to viewer (a user id): their own progress in full.
+func newTaskJSON(t *backend.Task, viewer string) taskJSON {
 	e := t.Enterprise
 	out := taskJSON{
 		ID: t.ID, Kind: t.Kind, Source: t.Source, Reason: t.Reason, PlanID: t.PlanID, DrawID: t.DrawID,
@@ -124,16 +175,49 @@ func newTaskJSON(t *backend.Task) taskJSON {
 	if t.CancelledAt != nil {
 		out.Cancellation = &taskCancellationRef{At: *t.CancelledAt, By: t.CancelledBy, Reason: t.CancelledReason}
 	}
-	return out
-}
-
-func tasksJSON(list []*backend.Task) []taskJSON {
-	out := make([]taskJSON, len(list))
-	for i, t := range list {
-		out[i] = newTaskJSON(t)
+	out.Result = t.Result
+	out.Checklist, out.Progress, out.Amendments = []itemOutcomeJSON{}, []memberProgressJSON{}, []amendmentJSON{}
+	for _, o := range t.Checklist {
+		out.Checklist = append(out.Checklist, itemOutcomeJSON{o.ItemID, o.Outcome, o.Note, o.By, o.At})
+	}
+	for _, a := range t.Amendments {
+		out.Amendments = append(out.Amendments, amendmentJSON{a.At, a.By, a.Reason, a.What})
+	}
+	for _, m := range t.ActiveMembers() {
+		mp := memberProgressJSON{UserID: m.UserID, BadgeNo: m.BadgeNo}
+		for _, p := range t.Progress {
+			if p.UserID == m.UserID && m.UserID != "" {
+				mp.CheckedIn, mp.Submitted = p.CheckIn != nil, p.Submission != nil
+				mp.Flagged = p.CheckIn != nil && p.CheckIn.Flagged
+			}
+		}
+		out.Progress = append(out.Progress, mp)
+	}
+	for _, p := range t.Progress {
+		if p.UserID != viewer || viewer == "" {
+			continue
+		}
+		out.MyProgress = &myProgressJSON{}
+		if c := p.CheckIn; c != nil {
+			out.MyProgress.CheckIn = &checkInJSON{c.Lat, c.Lng, c.AccuracyM, c.At, c.DistanceM, c.Flagged}
+		}
+		if sb := p.Submission; sb != nil {
+			out.MyProgress.Submission = &submissionJSON{sb.Result, sb.Summary, sb.SignatureEvidenceID, sb.At}
+		}
 	}
 	return out
 }
+
+func tasksJSON(list []*backend.Task, viewer string) []taskJSON {
+	out := make([]taskJSON, len(list))
+	for i, t := range list {
+		out[i] = newTaskJSON(t, viewer)
+	}
+	return out
+}
+
+// viewer is the signed-in user's id.
+func viewer(c *fiber.Ctx) string { return backend.ActorFromContext(c.UserContext()).UserID }
 
 // handleDispatch turns a draw into tasks: 201 when it created any, 200
 // for a repeat that found them all.
@@ -177,7 +261,7 @@ func (s *Server) handleListTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageMap(fiber.Map{"tasks": tasksJSON(list)}, p, total, nextPage(list, p.Limit, f.CursorOf)))
+	return c.JSON(pageMap(fiber.Map{"tasks": tasksJSON(list, viewer(c))}, p, total, nextPage(list, p.Limit, f.CursorOf)))
 }
 
 func (s *Server) handleOverdueTasks(c *fiber.Ctx) error {
@@ -190,7 +274,7 @@ func (s *Server) handleOverdueTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageMap(fiber.Map{"tasks": tasksJSON(list)}, p, total, nextPage(list, p.Limit, f.CursorOf)))
+	return c.JSON(pageMap(fiber.Map{"tasks": tasksJSON(list, viewer(c))}, p, total, nextPage(list, p.Limit, f.CursorOf)))
 }
 
 func (s *Server) handleGetTask(c *fiber.Ctx) error {
@@ -198,7 +282,15 @@ func (s *Server) handleGetTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(newTaskJSON(t))
+	// The version changes with every change to the task, the caller's own
+	// progress included: it names the representation.
+	etag := `"` + t.ID + ":" + strconv.Itoa(t.Version) + `"`
+	c.Set(fiber.HeaderETag, etag)
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && (match == etag || match == "W/"+etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return c.JSON(newTaskJSON(t, viewer(c)))
 }
 
 // targetedTaskRequest is the body of POST /api/v1/tasks.
@@ -230,7 +322,7 @@ func (s *Server) handleCreateTask(c *fiber.Ctx) error {
 	if created {
 		status = fiber.StatusCreated
 	}
-	return c.Status(status).JSON(newTaskJSON(t))
+	return c.Status(status).JSON(newTaskJSON(t, viewer(c)))
 }
 
 // cancelRequest is the body of POST /api/v1/tasks/{id}/cancel.
@@ -246,9 +338,9 @@ func (s *Server) handleCancelTask(c *fiber.Ctx) error {
 	}
 	t, err := s.svc.Tasks.Cancel(c.UserContext(), c.Params("id"), req.Version, req.Reason)
 	if err != nil {
-		return err
+		return s.conflictWithCurrent(c, err)
 	}
-	return c.JSON(newTaskJSON(t))
+	return c.JSON(newTaskJSON(t, viewer(c)))
 }
 
 // calendarEntryJSON is one day of the working-day calendar that differs

@@ -207,7 +207,8 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 
 	first := "/api/v1/tasks/" + d.TaskIDs[0] + "/cancel"
 	scenario{as: "staff", method: "POST", path: first, body: `{"reason":""}`, wantStatus: 400, wantContain: []string{`"reason"`}}.run(t, env)
-	scenario{as: "staff", method: "POST", path: first, body: `{"reason":"企业已停产","version":7}`, wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
+	scenario{as: "staff", method: "POST", path: first, body: `{"reason":"企业已停产","version":7}`, wantStatus: 409,
+		wantContain: []string{`"code":"ECONFLICT"`, `"stale"`, `"current":{`, `"state":"assigned"`}}.run(t, env)
 	scenario{as: "staff", method: "POST", path: first, body: `{"reason":"企业已停产","version":1}`, wantStatus: 200,
 		wantContain: []string{`"state":"cancelled"`, "企业已停产"}}.run(t, env)
 	scenario{as: "staff", method: "POST", path: first, body: `{"reason":"again"}`, wantStatus: 409}.run(t, env)

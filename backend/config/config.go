@@ -81,6 +81,15 @@ type Config struct {
 	FCMProjectID string   // Firebase project; may be empty when the credentials name it
 
 	SchedulerInterval time.Duration // how often the deadline scheduler runs
+
+	MinIOPublicEndpoint    string        // where phones reach MinIO (presigned URLs); "" for MinIOEndpoint
+	EvidenceRetentionYears int           // default WORM retention of evidence (COMPLIANCE), at least 5
+	EvidenceMaxPhoto       int64         // largest photo, bytes
+	EvidenceMaxVideo       int64         // largest video, bytes
+	EvidenceMaxOther       int64         // largest audio, document, report or signature, bytes
+	UploadURLTTL           time.Duration // how long presigned upload URLs stay valid
+	UploadAbandonAfter     time.Duration // a multipart upload not completed this long is aborted
+	CheckInRadiusM         int           // a check-in farther than this from the enterprise is flagged
 }
 
 // Var documents one environment variable; Vars is the table the README shows.
@@ -127,6 +136,14 @@ var Vars = []Var{
 	{"SUIJI_FCM_ENDPOINT", "", "override of the FCM endpoint (a relay or test server)", false},
 	{"SUIJI_PDF_FONTS", DefaultPDFFonts, "comma-separated TrueType fonts (.ttf; OTF and TTC do not embed) for generated PDFs, each character set in the first font that has it; the defaults are Debian's fonts-droid-fallback (Chinese) and fonts-dejavu-core (Latin, digits), installed by make run and make test", false},
 	{"SUIJI_FCM_PROJECT_ID", "", "Firebase project id (empty: the one named in the credentials file)", false},
+	{"SUIJI_MINIO_PUBLIC_ENDPOINT", "", "where phones reach MinIO for presigned uploads and downloads: host:port or http(s)://host[:port] (empty: SUIJI_MINIO_ENDPOINT)", false},
+	{"SUIJI_EVIDENCE_RETENTION_YEARS", "5", "default retention of evidence objects, COMPLIANCE mode: nobody can delete or overwrite them for this many years (art. 22; at least 5, only ever raised)", false},
+	{"SUIJI_EVIDENCE_MAX_PHOTO", "26214400", "largest photo accepted, in bytes (25 MiB)", false},
+	{"SUIJI_EVIDENCE_MAX_VIDEO", "2147483648", "largest video accepted, in bytes (2 GiB)", false},
+	{"SUIJI_EVIDENCE_MAX_OTHER", "104857600", "largest audio, document, external report or signature accepted, in bytes (100 MiB)", false},
+	{"SUIJI_UPLOAD_URL_TTL", "6h", "validity of presigned upload URLs (a long video on one bar of signal needs hours)", false},
+	{"SUIJI_UPLOAD_ABANDON_AFTER", "48h", "a multipart upload not completed this long after it began is aborted and its parts dropped", false},
+	{"SUIJI_CHECKIN_RADIUS_M", "500", "a check-in farther than this many metres from the enterprise is flagged (not refused)", false},
 	{"SUIJI_SCHEDULER_INTERVAL", "1m", "how often the deadline scheduler reminds and marks overdue tasks (one instance at a time)", false},
 }
 
@@ -175,6 +192,15 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		PDFFonts:           r.list("SUIJI_PDF_FONTS"),
 		FCMProjectID:       r.str("SUIJI_FCM_PROJECT_ID"),
 		SchedulerInterval:  r.duration("SUIJI_SCHEDULER_INTERVAL"),
+
+		MinIOPublicEndpoint:    r.str("SUIJI_MINIO_PUBLIC_ENDPOINT"),
+		EvidenceRetentionYears: r.int("SUIJI_EVIDENCE_RETENTION_YEARS"),
+		EvidenceMaxPhoto:       int64(r.int("SUIJI_EVIDENCE_MAX_PHOTO")),
+		EvidenceMaxVideo:       int64(r.int("SUIJI_EVIDENCE_MAX_VIDEO")),
+		EvidenceMaxOther:       int64(r.int("SUIJI_EVIDENCE_MAX_OTHER")),
+		UploadURLTTL:           r.duration("SUIJI_UPLOAD_URL_TTL"),
+		UploadAbandonAfter:     r.duration("SUIJI_UPLOAD_ABANDON_AFTER"),
+		CheckInRadiusM:         r.int("SUIJI_CHECKIN_RADIUS_M"),
 	}
 	c.validate(&r)
 	if c.Env == EnvProduction {
@@ -242,6 +268,32 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.ReadyTimeout <= 0 {
 		r.fail("SUIJI_READY_TIMEOUT", "must be positive")
+	}
+	if c.EvidenceRetentionYears < 5 {
+		r.fail("SUIJI_EVIDENCE_RETENTION_YEARS", "must be at least 5 (art. 22)")
+	}
+	for name, v := range map[string]int64{"SUIJI_EVIDENCE_MAX_PHOTO": c.EvidenceMaxPhoto, "SUIJI_EVIDENCE_MAX_VIDEO": c.EvidenceMaxVideo, "SUIJI_EVIDENCE_MAX_OTHER": c.EvidenceMaxOther} {
+		if v < 1024 {
+			r.fail(name, "must be at least 1024 bytes")
+		}
+	}
+	if c.UploadURLTTL < time.Minute || c.UploadURLTTL > 7*24*time.Hour {
+		r.fail("SUIJI_UPLOAD_URL_TTL", "must be from 1m to 168h (S3 presigned URLs last at most 7 days)")
+	}
+	if c.UploadAbandonAfter < c.UploadURLTTL {
+		r.fail("SUIJI_UPLOAD_ABANDON_AFTER", "must be at least SUIJI_UPLOAD_URL_TTL")
+	}
+	if c.CheckInRadiusM < 10 {
+		r.fail("SUIJI_CHECKIN_RADIUS_M", "must be at least 10 metres")
+	}
+	if c.MinIOPublicEndpoint != "" {
+		if u, err := url.Parse(c.MinIOPublicEndpoint); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			if u.Host == "" || (u.Path != "" && u.Path != "/") {
+				r.fail("SUIJI_MINIO_PUBLIC_ENDPOINT", "must be host:port or http(s)://host[:port] without a path")
+			}
+		} else if _, _, err := net.SplitHostPort(c.MinIOPublicEndpoint); err != nil {
+			r.fail("SUIJI_MINIO_PUBLIC_ENDPOINT", "must be host:port or http(s)://host[:port]")
+		}
 	}
 	if c.SchedulerInterval < time.Second {
 		r.fail("SUIJI_SCHEDULER_INTERVAL", "must be at least 1s")

@@ -53,10 +53,13 @@ type Service struct {
 	Towns       backend.TownStore
 	Locks       backend.Locker
 	Tasks       backend.TaskStore // targeted and received tasks, for the random share
-	Audit       backend.Auditor
-	Now         func() time.Time
-	Rand        io.Reader // crypto/rand.Reader in production
-	LockTTL     time.Duration
+	// NonCooperation is recorded non-cooperation (art. 23): the pools'
+	// NonCooperation input.
+	NonCooperation backend.NonCooperationStore
+	Audit          backend.Auditor
+	Now            func() time.Time
+	Rand           io.Reader // crypto/rand.Reader in production
+	LockTTL        time.Duration
 	// SeedKey encrypts the sealed seeds at rest (SUIJI_SEED_KEY), so that a
 	// database reader cannot learn a seed before its attempt.
 	SeedKey string

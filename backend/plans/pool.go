@@ -140,6 +140,15 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 	var out []draw.Candidate
 	var mark time.Time
 	usccOf := map[string]string{}
+	// Recorded serious non-cooperation (art. 23) marks an enterprise for
+	// key checks from then on.
+	refused := map[string]bool{}
+	if s.NonCooperation != nil {
+		var err error
+		if refused, err = s.NonCooperation.NonCooperatingUSCCs(ctx); err != nil {
+			return nil, nil, time.Time{}, err
+		}
+	}
 	err := s.Pools.ScanPool(ctx, poolQuery(p), func(e *backend.PoolEnterprise) error {
 		usccOf[e.ID] = e.USCC
 		if e.UpdatedAt.After(mark) {
@@ -148,9 +157,7 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 		ids := h.drawIDs[e.USCC]
 		out = append(out, draw.Candidate{
 			USCC: e.USCC, Town: e.Town, Industry: e.Industry, Status: e.Status, Categories: e.Categories, Flags: e.Flags,
-			RandomDraws: len(ids), DrawIDs: ids, CoveredThisYear: len(ids) > 0,
-			// NonCooperation comes from recorded non-cooperation (art. 23)
-			// once on-site records exist; until then nobody has any.
+			RandomDraws: len(ids), DrawIDs: ids, CoveredThisYear: len(ids) > 0, NonCooperation: refused[e.USCC],
 		})
 		return nil
 	})

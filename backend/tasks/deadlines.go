@@ -226,7 +226,8 @@ func (s *Service) deadlineNotes(ctx context.Context, t *backend.Task, remind, mi
 	return notes, nil
 }
 
-// RunScheduler runs RunDeadlines every interval until ctx ends, on one
+// RunScheduler runs RunDeadlines (and aborts abandoned uploads) every
+// interval until ctx ends, on one
 // instance at a time: the instance holding a Redis lease (which lives two
 // intervals and is extended at every pass) works, the others wait, and
 // one of them takes over within two intervals when the holder stops.
@@ -258,6 +259,13 @@ func (s *Service) RunScheduler(ctx context.Context, every time.Duration, logger 
 				logger.WarnContext(ctx, "deadlines: a pass failed", slog.Any("error", err))
 			} else if rep != nil && rep.Reminded+rep.Overdue > 0 {
 				logger.InfoContext(ctx, "deadlines", slog.Int("reminded", rep.Reminded), slog.Int("overdue", rep.Overdue))
+			}
+			if s.Objects != nil {
+				if n, err := s.AbortStaleUploads(ctx, s.Now()); err != nil && ctx.Err() == nil {
+					logger.WarnContext(ctx, "uploads: aborting abandoned uploads failed", slog.Any("error", err))
+				} else if n > 0 {
+					logger.InfoContext(ctx, "uploads: aborted abandoned uploads", slog.Int("aborted", n))
+				}
 			}
 		}
 		select {

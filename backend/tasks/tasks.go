@@ -58,10 +58,18 @@ type Service struct {
 	Replacements backend.ReplacementStore
 	SeedKey      string
 	Rand         io.Reader
-	Locks        backend.Locker
-	Notifier     Notifier
-	Audit        backend.Auditor
-	Now          func() time.Time
+	// On site: findings, non-cooperation, evidence records and the
+	// evidence bucket, with the limits that apply.
+	Findings       backend.FindingStore
+	NonCooperation backend.NonCooperationStore
+	Evidence       backend.EvidenceStore
+	Objects        backend.EvidenceObjects
+	Limits         Limits
+	Inbox          backend.NotificationStore // the users' streams, read by sync
+	Locks          backend.Locker
+	Notifier       Notifier
+	Audit          backend.Auditor
+	Now            func() time.Time
 }
 
 // mayView reports whether the actor may see a task: coordinators, leaders

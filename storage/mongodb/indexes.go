@@ -99,6 +99,13 @@ var indexes = []index{
 	{Collection: "tasks", Name: "result_public_pending", Keys: bson.D{{Key: "result.public_pending", Value: 1}}},
 	{Collection: "public_results", Name: "order_key_id", Keys: bson.D{{Key: "order_key", Value: 1}, {Key: "_id", Value: 1}}},
 	{Collection: "public_results", Name: "year_order_key", Keys: bson.D{{Key: "year", Value: 1}, {Key: "order_key", Value: 1}}},
+	// On site: a task's findings, non-cooperation and evidence (each keyed
+	// by the phone's own id); pending multipart uploads by age, for the
+	// sweep that aborts abandoned ones.
+	{Collection: "findings", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
+	{Collection: "non_cooperation", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
+	{Collection: "evidence", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
+	{Collection: "evidence", Name: "state_created_at", Keys: bson.D{{Key: "state", Value: 1}, {Key: "created_at", Value: 1}}},
 }
 
 // EnsureIndexes creates every index in the table that does not exist yet. It

@@ -36,6 +36,10 @@ type taskModel struct {
 	DueFeedback       string              `bson:"due_feedback,omitempty"`
 	DuePublication    string              `bson:"due_publication,omitempty"`
 	InspectionEndedAt *time.Time          `bson:"inspection_ended_at,omitempty"`
+	Progress          []progressModel     `bson:"progress,omitempty"`
+	Checklist         []outcomeModel      `bson:"checklist,omitempty"`
+	Result            string              `bson:"result,omitempty"`
+	Amendments        []amendmentModel    `bson:"amendments,omitempty"`
 	FeedbackAt        *time.Time          `bson:"feedback_at,omitempty"`
 	PublishedAt       *time.Time          `bson:"published_at,omitempty"`
 	Overdue           []string            `bson:"overdue,omitempty"`
@@ -48,6 +52,43 @@ type taskModel struct {
 	CreatedAt         time.Time           `bson:"created_at"`
 	UpdatedAt         time.Time           `bson:"updated_at"`
 	Version           int                 `bson:"version"`
+}
+
+type progressModel struct {
+	UserID     string           `bson:"user_id"`
+	CheckIn    *checkInModel    `bson:"check_in,omitempty"`
+	Submission *submissionModel `bson:"submission,omitempty"`
+}
+
+type checkInModel struct {
+	Lat       float64   `bson:"lat"`
+	Lng       float64   `bson:"lng"`
+	AccuracyM float64   `bson:"accuracy_m"`
+	At        time.Time `bson:"at"`
+	DistanceM *float64  `bson:"distance_m,omitempty"`
+	Flagged   bool      `bson:"flagged,omitempty"`
+}
+
+type submissionModel struct {
+	Result              string    `bson:"result"`
+	Summary             string    `bson:"summary"`
+	SignatureEvidenceID string    `bson:"signature_evidence_id"`
+	At                  time.Time `bson:"at"`
+}
+
+type outcomeModel struct {
+	ItemID  string    `bson:"item_id"`
+	Outcome string    `bson:"outcome"`
+	Note    string    `bson:"note,omitempty"`
+	By      string    `bson:"by"`
+	At      time.Time `bson:"at"`
+}
+
+type amendmentModel struct {
+	At     time.Time `bson:"at"`
+	By     string    `bson:"by"`
+	Reason string    `bson:"reason"`
+	What   string    `bson:"what"`
 }
 
 type taskEnterpriseModel struct {
@@ -105,6 +146,23 @@ func toTaskModel(t *backend.Task) *taskModel {
 	if e.Location != nil {
 		m.Enterprise.Lat, m.Enterprise.Lng = &e.Location.Lat, &e.Location.Lng
 	}
+	m.Result = t.Result
+	for _, p := range t.Progress {
+		pm := progressModel{UserID: p.UserID}
+		if c := p.CheckIn; c != nil {
+			pm.CheckIn = &checkInModel{Lat: c.Lat, Lng: c.Lng, AccuracyM: c.AccuracyM, At: c.At, DistanceM: c.DistanceM, Flagged: c.Flagged}
+		}
+		if sb := p.Submission; sb != nil {
+			pm.Submission = &submissionModel{Result: sb.Result, Summary: sb.Summary, SignatureEvidenceID: sb.SignatureEvidenceID, At: sb.At}
+		}
+		m.Progress = append(m.Progress, pm)
+	}
+	for _, o := range t.Checklist {
+		m.Checklist = append(m.Checklist, outcomeModel{ItemID: o.ItemID, Outcome: o.Outcome, Note: o.Note, By: o.By, At: o.At})
+	}
+	for _, a := range t.Amendments {
+		m.Amendments = append(m.Amendments, amendmentModel{At: a.At, By: a.By, Reason: a.Reason, What: a.What})
+	}
 	for _, it := range t.Items {
 		m.Items = append(m.Items, taskItemModel{
 			ID: it.ID, Code: it.Code, Name: it.Name, Law: it.LegalBasis.Law, Article: it.LegalBasis.Article,
@@ -137,6 +195,23 @@ func (m *taskModel) domain() *backend.Task {
 	}
 	if m.Enterprise.Lat != nil && m.Enterprise.Lng != nil {
 		t.Enterprise.Location = &backend.GeoPoint{Lat: *m.Enterprise.Lat, Lng: *m.Enterprise.Lng}
+	}
+	t.Result = m.Result
+	for _, p := range m.Progress {
+		dp := backend.MemberProgress{UserID: p.UserID}
+		if c := p.CheckIn; c != nil {
+			dp.CheckIn = &backend.CheckIn{Lat: c.Lat, Lng: c.Lng, AccuracyM: c.AccuracyM, At: c.At.UTC(), DistanceM: c.DistanceM, Flagged: c.Flagged}
+		}
+		if sb := p.Submission; sb != nil {
+			dp.Submission = &backend.Submission{Result: sb.Result, Summary: sb.Summary, SignatureEvidenceID: sb.SignatureEvidenceID, At: sb.At.UTC()}
+		}
+		t.Progress = append(t.Progress, dp)
+	}
+	for _, o := range m.Checklist {
+		t.Checklist = append(t.Checklist, backend.ItemOutcome{ItemID: o.ItemID, Outcome: o.Outcome, Note: o.Note, By: o.By, At: o.At.UTC()})
+	}
+	for _, a := range m.Amendments {
+		t.Amendments = append(t.Amendments, backend.Amendment{At: a.At.UTC(), By: a.By, Reason: a.Reason, What: a.What})
 	}
 	for _, it := range m.Items {
 		t.Items = append(t.Items, backend.TaskItem{

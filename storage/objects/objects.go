@@ -11,6 +11,7 @@ package objects
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -39,13 +40,26 @@ type Options struct {
 	EvidenceBucket string
 	// DocumentsBucket holds generated documents.
 	DocumentsBucket string
+	// PublicEndpoint is where phones reach the store, for the presigned
+	// URLs they are given ("" for Endpoint): host:port, or a URL whose
+	// scheme says whether it is TLS.
+	PublicEndpoint string
+	// RetentionYears is the evidence bucket's default retention
+	// (COMPLIANCE mode): every object stored is undeletable that long, by
+	// anyone. 0 sets none (tests only; configuration refuses less than 5).
+	RetentionYears int
+	// RetentionDays, when RetentionYears is 0, sets a retention in days
+	// instead (tests of WORM use a day).
+	RetentionDays int
 }
 
 // Store is a client of the object store bound to suiji's two buckets. It is
 // safe for concurrent use.
 type Store struct {
 	client    *minio.Client
-	addr      string // scheme://endpoint, for messages
+	presigner *minio.Client // signs for the public endpoint; never sends a request itself
+	retention Options       // the retention fields
+	addr      string        // scheme://endpoint, for messages
 	region    string
 	evidence  string
 	documents string
@@ -87,6 +101,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, backend.Wrap(err, backend.EINVALID, "MinIO endpoint %s is invalid", s.addr)
 	}
 	s.client = client
+	if s.presigner, err = newPresigner(o); err != nil {
+		return nil, err
+	}
+	s.retention = Options{RetentionYears: o.RetentionYears, RetentionDays: o.RetentionDays}
 	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	defer cancel()
 	if err := s.Ping(ctx); err != nil {
@@ -136,7 +154,57 @@ func (s *Store) EnsureBuckets(ctx context.Context) error {
 				"object lock can only be enabled when a bucket is created: create a new evidence bucket "+
 				"(or let suiji create it) and move the objects there", s.evidence)
 	}
-	return nil
+	return s.ensureRetention(ctx)
+}
+
+// ensureRetention sets the evidence bucket's default retention (COMPLIANCE)
+// unless it already keeps objects at least as long: retention only ever
+// grows (art. 22: at least 5 years).
+func (s *Store) ensureRetention(ctx context.Context) error {
+	want, unit := uint(s.retention.RetentionYears), minio.Years
+	days := s.retention.RetentionYears * 366
+	if want == 0 {
+		want, unit, days = uint(s.retention.RetentionDays), minio.Days, s.retention.RetentionDays
+	}
+	if want == 0 {
+		return nil
+	}
+	_, mode, validity, have, err := s.client.GetObjectLockConfig(ctx, s.evidence)
+	if err != nil && minio.ToErrorResponse(err).Code != "ObjectLockConfigurationNotFoundError" {
+		return wrap(err, "reading the retention of bucket %s", s.evidence)
+	}
+	if mode != nil && *mode == minio.Compliance && validity != nil && have != nil {
+		current := int(*validity)
+		if *have == minio.Years {
+			current *= 366
+		}
+		if current >= days {
+			return nil
+		}
+	}
+	compliance := minio.Compliance
+	return wrap(s.client.SetObjectLockConfig(ctx, s.evidence, &compliance, &want, &unit), "setting the retention of bucket %s", s.evidence)
+}
+
+// newPresigner is a client for the address phones reach. It only signs:
+// with the region given it never asks the store anything.
+func newPresigner(o Options) (*minio.Client, error) {
+	endpoint, secure := o.PublicEndpoint, o.Secure
+	if endpoint == "" {
+		endpoint = o.Endpoint
+	}
+	if u, err := url.Parse(endpoint); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		endpoint, secure = u.Host, u.Scheme == "https"
+	}
+	client, err := minio.New(endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure: secure,
+		Region: o.Region,
+	})
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINVALID, "MinIO public endpoint %q is invalid", o.PublicEndpoint)
+	}
+	return client, nil
 }
 
 // ensureBucket creates bucket unless it exists. A concurrent creation by

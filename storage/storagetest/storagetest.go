@@ -130,11 +130,18 @@ func openRedis(t testing.TB, url string) *cache.Cache {
 // skips in short mode and fails when MinIO cannot be reached.
 func Objects(t testing.TB) *objects.Store {
 	t.Helper()
+	return ObjectsWith(t, nil)
+}
+
+// ObjectsWith is Objects with options changed by adjust before the store
+// is opened (a default retention for a test of WORM, a public endpoint).
+func ObjectsWith(t testing.TB, adjust func(*objects.Options)) *objects.Store {
+	t.Helper()
 	skipShort(t, "MinIO")
 	cfg := Config(t)
 	knownDown(t, "SUIJI_MINIO_ENDPOINT", cfg.MinIOEndpoint)
 	evidence, documents := bucketNames(t.Name())
-	s, err := objects.Open(t.Context(), objects.Options{
+	o := objects.Options{
 		Endpoint:        cfg.MinIOEndpoint,
 		AccessKey:       cfg.MinIOAccessKey,
 		SecretKey:       cfg.MinIOSecretKey,
@@ -142,7 +149,11 @@ func Objects(t testing.TB) *objects.Store {
 		Secure:          cfg.MinIOSecure,
 		EvidenceBucket:  evidence,
 		DocumentsBucket: documents,
-	})
+	}
+	if adjust != nil {
+		adjust(&o)
+	}
+	s, err := objects.Open(t.Context(), o)
 	if err != nil {
 		unreachable(t, err, "SUIJI_MINIO_ENDPOINT", cfg.MinIOEndpoint)
 	}

@@ -72,6 +72,8 @@ func Open(ctx context.Context, cfg *config.Config) (_ *Stores, err error) {
 		Region:          cfg.MinIORegion,
 		EvidenceBucket:  cfg.EvidenceBucket,
 		DocumentsBucket: cfg.DocumentsBucket,
+		PublicEndpoint:  cfg.MinIOPublicEndpoint,
+		RetentionYears:  cfg.EvidenceRetentionYears,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to MinIO (SUIJI_MINIO_ENDPOINT): %w", err)
@@ -136,6 +138,12 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	db := st.Mongo
 	recorder := &audit.Recorder{Store: db.AuditEvents(), Outbox: db.AuditOutbox(), Now: now, Deferred: logDeferred}
 	sessions := st.Cache.Sessions()
+	// The evidence bucket, when the stores include MinIO (API tests that
+	// need no evidence leave it out).
+	var evidence backend.EvidenceObjects
+	if st.Objects != nil {
+		evidence = st.Objects
+	}
 	// Inbox first, then push, then live events to every instance.
 	notifier := &notify.Service{
 		Store: db.Notifications(), Outbox: db.PushOutbox(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
@@ -183,7 +191,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Plans: db.Plans(), Draws: db.Draws(), Pools: db.Pool(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(),
 			Towns: db.Towns(), Locks: st.Cache.Locks(), Audit: recorder, Now: now, Rand: plans.NewRandReader(),
-			Tasks: db.Tasks(), SeedKey: cfg.SeedKey,
+			Tasks: db.Tasks(), SeedKey: cfg.SeedKey, NonCooperation: db.NonCooperation(),
 		},
 		// Anyone may read the portal and /public; one address at a time
 		// may not monopolise them.
@@ -193,6 +201,11 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(), Users: db.Users(),
 			Calendar: db.Calendar(), Replacements: db.Replacements(), SeedKey: cfg.SeedKey, Rand: plans.NewRandReader(),
+			Findings: db.Findings(), NonCooperation: db.NonCooperation(), Evidence: db.Evidence(), Objects: evidence, Inbox: db.Notifications(),
+			Limits: tasks.Limits{
+				CheckInRadiusM: float64(cfg.CheckInRadiusM), MaxPhoto: cfg.EvidenceMaxPhoto, MaxVideo: cfg.EvidenceMaxVideo,
+				MaxOther: cfg.EvidenceMaxOther, UploadTTL: cfg.UploadURLTTL, AbandonAfter: cfg.UploadAbandonAfter,
+			},
 			Locks: st.Cache.Locks(), Notifier: notifier, Audit: recorder, Now: now,
 		},
 		Notify: notifier,

@@ -1,0 +1,446 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"suiji/backend"
+	"suiji/backend/media"
+)
+
+// Evidence goes from the phone straight to the object store (art. 20,
+// 22): the API declares it (kind, content type, size, SHA-256) and hands
+// back presigned upload instructions — a POST policy that pins the key,
+// content type and exact length for a small file, a multipart upload with
+// a presigned URL per part for a large one, which the phone can resume by
+// asking which parts are stored. Complete then streams the stored object
+// (never whole in memory) to check size, hash and the content type its
+// bytes show, reads a photo's EXIF, and marks it verified — or rejected,
+// with the reason. The bucket keeps every object under COMPLIANCE
+// retention: nobody can delete or overwrite evidence.
+
+// Upload modes and sizes.
+const (
+	// MinPartSize is S3's smallest part (except the last).
+	MinPartSize = 5 << 20
+	// partSize is the part size a multipart upload starts from.
+	partSize = 8 << 20
+	// maxParts is S3's most parts per upload.
+	maxParts = 10_000
+	// multipartFrom is the size from which any kind uploads in parts.
+	multipartFrom = 32 << 20
+	// DownloadTTL is how long a download link lives.
+	DownloadTTL = 5 * time.Minute
+)
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// allowedTypes are the content types each kind may declare.
+var allowedTypes = map[string][]string{
+	backend.EvidencePhoto:          {"image/jpeg", "image/png", "image/heic", "image/heif", "image/webp"},
+	backend.EvidenceVideo:          {"video/mp4", "video/quicktime", "video/webm", "video/3gpp"},
+	backend.EvidenceAudio:          {"audio/mpeg", "audio/mp4", "audio/aac", "audio/wav", "audio/ogg", "audio/webm", "audio/amr"},
+	backend.EvidenceDocument:       {"application/pdf", "image/jpeg", "image/png"},
+	backend.EvidenceExternalReport: {"application/pdf", "image/jpeg", "image/png"},
+	backend.EvidenceSignature:      {"image/png", "image/jpeg", "image/webp"},
+}
+
+// EvidenceInput is evidence as a phone declares it.
+type EvidenceInput struct {
+	ID          string
+	Kind        string
+	ContentType string
+	Size        int64
+	SHA256      string
+	TakenAt     *time.Time
+	Lat, Lng    *float64
+	Source      string // external_report: the agency or expert
+	Description string
+}
+
+// UploadPlan is how the phone sends the bytes: a POST policy, or a
+// multipart upload with one presigned URL per part still missing.
+type UploadPlan struct {
+	Post      *backend.PresignedPost
+	UploadID  string
+	PartSize  int64
+	Parts     []PartURL // the parts to send
+	Stored    []backend.UploadPart
+	ExpiresAt time.Time
+}
+
+// PartURL is where to PUT one part.
+type PartURL struct {
+	Number int
+	URL    string
+}
+
+// maxSize is the configured limit of a kind.
+func (s *Service) maxSize(kind string) int64 {
+	switch kind {
+	case backend.EvidencePhoto:
+		return s.Limits.MaxPhoto
+	case backend.EvidenceVideo:
+		return s.Limits.MaxVideo
+	default:
+		return s.Limits.MaxOther
+	}
+}
+
+// CreateEvidence declares a piece of evidence with the phone's id and
+// returns its record and upload instructions. A repeat of the same
+// declaration returns the record with fresh instructions (created false);
+// another declaration under that id is ECONFLICT. The group's members
+// attach anything; the coordinator and the lead department's staff may
+// attach reports and documents of other agencies or experts (art. 20).
+func (s *Service) CreateEvidence(ctx context.Context, taskID string, in EvidenceInput) (*backend.Evidence, *UploadPlan, bool, error) {
+	actor := backend.ActorFromContext(ctx)
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	external := in.Kind == backend.EvidenceExternalReport || in.Kind == backend.EvidenceDocument
+	if !t.HasMember(actor.UserID) && !(external && mayManage(actor, t)) {
+		return nil, nil, false, backend.Errorf(backend.EFORBIDDEN, "only the task's group attaches evidence (and the office, reports of other agencies)")
+	}
+	if t.State == backend.TaskCancelled || t.State == backend.TaskPublished {
+		return nil, nil, false, backend.Errorf(backend.ECONFLICT, "a %s task takes no evidence", t.State)
+	}
+	in.ContentType = media.Base(in.ContentType)
+	in.SHA256 = strings.ToLower(strings.TrimSpace(in.SHA256))
+	if in.ID != "" {
+		if e, err := s.Evidence.FindEvidence(ctx, in.ID); err == nil {
+			if e.TaskID != taskID || e.CreatedBy != actor.UserID || e.SHA256 != in.SHA256 || e.Size != in.Size || e.Kind != in.Kind {
+				return nil, nil, false, backend.Errorf(backend.ECONFLICT, "evidence id %s is taken by another file", in.ID)
+			}
+			plan, err := s.uploadPlan(ctx, e, false)
+			return e, plan, false, err
+		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+			return nil, nil, false, err
+		}
+	}
+	if err := s.checkEvidence(&in); err != nil {
+		return nil, nil, false, err
+	}
+	if in.ID == "" {
+		if in.ID, err = randomID(s.Rand); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	e := &backend.Evidence{
+		ID: in.ID, TaskID: t.ID, Kind: in.Kind, ContentType: in.ContentType, Size: in.Size, SHA256: in.SHA256,
+		TakenAt: in.TakenAt, Lat: in.Lat, Lng: in.Lng, Source: strings.TrimSpace(in.Source), Description: strings.TrimSpace(in.Description),
+		ObjectKey: "tasks/" + t.ID + "/" + in.ID, Multipart: in.Kind == backend.EvidenceVideo || in.Size >= multipartFrom,
+		State: backend.EvidencePending, CreatedBy: actor.UserID, CreatedAt: s.Now().UTC(),
+	}
+	if e.Multipart {
+		e.PartSize = max(partSize, (in.Size+maxParts-1)/maxParts)
+		if e.UploadID, err = s.Objects.StartMultipart(ctx, e.ObjectKey, e.ContentType); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if err := s.Evidence.CreateEvidence(ctx, e); err != nil {
+		if backend.ErrorCode(err) == backend.ECONFLICT && e.Multipart {
+			_ = s.Objects.AbortMultipart(context.WithoutCancel(ctx), e.ObjectKey, e.UploadID)
+		}
+		return nil, nil, false, err
+	}
+	if err := s.Audit.Record(ctx, "evidence.create", "evidence", e.ID, nil, evidenceDigest(e)); err != nil {
+		return nil, nil, false, err
+	}
+	plan, err := s.uploadPlan(ctx, e, true)
+	return e, plan, true, err
+}
+
+// checkEvidence validates a declaration, naming every bad field.
+func (s *Service) checkEvidence(in *EvidenceInput) error {
+	fields := map[string]string{}
+	if in.ID != "" && !uuidish.MatchString(in.ID) {
+		fields["id"] = "a UUID (8–64 letters, digits, hyphens)"
+	}
+	types, ok := allowedTypes[in.Kind]
+	switch {
+	case !ok:
+		fields["kind"] = strings.Join(backend.EvidenceKinds, ", ")
+	case !slices.Contains(types, in.ContentType):
+		fields["content_type"] = "for " + in.Kind + ": " + strings.Join(types, ", ")
+	}
+	if limit := s.maxSize(in.Kind); in.Size < 1 || in.Size > limit {
+		fields["size"] = fmt.Sprintf("1 to %d bytes for %s", limit, in.Kind)
+	}
+	if !sha256Hex.MatchString(in.SHA256) {
+		fields["sha256"] = "64 lowercase hex digits"
+	}
+	if in.Kind == backend.EvidenceExternalReport && strings.TrimSpace(in.Source) == "" {
+		fields["source"] = "the agency or expert the report comes from (art. 20)"
+	}
+	if utf8.RuneCountInString(in.Source) > 200 || utf8.RuneCountInString(in.Description) > MaxDescription {
+		fields["description"] = fmt.Sprintf("source at most 200, description at most %d characters", MaxDescription)
+	}
+	if (in.Lat == nil) != (in.Lng == nil) || (in.Lat != nil && (*in.Lat < -90 || *in.Lat > 90 || *in.Lng < -180 || *in.Lng > 180)) {
+		fields["lat"] = "lat from -90 to 90 and lng from -180 to 180, both or neither"
+	}
+	if len(fields) > 0 {
+		return backend.InvalidFields("invalid evidence", fields)
+	}
+	return nil
+}
+
+// uploadPlan presigns the instructions of a pending upload: a POST policy,
+// or the URLs of the parts not stored yet (all of them for a new upload).
+func (s *Service) uploadPlan(ctx context.Context, e *backend.Evidence, fresh bool) (*UploadPlan, error) {
+	if e.State != backend.EvidencePending {
+		return nil, nil
+	}
+	ttl := s.Limits.UploadTTL
+	plan := &UploadPlan{ExpiresAt: s.Now().UTC().Add(ttl)}
+	if !e.Multipart {
+		post, err := s.Objects.PresignPost(ctx, e.ObjectKey, e.ContentType, e.Size, ttl)
+		plan.Post = post
+		return plan, err
+	}
+	plan.UploadID, plan.PartSize = e.UploadID, e.PartSize
+	if !fresh {
+		stored, err := s.Objects.ListParts(ctx, e.ObjectKey, e.UploadID)
+		if err != nil {
+			return nil, err
+		}
+		plan.Stored = stored
+	}
+	n := int((e.Size + e.PartSize - 1) / e.PartSize)
+	for i := 1; i <= n; i++ {
+		if slices.ContainsFunc(plan.Stored, func(p backend.UploadPart) bool { return p.Number == i && p.Size == partSizeOf(e, i, n) }) {
+			continue
+		}
+		u, err := s.Objects.PresignPart(ctx, e.ObjectKey, e.UploadID, i, ttl)
+		if err != nil {
+			return nil, err
+		}
+		plan.Parts = append(plan.Parts, PartURL{Number: i, URL: u})
+	}
+	return plan, nil
+}
+
+// partSizeOf is the size part i of n must have: PartSize, the last the rest.
+func partSizeOf(e *backend.Evidence, i, n int) int64 {
+	if i < n {
+		return e.PartSize
+	}
+	return e.Size - int64(n-1)*e.PartSize
+}
+
+// EvidenceParts is the resume point of a multipart upload: the parts
+// stored and fresh URLs for the rest. EINVALID for a small-file upload;
+// ECONFLICT when the evidence is settled.
+func (s *Service) EvidenceParts(ctx context.Context, id string) (*backend.Evidence, *UploadPlan, error) {
+	e, err := s.uploaderEvidence(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !e.Multipart {
+		return nil, nil, backend.Errorf(backend.EINVALID, "this evidence uploads in one POST, not in parts")
+	}
+	if e.State != backend.EvidencePending {
+		return nil, nil, backend.Errorf(backend.ECONFLICT, "the evidence is %s", e.State)
+	}
+	plan, err := s.uploadPlan(ctx, e, false)
+	return e, plan, err
+}
+
+// CompleteEvidence checks what was stored against the declaration and
+// settles the evidence: verified, or rejected with the reason. A repeat
+// returns the settled evidence. EINVALID while nothing (or not every
+// part) is uploaded yet — the phone sends the rest and calls again.
+func (s *Service) CompleteEvidence(ctx context.Context, id string) (*backend.Evidence, error) {
+	e, err := s.uploaderEvidence(ctx, id)
+	if err != nil || e.State != backend.EvidencePending {
+		return e, err
+	}
+	if e.Multipart {
+		if reason, err := s.assemble(ctx, e); err != nil {
+			return nil, err
+		} else if reason != "" {
+			return s.settle(ctx, e, reason, nil)
+		}
+	}
+	return s.verify(ctx, e)
+}
+
+// verify streams the stored object of e, keeps its version under
+// retention and settles e by what the bytes show. EINVALID when nothing
+// is stored.
+func (s *Service) verify(ctx context.Context, e *backend.Evidence) (*backend.Evidence, error) {
+	body, size, version, err := s.Objects.Open(ctx, e.ObjectKey)
+	if backend.ErrorCode(err) == backend.ENOTFOUND {
+		return nil, backend.InvalidFields("nothing is uploaded yet", map[string]string{"upload": "send the file with the upload instructions first"})
+	} else if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	e.VersionID = version
+	// Whatever the bytes turn out to be, the stored version is kept: a
+	// rejected upload is evidence too (art. 22).
+	if err := s.Objects.Retain(ctx, e.ObjectKey, version); err != nil {
+		return nil, err
+	}
+	if size != e.Size {
+		return s.settle(ctx, e, fmt.Sprintf("the stored file has %d bytes, %d were declared", size, e.Size), nil)
+	}
+	rep, err := media.Inspect(body)
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EUNAVAILABLE, "reading the stored evidence")
+	}
+	reason := ""
+	switch {
+	case rep.Size != e.Size:
+		reason = fmt.Sprintf("the stored file has %d bytes, %d were declared", rep.Size, e.Size)
+	case rep.SHA256 != e.SHA256:
+		reason = "the stored file's SHA-256 is " + rep.SHA256 + ", " + e.SHA256 + " was declared"
+	default:
+		reason = media.Mismatch(e.ContentType, rep.ContentType)
+	}
+	return s.settle(ctx, e, reason, rep)
+}
+
+// assemble completes a multipart upload from its stored parts; a reason
+// when they cannot make the declared file.
+func (s *Service) assemble(ctx context.Context, e *backend.Evidence) (string, error) {
+	parts, err := s.Objects.ListParts(ctx, e.ObjectKey, e.UploadID)
+	if backend.ErrorCode(err) == backend.ENOTFOUND {
+		return "", nil // completed by an earlier call that did not get to settle
+	} else if err != nil {
+		return "", err
+	}
+	n := int((e.Size + e.PartSize - 1) / e.PartSize)
+	var total int64
+	for _, p := range parts {
+		total += p.Size
+	}
+	if len(parts) < n || total < e.Size {
+		return "", backend.InvalidFields("not every part is uploaded yet", map[string]string{
+			"parts": fmt.Sprintf("%d of %d parts, %d of %d bytes stored; ask GET /api/v1/evidence/%s/parts", len(parts), n, total, e.Size, e.ID)})
+	}
+	if len(parts) != n || total != e.Size {
+		return fmt.Sprintf("%d parts of %d bytes were uploaded, %d parts of %d bytes declared", len(parts), total, n, e.Size), nil
+	}
+	return "", s.Objects.CompleteMultipart(ctx, e.ObjectKey, e.UploadID, parts)
+}
+
+// settle stores the outcome: verified when reason is "", else rejected.
+func (s *Service) settle(ctx context.Context, e *backend.Evidence, reason string, rep *media.Report) (*backend.Evidence, error) {
+	now := s.Now().UTC()
+	e.CompletedAt, e.UploadID = &now, ""
+	if rep != nil {
+		e.SniffedType, e.EXIFTime, e.EXIFLat, e.EXIFLng = rep.ContentType, rep.EXIFTime, rep.EXIFLat, rep.EXIFLng
+	}
+	e.State, e.RejectReason = backend.EvidenceVerified, ""
+	if reason != "" {
+		e.State, e.RejectReason = backend.EvidenceRejected, reason
+	}
+	if err := s.Evidence.SettleEvidence(ctx, e); backend.ErrorCode(err) == backend.ECONFLICT {
+		return s.Evidence.FindEvidence(ctx, e.ID)
+	} else if err != nil {
+		return nil, err
+	}
+	return e, s.Audit.Record(ctx, "evidence."+e.State, "evidence", e.ID, nil, evidenceDigest(e))
+}
+
+// uploaderEvidence is evidence the actor uploads: their own, of a task
+// they may see.
+func (s *Service) uploaderEvidence(ctx context.Context, id string) (*backend.Evidence, error) {
+	e, err := s.Evidence.FindEvidence(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.GetTask(ctx, e.TaskID); err != nil || e.CreatedBy != backend.ActorFromContext(ctx).UserID {
+		return nil, backend.Errorf(backend.ENOTFOUND, "evidence not found")
+	}
+	return e, nil
+}
+
+// DownloadEvidence returns a short-lived link to verified evidence, for
+// those who may see its task (its group, its departments' staff, the
+// coordinator and leaders); ENOTFOUND for anyone else.
+func (s *Service) DownloadEvidence(ctx context.Context, id string) (string, time.Time, error) {
+	e, err := s.Evidence.FindEvidence(ctx, id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if _, err := s.GetTask(ctx, e.TaskID); err != nil {
+		return "", time.Time{}, backend.Errorf(backend.ENOTFOUND, "evidence not found")
+	}
+	if e.State != backend.EvidenceVerified {
+		return "", time.Time{}, backend.Errorf(backend.ECONFLICT, "the evidence is %s", e.State)
+	}
+	u, err := s.Objects.PresignGet(ctx, e.ObjectKey, e.ID+extension(e.ContentType), DownloadTTL)
+	return u, s.Now().UTC().Add(DownloadTTL), err
+}
+
+// ListEvidence lists a visible task's evidence.
+func (s *Service) ListEvidence(ctx context.Context, taskID string) ([]*backend.Evidence, error) {
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Evidence.FindEvidenceByTask(ctx, t.ID)
+}
+
+// AbortStaleUploads settles the evidence declared more than AbandonAfter
+// before now and never completed: a multipart upload is aborted (its
+// parts dropped) and the evidence rejected as abandoned; a one-POST
+// upload is checked as if completed — stored and retained when the file
+// is there, rejected when it never came. It returns how many it settled.
+func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, error) {
+	stale, err := s.Evidence.FindStaleUploads(ctx, now.Add(-s.Limits.AbandonAfter))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range stale {
+		abandoned := "the upload was abandoned (not completed within " + s.Limits.AbandonAfter.String() + ")"
+		if e.Multipart {
+			if err := s.Objects.AbortMultipart(ctx, e.ObjectKey, e.UploadID); err != nil {
+				return n, err
+			}
+		} else if _, err := s.verify(ctx, e); err == nil || backend.ErrorCode(err) != backend.EINVALID {
+			if err != nil {
+				return n, err
+			}
+			n++
+			continue
+		}
+		if _, err := s.settle(ctx, e, abandoned, nil); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func extension(contentType string) string {
+	switch contentType {
+	case "image/jpeg":
+		return ".jpg"
+	case "image/png":
+		return ".png"
+	case "application/pdf":
+		return ".pdf"
+	case "video/mp4":
+		return ".mp4"
+	case "video/quicktime":
+		return ".mov"
+	}
+	return ""
+}
+
+func evidenceDigest(e *backend.Evidence) map[string]any {
+	return map[string]any{
+		"id": e.ID, "task_id": e.TaskID, "kind": e.Kind, "content_type": e.ContentType, "size": e.Size, "sha256": e.SHA256,
+		"state": e.State, "reject_reason": e.RejectReason, "version_id": e.VersionID, "source": e.Source,
+	}
+}

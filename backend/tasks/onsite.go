@@ -1,0 +1,508 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"suiji/backend"
+)
+
+// On site (art. 15, 20, 23): the group checks in, fills the checklist,
+// records findings and non-cooperation, attaches evidence and signs off.
+// Phones work offline and retry: every create takes the phone's own id
+// (a repeat is harmless), every change to the task is a compare-and-set on
+// its version — a change that names the version it was based on is
+// refused with 409 when the task moved on, one that does not is applied to
+// the current task. Each change tells the group's phones (a silent stream
+// entry), which is what live streams and delta sync see.
+
+// Limits are the on-site limits from configuration.
+type Limits struct {
+	CheckInRadiusM float64
+	MaxPhoto       int64
+	MaxVideo       int64
+	MaxOther       int64
+	UploadTTL      time.Duration // validity of presigned upload URLs
+	AbandonAfter   time.Duration // a multipart upload older than this is aborted
+}
+
+// Text limits of on-site records.
+const (
+	MaxNote        = 2000
+	MaxDescription = 4000
+	MaxSummary     = 4000
+	MaxEvidenceIDs = 100
+)
+
+// changeAttempts bounds how often a change without a version is reapplied
+// to a task that moved on meanwhile.
+const changeAttempts = 5
+
+// uuidish is what a client-generated id may look like.
+var uuidish = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
+
+// member returns the task if the actor is in its group: ENOTFOUND for a
+// task they may not see, EFORBIDDEN for one they see but are not in (staff
+// and coordinators do not act on site).
+func (s *Service) memberTask(ctx context.Context, id string) (*backend.Task, error) {
+	t, err := s.GetTask(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !t.HasMember(backend.ActorFromContext(ctx).UserID) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only the task's group acts on site")
+	}
+	return t, nil
+}
+
+// change applies mutate to a task of the actor's group and stores it:
+// version, when not 0, must be the stored one (ECONFLICT with fields
+// version "stale" otherwise); without one, a task that moved on meanwhile
+// is reloaded and mutate applied again. A change after completion needs
+// an amendment reason (frozen) and is kept as an amendment; cancelled,
+// reviewed and published tasks do not change on site. The group is told.
+func (s *Service) change(ctx context.Context, id string, version int, amendment, action string, mutate func(t *backend.Task, now time.Time) (string, error)) (*backend.Task, error) {
+	amendment = strings.TrimSpace(amendment)
+	for range changeAttempts {
+		t, err := s.memberTask(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case t.State == backend.TaskCancelled || t.State == backend.TaskReviewed || t.State == backend.TaskPublished:
+			return nil, backend.Errorf(backend.ECONFLICT, "a %s task does not change on site", t.State)
+		case t.State == backend.TaskCompleted && amendment == "":
+			return nil, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"amendment_reason": "required after completion"},
+				Message: "the task is completed and its record frozen: a change is an amendment with a reason"}
+		case version != 0 && version != t.Version:
+			return nil, staleVersion(t)
+		}
+		before := taskDigest(t)
+		now := s.Now().UTC()
+		what, err := mutate(t, now)
+		if err != nil {
+			return nil, err
+		}
+		if t.State == backend.TaskCompleted {
+			t.Amendments = append(t.Amendments, backend.Amendment{At: now, By: backend.ActorFromContext(ctx).UserID, Reason: amendment, What: what})
+		}
+		if t.State == backend.TaskAssigned {
+			t.State = backend.TaskInProgress
+		}
+		t.UpdatedAt = now
+		err = s.Tasks.UpdateTask(ctx, t)
+		if backend.ErrorCode(err) == backend.ECONFLICT && version == 0 {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if err := s.Audit.Record(ctx, action, "task", t.ID, before, taskDigest(t)); err != nil {
+			return nil, err
+		}
+		return t, s.tell(ctx, t)
+	}
+	return nil, backend.Errorf(backend.ECONFLICT, "the task kept changing; try again")
+}
+
+// tell writes a silent entry for each active member: their phones fetch
+// the task again.
+func (s *Service) tell(ctx context.Context, t *backend.Task) error {
+	var notes []*backend.Notification
+	for _, u := range t.MemberUserIDs() {
+		notes = append(notes, &backend.Notification{
+			ID: noteID(backend.NoteTaskUpdated, t.ID, u, strconv.Itoa(t.Version)), UserID: u, Kind: backend.NoteTaskUpdated,
+			Silent: true, TaskID: t.ID, PlanID: t.PlanID,
+		})
+	}
+	return s.Notifier.Notify(ctx, notes)
+}
+
+// progress returns the actor's progress entry of t, creating it.
+func progress(t *backend.Task, userID string) *backend.MemberProgress {
+	for i := range t.Progress {
+		if t.Progress[i].UserID == userID {
+			return &t.Progress[i]
+		}
+	}
+	t.Progress = append(t.Progress, backend.MemberProgress{UserID: userID})
+	return &t.Progress[len(t.Progress)-1]
+}
+
+// CheckInInput is a phone's check-in.
+type CheckInInput struct {
+	Lat, Lng, AccuracyM float64
+	At                  time.Time
+}
+
+// CheckIn records the actor's arrival: the distance to the enterprise is
+// stored, and beyond the configured radius the check-in is flagged, not
+// refused (GPS at a mine is poor). EINVALID for coordinates out of range
+// or a time far from now.
+func (s *Service) CheckIn(ctx context.Context, id string, in CheckInInput) (*backend.Task, error) {
+	fields := map[string]string{}
+	if in.Lat < -90 || in.Lat > 90 || math.IsNaN(in.Lat) {
+		fields["lat"] = "from -90 to 90"
+	}
+	if in.Lng < -180 || in.Lng > 180 || math.IsNaN(in.Lng) {
+		fields["lng"] = "from -180 to 180"
+	}
+	if in.AccuracyM < 0 || in.AccuracyM > 100_000 || math.IsNaN(in.AccuracyM) {
+		fields["accuracy_m"] = "from 0 to 100000 metres"
+	}
+	now := s.Now().UTC()
+	switch {
+	case in.At.IsZero():
+		in.At = now
+	case in.At.After(now.Add(10*time.Minute)) || in.At.Before(now.Add(-14*24*time.Hour)):
+		fields["at"] = "within the last 14 days (a phone's time, RFC 3339)"
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid check-in", fields)
+	}
+	return s.change(ctx, id, 0, "", "task.check_in", func(t *backend.Task, _ time.Time) (string, error) {
+		c := &backend.CheckIn{Lat: in.Lat, Lng: in.Lng, AccuracyM: in.AccuracyM, At: in.At.UTC()}
+		if loc := t.Enterprise.Location; loc != nil {
+			d := math.Round(Distance(in.Lat, in.Lng, loc.Lat, loc.Lng))
+			c.DistanceM, c.Flagged = &d, d > s.Limits.CheckInRadiusM
+		}
+		progress(t, backend.ActorFromContext(ctx).UserID).CheckIn = c
+		return "check-in", nil
+	})
+}
+
+// Distance is the great-circle distance in metres between two WGS-84
+// points (haversine on a sphere of the Earth's mean radius).
+func Distance(lat1, lng1, lat2, lng2 float64) float64 {
+	const r = 6_371_008.8
+	rad := math.Pi / 180
+	dLat, dLng := (lat2-lat1)*rad, (lng2-lng1)*rad
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLng/2)*math.Sin(dLng/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// SetItemOutcome records the group's outcome of one item. Items whose
+// categories do not fit the enterprise are not asked (EINVALID).
+func (s *Service) SetItemOutcome(ctx context.Context, id, itemID, outcome, note string, version int, amendment string) (*backend.Task, error) {
+	note = strings.TrimSpace(note)
+	fields := map[string]string{}
+	if !slices.Contains(backend.ItemOutcomes, outcome) {
+		fields["outcome"] = "pass, fail or not_applicable"
+	}
+	if utf8.RuneCountInString(note) > MaxNote {
+		fields["note"] = fmt.Sprintf("at most %d characters", MaxNote)
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid item outcome", fields)
+	}
+	return s.change(ctx, id, version, amendment, "task.item_outcome", func(t *backend.Task, now time.Time) (string, error) {
+		i := slices.IndexFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == itemID })
+		if i < 0 {
+			return "", backend.Errorf(backend.ENOTFOUND, "the task has no item %s", itemID)
+		}
+		if !t.Items[i].AppliesTo(t.Enterprise.Categories) {
+			return "", backend.InvalidFields("not asked of this enterprise", map[string]string{"item_id": "the item's categories do not fit the enterprise"})
+		}
+		by := backend.ActorFromContext(ctx).UserID
+		what := "item " + itemID + ": → " + outcome
+		if j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID }); j >= 0 {
+			what = "item " + itemID + ": " + t.Checklist[j].Outcome + " → " + outcome
+			t.Checklist[j] = backend.ItemOutcome{ItemID: itemID, Outcome: outcome, Note: note, By: by, At: now}
+		} else {
+			t.Checklist = append(t.Checklist, backend.ItemOutcome{ItemID: itemID, Outcome: outcome, Note: note, By: by, At: now})
+		}
+		return what, nil
+	})
+}
+
+// FindingInput is a finding as a phone sends it.
+type FindingInput struct {
+	ID            string
+	ItemID        string
+	Description   string
+	Severity      string
+	Rectification string
+	RectifyBy     string
+	EvidenceIDs   []string
+}
+
+// CreateFinding records a finding with the phone's id: a repeat by the
+// same member returns the stored one (created false); another finding
+// under that id is ECONFLICT. After completion it needs an amendment
+// reason. EINVALID naming every bad field.
+func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingInput, amendment string) (*backend.Finding, bool, error) {
+	actor := backend.ActorFromContext(ctx)
+	if in.ID != "" {
+		if f, err := s.Findings.FindFinding(ctx, in.ID); err == nil {
+			if f.TaskID != taskID || f.CreatedBy != actor.UserID {
+				return nil, false, backend.Errorf(backend.ECONFLICT, "finding id %s is taken", in.ID)
+			}
+			if _, err := s.memberTask(ctx, taskID); err != nil {
+				return nil, false, err
+			}
+			return f, false, nil
+		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+			return nil, false, err
+		}
+	}
+	in.Description, in.Rectification = strings.TrimSpace(in.Description), strings.TrimSpace(in.Rectification)
+	fields := map[string]string{}
+	if in.ID != "" && !uuidish.MatchString(in.ID) {
+		fields["id"] = "a UUID (8–64 letters, digits, hyphens)"
+	}
+	if n := utf8.RuneCountInString(in.Description); n == 0 || n > MaxDescription {
+		fields["description"] = fmt.Sprintf("required, at most %d characters", MaxDescription)
+	}
+	if in.Severity != backend.SeverityGeneral && in.Severity != backend.SeverityMajor {
+		fields["severity"] = "general (一般隐患) or major (重大隐患)"
+	}
+	if utf8.RuneCountInString(in.Rectification) > MaxDescription {
+		fields["rectification"] = fmt.Sprintf("at most %d characters", MaxDescription)
+	}
+	if in.RectifyBy != "" {
+		if _, err := backend.ParseDate(in.RectifyBy); err != nil {
+			fields["rectify_by"] = "a date YYYY-MM-DD"
+		}
+	}
+	if len(in.EvidenceIDs) > MaxEvidenceIDs {
+		fields["evidence_ids"] = fmt.Sprintf("at most %d", MaxEvidenceIDs)
+	}
+	if len(fields) > 0 {
+		return nil, false, backend.InvalidFields("invalid finding", fields)
+	}
+	if in.ID == "" {
+		var err error
+		if in.ID, err = randomID(s.Rand); err != nil {
+			return nil, false, err
+		}
+	}
+	f := &backend.Finding{ID: in.ID, TaskID: taskID, ItemID: in.ItemID, Description: in.Description, Severity: in.Severity,
+		Rectification: in.Rectification, RectifyBy: in.RectifyBy, EvidenceIDs: in.EvidenceIDs, CreatedBy: actor.UserID}
+	// The task records that a finding was made (and, after completion,
+	// the amendment); the finding itself is stored once that succeeded.
+	_, err := s.change(ctx, taskID, 0, amendment, "task.finding", func(t *backend.Task, now time.Time) (string, error) {
+		if !slices.ContainsFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == in.ItemID }) {
+			return "", backend.InvalidFields("invalid finding", map[string]string{"item_id": "an item of the task"})
+		}
+		if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
+			return "", err
+		}
+		f.CreatedAt, f.UpdatedAt = now, now
+		return "finding " + f.ID + " (" + f.Severity + ")", nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.Findings.CreateFinding(ctx, f); err != nil {
+		if backend.ErrorCode(err) == backend.ECONFLICT { // a concurrent repeat won
+			if stored, ferr := s.Findings.FindFinding(ctx, f.ID); ferr == nil && stored.CreatedBy == actor.UserID && stored.TaskID == taskID {
+				return stored, false, nil
+			}
+		}
+		return nil, false, err
+	}
+	return f, true, s.Audit.Record(ctx, "finding.create", "finding", f.ID, nil, map[string]any{
+		"task_id": taskID, "item_id": f.ItemID, "severity": f.Severity, "rectify_by": f.RectifyBy, "evidence_ids": f.EvidenceIDs,
+	})
+}
+
+// ownEvidence checks that every id names evidence of the task.
+func (s *Service) ownEvidence(ctx context.Context, taskID string, ids []string) error {
+	for _, id := range ids {
+		e, err := s.Evidence.FindEvidence(ctx, id)
+		if backend.ErrorCode(err) == backend.ENOTFOUND || (err == nil && e.TaskID != taskID) {
+			return backend.InvalidFields("unknown evidence", map[string]string{"evidence_ids": "evidence " + id + " is not the task's"})
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Findings lists a visible task's findings.
+func (s *Service) ListFindings(ctx context.Context, taskID string) ([]*backend.Finding, error) {
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Findings.FindFindingsByTask(ctx, t.ID)
+}
+
+// NonCooperationInput is a recorded non-cooperation as a phone sends it.
+type NonCooperationInput struct {
+	ID          string
+	Type        string
+	Description string
+	EvidenceIDs []string
+}
+
+// RecordNonCooperation records serious non-cooperation (art. 23) with one
+// of its four types: from then on the enterprise is marked for key checks
+// and later draws' pools see it. A repeat with the same id returns the
+// stored record.
+func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in NonCooperationInput) (*backend.NonCooperation, bool, error) {
+	actor := backend.ActorFromContext(ctx)
+	if in.ID != "" {
+		if n, err := s.NonCooperation.FindNonCooperation(ctx, in.ID); err == nil {
+			if n.TaskID != taskID || n.RecordedBy != actor.UserID {
+				return nil, false, backend.Errorf(backend.ECONFLICT, "id %s is taken", in.ID)
+			}
+			return n, false, nil
+		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+			return nil, false, err
+		}
+	}
+	in.Description = strings.TrimSpace(in.Description)
+	fields := map[string]string{}
+	if in.ID != "" && !uuidish.MatchString(in.ID) {
+		fields["id"] = "a UUID (8–64 letters, digits, hyphens)"
+	}
+	if !slices.Contains(backend.NonCooperationTypes, in.Type) {
+		fields["type"] = "refused_entry, refused_materials, false_information or obstruction (art. 23)"
+	}
+	if n := utf8.RuneCountInString(in.Description); n == 0 || n > MaxDescription {
+		fields["description"] = fmt.Sprintf("required, at most %d characters", MaxDescription)
+	}
+	if len(in.EvidenceIDs) > MaxEvidenceIDs {
+		fields["evidence_ids"] = fmt.Sprintf("at most %d", MaxEvidenceIDs)
+	}
+	if len(fields) > 0 {
+		return nil, false, backend.InvalidFields("invalid non-cooperation record", fields)
+	}
+	if in.ID == "" {
+		var err error
+		if in.ID, err = randomID(s.Rand); err != nil {
+			return nil, false, err
+		}
+	}
+	n := &backend.NonCooperation{ID: in.ID, TaskID: taskID, Type: in.Type, Description: in.Description, EvidenceIDs: in.EvidenceIDs, RecordedBy: actor.UserID}
+	_, err := s.change(ctx, taskID, 0, "", "task.non_cooperation", func(t *backend.Task, now time.Time) (string, error) {
+		if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
+			return "", err
+		}
+		n.EnterpriseID, n.USCC, n.RecordedAt = t.Enterprise.ID, t.Enterprise.USCC, now
+		return "non-cooperation " + n.Type, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.NonCooperation.CreateNonCooperation(ctx, n); err != nil {
+		return nil, false, err
+	}
+	return n, true, s.Audit.Record(ctx, "enterprise.non_cooperation", "enterprise", n.EnterpriseID, nil, map[string]any{
+		"task_id": taskID, "record_id": n.ID, "type": n.Type, "uscc": n.USCC, "evidence_ids": n.EvidenceIDs,
+	})
+}
+
+// ListNonCooperation lists a visible task's non-cooperation records.
+func (s *Service) ListNonCooperation(ctx context.Context, taskID string) ([]*backend.NonCooperation, error) {
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	return s.NonCooperation.FindNonCooperationByTask(ctx, t.ID)
+}
+
+// SubmitInput is a member's sign-off.
+type SubmitInput struct {
+	Result              string
+	Summary             string
+	SignatureEvidenceID string
+	Version             int
+}
+
+// Submit records the actor's result, summary and signature (a verified
+// evidence of kind signature they uploaded). When every active member has
+// submitted, the task is completed: its result is the leader's, the
+// inspection has ended, and the feedback and publication deadlines run
+// from now. A member may submit again until then.
+func (s *Service) Submit(ctx context.Context, id string, in SubmitInput) (*backend.Task, error) {
+	in.Summary = strings.TrimSpace(in.Summary)
+	fields := map[string]string{}
+	if !slices.Contains(backend.InspectionResults, in.Result) {
+		fields["result"] = "one of " + strings.Join(backend.InspectionResults, ", ")
+	}
+	if n := utf8.RuneCountInString(in.Summary); n == 0 || n > MaxSummary {
+		fields["summary"] = fmt.Sprintf("required, at most %d characters", MaxSummary)
+	}
+	if in.SignatureEvidenceID == "" {
+		fields["signature_evidence_id"] = "a verified signature image"
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid submission", fields)
+	}
+	actor := backend.ActorFromContext(ctx)
+	sig, err := s.Evidence.FindEvidence(ctx, in.SignatureEvidenceID)
+	if err != nil || sig.TaskID != id || sig.Kind != backend.EvidenceSignature || sig.State != backend.EvidenceVerified || sig.CreatedBy != actor.UserID {
+		return nil, backend.InvalidFields("invalid signature", map[string]string{"signature_evidence_id": "your verified evidence of kind signature for this task"})
+	}
+	completed := false
+	t, err := s.change(ctx, id, in.Version, "", "task.submit", func(t *backend.Task, now time.Time) (string, error) {
+		if t.State == backend.TaskCompleted {
+			return "", backend.Errorf(backend.ECONFLICT, "the task is completed")
+		}
+		if t.State != backend.TaskSubmitted {
+			// The first submission of a round (the first, or after the
+			// review returned the result): earlier ones do not count.
+			for i := range t.Progress {
+				t.Progress[i].Submission = nil
+			}
+		}
+		progress(t, actor.UserID).Submission = &backend.Submission{Result: in.Result, Summary: in.Summary, SignatureEvidenceID: sig.ID, At: now}
+		t.State = backend.TaskSubmitted
+		if allSubmitted(t) {
+			t.State, t.Result, completed = backend.TaskCompleted, leaderResult(t), true
+			// The statutory periods run from the end of the inspection,
+			// not from a resubmission after a return.
+			if t.InspectionEndedAt == nil {
+				if err := s.EndInspection(ctx, t, now); err != nil {
+					return "", err
+				}
+			}
+		}
+		return "submission " + in.Result, nil
+	})
+	if err != nil || !completed {
+		return t, err
+	}
+	// The department's staff now review and feed back (art. 21).
+	staff, err := s.departmentStaff(ctx, t.LeadDepartmentID)
+	if err != nil {
+		return nil, err
+	}
+	return t, s.Notifier.Notify(ctx, memberNotes(t, staff, backend.NoteTaskUpdated, "completed", "检查已完成，待审核",
+		fmt.Sprintf("%s · 结果反馈期限 %s，公示期限 %s", t.Enterprise.Name, t.Deadlines.Feedback, t.Deadlines.Publication)))
+}
+
+func allSubmitted(t *backend.Task) bool {
+	for _, m := range t.ActiveMembers() {
+		i := slices.IndexFunc(t.Progress, func(p backend.MemberProgress) bool { return p.UserID == m.UserID })
+		if i < 0 || t.Progress[i].Submission == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func leaderResult(t *backend.Task) string {
+	var first string
+	for _, m := range t.ActiveMembers() {
+		for _, p := range t.Progress {
+			if p.UserID == m.UserID && p.Submission != nil {
+				if m.Lead {
+					return p.Submission.Result
+				}
+				if first == "" {
+					first = p.Submission.Result
+				}
+			}
+		}
+	}
+	return first
+}
