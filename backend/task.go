@@ -170,10 +170,10 @@ type Task struct {
 	// the group's checklist, the result once completed, and the amendments
 	// made after completion (the record is frozen then: a change needs a
 	// reason and is kept).
-	Progress   []MemberProgress
-	Checklist  []ItemOutcome
-	Result     string // the leader's submitted result once completed
-	Amendments []Amendment
+	Progress        []MemberProgress
+	Checklist       []ItemOutcome
+	SubmittedResult string // the leader's submitted result once completed (the review confirms one)
+	Amendments      []Amendment
 
 	// FeedbackAt and PublishedAt are when the result was fed back to the
 	// enterprise (art. 21) and published (art. 24); nil until then.

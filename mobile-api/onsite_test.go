@@ -308,7 +308,7 @@ func TestFullInspectionOverTheAPI(t *testing.T) {
 		}
 		want := []string{`"state":"submitted"`}
 		if i == 1 {
-			want = []string{`"state":"completed"`, `"result":"problems_found_rectification_ordered"`, `"feedback":"20`, `"publication":"20`}
+			want = []string{`"state":"completed"`, `"submitted_result":"problems_found_rectification_ordered"`, `"feedback":"20`, `"publication":"20`}
 		}
 		scenario{token: tok, method: "POST", path: base + "/submit", body: fmt.Sprintf(`{"result":"problems_found_rectification_ordered","summary":"发现重大隐患一处","signature_evidence_id":%q}`, s.ID),
 			wantStatus: 200, wantContain: want}.run(t, env)

@@ -34,7 +34,7 @@ type taskJSON struct {
 	InspectionEndedAt *time.Time           `json:"inspection_ended_at"`
 	Overdue           []string             `json:"overdue"`
 	State             string               `json:"state"`
-	Result            string               `json:"result,omitempty"`
+	SubmittedResult   string               `json:"submitted_result,omitempty"`
 	Checklist         []itemOutcomeJSON    `json:"checklist"`
 	Progress          []memberProgressJSON `json:"progress"`    // the group's, in short
 	MyProgress        *myProgressJSON      `json:"my_progress"` // the caller's own, in full (null for non-members)
@@ -175,7 +175,7 @@ func newTaskJSON(t *backend.Task, viewer string) taskJSON {
 	if t.CancelledAt != nil {
 		out.Cancellation = &taskCancellationRef{At: *t.CancelledAt, By: t.CancelledBy, Reason: t.CancelledReason}
 	}
-	out.Result = t.Result
+	out.SubmittedResult = t.SubmittedResult
 	out.Checklist, out.Progress, out.Amendments = []itemOutcomeJSON{}, []memberProgressJSON{}, []amendmentJSON{}
 	for _, o := range t.Checklist {
 		out.Checklist = append(out.Checklist, itemOutcomeJSON{o.ItemID, o.Outcome, o.Note, o.By, o.At})

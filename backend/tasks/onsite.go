@@ -457,7 +457,7 @@ func (s *Service) Submit(ctx context.Context, id string, in SubmitInput) (*backe
 		progress(t, actor.UserID).Submission = &backend.Submission{Result: in.Result, Summary: in.Summary, SignatureEvidenceID: sig.ID, At: now}
 		t.State = backend.TaskSubmitted
 		if allSubmitted(t) {
-			t.State, t.Result, completed = backend.TaskCompleted, leaderResult(t), true
+			t.State, t.SubmittedResult, completed = backend.TaskCompleted, leaderResult(t), true
 			// The statutory periods run from the end of the inspection,
 			// not from a resubmission after a return.
 			if t.InspectionEndedAt == nil {

@@ -38,7 +38,7 @@ type taskModel struct {
 	InspectionEndedAt *time.Time          `bson:"inspection_ended_at,omitempty"`
 	Progress          []progressModel     `bson:"progress,omitempty"`
 	Checklist         []outcomeModel      `bson:"checklist,omitempty"`
-	Result            string              `bson:"result,omitempty"`
+	SubmittedResult   string              `bson:"submitted_result,omitempty"`
 	Amendments        []amendmentModel    `bson:"amendments,omitempty"`
 	FeedbackAt        *time.Time          `bson:"feedback_at,omitempty"`
 	PublishedAt       *time.Time          `bson:"published_at,omitempty"`
@@ -146,7 +146,7 @@ func toTaskModel(t *backend.Task) *taskModel {
 	if e.Location != nil {
 		m.Enterprise.Lat, m.Enterprise.Lng = &e.Location.Lat, &e.Location.Lng
 	}
-	m.Result = t.Result
+	m.SubmittedResult = t.SubmittedResult
 	for _, p := range t.Progress {
 		pm := progressModel{UserID: p.UserID}
 		if c := p.CheckIn; c != nil {
@@ -196,7 +196,7 @@ func (m *taskModel) domain() *backend.Task {
 	if m.Enterprise.Lat != nil && m.Enterprise.Lng != nil {
 		t.Enterprise.Location = &backend.GeoPoint{Lat: *m.Enterprise.Lat, Lng: *m.Enterprise.Lng}
 	}
-	t.Result = m.Result
+	t.SubmittedResult = m.SubmittedResult
 	for _, p := range m.Progress {
 		dp := backend.MemberProgress{UserID: p.UserID}
 		if c := p.CheckIn; c != nil {
