@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -428,6 +429,7 @@ func TestArticle16CapsAndExemptions(t *testing.T) {
 		}
 		first = append(first, d.ID)
 	}
+	slices.Sort(first) // a record lists draw ids as a sorted set (SPEC §6.3)
 	risky := w.Enterprises[3]
 	risky.Flags, risky.UpdatedAt = []string{backend.FlagHighCreditRisk}, time.Now().UTC()
 	if err := db.Enterprises().UpdateEnterprise(t.Context(), risky); err != nil {
