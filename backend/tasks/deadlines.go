@@ -167,12 +167,9 @@ func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineRep
 		t.Reminded = append(t.Reminded, remind...)
 		t.Overdue = append(t.Overdue, missed...)
 		t.UpdatedAt = now.UTC()
-		if err := s.Tasks.UpdateTask(ctx, t); backend.ErrorCode(err) == backend.ECONFLICT {
+		if err := s.updateTask(ctx, t, "task.deadlines", before); backend.ErrorCode(err) == backend.ECONFLICT {
 			continue // changed meanwhile: the next pass looks again
 		} else if err != nil {
-			return rep, err
-		}
-		if err := s.Audit.Record(ctx, "task.deadlines", "task", t.ID, before, taskDigest(t)); err != nil {
 			return rep, err
 		}
 		if err := s.Notifier.Notify(ctx, notes); err != nil {

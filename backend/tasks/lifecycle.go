@@ -35,10 +35,7 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 	before := taskDigest(t)
 	now := s.Now().UTC()
 	t.State, t.CancelledAt, t.CancelledBy, t.CancelledReason, t.UpdatedAt = backend.TaskCancelled, &now, actor.UserID, reason, now
-	if err := s.Tasks.UpdateTask(ctx, t); err != nil {
-		return nil, err
-	}
-	if err := s.Audit.Record(ctx, "task.cancel", "task", t.ID, before, taskDigest(t)); err != nil {
+	if err := s.updateTask(ctx, t, "task.cancel", before); err != nil {
 		return nil, err
 	}
 	notes := memberNotes(t, t.MemberUserIDs(), backend.NoteTaskCancelled, "1", "检查任务已取消",
@@ -73,10 +70,9 @@ func (s *Service) ClosePlanIfDone(ctx context.Context, planID string) error {
 		}
 		before := map[string]any{"id": p.ID, "status": p.Status}
 		p.Status, p.UpdatedAt = backend.PlanClosed, s.Now().UTC()
-		err = s.Plans.UpdatePlan(ctx, p)
-		if err == nil {
-			return s.Audit.Record(ctx, "plan.close", "plan", p.ID, before, map[string]any{"id": p.ID, "status": p.Status})
-		}
+		err = s.Audit.Change(ctx, backend.AuditChange{Action: "plan.close", ObjectType: "plan", ObjectID: p.ID,
+			Before: before, After: map[string]any{"id": p.ID, "status": p.Status}},
+			func(ctx context.Context) error { return s.Plans.UpdatePlan(ctx, p) })
 		if backend.ErrorCode(err) != backend.ECONFLICT {
 			return err
 		}

@@ -97,13 +97,10 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 			t.State = backend.TaskInProgress
 		}
 		t.UpdatedAt = now
-		err = s.Tasks.UpdateTask(ctx, t)
+		err = s.updateTask(ctx, t, action, before)
 		if backend.ErrorCode(err) == backend.ECONFLICT && version == 0 {
 			continue
 		} else if err != nil {
-			return nil, err
-		}
-		if err := s.Audit.Record(ctx, action, "task", t.ID, before, taskDigest(t)); err != nil {
 			return nil, err
 		}
 		return t, s.tell(ctx, t)

@@ -232,13 +232,10 @@ func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backen
 		added.Lead = lead
 		t.Members = append(t.Members, added)
 		t.UpdatedAt = now
-		err = s.Tasks.UpdateTask(ctx, t)
+		err = s.updateTask(ctx, t, "task.replace", before)
 		if backend.ErrorCode(err) == backend.ECONFLICT {
 			continue
 		} else if err != nil {
-			return err
-		}
-		if err := s.Audit.Record(ctx, "task.replace", "task", t.ID, before, taskDigest(t)); err != nil {
 			return err
 		}
 		round := "replace:" + r.ID

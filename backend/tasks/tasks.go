@@ -141,6 +141,16 @@ func hashID(parts ...string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// updateTask stores t (a compare-and-set on its version: ECONFLICT when
+// it changed meanwhile) together with the audit event of action, whose
+// before digest the caller took before changing t: the event travels in
+// the task's own write (backend.Auditor.Change), so a crash between the
+// two cannot leave an unaudited change.
+func (s *Service) updateTask(ctx context.Context, t *backend.Task, action string, before map[string]any) error {
+	return s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: taskDigest(t)},
+		func(ctx context.Context) error { return s.Tasks.UpdateTask(ctx, t) })
+}
+
 // taskDigest is what the audit trail keeps of a task.
 func taskDigest(t *backend.Task) map[string]any {
 	var members []string

@@ -13,6 +13,7 @@ import (
 	"suiji/backend/accounts"
 	"suiji/backend/audit"
 	"suiji/backend/directory"
+	"suiji/backend/tasks"
 	"suiji/backend/uscc"
 	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
@@ -169,6 +170,48 @@ func TestAuditCrashBetweenChangeAndEvent(t *testing.T) {
 	}
 	if n := outboxEntries(t, db, "users"); n != 0 {
 		t.Errorf("%d users hold a pending event after recovery", n)
+	}
+}
+
+// TestAuditCrashBetweenTaskChangeAndEvent: a task cancelled by the
+// coordinator, the process dying between the task's write and its audit
+// event; after a restart the cancellation and its event are both there,
+// once (the task's writes carry their event, backend/tasks.updateTask).
+func TestAuditCrashBetweenTaskChangeAndEvent(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := &crashingAudit{AuditStore: db.AuditEvents()}
+	svc := &tasks.Service{Tasks: db.Tasks(), Plans: db.Plans(), Audit: &audit.Recorder{Store: store, Outbox: db.AuditOutbox()}, Now: time.Now}
+	task := &backend.Task{ID: backend.NewID(), Kind: backend.TaskTargeted, Source: "complaint", Reason: "群众举报", Year: 2026,
+		LeadDepartmentID: "dept-1", DepartmentIDs: []string{"dept-1"}, State: backend.TaskAssigned, Version: 1,
+		Enterprise: backend.TaskEnterprise{ID: "e-1", USCC: uscc.Generate(rand.New(rand.NewPCG(9, 9))), Name: "某化工有限公司", Town: "巴公镇"},
+		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if _, err := db.Tasks().InsertTasks(t.Context(), []*backend.Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := backend.WithActor(backend.WithRequestID(context.Background(), "req-cancel"),
+		&backend.Actor{UserID: "coord-1", Username: "coordinator", Roles: []backend.Role{backend.RoleCoordinator}})
+	before := len(events(t, db))
+
+	store.armed = true
+	if !survive(t, func() { _, _ = svc.Cancel(ctx, task.ID, 0, "企业已注销") }) {
+		t.Fatal("the injected crash did not happen")
+	}
+	got, err := db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || got.State != backend.TaskCancelled {
+		t.Fatalf("the cancellation written before the crash: %+v, %v", got, err)
+	}
+	if n := outboxEntries(t, db, "tasks"); n != 1 {
+		t.Fatalf("%d tasks hold a pending event after the crash, want 1", n)
+	}
+	if n := restart(t, db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, db)
+	if last := list[len(list)-1]; len(list) != before+1 || last.Action != "task.cancel" || last.ObjectID != task.ID || last.ActorID != "coord-1" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the task.cancel of %s", last, len(list), task.ID)
+	}
+	if n := outboxEntries(t, db, "tasks"); n != 0 {
+		t.Errorf("%d tasks hold a pending event after recovery", n)
 	}
 }
 
