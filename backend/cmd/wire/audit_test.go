@@ -184,7 +184,7 @@ func TestAuditCrashBetweenTaskChangeAndEvent(t *testing.T) {
 	task := &backend.Task{ID: backend.NewID(), Kind: backend.TaskTargeted, Source: "complaint", Reason: "群众举报", Year: 2026,
 		LeadDepartmentID: "dept-1", DepartmentIDs: []string{"dept-1"}, State: backend.TaskAssigned, Version: 1,
 		Enterprise: backend.TaskEnterprise{ID: "e-1", USCC: uscc.Generate(rand.New(rand.NewPCG(9, 9))), Name: "某化工有限公司", Town: "巴公镇"},
-		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+		CreatedAt:  time.Now().UTC(), UpdatedAt: time.Now().UTC()}
 	if _, err := db.Tasks().InsertTasks(t.Context(), []*backend.Task{task}); err != nil {
 		t.Fatal(err)
 	}
