@@ -144,13 +144,12 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 			return nil, nil, false, err
 		}
 	}
-	if err := s.Evidence.CreateEvidence(ctx, e); err != nil {
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "evidence.create", ObjectType: "evidence", ObjectID: e.ID, After: evidenceDigest(e)},
+		func(ctx context.Context) error { return s.Evidence.CreateEvidence(ctx, e) })
+	if err != nil {
 		if backend.ErrorCode(err) == backend.ECONFLICT && e.Multipart {
 			_ = s.Objects.AbortMultipart(context.WithoutCancel(ctx), e.ObjectKey, e.UploadID)
 		}
-		return nil, nil, false, err
-	}
-	if err := s.Audit.Record(ctx, "evidence.create", "evidence", e.ID, nil, evidenceDigest(e)); err != nil {
 		return nil, nil, false, err
 	}
 	plan, err := s.uploadPlan(ctx, e, true)
@@ -342,12 +341,14 @@ func (s *Service) settle(ctx context.Context, e *backend.Evidence, reason string
 	if reason != "" {
 		e.State, e.RejectReason = backend.EvidenceRejected, reason
 	}
-	if err := s.Evidence.SettleEvidence(ctx, e); backend.ErrorCode(err) == backend.ECONFLICT {
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "evidence." + e.State, ObjectType: "evidence", ObjectID: e.ID, After: evidenceDigest(e)},
+		func(ctx context.Context) error { return s.Evidence.SettleEvidence(ctx, e) })
+	if backend.ErrorCode(err) == backend.ECONFLICT {
 		return s.Evidence.FindEvidence(ctx, e.ID)
 	} else if err != nil {
 		return nil, err
 	}
-	return e, s.Audit.Record(ctx, "evidence."+e.State, "evidence", e.ID, nil, evidenceDigest(e))
+	return e, nil
 }
 
 // uploaderEvidence is evidence the actor uploads: their own, of a task

@@ -296,7 +296,10 @@ func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingIn
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.Findings.CreateFinding(ctx, f); err != nil {
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "finding.create", ObjectType: "finding", ObjectID: f.ID, After: map[string]any{
+		"task_id": taskID, "item_id": f.ItemID, "severity": f.Severity, "rectify_by": f.RectifyBy, "evidence_ids": f.EvidenceIDs,
+	}}, func(ctx context.Context) error { return s.Findings.CreateFinding(ctx, f) })
+	if err != nil {
 		if backend.ErrorCode(err) == backend.ECONFLICT { // a concurrent repeat won
 			if stored, ferr := s.Findings.FindFinding(ctx, f.ID); ferr == nil && stored.CreatedBy == actor.UserID && stored.TaskID == taskID {
 				return stored, false, nil
@@ -304,9 +307,7 @@ func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingIn
 		}
 		return nil, false, err
 	}
-	return f, true, s.Audit.Record(ctx, "finding.create", "finding", f.ID, nil, map[string]any{
-		"task_id": taskID, "item_id": f.ItemID, "severity": f.Severity, "rectify_by": f.RectifyBy, "evidence_ids": f.EvidenceIDs,
-	})
+	return f, true, nil
 }
 
 // ownEvidence checks that every id names evidence of the task.
@@ -389,12 +390,13 @@ func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in No
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.NonCooperation.CreateNonCooperation(ctx, n); err != nil {
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "enterprise.non_cooperation", ObjectType: "enterprise", ObjectID: n.EnterpriseID, After: map[string]any{
+		"task_id": taskID, "record_id": n.ID, "type": n.Type, "uscc": n.USCC, "evidence_ids": n.EvidenceIDs,
+	}}, func(ctx context.Context) error { return s.NonCooperation.CreateNonCooperation(ctx, n) })
+	if err != nil {
 		return nil, false, err
 	}
-	return n, true, s.Audit.Record(ctx, "enterprise.non_cooperation", "enterprise", n.EnterpriseID, nil, map[string]any{
-		"task_id": taskID, "record_id": n.ID, "type": n.Type, "uscc": n.USCC, "evidence_ids": n.EvidenceIDs,
-	})
+	return n, true, nil
 }
 
 // ListNonCooperation lists a visible task's non-cooperation records.

@@ -51,8 +51,7 @@ func (s *FindingStore) coll() collection { return s.db.collection("findings") }
 // CreateFinding implements backend.FindingStore.
 func (s *FindingStore) CreateFinding(ctx context.Context, f *backend.Finding) error {
 	f.Version = 1
-	_, err := s.coll().InsertOne(ctx, toFindingModel(f))
-	return translate(err)
+	return insertOne(ctx, s.coll(), toFindingModel(f))
 }
 
 // FindFinding implements backend.FindingStore.
@@ -106,9 +105,8 @@ func (s *NonCooperationStore) coll() collection { return s.db.collection("non_co
 
 // CreateNonCooperation implements backend.NonCooperationStore.
 func (s *NonCooperationStore) CreateNonCooperation(ctx context.Context, n *backend.NonCooperation) error {
-	_, err := s.coll().InsertOne(ctx, &nonCooperationModel{ID: n.ID, TaskID: n.TaskID, EnterpriseID: n.EnterpriseID, USCC: n.USCC,
+	return insertOne(ctx, s.coll(), &nonCooperationModel{ID: n.ID, TaskID: n.TaskID, EnterpriseID: n.EnterpriseID, USCC: n.USCC,
 		Type: n.Type, Description: n.Description, EvidenceIDs: nonNil(n.EvidenceIDs), RecordedBy: n.RecordedBy, RecordedAt: n.RecordedAt})
-	return translate(err)
 }
 
 // FindNonCooperation implements backend.NonCooperationStore.
@@ -202,8 +200,7 @@ func (s *EvidenceStore) coll() collection { return s.db.collection("evidence") }
 
 // CreateEvidence implements backend.EvidenceStore.
 func (s *EvidenceStore) CreateEvidence(ctx context.Context, e *backend.Evidence) error {
-	_, err := s.coll().InsertOne(ctx, toEvidenceModel(e))
-	return translate(err)
+	return insertOne(ctx, s.coll(), toEvidenceModel(e))
 }
 
 // FindEvidence implements backend.EvidenceStore.
@@ -223,11 +220,11 @@ func (s *EvidenceStore) FindEvidenceByTask(ctx context.Context, taskID string) (
 
 // SettleEvidence implements backend.EvidenceStore.
 func (s *EvidenceStore) SettleEvidence(ctx context.Context, e *backend.Evidence) error {
-	res, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: e.ID}, {Key: "state", Value: backend.EvidencePending}}, toEvidenceModel(e))
+	matched, err := replaceOne(ctx, s.coll(), bson.D{{Key: "_id", Value: e.ID}, {Key: "state", Value: backend.EvidencePending}}, toEvidenceModel(e))
 	if err != nil {
-		return translate(err)
+		return err
 	}
-	if res.MatchedCount == 0 {
+	if !matched {
 		return backend.Errorf(backend.ECONFLICT, "the evidence was settled meanwhile")
 	}
 	return nil

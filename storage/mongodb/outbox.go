@@ -38,6 +38,7 @@ var outboxCollections = []string{
 	"users", "towns", "departments", "enterprises", "inspectors",
 	"qualifications", "items", "item_publications", "plans",
 	"tasks", // the result side of a task changes with the task (results.go)
+	"findings", "non_cooperation", "evidence",
 }
 
 // outboxEventModel is a pending event as its document stores it.
