@@ -75,6 +75,9 @@ type EvidenceStore interface {
 	SettleEvidence(ctx context.Context, e *Evidence) error
 	// FindStaleUploads lists pending evidence created before t.
 	FindStaleUploads(ctx context.Context, before time.Time) ([]*Evidence, error)
+	// WalkVerifiedEvidence calls fn for every verified piece of evidence
+	// until fn returns an error, which it returns (archive verify).
+	WalkVerifiedEvidence(ctx context.Context, fn func(*Evidence) error) error
 }
 
 // UploadPart is one stored part of a multipart upload.

@@ -67,6 +67,11 @@ type TaskResult struct {
 	// once the public record shows it, so that a publication interrupted
 	// between the two writes is completed later.
 	PublicPending bool
+	// DocumentsPending is set by the approving review, in its write, and
+	// cleared once the statutory documents are generated and archived, so
+	// that an approval whose documents failed (MinIO down, a crash) gets
+	// them later (results.Service.RepairDocuments).
+	DocumentsPending bool
 }
 
 // Published returns the newest publication, or nil.
@@ -141,6 +146,12 @@ type TaskResultStore interface {
 	// ClearPublicPending clears PublicPending of a task whose newest
 	// publication is still version, without changing the task's version.
 	ClearPublicPending(ctx context.Context, taskID string, version int) error
+	// PendingDocuments returns up to limit ids of tasks whose documents
+	// are still to be archived (TaskResult.DocumentsPending).
+	PendingDocuments(ctx context.Context, limit int) ([]string, error)
+	// ClearDocumentsPending clears DocumentsPending without changing the
+	// task's version.
+	ClearDocumentsPending(ctx context.Context, taskID string) error
 }
 
 // PublicResult is a published result as everyone may read it (art. 24):

@@ -106,6 +106,11 @@ var indexes = []index{
 	{Collection: "non_cooperation", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
 	{Collection: "evidence", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
 	{Collection: "evidence", Name: "state_created_at", Keys: bson.D{{Key: "state", Value: 1}, {Key: "created_at", Value: 1}}},
+	// The archive: a task's documents (one per kind: the record's id is
+	// the exactly-once fence), walked by task for archive verify.
+	{Collection: "archive_documents", Name: "task_id_kind", Keys: bson.D{{Key: "task_id", Value: 1}, {Key: "kind", Value: 1}}},
+	// Results whose documents are still to be generated and archived.
+	{Collection: "tasks", Name: "result_documents_pending", Keys: bson.D{{Key: "result.documents_pending", Value: 1}}},
 }
 
 // EnsureIndexes creates every index in the table that does not exist yet. It

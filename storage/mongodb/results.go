@@ -28,6 +28,8 @@ type resultModel struct {
 	// PublicVersion repeats the newest publication's version, which
 	// ClearPublicPending's filter names.
 	PublicVersion int `bson:"public_version,omitempty"`
+	// DocumentsPending marks an approval whose documents are not archived yet.
+	DocumentsPending bool `bson:"documents_pending,omitempty"`
 }
 
 type reviewModel struct {
@@ -79,7 +81,7 @@ type taskResultModel struct {
 }
 
 func toResultModel(r *backend.TaskResult) *resultModel {
-	m := &resultModel{Result: r.Result, PublicPending: r.PublicPending}
+	m := &resultModel{Result: r.Result, PublicPending: r.PublicPending, DocumentsPending: r.DocumentsPending}
 	for _, v := range r.Reviews {
 		m.Reviews = append(m.Reviews, reviewModel(v))
 	}
@@ -104,7 +106,7 @@ func (m *resultModel) domain() *backend.TaskResult {
 	if m == nil {
 		return r
 	}
-	r.Result, r.PublicPending = m.Result, m.PublicPending
+	r.Result, r.PublicPending, r.DocumentsPending = m.Result, m.PublicPending, m.DocumentsPending
 	for _, v := range m.Reviews {
 		v.At = v.At.UTC()
 		r.Reviews = append(r.Reviews, backend.Review(v))
@@ -158,7 +160,26 @@ func (s *TaskResultStore) UpdateTaskResult(ctx context.Context, t *backend.Task,
 
 // PendingPublic implements backend.TaskResultStore.
 func (s *TaskResultStore) PendingPublic(ctx context.Context, limit int) ([]string, error) {
-	cur, err := s.coll().Find(ctx, bson.D{{Key: "result.public_pending", Value: true}},
+	return s.pending(ctx, "result.public_pending", limit)
+}
+
+// PendingDocuments implements backend.TaskResultStore.
+func (s *TaskResultStore) PendingDocuments(ctx context.Context, limit int) ([]string, error) {
+	return s.pending(ctx, "result.documents_pending", limit)
+}
+
+// ClearDocumentsPending implements backend.TaskResultStore.
+func (s *TaskResultStore) ClearDocumentsPending(ctx context.Context, taskID string) error {
+	c := s.coll()
+	defer lockDocument(c, taskID)()
+	_, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "result.documents_pending", Value: true}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "result.documents_pending", Value: ""}}}})
+	return translate(err)
+}
+
+// pending returns up to limit ids of tasks whose flag field is set.
+func (s *TaskResultStore) pending(ctx context.Context, field string, limit int) ([]string, error) {
+	cur, err := s.coll().Find(ctx, bson.D{{Key: field, Value: true}},
 		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, translate(err)

@@ -51,6 +51,10 @@ type Options struct {
 	// RetentionDays, when RetentionYears is 0, sets a retention in days
 	// instead (tests of WORM use a day).
 	RetentionDays int
+	// Unlocked creates both buckets without object lock, so objects can
+	// be overwritten: only for tests that alter stored objects behind the
+	// archive's back (archive verify). Configuration cannot set it.
+	Unlocked bool
 }
 
 // Store is a client of the object store bound to suiji's two buckets. It is
@@ -63,6 +67,7 @@ type Store struct {
 	region    string
 	evidence  string
 	documents string
+	unlocked  bool // Options.Unlocked (tests only)
 }
 
 // Open creates a client and checks that the store answers. It returns
@@ -80,6 +85,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		region:    o.Region,
 		evidence:  o.EvidenceBucket,
 		documents: o.DocumentsBucket,
+		unlocked:  o.Unlocked,
 	}
 	if o.Endpoint == "" {
 		return nil, backend.Errorf(backend.EINVALID, "MinIO needs an endpoint (host:port)")
@@ -129,38 +135,75 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 }
 
-// EnsureBuckets creates the documents bucket and the evidence bucket, the
-// latter with object lock enabled, unless they exist. It is idempotent and
-// safe to run on every start and from several instances at once.
+// EnsureBuckets creates the evidence and the documents bucket, both with
+// object lock enabled and a default COMPLIANCE retention (art. 22: at least
+// five years for evidence and the statutory documents), unless they exist.
+// It is idempotent and safe to run on every start and from several
+// instances at once.
 //
-// Object lock can only be enabled when a bucket is created, so an evidence
-// bucket that exists without it makes retention impossible: EnsureBuckets
-// then returns EINTERNAL saying so, and an operator must move the objects to
-// a new bucket. It returns EUNAVAILABLE when the store cannot be reached.
+// Object lock can only be enabled when a bucket is created, so a bucket
+// that exists without it makes retention impossible: EnsureBuckets then
+// returns EINTERNAL saying so, and an operator must move the objects to a
+// new bucket. The one exception is an empty documents bucket without
+// object lock (earlier versions created it so and wrote nothing to it):
+// it is removed and created again with object lock. It returns
+// EUNAVAILABLE when the store cannot be reached.
 func (s *Store) EnsureBuckets(ctx context.Context) error {
-	if err := s.ensureBucket(ctx, s.documents, false); err != nil {
-		return err
+	if s.unlocked {
+		if err := s.ensureBucket(ctx, s.documents, false); err != nil {
+			return err
+		}
+		return s.ensureBucket(ctx, s.evidence, false)
 	}
-	if err := s.ensureBucket(ctx, s.evidence, true); err != nil {
-		return err
+	for _, bucket := range []string{s.documents, s.evidence} {
+		if err := s.ensureBucket(ctx, bucket, true); err != nil {
+			return err
+		}
+		enabled, err := s.objectLockEnabled(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		if !enabled && bucket == s.documents {
+			if enabled, err = s.recreateLocked(ctx, bucket); err != nil {
+				return err
+			}
+		}
+		if !enabled {
+			return backend.Errorf(backend.EINTERNAL,
+				"bucket %s exists without object lock, so retention could never work; "+
+					"object lock can only be enabled when a bucket is created: create a new bucket "+
+					"(or let suiji create it) and move the objects there", bucket)
+		}
+		if err := s.ensureRetention(ctx, bucket); err != nil {
+			return err
+		}
 	}
-	enabled, err := s.objectLockEnabled(ctx, s.evidence)
-	if err != nil {
-		return err
-	}
-	if !enabled {
-		return backend.Errorf(backend.EINTERNAL,
-			"evidence bucket %s exists without object lock, so retention could never work; "+
-				"object lock can only be enabled when a bucket is created: create a new evidence bucket "+
-				"(or let suiji create it) and move the objects there", s.evidence)
-	}
-	return s.ensureRetention(ctx)
+	return nil
 }
 
-// ensureRetention sets the evidence bucket's default retention (COMPLIANCE)
-// unless it already keeps objects at least as long: retention only ever
-// grows (art. 22: at least 5 years).
-func (s *Store) ensureRetention(ctx context.Context) error {
+// recreateLocked removes bucket, if it holds no object version at all,
+// and creates it again with object lock. It reports whether the bucket
+// has object lock now; false (and no error) when it holds objects.
+func (s *Store) recreateLocked(ctx context.Context, bucket string) (bool, error) {
+	for obj := range s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{WithVersions: true, Recursive: true, MaxKeys: 1}) {
+		if obj.Err != nil {
+			return false, wrap(obj.Err, "listing bucket %s", bucket)
+		}
+		return false, nil
+	}
+	if err := s.client.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+		return false, wrap(err, "removing the empty bucket %s to create it with object lock", bucket)
+	}
+	if err := s.ensureBucket(ctx, bucket, true); err != nil {
+		return false, err
+	}
+	return s.objectLockEnabled(ctx, bucket)
+}
+
+// ensureRetention sets bucket's default retention (COMPLIANCE) unless it
+// already keeps objects at least as long: retention only ever grows
+// (art. 22: at least 5 years).
+func (s *Store) ensureRetention(ctx context.Context, bucket string) error {
 	want, unit := uint(s.retention.RetentionYears), minio.Years
 	days := s.retention.RetentionYears * 366
 	if want == 0 {
@@ -169,9 +212,9 @@ func (s *Store) ensureRetention(ctx context.Context) error {
 	if want == 0 {
 		return nil
 	}
-	_, mode, validity, have, err := s.client.GetObjectLockConfig(ctx, s.evidence)
+	_, mode, validity, have, err := s.client.GetObjectLockConfig(ctx, bucket)
 	if err != nil && minio.ToErrorResponse(err).Code != "ObjectLockConfigurationNotFoundError" {
-		return wrap(err, "reading the retention of bucket %s", s.evidence)
+		return wrap(err, "reading the retention of bucket %s", bucket)
 	}
 	if mode != nil && *mode == minio.Compliance && validity != nil && have != nil {
 		current := int(*validity)
@@ -183,7 +226,7 @@ func (s *Store) ensureRetention(ctx context.Context) error {
 		}
 	}
 	compliance := minio.Compliance
-	return wrap(s.client.SetObjectLockConfig(ctx, s.evidence, &compliance, &want, &unit), "setting the retention of bucket %s", s.evidence)
+	return wrap(s.client.SetObjectLockConfig(ctx, bucket, &compliance, &want, &unit), "setting the retention of bucket %s", bucket)
 }
 
 // newPresigner is a client for the address phones reach. It only signs:

@@ -13,7 +13,7 @@ import (
 	"suiji/storage/storagetest"
 )
 
-func TestEnsureBucketsIsIdempotentAndLocksEvidence(t *testing.T) {
+func TestEnsureBucketsIsIdempotentAndLocksBoth(t *testing.T) {
 	s := storagetest.Objects(t) // creates both buckets once
 	ctx := t.Context()
 	if err := s.EnsureBuckets(ctx); err != nil {
@@ -25,47 +25,67 @@ func TestEnsureBucketsIsIdempotentAndLocksEvidence(t *testing.T) {
 			t.Errorf("bucket %s exists = %t, %v", b, ok, err)
 		}
 	}
-	status, _, _, _, err := s.Client().GetObjectLockConfig(ctx, s.EvidenceBucket())
-	if err != nil || status != "Enabled" {
-		t.Errorf("evidence bucket object lock = %q, %v; want Enabled", status, err)
-	}
-	_, _, _, _, err = s.Client().GetObjectLockConfig(ctx, s.DocumentsBucket())
-	if code := minio.ToErrorResponse(err).Code; code != "ObjectLockConfigurationNotFoundError" {
-		t.Errorf("documents bucket object lock: %v; want none", err)
+	for _, b := range []string{s.EvidenceBucket(), s.DocumentsBucket()} {
+		status, _, _, _, err := s.Client().GetObjectLockConfig(ctx, b)
+		if err != nil || status != "Enabled" {
+			t.Errorf("bucket %s object lock = %q, %v; want Enabled", b, status, err)
+		}
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
 }
 
-func TestEvidenceBucketWithoutLockIsRefused(t *testing.T) {
+// TestBucketsWithoutLock: a bucket made by hand without object lock is
+// refused as the evidence bucket, and as the documents bucket once it holds
+// anything; an empty one (as earlier versions made the documents bucket)
+// is made again with object lock.
+func TestBucketsWithoutLock(t *testing.T) {
 	s := storagetest.Objects(t)
 	ctx := t.Context()
-	// Someone made the evidence bucket by hand, without object lock. Reuse
-	// the helper's documents bucket (plain) as that evidence bucket, with a
-	// fresh documents bucket beside it.
-	plain := s.DocumentsBucket()
-	other := strings.TrimSuffix(plain, "documents") + "other"
-	cfg := storagetest.Config(t)
-	s2, err := objects.Open(ctx, objects.Options{
-		Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey, SecretKey: cfg.MinIOSecretKey,
-		Region: cfg.MinIORegion, Secure: cfg.MinIOSecure,
-		EvidenceBucket: plain, DocumentsBucket: other,
-	})
-	if err != nil {
+	base := strings.TrimSuffix(s.DocumentsBucket(), "documents")
+	plain, empty := base+"plain", base+"empty"
+	for _, b := range []string{plain, empty} {
+		if err := s.Client().MakeBucket(ctx, b, minio.MakeBucketOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Client().PutObject(ctx, plain, "x", strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { // t.Context() is already cancelled here
-		if err := s2.Client().RemoveBucket(context.Background(), other); err != nil {
-			t.Errorf("removing bucket %s: %v", other, err)
+		for _, b := range []string{plain, empty} {
+			_ = s.Client().RemoveObject(context.Background(), b, "x", minio.RemoveObjectOptions{})
+			if err := s.Client().RemoveBucket(context.Background(), b); err != nil {
+				t.Errorf("removing bucket %s: %v", b, err)
+			}
 		}
 	})
-	err = s2.EnsureBuckets(ctx)
-	if code := backend.ErrorCode(err); code != backend.EINTERNAL {
-		t.Fatalf("EnsureBuckets over an unlocked evidence bucket: code %q (%v), want EINTERNAL", code, err)
+	cfg := storagetest.Config(t)
+	open := func(evidence, documents string) *objects.Store {
+		s2, err := objects.Open(ctx, objects.Options{
+			Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey, SecretKey: cfg.MinIOSecretKey,
+			Region: cfg.MinIORegion, Secure: cfg.MinIOSecure, EvidenceBucket: evidence, DocumentsBucket: documents,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s2
 	}
-	if msg := err.Error(); !strings.Contains(msg, plain) || !strings.Contains(msg, "without object lock") {
-		t.Errorf("error %q does not name the bucket and say it lacks object lock", msg)
+	for _, c := range [][2]string{{plain, s.DocumentsBucket()}, {s.EvidenceBucket(), plain}} {
+		err := open(c[0], c[1]).EnsureBuckets(ctx)
+		if code := backend.ErrorCode(err); code != backend.EINTERNAL {
+			t.Fatalf("EnsureBuckets over the unlocked bucket %s: code %q (%v), want EINTERNAL", plain, code, err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, plain) || !strings.Contains(msg, "without object lock") {
+			t.Errorf("error %q does not name the bucket and say it lacks object lock", msg)
+		}
+	}
+	if err := open(s.EvidenceBucket(), empty).EnsureBuckets(ctx); err != nil {
+		t.Fatalf("EnsureBuckets over an empty unlocked documents bucket: %v", err)
+	}
+	if status, _, _, _, err := s.Client().GetObjectLockConfig(ctx, empty); err != nil || status != "Enabled" {
+		t.Errorf("the empty documents bucket was not made again with object lock: %q, %v", status, err)
 	}
 }
 
