@@ -176,6 +176,12 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/tasks/:id/feedback", signedIn, office, s.handleFeedback},
 		{"POST", "/api/v1/tasks/:id/publish", signedIn, office, s.handlePublish},
 		{"POST", "/api/v1/tasks/:id/dispositions", signedIn, office, s.handleDisposition},
+		// The archive (art. 22): the task's records, its statutory
+		// documents (generated at approval, in the WORM bucket) and its
+		// evidence with their SHA-256, and short-lived links to the
+		// documents — for whoever may see the task. Nothing in the API
+		// deletes an archived object.
+		{"GET", "/api/v1/tasks/:id/archive", signedIn, nil, s.handleArchive},
 		// On site (art. 15, 20, 23): the group checks in, fills the
 		// checklist, records findings, non-cooperation and evidence, and
 		// signs off; only its members (checked in tasks.Service) — others

@@ -90,6 +90,12 @@ type Config struct {
 	UploadURLTTL           time.Duration // how long presigned upload URLs stay valid
 	UploadAbandonAfter     time.Duration // a multipart upload not completed this long is aborted
 	CheckInRadiusM         int           // a check-in farther than this from the enterprise is flagged
+
+	// The statutory documents' letterhead and the public result's address.
+	BureauName          string // the issuing bureau
+	ReconsiderationBody string // who hears an administrative reconsideration
+	Court               string // which court hears an administrative suit
+	PublicURL           string // the public site's base URL (QR codes on documents)
 }
 
 // Var documents one environment variable; Vars is the table the README shows.
@@ -127,7 +133,7 @@ var Vars = []Var{
 	{"SUIJI_MINIO_SECURE", "false", "reach MinIO over TLS", false},
 	{"SUIJI_MINIO_REGION", "us-east-1", "bucket region", false},
 	{"SUIJI_EVIDENCE_BUCKET", "suiji-evidence", "bucket for evidence (object lock enabled)", false},
-	{"SUIJI_DOCUMENTS_BUCKET", "suiji-documents", "bucket for generated documents", false},
+	{"SUIJI_DOCUMENTS_BUCKET", "suiji-documents", "bucket for generated documents (object lock enabled)", false},
 	{"SUIJI_JWT_KEY", DevJWTKey, "HMAC key for access tokens (at least 32 bytes)", true},
 	{"SUIJI_SEED_KEY", DevSeedKey, "key encrypting each draw attempt's sealed seed at rest, so a database reader cannot learn it before the draw (at least 32 bytes; changing it makes committed, undrawn seeds unreadable: commit again)", true},
 	{"SUIJI_ADMIN_USERNAME", DevAdminUsername, "first admin's username, created when no admin exists", false},
@@ -137,13 +143,17 @@ var Vars = []Var{
 	{"SUIJI_PDF_FONTS", DefaultPDFFonts, "comma-separated TrueType fonts (.ttf; OTF and TTC do not embed) for generated PDFs, each character set in the first font that has it; the defaults are Debian's fonts-droid-fallback (Chinese) and fonts-dejavu-core (Latin, digits), installed by make run and make test", false},
 	{"SUIJI_FCM_PROJECT_ID", "", "Firebase project id (empty: the one named in the credentials file)", false},
 	{"SUIJI_MINIO_PUBLIC_ENDPOINT", "", "where phones reach MinIO for presigned uploads and downloads: host:port or http(s)://host[:port] (empty: SUIJI_MINIO_ENDPOINT)", false},
-	{"SUIJI_EVIDENCE_RETENTION_YEARS", "5", "default retention of evidence objects, COMPLIANCE mode: nobody can delete or overwrite them for this many years (art. 22; at least 5, only ever raised)", false},
+	{"SUIJI_EVIDENCE_RETENTION_YEARS", "5", "default retention of evidence objects and generated documents, COMPLIANCE mode: nobody can delete or overwrite them for this many years (art. 22; at least 5, only ever raised)", false},
 	{"SUIJI_EVIDENCE_MAX_PHOTO", "26214400", "largest photo accepted, in bytes (25 MiB)", false},
 	{"SUIJI_EVIDENCE_MAX_VIDEO", "2147483648", "largest video accepted, in bytes (2 GiB)", false},
 	{"SUIJI_EVIDENCE_MAX_OTHER", "104857600", "largest audio, document, external report or signature accepted, in bytes (100 MiB)", false},
 	{"SUIJI_UPLOAD_URL_TTL", "6h", "validity of presigned upload URLs (a long video on one bar of signal needs hours)", false},
 	{"SUIJI_UPLOAD_ABANDON_AFTER", "48h", "a multipart upload not completed this long after it began is aborted and its parts dropped", false},
 	{"SUIJI_CHECKIN_RADIUS_M", "500", "a check-in farther than this many metres from the enterprise is flagged (not refused)", false},
+	{"SUIJI_BUREAU_NAME", "泽州县应急管理局", "the issuing bureau the statutory documents (inspection record, rectification order) name", false},
+	{"SUIJI_RECONSIDERATION_BODY", "泽州县人民政府", "where the rectification order tells the enterprise it may apply for administrative reconsideration", false},
+	{"SUIJI_COURT", "泽州县人民法院", "which court the rectification order names for an administrative suit", false},
+	{"SUIJI_PUBLIC_URL", "http://127.0.0.1:8080", "the public site's base URL: the documents' QR code links BASE/public/v1/results/{task id}", false},
 	{"SUIJI_SCHEDULER_INTERVAL", "1m", "how often the deadline scheduler reminds and marks overdue tasks (one instance at a time)", false},
 }
 
@@ -201,6 +211,11 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		UploadURLTTL:           r.duration("SUIJI_UPLOAD_URL_TTL"),
 		UploadAbandonAfter:     r.duration("SUIJI_UPLOAD_ABANDON_AFTER"),
 		CheckInRadiusM:         r.int("SUIJI_CHECKIN_RADIUS_M"),
+
+		BureauName:          r.str("SUIJI_BUREAU_NAME"),
+		ReconsiderationBody: r.str("SUIJI_RECONSIDERATION_BODY"),
+		Court:               r.str("SUIJI_COURT"),
+		PublicURL:           r.str("SUIJI_PUBLIC_URL"),
 	}
 	c.validate(&r)
 	if c.Env == EnvProduction {
@@ -338,6 +353,14 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.AdminUsername == "" {
 		r.fail("SUIJI_ADMIN_USERNAME", "must not be empty")
+	}
+	for name, v := range map[string]string{"SUIJI_BUREAU_NAME": c.BureauName, "SUIJI_RECONSIDERATION_BODY": c.ReconsiderationBody, "SUIJI_COURT": c.Court} {
+		if strings.TrimSpace(v) == "" || len([]rune(v)) > 100 {
+			r.fail(name, "must name it in 1 to 100 characters")
+		}
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(c.PublicURL) > 200 {
+		r.fail("SUIJI_PUBLIC_URL", "must be an absolute http(s) URL of at most 200 characters")
 	}
 	if len(c.PDFFonts) == 0 {
 		r.fail("SUIJI_PDF_FONTS", "must name at least one TrueType font file")

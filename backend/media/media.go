@@ -156,3 +156,21 @@ func captureTime(ifd *exif.Ifd) *time.Time {
 	}
 	return nil
 }
+
+// Extension is the usual file name extension of a content type (with
+// its dot), for download and bundle file names; "" when none is known.
+func Extension(contentType string) string {
+	switch contentType {
+	case "image/jpeg":
+		return ".jpg"
+	case "image/png":
+		return ".png"
+	case "application/pdf":
+		return ".pdf"
+	case "video/mp4":
+		return ".mp4"
+	case "video/quicktime":
+		return ".mov"
+	}
+	return ""
+}

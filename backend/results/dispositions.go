@@ -105,10 +105,3 @@ var dispositionLabels = map[string]string{
 	backend.DispositionTransferredToAgency:    "移送其他部门",
 	backend.DispositionTransferredToJudiciary: "移送司法机关",
 }
-
-// checkDocument names in fields a document id that is not an archived
-// document of t. It is filled in by the archive (see archive.go).
-func (s *Service) checkDocument(ctx context.Context, t *backend.Task, id string, fields map[string]string) error {
-	fields["document_id"] = "no archived document " + id + " of this task"
-	return nil
-}

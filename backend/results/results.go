@@ -25,8 +25,17 @@
 // correction is a new version with its reason; the earlier versions stay
 // readable and the record says it was corrected.
 //
-// The package depends on backend interfaces and the pure workday package
-// only.
+// # The statutory documents and the archive
+//
+// An approval generates the inspection record and, where problems were
+// found, the rectification order (backend/documents), archives them in the
+// WORM documents bucket with their SHA-256, exactly once; Archive lists a
+// task's records, documents and evidence with their hashes; VerifyArchive
+// re-hashes every archived object against its record; bundles (bundle.go)
+// are self-contained exports that verify on their own. See archive.go.
+//
+// The package depends on backend interfaces and the pure workday and
+// documents packages only.
 package results
 
 import (
@@ -35,10 +44,12 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"suiji/backend"
+	"suiji/backend/documents"
 	"suiji/backend/workday"
 )
 
@@ -75,6 +86,20 @@ type Service struct {
 	Notifier    Notifier
 	Audit       backend.Auditor
 	Now         func() time.Time
+
+	// The statutory documents and the archive (archive.go): the records
+	// they are made from, where they go, the fonts and the letterhead.
+	Archive        backend.ArchiveStore
+	Objects        backend.ArchiveObjects // nil without an object store: documents stay pending
+	Evidence       backend.EvidenceStore
+	Findings       backend.FindingStore
+	NonCooperation backend.NonCooperationStore
+	Fonts          []string // SUIJI_PDF_FONTS
+	Letterhead     Letterhead
+
+	genOnce sync.Once
+	gen     *documents.Generator
+	genErr  error
 }
 
 // Limits of free text.

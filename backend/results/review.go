@@ -20,7 +20,8 @@ type ReviewInput struct {
 // Review decides on a completed task: approved, it becomes reviewed and
 // its result is confirmed; returned, it goes back to the group (in
 // progress) with the comment, and the group is told, to amend and submit
-// again. The reviewer is the coordinator or staff of the task's lead
+// again. An approval makes the statutory documents and archives them
+// (archive.go). The reviewer is the coordinator or staff of the task's lead
 // department, and never someone who is or was in its group.
 // ENOTFOUND; EFORBIDDEN; EINVALID naming each bad field; ECONFLICT when the
 // task is not completed or the version is stale.
@@ -64,6 +65,7 @@ func (s *Service) Review(ctx context.Context, id string, in ReviewInput) (*backe
 		rev.Result = in.Result
 		r.Result = in.Result
 		t.State = backend.TaskReviewed
+		r.DocumentsPending = true // the record is final now: its documents follow (archive.go)
 	} else {
 		t.State = backend.TaskInProgress
 	}
@@ -71,6 +73,9 @@ func (s *Service) Review(ctx context.Context, id string, in ReviewInput) (*backe
 	t.UpdatedAt = now
 	if err := s.write(ctx, "task.review", t, r, before); err != nil {
 		return nil, nil, err
+	}
+	if in.Decision == backend.ReviewApprove {
+		s.archiveAfterApproval(ctx, t, r)
 	}
 	if in.Decision == backend.ReviewReturn {
 		if err := s.Notifier.Notify(ctx, returnNotes(t, len(r.Reviews), in.Comment)); err != nil {

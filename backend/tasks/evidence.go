@@ -378,7 +378,7 @@ func (s *Service) DownloadEvidence(ctx context.Context, id string) (string, time
 	if e.State != backend.EvidenceVerified {
 		return "", time.Time{}, backend.Errorf(backend.ECONFLICT, "the evidence is %s", e.State)
 	}
-	u, err := s.Objects.PresignGet(ctx, e.ObjectKey, e.ID+extension(e.ContentType), DownloadTTL)
+	u, err := s.Objects.PresignGet(ctx, e.ObjectKey, e.ID+media.Extension(e.ContentType), DownloadTTL)
 	return u, s.Now().UTC().Add(DownloadTTL), err
 }
 
@@ -421,22 +421,6 @@ func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, er
 		n++
 	}
 	return n, nil
-}
-
-func extension(contentType string) string {
-	switch contentType {
-	case "image/jpeg":
-		return ".jpg"
-	case "image/png":
-		return ".png"
-	case "application/pdf":
-		return ".pdf"
-	case "video/mp4":
-		return ".mp4"
-	case "video/quicktime":
-		return ".mov"
-	}
-	return ""
 }
 
 func evidenceDigest(e *backend.Evidence) map[string]any {

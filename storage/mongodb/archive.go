@@ -12,7 +12,8 @@ import (
 )
 
 // archivedDocumentModel is how a record of an archived document is
-// stored (collection archive_documents): inserted once, never updated.
+// stored (collection archive_documents): inserted once with its audit
+// event in the outbox, never changed but for clearing that entry.
 type archivedDocumentModel struct {
 	ID          string    `bson:"_id"`
 	TaskID      string    `bson:"task_id"`
@@ -45,8 +46,7 @@ func (s *ArchiveStore) coll() collection { return s.db.collection("archive_docum
 // InsertArchivedDocument implements backend.ArchiveStore.
 func (s *ArchiveStore) InsertArchivedDocument(ctx context.Context, d *backend.ArchivedDocument) error {
 	m := archivedDocumentModel(*d)
-	_, err := s.coll().InsertOne(ctx, &m)
-	return translate(err)
+	return insertOne(ctx, s.coll(), &m) // with its audit event (document.archive)
 }
 
 // FindArchivedDocument implements backend.ArchiveStore.

@@ -39,6 +39,7 @@ var outboxCollections = []string{
 	"qualifications", "items", "item_publications", "plans",
 	"tasks", // the result side of a task changes with the task (results.go)
 	"findings", "non_cooperation", "evidence",
+	"archive_documents",
 }
 
 // outboxEventModel is a pending event as its document stores it.

@@ -22,7 +22,8 @@ const (
 )
 
 // startMaintenance recovers the audit outbox, completes interrupted
-// publications (results.Service.RepairPublic) and logs the chain's head once,
+// publications (results.Service.RepairPublic) and the documents of
+// approvals not yet archived (results.Service.RepairDocuments), and logs the chain's head once,
 // before the server takes requests, then keeps doing all three in the
 // background until ctx ends: recovery and repair every recoverEvery, the
 // head every logHeadEvery
@@ -31,6 +32,7 @@ const (
 func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger) (wait func()) {
 	recoverAudit(ctx, svc.Recorder, time.Now(), logger)
 	repairPublic(ctx, svc, logger)
+	repairDocuments(ctx, svc, logger)
 	logAuditHead(ctx, svc.Audit, logger)
 	done := make(chan struct{})
 	go func() {
@@ -46,6 +48,7 @@ func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger
 			case now := <-recoverTick.C:
 				recoverAudit(ctx, svc.Recorder, now.Add(-recoverAfter), logger)
 				repairPublic(ctx, svc, logger)
+				repairDocuments(ctx, svc, logger)
 			case <-headTick.C:
 				logAuditHead(ctx, svc.Audit, logger)
 			}
@@ -79,6 +82,20 @@ func repairPublic(ctx context.Context, svc app.Services, logger *slog.Logger) {
 	}
 	if n > 0 {
 		logger.WarnContext(ctx, "results: completed publications interrupted by a crash or outage", slog.Int("results", n))
+	}
+}
+
+// repairDocuments generates and archives the documents of approvals
+// whose documents are still pending (MinIO was down, a crash).
+func repairDocuments(ctx context.Context, svc app.Services, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, maintainBudget)
+	defer cancel()
+	n, err := svc.Results.RepairDocuments(ctx)
+	if err != nil {
+		logger.ErrorContext(ctx, "results: archiving the documents of approved results failed; retrying later", slog.Any("error", err))
+	}
+	if n > 0 {
+		logger.WarnContext(ctx, "results: archived the documents of approvals interrupted by a crash or outage", slog.Int("tasks", n))
 	}
 }
 

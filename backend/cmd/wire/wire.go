@@ -141,8 +141,9 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	// The evidence bucket, when the stores include MinIO (API tests that
 	// need no evidence leave it out).
 	var evidence backend.EvidenceObjects
+	var archive backend.ArchiveObjects
 	if st.Objects != nil {
-		evidence = st.Objects
+		evidence, archive = st.Objects, st.Objects
 	}
 	// Inbox first, then push, then live events to every instance.
 	notifier := &notify.Service{
@@ -210,12 +211,16 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		},
 		Notify: notifier,
 	}
-	// Review, feedback, publication, dispositions and statistics (art. 16,
-	// 21, 24, 25), on the tasks' workflow.
+	// Review, feedback, publication, dispositions, statistics and the
+	// archive (art. 16, 21, 22, 24, 25), on the tasks' workflow.
 	svc.Results = &results.Service{
 		Results: db.TaskResults(), Public: db.PublicResults(), Tasks: db.Tasks(), Plans: db.Plans(),
 		Draws: db.Draws(), Enterprises: db.Enterprises(), Departments: db.Departments(), Users: db.Users(),
 		Workflow: svc.Tasks, Shares: svc.Plans, Notifier: notifier, Audit: recorder, Now: now,
+		// The statutory documents and the WORM archive (art. 22).
+		Archive: db.Archive(), Objects: archive, Evidence: db.Evidence(), Findings: db.Findings(),
+		NonCooperation: db.NonCooperation(), Fonts: cfg.PDFFonts,
+		Letterhead: results.Letterhead{Bureau: cfg.BureauName, Reconsideration: cfg.ReconsiderationBody, Court: cfg.Court, PublicURL: cfg.PublicURL},
 	}
 	return svc
 }
