@@ -126,7 +126,9 @@ func (s *Service) VerifyArchive(ctx context.Context, found func(ArchiveDifferenc
 	err = s.Evidence.WalkVerifiedEvidence(ctx, func(e *backend.Evidence) error {
 		rep.Evidence++
 		return check(ArchiveDifference{Object: "evidence", ID: e.ID, TaskID: e.TaskID, ObjectKey: e.ObjectKey, VersionID: e.VersionID},
-			e.Size, e.SHA256, func() (io.ReadCloser, int64, error) { return s.Objects.OpenEvidenceVersion(ctx, e.ObjectKey, e.VersionID) })
+			e.Size, e.SHA256, func() (io.ReadCloser, int64, error) {
+				return s.Objects.OpenEvidenceVersion(ctx, e.ObjectKey, e.VersionID)
+			})
 	})
 	return rep, err
 }

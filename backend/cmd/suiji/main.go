@@ -9,10 +9,12 @@
 //	suiji seed --demo    load demo data into an empty database
 //	suiji sample         print the SHA-256 sampler's picks (to check it by hand)
 //	suiji verify-draw    re-compute a published draw record (FILE or URL)
+//	suiji archive verify re-hash every archived document and evidence object against its record
+//	suiji archive export a task's archive as a bundle that verifies on its own (archive verify --bundle)
 //	suiji openapi        print the API contract (OpenAPI 3 JSON)
 //	suiji version        print the build version
 //
-// Later subcommands (archive verify …) join the table in commands below. This package is the wiring root:
+// Later subcommands join the table in commands below. This package is the wiring root:
 // it reads the configuration once and hands each part what it needs; it is the
 // only place that imports both storage and mobile-api.
 package main
@@ -49,6 +51,7 @@ var commands = []command{
 	{"audit", "audit verify: walk the audit hash chain and name the first break", runAudit},
 	{"backup", "write every collection and a manifest of counts and SHA-256 hashes into DIR", runBackup},
 	{"restore", "load a backup DIR into an empty database; counts and the audit chain are checked", runRestore},
+	{"archive", "archive verify [--bundle DIR]: re-hash archived documents and evidence (or a bundle); archive export --task ID --out DIR", runArchive},
 }
 
 // usageError makes main print the usage and exit 2.

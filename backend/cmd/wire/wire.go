@@ -232,3 +232,38 @@ func logDeferred(ctx context.Context, e *backend.AuditEvent, err error) {
 		slog.String("action", e.Action), slog.String("object_id", e.ObjectID),
 		slog.String("request_id", e.RequestID), slog.Any("error", err))
 }
+
+// OpenArchive connects to what the archive commands (suiji archive)
+// read — MongoDB and MinIO — and prepares nothing: they only read, and
+// must be able to read a store whatever state its buckets are in.
+func OpenArchive(ctx context.Context, cfg *config.Config) (_ *Stores, err error) {
+	st := &Stores{}
+	if st.Mongo, err = mongodb.Open(ctx, mongodb.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.MongoTimeout}); err != nil {
+		return nil, fmt.Errorf("connecting to MongoDB (SUIJI_MONGO_URI): %w", err)
+	}
+	st.Objects, err = objects.Open(ctx, objects.Options{
+		Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey, SecretKey: cfg.MinIOSecretKey, Secure: cfg.MinIOSecure,
+		Region: cfg.MinIORegion, EvidenceBucket: cfg.EvidenceBucket, DocumentsBucket: cfg.DocumentsBucket,
+		PublicEndpoint: cfg.MinIOPublicEndpoint, RetentionYears: cfg.EvidenceRetentionYears,
+	})
+	if err != nil {
+		st.Close(slog.New(slog.DiscardHandler))
+		return nil, fmt.Errorf("connecting to MinIO (SUIJI_MINIO_ENDPOINT): %w", err)
+	}
+	return st, nil
+}
+
+// ArchiveService is the results use case as the archive commands use it
+// (listing, verifying and exporting the archive) on stores opened by
+// OpenArchive: no cache, no notifications; tasks are read as the actor
+// of the context may see them.
+func ArchiveService(st *Stores, cfg *config.Config, now func() time.Time) *results.Service {
+	db := st.Mongo
+	return &results.Service{
+		Results: db.TaskResults(), Tasks: db.Tasks(), Plans: db.Plans(), Users: db.Users(),
+		Workflow: &tasks.Service{Tasks: db.Tasks()},
+		Audit:    &audit.Recorder{Store: db.AuditEvents(), Outbox: db.AuditOutbox(), Now: now, Deferred: logDeferred},
+		Archive:  db.Archive(), Objects: st.Objects, Evidence: db.Evidence(), Findings: db.Findings(),
+		NonCooperation: db.NonCooperation(), Now: now,
+	}
+}
