@@ -95,7 +95,7 @@ func TestStatutoryDocumentsFromARealInspection(t *testing.T) {
 		t.Helper()
 		var e evidenceJSON
 		scenario{token: token, method: "POST", path: base + "/evidence", wantStatus: 201,
-			body: fmt.Sprintf(`{"kind":%q,"content_type":%q,"size":%d,"sha256":%q,"description":"二号车间现场"}`, kind, contentType, len(data), sha(data)),
+			body:  fmt.Sprintf(`{"kind":%q,"content_type":%q,"size":%d,"sha256":%q,"description":"二号车间现场"}`, kind, contentType, len(data), sha(data)),
 			after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { e = decode[evidenceJSON](t, b) }}.run(t, env)
 		if got := postUpload(t, e.Upload, "", data); got != 204 {
 			t.Fatalf("POST to MinIO: %d", got)

@@ -264,6 +264,7 @@ func ArchiveService(st *Stores, cfg *config.Config, now func() time.Time) *resul
 		Workflow: &tasks.Service{Tasks: db.Tasks()},
 		Audit:    &audit.Recorder{Store: db.AuditEvents(), Outbox: db.AuditOutbox(), Now: now, Deferred: logDeferred},
 		Archive:  db.Archive(), Objects: st.Objects, Evidence: db.Evidence(), Findings: db.Findings(),
-		NonCooperation: db.NonCooperation(), Now: now,
+		NonCooperation: db.NonCooperation(), Now: now, Fonts: cfg.PDFFonts,
+		Letterhead: results.Letterhead{Bureau: cfg.BureauName, Reconsideration: cfg.ReconsiderationBody, Court: cfg.Court, PublicURL: cfg.PublicURL},
 	}
 }
