@@ -1,6 +1,7 @@
 // Package objects is suiji's connection to MinIO (or another S3-compatible
-// store), which keeps evidence objects under object lock (WORM retention) and
-// generated documents. Phones upload evidence straight to it with presigned
+// store), which keeps evidence objects and generated documents under object
+// lock (WORM: COMPLIANCE retention, so nothing can be deleted or overwritten
+// before it ends). Phones upload evidence straight to it with presigned
 // URLs, so the API never carries the bytes.
 //
 // It is the only package that knows about the MinIO client and its errors;
@@ -38,14 +39,15 @@ type Options struct {
 	Secure bool
 	// EvidenceBucket holds evidence; it is created with object lock.
 	EvidenceBucket string
-	// DocumentsBucket holds generated documents.
+	// DocumentsBucket holds generated documents; it is created with
+	// object lock too.
 	DocumentsBucket string
 	// PublicEndpoint is where phones reach the store, for the presigned
 	// URLs they are given ("" for Endpoint): host:port, or a URL whose
 	// scheme says whether it is TLS.
 	PublicEndpoint string
-	// RetentionYears is the evidence bucket's default retention
-	// (COMPLIANCE mode): every object stored is undeletable that long, by
+	// RetentionYears is both buckets' default retention (COMPLIANCE
+	// mode): every object stored is undeletable that long, by
 	// anyone. 0 sets none (tests only; configuration refuses less than 5).
 	RetentionYears int
 	// RetentionDays, when RetentionYears is 0, sets a retention in days
