@@ -45,9 +45,9 @@ func TestArchiveVerifyAndExport(t *testing.T) {
 	ended := time.Date(2026, 5, 6, 3, 0, 0, 0, time.UTC)
 	task := &backend.Task{
 		ID: "task-archive-1", Kind: backend.TaskRandom, Year: 2026, LeadDepartmentID: "dept-1", DepartmentIDs: []string{"dept-1"},
-		Enterprise: backend.TaskEnterprise{ID: "e1", USCC: uscc.Generate(rand.New(rand.NewPCG(1, 2))), Name: "泽州县测试化工有限公司", Town: "巴公镇", Address: "巴公镇工业园区1号"},
-		Items:      []backend.TaskItem{{ID: "i1", Code: "WH-01", Name: "安全生产责任制落实情况"}},
-		Members: []backend.TaskMember{{BadgeNo: "14050001", Name: "王检查", Lead: true, UserID: "u1"}, {BadgeNo: "14050002", Name: "李执法", UserID: "u2"}},
+		Enterprise:        backend.TaskEnterprise{ID: "e1", USCC: uscc.Generate(rand.New(rand.NewPCG(1, 2))), Name: "泽州县测试化工有限公司", Town: "巴公镇", Address: "巴公镇工业园区1号"},
+		Items:             []backend.TaskItem{{ID: "i1", Code: "WH-01", Name: "安全生产责任制落实情况"}},
+		Members:           []backend.TaskMember{{BadgeNo: "14050001", Name: "王检查", Lead: true, UserID: "u1"}, {BadgeNo: "14050002", Name: "李执法", UserID: "u2"}},
 		Checklist:         []backend.ItemOutcome{{ItemID: "i1", Outcome: backend.OutcomeFail, At: ended.Add(-time.Hour)}},
 		InspectionEndedAt: &ended, State: backend.TaskReviewed, CreatedAt: ended.Add(-48 * time.Hour),
 	}
