@@ -269,7 +269,8 @@ func (TaskFilter) CursorOf(t *Task) Cursor {
 type TaskStore interface {
 	// InsertTasks stores the tasks whose IDs are not stored yet (Version 1)
 	// and leaves the others untouched, so that repeating a dispatch creates
-	// nothing twice. It returns the IDs it stored.
+	// nothing twice. It returns the IDs it stored. With an audit event
+	// staged in ctx (Auditor.Change) it takes one task, which carries it.
 	InsertTasks(ctx context.Context, ts []*Task) ([]string, error)
 	// FindTaskByID returns a task. ENOTFOUND.
 	FindTaskByID(ctx context.Context, id string) (*Task, error)

@@ -64,17 +64,21 @@ func (s *Service) CreateTargeted(ctx context.Context, in TargetedInput) (*backen
 	if len(fields) > 0 {
 		return nil, false, backend.InvalidFields("invalid targeted task", fields)
 	}
-	created, err := s.Tasks.InsertTasks(ctx, []*backend.Task{t})
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "task.create", ObjectType: "task", ObjectID: t.ID, After: taskDigest(t)},
+		func(ctx context.Context) error {
+			created, err := s.Tasks.InsertTasks(ctx, []*backend.Task{t})
+			if err == nil && len(created) == 0 { // the same client id won a race just now
+				err = backend.Errorf(backend.ECONFLICT, "task id %s is taken", t.ID)
+			}
+			return err
+		})
 	if err != nil {
 		return nil, false, err
-	}
-	if len(created) == 0 { // the same client id won a race just now
-		return nil, false, backend.Errorf(backend.ECONFLICT, "task id %s is taken", t.ID)
 	}
 	if err := s.Notifier.Notify(ctx, assignmentNotes(t)); err != nil {
 		return nil, false, err
 	}
-	return t, true, s.Audit.Record(ctx, "task.create", "task", t.ID, nil, taskDigest(t))
+	return t, true, nil
 }
 
 // targetedTask validates in and builds the task, naming each problem in
