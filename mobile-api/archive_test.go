@@ -71,13 +71,7 @@ func TestStatutoryDocumentsFromARealInspection(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	store := env.withEvidence(t)
 	w := newDispatchWorld(t, env, 12, `{"count":3}`)
-	var d dispatchedJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[dispatchedJSON](t, b) }}.run(t, env)
-	task, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := w.dispatchFirst(t, env)
 	members := task.ActiveMembers()
 	tokens := []string{env.loginAs(t, w.inspectors[members[0].BadgeNo]), env.loginAs(t, w.inspectors[members[1].BadgeNo])}
 	base := "/api/v1/tasks/" + task.ID

@@ -119,13 +119,7 @@ func TestFullInspectionOverTheAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var d dispatchedJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[dispatchedJSON](t, b) }}.run(t, env)
-	task, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := w.dispatchFirst(t, env)
 	a, b := w.inspectors[task.Members[0].BadgeNo], w.inspectors[task.Members[1].BadgeNo]
 	ta, tb := env.loginAs(t, a), env.loginAs(t, b)
 	base := "/api/v1/tasks/" + task.ID
@@ -363,13 +357,7 @@ func TestAbandonedUploadsAreSettled(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	store := env.withEvidence(t)
 	w := newDispatchWorld(t, env, 4, `{"count":1}`)
-	var d dispatchedJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[dispatchedJSON](t, b) }}.run(t, env)
-	task, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := w.dispatchFirst(t, env)
 	token := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
 	declare := func(body string) evidenceJSON {
 		var e evidenceJSON

@@ -56,9 +56,7 @@ func newResultWorld(t *testing.T, env *apiEnv) *resultWorld {
 			t.Fatal(err)
 		}
 	}
-	var d dispatchedJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[dispatchedJSON](t, b) }}.run(t, env)
+	d := w.dispatch(t, env)
 	for _, id := range d.TaskIDs {
 		task, err := env.db.Tasks().FindTaskByID(t.Context(), id)
 		if err != nil {

@@ -45,6 +45,27 @@ func newDispatchWorld(t *testing.T, env *apiEnv, nEnterprises int, sample string
 	return w
 }
 
+// dispatch dispatches the world's draw as staff and returns the answer.
+func (w *dispatchWorld) dispatch(t *testing.T, env *apiEnv) dispatchedJSON {
+	t.Helper()
+	var d dispatchedJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[dispatchedJSON](t, b) }}.run(t, env)
+	return d
+}
+
+// dispatchFirst dispatches the world's draw and returns its first task as
+// stored.
+func (w *dispatchWorld) dispatchFirst(t *testing.T, env *apiEnv) *backend.Task {
+	t.Helper()
+	d := w.dispatch(t, env)
+	task, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
 // loginAs signs in as a user the test created and returns the access token.
 func (env *apiEnv) loginAs(t *testing.T, u *backend.User) string {
 	t.Helper()
@@ -201,9 +222,7 @@ func TestDispatchCreatesTasksOnceAndLocksTheDraw(t *testing.T) {
 func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	w := newDispatchWorld(t, env, 10, `{"count":2}`)
-	var d dispatchedJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[dispatchedJSON](t, b) }}.run(t, env)
+	d := w.dispatch(t, env)
 
 	first := "/api/v1/tasks/" + d.TaskIDs[0] + "/cancel"
 	scenario{as: "staff", method: "POST", path: first, body: `{"reason":""}`, wantStatus: 400, wantContain: []string{`"reason"`}}.run(t, env)
