@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -322,6 +323,22 @@ func TestResultLifecycle(t *testing.T) {
 		if strings.Contains(string(body), private) {
 			t.Fatalf("the public answer contains %q: %s", private, body)
 		}
+	}
+	// The portal's search page finds it by part of the name, without
+	// script, showing the same public record and nothing private.
+	resp, body = env.call(t, "", "GET", "/results?year=2026&q="+url.QueryEscape("测试企业"), "", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(body), task.Enterprise.Name) || !strings.Contains(string(body), "发现问题，责令整改") ||
+		!strings.Contains(string(body), "共 1 条结果") || strings.Contains(string(body), "<script") {
+		t.Fatalf("/results: %d %s", resp.StatusCode, body)
+	}
+	for _, private := range privateStrings(task) {
+		if strings.Contains(string(body), private) {
+			t.Fatalf("the portal's results page contains %q", private)
+		}
+	}
+	if resp, body := env.call(t, "", "GET", "/results?year=2026&q="+url.QueryEscape("没有这家企业"), "", nil); resp.StatusCode != 200 || !strings.Contains(string(body), "共 0 条结果") {
+		t.Fatalf("/results with no match: %d %s", resp.StatusCode, body)
 	}
 
 	// A correction needs a reason and a change; it is a new version, and

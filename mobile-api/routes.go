@@ -238,6 +238,7 @@ func (s *Server) webRoutes() []route {
 		{"GET", "/", public, nil, w.page(w.home)},
 		{"GET", "/items", public, nil, w.page(w.items)},
 		{"GET", "/verify", public, nil, w.page(w.verify)},
+		{"GET", "/results", public, nil, w.page(w.results)},
 		{"GET", "/plans/:id", public, nil, w.page(byID(w.plan))},
 		{"GET", "/draws/:id", public, nil, w.page(byID(w.draw))},
 	}

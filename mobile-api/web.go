@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -316,4 +317,39 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 		Superseded bool
 		PoolSize   int
 	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize}}, nil
+}
+
+// results is the public search of published results (art. 24): by part
+// of an enterprise's name or the beginning of its USCC, within a year (0:
+// every year). It shows only the public record — never a person's name or
+// contact.
+func (w *webFront) results(c *fiber.Ctx) (string, web.Page, error) {
+	year, err := queryInt(c, "year", time.Now().In(backend.ChinaTime).Year(), 0, 2100)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	offset, err := queryInt(c, "offset", 0, 0, backend.MaxOffset)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	q := strings.Clone(strings.TrimSpace(c.Query("q")))
+	if utf8.RuneCountInString(q) > 100 || year != 0 && year < 2000 {
+		return "", web.Page{}, backend.Errorf(backend.EINVALID, "no such search")
+	}
+	list, total, err := w.s.svc.Results.PublicResults(c.UserContext(), backend.PublicResultFilter{
+		Year: year, Text: q, Offset: offset, Limit: backend.PublicResultDefaultLimit})
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	next := 0
+	if offset+len(list) < total {
+		next = offset + len(list)
+	}
+	return "results", web.Page{Title: w.portal.T("results.title"), Active: "results", Data: struct {
+		Query   string
+		Year    int
+		Total   int
+		Next    int
+		Results []*backend.PublicResult
+	}{q, year, total, next, list}}, nil
 }

@@ -29,7 +29,7 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // mark, the module scripts to load, and the page's own data.
 type Page struct {
 	Title   string
-	Active  string // "home", "items", "verify" or ""
+	Active  string // "home", "items", "results", "verify" or ""
 	Scripts []string
 	Data    any
 }
