@@ -185,6 +185,8 @@ export async function taskView(app, main, id) {
   const result = h('select', { name: 'result' }, RESULTS.map((k) => h('option', { value: k, text: t(`submit.result.${k}`) })));
   const summary = h('textarea', { name: 'summary', rows: 3 });
   const pad = signaturePad(t('submit.sign'));
+  // Signing answers 请先签名: the message goes with the first stroke.
+  pad.element.addEventListener('pointerdown', () => { submitError.hidden = true; });
   const submitError = h('p', { class: 'error', role: 'alert', hidden: true });
   const submitState = h('p', { id: 'submit-state' });
   const submitForm = h('form', { class: 'stack', onsubmit: async (ev) => {

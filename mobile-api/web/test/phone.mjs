@@ -4,7 +4,10 @@
 // server. The coordinator's side (creating tasks) goes through the API
 // from Node, as another person would do it from the console.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // The phone profile: a mid-size Android phone.
 export const phone = {
@@ -38,7 +41,49 @@ export async function apiAs(base, username, password) {
     user: session.user,
     get: (p) => call('GET', p),
     post: (p, b, h) => call('POST', p, b ?? {}, h),
+    // sign records a verified signature image as this user's evidence of
+    // task id, uploading it to MinIO with the presigned POST, as the app does.
+    async sign(taskId) {
+      const png = photo();
+      const ev = await call('POST', `/api/v1/tasks/${taskId}/evidence`, {
+        kind: 'signature', content_type: 'image/png', size: png.length, sha256: sha256(png), taken_at: new Date().toISOString(),
+      });
+      const form = new FormData();
+      for (const [k, v] of Object.entries(ev.upload.fields)) form.append(k, v);
+      form.append('file', new Blob([png], { type: 'image/png' }), 'signature.png');
+      const up = await fetch(ev.upload.url, { method: 'POST', body: form });
+      assert.ok(up.ok, `the signature reaches MinIO (${up.status})`);
+      const done = await call('POST', `/api/v1/evidence/${ev.id}/complete`, {});
+      assert.equal(done.state, 'verified');
+      return ev.id;
+    },
   };
+}
+
+export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+// storedSha256 reads an evidence object back from MinIO through its
+// download link and returns the SHA-256 of the bytes stored.
+async function storedSha256(api, evidenceId) {
+  const { url } = await api.get(`/api/v1/evidence/${evidenceId}/download`);
+  const resp = await fetch(url);
+  assert.equal(resp.status, 200, 'the object is in MinIO');
+  return sha256(Buffer.from(await resp.arrayBuffer()));
+}
+
+// videoFile writes size bytes that start like an MP4 (an ftyp box) and go
+// on as a simple generator's output, and returns the file's path.
+function videoFile(dir, size) {
+  const bytes = Buffer.alloc(size);
+  Buffer.from('000000186674797069736f6d0000020069736f6d6d703432', 'hex').copy(bytes);
+  let x = 88172645;
+  for (let i = 24; i <= size - 4; i += 4) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    bytes.writeInt32LE(x | 0, i);
+  }
+  const path = join(dir, 'site-video.mp4');
+  writeFileSync(path, bytes);
+  return { path, bytes };
 }
 
 // registerPhoneScenarios adds the phone's scenarios to the run.
@@ -263,6 +308,201 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     assert.match(streamed, /^[0-9a-f]{64}$/);
     assert.equal(streamed, whole, 'the streamed hash is the file\'s SHA-256');
     assert.equal(size, 3, 'read in 4 MiB slices, with progress after each');
+  }, phone);
+
+  // ---- on site, end to end: what the phone does, read back from the server ----
+
+  const row = (page, it) => page.locator(`li.item[data-item="${it.id}"]`);
+  const synced = (page) => page.locator('.status', { hasText: '已全部同步' }).waitFor();
+  async function openTask(page, x) {
+    await signIn(page);
+    await taskLink(page, x).click();
+    await page.getByRole('heading', { name: x.enterprise.name }).waitFor();
+  }
+
+  scenario('phone: on site — check in (签到) near the enterprise, fill the checklist, record a finding; the server has each', async (page, context) => {
+    const x = state.siteTask = await targetedTask(3);
+    const inspectorApi = await apiAs(base, inspector, password);
+    await context.setGeolocation({ latitude: x.enterprise.location.lat + 0.0003, longitude: x.enterprise.location.lng, accuracy: 12 });
+    await openTask(page, x);
+
+    // 签到: the fix, its accuracy and distance on the phone; then the server's record.
+    await page.getByRole('button', { name: '签到', exact: true }).click();
+    await page.locator('#checkin-info', { hasText: '定位精度约 12 米' }).waitFor();
+    await page.locator('#checkin-state', { hasText: /已签到 .*距企业登记位置约 \d+ 米/ }).waitFor();
+    const mine = (await inspectorApi.get(`/api/v1/tasks/${x.id}`)).my_progress.check_in;
+    assert.ok(mine, 'the server has the check-in');
+    assert.ok(Math.abs(mine.lat - (x.enterprise.location.lat + 0.0003)) < 1e-6 && mine.accuracy_m === 12);
+    assert.ok(mine.distance_m > 20 && mine.distance_m < 50 && !mine.flagged, `checked in ${mine.distance_m} m away, not flagged`);
+    await page.locator('#group li', { hasText: '已签到' }).waitFor();
+
+    // The checklist: 合格, 不合格 with a note, 不适用.
+    const [a, b, c] = x.items.filter((it) => it.applicable !== false);
+    assert.ok(c, 'three items to check');
+    await row(page, a).getByLabel('合格', { exact: true }).check();
+    await row(page, b).getByLabel('不合格').check();
+    await row(page, b).getByLabel('备注').fill('应急照明灯不亮，疏散指示缺失');
+    await row(page, b).getByLabel('备注').blur();
+    await row(page, c).getByLabel('不适用').check();
+    await row(page, c).getByLabel('备注').fill('企业无此类设施');
+    await row(page, c).getByLabel('备注').blur();
+    await synced(page);
+    await shot(page, 'app-checklist', row(page, b));
+    const want = { [a.id]: ['pass', ''], [b.id]: ['fail', '应急照明灯不亮，疏散指示缺失'], [c.id]: ['not_applicable', '企业无此类设施'] };
+    const deadline = Date.now() + 30_000;
+    for (;;) { // the last note may still be on its way when the status turned
+      const got = Object.fromEntries((await inspectorApi.get(`/api/v1/tasks/${x.id}`)).checklist.map((o) => [o.item_id, [o.outcome, o.note]]));
+      try { assert.deepEqual(got, want, 'the server has each outcome and note'); break; } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await page.waitForTimeout(250);
+      }
+    }
+
+    // A finding: 一般隐患 with the rectification demanded and its deadline.
+    const by = new Date(Date.now() + 8 * 3600e3 + 15 * 86400e3).toISOString().slice(0, 10);
+    await page.getByText('记录隐患', { exact: true }).click();
+    await page.getByLabel('违反的检查事项').selectOption(b.id);
+    await page.getByLabel('隐患描述').fill('二层仓库应急照明灯不亮，疏散通道无指示标志');
+    await page.getByLabel('隐患等级').selectOption({ label: '一般隐患' });
+    await page.getByLabel('整改要求').fill('更换应急照明灯，补设疏散指示标志');
+    await page.getByLabel('整改期限').fill(by);
+    await page.getByRole('button', { name: '保存隐患' }).click();
+    const shown = page.locator('#findings li', { hasText: '二层仓库应急照明灯不亮' });
+    await shown.getByText('一般隐患').waitFor();
+    await shown.getByText('待同步').waitFor({ state: 'detached' });
+    await synced(page);
+    const { findings } = await inspectorApi.get(`/api/v1/tasks/${x.id}/findings`);
+    assert.equal(findings.length, 1, 'one finding on the server');
+    assert.deepEqual(
+      [findings[0].item_id, findings[0].severity, findings[0].description, findings[0].rectification, findings[0].rectify_by],
+      [b.id, 'general', '二层仓库应急照明灯不亮，疏散通道无指示标志', '更换应急照明灯，补设疏散指示标志', by]);
+  }, phone);
+
+  scenario('phone: a photo and a 30 MB video land in MinIO with their SHA-256; the video, cut half-way, resumes after a reload without sending its stored parts again', async (page, context) => {
+    const x = state.siteTask;
+    const inspectorApi = await apiAs(base, inspector, password);
+    const dir = mkdtempSync(join(tmpdir(), 'suiji-video-'));
+    try {
+      const video = videoFile(dir, 30 * 1024 * 1024);
+      const parts = []; // the part numbers PUT to MinIO, in order
+      context.on('request', (req) => {
+        const n = new URL(req.url()).searchParams.get('partNumber');
+        if (req.method() === 'PUT' && n) parts.push(Number(n));
+      });
+      // The connection drops while the third part (of four) is on its way.
+      const third = (url) => url.searchParams.get('partNumber') === '3';
+      let cut = false;
+      await context.route(third, async (route) => {
+        if (cut) return route.continue();
+        cut = true;
+        await context.setOffline(true);
+        await route.abort('internetdisconnected');
+      });
+
+      await openTask(page, x);
+      await page.evaluate(() => navigator.serviceWorker.ready);
+      await page.getByLabel('拍照').setInputFiles({ name: 'extinguisher.png', mimeType: 'image/png', buffer: photo() });
+      await page.locator('#evidence-list li[data-state="verified"]', { hasText: 'extinguisher.png' }).waitFor();
+
+      await page.getByLabel('录像').setInputFiles(video.path);
+      const row = page.locator('#evidence-list li', { hasText: 'site-video.mp4' });
+      await page.locator('.status', { hasText: '离线' }).waitFor({ timeout: 120_000 });
+      await page.locator('#evidence-list li[data-state="uploading"]', { hasText: 'site-video.mp4' }).getByText(/上传中 \d+%/).waitFor();
+      await shot(page, 'app-evidence', row);
+      await context.unroute(third);
+      assert.deepEqual(parts, [1, 2, 3], 'two parts stored, the third cut');
+
+      // Reloaded while still offline: the video waits on the phone.
+      await page.reload();
+      await page.getByRole('heading', { name: x.enterprise.name }).waitFor();
+      await row.getByText('待同步').waitFor();
+      await context.setOffline(false);
+      await page.locator('#evidence-list li[data-state="verified"]', { hasText: 'site-video.mp4' }).waitFor({ timeout: 120_000 });
+      await row.getByText('已续传').waitFor();
+      assert.deepEqual(parts, [1, 2, 3, 3, 4], 'resumed at the third part: the stored ones were not sent again');
+
+      // On the server: verified, the declared size and SHA-256 are the
+      // file's, and the bytes in MinIO hash to the same.
+      const { evidence } = await inspectorApi.get(`/api/v1/tasks/${x.id}/evidence`);
+      const vid = evidence.filter((e) => e.kind === 'video');
+      const pic = evidence.filter((e) => e.kind === 'photo');
+      assert.equal(vid.length, 1, 'one video');
+      assert.equal(pic.length, 1, 'one photo');
+      assert.deepEqual([vid[0].state, vid[0].size, vid[0].sha256], ['verified', video.bytes.length, sha256(video.bytes)]);
+      assert.deepEqual([pic[0].state, pic[0].sha256], ['verified', sha256(photo())]);
+      assert.equal(await storedSha256(inspectorApi, vid[0].id), sha256(video.bytes), 'MinIO holds the video\'s bytes');
+      assert.equal(await storedSha256(inspectorApi, pic[0].id), sha256(photo()), 'MinIO holds the photo\'s bytes');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, phone);
+
+  scenario('phone: 提交 with a signature drawn on the screen; the state and the group\'s progress follow, through to completion when the partner co-signs', async (page, context) => {
+    const x = state.siteTask;
+    const inspectorApi = await apiAs(base, inspector, password);
+    await openTask(page, x);
+    const me = x.members.find((m) => m.user_id === state.phoneUserId);
+    const partner = x.members.find((m) => m !== me);
+    const member = (m) => page.locator(`#group li[data-badge="${m.badge_no}"]`);
+    await member(me).getByText('未提交').waitFor();
+
+    await page.getByLabel('检查结果', { exact: true }).selectOption({ label: '发现问题，责令整改' });
+    await page.getByLabel('检查情况摘要').fill('检查三项，一项不合格，已责令限期整改。');
+    // Submitting unsigned is refused on the phone.
+    await page.getByRole('button', { name: '提交', exact: true }).click();
+    await page.getByText('请先签名').waitFor();
+    // A signature, as a finger draws it: touch strokes on the canvas.
+    const pad = page.getByRole('img', { name: '请在下方签名' });
+    await pad.scrollIntoViewIfNeeded();
+    const box = await pad.boundingBox();
+    const cdp = await context.newCDPSession(page);
+    const stroke = async (points) => {
+      const at = ([px, py]) => ({ x: box.x + px * box.width, y: box.y + py * box.height });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(points[0])] });
+      for (const p of points.slice(1)) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [at(p)] });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    };
+    await stroke([[0.12, 0.7], [0.18, 0.3], [0.24, 0.65], [0.3, 0.28], [0.36, 0.7]]);
+    await stroke([[0.45, 0.35], [0.55, 0.35], [0.5, 0.3], [0.5, 0.75], [0.44, 0.62]]);
+    await stroke([[0.62, 0.55], [0.7, 0.4], [0.78, 0.62], [0.86, 0.38], [0.9, 0.6]]);
+    await cdp.detach();
+    const inked = await pad.evaluate((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    });
+    assert.ok(inked > 500, `the strokes are drawn (${inked} pixels inked)`);
+    await shot(page, 'app-submit', pad);
+    await page.getByRole('button', { name: '提交', exact: true }).click();
+
+    await page.locator('#submit-state', { hasText: /已提交：发现问题，责令整改 · / }).waitFor();
+    await member(me).getByText('已提交').waitFor();
+    await member(partner).getByText('未提交').waitFor();
+    await synced(page);
+    let t = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
+    assert.equal(t.state, 'submitted');
+    assert.equal(t.my_progress.submission.result, 'problems_found_rectification_ordered');
+    const sig = (await inspectorApi.get(`/api/v1/tasks/${x.id}/evidence`)).evidence.find((e) => e.id === t.my_progress.submission.signature_evidence_id);
+    assert.ok(sig && sig.kind === 'signature' && sig.state === 'verified', 'the drawn signature is verified evidence');
+    await page.goBack();
+    await taskLink(page, x).getByText('已提交').waitFor();
+
+    // The partner co-signs (from their own phone: here over the API);
+    // the task is completed and the phone shows it.
+    const n = (Number(partner.badge_no.slice(-4)) - 1000) / 7;
+    const partnerApi = await apiAs(base, `inspector${String(n).padStart(2, '0')}`, password);
+    assert.equal(partnerApi.user.id, partner.user_id, 'the partner signs in');
+    t = await partnerApi.get(`/api/v1/tasks/${x.id}`);
+    t = await partnerApi.post(`/api/v1/tasks/${x.id}/submit`, {
+      result: 'problems_found_rectification_ordered', summary: '同意', signature_evidence_id: await partnerApi.sign(x.id), version: t.version,
+    });
+    assert.equal(t.state, 'completed');
+    await page.reload();
+    await taskLink(page, x).getByText('已完成').waitFor();
+    await taskLink(page, x).click();
+    await member(partner).getByText('已提交').waitFor();
+    await member(me).getByText('已提交').waitFor();
   }, phone);
 
   scenario('phone: signing out clears everything stored on the phone', async (page) => {
