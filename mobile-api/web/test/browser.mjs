@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { registerPhoneScenarios } from './phone.mjs';
+import { registerPhoneScenarios, apiAs } from './phone.mjs';
 
 const base = process.env.SUIJI_WEB_BASE;
 const password = process.env.SUIJI_WEB_PASSWORD;
@@ -279,6 +279,42 @@ scenario('statistics show coverage and random share, and the audit chain verifie
 });
 
 registerPhoneScenarios({ scenario, base, password, shot, state });
+
+// After the phone's on-site scenarios: the task they completed is reviewed
+// and published through the API, as the bureau does from the console.
+scenario('a citizen finds a published result by enterprise name on the portal and sees no contact data', async (page) => {
+  const x = state.siteTask;
+  assert.ok(x, 'the phone scenarios completed a task');
+  const coord = await apiAs(base, 'coordinator', password);
+  await coord.post(`/api/v1/tasks/${x.id}/review`, { decision: 'approve', result: 'problems_found_rectification_ordered' });
+  await coord.post(`/api/v1/tasks/${x.id}/publish`);
+
+  // What must never show: the enterprise's contacts, every inspector's
+  // name, badge and phone.
+  const enterprise = await coord.get(`/api/v1/enterprises/${x.enterprise.id}`);
+  const roster = (await coord.get('/api/v1/inspectors?limit=200')).inspectors;
+  const secrets = [enterprise.legal_representative, enterprise.safety_manager, enterprise.phone,
+    ...roster.flatMap((o) => [o.name, o.badge_no, o.phone]), ...x.members.map((m) => m.name)].filter(Boolean);
+  assert.ok(secrets.length > 40 && enterprise.phone, 'there is contact data to leak');
+
+  await page.goto(`${base}/`);
+  await page.getByRole('link', { name: '检查结果公示' }).click();
+  const name = x.enterprise.name;
+  await page.getByLabel('企业名称或统一社会信用代码').fill(name.slice(0, Math.min(4, name.length)));
+  await page.getByRole('button', { name: '查询' }).click();
+  const card = page.locator('ul.results li.card', { hasText: name });
+  await card.waitFor();
+  await card.getByText('发现问题，责令整改').waitFor();
+  await card.getByText(x.enterprise.uscc).waitFor();
+  for (const it of x.items) await card.getByText(`${it.code} ${it.name}`).waitFor();
+  await shot(page, 'portal-results');
+
+  const html = await page.content();
+  for (const secret of secrets) assert.ok(!html.includes(secret), `the page shows ${secret}`);
+  // No phone number either (the USCCs, which are public, taken out first).
+  const text = (await page.locator('body').innerText()).replace(/[0-9A-Z]{18}/g, '');
+  assert.doesNotMatch(text, /1[3-9]\d{9}|0\d{2,3}-?\d{7,8}/, 'no phone number on the page');
+}, { javaScriptEnabled: false });
 
 const only = process.env.SUIJI_WEB_ONLY ? new RegExp(process.env.SUIJI_WEB_ONLY) : null;
 let passed = 0;

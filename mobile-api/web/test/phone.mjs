@@ -257,7 +257,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     return bytes;
   }
 
-  scenario('phone: offline, two item outcomes and a photo are kept on the phone across a reload and shown as 待同步', async (page, context) => {
+  scenario('phone: offline, two item outcomes and a photo are kept on the phone across a reload and shown as 待同步; back online, the server receives each exactly once', async (page, context) => {
     await signIn(page);
     await taskLink(page, state.phoneTask).click();
     const x = state.phoneTask;
@@ -285,6 +285,24 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await ev.getByText('待同步').waitFor();
     await page.getByText('待同步 3 项').waitFor();
     await shot(page, 'app-offline-pending', row(second));
+
+    // Back online: the server receives each exactly once — one change of
+    // the task per outcome in its audit trail, one photo.
+    const inspectorApi = await apiAs(base, inspector, password);
+    const before = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
+    assert.deepEqual(before.checklist, [], 'nothing reached the server while offline');
+    await context.setOffline(false);
+    await page.locator('#evidence-list li[data-state="verified"]', { hasText: 'site.png' }).waitFor();
+    await page.locator('.status', { hasText: '已全部同步' }).waitFor();
+    for (const it of [first, second]) await row(it).getByText('待同步').waitFor({ state: 'hidden' });
+    const after = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
+    assert.deepEqual(after.checklist.map((o) => [o.item_id, o.outcome, o.note]).sort(),
+      [[first.id, 'pass', ''], [second.id, 'fail', '灭火器压力不足']].sort());
+    const coord = await apiAs(base, 'coordinator', password);
+    const { events } = await coord.get(`/api/v1/audit?object_type=task&object_id=${x.id}&action=task.item_outcome&limit=100`);
+    assert.deepEqual(events.map((e) => e.actor_id), [state.phoneUserId, state.phoneUserId], 'each outcome stored once');
+    const { evidence } = await inspectorApi.get(`/api/v1/tasks/${x.id}/evidence`);
+    assert.deepEqual(evidence.map((e) => [e.kind, e.state, e.sha256]), [['photo', 'verified', sha256(photo())]], 'the photo stored once');
   }, phone);
 
   scenario('phone: the SHA-256 of a file is streamed in a worker (hash-wasm) and agrees with WebCrypto over the whole file', async (page) => {
