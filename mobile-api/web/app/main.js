@@ -133,6 +133,11 @@ async function onEvent(n) {
 }
 
 window.addEventListener('online', () => connect());
+// After a sign-out the store refuses the old session's work still in
+// flight (store.SignedOut): that is its end, not an error.
+window.addEventListener('unhandledrejection', (e) => {
+  if (e.reason instanceof store.SignedOut) e.preventDefault();
+});
 window.addEventListener('offline', () => offline());
 // A phone wakes the app from the background: catch up.
 document.addEventListener('visibilitychange', () => {
@@ -149,6 +154,7 @@ function showLogin(message) {
     status.hidden = true;
     try {
       const user = await api.login(username.value.trim(), password.value);
+      store.reopen();
       app.user = user;
       await store.setMeta('user', user);
       app.online = true;

@@ -10,7 +10,23 @@ const VERSION = 1;
 
 let dbPromise = null;
 
+// SignedOut is the store's refusal after wipe() (a sign-out): work still
+// in flight from the session that ended (a sync, the inbox, a redraw)
+// stops there instead of creating the database again; the next sign-in
+// reopens the store (reopen()).
+export class SignedOut extends Error {
+  constructor() {
+    super('signed out');
+    this.name = 'SignedOut';
+  }
+}
+let closed = false;
+
+// reopen lets the store open the database again (a sign-in).
+export function reopen() { closed = false; }
+
 function db() {
+  if (closed) return Promise.reject(new SignedOut());
   dbPromise ??= openDB(NAME, VERSION, {
     upgrade(d) {
       d.createObjectStore('meta');
@@ -64,6 +80,7 @@ export async function evidenceOfTask(taskId) { return (await db()).getAllFromInd
 
 // wipe deletes everything the app stored (sign-out).
 export async function wipe() {
+  closed = true;
   const d = await dbPromise?.catch(() => null);
   d?.close();
   dbPromise = null;

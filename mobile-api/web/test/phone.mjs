@@ -523,12 +523,24 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await member(me).getByText('已提交').waitFor();
   }, phone);
 
-  scenario('phone: signing out clears everything stored on the phone', async (page) => {
+  scenario('phone: signing out clears everything stored on the phone, even with the sign-in\'s sync still on its way', async (page) => {
+    // The inbox, fetched right after the task list, answers only once the
+    // inspector has signed out: what it brings must not bring the phone's
+    // database back.
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    const inbox = (url) => url.pathname === '/api/v1/me/notifications' && url.searchParams.get('limit') === '50';
+    const asked = page.waitForRequest((req) => inbox(new URL(req.url())));
+    await page.route(inbox, async (route) => { await held; await route.continue(); });
     await signIn(page);
-    await taskLink(page, state.phoneTask).waitFor();
+    await asked; // the tasks are on the phone; the inbox is on its way
     assert.ok(await page.evaluate(() => localStorage.length) > 0, 'a refresh token is kept');
     await page.getByRole('button', { name: '退出' }).click();
     await page.getByLabel('用户名').waitFor();
+    const late = page.waitForEvent('requestfinished', (req) => inbox(new URL(req.url())));
+    release();
+    await late;
+    await page.unroute(inbox);
     const left = await page.evaluate(async () => ({
       storage: localStorage.length,
       databases: (await indexedDB.databases()).map((d) => d.name),
