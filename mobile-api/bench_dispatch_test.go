@@ -47,17 +47,7 @@ func BenchmarkDispatch(b *testing.B) {
 	if _, err := db.Enterprises().CreateEnterprises(ctx, ents); err != nil {
 		b.Fatal(err)
 	}
-	for i := range 300 {
-		u := &backend.User{Username: fmt.Sprintf("bench%03d", i), DisplayName: "检查员", Roles: []backend.Role{backend.RoleInspector},
-			DepartmentID: w.Brigade.ID, CreatedAt: now, UpdatedAt: now}
-		if err := db.Users().CreateUser(ctx, u); err != nil {
-			b.Fatal(err)
-		}
-		in := &backend.Inspector{UserID: u.ID, Name: fmt.Sprintf("检查员%03d", i), BadgeNo: fmt.Sprintf("1405259%05d", i),
-			CertificateExpires: "2030-12-31", DepartmentID: w.Brigade.ID, Qualifications: []string{"general"}, Active: true}
-		if err := db.Inspectors().CreateInspector(ctx, in); err != nil {
-			b.Fatal(err)
-		}
+	for _, u := range benchInspectors(b, db, w.Brigade.ID, 300, "") {
 		for _, platform := range []string{backend.PlatformAndroid, backend.PlatformIOS} {
 			d := &backend.Device{UserID: u.ID, Token: "ok-" + platform + "-" + u.ID, Platform: platform, CreatedAt: now, LastSeenAt: now}
 			if err := db.Devices().UpsertDevice(ctx, d); err != nil {

@@ -2,12 +2,10 @@ package mobileapi
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -199,15 +197,8 @@ func fetchRecordBench(b *testing.B, env *apiEnv, id, encoding string) ([]byte, *
 // every 5 ms, over what it was before.
 func peakWhileFetching(b *testing.B, env *apiEnv, id string, n int) float64 {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(b.Context())
-	served := make(chan error, 1)
-	go func() { served <- env.srv.Serve(ctx, ln, 5*time.Second) }()
-	defer func() { cancel(); <-served }()
-	url := "http://" + ln.Addr().String() + "/public/v1/draws/" + id
+	url := serveAPI(b, env.srv) + "/public/v1/draws/" + id
+	ctx := b.Context()
 
 	runtime.GC()
 	var ms runtime.MemStats

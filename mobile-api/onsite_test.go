@@ -32,9 +32,14 @@ import (
 func (env *apiEnv) withEvidence(t *testing.T) *objects.Store {
 	t.Helper()
 	store := storagetest.ObjectsWith(t, func(o *objects.Options) { o.RetentionDays = 1 })
+	env.withObjects(store)
+	return store
+}
+
+// withObjects rebuilds env's services and server on store.
+func (env *apiEnv) withObjects(store *objects.Store) {
 	env.svc = wire.Services(&wire.Stores{Mongo: env.db, Cache: env.cache, Objects: store}, env.stack, func() time.Time { return time.Now().UTC() })
 	env.srv = New(Config{BodyLimit: 1 << 20}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, env.svc)
-	return store
 }
 
 // postUpload sends file with a presigned POST policy, as a phone does, and

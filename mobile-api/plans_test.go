@@ -45,7 +45,7 @@ func (w *planWorld) planBody(kind, sample string) string {
 		"sample":%s,"group_size":2,"window":{"start":"2026-03-01","end":"2026-12-31"}}`, kind, items, w.Brigade.ID, sample)
 }
 
-func decode[T any](t *testing.T, body []byte) T {
+func decode[T any](t testing.TB, body []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(body, &v); err != nil {

@@ -67,7 +67,7 @@ func (w *dispatchWorld) dispatchFirst(t *testing.T, env *apiEnv) *backend.Task {
 }
 
 // loginAs signs in as a user the test created and returns the access token.
-func (env *apiEnv) loginAs(t *testing.T, u *backend.User) string {
+func (env *apiEnv) loginAs(t testing.TB, u *backend.User) string {
 	t.Helper()
 	resp, body := env.call(t, "", "POST", "/api/v1/auth/login", `{"username":"`+u.Username+`","password":"`+testPassword+`"}`, nil)
 	if resp.StatusCode != 200 {

@@ -128,6 +128,19 @@ func (s *PublicResultStore) PutPublicResult(ctx context.Context, r *backend.Publ
 	return nil
 }
 
+// InsertPublicResults stores published results that are not stored yet
+// in one bulk insert (ordered by nothing, so one stored already does not
+// stop the rest) and returns the ids it inserted; one stored already is
+// left as it is — PutPublicResult is the way to replace it. For loading
+// many at once (a migration, a benchmark's 10,000).
+func (s *PublicResultStore) InsertPublicResults(ctx context.Context, rs []*backend.PublicResult) ([]string, error) {
+	docs, ids := make([]any, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		docs[i], ids[i] = toPublicResultModel(r), r.ID
+	}
+	return insertNew(ctx, s.coll(), ids, docs)
+}
+
 // FindPublicResult implements backend.PublicResultStore.
 func (s *PublicResultStore) FindPublicResult(ctx context.Context, id string) (*backend.PublicResult, error) {
 	var m publicResultModel
