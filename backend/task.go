@@ -258,6 +258,10 @@ type TaskFilter struct {
 	After         Cursor   // keyset position (see Cursor); ordered by creation, then id
 	Offset        int      // at most MaxOffset; use After beyond
 	Limit         int      // 0 for no limit
+	// NoTotal leaves the total out (0) for a caller that ignores it: the
+	// store then reads only the page (FerretDB counts by reading every
+	// task).
+	NoTotal bool
 }
 
 // CursorOf is the cursor that continues a listing after t.
@@ -277,7 +281,8 @@ type TaskStore interface {
 	// FindTasksByIDs returns the stored tasks among ids, in no particular order.
 	FindTasksByIDs(ctx context.Context, ids []string) ([]*Task, error)
 	// FindTasks lists tasks matching f by creation, then ID, and the total
-	// number matching (before paging). EINVALID for a bad cursor or offset.
+	// number matching (before paging; 0 with f.NoTotal). EINVALID for a bad
+	// cursor or offset.
 	FindTasks(ctx context.Context, f TaskFilter) ([]*Task, int, error)
 	// UpdateTask replaces t if its stored version is still t.Version and
 	// increments t.Version. ECONFLICT (fields.version "stale") when another

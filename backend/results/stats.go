@@ -135,7 +135,7 @@ func (s *Service) Statistics(ctx context.Context, year int, departmentID string)
 			st.Targeted += sh.Targeted
 		}
 	}
-	f := backend.TaskFilter{Year: year}
+	f := backend.TaskFilter{Year: year, NoTotal: true}
 	if departmentID != "" {
 		f.DepartmentIDs = []string{departmentID}
 	}

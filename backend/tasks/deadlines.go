@@ -132,7 +132,7 @@ func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineRep
 	if err != nil {
 		return nil, err
 	}
-	open, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{Open: true})
+	open, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{Open: true, NoTotal: true})
 	if err != nil {
 		return nil, err
 	}

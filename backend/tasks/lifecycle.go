@@ -59,7 +59,7 @@ func (s *Service) ClosePlanIfDone(ctx context.Context, planID string) error {
 	if planID == "" {
 		return nil
 	}
-	open, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{PlanID: planID, Open: true, Limit: 1})
+	open, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{PlanID: planID, Open: true, Limit: 1, NoTotal: true})
 	if err != nil || len(open) > 0 {
 		return err
 	}

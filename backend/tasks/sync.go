@@ -37,7 +37,7 @@ func (s *Service) Sync(ctx context.Context, since string) (*SyncPage, error) {
 			return nil, err
 		}
 		page := &SyncPage{Cursor: strconv.FormatInt(last, 10)}
-		f := backend.TaskFilter{MemberUserID: user, Limit: backend.TaskMaxLimit}
+		f := backend.TaskFilter{MemberUserID: user, Limit: backend.TaskMaxLimit, NoTotal: true}
 		for {
 			list, _, err := s.Tasks.FindTasks(ctx, f)
 			if err != nil {

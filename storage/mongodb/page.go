@@ -20,6 +20,8 @@ type listing struct {
 	offset int
 	limit  int    // 0 for all
 	fields bson.D // a projection; nil reads whole records
+	// noTotal skips the count (the total is 0) for callers that ignore it.
+	noTotal bool
 }
 
 // pagedFind runs a listing: the total matching the filter (before paging)
@@ -39,7 +41,9 @@ func pagedFind[M any, D any](ctx context.Context, c collection, l listing, domai
 	counted := make(chan error, 1)
 	go func() {
 		var err error
-		total, err = c.CountDocuments(ctx, l.filter)
+		if !l.noTotal {
+			total, err = c.CountDocuments(ctx, l.filter)
+		}
 		counted <- translate(err)
 	}()
 	sort := bson.D{}

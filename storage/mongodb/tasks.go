@@ -325,7 +325,7 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 		after[0] = at
 	}
 	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"created_at", "_id"},
-		after: after, offset: f.Offset, limit: f.Limit}, (*taskModel).domain)
+		after: after, offset: f.Offset, limit: f.Limit, noTotal: f.NoTotal}, (*taskModel).domain)
 }
 
 // UpdateTask implements backend.TaskStore: a compare-and-set on version.
