@@ -75,7 +75,7 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 
 	reset := func() {
-		for _, coll := range []string{"tasks", "notifications", "push_outbox"} {
+		for _, coll := range []string{"tasks", "notifications", "inbox_heads", "push_outbox"} {
 			if _, err := db.Database().Collection(coll).DeleteMany(ctx, bson.D{}); err != nil {
 				b.Fatal(err)
 			}

@@ -1,5 +1,7 @@
 package mongodb
 
+import "context"
+
 // Translate exposes translate to the external tests, which cannot live in
 // this package because they use storage/storagetest (which imports it).
 var Translate = translate
@@ -8,3 +10,11 @@ var Translate = translate
 // because rows are also added by init functions, which run after package
 // variables are initialised.
 func IndexCount() int { return len(indexes) }
+
+// StreamHead is the _id of the whole stream's head in inbox_heads.
+const StreamHead = streamHead
+
+// Head exposes a head's Seq to the external tests.
+func (s *NotificationStore) Head(ctx context.Context, id string) (int64, bool, error) {
+	return s.head(ctx, id)
+}

@@ -67,8 +67,17 @@ func (s *NotificationStore) coll() collection { return s.db.collection("notifica
 // consecutively from the last one it saw, an entry with Seq k is only ever
 // inserted when k-1 exists: entries become visible in Seq order, which is
 // what lets a reader resume after "the last Seq I saw" without missing
-// anything. One sequence for every user costs one lookup per attempt
-// (FerretDB answers a per-user lookup by reading the whole collection).
+// anything. One sequence for every user costs one lookup per attempt: the
+// first attempt numbers on from the stream's head (a lookup by _id, which
+// even FerretDB answers from its index; it is raised after each append,
+// so it never runs ahead of what is stored, and a stale head only costs a
+// lost race), the later ones from the highest Seq stored (FerretDB answers
+// that by reading the whole collection).
+//
+// Before each insert, every user's head is raised to the highest Seq
+// numbered for them, so a head is never below a visible entry of its
+// user: FindNotifications answers "anything after my cursor?" from the
+// head alone when nothing is new.
 func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backend.Notification) ([]*backend.Notification, error) {
 	ids := make([]string, len(ns))
 	for i, n := range ns {
@@ -82,11 +91,14 @@ func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backe
 		return nil, err
 	}
 	var stored []*backend.Notification
-	for range appendAttempts {
+	for attempt := range appendAttempts {
 		if len(pending) == 0 {
-			return stored, nil
+			break
 		}
-		last, err := s.lastSeq(ctx, bson.D{})
+		last, found, err := s.head(ctx, streamHead)
+		if err == nil && (attempt > 0 || !found) {
+			last, err = s.lastSeq(ctx, bson.D{})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -94,6 +106,9 @@ func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backe
 		for i, n := range pending {
 			n.Seq = last + int64(i) + 1
 			docs[i] = toNotificationModel(n)
+		}
+		if err := s.raiseHeads(ctx, pending); err != nil {
+			return nil, err
 		}
 		errs, err := insertMany(ctx, s.coll(), docs, nil)
 		if err != nil {
@@ -123,7 +138,86 @@ func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backe
 	if len(pending) > 0 {
 		return nil, backend.Errorf(backend.EUNAVAILABLE, "the inbox is too busy: %d entries could not be numbered; try again", len(pending))
 	}
+	if len(stored) > 0 {
+		// The stream's head follows what is stored (never ahead of it).
+		top := stored[len(stored)-1].Seq
+		for _, n := range stored {
+			top = max(top, n.Seq)
+		}
+		if err := s.raise(ctx, []string{streamHead}, []mongo.WriteModel{raiseHead(streamHead, top)}); err != nil {
+			return nil, err
+		}
+	}
 	return stored, nil
+}
+
+// Heads: one small document per user ({_id: user id, seq}) at or above
+// the Seq of the user's newest entry, and one for the whole stream
+// (streamHead) at or below the newest Seq stored. Both are read by _id
+// alone — the one lookup FerretDB v1 answers from an index rather than by
+// reading every entry.
+const streamHead = "*"
+
+func (s *NotificationStore) heads() collection { return s.db.collection("inbox_heads") }
+
+// head is the Seq of a head, and whether it exists.
+func (s *NotificationStore) head(ctx context.Context, id string) (int64, bool, error) {
+	var h struct {
+		Seq int64 `bson:"seq"`
+	}
+	err := s.heads().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&h)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, false, nil
+	}
+	return h.Seq, err == nil, translate(err)
+}
+
+func raiseHead(id string, seq int64) mongo.WriteModel {
+	return mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).
+		SetUpdate(bson.D{{Key: "$max", Value: bson.D{{Key: "seq", Value: seq}}}}).SetUpsert(true)
+}
+
+// raiseHeads raises each user's head to the highest Seq numbered for them
+// in ns, in one command.
+func (s *NotificationStore) raiseHeads(ctx context.Context, ns []*backend.Notification) error {
+	top := map[string]int64{}
+	var users []string
+	for _, n := range ns {
+		if _, ok := top[n.UserID]; !ok {
+			users = append(users, n.UserID)
+		}
+		top[n.UserID] = max(top[n.UserID], n.Seq)
+	}
+	for start := 0; start < len(users); start += headsPerWrite {
+		chunk := users[start:min(start+headsPerWrite, len(users))]
+		models := make([]mongo.WriteModel, len(chunk))
+		for i, u := range chunk {
+			models[i] = raiseHead(u, top[u])
+		}
+		if err := s.raise(ctx, chunk, models); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headsPerWrite bounds the heads one write raises (and locks: see
+// lockDocuments).
+const headsPerWrite = 64
+
+// raise applies the $max updates of the heads ids. FerretDB applies an
+// update by reading and writing back the document, so the heads are
+// locked (lockDocuments) lest a lower $max overwrite a higher one.
+func (s *NotificationStore) raise(ctx context.Context, ids []string, models []mongo.WriteModel) error {
+	defer lockDocuments(s.heads(), ids)()
+	for attempt := 1; ; attempt++ {
+		_, err := s.heads().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		// Two first upserts of one head race on its _id: the loser's
+		// $max is applied by repeating it.
+		if err == nil || backend.ErrorCode(translate(err)) != backend.ECONFLICT || attempt == 3 {
+			return translate(err)
+		}
+	}
 }
 
 // settleStored sets Seq on the entries already stored and returns the
@@ -161,8 +255,19 @@ func (s *NotificationStore) settleStored(ctx context.Context, ns []*backend.Noti
 	return pending, nil
 }
 
-// FindNotifications implements backend.NotificationStore.
+// FindNotifications implements backend.NotificationStore. A read of what
+// came after a cursor (a sync, a stream catching up) looks at the user's
+// head first: at or below the cursor, nothing came, and no entry is read.
 func (s *NotificationStore) FindNotifications(ctx context.Context, q backend.InboxQuery) ([]*backend.Notification, error) {
+	if !q.Newest && q.BeforeSeq == 0 {
+		head, found, err := s.head(ctx, q.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if found && head <= q.AfterSeq {
+			return nil, nil
+		}
+	}
 	seq := bson.D{{Key: "$gt", Value: q.AfterSeq}}
 	if q.BeforeSeq > 0 {
 		seq = append(seq, bson.E{Key: "$lt", Value: q.BeforeSeq})

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"suiji/backend"
+	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
 )
 
@@ -79,6 +80,77 @@ func TestAppendNotificationsNumbersInOrder(t *testing.T) {
 	}
 	if again[0].Seq < 1 || again[0].Seq > int64(total) {
 		t.Fatalf("the repeated entry got seq %d, want its stored one", again[0].Seq)
+	}
+}
+
+// TestStreamHeads: a read after a cursor is answered from the user's head
+// when nothing came, and reads the entries when something did — also
+// when the head runs ahead of them (a writer that raised it and died
+// before storing its entries); numbering goes on from the stream's head,
+// and from the entries when that head is stale or gone.
+func TestStreamHeads(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Notifications()
+	ctx := t.Context()
+	heads := db.Database().Collection("inbox_heads")
+	setHead := func(id string, seq int64) {
+		t.Helper()
+		if _, err := heads.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add := func(ids ...string) []*backend.Notification {
+		t.Helper()
+		var ns []*backend.Notification
+		for _, id := range ids {
+			ns = append(ns, &backend.Notification{ID: id, UserID: "u1", Kind: backend.NoteTaskAssigned, CreatedAt: time.Now().UTC()})
+		}
+		stored, err := store.AppendNotifications(ctx, ns)
+		if err != nil || len(stored) != len(ids) {
+			t.Fatalf("append %v: %d stored, %v", ids, len(stored), err)
+		}
+		return stored
+	}
+	after := func(seq int64) []string {
+		t.Helper()
+		list, err := store.FindNotifications(ctx, backend.InboxQuery{UserID: "u1", AfterSeq: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, n := range list {
+			ids = append(ids, n.ID)
+		}
+		return ids
+	}
+	first := add("a", "b")
+	if got := after(first[1].Seq); len(got) != 0 {
+		t.Fatalf("after the newest: %v", got)
+	}
+	if got := after(first[0].Seq); fmt.Sprint(got) != "[b]" {
+		t.Fatalf("after a: %v", got)
+	}
+	setHead("u1", first[1].Seq+5) // raised by a writer that died before its insert
+	if got := after(first[1].Seq); len(got) != 0 {
+		t.Fatalf("after the newest with the head ahead: %v", got)
+	}
+	setHead(mongodb.StreamHead, 0) // stale: numbering loses its races, then reads the entries
+	c := add("c")
+	if c[0].Seq != first[1].Seq+1 {
+		t.Fatalf("c numbered %d after a stale stream head, want %d", c[0].Seq, first[1].Seq+1)
+	}
+	if got := after(first[1].Seq); fmt.Sprint(got) != "[c]" {
+		t.Fatalf("after b: %v", got)
+	}
+	if _, err := heads.DeleteOne(ctx, bson.D{{Key: "_id", Value: mongodb.StreamHead}}); err != nil {
+		t.Fatal(err)
+	}
+	d := add("d")
+	if d[0].Seq != c[0].Seq+1 || after(c[0].Seq)[0] != "d" {
+		t.Fatalf("d numbered %d without a stream head, want %d", d[0].Seq, c[0].Seq+1)
+	}
+	if seq, found, err := store.Head(ctx, "u1"); err != nil || !found || seq < d[0].Seq {
+		t.Fatalf("u1's head %d (%v, %v) is below its newest entry %d", seq, found, err, d[0].Seq)
 	}
 }
 

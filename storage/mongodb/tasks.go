@@ -278,13 +278,49 @@ func (s *TaskStore) FindTaskByID(ctx context.Context, id string) (*backend.Task,
 	return m.domain(), nil
 }
 
-// FindTasksByIDs implements backend.TaskStore.
+// FindTasksByIDs implements backend.TaskStore. A few ids (a phone's
+// delta sync) are looked up one by one, side by side: a lookup by _id
+// alone is the one FerretDB v1 answers from an index, where $in reads
+// every task; on MongoDB both are index lookups.
 func (s *TaskStore) FindTasksByIDs(ctx context.Context, ids []string) ([]*backend.Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return findAll(ctx, s.coll(), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find(), (*taskModel).domain)
+	if len(ids) > pointLookups {
+		return findAll(ctx, s.coll(), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find(), (*taskModel).domain)
+	}
+	found := make([]*backend.Task, len(ids))
+	errs := make(chan error, len(ids))
+	for i, id := range ids {
+		go func() {
+			t, err := s.FindTaskByID(ctx, id)
+			if backend.ErrorCode(err) == backend.ENOTFOUND {
+				err = nil
+			}
+			found[i] = t
+			errs <- err
+		}()
+	}
+	var first error
+	for range ids {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	out := make([]*backend.Task, 0, len(ids))
+	for _, t := range found {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
+
+// pointLookups is the most ids FindTasksByIDs looks up one by one.
+const pointLookups = 16
 
 // FindTasks implements backend.TaskStore.
 func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*backend.Task, int, error) {
