@@ -68,7 +68,6 @@ func run() error {
 		return fmt.Errorf("renewing the sessions before the load: %w", err)
 	}
 	rep := newReport()
-	rep.missing = w.missing
 	var wg sync.WaitGroup
 	attack := func(name string, rate vegeta.Rate, tr vegeta.Targeter) {
 		wg.Add(1)
@@ -77,15 +76,22 @@ func run() error {
 			a := vegeta.NewAttacker(vegeta.Timeout(2*time.Minute), vegeta.KeepAlive(true), vegeta.MaxWorkers(256))
 			for res := range a.Attack(tr, rate, *duration, name) {
 				rep.add(res)
+				if name == "sync" {
+					w.synced(res)
+				}
 			}
 		}()
 	}
 	loadStart := time.Now()
 	// 300 inspectors every 30 s: 10 syncs a second, round robin.
 	attack("sync", vegeta.Rate{Freq: *inspectors, Per: *syncEvery}, w.syncTargeter())
-	if w.uploadPath != "" {
-		attack("upload", vegeta.Rate{Freq: *uploaders, Per: time.Minute}, w.uploadTargeter())
-	}
+	// 30 of them photograph: each a photo every 30 s, to a task their
+	// phone synced (from the dispatch on).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.uploadLoop(c, rep, *duration)
+	}()
 	// 10 staff: a page every 10 s each (a person reads what a page shows),
 	// an export of the whole directory every 2 minutes each.
 	attack("browse", vegeta.Rate{Freq: *staffN, Per: 10 * time.Second}, w.browseTargeter())

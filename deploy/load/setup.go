@@ -45,18 +45,53 @@ func (c *client) doKey(method, path, token, key string, body []byte, contentType
 		}
 		req.Header.Set("Content-Type", contentType)
 	}
+	return c.send(req, out)
+}
+
+// doAs is do from the address of the token's user (as target sets it for
+// vegeta's requests), so that each phone is a client of its own.
+func (c *client) doAs(method, path, token string, body []byte, contentType string, out any) (int, error) {
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-For", addressOf(token))
+	if body != nil {
+		if contentType == "" {
+			contentType = "application/json"
+		}
+		req.Header.Set("Content-Type", contentType)
+	}
+	return c.send(req, out)
+}
+
+// raw sends a request to a URL outside suiji (a presigned MinIO URL).
+func (c *client) raw(method, u string, body []byte, contentType string) (int, error) {
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return c.send(req, nil)
+}
+
+// send sends req; a non-2xx answer is an error naming it.
+func (c *client) send(req *http.Request, out any) (int, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %.300s", method, path, resp.StatusCode, raw)
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %.300s", req.Method, req.URL.Path, resp.StatusCode, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 		}
 	}
 	return resp.StatusCode, nil
@@ -144,12 +179,28 @@ type world struct {
 	inspectors                 []string // access tokens
 	inspectorID                []string // user ids
 	staff                      []string // access tokens
-	syncPath                   string   // the task sync route in use
-	uploadPath                 string   // the evidence route, when the server has it
-	missing                    []string // what the scenario wants and the server does not serve
+	phones                     []phone  // each inspector's phone, by index
 
-	mu   sync.Mutex
-	next int
+	mu       sync.Mutex
+	next     int
+	nextSync int
+	uploads  []upload // declared through the API, and how each ended
+}
+
+// phone is what an inspector's phone knows from its syncs.
+type phone struct {
+	cursor string          // the cursor of the last sync ("" before the first)
+	tasks  map[string]bool // the tasks the syncs delivered (less tombstones)
+}
+
+// upload is one photo an uploading inspector sent.
+type upload struct {
+	inspector int
+	taskID    string
+	id        string // the evidence id (the phone's)
+	sha256    string
+	size      int
+	verified  bool // complete answered verified: accepted
 }
 
 // setup builds the county through the API, as an administrator would.
@@ -241,7 +292,13 @@ func setup(c *client) (*world, error) {
 	if err := c.json("POST", "/api/v1/plans/"+w.planID+"/commit", w.coordinator, nil, nil); err != nil {
 		return nil, err
 	}
-	w.findRoutes(c)
+	if err := w.checkRoutes(c); err != nil {
+		return nil, err
+	}
+	w.phones = make([]phone, len(w.inspectors))
+	for i := range w.phones {
+		w.phones[i].tasks = map[string]bool{}
+	}
 	return w, nil
 }
 
@@ -287,24 +344,21 @@ func (w *world) addInspectors(c *client, mkUser func(name, role string) (string,
 	return <-errs // nil when the channel is empty
 }
 
-// findRoutes picks the routes the phones use: the on-site API's task sync
-// and evidence uploads when the server has them (its OpenAPI document
-// says), the task list otherwise.
-func (w *world) findRoutes(c *client) {
+// checkRoutes makes sure the server serves what the phones use: the
+// delta sync and the evidence uploads (its OpenAPI document says).
+func (w *world) checkRoutes(c *client) error {
 	var spec struct {
 		Paths map[string]any `json:"paths"`
 	}
-	_ = c.json("GET", "/openapi.json", "", nil, &spec)
-	w.syncPath = "/api/v1/me/tasks"
-	if spec.Paths["/api/v1/me/tasks"] == nil {
-		w.syncPath = "/api/v1/tasks?limit=50"
-		w.missing = append(w.missing, "`GET /api/v1/me/tasks` (task sync, issue 9) is not served yet: inspectors sync with `GET /api/v1/tasks?limit=50` (their groups' tasks) and `GET /api/v1/me/notifications` in turn instead")
+	if err := c.json("GET", "/openapi.json", "", nil, &spec); err != nil {
+		return err
 	}
-	if spec.Paths["/api/v1/tasks/{id}/evidence"] != nil {
-		w.uploadPath = "/api/v1/tasks/%s/evidence"
-	} else {
-		w.missing = append(w.missing, "`POST /api/v1/tasks/{id}/evidence` (presigned uploads, issue 9) is not served yet: the 30 uploading inspectors send nothing, and no upload is checked")
+	for _, p := range []string{"/api/v1/me/tasks", "/api/v1/tasks/{id}/evidence", "/api/v1/evidence/{id}/complete", "/api/v1/evidence/{id}/download"} {
+		if spec.Paths[p] == nil {
+			return fmt.Errorf("the server does not serve %s", p)
+		}
 	}
+	return nil
 }
 
 func importEnterprises(c *client, token string, n int) error {

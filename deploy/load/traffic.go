@@ -1,11 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
 	"math/rand/v2"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -35,27 +47,197 @@ func addressOf(token string) string {
 	return fmt.Sprintf("198.%d.%d.%d", 18+n>>16&1, n>>8&255, n&255)
 }
 
-// syncTargeter: each inspector in turn syncs — the task sync route, or
-// (without it) the task list and the inbox alternately.
+// syncTargeter: each inspector in turn syncs its tasks from its phone's
+// cursor. The request id names the inspector, so that synced can move
+// that phone's cursor on from the answer.
 func (w *world) syncTargeter() vegeta.Targeter {
 	return func(t *vegeta.Target) error {
-		i := w.pick(len(w.inspectors) * 2)
-		if w.syncPath == "/api/v1/me/tasks" || i%2 == 0 {
-			target(t, "GET", w.syncPath, w.inspectors[i/2])
-		} else {
-			target(t, "GET", "/api/v1/me/notifications?limit=20", w.inspectors[i/2])
+		w.mu.Lock()
+		w.nextSync++
+		n := w.nextSync
+		i := n % len(w.inspectors)
+		cursor := w.phones[i].cursor
+		w.mu.Unlock()
+		path := "/api/v1/me/tasks"
+		if cursor != "" {
+			path += "?since=" + url.QueryEscape(cursor)
 		}
+		target(t, "GET", path, w.inspectors[i])
+		t.Header.Set("X-Request-ID", fmt.Sprintf("sync-%d-%d", i, n))
 		return nil
 	}
 }
 
-// uploadTargeter asks for upload instructions of a photo (the upload
-// itself goes to MinIO, outside suiji).
-func (w *world) uploadTargeter() vegeta.Targeter {
-	return func(t *vegeta.Target) error {
-		target(t, "GET", w.syncPath, w.inspectors[w.pick(*uploaders)])
-		return nil
+// syncPage is an answer of GET /api/v1/me/tasks.
+type syncPage struct {
+	Tasks []struct {
+		ID      string `json:"id"`
+		Deleted bool   `json:"deleted"`
+	} `json:"tasks"`
+	Cursor string `json:"cursor"`
+	More   bool   `json:"more"`
+}
+
+// synced takes a sync's answer into its phone: the tasks it delivered
+// (tombstones remove them) and the cursor, which only moves forward
+// (answers may arrive out of order).
+func (w *world) synced(res *vegeta.Result) {
+	var i, n int
+	if _, err := fmt.Sscanf(res.Headers.Get("X-Request-ID"), "sync-%d-%d", &i, &n); err != nil || res.Code != 200 || i < 0 || i >= len(w.phones) {
+		return
 	}
+	var page syncPage
+	if json.Unmarshal(res.Body, &page) != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.phones[i].take(&page)
+}
+
+func (p *phone) take(page *syncPage) {
+	for _, t := range page.Tasks {
+		if t.Deleted {
+			delete(p.tasks, t.ID)
+		} else {
+			p.tasks[t.ID] = true
+		}
+	}
+	next, err1 := strconv.ParseInt(page.Cursor, 10, 64)
+	cur, err2 := strconv.ParseInt(p.cursor, 10, 64)
+	if err1 == nil && (p.cursor == "" || err2 != nil || next > cur) {
+		p.cursor = page.Cursor
+	}
+}
+
+// uploadLoop: the first *uploaders inspectors each send a photo every
+// syncEvery, in turn, to one of the tasks their phone has synced (none
+// before the dispatch: their turn passes). Each upload is sent as a
+// phone does — declared through the API, the bytes straight to MinIO
+// with the presigned POST, then completed — without waiting for the
+// previous one (an open loop, like vegeta's).
+func (w *world) uploadLoop(c *client, rep *report, d time.Duration) {
+	n := min(*uploaders, len(w.inspectors))
+	if n == 0 {
+		return
+	}
+	tick := time.NewTicker(*syncEvery / time.Duration(n))
+	defer tick.Stop()
+	end := time.After(d)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for k := 0; ; k++ {
+		select {
+		case <-end:
+			return
+		case <-tick.C:
+		}
+		i := k % n
+		w.mu.Lock()
+		var taskID string
+		for id := range w.phones[i].tasks { // any of its tasks
+			taskID = id
+			break
+		}
+		w.mu.Unlock()
+		if taskID == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.uploadOne(c, rep, i, taskID, k)
+		}()
+	}
+}
+
+// uploadOne sends one photo and records how it ended.
+func (w *world) uploadOne(c *client, rep *report, i int, taskID string, k int) {
+	photo := jpegPhoto(k)
+	sum := sha256.Sum256(photo)
+	up := upload{inspector: i, taskID: taskID, id: evidenceID(), sha256: hex.EncodeToString(sum[:]), size: len(photo)}
+	defer func() {
+		w.mu.Lock()
+		w.uploads = append(w.uploads, up)
+		w.mu.Unlock()
+	}()
+	tok := w.inspectors[i]
+	var ev struct {
+		State  string `json:"state"`
+		Upload *struct {
+			URL    string            `json:"url"`
+			Fields map[string]string `json:"fields"`
+		} `json:"upload"`
+	}
+	body, _ := json.Marshal(map[string]any{"id": up.id, "kind": "photo", "content_type": "image/jpeg", "size": up.size, "sha256": up.sha256,
+		"taken_at": time.Now().UTC().Format(time.RFC3339), "lat": 35.49, "lng": 112.85})
+	if !timed(rep, "POST", "/api/v1/tasks/:id/evidence", func() (int, error) {
+		return c.doAs("POST", "/api/v1/tasks/"+taskID+"/evidence", tok, body, "", &ev)
+	}) {
+		return
+	}
+	if ev.Upload == nil {
+		rep.addOne("POST", "/api/v1/tasks/:id/evidence", 0, 0, fmt.Errorf("no presigned POST for a %d-byte photo", up.size))
+		return
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for k, v := range ev.Upload.Fields {
+		_ = mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("file", "photo.jpg")
+	_, _ = fw.Write(photo)
+	_ = mw.Close()
+	if !timed(rep, "POST", "(MinIO) presigned POST", func() (int, error) {
+		return c.raw("POST", ev.Upload.URL, form.Bytes(), mw.FormDataContentType())
+	}) {
+		return
+	}
+	var done struct {
+		State        string `json:"state"`
+		RejectReason string `json:"reject_reason"`
+	}
+	if !timed(rep, "POST", "/api/v1/evidence/:id/complete", func() (int, error) {
+		return c.doAs("POST", "/api/v1/evidence/"+up.id+"/complete", tok, nil, "", &done)
+	}) {
+		return
+	}
+	up.verified = done.State == "verified"
+	if !up.verified {
+		rep.addOne("POST", "/api/v1/evidence/:id/complete", 0, 0, fmt.Errorf("photo %s %s: %s", up.id, done.State, done.RejectReason))
+	}
+}
+
+// timed sends one request, counts it in the report under route, and
+// reports whether it succeeded.
+func timed(rep *report, method, route string, send func() (int, error)) bool {
+	t0 := time.Now()
+	st, err := send()
+	rep.addOne(method, route, st, time.Since(t0), err)
+	return err == nil && st/100 == 2
+}
+
+// jpegPhoto is a small photo, different for every k.
+func jpegPhoto(k int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 96, 72))
+	for y := range 72 {
+		for x := range 96 {
+			img.Set(x, y, color.RGBA{uint8(x + k), uint8(y * k), uint8(x ^ y ^ k), 255})
+		}
+	}
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: 80})
+	return b.Bytes()
+}
+
+// evidenceID is a phone's id for a new piece of evidence (a UUID).
+func evidenceID() string {
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(rand.IntN(256))
+	}
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func (w *world) browseTargeter() vegeta.Targeter {
@@ -151,6 +333,7 @@ func (w *world) check(c *client, drawErr error) []check {
 	tasks := map[string]bool{}
 	enterprises := map[string]bool{}
 	members := map[string]int{} // inspector user id → tasks
+	taskMembers := map[string][]string{}
 	dup := 0
 	after := ""
 	for {
@@ -181,6 +364,7 @@ func (w *world) check(c *client, drawErr error) []check {
 			tasks[t.ID], enterprises[t.Enterprise.USCC] = true, true
 			for _, m := range t.Members {
 				members[m.UserID]++
+				taskMembers[t.ID] = append(taskMembers[t.ID], m.UserID)
 			}
 		}
 		if page.Next == "" {
@@ -217,5 +401,151 @@ func (w *world) check(c *client, drawErr error) []check {
 		}
 	}
 	add(bad == 0, "every inspector has exactly one assignment alert per task of theirs (%d inboxes differ)", bad)
-	return out
+	out = append(out, w.checkSync(c, members, taskMembers)...)
+	return append(out, w.checkUploads(c)...)
+}
+
+// checkSync: each phone, synced on from its cursor until nothing more
+// comes, holds exactly the tasks of its inspector.
+func (w *world) checkSync(c *client, members map[string]int, taskMembers map[string][]string) []check {
+	want := map[string]map[string]bool{} // user id → task ids
+	for task, users := range taskMembers {
+		for _, u := range users {
+			if want[u] == nil {
+				want[u] = map[string]bool{}
+			}
+			want[u][task] = true
+		}
+	}
+	bad, calls := 0, 0
+	var first string
+	for i, tok := range w.inspectors {
+		p := &w.phones[i]
+		for more := true; more; {
+			path := "/api/v1/me/tasks"
+			if p.cursor != "" {
+				path += "?since=" + url.QueryEscape(p.cursor)
+			}
+			var page syncPage
+			calls++
+			if err := c.json("GET", path, tok, nil, &page); err != nil {
+				return []check{{what: fmt.Sprintf("syncing the phones after the load: %v", err)}}
+			}
+			p.take(&page)
+			more = page.More
+		}
+		got, exp := p.tasks, want[w.inspectorID[i]]
+		same := len(got) == len(exp) && len(exp) == members[w.inspectorID[i]]
+		for id := range exp {
+			same = same && got[id]
+		}
+		if !same {
+			bad++
+			if first == "" {
+				first = fmt.Sprintf("; e.g. inspector %d synced %d tasks, has %d", i, len(got), len(exp))
+			}
+		}
+	}
+	return []check{{ok: bad == 0, what: fmt.Sprintf("every phone synced (GET /api/v1/me/tasks from its cursor, %d last syncs) holds exactly its inspector's tasks (%d phones differ%s)", calls, bad, first)}}
+}
+
+// checkUploads: every photo accepted (complete answered verified) is
+// stored exactly once on its task, verified, with the declared size and
+// SHA-256 — and the object MinIO hands back for it hashes to that.
+func (w *world) checkUploads(c *client) []check {
+	w.mu.Lock()
+	ups := append([]upload(nil), w.uploads...)
+	w.mu.Unlock()
+	declared := map[string]bool{}
+	byTask := map[string][]upload{}
+	accepted := 0
+	for _, u := range ups {
+		declared[u.id] = true
+		byTask[u.taskID] = append(byTask[u.taskID], u)
+		if u.verified {
+			accepted++
+		}
+	}
+	if len(ups) == 0 {
+		return []check{{what: "no photo was uploaded (the uploaders had no synced task)"}}
+	}
+	tasks := make([]string, 0, len(byTask))
+	for t := range byTask {
+		tasks = append(tasks, t)
+	}
+	sort.Strings(tasks)
+	problems := []string{}
+	hashed := 0
+	for _, t := range tasks {
+		tok := w.inspectors[byTask[t][0].inspector]
+		var list struct {
+			Evidence []struct {
+				ID     string `json:"id"`
+				State  string `json:"state"`
+				Size   int    `json:"size"`
+				SHA256 string `json:"sha256"`
+			} `json:"evidence"`
+		}
+		if err := c.json("GET", "/api/v1/tasks/"+t+"/evidence", tok, nil, &list); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		count := map[string]int{}
+		for _, e := range list.Evidence {
+			count[e.ID]++
+			if !declared[e.ID] {
+				problems = append(problems, fmt.Sprintf("task %s has evidence %s nobody declared", t, e.ID))
+			}
+		}
+		for _, u := range byTask[t] {
+			if !u.verified {
+				continue
+			}
+			var e *struct {
+				ID     string `json:"id"`
+				State  string `json:"state"`
+				Size   int    `json:"size"`
+				SHA256 string `json:"sha256"`
+			}
+			for k := range list.Evidence {
+				if list.Evidence[k].ID == u.id {
+					e = &list.Evidence[k]
+				}
+			}
+			switch {
+			case count[u.id] != 1:
+				problems = append(problems, fmt.Sprintf("photo %s is stored %d times", u.id, count[u.id]))
+				continue
+			case e.State != "verified" || e.Size != u.size || e.SHA256 != u.sha256:
+				problems = append(problems, fmt.Sprintf("photo %s is stored as %s, %d bytes, %s", u.id, e.State, e.Size, e.SHA256))
+				continue
+			}
+			var dl struct {
+				URL string `json:"url"`
+			}
+			if err := c.json("GET", "/api/v1/evidence/"+u.id+"/download", w.inspectors[u.inspector], nil, &dl); err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			resp, err := c.http.Get(dl.URL)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK || hex.EncodeToString(h.Sum(nil)) != u.sha256 {
+				problems = append(problems, fmt.Sprintf("photo %s downloads as %d, another hash (%v)", u.id, resp.StatusCode, err))
+				continue
+			}
+			hashed++
+		}
+	}
+	what := fmt.Sprintf("%d photos declared on %d tasks, %d accepted (verified); every accepted one stored exactly once, verified, "+
+		"with its size and SHA-256, and its object downloaded and hashed again (%d match)", len(ups), len(tasks), accepted, hashed)
+	if len(problems) > 0 {
+		what += fmt.Sprintf("; %d problems, e.g. %s", len(problems), problems[0])
+	}
+	return []check{{ok: len(problems) == 0 && hashed == accepted && accepted > 0, what: what}}
 }

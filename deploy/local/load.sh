@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deploy/local/load.sh — `make load`: a stack of its own (FerretDB 27047,
-# MinIO 9050, Redis database 13 with the prefix suijiload:, suiji on
-# 127.0.0.1:8090; data in a temporary folder removed at the end), the load
+# MinIO 9050, Redis database 13 with the prefix suijiload: — or a Redis of
+# its own on 6409 —, suiji on 127.0.0.1:8090; data in a temporary folder
+# removed at the end; none of it shared with `make test` (27027, 9010,
+# database 15, 6389) or `make run`, and no lock taken), the load
 # scenario of deploy/load against it, and the figures in
 # deploy/load/RESULTS.md. Loopback only; it stops by itself (LOAD_DURATION,
 # default 3m, plus the set-up and the read-back).
@@ -19,12 +21,13 @@ FERRETDB_PORT=27047
 MINIO_PORT=9050
 MINIO_CONSOLE_PORT=9051
 REDIS_SHARED_PORT=6379
-REDIS_OWN_PORT=6399
+REDIS_OWN_PORT=6409
 REDIS_DB=13
 HTTP_ADDR=127.0.0.1:8090
 LOAD_DURATION=${LOAD_DURATION:-3m}
 ADMIN_PASSWORD=load-admin-password
-SUIJI_BIN=$ROOT/.tools/bin/suiji
+# Its own binary: .tools may be shared between worktrees.
+SUIJI_BIN=$ROOT/var/load/suiji
 
 DATA=
 SUIJI_PID=
@@ -45,6 +48,7 @@ trap 'exit 143' TERM
 
 "$ROOT/deploy/local/tools.sh" minio ferretdb
 "$ROOT/deploy/local/web.sh" vendor
+mkdir -p "$ROOT/var/load"
 go build -o "$SUIJI_BIN" ./backend/cmd/suiji
 
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/suiji-load.XXXXXX")
