@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -103,9 +104,45 @@ func (db *DB) AuditEvents() *AuditEvents {
 	return &AuditEvents{c: db.db.Collection(auditCollection)}
 }
 
+// The chain's head: a copy of the newest event in a document of its own
+// ({_id: "chain", seq, event}), written after each append. Every audited
+// change reads it, by _id alone — the one lookup FerretDB v1 answers
+// from an index; finding the highest seq among the events instead reads
+// and sorts the whole trail there. The head is never ahead of the
+// events; when it lags (a writer died between its event and the head),
+// the next append loses its seq race, which sets the head from the
+// events, and appends on the next attempt.
+const (
+	auditHeadCollection = "audit_head"
+	auditHeadID         = "chain"
+)
+
+type auditHeadModel struct {
+	ID    string          `bson:"_id"`
+	Seq   int64           `bson:"seq"`
+	Event auditEventModel `bson:"event"`
+}
+
+func (s *AuditEvents) head() *mongo.Collection {
+	return s.c.Database().Collection(auditHeadCollection)
+}
+
 // LastAuditEvent returns the event with the highest Seq. ENOTFOUND when
 // there is none; EUNAVAILABLE when MongoDB cannot be reached.
 func (s *AuditEvents) LastAuditEvent(ctx context.Context) (*backend.AuditEvent, error) {
+	var h auditHeadModel
+	err := s.head().FindOne(ctx, bson.D{{Key: "_id", Value: auditHeadID}}).Decode(&h)
+	if err == nil {
+		return h.Event.event(), nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, translate(err)
+	}
+	return s.scanLast(ctx)
+}
+
+// scanLast finds the event with the highest Seq among the events.
+func (s *AuditEvents) scanLast(ctx context.Context) (*backend.AuditEvent, error) {
 	var m auditEventModel
 	err := s.c.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&m)
 	if err != nil {
@@ -122,11 +159,30 @@ func (s *AuditEvents) LastAuditEvent(ctx context.Context) (*backend.AuditEvent, 
 // since FerretDB has no transactions); EUNAVAILABLE when MongoDB cannot be
 // reached.
 func (s *AuditEvents) InsertAuditEvent(ctx context.Context, e *backend.AuditEvent) error {
-	_, err := s.c.InsertOne(ctx, newAuditEventModel(e))
+	m := newAuditEventModel(e)
+	_, err := s.c.InsertOne(ctx, m)
 	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+		// The seq was taken: the head may lag; set it from the events.
+		if last, lerr := s.scanLast(ctx); lerr == nil {
+			s.raiseHead(ctx, newAuditEventModel(last))
+		}
 		return backend.Wrap(err, backend.ECONFLICT, "audit event %d (%s) already exists", e.Seq, eventID(e))
 	}
+	if err == nil {
+		s.raiseHead(ctx, m)
+	}
 	return err
+}
+
+// raiseHead makes m the chain's head unless a newer event is. A failure
+// leaves the head lagging, which the next append repairs (see
+// auditHeadModel), so it is not an error of the append.
+func (s *AuditEvents) raiseHead(ctx context.Context, m *auditEventModel) {
+	defer lockDocument(s.head(), auditHeadID)() // FerretDB does not isolate updates
+	_, _ = s.head().UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: auditHeadID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: m.Seq}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: m.Seq}, {Key: "event", Value: m}}}},
+		options.UpdateOne().SetUpsert(true)) // a newer head makes the upsert a duplicate _id: left as it is
 }
 
 // FindAuditEvents lists events matching f in Seq order: every non-empty

@@ -18,3 +18,6 @@ const StreamHead = streamHead
 func (s *NotificationStore) Head(ctx context.Context, id string) (int64, bool, error) {
 	return s.head(ctx, id)
 }
+
+// HeadBucket exposes the document that keeps a user's head.
+var HeadBucket = headBucket

@@ -3,6 +3,9 @@ package mongodb
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -144,41 +147,77 @@ func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backe
 		for _, n := range stored {
 			top = max(top, n.Seq)
 		}
-		if err := s.raise(ctx, []string{streamHead}, []mongo.WriteModel{raiseHead(streamHead, top)}); err != nil {
+		if err := s.raise(ctx, []string{streamHead}, []mongo.WriteModel{raiseHead(streamHead, bson.D{{Key: "seq", Value: top}})}); err != nil {
 			return nil, err
 		}
 	}
 	return stored, nil
 }
 
-// Heads: one small document per user ({_id: user id, seq}) at or above
-// the Seq of the user's newest entry, and one for the whole stream
-// (streamHead) at or below the newest Seq stored. Both are read by _id
-// alone — the one lookup FerretDB v1 answers from an index rather than by
-// reading every entry.
-const streamHead = "*"
+// Heads: every user's head is at or above the Seq of the user's newest
+// entry; the stream's head (streamHead: {_id, seq}) is at or below the
+// newest Seq stored. The users' heads live in headBuckets documents
+// ({_id: "users-<n>", users: {<user id>: seq}}), so that raising the heads
+// of a dispatch's hundreds of users is a few updates, not one each. All
+// are read by _id alone — the one lookup FerretDB v1 answers from an
+// index rather than by reading every entry.
+const (
+	streamHead  = "*"
+	headBuckets = 32
+)
 
 func (s *NotificationStore) heads() collection { return s.db.collection("inbox_heads") }
 
-// head is the Seq of a head, and whether it exists.
-func (s *NotificationStore) head(ctx context.Context, id string) (int64, bool, error) {
-	var h struct {
-		Seq int64 `bson:"seq"`
+// headBucket is the document that keeps a user's head; "" for an id that
+// cannot be a field name (such a user has no head: reads fall back to the
+// entries).
+func headBucket(user string) string {
+	if user == "" || strings.ContainsAny(user, ".$") {
+		return ""
 	}
-	err := s.heads().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&h)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, false, nil
-	}
-	return h.Seq, err == nil, translate(err)
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(user))
+	return "users-" + strconv.Itoa(int(h.Sum32()%headBuckets))
 }
 
-func raiseHead(id string, seq int64) mongo.WriteModel {
+// head is the Seq of a user's head (or, for streamHead, the stream's),
+// and whether it exists.
+func (s *NotificationStore) head(ctx context.Context, user string) (int64, bool, error) {
+	if user == streamHead {
+		var h struct {
+			Seq int64 `bson:"seq"`
+		}
+		err := s.heads().FindOne(ctx, bson.D{{Key: "_id", Value: streamHead}}).Decode(&h)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, false, nil
+		}
+		return h.Seq, err == nil, translate(err)
+	}
+	bucket := headBucket(user)
+	if bucket == "" {
+		return 0, false, nil
+	}
+	var h struct {
+		Users map[string]int64 `bson:"users"`
+	}
+	err := s.heads().FindOne(ctx, bson.D{{Key: "_id", Value: bucket}},
+		options.FindOne().SetProjection(bson.D{{Key: "users." + user, Value: 1}})).Decode(&h)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, translate(err)
+	}
+	seq, ok := h.Users[user]
+	return seq, ok, nil
+}
+
+func raiseHead(id string, seqs bson.D) mongo.WriteModel {
 	return mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).
-		SetUpdate(bson.D{{Key: "$max", Value: bson.D{{Key: "seq", Value: seq}}}}).SetUpsert(true)
+		SetUpdate(bson.D{{Key: "$max", Value: seqs}}).SetUpsert(true)
 }
 
 // raiseHeads raises each user's head to the highest Seq numbered for them
-// in ns, in one command.
+// in ns: one update per bucket, in one command.
 func (s *NotificationStore) raiseHeads(ctx context.Context, ns []*backend.Notification) error {
 	top := map[string]int64{}
 	var users []string
@@ -188,26 +227,28 @@ func (s *NotificationStore) raiseHeads(ctx context.Context, ns []*backend.Notifi
 		}
 		top[n.UserID] = max(top[n.UserID], n.Seq)
 	}
-	for start := 0; start < len(users); start += headsPerWrite {
-		chunk := users[start:min(start+headsPerWrite, len(users))]
-		models := make([]mongo.WriteModel, len(chunk))
-		for i, u := range chunk {
-			models[i] = raiseHead(u, top[u])
+	byBucket := map[string]bson.D{}
+	var buckets []string
+	for _, u := range users {
+		b := headBucket(u)
+		if b == "" {
+			continue
 		}
-		if err := s.raise(ctx, chunk, models); err != nil {
-			return err
+		if _, ok := byBucket[b]; !ok {
+			buckets = append(buckets, b)
 		}
+		byBucket[b] = append(byBucket[b], bson.E{Key: "users." + u, Value: top[u]})
 	}
-	return nil
+	if len(buckets) == 0 {
+		return nil
+	}
+	models := make([]mongo.WriteModel, len(buckets))
+	for i, b := range buckets {
+		models[i] = raiseHead(b, byBucket[b])
+	}
+	return s.raise(ctx, buckets, models)
 }
 
-// headsPerWrite bounds the heads one write raises (and locks: see
-// lockDocuments).
-const headsPerWrite = 64
-
-// raise applies the $max updates of the heads ids. FerretDB applies an
-// update by reading and writing back the document, so the heads are
-// locked (lockDocuments) lest a lower $max overwrite a higher one.
 func (s *NotificationStore) raise(ctx context.Context, ids []string, models []mongo.WriteModel) error {
 	defer lockDocuments(s.heads(), ids)()
 	for attempt := 1; ; attempt++ {

@@ -67,6 +67,9 @@ func TestAppendNotificationsNumbersInOrder(t *testing.T) {
 		if last, err := store.LastSeq(t.Context(), u); err != nil || last != list[len(list)-1].Seq {
 			t.Fatalf("LastSeq(%s) = %d, %v", u, last, err)
 		}
+		if head, found, err := store.Head(t.Context(), u); err != nil || !found || head < list[len(list)-1].Seq {
+			t.Fatalf("%s's head %d (%v, %v) is below its newest entry %d: a sync would miss it", u, head, found, err, list[len(list)-1].Seq)
+		}
 	}
 
 	// A repeat stores nothing and tells the stored numbers.
@@ -93,9 +96,13 @@ func TestStreamHeads(t *testing.T) {
 	store := db.Notifications()
 	ctx := t.Context()
 	heads := db.Database().Collection("inbox_heads")
-	setHead := func(id string, seq int64) {
+	setHead := func(user string, seq int64) {
 		t.Helper()
-		if _, err := heads.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: seq}}}}); err != nil {
+		id, field := mongodb.HeadBucket(user), "users."+user
+		if user == mongodb.StreamHead {
+			id, field = user, "seq"
+		}
+		if _, err := heads.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: seq}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
