@@ -105,6 +105,9 @@ func run() error {
 	wg.Wait()
 	rep.elapsed = time.Since(loadStart)
 
+	// The figures first (the read-back takes a while on FerretDB), then
+	// again with the verdicts of the read-back.
+	_ = os.WriteFile(*resultsPath, []byte(rep.markdown(w, []check{{what: "the read-back after the load did not finish"}})), 0o644)
 	var checks []check
 	if err := w.renewAll(c); err != nil {
 		checks = []check{{what: fmt.Sprintf("renewing the sessions after the load: %v", err)}}

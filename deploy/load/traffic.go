@@ -374,8 +374,10 @@ func (w *world) check(c *client, drawErr error) []check {
 	}
 	add(len(tasks) == *tasksN && dup == 0, "%d tasks stored for %d drawn enterprises, none twice (%d repeats)", len(tasks), *tasksN, dup)
 	// Each inspector's inbox: one assignment alert per task of theirs.
+	var mu sync.Mutex
 	bad := 0
-	for i, tok := range w.inspectors {
+	eachInspector(len(w.inspectors), func(i int) {
+		tok := w.inspectors[i]
 		var inbox struct {
 			Notifications []struct {
 				Kind   string `json:"kind"`
@@ -383,23 +385,26 @@ func (w *world) check(c *client, drawErr error) []check {
 			} `json:"notifications"`
 		}
 		if err := c.json("GET", "/api/v1/me/notifications?limit=100", tok, nil, &inbox); err != nil {
+			mu.Lock()
 			bad++
-			continue
+			mu.Unlock()
+			return
 		}
 		seen := map[string]bool{}
+		wrong := false
 		for _, e := range inbox.Notifications {
 			if e.Kind != "task.assigned" {
 				continue
 			}
-			if seen[e.TaskID] {
-				bad++
-			}
+			wrong = wrong || seen[e.TaskID]
 			seen[e.TaskID] = true
 		}
-		if len(seen) != members[w.inspectorID[i]] {
+		if wrong || len(seen) != members[w.inspectorID[i]] {
+			mu.Lock()
 			bad++
+			mu.Unlock()
 		}
-	}
+	})
 	add(bad == 0, "every inspector has exactly one assignment alert per task of theirs (%d inboxes differ)", bad)
 	out = append(out, w.checkSync(c, members, taskMembers)...)
 	return append(out, w.checkUploads(c)...)
@@ -417,9 +422,11 @@ func (w *world) checkSync(c *client, members map[string]int, taskMembers map[str
 			want[u][task] = true
 		}
 	}
+	var mu sync.Mutex
 	bad, calls := 0, 0
-	var first string
-	for i, tok := range w.inspectors {
+	var first, failed string
+	eachInspector(len(w.inspectors), func(i int) {
+		tok := w.inspectors[i]
 		p := &w.phones[i]
 		for more := true; more; {
 			path := "/api/v1/me/tasks"
@@ -427,11 +434,18 @@ func (w *world) checkSync(c *client, members map[string]int, taskMembers map[str
 				path += "?since=" + url.QueryEscape(p.cursor)
 			}
 			var page syncPage
+			err := c.json("GET", path, tok, nil, &page)
+			mu.Lock()
 			calls++
-			if err := c.json("GET", path, tok, nil, &page); err != nil {
-				return []check{{what: fmt.Sprintf("syncing the phones after the load: %v", err)}}
+			if err != nil {
+				failed = err.Error()
+			} else {
+				p.take(&page)
 			}
-			p.take(&page)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
 			more = page.More
 		}
 		got, exp := p.tasks, want[w.inspectorID[i]]
@@ -440,11 +454,16 @@ func (w *world) checkSync(c *client, members map[string]int, taskMembers map[str
 			same = same && got[id]
 		}
 		if !same {
+			mu.Lock()
 			bad++
 			if first == "" {
 				first = fmt.Sprintf("; e.g. inspector %d synced %d tasks, has %d", i, len(got), len(exp))
 			}
+			mu.Unlock()
 		}
+	})
+	if failed != "" {
+		return []check{{what: "syncing the phones after the load: " + failed}}
 	}
 	return []check{{ok: bad == 0, what: fmt.Sprintf("every phone synced (GET /api/v1/me/tasks from its cursor, %d last syncs) holds exactly its inspector's tasks (%d phones differ%s)", calls, bad, first)}}
 }
@@ -548,4 +567,19 @@ func (w *world) checkUploads(c *client) []check {
 		what += fmt.Sprintf("; %d problems, e.g. %s", len(problems), problems[0])
 	}
 	return []check{{ok: len(problems) == 0 && hashed == accepted && accepted > 0, what: what}}
+}
+
+// eachInspector runs f for every inspector index, eight at a time.
+func eachInspector(n int, f func(i int)) {
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
 }
