@@ -107,7 +107,7 @@ func run() error {
 
 	// The figures first (the read-back takes a while on FerretDB), then
 	// again with the verdicts of the read-back.
-	_ = os.WriteFile(*resultsPath, []byte(rep.markdown(w, []check{{what: "the read-back after the load did not finish"}})), 0o644)
+	_ = os.WriteFile(*resultsPath, []byte(rep.markdown(w, []check{{what: "the read-back after the load did not finish"}})+notes(*resultsPath)), 0o644)
 	var checks []check
 	if err := w.renewAll(c); err != nil {
 		checks = []check{{what: fmt.Sprintf("renewing the sessions after the load: %v", err)}}
@@ -116,7 +116,7 @@ func run() error {
 	}
 	text := rep.markdown(w, checks)
 	fmt.Println(text)
-	if err := os.WriteFile(*resultsPath, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(*resultsPath, []byte(text+notes(*resultsPath)), 0o644); err != nil {
 		return err
 	}
 	for _, ch := range checks {
@@ -125,4 +125,20 @@ func run() error {
 		}
 	}
 	return drawErr
+}
+
+// notesMarker starts the hand-written part of RESULTS.md (the analysis of
+// a run), which a new run keeps.
+const notesMarker = "<!-- notes: kept by make load -->"
+
+// notes is the hand-written part of the results file at path, if any.
+func notes(path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if _, after, ok := strings.Cut(string(raw), notesMarker); ok {
+		return "\n" + notesMarker + after
+	}
+	return ""
 }
