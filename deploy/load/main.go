@@ -69,12 +69,12 @@ func run() error {
 	}
 	rep := newReport()
 	var wg sync.WaitGroup
-	attack := func(name string, rate vegeta.Rate, tr vegeta.Targeter) {
+	attackFor := func(d time.Duration, name string, rate vegeta.Rate, tr vegeta.Targeter) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			a := vegeta.NewAttacker(vegeta.Timeout(2*time.Minute), vegeta.KeepAlive(true), vegeta.MaxWorkers(256))
-			for res := range a.Attack(tr, rate, *duration, name) {
+			for res := range a.Attack(tr, rate, d, name) {
 				rep.add(res)
 				if name == "sync" {
 					w.synced(res)
@@ -82,6 +82,7 @@ func run() error {
 			}
 		}()
 	}
+	attack := func(name string, rate vegeta.Rate, tr vegeta.Targeter) { attackFor(*duration, name, rate, tr) }
 	loadStart := time.Now()
 	// 300 inspectors every 30 s: 10 syncs a second, round robin.
 	attack("sync", vegeta.Rate{Freq: *inspectors, Per: *syncEvery}, w.syncTargeter())
@@ -102,6 +103,19 @@ func run() error {
 	drawErr := w.drawAndDispatch(c, rep)
 	rep.drawEnd = time.Now()
 	rep.drawTook = rep.drawEnd.Sub(rep.drawStart)
+	// The load after the dispatch lasts half the duration even when the
+	// draw and the dispatch outlasted the rest: the phones sync their new
+	// tasks and the uploaders photograph them.
+	if more := *duration/2 - time.Until(loadStart.Add(*duration)); more > 0 {
+		wg.Add(1)
+		go func() { // from the end of the first load on, at the same rates
+			defer wg.Done()
+			time.Sleep(time.Until(loadStart.Add(*duration)))
+			attackFor(more, "sync", vegeta.Rate{Freq: *inspectors, Per: *syncEvery}, w.syncTargeter())
+			attackFor(more, "browse", vegeta.Rate{Freq: *staffN, Per: 10 * time.Second}, w.browseTargeter())
+			w.uploadLoop(c, rep, more)
+		}()
+	}
 	wg.Wait()
 	rep.elapsed = time.Since(loadStart)
 
