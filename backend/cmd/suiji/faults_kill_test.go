@@ -5,14 +5,20 @@ package main
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"mime/multipart"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"suiji/backend"
@@ -33,13 +39,21 @@ import (
 // whether the first request was answered before the kill.
 func killDuring(t *testing.T, victim, survivor *instance, method, path, token string, body []byte, contentType string, delay time.Duration, also ...int) (int, []byte, bool) {
 	t.Helper()
+	return killWhen(t, victim, survivor, method, path, token, body, contentType, func() { time.Sleep(delay) }, also...)
+}
+
+// killWhen is killDuring with the moment of the kill chosen by wait,
+// which returns when victim is to be killed (e.g. once a request has
+// reached a given point of its work).
+func killWhen(t *testing.T, victim, survivor *instance, method, path, token string, body []byte, contentType string, wait func(), also ...int) (int, []byte, bool) {
+	t.Helper()
 	key := fmt.Sprintf("fault-%d", rand.Int64())
 	first := make(chan int, 1)
 	go func() {
 		st, _, _ := send(context.Background(), victim.base, method, path, token, key, body, contentType)
 		first <- st
 	}()
-	time.Sleep(delay)
+	wait()
 	victim.Kill()
 	answered := (<-first) != 0
 	// The killed instance's leases and claims lapse on their own: the
@@ -68,8 +82,9 @@ func containsInt(xs []int, x int) bool {
 }
 
 // TestFaultsKillAnInstanceMidRequest runs two API instances on one
-// database and kills one with SIGKILL while it draws, dispatches and
-// imports. Each time the same request, repeated with the same
+// database and kills one with SIGKILL while it draws, dispatches, takes
+// part in a multipart upload (asked for the stored parts, then
+// completing) and imports. Each time the same request, repeated with the same
 // Idempotency-Key on the other instance, succeeds; nothing is stored
 // twice, nothing committed is lost, and the audit chain verifies.
 func TestFaultsKillAnInstanceMidRequest(t *testing.T) {
@@ -134,6 +149,12 @@ func TestFaultsKillAnInstanceMidRequest(t *testing.T) {
 		t.Errorf("%d assignment alerts for %d group members: each must be alerted exactly once", notes, members)
 	}
 
+	// A video uploaded in parts by a group member, on the restarted
+	// instance.
+	a.Start()
+	a.waitReady(t)
+	evidenceID := killDuringAnUpload(t, fs, a, b, tasks[0])
+
 	// An import of 300 enterprises, on the restarted instance.
 	a.Start()
 	a.waitReady(t)
@@ -145,12 +166,185 @@ func TestFaultsKillAnInstanceMidRequest(t *testing.T) {
 		t.Errorf("%d enterprises after the import (%v), want 450: each imported exactly once", count, err)
 	}
 
+	// The video's declaration and verification are each in the audit
+	// trail once (an event staged by the killed instance is appended by
+	// the restarted one before it serves).
+	for action, want := range map[string]int64{"evidence.create": 1, "evidence.verified": 1, "evidence.rejected": 0} {
+		n, err := fs.db.Database().Collection("audit_events").CountDocuments(ctx, bson.D{{Key: "action", Value: action}, {Key: "object_id", Value: evidenceID}})
+		if err != nil || n != want {
+			t.Errorf("%d %s events for the video (%v), want %d", n, action, err, want)
+		}
+	}
+
 	// The audit chain holds, whichever instance wrote which event.
 	rep, err := audit.Verify(ctx, fs.db.AuditEvents())
 	if err != nil || rep.Break != nil {
 		t.Fatalf("audit chain after the kills: %v %v", err, rep.Break)
 	}
 	t.Logf("audit chain intact: %d events", rep.Events)
+}
+
+// faultEvidence is what the test reads of a piece of evidence.
+type faultEvidence struct {
+	ID           string `json:"id"`
+	State        string `json:"state"`
+	RejectReason string `json:"reject_reason"`
+	Multipart    *struct {
+		PartSize int64 `json:"part_size"`
+		Parts    []struct {
+			Number int    `json:"number"`
+			URL    string `json:"url"`
+		} `json:"parts"`
+		Stored []struct {
+			Number int   `json:"number"`
+			Size   int64 `json:"size"`
+		} `json:"stored"`
+	} `json:"multipart"`
+}
+
+// killDuringAnUpload has a member of task declare a video on a — a
+// multipart upload — and send its first part straight to MinIO. a is
+// killed while the phone asks which parts are stored, and the phone goes
+// on with b: the stored part is listed with a fresh URL for the other,
+// which it sends. a, restarted, is killed while it completes the upload,
+// once MinIO has assembled the object and before the evidence is
+// settled, and the same complete with the same Idempotency-Key succeeds
+// on b. The evidence is stored once and verified; its one object version
+// is the video, and its download link serves it. It returns the
+// evidence's id.
+func killDuringAnUpload(t *testing.T, fs *faultStack, a, b *instance, task *backend.Task) string {
+	t.Helper()
+	ctx := t.Context()
+	var phone string
+	for _, m := range task.Members {
+		if name := fs.users[m.UserID]; m.Active() && name != "" {
+			phone = login(t, a.base, name)
+			break
+		}
+	}
+	if phone == "" {
+		t.Fatalf("task %s has no member with an account", task.ID)
+	}
+	video := make([]byte, 8<<20+256<<10) // two parts of 8 MiB and 256 KiB
+	_, _ = crand.Read(video)
+	copy(video, "\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom")
+	sum := sha256.Sum256(video)
+	digest := hex.EncodeToString(sum[:])
+	id := fmt.Sprintf("0f1e2d3c-4b5a-4697-8877-%012x", rand.Int64N(1<<48))
+
+	var v faultEvidence
+	_ = json.Unmarshal(must(t, a.base, "POST", "/api/v1/tasks/"+task.ID+"/evidence", phone,
+		fmt.Sprintf(`{"id":%q,"kind":"video","content_type":"video/mp4","size":%d,"sha256":%q}`, id, len(video), digest), 201), &v)
+	if v.Multipart == nil || len(v.Multipart.Parts) != 2 || v.Multipart.PartSize != 8<<20 {
+		t.Fatalf("video upload instructions %+v", v.Multipart)
+	}
+	ps := int(v.Multipart.PartSize)
+	putPart(t, v.Multipart.Parts[0].URL, video[:ps])
+
+	st, body, answered := killDuring(t, a, b, "GET", "/api/v1/evidence/"+id+"/parts", phone, nil, "", 5*time.Millisecond)
+	t.Logf("upload, asking for the parts: first attempt answered before the kill: %t; retry %d", answered, st)
+	var resume faultEvidence
+	if err := json.Unmarshal(body, &resume); err != nil || resume.Multipart == nil || len(resume.Multipart.Stored) != 1 ||
+		resume.Multipart.Stored[0].Number != 1 || len(resume.Multipart.Parts) != 1 || resume.Multipart.Parts[0].Number != 2 {
+		t.Fatalf("resume point from the surviving instance: %s (%v)", body, err)
+	}
+	putPart(t, resume.Multipart.Parts[0].URL, video[ps:])
+
+	rec, err := fs.db.Evidence().FindEvidence(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	a.waitReady(t)
+	// Kill a as soon as MinIO holds the assembled object: a has completed
+	// the multipart upload and is reading the object back to check it.
+	assembled := func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if _, err := fs.objs.Client().StatObject(ctx, fs.objs.EvidenceBucket(), rec.ObjectKey, minio.StatObjectOptions{}); err == nil {
+				return
+			}
+		}
+	}
+	st, body, answered = killWhen(t, a, b, "POST", "/api/v1/evidence/"+id+"/complete", phone, nil, "", assembled)
+	t.Logf("upload, completing: first attempt answered before the kill: %t; retry %d", answered, st)
+	if err := json.Unmarshal(body, &v); err != nil || v.ID != id || v.State != backend.EvidenceVerified {
+		t.Fatalf("the retried complete answered %s (%v), want the verified video", body, err)
+	}
+
+	list, err := fs.db.Evidence().FindEvidenceByTask(ctx, task.ID)
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].State != backend.EvidenceVerified || list[0].VersionID == "" {
+		t.Fatalf("the task's evidence (%v): want the one video, verified, with its object version: %+v", err, list)
+	}
+	rec = list[0]
+	var versions []string
+	for obj := range fs.objs.Client().ListObjects(ctx, fs.objs.EvidenceBucket(), minio.ListObjectsOptions{Prefix: rec.ObjectKey, Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		versions = append(versions, obj.VersionID)
+	}
+	if len(versions) != 1 || versions[0] != rec.VersionID {
+		t.Fatalf("object versions under %s: %v, want only the recorded %s", rec.ObjectKey, versions, rec.VersionID)
+	}
+	obj, err := fs.objs.Client().GetObject(ctx, fs.objs.EvidenceBucket(), rec.ObjectKey, minio.GetObjectOptions{VersionID: rec.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if h := sha256.New(); func() error { _, err := io.Copy(h, obj); return err }() != nil || hex.EncodeToString(h.Sum(nil)) != digest {
+		t.Fatal("the stored object is not the video")
+	}
+
+	var link struct {
+		URL string `json:"url"`
+	}
+	_ = json.Unmarshal(must(t, b.base, "GET", "/api/v1/evidence/"+id+"/download", phone, "", 200), &link)
+	if got := fetchSHA256(t, link.URL); got != digest {
+		t.Fatalf("the download link serves bytes with SHA-256 %s, want %s", got, digest)
+	}
+	return id
+}
+
+// putPart sends one part of a multipart upload to its presigned URL, as
+// a phone does.
+func putPart(t *testing.T, url string, data []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "PUT", url, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		t.Fatalf("PUT part: %d %s", resp.StatusCode, msg)
+	}
+}
+
+// fetchSHA256 downloads url and returns the SHA-256 of its body.
+func fetchSHA256(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, msg)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // enterpriseUpload is a multipart body with a CSV of n new, valid

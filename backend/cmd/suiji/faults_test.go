@@ -19,6 +19,7 @@ import (
 	"suiji/backend/accounts"
 	"suiji/backend/cmd/wire"
 	"suiji/storage/mongodb"
+	"suiji/storage/objects"
 	"suiji/storage/storagetest"
 )
 
@@ -47,18 +48,21 @@ func TestMain(m *testing.M) {
 const faultPassword = "fault-test-password-1"
 
 // faultStack is a database, buckets and Redis prefix of the test's own,
-// with a small county and a coordinator and a leader in its brigade.
+// with a small county, a coordinator and a leader in its brigade, and a
+// sign-in account for each of its inspectors.
 type faultStack struct {
 	db    *mongodb.DB
+	objs  *objects.Store
 	world *storagetest.World
-	env   []string // SUIJI_* for the instances, on top of the test stack's
+	env   []string          // SUIJI_* for the instances, on top of the test stack's
+	users map[string]string // inspector accounts: user id → username
 }
 
 func newFaultStack(t *testing.T) *faultStack {
 	t.Helper()
 	st := useTestStores(t)
 	ctx := t.Context()
-	fs := &faultStack{db: st.Mongo, world: storagetest.NewWorld(t, st.Mongo, 150)}
+	fs := &faultStack{db: st.Mongo, objs: st.Objects, world: storagetest.NewWorld(t, st.Mongo, 150), users: map[string]string{}}
 	cfg := storagetest.Config(t)
 	svc := wire.Services(st, cfg, utcNow)
 	if _, err := svc.Auth.EnsureAdmin(ctx, "admin", faultPassword); err != nil {
@@ -76,6 +80,20 @@ func newFaultStack(t *testing.T) *faultStack {
 		}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for i, in := range fs.world.Inspectors {
+		u, err := svc.Accounts.CreateUser(actx, accounts.NewUser{
+			Username: fmt.Sprintf("inspector%d", i), Password: faultPassword, DisplayName: in.Name,
+			Roles: []backend.Role{backend.RoleInspector}, DepartmentID: in.DepartmentID,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.UserID = u.ID
+		if err := st.Mongo.Inspectors().UpdateInspector(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		fs.users[u.ID] = u.Username
 	}
 	for _, k := range []string{"SUIJI_MONGO_URI", "SUIJI_MONGO_DATABASE", "SUIJI_REDIS_URL", "SUIJI_REDIS_PREFIX",
 		"SUIJI_MINIO_ENDPOINT", "SUIJI_EVIDENCE_BUCKET", "SUIJI_DOCUMENTS_BUCKET"} {
