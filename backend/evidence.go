@@ -119,6 +119,9 @@ type EvidenceObjects interface {
 	// Retain puts the stored version under COMPLIANCE retention for the
 	// configured period (it never shortens one).
 	Retain(ctx context.Context, key, versionID string) error
-	// PresignGet returns a short-lived download link.
-	PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (string, error)
+	// PresignGet returns a short-lived download link to one version of
+	// key (the one recorded when the evidence was verified; "" for the
+	// newest), so that it serves the verified bytes whatever is stored
+	// under the key later.
+	PresignGet(ctx context.Context, key, versionID, filename string, ttl time.Duration) (string, error)
 }

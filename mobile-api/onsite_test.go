@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,30 @@ func TestFullInspectionOverTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	scenario{as: "leader", method: "GET", path: "/api/v1/evidence/" + photoID + "/download", wantStatus: 404}.run(t, env)
+
+	// A later version under the photo's key (object lock keeps versions,
+	// it does not stop new ones): the link still names the version
+	// recorded at verification and serves the verified bytes.
+	if _, err := store.Client().PutObject(t.Context(), store.EvidenceBucket(), photoRec.ObjectKey, bytes.NewReader([]byte("a later version")), 15,
+		minio.PutObjectOptions{ContentType: "image/jpeg"}); err != nil {
+		t.Fatal(err)
+	}
+	scenario{token: tb, method: "GET", path: "/api/v1/evidence/" + photoID + "/download", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, body []byte) {
+			link, err := url.Parse(decode[map[string]string](t, body)["url"])
+			if err != nil || photoRec.VersionID == "" || link.Query().Get("versionId") != photoRec.VersionID {
+				t.Fatalf("the link %v (%v) does not name the recorded version %q", link, err, photoRec.VersionID)
+			}
+			resp, err := http.Get(link.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || sha(got) != photoRec.SHA256 {
+				t.Fatalf("the link after a later version: %d, %d bytes that are not the verified photo", resp.StatusCode, len(got))
+			}
+		}}.run(t, env)
 }
 
 // TestAbandonedUploadsAreSettled: an upload begun and never completed is

@@ -366,7 +366,9 @@ func (s *Service) uploaderEvidence(ctx context.Context, id string) (*backend.Evi
 
 // DownloadEvidence returns a short-lived link to verified evidence, for
 // those who may see its task (its group, its departments' staff, the
-// coordinator and leaders); ENOTFOUND for anyone else.
+// coordinator and leaders); ENOTFOUND for anyone else. The link names the
+// object version recorded at verification, so it serves the bytes that
+// were checked even if a later version of the key existed.
 func (s *Service) DownloadEvidence(ctx context.Context, id string) (string, time.Time, error) {
 	e, err := s.Evidence.FindEvidence(ctx, id)
 	if err != nil {
@@ -378,7 +380,7 @@ func (s *Service) DownloadEvidence(ctx context.Context, id string) (string, time
 	if e.State != backend.EvidenceVerified {
 		return "", time.Time{}, backend.Errorf(backend.ECONFLICT, "the evidence is %s", e.State)
 	}
-	u, err := s.Objects.PresignGet(ctx, e.ObjectKey, e.ID+media.Extension(e.ContentType), DownloadTTL)
+	u, err := s.Objects.PresignGet(ctx, e.ObjectKey, e.VersionID, e.ID+media.Extension(e.ContentType), DownloadTTL)
 	return u, s.Now().UTC().Add(DownloadTTL), err
 }
 

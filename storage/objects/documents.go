@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"mime"
-	"net/url"
 	"strings"
 	"time"
 
@@ -84,18 +82,7 @@ func (s *Store) openVersion(ctx context.Context, bucket, key, versionID string) 
 // version, so it serves the archived bytes even if a newer version were
 // ever stored under the key.
 func (s *Store) PresignDocument(ctx context.Context, key, versionID, filename string, ttl time.Duration) (string, error) {
-	q := url.Values{}
-	if versionID != "" && versionID != "null" {
-		q.Set("versionId", versionID)
-	}
-	if filename != "" {
-		q.Set("response-content-disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
-	}
-	u, err := s.presigner.PresignedGetObject(ctx, s.documents, key, ttl, q)
-	if err != nil {
-		return "", wrap(err, "presigning a download")
-	}
-	return u.String(), nil
+	return s.presignVersion(ctx, s.documents, key, versionID, filename, ttl)
 }
 
 // PutRaw overwrites an object in place — possible only in a bucket

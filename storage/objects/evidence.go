@@ -145,13 +145,25 @@ func (s *Store) retainUntil() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// PresignGet implements backend.EvidenceObjects.
-func (s *Store) PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (string, error) {
+// PresignGet implements backend.EvidenceObjects: the link names the
+// version, so it serves the verified bytes even if a newer version were
+// ever stored under the key.
+func (s *Store) PresignGet(ctx context.Context, key, versionID, filename string, ttl time.Duration) (string, error) {
+	return s.presignVersion(ctx, s.evidence, key, versionID, filename, ttl)
+}
+
+// presignVersion is a download link to one version of an object ("" or
+// "null": the only one an unversioned bucket has, or the newest), as an
+// attachment named filename unless that is "".
+func (s *Store) presignVersion(ctx context.Context, bucket, key, versionID, filename string, ttl time.Duration) (string, error) {
 	q := url.Values{}
+	if versionID != "" && versionID != "null" {
+		q.Set("versionId", versionID)
+	}
 	if filename != "" {
 		q.Set("response-content-disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
 	}
-	u, err := s.presigner.PresignedGetObject(ctx, s.evidence, key, ttl, q)
+	u, err := s.presigner.PresignedGetObject(ctx, bucket, key, ttl, q)
 	if err != nil {
 		return "", wrap(err, "presigning a download")
 	}

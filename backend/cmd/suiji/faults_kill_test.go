@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -210,7 +211,7 @@ type faultEvidence struct {
 // once MinIO has assembled the object and before the evidence is
 // settled, and the same complete with the same Idempotency-Key succeeds
 // on b. The evidence is stored once and verified; its one object version
-// is the video, and its download link serves it. It returns the
+// is the video, and its download link names that version and serves it. It returns the
 // evidence's id.
 func killDuringAnUpload(t *testing.T, fs *faultStack, a, b *instance, task *backend.Task) string {
 	t.Helper()
@@ -299,6 +300,9 @@ func killDuringAnUpload(t *testing.T, fs *faultStack, a, b *instance, task *back
 		URL string `json:"url"`
 	}
 	_ = json.Unmarshal(must(t, b.base, "GET", "/api/v1/evidence/"+id+"/download", phone, "", 200), &link)
+	if u, err := url.Parse(link.URL); err != nil || u.Query().Get("versionId") != rec.VersionID {
+		t.Fatalf("the download link %s (%v) does not name the recorded version %s", link.URL, err, rec.VersionID)
+	}
 	if got := fetchSHA256(t, link.URL); got != digest {
 		t.Fatalf("the download link serves bytes with SHA-256 %s, want %s", got, digest)
 	}
