@@ -313,25 +313,26 @@ func killDuringAnUpload(t *testing.T, fs *faultStack, a, b *instance, task *back
 // a phone does.
 func putPart(t *testing.T, url string, data []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), "PUT", url, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		t.Fatalf("PUT part: %d %s", resp.StatusCode, msg)
-	}
+	_ = presigned(t, "PUT", url, bytes.NewReader(data)).Close()
 }
 
 // fetchSHA256 downloads url and returns the SHA-256 of its body.
 func fetchSHA256(t *testing.T, url string) string {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	body := presigned(t, "GET", url, nil)
+	defer body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, body); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// presigned sends a request to a presigned MinIO URL and returns the body
+// of its 200 answer.
+func presigned(t *testing.T, method, url string, body io.Reader) io.ReadCloser {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,16 +340,12 @@ func fetchSHA256(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, msg)
+		_ = resp.Body.Close()
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, msg)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return resp.Body
 }
 
 // enterpriseUpload is a multipart body with a CSV of n new, valid
