@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -37,9 +38,22 @@ type RefreshTokenStore interface {
 // Locker hands out leases so that one instance at a time runs a piece of
 // work, e.g. the draw of one plan.
 type Locker interface {
-	// Acquire takes the named lock for ttl. ECONFLICT when it is held,
-	// EUNAVAILABLE when the lock service is down.
+	// Acquire takes the named lock for ttl. ECONFLICT with cause
+	// ErrLeaseHeld (LeaseHeld) when it is held, EUNAVAILABLE when the lock
+	// service is down.
 	Acquire(ctx context.Context, name string, ttl time.Duration) (Lease, error)
+}
+
+// ErrLeaseHeld is the cause of the ECONFLICT a Locker answers while
+// another holder has the lease. The work is in progress elsewhere (or its
+// holder died and the lease has yet to lapse), so the same request may
+// succeed shortly: it is no final answer, and mobile-api does not store
+// it as the answer to an Idempotency-Key.
+var ErrLeaseHeld = errors.New("the lease is held by another holder")
+
+// LeaseHeld is the error a Locker returns when the named lease is held.
+func LeaseHeld(name string) error {
+	return Wrap(ErrLeaseHeld, ECONFLICT, "%s is in progress elsewhere; try again shortly", name)
 }
 
 // Lease is a held lock. It is not enough for exactly-once on its own: the

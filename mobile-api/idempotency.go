@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -84,7 +85,12 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 		stop := s.keepClaim(bg, c, store, scope, key, fp)
 		defer stop()
 
+		// A lease held elsewhere is no answer: the work is in progress
+		// there (or its holder died and the lease has yet to lapse), so
+		// the retry must run again, not be told the same forever.
+		transient := false
 		if err := c.Next(); err != nil {
+			transient = errors.Is(err, backend.ErrLeaseHeld)
 			// Render the error now so that what is stored is what the client
 			// sees; the outer middleware then has nothing left to render.
 			if herr := s.errorHandler(c, err); herr != nil {
@@ -95,7 +101,7 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 		}
 		settled = true
 		status := c.Response().StatusCode()
-		if status >= fiber.StatusInternalServerError || status == fiber.StatusTooManyRequests {
+		if status >= fiber.StatusInternalServerError || status == fiber.StatusTooManyRequests || transient {
 			s.abandon(bg, c, store, scope, key)
 			return nil
 		}

@@ -47,6 +47,10 @@ func (h *objectsHandler) create(c *fiber.Ctx) error {
 		return backend.InvalidFields("bad object", map[string]string{"name": "not allowed"})
 	case "limited":
 		return backend.RateLimited(30*time.Second, "slow down")
+	case "leased": // in progress elsewhere the first time, free afterwards
+		if n == 1 {
+			return backend.LeaseHeld("draw:plan-1")
+		}
 	case "flaky": // fails the first time, works afterwards
 		if n == 1 {
 			return io.ErrUnexpectedEOF
@@ -307,6 +311,30 @@ func TestIdempotencyClientErrorsAreStoredButNotRateLimits(t *testing.T) {
 	}
 	if n := h.count("limited"); n != 2 {
 		t.Errorf("handler ran %d times for the rate-limited request, want 2", n)
+	}
+}
+
+// TestIdempotencyLeaseHeldIsNotStored: a 409 because the work holds a
+// lease elsewhere (another instance, or one killed whose lease has yet to
+// lapse) is no answer; the retry with the same key runs again and its
+// success is what is stored.
+func TestIdempotencyLeaseHeldIsNotStored(t *testing.T) {
+	s, h, _ := newIdempotencyServer(t)
+	body := `{"name":"leased"}`
+	resp, b := do(t, s, post("/test/objects", body, "k-leased", "user-1"))
+	if resp.StatusCode != 409 || decodeError(t, b).Code != backend.ECONFLICT {
+		t.Fatalf("first: %d %s, want 409 ECONFLICT", resp.StatusCode, b)
+	}
+	resp, b = do(t, s, post("/test/objects", body, "k-leased", "user-1"))
+	if resp.StatusCode != 201 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
+		t.Fatalf("retry: %d %s replayed %q, want a fresh 201", resp.StatusCode, b, resp.Header.Get(HeaderIdempotentReplayed))
+	}
+	again, againBody := do(t, s, post("/test/objects", body, "k-leased", "user-1"))
+	if again.StatusCode != 201 || string(againBody) != string(b) || again.Header.Get(HeaderIdempotentReplayed) != "true" {
+		t.Errorf("third: %d %s, want the stored 201 replayed", again.StatusCode, againBody)
+	}
+	if n := h.count("leased"); n != 2 {
+		t.Errorf("handler ran %d times, want 2", n)
 	}
 }
 

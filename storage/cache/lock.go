@@ -43,7 +43,7 @@ func (l *Locks) Acquire(ctx context.Context, name string, ttl time.Duration) (ba
 		return nil, translate(err)
 	}
 	if !ok {
-		return nil, backend.Errorf(backend.ECONFLICT, "%s is in progress elsewhere; try again shortly", name)
+		return nil, backend.LeaseHeld(name)
 	}
 	return lease, nil
 }

@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"errors"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,8 @@ func TestLockIsExclusiveAndFenced(t *testing.T) {
 			defer wg.Done()
 			if _, err := locks.Acquire(ctx, "draw:plan-1", time.Minute); err == nil {
 				wins.Add(1)
-			} else if backend.ErrorCode(err) != backend.ECONFLICT {
-				t.Errorf("Acquire: %v", err)
+			} else if backend.ErrorCode(err) != backend.ECONFLICT || !errors.Is(err, backend.ErrLeaseHeld) {
+				t.Errorf("Acquire of a held lease: %v, want ECONFLICT with cause ErrLeaseHeld", err)
 			}
 		}()
 	}
