@@ -8,7 +8,7 @@ import { t } from './strings.js';
 import * as store from './store.js';
 import { createOutbox, PENDING } from './outbox.js';
 import { createUploader } from './evidence.js';
-import { syncTasks, refreshTask, listen } from './sync.js';
+import { syncTasks, refreshTask, refreshRecords, listen } from './sync.js';
 import { heldRow } from './held.js';
 
 const REFRESH_KEY = 'suiji.app.refresh';
@@ -43,6 +43,11 @@ app.outbox = createOutbox({
 // the task, else the task fetched again (a finding's answer is the
 // finding).
 async function applied(entry, answer) {
+  if (entry.kind === 'finding' || entry.kind === 'noncoop') {
+    // The record goes into the phone's list before the entry leaves the
+    // outbox, so the page never shows it neither waiting nor stored.
+    await refreshRecords(api, entry.task_id).catch(() => {});
+  }
   if (answer && answer.id === entry.task_id && answer.enterprise) {
     await store.putTask(answer);
     return answer;

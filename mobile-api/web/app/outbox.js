@@ -33,6 +33,22 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
   let running = null;
   let again = false;
   let inFlight = null; // the seq being sent
+  // moved[task] maps a base that rebase moved on to the version it moved
+  // to. A change the page makes on a base just moved (its view of the task
+  // is redrawn a moment after the server's answer is taken) is moved the
+  // same way when it is added, as rebase would have moved it had it been
+  // waiting already — else it would reach the server stale and show as a
+  // conflict with the inspector's own change.
+  const moved = new Map();
+
+  function onBase(change) {
+    let base = change.base;
+    const chain = moved.get(change.task_id);
+    for (let hops = 0; chain?.has(base) && hops < 1000; hops++) base = chain.get(base);
+    if (base === change.base) return change;
+    const body = change.body && 'version' in change.body && change.body.version === change.base ? { ...change.body, version: base } : change.body;
+    return { ...change, base, body };
+  }
 
   // add stores a change and tries to send it at once. A change with a
   // coalesce key (an item's outcome: the latest wins) replaces a waiting
@@ -42,6 +58,7 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
     if (change.coalesce) {
       const waiting = (await store.outbox()).find((e) => e.coalesce === change.coalesce && e.state === PENDING && e.seq !== inFlight);
       if (waiting) {
+        change = onBase(change); // no await between this and the write below
         const entry = { ...waiting, body: change.body, base: change.base, key: crypto.randomUUID() };
         await store.updateOutbox(entry);
         onChange();
@@ -49,6 +66,7 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
         return entry;
       }
     }
+    change = onBase(change); // no await between this and the write below
     const entry = await store.addToOutbox({
       id: change.id ?? crypto.randomUUID(),
       key: crypto.randomUUID(),
@@ -138,6 +156,10 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
   // has been sent, since entries go in order).
   async function rebase(taskId, from, to, except) {
     if (from === to) return;
+    // Recorded before the entries are read: an add that comes later moves
+    // its change by this; one that came earlier is among the entries.
+    if (!moved.has(taskId)) moved.set(taskId, new Map());
+    moved.get(taskId).set(from, to);
     for (const e of await store.outboxOfTask(taskId)) {
       if (e.seq === except || e.base !== from || e.seq === inFlight) continue;
       e.base = to;

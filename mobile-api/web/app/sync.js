@@ -61,6 +61,18 @@ export async function refreshTask(api, id) {
   }
 }
 
+// refreshRecords reads a task's findings and non-cooperation records —
+// the group's, not only this phone's; the task itself does not carry them —
+// and keeps them on the phone (meta "records:ID") for the task page, also
+// offline. It returns them.
+export async function refreshRecords(api, id) {
+  const path = `/api/v1/tasks/${encodeURIComponent(id)}`;
+  const [f, n] = await Promise.all([api.get(`${path}/findings`), api.get(`${path}/non-cooperation`)]);
+  const records = [...(f.findings ?? []), ...(n.non_cooperation ?? [])];
+  await store.setMeta(`records:${id}`, records);
+  return records;
+}
+
 // listen reads the event stream until stop() is called, calling
 // onEvent(notification) for each entry; it reconnects after a drop,
 // resuming from the last event seen.

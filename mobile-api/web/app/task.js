@@ -10,7 +10,7 @@ import * as store from './store.js';
 import { capture, live, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECTED } from './evidence.js';
 import { signaturePad } from './signature.js';
 import { PENDING, CONFLICT } from './outbox.js';
-import { refreshTask } from './sync.js';
+import { refreshTask, refreshRecords } from './sync.js';
 import { heldRow } from './held.js';
 
 // FAR_METRES is how far from the enterprise's registered location a
@@ -215,6 +215,7 @@ export async function taskView(app, main, id) {
   // ---- update: the dynamic parts, from the phone's latest data ----
   async function update() {
     task = (await store.getTask(id)) ?? task;
+    const records = (await store.getMeta(`records:${id}`)) ?? [];
     const entries = await store.outboxOfTask(id);
     const evidence = await store.evidenceOfTask(id);
     const mine = progressOf(task);
@@ -253,7 +254,10 @@ export async function taskView(app, main, id) {
       }
     }
 
-    const shownFindings = [...(task.findings ?? []), ...entries.filter((x) => x.kind === 'finding' || x.kind === 'noncoop').map((x) => ({ ...x.body, waiting: x }))];
+    // What the server has, then what waits (a record taken by the server
+    // but whose entry is still leaving the outbox is shown once).
+    const waiting = entries.filter((x) => (x.kind === 'finding' || x.kind === 'noncoop') && !records.some((r) => r.id === x.body?.id));
+    const shownFindings = [...records, ...waiting.map((x) => ({ ...x.body, waiting: x }))];
     clear(findings).append(...shownFindings.map((f) => h('li', {},
       f.severity ? h('span', { class: `badge ${f.severity === 'major' ? 'bad' : 'warn'}`, text: t(`finding.${f.severity}`) }) : h('span', { class: 'badge bad', text: t(`noncoop.${f.type}`) }),
       ' ', f.description, f.rectify_by ? h('span', { class: 'meta', text: ` · ${t('finding.rectifyBy')} ${f.rectify_by}` }) : null,
@@ -291,6 +295,9 @@ export async function taskView(app, main, id) {
       x.state !== VERIFIED && x.state !== REJECTED ? h('span', { class: 'badge warn pending', text: t('outbox.pending') }) : null);
   }
 
+  // The group's findings and non-cooperation records, fresh when online
+  // (the phone keeps the last ones read for offline).
+  if (app.online) refreshRecords(api, id).then(update).catch(() => {});
   return { update };
 }
 

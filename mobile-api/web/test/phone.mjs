@@ -232,6 +232,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
   scenario('phone: budget — the first visit transfers at most 200 KB of app code, compressed (beside the same app uncompressed)', async (page, context) => {
     const compressed = await firstVisitBytes(page, context);
     const plainContext = await context.browser().newContext({ ...phone, extraHTTPHeaders: { 'Accept-Encoding': 'identity' } });
+    plainContext.setDefaultTimeout(45_000); // as every scenario's context (browser.mjs)
     const plain = await firstVisitBytes(await plainContext.newPage(), plainContext);
     await plainContext.close();
     console.log(`      first visit, app code: ${(compressed / 1024).toFixed(1)} KB compressed, ${(plain / 1024).toFixed(1)} KB uncompressed (${(compressed / plain * 100).toFixed(0)}%)`);
@@ -396,6 +397,8 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await shown.getByText('一般隐患').waitFor();
     await shown.getByText('待同步').waitFor({ state: 'detached' });
     await synced(page);
+    // Taken by the server, it stays listed (from the server's list now).
+    await shown.getByText('一般隐患').waitFor();
     const { findings } = await inspectorApi.get(`/api/v1/tasks/${x.id}/findings`);
     assert.equal(findings.length, 1, 'one finding on the server');
     assert.deepEqual(
