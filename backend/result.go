@@ -249,4 +249,13 @@ type PublicResultStore interface {
 	// FindPublicResults lists published results matching f, newest first,
 	// and how many match. EINVALID for a bad cursor or offset.
 	FindPublicResults(ctx context.Context, f PublicResultFilter) ([]*PublicResult, int, error)
+	// PublicResultsHead is a number every write of a published result
+	// changes (after the write), read cheaply: unchanged since a read of
+	// the head that came before a read of the results, the results read
+	// are still current.
+	PublicResultsHead(ctx context.Context) (int64, error)
+	// EachPublicResult calls fn with every published result, in no
+	// particular order and without its earlier versions (History), in one
+	// streamed read; an error of fn stops it and is returned.
+	EachPublicResult(ctx context.Context, fn func(*PublicResult) error) error
 }

@@ -119,7 +119,9 @@ func (s *Service) project(ctx context.Context, t *backend.Task, r *backend.TaskR
 	if err != nil {
 		return err
 	}
-	if err := s.Public.PutPublicResult(ctx, rec); err != nil {
+	err = s.Public.PutPublicResult(ctx, rec)
+	s.publicWritten() // even after an error: the write may have happened
+	if err != nil {
 		return err
 	}
 	r.PublicPending = false
@@ -201,14 +203,22 @@ func (s *Service) publicRecord(ctx context.Context, t *backend.Task, r *backend.
 	return rec, nil
 }
 
-// PublicResults searches the published results (no sign-in needed).
-// EINVALID for a bad cursor or offset.
+// PublicResults searches the published results (no sign-in needed), from
+// the index in memory (public_index.go), or from the store when there are
+// more than PublicIndexMax. EINVALID for a bad cursor or offset.
 func (s *Service) PublicResults(ctx context.Context, f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = backend.PublicResultDefaultLimit
 	}
 	f.Limit = min(f.Limit, backend.PublicResultMaxLimit)
-	return s.Public.FindPublicResults(ctx, f)
+	snap, err := s.publicSnapshot(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if snap.tooMany {
+		return s.Public.FindPublicResults(ctx, f)
+	}
+	return snap.search(f)
 }
 
 // PublicResult returns one published result with its earlier versions.

@@ -97,6 +97,14 @@ type Service struct {
 	Fonts          []string // SUIJI_PDF_FONTS
 	Letterhead     Letterhead
 
+	// The search index of published results (public_index.go): how often
+	// a search reads the store's head (DefaultPublicIndexInterval when 0),
+	// and how many results it holds at most before searches go to the
+	// store (DefaultPublicIndexMax when 0; below 0 always the store).
+	PublicIndexInterval time.Duration
+	PublicIndexMax      int
+	pubIndex            publicIndex
+
 	genOnce sync.Once
 	gen     *documents.Generator
 	genErr  error

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -116,16 +117,22 @@ func (s *PublicResultStore) PutPublicResult(ctx context.Context, r *backend.Publ
 	for range 2 {
 		matched, err := replaceOne(ctx, s.coll(),
 			bson.D{{Key: "_id", Value: r.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: r.Version}}}}, doc)
-		if err != nil || matched {
+		if err != nil {
 			return err
 		}
+		if matched {
+			return s.bumpHead(ctx)
+		}
 		err = insertOne(ctx, s.coll(), doc)
+		if err == nil {
+			return s.bumpHead(ctx)
+		}
 		if backend.ErrorCode(err) != backend.ECONFLICT {
 			return err
 		}
 		// Stored meanwhile, or stored already: replace it if it is older.
 	}
-	return nil
+	return s.bumpHead(ctx) // a repeat changes nothing; the bump is harmless
 }
 
 // InsertPublicResults stores published results that are not stored yet
@@ -138,7 +145,76 @@ func (s *PublicResultStore) InsertPublicResults(ctx context.Context, rs []*backe
 	for i, r := range rs {
 		docs[i], ids[i] = toPublicResultModel(r), r.ID
 	}
-	return insertNew(ctx, s.coll(), ids, docs)
+	inserted, err := insertNew(ctx, s.coll(), ids, docs)
+	if len(inserted) > 0 {
+		if berr := s.bumpHead(ctx); err == nil {
+			err = berr
+		}
+	}
+	return inserted, err
+}
+
+// The head of the published results: one small document, _id "head", in
+// its own collection (a search of public_results must not meet it), whose
+// seq every write of a published result raises after the write. A reader
+// that read the head before reading the results and finds it unchanged
+// later has seen every write since; a changed head means reading again.
+// It is read by _id alone, which every store (FerretDB v1 included)
+// answers from its index.
+func (s *PublicResultStore) head() collection { return s.db.collection("public_results_head") }
+
+const publicHeadID = "head"
+
+type publicHeadModel struct {
+	ID  string    `bson:"_id"`
+	Seq int64     `bson:"seq"`
+	At  time.Time `bson:"at"`
+}
+
+// bumpHead raises the head's seq (creating the head at 1).
+func (s *PublicResultStore) bumpHead(ctx context.Context) error {
+	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}},
+		{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}
+	var err error
+	for range 2 { // two first bumps at once: one upsert inserts, the other retries as an update
+		_, err = s.head().UpdateOne(ctx, bson.D{{Key: "_id", Value: publicHeadID}}, update, options.UpdateOne().SetUpsert(true))
+		if err = translate(err); backend.ErrorCode(err) != backend.ECONFLICT {
+			return err
+		}
+	}
+	return err
+}
+
+// PublicResultsHead implements backend.PublicResultStore: 0 before the
+// first write.
+func (s *PublicResultStore) PublicResultsHead(ctx context.Context) (int64, error) {
+	var m publicHeadModel
+	err := s.head().FindOne(ctx, bson.D{{Key: "_id", Value: publicHeadID}}).Decode(&m)
+	if err = translate(err); backend.ErrorCode(err) == backend.ENOTFOUND {
+		return 0, nil
+	}
+	return m.Seq, err
+}
+
+// EachPublicResult implements backend.PublicResultStore: one streamed read
+// of every published result, in no particular order, without the earlier
+// versions.
+func (s *PublicResultStore) EachPublicResult(ctx context.Context, fn func(*backend.PublicResult) error) error {
+	cur, err := s.coll().Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}).SetBatchSize(1000))
+	if err != nil {
+		return translate(err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var m publicResultModel
+		if err := cur.Decode(&m); err != nil {
+			return translate(err)
+		}
+		if err := fn(m.domain()); err != nil {
+			return err
+		}
+	}
+	return translate(cur.Err())
 }
 
 // FindPublicResult implements backend.PublicResultStore.
