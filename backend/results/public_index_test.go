@@ -1,0 +1,212 @@
+package results_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/results"
+	"suiji/storage/mongodb"
+	"suiji/storage/storagetest"
+)
+
+// countingStore counts the reads of the real store under it.
+type countingStore struct {
+	backend.PublicResultStore
+	finds, loads, heads atomic.Int64
+}
+
+func (c *countingStore) FindPublicResults(ctx context.Context, f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
+	c.finds.Add(1)
+	return c.PublicResultStore.FindPublicResults(ctx, f)
+}
+
+func (c *countingStore) EachPublicResult(ctx context.Context, fn func(*backend.PublicResult) error) error {
+	c.loads.Add(1)
+	return c.PublicResultStore.EachPublicResult(ctx, fn)
+}
+
+func (c *countingStore) PublicResultsHead(ctx context.Context) (int64, error) {
+	c.heads.Add(1)
+	return c.PublicResultStore.PublicResultsHead(ctx)
+}
+
+// publicFixture stores n published results with varied fields: years
+// 2025/2026, three towns, two plans (and none), two departments, the
+// results in turn, names with Latin letters in both cases, USCCs with a
+// letter; some share a publication time, so the id breaks the tie.
+func publicFixture(t *testing.T, db *mongodb.DB, n int) []*backend.PublicResult {
+	t.Helper()
+	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	names := []string{"甲Abc化工有限公司", "乙abc煤业有限公司", "丙.*建材有限公司", "丁 ABC 食品厂"}
+	var out []*backend.PublicResult
+	for i := range n {
+		at := base.Add(time.Duration(i/3) * time.Hour) // three at a time
+		r := &backend.PublicResult{
+			ID: fmt.Sprintf("r%03d", (i*7)%n), Version: 1, Year: 2025 + i%2, Town: []string{"城关镇", "东关镇", "西关镇"}[i%3],
+			PlanID: []string{"p1", "p2", ""}[i%3], DepartmentID: []string{"d1", "d2"}[i%2],
+			EnterpriseName: fmt.Sprintf("%s%d号", names[i%4], i), USCC: fmt.Sprintf("91140525MA%07dX", i),
+			Result: backend.InspectionResults[i%len(backend.InspectionResults)], FirstPublished: at, PublishedAt: at,
+			Items: []backend.PublicItem{{Code: "A1", Name: "安全生产责任制"}},
+		}
+		if err := db.PublicResults().PutPublicResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func ids(rs []*backend.PublicResult) []string {
+	out := []string{}
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// TestPublicIndexAnswersAsTheStore: every filter, text rule, page by
+// offset and by cursor answers from the index exactly what the store's
+// query answers, and the store is not searched.
+func TestPublicIndexAnswersAsTheStore(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Mongo(t)
+	publicFixture(t, db, 40)
+	store := &countingStore{PublicResultStore: db.PublicResults()}
+	svc := &results.Service{Public: store}
+	ctx := t.Context()
+	filters := []backend.PublicResultFilter{
+		{}, {Year: 2026}, {Year: 2024}, {Town: "东关镇"}, {PlanID: "p2"}, {DepartmentID: "d1", Year: 2025},
+		{Result: backend.ResultNoProblem}, {Result: backend.ResultNoProblem, Town: "城关镇"},
+		{Text: "abc"}, {Text: "Abc"}, {Text: "ABC"}, {Text: "  煤业 "}, {Text: ".*"}, {Text: "丙.*建材"},
+		{Text: "91140525ma00000"}, {Text: "91140525MA000001"}, {Text: "0525"}, {Text: "1号"}, {Text: "不存在"},
+		{Limit: 7}, {Limit: 7, Offset: 5}, {Year: 2026, Offset: 30}, {Text: "有限公司", Limit: 3, Offset: 2},
+	}
+	for _, f := range filters {
+		if f.Limit == 0 {
+			f.Limit = backend.PublicResultMaxLimit
+		}
+		want, wantTotal, err := db.PublicResults().FindPublicResults(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, total, err := svc.PublicResults(ctx, f)
+		if err != nil || total != wantTotal || !slices.Equal(ids(got), ids(want)) {
+			t.Errorf("%+v: got %v (total %d, %v), want %v (total %d)", f, ids(got), total, err, ids(want), wantTotal)
+		}
+		for i := range min(len(got), len(want)) {
+			if got[i].EnterpriseName != want[i].EnterpriseName || got[i].USCC != want[i].USCC || len(got[i].Items) != 1 ||
+				!got[i].FirstPublished.Equal(want[i].FirstPublished) || got[i].Town != want[i].Town {
+				t.Errorf("%+v: %d differs: %+v, want %+v", f, i, got[i], want[i])
+			}
+		}
+	}
+	// Paging by cursor, with a filter: every match once, in the store's order.
+	for _, f := range []backend.PublicResultFilter{{Limit: 3}, {Year: 2026, Limit: 4}, {Text: "abc", Limit: 2}} {
+		want, _, err := db.PublicResults().FindPublicResults(ctx, backend.PublicResultFilter{Year: f.Year, Text: f.Text, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		for range 50 {
+			page, total, err := svc.PublicResults(ctx, f)
+			if err != nil || total != len(want) {
+				t.Fatalf("%+v: total %d, %v; want %d", f, total, err, len(want))
+			}
+			seen = append(seen, ids(page)...)
+			if len(page) < f.Limit {
+				break
+			}
+			f.After = f.CursorOf(page[len(page)-1])
+		}
+		if !slices.Equal(seen, ids(want)) {
+			t.Errorf("paged %v, want %v", seen, ids(want))
+		}
+	}
+	for _, f := range []backend.PublicResultFilter{{Offset: backend.MaxOffset + 1}, {After: backend.Cursor{"x"}}} {
+		if _, _, err := svc.PublicResults(ctx, f); backend.ErrorCode(err) != backend.EINVALID {
+			t.Errorf("%+v: %v, want EINVALID", f, err)
+		}
+	}
+	if store.finds.Load() != 0 || store.loads.Load() != 1 {
+		t.Fatalf("the store was searched %d times and read whole %d times; want 0 and 1", store.finds.Load(), store.loads.Load())
+	}
+}
+
+// TestPublicIndexFollowsTheHead: a write on one instance (its own
+// Service) shows on another within the interval, and not before the head
+// is read again; searches at once share one reload.
+func TestPublicIndexFollowsTheHead(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Mongo(t)
+	publicFixture(t, db, 5)
+	ctx := t.Context()
+	store := &countingStore{PublicResultStore: db.PublicResults()}
+	fresh := &results.Service{Public: store, PublicIndexInterval: 100 * time.Millisecond}
+	slow := &results.Service{Public: db.PublicResults(), PublicIndexInterval: time.Hour}
+	for _, s := range []*results.Service{fresh, slow} {
+		if _, total, err := s.PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 5 {
+			t.Fatalf("before: %d, %v", total, err)
+		}
+	}
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := db.PublicResults().PutPublicResult(ctx, &backend.PublicResult{ID: "new", Version: 1, Year: 2027,
+		EnterpriseName: "新发布企业", USCC: "91140525MA9999999X", Result: backend.ResultNoProblem, FirstPublished: at, PublishedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, err := slow.PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 5 {
+		t.Fatalf("within its hour the index answered %d (%v); want the 5 it holds", total, err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			list, total, err := fresh.PublicResults(ctx, backend.PublicResultFilter{Text: "新发布"})
+			if err != nil || total != 1 || list[0].ID != "new" {
+				t.Errorf("after the interval: %v of %d, %v", ids(list), total, err)
+			}
+		})
+	}
+	wg.Wait()
+	if loads, heads := store.loads.Load(), store.heads.Load(); loads != 2 || heads != 2 {
+		t.Fatalf("%d reloads and %d reads of the head; want 2 and 2 (the first, then one shared)", loads, heads)
+	}
+	// An unchanged head costs a read of it and no reload.
+	time.Sleep(150 * time.Millisecond)
+	if _, total, err := fresh.PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 6 {
+		t.Fatalf("unchanged: %d, %v", total, err)
+	}
+	if loads, heads := store.loads.Load(), store.heads.Load(); loads != 2 || heads != 3 {
+		t.Fatalf("%d reloads and %d reads of the head; want 2 and 3", loads, heads)
+	}
+}
+
+// TestPublicIndexFallsBackToTheStore: above PublicIndexMax (or with it
+// below 0) the search is the store's, with the same answers.
+func TestPublicIndexFallsBackToTheStore(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Mongo(t)
+	publicFixture(t, db, 6)
+	ctx := t.Context()
+	for _, limit := range []int{5, -1} {
+		store := &countingStore{PublicResultStore: db.PublicResults()}
+		svc := &results.Service{Public: store, PublicIndexMax: limit}
+		list, total, err := svc.PublicResults(ctx, backend.PublicResultFilter{Year: 2026, Limit: 2})
+		if err != nil || total != 3 || len(list) != 2 {
+			t.Fatalf("max %d: %v of %d, %v", limit, ids(list), total, err)
+		}
+		if store.finds.Load() != 1 {
+			t.Fatalf("max %d: the store was searched %d times; want 1", limit, store.finds.Load())
+		}
+	}
+	store := &countingStore{PublicResultStore: db.PublicResults()}
+	svc := &results.Service{Public: store, PublicIndexMax: 6}
+	if _, total, err := svc.PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 6 || store.finds.Load() != 0 {
+		t.Fatalf("at the maximum: %d, %v, %d store searches", total, err, store.finds.Load())
+	}
+}
