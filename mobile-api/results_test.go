@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/cmd/wire"
 )
 
 // resultWorld is a dispatched plan whose tasks the test completes itself,
@@ -584,6 +585,38 @@ func TestPublicResultsSearch(t *testing.T) {
 			wantContain: []string{`"` + bad.field + `"`}}.run(t, env)
 	}
 	scenario{method: "GET", path: "/public/v1/results/" + w.tasks[4].ID, wantStatus: 404}.run(t, env)
+}
+
+// TestPublicationShowsOnAnotherInstance: two instances on one database,
+// each with its own search index. A publication through the first shows
+// in its own search at once and in the second's within the second's
+// interval (the head is read again after it).
+func TestPublicationShowsOnAnotherInstance(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newResultWorld(t, env)
+	other := wire.Services(&wire.Stores{Mongo: env.db, Cache: env.cache}, env.stack, func() time.Time { return time.Now().UTC() })
+	const interval = 300 * time.Millisecond
+	other.Results.PublicIndexInterval = interval
+	search := func() int {
+		t.Helper()
+		_, total, err := other.Results.PublicResults(t.Context(), backend.PublicResultFilter{Text: w.tasks[0].Enterprise.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total
+	}
+	if n := search(); n != 0 {
+		t.Fatalf("before the publication the other instance found %d", n)
+	}
+	w.complete(t, env, 0, cst(2026, 11, 2, 10, 0))
+	w.reviewAndPublish(t, env, w.tasks[0].ID, backend.ResultNoProblem)
+	if got := publicSearch(t, env, "text="+url.QueryEscape(w.tasks[0].Enterprise.Name)); got.Total != 1 {
+		t.Fatalf("the publishing instance found %d", got.Total)
+	}
+	time.Sleep(interval)
+	if n := search(); n != 1 {
+		t.Fatalf("after its interval the other instance found %d, want 1", n)
+	}
 }
 
 // TestPublicationInterruptedIsRepaired: a publication whose public record
