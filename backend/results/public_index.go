@@ -38,10 +38,11 @@ import (
 // # Memory
 //
 // A result costs its record: about 0.3 KB of fixed fields plus its own
-// strings (id, name, USCC; about 0.1 KB) and its items (32 bytes each,
-// the strings shared), so about 0.6–1 KB with a dozen items; repeated
-// strings (towns, plans, departments, items, results, dates) are shared
-// within the index. A reload holds the old and the new index at once.
+// strings (id, name, USCC; about 0.1 KB), 32 bytes an item checked and
+// its dispositions; repeated strings (towns, plans, departments, items,
+// results, dates) are shared within the index. BenchmarkPublicResultSearch
+// measures about 420 bytes a result with a few items each; a dozen items
+// make it about 0.8 KB. A reload holds the old and the new index at once.
 // Above PublicIndexMax results (200,000 unless set, so at most a few
 // hundred MB) the index is not built and searches go to the store
 // (FindPublicResults), as they also do with PublicIndexMax < 0.
