@@ -23,7 +23,9 @@
 // at start and then every scheduler interval) or by the next change of
 // that result, which completes it first. A
 // correction is a new version with its reason; the earlier versions stay
-// readable and the record says it was corrected.
+// readable and the record says it was corrected. Searches answer from an
+// index of the public records in memory, kept per instance and refreshed
+// when the store's head moves (public_index.go).
 //
 // # The statutory documents and the archive
 //

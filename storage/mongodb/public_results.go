@@ -171,8 +171,13 @@ type publicHeadModel struct {
 	At  time.Time `bson:"at"`
 }
 
-// bumpHead raises the head's seq (creating the head at 1).
+// bumpHead raises the head's seq (creating the head at 1). On FerretDB,
+// whose updates are not atomic, two instances bumping at once may both
+// write the same seq; each does so after its write, so a reader that read
+// the head before either still sees it move, and one that read it between
+// them reads both writes when it reads the results.
 func (s *PublicResultStore) bumpHead(ctx context.Context) error {
+	defer lockDocument(s.head(), publicHeadID)()
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}},
 		{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}
 	var err error
@@ -228,6 +233,9 @@ func (s *PublicResultStore) FindPublicResult(ctx context.Context, id string) (*b
 
 // FindPublicResults implements backend.PublicResultStore. The listing
 // leaves out the earlier versions, which only the single result shows.
+// It reads the whole collection twice on FerretDB (the regular expression
+// and the count); searches answer from results.Service's index instead
+// and come here only above its maximum.
 func (s *PublicResultStore) FindPublicResults(ctx context.Context, f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
 	filter := bson.D{}
 	add := func(key string, value any) { filter = append(filter, bson.E{Key: key, Value: value}) }
