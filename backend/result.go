@@ -254,6 +254,11 @@ type PublicResultStore interface {
 	// the head that came before a read of the results, the results read
 	// are still current.
 	PublicResultsHead(ctx context.Context) (int64, error)
+	// PublicResultChanges returns the ids of the results the writes that
+	// moved the head from after to upTo changed (repeats possible), or
+	// false when the store cannot tell (too many writes ago, or one not
+	// recorded yet): then read everything. Cheap for a few writes.
+	PublicResultChanges(ctx context.Context, after, upTo int64) ([]string, bool, error)
 	// EachPublicResult calls fn with every published result, in no
 	// particular order and without its earlier versions (History), in one
 	// streamed read; an error of fn stops it and is returned.

@@ -26,9 +26,12 @@ import (
 // Every write of a published result raises the store's head
 // (backend.PublicResultStore.PublicResultsHead) after the write. A search
 // reads the head at most once every PublicIndexInterval (1 s unless set)
-// and, when it changed, reads every published result again (one streamed
-// read, EachPublicResult) before answering; the head is read before the
-// results, so a write the read missed has changed the head again. Reading
+// and, when it moved, reads by id the results the writes since changed
+// (PublicResultChanges, FindPublicResult) — or, when the store cannot
+// tell which or there were more than maxPublicPatch writes, every
+// published result again (one streamed read, EachPublicResult) — before
+// answering; the head is read before the results, so a write the read
+// missed has moved the head again. Reading
 // the head and reloading run once at a time per Service: searches arriving
 // meanwhile wait for the same answer rather than reading again. A
 // publication through this Service marks the index stale, so that the
@@ -170,6 +173,12 @@ func (s *Service) loadPublic(ctx context.Context, old *publicSnapshot) (*publicS
 	if limit == 0 {
 		limit = DefaultPublicIndexMax
 	}
+	if old != nil && !old.tooMany && head > old.head && head-old.head <= maxPublicPatch {
+		snap, ok, err := s.patchPublic(ctx, old, head, limit)
+		if err != nil || ok {
+			return snap, err
+		}
+	}
 	snap := &publicSnapshot{head: head}
 	if limit < 0 {
 		snap.tooMany = true
@@ -204,13 +213,60 @@ func (s *Service) loadPublic(ctx context.Context, old *publicSnapshot) (*publicS
 	case err != nil:
 		return nil, err
 	}
-	slices.SortFunc(snap.rows, func(a, b publicIndexed) int {
+	sortPublic(snap.rows)
+	return snap, nil
+}
+
+// maxPublicPatch is how many writes behind an index may be to be patched
+// (patchPublic) rather than read again.
+const maxPublicPatch = 200
+
+// patchPublic brings old up to head by reading only the results the
+// writes since changed, by id; false when the store cannot tell which
+// (read everything then).
+func (s *Service) patchPublic(ctx context.Context, old *publicSnapshot, head int64, limit int) (*publicSnapshot, bool, error) {
+	ids, ok, err := s.Public.PublicResultChanges(ctx, old.head, head)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	changed := map[string]*backend.PublicResult{}
+	for _, id := range ids {
+		if changed[id] != nil {
+			continue
+		}
+		r, err := s.Public.FindPublicResult(ctx, id)
+		if backend.ErrorCode(err) == backend.ENOTFOUND {
+			return nil, false, nil
+		} else if err != nil {
+			return nil, false, err
+		}
+		r.History = nil
+		changed[id] = r
+	}
+	snap := &publicSnapshot{head: head, rows: make([]publicIndexed, 0, len(old.rows)+len(changed))}
+	for _, row := range old.rows {
+		if changed[row.r.ID] == nil {
+			snap.rows = append(snap.rows, row)
+		}
+	}
+	if len(snap.rows)+len(changed) > limit {
+		return nil, false, nil
+	}
+	for _, r := range changed {
+		snap.rows = append(snap.rows, publicIndexed{key: backend.PublicOrderKey(r.FirstPublished), r: r})
+	}
+	sortPublic(snap.rows)
+	return snap, true, nil
+}
+
+// sortPublic sorts rows as the store's listing: by order key, then id.
+func sortPublic(rows []publicIndexed) {
+	slices.SortFunc(rows, func(a, b publicIndexed) int {
 		if c := strings.Compare(a.key, b.key); c != 0 {
 			return c
 		}
 		return strings.Compare(a.r.ID, b.r.ID)
 	})
-	return snap, nil
 }
 
 // search answers f (its Limit set) from the index as FindPublicResults

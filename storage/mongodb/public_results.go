@@ -121,18 +121,18 @@ func (s *PublicResultStore) PutPublicResult(ctx context.Context, r *backend.Publ
 			return err
 		}
 		if matched {
-			return s.bumpHead(ctx)
+			return s.bumpHead(ctx, r.ID)
 		}
 		err = insertOne(ctx, s.coll(), doc)
 		if err == nil {
-			return s.bumpHead(ctx)
+			return s.bumpHead(ctx, r.ID)
 		}
 		if backend.ErrorCode(err) != backend.ECONFLICT {
 			return err
 		}
 		// Stored meanwhile, or stored already: replace it if it is older.
 	}
-	return s.bumpHead(ctx) // a repeat changes nothing; the bump is harmless
+	return s.bumpHead(ctx, r.ID) // a repeat changes nothing; the bump is harmless
 }
 
 // InsertPublicResults stores published results that are not stored yet
@@ -147,7 +147,7 @@ func (s *PublicResultStore) InsertPublicResults(ctx context.Context, rs []*backe
 	}
 	inserted, err := insertNew(ctx, s.coll(), ids, docs)
 	if len(inserted) > 0 {
-		if berr := s.bumpHead(ctx); err == nil {
+		if berr := s.bumpHead(ctx, inserted...); err == nil {
 			err = berr
 		}
 	}
@@ -171,23 +171,74 @@ type publicHeadModel struct {
 	At  time.Time `bson:"at"`
 }
 
-// bumpHead raises the head's seq (creating the head at 1). On FerretDB,
-// whose updates are not atomic, two instances bumping at once may both
-// write the same seq; each does so after its write, so a reader that read
-// the head before either still sees it move, and one that read it between
-// them reads both writes when it reads the results.
-func (s *PublicResultStore) bumpHead(ctx context.Context) error {
-	defer lockDocument(s.head(), publicHeadID)()
+// publicChangesKept is how many change records (which results each
+// write changed) the store keeps, the newest.
+const publicChangesKept = 1000
+
+// changes holds a record per seq of the head: the ids of the results that
+// write changed, _id the seq, read by _id alone.
+func (s *PublicResultStore) changes() collection { return s.db.collection("public_results_changes") }
+
+type publicChangeModel struct {
+	Seq int64    `bson:"_id"`
+	IDs []string `bson:"ids"` // none: unknown, read everything again
+}
+
+// bumpHead raises the head's seq (creating the head at 1) and records
+// that write's ids under the new seq, dropping the record that falls out
+// of the publicChangesKept kept. On FerretDB, whose updates are not
+// atomic, two instances bumping at once may both get the same seq: each
+// bumps after its write, so the head still moves for every reader, and
+// the second to record finds the seq taken and bumps again with a record
+// of no ids, which sends readers to read everything.
+func (s *PublicResultStore) bumpHead(ctx context.Context, ids ...string) error {
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}},
 		{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}
+	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
+	var m publicHeadModel
 	var err error
+	unlock := lockDocument(s.head(), publicHeadID)
 	for range 2 { // two first bumps at once: one upsert inserts, the other retries as an update
-		_, err = s.head().UpdateOne(ctx, bson.D{{Key: "_id", Value: publicHeadID}}, update, options.UpdateOne().SetUpsert(true))
-		if err = translate(err); backend.ErrorCode(err) != backend.ECONFLICT {
-			return err
+		err = translate(s.head().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: publicHeadID}}, update, opts).Decode(&m))
+		if backend.ErrorCode(err) != backend.ECONFLICT {
+			break
 		}
 	}
-	return err
+	unlock()
+	if err != nil {
+		return err
+	}
+	_, err = s.changes().InsertOne(ctx, publicChangeModel{Seq: m.Seq, IDs: ids})
+	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT && len(ids) > 0 {
+		return s.bumpHead(ctx)
+	} else if err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
+		return err
+	}
+	_, _ = s.changes().DeleteOne(ctx, bson.D{{Key: "_id", Value: m.Seq - publicChangesKept}})
+	return nil
+}
+
+// PublicResultChanges implements backend.PublicResultStore: one read by
+// _id per write.
+func (s *PublicResultStore) PublicResultChanges(ctx context.Context, after, upTo int64) ([]string, bool, error) {
+	if after < 0 || upTo < after || upTo-after > publicChangesKept {
+		return nil, false, nil
+	}
+	var ids []string
+	for seq := after + 1; seq <= upTo; seq++ {
+		var m publicChangeModel
+		err := translate(s.changes().FindOne(ctx, bson.D{{Key: "_id", Value: seq}}).Decode(&m))
+		switch {
+		case backend.ErrorCode(err) == backend.ENOTFOUND:
+			return nil, false, nil // dropped, or its writer has not recorded it yet
+		case err != nil:
+			return nil, false, err
+		case len(m.IDs) == 0:
+			return nil, false, nil
+		}
+		ids = append(ids, m.IDs...)
+	}
+	return ids, true, nil
 }
 
 // PublicResultsHead implements backend.PublicResultStore: 0 before the

@@ -40,7 +40,8 @@ func TestInsertPublicResultsLeavesStoredOnes(t *testing.T) {
 // TestPublicResultsHeadMovesOnEveryWrite: the head starts at 0 and every
 // put (a new result, a newer version, a repeat) and every bulk insert
 // that stores something raises it; a bulk insert storing nothing leaves
-// it. EachPublicResult reads every result once, without earlier versions.
+// it. The change records name what each write changed; EachPublicResult
+// reads every result once, without earlier versions.
 func TestPublicResultsHeadMovesOnEveryWrite(t *testing.T) {
 	t.Parallel()
 	store := storagetest.Mongo(t).PublicResults()
@@ -88,6 +89,15 @@ func TestPublicResultsHeadMovesOnEveryWrite(t *testing.T) {
 		_, err := store.InsertPublicResults(ctx, []*backend.PublicResult{result("r2", 1)})
 		return err
 	})
+	if got, ok, err := store.PublicResultChanges(ctx, 0, last); err != nil || !ok || !slices.Equal(got, []string{"r1", "r1", "r1", "r2", "r3"}) {
+		t.Fatalf("changes up to %d: %v, %v, %v", last, got, ok, err)
+	}
+	if got, ok, err := store.PublicResultChanges(ctx, 2, 3); err != nil || !ok || !slices.Equal(got, []string{"r1"}) {
+		t.Fatalf("the third write's changes: %v, %v, %v", got, ok, err)
+	}
+	if _, ok, err := store.PublicResultChanges(ctx, last, last+1); err != nil || ok {
+		t.Fatalf("a write not made yet: %v, %v; want not known", ok, err)
+	}
 	var seen []string
 	if err := store.EachPublicResult(ctx, func(r *backend.PublicResult) error {
 		if r.History != nil {
