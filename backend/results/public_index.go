@@ -44,8 +44,8 @@ import (
 // strings (id, name, USCC; about 0.1 KB), 32 bytes an item checked and
 // its dispositions; repeated strings (towns, plans, departments, items,
 // results, dates) are shared within the index. BenchmarkPublicResultSearch
-// measures about 420 bytes a result with a few items each; a dozen items
-// make it about 0.8 KB. A reload holds the old and the new index at once.
+// measures about 420–490 bytes a result with two items each; a dozen
+// items make it about 0.8 KB. A reload holds the old and the new index at once.
 // Above PublicIndexMax results (200,000 unless set, so at most a few
 // hundred MB) the index is not built and searches go to the store
 // (FindPublicResults), as they also do with PublicIndexMax < 0.
