@@ -48,7 +48,9 @@ import (
 // items make it about 0.8 KB. A reload holds the old and the new index at once.
 // Above PublicIndexMax results (200,000 unless set, so at most a few
 // hundred MB) the index is not built and searches go to the store
-// (FindPublicResults), as they also do with PublicIndexMax < 0.
+// (FindPublicResults), as they also do with PublicIndexMax < 0; since
+// published results are never removed, they stay there (a moved head is
+// not followed by another read) until the instance restarts.
 
 // Defaults of the search index.
 const (
@@ -172,6 +174,10 @@ func (s *Service) loadPublic(ctx context.Context, old *publicSnapshot) (*publicS
 	limit := s.PublicIndexMax
 	if limit == 0 {
 		limit = DefaultPublicIndexMax
+	}
+	if old != nil && old.tooMany && head >= old.head {
+		// Published results are never removed: still too many.
+		return &publicSnapshot{head: head, tooMany: true}, nil
 	}
 	if old != nil && !old.tooMany && head > old.head && head-old.head <= maxPublicPatch {
 		snap, ok, err := s.patchPublic(ctx, old, head, limit)

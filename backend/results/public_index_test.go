@@ -244,9 +244,30 @@ func TestPublicIndexFallsBackToTheStore(t *testing.T) {
 			t.Fatalf("max %d: the store was searched %d times; want 1", limit, store.finds.Load())
 		}
 	}
-	store := &countingStore{PublicResultStore: db.PublicResults()}
-	svc := &results.Service{Public: store, PublicIndexMax: 6}
-	if _, total, err := svc.PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 6 || store.finds.Load() != 0 {
-		t.Fatalf("at the maximum: %d, %v, %d store searches", total, err, store.finds.Load())
+	atMax := &countingStore{PublicResultStore: db.PublicResults()}
+	if _, total, err := (&results.Service{Public: atMax, PublicIndexMax: 6}).PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 6 || atMax.finds.Load() != 0 {
+		t.Fatalf("at the maximum: %d, %v, %d store searches", total, err, atMax.finds.Load())
 	}
+	// Too many stays too many: a write moves the head, and the search
+	// goes to the store without reading everything again.
+	store := &countingStore{PublicResultStore: db.PublicResults()}
+	svc := &results.Service{Public: store, PublicIndexMax: 6, PublicIndexInterval: -1}
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := db.PublicResults().PutPublicResult(ctx, &backend.PublicResult{ID: "seventh", Version: 1, Year: 2027,
+		EnterpriseName: "第七家企业", USCC: "91140525MA7777777X", Result: backend.ResultNoProblem, FirstPublished: at, PublishedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, total, err := svc.PublicResults(ctx, backend.PublicResultFilter{}); err != nil || total != 7 {
+			t.Fatalf("above the maximum: %d, %v", total, err)
+		}
+		if err := db.PublicResults().PutPublicResult(ctx, &backend.PublicResult{ID: "seventh", Version: 2, Year: 2027,
+			EnterpriseName: "第七家企业", USCC: "91140525MA7777777X", Result: backend.ResultNoProblem, FirstPublished: at, PublishedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if store.loads.Load() != 1 || store.finds.Load() != 2 || store.heads.Load() != 2 {
+		t.Fatalf("%d full reads, %d store searches, %d reads of the head; want 1, 2 and 2", store.loads.Load(), store.finds.Load(), store.heads.Load())
+	}
+
 }

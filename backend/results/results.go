@@ -100,7 +100,8 @@ type Service struct {
 	Letterhead     Letterhead
 
 	// The search index of published results (public_index.go): how often
-	// a search reads the store's head (DefaultPublicIndexInterval when 0),
+	// a search reads the store's head (DefaultPublicIndexInterval when 0,
+	// every search when below 0),
 	// and how many results it holds at most before searches go to the
 	// store (DefaultPublicIndexMax when 0; below 0 always the store).
 	PublicIndexInterval time.Duration
