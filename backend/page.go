@@ -3,6 +3,7 @@ package backend
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 )
 
 // Listings page by keyset: a page is the first Limit records after the
@@ -24,6 +25,22 @@ type Cursor []string
 // MaxOffset is the largest offset a listing accepts; later pages use a
 // cursor.
 const MaxOffset = 1000
+
+// CheckOffset refuses an offset above MaxOffset: EINVALID (field
+// "offset").
+func CheckOffset(offset int) error {
+	if offset <= MaxOffset {
+		return nil
+	}
+	return InvalidFields("offset too large",
+		map[string]string{"offset": "at most " + strconv.Itoa(MaxOffset) + "; page on with after (the next value of the previous page)"})
+}
+
+// ForeignCursor is the error for a cursor that decodes but was not made
+// by the listing given it: EINVALID (field "after").
+func ForeignCursor() error {
+	return InvalidFields("invalid cursor", map[string]string{"after": "not a cursor of this listing"})
+}
 
 // Encode returns the cursor as an opaque, URL-safe string.
 func (c Cursor) Encode() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -279,14 +278,13 @@ func sortPublic(rows []publicIndexed) {
 // would from the store: the same filters, text rules, order, total,
 // cursor and offset limits.
 func (p *publicSnapshot) search(f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
-	if f.Offset > backend.MaxOffset {
-		return nil, 0, backend.InvalidFields("offset too large",
-			map[string]string{"offset": "at most " + strconv.Itoa(backend.MaxOffset) + "; page on with after (the next value of the previous page)"})
+	if err := backend.CheckOffset(f.Offset); err != nil {
+		return nil, 0, err
 	}
 	start := 0
 	if len(f.After) > 0 {
 		if len(f.After) != 2 {
-			return nil, 0, backend.InvalidFields("invalid cursor", map[string]string{"after": "not a cursor of this listing"})
+			return nil, 0, backend.ForeignCursor()
 		}
 		key, id := f.After[0], f.After[1]
 		start, _ = slices.BinarySearchFunc(p.rows, 0, func(row publicIndexed, _ int) int {

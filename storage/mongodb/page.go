@@ -30,9 +30,8 @@ type listing struct {
 // answers without reading the records before it; an offset skips records
 // and is refused beyond backend.MaxOffset.
 func pagedFind[M any, D any](ctx context.Context, c collection, l listing, domain func(*M) D) ([]D, int, error) {
-	if l.offset > backend.MaxOffset {
-		return nil, 0, backend.InvalidFields("offset too large",
-			map[string]string{"offset": "at most " + strconv.Itoa(backend.MaxOffset) + "; page on with after (the next value of the previous page)"})
+	if err := backend.CheckOffset(l.offset); err != nil {
+		return nil, 0, err
 	}
 	// The count and the page are independent reads: run them side by side
 	// (a server without an index for the filter, such as FerretDB, scans
@@ -96,7 +95,7 @@ func cursorValues(c backend.Cursor, n int, toInt ...int) ([]any, error) {
 	if len(c) == 0 {
 		return nil, nil
 	}
-	bad := backend.InvalidFields("invalid cursor", map[string]string{"after": "not a cursor of this listing"})
+	bad := backend.ForeignCursor()
 	if len(c) != n {
 		return nil, bad
 	}

@@ -356,7 +356,7 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 	if after != nil {
 		at, err := time.Parse(time.RFC3339Nano, f.After[0])
 		if err != nil {
-			return nil, 0, backend.InvalidFields("invalid cursor", map[string]string{"after": "not a cursor of this listing"})
+			return nil, 0, backend.ForeignCursor()
 		}
 		after[0] = at
 	}
