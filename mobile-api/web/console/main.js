@@ -32,6 +32,7 @@ const routes = [
   ['/plans/:id', () => import('./views/plan.js'), 'nav.plans'],
   ['/ceremony/:id', () => import('./views/ceremony.js'), 'nav.plans'],
   ['/tasks', () => import('./views/tasks.js'), 'nav.tasks'],
+  ['/tasks/:id', () => import('./views/task.js'), 'nav.tasks'],
   ['/stats', () => import('./views/stats.js'), 'nav.stats'],
   ['/audit', () => import('./views/audit.js'), 'nav.audit'],
 ];

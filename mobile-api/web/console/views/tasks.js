@@ -1,5 +1,6 @@
 // 检查任务: the tasks dispatched from draws (and targeted checks), with
-// their groups, deadlines and state; the overdue list (art. 21, 24).
+// their groups, deadlines and state; the overdue list (art. 21, 24). A
+// task's name opens it (views/task.js).
 import { h } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import { pagedTable, select, checkbox } from '../widgets.js';
@@ -18,7 +19,7 @@ export async function render({ api }) {
     },
     filters: [plan, year, state, overdue],
     columns: [
-      { label: t('field.name'), cell: (x) => [h('strong', { text: x.enterprise.name }), h('br'), h('code', { text: x.enterprise.uscc })] },
+      { label: t('field.name'), cell: (x) => [h('a', { href: `#/tasks/${encodeURIComponent(x.id)}`, title: t('tasks.open') }, h('strong', { text: x.enterprise.name })), h('br'), h('code', { text: x.enterprise.uscc })] },
       { label: t('field.town'), cell: (x) => x.enterprise.town },
       { label: t('tasks.kind'), cell: (x) => t(`tasks.kind.${x.kind}`) },
       { label: t('cer.group'), cell: (x) => x.members.filter((m) => !m.removed_at).map((m) => `${m.name}（${m.badge_no}）`).join('、') },
