@@ -280,14 +280,67 @@ scenario('statistics show coverage and random share, and the audit chain verifie
 
 registerPhoneScenarios({ scenario, base, password, shot, state });
 
-// After the phone's on-site scenarios: the task they completed is reviewed
-// and published through the API, as the bureau does from the console.
+// After the phone's on-site scenarios: the coordinator opens the task they
+// completed from the task list, sees the group's progress, approves the
+// result, records the feedback's delivery (a refusal shown first) and
+// publishes it; the archived documents appear with working links.
+scenario('a coordinator reviews, records the feedback of and publishes the completed task on its detail view', async (page) => {
+  const x = state.siteTask;
+  assert.ok(x, 'the phone scenarios completed a task');
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/tasks`);
+  await page.getByLabel('状态', { exact: true }).selectOption('completed');
+  await page.locator(`tbody a[href="#/tasks/${encodeURIComponent(x.id)}"]`).click();
+  await page.getByRole('heading', { name: x.enterprise.name }).waitFor();
+  await page.locator('#task-state', { hasText: '已完成' }).waitFor();
+  const group = page.locator('#task-group tbody tr');
+  assert.equal(await group.count(), x.members.length, 'every member is listed');
+  for (const m of x.members) {
+    const row = group.filter({ hasText: m.badge_no });
+    const [checkedIn, submitted] = (await row.locator('td').allTextContents()).slice(3);
+    assert.match(checkedIn, /^是/, `${m.badge_no} checked in`);
+    assert.equal(submitted, '是', `${m.badge_no} submitted`);
+  }
+  assert.equal(await page.locator('#task-checklist tbody tr').count(), x.items.length, 'every item has its row');
+  assert.ok(await page.locator('#task-findings li').count() >= 1, 'the finding is listed');
+  await page.locator('#task-feedback-due', { hasText: /\d{4}-\d{2}-\d{2}/ }).waitFor();
+
+  await page.locator('#review-result').selectOption('problems_found_rectification_ordered');
+  await page.getByRole('button', { name: '审核通过', exact: true }).click();
+  await page.locator('#task-state', { hasText: '已审核' }).waitFor();
+  await page.locator('#task-result', { hasText: '发现问题，责令整改' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: '审核通过', exact: true }).count(), 0, 'a reviewed task is not reviewed again');
+  for (const name of ['现场检查记录', '责令限期整改指令书']) {
+    const link = page.locator('#task-documents a', { hasText: name });
+    await link.waitFor();
+    const res = await page.request.get(await link.getAttribute('href'));
+    assert.equal(res.status(), 200, `${name} downloads`);
+    assert.equal((await res.body()).subarray(0, 4).toString(), '%PDF', `${name} is a PDF`);
+  }
+
+  // The API's refusal is shown in the page: postal delivery needs its
+  // receiver and tracking number.
+  await page.locator('#feedback-method').selectOption('postal');
+  await page.getByRole('button', { name: '记录送达' }).click();
+  await page.locator('p.error[role="status"]', { hasText: 'tracking_no' }).waitFor();
+  await page.locator('#feedback-receiver').fill('王建国');
+  await page.locator('#feedback-tracking').fill('EMS1234567890');
+  await page.getByRole('button', { name: '记录送达' }).click();
+  await page.locator('#task-feedback', { hasText: '邮寄送达' }).waitFor();
+  assert.equal(await page.locator('#feedback-method').count(), 0, 'feedback is recorded once');
+
+  await page.getByRole('button', { name: '公开', exact: true }).click();
+  await page.locator('#task-state', { hasText: '已公示' }).waitFor();
+  await page.locator('#task-history', { hasText: '已公示（第 1 版）' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: '公开', exact: true }).count(), 0, 'published once');
+  await shot(page, 'console-task');
+});
+
+// The published result on the portal.
 scenario('a citizen finds a published result by enterprise name on the portal and sees no contact data', async (page) => {
   const x = state.siteTask;
   assert.ok(x, 'the phone scenarios completed a task');
   const coord = await apiAs(base, 'coordinator', password);
-  await coord.post(`/api/v1/tasks/${x.id}/review`, { decision: 'approve', result: 'problems_found_rectification_ordered' });
-  await coord.post(`/api/v1/tasks/${x.id}/publish`);
 
   // What must never show: the enterprise's contacts, every inspector's
   // name, badge and phone.
