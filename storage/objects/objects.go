@@ -187,10 +187,13 @@ func (s *Store) EnsureBuckets(ctx context.Context) error {
 // and creates it again with object lock. It reports whether the bucket
 // has object lock now; false (and no error) when it holds objects.
 func (s *Store) recreateLocked(ctx context.Context, bucket string) (bool, error) {
-	for obj := range s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{WithVersions: true, Recursive: true, MaxKeys: 1}) {
-		if obj.Err != nil {
-			return false, wrap(obj.Err, "listing bucket %s", bucket)
-		}
+	// The first entry, if any, tells; cancelling stops the listing behind it.
+	listCtx, cancel := context.WithCancel(ctx)
+	obj, found := <-s.client.ListObjects(listCtx, bucket, minio.ListObjectsOptions{WithVersions: true, Recursive: true, MaxKeys: 1})
+	cancel()
+	if found && obj.Err != nil {
+		return false, wrap(obj.Err, "listing bucket %s", bucket)
+	} else if found {
 		return false, nil
 	}
 	if err := s.client.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
