@@ -166,9 +166,6 @@ func writeEnterpriseFixture(t *testing.T, path string) {
 // check — and requires the manifest's verdict for each: ok, or the first
 // mismatch at exactly the path named.
 func TestBrowserVerifierAgreesOnVectors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs Node.js")
-	}
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("the verifier's test needs Node.js: %v; run deploy/local/web.sh browser (make test does)", err)
