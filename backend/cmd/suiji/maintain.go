@@ -30,9 +30,7 @@ const (
 // (the "daily log line" that lets anyone holding old logs notice deleted
 // events). It returns a function that waits for the background work to stop.
 func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger) (wait func()) {
-	recoverAudit(ctx, svc.Recorder, time.Now(), logger)
-	repairPublic(ctx, svc, logger)
-	repairDocuments(ctx, svc, logger)
+	runRepairs(ctx, svc, time.Now(), logger)
 	logAuditHead(ctx, svc.Audit, logger)
 	done := make(chan struct{})
 	go func() {
@@ -46,9 +44,7 @@ func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger
 			case <-ctx.Done():
 				return
 			case now := <-recoverTick.C:
-				recoverAudit(ctx, svc.Recorder, now.Add(-recoverAfter), logger)
-				repairPublic(ctx, svc, logger)
-				repairDocuments(ctx, svc, logger)
+				runRepairs(ctx, svc, now.Add(-recoverAfter), logger)
 			case <-headTick.C:
 				logAuditHead(ctx, svc.Audit, logger)
 			}
@@ -57,45 +53,43 @@ func startMaintenance(ctx context.Context, svc app.Services, logger *slog.Logger
 	return func() { <-done }
 }
 
-// recoverAudit appends audit events whose change was stored before
-// `before` but whose append did not complete (a crash, an outage).
-func recoverAudit(ctx context.Context, r *audit.Recorder, before time.Time, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, maintainBudget)
-	defer cancel()
-	n, err := r.Recover(ctx, before)
-	if err != nil {
-		logger.ErrorContext(ctx, "audit: recovering interrupted events failed; retrying later", slog.Any("error", err))
-	}
-	if n > 0 {
-		logger.WarnContext(ctx, "audit: appended events interrupted by a crash or outage", slog.Int("events", n))
+// A repair completes work a crash or an outage interrupted: it returns how
+// many pieces it completed. Each is logged under its own words.
+type repair struct {
+	run          func(ctx context.Context) (int, error)
+	failed, done string // log messages: the repair failed; n pieces completed
+	unit         string // what n counts
+}
+
+// repairs are the repairs maintenance runs, in order; before bounds the
+// audit recovery to events staged before it (so it does not race requests
+// still completing their own appends).
+func repairs(svc app.Services, before time.Time) []repair {
+	return []repair{
+		{func(ctx context.Context) (int, error) { return svc.Recorder.Recover(ctx, before) },
+			"audit: recovering interrupted events failed; retrying later",
+			"audit: appended events interrupted by a crash or outage", "events"},
+		{svc.Results.RepairPublic,
+			"results: completing interrupted publications failed; retrying later",
+			"results: completed publications interrupted by a crash or outage", "results"},
+		{svc.Results.RepairDocuments,
+			"results: archiving the documents of approved results failed; retrying later",
+			"results: archived the documents of approvals interrupted by a crash or outage", "tasks"},
 	}
 }
 
-// repairPublic writes the public records of publications interrupted
-// between their two writes.
-func repairPublic(ctx context.Context, svc app.Services, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, maintainBudget)
-	defer cancel()
-	n, err := svc.Results.RepairPublic(ctx)
-	if err != nil {
-		logger.ErrorContext(ctx, "results: completing interrupted publications failed; retrying later", slog.Any("error", err))
-	}
-	if n > 0 {
-		logger.WarnContext(ctx, "results: completed publications interrupted by a crash or outage", slog.Int("results", n))
-	}
-}
-
-// repairDocuments generates and archives the documents of approvals
-// whose documents are still pending (MinIO was down, a crash).
-func repairDocuments(ctx context.Context, svc app.Services, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, maintainBudget)
-	defer cancel()
-	n, err := svc.Results.RepairDocuments(ctx)
-	if err != nil {
-		logger.ErrorContext(ctx, "results: archiving the documents of approved results failed; retrying later", slog.Any("error", err))
-	}
-	if n > 0 {
-		logger.WarnContext(ctx, "results: archived the documents of approvals interrupted by a crash or outage", slog.Int("tasks", n))
+// runRepairs runs each repair within maintainBudget, logging what it did.
+func runRepairs(ctx context.Context, svc app.Services, before time.Time, logger *slog.Logger) {
+	for _, r := range repairs(svc, before) {
+		rctx, cancel := context.WithTimeout(ctx, maintainBudget)
+		n, err := r.run(rctx)
+		cancel()
+		if err != nil {
+			logger.ErrorContext(ctx, r.failed, slog.Any("error", err))
+		}
+		if n > 0 {
+			logger.WarnContext(ctx, r.done, slog.Int(r.unit, n))
+		}
 	}
 }
 
