@@ -81,6 +81,19 @@ func Wrap(err error, code, format string, args ...any) error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
+// NotFoundAs answers a lookup of a parent object (the task of a piece of
+// evidence, the plan of a draw) in the child's name: its ENOTFOUND —
+// missing, or not the caller's to see — becomes ENOTFOUND with the
+// formatted message, so the answer never tells which. Any other error
+// (the store unreachable, a deadline) passes unchanged: a passing fault
+// must not tell a phone that its evidence is gone. nil stays nil.
+func NotFoundAs(err error, format string, args ...any) error {
+	if ErrorCode(err) == ENOTFOUND {
+		return Wrap(err, ENOTFOUND, format, args...)
+	}
+	return err
+}
+
 // InvalidFields returns an EINVALID error naming each offending field.
 func InvalidFields(message string, fields map[string]string) *Error {
 	return &Error{Code: EINVALID, Message: message, Fields: fields}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"suiji/backend"
 	"suiji/backend/cmd/wire"
@@ -430,5 +431,41 @@ func TestAbandonedUploadsAreSettled(t *testing.T) {
 		if u.Err == nil {
 			t.Fatalf("the abandoned upload %s is still in progress", u.UploadID)
 		}
+	}
+}
+
+// TestEvidenceFaultIsNotNotFound: when the evidence is there but its task
+// cannot be read (here a task record the store cannot decode; in the
+// field a database restarting), complete and download answer with the
+// fault, not 404 — a phone told "evidence not found" would drop the
+// upload it still has to finish.
+func TestEvidenceFaultIsNotNotFound(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	env.withEvidence(t)
+	w := newDispatchWorld(t, env, 4, `{"count":1}`)
+	task := w.dispatchFirst(t, env)
+	token := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
+	pdf := []byte("%PDF-1.7\n")
+	var e evidenceJSON
+	scenario{token: token, method: "POST", path: "/api/v1/tasks/" + task.ID + "/evidence", wantStatus: 201,
+		body:  fmt.Sprintf(`{"kind":"document","content_type":"application/pdf","size":%d,"sha256":%q}`, len(pdf), sha(pdf)),
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { e = decode[evidenceJSON](t, b) }}.run(t, env)
+	if got := postUpload(t, e.Upload, "", pdf); got != 204 {
+		t.Fatalf("POST: %d", got)
+	}
+	// Control: with the task readable, another inspector's complete is 404.
+	outsider := env.loginAs(t, w.inspectors[task.Members[1].BadgeNo])
+	scenario{token: outsider, method: "POST", path: "/api/v1/evidence/" + e.ID + "/complete", wantStatus: 404}.run(t, env)
+
+	if _, err := env.db.Database().Collection("tasks").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: task.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "members", Value: "not a list"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	scenario{token: token, method: "POST", path: "/api/v1/evidence/" + e.ID + "/complete", wantStatus: 500,
+		wantContain: []string{"EINTERNAL"}}.run(t, env)
+	scenario{as: "coordinator", method: "GET", path: "/api/v1/evidence/" + e.ID + "/download", wantStatus: 500,
+		wantContain: []string{"EINTERNAL"}}.run(t, env)
+	if got, err := env.db.Evidence().FindEvidence(t.Context(), e.ID); err != nil || got.State != backend.EvidencePending {
+		t.Fatalf("the evidence after the fault: %+v, %v; want it pending, untouched", got, err)
 	}
 }

@@ -16,7 +16,7 @@ func (s *Service) GetDraw(ctx context.Context, id string) (*backend.Draw, error)
 		return nil, err
 	}
 	if _, err := s.GetPlan(ctx, d.PlanID); err != nil {
-		return nil, backend.Errorf(backend.ENOTFOUND, "draw not found")
+		return nil, backend.NotFoundAs(err, "draw not found")
 	}
 	return d, nil
 }

@@ -358,7 +358,10 @@ func (s *Service) uploaderEvidence(ctx context.Context, id string) (*backend.Evi
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.GetTask(ctx, e.TaskID); err != nil || e.CreatedBy != backend.ActorFromContext(ctx).UserID {
+	if _, err := s.GetTask(ctx, e.TaskID); err != nil {
+		return nil, backend.NotFoundAs(err, "evidence not found")
+	}
+	if e.CreatedBy != backend.ActorFromContext(ctx).UserID {
 		return nil, backend.Errorf(backend.ENOTFOUND, "evidence not found")
 	}
 	return e, nil
@@ -375,7 +378,7 @@ func (s *Service) DownloadEvidence(ctx context.Context, id string) (string, time
 		return "", time.Time{}, err
 	}
 	if _, err := s.GetTask(ctx, e.TaskID); err != nil {
-		return "", time.Time{}, backend.Errorf(backend.ENOTFOUND, "evidence not found")
+		return "", time.Time{}, backend.NotFoundAs(err, "evidence not found")
 	}
 	if e.State != backend.EvidenceVerified {
 		return "", time.Time{}, backend.Errorf(backend.ECONFLICT, "the evidence is %s", e.State)

@@ -133,7 +133,10 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 		return nil, err
 	}
 	r, err := s.Replacements.FindReplacement(ctx, replacementID)
-	if err != nil || r.TaskID != t.ID {
+	if err != nil {
+		return nil, backend.NotFoundAs(err, "replacement not found")
+	}
+	if r.TaskID != t.ID {
 		return nil, backend.Errorf(backend.ENOTFOUND, "replacement not found")
 	}
 	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
