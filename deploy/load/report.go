@@ -3,13 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -85,11 +89,27 @@ func (r *report) addAt(at time.Time, method, route string, code int, latency tim
 		if err != nil {
 			msg += " " + err.Error()
 		}
-		if len(msg) > 160 {
-			msg = msg[:160]
-		}
-		s.errors[msg]++
+		s.errors[errorKind(msg)]++
 	}
+}
+
+// idPattern matches the ids an error message may name: UUIDs (the
+// phones' own ids) and 24-digit hex ids (suiji's).
+var idPattern = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9a-f]{24}\b`)
+
+// errorKind is how an error is counted in the report: ids replaced by
+// ":id", so that one fault met by a hundred requests is one line with its
+// count, not a hundred lines; cut at 160 bytes (on a rune boundary).
+func errorKind(msg string) string {
+	msg = idPattern.ReplaceAllString(msg, ":id")
+	if len(msg) > 160 {
+		cut := 160
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
+	}
+	return msg
 }
 
 // pct is the p-quantile of sorted latencies (nearest rank).
@@ -154,8 +174,9 @@ func (r *report) markdown(w *world, checks []check) string {
 	if errs > 0 {
 		b.WriteString("Errors:\n\n")
 		for _, k := range keys {
-			for msg, n := range r.routes[k].errors {
-				fmt.Fprintf(&b, "- `%s`: %d × %s\n", k, n, msg)
+			msgs := slices.Sorted(maps.Keys(r.routes[k].errors))
+			for _, msg := range msgs {
+				fmt.Fprintf(&b, "- `%s`: %d × %s\n", k, r.routes[k].errors[msg], msg)
 			}
 		}
 		b.WriteString("\n")

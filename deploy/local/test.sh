@@ -154,6 +154,14 @@ else
 fi
 GO_PGID=
 
+# The load scenario is a module of its own (deploy/load), outside ./...:
+# its unit tests (the report's arithmetic) need no stack and run with
+# every full test run.
+if [[ $MODE == test && ${#pkgs[@]} -gt 0 && $status == 0 ]]; then
+	stack_log "running: (cd deploy/load && go test -count=1 ./...)"
+	(cd "$ROOT/deploy/load" && go test -count=1 ./...) </dev/null 8>&- || status=$?
+fi
+
 if ((status == 0)); then
 	stack_log "go test passed"
 else
