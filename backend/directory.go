@@ -163,6 +163,20 @@ type EnterpriseStore interface {
 	// FindEnterprises lists enterprises matching f ordered by USCC, then
 	// ID, and the total number matching (before Offset and Limit).
 	FindEnterprises(ctx context.Context, f EnterpriseFilter) ([]*Enterprise, int, error)
+	// EnterprisesHead is a number every write of an enterprise changes
+	// (after the write), read cheaply: unchanged since a read of the head
+	// that came before a read of the enterprises, the enterprises read
+	// are still current.
+	EnterprisesHead(ctx context.Context) (int64, error)
+	// EnterpriseChanges returns the ids of the enterprises the writes that
+	// moved the head from after to upTo changed (repeats possible), or
+	// false when the store cannot tell (too many writes ago, or one not
+	// recorded yet): then read everything. Cheap for a few writes.
+	EnterpriseChanges(ctx context.Context, after, upTo int64) ([]string, bool, error)
+	// EachEnterprise calls fn with every enterprise, in no particular
+	// order, in one streamed read; an error of fn stops it and is
+	// returned.
+	EachEnterprise(ctx context.Context, fn func(*Enterprise) error) error
 }
 
 // EnterpriseFilter selects enterprises in a listing. Empty fields match

@@ -2,13 +2,12 @@ package results
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/memindex"
 )
 
 // The search of published results (PublicResults) answers from an index
@@ -35,7 +34,9 @@ import (
 // meanwhile wait for the same answer rather than reading again. A
 // publication through this Service marks the index stale, so that the
 // instance that published shows it at once; another instance shows it
-// within PublicIndexInterval (plus a reload).
+// within PublicIndexInterval (plus a reload). backend/memindex does all
+// this, for the directory's listings too; this file says what a row is,
+// how rows are read and ordered, and how a search reads them.
 //
 // # Memory
 //
@@ -57,138 +58,58 @@ const (
 	DefaultPublicIndexMax      = 200_000
 )
 
-// errTooManyPublic stops a reload that passed PublicIndexMax.
-var errTooManyPublic = errors.New("too many published results for the index")
+// maxPublicPatch is how many writes behind an index may be to be patched
+// (reading the results changed by id) rather than read again.
+const maxPublicPatch = 200
 
-// publicIndex is a Service's search index and the state of its refresh.
-type publicIndex struct {
-	mu      sync.Mutex
-	snap    *publicSnapshot // nil before the first load
-	checked time.Time       // when the head of snap was last read
-	writes  int             // publications through this Service
-	flight  *publicRefresh  // the refresh under way, if any
-}
-
-// publicRefresh is one read of the head (and reload when it changed),
-// shared by every search that waits for it.
-type publicRefresh struct {
-	writes int // the publications it covers
-	done   chan struct{}
-	snap   *publicSnapshot
-	err    error
-}
-
-// publicSnapshot is the index as of one head.
-type publicSnapshot struct {
-	head    int64
-	written int             // the publications through the Service it shows
-	tooMany bool            // more than PublicIndexMax: search the store
-	rows    []publicIndexed // newest first: by order key, then id
-}
-
+// publicIndexed is one row of the index.
 type publicIndexed struct {
 	key string // backend.PublicOrderKey(FirstPublished)
 	r   *backend.PublicResult
 }
 
-// less orders two rows as the store's listing does.
-func (a *publicIndexed) less(key, id string) bool {
-	return a.key < key || (a.key == key && a.r.ID < id)
+// comparePublic orders rows as the store's listing: by order key, then id.
+func comparePublic(a, b publicIndexed) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return strings.Compare(a.r.ID, b.r.ID)
 }
 
 // publicWritten marks the index stale: the next search reads the head.
-func (s *Service) publicWritten() {
-	s.pubIndex.mu.Lock()
-	s.pubIndex.writes++
-	s.pubIndex.mu.Unlock()
-}
+func (s *Service) publicWritten() { s.pubIndex.Written() }
 
 // publicSnapshot returns the index, current within PublicIndexInterval
 // and with every publication through s before the call.
-func (s *Service) publicSnapshot(ctx context.Context) (*publicSnapshot, error) {
-	ix := &s.pubIndex
-	interval := s.PublicIndexInterval
-	if interval == 0 {
-		interval = DefaultPublicIndexInterval
+func (s *Service) publicSnapshot(ctx context.Context) (*memindex.Snapshot[publicIndexed], error) {
+	o := memindex.Options{Interval: s.PublicIndexInterval, Max: s.PublicIndexMax, MaxPatchWrites: maxPublicPatch}
+	if o.Interval == 0 {
+		o.Interval = DefaultPublicIndexInterval
 	}
-	for {
-		ix.mu.Lock()
-		writes := ix.writes
-		if ix.snap != nil && ix.flight == nil && ix.snap.written >= writes && time.Since(ix.checked) < interval {
-			snap := ix.snap
-			ix.mu.Unlock()
-			return snap, nil
-		}
-		f := ix.flight
-		if f == nil {
-			f = &publicRefresh{writes: writes, done: make(chan struct{})}
-			ix.flight = f
-			go s.refreshPublic(f, ix.snap)
-		}
-		ix.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, backend.Wrap(ctx.Err(), backend.EUNAVAILABLE, "the search was cancelled")
-		case <-f.done:
-		}
-		if f.writes >= writes { // else it began before a publication this search must show
-			return f.snap, f.err
-		}
+	if o.Max == 0 {
+		o.Max = DefaultPublicIndexMax
 	}
+	return s.pubIndex.Snapshot(ctx, memindex.Source[publicIndexed]{
+		Head:    s.Public.PublicResultsHead,
+		Changes: s.Public.PublicResultChanges,
+		Each:    s.eachPublic,
+		Find: func(ctx context.Context, id string) (publicIndexed, error) {
+			r, err := s.Public.FindPublicResult(ctx, id)
+			if err != nil {
+				return publicIndexed{}, err
+			}
+			r.History = nil
+			return publicIndexed{key: backend.PublicOrderKey(r.FirstPublished), r: r}, nil
+		},
+		ID:      func(row publicIndexed) string { return row.r.ID },
+		Compare: comparePublic,
+	}, o)
 }
 
-// refreshPublic reads the head and, when it moved past old's, reloads.
-// It runs apart from the search that started it, so that a search given
-// up does not fail the others waiting.
-func (s *Service) refreshPublic(f *publicRefresh, old *publicSnapshot) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	started := time.Now()
-	snap, err := s.loadPublic(ctx, old)
-	if snap != nil {
-		snap.written = f.writes
-	}
-	ix := &s.pubIndex
-	ix.mu.Lock()
-	if err == nil {
-		ix.snap, ix.checked = snap, started
-	}
-	ix.flight = nil
-	f.snap, f.err = snap, err
-	ix.mu.Unlock()
-	close(f.done)
-}
-
-// loadPublic returns old when the head has not moved, else the index read
-// anew.
-func (s *Service) loadPublic(ctx context.Context, old *publicSnapshot) (*publicSnapshot, error) {
-	head, err := s.Public.PublicResultsHead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if old != nil && old.head == head {
-		again := *old
-		return &again, nil
-	}
-	limit := s.PublicIndexMax
-	if limit == 0 {
-		limit = DefaultPublicIndexMax
-	}
-	if old != nil && old.tooMany && head >= old.head {
-		// Published results are never removed: still too many.
-		return &publicSnapshot{head: head, tooMany: true}, nil
-	}
-	if old != nil && !old.tooMany && head > old.head && head-old.head <= maxPublicPatch {
-		snap, ok, err := s.patchPublic(ctx, old, head, limit)
-		if err != nil || ok {
-			return snap, err
-		}
-	}
-	snap := &publicSnapshot{head: head}
-	if limit < 0 {
-		snap.tooMany = true
-		return snap, nil
-	}
+// eachPublic reads every published result as a row, without its earlier
+// versions, sharing the strings that repeat (towns, plans, departments,
+// items, results, dates) within the read.
+func (s *Service) eachPublic(ctx context.Context, fn func(publicIndexed) error) error {
 	shared := map[string]string{}
 	intern := func(v *string) {
 		if got, ok := shared[*v]; ok {
@@ -197,10 +118,7 @@ func (s *Service) loadPublic(ctx context.Context, old *publicSnapshot) (*publicS
 			shared[*v] = *v
 		}
 	}
-	err = s.Public.EachPublicResult(ctx, func(r *backend.PublicResult) error {
-		if len(snap.rows) == limit {
-			return errTooManyPublic
-		}
+	return s.Public.EachPublicResult(ctx, func(r *backend.PublicResult) error {
 		r.History = nil
 		for _, v := range []*string{&r.Town, &r.PlanID, &r.PlanTitle, &r.DepartmentID, &r.DepartmentName, &r.Result, &r.Date} {
 			intern(v)
@@ -209,75 +127,14 @@ func (s *Service) loadPublic(ctx context.Context, old *publicSnapshot) (*publicS
 			intern(&r.Items[i].Code)
 			intern(&r.Items[i].Name)
 		}
-		snap.rows = append(snap.rows, publicIndexed{key: backend.PublicOrderKey(r.FirstPublished), r: r})
-		return nil
-	})
-	switch {
-	case errors.Is(err, errTooManyPublic):
-		return &publicSnapshot{head: head, tooMany: true}, nil
-	case err != nil:
-		return nil, err
-	}
-	sortPublic(snap.rows)
-	return snap, nil
-}
-
-// maxPublicPatch is how many writes behind an index may be to be patched
-// (patchPublic) rather than read again.
-const maxPublicPatch = 200
-
-// patchPublic brings old up to head by reading only the results the
-// writes since changed, by id; false when the store cannot tell which
-// (read everything then).
-func (s *Service) patchPublic(ctx context.Context, old *publicSnapshot, head int64, limit int) (*publicSnapshot, bool, error) {
-	ids, ok, err := s.Public.PublicResultChanges(ctx, old.head, head)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	changed := map[string]*backend.PublicResult{}
-	for _, id := range ids {
-		if changed[id] != nil {
-			continue
-		}
-		r, err := s.Public.FindPublicResult(ctx, id)
-		if backend.ErrorCode(err) == backend.ENOTFOUND {
-			return nil, false, nil
-		} else if err != nil {
-			return nil, false, err
-		}
-		r.History = nil
-		changed[id] = r
-	}
-	snap := &publicSnapshot{head: head, rows: make([]publicIndexed, 0, len(old.rows)+len(changed))}
-	for _, row := range old.rows {
-		if changed[row.r.ID] == nil {
-			snap.rows = append(snap.rows, row)
-		}
-	}
-	if len(snap.rows)+len(changed) > limit {
-		return nil, false, nil
-	}
-	for _, r := range changed {
-		snap.rows = append(snap.rows, publicIndexed{key: backend.PublicOrderKey(r.FirstPublished), r: r})
-	}
-	sortPublic(snap.rows)
-	return snap, true, nil
-}
-
-// sortPublic sorts rows as the store's listing: by order key, then id.
-func sortPublic(rows []publicIndexed) {
-	slices.SortFunc(rows, func(a, b publicIndexed) int {
-		if c := strings.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return strings.Compare(a.r.ID, b.r.ID)
+		return fn(publicIndexed{key: backend.PublicOrderKey(r.FirstPublished), r: r})
 	})
 }
 
-// search answers f (its Limit set) from the index as FindPublicResults
-// would from the store: the same filters, text rules, order, total,
-// cursor and offset limits.
-func (p *publicSnapshot) search(f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
+// searchPublic answers f (its Limit set) from the index's rows as
+// FindPublicResults would from the store: the same filters, text rules,
+// order, total, cursor and offset limits.
+func searchPublic(rows []publicIndexed, f backend.PublicResultFilter) ([]*backend.PublicResult, int, error) {
 	if err := backend.CheckOffset(f.Offset); err != nil {
 		return nil, 0, err
 	}
@@ -286,9 +143,9 @@ func (p *publicSnapshot) search(f backend.PublicResultFilter) ([]*backend.Public
 		if len(f.After) != 2 {
 			return nil, 0, backend.ForeignCursor()
 		}
-		key, id := f.After[0], f.After[1]
-		start, _ = slices.BinarySearchFunc(p.rows, 0, func(row publicIndexed, _ int) int {
-			if row.less(key, id) || (row.key == key && row.r.ID == id) {
+		after := publicIndexed{key: f.After[0], r: &backend.PublicResult{ID: f.After[1]}}
+		start, _ = slices.BinarySearchFunc(rows, after, func(row, after publicIndexed) int {
+			if comparePublic(row, after) <= 0 {
 				return -1
 			}
 			return 1
@@ -301,8 +158,8 @@ func (p *publicSnapshot) search(f backend.PublicResultFilter) ([]*backend.Public
 	uscc := strings.ToUpper(text)
 	var page []*backend.PublicResult
 	total, skip := 0, f.Offset
-	for i := range p.rows {
-		r := p.rows[i].r
+	for i := range rows {
+		r := rows[i].r
 		if (f.Year != 0 && r.Year != f.Year) || (f.Town != "" && r.Town != f.Town) ||
 			(f.PlanID != "" && r.PlanID != f.PlanID) || (f.DepartmentID != "" && r.DepartmentID != f.DepartmentID) ||
 			(f.Result != "" && r.Result != f.Result) ||

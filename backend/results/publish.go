@@ -215,10 +215,10 @@ func (s *Service) PublicResults(ctx context.Context, f backend.PublicResultFilte
 	if err != nil {
 		return nil, 0, err
 	}
-	if snap.tooMany {
+	if snap.TooMany {
 		return s.Public.FindPublicResults(ctx, f)
 	}
-	return snap.search(f)
+	return searchPublic(snap.Rows, f)
 }
 
 // PublicResult returns one published result with its earlier versions.

@@ -52,6 +52,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/documents"
+	"suiji/backend/memindex"
 	"suiji/backend/workday"
 )
 
@@ -106,7 +107,7 @@ type Service struct {
 	// store (DefaultPublicIndexMax when 0; below 0 always the store).
 	PublicIndexInterval time.Duration
 	PublicIndexMax      int
-	pubIndex            publicIndex
+	pubIndex            memindex.Index[publicIndexed]
 
 	genOnce sync.Once
 	gen     *documents.Generator

@@ -95,7 +95,8 @@ func (s *EnterpriseStore) CreateEnterprise(ctx context.Context, e *backend.Enter
 		e.ID = newID()
 	}
 	e.Version = 1 // every record starts at version 1; UpdateX bumps it
-	return usccConflict(insertOne(ctx, s.coll(), toEnterpriseModel(e)), e.USCC)
+	err := usccConflict(insertOne(ctx, s.coll(), toEnterpriseModel(e)), e.USCC)
+	return s.log().bumpAfter(ctx, err, e.ID)
 }
 
 // FindEnterprisesByUSCC implements backend.EnterpriseStore.
@@ -118,7 +119,8 @@ func (s *EnterpriseStore) CreateEnterprises(ctx context.Context, es []*backend.E
 		e.Version = 1
 		docs[i] = toEnterpriseModel(e)
 	}
-	return insertMany(ctx, s.coll(), docs, func(i int, err error) error { return usccConflict(err, es[i].USCC) })
+	errs, err := insertMany(ctx, s.coll(), docs, func(i int, err error) error { return usccConflict(err, es[i].USCC) })
+	return s.bumpBatch(ctx, es, errs, err)
 }
 
 // UpdateEnterprises implements backend.EnterpriseStore.
@@ -128,7 +130,8 @@ func (s *EnterpriseStore) UpdateEnterprises(ctx context.Context, es []*backend.E
 		batch[i] = versioned{ID: e.ID, Version: &e.Version, UpdatedAt: e.UpdatedAt,
 			Doc: func(next int) any { m := toEnterpriseModel(e); m.Version = next; return m }}
 	}
-	return replaceManyVersioned(ctx, s.coll(), "enterprise", batch, func(i int, err error) error { return usccConflict(err, es[i].USCC) })
+	errs, err := replaceManyVersioned(ctx, s.coll(), "enterprise", batch, func(i int, err error) error { return usccConflict(err, es[i].USCC) })
+	return s.bumpBatch(ctx, es, errs, err)
 }
 
 // UpdateEnterprise implements backend.EnterpriseStore. The filter on both
@@ -136,8 +139,9 @@ func (s *EnterpriseStore) UpdateEnterprises(ctx context.Context, es []*backend.E
 // read the same version, exactly one matches.
 func (s *EnterpriseStore) UpdateEnterprise(ctx context.Context, e *backend.Enterprise) error {
 	doc := func(next int) any { m := toEnterpriseModel(e); m.Version = next; return m }
-	return replaceVersioned(ctx, s.coll(), e.ID, &e.Version, doc, "enterprise",
+	err := replaceVersioned(ctx, s.coll(), e.ID, &e.Version, doc, "enterprise",
 		func(err error) error { return usccConflict(err, e.USCC) })
+	return s.log().bumpAfter(ctx, err, e.ID)
 }
 
 // FindEnterpriseByID implements backend.EnterpriseStore.

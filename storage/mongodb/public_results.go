@@ -154,102 +154,25 @@ func (s *PublicResultStore) InsertPublicResults(ctx context.Context, rs []*backe
 	return inserted, err
 }
 
-// The head of the published results: one small document, _id "head", in
-// its own collection (a search of public_results must not meet it), whose
-// seq every write of a published result raises after the write. A reader
-// that read the head before reading the results and finds it unchanged
-// later has seen every write since; a changed head means reading again.
-// It is read by _id alone, which every store (FerretDB v1 included)
-// answers from its index.
-func (s *PublicResultStore) head() collection { return s.db.collection("public_results_head") }
+// log is the head and change log of the published results (see
+// changeLog): public_results_head and public_results_changes.
+func (s *PublicResultStore) log() changeLog { return s.db.changeLog("public_results") }
 
-const publicHeadID = "head"
-
-type publicHeadModel struct {
-	ID  string    `bson:"_id"`
-	Seq int64     `bson:"seq"`
-	At  time.Time `bson:"at"`
-}
-
-// publicChangesKept is how many change records (which results each
-// write changed) the store keeps, the newest.
-const publicChangesKept = 1000
-
-// changes holds a record per seq of the head: the ids of the results that
-// write changed, _id the seq, read by _id alone.
-func (s *PublicResultStore) changes() collection { return s.db.collection("public_results_changes") }
-
-type publicChangeModel struct {
-	Seq int64    `bson:"_id"`
-	IDs []string `bson:"ids"` // none: unknown, read everything again
-}
-
-// bumpHead raises the head's seq (creating the head at 1) and records
-// that write's ids under the new seq, dropping the record that falls out
-// of the publicChangesKept kept. On FerretDB, whose updates are not
-// atomic, two instances bumping at once may both get the same seq: each
-// bumps after its write, so the head still moves for every reader, and
-// the second to record finds the seq taken and bumps again with a record
-// of no ids, which sends readers to read everything.
+// bumpHead raises the head after a write of the results ids.
 func (s *PublicResultStore) bumpHead(ctx context.Context, ids ...string) error {
-	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}},
-		{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}
-	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-	var m publicHeadModel
-	var err error
-	unlock := lockDocument(s.head(), publicHeadID)
-	for range 2 { // two first bumps at once: one upsert inserts, the other retries as an update
-		err = translate(s.head().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: publicHeadID}}, update, opts).Decode(&m))
-		if backend.ErrorCode(err) != backend.ECONFLICT {
-			break
-		}
-	}
-	unlock()
-	if err != nil {
-		return err
-	}
-	_, err = s.changes().InsertOne(ctx, publicChangeModel{Seq: m.Seq, IDs: ids})
-	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT && len(ids) > 0 {
-		return s.bumpHead(ctx)
-	} else if err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
-		return err
-	}
-	_, _ = s.changes().DeleteOne(ctx, bson.D{{Key: "_id", Value: m.Seq - publicChangesKept}})
-	return nil
+	return s.log().bump(ctx, ids...)
 }
 
 // PublicResultChanges implements backend.PublicResultStore: one read by
 // _id per write.
 func (s *PublicResultStore) PublicResultChanges(ctx context.Context, after, upTo int64) ([]string, bool, error) {
-	if after < 0 || upTo < after || upTo-after > publicChangesKept {
-		return nil, false, nil
-	}
-	var ids []string
-	for seq := after + 1; seq <= upTo; seq++ {
-		var m publicChangeModel
-		err := translate(s.changes().FindOne(ctx, bson.D{{Key: "_id", Value: seq}}).Decode(&m))
-		switch {
-		case backend.ErrorCode(err) == backend.ENOTFOUND:
-			return nil, false, nil // dropped, or its writer has not recorded it yet
-		case err != nil:
-			return nil, false, err
-		case len(m.IDs) == 0:
-			return nil, false, nil
-		}
-		ids = append(ids, m.IDs...)
-	}
-	return ids, true, nil
+	return s.log().since(ctx, after, upTo)
 }
 
 // PublicResultsHead implements backend.PublicResultStore: 0 before the
 // first write.
 func (s *PublicResultStore) PublicResultsHead(ctx context.Context) (int64, error) {
-	var m publicHeadModel
-	err := s.head().FindOne(ctx, bson.D{{Key: "_id", Value: publicHeadID}}).Decode(&m)
-	if err = translate(err); backend.ErrorCode(err) == backend.ENOTFOUND {
-		return 0, nil
-	}
-	return m.Seq, err
+	return s.log().seq(ctx)
 }
 
 // EachPublicResult implements backend.PublicResultStore: one streamed read
