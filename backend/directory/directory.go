@@ -1,7 +1,10 @@
 // Package directory is the enterprise directory (监管对象名录库) use case:
 // the county's towns, the departments (internal offices, the brigade and
 // partner agencies), and the enterprises that draws choose from (art. 6, 7,
-// 13, 16), with every change kept as a version.
+// 13, 16), with every change kept as a version. Listings of the
+// enterprises, the staleness report and the export answer from an index
+// in memory that follows the store's writes from every instance
+// (index.go); draws read the store.
 //
 // Who may call what is decided by mobile-api's route table; this package
 // validates, keeps versions and writes the audit trail, so that the HTTP
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/memindex"
 )
 
 // Service is the directory use case.
@@ -31,6 +35,15 @@ type Service struct {
 	// group inspects it; reading one enterprise then shows them. Nil means
 	// inspectors never see contacts (see MayReadContacts).
 	ContactsForTask func(ctx context.Context, userID, enterpriseID string) (bool, error)
+
+	// The index of the directory the listings, the staleness report and
+	// the export read (index.go): how often a listing reads the store's
+	// head (DefaultIndexInterval when 0, every listing when below 0), and
+	// how many enterprises it holds at most before the listings read the
+	// store (DefaultIndexMax when 0; below 0 always the store).
+	IndexInterval time.Duration
+	IndexMax      int
+	index         memindex.Index[indexedEnterprise]
 
 	townsSeeded atomic.Bool // EnsureTowns succeeded once in this process
 }

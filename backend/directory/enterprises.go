@@ -86,6 +86,7 @@ func (s *Service) CreateEnterprise(ctx context.Context, in NewEnterprise) (*back
 			// Written after the enterprise, as in every change: see saveChange.
 			return s.recordVersion(ctx, "enterprise", e.ID, 1, "create", backend.Diff(nil, after), now)
 		})
+	s.enterprisesWritten() // even after an error: the write may have happened
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (s *Service) GetEnterprise(ctx context.Context, id string) (*backend.Enterp
 }
 
 // ListEnterprises lists enterprises matching f, ordered by USCC, and the
-// total, with the contact fields empty for a caller who may not read every
+// total (from the index, index.go), with the contact fields empty for a caller who may not read every
 // enterprise's (MayReadContacts). EINVALID naming a filter with an unknown
 // category, flag or status.
 func (s *Service) ListEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {
@@ -140,7 +141,7 @@ func (s *Service) listEnterprises(ctx context.Context, f backend.EnterpriseFilte
 	if len(fields) > 0 {
 		return nil, 0, backend.InvalidFields("invalid filter", fields)
 	}
-	return s.Enterprises.FindEnterprises(ctx, f)
+	return s.findEnterprises(ctx, f)
 }
 
 // StaleEnterprises is the staleness report: active enterprises not reviewed
@@ -257,6 +258,7 @@ func (s *Service) saveChange(ctx context.Context, e *backend.Enterprise, before 
 			}
 			return s.recordVersion(ctx, "enterprise", e.ID, e.Version, action, changes, e.UpdatedAt)
 		})
+	s.enterprisesWritten()
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,7 @@ func fromLabel(v string, labels map[string]string) string {
 // and nothing stored. Stored rows get a version with action "import" each,
 // and the import one audit event (action enterprise.import) listing them.
 func (s *Service) ImportEnterprises(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
+	defer s.enterprisesWritten()
 	return sheet.Import(ctx, r, opts, EnterpriseSchema, &enterpriseRows{s: s},
 		sheet.Book{Kind: "enterprise", Versions: s.Versions, Audit: s.Audit, Now: s.Now})
 }
