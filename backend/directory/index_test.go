@@ -86,7 +86,7 @@ func indexFixture(t testing.TB, db *mongodb.DB, n int) []*backend.Enterprise {
 			USCC: uscc.Generate(rng), Name: fmt.Sprintf("%s%d号", names[i%len(names)], i),
 			Town: []string{"巴公镇", "高都镇", "金村镇"}[i%3], Industry: []string{"制造业", "化工", ""}[i%3*i%7%3],
 			Address: fmt.Sprintf("某路%d号", i), Categories: cats[i%len(cats)], Flags: flags[i%len(flags)],
-			Status: []string{backend.EnterpriseActive, backend.EnterpriseActive, backend.EnterpriseClosed}[i%3*i%5%3],
+			Status:              []string{backend.EnterpriseActive, backend.EnterpriseActive, backend.EnterpriseClosed}[i%3*i%5%3],
 			LegalRepresentative: "张三", SafetyManager: "李四", Phone: "0356-1234567",
 			ReviewedAt: reviews[i%len(reviews)], CreatedAt: now, UpdatedAt: now,
 		}
