@@ -28,10 +28,13 @@ import (
 type changeLog struct {
 	db   *DB
 	name string // the collection logged
+	kept int64  // how many change records it keeps: changesKept
 }
 
 // changeLog returns the head and log of collection name.
-func (db *DB) changeLog(name string) changeLog { return changeLog{db: db, name: name} }
+func (db *DB) changeLog(name string) changeLog {
+	return changeLog{db: db, name: name, kept: changesKept}
+}
 
 func (l changeLog) head() collection    { return l.db.collection(l.name + "_head") }
 func (l changeLog) changes() collection { return l.db.collection(l.name + "_changes") }
@@ -58,7 +61,7 @@ type changeModel struct {
 
 // bump raises the head's seq (creating the head at 1) and records that
 // write's ids under the new seq, dropping the record that falls out of
-// the changesKept kept. It is called after the write; no ids means the
+// the newest l.kept kept. It is called after the write; no ids means the
 // write cannot say what it changed, which sends readers to read
 // everything. On FerretDB, whose updates are not atomic, two instances
 // bumping at once may both get the same seq: each bumps after its write,
@@ -94,7 +97,7 @@ func (l changeLog) bump(ctx context.Context, ids ...string) error {
 	} else if err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
 		return err
 	}
-	_, _ = l.changes().DeleteOne(ctx, bson.D{{Key: "_id", Value: m.Seq - changesKept}})
+	_, _ = l.changes().DeleteOne(ctx, bson.D{{Key: "_id", Value: m.Seq - l.kept}})
 	return nil
 }
 
@@ -130,7 +133,7 @@ func (l changeLog) seq(ctx context.Context) (int64, error) {
 // the log cannot tell: too many writes ago, a write that recorded no ids,
 // or one whose writer has not recorded it yet.
 func (l changeLog) since(ctx context.Context, after, upTo int64) ([]string, bool, error) {
-	if after < 0 || upTo < after || upTo-after > changesKept {
+	if after < 0 || upTo < after || upTo-after > l.kept {
 		return nil, false, nil
 	}
 	var ids []string
