@@ -303,6 +303,20 @@ func TestDirectoryIndexFollowsTheHead(t *testing.T) {
 		return out
 	}
 	wait := func() { time.Sleep(interval + 50*time.Millisecond) }
+	// sameAsStore checks the whole directory against the store's listing:
+	// a patch leaves every row in its place.
+	sameAsStore := func(what string) {
+		t.Helper()
+		want, _, err := db.Enterprises().FindEnterprises(ctx, backend.EnterpriseFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := other.ListEnterprises(ctx, backend.EnterpriseFilter{})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: the other instance lists %v (%v), the store %v", what, enterpriseIDs(got), err, enterpriseIDs(want))
+		}
+		lastHeads = store.heads.Load() // on a loaded machine the interval may have passed
+	}
 
 	// An update through the writer.
 	name := "更名后的企业"
@@ -356,6 +370,7 @@ func TestDirectoryIndexFollowsTheHead(t *testing.T) {
 		t.Fatalf("the other instance shows %v", got)
 	}
 	counts("a create and a review", 1, 2, 3) // the create came with or before the first listing; the review since
+	sameAsStore("after patches")
 
 	// An unchanged head costs a read of it and nothing else.
 	wait()
@@ -375,6 +390,7 @@ func TestDirectoryIndexFollowsTheHead(t *testing.T) {
 		t.Fatalf("after a large batch: %d, %v", total, err)
 	}
 	counts("a large batch", 2, 0, 2)
+	sameAsStore("after a reload")
 
 	// Further behind than a patch follows, and than the change log keeps
 	// (as if a thousand writes had come since): everything is read again.

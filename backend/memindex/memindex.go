@@ -237,16 +237,28 @@ func patch[R any](ctx context.Context, src Source[R], o Options, old *Snapshot[R
 		changed[id] = true
 		fresh = append(fresh, r)
 	}
-	snap := &Snapshot[R]{Head: head, Rows: make([]R, 0, len(old.Rows)+len(fresh))}
+	kept := 0
 	for _, r := range old.Rows {
 		if !changed[src.ID(r)] {
-			snap.Rows = append(snap.Rows, r)
+			kept++
 		}
 	}
-	if len(snap.Rows)+len(fresh) > o.Max {
+	if kept+len(fresh) > o.Max {
 		return nil, false, nil
 	}
+	// The rows kept are in order already: merge the few read into them
+	// rather than sort them all again.
+	slices.SortFunc(fresh, src.Compare)
+	snap := &Snapshot[R]{Head: head, Rows: make([]R, 0, kept+len(fresh))}
+	for _, r := range old.Rows {
+		if changed[src.ID(r)] {
+			continue
+		}
+		for len(fresh) > 0 && src.Compare(fresh[0], r) < 0 {
+			snap.Rows, fresh = append(snap.Rows, fresh[0]), fresh[1:]
+		}
+		snap.Rows = append(snap.Rows, r)
+	}
 	snap.Rows = append(snap.Rows, fresh...)
-	slices.SortFunc(snap.Rows, src.Compare)
 	return snap, true, nil
 }
