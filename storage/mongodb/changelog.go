@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -22,7 +23,7 @@ import (
 // read the head before reading the records and finds it unchanged later
 // has seen every write since; a changed head means reading again. The log
 // (NAME_changes) holds one record per seq: the ids of the records that
-// write changed, _id the seq. Both are read by _id alone, which every
+// write changed, _id the seq in decimal digits (changeKey). Both are read by _id alone, which every
 // store — FerretDB v1 included, which answers nothing else from an index
 // — answers without reading the collection.
 type changeLog struct {
@@ -55,9 +56,15 @@ type changeHeadModel struct {
 const changesKept = 1000
 
 type changeModel struct {
-	Seq int64    `bson:"_id"`
+	Key string   `bson:"_id"` // changeKey(seq)
 	IDs []string `bson:"ids"` // none: unknown, read everything again
 }
+
+// changeKey is the _id of the change record of seq: its decimal digits.
+// A string, because FerretDB v1 answers only _id equality with a string
+// from its index; a number there makes it read and decode every record
+// of the log (some of a thousand ids each) for every one read.
+func changeKey(seq int64) string { return strconv.FormatInt(seq, 10) }
 
 // bump raises the head's seq (creating the head at 1) and records that
 // write's ids under the new seq, dropping the record that falls out of
@@ -91,13 +98,13 @@ func (l changeLog) bump(ctx context.Context, ids ...string) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.changes().InsertOne(ctx, changeModel{Seq: m.Seq, IDs: ids})
+	_, err = l.changes().InsertOne(ctx, changeModel{Key: changeKey(m.Seq), IDs: ids})
 	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT && len(ids) > 0 {
 		return l.bump(ctx)
 	} else if err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
 		return err
 	}
-	_, _ = l.changes().DeleteOne(ctx, bson.D{{Key: "_id", Value: m.Seq - l.kept}})
+	_, _ = l.changes().DeleteOne(ctx, bson.D{{Key: "_id", Value: changeKey(m.Seq - l.kept)}})
 	return nil
 }
 
@@ -139,7 +146,7 @@ func (l changeLog) since(ctx context.Context, after, upTo int64) ([]string, bool
 	var ids []string
 	for seq := after + 1; seq <= upTo; seq++ {
 		var m changeModel
-		err := translate(l.changes().FindOne(ctx, bson.D{{Key: "_id", Value: seq}}).Decode(&m))
+		err := translate(l.changes().FindOne(ctx, bson.D{{Key: "_id", Value: changeKey(seq)}}).Decode(&m))
 		switch {
 		case backend.ErrorCode(err) == backend.ENOTFOUND:
 			return nil, false, nil // dropped, or its writer has not recorded it yet
