@@ -89,6 +89,15 @@ func compareIndexed(a, b indexedEnterprise) int {
 // head.
 func (s *Service) enterprisesWritten() { s.index.Written() }
 
+// WarmIndex reads the directory into the index now, so that the first
+// listing after an instance starts does not wait for the full read —
+// which, at city scale on FerretDB, takes longer than a request may. The
+// serve command calls it once at start, apart from the requests.
+func (s *Service) WarmIndex(ctx context.Context) error {
+	_, err := s.enterpriseSnapshot(ctx)
+	return err
+}
+
 // findEnterprises is the store's FindEnterprises answered from the index,
 // or from the store above IndexMax.
 func (s *Service) findEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {

@@ -475,3 +475,34 @@ func TestDirectoryIndexFallsBackToTheStore(t *testing.T) {
 		t.Fatalf("%d full reads, %d store searches, %d reads of the head; want 1, 2 and 2", store.loads.Load(), store.finds.Load(), store.heads.Load())
 	}
 }
+
+// TestWarmIndexReadsOnceAhead: an instance warmed at start answers its
+// first listing from memory — no full read, no read of the head within
+// the interval — while one not warmed reads the directory then.
+func TestWarmIndexReadsOnceAhead(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Mongo(t)
+	indexFixture(t, db, 12)
+	ctx := asClerk(t.Context())
+	warmed, store := indexedService(db, time.Hour, 0)
+	if err := warmed.WarmIndex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if l := store.loads.Load(); l != 1 {
+		t.Fatalf("warming read the directory %d times, want once", l)
+	}
+	heads := store.heads.Load()
+	if _, total, err := warmed.ListEnterprises(ctx, backend.EnterpriseFilter{}); err != nil || total != 12 {
+		t.Fatalf("first listing: %d, %v", total, err)
+	}
+	if l, h := store.loads.Load(), store.heads.Load(); l != 1 || h != heads {
+		t.Fatalf("the first listing after warming read the directory %d times and the head %d times; want neither again", l-1, h-heads)
+	}
+	cold, coldStore := indexedService(db, time.Hour, 0)
+	if _, total, err := cold.ListEnterprises(ctx, backend.EnterpriseFilter{}); err != nil || total != 12 {
+		t.Fatalf("cold listing: %d, %v", total, err)
+	}
+	if l := coldStore.loads.Load(); l != 1 {
+		t.Fatalf("a cold instance's first listing read the directory %d times, want once", l)
+	}
+}

@@ -81,6 +81,14 @@ func (s *Service) publicWritten() { s.pubIndex.Written() }
 
 // publicSnapshot returns the index, current within PublicIndexInterval
 // and with every publication through s before the call.
+// WarmPublicIndex reads the published results into the search index
+// now, so that the first citizen's search after an instance starts does
+// not wait for the full read. The serve command calls it once at start.
+func (s *Service) WarmPublicIndex(ctx context.Context) error {
+	_, err := s.publicSnapshot(ctx)
+	return err
+}
+
 func (s *Service) publicSnapshot(ctx context.Context) (*memindex.Snapshot[publicIndexed], error) {
 	o := memindex.Options{Interval: s.PublicIndexInterval, Max: s.PublicIndexMax, MaxPatchWrites: maxPublicPatch}
 	if o.Interval == 0 {

@@ -271,3 +271,28 @@ func TestPublicIndexFallsBackToTheStore(t *testing.T) {
 	}
 
 }
+
+// TestWarmPublicIndexReadsOnceAhead: warmed at start, an instance answers
+// the first search from memory, reading neither the results nor the head
+// again within the interval.
+func TestWarmPublicIndexReadsOnceAhead(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Mongo(t)
+	publicFixture(t, db, 6)
+	store := &countingStore{PublicResultStore: db.PublicResults()}
+	s := &results.Service{Public: store, PublicIndexInterval: time.Hour}
+	if err := s.WarmPublicIndex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	loads, heads := store.loads.Load(), store.heads.Load()
+	if loads != 1 {
+		t.Fatalf("warming read the results %d times, want once", loads)
+	}
+	if _, total, err := s.PublicResults(t.Context(), backend.PublicResultFilter{}); err != nil || total != 6 {
+		t.Fatalf("first search: %d, %v", total, err)
+	}
+	if store.loads.Load() != loads || store.heads.Load() != heads || store.finds.Load() != 0 {
+		t.Fatalf("the first search after warming read the store: %d full reads, %d heads, %d searches more",
+			store.loads.Load()-loads, store.heads.Load()-heads, store.finds.Load())
+	}
+}

@@ -81,6 +81,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		logger.Warn("push is off: SUIJI_FCM_CREDENTIALS_FILE and SUIJI_FCM_ENDPOINT are empty; the inbox and live events still work")
 	}
 	go svc.Tasks.RunScheduler(ctx, cfg.SchedulerInterval, logger)
+	// The in-memory indexes are read once now, so that the first staff
+	// listing and the first public search do not wait for a full read of
+	// the collection (which may take longer than a request may).
+	go warm(ctx, logger, "directory", svc.Directory.WarmIndex)
+	go warm(ctx, logger, "public results", svc.Results.WarmPublicIndex)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -92,6 +97,17 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	logger.Info("suiji stopped")
 	return nil
+}
+
+// warm runs one index's first read and logs how it went; a failure only
+// means the first request reads instead.
+func warm(ctx context.Context, logger *slog.Logger, what string, read func(context.Context) error) {
+	start := time.Now()
+	if err := read(ctx); err != nil {
+		logger.Warn("index not warmed; the first request reads the store", slog.String("index", what), slog.Any("err", err))
+		return
+	}
+	logger.Info("index warmed", slog.String("index", what), slog.Duration("took", time.Since(start)))
 }
 
 // utcNow is the clock of every service in the binary.
