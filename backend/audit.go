@@ -2,6 +2,10 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -78,7 +82,8 @@ type Auditor interface {
 	// crash cannot leave one without the other (art. 29). write makes the
 	// change with the context it is given, which carries the staged event:
 	// the first document write that takes it (PendingAuditFromContext)
-	// stores the event with the change, in one atomic write; the event is
+	// stores the event with the change, in one atomic write (for a bulk
+	// change, every document write takes it); the event is
 	// then appended to the chain, either at once or, after a crash or an
 	// audit-store failure, by the recovery step. When write stored the
 	// change, Change returns write's own error (nil on success) whatever
@@ -87,9 +92,10 @@ type Auditor interface {
 	// kept in a MongoDB document.
 	Change(ctx context.Context, c AuditChange, write func(context.Context) error) error
 	// Record appends the event of something that is not a document write
-	// with an outbox (a sign-in, whose session lives in Redis; a whole
-	// import): call it after the action, with the object before and after
-	// (nil when there is none).
+	// with an outbox (a sign-in or a sign-out, whose session lives in
+	// Redis): call it after the action, with the object before and after
+	// (nil when there is none). A crash in between leaves the action
+	// unaudited, so every change kept in MongoDB uses Change instead.
 	Record(ctx context.Context, action, objectType, objectID string, before, after any) error
 }
 
@@ -103,48 +109,76 @@ type AuditChange struct {
 	ObjectID   string
 	Before     any
 	After      any
+	// Bulk marks a change spread over many documents and writes (an
+	// import batch, a dispatch's tasks): every document written takes the
+	// event — the same event, one ID — not only the first, so that
+	// whichever of them landed before a crash brings the event with it.
+	// The chain takes the event once (recovery appends per event ID). A
+	// bulk change that stored nothing has no event.
+	Bulk bool
+	// Key, when set, names the change so that its event ID is derived
+	// from it (AuditEventID) rather than drawn at random: a change that a
+	// retry may repeat or complete (a dispatch finishing what a crash left
+	// half done) then has one event however often it is attempted, since
+	// the chain refuses a second event with an ID it holds.
+	Key string
+}
+
+// AuditEventID is the event ID of a change named by key (AuditChange.Key):
+// 32 hex digits like a random ID, so it is safe as a field name of the
+// outbox and cannot be mistaken for another change's.
+func AuditEventID(key string) string {
+	sum := sha256.Sum256([]byte("suiji audit event\x00" + key))
+	return hex.EncodeToString(sum[:16])
 }
 
 // PendingAudit is an audit event staged by Auditor.Change for the change
 // being written. A store that keeps an outbox takes it from the context
 // (PendingAuditFromContext), writes Event into the changed document in the
 // same write, and then calls Stored; later writes of the same change see
-// nothing staged. Stores without an outbox ignore it, and Change then
-// appends the event after the write.
+// nothing staged, except those of a bulk change, which all take it. Stores
+// without an outbox ignore it, and Change then appends the event after the
+// write (for a single-document change; a bulk change needs an outbox).
 type PendingAudit struct {
 	// Event is the event to append: every field is set except Seq,
 	// PrevHash and Hash, which the chain gives it.
 	Event AuditEvent
+	// Bulk: every write of the change takes the event, not only the first
+	// (AuditChange.Bulk).
+	Bulk bool
 
-	mu    sync.Mutex
-	clear func(context.Context) error // removes the outbox entry; nil until stored
+	mu     sync.Mutex
+	clears []func(context.Context) error // remove the outbox entries; none until stored
 }
 
-// Stored records that the event was written with the change, and how to
-// remove it from the outbox once it is in the chain.
+// Stored records that the event was written with the change (or, for a
+// bulk change, with one more part of it), and how to remove it from that
+// outbox once it is in the chain.
 func (p *PendingAudit) Stored(clear func(context.Context) error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clear = clear
+	p.clears = append(p.clears, clear)
 }
 
 // IsStored reports whether a store has written the event with its change.
 func (p *PendingAudit) IsStored() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.clear != nil
+	return len(p.clears) > 0
 }
 
-// Clear removes the event from the outbox (it is in the chain now); nothing
-// when it was never stored.
+// Clear removes the event from every outbox it was stored in (it is in
+// the chain now); nothing when it was never stored. It tries them all and
+// returns their errors joined: an entry left behind is cleared by recovery.
 func (p *PendingAudit) Clear(ctx context.Context) error {
 	p.mu.Lock()
-	clear := p.clear
+	clears := slices.Clone(p.clears)
 	p.mu.Unlock()
-	if clear == nil {
-		return nil
+	var errs []error
+	for _, clear := range clears {
+		errs = append(errs, clear(ctx))
 	}
-	return clear(ctx)
+	return errors.Join(errs...)
 }
 
 // AuditOutbox finds staged events whose append to the chain did not
@@ -153,6 +187,8 @@ func (p *PendingAudit) Clear(ctx context.Context) error {
 type AuditOutbox interface {
 	// PendingAuditEvents returns up to limit staged events older than
 	// before (by Event.Time), oldest first, each stored (Clear removes it
-	// from its document). EUNAVAILABLE when the store cannot be reached.
+	// from its documents). An event that several documents hold (a bulk
+	// change) comes once, and its Clear removes it from all of them.
+	// EUNAVAILABLE when the store cannot be reached.
 	PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]*PendingAudit, error)
 }

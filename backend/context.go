@@ -78,10 +78,11 @@ func WithPendingAudit(ctx context.Context, p *PendingAudit) context.Context {
 
 // PendingAuditFromContext returns the staged audit event a store should
 // write with the change, or nil when there is none or it was stored already
-// (only the first write of a change carries its event).
+// (only the first write of a change carries its event, unless the change
+// is a bulk one: then every write does).
 func PendingAuditFromContext(ctx context.Context) *PendingAudit {
 	p, _ := ctx.Value(pendingAuditKey).(*PendingAudit)
-	if p == nil || p.IsStored() {
+	if p == nil || (!p.Bulk && p.IsStored()) {
 		return nil
 	}
 	return p

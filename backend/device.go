@@ -28,8 +28,14 @@ type Device struct {
 type DeviceStore interface {
 	// UpsertDevice stores d by its token: a new token is created, a known
 	// one is given to d.UserID with LastSeenAt updated. It sets d.ID and
-	// d.CreatedAt from the stored device.
+	// d.CreatedAt from the stored device. With d.ID set it stores the
+	// token under that id only — the id of the device found by the token
+	// (FindDeviceByToken), or a new one's — and is ECONFLICT when the
+	// token belongs to another device by then.
 	UpsertDevice(ctx context.Context, d *Device) error
+	// FindDeviceByToken returns the device holding a token. ENOTFOUND when
+	// there is none.
+	FindDeviceByToken(ctx context.Context, token string) (*Device, error)
 	// FindDevicesByUser lists a user's devices, most recently seen first.
 	FindDevicesByUser(ctx context.Context, userID string) ([]*Device, error)
 	// FindDevicesByUsers lists the devices of every user in userIDs (one

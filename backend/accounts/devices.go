@@ -24,12 +24,32 @@ func (s *Service) RegisterDevice(ctx context.Context, token, platform string) (*
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid device", fields)
 	}
-	now := s.Now().UTC()
-	d := &backend.Device{UserID: actor.UserID, Token: token, Platform: platform, CreatedAt: now, LastSeenAt: now}
-	if err := s.Devices.UpsertDevice(ctx, d); err != nil {
-		return nil, err
+	// The registration and its event in one write (the device's document
+	// carries the event; backend.Auditor.Change), so the event must name
+	// the device before the write: the one holding the token, or a new
+	// id. A phone registering the same token in between makes the write a
+	// conflict, and the registration is looked up again.
+	var err error
+	for range 3 {
+		now := s.Now().UTC()
+		d := &backend.Device{ID: backend.NewID(), UserID: actor.UserID, Token: token, Platform: platform, CreatedAt: now, LastSeenAt: now}
+		old, ferr := s.Devices.FindDeviceByToken(ctx, token)
+		switch {
+		case ferr == nil:
+			d.ID = old.ID
+		case backend.ErrorCode(ferr) != backend.ENOTFOUND:
+			return nil, ferr
+		}
+		err = s.Audit.Change(ctx, backend.AuditChange{Action: "device.register", ObjectType: "device", ObjectID: d.ID, After: deviceDigest(d)},
+			func(ctx context.Context) error { return s.Devices.UpsertDevice(ctx, d) })
+		if err == nil {
+			return d, nil
+		}
+		if backend.ErrorCode(err) != backend.ECONFLICT {
+			return nil, err
+		}
 	}
-	return d, s.Audit.Record(ctx, "device.register", "device", d.ID, nil, deviceDigest(d))
+	return nil, err
 }
 
 // ListDevices lists the acting user's devices.
@@ -47,10 +67,10 @@ func (s *Service) DeleteDevice(ctx context.Context, id string) error {
 	if d.UserID != backend.ActorFromContext(ctx).UserID {
 		return backend.Errorf(backend.ENOTFOUND, "device not found")
 	}
-	if err := s.Devices.DeleteDevice(ctx, id); err != nil {
-		return err
-	}
-	return s.Audit.Record(ctx, "device.delete", "device", id, deviceDigest(d), nil)
+	// The device is marked deleted with its event in one write, and
+	// removed once the event is in the chain (backend.Auditor.Change).
+	return s.Audit.Change(ctx, backend.AuditChange{Action: "device.delete", ObjectType: "device", ObjectID: id, Before: deviceDigest(d)},
+		func(ctx context.Context) error { return s.Devices.DeleteDevice(ctx, id) })
 }
 
 // deviceDigest is what the audit trail keeps of a device: not the token.

@@ -69,6 +69,9 @@ func (r *Recorder) Record(ctx context.Context, action, objectType, objectID stri
 // with the change. A store that keeps no outbox leaves the event staged;
 // it is then appended after a successful write, as Record would.
 //
+// A bulk change (c.Bulk) that stored nothing — every row lost its race,
+// every task existed already — has no event, outbox or not.
+//
 // It returns Record's errors for a bad change, before anything is written;
 // write's error when write stored nothing; and otherwise write's error (nil
 // on success) even when the append failed, since the event is safe in the
@@ -81,7 +84,7 @@ func (r *Recorder) Change(ctx context.Context, c backend.AuditChange, write func
 	}
 	werr := write(backend.WithPendingAudit(ctx, p))
 	if !p.IsStored() {
-		if werr != nil {
+		if werr != nil || c.Bulk {
 			return werr
 		}
 		return r.append(ctx, &p.Event)
@@ -103,9 +106,14 @@ func (r *Recorder) Change(ctx context.Context, c backend.AuditChange, write func
 // Recover appends every event staged before the given time whose append
 // did not complete, oldest first, and clears it from the outbox; an event
 // that is in the chain already (a crash after the append, before the
-// clear) is only cleared. It is safe to run from several instances at once
-// and beside requests making changes, since the store appends each event
-// ID once. It returns how many events it appended.
+// clear) is only cleared. Each event ID is appended once, however many
+// documents hold the event (a bulk change stages one event in every
+// document it writes; a change named by a key may be staged again by a
+// retry): the outbox hands out each ID once per call, this loop skips an
+// ID it has handled, and the store refuses a second event with an ID it
+// holds, which also makes it safe to run from several instances at once
+// and beside requests making changes. It returns how many events it
+// appended.
 //
 // Run it at start and then periodically with a time somewhat in the past,
 // so that it does not race requests still completing their own appends
@@ -116,15 +124,18 @@ func (r *Recorder) Recover(ctx context.Context, before time.Time) (int, error) {
 	}
 	const batch = 100
 	appended := 0
+	handled := map[string]bool{} // event IDs in the chain by now
 	for {
 		pending, err := r.Outbox.PendingAuditEvents(ctx, before, batch)
 		if err != nil {
 			return appended, err
 		}
 		for _, p := range pending {
-			done, err := r.inChain(ctx, p.Event.ID)
-			if err != nil {
-				return appended, err
+			done := handled[p.Event.ID]
+			if !done {
+				if done, err = r.inChain(ctx, p.Event.ID); err != nil {
+					return appended, err
+				}
 			}
 			if !done {
 				if err := r.append(ctx, &p.Event); err != nil {
@@ -132,6 +143,7 @@ func (r *Recorder) Recover(ctx context.Context, before time.Time) (int, error) {
 				}
 				appended++
 			}
+			handled[p.Event.ID] = true
 			if err := p.Clear(ctx); err != nil {
 				return appended, err
 			}
@@ -164,9 +176,13 @@ func (r *Recorder) stage(ctx context.Context, c backend.AuditChange) (*backend.P
 	if err != nil {
 		return nil, err
 	}
+	id := newEventID()
+	if c.Key != "" {
+		id = backend.AuditEventID(c.Key)
+	}
 	actor := backend.ActorFromContext(ctx)
-	return &backend.PendingAudit{Event: backend.AuditEvent{
-		ID:           newEventID(),
+	return &backend.PendingAudit{Bulk: c.Bulk, Event: backend.AuditEvent{
+		ID:           id,
 		Time:         r.now().UTC().Truncate(time.Millisecond),
 		ActorID:      actor.UserID,
 		ActorName:    actor.Username,

@@ -163,7 +163,7 @@ func importRow(row sheet.Row, old *backend.Enterprise, towns map[string]string) 
 	has := func(k string) bool { _, ok := row.Values[k]; return ok }
 	problems := map[string]string{}
 	code := row.Values["uscc"]
-	e := &backend.Enterprise{Status: backend.EnterpriseActive}
+	e := &backend.Enterprise{ID: backend.NewID(), Status: backend.EnterpriseActive} // the batch's audit event names it
 	if old != nil {
 		cp := *old
 		e = &cp

@@ -121,7 +121,7 @@ func (ir *itemRows) Check(ctx context.Context, row sheet.Row, old *backend.Item)
 	has := func(key string) bool { _, ok := v[key]; return ok }
 	problems := map[string]string{}
 	year, _ := strconv.Atoi(v["year"])
-	it := &backend.Item{Year: year, Code: normalizeCode(v["code"]), Categories: []string{}}
+	it := &backend.Item{ID: backend.NewID(), Year: year, Code: normalizeCode(v["code"]), Categories: []string{}} // the batch's audit event names it
 	if old != nil {
 		cp := *old
 		it = &cp

@@ -462,18 +462,21 @@ func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.
 	}
 }
 
-// prune forgets a device whose token the push service no longer knows.
+// prune forgets a device whose token the push service no longer knows,
+// with its audit event in the same write (the device is marked deleted
+// with the event, and removed once the event is in the chain; see
+// backend.Auditor.Change).
 func (s *Service) prune(ctx context.Context, d *backend.Device) {
-	err := s.Devices.DeleteDevice(ctx, d.ID)
+	remove := func(ctx context.Context) error { return s.Devices.DeleteDevice(ctx, d.ID) }
+	var err error
+	if s.Audit != nil {
+		digest := map[string]string{"id": d.ID, "user_id": d.UserID, "platform": d.Platform}
+		err = s.Audit.Change(ctx, backend.AuditChange{Action: "device.prune", ObjectType: "device", ObjectID: d.ID, Before: digest}, remove)
+	} else {
+		err = remove(ctx)
+	}
 	if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
 		s.logger().WarnContext(ctx, "notify: removing a dead push token failed", slog.String("device_id", d.ID), slog.Any("error", err))
-		return
-	}
-	if err == nil && s.Audit != nil {
-		digest := map[string]string{"id": d.ID, "user_id": d.UserID, "platform": d.Platform}
-		if err := s.Audit.Record(ctx, "device.prune", "device", d.ID, digest, nil); err != nil {
-			s.logger().WarnContext(ctx, "notify: auditing a pruned device failed", slog.Any("error", err))
-		}
 	}
 }
 

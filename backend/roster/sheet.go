@@ -79,7 +79,8 @@ func (ir *inspectorRows) Check(ctx context.Context, row sheet.Row, old *backend.
 	v := row.Values
 	has := func(key string) bool { _, ok := v[key]; return ok }
 	problems := map[string]string{}
-	in := &backend.Inspector{BadgeNo: backend.NormalizeBadgeNo(v["badge_no"]), Active: true, Conflicts: []backend.Conflict{}, Qualifications: []string{}}
+	in := &backend.Inspector{ID: backend.NewID(), // the batch's audit event names it
+		BadgeNo: backend.NormalizeBadgeNo(v["badge_no"]), Active: true, Conflicts: []backend.Conflict{}, Qualifications: []string{}}
 	if old != nil {
 		cp := *old
 		in = &cp

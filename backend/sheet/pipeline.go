@@ -26,7 +26,8 @@ const DefaultBatchSize = 1000
 // Import drives it in a fixed order — Key for every row, Load once, Check
 // for every row, Store in batches — so that every area imports with the
 // same policy and the same cost: one bulk read of the records the file
-// names, one bulk write per batch, one audit event per file.
+// names, one bulk write per batch, one audit event per batch, written with
+// the batch.
 type Records[T comparable] interface {
 	// Key returns the normalised identity of the record a row names (a
 	// USCC, a badge number, "year/code") and the column it is read from —
@@ -40,27 +41,33 @@ type Records[T comparable] interface {
 	// whatever else checking needs (reference lists such as towns).
 	Load(ctx context.Context, keys []string) ([]T, error)
 	// Check turns a row into the record to store: a new one when old is
-	// nil, otherwise a copy of old with the file's columns applied. It
-	// returns the row's problems by column key (nil for a good row); an
-	// error stops the import (the store failed, not the row).
+	// nil, with its id chosen (backend.NewID: the batch's audit event names
+	// it before the write), otherwise a copy of old with the file's
+	// columns applied. It returns the row's problems by column key (nil
+	// for a good row); an error stops the import (the store failed, not
+	// the row).
 	Check(ctx context.Context, row Row, old T) (T, map[string]string, error)
 	// Fields is the record as its versions diff it (bookkeeping such as
 	// version and timestamps left out): an update whose fields equal the
 	// stored ones changes nothing and is not stored.
 	Fields(rec T) map[string]any
-	// Store writes one batch of checked changes: creates, and
-	// compare-and-set updates of the records as Load read them, with
-	// UpdatedAt (and CreatedAt for new records) set to now. It returns one
-	// error per change — nil when stored, ECONFLICT or EINVALID when the
-	// row lost a race (another writer came first) — or an error that
-	// stops the import. Versions and the audit event are the pipeline's.
+	// Store writes one batch of checked changes: creates (at version 1),
+	// and compare-and-set updates of the records as Load read them (each
+	// to the next version), with UpdatedAt (and CreatedAt for new records)
+	// set to now. Every document write takes the batch's audit event from
+	// ctx (a bulk change; backend.Auditor.Change), which the stores'
+	// writes do. It returns one error per change — nil when stored,
+	// ECONFLICT or EINVALID when the row lost a race (another writer came
+	// first) — or an error that stops the import. Versions are the
+	// pipeline's.
 	Store(ctx context.Context, batch []Change[T], now time.Time) ([]error, error)
 	// Ref identifies a stored record (its id, key and new version).
 	Ref(rec T) Ref
 }
 
 // Book is where every import keeps its accounts: a version per stored
-// record (action "import", in bulk per batch) and one audit event per file.
+// record (action "import", in bulk per batch) and one audit event per
+// batch.
 type Book struct {
 	Kind     string // the object type in versions and the audit trail, e.g. "enterprise"
 	Versions backend.VersionStore
@@ -97,10 +104,10 @@ type Ref struct {
 
 // Import is the one import pipeline: read the file → check every row
 // (Key, one bulk Load, Check) → commit all-or-nothing (or, with
-// opts.Partial, the good rows) in batches, each one bulk Store and one bulk
-// write of its versions → one audit event for the file, action
-// book.Kind+".import", listing every stored record's id and version and
-// naming the file by its SHA-256.
+// opts.Partial, the good rows) in batches, each one bulk Store carrying
+// the batch's audit event (action book.Kind+".import", naming the file by
+// its SHA-256 and listing the batch's records with the id and version
+// each is written at) and one bulk write of its versions.
 //
 // Every row naming a key that another row names too is rejected, since the
 // file does not say which is right. A column absent from the file leaves
@@ -110,7 +117,7 @@ type Ref struct {
 // cannot be read as a spreadsheet (no report then); with any rejected row
 // and !opts.Partial, EINVALID from Report.Error together with the report,
 // and nothing stored.
-func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, schema Schema, recs Records[T], book Book) (_ *Report, retErr error) {
+func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, schema Schema, recs Records[T], book Book) (*Report, error) {
 	digest := sha256.New()
 	table, err := Read(io.TeeReader(r, digest), opts.Filename, schema, opts.MaxBytes)
 	if err != nil {
@@ -130,34 +137,52 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 		return report, report.Error()
 	}
 
-	// One audit event covers the file: the chain is appended one event at
-	// a time, which would make a 100,000-row file take many minutes, while
-	// each row's change is already kept, with who and when, as a version.
-	// The event pins every stored record by id and version, so the chain
-	// still accounts for each change — and it is written even when a later
-	// batch fails, for what was stored up to then.
-	var stored []Ref
-	defer func() {
-		if len(stored) == 0 {
-			return
-		}
-		after := map[string]any{
-			"filename": opts.Filename, "file_sha256": hex.EncodeToString(digest.Sum(nil)),
-			"created": report.Created, "updated": report.Updated, "unchanged": report.Unchanged,
-			"rejected": report.Rejected, "partial": opts.Partial, "stored": stored,
-		}
-		if err := book.Audit.Record(ctx, book.Kind+".import", book.Kind+"_import", after["file_sha256"].(string), nil, after); err != nil && retErr == nil {
-			retErr = err
-		}
-	}()
+	// One audit event covers a batch, not a row: the chain is appended one
+	// event at a time, which would make a 100,000-row file take many
+	// minutes, while each row's change is kept, with who and when, as a
+	// version. The event pins every record of the batch by id and version,
+	// so the chain still accounts for each change.
+	//
+	// The event is written with the batch (a bulk change: every document
+	// the batch writes carries it, one event ID; backend.Auditor.Change),
+	// so a crash at any point leaves each batch either unwritten and
+	// unaudited or written, wholly or in part, with its event, which
+	// recovery appends once. It is per batch, not per file, because it
+	// must be fixed before the batch is written: a file's event would have
+	// to claim batches a failure or a crash then never wrote. For the same
+	// reason it lists the rows the batch writes as they will be stored,
+	// which is what landed unless part of the bulk write did not: a row
+	// that lost its race to another writer (answered as rejected, "import
+	// the file again") or one the store stopped before. Such a row is still
+	// listed; that it was not stored shows in the record, which does not
+	// have that version from this import (no version entry by this actor
+	// at this time). The event never claims less than was written, and
+	// when every row was refused, there is no event.
+	fileSHA := hex.EncodeToString(digest.Sum(nil))
 	batch := opts.BatchSize
 	if batch <= 0 {
 		batch = DefaultBatchSize
 	}
+	batches := (len(changes) + batch - 1) / batch
 	for start := 0; start < len(changes); start += batch {
 		part := changes[start:min(start+batch, len(changes))]
 		now := book.Now().UTC().Truncate(time.Millisecond) // what MongoDB keeps of a time
-		errs, err := recs.Store(ctx, part, now)
+		rows, err := plannedRefs(recs, part)
+		if err != nil {
+			return report, err
+		}
+		var errs []error
+		err = book.Audit.Change(ctx, backend.AuditChange{
+			Action: book.Kind + ".import", ObjectType: book.Kind + "_import", ObjectID: fileSHA, Bulk: true,
+			After: map[string]any{
+				"filename": opts.Filename, "file_sha256": fileSHA, "partial": opts.Partial,
+				"batch": start/batch + 1, "batches": batches, "rows": rows,
+			},
+		}, func(ctx context.Context) error {
+			var err error
+			errs, err = recs.Store(ctx, part, now)
+			return err
+		})
 		if err != nil {
 			return report, err
 		}
@@ -190,7 +215,6 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 				ActorID: actor.UserID, ActorName: actor.Username, Action: action(c),
 				Changes: backend.Diff(before, recs.Fields(c.New)),
 			})
-			stored = append(stored, ref)
 		}
 		if err := book.Versions.AppendVersions(ctx, versions); err != nil {
 			return report, err
@@ -200,6 +224,26 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 		}
 	}
 	return report, nil
+}
+
+// plannedRefs names the records of a batch as Store will write them: a new
+// one by the id Check gave it, at version 1; an update at the version after
+// the one Load read. EINTERNAL for a new record without an id.
+func plannedRefs[T comparable](recs Records[T], part []Change[T]) ([]Ref, error) {
+	refs := make([]Ref, len(part))
+	for i, c := range part {
+		ref := recs.Ref(c.New)
+		if c.Created() {
+			if ref.ID == "" {
+				return nil, backend.Errorf(backend.EINTERNAL, "import: the new record %s has no id; Check chooses it", ref.Key)
+			}
+			ref.Version = 1
+		} else {
+			ref.Version = recs.Ref(c.Old).Version + 1
+		}
+		refs[i] = ref
+	}
+	return refs, nil
 }
 
 // check runs Key, Load and Check over every row, records the problems in

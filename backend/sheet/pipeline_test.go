@@ -60,7 +60,7 @@ func (p *pets) Load(_ context.Context, keys []string) ([]*pet, error) {
 }
 
 func (p *pets) Check(_ context.Context, row Row, old *pet) (*pet, map[string]string, error) {
-	n := &pet{Tag: strings.ToUpper(row.Values["tag"])}
+	n := &pet{ID: "id-" + strings.ToUpper(row.Values["tag"]), Tag: strings.ToUpper(row.Values["tag"])}
 	if old != nil {
 		cp := *old
 		n = &cp
@@ -96,7 +96,7 @@ func (p *pets) Store(_ context.Context, batch []Change[*pet], _ time.Time) ([]er
 			continue
 		}
 		if c.Created() {
-			c.New.ID, c.New.Version = "id-"+c.New.Tag, 1
+			c.New.Version = 1
 		} else {
 			c.New.Version++
 		}
@@ -114,6 +114,7 @@ type ledger struct {
 	versions []*backend.Version
 	events   []map[string]any
 	actions  []string
+	changes  []backend.AuditChange // as staged, for the events of Change
 }
 
 func (l *ledger) AppendVersion(_ context.Context, v *backend.Version) error {
@@ -140,6 +141,7 @@ func (l *ledger) Change(ctx context.Context, c backend.AuditChange, write func(c
 	if err := write(ctx); err != nil {
 		return err
 	}
+	l.changes = append(l.changes, c)
 	return l.Record(ctx, c.Action, c.ObjectType, c.ObjectID, c.Before, c.After)
 }
 
@@ -199,7 +201,7 @@ func TestImportAllOrNothingNamesEveryRejectedRow(t *testing.T) {
 	}
 }
 
-func TestImportPartialStoresGoodRowsInBatchesWithVersionsAndOneEvent(t *testing.T) {
+func TestImportPartialStoresGoodRowsInBatchesWithVersionsAndAnEventPerBatch(t *testing.T) {
 	p, l := newPets(), &ledger{}
 	p.conflict["D4"] = true // loses a race when stored
 	var progress []string
@@ -240,17 +242,21 @@ func TestImportPartialStoresGoodRowsInBatchesWithVersionsAndOneEvent(t *testing.
 	if v := l.versions[1]; v.ObjectID != "id-C3" || v.Number != 1 || len(v.Changes) != 2 {
 		t.Errorf("create version %+v", v)
 	}
-	// One audit event for the file, listing what was stored.
-	if len(l.events) != 1 || l.actions[0] != "pet.import" {
+	// One audit event per batch, written with it (a bulk change), naming
+	// the file and the batch's rows as they are written — the row that
+	// lost its race too, since the event is fixed before the write.
+	if len(l.events) != 2 || l.actions[0] != "pet.import" || l.actions[1] != "pet.import" {
 		t.Fatalf("audit %v", l.actions)
 	}
-	ev := l.events[0]
-	refs := ev["stored"].([]Ref)
-	if want := []Ref{{"id-A1", "A1", 2}, {"id-C3", "C3", 1}, {"id-G7", "G7", 1}}; !slices.Equal(refs, want) {
-		t.Errorf("stored refs %v, want %v", refs, want)
-	}
-	if ev["filename"] != "pets.csv" || len(ev["file_sha256"].(string)) != 64 || ev["created"] != 2 {
-		t.Errorf("event %v", ev)
+	for i, want := range [][]Ref{{{"id-A1", "A1", 2}, {"id-C3", "C3", 1}}, {{"id-D4", "D4", 1}, {"id-G7", "G7", 1}}} {
+		ev, c := l.events[i], l.changes[i]
+		if refs := ev["rows"].([]Ref); !slices.Equal(refs, want) {
+			t.Errorf("batch %d: rows %v, want %v", i+1, refs, want)
+		}
+		if ev["filename"] != "pets.csv" || len(ev["file_sha256"].(string)) != 64 || ev["batch"] != i+1 || ev["batches"] != 2 ||
+			!c.Bulk || c.ObjectType != "pet_import" || c.ObjectID != ev["file_sha256"] {
+			t.Errorf("batch %d: event %v of %+v", i+1, ev, c)
+		}
 	}
 }
 
@@ -262,8 +268,8 @@ func TestImportStopsOnStoreFailureAndStillAuditsWhatWasStored(t *testing.T) {
 	if backend.ErrorCode(err) != backend.EUNAVAILABLE {
 		t.Fatalf("error %v, want EUNAVAILABLE", err)
 	}
-	if len(l.events) != 1 || len(l.events[0]["stored"].([]Ref)) != 2 {
-		t.Fatalf("audit events %v, want one naming the first batch's two records", l.events)
+	if len(l.events) != 1 || len(l.events[0]["rows"].([]Ref)) != 2 {
+		t.Fatalf("audit events %v, want the first batch's, naming its two records", l.events)
 	}
 	if _, ok := p.stored["E5"]; ok {
 		t.Error("stored a row after the failure")

@@ -39,8 +39,11 @@ func (s *Service) WorkCalendar(ctx context.Context) (*workday.Calendar, error) {
 }
 
 // PutOverride adds (or replaces) the bureau's override of one date, e.g. a
-// holiday of a year the library does not know yet. EINVALID naming the
-// field; the coordinator's act (the route says so).
+// holiday of a year the library does not know yet, with its audit event in
+// the same write. An override the date has already (a repeat, such as a
+// retry after a lost answer or a crash) changes nothing and records
+// nothing. EINVALID naming the field; the coordinator's act (the route
+// says so).
 func (s *Service) PutOverride(ctx context.Context, o backend.CalendarOverride) (*backend.CalendarOverride, error) {
 	o.Name = strings.TrimSpace(o.Name)
 	if _, err := workday.New([]workday.Override{{Date: o.Date, Kind: workday.Kind(o.Kind), Name: o.Name}}); err != nil {
@@ -57,6 +60,9 @@ func (s *Service) PutOverride(ctx context.Context, o backend.CalendarOverride) (
 	var before any
 	for _, old := range stored {
 		if old.Date == o.Date {
+			if old.Kind == o.Kind && old.Name == o.Name {
+				return old, nil
+			}
 			before = map[string]string{"date": old.Date, "kind": old.Kind, "name": old.Name}
 		}
 	}
@@ -64,11 +70,13 @@ func (s *Service) PutOverride(ctx context.Context, o backend.CalendarOverride) (
 		return nil, backend.InvalidFields("too many overrides", map[string]string{"date": "the calendar holds at most 1000 overrides"})
 	}
 	o.CreatedBy, o.CreatedAt = backend.ActorFromContext(ctx).UserID, s.Now().UTC()
-	if err := s.Calendar.PutOverride(ctx, &o); err != nil {
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "calendar.override", ObjectType: "calendar", ObjectID: o.Date, Before: before,
+		After: map[string]string{"date": o.Date, "kind": o.Kind, "name": o.Name}},
+		func(ctx context.Context) error { return s.Calendar.PutOverride(ctx, &o) })
+	if err != nil {
 		return nil, err
 	}
-	return &o, s.Audit.Record(ctx, "calendar.override", "calendar", o.Date, before,
-		map[string]string{"date": o.Date, "kind": o.Kind, "name": o.Name})
+	return &o, nil
 }
 
 // EndInspection records that the inspection of t ended at at and sets the

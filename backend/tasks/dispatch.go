@@ -73,46 +73,61 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 	if err != nil {
 		return nil, err
 	}
-	before := map[string]any{"id": p.ID, "status": p.Status, "version": p.Version}
-	if p.Status == backend.PlanDrawn {
-		if err := lease.Extend(ctx); err != nil {
-			return nil, err
-		}
-		p.Status, p.UpdatedAt = backend.PlanDispatched, s.Now().UTC()
-		if err := s.Plans.UpdatePlan(ctx, p); err != nil {
-			return nil, err
-		}
-	}
-	// A chunk at a time, so that the first groups' phones ring while the
-	// later tasks are still being written.
-	var created []string
-	for start := 0; start < len(tasks); start += DispatchChunk {
-		chunk := tasks[start:min(start+DispatchChunk, len(tasks))]
-		ids, err := s.Tasks.InsertTasks(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		created = append(created, ids...)
-		var notes []*backend.Notification
-		for _, t := range chunk {
-			notes = append(notes, assignmentNotes(t)...)
-		}
-		if err := s.Notifier.Notify(ctx, notes); err != nil {
-			return nil, err
-		}
-	}
-
-	out := &Dispatched{Plan: p, DrawID: d.ID, Created: len(created)}
+	out := &Dispatched{Plan: p, DrawID: d.ID}
 	for _, t := range tasks {
 		out.TaskIDs = append(out.TaskIDs, t.ID)
 	}
-	if len(created) > 0 || before["status"] != p.Status {
-		err = s.Audit.Record(ctx, "plan.dispatch", "plan", p.ID, before, map[string]any{
-			"id": p.ID, "status": p.Status, "draw_id": d.ID, "tasks": out.TaskIDs, "created": created,
-		})
+	// The dispatch's one audit event travels with its writes — the plan's
+	// move to dispatched and every task inserted carry it (a bulk change;
+	// backend.Auditor.Change) — so whatever part of the dispatch landed
+	// before a crash brings the event with it. It claims the dispatch as a
+	// whole, as the draw fixes it (the plan drawn → dispatched, the draw's
+	// task ids), not what one call wrote: a crash half-way leaves the rest
+	// to a repeat, which writes the missing tasks and stages the same
+	// event again — its ID is derived from the draw (Key) — so the chain
+	// holds one plan.dispatch per draw, whichever call's copy reaches it
+	// first. A repeat that writes nothing records nothing.
+	var created []string
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "plan.dispatch", ObjectType: "plan", ObjectID: p.ID,
+		Before: map[string]any{"id": p.ID, "status": backend.PlanDrawn, "draw_id": d.ID},
+		After:  map[string]any{"id": p.ID, "status": backend.PlanDispatched, "draw_id": d.ID, "tasks": out.TaskIDs},
+		Bulk:   true, Key: "plan.dispatch\x00" + d.ID,
+	}, func(wctx context.Context) error {
+		if p.Status == backend.PlanDrawn {
+			if err := lease.Extend(ctx); err != nil {
+				return err
+			}
+			p.Status, p.UpdatedAt = backend.PlanDispatched, s.Now().UTC()
+			if err := s.Plans.UpdatePlan(wctx, p); err != nil {
+				return err
+			}
+		}
+		// A chunk at a time, so that the first groups' phones ring while
+		// the later tasks are still being written. Notifications carry no
+		// audit event (ctx, not wctx).
+		for start := 0; start < len(tasks); start += DispatchChunk {
+			chunk := tasks[start:min(start+DispatchChunk, len(tasks))]
+			ids, err := s.Tasks.InsertTasks(wctx, chunk)
+			if err != nil {
+				return err
+			}
+			created = append(created, ids...)
+			var notes []*backend.Notification
+			for _, t := range chunk {
+				notes = append(notes, assignmentNotes(t)...)
+			}
+			if err := s.Notifier.Notify(ctx, notes); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	out.Created = len(created)
 	telemetry.Dispatched(len(created))
-	return out, err
+	return out, nil
 }
 
 // mayViewPlan mirrors plans' visibility: coordinators and leaders see every

@@ -107,13 +107,18 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 		RosterSHA256: draw.RosterHash(in.Roster), Eligible: len(eligible), State: backend.ReplacementCommitted,
 		CommittedAt: s.Now().UTC().Truncate(time.Second), CommittedBy: backend.ActorFromContext(ctx).UserID,
 	}
-	if err := s.Replacements.CreateReplacement(ctx, r); err != nil {
-		return nil, err
-	}
-	return r, s.Audit.Record(ctx, "task.replacement_commit", "task", t.ID, nil, map[string]any{
+	// The commitment and its event in one write (the replacement's
+	// document carries the event; backend.Auditor.Change). A retry after a
+	// crash finds the commitment and is refused above, so it records no
+	// second one.
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "task.replacement_commit", ObjectType: "task", ObjectID: t.ID, After: map[string]any{
 		"replacement_id": r.ID, "out": out, "reason": reason, "seed_commitment": r.SeedCommitment,
 		"entropy_source": entropySource, "roster_sha256": r.RosterSHA256, "eligible": r.Eligible,
-	})
+	}}, func(ctx context.Context) error { return s.Replacements.CreateReplacement(ctx, r) })
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // DrawReplacement draws a committed replacement — with the public

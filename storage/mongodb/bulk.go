@@ -42,29 +42,58 @@ func findIn[M any, D any](ctx context.Context, c collection, field string, value
 // rest. It returns one error per document — nil when stored, the
 // translated write error (ECONFLICT for a duplicate key, through onWrite
 // so the store can name the field) otherwise — or an error for a failure
-// of the whole call (the server unreachable).
+// of the whole call (the server unreachable). The event staged in ctx (a
+// bulk change's; see outbox.go) goes into every document, and p learns
+// which ones were stored.
 func insertMany(ctx context.Context, c collection, docs []any, onWrite func(i int, err error) error) ([]error, error) {
 	errs := make([]error, len(docs))
 	if len(docs) == 0 {
 		return errs, nil
 	}
-	_, err := c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return errs, nil
+	p, err := stageMany(ctx, c, len(docs))
+	if err != nil {
+		return nil, err
 	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return nil, translate(err)
+	var ids []any
+	if p != nil {
+		staged := make([]any, len(docs))
+		ids = make([]any, len(docs))
+		for i, doc := range docs {
+			d, err := withOutbox(doc, p)
+			if err != nil {
+				return nil, err
+			}
+			staged[i], ids[i] = d, documentID(d)
+		}
+		docs = staged
 	}
-	for _, we := range bwe.WriteErrors {
-		if we.Index < 0 || we.Index >= len(docs) {
+	_, err = c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err != nil {
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			// Some documents may have landed, with the event: recovery
+			// finds it there.
 			return nil, translate(err)
 		}
-		e := translate(we)
-		if onWrite != nil {
-			e = onWrite(we.Index, e)
+		for _, we := range bwe.WriteErrors {
+			if we.Index < 0 || we.Index >= len(docs) {
+				return nil, translate(err)
+			}
+			e := translate(we)
+			if onWrite != nil {
+				e = onWrite(we.Index, e)
+			}
+			errs[we.Index] = e
 		}
-		errs[we.Index] = e
+	}
+	if p != nil {
+		var landed []any
+		for i, id := range ids {
+			if errs[i] == nil {
+				landed = append(landed, id)
+			}
+		}
+		stored(p, c, landed...)
 	}
 	return errs, nil
 }
@@ -85,22 +114,42 @@ type versioned struct {
 // version. Otherwise (someone else changed or removed some records during
 // the batch) a second look at the unmatched ones sorts them: gone
 // (ENOTFOUND), moved on (ECONFLICT), or stored by this very write (its
-// next version with our updated_at).
-func replaceManyVersioned(ctx context.Context, c collection, what string, batch []versioned, onWrite func(i int, err error) error) ([]error, error) {
+// next version with our updated_at). The event staged in ctx (a bulk
+// change's; see outbox.go) goes into every record, and p learns which
+// ones were stored.
+func replaceManyVersioned(ctx context.Context, c collection, what string, batch []versioned, onWrite func(i int, err error) error) (_ []error, retErr error) {
 	errs := make([]error, len(batch))
 	if len(batch) == 0 {
 		return errs, nil
+	}
+	p, err := stageMany(ctx, c, len(batch))
+	if err != nil {
+		return nil, err
 	}
 	ids := make([]string, len(batch))
 	for i, b := range batch {
 		ids[i] = b.ID
 	}
 	defer lockDocuments(c, ids)() // FerretDB does not isolate updates: see lockDocument
+	if p != nil {
+		defer func() {
+			if retErr != nil {
+				return // what landed is unknown: recovery finds the event there
+			}
+			var landed []string
+			for i, b := range batch {
+				if errs[i] == nil {
+					landed = append(landed, b.ID)
+				}
+			}
+			stored(p, c, landed...)
+		}()
+	}
 	models := make([]mongo.WriteModel, len(batch))
 	for i, b := range batch {
 		// An update that sets every field rather than a replace, so that
 		// the record's pending audit events survive (see replacement).
-		update, _, err := replacement(b.Doc(*b.Version+1), nil)
+		update, _, err := replacement(b.Doc(*b.Version+1), p)
 		if err != nil {
 			return nil, err
 		}

@@ -34,11 +34,11 @@ var _ backend.CalendarStore = (*CalendarStore)(nil)
 
 func (s *CalendarStore) coll() collection { return s.db.collection("calendar_overrides") }
 
-// PutOverride implements backend.CalendarStore.
+// PutOverride implements backend.CalendarStore: an upsert that keeps the
+// date's pending audit events and adds the one staged in ctx (upsertOne).
 func (s *CalendarStore) PutOverride(ctx context.Context, o *backend.CalendarOverride) error {
 	m := calendarOverrideModel{Date: o.Date, Kind: o.Kind, Name: o.Name, CreatedBy: o.CreatedBy, CreatedAt: o.CreatedAt}
-	_, err := s.coll().ReplaceOne(ctx, bson.D{{Key: "_id", Value: o.Date}}, m, options.Replace().SetUpsert(true))
-	return translate(err)
+	return upsertOne(ctx, s.coll(), bson.D{{Key: "_id", Value: o.Date}}, m)
 }
 
 // FindOverrides implements backend.CalendarStore.

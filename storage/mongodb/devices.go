@@ -39,62 +39,100 @@ func (s *DeviceStore) coll() collection { return s.db.collection("devices") }
 
 // UpsertDevice implements backend.DeviceStore. The unique index on token
 // decides between two phones registering the same token at once: the loser
-// retries and finds the winner's document.
+// retries and finds the winner's document. With d.ID set, the write is a
+// compare-and-set on the device the caller found by the token (or a new
+// one under that id): a token that belongs to another device now is
+// ECONFLICT, so that the audit event staged for d.ID (ctx) never lands in
+// another device's document. A device deleted by an audited deletion
+// whose event is not in the chain yet is registered again (the mark goes).
 func (s *DeviceStore) UpsertDevice(ctx context.Context, d *backend.Device) error {
+	p, err := staged(ctx, s.coll())
+	if err != nil {
+		return err
+	}
 	filter := bson.D{{Key: "token", Value: d.Token}}
+	set := bson.D{
+		{Key: "user_id", Value: d.UserID},
+		{Key: "platform", Value: d.Platform},
+		{Key: "last_seen_at", Value: d.LastSeenAt},
+	}
+	onInsert := bson.D{{Key: "created_at", Value: d.CreatedAt}}
+	id := d.ID
+	if id != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: id}) // an insert takes its _id from the filter
+	} else {
+		id = newID()
+		onInsert = append(onInsert, bson.E{Key: "_id", Value: id})
+	}
+	if p != nil {
+		if d.ID == "" {
+			return backend.Errorf(backend.EINTERNAL, "an audited device registration names its device id")
+		}
+		set = append(set, bson.E{Key: outboxField + "." + p.Event.ID, Value: newOutboxEventModel(&p.Event)})
+	}
 	update := bson.D{
-		{Key: "$set", Value: bson.D{
-			{Key: "user_id", Value: d.UserID},
-			{Key: "platform", Value: d.Platform},
-			{Key: "last_seen_at", Value: d.LastSeenAt},
-		}},
-		{Key: "$setOnInsert", Value: bson.D{
-			{Key: "_id", Value: newID()},
-			{Key: "created_at", Value: d.CreatedAt},
-		}},
+		{Key: "$set", Value: set},
+		{Key: "$unset", Value: bson.D{{Key: deletedField, Value: ""}}},
+		{Key: "$setOnInsert", Value: onInsert},
 	}
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-	var err error
 	for range 2 {
 		var m deviceModel
-		if err = s.coll().FindOneAndUpdate(ctx, filter, update, opts).Decode(&m); err == nil {
+		unlock := lockDocument(s.coll(), id)
+		err = s.coll().FindOneAndUpdate(ctx, filter, update, opts).Decode(&m)
+		unlock()
+		if err == nil {
 			*d = *m.domain()
+			if p != nil {
+				stored(p, s.coll(), d.ID)
+			}
 			return nil
 		}
-		if err = translate(err); backend.ErrorCode(err) != backend.ECONFLICT {
+		if err = translate(err); backend.ErrorCode(err) != backend.ECONFLICT || d.ID != "" {
 			return err
 		}
 	}
 	return err
 }
 
-// FindDevicesByUser implements backend.DeviceStore.
-func (s *DeviceStore) FindDevicesByUser(ctx context.Context, userID string) ([]*backend.Device, error) {
-	out, err := findAll(ctx, s.coll(), bson.D{{Key: "user_id", Value: userID}}, options.Find().SetSort(bson.D{{Key: "last_seen_at", Value: -1}, {Key: "_id", Value: 1}}), (*deviceModel).domain)
-	return out, err
-}
-
-// FindDevicesByUsers implements backend.DeviceStore.
-func (s *DeviceStore) FindDevicesByUsers(ctx context.Context, userIDs []string) ([]*backend.Device, error) {
-	return findIn(ctx, s.coll(), "user_id", anySlice(userIDs), nil, (*deviceModel).domain)
-}
-
-// FindDeviceByID implements backend.DeviceStore.
-func (s *DeviceStore) FindDeviceByID(ctx context.Context, id string) (*backend.Device, error) {
+// FindDeviceByToken implements backend.DeviceStore.
+func (s *DeviceStore) FindDeviceByToken(ctx context.Context, token string) (*backend.Device, error) {
 	var m deviceModel
-	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&m); err != nil {
+	if err := s.coll().FindOne(ctx, bson.D{{Key: "token", Value: token}}).Decode(&m); err != nil {
 		return nil, notFound(translate(err), "device not found")
 	}
 	return m.domain(), nil
 }
 
-// DeleteDevice implements backend.DeviceStore.
-func (s *DeviceStore) DeleteDevice(ctx context.Context, id string) error {
-	res, err := s.coll().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-	if err != nil {
-		return translate(err)
+// FindDevicesByUser implements backend.DeviceStore.
+func (s *DeviceStore) FindDevicesByUser(ctx context.Context, userID string) ([]*backend.Device, error) {
+	out, err := findAll(ctx, s.coll(), bson.D{{Key: "user_id", Value: userID}, notDeleted}, options.Find().SetSort(bson.D{{Key: "last_seen_at", Value: -1}, {Key: "_id", Value: 1}}), (*deviceModel).domain)
+	return out, err
+}
+
+// FindDevicesByUsers implements backend.DeviceStore.
+func (s *DeviceStore) FindDevicesByUsers(ctx context.Context, userIDs []string) ([]*backend.Device, error) {
+	return findIn(ctx, s.coll(), "user_id", anySlice(userIDs), bson.D{notDeleted}, (*deviceModel).domain)
+}
+
+// FindDeviceByID implements backend.DeviceStore.
+func (s *DeviceStore) FindDeviceByID(ctx context.Context, id string) (*backend.Device, error) {
+	var m deviceModel
+	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}, notDeleted}).Decode(&m); err != nil {
+		return nil, notFound(translate(err), "device not found")
 	}
-	if res.DeletedCount == 0 {
+	return m.domain(), nil
+}
+
+// DeleteDevice implements backend.DeviceStore. With an audit event staged
+// in ctx the device is marked deleted with its event and removed once the
+// event is in the chain (deleteOne); the reads above skip it meanwhile.
+func (s *DeviceStore) DeleteDevice(ctx context.Context, id string) error {
+	found, err := deleteOne(ctx, s.coll(), id)
+	if err != nil {
+		return err
+	}
+	if !found {
 		return backend.Errorf(backend.ENOTFOUND, "device not found")
 	}
 	return nil

@@ -35,7 +35,7 @@ func lockDocument(c collection, id any) (unlock func()) {
 // returns the unlock. Stripes are taken in ascending order, so two bulk
 // writers cannot deadlock, and a single-document holder never waits while
 // holding.
-func lockDocuments(c collection, ids []string) (unlock func()) {
+func lockDocuments[T any](c collection, ids []T) (unlock func()) {
 	var stripes [len(docLocks)]bool
 	for _, id := range ids {
 		stripes[docStripe(c, id)] = true

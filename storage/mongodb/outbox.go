@@ -1,6 +1,7 @@
 package mongodb
 
 import (
+	"cmp"
 	"context"
 	"reflect"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
@@ -24,13 +26,34 @@ import (
 // in between, backend/audit.Recorder.Recover finds it here (AuditOutbox)
 // and completes the append.
 //
-// Every write to a collection in outboxCollections goes through insertOne
-// or replaceOne below, which add the staged event of the context and — for
-// replacements — keep entries already there, so that a later change can
-// never wipe out the pending event of an earlier one.
+// Every write to a collection in outboxCollections goes through insertOne,
+// replaceOne, upsertOne or deleteOne below, or through the bulk writes
+// insertMany and replaceManyVersioned (bulk.go), which add the staged event
+// of the context and — for replacements — keep entries already there, so
+// that a later change can never wipe out the pending event of an earlier
+// one.
+//
+// A bulk change (backend.AuditChange.Bulk: an import batch, a dispatch's
+// tasks) stages one event in every document it writes, under the same
+// event ID: whichever documents landed before a crash bring the event
+// with them, and recovery appends it once (PendingAuditEvents hands out
+// each event ID once, whatever holds it).
+//
+// A deletion cannot keep the event in a document it removes. deleteOne
+// therefore marks the document deleted (deletedField) and stores the
+// event with the mark, in one write; the document is removed when its
+// event is cleared, once it is in the chain. Until then the store's reads
+// skip marked documents (notDeleted).
 
 // outboxField holds a document's pending audit events, keyed by event ID.
 const outboxField = "audit_outbox"
+
+// deletedField marks a document deleted by an audited deletion whose event
+// is not in the chain yet (see deleteOne).
+const deletedField = "audit_deleted"
+
+// notDeleted is the filter term that skips documents marked deleted.
+var notDeleted = bson.E{Key: deletedField, Value: bson.D{{Key: "$exists", Value: false}}}
 
 // outboxCollections are the collections whose documents may carry pending
 // audit events; recovery looks in each of them.
@@ -40,6 +63,7 @@ var outboxCollections = []string{
 	"tasks", // the result side of a task changes with the task (results.go)
 	"findings", "non_cooperation", "evidence",
 	"archive_documents",
+	"replacements", "calendar_overrides", "devices",
 }
 
 // outboxEventModel is a pending event as its document stores it.
@@ -83,24 +107,66 @@ func staged(ctx context.Context, c collection) (*backend.PendingAudit, error) {
 	return p, nil
 }
 
-// stored tells p that its event is in document id of c.
-func stored(p *backend.PendingAudit, c collection, id any) {
-	eventID := p.Event.ID
-	p.Stored(func(ctx context.Context) error { return clearOutbox(ctx, c, id, eventID) })
+// stageMany returns the event ctx carries for a write of n documents to
+// c, or nil. A single-document change's event belongs in one document, so
+// staging it for several is EINTERNAL: the change must be a bulk one.
+func stageMany(ctx context.Context, c collection, n int) (*backend.PendingAudit, error) {
+	p, err := staged(ctx, c)
+	if err == nil && p != nil && !p.Bulk && n > 1 {
+		return nil, backend.Errorf(backend.EINTERNAL, "the audit event of a change of one document was staged for %d documents of %s; stage a bulk change", n, c.Name())
+	}
+	return p, err
 }
 
-// clearOutbox removes one pending event from document id, and the outbox
-// field itself once it is empty, so that recovery's search stays small.
-func clearOutbox(ctx context.Context, c collection, id any, eventID string) error {
-	defer lockDocument(c, id)()
-	if _, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField + "." + eventID, Value: ""}}}}); err != nil {
+// stored tells p that its event is in documents ids of c (nothing when
+// there are none).
+func stored[T any](p *backend.PendingAudit, c collection, ids ...T) {
+	if len(ids) == 0 {
+		return
+	}
+	eventID := p.Event.ID
+	held := make([]any, len(ids))
+	for i, id := range ids {
+		held[i] = id
+	}
+	p.Stored(func(ctx context.Context) error { return clearOutbox(ctx, c, held, eventID) })
+}
+
+// clearOutbox removes one pending event from documents ids, and the
+// outbox field itself once it is empty, so that recovery's search stays
+// small; a document marked deleted (deleteOne) whose outbox is empty then
+// is removed. Each step is one bulk write of per-_id updates, since
+// FerretDB v1 answers only _id equality from an index.
+func clearOutbox(ctx context.Context, c collection, ids []any, eventID string) error {
+	defer lockDocuments(c, ids)()
+	byID := func(extra bson.D, update bson.D) []mongo.WriteModel {
+		models := make([]mongo.WriteModel, len(ids))
+		for i, id := range ids {
+			models[i] = mongo.NewUpdateOneModel().SetFilter(append(bson.D{{Key: "_id", Value: id}}, extra...)).SetUpdate(update)
+		}
+		return models
+	}
+	unordered := options.BulkWrite().SetOrdered(false)
+	if _, err := c.BulkWrite(ctx, byID(nil, bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField + "." + eventID, Value: ""}}}}), unordered); err != nil {
 		return translate(err)
 	}
-	_, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: outboxField, Value: bson.D{}}},
-		bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField, Value: ""}}}})
+	empty := bson.D{{Key: outboxField, Value: bson.D{}}}
+	if slices.Contains(deletingCollections, c.Name()) {
+		deletes := make([]mongo.WriteModel, len(ids))
+		for i, id := range ids {
+			deletes[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}, empty[0], {Key: deletedField, Value: true}})
+		}
+		if _, err := c.BulkWrite(ctx, deletes, unordered); err != nil {
+			return translate(err)
+		}
+	}
+	_, err := c.BulkWrite(ctx, byID(empty, bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField, Value: ""}}}}), unordered)
 	return translate(err)
 }
+
+// deletingCollections are the outbox collections whose documents deleteOne
+// marks deleted, which clearOutbox removes.
+var deletingCollections = []string{"devices"}
 
 // insertOne inserts doc into c, with the event staged in ctx (if any) in
 // its outbox.
@@ -113,16 +179,84 @@ func insertOne(ctx context.Context, c collection, doc any) error {
 		_, err := c.InsertOne(ctx, doc)
 		return translate(err)
 	}
-	d, err := toDocument(doc)
+	d, err := withOutbox(doc, p)
 	if err != nil {
 		return err
 	}
-	d = append(d, bson.E{Key: outboxField, Value: bson.D{{Key: p.Event.ID, Value: newOutboxEventModel(&p.Event)}}})
 	if _, err := c.InsertOne(ctx, d); err != nil {
 		return translate(err)
 	}
 	stored(p, c, documentID(d))
 	return nil
+}
+
+// withOutbox encodes a new document with p's event in its outbox.
+func withOutbox(doc any, p *backend.PendingAudit) (bson.D, error) {
+	d, err := toDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	return append(d, bson.E{Key: outboxField, Value: bson.D{{Key: p.Event.ID, Value: newOutboxEventModel(&p.Event)}}}), nil
+}
+
+// upsertOne replaces the document of c matching filter (which must name
+// its _id) with doc, or inserts doc when there is none, keeping pending
+// events and adding the one staged in ctx, like replaceOne.
+func upsertOne(ctx context.Context, c collection, filter bson.D, doc any) error {
+	p, err := staged(ctx, c)
+	if err != nil {
+		return err
+	}
+	update, id, err := replacement(doc, p)
+	if err != nil {
+		return err
+	}
+	unlock := lockDocument(c, id)
+	_, err = c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	unlock()
+	if err != nil {
+		return translate(err)
+	}
+	if p != nil {
+		stored(p, c, id)
+	}
+	return nil
+}
+
+// deleteOne deletes document id of c and reports whether there was one.
+// With an event staged in ctx it marks the document deleted and stores the
+// event with the mark instead, in one write; the document goes when its
+// event is cleared (see clearOutbox), and until then notDeleted keeps it
+// out of the store's reads. c must be one of deletingCollections.
+func deleteOne(ctx context.Context, c collection, id any) (bool, error) {
+	p, err := staged(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if p == nil {
+		res, err := c.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, notDeleted})
+		if err != nil {
+			return false, translate(err)
+		}
+		return res.DeletedCount > 0, nil
+	}
+	if !slices.Contains(deletingCollections, c.Name()) {
+		return false, backend.Errorf(backend.EINTERNAL, "collection %s does not delete by mark; add it to deletingCollections", c.Name())
+	}
+	unlock := lockDocument(c, id)
+	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, notDeleted}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: deletedField, Value: true},
+		{Key: outboxField + "." + p.Event.ID, Value: newOutboxEventModel(&p.Event)},
+	}}})
+	unlock()
+	if err != nil {
+		return false, translate(err)
+	}
+	if res.MatchedCount == 0 {
+		return false, nil
+	}
+	stored(p, c, id)
+	return true, nil
 }
 
 // replaceOne replaces the document of c matching filter (which must name
@@ -261,12 +395,19 @@ func (db *DB) AuditOutbox() *AuditOutbox { return &AuditOutbox{db: db} }
 // PendingAuditEvents implements backend.AuditOutbox. It reads only the
 // documents that hold an outbox, which are few: an entry lives from a
 // change's write until its append a moment later, unless something failed.
+// An event several documents hold (a bulk change's, in one collection or
+// more) comes once, as its earliest copy, and its Clear clears them all.
 func (o *AuditOutbox) PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]*backend.PendingAudit, error) {
 	type holder struct {
 		ID     any                         `bson:"_id"`
 		Outbox map[string]outboxEventModel `bson:"audit_outbox"`
 	}
-	var out []*backend.PendingAudit
+	type holders struct {
+		c   collection
+		ids []any
+	}
+	byEvent := map[string]*backend.PendingAudit{}
+	held := map[string][]*holders{} // event ID → its documents, by collection
 	for _, name := range outboxCollections {
 		c := o.db.collection(name)
 		cur, err := c.Find(ctx, bson.D{{Key: outboxField, Value: bson.D{{Key: "$exists", Value: true}}}},
@@ -279,17 +420,35 @@ func (o *AuditOutbox) PendingAuditEvents(ctx context.Context, before time.Time, 
 			return nil, translate(err)
 		}
 		for _, d := range docs {
-			for _, m := range d.Outbox {
+			for id, m := range d.Outbox {
 				if !m.Time.Before(before) {
 					continue
 				}
-				p := &backend.PendingAudit{Event: m.event()}
-				stored(p, c, d.ID)
-				out = append(out, p)
+				if p, ok := byEvent[id]; !ok || m.Time.Before(p.Event.Time) {
+					// The earliest copy: a retry restaging a keyed event
+					// (backend.AuditChange.Key) made a later one.
+					byEvent[id] = &backend.PendingAudit{Event: m.event()}
+				}
+				hs := held[id]
+				if len(hs) == 0 || hs[len(hs)-1].c != c {
+					hs = append(hs, &holders{c: c})
+					held[id] = hs
+				}
+				h := hs[len(hs)-1]
+				h.ids = append(h.ids, d.ID)
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b *backend.PendingAudit) int { return a.Event.Time.Compare(b.Event.Time) })
+	out := make([]*backend.PendingAudit, 0, len(byEvent))
+	for id, p := range byEvent {
+		for _, h := range held[id] {
+			stored(p, h.c, h.ids...)
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *backend.PendingAudit) int {
+		return cmp.Or(a.Event.Time.Compare(b.Event.Time), strings.Compare(a.Event.ID, b.Event.ID))
+	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}

@@ -2,12 +2,14 @@ package mongodb_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"suiji/backend"
+	"suiji/backend/uscc"
 	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
 )
@@ -90,17 +92,192 @@ func TestOutboxTravelsWithTheWrite(t *testing.T) {
 }
 
 // TestStoresWithoutAnOutboxLeaveTheEventStaged: a store that keeps no
-// outbox (devices) ignores a staged event, so Auditor.Change appends it
-// after the write instead.
+// outbox (versions, which are written beside a change) ignores a staged
+// event, so Auditor.Change appends it after the write instead.
 func TestStoresWithoutAnOutboxLeaveTheEventStaged(t *testing.T) {
 	db := storagetest.Mongo(t)
-	ctx, p := staged("x", "device.register", time.Now())
-	d := &backend.Device{UserID: "u-1", Token: "tok", Platform: "android", CreatedAt: time.Now(), LastSeenAt: time.Now()}
-	err := db.Devices().UpsertDevice(ctx, d)
+	ctx, p := staged("x", "inspector.update", time.Now())
+	err := db.Versions().AppendVersion(ctx, &backend.Version{ObjectType: "inspector", ObjectID: "x", Number: 2, At: time.Now(), Action: "update"})
 	if err != nil {
-		t.Fatalf("devices keep no outbox and ignore staged events: %v", err)
+		t.Fatalf("versions keep no outbox and ignore staged events: %v", err)
 	}
 	if p.IsStored() {
 		t.Error("a write without an outbox claimed the event")
+	}
+}
+
+// bulkStaged returns a context carrying a staged bulk event (one event for
+// every document a batch writes).
+func bulkStaged(action string, at time.Time) (context.Context, *backend.PendingAudit) {
+	p := &backend.PendingAudit{Bulk: true, Event: backend.AuditEvent{ID: backend.NewID(), Time: at.UTC().Truncate(time.Millisecond),
+		Action: action, ObjectType: "enterprise_import", ObjectID: "sha", ActorID: "u-1", AfterDigest: "d"}}
+	return backend.WithPendingAudit(context.Background(), p), p
+}
+
+// outboxHolders counts the documents of collection holding event id.
+func outboxHolders(t *testing.T, db *mongodb.DB, collection, id string) int64 {
+	t.Helper()
+	n, err := db.Database().Collection(collection).CountDocuments(t.Context(), bson.D{{Key: "audit_outbox." + id, Value: bson.D{{Key: "$exists", Value: true}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestBulkWritesCarryOneEventInEveryDocument: a bulk change's event goes
+// into every document its bulk insert and bulk update store — not into a
+// duplicate or a stale compare-and-set — the outbox hands it out once
+// however many documents (of however many collections) hold it, and
+// clearing removes it from all of them. A single-document change's event
+// is refused for a bulk write of several documents.
+func TestBulkWritesCarryOneEventInEveryDocument(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Enterprises()
+	rng := rand.New(rand.NewPCG(31, 31))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	mk := func(name string) *backend.Enterprise {
+		return &backend.Enterprise{ID: backend.NewID(), USCC: uscc.Generate(rng), Name: name, Town: "巴公镇", Status: backend.EnterpriseActive, CreatedAt: now, UpdatedAt: now}
+	}
+	taken := mk("已登记")
+	if err := store.CreateEnterprise(t.Context(), taken); err != nil {
+		t.Fatal(err)
+	}
+	dup := mk("重复")
+	dup.USCC = taken.USCC
+	a, b := mk("甲"), mk("乙")
+
+	ctx, p := bulkStaged("enterprise.import", now.Add(-time.Minute))
+	errs, err := store.CreateEnterprises(ctx, []*backend.Enterprise{a, dup, b})
+	if err != nil || errs[0] != nil || backend.ErrorCode(errs[1]) != backend.ECONFLICT || errs[2] != nil {
+		t.Fatalf("bulk insert: %v, %v", errs, err)
+	}
+	if !p.IsStored() || backend.PendingAuditFromContext(ctx) != p {
+		t.Fatal("a bulk event is not stored, or not offered to the batch's next write")
+	}
+	// The same change goes on: a bulk update, one record stale.
+	a2, stale := *a, *taken
+	a2.Name, stale.Version = "甲（改）", 7
+	errs, err = store.UpdateEnterprises(ctx, []*backend.Enterprise{&a2, &stale})
+	if err != nil || errs[0] != nil || backend.ErrorCode(errs[1]) != backend.ECONFLICT {
+		t.Fatalf("bulk update: %v, %v", errs, err)
+	}
+	// And a task of another collection (a dispatch writes a plan and tasks).
+	task := &backend.Task{ID: backend.NewID(), Kind: backend.TaskRandom, Year: 2026, State: backend.TaskAssigned, CreatedAt: now, UpdatedAt: now}
+	if ids, err := db.Tasks().InsertTasks(ctx, []*backend.Task{task}); err != nil || len(ids) != 1 {
+		t.Fatalf("task insert: %v, %v", ids, err)
+	}
+	if n := outboxHolders(t, db, "enterprises", p.Event.ID); n != 2 {
+		t.Errorf("%d enterprises hold the event, want the 2 written (not the duplicate's holder nor the stale one)", n)
+	}
+	if got, err := store.FindEnterpriseByID(t.Context(), a.ID); err != nil || got.Name != "甲（改）" || got.Version != 2 {
+		t.Errorf("bulk update not stored: %+v, %v", got, err)
+	}
+	list := pending(t, db)
+	if len(list) != 1 || list[0].Event != p.Event {
+		t.Fatalf("pending %d events, want the one bulk event once", len(list))
+	}
+	if err := list[0].Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := outboxHolders(t, db, "enterprises", p.Event.ID), outboxHolders(t, db, "tasks", p.Event.ID); n+m != 0 {
+		t.Errorf("after clearing, %d enterprises and %d tasks still hold the event", n, m)
+	}
+	if left := pending(t, db); len(left) != 0 {
+		t.Errorf("%d events left after clearing", len(left))
+	}
+
+	single, _ := staged("x", "enterprise.create", now)
+	if _, err := store.CreateEnterprises(single, []*backend.Enterprise{mk("丙"), mk("丁")}); backend.ErrorCode(err) != backend.EINTERNAL {
+		t.Errorf("a single change's event staged for two documents: %v, want EINTERNAL", err)
+	}
+}
+
+// TestAuditedDeletionKeepsTheDocumentUntilItsEventIsInTheChain: a device
+// deleted with a staged event is marked, not removed — the store's reads
+// no longer see it — until its event is cleared, which removes it. A
+// token registered again meanwhile brings the device back, and then the
+// clear leaves it.
+func TestAuditedDeletionKeepsTheDocumentUntilItsEventIsInTheChain(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Devices()
+	now := time.Now().UTC()
+	d := &backend.Device{UserID: "u-1", Token: "tok-1", Platform: "android", CreatedAt: now, LastSeenAt: now}
+	if err := store.UpsertDevice(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	ctx, p := staged(d.ID, "device.delete", now.Add(-time.Minute))
+	if err := store.DeleteDevice(ctx, d.ID); err != nil || !p.IsStored() {
+		t.Fatalf("DeleteDevice: %v, stored %v", err, p.IsStored())
+	}
+	if _, err := store.FindDeviceByID(t.Context(), d.ID); backend.ErrorCode(err) != backend.ENOTFOUND {
+		t.Errorf("a deleted device is still found: %v", err)
+	}
+	if list, err := store.FindDevicesByUsers(t.Context(), []string{"u-1"}); err != nil || len(list) != 0 {
+		t.Errorf("a deleted device is still listed: %v, %v", list, err)
+	}
+	if err := store.DeleteDevice(t.Context(), d.ID); backend.ErrorCode(err) != backend.ENOTFOUND {
+		t.Errorf("deleting it again: %v, want ENOTFOUND", err)
+	}
+	if n := outboxHolders(t, db, "devices", p.Event.ID); n != 1 {
+		t.Fatalf("%d devices hold the deletion's event, want the marked one", n)
+	}
+	list := pending(t, db)
+	if len(list) != 1 || list[0].Event.ID != p.Event.ID {
+		t.Fatalf("pending %v, want the deletion's event", list)
+	}
+	if err := list[0].Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.Database().Collection("devices").CountDocuments(t.Context(), bson.D{{Key: "_id", Value: d.ID}}); err != nil || n != 0 {
+		t.Errorf("the device is still stored after its deletion's event was cleared (%d, %v)", n, err)
+	}
+
+	// Deleted, then registered again before the event is cleared.
+	d2 := &backend.Device{UserID: "u-2", Token: "tok-2", Platform: "ios", CreatedAt: now, LastSeenAt: now}
+	if err := store.UpsertDevice(t.Context(), d2); err != nil {
+		t.Fatal(err)
+	}
+	ctx, p = staged(d2.ID, "device.delete", now.Add(-time.Minute))
+	if err := store.DeleteDevice(ctx, d2.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := &backend.Device{ID: d2.ID, UserID: "u-3", Token: "tok-2", Platform: "ios", CreatedAt: now, LastSeenAt: now}
+	if err := store.UpsertDevice(t.Context(), again); err != nil || again.ID != d2.ID {
+		t.Fatalf("registering the token again: %+v, %v", again, err)
+	}
+	if err := p.Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.FindDeviceByID(t.Context(), d2.ID); err != nil || got.UserID != "u-3" {
+		t.Errorf("the device registered again is gone or wrong after the old deletion's clear: %+v, %v", got, err)
+	}
+	// A registration naming a device the token does not belong to is a
+	// conflict: its event must not land in another device's document.
+	other := &backend.Device{ID: backend.NewID(), UserID: "u-4", Token: "tok-2", Platform: "ios", CreatedAt: now, LastSeenAt: now}
+	if err := store.UpsertDevice(t.Context(), other); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Errorf("registering a token under another device's id: %v, want ECONFLICT", err)
+	}
+}
+
+// TestUpsertKeepsPendingEvents: a calendar override put again (upsert)
+// keeps the pending event of the put before and adds its own.
+func TestUpsertKeepsPendingEvents(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Calendar()
+	now := time.Now().UTC()
+	ctx1, p1 := staged("2031-10-08", "calendar.override", now.Add(-2*time.Second))
+	if err := store.PutOverride(ctx1, &backend.CalendarOverride{Date: "2031-10-08", Kind: "workday", Name: "调休", CreatedAt: now}); err != nil || !p1.IsStored() {
+		t.Fatalf("first put: %v, stored %v", err, p1.IsStored())
+	}
+	ctx2, p2 := staged("2031-10-08", "calendar.override", now.Add(-time.Second))
+	if err := store.PutOverride(ctx2, &backend.CalendarOverride{Date: "2031-10-08", Kind: "holiday", Name: "国庆", CreatedAt: now}); err != nil || !p2.IsStored() {
+		t.Fatalf("second put: %v, stored %v", err, p2.IsStored())
+	}
+	if got := pending(t, db); len(got) != 2 || got[0].Event.ID != p1.Event.ID || got[1].Event.ID != p2.Event.ID {
+		t.Fatalf("pending %v, want both puts' events", got)
+	}
+	list, err := store.FindOverrides(t.Context())
+	if err != nil || len(list) != 1 || list[0].Kind != "holiday" {
+		t.Fatalf("overrides %+v, %v", list, err)
 	}
 }

@@ -91,12 +91,12 @@ func (s *ReplacementStore) CreateReplacement(ctx context.Context, r *backend.Tas
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the frozen roster")
 	}
-	_, err = s.coll().InsertOne(ctx, &replacementModel{
+	err = insertOne(ctx, s.coll(), &replacementModel{
 		ID: r.ID, TaskID: r.TaskID, DrawID: r.DrawID, PlanID: r.PlanID, USCC: r.USCC, Out: r.Out, Reason: r.Reason,
 		EntropySource: r.EntropySource, SeedCommitment: r.SeedCommitment, SealedSeed: r.SealedSeed, Roster: string(roster),
 		RosterSHA256: r.RosterSHA256, Eligible: r.Eligible, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
 	})
-	return translate(err)
+	return err
 }
 
 // FindReplacement implements backend.ReplacementStore.
@@ -170,6 +170,7 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
 	}
+	defer lockDocument(s.coll(), id)() // FerretDB does not isolate updates: the commit's audit event may be being cleared
 	_, err = s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)}}}})
 	return translate(err)

@@ -251,21 +251,9 @@ func (s *TaskStore) InsertTasks(ctx context.Context, ts []*backend.Task) ([]stri
 		t.Version = 1
 		docs[i], ids[i] = toTaskModel(t), t.ID
 	}
-	if backend.PendingAuditFromContext(ctx) != nil {
-		// An audited creation (a targeted task) is one task, whose document
-		// carries the event (insertOne; see outbox.go).
-		if len(ts) != 1 {
-			return nil, backend.Errorf(backend.EINTERNAL, "an audited insert stores one task, not %d", len(ts))
-		}
-		switch err := insertOne(ctx, s.coll(), docs[0]); backend.ErrorCode(err) {
-		case "":
-			return ids, nil
-		case backend.ECONFLICT:
-			return nil, nil
-		default:
-			return nil, err
-		}
-	}
+	// An audited creation carries its event in the task's document: one
+	// task's (a targeted task), or every task's of a bulk change (a
+	// dispatch); see insertMany.
 	return insertNew(ctx, s.coll(), ids, docs)
 }
 

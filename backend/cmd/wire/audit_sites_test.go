@@ -1,0 +1,469 @@
+package wire_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"suiji/backend"
+	"suiji/backend/app"
+	"suiji/backend/audit"
+	"suiji/backend/cmd/wire"
+	"suiji/backend/plans"
+	"suiji/backend/sheet"
+	"suiji/backend/uscc"
+	"suiji/storage/mongodb"
+	"suiji/storage/storagetest"
+)
+
+// Crash tests of the changes whose audit event used to be appended after
+// the change (imports, dispatch, replacement commitment, calendar
+// override, device registration, deletion and pruning): each injects the
+// crash between the change and the chain append, restarts (Recover), and
+// checks that the change and exactly one event exist; then repeats the
+// request as a client would, and checks that the event is not duplicated.
+
+// crashWorld is the real object graph on the test stack (wire.Services),
+// with a recorder whose audit store crashes when armed.
+type crashWorld struct {
+	db    *mongodb.DB
+	svc   app.Services
+	store *crashingAudit
+	crash *audit.Recorder
+	ctx   context.Context // a coordinator who is also a leader
+	w     *storagetest.World
+}
+
+func newCrashWorld(t *testing.T, push backend.PushSender) *crashWorld {
+	t.Helper()
+	db := storagetest.Mongo(t)
+	svc := wire.Services(&wire.Stores{Mongo: db, Cache: storagetest.Redis(t), Push: push}, storagetest.Config(t),
+		func() time.Time { return time.Now().UTC() })
+	store := &crashingAudit{AuditStore: db.AuditEvents()}
+	cw := &crashWorld{db: db, svc: svc, store: store, crash: &audit.Recorder{Store: store, Outbox: db.AuditOutbox()},
+		w: storagetest.NewWorld(t, db, 12)}
+	cw.ctx = backend.WithActor(backend.WithRequestID(context.Background(), "req-crash"),
+		&backend.Actor{UserID: "coord-1", Username: "coordinator", Roles: []backend.Role{backend.RoleCoordinator, backend.RoleLeader}, DepartmentID: cw.w.Brigade.ID})
+	return cw
+}
+
+// drawn makes a plan of the world, approved, committed and drawn (three
+// enterprises, groups of two), and returns its draw.
+func (cw *crashWorld) drawn(t *testing.T) *backend.Draw {
+	t.Helper()
+	p, err := cw.svc.Plans.CreatePlan(cw.ctx, plans.Input{Year: 2026, Title: "崩溃测试", Kind: backend.PlanDirected, ItemIDs: cw.w.Items[:1],
+		LeadDepartmentID: cw.w.Brigade.ID, Sample: backend.PlanSample{Count: 3}, GroupSize: 2, WindowStart: "2026-03-01", WindowEnd: "2026-12-31"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := backend.WithActor(context.Background(), &backend.Actor{UserID: "leader-1", Username: "leader", Roles: []backend.Role{backend.RoleLeader}})
+	if _, err := cw.svc.Plans.ApprovePlan(leader, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.svc.Plans.CommitSeed(cw.ctx, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	d, err := cw.svc.Plans.Draw(cw.ctx, p.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// actions counts the chain's events by action.
+func actions(t *testing.T, db *mongodb.DB) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, e := range events(t, db) {
+		out[e.Action]++
+	}
+	return out
+}
+
+// crashes runs f with the audit store armed and fails unless it crashed.
+func (cw *crashWorld) crashes(t *testing.T, f func()) {
+	t.Helper()
+	cw.store.armed = true
+	if !survive(t, f) {
+		t.Fatal("the injected crash did not happen")
+	}
+}
+
+// crashingTasks is the real task store with a fault injected: when armed,
+// InsertTasks panics before it writes, as if the process stopped after
+// the dispatch's first write (the plan's) and before its tasks.
+type crashingTasks struct {
+	backend.TaskStore
+	armed bool
+}
+
+func (c *crashingTasks) InsertTasks(ctx context.Context, ts []*backend.Task) ([]string, error) {
+	if c.armed {
+		c.armed = false
+		panic(crash{})
+	}
+	return c.TaskStore.InsertTasks(ctx, ts)
+}
+
+// TestAuditCrashBetweenDispatchAndEvent: a dispatch writes the plan's move
+// and its tasks, and the process dies before the plan.dispatch event is
+// appended; after a restart the tasks and the one event are there, and a
+// repeated dispatch neither creates nor records anything more. The event
+// was in the plan's and every task's document (a bulk change).
+func TestAuditCrashBetweenDispatchAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	d := cw.drawn(t)
+	cw.svc.Tasks.Audit = cw.crash
+	before := len(events(t, cw.db))
+
+	cw.crashes(t, func() { _, _ = cw.svc.Tasks.Dispatch(cw.ctx, d.ID) })
+	p, err := cw.db.Plans().FindPlanByID(t.Context(), d.PlanID)
+	if err != nil || p.Status != backend.PlanDispatched {
+		t.Fatalf("the plan's move written before the crash: %+v, %v", p, err)
+	}
+	n, err := cw.db.Database().Collection("tasks").CountDocuments(t.Context(), map[string]string{"draw_id": d.ID})
+	if err != nil || n != 3 {
+		t.Fatalf("%d tasks written before the crash (%v), want 3", n, err)
+	}
+	if got := len(events(t, cw.db)); got != before {
+		t.Fatalf("chain has %d events right after the crash, want %d", got, before)
+	}
+	if np, nt := outboxEntries(t, cw.db, "plans"), outboxEntries(t, cw.db, "tasks"); np != 1 || nt != 3 {
+		t.Fatalf("%d plans and %d tasks hold the pending event, want 1 and 3", np, nt)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	last := list[len(list)-1]
+	if len(list) != before+1 || last.Action != "plan.dispatch" || last.ObjectID != d.PlanID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.dispatch of %s", last, len(list), d.PlanID)
+	}
+	if np, nt := outboxEntries(t, cw.db, "plans"), outboxEntries(t, cw.db, "tasks"); np+nt != 0 {
+		t.Errorf("%d plans and %d tasks hold a pending event after recovery", np, nt)
+	}
+
+	// The client, never answered, repeats the dispatch.
+	out, err := cw.svc.Tasks.Dispatch(cw.ctx, d.ID)
+	if err != nil || out.Created != 0 || len(out.TaskIDs) != 3 {
+		t.Fatalf("repeated dispatch: %+v, %v; want nothing created", out, err)
+	}
+	if n := restart(t, cw.db); n != 0 || len(events(t, cw.db)) != before+1 {
+		t.Errorf("the repeat added events: %d recovered, %d in all, want %d", n, len(events(t, cw.db)), before+1)
+	}
+}
+
+// TestAuditCrashHalfWayThroughADispatch: the process dies after the plan's
+// move and before any task is written. Recovery appends the dispatch's
+// event (the plan's document held it); the repeat then writes the tasks
+// with the same event — its ID comes from the draw — so the chain still
+// holds one plan.dispatch.
+func TestAuditCrashHalfWayThroughADispatch(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	d := cw.drawn(t)
+	faulty := &crashingTasks{TaskStore: cw.svc.Tasks.Tasks, armed: true}
+	cw.svc.Tasks.Tasks = faulty
+	before := actions(t, cw.db)["plan.dispatch"]
+
+	if !survive(t, func() { _, _ = cw.svc.Tasks.Dispatch(cw.ctx, d.ID) }) {
+		t.Fatal("the injected crash did not happen")
+	}
+	if p, err := cw.db.Plans().FindPlanByID(t.Context(), d.PlanID); err != nil || p.Status != backend.PlanDispatched {
+		t.Fatalf("the plan's move written before the crash: %+v, %v", p, err)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want the dispatch's 1", n)
+	}
+	out, err := cw.svc.Tasks.Dispatch(cw.ctx, d.ID)
+	if err != nil || out.Created != 3 {
+		t.Fatalf("the repeat: %+v, %v; want the 3 missing tasks created", out, err)
+	}
+	if got := actions(t, cw.db)["plan.dispatch"]; got != before+1 {
+		t.Errorf("%d plan.dispatch events, want %d: the repeat recorded the dispatch again", got, before+1)
+	}
+	if n := outboxEntries(t, cw.db, "tasks"); n != 0 {
+		t.Errorf("%d tasks hold a pending event after the repeat", n)
+	}
+	if n := restart(t, cw.db); n != 0 {
+		t.Errorf("a later recovery appended %d events", n)
+	}
+}
+
+// TestAuditCrashBetweenReplacementCommitAndEvent: the commitment of a
+// member's replacement is stored and the process dies before its event;
+// after a restart both are there once, and the repeated request is
+// refused (the commitment waits for its draw) without a second event.
+func TestAuditCrashBetweenReplacementCommitAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	d := cw.drawn(t)
+	out, err := cw.svc.Tasks.Dispatch(cw.ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := cw.db.Tasks().FindTaskByID(t.Context(), out.TaskIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw.svc.Tasks.Audit = cw.crash
+	before := len(events(t, cw.db))
+	badge := task.Members[0].BadgeNo
+
+	cw.crashes(t, func() { _, _ = cw.svc.Tasks.CommitReplacement(cw.ctx, task.ID, badge, "回避", "") })
+	reps, err := cw.db.Replacements().FindReplacementsByTask(t.Context(), task.ID)
+	if err != nil || len(reps) != 1 || reps[0].State != backend.ReplacementCommitted {
+		t.Fatalf("the commitment written before the crash: %+v, %v", reps, err)
+	}
+	if n := outboxEntries(t, cw.db, "replacements"); n != 1 {
+		t.Fatalf("%d replacements hold a pending event, want 1", n)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	if last := list[len(list)-1]; len(list) != before+1 || last.Action != "task.replacement_commit" || last.ObjectID != task.ID || last.ActorID != "coord-1" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the task.replacement_commit of %s", last, len(list), task.ID)
+	}
+	if _, err := cw.svc.Tasks.CommitReplacement(cw.ctx, task.ID, badge, "回避", ""); backend.ErrorCode(err) != backend.ECONFLICT {
+		t.Errorf("the repeated commitment: %v, want ECONFLICT (one is waiting for its draw)", err)
+	}
+	if n := restart(t, cw.db); n != 0 || len(events(t, cw.db)) != before+1 {
+		t.Errorf("the repeat added events (%d recovered)", n)
+	}
+}
+
+// TestAuditCrashBetweenCalendarOverrideAndEvent: an override is stored
+// and the process dies before its event; after a restart both are there
+// once, and the same override put again records nothing.
+func TestAuditCrashBetweenCalendarOverrideAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	cw.svc.Tasks.Audit = cw.crash
+	before := len(events(t, cw.db))
+	o := backend.CalendarOverride{Date: "2031-10-08", Kind: "workday", Name: "国庆调休"}
+
+	cw.crashes(t, func() { _, _ = cw.svc.Tasks.PutOverride(cw.ctx, o) })
+	list, err := cw.db.Calendar().FindOverrides(t.Context())
+	if err != nil || len(list) != 1 || list[0].Kind != "workday" {
+		t.Fatalf("the override written before the crash: %+v, %v", list, err)
+	}
+	if n := outboxEntries(t, cw.db, "calendar_overrides"); n != 1 {
+		t.Fatalf("%d overrides hold a pending event, want 1", n)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	evs := events(t, cw.db)
+	if last := evs[len(evs)-1]; len(evs) != before+1 || last.Action != "calendar.override" || last.ObjectID != o.Date || last.ActorID != "coord-1" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the calendar.override of %s", last, len(evs), o.Date)
+	}
+	if _, err := cw.svc.Tasks.PutOverride(cw.ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if n := restart(t, cw.db); n != 0 || len(events(t, cw.db)) != before+1 {
+		t.Errorf("putting the same override again added events (%d recovered)", n)
+	}
+}
+
+// TestAuditCrashInTheMiddleOfAnImport: an enterprise import of three rows
+// in batches of two; the process dies after the first batch is written,
+// before its event is appended. After a restart the two enterprises and
+// the batch's one event are there — naming the file and the two records
+// at the ids and versions they were written with — and the third row is
+// neither stored nor claimed. Importing the file again stores the third
+// row under an event of its own and claims the first two no second time.
+func TestAuditCrashInTheMiddleOfAnImport(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	if _, err := cw.svc.Directory.EnsureTowns(cw.ctx); err != nil { // seeded on first use, with events of their own
+		t.Fatal(err)
+	}
+	cw.svc.Directory.Audit = cw.crash
+	rng := rand.New(rand.NewPCG(11, 11))
+	codes := []string{uscc.Generate(rng), uscc.Generate(rng), uscc.Generate(rng)}
+	file := "uscc,name,town,industry\n" + codes[0] + ",甲化工有限公司,巴公镇,化工\n" + codes[1] + ",乙煤业有限公司,高都镇,采矿\n" + codes[2] + ",丙冶金厂,金村镇,冶金\n"
+	sum := sha256.Sum256([]byte(file))
+	fileSHA := hex.EncodeToString(sum[:])
+	opts := sheet.ImportOptions{Filename: "企业.csv", BatchSize: 2}
+	before := len(events(t, cw.db))
+
+	cw.crashes(t, func() { _, _ = cw.svc.Directory.ImportEnterprises(cw.ctx, strings.NewReader(file), opts) })
+	stored, err := cw.db.Enterprises().FindEnterprisesByUSCC(t.Context(), codes)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("%d enterprises stored before the crash (%v), want the first batch's 2", len(stored), err)
+	}
+	if n := outboxEntries(t, cw.db, "enterprises"); n != 2 {
+		t.Fatalf("%d enterprises hold the pending event, want 2", n)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want the first batch's 1", n)
+	}
+	list := events(t, cw.db)
+	last := list[len(list)-1]
+	byCode := map[string]*backend.Enterprise{}
+	for _, e := range stored {
+		byCode[e.USCC] = e
+	}
+	want, err := audit.Digest(map[string]any{"filename": opts.Filename, "file_sha256": fileSHA, "partial": false, "batch": 1, "batches": 2,
+		"rows": []sheet.Ref{{ID: byCode[codes[0]].ID, Key: codes[0], Version: 1}, {ID: byCode[codes[1]].ID, Key: codes[1], Version: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != before+1 || last.Action != "enterprise.import" || last.ObjectType != "enterprise_import" || last.ObjectID != fileSHA ||
+		last.AfterDigest != want || last.ActorID != "coord-1" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the first batch's enterprise.import naming its two records", last, len(list))
+	}
+	if n := outboxEntries(t, cw.db, "enterprises"); n != 0 {
+		t.Errorf("%d enterprises hold a pending event after recovery", n)
+	}
+
+	// The file again: the two stored rows are unchanged, the third is new.
+	report, err := cw.svc.Directory.ImportEnterprises(cw.ctx, strings.NewReader(file), opts)
+	if err != nil || report.Created != 1 || report.Unchanged != 2 {
+		t.Fatalf("the file again: %+v, %v", report, err)
+	}
+	list = events(t, cw.db)
+	e3, err := cw.db.Enterprises().FindEnterpriseByUSCC(t.Context(), codes[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ = audit.Digest(map[string]any{"filename": opts.Filename, "file_sha256": fileSHA, "partial": false, "batch": 1, "batches": 1,
+		"rows": []sheet.Ref{{ID: e3.ID, Key: codes[2], Version: 1}}})
+	if len(list) != before+2 || list[len(list)-1].AfterDigest != want {
+		t.Errorf("after the file again: %d events (want %d), the last %+v naming only the third record", len(list), before+2, list[len(list)-1])
+	}
+}
+
+// TestAuditCrashInARosterImport: the roster's import stores each row on
+// its own (StoreEach), every write with the batch's event; the process
+// dies before the event is appended; after a restart the inspectors and
+// one event are there.
+func TestAuditCrashInARosterImport(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	cw.svc.Roster.Audit = cw.crash
+	var rows []string
+	for i := range 2 {
+		u := &backend.User{ID: backend.NewID(), Username: fmt.Sprintf("crash.officer%d", i), DisplayName: "检查员", Roles: []backend.Role{backend.RoleInspector}, Version: 1}
+		if err := cw.db.Users().CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, fmt.Sprintf("CRASH-%d,新检查员%d,%s,%s,2030-12-31,general", i, i, u.Username, cw.w.Brigade.Name))
+	}
+	file := "badge_no,name,username,department,certificate_expires,qualifications\n" + strings.Join(rows, "\n") + "\n"
+	before := len(events(t, cw.db))
+
+	cw.crashes(t, func() {
+		_, _ = cw.svc.Roster.ImportInspectors(cw.ctx, strings.NewReader(file), sheet.ImportOptions{Filename: "roster.csv"})
+	})
+	for i := range 2 {
+		if _, err := cw.db.Inspectors().FindInspectorByBadgeNo(t.Context(), fmt.Sprintf("CRASH-%d", i)); err != nil {
+			t.Fatalf("inspector %d written before the crash: %v", i, err)
+		}
+	}
+	if n := outboxEntries(t, cw.db, "inspectors"); n != 2 {
+		t.Fatalf("%d inspectors hold the pending event, want 2", n)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	if last := list[len(list)-1]; len(list) != before+1 || last.Action != "inspector.import" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want one inspector.import", last, len(list))
+	}
+	if n := outboxEntries(t, cw.db, "inspectors"); n != 0 {
+		t.Errorf("%d inspectors hold a pending event after recovery", n)
+	}
+}
+
+// gonePush is a push transport for which every token is gone (FCM's
+// UNREGISTERED), so the pusher prunes every device it sends to.
+type gonePush struct{}
+
+func (gonePush) Push(context.Context, backend.PushMessage) error {
+	return backend.Errorf(backend.ENOTFOUND, "token unregistered")
+}
+
+// TestAuditCrashBetweenDevicePruneAndEvent: the pusher prunes a device
+// whose token is gone and the process dies before the device.prune event
+// is appended. The device is marked deleted with its event in one write:
+// it is no longer sent to, and after a restart the event is in the chain
+// once and the device is gone.
+func TestAuditCrashBetweenDevicePruneAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, gonePush{})
+	user := backend.WithActor(context.Background(), &backend.Actor{UserID: "officer-1", Username: "officer", Roles: []backend.Role{backend.RoleInspector}})
+	d, err := cw.svc.Accounts.RegisterDevice(user, "dead-token", backend.PlatformAndroid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.svc.Notify.Notify(t.Context(), []*backend.Notification{{ID: "crash-note-1", UserID: "officer-1", Kind: backend.NoteTaskAssigned, Title: "新检查任务", Body: "测试"}}); err != nil {
+		t.Fatal(err)
+	}
+	cw.svc.Notify.Audit = cw.crash
+	before := len(events(t, cw.db))
+
+	cw.crashes(t, func() { _, _ = cw.svc.Notify.PushPending(t.Context()) })
+	if _, err := cw.db.Devices().FindDeviceByID(t.Context(), d.ID); backend.ErrorCode(err) != backend.ENOTFOUND {
+		t.Fatalf("the pruned device is still found after the crash: %v", err)
+	}
+	if n := outboxEntries(t, cw.db, "devices"); n != 1 {
+		t.Fatalf("%d devices hold a pending event, want the pruned one", n)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	if last := list[len(list)-1]; len(list) != before+1 || last.Action != "device.prune" || last.ObjectID != d.ID || last.BeforeDigest == "" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the device.prune of %s", last, len(list), d.ID)
+	}
+	if n, err := cw.db.Database().Collection("devices").CountDocuments(t.Context(), map[string]string{"_id": d.ID}); err != nil || n != 0 {
+		t.Errorf("the pruned device is still stored after recovery (%d, %v)", n, err)
+	}
+	if n := restart(t, cw.db); n != 0 {
+		t.Errorf("a second recovery appended %d events", n)
+	}
+}
+
+// TestAuditCrashBetweenDeviceChangesAndEvents: a device registered, then
+// deleted by its user, the process dying before each event; after each
+// restart the change and its one event are there.
+func TestAuditCrashBetweenDeviceChangesAndEvents(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	cw.svc.Accounts.Audit = cw.crash
+	user := backend.WithActor(context.Background(), &backend.Actor{UserID: "officer-2", Username: "officer2", Roles: []backend.Role{backend.RoleInspector}})
+	before := len(events(t, cw.db))
+
+	cw.crashes(t, func() { _, _ = cw.svc.Accounts.RegisterDevice(user, "token-2", backend.PlatformIOS) })
+	list, err := cw.db.Devices().FindDevicesByUser(t.Context(), "officer-2")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("the registration written before the crash: %+v, %v", list, err)
+	}
+	d := list[0]
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	evs := events(t, cw.db)
+	if last := evs[len(evs)-1]; len(evs) != before+1 || last.Action != "device.register" || last.ObjectID != d.ID {
+		t.Fatalf("after recovery the chain ends with %+v, want the device.register of %s", last, d.ID)
+	}
+
+	cw.crashes(t, func() { _ = cw.svc.Accounts.DeleteDevice(user, d.ID) })
+	if list, err := cw.db.Devices().FindDevicesByUser(t.Context(), "officer-2"); err != nil || len(list) != 0 {
+		t.Fatalf("the deletion written before the crash: %+v, %v", list, err)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	evs = events(t, cw.db)
+	if last := evs[len(evs)-1]; len(evs) != before+2 || last.Action != "device.delete" || last.ObjectID != d.ID {
+		t.Fatalf("after recovery the chain ends with %+v, want the device.delete of %s", last, d.ID)
+	}
+	// The user, never answered, deletes again: the device is gone.
+	if err := cw.svc.Accounts.DeleteDevice(user, d.ID); backend.ErrorCode(err) != backend.ENOTFOUND {
+		t.Errorf("deleting again: %v, want ENOTFOUND", err)
+	}
+	if got := len(events(t, cw.db)); got != before+2 {
+		t.Errorf("%d events after the repeat, want %d", got, before+2)
+	}
+}
