@@ -202,3 +202,82 @@ func TestAuditRecoverStopsOnRecentEvents(t *testing.T) {
 		t.Errorf("Recover(an hour ago) = %d, %v, outbox %d; want the recent event left alone", n, err, outbox.len())
 	}
 }
+
+// TestAuditBulkChangeStagesOneEventInEveryWrite: every write of a bulk
+// change takes its event (one ID); the chain gets it once; recovery after
+// a failed append appends it once however many documents hold it; a bulk
+// change that stored nothing has no event, outbox or not.
+func TestAuditBulkChangeStagesOneEventInEveryWrite(t *testing.T) {
+	down := backend.Errorf(backend.EUNAVAILABLE, "MongoDB is unavailable")
+	store, outbox := &memStore{beforeInsert: func(*backend.AuditEvent) error { return down }}, &memOutbox{}
+	r := &audit.Recorder{Store: store, Outbox: outbox}
+	bulk := change
+	bulk.Bulk = true
+	err := r.Change(actorContext(), bulk, func(ctx context.Context) error {
+		for range 3 {
+			if err := outbox.write(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Change = %v; the change is stored, so it must succeed", err)
+	}
+	if outbox.len() != 3 || len(store.events) != 0 {
+		t.Fatalf("outbox %d, chain %d; want the event in all 3 writes and not in the chain", outbox.len(), len(store.events))
+	}
+	ids := map[string]bool{}
+	for _, e := range outbox.entries {
+		ids[e.ID] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("the writes hold %d event IDs, want one", len(ids))
+	}
+	store.beforeInsert = nil
+	if n, err := r.Recover(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the one event appended once", n, err)
+	}
+	if len(store.events) != 1 || outbox.len() != 0 {
+		t.Fatalf("chain %d, outbox %d; want 1 and 0", len(store.events), outbox.len())
+	}
+
+	for _, o := range []backend.AuditOutbox{nil, outbox} {
+		r := &audit.Recorder{Store: store, Outbox: o}
+		if err := r.Change(actorContext(), bulk, func(context.Context) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(store.events) != 1 {
+		t.Errorf("a bulk change that stored nothing was recorded: %d events", len(store.events))
+	}
+}
+
+// TestAuditChangeNamedByAKeyIsRecordedOnce: a change named by a key has
+// the event ID the key gives, so a repeat — immediate, or after a crash
+// left the first event in the outbox — adds no second event.
+func TestAuditChangeNamedByAKeyIsRecordedOnce(t *testing.T) {
+	store, outbox := &memStore{}, &memOutbox{}
+	r := &audit.Recorder{Store: store, Outbox: outbox}
+	keyed := change
+	keyed.Key = "plan.dispatch\x00draw-1"
+	for range 2 {
+		if err := r.Change(actorContext(), keyed, outbox.write); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(store.events) != 1 || store.events[0].ID != backend.AuditEventID(keyed.Key) || outbox.len() != 0 {
+		t.Fatalf("chain %+v, outbox %d; want one event with the key's ID and an empty outbox", store.events, outbox.len())
+	}
+	// A copy of the event left in the outbox (a crash before its clear)
+	// and staged again by a repeat: recovery appends nothing.
+	outbox.clearErr = errors.New("crash")
+	_ = r.Change(actorContext(), keyed, outbox.write)
+	outbox.clearErr = nil
+	if n, err := r.Recover(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 0 || len(store.events) != 1 {
+		t.Errorf("Recover = %d, %v with %d events; want no duplicate", n, err, len(store.events))
+	}
+	if other := backend.AuditEventID("plan.dispatch\x00draw-2"); other == store.events[0].ID || len(other) != 32 {
+		t.Errorf("event ID of another key %q", other)
+	}
+}

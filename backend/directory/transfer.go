@@ -79,7 +79,8 @@ func fromLabel(v string, labels map[string]string) string {
 // cannot be read as a spreadsheet (no report then); with any rejected row
 // and !opts.Partial, EINVALID from Report.Error together with the report,
 // and nothing stored. Stored rows get a version with action "import" each,
-// and the import one audit event (action enterprise.import) listing them.
+// and each batch one audit event (action enterprise.import), written with
+// the batch, listing its rows.
 func (s *Service) ImportEnterprises(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
 	defer s.enterprisesWritten()
 	return sheet.Import(ctx, r, opts, EnterpriseSchema, &enterpriseRows{s: s},
