@@ -83,7 +83,7 @@ type Auditor interface {
 	// change with the context it is given, which carries the staged event:
 	// the first document write that takes it (PendingAuditFromContext)
 	// stores the event with the change, in one atomic write (for a bulk
-	// change, every document write takes it); the event is
+	// change, every document write takes its mark); the event is
 	// then appended to the chain, either at once or, after a crash or an
 	// audit-store failure, by the recovery step. When write stored the
 	// change, Change returns write's own error (nil on success) whatever
@@ -110,11 +110,11 @@ type AuditChange struct {
 	Before     any
 	After      any
 	// Bulk marks a change spread over many documents and writes (an
-	// import batch, a dispatch's tasks): every document written takes the
-	// event — the same event, one ID — not only the first, so that
-	// whichever of them landed before a crash brings the event with it.
-	// The chain takes the event once (recovery appends per event ID). A
-	// bulk change that stored nothing has no event.
+	// import batch, a dispatch's tasks): the event is written ahead of the
+	// change and every document written takes a mark naming it, so that
+	// whichever of them landed before a crash brings the event with it
+	// (see PendingAudit). The chain takes the event once (recovery appends
+	// per event ID). A bulk change that stored nothing has no event.
 	Bulk bool
 	// Key, when set, names the change so that its event ID is derived
 	// from it (AuditEventID) rather than drawn at random: a change that a
@@ -136,9 +136,16 @@ func AuditEventID(key string) string {
 // being written. A store that keeps an outbox takes it from the context
 // (PendingAuditFromContext), writes Event into the changed document in the
 // same write, and then calls Stored; later writes of the same change see
-// nothing staged, except those of a bulk change, which all take it. Stores
-// without an outbox ignore it, and Change then appends the event after the
-// write (for a single-document change; a bulk change needs an outbox).
+// nothing staged. Stores without an outbox ignore it, and Change then
+// appends the event after the write.
+//
+// A bulk change (Bulk) is staged differently, since taking an entry out of
+// every one of thousands of documents again would cost an update each: the
+// store writes the event once, ahead of the change, where recovery looks
+// (Ahead), and every document the change writes takes a mark naming the
+// event, in the same write, which stays. Recovery appends the event when a
+// document bears its mark — the change landed, wholly or in part — and
+// drops it when none does.
 type PendingAudit struct {
 	// Event is the event to append: every field is set except Seq,
 	// PrevHash and Hash, which the chain gives it.
@@ -148,28 +155,68 @@ type PendingAudit struct {
 	Bulk bool
 
 	mu     sync.Mutex
-	clears []func(context.Context) error // remove the outbox entries; none until stored
+	stored bool
+	clears []func(context.Context) error // remove what holds the event
+	done   map[string]bool               // keys of Once that succeeded
 }
 
 // Stored records that the event was written with the change (or, for a
-// bulk change, with one more part of it), and how to remove it from that
-// outbox once it is in the chain.
+// bulk change, that one more part of the change bearing its mark was),
+// and how to remove it from that outbox once it is in the chain (nil when
+// there is nothing to remove: a bulk change's marks stay).
 func (p *PendingAudit) Stored(clear func(context.Context) error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stored = true
+	if clear != nil {
+		p.clears = append(p.clears, clear)
+	}
+}
+
+// Ahead records that a store wrote a bulk change's event ahead of the
+// change, and how to remove it: once the event is in the chain (Clear),
+// or when the change stored nothing after all.
+func (p *PendingAudit) Ahead(clear func(context.Context) error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.clears = append(p.clears, clear)
+}
+
+// Once runs f unless a call with the same key succeeded before for this
+// change: a store's once-per-change bookkeeping (writing a bulk change's
+// event ahead of its first write to a collection). f may call p's other
+// methods; calls racing each other may both run f, which must therefore
+// be idempotent.
+func (p *PendingAudit) Once(key string, f func() error) error {
+	p.mu.Lock()
+	done := p.done[key]
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = map[string]bool{}
+	}
+	p.done[key] = true
+	return nil
 }
 
 // IsStored reports whether a store has written the event with its change.
 func (p *PendingAudit) IsStored() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.clears) > 0
+	return p.stored
 }
 
-// Clear removes the event from every outbox it was stored in (it is in
-// the chain now); nothing when it was never stored. It tries them all and
-// returns their errors joined: an entry left behind is cleared by recovery.
+// Clear removes the event from everywhere it was written (it is in the
+// chain now, or the bulk change it was written ahead of stored nothing);
+// nothing when it was never written. It tries every place and returns the
+// errors joined: an entry left behind is cleared by recovery.
 func (p *PendingAudit) Clear(ctx context.Context) error {
 	p.mu.Lock()
 	clears := slices.Clone(p.clears)
@@ -186,9 +233,13 @@ func (p *PendingAudit) Clear(ctx context.Context) error {
 // change and its event. backend/audit.Recorder.Recover appends them.
 type AuditOutbox interface {
 	// PendingAuditEvents returns up to limit staged events older than
-	// before (by Event.Time), oldest first, each stored (Clear removes it
-	// from its documents). An event that several documents hold (a bulk
-	// change) comes once, and its Clear removes it from all of them.
+	// before (by Event.Time) whose change was stored, oldest first, each
+	// stored (Clear removes it). A bulk change's event comes once, when a
+	// document bears its mark; one whose change never landed is dropped
+	// once it is old enough that no writer can still be making the change.
 	// EUNAVAILABLE when the store cannot be reached.
 	PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]*PendingAudit, error)
+	// CountPendingAuditEvents counts the staged events not in the chain
+	// yet, however new, without looking for their changes: for metrics.
+	CountPendingAuditEvents(ctx context.Context) (int, error)
 }

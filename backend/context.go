@@ -79,7 +79,7 @@ func WithPendingAudit(ctx context.Context, p *PendingAudit) context.Context {
 // PendingAuditFromContext returns the staged audit event a store should
 // write with the change, or nil when there is none or it was stored already
 // (only the first write of a change carries its event, unless the change
-// is a bulk one: then every write does).
+// is a bulk one: then every write carries its mark).
 func PendingAuditFromContext(ctx context.Context) *PendingAudit {
 	p, _ := ctx.Value(pendingAuditKey).(*PendingAudit)
 	if p == nil || (!p.Bulk && p.IsStored()) {

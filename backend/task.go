@@ -274,9 +274,9 @@ type TaskStore interface {
 	// InsertTasks stores the tasks whose IDs are not stored yet (Version 1)
 	// and leaves the others untouched, so that repeating a dispatch creates
 	// nothing twice. It returns the IDs it stored. With an audit event
-	// staged in ctx (Auditor.Change) every task it stores carries it; a
-	// single-document change's event is for one task only (EINTERNAL for
-	// more), a bulk change's for any number.
+	// staged in ctx (Auditor.Change) the tasks it stores carry it: a
+	// single-document change's event goes into one task only (EINTERNAL for
+	// more), a bulk change's mark into any number.
 	InsertTasks(ctx context.Context, ts []*Task) ([]string, error)
 	// FindTaskByID returns a task. ENOTFOUND.
 	FindTaskByID(ctx context.Context, id string) (*Task, error)

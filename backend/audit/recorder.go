@@ -70,7 +70,9 @@ func (r *Recorder) Record(ctx context.Context, action, objectType, objectID stri
 // it is then appended after a successful write, as Record would.
 //
 // A bulk change (c.Bulk) that stored nothing — every row lost its race,
-// every task existed already — has no event, outbox or not.
+// every task existed already — has no event, outbox or not: what a store
+// wrote ahead of it is removed again. (When write failed, what landed is
+// not known; recovery finds out.)
 //
 // It returns Record's errors for a bad change, before anything is written;
 // write's error when write stored nothing; and otherwise write's error (nil
@@ -83,14 +85,20 @@ func (r *Recorder) Change(ctx context.Context, c backend.AuditChange, write func
 		return err
 	}
 	werr := write(backend.WithPendingAudit(ctx, p))
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	defer cancel()
 	if !p.IsStored() {
-		if werr != nil || c.Bulk {
+		switch {
+		case werr == nil && c.Bulk:
+			if err := p.Clear(actx); err != nil {
+				r.deferred(ctx, &p.Event, err) // recovery drops it
+			}
+			return nil
+		case werr != nil || c.Bulk:
 			return werr
 		}
 		return r.append(ctx, &p.Event)
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
-	defer cancel()
 	if err := r.append(actx, &p.Event); err != nil {
 		r.deferred(ctx, &p.Event, err)
 		return werr
@@ -295,17 +303,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// maxBacklogCount bounds the events Backlog reads to count them.
-const maxBacklogCount = 100000
-
 // Backlog counts the events staged with their change but not yet in the
-// chain (at most 100,000): zero in a healthy system, growing while the
-// audit store is unreachable, for metrics.
+// chain: zero in a healthy system, growing while the audit store is
+// unreachable, for metrics.
 func (r *Recorder) Backlog(ctx context.Context) (int, error) {
 	if r.Outbox == nil {
 		return 0, nil
 	}
-	// Every staged event counts, however new: the end of time as the bound.
-	pending, err := r.Outbox.PendingAuditEvents(ctx, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), maxBacklogCount)
-	return len(pending), err
+	return r.Outbox.CountPendingAuditEvents(ctx)
 }

@@ -55,7 +55,7 @@ type Records[T comparable] interface {
 	// and compare-and-set updates of the records as Load read them (each
 	// to the next version), with UpdatedAt (and CreatedAt for new records)
 	// set to now. Every document write takes the batch's audit event from
-	// ctx (a bulk change; backend.Auditor.Change), which the stores'
+	// ctx (a bulk change's mark; backend.Auditor.Change), which the stores'
 	// writes do. It returns one error per change — nil when stored,
 	// ECONFLICT or EINVALID when the row lost a race (another writer came
 	// first) — or an error that stops the import. Versions are the
@@ -104,7 +104,7 @@ type Ref struct {
 
 // Import is the one import pipeline: read the file → check every row
 // (Key, one bulk Load, Check) → commit all-or-nothing (or, with
-// opts.Partial, the good rows) in batches, each one bulk Store carrying
+// opts.Partial, the good rows) in batches, each one bulk Store marked with
 // the batch's audit event (action book.Kind+".import", naming the file by
 // its SHA-256 and listing the batch's records with the id and version
 // each is written at) and one bulk write of its versions.
@@ -143,11 +143,11 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 	// version. The event pins every record of the batch by id and version,
 	// so the chain still accounts for each change.
 	//
-	// The event is written with the batch (a bulk change: every document
-	// the batch writes carries it, one event ID; backend.Auditor.Change),
-	// so a crash at any point leaves each batch either unwritten and
-	// unaudited or written, wholly or in part, with its event, which
-	// recovery appends once. It is per batch, not per file, because it
+	// The event is written with the batch (a bulk change: the event is
+	// written ahead and every document the batch writes bears its mark, in
+	// the same write; backend.Auditor.Change), so a crash at any point
+	// leaves each batch either unwritten and unaudited or written, wholly
+	// or in part, with its event, which recovery appends once. It is per batch, not per file, because it
 	// must be fixed before the batch is written: a file's event would have
 	// to claim batches a failure or a crash then never wrote. For the same
 	// reason it lists the rows the batch writes as they will be stored,

@@ -77,10 +77,11 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 	for _, t := range tasks {
 		out.TaskIDs = append(out.TaskIDs, t.ID)
 	}
-	// The dispatch's one audit event travels with its writes — the plan's
-	// move to dispatched and every task inserted carry it (a bulk change;
-	// backend.Auditor.Change) — so whatever part of the dispatch landed
-	// before a crash brings the event with it. It claims the dispatch as a
+	// The dispatch's one audit event travels with its writes — it is
+	// written ahead, and the plan's move to dispatched and every task
+	// inserted bear its mark (a bulk change; backend.Auditor.Change) — so
+	// whatever part of the dispatch landed before a crash brings the event
+	// with it. It claims the dispatch as a
 	// whole, as the draw fixes it (the plan drawn → dispatched, the draw's
 	// task ids), not what one call wrote: a crash half-way leaves the rest
 	// to a repeat, which writes the missing tasks and stages the same

@@ -42,37 +42,38 @@ func findIn[M any, D any](ctx context.Context, c collection, field string, value
 // rest. It returns one error per document — nil when stored, the
 // translated write error (ECONFLICT for a duplicate key, through onWrite
 // so the store can name the field) otherwise — or an error for a failure
-// of the whole call (the server unreachable). The event staged in ctx (a
-// bulk change's; see outbox.go) goes into every document, and p learns
-// which ones were stored.
+// of the whole call (the server unreachable). The event staged in ctx
+// goes into every document (a bulk change's as its mark; see outbox.go),
+// and p learns whether any was stored.
 func insertMany(ctx context.Context, c collection, docs []any, onWrite func(i int, err error) error) ([]error, error) {
 	errs := make([]error, len(docs))
 	if len(docs) == 0 {
 		return errs, nil
 	}
-	p, err := stageMany(ctx, c, len(docs))
+	p, err := prepare(ctx, c, len(docs))
 	if err != nil {
 		return nil, err
 	}
 	var ids []any
 	if p != nil {
-		staged := make([]any, len(docs))
+		stamped := make([]any, len(docs))
 		ids = make([]any, len(docs))
 		for i, doc := range docs {
-			d, err := withOutbox(doc, p)
+			d, err := toDocument(doc)
 			if err != nil {
 				return nil, err
 			}
-			staged[i], ids[i] = d, documentID(d)
+			d = stamp(d, p)
+			stamped[i], ids[i] = d, documentID(d)
 		}
-		docs = staged
+		docs = stamped
 	}
 	_, err = c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err != nil {
 		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 			// Some documents may have landed, with the event: recovery
-			// finds it there.
+			// finds it (or their mark) there.
 			return nil, translate(err)
 		}
 		for _, we := range bwe.WriteErrors {
@@ -87,13 +88,13 @@ func insertMany(ctx context.Context, c collection, docs []any, onWrite func(i in
 		}
 	}
 	if p != nil {
-		var landed []any
+		var written []any
 		for i, id := range ids {
 			if errs[i] == nil {
-				landed = append(landed, id)
+				written = append(written, id)
 			}
 		}
-		stored(p, c, landed...)
+		landed(p, c, written...)
 	}
 	return errs, nil
 }
@@ -114,15 +115,15 @@ type versioned struct {
 // version. Otherwise (someone else changed or removed some records during
 // the batch) a second look at the unmatched ones sorts them: gone
 // (ENOTFOUND), moved on (ECONFLICT), or stored by this very write (its
-// next version with our updated_at). The event staged in ctx (a bulk
-// change's; see outbox.go) goes into every record, and p learns which
-// ones were stored.
+// next version with our updated_at). The event staged in ctx goes into
+// every record (a bulk change's as its mark; see outbox.go), and p learns
+// whether any was stored.
 func replaceManyVersioned(ctx context.Context, c collection, what string, batch []versioned, onWrite func(i int, err error) error) (_ []error, retErr error) {
 	errs := make([]error, len(batch))
 	if len(batch) == 0 {
 		return errs, nil
 	}
-	p, err := stageMany(ctx, c, len(batch))
+	p, err := prepare(ctx, c, len(batch))
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +137,13 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 			if retErr != nil {
 				return // what landed is unknown: recovery finds the event there
 			}
-			var landed []string
+			var written []any
 			for i, b := range batch {
 				if errs[i] == nil {
-					landed = append(landed, b.ID)
+					written = append(written, b.ID)
 				}
 			}
-			stored(p, c, landed...)
+			landed(p, c, written...)
 		}()
 	}
 	models := make([]mongo.WriteModel, len(batch))

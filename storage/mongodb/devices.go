@@ -46,7 +46,7 @@ func (s *DeviceStore) coll() collection { return s.db.collection("devices") }
 // another device's document. A device deleted by an audited deletion
 // whose event is not in the chain yet is registered again (the mark goes).
 func (s *DeviceStore) UpsertDevice(ctx context.Context, d *backend.Device) error {
-	p, err := staged(ctx, s.coll())
+	p, err := prepare(ctx, s.coll(), 1)
 	if err != nil {
 		return err
 	}
@@ -65,8 +65,8 @@ func (s *DeviceStore) UpsertDevice(ctx context.Context, d *backend.Device) error
 		onInsert = append(onInsert, bson.E{Key: "_id", Value: id})
 	}
 	if p != nil {
-		if d.ID == "" {
-			return backend.Errorf(backend.EINTERNAL, "an audited device registration names its device id")
+		if d.ID == "" || p.Bulk {
+			return backend.Errorf(backend.EINTERNAL, "an audited device registration names its device id and is one change")
 		}
 		set = append(set, bson.E{Key: outboxField + "." + p.Event.ID, Value: newOutboxEventModel(&p.Event)})
 	}
@@ -84,7 +84,7 @@ func (s *DeviceStore) UpsertDevice(ctx context.Context, d *backend.Device) error
 		if err == nil {
 			*d = *m.domain()
 			if p != nil {
-				stored(p, s.coll(), d.ID)
+				landed(p, s.coll(), any(d.ID))
 			}
 			return nil
 		}

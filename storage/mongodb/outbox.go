@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
@@ -34,10 +33,19 @@ import (
 // one.
 //
 // A bulk change (backend.AuditChange.Bulk: an import batch, a dispatch's
-// tasks) stages one event in every document it writes, under the same
-// event ID: whichever documents landed before a crash bring the event
-// with them, and recovery appends it once (PendingAuditEvents hands out
-// each event ID once, whatever holds it).
+// plan and tasks) would cost an update per document to clear, which on
+// FerretDB v1 is milliseconds each (every update is a transaction of its
+// own): seconds per thousand-row batch. So its event is written once per
+// collection ahead of the change, in aheadCollection, and each document
+// the change writes takes a mark naming the event (markField) in the same
+// write; the mark stays, and clearing the event removes only the entries
+// ahead. Recovery appends an event written ahead when a document of its
+// collection bears its mark — the change landed, wholly or in part — and
+// drops it, once older than aheadGrace, when none does: the change never
+// landed. (A later bulk change overwrites a document's mark; should it
+// rewrite every document of an interrupted one before recovery looks,
+// that one's event would be dropped. Recovery runs at start and every
+// minute, so the window is that short.)
 //
 // A deletion cannot keep the event in a document it removes. deleteOne
 // therefore marks the document deleted (deletedField) and stores the
@@ -51,6 +59,28 @@ const outboxField = "audit_outbox"
 // deletedField marks a document deleted by an audited deletion whose event
 // is not in the chain yet (see deleteOne).
 const deletedField = "audit_deleted"
+
+// markField names, in a document a bulk change wrote, the ID of that
+// change's event; aheadCollection holds bulk changes' events written
+// ahead of them, one document per event and collection (aheadModel).
+const (
+	markField       = "audit_event"
+	aheadCollection = "audit_ahead"
+)
+
+// aheadGrace is how long an event written ahead of a bulk change whose
+// documents bear no mark is kept: its change may still be being written.
+// A batch's write takes seconds.
+const aheadGrace = 10 * time.Minute
+
+// aheadModel is a bulk change's event written ahead of its writes to one
+// collection.
+type aheadModel struct {
+	ID         string           `bson:"_id"` // event ID + "/" + collection
+	EventID    string           `bson:"event_id"`
+	Collection string           `bson:"collection"`
+	Event      outboxEventModel `bson:"event"`
+}
 
 // notDeleted is the filter term that skips documents marked deleted.
 var notDeleted = bson.E{Key: deletedField, Value: bson.D{{Key: "$exists", Value: false}}}
@@ -107,60 +137,85 @@ func staged(ctx context.Context, c collection) (*backend.PendingAudit, error) {
 	return p, nil
 }
 
-// stageMany returns the event ctx carries for a write of n documents to
-// c, or nil. A single-document change's event belongs in one document, so
-// staging it for several is EINTERNAL: the change must be a bulk one.
-func stageMany(ctx context.Context, c collection, n int) (*backend.PendingAudit, error) {
+// prepare returns the event ctx carries for a write of n documents to c,
+// or nil. For a bulk change it first writes the event ahead (once per
+// change and collection). A single-document change's event belongs in one
+// document, so staging it for several is EINTERNAL: the change must be a
+// bulk one.
+func prepare(ctx context.Context, c collection, n int) (*backend.PendingAudit, error) {
 	p, err := staged(ctx, c)
-	if err == nil && p != nil && !p.Bulk && n > 1 {
+	switch {
+	case err != nil || p == nil:
+		return nil, err
+	case p.Bulk:
+		return p, writeAhead(ctx, c, p)
+	case n > 1:
 		return nil, backend.Errorf(backend.EINTERNAL, "the audit event of a change of one document was staged for %d documents of %s; stage a bulk change", n, c.Name())
 	}
-	return p, err
+	return p, nil
 }
 
-// stored tells p that its event is in documents ids of c (nothing when
-// there are none).
-func stored[T any](p *backend.PendingAudit, c collection, ids ...T) {
-	if len(ids) == 0 {
-		return
-	}
-	eventID := p.Event.ID
-	held := make([]any, len(ids))
-	for i, id := range ids {
-		held[i] = id
-	}
-	p.Stored(func(ctx context.Context) error { return clearOutbox(ctx, c, held, eventID) })
-}
-
-// clearOutbox removes one pending event from documents ids, and the
-// outbox field itself once it is empty, so that recovery's search stays
-// small; a document marked deleted (deleteOne) whose outbox is empty then
-// is removed. Each step is one bulk write of per-_id updates, since
-// FerretDB v1 answers only _id equality from an index.
-func clearOutbox(ctx context.Context, c collection, ids []any, eventID string) error {
-	defer lockDocuments(c, ids)()
-	byID := func(extra bson.D, update bson.D) []mongo.WriteModel {
-		models := make([]mongo.WriteModel, len(ids))
-		for i, id := range ids {
-			models[i] = mongo.NewUpdateOneModel().SetFilter(append(bson.D{{Key: "_id", Value: id}}, extra...)).SetUpdate(update)
+// writeAhead writes bulk change p's event ahead of its first write to c.
+func writeAhead(ctx context.Context, c collection, p *backend.PendingAudit) error {
+	return p.Once("ahead:"+c.Name(), func() error {
+		ahead := c.Database().Collection(aheadCollection)
+		id := p.Event.ID + "/" + c.Name()
+		_, err := ahead.InsertOne(ctx, aheadModel{ID: id, EventID: p.Event.ID, Collection: c.Name(), Event: newOutboxEventModel(&p.Event)})
+		// A duplicate is the same event written ahead by an earlier attempt
+		// of a change named by a key (backend.AuditChange.Key), which a
+		// crash cut short: it serves this attempt as well.
+		if err = translate(err); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
+			return err
 		}
-		return models
+		p.Ahead(func(ctx context.Context) error {
+			_, err := ahead.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+			return translate(err)
+		})
+		return nil
+	})
+}
+
+// stamp adds p's event to a new document: in its outbox, or, for a bulk
+// change, as its mark.
+func stamp(d bson.D, p *backend.PendingAudit) bson.D {
+	if p.Bulk {
+		return append(d, bson.E{Key: markField, Value: p.Event.ID})
 	}
-	unordered := options.BulkWrite().SetOrdered(false)
-	if _, err := c.BulkWrite(ctx, byID(nil, bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField + "." + eventID, Value: ""}}}}), unordered); err != nil {
+	return append(d, bson.E{Key: outboxField, Value: bson.D{{Key: p.Event.ID, Value: newOutboxEventModel(&p.Event)}}})
+}
+
+// landed tells p that documents ids of c were written with its event
+// (nothing when there are none): for a bulk change, that some bear its
+// mark; otherwise, that document ids[0] holds it in its outbox.
+func landed(p *backend.PendingAudit, c collection, ids ...any) {
+	switch {
+	case len(ids) == 0:
+	case p.Bulk:
+		p.Stored(nil) // marks stay; the event written ahead is cleared
+	default:
+		id, eventID := ids[0], p.Event.ID
+		p.Stored(func(ctx context.Context) error { return clearOutbox(ctx, c, id, eventID) })
+	}
+}
+
+// clearOutbox removes one pending event from document id, and the outbox
+// field itself once it is empty, so that recovery's search stays small; a
+// document marked deleted (deleteOne) whose outbox is empty then is
+// removed.
+func clearOutbox(ctx context.Context, c collection, id any, eventID string) error {
+	defer lockDocument(c, id)()
+	if _, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField + "." + eventID, Value: ""}}}}); err != nil {
 		return translate(err)
 	}
-	empty := bson.D{{Key: outboxField, Value: bson.D{}}}
+	empty := bson.E{Key: outboxField, Value: bson.D{}}
 	if slices.Contains(deletingCollections, c.Name()) {
-		deletes := make([]mongo.WriteModel, len(ids))
-		for i, id := range ids {
-			deletes[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}, empty[0], {Key: deletedField, Value: true}})
-		}
-		if _, err := c.BulkWrite(ctx, deletes, unordered); err != nil {
+		if _, err := c.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, empty, {Key: deletedField, Value: true}}); err != nil {
 			return translate(err)
 		}
 	}
-	_, err := c.BulkWrite(ctx, byID(empty, bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField, Value: ""}}}}), unordered)
+	_, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, empty},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: outboxField, Value: ""}}}})
 	return translate(err)
 }
 
@@ -169,9 +224,9 @@ func clearOutbox(ctx context.Context, c collection, ids []any, eventID string) e
 var deletingCollections = []string{"devices"}
 
 // insertOne inserts doc into c, with the event staged in ctx (if any) in
-// its outbox.
+// its outbox (or, for a bulk change, its mark).
 func insertOne(ctx context.Context, c collection, doc any) error {
-	p, err := staged(ctx, c)
+	p, err := prepare(ctx, c, 1)
 	if err != nil {
 		return err
 	}
@@ -179,31 +234,23 @@ func insertOne(ctx context.Context, c collection, doc any) error {
 		_, err := c.InsertOne(ctx, doc)
 		return translate(err)
 	}
-	d, err := withOutbox(doc, p)
+	d, err := toDocument(doc)
 	if err != nil {
 		return err
 	}
+	d = stamp(d, p)
 	if _, err := c.InsertOne(ctx, d); err != nil {
 		return translate(err)
 	}
-	stored(p, c, documentID(d))
+	landed(p, c, documentID(d))
 	return nil
-}
-
-// withOutbox encodes a new document with p's event in its outbox.
-func withOutbox(doc any, p *backend.PendingAudit) (bson.D, error) {
-	d, err := toDocument(doc)
-	if err != nil {
-		return nil, err
-	}
-	return append(d, bson.E{Key: outboxField, Value: bson.D{{Key: p.Event.ID, Value: newOutboxEventModel(&p.Event)}}}), nil
 }
 
 // upsertOne replaces the document of c matching filter (which must name
 // its _id) with doc, or inserts doc when there is none, keeping pending
 // events and adding the one staged in ctx, like replaceOne.
 func upsertOne(ctx context.Context, c collection, filter bson.D, doc any) error {
-	p, err := staged(ctx, c)
+	p, err := prepare(ctx, c, 1)
 	if err != nil {
 		return err
 	}
@@ -218,7 +265,7 @@ func upsertOne(ctx context.Context, c collection, filter bson.D, doc any) error 
 		return translate(err)
 	}
 	if p != nil {
-		stored(p, c, id)
+		landed(p, c, id)
 	}
 	return nil
 }
@@ -229,7 +276,7 @@ func upsertOne(ctx context.Context, c collection, filter bson.D, doc any) error 
 // event is cleared (see clearOutbox), and until then notDeleted keeps it
 // out of the store's reads. c must be one of deletingCollections.
 func deleteOne(ctx context.Context, c collection, id any) (bool, error) {
-	p, err := staged(ctx, c)
+	p, err := prepare(ctx, c, 1)
 	if err != nil {
 		return false, err
 	}
@@ -240,8 +287,8 @@ func deleteOne(ctx context.Context, c collection, id any) (bool, error) {
 		}
 		return res.DeletedCount > 0, nil
 	}
-	if !slices.Contains(deletingCollections, c.Name()) {
-		return false, backend.Errorf(backend.EINTERNAL, "collection %s does not delete by mark; add it to deletingCollections", c.Name())
+	if p.Bulk || !slices.Contains(deletingCollections, c.Name()) {
+		return false, backend.Errorf(backend.EINTERNAL, "collection %s does not delete by mark, or not in bulk", c.Name())
 	}
 	unlock := lockDocument(c, id)
 	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, notDeleted}, bson.D{{Key: "$set", Value: bson.D{
@@ -255,7 +302,7 @@ func deleteOne(ctx context.Context, c collection, id any) (bool, error) {
 	if res.MatchedCount == 0 {
 		return false, nil
 	}
-	stored(p, c, id)
+	landed(p, c, id)
 	return true, nil
 }
 
@@ -264,7 +311,7 @@ func deleteOne(ctx context.Context, c collection, id any) (bool, error) {
 // ReplaceOne it keeps the document's pending audit events and adds the one
 // staged in ctx (see replacement).
 func replaceOne(ctx context.Context, c collection, filter bson.D, doc any) (bool, error) {
-	p, err := staged(ctx, c)
+	p, err := prepare(ctx, c, 1)
 	if err != nil {
 		return false, err
 	}
@@ -282,7 +329,7 @@ func replaceOne(ctx context.Context, c collection, filter bson.D, doc any) (bool
 		return false, nil
 	}
 	if p != nil {
-		stored(p, c, id)
+		landed(p, c, id)
 	}
 	return true, nil
 }
@@ -290,9 +337,10 @@ func replaceOne(ctx context.Context, c collection, filter bson.D, doc any) (bool
 // replacement turns doc into an update that replaces the document as far
 // as its model can tell — it sets every field of doc and unsets the
 // model's fields doc leaves out (omitempty) — while keeping the pending
-// audit events the document holds, and adding p's (when not nil). A plain
-// replace would drop them, and with them the only record of a change
-// whose append was interrupted. It also returns doc's _id.
+// audit events the document holds, and adding p's (when not nil; a bulk
+// change's as the document's mark). A plain replace would drop them, and
+// with them the only record of a change whose append was interrupted. It
+// also returns doc's _id.
 func replacement(doc any, p *backend.PendingAudit) (bson.D, any, error) {
 	d, err := toDocument(doc)
 	if err != nil {
@@ -306,7 +354,11 @@ func replacement(doc any, p *backend.PendingAudit) (bson.D, any, error) {
 			set = append(set, e)
 		}
 	}
-	if p != nil {
+	switch {
+	case p == nil:
+	case p.Bulk:
+		set = append(set, bson.E{Key: markField, Value: p.Event.ID})
+	default:
 		set = append(set, bson.E{Key: outboxField + "." + p.Event.ID, Value: newOutboxEventModel(&p.Event)})
 	}
 	update := bson.D{{Key: "$set", Value: set}}
@@ -394,56 +446,75 @@ func (db *DB) AuditOutbox() *AuditOutbox { return &AuditOutbox{db: db} }
 
 // PendingAuditEvents implements backend.AuditOutbox. It reads only the
 // documents that hold an outbox, which are few: an entry lives from a
-// change's write until its append a moment later, unless something failed.
-// An event several documents hold (a bulk change's, in one collection or
-// more) comes once, as its earliest copy, and its Clear clears them all.
+// change's write until its append a moment later, unless something failed;
+// and the events written ahead of bulk changes, as few, of which it
+// returns those whose change landed (a document of their collection bears
+// their mark) and drops those whose change never did (none does, and they
+// are older than aheadGrace). Each event comes once, however many places
+// hold it, and its Clear clears them all.
 func (o *AuditOutbox) PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]*backend.PendingAudit, error) {
-	type holder struct {
-		ID     any                         `bson:"_id"`
-		Outbox map[string]outboxEventModel `bson:"audit_outbox"`
-	}
-	type holders struct {
-		c   collection
-		ids []any
-	}
-	byEvent := map[string]*backend.PendingAudit{}
-	held := map[string][]*holders{} // event ID → its documents, by collection
-	for _, name := range outboxCollections {
-		c := o.db.collection(name)
-		cur, err := c.Find(ctx, bson.D{{Key: outboxField, Value: bson.D{{Key: "$exists", Value: true}}}},
-			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: outboxField, Value: 1}}))
-		if err != nil {
-			return nil, translate(err)
+	events := map[string]*backend.PendingAudit{}
+	// add keeps the earliest copy of an event and how to clear each.
+	add := func(m outboxEventModel, clear func(context.Context) error) {
+		p, ok := events[m.ID]
+		if !ok || m.Time.Before(p.Event.Time) {
+			// A later copy: a repeat of a change named by a key
+			// (backend.AuditChange.Key) staged the event again.
+			q := &backend.PendingAudit{Event: m.event()}
+			if ok {
+				q.Stored(p.Clear)
+			}
+			events[m.ID], p = q, q
 		}
-		var docs []holder
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, translate(err)
+		p.Stored(clear)
+	}
+	err := o.outboxes(ctx, func(c collection, id any, m outboxEventModel) {
+		if m.Time.Before(before) {
+			add(m, func(ctx context.Context) error { return clearOutbox(ctx, c, id, m.ID) })
 		}
-		for _, d := range docs {
-			for id, m := range d.Outbox {
-				if !m.Time.Before(before) {
-					continue
-				}
-				if p, ok := byEvent[id]; !ok || m.Time.Before(p.Event.Time) {
-					// The earliest copy: a retry restaging a keyed event
-					// (backend.AuditChange.Key) made a later one.
-					byEvent[id] = &backend.PendingAudit{Event: m.event()}
-				}
-				hs := held[id]
-				if len(hs) == 0 || hs[len(hs)-1].c != c {
-					hs = append(hs, &holders{c: c})
-					held[id] = hs
-				}
-				h := hs[len(hs)-1]
-				h.ids = append(h.ids, d.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	aheads, err := o.aheads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for id, list := range aheads {
+		if !list[0].Event.Time.Before(before) {
+			continue
+		}
+		drop := func(ctx context.Context) error {
+			_, err := o.db.collection(aheadCollection).DeleteMany(ctx, bson.D{{Key: "event_id", Value: id}})
+			return translate(err)
+		}
+		found := false
+		for _, a := range list {
+			// One document is enough; FerretDB reads the collection to
+			// find it (there is no index on the mark), which is rare: only
+			// for an event whose change was interrupted.
+			err := o.db.collection(a.Collection).FindOne(ctx, bson.D{{Key: markField, Value: id}},
+				options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+			if err == nil {
+				found = true
+				break
+			}
+			if err = translate(err); backend.ErrorCode(err) != backend.ENOTFOUND {
+				return nil, err
+			}
+		}
+		switch {
+		case found:
+			add(list[0].Event, drop)
+		case time.Since(list[0].Event.Time) > aheadGrace:
+			// The change never landed: nothing to audit.
+			if err := drop(ctx); err != nil {
+				return nil, err
 			}
 		}
 	}
-	out := make([]*backend.PendingAudit, 0, len(byEvent))
-	for id, p := range byEvent {
-		for _, h := range held[id] {
-			stored(p, h.c, h.ids...)
-		}
+	out := make([]*backend.PendingAudit, 0, len(events))
+	for _, p := range events {
 		out = append(out, p)
 	}
 	slices.SortFunc(out, func(a, b *backend.PendingAudit) int {
@@ -451,6 +522,64 @@ func (o *AuditOutbox) PendingAuditEvents(ctx context.Context, before time.Time, 
 	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
+	}
+	return out, nil
+}
+
+// CountPendingAuditEvents implements backend.AuditOutbox: the distinct
+// events in outboxes and written ahead of bulk changes.
+func (o *AuditOutbox) CountPendingAuditEvents(ctx context.Context) (int, error) {
+	ids := map[string]bool{}
+	if err := o.outboxes(ctx, func(_ collection, _ any, m outboxEventModel) { ids[m.ID] = true }); err != nil {
+		return 0, err
+	}
+	aheads, err := o.aheads(ctx)
+	for id := range aheads {
+		ids[id] = true
+	}
+	return len(ids), err
+}
+
+// outboxes calls fn for every pending event in a document's outbox.
+func (o *AuditOutbox) outboxes(ctx context.Context, fn func(c collection, id any, m outboxEventModel)) error {
+	type holder struct {
+		ID     any                         `bson:"_id"`
+		Outbox map[string]outboxEventModel `bson:"audit_outbox"`
+	}
+	for _, name := range outboxCollections {
+		c := o.db.collection(name)
+		cur, err := c.Find(ctx, bson.D{{Key: outboxField, Value: bson.D{{Key: "$exists", Value: true}}}},
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: outboxField, Value: 1}}))
+		if err != nil {
+			return translate(err)
+		}
+		var docs []holder
+		if err := cur.All(ctx, &docs); err != nil {
+			return translate(err)
+		}
+		for _, d := range docs {
+			for key, m := range d.Outbox {
+				m.ID = key
+				fn(c, d.ID, m)
+			}
+		}
+	}
+	return nil
+}
+
+// aheads returns the events written ahead of bulk changes, by event ID,
+// the earliest copy first.
+func (o *AuditOutbox) aheads(ctx context.Context) (map[string][]aheadModel, error) {
+	list, err := findAll(ctx, o.db.collection(aheadCollection), bson.D{}, options.Find(), func(m *aheadModel) aheadModel { return *m })
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]aheadModel{}
+	for _, a := range list {
+		out[a.EventID] = append(out[a.EventID], a)
+	}
+	for _, l := range out {
+		slices.SortFunc(l, func(a, b aheadModel) int { return a.Event.Time.Compare(b.Event.Time) })
 	}
 	return out, nil
 }

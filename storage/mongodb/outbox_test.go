@@ -114,23 +114,27 @@ func bulkStaged(action string, at time.Time) (context.Context, *backend.PendingA
 	return backend.WithPendingAudit(context.Background(), p), p
 }
 
-// outboxHolders counts the documents of collection holding event id.
-func outboxHolders(t *testing.T, db *mongodb.DB, collection, id string) int64 {
+// count counts the documents of collection matching filter.
+func count(t *testing.T, db *mongodb.DB, collection string, filter bson.D) int64 {
 	t.Helper()
-	n, err := db.Database().Collection(collection).CountDocuments(t.Context(), bson.D{{Key: "audit_outbox." + id, Value: bson.D{{Key: "$exists", Value: true}}}})
+	n, err := db.Database().Collection(collection).CountDocuments(t.Context(), filter)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// TestBulkWritesCarryOneEventInEveryDocument: a bulk change's event goes
-// into every document its bulk insert and bulk update store — not into a
-// duplicate or a stale compare-and-set — the outbox hands it out once
-// however many documents (of however many collections) hold it, and
-// clearing removes it from all of them. A single-document change's event
-// is refused for a bulk write of several documents.
-func TestBulkWritesCarryOneEventInEveryDocument(t *testing.T) {
+// TestBulkWritesMarkEveryDocumentWithOneEvent: a bulk change's event is
+// written ahead once per collection, and every document its bulk insert
+// and bulk update store — not a duplicate or a stale compare-and-set —
+// bears its mark, in any collection (a dispatch writes a plan and tasks).
+// The outbox hands the event out once, since a document bears the mark,
+// and clearing it removes only what was written ahead (the marks stay, so
+// that no update per document is needed). An event written ahead of a
+// change that stored nothing is left while the change may still be under
+// way, and dropped after aheadGrace. A single-document change's event is
+// refused for a bulk write of several documents.
+func TestBulkWritesMarkEveryDocumentWithOneEvent(t *testing.T) {
 	db := storagetest.Mongo(t)
 	store := db.Enterprises()
 	rng := rand.New(rand.NewPCG(31, 31))
@@ -152,22 +156,27 @@ func TestBulkWritesCarryOneEventInEveryDocument(t *testing.T) {
 		t.Fatalf("bulk insert: %v, %v", errs, err)
 	}
 	if !p.IsStored() || backend.PendingAuditFromContext(ctx) != p {
-		t.Fatal("a bulk event is not stored, or not offered to the batch's next write")
+		t.Fatal("a bulk event is not stored, or not offered to the change's next write")
 	}
-	// The same change goes on: a bulk update, one record stale.
 	a2, stale := *a, *taken
 	a2.Name, stale.Version = "甲（改）", 7
 	errs, err = store.UpdateEnterprises(ctx, []*backend.Enterprise{&a2, &stale})
 	if err != nil || errs[0] != nil || backend.ErrorCode(errs[1]) != backend.ECONFLICT {
 		t.Fatalf("bulk update: %v, %v", errs, err)
 	}
-	// And a task of another collection (a dispatch writes a plan and tasks).
 	task := &backend.Task{ID: backend.NewID(), Kind: backend.TaskRandom, Year: 2026, State: backend.TaskAssigned, CreatedAt: now, UpdatedAt: now}
 	if ids, err := db.Tasks().InsertTasks(ctx, []*backend.Task{task}); err != nil || len(ids) != 1 {
 		t.Fatalf("task insert: %v, %v", ids, err)
 	}
-	if n := outboxHolders(t, db, "enterprises", p.Event.ID); n != 2 {
-		t.Errorf("%d enterprises hold the event, want the 2 written (not the duplicate's holder nor the stale one)", n)
+	marked := bson.D{{Key: "audit_event", Value: p.Event.ID}}
+	if n, m := count(t, db, "enterprises", marked), count(t, db, "tasks", marked); n != 2 || m != 1 {
+		t.Errorf("%d enterprises and %d tasks bear the mark, want the 2 and 1 written", n, m)
+	}
+	if n := count(t, db, "enterprises", bson.D{{Key: "audit_outbox", Value: bson.D{{Key: "$exists", Value: true}}}}); n != 0 {
+		t.Errorf("%d enterprises hold the bulk event in their outbox", n)
+	}
+	if n := count(t, db, "audit_ahead", bson.D{}); n != 2 {
+		t.Errorf("the event is written ahead %d times, want once per collection (2)", n)
 	}
 	if got, err := store.FindEnterpriseByID(t.Context(), a.ID); err != nil || got.Name != "甲（改）" || got.Version != 2 {
 		t.Errorf("bulk update not stored: %+v, %v", got, err)
@@ -176,14 +185,33 @@ func TestBulkWritesCarryOneEventInEveryDocument(t *testing.T) {
 	if len(list) != 1 || list[0].Event != p.Event {
 		t.Fatalf("pending %d events, want the one bulk event once", len(list))
 	}
+	if n, err := db.AuditOutbox().CountPendingAuditEvents(t.Context()); err != nil || n != 1 {
+		t.Errorf("CountPendingAuditEvents = %d, %v; want 1", n, err)
+	}
 	if err := list[0].Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n, m := outboxHolders(t, db, "enterprises", p.Event.ID), outboxHolders(t, db, "tasks", p.Event.ID); n+m != 0 {
-		t.Errorf("after clearing, %d enterprises and %d tasks still hold the event", n, m)
-	}
-	if left := pending(t, db); len(left) != 0 {
+	if left := pending(t, db); len(left) != 0 || count(t, db, "audit_ahead", bson.D{}) != 0 {
 		t.Errorf("%d events left after clearing", len(left))
+	}
+	if n := count(t, db, "enterprises", marked); n != 2 {
+		t.Errorf("clearing touched the documents: %d bear the mark, want 2", n)
+	}
+
+	// Written ahead, then nothing stored (a duplicate, as if the process
+	// stopped before its change): kept while the change may be under way,
+	// dropped once older than aheadGrace.
+	for _, age := range []time.Duration{time.Minute, time.Hour} {
+		ctx, p := bulkStaged("enterprise.import", now.Add(-age))
+		if errs, err := store.CreateEnterprises(ctx, []*backend.Enterprise{dup}); err != nil || errs[0] == nil || p.IsStored() {
+			t.Fatalf("duplicate: %v, %v, stored %v", errs, err, p.IsStored())
+		}
+	}
+	if list := pending(t, db); len(list) != 0 {
+		t.Errorf("pending %v: events of changes that never landed", list)
+	}
+	if n := count(t, db, "audit_ahead", bson.D{}); n != 1 {
+		t.Errorf("%d events written ahead are left, want the recent one (the old one dropped)", n)
 	}
 
 	single, _ := staged("x", "enterprise.create", now)
@@ -218,7 +246,7 @@ func TestAuditedDeletionKeepsTheDocumentUntilItsEventIsInTheChain(t *testing.T) 
 	if err := store.DeleteDevice(t.Context(), d.ID); backend.ErrorCode(err) != backend.ENOTFOUND {
 		t.Errorf("deleting it again: %v, want ENOTFOUND", err)
 	}
-	if n := outboxHolders(t, db, "devices", p.Event.ID); n != 1 {
+	if n := count(t, db, "devices", bson.D{{Key: "audit_outbox." + p.Event.ID, Value: bson.D{{Key: "$exists", Value: true}}}}); n != 1 {
 		t.Fatalf("%d devices hold the deletion's event, want the marked one", n)
 	}
 	list := pending(t, db)

@@ -251,9 +251,9 @@ func (s *TaskStore) InsertTasks(ctx context.Context, ts []*backend.Task) ([]stri
 		t.Version = 1
 		docs[i], ids[i] = toTaskModel(t), t.ID
 	}
-	// An audited creation carries its event in the task's document: one
-	// task's (a targeted task), or every task's of a bulk change (a
-	// dispatch); see insertMany.
+	// An audited creation carries its event in the task's document (a
+	// targeted task), or, for a bulk change (a dispatch), every task bears
+	// its mark; see insertMany.
 	return insertNew(ctx, s.coll(), ids, docs)
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"suiji/backend"
 	"suiji/backend/app"
 	"suiji/backend/audit"
@@ -75,6 +77,22 @@ func (cw *crashWorld) drawn(t *testing.T) *backend.Draw {
 	return d
 }
 
+// bulkPending counts the documents of collection bearing the mark of a
+// bulk change's event, and the events written ahead of bulk changes not
+// cleared yet (see storage/mongodb/outbox.go).
+func bulkPending(t *testing.T, db *mongodb.DB, collection string) (marked, ahead int64) {
+	t.Helper()
+	marked, err := db.Database().Collection(collection).CountDocuments(t.Context(), bson.D{{Key: "audit_event", Value: bson.D{{Key: "$exists", Value: true}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead, err = db.Database().Collection("audit_ahead").CountDocuments(t.Context(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marked, ahead
+}
+
 // actions counts the chain's events by action.
 func actions(t *testing.T, db *mongodb.DB) map[string]int {
 	t.Helper()
@@ -114,7 +132,8 @@ func (c *crashingTasks) InsertTasks(ctx context.Context, ts []*backend.Task) ([]
 // and its tasks, and the process dies before the plan.dispatch event is
 // appended; after a restart the tasks and the one event are there, and a
 // repeated dispatch neither creates nor records anything more. The event
-// was in the plan's and every task's document (a bulk change).
+// was written ahead, and the plan's and every task's document bear its
+// mark (a bulk change).
 func TestAuditCrashBetweenDispatchAndEvent(t *testing.T) {
 	cw := newCrashWorld(t, nil)
 	d := cw.drawn(t)
@@ -133,8 +152,10 @@ func TestAuditCrashBetweenDispatchAndEvent(t *testing.T) {
 	if got := len(events(t, cw.db)); got != before {
 		t.Fatalf("chain has %d events right after the crash, want %d", got, before)
 	}
-	if np, nt := outboxEntries(t, cw.db, "plans"), outboxEntries(t, cw.db, "tasks"); np != 1 || nt != 3 {
-		t.Fatalf("%d plans and %d tasks hold the pending event, want 1 and 3", np, nt)
+	np, ahead := bulkPending(t, cw.db, "plans")
+	nt, _ := bulkPending(t, cw.db, "tasks")
+	if np != 1 || nt != 3 || ahead != 2 {
+		t.Fatalf("%d plans and %d tasks bear the event's mark, written ahead %d times; want 1, 3 and 2", np, nt, ahead)
 	}
 	if n := restart(t, cw.db); n != 1 {
 		t.Fatalf("recovery appended %d events, want 1", n)
@@ -144,8 +165,8 @@ func TestAuditCrashBetweenDispatchAndEvent(t *testing.T) {
 	if len(list) != before+1 || last.Action != "plan.dispatch" || last.ObjectID != d.PlanID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
 		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.dispatch of %s", last, len(list), d.PlanID)
 	}
-	if np, nt := outboxEntries(t, cw.db, "plans"), outboxEntries(t, cw.db, "tasks"); np+nt != 0 {
-		t.Errorf("%d plans and %d tasks hold a pending event after recovery", np, nt)
+	if _, ahead := bulkPending(t, cw.db, "plans"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after recovery", ahead)
 	}
 
 	// The client, never answered, repeats the dispatch.
@@ -186,8 +207,8 @@ func TestAuditCrashHalfWayThroughADispatch(t *testing.T) {
 	if got := actions(t, cw.db)["plan.dispatch"]; got != before+1 {
 		t.Errorf("%d plan.dispatch events, want %d: the repeat recorded the dispatch again", got, before+1)
 	}
-	if n := outboxEntries(t, cw.db, "tasks"); n != 0 {
-		t.Errorf("%d tasks hold a pending event after the repeat", n)
+	if nt, ahead := bulkPending(t, cw.db, "tasks"); nt != 3 || ahead != 0 {
+		t.Errorf("after the repeat %d tasks bear the dispatch's mark (want 3), %d events are written ahead (want 0)", nt, ahead)
 	}
 	if n := restart(t, cw.db); n != 0 {
 		t.Errorf("a later recovery appended %d events", n)
@@ -294,8 +315,8 @@ func TestAuditCrashInTheMiddleOfAnImport(t *testing.T) {
 	if err != nil || len(stored) != 2 {
 		t.Fatalf("%d enterprises stored before the crash (%v), want the first batch's 2", len(stored), err)
 	}
-	if n := outboxEntries(t, cw.db, "enterprises"); n != 2 {
-		t.Fatalf("%d enterprises hold the pending event, want 2", n)
+	if n, ahead := bulkPending(t, cw.db, "enterprises"); n != 2 || ahead != 1 {
+		t.Fatalf("%d enterprises bear the batch's mark, written ahead %d times; want 2 and 1", n, ahead)
 	}
 	if n := restart(t, cw.db); n != 1 {
 		t.Fatalf("recovery appended %d events, want the first batch's 1", n)
@@ -315,8 +336,8 @@ func TestAuditCrashInTheMiddleOfAnImport(t *testing.T) {
 		last.AfterDigest != want || last.ActorID != "coord-1" {
 		t.Fatalf("after recovery the chain ends with %+v (%d events), want the first batch's enterprise.import naming its two records", last, len(list))
 	}
-	if n := outboxEntries(t, cw.db, "enterprises"); n != 0 {
-		t.Errorf("%d enterprises hold a pending event after recovery", n)
+	if _, ahead := bulkPending(t, cw.db, "enterprises"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after recovery", ahead)
 	}
 
 	// The file again: the two stored rows are unchanged, the third is new.
@@ -362,8 +383,8 @@ func TestAuditCrashInARosterImport(t *testing.T) {
 			t.Fatalf("inspector %d written before the crash: %v", i, err)
 		}
 	}
-	if n := outboxEntries(t, cw.db, "inspectors"); n != 2 {
-		t.Fatalf("%d inspectors hold the pending event, want 2", n)
+	if n, ahead := bulkPending(t, cw.db, "inspectors"); n != 2 || ahead != 1 {
+		t.Fatalf("%d inspectors bear the batch's mark, written ahead %d times; want 2 and 1", n, ahead)
 	}
 	if n := restart(t, cw.db); n != 1 {
 		t.Fatalf("recovery appended %d events, want 1", n)
@@ -372,8 +393,8 @@ func TestAuditCrashInARosterImport(t *testing.T) {
 	if last := list[len(list)-1]; len(list) != before+1 || last.Action != "inspector.import" {
 		t.Fatalf("after recovery the chain ends with %+v (%d events), want one inspector.import", last, len(list))
 	}
-	if n := outboxEntries(t, cw.db, "inspectors"); n != 0 {
-		t.Errorf("%d inspectors hold a pending event after recovery", n)
+	if _, ahead := bulkPending(t, cw.db, "inspectors"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after recovery", ahead)
 	}
 }
 
