@@ -56,17 +56,16 @@ func insertMany(ctx context.Context, c collection, docs []any, onWrite func(i in
 	}
 	var ids []any
 	if p != nil {
-		stamped := make([]any, len(docs))
+		marked := make([]any, len(docs))
 		ids = make([]any, len(docs))
 		for i, doc := range docs {
-			d, err := toDocument(doc)
+			d, id, err := stamped(doc, p)
 			if err != nil {
 				return nil, err
 			}
-			d = stamp(d, p)
-			stamped[i], ids[i] = d, documentID(d)
+			marked[i], ids[i] = d, id
 		}
-		docs = stamped
+		docs = marked
 	}
 	_, err = c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err != nil {

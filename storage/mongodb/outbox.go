@@ -3,6 +3,7 @@ package mongodb
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"reflect"
 	"slices"
 	"strings"
@@ -175,13 +176,36 @@ func writeAhead(ctx context.Context, c collection, p *backend.PendingAudit) erro
 	})
 }
 
-// stamp adds p's event to a new document: in its outbox, or, for a bulk
-// change, as its mark.
-func stamp(d bson.D, p *backend.PendingAudit) bson.D {
-	if p.Bulk {
-		return append(d, bson.E{Key: markField, Value: p.Event.ID})
+// stamped encodes a new document with p's event added: in its outbox, or,
+// for a bulk change, as its mark. It returns the document and its _id.
+// The event's field is spliced into the encoded document rather than the
+// document decoded and encoded again, which would cost an import batch
+// tens of milliseconds.
+func stamped(doc any, p *backend.PendingAudit) (bson.Raw, any, error) {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return nil, nil, backend.Wrap(err, backend.EINTERNAL, "encoding a document")
 	}
-	return append(d, bson.E{Key: outboxField, Value: bson.D{{Key: p.Event.ID, Value: newOutboxEventModel(&p.Event)}}})
+	field := bson.D{{Key: markField, Value: p.Event.ID}}
+	if !p.Bulk {
+		field = bson.D{{Key: outboxField, Value: bson.D{{Key: p.Event.ID, Value: newOutboxEventModel(&p.Event)}}}}
+	}
+	extra, err := bson.Marshal(field)
+	if err != nil {
+		return nil, nil, backend.Wrap(err, backend.EINTERNAL, "encoding an audit event")
+	}
+	// A document is its length (4 bytes), its elements and a 0 byte.
+	out := make([]byte, 0, len(raw)+len(extra))
+	out = append(out, raw[:len(raw)-1]...)
+	out = append(out, extra[4:]...)
+	binary.LittleEndian.PutUint32(out, uint32(len(out)))
+	var id any
+	if v, err := bson.Raw(out).LookupErr("_id"); err == nil {
+		if err := v.Unmarshal(&id); err != nil {
+			return nil, nil, backend.Wrap(err, backend.EINTERNAL, "reading a document's _id")
+		}
+	}
+	return out, id, nil
 }
 
 // landed tells p that documents ids of c were written with its event
@@ -234,15 +258,14 @@ func insertOne(ctx context.Context, c collection, doc any) error {
 		_, err := c.InsertOne(ctx, doc)
 		return translate(err)
 	}
-	d, err := toDocument(doc)
+	d, id, err := stamped(doc, p)
 	if err != nil {
 		return err
 	}
-	d = stamp(d, p)
 	if _, err := c.InsertOne(ctx, d); err != nil {
 		return translate(err)
 	}
-	landed(p, c, documentID(d))
+	landed(p, c, id)
 	return nil
 }
 
