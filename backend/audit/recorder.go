@@ -115,8 +115,8 @@ func (r *Recorder) Change(ctx context.Context, c backend.AuditChange, write func
 // did not complete, oldest first, and clears it from the outbox; an event
 // that is in the chain already (a crash after the append, before the
 // clear) is only cleared. Each event ID is appended once, however many
-// documents hold the event (a bulk change stages one event in every
-// document it writes; a change named by a key may be staged again by a
+// places hold the event (a bulk change's is written ahead once per
+// collection it writes; a change named by a key may be staged again by a
 // retry): the outbox hands out each ID once per call, this loop skips an
 // ID it has handled, and the store refuses a second event with an ID it
 // holds, which also makes it safe to run from several instances at once
