@@ -149,6 +149,12 @@ func TestFaultsKillAnInstanceMidRequest(t *testing.T) {
 	if int(notes) != members {
 		t.Errorf("%d assignment alerts for %d group members: each must be alerted exactly once", notes, members)
 	}
+	// The dispatch is in the audit trail once: its event, written ahead and
+	// marked on the plan and tasks, has an ID from the draw, so the retry's
+	// is the killed attempt's.
+	if n, err := fs.db.Database().Collection("audit_events").CountDocuments(ctx, bson.D{{Key: "action", Value: "plan.dispatch"}, {Key: "object_id", Value: plan.ID}}); err != nil || n != 1 {
+		t.Errorf("%d plan.dispatch events (%v), want 1", n, err)
+	}
 
 	// A video uploaded in parts by a group member, on the restarted
 	// instance.
@@ -165,6 +171,13 @@ func TestFaultsKillAnInstanceMidRequest(t *testing.T) {
 	count, err := fs.db.Database().Collection("enterprises").CountDocuments(ctx, bson.D{})
 	if err != nil || count != 150+300 {
 		t.Errorf("%d enterprises after the import (%v), want 450: each imported exactly once", count, err)
+	}
+	// The killed instance, restarted, appends an import event it left
+	// behind before it serves; either way the import is audited.
+	a.Start()
+	a.waitReady(t)
+	if n, err := fs.db.Database().Collection("audit_events").CountDocuments(ctx, bson.D{{Key: "action", Value: "enterprise.import"}}); err != nil || n < 1 {
+		t.Errorf("%d enterprise.import events (%v), want the import audited", n, err)
 	}
 
 	// The video's declaration and verification are each in the audit
