@@ -128,7 +128,8 @@ type PlanStore interface {
 	// StoreSeed keeps the sealed (encrypted) seed of a plan's attempt seq,
 	// replacing one a commitment of the same attempt left before (a commit
 	// made again because the pool changed, or one that did not finish);
-	// callers hold the plan's lease.
+	// callers hold the plan's lease. It carries the audit event staged in
+	// ctx (Auditor.Change), like every write of a plan's commit.
 	StoreSeed(ctx context.Context, planID string, seq int, sealed []byte, at time.Time) error
 	// LoadSeed returns the sealed seed of a plan's attempt. ENOTFOUND.
 	LoadSeed(ctx context.Context, planID string, seq int) ([]byte, error)
@@ -167,7 +168,8 @@ const (
 type DrawStore interface {
 	// InsertDraw stores d (its record without candidates and roster).
 	// ECONFLICT when the plan already has an attempt with d.Seq: the unique
-	// (plan, seq) index is the final word on exactly-once.
+	// (plan, seq) index is the final word on exactly-once. The draw
+	// carries the audit event staged in ctx (Auditor.Change).
 	InsertDraw(ctx context.Context, d *Draw) error
 	// FindDrawByID returns an attempt, its record without candidates and
 	// roster. ENOTFOUND.

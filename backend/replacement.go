@@ -52,6 +52,8 @@ type ReplacementStore interface {
 	// InsertReplacementRecord stores a drawn record under its draw and Seq.
 	// ECONFLICT when the draw already has a record with that Seq (another
 	// replacement of the draw was drawn meanwhile: renumber and retry).
+	// Like MarkReplacementDrawn it carries the audit event staged in ctx
+	// (Auditor.Change): both are writes of the replacement's task.replace.
 	InsertReplacementRecord(ctx context.Context, replacementID string, rec *draw.Replacement) error
 	// FindReplacementRecords lists a draw's drawn records by Seq.
 	FindReplacementRecords(ctx context.Context, drawID string) ([]*draw.Replacement, error)

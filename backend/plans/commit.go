@@ -147,24 +147,23 @@ func (s *Service) keep(ctx context.Context, in *draw.Inputs) error {
 
 // publish makes the attempt's sealed seed, stores it encrypted and records
 // the commitment on the plan.
+//
+// The commitment's one audit event (plan.commit) travels with both
+// writes: it is written ahead, and the seed and the plan bear its mark (a
+// bulk change; backend.Auditor.Change), so a crash between them cannot
+// leave a stored seed unaudited. A repeat of a commit a crash cut short
+// finds that seed stored and not published (sealedSeed) and publishes
+// it, so it makes the same change, named by the same Key, and the chain
+// holds its event once; a repeat that freezes something else (the
+// directory changed meanwhile, another entropy source) is a change, and
+// an event, of its own.
 func (s *Service) publish(ctx context.Context, p *backend.Plan, in *draw.Inputs, mark time.Time, source string) (*backend.Plan, error) {
-	box, err := seal.New(s.SeedKey)
-	if err != nil {
-		return nil, err
-	}
-	seed, err := draw.NewSealedSeed(s.Rand)
-	if err != nil {
-		return nil, backend.Wrap(err, backend.EINTERNAL, "no randomness for the seed")
-	}
 	seq := p.DrawCount + 1
-	sealed, err := box.Seal(s.Rand, p.ID, seq, seed)
+	seed, sealed, err := s.sealedSeed(ctx, p, seq)
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now().UTC()
-	if err := s.Plans.StoreSeed(ctx, p.ID, seq, sealed, now); err != nil {
-		return nil, err
-	}
 	k, _ := in.SampleSize()
 	before := planDigest(p)
 	p.Commitment = &backend.PlanCommitment{
@@ -173,10 +172,54 @@ func (s *Service) publish(ctx context.Context, p *backend.Plan, in *draw.Inputs,
 		PoolSize: in.Pool.Size(), SampleSize: k, CommittedAt: now, CommittedBy: backend.ActorFromContext(ctx).UserID,
 	}
 	p.SeedCommitment, p.UpdatedAt = p.Commitment.SeedCommitment, now
-	if err := s.update(ctx, "plan.commit", p, before); err != nil {
+	after := planDigest(p)
+	key, err := json.Marshal(after) // the commitment as published: plan, attempt, seed, entropy source, pool and roster
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "naming the commitment")
+	}
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "plan.commit", ObjectType: "plan", ObjectID: p.ID, Before: before, After: after,
+		Bulk: true, Key: "plan.commit\x00" + string(key),
+	}, func(wctx context.Context) error {
+		if err := s.Plans.StoreSeed(wctx, p.ID, seq, sealed, now); err != nil {
+			return err
+		}
+		return s.Plans.UpdatePlan(wctx, p)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// sealedSeed is the seed of attempt seq, sealed: the one a commit cut
+// short by a crash stored without publishing it (the plan's commitment
+// does not name it), or else a fresh one — a commitment replaced because
+// the directory or roster changed gets a new seed.
+func (s *Service) sealedSeed(ctx context.Context, p *backend.Plan, seq int) (draw.SealedSeed, []byte, error) {
+	box, err := seal.New(s.SeedKey)
+	if err != nil {
+		return "", nil, err
+	}
+	stored, err := s.Plans.LoadSeed(ctx, p.ID, seq)
+	switch {
+	case err == nil:
+		seed, err := box.Open(p.ID, seq, stored)
+		published := p.Commitment != nil && p.Commitment.Seq == seq && p.Commitment.SeedCommitment == seed.Commitment()
+		if err == nil && !published {
+			return seed, stored, nil
+		}
+	case backend.ErrorCode(err) != backend.ENOTFOUND:
+		return "", nil, err
+	}
+	seed, err := draw.NewSealedSeed(s.Rand)
+	if err != nil {
+		return "", nil, backend.Wrap(err, backend.EINTERNAL, "no randomness for the seed")
+	}
+	sealed, err := box.Seal(s.Rand, p.ID, seq, seed)
+	if err != nil {
+		return "", nil, err
+	}
+	return seed, sealed, nil
 }
 
 // thaw rebuilds the inputs a commitment froze from their snapshots, after

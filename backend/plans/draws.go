@@ -137,7 +137,7 @@ func (s *Service) pending(ctx context.Context, id, entropy string) (*backend.Pla
 		return nil, nil, backend.Errorf(backend.ECONFLICT, "commit first (POST /api/v1/plans/%s/commit): every attempt needs its own commitment, published before it", p.ID)
 	}
 	if d, err := s.Draws.FindDrawByID(ctx, drawID(p.ID, c.Seq)); err == nil {
-		return nil, d, s.markAttempt(ctx, p, d)
+		return nil, d, s.markAttempt(ctx, p, d, nil)
 	} else if backend.ErrorCode(err) != backend.ENOTFOUND {
 		return nil, nil, err
 	}
@@ -206,43 +206,67 @@ func (s *Service) store(ctx context.Context, p *backend.Plan, d *backend.Draw) e
 			return err
 		}
 	}
-	if err := s.Draws.InsertDraw(ctx, d); err != nil {
-		return err
-	}
-	return s.markAttempt(ctx, p, d)
+	return s.markAttempt(ctx, p, d, func(ctx context.Context) error { return s.Draws.InsertDraw(ctx, d) })
 }
 
-// markAttempt records a stored attempt on its plan: its sequence number
-// and commitment used up, and, when it drew, the plan drawn with it in
-// force. The attempt is stored already (the unique index made it so), so
-// a version conflict here is only bookkeeping: reload and set it again.
-func (s *Service) markAttempt(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
-	for range 5 {
-		if p.DrawCount >= d.Seq {
-			return nil
-		}
-		before := planDigest(p)
-		p.DrawCount, p.UpdatedAt = d.Seq, s.Now().UTC()
-		if p.Commitment != nil && p.Commitment.Seq <= d.Seq {
-			p.Commitment, p.SeedCommitment = nil, ""
-		}
-		if p.RedrawApproval != nil && p.RedrawApproval.Seq <= d.Seq {
-			p.RedrawApproval = nil
-		}
-		if d.Drawn() {
-			p.Status, p.CurrentDrawID = backend.PlanDrawn, d.ID
-		}
-		action := "plan.draw"
-		if !d.Drawn() {
-			action = "plan.draw_failed"
-		}
-		err := s.update(ctx, action, p, before)
-		if backend.ErrorCode(err) != backend.ECONFLICT {
-			return err
-		}
-		if p, err = s.Plans.FindPlanByID(ctx, p.ID); err != nil {
-			return err
-		}
+// markAttempt records an attempt on its plan — its sequence number and
+// commitment used up, and, when it drew, the plan drawn with it in force —
+// after storing it with insert (nil when it is stored already).
+//
+// The attempt's one audit event (plan.draw, or plan.draw_failed) travels
+// with both writes: it is written ahead, and the draw and the plan bear
+// its mark (a bulk change; backend.Auditor.Change), so a crash between
+// them cannot leave a stored attempt unaudited. Its ID comes from the
+// draw (Key), so the retry that finishes the bookkeeping (pending) stages
+// the same event and the chain holds it once. The attempt is stored
+// before the plan (the unique index made it so), so a version conflict on
+// the plan is only bookkeeping: reload and set it again.
+func (s *Service) markAttempt(ctx context.Context, p *backend.Plan, d *backend.Draw, insert func(context.Context) error) error {
+	if p.DrawCount >= d.Seq {
+		return nil
 	}
-	return backend.Errorf(backend.ECONFLICT, "the plan kept changing while recording its attempt")
+	before := planDigest(p)
+	after := *p
+	s.used(&after, d)
+	action := "plan.draw"
+	if !d.Drawn() {
+		action = "plan.draw_failed"
+	}
+	return s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "plan", ObjectID: p.ID, Before: before, After: planDigest(&after),
+		Bulk: true, Key: "plan.draw\x00" + d.ID,
+	}, func(wctx context.Context) error {
+		if insert != nil {
+			if err := insert(wctx); err != nil {
+				return err
+			}
+		}
+		for range 5 {
+			s.used(p, d)
+			err := s.Plans.UpdatePlan(wctx, p)
+			if backend.ErrorCode(err) != backend.ECONFLICT {
+				return err
+			}
+			if p, err = s.Plans.FindPlanByID(ctx, p.ID); err != nil {
+				return err
+			}
+			if p.DrawCount >= d.Seq {
+				return nil
+			}
+		}
+		return backend.Errorf(backend.ECONFLICT, "the plan kept changing while recording its attempt")
+	})
+}
+
+// used records attempt d on plan p.
+func (s *Service) used(p *backend.Plan, d *backend.Draw) {
+	p.DrawCount, p.UpdatedAt = d.Seq, s.Now().UTC()
+	if p.Commitment != nil && p.Commitment.Seq <= d.Seq {
+		p.Commitment, p.SeedCommitment = nil, ""
+	}
+	if p.RedrawApproval != nil && p.RedrawApproval.Seq <= d.Seq {
+		p.RedrawApproval = nil
+	}
+	if d.Drawn() {
+		p.Status, p.CurrentDrawID = backend.PlanDrawn, d.ID
+	}
 }

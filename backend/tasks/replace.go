@@ -151,6 +151,7 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 
 	rec, err := s.Replacements.FindReplacementRecord(ctx, r.ID)
+	var insert func(context.Context) error // stores the record when it is new
 	switch {
 	case err == nil: // drawn before: finish the bookkeeping a crash may have cut short
 	case backend.ErrorCode(err) != backend.ENOTFOUND:
@@ -159,21 +160,22 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 		return nil, backend.InvalidFields("public entropy is given exactly when its source was fixed at commit",
 			map[string]string{"public_entropy": "the commitment names the source " + fmt.Sprintf("%q", r.EntropySource)})
 	default:
-		if rec, err = s.drawNew(ctx, t, r, entropy, lease); err != nil {
+		if rec, err = s.drawNew(ctx, t, r, entropy); err != nil {
 			return nil, err
 		}
-	}
-	if r.State != backend.ReplacementDrawn {
-		if err := s.Replacements.MarkReplacementDrawn(ctx, r.ID, rec); err != nil {
-			return nil, err
+		insert = func(wctx context.Context) error {
+			if err := lease.Extend(ctx); err != nil {
+				return err
+			}
+			return s.Replacements.InsertReplacementRecord(wctx, r.ID, rec)
 		}
 	}
-	return rec, s.applyReplacement(ctx, t.ID, r, rec)
+	return rec, s.applyReplacement(ctx, t.ID, r, rec, insert)
 }
 
-// drawNew runs a committed replacement and stores its record, numbered
-// after the draw's drawn replacements.
-func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, entropy string, lease backend.Lease) (*draw.Replacement, error) {
+// drawNew runs a committed replacement, numbered after the draw's drawn
+// replacements.
+func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, entropy string) (*draw.Replacement, error) {
 	box, err := seal.New(s.SeedKey)
 	if err != nil {
 		return nil, err
@@ -201,72 +203,108 @@ func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskR
 	} else if err != nil {
 		return nil, backend.Wrap(err, backend.EINTERNAL, "drawing the replacement")
 	}
-	if err := lease.Extend(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.Replacements.InsertReplacementRecord(ctx, r.ID, rec); err != nil {
-		return nil, err
-	}
 	return rec, nil
 }
 
-// applyReplacement puts the member drawn in place of the one going out,
-// unless that is done already, and tells everyone concerned.
-func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backend.TaskReplacement, rec *draw.Replacement) error {
+// applyReplacement stores the record of a drawn replacement with insert
+// (nil when it is stored already), marks the replacement drawn, puts the
+// member drawn in place of the one going out — each unless done already —
+// and tells everyone concerned.
+//
+// The replacement's one audit event (task.replace) travels with all three
+// writes: it is written ahead, and the record, the replacement and the
+// task bear its mark (a bulk change; backend.Auditor.Change), so a crash
+// between them cannot leave a drawn record unaudited. Its ID comes from
+// the replacement (Key), so the repeat that finishes what a crash left
+// undone stages the same event and the chain holds it once.
+func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backend.TaskReplacement, rec *draw.Replacement, insert func(context.Context) error) error {
 	in, err := s.Inspectors.FindInspectorByBadgeNo(ctx, rec.In)
 	if err != nil {
 		return err
 	}
-	for range 5 {
-		t, err := s.Tasks.FindTaskByID(ctx, taskID)
-		if err != nil {
-			return err
-		}
-		if t.HasMember(in.UserID) && !slices.ContainsFunc(t.Members, func(m backend.TaskMember) bool { return m.Active() && m.BadgeNo == rec.Out }) {
-			return nil // applied before
-		}
-		before := taskDigest(t)
-		now := s.Now().UTC()
-		var outUser string
-		lead := false
-		for i := range t.Members {
-			m := &t.Members[i]
-			if m.Active() && m.BadgeNo == rec.Out {
-				m.RemovedAt, m.RemovedBy, m.RemoveReason, outUser, lead = &now, backend.ActorFromContext(ctx).UserID, r.Reason, m.UserID, m.Lead
-				m.Lead = false
-			}
-		}
-		added := member(in, now, r.Reason)
-		added.Lead = lead
-		t.Members = append(t.Members, added)
-		t.UpdatedAt = now
-		err = s.updateTask(ctx, t, "task.replace", before)
-		if backend.ErrorCode(err) == backend.ECONFLICT {
-			continue
-		} else if err != nil {
-			return err
-		}
-		round := "replace:" + r.ID
-		var notes []*backend.Notification
-		if outUser != "" {
-			notes = append(notes, memberNotes(t, []string{outUser}, backend.NoteTaskRemoved, round, "您已被替换出检查任务",
-				t.Enterprise.Name+" · 原因："+r.Reason)...)
-		}
-		if in.UserID != "" {
-			notes = append(notes, memberNotes(t, []string{in.UserID}, backend.NoteTaskAssigned, round, "新检查任务（替换）",
-				fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window))...)
-		}
-		var rest []string
-		for _, u := range t.MemberUserIDs() {
-			if u != in.UserID {
-				rest = append(rest, u)
-			}
-		}
-		notes = append(notes, memberNotes(t, rest, backend.NoteTaskReplaced, round, "检查组成员变更",
-			fmt.Sprintf("%s · %s 由 %s 替换（随机抽取）", t.Enterprise.Name, rec.Out, in.Name))...)
-		return s.Notifier.Notify(ctx, notes)
+	t, err := s.Tasks.FindTaskByID(ctx, taskID)
+	if err != nil {
+		return err
 	}
-	return backend.Errorf(backend.ECONFLICT, "the task kept changing while its group was replaced; repeat the request")
+	before := taskDigest(t)
+	outUser, applied := s.replaceMember(ctx, t, in, r, rec)
+	if applied && insert == nil && r.State == backend.ReplacementDrawn {
+		return nil // done before
+	}
+	changed := false
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: "task.replace", ObjectType: "task", ObjectID: t.ID, Before: before, After: taskDigest(t),
+		Bulk: true, Key: "task.replace\x00" + r.ID,
+	}, func(wctx context.Context) error {
+		if insert != nil {
+			if err := insert(wctx); err != nil {
+				return err
+			}
+		}
+		if r.State != backend.ReplacementDrawn {
+			if err := s.Replacements.MarkReplacementDrawn(wctx, r.ID, rec); err != nil {
+				return err
+			}
+		}
+		for range 5 {
+			if applied {
+				return nil
+			}
+			err := s.Tasks.UpdateTask(wctx, t)
+			if backend.ErrorCode(err) != backend.ECONFLICT {
+				changed = err == nil
+				return err
+			}
+			if t, err = s.Tasks.FindTaskByID(ctx, taskID); err != nil {
+				return err
+			}
+			outUser, applied = s.replaceMember(ctx, t, in, r, rec)
+		}
+		return backend.Errorf(backend.ECONFLICT, "the task kept changing while its group was replaced; repeat the request")
+	})
+	if err != nil || !changed {
+		return err
+	}
+	round := "replace:" + r.ID
+	var notes []*backend.Notification
+	if outUser != "" {
+		notes = append(notes, memberNotes(t, []string{outUser}, backend.NoteTaskRemoved, round, "您已被替换出检查任务",
+			t.Enterprise.Name+" · 原因："+r.Reason)...)
+	}
+	if in.UserID != "" {
+		notes = append(notes, memberNotes(t, []string{in.UserID}, backend.NoteTaskAssigned, round, "新检查任务（替换）",
+			fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window))...)
+	}
+	var rest []string
+	for _, u := range t.MemberUserIDs() {
+		if u != in.UserID {
+			rest = append(rest, u)
+		}
+	}
+	notes = append(notes, memberNotes(t, rest, backend.NoteTaskReplaced, round, "检查组成员变更",
+		fmt.Sprintf("%s · %s 由 %s 替换（随机抽取）", t.Enterprise.Name, rec.Out, in.Name))...)
+	return s.Notifier.Notify(ctx, notes)
+}
+
+// replaceMember puts in in place of the member going out of t, unless
+// that is done already (applied). It returns the user going out.
+func (s *Service) replaceMember(ctx context.Context, t *backend.Task, in *backend.Inspector, r *backend.TaskReplacement, rec *draw.Replacement) (outUser string, applied bool) {
+	if t.HasMember(in.UserID) && !slices.ContainsFunc(t.Members, func(m backend.TaskMember) bool { return m.Active() && m.BadgeNo == rec.Out }) {
+		return "", true
+	}
+	now := s.Now().UTC()
+	lead := false
+	for i := range t.Members {
+		m := &t.Members[i]
+		if m.Active() && m.BadgeNo == rec.Out {
+			m.RemovedAt, m.RemovedBy, m.RemoveReason, outUser, lead = &now, backend.ActorFromContext(ctx).UserID, r.Reason, m.UserID, m.Lead
+			m.Lead = false
+		}
+	}
+	added := member(in, now, r.Reason)
+	added.Lead = lead
+	t.Members = append(t.Members, added)
+	t.UpdatedAt = now
+	return outUser, false
 }
 
 // ListReplacements lists a visible task's replacements, oldest first.

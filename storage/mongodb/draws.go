@@ -102,8 +102,8 @@ func (s *DrawStore) InsertDraw(ctx context.Context, d *backend.Draw) error {
 		CreatedBy: d.CreatedBy, CreatedName: d.CreatedName, CreatedAt: d.CreatedAt, Format: formatV2,
 		Record: string(head), Allocation: string(alloc), Selections: string(sel),
 	}
-	if _, err := s.coll().InsertOne(ctx, m); err != nil {
-		if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+	if err := insertOne(ctx, s.coll(), m); err != nil {
+		if backend.ErrorCode(err) == backend.ECONFLICT {
 			return backend.Wrap(err, backend.ECONFLICT, "attempt %d of this plan was already stored", d.Seq)
 		}
 		return err

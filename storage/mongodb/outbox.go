@@ -27,7 +27,7 @@ import (
 // and completes the append.
 //
 // Every write to a collection in outboxCollections goes through insertOne,
-// replaceOne, upsertOne or deleteOne below, or through the bulk writes
+// replaceOne, upsertOne, setFields or deleteOne below, or through the bulk writes
 // insertMany and replaceManyVersioned (bulk.go), which add the staged event
 // of the context and — for replacements — keep entries already there, so
 // that a later change can never wipe out the pending event of an earlier
@@ -95,6 +95,10 @@ var outboxCollections = []string{
 	"findings", "non_cooperation", "evidence",
 	"archive_documents",
 	"replacements", "calendar_overrides", "devices",
+	// A draw attempt, its sealed seed and a replacement's record are
+	// written with the event of the change they are part of (a plan's
+	// draw, commit or a task's replacement: bulk changes).
+	"draws", "plan_seeds", "replacement_records",
 }
 
 // outboxEventModel is a pending event as its document stores it.
@@ -357,6 +361,41 @@ func replaceOne(ctx context.Context, c collection, filter bson.D, doc any) (bool
 	return true, nil
 }
 
+// setFields sets fields of document id of c and reports whether there
+// was one, adding the event staged in ctx (if any) to its outbox — or, for
+// a bulk change, as its mark — in the same write.
+func setFields(ctx context.Context, c collection, id any, set bson.D) (bool, error) {
+	p, err := prepare(ctx, c, 1)
+	if err != nil {
+		return false, err
+	}
+	if p != nil {
+		set = append(set, eventField(p))
+	}
+	unlock := lockDocument(c, id) // FerretDB does not isolate updates: an earlier event may be being cleared
+	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+	unlock()
+	if err != nil {
+		return false, translate(err)
+	}
+	if res.MatchedCount == 0 {
+		return false, nil
+	}
+	if p != nil {
+		landed(p, c, id)
+	}
+	return true, nil
+}
+
+// eventField is the $set term that writes p's event with a document: an
+// entry of its outbox, or, for a bulk change, its mark.
+func eventField(p *backend.PendingAudit) bson.E {
+	if p.Bulk {
+		return bson.E{Key: markField, Value: p.Event.ID}
+	}
+	return bson.E{Key: outboxField + "." + p.Event.ID, Value: newOutboxEventModel(&p.Event)}
+}
+
 // replacement turns doc into an update that replaces the document as far
 // as its model can tell — it sets every field of doc and unsets the
 // model's fields doc leaves out (omitempty) — while keeping the pending
@@ -377,12 +416,8 @@ func replacement(doc any, p *backend.PendingAudit) (bson.D, any, error) {
 			set = append(set, e)
 		}
 	}
-	switch {
-	case p == nil:
-	case p.Bulk:
-		set = append(set, bson.E{Key: markField, Value: p.Event.ID})
-	default:
-		set = append(set, bson.E{Key: outboxField + "." + p.Event.ID, Value: newOutboxEventModel(&p.Event)})
+	if p != nil {
+		set = append(set, eventField(p))
 	}
 	update := bson.D{{Key: "$set", Value: set}}
 	unset := bson.D{}

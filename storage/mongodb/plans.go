@@ -199,9 +199,8 @@ func seedID(planID string, seq int) string { return planID + ":" + strconv.Itoa(
 // of the same attempt.
 func (s *PlanStore) StoreSeed(ctx context.Context, planID string, seq int, sealed []byte, at time.Time) error {
 	id := seedID(planID, seq)
-	_, err := s.db.collection("plan_seeds").ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}},
-		seedModel{ID: id, PlanID: planID, Seq: seq, Sealed: sealed, CreatedAt: at.UTC()}, options.Replace().SetUpsert(true))
-	return translate(err)
+	return upsertOne(ctx, s.db.collection("plan_seeds"), bson.D{{Key: "_id", Value: id}},
+		seedModel{ID: id, PlanID: planID, Seq: seq, Sealed: sealed, CreatedAt: at.UTC()})
 }
 
 // LoadSeed implements backend.PlanStore.

@@ -130,10 +130,10 @@ func (s *ReplacementStore) InsertReplacementRecord(ctx context.Context, replacem
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
 	}
-	_, err = s.records().InsertOne(ctx, &replacementRecordModel{
+	err = insertOne(ctx, s.records(), &replacementRecordModel{
 		ID: fmt.Sprintf("%s:%d", rec.DrawID, rec.Seq), DrawID: rec.DrawID, Seq: rec.Seq, ReplacementID: replacementID, Record: string(raw),
 	})
-	if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+	if backend.ErrorCode(err) == backend.ECONFLICT {
 		return backend.Wrap(err, backend.ECONFLICT, "replacement %d of draw %s is taken", rec.Seq, rec.DrawID)
 	}
 	return err
@@ -170,8 +170,6 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
 	}
-	defer lockDocument(s.coll(), id)() // FerretDB does not isolate updates: the commit's audit event may be being cleared
-	_, err = s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)}}}})
-	return translate(err)
+	_, err = setFields(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)}})
+	return err
 }

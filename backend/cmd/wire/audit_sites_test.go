@@ -1,11 +1,13 @@
 package wire_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"suiji/backend/app"
 	"suiji/backend/audit"
 	"suiji/backend/cmd/wire"
+	"suiji/backend/draw"
 	"suiji/backend/plans"
 	"suiji/backend/sheet"
 	"suiji/backend/uscc"
@@ -24,7 +27,8 @@ import (
 )
 
 // Crash tests of the changes whose audit event used to be appended after
-// the change (imports, dispatch, replacement commitment, calendar
+// the change, or travelled with only their last write (imports, dispatch,
+// a plan's commit and draw, replacement commitment and draw, calendar
 // override, device registration, deletion and pruning): each injects the
 // crash between the change and the chain append, restarts (Recover), and
 // checks that the change and exactly one event exist; then repeats the
@@ -54,9 +58,9 @@ func newCrashWorld(t *testing.T, push backend.PushSender) *crashWorld {
 	return cw
 }
 
-// drawn makes a plan of the world, approved, committed and drawn (three
-// enterprises, groups of two), and returns its draw.
-func (cw *crashWorld) drawn(t *testing.T) *backend.Draw {
+// approved makes a plan of the world (three enterprises, groups of two)
+// and has a leader approve it.
+func (cw *crashWorld) approved(t *testing.T) *backend.Plan {
 	t.Helper()
 	p, err := cw.svc.Plans.CreatePlan(cw.ctx, plans.Input{Year: 2026, Title: "崩溃测试", Kind: backend.PlanDirected, ItemIDs: cw.w.Items[:1],
 		LeadDepartmentID: cw.w.Brigade.ID, Sample: backend.PlanSample{Count: 3}, GroupSize: 2, WindowStart: "2026-03-01", WindowEnd: "2026-12-31"})
@@ -67,6 +71,14 @@ func (cw *crashWorld) drawn(t *testing.T) *backend.Draw {
 	if _, err := cw.svc.Plans.ApprovePlan(leader, p.ID); err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// drawn makes a plan of the world, approved, committed and drawn, and
+// returns its draw.
+func (cw *crashWorld) drawn(t *testing.T) *backend.Draw {
+	t.Helper()
+	p := cw.approved(t)
 	if _, err := cw.svc.Plans.CommitSeed(cw.ctx, p.ID, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -486,5 +498,236 @@ func TestAuditCrashBetweenDeviceChangesAndEvents(t *testing.T) {
 	}
 	if got := len(events(t, cw.db)); got != before+2 {
 		t.Errorf("%d events after the repeat, want %d", got, before+2)
+	}
+}
+
+// crashingPlans is the real plan store with a fault injected: when armed,
+// UpdatePlan panics before it writes, as if the process stopped after a
+// commit stored its seed, or a draw its attempt, and before the plan.
+type crashingPlans struct {
+	backend.PlanStore
+	armed bool
+}
+
+func (c *crashingPlans) UpdatePlan(ctx context.Context, p *backend.Plan) error {
+	if c.armed {
+		c.armed = false
+		panic(crash{})
+	}
+	return c.PlanStore.UpdatePlan(ctx, p)
+}
+
+// TestAuditCrashBetweenDrawAndEvent: a draw stores its attempt and the
+// process dies before the plan is marked and the plan.draw event is
+// appended. The attempt bears the event's mark (written ahead), so after
+// a restart the attempt and its one event are there; the client's repeat
+// finishes the plan's bookkeeping with the same event, which the chain
+// does not take twice.
+func TestAuditCrashBetweenDrawAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	p := cw.approved(t)
+	if _, err := cw.svc.Plans.CommitSeed(cw.ctx, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	faulty := &crashingPlans{PlanStore: cw.svc.Plans.Plans, armed: true}
+	cw.svc.Plans.Plans = faulty
+	before := len(events(t, cw.db))
+
+	if !survive(t, func() { _, _ = cw.svc.Plans.Draw(cw.ctx, p.ID, "") }) {
+		t.Fatal("the injected crash did not happen")
+	}
+	stored, err := cw.db.Draws().FindDrawsByPlan(t.Context(), p.ID)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("%d attempts stored before the crash (%v), want 1", len(stored), err)
+	}
+	if got, err := cw.db.Plans().FindPlanByID(t.Context(), p.ID); err != nil || got.DrawCount != 0 || got.Status != backend.PlanApproved {
+		t.Fatalf("the plan was marked before the crash: %+v, %v", got, err)
+	}
+	if got := len(events(t, cw.db)); got != before {
+		t.Fatalf("chain has %d events right after the crash, want %d", got, before)
+	}
+	if nd, ahead := bulkPending(t, cw.db, "draws"); nd != 1 || ahead != 1 {
+		t.Fatalf("%d draws bear the event's mark, written ahead %d times; want 1 and 1", nd, ahead)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	last := list[len(list)-1]
+	if len(list) != before+1 || last.Action != "plan.draw" || last.ObjectID != p.ID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.draw of %s", last, len(list), p.ID)
+	}
+	if _, ahead := bulkPending(t, cw.db, "draws"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after recovery", ahead)
+	}
+
+	// The client, never answered, repeats the draw: the same attempt.
+	d, err := cw.svc.Plans.Draw(cw.ctx, p.ID, "")
+	if err != nil || d.ID != stored[0].ID || d.Record.Seed != stored[0].Record.Seed {
+		t.Fatalf("repeated draw: %+v, %v; want the stored attempt %s", d, err, stored[0].ID)
+	}
+	if got, err := cw.db.Plans().FindPlanByID(t.Context(), p.ID); err != nil || got.Status != backend.PlanDrawn || got.CurrentDrawID != d.ID || got.DrawCount != 1 {
+		t.Fatalf("the plan after the repeat: %+v, %v", got, err)
+	}
+	if n := restart(t, cw.db); n != 0 || actions(t, cw.db)["plan.draw"] != 1 || len(events(t, cw.db)) != before+1 {
+		t.Errorf("the repeat added events: %d recovered, %d plan.draw, %d in all, want %d", n, actions(t, cw.db)["plan.draw"], len(events(t, cw.db)), before+1)
+	}
+	if np, ahead := bulkPending(t, cw.db, "plans"); np != 1 || ahead != 0 {
+		t.Errorf("after the repeat %d plans bear a mark (want 1), %d events are written ahead (want 0)", np, ahead)
+	}
+}
+
+// TestAuditCrashBetweenCommitSeedAndEvent: a commit stores its sealed seed
+// and the process dies before the plan publishes the commitment and the
+// plan.commit event is appended. The seed bears the event's mark, so after
+// a restart the event is in the chain once; the repeat publishes the seed
+// stored (no fresh one: the event names its commitment) with the same
+// event, and the attempt then draws with it.
+func TestAuditCrashBetweenCommitSeedAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	p := cw.approved(t)
+	faulty := &crashingPlans{PlanStore: cw.svc.Plans.Plans, armed: true}
+	cw.svc.Plans.Plans = faulty
+	before := len(events(t, cw.db))
+
+	if !survive(t, func() { _, _ = cw.svc.Plans.CommitSeed(cw.ctx, p.ID, "") }) {
+		t.Fatal("the injected crash did not happen")
+	}
+	sealed, err := cw.db.Plans().LoadSeed(t.Context(), p.ID, 1)
+	if err != nil {
+		t.Fatalf("the seed stored before the crash: %v", err)
+	}
+	if got, err := cw.db.Plans().FindPlanByID(t.Context(), p.ID); err != nil || got.Commitment != nil {
+		t.Fatalf("the commitment was published before the crash: %+v, %v", got, err)
+	}
+	if got := len(events(t, cw.db)); got != before {
+		t.Fatalf("chain has %d events right after the crash, want %d", got, before)
+	}
+	if ns, ahead := bulkPending(t, cw.db, "plan_seeds"); ns != 1 || ahead != 1 {
+		t.Fatalf("%d seeds bear the event's mark, written ahead %d times; want 1 and 1", ns, ahead)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	last := list[len(list)-1]
+	if len(list) != before+1 || last.Action != "plan.commit" || last.ObjectID != p.ID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.commit of %s", last, len(list), p.ID)
+	}
+
+	// The client, never answered, commits again.
+	committed, err := cw.svc.Plans.CommitSeed(cw.ctx, p.ID, "")
+	if err != nil {
+		t.Fatalf("the repeated commit: %v", err)
+	}
+	again, err := cw.db.Plans().LoadSeed(t.Context(), p.ID, 1)
+	if err != nil || !bytes.Equal(again, sealed) {
+		t.Fatalf("the repeat stored another seed (%v): the event names the first one's commitment", err)
+	}
+	if n := restart(t, cw.db); n != 0 || actions(t, cw.db)["plan.commit"] != 1 || len(events(t, cw.db)) != before+1 {
+		t.Errorf("the repeat added events: %d recovered, %d plan.commit, %d in all, want %d", n, actions(t, cw.db)["plan.commit"], len(events(t, cw.db)), before+1)
+	}
+	if _, ahead := bulkPending(t, cw.db, "plans"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after the repeat", ahead)
+	}
+	d, err := cw.svc.Plans.Draw(cw.ctx, p.ID, "")
+	if err != nil || d.Record.SeedCommitment != committed.SeedCommitment {
+		t.Fatalf("drawing the commitment published by the repeat: %+v, %v", d, err)
+	}
+}
+
+// crashingReplacements is the real replacement store with a fault
+// injected: when armed, MarkReplacementDrawn panics before it writes, as
+// if the process stopped after the replacement's record was stored.
+type crashingReplacements struct {
+	backend.ReplacementStore
+	armed bool
+}
+
+func (c *crashingReplacements) MarkReplacementDrawn(ctx context.Context, id string, rec *draw.Replacement) error {
+	if c.armed {
+		c.armed = false
+		panic(crash{})
+	}
+	return c.ReplacementStore.MarkReplacementDrawn(ctx, id, rec)
+}
+
+// TestAuditCrashBetweenReplacementDrawAndEvent: a replacement's draw
+// stores its public record and the process dies before the replacement is
+// marked drawn, the task's group changes and the task.replace event is
+// appended. The record bears the event's mark, so after a restart the
+// record and its one event are there; the repeat finishes the replacement
+// with the same event, which the chain does not take twice.
+func TestAuditCrashBetweenReplacementDrawAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	d := cw.drawn(t)
+	out, err := cw.svc.Tasks.Dispatch(cw.ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := cw.db.Tasks().FindTaskByID(t.Context(), out.TaskIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	badge := task.Members[0].BadgeNo
+	r, err := cw.svc.Tasks.CommitReplacement(cw.ctx, task.ID, badge, "回避", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := &crashingReplacements{ReplacementStore: cw.svc.Tasks.Replacements, armed: true}
+	cw.svc.Tasks.Replacements = faulty
+	before := len(events(t, cw.db))
+
+	if !survive(t, func() { _, _ = cw.svc.Tasks.DrawReplacement(cw.ctx, task.ID, r.ID, "") }) {
+		t.Fatal("the injected crash did not happen")
+	}
+	rec, err := cw.db.Replacements().FindReplacementRecord(t.Context(), r.ID)
+	if err != nil {
+		t.Fatalf("the record stored before the crash: %v", err)
+	}
+	if got, err := cw.db.Tasks().FindTaskByID(t.Context(), task.ID); err != nil || got.Version != task.Version {
+		t.Fatalf("the task changed before the crash: %+v, %v", got, err)
+	}
+	if got := len(events(t, cw.db)); got != before {
+		t.Fatalf("chain has %d events right after the crash, want %d", got, before)
+	}
+	if nr, ahead := bulkPending(t, cw.db, "replacement_records"); nr != 1 || ahead != 1 {
+		t.Fatalf("%d records bear the event's mark, written ahead %d times; want 1 and 1", nr, ahead)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, cw.db)
+	last := list[len(list)-1]
+	if len(list) != before+1 || last.Action != "task.replace" || last.ObjectID != task.ID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the task.replace of %s", last, len(list), task.ID)
+	}
+
+	// The client, never answered, repeats the draw: the same record.
+	again, err := cw.svc.Tasks.DrawReplacement(cw.ctx, task.ID, r.ID, "")
+	if err != nil || again.In != rec.In || again.Seq != rec.Seq {
+		t.Fatalf("the repeated draw: %+v, %v; want the stored record %+v", again, err, rec)
+	}
+	got, err := cw.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var active []string
+	for _, m := range got.Members {
+		if m.Active() {
+			active = append(active, m.BadgeNo)
+		}
+	}
+	if slices.Contains(active, badge) || !slices.Contains(active, rec.In) {
+		t.Fatalf("after the repeat the group is %v: %s should be out, %s in", active, badge, rec.In)
+	}
+	if reps, err := cw.db.Replacements().FindReplacementsByTask(t.Context(), task.ID); err != nil || len(reps) != 1 || reps[0].State != backend.ReplacementDrawn {
+		t.Fatalf("the replacement after the repeat: %+v, %v", reps, err)
+	}
+	if n := restart(t, cw.db); n != 0 || actions(t, cw.db)["task.replace"] != 1 || len(events(t, cw.db)) != before+1 {
+		t.Errorf("the repeat added events: %d recovered, %d task.replace, %d in all, want %d", n, actions(t, cw.db)["task.replace"], len(events(t, cw.db)), before+1)
+	}
+	if _, ahead := bulkPending(t, cw.db, "tasks"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after the repeat", ahead)
 	}
 }
