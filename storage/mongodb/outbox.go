@@ -168,8 +168,14 @@ func writeAhead(ctx context.Context, c collection, p *backend.PendingAudit) erro
 		_, err := ahead.InsertOne(ctx, aheadModel{ID: id, EventID: p.Event.ID, Collection: c.Name(), Event: newOutboxEventModel(&p.Event)})
 		// A duplicate is the same event written ahead by an earlier attempt
 		// of a change named by a key (backend.AuditChange.Key), which a
-		// crash cut short: it serves this attempt as well.
-		if err = translate(err); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
+		// crash cut short: it serves this attempt as well. It is not this
+		// attempt's to remove: should this one store nothing (the earlier
+		// one wrote everything), removing it would lose the event of what
+		// the earlier one stored. Recovery appends it, or finds it in the
+		// chain, and clears it.
+		if err = translate(err); backend.ErrorCode(err) == backend.ECONFLICT {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		p.Ahead(func(ctx context.Context) error {

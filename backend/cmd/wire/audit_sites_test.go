@@ -191,6 +191,39 @@ func TestAuditCrashBetweenDispatchAndEvent(t *testing.T) {
 	}
 }
 
+// TestAuditCrashAfterADispatchRepeatedBeforeRecovery: the dispatch writes
+// everything and the process dies before the event is appended; the
+// client repeats it on another instance before any recovery ran. The
+// repeat writes nothing and so records nothing — and must leave the
+// event written ahead by the first attempt, which shares its ID, for
+// recovery to append.
+func TestAuditCrashAfterADispatchRepeatedBeforeRecovery(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	d := cw.drawn(t)
+	recorder := cw.svc.Tasks.Audit
+	cw.svc.Tasks.Audit = cw.crash
+	before := actions(t, cw.db)["plan.dispatch"]
+
+	cw.crashes(t, func() { _, _ = cw.svc.Tasks.Dispatch(cw.ctx, d.ID) })
+	cw.svc.Tasks.Audit = recorder
+	out, err := cw.svc.Tasks.Dispatch(cw.ctx, d.ID)
+	if err != nil || out.Created != 0 {
+		t.Fatalf("the repeat: %+v, %v; want nothing created", out, err)
+	}
+	if _, ahead := bulkPending(t, cw.db, "tasks"); ahead != 2 {
+		t.Fatalf("%d events written ahead after the repeat, want the first attempt's 2 (plans and tasks)", ahead)
+	}
+	if n := restart(t, cw.db); n != 1 {
+		t.Fatalf("recovery appended %d events, want the dispatch's 1", n)
+	}
+	if got := actions(t, cw.db)["plan.dispatch"]; got != before+1 {
+		t.Errorf("%d plan.dispatch events, want %d", got, before+1)
+	}
+	if _, ahead := bulkPending(t, cw.db, "tasks"); ahead != 0 {
+		t.Errorf("%d events written ahead are left after recovery", ahead)
+	}
+}
+
 // TestAuditCrashHalfWayThroughADispatch: the process dies after the plan's
 // move and before any task is written. Recovery appends the dispatch's
 // event (the plan's document held it); the repeat then writes the tasks
