@@ -36,7 +36,9 @@ const snapshotChunk = 2000
 // that nobody can choose the seed, the entropy or the pool after seeing
 // what they draw. An attempt after the first needs a leader's approval
 // first (ApproveRedraw). A pending commitment is replaced only when the
-// directory or roster changed what it froze.
+// directory or roster changed what it froze. A commit a crash cut short
+// after storing its seed is finished by the repeat, which publishes that
+// seed (publish).
 //
 // EFORBIDDEN unless the coordinator or the lead department's staff;
 // ECONFLICT when the plan is not approved or drawn, an approval is

@@ -18,7 +18,11 @@
 // plan and is kept alive while the work runs (backend.KeepAlive): when an
 // extension fails the work stops and stores nothing. The unique (plan,
 // sequence) index and the plan's version compare-and-set in MongoDB are the
-// final word.
+// final word. A commit (the seed, then the plan) and an attempt (the draw,
+// then the plan) are each one audited change whose event every write
+// carries (a bulk change of backend.Auditor.Change, named by a Key), so a
+// crash between the writes leaves neither unaudited, and the repeat that
+// finishes the change records it no second time.
 //
 // It depends on backend interfaces and the pure draw package only.
 package plans

@@ -27,7 +27,9 @@ import (
 // so it must not decide a later choice. The draw (DrawReplacement) mixes
 // in the entropy's value, picks the member (draw.NewReplacement) and
 // publishes the record, which `suiji verify-draw` re-computes; the task's
-// group changes and everyone concerned is told.
+// group changes and everyone concerned is told. The record, the
+// replacement marked drawn and the task's new group are one audited change
+// (task.replace), whose event each of the three writes carries.
 
 // Limits of a replacement's texts.
 const (

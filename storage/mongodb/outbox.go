@@ -34,7 +34,9 @@ import (
 // one.
 //
 // A bulk change (backend.AuditChange.Bulk: an import batch, a dispatch's
-// plan and tasks) would cost an update per document to clear, which on
+// plan and tasks; a change of a few documents of different collections —
+// a plan's commit or draw, a replacement's draw — is staged the same
+// way, as the event of one document cannot name the others) would cost an update per document to clear, which on
 // FerretDB v1 is milliseconds each (every update is a transaction of its
 // own): seconds per thousand-row batch. So its event is written once per
 // collection ahead of the change, in aheadCollection, and each document
