@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -266,37 +267,41 @@ func (s *TaskStore) FindTaskByID(ctx context.Context, id string) (*backend.Task,
 	return m.domain(), nil
 }
 
-// FindTasksByIDs implements backend.TaskStore. A few ids (a phone's
-// delta sync) are looked up one by one, side by side: a lookup by _id
-// alone is the one FerretDB v1 answers from an index, where $in reads
-// every task; on MongoDB both are index lookups.
+// FindTasksByIDs implements backend.TaskStore: each id is looked up on
+// its own, pointLookups at a time. A lookup by _id alone is the one
+// FerretDB v1 answers from an index, where $in reads every task, so a
+// phone's sync costs its own tasks, not the collection; on MongoDB both
+// are index lookups.
 func (s *TaskStore) FindTasksByIDs(ctx context.Context, ids []string) ([]*backend.Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if len(ids) > pointLookups {
-		return findAll(ctx, s.coll(), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find(), (*taskModel).domain)
-	}
 	found := make([]*backend.Task, len(ids))
-	errs := make(chan error, len(ids))
-	for i, id := range ids {
+	errs := make([]error, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(pointLookups, len(ids)) {
+		wg.Add(1)
 		go func() {
-			t, err := s.FindTaskByID(ctx, id)
-			if backend.ErrorCode(err) == backend.ENOTFOUND {
-				err = nil
+			defer wg.Done()
+			for i := range next {
+				t, err := s.FindTaskByID(ctx, ids[i])
+				if backend.ErrorCode(err) == backend.ENOTFOUND {
+					err = nil
+				}
+				found[i], errs[i] = t, err
 			}
-			found[i] = t
-			errs <- err
 		}()
 	}
-	var first error
-	for range ids {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
+	for i := range ids {
+		next <- i
 	}
-	if first != nil {
-		return nil, first
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*backend.Task, 0, len(ids))
 	for _, t := range found {
@@ -307,8 +312,8 @@ func (s *TaskStore) FindTasksByIDs(ctx context.Context, ids []string) ([]*backen
 	return out, nil
 }
 
-// pointLookups is the most ids FindTasksByIDs looks up one by one.
-const pointLookups = 16
+// pointLookups is how many lookups FindTasksByIDs has in flight at once.
+const pointLookups = 8
 
 // FindTasks implements backend.TaskStore.
 func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*backend.Task, int, error) {

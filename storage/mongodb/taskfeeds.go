@@ -1,0 +1,230 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"suiji/backend"
+)
+
+// taskFeedModel is a user's task feed (backend.TaskFeed), one document
+// per user under _id = the user id, so that every read and write of it is
+// by _id alone — the one lookup FerretDB v1 answers from an index; on
+// MongoDB it is the _id index, and the collection needs no other.
+//
+// IDs are the entries appended since the last compaction, at positions
+// Base+1, Base+2 …; Old and OldPos are the entries compaction kept, with
+// their positions. N is the position of the last entry (Base + len(IDs)):
+// an append pushes to IDs and adds to N in one update, which MongoDB
+// applies atomically and FerretDB in turn (lockDocuments), so concurrent
+// appends take consecutive positions.
+type taskFeedModel struct {
+	ID     string   `bson:"_id"`
+	N      int64    `bson:"n"`
+	Base   int64    `bson:"base,omitempty"`
+	IDs    []string `bson:"ids"`
+	Old    []string `bson:"old,omitempty"`
+	OldPos []int64  `bson:"old_pos,omitempty"`
+}
+
+func (m *taskFeedModel) domain() *backend.TaskFeed {
+	f := &backend.TaskFeed{UserID: m.ID, Len: m.N, Entries: make([]backend.TaskFeedEntry, 0, len(m.Old)+len(m.IDs))}
+	for i, id := range m.Old {
+		if i < len(m.OldPos) {
+			f.Entries = append(f.Entries, backend.TaskFeedEntry{Pos: m.OldPos[i], TaskID: id})
+		}
+	}
+	for i, id := range m.IDs {
+		f.Entries = append(f.Entries, backend.TaskFeedEntry{Pos: m.Base + int64(i) + 1, TaskID: id})
+	}
+	return f
+}
+
+// feedsReadyID is the document that marks the feeds complete; no user
+// has it as an id.
+const feedsReadyID = "*ready"
+
+// buildChunk is how many users' feeds one bulk append of BuildTaskFeeds
+// writes.
+const buildChunk = 500
+
+// TaskFeeds returns the task feed store.
+func (db *DB) TaskFeeds() *TaskFeedStore { return &TaskFeedStore{db: db} }
+
+// TaskFeedStore implements backend.TaskFeedStore.
+type TaskFeedStore struct{ db *DB }
+
+var _ backend.TaskFeedStore = (*TaskFeedStore)(nil)
+
+func (s *TaskFeedStore) coll() collection { return s.db.collection("task_feeds") }
+
+// AppendTaskFeeds implements backend.TaskFeedStore: one upsert per user
+// ($push with $each and $inc of n), all in one unordered command.
+func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]string) error {
+	users := make([]string, 0, len(feeds))
+	for u, ids := range feeds {
+		if u != "" && u != feedsReadyID && len(ids) > 0 {
+			users = append(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	slices.Sort(users)
+	defer lockDocuments(s.coll(), users)() // FerretDB does not isolate updates: see lockDocument
+	for attempt := 1; ; attempt++ {
+		models := make([]mongo.WriteModel, len(users))
+		for i, u := range users {
+			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: u}}).SetUpsert(true).SetUpdate(bson.D{
+				{Key: "$push", Value: bson.D{{Key: "ids", Value: bson.D{{Key: "$each", Value: feeds[u]}}}}},
+				{Key: "$inc", Value: bson.D{{Key: "n", Value: int64(len(feeds[u]))}}},
+			})
+		}
+		_, err := s.coll().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		if err == nil {
+			return nil
+		}
+		// Two first upserts of one feed (other instances, on MongoDB) race
+		// on its _id: the loser is applied again; the others are done.
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 || attempt == 3 {
+			return translate(err)
+		}
+		var again []string
+		for _, we := range bwe.WriteErrors {
+			if we.Index < 0 || we.Index >= len(users) || backend.ErrorCode(translate(we)) != backend.ECONFLICT {
+				return translate(err)
+			}
+			again = append(again, users[we.Index])
+		}
+		users = again
+	}
+}
+
+// TaskFeed implements backend.TaskFeedStore.
+func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string) (*backend.TaskFeed, error) {
+	var m taskFeedModel
+	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&m)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return &backend.TaskFeed{UserID: userID}, nil
+	} else if err != nil {
+		return nil, translate(err)
+	}
+	return m.domain(), nil
+}
+
+// CompactTaskFeed implements backend.TaskFeedStore: the entries kept (the
+// last of each task) become Old with their positions, IDs empties and
+// Base moves to N — a compare-and-set on N, which every append moves. The
+// filter on n makes FerretDB read the whole collection (it answers only
+// _id alone from an index); a compaction is rare — a feed compacts once
+// it holds twice as many entries as tasks — so that is the price of
+// keeping MongoDB, where several instances append at once, exact.
+func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed) (bool, error) {
+	kept := compactEntries(f.Entries)
+	if len(kept) == len(f.Entries) {
+		return false, nil
+	}
+	old := make([]string, len(kept))
+	pos := make([]int64, len(kept))
+	for i, e := range kept {
+		old[i], pos[i] = e.TaskID, e.Pos
+	}
+	defer lockDocument(s.coll(), f.UserID)()
+	res, err := s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: f.UserID}, {Key: "n", Value: f.Len}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "old", Value: old}, {Key: "old_pos", Value: pos}, {Key: "ids", Value: []string{}}, {Key: "base", Value: f.Len},
+	}}})
+	if err != nil {
+		return false, translate(err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
+// compactEntries keeps the last entry of each task, in position order.
+func compactEntries(entries []backend.TaskFeedEntry) []backend.TaskFeedEntry {
+	seen := make(map[string]bool, len(entries))
+	var kept []backend.TaskFeedEntry
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; !seen[e.TaskID] {
+			seen[e.TaskID] = true
+			kept = append(kept, e)
+		}
+	}
+	slices.Reverse(kept)
+	return kept
+}
+
+// TaskFeedsReady implements backend.TaskFeedStore.
+func (s *TaskFeedStore) TaskFeedsReady(ctx context.Context) (bool, error) {
+	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: feedsReadyID}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, translate(err)
+}
+
+// BuildTaskFeeds implements backend.TaskFeedStore. It reads every inbox
+// entry once, in Seq order (on FerretDB, the whole collection; on MongoDB
+// the seq index), and appends to each user's feed the tasks their entries
+// name, each once, in the order of its last entry: a feed is read only
+// for which tasks follow a position, and all of these follow position 0,
+// before which no phone holds a feed cursor (none is handed out until
+// the feeds are ready).
+func (s *TaskFeedStore) BuildTaskFeeds(ctx context.Context) (int, error) {
+	if ready, err := s.TaskFeedsReady(ctx); err != nil || ready {
+		return 0, err
+	}
+	cur, err := s.db.Notifications().coll().Find(ctx, bson.D{},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetProjection(bson.D{{Key: "user_id", Value: 1}, {Key: "task_id", Value: 1}}))
+	if err != nil {
+		return 0, translate(err)
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	byUser := map[string][]backend.TaskFeedEntry{}
+	var n int64
+	for cur.Next(ctx) {
+		var row struct {
+			UserID string `bson:"user_id"`
+			TaskID string `bson:"task_id"`
+		}
+		if err := cur.Decode(&row); err != nil {
+			return 0, translate(err)
+		}
+		if row.TaskID != "" && row.UserID != "" {
+			n++
+			byUser[row.UserID] = append(byUser[row.UserID], backend.TaskFeedEntry{Pos: n, TaskID: row.TaskID})
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return 0, translate(err)
+	}
+	users := make([]string, 0, len(byUser))
+	for u := range byUser {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	appended := 0
+	for start := 0; start < len(users); start += buildChunk {
+		chunk := map[string][]string{}
+		for _, u := range users[start:min(start+buildChunk, len(users))] {
+			for _, e := range compactEntries(byUser[u]) {
+				chunk[u] = append(chunk[u], e.TaskID)
+				appended++
+			}
+		}
+		if err := s.AppendTaskFeeds(ctx, chunk); err != nil {
+			return 0, err
+		}
+	}
+	_, err = s.coll().InsertOne(ctx, bson.D{{Key: "_id", Value: feedsReadyID}, {Key: "at", Value: time.Now().UTC()}})
+	if err := translate(err); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
+		return 0, err
+	}
+	return appended, nil
+}

@@ -1,0 +1,212 @@
+package mongodb_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"suiji/backend"
+	"suiji/storage/storagetest"
+)
+
+// TestTaskFeedConcurrentAppends: writers appending at once to the same
+// feeds (several users per call, like a dispatch chunk) lose nothing:
+// each feed holds every task id appended to it, at positions 1…n without
+// gaps or repeats, each writer's ids in the order it appended them.
+func TestTaskFeedConcurrentAppends(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.TaskFeeds()
+	const writers, calls = 6, 10
+	users := []string{"u1", "u2", "u3"}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				feeds := map[string][]string{}
+				for _, u := range users {
+					feeds[u] = []string{fmt.Sprintf("w%d-%02d-a", w, i), fmt.Sprintf("w%d-%02d-b", w, i)}
+				}
+				if err := store.AppendTaskFeeds(t.Context(), feeds); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := int64(writers * calls * 2)
+	for _, u := range users {
+		f, err := store.TaskFeed(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Len != want || int64(len(f.Entries)) != want {
+			t.Fatalf("%s: len %d with %d entries, want %d", u, f.Len, len(f.Entries), want)
+		}
+		last := map[int]string{}
+		for i, e := range f.Entries {
+			if e.Pos != int64(i+1) {
+				t.Fatalf("%s: entry %d at position %d", u, i, e.Pos)
+			}
+			var w, call int
+			var part string
+			if _, err := fmt.Sscanf(e.TaskID, "w%d-%02d-%s", &w, &call, &part); err != nil {
+				t.Fatalf("%s: entry %q: %v", u, e.TaskID, err)
+			}
+			// One call's ids are consecutive, and a writer's calls in order.
+			if part == "b" && (i == 0 || f.Entries[i-1].TaskID != fmt.Sprintf("w%d-%02d-a", w, call)) {
+				t.Fatalf("%s: %s does not follow its call's first id", u, e.TaskID)
+			}
+			if prev, ok := last[w]; ok && prev >= e.TaskID {
+				t.Fatalf("%s: writer %d's %s after %s", u, w, e.TaskID, prev)
+			}
+			last[w] = e.TaskID
+		}
+	}
+	// A user with no feed has an empty one.
+	if f, err := store.TaskFeed(t.Context(), "nobody"); err != nil || f.Len != 0 || len(f.Entries) != 0 {
+		t.Fatalf("no feed: %+v %v", f, err)
+	}
+}
+
+// TestTaskFeedCompaction: compaction keeps the last entry of each task
+// at its position, so every cursor still reads every task changed after
+// it; it loses to an append made since the feed was read; appends go on
+// after it at the next positions.
+func TestTaskFeedCompaction(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.TaskFeeds()
+	ctx := t.Context()
+	appendIDs := func(ids ...string) {
+		t.Helper()
+		if err := store.AppendTaskFeeds(ctx, map[string][]string{"u": ids}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() *backend.TaskFeed {
+		t.Helper()
+		f, err := store.TaskFeed(ctx, "u")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	named := func(f *backend.TaskFeed, after int64) []string {
+		var out []string
+		for _, e := range f.After(after, 0) {
+			if !slices.Contains(out, e.TaskID) {
+				out = append(out, e.TaskID)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	appendIDs("a", "b", "a", "c", "b", "a") // positions 1…6
+	stale := read()
+	appendIDs("d") // 7: the compaction of a feed read before it loses
+	if ok, err := store.CompactTaskFeed(ctx, stale); err != nil || ok {
+		t.Fatalf("a compaction of a stale read: %v %v", ok, err)
+	}
+	f := read()
+	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || !ok {
+		t.Fatalf("compaction: %v %v", ok, err)
+	}
+	after := read()
+	want := []backend.TaskFeedEntry{{Pos: 4, TaskID: "c"}, {Pos: 5, TaskID: "b"}, {Pos: 6, TaskID: "a"}, {Pos: 7, TaskID: "d"}}
+	if after.Len != 7 || !slices.Equal(after.Entries, want) {
+		t.Fatalf("compacted: len %d %v, want 7 %v", after.Len, after.Entries, want)
+	}
+	full := []string{"a", "b", "a", "c", "b", "a", "d"} // every entry appended, positions 1…7
+	for c := int64(0); c <= 7; c++ {
+		var want []string
+		for _, id := range full[c:] {
+			if !slices.Contains(want, id) {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if got := named(after, c); !slices.Equal(got, want) {
+			t.Fatalf("after cursor %d the compacted feed names %v, want %v", c, got, want)
+		}
+	}
+	// Appends continue at the next positions, after the kept entries.
+	appendIDs("e", "c")
+	f = read()
+	if f.Len != 9 || len(f.Entries) != 6 || f.Entries[4] != (backend.TaskFeedEntry{Pos: 8, TaskID: "e"}) || f.Entries[5] != (backend.TaskFeedEntry{Pos: 9, TaskID: "c"}) {
+		t.Fatalf("appended after compaction: len %d %v", f.Len, f.Entries)
+	}
+	// A second compaction merges the kept entries with the new ones.
+	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || !ok {
+		t.Fatalf("second compaction: %v %v", ok, err)
+	}
+	want = []backend.TaskFeedEntry{{Pos: 5, TaskID: "b"}, {Pos: 6, TaskID: "a"}, {Pos: 7, TaskID: "d"}, {Pos: 8, TaskID: "e"}, {Pos: 9, TaskID: "c"}}
+	if f = read(); f.Len != 9 || !slices.Equal(f.Entries, want) {
+		t.Fatalf("compacted twice: len %d %v, want %v", f.Len, f.Entries, want)
+	}
+	// Nothing to drop: nothing written.
+	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || ok {
+		t.Fatalf("compaction of a compact feed: %v %v", ok, err)
+	}
+}
+
+// TestBuildTaskFeeds: on a database whose inbox predates the feeds, the
+// build appends to each user's feed the tasks their entries name, each
+// once, keeps what writers appended meanwhile, marks the feeds ready,
+// and does nothing the second time.
+func TestBuildTaskFeeds(t *testing.T) {
+	db := storagetest.Mongo(t)
+	ctx := t.Context()
+	store := db.TaskFeeds()
+	now := time.Now().UTC()
+	var notes []*backend.Notification
+	for i, x := range []struct{ user, task string }{{"u1", "t1"}, {"u2", "t1"}, {"u1", "t2"}, {"u1", "t1"}, {"u2", ""}, {"u3", "t3"}} {
+		notes = append(notes, &backend.Notification{ID: fmt.Sprintf("n%d", i), UserID: x.user, TaskID: x.task, Kind: backend.NoteTaskAssigned, CreatedAt: now})
+	}
+	if _, err := db.Notifications().AppendNotifications(ctx, notes); err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := store.TaskFeedsReady(ctx); err != nil || ready {
+		t.Fatalf("ready before the build: %v %v", ready, err)
+	}
+	if err := store.AppendTaskFeeds(ctx, map[string][]string{"u3": {"t4"}}); err != nil { // a writer, meanwhile
+		t.Fatal(err)
+	}
+	n, err := store.BuildTaskFeeds(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("build: %d %v, want 4 entries", n, err)
+	}
+	ids := func(u string) []string {
+		f, err := store.TaskFeed(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range f.Entries {
+			out = append(out, e.TaskID)
+		}
+		return out
+	}
+	for u, want := range map[string][]string{"u1": {"t2", "t1"}, "u2": {"t1"}, "u3": {"t4", "t3"}} {
+		if got := ids(u); !slices.Equal(got, want) {
+			t.Fatalf("%s's feed %v, want %v", u, got, want)
+		}
+	}
+	if ready, err := store.TaskFeedsReady(ctx); err != nil || !ready {
+		t.Fatalf("not ready after the build: %v %v", ready, err)
+	}
+	if n, err := store.BuildTaskFeeds(ctx); err != nil || n != 0 {
+		t.Fatalf("second build: %d %v", n, err)
+	}
+	if got := ids("u1"); len(got) != 2 {
+		t.Fatalf("the second build appended: %v", got)
+	}
+}
