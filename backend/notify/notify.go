@@ -60,6 +60,7 @@ const (
 // Service is the notification use case.
 type Service struct {
 	Store   backend.NotificationStore
+	Feeds   backend.TaskFeedStore // the users' task feeds, which phones sync from
 	Outbox  backend.PushOutbox
 	Bus     backend.EventBus
 	Devices backend.DeviceStore
@@ -139,6 +140,9 @@ func (s *Service) Notify(ctx context.Context, ns []*backend.Notification) error 
 }
 
 func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now time.Time) error {
+	if err := s.appendFeeds(ctx, ns); err != nil {
+		return err
+	}
 	var alerts []*backend.Notification
 	for _, n := range ns {
 		if !n.Silent {
@@ -175,6 +179,22 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 	s.mu.Unlock()
 	s.Wake()
 	return nil
+}
+
+// appendFeeds appends the task of each entry about one to its user's
+// task feed, first of all: the task was stored before its entries were
+// made, so whoever reads the feed entry reads the change; and anything a
+// phone hears of (an alert, an event) is in its feed by then. A repeated
+// call appends again, which only makes a sync send the task once more —
+// and is what puts an entry in the feed when the first call died before.
+func (s *Service) appendFeeds(ctx context.Context, ns []*backend.Notification) error {
+	feeds := map[string][]string{}
+	for _, n := range ns {
+		if n.TaskID != "" && n.UserID != "" {
+			feeds[n.UserID] = append(feeds[n.UserID], n.TaskID)
+		}
+	}
+	return s.Feeds.AppendTaskFeeds(ctx, feeds)
 }
 
 // newBatch is the outbox batch of alerts.

@@ -27,6 +27,14 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff cancel a task")
 	}
 	if !backend.TaskOpen(t.State) {
+		if t.State == backend.TaskCancelled {
+			// A repeat tells the group again, in case the request that
+			// cancelled it died before it did (the entries have fixed ids,
+			// so only what is missing is written; the feeds get the task).
+			if err := s.Notifier.Notify(ctx, cancelNotes(t)); err != nil {
+				return nil, err
+			}
+		}
 		return nil, backend.Errorf(backend.ECONFLICT, "only a task not yet completed can be cancelled; this task is %s", t.State)
 	}
 	if version != 0 && version != t.Version {
@@ -38,12 +46,16 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 	if err := s.updateTask(ctx, t, "task.cancel", before); err != nil {
 		return nil, err
 	}
-	notes := memberNotes(t, t.MemberUserIDs(), backend.NoteTaskCancelled, "1", "检查任务已取消",
-		t.Enterprise.Name+" · 原因："+reason)
-	if err := s.Notifier.Notify(ctx, notes); err != nil {
+	if err := s.Notifier.Notify(ctx, cancelNotes(t)); err != nil {
 		return nil, err
 	}
 	return t, s.ClosePlanIfDone(ctx, t.PlanID)
+}
+
+// cancelNotes tells a cancelled task's group.
+func cancelNotes(t *backend.Task) []*backend.Notification {
+	return memberNotes(t, t.MemberUserIDs(), backend.NoteTaskCancelled, "1", "检查任务已取消",
+		t.Enterprise.Name+" · 原因："+t.CancelledReason)
 }
 
 // staleVersion is the ECONFLICT a request based on an old version gets.

@@ -231,7 +231,10 @@ func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backen
 	before := taskDigest(t)
 	outUser, applied := s.replaceMember(ctx, t, in, r, rec)
 	if applied && insert == nil && r.State == backend.ReplacementDrawn {
-		return nil // done before
+		// Done before: tell everyone again, in case the request that did
+		// it died before it did (the entries have fixed ids, so only what
+		// is missing is written; the feeds get the task again).
+		return s.Notifier.Notify(ctx, replacementNotes(t, r, rec, in, removedUser(t, rec.Out)))
 	}
 	changed := false
 	err = s.Audit.Change(ctx, backend.AuditChange{Action: "task.replace", ObjectType: "task", ObjectID: t.ID, Before: before, After: taskDigest(t),
@@ -263,28 +266,13 @@ func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backen
 		}
 		return backend.Errorf(backend.ECONFLICT, "the task kept changing while its group was replaced; repeat the request")
 	})
-	if err != nil || !changed {
+	if err != nil {
 		return err
 	}
-	round := "replace:" + r.ID
-	var notes []*backend.Notification
-	if outUser != "" {
-		notes = append(notes, memberNotes(t, []string{outUser}, backend.NoteTaskRemoved, round, "您已被替换出检查任务",
-			t.Enterprise.Name+" · 原因："+r.Reason)...)
+	if !changed { // applied before (a repeat) or by another writer: tell everyone all the same
+		outUser = removedUser(t, rec.Out)
 	}
-	if in.UserID != "" {
-		notes = append(notes, memberNotes(t, []string{in.UserID}, backend.NoteTaskAssigned, round, "新检查任务（替换）",
-			fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window))...)
-	}
-	var rest []string
-	for _, u := range t.MemberUserIDs() {
-		if u != in.UserID {
-			rest = append(rest, u)
-		}
-	}
-	notes = append(notes, memberNotes(t, rest, backend.NoteTaskReplaced, round, "检查组成员变更",
-		fmt.Sprintf("%s · %s 由 %s 替换（随机抽取）", t.Enterprise.Name, rec.Out, in.Name))...)
-	return s.Notifier.Notify(ctx, notes)
+	return s.Notifier.Notify(ctx, replacementNotes(t, r, rec, in, outUser))
 }
 
 // replaceMember puts in in place of the member going out of t, unless
@@ -307,6 +295,40 @@ func (s *Service) replaceMember(ctx context.Context, t *backend.Task, in *backen
 	t.Members = append(t.Members, added)
 	t.UpdatedAt = now
 	return outUser, false
+}
+
+// replacementNotes tells the member going out (outUser), the one coming
+// in and the rest of the group of a replacement applied to t.
+func replacementNotes(t *backend.Task, r *backend.TaskReplacement, rec *draw.Replacement, in *backend.Inspector, outUser string) []*backend.Notification {
+	round := "replace:" + r.ID
+	var notes []*backend.Notification
+	if outUser != "" {
+		notes = append(notes, memberNotes(t, []string{outUser}, backend.NoteTaskRemoved, round, "您已被替换出检查任务",
+			t.Enterprise.Name+" · 原因："+r.Reason)...)
+	}
+	if in.UserID != "" {
+		notes = append(notes, memberNotes(t, []string{in.UserID}, backend.NoteTaskAssigned, round, "新检查任务（替换）",
+			fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window))...)
+	}
+	var rest []string
+	for _, u := range t.MemberUserIDs() {
+		if u != in.UserID {
+			rest = append(rest, u)
+		}
+	}
+	return append(notes, memberNotes(t, rest, backend.NoteTaskReplaced, round, "检查组成员变更",
+		fmt.Sprintf("%s · %s 由 %s 替换（随机抽取）", t.Enterprise.Name, rec.Out, in.Name))...)
+}
+
+// removedUser is the account of the member with badge taken out of t's
+// group last ("" for none).
+func removedUser(t *backend.Task, badge string) string {
+	for i := len(t.Members) - 1; i >= 0; i-- {
+		if m := t.Members[i]; m.BadgeNo == badge && !m.Active() {
+			return m.UserID
+		}
+	}
+	return ""
 }
 
 // ListReplacements lists a visible task's replacements, oldest first.

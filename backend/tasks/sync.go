@@ -1,14 +1,28 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"suiji/backend"
 )
 
-// SyncPageSize is how many stream entries one delta page covers.
+// SyncPageSize is how many feed entries (or, on the inbox path, stream
+// entries) one delta page covers.
 const SyncPageSize = 500
+
+// feedsRetryAfter is how long syncs stay on the inbox path after a build
+// of the feeds failed.
+const feedsRetryAfter = time.Minute
+
+// FeedCompactMin is the fewest entries a task feed holds before a sync
+// compacts it; it compacts once it also holds twice as many entries as
+// tasks (each later change of a task makes its earlier entries redundant).
+const FeedCompactMin = 128
 
 // SyncPage is what changed among the caller's tasks since a cursor: the
 // tasks of their group as they stand now, the ids of those taken away
@@ -22,13 +36,193 @@ type SyncPage struct {
 }
 
 // Sync returns the caller's tasks changed since the opaque cursor since
-// ("" for all of them). The cursor is the seq of the caller's stream
-// (every change to a task writes an entry for each member, and one for a
-// member taken away), so a page covers what happened between two
-// cursors, in order, and nothing is missed between pages. EINVALID for a
-// cursor that is not one.
+// ("" for all of them). EINVALID for a cursor that is not one.
+//
+// It reads the caller's task feed (backend.TaskFeedStore), one document
+// by _id, and then the tasks it names, each by _id: the work is the
+// caller's own tasks, whatever the size of the collections. Every change
+// to a task appends its id to the feed of each user it concerns — the
+// members, and a member taken away — after the task is stored (notify
+// appends feeds with the entries about the change), so a page covers
+// what happened between two cursors, and nothing is missed between
+// pages: the cursor is the position of the last entry read ("f<n>"),
+// and entries take consecutive positions.
+//
+// Cursors from before feeds existed (the inbox's Seq, a number) are
+// answered from position 0: every task the feed names, tombstones
+// included, paged — a full resync a phone needs nothing new for, since a
+// phone that drops nothing but tombstones still ends with exactly its
+// tasks. So is a cursor beyond the end of the feed (a database restored
+// from a backup).
 func (s *Service) Sync(ctx context.Context, since string) (*SyncPage, error) {
 	user := backend.ActorFromContext(ctx).UserID
+	after, err := parseSyncCursor(since)
+	if err != nil {
+		return nil, err
+	}
+	if !s.feedsReady(ctx) {
+		if after >= 0 && strings.HasPrefix(since, "f") {
+			since = "0" // only a restored database gets here: everything again
+		}
+		return s.syncInbox(ctx, user, since)
+	}
+	// The feed is read first and once: whatever changes after it is
+	// appended after f.Len and comes in the next delta, even if the task
+	// fetched below already shows it.
+	f, err := s.Feeds.TaskFeed(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if after > f.Len {
+		after = 0
+	}
+	var page *SyncPage
+	if after < 0 {
+		page, err = s.syncAll(ctx, user, f)
+	} else {
+		page, err = s.syncAfter(ctx, user, f, after)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Entries) >= FeedCompactMin && len(f.Entries) >= 2*f.Distinct() {
+		// Best effort: a compaction that loses to an append, or fails, is
+		// tried again by the next sync; the feed reads the same either way.
+		_, _ = s.Feeds.CompactTaskFeed(ctx, f)
+	}
+	return page, nil
+}
+
+// parseSyncCursor returns the feed position of a cursor: -1 for "" (a
+// first sync), 0 for an inbox Seq (a cursor of the inbox path, numeric).
+func parseSyncCursor(since string) (int64, error) {
+	if since == "" {
+		return -1, nil
+	}
+	digits := strings.TrimPrefix(since, "f")
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || strings.Trim(digits, "0123456789") != "" {
+		return 0, backend.InvalidFields("invalid cursor", map[string]string{"since": "the cursor of the previous sync"})
+	}
+	if digits == since {
+		return 0, nil
+	}
+	return n, nil
+}
+
+func feedCursor(pos int64) string { return "f" + strconv.FormatInt(pos, 10) }
+
+// syncAll is a first sync: every task the feed names whose group the
+// user is in, by creation like the task listings.
+func (s *Service) syncAll(ctx context.Context, user string, f *backend.TaskFeed) (*SyncPage, error) {
+	ids := distinctTasks(f.Entries)
+	list, err := s.Tasks.FindTasksByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	page := &SyncPage{Cursor: feedCursor(f.Len)}
+	for _, t := range list {
+		if t.HasMember(user) {
+			page.Tasks = append(page.Tasks, t)
+		}
+	}
+	slices.SortFunc(page.Tasks, func(a, b *backend.Task) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return page, nil
+}
+
+// syncAfter is a delta: the tasks named by the next SyncPageSize entries
+// after position after.
+func (s *Service) syncAfter(ctx context.Context, user string, f *backend.TaskFeed, after int64) (*SyncPage, error) {
+	entries := f.After(after, SyncPageSize)
+	if len(entries) == 0 {
+		return &SyncPage{Cursor: feedCursor(max(after, f.Len))}, nil
+	}
+	last := entries[len(entries)-1].Pos
+	page := &SyncPage{Cursor: feedCursor(last), More: last < f.Len}
+	return page, s.fill(ctx, page, user, distinctTasks(entries))
+}
+
+// distinctTasks lists the tasks entries name, each once, in the order of
+// its first entry.
+func distinctTasks(entries []backend.TaskFeedEntry) []string {
+	seen := make(map[string]bool, len(entries))
+	var ids []string
+	for _, e := range entries {
+		if !seen[e.TaskID] {
+			seen[e.TaskID] = true
+			ids = append(ids, e.TaskID)
+		}
+	}
+	return ids
+}
+
+// fill puts each of ids in page: the task as it is now if the user is in
+// its group, its id as removed otherwise.
+func (s *Service) fill(ctx context.Context, page *SyncPage, user string, ids []string) error {
+	tasks, err := s.Tasks.FindTasksByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*backend.Task, len(tasks))
+	for _, t := range tasks {
+		byID[t.ID] = t
+	}
+	for _, id := range ids {
+		if t := byID[id]; t != nil && t.HasMember(user) {
+			page.Tasks = append(page.Tasks, t)
+		} else {
+			page.Removed = append(page.Removed, id)
+		}
+	}
+	return nil
+}
+
+// feedsReady reports whether syncs may read the task feeds: once they are
+// built (BuildFeeds). A build that fails leaves syncs on the inbox path,
+// which is slower but as exact, for feedsRetryAfter.
+func (s *Service) feedsReady(ctx context.Context) bool {
+	if s.feedsBuilt.Load() {
+		return true
+	}
+	if time.Now().UnixNano() < s.feedsRetry.Load() {
+		return false
+	}
+	_, err := s.BuildFeeds(ctx)
+	return err == nil
+}
+
+// BuildFeeds makes the task feeds ready (backend.TaskFeedStore.BuildTaskFeeds)
+// and returns how many entries it appended: 0, and one lookup by _id,
+// once they are. The server runs it at start, before it takes requests
+// (and in maintenance, until it succeeds); a sync runs it when they are
+// not ready yet (a database created since the server started).
+func (s *Service) BuildFeeds(ctx context.Context) (int, error) {
+	if s.feedsBuilt.Load() {
+		return 0, nil
+	}
+	s.feedsBuild.Lock()
+	defer s.feedsBuild.Unlock()
+	if s.feedsBuilt.Load() {
+		return 0, nil
+	}
+	n, err := s.Feeds.BuildTaskFeeds(ctx)
+	if err != nil {
+		// Syncs leave it to maintenance for a while: a build that fails
+		// (a slow store, a timeout) would fail again at every sync.
+		s.feedsRetry.Store(time.Now().Add(feedsRetryAfter).UnixNano())
+		return 0, err
+	}
+	s.feedsBuilt.Store(true)
+	return n, nil
+}
+
+// syncInbox is the sync from before task feeds, on the inbox: the cursor
+// is the Seq of the caller's stream (every change to a task writes an
+// entry for each member, and one for a member taken away). It answers
+// while the feeds are not built.
+func (s *Service) syncInbox(ctx context.Context, user, since string) (*SyncPage, error) {
 	if since == "" {
 		// The cursor is read first: whatever changes after it comes in the
 		// next delta, even if it is already in this listing.
@@ -50,10 +244,7 @@ func (s *Service) Sync(ctx context.Context, since string) (*SyncPage, error) {
 			f.After = f.CursorOf(list[len(list)-1])
 		}
 	}
-	after, err := strconv.ParseInt(since, 10, 64)
-	if err != nil || after < 0 {
-		return nil, backend.InvalidFields("invalid cursor", map[string]string{"since": "the cursor of the previous sync"})
-	}
+	after, _ := strconv.ParseInt(since, 10, 64) // parsed by Sync
 	entries, err := s.Inbox.FindNotifications(ctx, backend.InboxQuery{UserID: user, AfterSeq: after, Limit: SyncPageSize})
 	if err != nil {
 		return nil, err
@@ -68,20 +259,5 @@ func (s *Service) Sync(ctx context.Context, since string) (*SyncPage, error) {
 			ids = append(ids, n.TaskID)
 		}
 	}
-	tasks, err := s.Tasks.FindTasksByIDs(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[string]*backend.Task, len(tasks))
-	for _, t := range tasks {
-		byID[t.ID] = t
-	}
-	for _, id := range ids {
-		if t := byID[id]; t != nil && t.HasMember(user) {
-			page.Tasks = append(page.Tasks, t)
-		} else {
-			page.Removed = append(page.Removed, id)
-		}
-	}
-	return page, nil
+	return page, s.fill(ctx, page, user, ids)
 }

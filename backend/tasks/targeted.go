@@ -50,7 +50,13 @@ func (s *Service) CreateTargeted(ctx context.Context, in TargetedInput) (*backen
 			if t.CreatedBy != actor.UserID || t.Kind != backend.TaskTargeted {
 				return nil, false, backend.Errorf(backend.ECONFLICT, "task id %s is taken", in.ID)
 			}
-			return t, false, nil
+			if t.Version == 1 {
+				// Unchanged since: tell the group again, in case the request
+				// that created it died before it did (fixed entry ids; the
+				// feeds get the task). A later change told them itself.
+				err = s.Notifier.Notify(ctx, assignmentNotes(t))
+			}
+			return t, false, err
 		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
 			return nil, false, err
 		}

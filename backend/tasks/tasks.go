@@ -32,6 +32,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"suiji/backend"
@@ -65,11 +67,16 @@ type Service struct {
 	Evidence       backend.EvidenceStore
 	Objects        backend.EvidenceObjects
 	Limits         Limits
-	Inbox          backend.NotificationStore // the users' streams, read by sync
+	Inbox          backend.NotificationStore // the users' streams, read by sync until the feeds are built
+	Feeds          backend.TaskFeedStore     // the users' task feeds, read by sync
 	Locks          backend.Locker
 	Notifier       Notifier
 	Audit          backend.Auditor
 	Now            func() time.Time
+
+	feedsBuild sync.Mutex   // one build of the feeds at a time (BuildFeeds)
+	feedsBuilt atomic.Bool  // the feeds are ready
+	feedsRetry atomic.Int64 // syncs build the feeds again from then (unix ns)
 }
 
 // mayView reports whether the actor may see a task: coordinators, leaders

@@ -21,7 +21,9 @@ const (
 	maintainBudget = 30 * time.Second
 )
 
-// startMaintenance recovers the audit outbox, completes interrupted
+// startMaintenance recovers the audit outbox, builds the task feeds of a
+// database that has none yet (tasks.Service.BuildFeeds: once, then a
+// lookup by _id), completes interrupted
 // publications (results.Service.RepairPublic) and the documents of
 // approvals not yet archived (results.Service.RepairDocuments), and logs the chain's head once,
 // before the server takes requests, then keeps doing all three in the
@@ -69,6 +71,9 @@ func repairs(svc app.Services, before time.Time) []repair {
 		{func(ctx context.Context) (int, error) { return svc.Recorder.Recover(ctx, before) },
 			"audit: recovering interrupted events failed; retrying later",
 			"audit: appended events interrupted by a crash or outage", "events"},
+		{svc.Tasks.BuildFeeds,
+			"tasks: building the task feeds from the inbox failed; phones sync from the inbox meanwhile; retrying later",
+			"tasks: built the task feeds from the inbox entries written before them", "entries"},
 		{svc.Results.RepairPublic,
 			"results: completing interrupted publications failed; retrying later",
 			"results: completed publications interrupted by a crash or outage", "results"},

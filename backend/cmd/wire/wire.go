@@ -147,7 +147,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 	}
 	// Inbox first, then push, then live events to every instance.
 	notifier := &notify.Service{
-		Store: db.Notifications(), Outbox: db.PushOutbox(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
+		Store: db.Notifications(), Feeds: db.TaskFeeds(), Outbox: db.PushOutbox(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
 		Audit: recorder, Now: now,
 	}
 	// One password checker for sign-ins and password changes: one throttle,
@@ -202,7 +202,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(), Users: db.Users(),
 			Calendar: db.Calendar(), Replacements: db.Replacements(), SeedKey: cfg.SeedKey, Rand: plans.NewRandReader(),
-			Findings: db.Findings(), NonCooperation: db.NonCooperation(), Evidence: db.Evidence(), Objects: evidence, Inbox: db.Notifications(),
+			Findings: db.Findings(), NonCooperation: db.NonCooperation(), Evidence: db.Evidence(), Objects: evidence, Inbox: db.Notifications(), Feeds: db.TaskFeeds(),
 			Limits: tasks.Limits{
 				CheckInRadiusM: float64(cfg.CheckInRadiusM), MaxPhoto: cfg.EvidenceMaxPhoto, MaxVideo: cfg.EvidenceMaxVideo,
 				MaxOther: cfg.EvidenceMaxOther, UploadTTL: cfg.UploadURLTTL, AbandonAfter: cfg.UploadAbandonAfter,
