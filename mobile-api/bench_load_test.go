@@ -205,11 +205,16 @@ func benchInspectors(tb testing.TB, db *mongodb.DB, dept string, n int, hash str
 // benchTasks stores, through the stores in bulk, perInspector assigned
 // tasks for each of users in groups of two with changing partners — as
 // a dispatch leaves them: two items with their legal basis, the
-// enterprise's summary and location, and one inbox entry (the sync
-// stream's) per member. It returns the tasks.
+// enterprise's summary and location, one inbox entry per member, and
+// the task's id appended to each member's task feed (the sync's). The
+// feeds are marked built first, as on a database that had them from the
+// start. It returns the tasks.
 func benchTasks(tb testing.TB, db *mongodb.DB, dept string, users []*backend.User, perInspector int) []*backend.Task {
 	tb.Helper()
 	ctx := tb.Context()
+	if _, err := db.TaskFeeds().BuildTaskFeeds(ctx); err != nil {
+		tb.Fatal(err)
+	}
 	n := len(users)
 	total := n * perInspector / 2
 	if n < 2 || total*2 != n*perInspector {
@@ -247,6 +252,15 @@ func benchTasks(tb testing.TB, db *mongodb.DB, dept string, users []*backend.Use
 				{Key: "created_at", Value: n.CreatedAt}}
 		}
 		if _, err := db.Database().Collection("notifications").InsertMany(ctx, docs); err != nil {
+			tb.Fatal(err)
+		}
+		// The feeds as notify appends them: after the tasks, one append
+		// per user for the chunk.
+		feeds := map[string][]string{}
+		for _, n := range notes {
+			feeds[n.UserID] = append(feeds[n.UserID], n.TaskID)
+		}
+		if err := db.TaskFeeds().AppendTaskFeeds(ctx, feeds); err != nil {
 			tb.Fatal(err)
 		}
 		out = append(out, batch...)

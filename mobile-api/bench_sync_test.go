@@ -13,10 +13,10 @@ import (
 // syncInspectors × syncTasksEach is the case: 500 inspectors, 20
 // tasks each (groups of two: 5,000 tasks). A round sends syncPerRound
 // syncs, the inspectors in turn from where the last round stopped, from
-// syncClients concurrent clients: on FerretDB v1 each sync reads every
-// task — seconds each on the shared machine — so a round of all 500 at 8
-// at once would take an hour, and the server's request deadline is
-// raised so that a slow sync is measured rather than cut off.
+// syncClients concurrent clients. Before task feeds each sync read every
+// task on FerretDB v1 — seconds each on the shared machine — which is
+// why a round is small and the server's request deadline is raised, so
+// that a slow sync is measured rather than cut off.
 const (
 	syncInspectors = 500
 	syncTasksEach  = 20
@@ -26,7 +26,7 @@ const (
 
 // BenchmarkSyncMyTasks measures the phones' first sync, GET
 // /api/v1/me/tasks, for 500 inspectors with 20 tasks each (seeded in bulk
-// through the stores, with the sync stream's inbox entries as a dispatch
+// through the stores, with the inbox entries and task feeds as a dispatch
 // leaves them), each signed in with a real token, over real loopback HTTP
 // from 2 concurrent clients. Every round sends 8 inspectors' syncs, then
 // as many requests to the baseline: a bare Fiber endpoint (no middleware)
