@@ -34,7 +34,9 @@ const (
 // that live streams and delta sync see it. Seq numbers all entries, of
 // every user, in the order they became visible (entry k is visible only
 // after every entry before it): a user's stream is their entries in Seq
-// order, and Seq is the SSE event id and the sync cursor.
+// order, and Seq is the SSE event id. (The phones' sync counts the task
+// feed instead, TaskFeedStore; Seq was its cursor before, and still is
+// while the feeds are not built.)
 type Notification struct {
 	ID        string // deterministic from what it is about, so a repeat is a no-op
 	UserID    string

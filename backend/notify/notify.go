@@ -3,7 +3,14 @@
 //
 // Every notification is written to the recipient's stream in the
 // NotificationStore (MongoDB): that is the record, which the app lists as
-// its inbox, streams over server-sent events and syncs from. Alerts to
+// its inbox and streams over server-sent events. Before that, each entry
+// about a task appends the task's id to its user's task feed
+// (backend.TaskFeedStore), which phones sync from (tasks.Service.Sync):
+// the callers notify after storing the change, so whoever reads the feed
+// entry reads the change, and a phone that hears of an entry (an alert,
+// an event) finds it in its feed. A repeated Notify — a request retried
+// after a crash — appends again, which only sends the task once more.
+// Alerts to
 // push go through a durable outbox (backend.PushOutbox) of batches of up
 // to backend.PushBatchSize entries: Notify first stores a batch (the
 // entries' ids), then the entries in the inbox, then marks the batch

@@ -13,7 +13,13 @@
 //
 // Every assignment, cancellation and reminder is written to the recipients'
 // inboxes (package notify) with deterministic ids, so a repeat notifies
-// nobody twice.
+// nobody twice; every other change to a task writes a silent entry for
+// its members. Notify also appends the task to each recipient's task feed,
+// which phones sync from (Sync): one document per user, read by _id, then
+// the tasks it names, each by _id — the caller's tasks, not the
+// collection. A request repeated after a crash between its task write and
+// its notification tells the group again (a cancel, a targeted create, a
+// replacement draw, a dispatch), so the change reaches the feeds.
 //
 // Deadlines: the plan window's end from the start; feedback (7 working
 // days, art. 21) and publication (20 working days, art. 24) once the

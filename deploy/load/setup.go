@@ -190,6 +190,7 @@ type world struct {
 // phone is what an inspector's phone knows from its syncs.
 type phone struct {
 	cursor string          // the cursor of the last sync ("" before the first)
+	sent   int             // the number of the sync request that answered cursor
 	tasks  map[string]bool // the tasks the syncs delivered (less tombstones)
 }
 

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -79,8 +78,9 @@ type syncPage struct {
 }
 
 // synced takes a sync's answer into its phone: the tasks it delivered
-// (tombstones remove them) and the cursor, which only moves forward
-// (answers may arrive out of order).
+// (tombstones remove them) and the cursor, unless a sync sent later
+// answered first (answers may arrive out of order; the cursor is opaque,
+// so requests, not cursors, are compared).
 func (w *world) synced(res *vegeta.Result) {
 	var i, n int
 	if _, err := fmt.Sscanf(res.Headers.Get("X-Request-ID"), "sync-%d-%d", &i, &n); err != nil || res.Code != 200 || i < 0 || i >= len(w.phones) {
@@ -92,10 +92,11 @@ func (w *world) synced(res *vegeta.Result) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.phones[i].take(&page)
+	w.phones[i].take(&page, n)
 }
 
-func (p *phone) take(page *syncPage) {
+// take applies the answer of the phone's sync request number n.
+func (p *phone) take(page *syncPage, n int) {
 	for _, t := range page.Tasks {
 		if t.Deleted {
 			delete(p.tasks, t.ID)
@@ -103,10 +104,8 @@ func (p *phone) take(page *syncPage) {
 			p.tasks[t.ID] = true
 		}
 	}
-	next, err1 := strconv.ParseInt(page.Cursor, 10, 64)
-	cur, err2 := strconv.ParseInt(p.cursor, 10, 64)
-	if err1 == nil && (p.cursor == "" || err2 != nil || next > cur) {
-		p.cursor = page.Cursor
+	if page.Cursor != "" && n > p.sent {
+		p.cursor, p.sent = page.Cursor, n
 	}
 }
 
@@ -440,7 +439,7 @@ func (w *world) checkSync(c *client, members map[string]int, taskMembers map[str
 			if err != nil {
 				failed = err.Error()
 			} else {
-				p.take(&page)
+				p.take(&page, p.sent+1)
 			}
 			mu.Unlock()
 			if err != nil {
