@@ -53,8 +53,8 @@ func (f *TaskFeed) Distinct() int {
 }
 
 // TaskFeedStore keeps every user's task feed, each in one document read
-// and written by its _id (the user id): the one lookup FerretDB v1
-// answers from an index.
+// and written by its _id (the user id): an index lookup on MongoDB, and
+// on FerretDB v1 the one filter it does not decode every document for.
 type TaskFeedStore interface {
 	// AppendTaskFeeds appends, for each user of feeds, its task ids in
 	// order as the next entries of the user's feed (creating it), each

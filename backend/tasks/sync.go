@@ -40,7 +40,9 @@ type SyncPage struct {
 //
 // It reads the caller's task feed (backend.TaskFeedStore), one document
 // by _id, and then the tasks it names, each by _id: the work is the
-// caller's own tasks, whatever the size of the collections. Every change
+// caller's own tasks (on MongoDB whatever the size of the collections;
+// FerretDB v1 still compares every stored _id, but decodes no document
+// it does not return — see mongodb.TaskStore.FindTasksByIDs). Every change
 // to a task appends its id to the feed of each user it concerns — the
 // members, and a member taken away — after the task is stored (notify
 // appends feeds with the entries about the change), so a page covers

@@ -15,8 +15,9 @@ import (
 
 // taskFeedModel is a user's task feed (backend.TaskFeed), one document
 // per user under _id = the user id, so that every read and write of it is
-// by _id alone — the one lookup FerretDB v1 answers from an index; on
-// MongoDB it is the _id index, and the collection needs no other.
+// by _id alone: on MongoDB the _id index (the collection needs no other);
+// on FerretDB v1 the one filter it hands to SQLite rather than decoding
+// every document (see FindTasksByIDs), over small documents.
 //
 // IDs are the entries appended since the last compaction, at positions
 // Base+1, Base+2 …; Old and OldPos are the entries compaction kept, with
@@ -122,10 +123,10 @@ func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string) (*backend.T
 // CompactTaskFeed implements backend.TaskFeedStore: the entries kept (the
 // last of each task) become Old with their positions, IDs empties and
 // Base moves to N — a compare-and-set on N, which every append moves. The
-// filter on n makes FerretDB read the whole collection (it answers only
-// _id alone from an index); a compaction is rare — a feed compacts once
-// it holds twice as many entries as tasks — so that is the price of
-// keeping MongoDB, where several instances append at once, exact.
+// filter on n makes FerretDB decode every feed (it hands only _id alone
+// to SQLite); a compaction is rare — a feed compacts once it holds twice
+// as many entries as tasks — so that is the price of keeping MongoDB,
+// where several instances append at once, exact.
 func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed) (bool, error) {
 	kept := compactEntries(f.Entries)
 	if len(kept) == len(f.Entries) {

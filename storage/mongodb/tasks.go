@@ -268,10 +268,13 @@ func (s *TaskStore) FindTaskByID(ctx context.Context, id string) (*backend.Task,
 }
 
 // FindTasksByIDs implements backend.TaskStore: each id is looked up on
-// its own, pointLookups at a time. A lookup by _id alone is the one
-// FerretDB v1 answers from an index, where $in reads every task, so a
-// phone's sync costs its own tasks, not the collection; on MongoDB both
-// are index lookups.
+// its own, pointLookups at a time. On MongoDB each is an _id index lookup.
+// FerretDB v1 decodes every task for $in, but hands a filter of _id alone
+// to SQLite, which compares the stored JSON's _id without decoding —
+// though still row by row: FerretDB's query spells the path '$._id' and
+// its own _id index "_id", so SQLite does not match them (EXPLAIN QUERY
+// PLAN: SCAN). A lookup there costs about 1/100 of a decoding read of
+// the collection (some 50 ms among 5,000 tasks on the shared machine).
 func (s *TaskStore) FindTasksByIDs(ctx context.Context, ids []string) ([]*backend.Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
