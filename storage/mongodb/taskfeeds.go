@@ -65,8 +65,16 @@ var _ backend.TaskFeedStore = (*TaskFeedStore)(nil)
 
 func (s *TaskFeedStore) coll() collection { return s.db.collection("task_feeds") }
 
+// appendChunk is the most feeds one update command appends to. FerretDB
+// v1 keeps the SQLite connection of every update's read open until the
+// whole command is done, and has 100 per database: a command of 100
+// updates of existing documents waits for a connection forever — and
+// every later request on that database with it.
+const appendChunk = 16
+
 // AppendTaskFeeds implements backend.TaskFeedStore: one upsert per user
-// ($push with $each and $inc of n), all in one unordered command.
+// ($push with $each and $inc of n), appendChunk users per unordered
+// command.
 func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]string) error {
 	users := make([]string, 0, len(feeds))
 	for u, ids := range feeds {
@@ -79,6 +87,16 @@ func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]
 	}
 	slices.Sort(users)
 	defer lockDocuments(s.coll(), users)() // FerretDB does not isolate updates: see lockDocument
+	for start := 0; start < len(users); start += appendChunk {
+		if err := s.appendFeeds(ctx, users[start:min(start+appendChunk, len(users))], feeds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendFeeds appends to the feeds of users in one command.
+func (s *TaskFeedStore) appendFeeds(ctx context.Context, users []string, feeds map[string][]string) error {
 	for attempt := 1; ; attempt++ {
 		models := make([]mongo.WriteModel, len(users))
 		for i, u := range users {

@@ -1,6 +1,7 @@
 package mongodb_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -75,6 +76,38 @@ func TestTaskFeedConcurrentAppends(t *testing.T) {
 	// A user with no feed has an empty one.
 	if f, err := store.TaskFeed(t.Context(), "nobody"); err != nil || f.Len != 0 || len(f.Entries) != 0 {
 		t.Fatalf("no feed: %+v %v", f, err)
+	}
+}
+
+// TestTaskFeedAppendToManyUsers: one append to the feeds of as many users
+// as a dispatch chunk names, made twice (the second time every feed
+// exists), completes — on FerretDB v1 a single update command of a
+// hundred updates of existing documents would wait forever for a SQLite
+// connection (see appendChunk) — and each feed holds both entries.
+func TestTaskFeedAppendToManyUsers(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.TaskFeeds()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for round := range 2 {
+		feeds := map[string][]string{}
+		for i := range 150 {
+			feeds[fmt.Sprintf("u%03d", i)] = []string{fmt.Sprintf("t%d-%d", i, round)}
+		}
+		if err := store.AppendTaskFeeds(ctx, feeds); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	for _, i := range []int{0, 77, 149} {
+		u := fmt.Sprintf("u%03d", i)
+		f, err := store.TaskFeed(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []backend.TaskFeedEntry{{Pos: 1, TaskID: fmt.Sprintf("t%d-0", i)}, {Pos: 2, TaskID: fmt.Sprintf("t%d-1", i)}}
+		if f.Len != 2 || !slices.Equal(f.Entries, want) {
+			t.Fatalf("%s: %+v", u, f)
+		}
 	}
 }
 
