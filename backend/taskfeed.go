@@ -52,8 +52,8 @@ func (f *TaskFeed) Distinct() int {
 	return len(seen)
 }
 
-// TaskFeedStore keeps every user's task feed, each in one document read
-// and written by its _id (the user id): an index lookup on MongoDB, and
+// TaskFeedStore keeps every user's task feed, each read and written by
+// the _id of the document that holds it: an index lookup on MongoDB, and
 // on FerretDB v1 the one filter it does not decode every document for.
 type TaskFeedStore interface {
 	// AppendTaskFeeds appends, for each user of feeds, its task ids in

@@ -15,7 +15,7 @@
 // inboxes (package notify) with deterministic ids, so a repeat notifies
 // nobody twice; every other change to a task writes a silent entry for
 // its members. Notify also appends the task to each recipient's task feed,
-// which phones sync from (Sync): one document per user, read by _id, then
+// which phones sync from (Sync): one read by _id of the user's feed, then
 // the tasks it names, each by _id — on MongoDB index lookups for the
 // caller's tasks, whatever the size of the collections. A request repeated after a crash between its task write and
 // its notification tells the group again (a cancel, a targeted create, a

@@ -2,8 +2,11 @@ package mongodb
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -13,20 +16,26 @@ import (
 	"suiji/backend"
 )
 
-// taskFeedModel is a user's task feed (backend.TaskFeed), one document
-// per user under _id = the user id, so that every read and write of it is
-// by _id alone: on MongoDB the _id index (the collection needs no other);
-// on FerretDB v1 the one filter it hands to SQLite rather than decoding
-// every document (see FindTasksByIDs), over small documents.
+// Task feeds (backend.TaskFeed) live in feedBuckets documents of
+// task_feeds, {_id: "feeds-<n>", users: {<key>: taskFeedModel}}, each
+// user's feed in the bucket its id hashes to, under a key made from the
+// id (feedKey). Every read and write is by _id alone: on MongoDB the _id
+// index (the collection needs no other), on FerretDB v1 the one filter it
+// hands to SQLite rather than decoding every document (see
+// FindTasksByIDs), over a few dozen documents. Buckets rather than a
+// document per user because FerretDB's cost is per update, not per byte:
+// a dispatch chunk naming 300 users appends with feedBuckets updates at
+// most, not 300 (which doubled a dispatch's time there). A read asks for
+// the user's field only.
 //
-// IDs are the entries appended since the last compaction, at positions
-// Base+1, Base+2 …; Old and OldPos are the entries compaction kept, with
-// their positions. N is the position of the last entry (Base + len(IDs)):
-// an append pushes to IDs and adds to N in one update, which MongoDB
-// applies atomically and FerretDB in turn (lockDocuments), so concurrent
-// appends take consecutive positions.
+// In a user's feed, IDs are the entries appended since the last
+// compaction, at positions Base+1, Base+2 …; Old and OldPos are the
+// entries compaction kept, with their positions. N is the position of the
+// last entry (Base + len(IDs)): an append pushes to IDs and adds to N in
+// one update of the bucket, which MongoDB applies atomically and FerretDB
+// in turn (lockDocuments), so concurrent appends take consecutive
+// positions.
 type taskFeedModel struct {
-	ID     string   `bson:"_id"`
 	N      int64    `bson:"n"`
 	Base   int64    `bson:"base,omitempty"`
 	IDs    []string `bson:"ids"`
@@ -34,8 +43,8 @@ type taskFeedModel struct {
 	OldPos []int64  `bson:"old_pos,omitempty"`
 }
 
-func (m *taskFeedModel) domain() *backend.TaskFeed {
-	f := &backend.TaskFeed{UserID: m.ID, Len: m.N, Entries: make([]backend.TaskFeedEntry, 0, len(m.Old)+len(m.IDs))}
+func (m *taskFeedModel) domain(user string) *backend.TaskFeed {
+	f := &backend.TaskFeed{UserID: user, Len: m.N, Entries: make([]backend.TaskFeedEntry, 0, len(m.Old)+len(m.IDs))}
 	for i, id := range m.Old {
 		if i < len(m.OldPos) {
 			f.Entries = append(f.Entries, backend.TaskFeedEntry{Pos: m.OldPos[i], TaskID: id})
@@ -47,11 +56,32 @@ func (m *taskFeedModel) domain() *backend.TaskFeed {
 	return f
 }
 
-// feedsReadyID is the document that marks the feeds complete; no user
-// has it as an id.
+// feedBuckets is how many documents hold the feeds.
+const feedBuckets = 64
+
+// feedBucket is the document that holds a user's feed.
+func feedBucket(user string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(user))
+	return "feeds-" + strconv.Itoa(int(h.Sum32()%feedBuckets))
+}
+
+// feedKey is the field of a user's feed in its bucket: the id itself when
+// it is letters, digits, '-' and '_' (every id suiji makes), otherwise
+// "~" and its hex, so that no id makes a path ('.') or an operator ('$').
+func feedKey(user string) string {
+	for _, r := range user {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "~" + hex.EncodeToString([]byte(user))
+		}
+	}
+	return user
+}
+
+// feedsReadyID is the document that marks the feeds complete.
 const feedsReadyID = "*ready"
 
-// buildChunk is how many users' feeds one bulk append of BuildTaskFeeds
+// buildChunk is how many users' feeds one append of BuildTaskFeeds
 // writes.
 const buildChunk = 500
 
@@ -65,83 +95,98 @@ var _ backend.TaskFeedStore = (*TaskFeedStore)(nil)
 
 func (s *TaskFeedStore) coll() collection { return s.db.collection("task_feeds") }
 
-// appendChunk is the most feeds one update command appends to. FerretDB
+// appendChunk is the most buckets one update command appends to. FerretDB
 // v1 keeps the SQLite connection of every update's read open until the
 // whole command is done, and has 100 per database: a command of 100
 // updates of existing documents waits for a connection forever — and
 // every later request on that database with it.
 const appendChunk = 16
 
-// AppendTaskFeeds implements backend.TaskFeedStore: one upsert per user
-// ($push with $each and $inc of n), appendChunk users per unordered
-// command.
+// AppendTaskFeeds implements backend.TaskFeedStore: one upsert per bucket
+// ($push with $each to each of its users' ids, $inc of their n),
+// appendChunk buckets per unordered command.
 func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]string) error {
-	users := make([]string, 0, len(feeds))
+	byBucket := map[string]bson.D{}
 	for u, ids := range feeds {
-		if u != "" && u != feedsReadyID && len(ids) > 0 {
-			users = append(users, u)
+		if u == "" || len(ids) == 0 {
+			continue
 		}
+		b, key := feedBucket(u), "users."+feedKey(u)
+		byBucket[b] = append(byBucket[b], bson.E{Key: key, Value: ids})
 	}
-	if len(users) == 0 {
+	buckets := make([]string, 0, len(byBucket))
+	for b := range byBucket {
+		buckets = append(buckets, b)
+	}
+	if len(buckets) == 0 {
 		return nil
 	}
-	slices.Sort(users)
-	defer lockDocuments(s.coll(), users)() // FerretDB does not isolate updates: see lockDocument
-	for start := 0; start < len(users); start += appendChunk {
-		if err := s.appendFeeds(ctx, users[start:min(start+appendChunk, len(users))], feeds); err != nil {
+	slices.Sort(buckets)
+	defer lockDocuments(s.coll(), buckets)() // FerretDB does not isolate updates: see lockDocument
+	for start := 0; start < len(buckets); start += appendChunk {
+		if err := s.appendBuckets(ctx, buckets[start:min(start+appendChunk, len(buckets))], byBucket); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// appendFeeds appends to the feeds of users in one command.
-func (s *TaskFeedStore) appendFeeds(ctx context.Context, users []string, feeds map[string][]string) error {
+// appendBuckets appends to the feeds of buckets in one command.
+func (s *TaskFeedStore) appendBuckets(ctx context.Context, buckets []string, byBucket map[string]bson.D) error {
 	for attempt := 1; ; attempt++ {
-		models := make([]mongo.WriteModel, len(users))
-		for i, u := range users {
-			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: u}}).SetUpsert(true).SetUpdate(bson.D{
-				{Key: "$push", Value: bson.D{{Key: "ids", Value: bson.D{{Key: "$each", Value: feeds[u]}}}}},
-				{Key: "$inc", Value: bson.D{{Key: "n", Value: int64(len(feeds[u]))}}},
-			})
+		models := make([]mongo.WriteModel, len(buckets))
+		for i, b := range buckets {
+			var push, inc bson.D
+			for _, e := range byBucket[b] {
+				ids := e.Value.([]string)
+				push = append(push, bson.E{Key: e.Key + ".ids", Value: bson.D{{Key: "$each", Value: ids}}})
+				inc = append(inc, bson.E{Key: e.Key + ".n", Value: int64(len(ids))})
+			}
+			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: b}}).SetUpsert(true).
+				SetUpdate(bson.D{{Key: "$push", Value: push}, {Key: "$inc", Value: inc}})
 		}
 		_, err := s.coll().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 		if err == nil {
 			return nil
 		}
-		// Two first upserts of one feed (other instances, on MongoDB) race
-		// on its _id: the loser is applied again; the others are done.
+		// Two first upserts of one bucket (other instances, on MongoDB)
+		// race on its _id: the loser is applied again; the others are done.
 		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 || attempt == 3 {
 			return translate(err)
 		}
 		var again []string
 		for _, we := range bwe.WriteErrors {
-			if we.Index < 0 || we.Index >= len(users) || backend.ErrorCode(translate(we)) != backend.ECONFLICT {
+			if we.Index < 0 || we.Index >= len(buckets) || backend.ErrorCode(translate(we)) != backend.ECONFLICT {
 				return translate(err)
 			}
-			again = append(again, users[we.Index])
+			again = append(again, buckets[we.Index])
 		}
-		users = again
+		buckets = again
 	}
 }
 
 // TaskFeed implements backend.TaskFeedStore.
 func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string) (*backend.TaskFeed, error) {
-	var m taskFeedModel
-	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&m)
+	key := feedKey(userID)
+	var b struct {
+		Users map[string]taskFeedModel `bson:"users"`
+	}
+	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: feedBucket(userID)}},
+		options.FindOne().SetProjection(bson.D{{Key: "users." + key, Value: 1}})).Decode(&b)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return &backend.TaskFeed{UserID: userID}, nil
 	} else if err != nil {
 		return nil, translate(err)
 	}
-	return m.domain(), nil
+	m := b.Users[key]
+	return m.domain(userID), nil
 }
 
 // CompactTaskFeed implements backend.TaskFeedStore: the entries kept (the
 // last of each task) become Old with their positions, IDs empties and
 // Base moves to N — a compare-and-set on N, which every append moves. The
-// filter on n makes FerretDB decode every feed (it hands only _id alone
+// filter on n makes FerretDB decode every bucket (it hands only _id alone
 // to SQLite); a compaction is rare — a feed compacts once it holds twice
 // as many entries as tasks — so that is the price of keeping MongoDB,
 // where several instances append at once, exact.
@@ -155,9 +200,10 @@ func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed
 	for i, e := range kept {
 		old[i], pos[i] = e.TaskID, e.Pos
 	}
-	defer lockDocument(s.coll(), f.UserID)()
-	res, err := s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: f.UserID}, {Key: "n", Value: f.Len}}, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "old", Value: old}, {Key: "old_pos", Value: pos}, {Key: "ids", Value: []string{}}, {Key: "base", Value: f.Len},
+	bucket, key := feedBucket(f.UserID), "users."+feedKey(f.UserID)
+	defer lockDocument(s.coll(), bucket)()
+	res, err := s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: bucket}, {Key: key + ".n", Value: f.Len}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: key + ".old", Value: old}, {Key: key + ".old_pos", Value: pos}, {Key: key + ".ids", Value: []string{}}, {Key: key + ".base", Value: f.Len},
 	}}})
 	if err != nil {
 		return false, translate(err)

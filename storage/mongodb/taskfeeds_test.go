@@ -114,20 +114,22 @@ func TestTaskFeedAppendToManyUsers(t *testing.T) {
 // TestTaskFeedCompaction: compaction keeps the last entry of each task
 // at its position, so every cursor still reads every task changed after
 // it; it loses to an append made since the feed was read; appends go on
-// after it at the next positions.
+// after it at the next positions. The user's id holds characters a field
+// name may not ('.', '$'), and another user's feed is left alone.
 func TestTaskFeedCompaction(t *testing.T) {
 	db := storagetest.Mongo(t)
 	store := db.TaskFeeds()
 	ctx := t.Context()
+	const user, other = "u.$1", "u"
 	appendIDs := func(ids ...string) {
 		t.Helper()
-		if err := store.AppendTaskFeeds(ctx, map[string][]string{"u": ids}); err != nil {
+		if err := store.AppendTaskFeeds(ctx, map[string][]string{user: ids, other: {"z"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	read := func() *backend.TaskFeed {
 		t.Helper()
-		f, err := store.TaskFeed(ctx, "u")
+		f, err := store.TaskFeed(ctx, user)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,6 +190,9 @@ func TestTaskFeedCompaction(t *testing.T) {
 	// Nothing to drop: nothing written.
 	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || ok {
 		t.Fatalf("compaction of a compact feed: %v %v", ok, err)
+	}
+	if o, err := store.TaskFeed(ctx, other); err != nil || o.Len != 3 || len(o.Entries) != 3 || o.Entries[2] != (backend.TaskFeedEntry{Pos: 3, TaskID: "z"}) {
+		t.Fatalf("the other user's feed: %+v %v", o, err)
 	}
 }
 
