@@ -117,6 +117,14 @@ type versioned struct {
 // next version with our updated_at). The event staged in ctx goes into
 // every record (a bulk change's as its mark; see outbox.go), and p learns
 // whether any was stored.
+// updateChunk is the most updates one bulk write command carries.
+// FerretDB v1.24 keeps a SQLite connection for every document a command
+// updates until the command ends, and has 100 per database: a command of
+// a hundred updates (an import batch changing a thousand known records)
+// waits for a connection forever and leaves the database unusable. A
+// chunk this small also leaves room for other writers' commands.
+const updateChunk = 16
+
 func replaceManyVersioned(ctx context.Context, c collection, what string, batch []versioned, onWrite func(i int, err error) error) (_ []error, retErr error) {
 	errs := make([]error, len(batch))
 	if len(batch) == 0 {
@@ -157,21 +165,30 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 			SetFilter(bson.D{{Key: "_id", Value: b.ID}, {Key: "version", Value: *b.Version}}).
 			SetUpdate(update)
 	}
-	res, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	if err != nil {
+	matched := 0
+	for start := 0; start < len(models); start += updateChunk {
+		chunk := models[start:min(start+updateChunk, len(models))]
+		res, err := c.BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
+		if res != nil {
+			matched += int(res.MatchedCount)
+		}
+		if err == nil {
+			continue
+		}
 		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 			return nil, translate(err)
 		}
 		for _, we := range bwe.WriteErrors {
-			if we.Index < 0 || we.Index >= len(batch) {
+			if we.Index < 0 || we.Index >= len(chunk) {
 				return nil, translate(err)
 			}
+			i := start + we.Index
 			e := translate(we)
 			if onWrite != nil {
-				e = onWrite(we.Index, e)
+				e = onWrite(i, e)
 			}
-			errs[we.Index] = e
+			errs[i] = e
 		}
 	}
 	failed := 0
@@ -180,7 +197,7 @@ func replaceManyVersioned(ctx context.Context, c collection, what string, batch 
 			failed++
 		}
 	}
-	if res != nil && int(res.MatchedCount) == len(batch)-failed {
+	if matched == len(batch)-failed {
 		for i, b := range batch {
 			if errs[i] == nil {
 				*b.Version++

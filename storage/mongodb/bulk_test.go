@@ -1,6 +1,7 @@
 package mongodb_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -195,5 +196,58 @@ func TestBulkAndSingleUpdatesRaceFairly(t *testing.T) {
 		case bulkWon && got.Name != bulk[i].Name, singleWon && got.Name != single[i].Name:
 			t.Errorf("record %d stored %q, not the winner's", i, got.Name)
 		}
+	}
+}
+
+// TestBulkUpdateOfManyKnownRecords: an import batch that changes 300
+// records already stored (a re-imported directory) is written — FerretDB
+// v1 hung on one command of that many updates, for good — and a stale
+// record deep in the batch is reported at its own row, past the first
+// command's worth of updates.
+func TestBulkUpdateOfManyKnownRecords(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.Enterprises()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(300, 300))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var es []*backend.Enterprise
+	for i := range 300 {
+		es = append(es, &backend.Enterprise{USCC: uscc.Generate(rng), Name: fmt.Sprintf("企业%03d", i), Town: "巴公镇",
+			Status: backend.EnterpriseActive, CreatedAt: now, UpdatedAt: now})
+	}
+	if errs, err := store.CreateEnterprises(ctx, es); err != nil || slices.ContainsFunc(errs, func(e error) bool { return e != nil }) {
+		t.Fatalf("create: %v %v", errs, err)
+	}
+	const stale = 217
+	moved := *es[stale]
+	moved.Name = "别人改过"
+	if err := store.UpdateEnterprise(ctx, &moved); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		e.Name += "（复核）"
+		e.UpdatedAt = now.Add(time.Minute)
+	}
+	errs, err := store.UpdateEnterprises(ctx, es)
+	if err != nil {
+		t.Fatalf("updating 300 stored records in one batch: %v", err)
+	}
+	for i, e := range errs {
+		if (i == stale) != (e != nil) {
+			t.Fatalf("row %d: %v; want only row %d refused", i, e, stale)
+		}
+	}
+	if backend.ErrorCode(errs[stale]) != backend.ECONFLICT {
+		t.Fatalf("stale row: %v, want ECONFLICT", errs[stale])
+	}
+	for _, i := range []int{0, 15, 16, 299} {
+		got, err := store.FindEnterpriseByID(ctx, es[i].ID)
+		if err != nil || got.Version != 2 || got.Name != es[i].Name {
+			t.Fatalf("row %d stored as %+v, %v; want version 2 named %s", i, got, err, es[i].Name)
+		}
+	}
+	if got, _ := store.FindEnterpriseByID(ctx, es[stale].ID); got.Name != "别人改过" {
+		t.Fatalf("the stale row overwrote the other change: %s", got.Name)
 	}
 }

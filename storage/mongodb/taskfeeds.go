@@ -95,16 +95,9 @@ var _ backend.TaskFeedStore = (*TaskFeedStore)(nil)
 
 func (s *TaskFeedStore) coll() collection { return s.db.collection("task_feeds") }
 
-// appendChunk is the most buckets one update command appends to. FerretDB
-// v1 keeps the SQLite connection of every update's read open until the
-// whole command is done, and has 100 per database: a command of 100
-// updates of existing documents waits for a connection forever — and
-// every later request on that database with it.
-const appendChunk = 16
-
 // AppendTaskFeeds implements backend.TaskFeedStore: one upsert per bucket
 // ($push with $each to each of its users' ids, $inc of their n),
-// appendChunk buckets per unordered command.
+// updateChunk buckets per unordered command.
 func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]string) error {
 	byBucket := map[string]bson.D{}
 	for u, ids := range feeds {
@@ -123,8 +116,8 @@ func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]
 	}
 	slices.Sort(buckets)
 	defer lockDocuments(s.coll(), buckets)() // FerretDB does not isolate updates: see lockDocument
-	for start := 0; start < len(buckets); start += appendChunk {
-		if err := s.appendBuckets(ctx, buckets[start:min(start+appendChunk, len(buckets))], byBucket); err != nil {
+	for start := 0; start < len(buckets); start += updateChunk {
+		if err := s.appendBuckets(ctx, buckets[start:min(start+updateChunk, len(buckets))], byBucket); err != nil {
 			return err
 		}
 	}
