@@ -107,7 +107,7 @@ func (db *DB) AuditEvents() *AuditEvents {
 // The chain's head: a copy of the newest event in a document of its own
 // ({_id: "chain", seq, event}), written after each append. Every audited
 // change reads it, by _id alone — the one lookup FerretDB v1 answers
-// from an index; finding the highest seq among the events instead reads
+// without decoding the trail; finding the highest seq among the events instead reads
 // and sorts the whole trail there. The head is never ahead of the
 // events; when it lags (a writer died between its event and the head),
 // the next append loses its seq race, which sets the head from the

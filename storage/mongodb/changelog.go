@@ -23,9 +23,11 @@ import (
 // read the head before reading the records and finds it unchanged later
 // has seen every write since; a changed head means reading again. The log
 // (NAME_changes) holds one record per seq: the ids of the records that
-// write changed, _id the seq in decimal digits (changeKey). Both are read by _id alone, which every
-// store — FerretDB v1 included, which answers nothing else from an index
-// — answers without reading the collection.
+// write changed, _id the seq in decimal digits (changeKey). Both are read by _id alone: an index lookup
+// on MongoDB, and on FerretDB v1 the one filter it hands to SQLite, which
+// compares the stored _id without decoding a document (row by row still:
+// see TaskStore.FindTasksByIDs) — every other filter has FerretDB read
+// and decode the whole collection.
 type changeLog struct {
 	db   *DB
 	name string // the collection logged
@@ -61,9 +63,9 @@ type changeModel struct {
 }
 
 // changeKey is the _id of the change record of seq: its decimal digits.
-// A string, because FerretDB v1 answers only _id equality with a string
-// from its index; a number there makes it read and decode every record
-// of the log (some of a thousand ids each) for every one read.
+// A string, because FerretDB v1 hands only _id equality with a string
+// to SQLite; a number there makes it read and decode every record of the
+// log (some of a thousand ids each) for every one read.
 func changeKey(seq int64) string { return strconv.FormatInt(seq, 10) }
 
 // bump raises the head's seq (creating the head at 1) and records that

@@ -72,7 +72,7 @@ func (s *NotificationStore) coll() collection { return s.db.collection("notifica
 // what lets a reader resume after "the last Seq I saw" without missing
 // anything. One sequence for every user costs one lookup per attempt: the
 // first attempt numbers on from the stream's head (a lookup by _id, which
-// even FerretDB answers from its index; it is raised after each append,
+// even FerretDB answers without decoding the entries; it is raised after each append,
 // so it never runs ahead of what is stored, and a stale head only costs a
 // lost race), the later ones from the highest Seq stored (FerretDB answers
 // that by reading the whole collection).
@@ -159,8 +159,8 @@ func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backe
 // newest Seq stored. The users' heads live in headBuckets documents
 // ({_id: "users-<n>", users: {<user id>: seq}}), so that raising the heads
 // of a dispatch's hundreds of users is a few updates, not one each. All
-// are read by _id alone — the one lookup FerretDB v1 answers from an
-// index rather than by reading every entry.
+// are read by _id alone — the one lookup FerretDB v1 answers without
+// reading and decoding every entry (see TaskStore.FindTasksByIDs).
 const (
 	streamHead  = "*"
 	headBuckets = 32
