@@ -129,14 +129,11 @@ func (cw *crashWorld) crashes(t *testing.T, f func()) {
 // the dispatch's first write (the plan's) and before its tasks.
 type crashingTasks struct {
 	backend.TaskStore
-	armed bool
+	fuse
 }
 
 func (c *crashingTasks) InsertTasks(ctx context.Context, ts []*backend.Task) ([]string, error) {
-	if c.armed {
-		c.armed = false
-		panic(crash{})
-	}
+	c.blow()
 	return c.TaskStore.InsertTasks(ctx, ts)
 }
 
@@ -232,7 +229,7 @@ func TestAuditCrashAfterADispatchRepeatedBeforeRecovery(t *testing.T) {
 func TestAuditCrashHalfWayThroughADispatch(t *testing.T) {
 	cw := newCrashWorld(t, nil)
 	d := cw.drawn(t)
-	faulty := &crashingTasks{TaskStore: cw.svc.Tasks.Tasks, armed: true}
+	faulty := &crashingTasks{TaskStore: cw.svc.Tasks.Tasks, fuse: fuse{armed: true}}
 	cw.svc.Tasks.Tasks = faulty
 	before := actions(t, cw.db)["plan.dispatch"]
 
@@ -539,14 +536,11 @@ func TestAuditCrashBetweenDeviceChangesAndEvents(t *testing.T) {
 // commit stored its seed, or a draw its attempt, and before the plan.
 type crashingPlans struct {
 	backend.PlanStore
-	armed bool
+	fuse
 }
 
 func (c *crashingPlans) UpdatePlan(ctx context.Context, p *backend.Plan) error {
-	if c.armed {
-		c.armed = false
-		panic(crash{})
-	}
+	c.blow()
 	return c.PlanStore.UpdatePlan(ctx, p)
 }
 
@@ -562,7 +556,7 @@ func TestAuditCrashBetweenDrawAndEvent(t *testing.T) {
 	if _, err := cw.svc.Plans.CommitSeed(cw.ctx, p.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	faulty := &crashingPlans{PlanStore: cw.svc.Plans.Plans, armed: true}
+	faulty := &crashingPlans{PlanStore: cw.svc.Plans.Plans, fuse: fuse{armed: true}}
 	cw.svc.Plans.Plans = faulty
 	before := len(events(t, cw.db))
 
@@ -619,7 +613,7 @@ func TestAuditCrashBetweenDrawAndEvent(t *testing.T) {
 func TestAuditCrashBetweenCommitSeedAndEvent(t *testing.T) {
 	cw := newCrashWorld(t, nil)
 	p := cw.approved(t)
-	faulty := &crashingPlans{PlanStore: cw.svc.Plans.Plans, armed: true}
+	faulty := &crashingPlans{PlanStore: cw.svc.Plans.Plans, fuse: fuse{armed: true}}
 	cw.svc.Plans.Plans = faulty
 	before := len(events(t, cw.db))
 
@@ -674,14 +668,11 @@ func TestAuditCrashBetweenCommitSeedAndEvent(t *testing.T) {
 // if the process stopped after the replacement's record was stored.
 type crashingReplacements struct {
 	backend.ReplacementStore
-	armed bool
+	fuse
 }
 
 func (c *crashingReplacements) MarkReplacementDrawn(ctx context.Context, id string, rec *draw.Replacement) error {
-	if c.armed {
-		c.armed = false
-		panic(crash{})
-	}
+	c.blow()
 	return c.ReplacementStore.MarkReplacementDrawn(ctx, id, rec)
 }
 
@@ -707,7 +698,7 @@ func TestAuditCrashBetweenReplacementDrawAndEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	faulty := &crashingReplacements{ReplacementStore: cw.svc.Tasks.Replacements, armed: true}
+	faulty := &crashingReplacements{ReplacementStore: cw.svc.Tasks.Replacements, fuse: fuse{armed: true}}
 	cw.svc.Tasks.Replacements = faulty
 	before := len(events(t, cw.db))
 

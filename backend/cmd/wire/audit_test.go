@@ -23,19 +23,27 @@ import (
 // point, and nothing after it in the request runs.
 type crash struct{}
 
+// fuse is the injected fault of a store: armed, the next call through it
+// panics with crash{} before the store writes, once.
+type fuse struct{ armed bool }
+
+func (f *fuse) blow() {
+	if f.armed {
+		f.armed = false
+		panic(crash{})
+	}
+}
+
 // crashingAudit is the real audit store with a fault injected: the first
 // InsertAuditEvent panics before it writes, as if the process stopped
 // between a change and its audit event.
 type crashingAudit struct {
 	backend.AuditStore
-	armed bool
+	fuse
 }
 
 func (c *crashingAudit) InsertAuditEvent(ctx context.Context, e *backend.AuditEvent) error {
-	if c.armed {
-		c.armed = false
-		panic(crash{})
-	}
+	c.blow()
 	return c.AuditStore.InsertAuditEvent(ctx, e)
 }
 
