@@ -79,8 +79,6 @@ func comparePublic(a, b publicIndexed) int {
 // publicWritten marks the index stale: the next search reads the head.
 func (s *Service) publicWritten() { s.pubIndex.Written() }
 
-// publicSnapshot returns the index, current within PublicIndexInterval
-// and with every publication through s before the call.
 // WarmPublicIndex reads the published results into the search index
 // now, so that the first citizen's search after an instance starts does
 // not wait for the full read. The serve command calls it once at start.
@@ -89,6 +87,8 @@ func (s *Service) WarmPublicIndex(ctx context.Context) error {
 	return err
 }
 
+// publicSnapshot returns the index, current within PublicIndexInterval
+// and with every publication through s before the call.
 func (s *Service) publicSnapshot(ctx context.Context) (*memindex.Snapshot[publicIndexed], error) {
 	o := memindex.Options{Interval: s.PublicIndexInterval, Max: s.PublicIndexMax, MaxPatchWrites: maxPublicPatch}
 	if o.Interval == 0 {
