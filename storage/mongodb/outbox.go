@@ -354,19 +354,7 @@ func replaceOne(ctx context.Context, c collection, filter bson.D, doc any) (bool
 	if err != nil {
 		return false, err
 	}
-	unlock := lockDocument(c, id)
-	res, err := c.UpdateOne(ctx, filter, update)
-	unlock()
-	if err != nil {
-		return false, translate(err)
-	}
-	if res.MatchedCount == 0 {
-		return false, nil
-	}
-	if p != nil {
-		landed(p, c, id)
-	}
-	return true, nil
+	return updateLanded(ctx, c, p, id, filter, update)
 }
 
 // setFields sets fields of document id of c and reports whether there
@@ -380,8 +368,17 @@ func setFields(ctx context.Context, c collection, id any, set bson.D) (bool, err
 	if p != nil {
 		set = append(set, eventField(p))
 	}
-	unlock := lockDocument(c, id) // FerretDB does not isolate updates: an earlier event may be being cleared
-	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+	return updateLanded(ctx, c, p, id, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+}
+
+// updateLanded applies update to the document of c matching filter (id
+// its _id) and reports whether one matched; when one did, the change
+// staged as p (if any) has landed there. The document's lock is held
+// around the write: FerretDB does not isolate updates, and an earlier
+// event may be being cleared from the same document.
+func updateLanded(ctx context.Context, c collection, p *backend.PendingAudit, id any, filter, update bson.D) (bool, error) {
+	unlock := lockDocument(c, id)
+	res, err := c.UpdateOne(ctx, filter, update)
 	unlock()
 	if err != nil {
 		return false, translate(err)
