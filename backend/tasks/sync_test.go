@@ -43,6 +43,20 @@ func newSyncWorld(t *testing.T) *syncWorld {
 // enterprises in groups of two.
 func (sw *syncWorld) dispatch(t *testing.T, n int) *tasks.Dispatched {
 	t.Helper()
+	out, err := sw.svc.Tasks.Dispatch(sw.staff, sw.drawn(t, n).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range out.TaskIDs {
+		sw.tasks = append(sw.tasks, sw.task(t, id))
+	}
+	return out
+}
+
+// drawn drafts, approves, commits and draws a plan of n enterprises in
+// groups of two.
+func (sw *syncWorld) drawn(t *testing.T, n int) *backend.Draw {
+	t.Helper()
 	leader := backend.WithActor(t.Context(), &backend.Actor{UserID: "u-leader", Username: "leader", Roles: []backend.Role{backend.RoleLeader}})
 	p, err := sw.svc.Plans.CreatePlan(sw.staff, plans.Input{
 		Year: 2026, Title: "抽查", Kind: backend.PlanUndirected, ItemIDs: sw.w.Items, LeadDepartmentID: sw.w.Brigade.ID,
@@ -61,14 +75,7 @@ func (sw *syncWorld) dispatch(t *testing.T, n int) *tasks.Dispatched {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := sw.svc.Tasks.Dispatch(sw.staff, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range out.TaskIDs {
-		sw.tasks = append(sw.tasks, sw.task(t, id))
-	}
-	return out
+	return d
 }
 
 func (sw *syncWorld) task(t *testing.T, id string) *backend.Task {
@@ -370,22 +377,7 @@ func TestSyncAfterACrashBeforeTheFeed(t *testing.T) {
 
 	// Dispatch: the tasks are stored, nobody is told.
 	crash.fail.Store(1)
-	leader := backend.WithActor(t.Context(), &backend.Actor{UserID: "u-leader", Roles: []backend.Role{backend.RoleLeader}})
-	p, err := sw.svc.Plans.CreatePlan(sw.staff, plans.Input{Year: 2026, Title: "抽查", Kind: backend.PlanUndirected, ItemIDs: sw.w.Items,
-		LeadDepartmentID: sw.w.Brigade.ID, Sample: backend.PlanSample{Count: 8}, GroupSize: 2, WindowStart: "2026-01-01", WindowEnd: "2026-12-31"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sw.svc.Plans.ApprovePlan(leader, p.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sw.svc.Plans.CommitSeed(sw.staff, p.ID, ""); err != nil {
-		t.Fatal(err)
-	}
-	d, err := sw.svc.Plans.Draw(sw.staff, p.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := sw.drawn(t, 8)
 	if _, err := sw.svc.Tasks.Dispatch(sw.staff, d.ID); !errors.Is(err, errCrash) {
 		t.Fatalf("dispatch: %v", err)
 	}
