@@ -166,14 +166,7 @@ func TestAuditCrashBetweenDispatchAndEvent(t *testing.T) {
 	if np != 1 || nt != 3 || ahead != 2 {
 		t.Fatalf("%d plans and %d tasks bear the event's mark, written ahead %d times; want 1, 3 and 2", np, nt, ahead)
 	}
-	if n := restart(t, cw.db); n != 1 {
-		t.Fatalf("recovery appended %d events, want 1", n)
-	}
-	list := events(t, cw.db)
-	last := list[len(list)-1]
-	if len(list) != before+1 || last.Action != "plan.dispatch" || last.ObjectID != d.PlanID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
-		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.dispatch of %s", last, len(list), d.PlanID)
-	}
+	recoveredOne(t, cw.db, before, "plan.dispatch", d.PlanID)
 	if _, ahead := bulkPending(t, cw.db, "plans"); ahead != 0 {
 		t.Errorf("%d events written ahead are left after recovery", ahead)
 	}
@@ -576,14 +569,7 @@ func TestAuditCrashBetweenDrawAndEvent(t *testing.T) {
 	if nd, ahead := bulkPending(t, cw.db, "draws"); nd != 1 || ahead != 1 {
 		t.Fatalf("%d draws bear the event's mark, written ahead %d times; want 1 and 1", nd, ahead)
 	}
-	if n := restart(t, cw.db); n != 1 {
-		t.Fatalf("recovery appended %d events, want 1", n)
-	}
-	list := events(t, cw.db)
-	last := list[len(list)-1]
-	if len(list) != before+1 || last.Action != "plan.draw" || last.ObjectID != p.ID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
-		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.draw of %s", last, len(list), p.ID)
-	}
+	recoveredOne(t, cw.db, before, "plan.draw", p.ID)
 	if _, ahead := bulkPending(t, cw.db, "draws"); ahead != 0 {
 		t.Errorf("%d events written ahead are left after recovery", ahead)
 	}
@@ -633,14 +619,7 @@ func TestAuditCrashBetweenCommitSeedAndEvent(t *testing.T) {
 	if ns, ahead := bulkPending(t, cw.db, "plan_seeds"); ns != 1 || ahead != 1 {
 		t.Fatalf("%d seeds bear the event's mark, written ahead %d times; want 1 and 1", ns, ahead)
 	}
-	if n := restart(t, cw.db); n != 1 {
-		t.Fatalf("recovery appended %d events, want 1", n)
-	}
-	list := events(t, cw.db)
-	last := list[len(list)-1]
-	if len(list) != before+1 || last.Action != "plan.commit" || last.ObjectID != p.ID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
-		t.Fatalf("after recovery the chain ends with %+v (%d events), want the plan.commit of %s", last, len(list), p.ID)
-	}
+	recoveredOne(t, cw.db, before, "plan.commit", p.ID)
 
 	// The client, never answered, commits again.
 	committed, err := cw.svc.Plans.CommitSeed(cw.ctx, p.ID, "")
@@ -718,14 +697,7 @@ func TestAuditCrashBetweenReplacementDrawAndEvent(t *testing.T) {
 	if nr, ahead := bulkPending(t, cw.db, "replacement_records"); nr != 1 || ahead != 1 {
 		t.Fatalf("%d records bear the event's mark, written ahead %d times; want 1 and 1", nr, ahead)
 	}
-	if n := restart(t, cw.db); n != 1 {
-		t.Fatalf("recovery appended %d events, want 1", n)
-	}
-	list := events(t, cw.db)
-	last := list[len(list)-1]
-	if len(list) != before+1 || last.Action != "task.replace" || last.ObjectID != task.ID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
-		t.Fatalf("after recovery the chain ends with %+v (%d events), want the task.replace of %s", last, len(list), task.ID)
-	}
+	recoveredOne(t, cw.db, before, "task.replace", task.ID)
 
 	// The client, never answered, repeats the draw: the same record.
 	again, err := cw.svc.Tasks.DrawReplacement(cw.ctx, task.ID, r.ID, "")
@@ -753,5 +725,21 @@ func TestAuditCrashBetweenReplacementDrawAndEvent(t *testing.T) {
 	}
 	if _, ahead := bulkPending(t, cw.db, "tasks"); ahead != 0 {
 		t.Errorf("%d events written ahead are left after the repeat", ahead)
+	}
+}
+
+// recoveredOne runs recovery after an injected crash and checks that it
+// appended exactly the crashed change's one event — action on objectID,
+// by the crashed request's actor and with its request id — to a chain
+// that verifies.
+func recoveredOne(t *testing.T, db *mongodb.DB, before int, action, objectID string) {
+	t.Helper()
+	if n := restart(t, db); n != 1 {
+		t.Fatalf("recovery appended %d events, want 1", n)
+	}
+	list := events(t, db)
+	last := list[len(list)-1]
+	if len(list) != before+1 || last.Action != action || last.ObjectID != objectID || last.ActorID != "coord-1" || last.RequestID != "req-crash" {
+		t.Fatalf("after recovery the chain ends with %+v (%d events), want the %s of %s", last, len(list), action, objectID)
 	}
 }
