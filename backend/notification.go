@@ -38,18 +38,23 @@ const (
 // feed instead, TaskFeedStore; Seq was its cursor before, and still is
 // while the feeds are not built.)
 type Notification struct {
-	ID        string // deterministic from what it is about, so a repeat is a no-op
-	UserID    string
-	Seq       int64
-	Kind      string
-	Silent    bool
-	TaskID    string
-	PlanID    string
-	Title     string // Chinese text shown in the inbox and the push alert
-	Body      string
-	Data      map[string]string // extra payload for the app, beyond what Payload adds
-	CreatedAt time.Time
-	ReadAt    *time.Time
+	ID     string // deterministic from what it is about, so a repeat is a no-op
+	UserID string
+	Seq    int64
+	Kind   string
+	Silent bool
+	TaskID string
+	// TaskVersion is the task's stored version after the change the entry
+	// tells of (0 when none or not known). It goes to the task feeds, not
+	// the inbox: a sync answers from tasks it holds that are at least as
+	// new (tasks.Service.Sync).
+	TaskVersion int64
+	PlanID      string
+	Title       string // Chinese text shown in the inbox and the push alert
+	Body        string
+	Data        map[string]string // extra payload for the app, beyond what Payload adds
+	CreatedAt   time.Time
+	ReadAt      *time.Time
 }
 
 // Payload is the key/value payload an alert or an event carries: Data plus

@@ -19,10 +19,33 @@ type TaskFeed struct {
 	Entries []TaskFeedEntry
 }
 
-// TaskFeedEntry is one entry of a task feed.
+// TaskFeedEntry is one entry of a task feed: the change of TaskID that
+// made the task's stored Version that (0: not known — entries from before
+// feeds named versions, and those built from the inbox).
 type TaskFeedEntry struct {
-	Pos    int64
-	TaskID string
+	Pos     int64
+	TaskID  string
+	Version int64
+}
+
+// MinVersions returns, for each task f names, the version a reader must
+// show at least so as to show every change f names: the highest version its
+// entries name, or 0 (any version may be stale: read the store) when its
+// last entry names none. Versions name changes in order, but entries may
+// be appended out of order by racing writers, hence the highest.
+func MinVersions(entries []TaskFeedEntry) map[string]int64 {
+	out := make(map[string]int64, len(entries))
+	unknown := map[string]bool{}
+	for _, e := range entries { // by position: the last entry decides "unknown"
+		unknown[e.TaskID] = e.Version == 0
+		out[e.TaskID] = max(out[e.TaskID], e.Version)
+	}
+	for id, u := range unknown {
+		if u {
+			out[id] = 0
+		}
+	}
+	return out
 }
 
 // After returns the entries of f after position c, at most limit (0: all).
@@ -56,17 +79,19 @@ func (f *TaskFeed) Distinct() int {
 // the _id of the document that holds it: an index lookup on MongoDB, and
 // on FerretDB v1 the one filter it does not decode every document for.
 type TaskFeedStore interface {
-	// AppendTaskFeeds appends, for each user of feeds, its task ids in
-	// order as the next entries of the user's feed (creating it), each
-	// user's in one atomic write: concurrent appends to one feed take
-	// consecutive positions, none lost, none shared. A repeat appends
-	// again (a task named twice is only sent twice).
-	AppendTaskFeeds(ctx context.Context, feeds map[string][]string) error
+	// AppendTaskFeeds appends, for each user of feeds, its entries (task
+	// and version; Pos is the store's to assign) in order as the next
+	// entries of the user's feed (creating it), each user's in one atomic
+	// write: concurrent appends to one feed take consecutive positions,
+	// none lost, none shared. A repeat appends again (a task named twice
+	// is only sent twice).
+	AppendTaskFeeds(ctx context.Context, feeds map[string][]TaskFeedEntry) error
 	// TaskFeed returns a user's feed (Len 0 and no entries when there is
 	// none).
 	TaskFeed(ctx context.Context, userID string) (*TaskFeed, error)
 	// CompactTaskFeed drops the entries of f (the feed as read) that a
-	// later entry of the same task makes redundant, unless the feed was
+	// later entry of the same task makes redundant (the one kept names
+	// the task's MinVersions), unless the feed was
 	// appended to since f was read; it reports whether it did.
 	CompactTaskFeed(ctx context.Context, f *TaskFeed) (bool, error)
 	// TaskFeedsReady reports whether every user's feed is complete: built

@@ -256,9 +256,9 @@ func benchTasks(tb testing.TB, db *mongodb.DB, dept string, users []*backend.Use
 		}
 		// The feeds as notify appends them: after the tasks, one append
 		// per user for the chunk.
-		feeds := map[string][]string{}
+		feeds := map[string][]backend.TaskFeedEntry{}
 		for _, n := range notes {
-			feeds[n.UserID] = append(feeds[n.UserID], n.TaskID)
+			feeds[n.UserID] = append(feeds[n.UserID], backend.TaskFeedEntry{TaskID: n.TaskID, Version: n.TaskVersion})
 		}
 		if err := db.TaskFeeds().AppendTaskFeeds(ctx, feeds); err != nil {
 			tb.Fatal(err)
@@ -283,7 +283,7 @@ func benchTasks(tb testing.TB, db *mongodb.DB, dept string, users []*backend.Use
 			t.Members = append(t.Members, backend.TaskMember{BadgeNo: fmt.Sprintf("badge-%s", u.ID), InspectorID: "inspector-" + u.ID,
 				UserID: u.ID, Name: u.DisplayName, DepartmentID: dept, Lead: k == 0, AddedAt: now})
 			notes = append(notes, &backend.Notification{ID: fmt.Sprintf("bench-note-%05d-%d", j, k), UserID: u.ID, Kind: backend.NoteTaskAssigned,
-				TaskID: t.ID, PlanID: t.PlanID, Title: "新的检查任务", Body: t.Enterprise.Name, CreatedAt: now})
+				TaskID: t.ID, TaskVersion: 1, PlanID: t.PlanID, Title: "新的检查任务", Body: t.Enterprise.Name, CreatedAt: now})
 		}
 		batch = append(batch, t)
 		if len(batch) == cap(batch) {

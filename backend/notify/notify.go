@@ -195,10 +195,10 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 // call appends again, which only makes a sync send the task once more —
 // and is what puts an entry in the feed when the first call died before.
 func (s *Service) appendFeeds(ctx context.Context, ns []*backend.Notification) error {
-	feeds := map[string][]string{}
+	feeds := map[string][]backend.TaskFeedEntry{}
 	for _, n := range ns {
 		if n.TaskID != "" && n.UserID != "" {
-			feeds[n.UserID] = append(feeds[n.UserID], n.TaskID)
+			feeds[n.UserID] = append(feeds[n.UserID], backend.TaskFeedEntry{TaskID: n.TaskID, Version: n.TaskVersion})
 		}
 	}
 	return s.Feeds.AppendTaskFeeds(ctx, feeds)

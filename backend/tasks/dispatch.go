@@ -113,6 +113,7 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 				return err
 			}
 			created = append(created, ids...)
+			s.rememberCreated(chunk, ids)
 			var notes []*backend.Notification
 			for _, t := range chunk {
 				notes = append(notes, assignmentNotes(t)...)
@@ -242,3 +243,20 @@ func assignmentNotes(t *backend.Task) []*backend.Notification {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// rememberCreated keeps for syncs the tasks of chunk this call created
+// (ids): the group's phones ask for them next. A task created by an
+// earlier call is left to the store — it may have changed since.
+func (s *Service) rememberCreated(chunk []*backend.Task, ids []string) {
+	created := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		created[id] = true
+	}
+	var ts []*backend.Task
+	for _, t := range chunk {
+		if created[t.ID] {
+			ts = append(ts, t)
+		}
+	}
+	s.remember(ts...)
+}

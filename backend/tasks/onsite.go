@@ -115,7 +115,7 @@ func (s *Service) tell(ctx context.Context, t *backend.Task) error {
 	for _, u := range t.MemberUserIDs() {
 		notes = append(notes, &backend.Notification{
 			ID: noteID(backend.NoteTaskUpdated, t.ID, u, strconv.Itoa(t.Version)), UserID: u, Kind: backend.NoteTaskUpdated,
-			Silent: true, TaskID: t.ID, PlanID: t.PlanID,
+			Silent: true, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
 		})
 	}
 	return s.Notifier.Notify(ctx, notes)

@@ -39,10 +39,12 @@ type SyncPage struct {
 // ("" for all of them). EINVALID for a cursor that is not one.
 //
 // It reads the caller's task feed (backend.TaskFeedStore), one document
-// by _id, and then the tasks it names, each by _id: the work is the
-// caller's own tasks (on MongoDB whatever the size of the collections;
-// FerretDB v1 still compares every stored _id, but decodes no document
-// it does not return — see mongodb.TaskStore.FindTasksByIDs). Every change
+// by _id, and then the tasks it names: those the instance holds at least
+// at the version the feed names (taskcache.go) from memory, the others
+// each by _id — the work is the caller's own tasks (on MongoDB whatever
+// the size of the collections; FerretDB v1 still compares every stored
+// _id, but decodes no document it does not return — see
+// mongodb.TaskStore.FindTasksByIDs). Every change
 // to a task appends its id to the feed of each user it concerns — the
 // members, and a member taken away — after the task is stored (notify
 // appends feeds with the entries about the change), so a page covers
@@ -118,7 +120,7 @@ func feedCursor(pos int64) string { return "f" + strconv.FormatInt(pos, 10) }
 // user is in, by creation like the task listings.
 func (s *Service) syncAll(ctx context.Context, user string, f *backend.TaskFeed) (*SyncPage, error) {
 	ids := distinctTasks(f.Entries)
-	list, err := s.Tasks.FindTasksByIDs(ctx, ids)
+	list, err := s.tasksAtLeast(ctx, ids, backend.MinVersions(f.Entries))
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +145,7 @@ func (s *Service) syncAfter(ctx context.Context, user string, f *backend.TaskFee
 	}
 	last := entries[len(entries)-1].Pos
 	page := &SyncPage{Cursor: feedCursor(last), More: last < f.Len}
-	return page, s.fill(ctx, page, user, distinctTasks(entries))
+	return page, s.fill(ctx, page, user, distinctTasks(entries), backend.MinVersions(f.Entries))
 }
 
 // distinctTasks lists the tasks entries name, each once, in the order of
@@ -160,10 +162,11 @@ func distinctTasks(entries []backend.TaskFeedEntry) []string {
 	return ids
 }
 
-// fill puts each of ids in page: the task as it is now if the user is in
-// its group, its id as removed otherwise.
-func (s *Service) fill(ctx context.Context, page *SyncPage, user string, ids []string) error {
-	tasks, err := s.Tasks.FindTasksByIDs(ctx, ids)
+// fill puts each of ids in page: the task as it is now (at least the
+// version min names: see tasksAtLeast) if the user is in its group, its
+// id as removed otherwise.
+func (s *Service) fill(ctx context.Context, page *SyncPage, user string, ids []string, min map[string]int64) error {
+	tasks, err := s.tasksAtLeast(ctx, ids, min)
 	if err != nil {
 		return err
 	}
@@ -261,5 +264,5 @@ func (s *Service) syncInbox(ctx context.Context, user, since string) (*SyncPage,
 			ids = append(ids, n.TaskID)
 		}
 	}
-	return page, s.fill(ctx, page, user, ids)
+	return page, s.fill(ctx, page, user, ids, nil) // no versions: every task from the store
 }

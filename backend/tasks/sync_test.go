@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -306,7 +307,7 @@ func TestSyncPagesAndCompaction(t *testing.T) {
 	var cursors []int64
 	const changes = tasks.SyncPageSize + 100
 	for i := range changes {
-		if err := feeds.AppendTaskFeeds(t.Context(), map[string][]string{user: {mine[i%len(mine)]}}); err != nil {
+		if err := feeds.AppendTaskFeeds(t.Context(), map[string][]backend.TaskFeedEntry{user: {{TaskID: mine[i%len(mine)]}}}); err != nil {
 			t.Fatal(err)
 		}
 		if i%97 == 0 {
@@ -536,11 +537,109 @@ func (sw *syncWorld) catchUpWith(t *testing.T, s *tasks.Service, p *phone) {
 // nowhere.
 type noFeeds struct{ backend.TaskFeedStore }
 
-func (noFeeds) AppendTaskFeeds(context.Context, map[string][]string) error { return nil }
+func (noFeeds) AppendTaskFeeds(context.Context, map[string][]backend.TaskFeedEntry) error { return nil }
 
 // failingBuild is a feed store whose build fails (a timeout, say).
 type failingBuild struct{ backend.TaskFeedStore }
 
 func (failingBuild) BuildTaskFeeds(context.Context) (int, error) {
 	return 0, backend.Errorf(backend.EUNAVAILABLE, "MongoDB is unavailable")
+}
+
+// countingTasks is the task store counting the tasks syncs read from it.
+type countingTasks struct {
+	*mongodb.TaskStore
+	read atomic.Int64
+}
+
+func (c *countingTasks) FindTasksByIDs(ctx context.Context, ids []string) ([]*backend.Task, error) {
+	c.read.Add(int64(len(ids)))
+	return c.TaskStore.FindTasksByIDs(ctx, ids)
+}
+
+// TestSyncFromHeldTasks: the instance that dispatched answers the group's
+// syncs from the tasks it wrote, reading none; another instance reads each
+// task once and then holds it; when a task changes elsewhere (a cancel
+// on the first instance), the other instance's next sync reads that task
+// again — the feed names the newer version — and only that one, and every
+// answer is what the store holds, field for field. A feed entry that
+// names no version (written before versions) is always read from the
+// store.
+func TestSyncFromHeldTasks(t *testing.T) {
+	sw := newSyncWorld(t)
+	here := &countingTasks{TaskStore: sw.db.Tasks()}
+	sw.svc.Tasks.Tasks = here
+	if _, err := sw.svc.Tasks.BuildFeeds(t.Context()); err != nil { // as the server does at start
+		t.Fatal(err)
+	}
+	sw.dispatch(t, 6)
+	user := sw.tasks[0].Members[0].UserID
+	mine := sw.mine(t, user)
+	exact := func(page *tasks.SyncPage) {
+		t.Helper()
+		for _, got := range page.Tasks {
+			if want := sw.task(t, got.ID); !reflect.DeepEqual(got, want) {
+				t.Fatalf("sync answered task %s as\n%+v\nthe store holds\n%+v", got.ID, got, want)
+			}
+		}
+	}
+	first := sw.sync(t, user, "")
+	if got := ids(first.Tasks); !slices.Equal(got, mine) {
+		t.Fatalf("first sync: %v, want %v", got, mine)
+	}
+	exact(first)
+	if n := here.read.Load(); n != 0 {
+		t.Fatalf("the dispatching instance read %d tasks for a sync of tasks it wrote", n)
+	}
+
+	there := &countingTasks{TaskStore: sw.db.Tasks()}
+	other := &tasks.Service{Tasks: there, Feeds: sw.db.TaskFeeds(), Inbox: sw.db.Notifications()}
+	ctx := inspector(t, user)
+	syncThere := func(since string) *tasks.SyncPage {
+		t.Helper()
+		page, err := other.Sync(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact(page)
+		return page
+	}
+	p := syncThere("")
+	if n := there.read.Load(); n != int64(len(mine)) {
+		t.Fatalf("another instance's first sync read %d tasks, want %d", n, len(mine))
+	}
+	syncThere("")
+	if n := there.read.Load(); n != int64(len(mine)) {
+		t.Fatalf("a second first sync read %d more tasks, want none", n-int64(len(mine)))
+	}
+
+	cancelled, err := sw.svc.Tasks.Cancel(sw.staff, mine[0], 0, "企业已停产")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta := syncThere(p.Cursor)
+	if len(delta.Tasks) != 1 || delta.Tasks[0].ID != cancelled.ID || delta.Tasks[0].State != backend.TaskCancelled {
+		t.Fatalf("delta after a cancel elsewhere: %+v", delta.Tasks)
+	}
+	if n := there.read.Load(); n != int64(len(mine))+1 {
+		t.Fatalf("the delta read %d tasks, want 1 (the one changed)", n-int64(len(mine)))
+	}
+	again := syncThere("")
+	if i := slices.IndexFunc(again.Tasks, func(x *backend.Task) bool { return x.ID == cancelled.ID }); i < 0 || again.Tasks[i].State != backend.TaskCancelled {
+		t.Fatalf("a first sync after the cancel: %+v", again.Tasks)
+	}
+	if n := there.read.Load(); n != int64(len(mine))+1 {
+		t.Fatalf("a first sync after the delta read %d tasks again", n-int64(len(mine))-1)
+	}
+
+	// An entry of a version from before versions: read every time.
+	if err := sw.db.TaskFeeds().AppendTaskFeeds(t.Context(), map[string][]backend.TaskFeedEntry{user: {{TaskID: mine[1]}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := there.read.Load()
+	syncThere("")
+	syncThere("")
+	if n := there.read.Load() - before; n != 2 {
+		t.Fatalf("two syncs with a versionless last entry read the task %d times, want 2", n)
+	}
 }

@@ -80,6 +80,11 @@ type Service struct {
 	Audit          backend.Auditor
 	Now            func() time.Time
 
+	// CacheMax bounds the tasks the instance holds for syncs (0:
+	// TaskCacheMax; below 0: none).
+	CacheMax int
+
+	cache      taskCache    // tasks as stored, for syncs (taskcache.go)
 	feedsBuild sync.Mutex   // one build of the feeds at a time (BuildFeeds)
 	feedsBuilt atomic.Bool  // the feeds are ready
 	feedsRetry atomic.Int64 // syncs build the feeds again from then (unix ns)
@@ -160,8 +165,12 @@ func hashID(parts ...string) string {
 // the task's own write (backend.Auditor.Change), so a crash between the
 // two cannot leave an unaudited change.
 func (s *Service) updateTask(ctx context.Context, t *backend.Task, action string, before map[string]any) error {
-	return s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: taskDigest(t)},
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: taskDigest(t)},
 		func(ctx context.Context) error { return s.Tasks.UpdateTask(ctx, t) })
+	if err == nil {
+		s.remember(t)
+	}
+	return err
 }
 
 // taskDigest is what the audit trail keeps of a task.
@@ -181,14 +190,16 @@ func taskDigest(t *backend.Task) map[string]any {
 	}
 }
 
-// memberNotes builds one notification of kind for each of userIDs about t.
+// memberNotes builds one notification of kind for each of userIDs about t,
+// as stored: callers make them after the change they tell of, so that the
+// task feeds name the version it made (backend.Notification.TaskVersion).
 // round distinguishes repeats of the same kind about the same task (a
 // second replacement, a reminder of another deadline).
 func memberNotes(t *backend.Task, userIDs []string, kind, round, title, body string) []*backend.Notification {
 	var out []*backend.Notification
 	for _, u := range userIDs {
 		out = append(out, &backend.Notification{
-			ID: noteID(kind, t.ID, u, round), UserID: u, Kind: kind, TaskID: t.ID, PlanID: t.PlanID,
+			ID: noteID(kind, t.ID, u, round), UserID: u, Kind: kind, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
 			Title: title, Body: body,
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -47,13 +48,35 @@ func (m *taskFeedModel) domain(user string) *backend.TaskFeed {
 	f := &backend.TaskFeed{UserID: user, Len: m.N, Entries: make([]backend.TaskFeedEntry, 0, len(m.Old)+len(m.IDs))}
 	for i, id := range m.Old {
 		if i < len(m.OldPos) {
-			f.Entries = append(f.Entries, backend.TaskFeedEntry{Pos: m.OldPos[i], TaskID: id})
+			f.Entries = append(f.Entries, decodeFeedEntry(m.OldPos[i], id))
 		}
 	}
 	for i, id := range m.IDs {
-		f.Entries = append(f.Entries, backend.TaskFeedEntry{Pos: m.Base + int64(i) + 1, TaskID: id})
+		f.Entries = append(f.Entries, decodeFeedEntry(m.Base+int64(i)+1, id))
 	}
 	return f
+}
+
+// encodeFeedEntry is how an entry is stored in IDs and Old: the task id,
+// and "@" and the version when it names one. Strings rather than
+// subdocuments keep an append one $push of plain values, and an entry
+// written before versions existed (a bare id) reads as version 0.
+func encodeFeedEntry(e backend.TaskFeedEntry) string {
+	if e.Version <= 0 {
+		return e.TaskID
+	}
+	return e.TaskID + "@" + strconv.FormatInt(e.Version, 10)
+}
+
+// decodeFeedEntry reads what encodeFeedEntry wrote (task ids hold no "@").
+func decodeFeedEntry(pos int64, s string) backend.TaskFeedEntry {
+	e := backend.TaskFeedEntry{Pos: pos, TaskID: s}
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		if v, err := strconv.ParseInt(s[at+1:], 10, 64); err == nil && v > 0 {
+			e.TaskID, e.Version = s[:at], v
+		}
+	}
+	return e
 }
 
 // feedBuckets is how many documents hold the feeds.
@@ -98,11 +121,15 @@ func (s *TaskFeedStore) coll() collection { return s.db.collection("task_feeds")
 // AppendTaskFeeds implements backend.TaskFeedStore: one upsert per bucket
 // ($push with $each to each of its users' ids, $inc of their n),
 // updateChunk buckets per unordered command.
-func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]string) error {
+func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]backend.TaskFeedEntry) error {
 	byBucket := map[string]bson.D{}
-	for u, ids := range feeds {
-		if u == "" || len(ids) == 0 {
+	for u, entries := range feeds {
+		if u == "" || len(entries) == 0 {
 			continue
+		}
+		ids := make([]string, len(entries))
+		for i, e := range entries {
+			ids[i] = encodeFeedEntry(e)
 		}
 		b, key := feedBucket(u), "users."+feedKey(u)
 		byBucket[b] = append(byBucket[b], bson.E{Key: key, Value: ids})
@@ -191,7 +218,7 @@ func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed
 	old := make([]string, len(kept))
 	pos := make([]int64, len(kept))
 	for i, e := range kept {
-		old[i], pos[i] = e.TaskID, e.Pos
+		old[i], pos[i] = encodeFeedEntry(e), e.Pos
 	}
 	bucket, key := feedBucket(f.UserID), "users."+feedKey(f.UserID)
 	defer lockDocument(s.coll(), bucket)()
@@ -204,13 +231,17 @@ func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed
 	return res.ModifiedCount == 1, nil
 }
 
-// compactEntries keeps the last entry of each task, in position order.
+// compactEntries keeps the last entry of each task, in position order,
+// naming the version the dropped ones and it ask for together
+// (backend.MinVersions), so a reader asks the same of the entries kept.
 func compactEntries(entries []backend.TaskFeedEntry) []backend.TaskFeedEntry {
+	versions := backend.MinVersions(entries)
 	seen := make(map[string]bool, len(entries))
 	var kept []backend.TaskFeedEntry
 	for i := len(entries) - 1; i >= 0; i-- {
 		if e := entries[i]; !seen[e.TaskID] {
 			seen[e.TaskID] = true
+			e.Version = versions[e.TaskID]
 			kept = append(kept, e)
 		}
 	}
@@ -269,12 +300,11 @@ func (s *TaskFeedStore) BuildTaskFeeds(ctx context.Context) (int, error) {
 	slices.Sort(users)
 	appended := 0
 	for start := 0; start < len(users); start += buildChunk {
-		chunk := map[string][]string{}
+		chunk := map[string][]backend.TaskFeedEntry{}
 		for _, u := range users[start:min(start+buildChunk, len(users))] {
-			for _, e := range compactEntries(byUser[u]) {
-				chunk[u] = append(chunk[u], e.TaskID)
-				appended++
-			}
+			kept := compactEntries(byUser[u])
+			chunk[u] = kept
+			appended += len(kept)
 		}
 		if err := s.AppendTaskFeeds(ctx, chunk); err != nil {
 			return 0, err

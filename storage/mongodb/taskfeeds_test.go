@@ -3,6 +3,7 @@ package mongodb_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -28,9 +29,9 @@ func TestTaskFeedConcurrentAppends(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range calls {
-				feeds := map[string][]string{}
+				feeds := map[string][]backend.TaskFeedEntry{}
 				for _, u := range users {
-					feeds[u] = []string{fmt.Sprintf("w%d-%02d-a", w, i), fmt.Sprintf("w%d-%02d-b", w, i)}
+					feeds[u] = plainEntries(fmt.Sprintf("w%d-%02d-a", w, i), fmt.Sprintf("w%d-%02d-b", w, i))
 				}
 				if err := store.AppendTaskFeeds(t.Context(), feeds); err != nil {
 					errs <- err
@@ -90,9 +91,9 @@ func TestTaskFeedAppendToManyUsers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	for round := range 2 {
-		feeds := map[string][]string{}
+		feeds := map[string][]backend.TaskFeedEntry{}
 		for i := range 150 {
-			feeds[fmt.Sprintf("u%03d", i)] = []string{fmt.Sprintf("t%d-%d", i, round)}
+			feeds[fmt.Sprintf("u%03d", i)] = plainEntries(fmt.Sprintf("t%d-%d", i, round))
 		}
 		if err := store.AppendTaskFeeds(ctx, feeds); err != nil {
 			t.Fatalf("round %d: %v", round, err)
@@ -123,7 +124,7 @@ func TestTaskFeedCompaction(t *testing.T) {
 	const user, other = "u.$1", "u"
 	appendIDs := func(ids ...string) {
 		t.Helper()
-		if err := store.AppendTaskFeeds(ctx, map[string][]string{user: ids, other: {"z"}}); err != nil {
+		if err := store.AppendTaskFeeds(ctx, map[string][]backend.TaskFeedEntry{user: plainEntries(ids...), other: plainEntries("z")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,7 +216,7 @@ func TestBuildTaskFeeds(t *testing.T) {
 	if ready, err := store.TaskFeedsReady(ctx); err != nil || ready {
 		t.Fatalf("ready before the build: %v %v", ready, err)
 	}
-	if err := store.AppendTaskFeeds(ctx, map[string][]string{"u3": {"t4"}}); err != nil { // a writer, meanwhile
+	if err := store.AppendTaskFeeds(ctx, map[string][]backend.TaskFeedEntry{"u3": plainEntries("t4")}); err != nil { // a writer, meanwhile
 		t.Fatal(err)
 	}
 	n, err := store.BuildTaskFeeds(ctx)
@@ -246,5 +247,63 @@ func TestBuildTaskFeeds(t *testing.T) {
 	}
 	if got := ids("u1"); len(got) != 2 {
 		t.Fatalf("the second build appended: %v", got)
+	}
+}
+
+// plainEntries are feed entries naming no version, as before versions.
+func plainEntries(ids ...string) []backend.TaskFeedEntry {
+	out := make([]backend.TaskFeedEntry, len(ids))
+	for i, id := range ids {
+		out[i] = backend.TaskFeedEntry{TaskID: id}
+	}
+	return out
+}
+
+// TestTaskFeedVersions: entries keep the version they name through a
+// store round trip (a bare id from before versions reads as 0), and
+// compaction keeps for each task what backend.MinVersions asks of all its
+// entries — the highest version, even when racing writers appended a
+// lower one last, and 0 when the last entry named none.
+func TestTaskFeedVersions(t *testing.T) {
+	db := storagetest.Mongo(t)
+	store := db.TaskFeeds()
+	ctx := t.Context()
+	const user = "u1"
+	in := []backend.TaskFeedEntry{
+		{TaskID: "a", Version: 1}, {TaskID: "b", Version: 2}, {TaskID: "a", Version: 3}, {TaskID: "a", Version: 2}, // a: 3 then a late 2
+		{TaskID: "c", Version: 4}, {TaskID: "c"}, // c: last names none
+		{TaskID: "d", Version: 12345678901},
+	}
+	if err := store.AppendTaskFeeds(ctx, map[string][]backend.TaskFeedEntry{user: in}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := store.TaskFeed(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range f.Entries {
+		want := in[i]
+		want.Pos = int64(i + 1)
+		if e != want {
+			t.Fatalf("entry %d read back as %+v, want %+v", i, e, want)
+		}
+	}
+	wantMin := map[string]int64{"a": 3, "b": 2, "c": 0, "d": 12345678901}
+	if got := backend.MinVersions(f.Entries); !maps.Equal(got, wantMin) {
+		t.Fatalf("MinVersions %v, want %v", got, wantMin)
+	}
+	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || !ok {
+		t.Fatalf("compaction: %v %v", ok, err)
+	}
+	after, err := store.TaskFeed(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []backend.TaskFeedEntry{{Pos: 2, TaskID: "b", Version: 2}, {Pos: 4, TaskID: "a", Version: 3}, {Pos: 6, TaskID: "c"}, {Pos: 7, TaskID: "d", Version: 12345678901}}
+	if !slices.Equal(after.Entries, want) {
+		t.Fatalf("compacted %v, want %v", after.Entries, want)
+	}
+	if got := backend.MinVersions(after.Entries); !maps.Equal(got, wantMin) {
+		t.Fatalf("MinVersions after compaction %v, want %v", got, wantMin)
 	}
 }

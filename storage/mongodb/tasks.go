@@ -258,6 +258,22 @@ func (s *TaskStore) InsertTasks(ctx context.Context, ts []*backend.Task) ([]stri
 	return insertNew(ctx, s.coll(), ids, docs)
 }
 
+// StoredCopy implements tasks.StoredCopier: t as a read of what
+// UpdateTask or InsertTasks stored of it returns — through the same
+// model and BSON encoding, so times come back to the millisecond, in UTC,
+// exactly as from the store — with nothing read.
+func (s *TaskStore) StoredCopy(t *backend.Task) (*backend.Task, error) {
+	raw, err := bson.Marshal(toTaskModel(t))
+	if err != nil {
+		return nil, err
+	}
+	var m taskModel
+	if err := bson.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m.domain(), nil
+}
+
 // FindTaskByID implements backend.TaskStore.
 func (s *TaskStore) FindTaskByID(ctx context.Context, id string) (*backend.Task, error) {
 	var m taskModel
