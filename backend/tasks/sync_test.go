@@ -562,7 +562,8 @@ func (c *countingTasks) FindTasksByIDs(ctx context.Context, ids []string) ([]*ba
 // task once and then holds it; when a task changes elsewhere (a cancel
 // on the first instance), the other instance's next sync reads that task
 // again — the feed names the newer version — and only that one, and every
-// answer is what the store holds, field for field. A feed entry that
+// answer is what the store holds, field for field. An instance that
+// warmed its cache at start reads only the task no longer open. A feed entry that
 // names no version (written before versions) is always read from the
 // store.
 func TestSyncFromHeldTasks(t *testing.T) {
@@ -630,6 +631,19 @@ func TestSyncFromHeldTasks(t *testing.T) {
 	}
 	if n := there.read.Load(); n != int64(len(mine))+1 {
 		t.Fatalf("a first sync after the delta read %d tasks again", n-int64(len(mine))-1)
+	}
+
+	// An instance started now warms its cache with the open tasks, as
+	// the server does: its first sync reads only the cancelled one.
+	warmed := &countingTasks{TaskStore: sw.db.Tasks()}
+	started := &tasks.Service{Tasks: warmed, Feeds: sw.db.TaskFeeds(), Inbox: sw.db.Notifications()}
+	if err := started.WarmCache(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := started.Sync(ctx, ""); err != nil || !slices.Equal(ids(page.Tasks), mine) {
+		t.Fatalf("a warmed instance's first sync: %v %v, want %v", ids(page.Tasks), err, mine)
+	} else if n := warmed.read.Load(); n != 1 {
+		t.Fatalf("a warmed instance's first sync read %d tasks, want 1 (the cancelled one)", n)
 	}
 
 	// An entry of a version from before versions: read every time.

@@ -115,3 +115,26 @@ func (s *Service) tasksAtLeast(ctx context.Context, ids []string, min map[string
 	s.cache.put(s.cacheMax(), read...)
 	return append(out, read...), nil
 }
+
+// WarmCache reads the open tasks (not yet published or cancelled: those
+// phones sync) into the instance's cache, up to its bound, so that the
+// syncs after a start answer from memory too. The server runs it once at
+// start; a task read here and changed before a sync is read again then
+// (the feed names the newer version).
+func (s *Service) WarmCache(ctx context.Context) error {
+	limit := s.cacheMax()
+	f := backend.TaskFilter{Open: true, Limit: min(backend.TaskMaxLimit, max(limit, 0)), NoTotal: true}
+	for held := 0; held < limit; {
+		list, _, err := s.Tasks.FindTasks(ctx, f)
+		if err != nil {
+			return err
+		}
+		s.cache.put(limit, list...)
+		held += len(list)
+		if len(list) < f.Limit {
+			return nil
+		}
+		f.After = f.CursorOf(list[len(list)-1])
+	}
+	return nil
+}
