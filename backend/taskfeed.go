@@ -87,8 +87,12 @@ type TaskFeedStore interface {
 	// is only sent twice).
 	AppendTaskFeeds(ctx context.Context, feeds map[string][]TaskFeedEntry) error
 	// TaskFeed returns a user's feed (Len 0 and no entries when there is
-	// none).
-	TaskFeed(ctx context.Context, userID string) (*TaskFeed, error)
+	// none). It may answer from the instance's copy of the feeds, up to a
+	// second stale for writes through other instances (a sync's cursor
+	// then stands earlier: the next sync brings the rest), unless that
+	// copy holds fewer than atLeast entries (a cursor another instance
+	// handed out): then from the store.
+	TaskFeed(ctx context.Context, userID string, atLeast int64) (*TaskFeed, error)
 	// CompactTaskFeed drops the entries of f (the feed as read) that a
 	// later entry of the same task makes redundant (the one kept names
 	// the task's MinVersions), unless the feed was

@@ -73,7 +73,7 @@ func (s *Service) Sync(ctx context.Context, since string) (*SyncPage, error) {
 	// The feed is read first and once: whatever changes after it is
 	// appended after f.Len and comes in the next delta, even if the task
 	// fetched below already shows it.
-	f, err := s.Feeds.TaskFeed(ctx, user)
+	f, err := s.Feeds.TaskFeed(ctx, user, after)
 	if err != nil {
 		return nil, err
 	}

@@ -311,7 +311,7 @@ func TestSyncPagesAndCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%97 == 0 {
-			f, err := feeds.TaskFeed(t.Context(), user)
+			f, err := feeds.TaskFeed(t.Context(), user, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +325,7 @@ func TestSyncPagesAndCompaction(t *testing.T) {
 	if got := p.held(); !slices.Equal(got, mine) {
 		t.Fatalf("held %v, want %v", got, mine)
 	}
-	f, err := feeds.TaskFeed(t.Context(), user)
+	f, err := feeds.TaskFeed(t.Context(), user, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +474,7 @@ func TestSyncBeforeTheFeedsAreBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	notifier.Feeds = feeds
-	if f, err := feeds.TaskFeed(t.Context(), going.UserID); err != nil || f.Len != 0 {
+	if f, err := feeds.TaskFeed(t.Context(), going.UserID, 0); err != nil || f.Len != 0 {
 		t.Fatalf("a feed before the build: %+v %v", f, err)
 	}
 

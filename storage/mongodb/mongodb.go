@@ -45,6 +45,7 @@ type DB struct {
 	client *mongo.Client
 	db     *mongo.Database
 	addr   string // the URI without credentials or options, for messages
+	feeds  *feedMirror // the task feeds as this instance last read them
 }
 
 // Open connects to MongoDB and pings it. It returns EINVALID when the options
@@ -67,7 +68,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, backend.Wrap(err, backend.EINVALID, "MongoDB connection string %s is invalid", addr)
 	}
-	db := &DB{client: client, db: client.Database(o.Database), addr: addr}
+	db := &DB{client: client, db: client.Database(o.Database), addr: addr, feeds: &feedMirror{}}
 	if err := db.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err

@@ -142,13 +142,18 @@ func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]
 		return nil
 	}
 	slices.Sort(buckets)
-	defer lockDocuments(s.coll(), buckets)() // FerretDB does not isolate updates: see lockDocument
+	if s.db.feeds != nil {
+		defer s.db.feeds.written() // even after an error: the write may have landed
+	}
+	unlock := lockDocuments(s.coll(), buckets) // FerretDB does not isolate updates: see lockDocument
 	for start := 0; start < len(buckets); start += updateChunk {
 		if err := s.appendBuckets(ctx, buckets[start:min(start+updateChunk, len(buckets))], byBucket); err != nil {
+			unlock()
 			return err
 		}
 	}
-	return nil
+	unlock()
+	return s.raiseHead(ctx, buckets)
 }
 
 // appendBuckets appends to the feeds of buckets in one command.
@@ -186,8 +191,13 @@ func (s *TaskFeedStore) appendBuckets(ctx context.Context, buckets []string, byB
 	}
 }
 
-// TaskFeed implements backend.TaskFeedStore.
-func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string) (*backend.TaskFeed, error) {
+// TaskFeed implements backend.TaskFeedStore: from the instance's copy of
+// the feeds when it is fresh and holds atLeast entries (feedmirror.go),
+// else by the bucket's _id.
+func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string, atLeast int64) (*backend.TaskFeed, error) {
+	if f, ok, err := s.mirrored(ctx, userID, atLeast); err != nil || ok {
+		return f, err
+	}
 	key := feedKey(userID)
 	var b struct {
 		Users map[string]taskFeedModel `bson:"users"`
@@ -221,14 +231,21 @@ func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed
 		old[i], pos[i] = encodeFeedEntry(e), e.Pos
 	}
 	bucket, key := feedBucket(f.UserID), "users."+feedKey(f.UserID)
-	defer lockDocument(s.coll(), bucket)()
+	if s.db.feeds != nil {
+		defer s.db.feeds.written()
+	}
+	unlock := lockDocument(s.coll(), bucket)
 	res, err := s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: bucket}, {Key: key + ".n", Value: f.Len}}, bson.D{{Key: "$set", Value: bson.D{
 		{Key: key + ".old", Value: old}, {Key: key + ".old_pos", Value: pos}, {Key: key + ".ids", Value: []string{}}, {Key: key + ".base", Value: f.Len},
 	}}})
+	unlock()
 	if err != nil {
 		return false, translate(err)
 	}
-	return res.ModifiedCount == 1, nil
+	if res.ModifiedCount != 1 {
+		return false, nil
+	}
+	return true, s.raiseHead(ctx, []string{bucket})
 }
 
 // compactEntries keeps the last entry of each task, in position order,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
 )
 
@@ -47,7 +48,7 @@ func TestTaskFeedConcurrentAppends(t *testing.T) {
 	}
 	want := int64(writers * calls * 2)
 	for _, u := range users {
-		f, err := store.TaskFeed(t.Context(), u)
+		f, err := store.TaskFeed(t.Context(), u, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func TestTaskFeedConcurrentAppends(t *testing.T) {
 		}
 	}
 	// A user with no feed has an empty one.
-	if f, err := store.TaskFeed(t.Context(), "nobody"); err != nil || f.Len != 0 || len(f.Entries) != 0 {
+	if f, err := store.TaskFeed(t.Context(), "nobody", 0); err != nil || f.Len != 0 || len(f.Entries) != 0 {
 		t.Fatalf("no feed: %+v %v", f, err)
 	}
 }
@@ -101,7 +102,7 @@ func TestTaskFeedAppendToManyUsers(t *testing.T) {
 	}
 	for _, i := range []int{0, 77, 149} {
 		u := fmt.Sprintf("u%03d", i)
-		f, err := store.TaskFeed(ctx, u)
+		f, err := store.TaskFeed(ctx, u, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func TestTaskFeedCompaction(t *testing.T) {
 	}
 	read := func() *backend.TaskFeed {
 		t.Helper()
-		f, err := store.TaskFeed(ctx, user)
+		f, err := store.TaskFeed(ctx, user, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +193,7 @@ func TestTaskFeedCompaction(t *testing.T) {
 	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || ok {
 		t.Fatalf("compaction of a compact feed: %v %v", ok, err)
 	}
-	if o, err := store.TaskFeed(ctx, other); err != nil || o.Len != 3 || len(o.Entries) != 3 || o.Entries[2] != (backend.TaskFeedEntry{Pos: 3, TaskID: "z"}) {
+	if o, err := store.TaskFeed(ctx, other, 0); err != nil || o.Len != 3 || len(o.Entries) != 3 || o.Entries[2] != (backend.TaskFeedEntry{Pos: 3, TaskID: "z"}) {
 		t.Fatalf("the other user's feed: %+v %v", o, err)
 	}
 }
@@ -224,7 +225,7 @@ func TestBuildTaskFeeds(t *testing.T) {
 		t.Fatalf("build: %d %v, want 4 entries", n, err)
 	}
 	ids := func(u string) []string {
-		f, err := store.TaskFeed(ctx, u)
+		f, err := store.TaskFeed(ctx, u, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +278,7 @@ func TestTaskFeedVersions(t *testing.T) {
 	if err := store.AppendTaskFeeds(ctx, map[string][]backend.TaskFeedEntry{user: in}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := store.TaskFeed(ctx, user)
+	f, err := store.TaskFeed(ctx, user, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +296,7 @@ func TestTaskFeedVersions(t *testing.T) {
 	if ok, err := store.CompactTaskFeed(ctx, f); err != nil || !ok {
 		t.Fatalf("compaction: %v %v", ok, err)
 	}
-	after, err := store.TaskFeed(ctx, user)
+	after, err := store.TaskFeed(ctx, user, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,5 +306,86 @@ func TestTaskFeedVersions(t *testing.T) {
 	}
 	if got := backend.MinVersions(after.Entries); !maps.Equal(got, wantMin) {
 		t.Fatalf("MinVersions after compaction %v, want %v", got, wantMin)
+	}
+}
+
+// TestTaskFeedMirror: two instances (two DBs on one database). Each
+// answers feeds from its copy: the instance that appended shows the
+// append at once; the other shows its copy — up to a second stale, never
+// beyond — unless asked for at least more entries than it holds (a
+// cursor the first handed out), which it then reads from the store; after
+// the interval it shows the append, and a compaction, by itself.
+func TestTaskFeedMirror(t *testing.T) {
+	a := storagetest.Mongo(t)
+	ctx := t.Context()
+	b, err := mongodb.Open(ctx, mongodb.Options{URI: storagetest.Config(t).MongoURI, Database: a.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close(context.WithoutCancel(ctx)) }()
+	here, there := a.TaskFeeds(), b.TaskFeeds()
+	const user = "u1"
+	add := func(ids ...string) {
+		t.Helper()
+		if err := here.AppendTaskFeeds(ctx, map[string][]backend.TaskFeedEntry{user: plainEntries(ids...), "u2": plainEntries("z")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	length := func(s *mongodb.TaskFeedStore, atLeast int64) int64 {
+		t.Helper()
+		f, err := s.TaskFeed(ctx, user, atLeast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Len
+	}
+	add("a")
+	if n := length(here, 0); n != 1 {
+		t.Fatalf("the appending instance: len %d, want 1", n)
+	}
+	read := time.Now()
+	if n := length(there, 0); n != 1 {
+		t.Fatalf("the other instance's first read: len %d, want 1", n)
+	}
+	add("b", "a")
+	if n := length(here, 0); n != 3 {
+		t.Fatalf("the appending instance after its append: len %d, want 3", n)
+	}
+	n := length(there, 0)
+	if time.Since(read) < time.Second && n != 1 {
+		t.Fatalf("the other instance within a second of its read: len %d, want its copy's 1", n)
+	} else if n != 1 && n != 3 {
+		t.Fatalf("the other instance: len %d, want 1 or 3", n)
+	}
+	if n := length(there, 3); n != 3 {
+		t.Fatalf("the other instance asked for at least 3: len %d", n)
+	}
+	fresh := func(want int64, entries int) {
+		t.Helper()
+		err := storagetest.Eventually(ctx, 5*time.Second, func(ctx context.Context) error {
+			f, err := there.TaskFeed(ctx, user, 0)
+			if err == nil && (f.Len != want || len(f.Entries) != entries) {
+				err = fmt.Errorf("len %d with %d entries", f.Len, len(f.Entries))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("the other instance never showed len %d with %d entries: %v", want, entries, err)
+		}
+	}
+	fresh(3, 3)
+	f, err := here.TaskFeed(ctx, user, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := here.CompactTaskFeed(ctx, f); err != nil || !ok {
+		t.Fatalf("compaction: %v %v", ok, err)
+	}
+	if f, err := here.TaskFeed(ctx, user, 0); err != nil || len(f.Entries) != 2 {
+		t.Fatalf("the compacting instance: %+v %v, want 2 entries", f, err)
+	}
+	fresh(3, 2)
+	if f, err := there.TaskFeed(ctx, "u2", 0); err != nil || f.Len != 2 {
+		t.Fatalf("another user's feed: %+v %v", f, err)
 	}
 }
