@@ -44,7 +44,7 @@ type Options struct {
 type DB struct {
 	client *mongo.Client
 	db     *mongo.Database
-	addr   string // the URI without credentials or options, for messages
+	addr   string      // the URI without credentials or options, for messages
 	feeds  *feedMirror // the task feeds as this instance last read them
 }
 
