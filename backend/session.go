@@ -35,6 +35,24 @@ type RefreshTokenStore interface {
 	FamilyActive(ctx context.Context, familyID string) (bool, error)
 }
 
+// UserStamps count the changes of each user beside the sessions, so that
+// an instance may keep users in memory and still see every change at once
+// (auth.Service.Authenticate): a change makes its user's stamp odd, and
+// new, before it is stored (BeginUserChange) and even, and new, after
+// (EndUserChange). A copy of a user read after seeing the stamp even at e
+// is current for as long as the stamp is still e: a change begun since has
+// moved it. 0 is no stamp (nothing may be kept).
+type UserStamps interface {
+	BeginUserChange(ctx context.Context, userID string) error
+	EndUserChange(ctx context.Context, userID string) error
+	// SeedUserStamp gives a user who has no stamp an even one (at
+	// sign-in); it leaves a stamp that exists alone.
+	SeedUserStamp(ctx context.Context, userID string) error
+	// FamilyActiveStamp is RefreshTokenStore.FamilyActive and the user's
+	// stamp, in one round trip.
+	FamilyActiveStamp(ctx context.Context, familyID, userID string) (active bool, stamp int64, err error)
+}
+
 // Locker hands out leases so that one instance at a time runs a piece of
 // work, e.g. the draw of one plan.
 type Locker interface {

@@ -13,6 +13,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/accounts"
+	"suiji/backend/auth"
 	"suiji/backend/app"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
@@ -208,4 +209,11 @@ func decodeImport(t *testing.T, body []byte) importOutcome {
 		t.Fatalf("import answer %s is not the import shape: %v", body, err)
 	}
 	return out
+}
+
+// updateUser stores u as an administrator's change does: through the
+// stamped store (auth.StampedUsers), so that an instance keeping users in
+// memory sees the change at its next request.
+func (e *apiEnv) updateUser(ctx context.Context, u *backend.User) error {
+	return auth.StampedUsers{UserStore: e.db.Users(), Stamps: e.cache.Sessions()}.UpdateUser(ctx, u)
 }

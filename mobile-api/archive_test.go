@@ -211,7 +211,7 @@ func TestStatutoryDocumentsFromARealInspection(t *testing.T) {
 	}
 	outsider := env.users["leader"]
 	outsider.Roles, outsider.DepartmentID = []backend.Role{backend.RoleStaff}, w.Office.ID
-	if err := env.db.Users().UpdateUser(t.Context(), outsider); err != nil {
+	if err := env.updateUser(t.Context(), outsider); err != nil {
 		t.Fatal(err)
 	}
 	scenario{as: "leader", method: "GET", path: base + "/archive", wantStatus: 404}.run(t, env)

@@ -101,7 +101,7 @@ func BenchmarkScaleDraw(b *testing.B) {
 	for _, role := range []string{"staff", "coordinator", "leader"} {
 		u := env.users[role]
 		u.DepartmentID = w.Brigade.ID
-		if err := env.db.Users().UpdateUser(b.Context(), u); err != nil {
+		if err := env.updateUser(b.Context(), u); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -32,7 +32,7 @@ func newPlanWorld(t *testing.T, env *apiEnv, nEnterprises int) *planWorld {
 	for _, role := range []string{"staff", "coordinator", "leader"} {
 		u := env.users[role]
 		u.DepartmentID = w.Brigade.ID
-		if err := env.db.Users().UpdateUser(t.Context(), u); err != nil {
+		if err := env.updateUser(t.Context(), u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -380,7 +380,7 @@ func TestPlanBadInputAndAccess(t *testing.T) {
 	p := createReadyPlan(t, env, w.planBody("directed", `{"count":2}`))
 	other := env.users["staff"]
 	other.DepartmentID = w.Office.ID
-	if err := env.db.Users().UpdateUser(t.Context(), other); err != nil {
+	if err := env.updateUser(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
 	scenario{as: "staff", method: "GET", path: "/api/v1/plans/" + p.ID, wantStatus: 404, wantCode: backend.ENOTFOUND}.run(t, env)

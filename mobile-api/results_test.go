@@ -214,13 +214,13 @@ func TestResultLifecycle(t *testing.T) {
 	resultScenario("inspector", "POST", path+"/review", `{"decision":"approve","result":"no_problem"}`, 403, nil).run(t, env)
 	outsider := env.users["leader"]
 	outsider.Roles, outsider.DepartmentID = []backend.Role{backend.RoleStaff}, w.Office.ID
-	if err := env.db.Users().UpdateUser(ctx, outsider); err != nil {
+	if err := env.updateUser(ctx, outsider); err != nil {
 		t.Fatal(err)
 	}
 	resultScenario("leader", "POST", path+"/review", `{"decision":"approve","result":"no_problem"}`, 404, nil).run(t, env)
 	member := w.inspectors[task.Members[1].BadgeNo]
 	member.Roles, member.DepartmentID = []backend.Role{backend.RoleInspector, backend.RoleStaff}, w.Brigade.ID
-	if err := env.db.Users().UpdateUser(ctx, member); err != nil {
+	if err := env.updateUser(ctx, member); err != nil {
 		t.Fatal(err)
 	}
 	scenario{token: env.loginAs(t, member), method: "POST", path: path + "/review", body: `{"decision":"approve","result":"no_problem"}`,

@@ -373,7 +373,7 @@ func TestStatisticsEqualIndependentFigures(t *testing.T) {
 	// Staff: their own department by default, another one refused.
 	staff := env.users["staff"]
 	staff.DepartmentID = s.deptB
-	if err := env.db.Users().UpdateUser(context.Background(), staff); err != nil {
+	if err := env.updateUser(context.Background(), staff); err != nil {
 		t.Fatal(err)
 	}
 	own := get("staff", "")

@@ -210,7 +210,7 @@ func TestDispatchCreatesTasksOnceAndLocksTheDraw(t *testing.T) {
 	// Staff of another department get 404 on the task and see none listed.
 	other := env.users["leader"]
 	other.Roles, other.DepartmentID = []backend.Role{backend.RoleStaff}, w.Office.ID
-	if err := env.db.Users().UpdateUser(t.Context(), other); err != nil {
+	if err := env.updateUser(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
 	scenario{as: "leader", method: "GET", path: "/api/v1/tasks/" + task.ID, wantStatus: 404, wantCode: backend.ENOTFOUND}.run(t, env)

@@ -32,6 +32,10 @@ const (
 type Service struct {
 	Users    backend.UserStore
 	Sessions backend.RefreshTokenStore
+	// Stamps, when set, let Authenticate answer from the users it keeps
+	// in memory (users.go); the store that changes users must then be
+	// StampedUsers over the same stamps.
+	Stamps backend.UserStamps
 	// Passwords checks passwords, counted by the login throttle and
 	// bounded in argon2id work (NewPasswords).
 	Passwords *Passwords
@@ -42,6 +46,8 @@ type Service struct {
 	AccessTTL    time.Duration
 	RefreshTTL   time.Duration
 	RefreshGrace time.Duration
+
+	users userCache // the users Authenticate read, by stamp
 }
 
 // Session is what a successful sign-in or refresh returns.
@@ -87,6 +93,13 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (*Se
 	refresh := newRefreshToken(familyID)
 	if err := s.Sessions.CreateFamily(ctx, familyID, u.ID, hashToken(refresh), s.RefreshTTL); err != nil {
 		return nil, err
+	}
+	if s.Stamps != nil {
+		// So that instances may keep this user in memory from now on
+		// (a user never changed since the stamps came has none).
+		if err := s.Stamps.SeedUserStamp(ctx, u.ID); err != nil {
+			return nil, err
+		}
 	}
 	ctx = backend.WithActor(ctx, actorOf(u, ip, familyID))
 	if err := s.Audit.Record(ctx, "auth.login", "session", familyID, nil, map[string]string{"user_id": u.ID}); err != nil {
@@ -145,21 +158,29 @@ func (s *Service) Logout(ctx context.Context) error {
 }
 
 // Authenticate turns a bearer access token into the acting user. The user is
-// read on every request, so a disabled account, a changed role or a revoked
-// session takes effect at once. EUNAUTHORIZED for any bad token.
+// read on every request — from the store, or from the instance's memory
+// when their stamp says no change began since it was read there (users.go)
+// — so a disabled account, a changed role or a revoked session takes
+// effect at once. EUNAUTHORIZED for any bad token.
 func (s *Service) Authenticate(ctx context.Context, token, ip string) (*backend.Actor, error) {
 	claims, err := s.parseAccess(token, s.Now())
 	if err != nil {
 		return nil, err
 	}
-	active, err := s.Sessions.FamilyActive(ctx, claims.FamilyID)
+	var active bool
+	var stamp int64
+	if s.Stamps != nil {
+		active, stamp, err = s.Stamps.FamilyActiveStamp(ctx, claims.FamilyID, claims.Subject)
+	} else {
+		active, err = s.Sessions.FamilyActive(ctx, claims.FamilyID)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !active {
 		return nil, backend.Errorf(backend.EUNAUTHORIZED, "session revoked; sign in again")
 	}
-	u, err := s.Users.FindUserByID(ctx, claims.Subject)
+	u, err := s.user(ctx, claims.Subject, stamp)
 	if backend.ErrorCode(err) == backend.ENOTFOUND || (err == nil && u.Disabled) {
 		return nil, backend.Errorf(backend.EUNAUTHORIZED, "account disabled or removed")
 	} else if err != nil {

@@ -155,3 +155,60 @@ func (s *Sessions) FamilyActive(ctx context.Context, familyID string) (bool, err
 	}
 	return revoked == "0", nil
 }
+
+// stampKey is a user's change stamp (backend.UserStamps), kept without
+// expiry: one small key per user.
+func (s *Sessions) stampKey(userID string) string { return s.c.Key("session", "stamp", userID) }
+
+var _ backend.UserStamps = (*Sessions)(nil)
+
+// stampScript moves a stamp on by one or two, to the parity ARGV[1] asks
+// for (1 odd, 0 even): always a new value, never the old parity's.
+var stampScript = redis.NewScript(`
+local v = redis.call('INCR', KEYS[1])
+if v % 2 ~= tonumber(ARGV[1]) then v = redis.call('INCR', KEYS[1]) end
+return v`)
+
+// BeginUserChange implements backend.UserStamps.
+func (s *Sessions) BeginUserChange(ctx context.Context, userID string) error {
+	return translate(stampScript.Run(ctx, s.c.client, []string{s.stampKey(userID)}, 1).Err())
+}
+
+// EndUserChange implements backend.UserStamps.
+func (s *Sessions) EndUserChange(ctx context.Context, userID string) error {
+	return translate(stampScript.Run(ctx, s.c.client, []string{s.stampKey(userID)}, 0).Err())
+}
+
+// SeedUserStamp implements backend.UserStamps.
+func (s *Sessions) SeedUserStamp(ctx context.Context, userID string) error {
+	return translate(s.c.client.SetNX(ctx, s.stampKey(userID), 2, 0).Err())
+}
+
+// FamilyActiveStamp implements backend.UserStamps: two reads in one
+// pipeline (on a Cluster the keys may live on two nodes; the reads need
+// not be atomic together).
+func (s *Sessions) FamilyActiveStamp(ctx context.Context, familyID, userID string) (bool, int64, error) {
+	var revoked *redis.StringCmd
+	var stamp *redis.StringCmd
+	_, err := s.c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		revoked = p.HGet(ctx, s.familyKey(familyID), "revoked")
+		stamp = p.Get(ctx, s.stampKey(userID))
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return false, 0, translate(err)
+	}
+	r, err := revoked.Result()
+	if err == redis.Nil {
+		return false, 0, nil
+	} else if err != nil {
+		return false, 0, translate(err)
+	}
+	n, err := stamp.Int64()
+	if err == redis.Nil {
+		n = 0
+	} else if err != nil {
+		return false, 0, translate(err)
+	}
+	return r == "0", n, nil
+}

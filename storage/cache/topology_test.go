@@ -136,6 +136,7 @@ func TestClusterEveryStoreWorks(t *testing.T) {
 			t.Errorf("family %d active = %v, %v after RevokeUser", i, active, err)
 		}
 	}
+	checkUserStamps(t, s) // a family and a user's stamp in two slots, read in one pipeline
 
 	// Login throttle: a pair's counter, lock and lock count share a slot;
 	// the address's counter lives elsewhere.

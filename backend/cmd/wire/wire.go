@@ -157,6 +157,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		Auth: &auth.Service{
 			Users:        db.Users(),
 			Sessions:     sessions,
+			Stamps:       sessions, // users in memory: users change through StampedUsers below
 			Passwords:    passwords,
 			Audit:        recorder,
 			Key:          []byte(cfg.JWTKey),
@@ -166,7 +167,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			RefreshGrace: auth.DefaultRefreshGrace,
 		},
 		Accounts: &accounts.Service{
-			Users: db.Users(), Devices: db.Devices(), Sessions: sessions, Passwords: passwords, Audit: recorder, Now: now,
+			Users: auth.StampedUsers{UserStore: db.Users(), Stamps: sessions}, Devices: db.Devices(), Sessions: sessions, Passwords: passwords, Audit: recorder, Now: now,
 		},
 		Audit:       db.AuditEvents(),
 		Recorder:    recorder,
