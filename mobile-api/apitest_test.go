@@ -13,8 +13,8 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/accounts"
-	"suiji/backend/auth"
 	"suiji/backend/app"
+	"suiji/backend/auth"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
 	"suiji/storage/cache"
