@@ -125,6 +125,9 @@ type InspectorFilter struct {
 	After     Cursor // keyset position (see Cursor)
 	Offset    int    // at most MaxOffset; use After beyond
 	Limit     int    // 0 for no limit
+	// NoTotal leaves the total out (0) for a caller that ignores it: on
+	// FerretDB counting is a scan of its own.
+	NoTotal bool
 }
 
 // CursorOf is the cursor that continues a listing after in: by badge

@@ -43,6 +43,7 @@ import (
 	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -121,14 +122,18 @@ func (s *Service) logger() *slog.Logger {
 // PushEnabled reports whether alerts are pushed (a sender is configured).
 func (s *Service) PushEnabled() bool { return s.Push != nil }
 
-// Notify records entries, a batch of backend.PushBatchSize at a time:
-// when push is on, the batch's alerts (entries not Silent) go first into
-// the push outbox; then every entry is written to its user's stream (the
-// inbox) and announced on the bus; then the outbox batch is marked ready
-// and this instance's pusher is woken — it sends the first batch while
-// the next is written. Entries and batches whose IDs are stored already
-// are left as they are, so repeating a call after a crash writes nothing
-// twice. A bus failure is logged, not returned: the entries are stored,
+// Notify records entries, up to NotifyChunk at a time: each entry about
+// a task is appended to its user's task feed; when push is on, the
+// alerts (entries not Silent) go into the push outbox, in batches of
+// backend.PushBatchSize; then every entry is written to its user's stream
+// (the inbox) and announced on the bus; then the outbox batches are
+// marked ready and this instance's pusher is woken. Each of these steps
+// is one call for the whole chunk, not one per outbox batch: on FerretDB
+// a feed append rewrites every feed bucket it touches, however little it
+// adds, and an inbox append first reads the stream for the entries it
+// holds already, so each call costs about as much again. Entries and
+// batches whose IDs are stored already are left as they are, so repeating
+// a call after a crash writes nothing twice. A bus failure is logged, not returned: the entries are stored,
 // and readers catch up from the store.
 func (s *Service) Notify(ctx context.Context, ns []*backend.Notification) error {
 	s.init()
@@ -138,13 +143,17 @@ func (s *Service) Notify(ctx context.Context, ns []*backend.Notification) error 
 			n.CreatedAt = now
 		}
 	}
-	for start := 0; start < len(ns); start += backend.PushBatchSize {
-		if err := s.notify(ctx, ns[start:min(start+backend.PushBatchSize, len(ns))], now); err != nil {
+	for start := 0; start < len(ns); start += NotifyChunk {
+		if err := s.notify(ctx, ns[start:min(start+NotifyChunk, len(ns))], now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// NotifyChunk is how many entries Notify writes at a time: a dispatch's
+// (two per task of a thousand-task draw) in one go.
+const NotifyChunk = 4 * backend.PushBatchSize
 
 func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now time.Time) error {
 	if err := s.appendFeeds(ctx, ns); err != nil {
@@ -156,10 +165,16 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 			alerts = append(alerts, n)
 		}
 	}
-	var batch *backend.PushBatch
-	if s.Push != nil && len(alerts) > 0 {
-		batch = newBatch(alerts, now)
-		if err := s.Outbox.AddPushBatches(ctx, []*backend.PushBatch{batch}); err != nil {
+	var batches []*backend.PushBatch
+	var parts [][]*backend.Notification
+	if s.Push != nil {
+		for start := 0; start < len(alerts); start += backend.PushBatchSize {
+			part := alerts[start:min(start+backend.PushBatchSize, len(alerts))]
+			batches, parts = append(batches, newBatch(part, now)), append(parts, part)
+		}
+	}
+	if len(batches) > 0 {
+		if err := s.Outbox.AddPushBatches(ctx, batches); err != nil {
 			return err
 		}
 	}
@@ -168,12 +183,16 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 		return err
 	}
 	s.publish(ctx, stored)
-	if batch == nil {
+	if len(batches) == 0 {
 		return nil
 	}
-	// From here the pusher may send the batch; before, only once the
+	// From here the pusher may send the batches; before, only once the
 	// writer is presumed dead (OrphanAfter).
-	if err := s.Outbox.MarkInboxWritten(ctx, []string{batch.ID}, now); err != nil {
+	ids := make([]string, len(batches))
+	for i, b := range batches {
+		ids[i] = b.ID
+	}
+	if err := s.Outbox.MarkInboxWritten(ctx, ids, now); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -182,7 +201,9 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 			delete(s.hot, id)
 		}
 	}
-	s.hot[batch.ID] = hotBatch{notes: alerts, at: now}
+	for i, b := range batches {
+		s.hot[b.ID] = hotBatch{notes: parts[i], at: now}
+	}
 	s.mu.Unlock()
 	s.Wake()
 	return nil
@@ -334,78 +355,95 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// PushPending claims one batch of the outbox, sends each of its entries
-// to every device of its user and settles the batch; it returns how many
-// alerts the batch held (0: nothing was due). A device whose token the
-// push service no longer knows is removed. 429 and 5xx answers are retried
-// with exponential backoff, honouring Retry-After, up to MaxAttempts; a
-// Retry-After beyond MaxRetryDelay gives up at once.
+// PushPending claims the batches of the outbox that are due, up to
+// ClaimBatches of them, sends each of their entries to every device of
+// its user and settles each batch; it returns how many alerts the batches
+// held (0: nothing was due). The batches of one call — a dispatch writes
+// two — are sent together, from one pool of Concurrency sends, so that
+// claiming and settling one does not hold up sending the others. A device
+// whose token the push service no longer knows is removed. 429 and 5xx
+// answers are retried with exponential backoff, honouring Retry-After, up
+// to MaxAttempts; a Retry-After beyond MaxRetryDelay gives up at once.
 func (s *Service) PushPending(ctx context.Context) (int, error) {
 	if s.Push == nil {
 		return 0, nil
 	}
 	s.init()
 	now := s.Now().UTC()
-	batch, err := s.Outbox.ClaimPushBatch(ctx, s.claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
-	if err != nil || batch == nil {
-		return 0, err
+	type claimedBatch struct {
+		batch  *backend.PushBatch
+		notes  []*backend.Notification
+		failed bool // some device ran out of attempts
 	}
-	claimed, err := s.contents(ctx, batch)
-	if err != nil {
-		return 0, err
-	}
-	if len(claimed) < len(batch.NotificationIDs) {
-		// The writer died before all its entries reached the inbox: wait
-		// for its request to be repeated (which completes the inbox), or
-		// give up after AbandonAfter. Nothing is sent in part.
-		state, next := backend.PushPending, now.Add(s.orphanAfter())
-		if now.Sub(batch.CreatedAt) > s.abandonAfter() {
-			state = backend.PushAbandoned
+	var work []*claimedBatch
+	alerts := 0
+	for len(work) < ClaimBatches {
+		batch, err := s.Outbox.ClaimPushBatch(ctx, s.claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
+		if err != nil && len(work) == 0 {
+			return alerts, err
 		}
-		return len(batch.NotificationIDs), s.Outbox.SettlePushBatch(ctx, batch.ID, s.claim, state, next)
-	}
-
-	users := map[string]bool{}
-	var userIDs []string
-	for _, n := range claimed {
-		if !users[n.UserID] {
-			users[n.UserID] = true
-			userIDs = append(userIDs, n.UserID)
+		if err != nil || batch == nil {
+			break // send what is claimed
 		}
+		claimed, err := s.contents(ctx, batch)
+		if err != nil {
+			return alerts, err
+		}
+		alerts += len(batch.NotificationIDs)
+		if len(claimed) < len(batch.NotificationIDs) {
+			// The writer died before all its entries reached the inbox:
+			// wait for its request to be repeated (which completes the
+			// inbox), or give up after AbandonAfter. Nothing is sent in
+			// part.
+			state, next := backend.PushPending, now.Add(s.orphanAfter())
+			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
+				state = backend.PushAbandoned
+			}
+			if err := s.Outbox.SettlePushBatch(ctx, batch.ID, s.claim, state, next); err != nil {
+				return alerts, err
+			}
+			continue
+		}
+		work = append(work, &claimedBatch{batch: batch, notes: claimed})
 	}
-	devices, err := s.Devices.FindDevicesByUsers(ctx, userIDs)
+	if len(work) == 0 {
+		return alerts, nil
+	}
+	var all []*backend.Notification
+	for _, w := range work {
+		all = append(all, w.notes...)
+	}
+	// The devices as registered now, when the alerts are sent.
+	byUser, err := s.devicesOf(ctx, all)
 	if err != nil {
-		return 0, err
-	}
-	byUser := map[string][]*backend.Device{}
-	for _, d := range devices {
-		byUser[d.UserID] = append(byUser[d.UserID], d)
+		return alerts, err
 	}
 
 	var mu sync.Mutex
-	failed := false // some device ran out of attempts
 	pruned := map[string]*backend.Device{}
 	sem := make(chan struct{}, s.concurrency())
 	var wg sync.WaitGroup
-	for _, n := range claimed {
-		for _, d := range byUser[n.UserID] {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				outcome := s.send(ctx, n, d)
-				telemetry.PushSent(outcome.String())
-				switch outcome {
-				case sendGone:
-					mu.Lock()
-					pruned[d.ID] = d
-					mu.Unlock()
-				case sendGaveUp:
-					mu.Lock()
-					failed = true
-					mu.Unlock()
-				}
-			}()
+	for _, w := range work {
+		for _, n := range w.notes {
+			for _, d := range byUser[n.UserID] {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					outcome := s.send(ctx, n, d)
+					telemetry.PushSent(outcome.String())
+					switch outcome {
+					case sendGone:
+						mu.Lock()
+						pruned[d.ID] = d
+						mu.Unlock()
+					case sendGaveUp:
+						mu.Lock()
+						w.failed = true
+						mu.Unlock()
+					}
+				}()
+			}
 		}
 	}
 	wg.Wait()
@@ -413,12 +451,20 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	for _, d := range pruned {
 		s.prune(ctx, d)
 	}
-	state := backend.PushDone
-	if failed {
-		state = backend.PushFailed
+	var errs []error
+	for _, w := range work {
+		state := backend.PushDone
+		if w.failed {
+			state = backend.PushFailed
+		}
+		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, s.claim, state, time.Time{}))
 	}
-	return len(claimed), s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), batch.ID, s.claim, state, time.Time{})
+	return alerts, errors.Join(errs...)
 }
+
+// ClaimBatches is the most outbox batches one PushPending claims and
+// sends together.
+const ClaimBatches = 4
 
 // contents returns a claimed batch's entries: from memory when this
 // instance wrote it, else from the inbox (only those stored there).
@@ -431,6 +477,27 @@ func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backen
 		return h.notes, nil
 	}
 	return s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
+}
+
+// devicesOf returns the registered devices of the users of ns, by user.
+func (s *Service) devicesOf(ctx context.Context, ns []*backend.Notification) (map[string][]*backend.Device, error) {
+	users := map[string]bool{}
+	var userIDs []string
+	for _, n := range ns {
+		if !users[n.UserID] {
+			users[n.UserID] = true
+			userIDs = append(userIDs, n.UserID)
+		}
+	}
+	devices, err := s.Devices.FindDevicesByUsers(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	byUser := make(map[string][]*backend.Device, len(userIDs))
+	for _, d := range devices {
+		byUser[d.UserID] = append(byUser[d.UserID], d)
+	}
+	return byUser, nil
 }
 
 type sendOutcome int

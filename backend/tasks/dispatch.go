@@ -15,10 +15,6 @@ import (
 // takes) without extending it.
 const LockTTL = 60 * time.Second
 
-// DispatchChunk is how many tasks a dispatch writes (and notifies) at a
-// time.
-const DispatchChunk = 500
-
 // Dispatched is the outcome of a dispatch.
 type Dispatched struct {
 	Plan    *backend.Plan
@@ -103,26 +99,23 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 				return err
 			}
 		}
-		// A chunk at a time, so that the first groups' phones ring while
-		// the later tasks are still being written. Notifications carry no
+		// The tasks in one insert, then their alerts in one Notify: on
+		// FerretDB each call of the notifier pays for the feed buckets and
+		// the inbox stream it reads and rewrites, whatever it carries, so
+		// writing the draw in chunks — to ring the first groups' phones
+		// sooner — costs more than it overlaps. Notifications carry no
 		// audit event (ctx, not wctx).
-		for start := 0; start < len(tasks); start += DispatchChunk {
-			chunk := tasks[start:min(start+DispatchChunk, len(tasks))]
-			ids, err := s.Tasks.InsertTasks(wctx, chunk)
-			if err != nil {
-				return err
-			}
-			created = append(created, ids...)
-			s.rememberCreated(chunk, ids)
-			var notes []*backend.Notification
-			for _, t := range chunk {
-				notes = append(notes, assignmentNotes(t)...)
-			}
-			if err := s.Notifier.Notify(ctx, notes); err != nil {
-				return err
-			}
+		ids, err := s.Tasks.InsertTasks(wctx, tasks)
+		if err != nil {
+			return err
 		}
-		return nil
+		created = ids
+		s.rememberCreated(tasks, ids)
+		var notes []*backend.Notification
+		for _, t := range tasks {
+			notes = append(notes, assignmentNotes(t)...)
+		}
+		return s.Notifier.Notify(ctx, notes)
 	})
 	if err != nil {
 		return nil, err
@@ -148,25 +141,36 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 	for i, sel := range d.Record.Selections {
 		usccs[i] = sel.USCC
 	}
-	ents, err := s.Enterprises.FindEnterprisesByUSCC(ctx, usccs)
+	// The three reads are independent: the enterprises (the longest, a
+	// scan on FerretDB) are read beside the roster and the items.
+	var (
+		ents   []*backend.Enterprise
+		entErr error
+		read   = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		ents, entErr = s.Enterprises.FindEnterprisesByUSCC(ctx, usccs)
+	}()
+	roster, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{NoTotal: true})
+	var items []backend.TaskItem
+	if err == nil {
+		items, err = s.taskItems(ctx, p.ItemIDs)
+	}
+	<-read
 	if err != nil {
 		return nil, err
+	}
+	if entErr != nil {
+		return nil, entErr
 	}
 	byUSCC := make(map[string]*backend.Enterprise, len(ents))
 	for _, e := range ents {
 		byUSCC[e.USCC] = e
 	}
-	roster, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
-	if err != nil {
-		return nil, err
-	}
 	byBadge := make(map[string]*backend.Inspector, len(roster))
 	for _, in := range roster {
 		byBadge[in.BadgeNo] = in
-	}
-	items, err := s.taskItems(ctx, p.ItemIDs)
-	if err != nil {
-		return nil, err
 	}
 
 	now := s.Now().UTC()

@@ -166,8 +166,8 @@ func (s *InspectorStore) FindInspectors(ctx context.Context, f backend.Inspector
 	if err != nil {
 		return nil, 0, err
 	}
-	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: sort, after: after, offset: f.Offset, limit: f.Limit},
-		(*inspectorModel).domain)
+	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: sort, after: after, offset: f.Offset, limit: f.Limit,
+		noTotal: f.NoTotal}, (*inspectorModel).domain)
 }
 
 // UpdateInspector implements backend.InspectorStore. The replace matches
