@@ -385,7 +385,7 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 		if err != nil || batch == nil {
 			break // send what is claimed
 		}
-		claimed, err := s.contents(ctx, batch)
+		claimed, hot, err := s.contents(ctx, batch)
 		if err != nil {
 			return alerts, err
 		}
@@ -405,6 +405,11 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 			continue
 		}
 		work = append(work, &claimedBatch{batch: batch, notes: claimed})
+		if hot && !s.morehot() {
+			// The writer's batches are all claimed: no claim in vain
+			// before sending. Others' rows are the next call's.
+			break
+		}
 	}
 	if len(work) == 0 {
 		return alerts, nil
@@ -466,17 +471,26 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 // sends together.
 const ClaimBatches = 4
 
-// contents returns a claimed batch's entries: from memory when this
-// instance wrote it, else from the inbox (only those stored there).
-func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backend.Notification, error) {
+// contents returns a claimed batch's entries, and whether they came from
+// memory (this instance wrote the batch) rather than from the inbox (only
+// those stored there).
+func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backend.Notification, bool, error) {
 	s.mu.Lock()
 	h, ok := s.hot[b.ID]
 	delete(s.hot, b.ID)
 	s.mu.Unlock()
 	if ok {
-		return h.notes, nil
+		return h.notes, true, nil
 	}
-	return s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
+	ns, err := s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
+	return ns, false, err
+}
+
+// morehot reports whether batches this instance wrote wait to be claimed.
+func (s *Service) morehot() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.hot) > 0
 }
 
 // devicesOf returns the registered devices of the users of ns, by user.
