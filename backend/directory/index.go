@@ -111,6 +111,37 @@ func (s *Service) findEnterprises(ctx context.Context, f backend.EnterpriseFilte
 	return searchEnterprises(snap.Rows, f)
 }
 
+// EnterprisesByUSCC returns the enterprises with the given USCCs that the
+// directory holds (those it does not are left out, in no particular
+// order), from the index — current within IndexInterval, as a listing
+// is — or from the store above IndexMax. A dispatch copies them into its
+// tasks: on FerretDB v1 the store answers by reading and decoding every
+// enterprise. It returns copies, which the caller may change.
+func (s *Service) EnterprisesByUSCC(ctx context.Context, usccs []string) ([]*backend.Enterprise, error) {
+	snap, err := s.enterpriseSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if snap.TooMany {
+		return s.Enterprises.FindEnterprisesByUSCC(ctx, usccs)
+	}
+	rows := snap.Rows
+	out := make([]*backend.Enterprise, 0, len(usccs))
+	for _, u := range usccs {
+		i, _ := slices.BinarySearchFunc(rows, u, func(row indexedEnterprise, u string) int { return strings.Compare(row.e.USCC, u) })
+		for ; i < len(rows) && rows[i].e.USCC == u; i++ {
+			e := *rows[i].e
+			e.Categories, e.Flags = slices.Clone(e.Categories), slices.Clone(e.Flags)
+			if e.Location != nil {
+				loc := *e.Location
+				e.Location = &loc
+			}
+			out = append(out, &e)
+		}
+	}
+	return out, nil
+}
+
 // enterpriseSnapshot returns the index, current within IndexInterval and
 // with every write through s before the call.
 func (s *Service) enterpriseSnapshot(ctx context.Context) (*memindex.Snapshot[indexedEnterprise], error) {

@@ -141,8 +141,9 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 	for i, sel := range d.Record.Selections {
 		usccs[i] = sel.USCC
 	}
-	// The three reads are independent: the enterprises (the longest, a
-	// scan on FerretDB) are read beside the roster and the items.
+	// The three reads are independent: the enterprises (from the
+	// directory's index when there is one; from the store a scan on
+	// FerretDB) are read beside the roster and the items.
 	var (
 		ents   []*backend.Enterprise
 		entErr error
@@ -150,7 +151,11 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 	)
 	go func() {
 		defer close(read)
-		ents, entErr = s.Enterprises.FindEnterprisesByUSCC(ctx, usccs)
+		if s.Directory != nil {
+			ents, entErr = s.Directory.EnterprisesByUSCC(ctx, usccs)
+		} else {
+			ents, entErr = s.Enterprises.FindEnterprisesByUSCC(ctx, usccs)
+		}
 	}()
 	roster, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{NoTotal: true})
 	var items []backend.TaskItem

@@ -50,12 +50,21 @@ type Notifier interface {
 	Notify(ctx context.Context, ns []*backend.Notification) error
 }
 
+// EnterpriseLookup finds enterprises by USCC as the directory holds them
+// now (directory.Service, from its index in memory).
+type EnterpriseLookup interface {
+	EnterprisesByUSCC(ctx context.Context, usccs []string) ([]*backend.Enterprise, error)
+}
+
 // Service is the tasks use case.
 type Service struct {
 	Tasks       backend.TaskStore
 	Plans       backend.PlanStore
 	Draws       backend.DrawStore
 	Enterprises backend.EnterpriseStore
+	// Directory, when set, is where a dispatch reads the enterprises it
+	// copies into its tasks, rather than Enterprises.
+	Directory   EnterpriseLookup
 	Inspectors  backend.InspectorStore
 	Items       backend.ItemStore
 	Departments backend.DepartmentStore

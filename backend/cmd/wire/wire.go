@@ -150,6 +150,12 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		Store: db.Notifications(), Feeds: db.TaskFeeds(), Outbox: db.PushOutbox(), Bus: cache.NewEventBus(st.Cache), Devices: db.Devices(), Push: st.Push,
 		Audit: recorder, Now: now,
 	}
+	// Towns, departments and enterprises (art. 6, 7, 13, 16); its index of
+	// the enterprises also serves the dispatch's copies of them.
+	dir := &directory.Service{
+		Towns: db.Towns(), Departments: db.Departments(), Enterprises: db.Enterprises(),
+		Versions: db.Versions(), Audit: recorder, Now: now,
+	}
 	// One password checker for sign-ins and password changes: one throttle,
 	// one set of argon2id slots.
 	passwords := auth.NewPasswords(cache.NewLoginThrottle(st.Cache, cache.ThrottleOptions{}), 0)
@@ -173,10 +179,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		Recorder:    recorder,
 		Idempotency: cache.NewIdempotencyStore(st.Cache),
 		// Towns, departments and enterprises (art. 6, 7, 13, 16).
-		Directory: &directory.Service{
-			Towns: db.Towns(), Departments: db.Departments(), Enterprises: db.Enterprises(),
-			Versions: db.Versions(), Audit: recorder, Now: now,
-		},
+		Directory: dir,
 		// Inspectors and qualifications (art. 12, 15).
 		Roster: &roster.Service{
 			Inspectors: db.Inspectors(), Qualifications: db.Qualifications(), Users: db.Users(),
@@ -200,7 +203,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		PublicLimit: cache.NewRequestLimiter(st.Cache, "public", cache.PublicRequestLimit, cache.PublicRequestWindow),
 		// Dispatch, targeted tasks and deadlines (art. 2, 18, 21, 24, 27).
 		Tasks: &tasks.Service{
-			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(),
+			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(), Directory: dir,
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(), Users: db.Users(),
 			Calendar: db.Calendar(), Replacements: db.Replacements(), SeedKey: cfg.SeedKey, Rand: plans.NewRandReader(),
 			Findings: db.Findings(), NonCooperation: db.NonCooperation(), Evidence: db.Evidence(), Objects: evidence, Inbox: db.Notifications(), Feeds: db.TaskFeeds(),
