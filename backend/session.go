@@ -51,6 +51,9 @@ type UserStamps interface {
 	// FamilyActiveStamp is RefreshTokenStore.FamilyActive and the user's
 	// stamp, in one round trip.
 	FamilyActiveStamp(ctx context.Context, familyID, userID string) (active bool, stamp int64, err error)
+	// UserStampsOf returns the stamps of userIDs (those with none left
+	// out), in one round trip.
+	UserStampsOf(ctx context.Context, userIDs []string) (map[string]int64, error)
 }
 
 // Locker hands out leases so that one instance at a time runs a piece of

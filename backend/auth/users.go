@@ -20,14 +20,15 @@ import (
 // ending it) and no stamp keep nothing. Two changes of one user racing,
 // one ended and the other's writer dead after storing it, would leave an
 // even stamp over a copy from before the second: userCacheMaxAge bounds
-// that, and a Redis failover that loses a stamp's last moves, to a
-// minute.
+// that, and a Redis failover that loses a stamp's last moves, to five
+// minutes.
 
 const (
 	// userCacheMax bounds the users an instance keeps.
 	userCacheMax = 10000
-	// userCacheMaxAge is how long a copy may answer at most.
-	userCacheMaxAge = time.Minute
+	// userCacheMaxAge is how long a copy may answer at most: long enough
+	// that a phone syncing every 30 s is read from the store once in ten.
+	userCacheMaxAge = 5 * time.Minute
 )
 
 type userCache struct {
@@ -39,6 +40,54 @@ type cachedUser struct {
 	u     *backend.User
 	stamp int64
 	at    time.Time
+}
+
+// WarmUsers reads every user who has a stamp into memory, so that the
+// requests after a start answer from it too: the stamps first, then the
+// users (a change begun between the two has moved its user's stamp, so
+// that copy is never used). The server runs it once at start.
+func (s *Service) WarmUsers(ctx context.Context) error {
+	if s.Stamps == nil {
+		return nil
+	}
+	ids, err := s.allUsers(ctx, nil)
+	if err != nil {
+		return err
+	}
+	stamps, err := s.Stamps.UserStampsOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	_, err = s.allUsers(ctx, func(u *backend.User) {
+		if n := stamps[u.ID]; n > 0 && n%2 == 0 {
+			s.users.put(u, n)
+		}
+	})
+	return err
+}
+
+// allUsers lists the ids of every user, up to userCacheMax, calling fn
+// with each when it is set.
+func (s *Service) allUsers(ctx context.Context, fn func(*backend.User)) ([]string, error) {
+	var ids []string
+	f := backend.UserFilter{Limit: 500}
+	for len(ids) < userCacheMax {
+		list, _, err := s.Users.FindUsers(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range list {
+			ids = append(ids, u.ID)
+			if fn != nil {
+				fn(u)
+			}
+		}
+		if len(list) < f.Limit {
+			break
+		}
+		f.After = f.CursorOf(list[len(list)-1])
+	}
+	return ids, nil
 }
 
 // user returns the user id, from memory when stamp allows (see above),
@@ -57,19 +106,24 @@ func (s *Service) user(ctx context.Context, id string, stamp int64) (*backend.Us
 	if err != nil || !keep {
 		return u, err
 	}
-	s.users.mu.Lock()
-	defer s.users.mu.Unlock()
-	if s.users.m == nil {
-		s.users.m = map[string]cachedUser{}
+	s.users.put(u, stamp)
+	return u, nil
+}
+
+// put keeps u, read under stamp.
+func (c *userCache) put(u *backend.User, stamp int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedUser{}
 	}
-	for other := range s.users.m { // map order is random enough to choose what goes
-		if len(s.users.m) < userCacheMax {
+	for other := range c.m { // map order is random enough to choose what goes
+		if len(c.m) < userCacheMax {
 			break
 		}
-		delete(s.users.m, other)
+		delete(c.m, other)
 	}
-	s.users.m[id] = cachedUser{u: u, stamp: stamp, at: time.Now()}
-	return u, nil
+	c.m[u.ID] = cachedUser{u: u, stamp: stamp, at: time.Now()}
 }
 
 // StampedUsers is the user store through which users change when

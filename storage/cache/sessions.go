@@ -212,3 +212,30 @@ func (s *Sessions) FamilyActiveStamp(ctx context.Context, familyID, userID strin
 	}
 	return r == "0", n, nil
 }
+
+// UserStampsOf implements backend.UserStamps: one pipeline of GETs (an
+// MGET would cross Cluster slots).
+func (s *Sessions) UserStampsOf(ctx context.Context, userIDs []string) (map[string]int64, error) {
+	cmds := make([]*redis.StringCmd, len(userIDs))
+	_, err := s.c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range userIDs {
+			cmds[i] = p.Get(ctx, s.stampKey(id))
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]int64, len(userIDs))
+	for i, c := range cmds {
+		n, err := c.Int64()
+		switch {
+		case err == redis.Nil:
+		case err != nil:
+			return nil, translate(err)
+		default:
+			out[userIDs[i]] = n
+		}
+	}
+	return out, nil
+}

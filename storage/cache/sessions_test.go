@@ -65,6 +65,9 @@ func checkUserStamps(t *testing.T, s *cache.Sessions) {
 	step("end", end, false)
 	step("end again", end, false)
 	before := stamp(true)
+	if got, err := s.UserStampsOf(ctx, []string{"user-stamps", "user-unstamped"}); err != nil || len(got) != 1 || got["user-stamps"] != before {
+		t.Fatalf("UserStampsOf = %v, %v; want only user-stamps at %d", got, err, before)
+	}
 	if err := s.SeedUserStamp(ctx, "user-stamps"); err != nil || stamp(true) != before {
 		t.Fatalf("seeding a stamped user changed it: %v", err)
 	}

@@ -84,10 +84,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// The in-memory indexes are read once now, so that the first staff
 	// listing and the first public search do not wait for a full read of
 	// the collection (which may take longer than a request may), and the
-	// open tasks, so that phones' syncs answer from memory from the start.
+	// open tasks and the users, so that phones' syncs answer from memory
+	// from the start.
 	go warm(ctx, logger, "directory", svc.Directory.WarmIndex)
 	go warm(ctx, logger, "public results", svc.Results.WarmPublicIndex)
 	go warm(ctx, logger, "open tasks", svc.Tasks.WarmCache)
+	go warm(ctx, logger, "users", svc.Auth.WarmUsers)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -30,7 +30,8 @@ func (r *readCounter) FindUserByID(ctx context.Context, id string) (*backend.Use
 // instance shows on the next request at once (the stamp moved), and so
 // does a disable (the sessions are revoked too). A change whose writer
 // died after beginning it leaves the user read from the store on every
-// request until a change ends.
+// request until a change ends. An instance that warmed its users at start
+// reads none.
 func TestAuthenticateKeepsUsersInMemory(t *testing.T) {
 	db, c := storagetest.Mongo(t), storagetest.Redis(t)
 	cfg := storagetest.Config(t)
@@ -95,6 +96,21 @@ func TestAuthenticateKeepsUsersInMemory(t *testing.T) {
 	authenticate(only...)
 	authenticate(only...)
 	reads(1, "after the next change ended")
+
+	// An instance started now reads the stamped users at start.
+	started := wire.Services(&wire.Stores{Mongo: db, Cache: c}, cfg, now)
+	startedReads := &readCounter{UserStore: started.Auth.Users}
+	started.Auth.Users = startedReads
+	if err := started.Auth.WarmUsers(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	startedReads.reads.Store(0) // the warm-up lists; it reads nobody by id
+	if actor, err := started.Auth.Authenticate(t.Context(), session.AccessToken, "203.0.113.7"); err != nil || !slices.Equal(actor.Roles, only) {
+		t.Fatalf("a warmed instance: %+v %v", actor, err)
+	}
+	if n := startedReads.reads.Load(); n != 0 {
+		t.Fatalf("a warmed instance read the user %d times", n)
+	}
 
 	disabled := true
 	if _, err := b.Accounts.UpdateUser(admin, u.ID, accounts.UserPatch{Disabled: &disabled}); err != nil {
