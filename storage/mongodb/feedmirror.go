@@ -26,9 +26,10 @@ import (
 // append and compaction raises its buckets' counts after writing them. A
 // read of a feed answers from the copy when the copy's head was read
 // within feedMirrorInterval and no write went through this DB since;
-// otherwise it reads the head first, then by _id each bucket whose count
-// moved, and answers from that. A copy that is stale by up to the
-// interval is safe for syncs: its feeds are shorter, so the cursor handed
+// otherwise the head is read again, then by _id each bucket whose count
+// moved — behind the read, which answers from the copy, when the copy is
+// only a few seconds old and this DB wrote nothing since; before it
+// otherwise. A copy that is stale by a few seconds is safe for syncs: its feeds are shorter, so the cursor handed
 // out is earlier and the next sync brings the rest — except that a
 // cursor beyond the copy's end means another instance has seen more, and
 // that read goes to the store (TaskFeed's atLeast). A writer that dies
@@ -59,6 +60,9 @@ const (
 	feedHeadID = "*head"
 	// feedMirrorInterval is how long a read of the head stands.
 	feedMirrorInterval = time.Second
+	// feedMirrorWaitAfter is how old a copy may be and still answer while
+	// a refresh runs behind it.
+	feedMirrorWaitAfter = 5 * time.Second
 	// feedMirrorFullEvery is how often the whole copy is read again.
 	feedMirrorFullEvery = time.Minute
 )
@@ -78,17 +82,49 @@ func (m *feedMirror) current() (map[string]*mirrorBucket, int64, bool) {
 	return m.buckets, m.writes, fresh
 }
 
-// feeds returns the copy, read again first when it is stale.
+// feeds returns the copy. A copy past the interval but younger than
+// feedMirrorWaitAfter, with no write through this DB since, answers at
+// once while a refresh runs behind it (the next read sees what it found);
+// otherwise the read waits for a refresh: after a write here (so that the
+// instance shows its own writes), or when the copy is older than that.
 func (m *feedMirror) feeds(ctx context.Context, s *TaskFeedStore) (map[string]*mirrorBucket, error) {
 	buckets, writes, fresh := m.current()
 	if fresh {
 		return buckets, nil
 	}
+	m.mu.Lock()
+	behind := m.buckets != nil && m.seen >= writes && time.Since(m.checked) < feedMirrorWaitAfter
+	m.mu.Unlock()
+	if behind {
+		go m.refreshBehind(s)
+		return buckets, nil
+	}
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
+	return m.reload(ctx, s, writes)
+}
+
+// refreshBehind refreshes the copy apart from any request, unless a
+// refresh is under way.
+func (m *feedMirror) refreshBehind(s *TaskFeedStore) {
+	if !m.refresh.TryLock() {
+		return
+	}
+	defer m.refresh.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), feedMirrorWaitAfter)
+	defer cancel()
+	m.mu.Lock()
+	writes := m.writes
+	m.mu.Unlock()
+	_, _ = m.reload(ctx, s, writes) // a failure leaves the copy for the next read to retry
+}
+
+// reload brings the copy up to the head, unless a refresh that covers
+// writes ran meanwhile. The caller holds m.refresh.
+func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64) (map[string]*mirrorBucket, error) {
 	m.mu.Lock()
 	if m.buckets != nil && m.seen >= writes && time.Since(m.checked) < feedMirrorInterval {
-		buckets = m.buckets // a refresh that began after our write ran meanwhile
+		buckets := m.buckets // a refresh that began after our write ran meanwhile
 		m.mu.Unlock()
 		return buckets, nil
 	}
