@@ -257,6 +257,30 @@ func TestResultLifecycle(t *testing.T) {
 	}
 	// The group submits again (the on-site flow); a coordinator approves.
 	task = w.complete(t, env, 0, cst(2026, 9, 29, 17, 0))
+	// The leader's phone syncs now; its later syncs must bring each state
+	// the review, feedback and publication give the task.
+	leadToken := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
+	phoneState := func(since string) (string, string) {
+		t.Helper()
+		resp, body := env.call(t, leadToken, "GET", "/api/v1/me/tasks?since="+url.QueryEscape(since), "", nil)
+		var page struct {
+			Tasks []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"tasks"`
+			Cursor string `json:"cursor"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(body, &page) != nil {
+			t.Fatalf("sync: %d %s", resp.StatusCode, body)
+		}
+		for _, x := range page.Tasks {
+			if x.ID == task.ID {
+				return x.State, page.Cursor
+			}
+		}
+		return "", page.Cursor
+	}
+	_, cursor := phoneState("")
 	resultScenario("coordinator", "POST", path+"/review", `{"decision":"approve","result":"problems_found_rectification_ordered","comment":"同意"}`, 200,
 		func(t *testing.T, r resultView) {
 			if r.State != backend.TaskReviewed || r.Result != backend.ResultRectificationOrdered || len(r.Reviews) != 2 {
@@ -297,6 +321,13 @@ func TestResultLifecycle(t *testing.T) {
 			t.Fatalf("publication on 3 November: %+v", r)
 		}
 	}).run(t, env)
+	// Each step reached the group's phones: a delta from before the
+	// approval brings the task published, and so does a first sync.
+	for _, since := range []string{cursor, ""} {
+		if state, _ := phoneState(since); state != backend.TaskPublished {
+			t.Fatalf("the leader's phone syncing from %q sees the task %q, want published", since, state)
+		}
+	}
 	// The late feedback stays visible as late.
 	resultScenario("inspector", "GET", path+"/result", ``, 404, nil).run(t, env)
 	resultScenario("staff", "GET", path+"/result", ``, 200, func(t *testing.T, r resultView) {

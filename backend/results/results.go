@@ -171,10 +171,24 @@ func (s *Service) GetResult(ctx context.Context, id string) (*backend.Task, *bac
 }
 
 // write stores t and r with the audit event of action, the digests of
-// before and of the new state.
+// before and of the new state, then tells the group's phones: a silent
+// entry for each active member, so that their task feeds name the new
+// version and their next sync brings the task as it now stands (reviewed,
+// fed back, published).
 func (s *Service) write(ctx context.Context, action string, t *backend.Task, r *backend.TaskResult, before map[string]any) error {
-	return s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: digest(t, r)},
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: digest(t, r)},
 		func(ctx context.Context) error { return s.Results.UpdateTaskResult(ctx, t, r) })
+	if err != nil {
+		return err
+	}
+	var notes []*backend.Notification
+	for _, u := range t.MemberUserIDs() {
+		notes = append(notes, &backend.Notification{
+			ID: noteID(backend.NoteTaskUpdated, t.ID, u, t.Version), UserID: u, Kind: backend.NoteTaskUpdated,
+			Silent: true, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
+		})
+	}
+	return s.Notifier.Notify(ctx, notes)
 }
 
 // digest is what the audit trail keeps of a task's result side.
