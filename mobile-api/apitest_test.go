@@ -217,3 +217,28 @@ func decodeImport(t *testing.T, body []byte) importOutcome {
 func (e *apiEnv) updateUser(ctx context.Context, u *backend.User) error {
 	return auth.StampedUsers{UserStore: e.db.Users(), Stamps: e.cache.Sessions()}.UpdateUser(ctx, u)
 }
+
+// checkFeedsNameStoredVersions checks that the task feed of every member
+// of every stored task names the task's stored version (or names none: an
+// entry from before versions): every change that reaches the store also
+// reaches the group's feeds, so that phones' syncs — answered from tasks
+// held in memory at the version the feed names — show it.
+func (e *apiEnv) checkFeedsNameStoredVersions(t *testing.T) {
+	t.Helper()
+	tasks, _, err := e.db.Tasks().FindTasks(t.Context(), backend.TaskFilter{Limit: backend.TaskMaxLimit, NoTotal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		for _, u := range task.MemberUserIDs() {
+			f, err := e.db.TaskFeeds().TaskFeed(t.Context(), u, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, named := backend.MinVersions(f.Entries)[task.ID]
+			if !named || (v != 0 && v != int64(task.Version)) {
+				t.Errorf("task %s (%s) is at version %d; %s's feed names version %d (named: %v)", task.ID, task.State, task.Version, u, v, named)
+			}
+		}
+	}
+}

@@ -95,6 +95,7 @@ func TestDeadlineSchedulerAcrossNationalDay(t *testing.T) {
 	scenario{as: "staff", method: "GET", path: "/api/v1/tasks/overdue", wantStatus: 200,
 		wantContain: []string{`"total":1`, task.ID, `"overdue":["window"]`}}.run(t, env)
 	scenario{as: "inspector", method: "GET", path: "/api/v1/tasks/overdue", wantStatus: 403}.run(t, env)
+	env.checkFeedsNameStoredVersions(t)
 }
 
 // TestStatutoryDeadlinesAcrossSpringFestivalAndOverrides: feedback (7

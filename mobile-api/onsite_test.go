@@ -377,6 +377,7 @@ func TestFullInspectionOverTheAPI(t *testing.T) {
 				t.Fatalf("the link after a later version: %d, %d bytes that are not the verified photo", resp.StatusCode, len(got))
 			}
 		}}.run(t, env)
+	env.checkFeedsNameStoredVersions(t)
 }
 
 // TestAbandonedUploadsAreSettled: an upload begun and never completed is

@@ -148,4 +148,5 @@ func TestReplacementIsRandomRecordedAndVerified(t *testing.T) {
 		after:       func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { delta = decode[syncJSON](t, b) }}.run(t, env)
 	scenario{token: outToken, method: "GET", path: "/api/v1/me/tasks?since=" + delta.Cursor, wantStatus: 200,
 		wantContain: []string{`"tasks":[]`}}.run(t, env)
+	env.checkFeedsNameStoredVersions(t)
 }

@@ -441,6 +441,7 @@ func TestResultLifecycle(t *testing.T) {
 	if err != nil || plan.Status != backend.PlanClosed {
 		t.Fatalf("plan after every task is published or cancelled: %+v %v", plan, err)
 	}
+	env.checkFeedsNameStoredVersions(t)
 }
 
 // privateStrings are what the public must never read about a task: the

@@ -246,6 +246,7 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 
 	scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + d.TaskIDs[1] + "/cancel", body: `{"reason":"重复检查"}`, wantStatus: 200}.run(t, env)
 	scenario{as: "leader", method: "GET", path: "/api/v1/plans/" + w.plan.ID, wantStatus: 200, wantContain: []string{`"status":"closed"`}}.run(t, env)
+	env.checkFeedsNameStoredVersions(t)
 }
 
 func TestTargetedTasksCountInRandomShare(t *testing.T) {
@@ -295,4 +296,5 @@ func TestTargetedTasksCountInRandomShare(t *testing.T) {
 	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 201}.run(t, env)
 	scenario{as: "coordinator", method: "GET", path: "/api/v1/reports/random-share?year=2026", wantStatus: 200,
 		wantContain: []string{`"random":3`, `"targeted":1`, `"random_share":0.75`, `"meets_70_percent":true`}}.run(t, env)
+	env.checkFeedsNameStoredVersions(t)
 }

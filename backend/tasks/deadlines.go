@@ -180,6 +180,9 @@ func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineRep
 		} else if err != nil {
 			return rep, err
 		}
+		for _, n := range notes { // made before the change: they tell of the version it stored
+			n.TaskVersion = int64(t.Version)
+		}
 		if err := s.Notifier.Notify(ctx, notes); err != nil {
 			return rep, err
 		}
