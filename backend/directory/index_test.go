@@ -204,6 +204,34 @@ func TestDirectoryIndexAnswersAsTheStore(t *testing.T) {
 			t.Errorf("paged %v, want %v", seen, enterpriseIDs(want))
 		}
 	}
+	// By credit code (a dispatch's copies): the same enterprises as the
+	// store's, field by field (a code asked twice names the same one), an
+	// unknown code left out; and copies, which change nothing held.
+	codes := []string{byUSCC[3].USCC, byUSCC[40].USCC, "91140525000000000X", byUSCC[3].USCC, byUSCC[59].USCC}
+	byID := func(es []*backend.Enterprise) []*backend.Enterprise {
+		out := slices.Clone(es)
+		slices.SortFunc(out, func(a, b *backend.Enterprise) int { return strings.Compare(a.ID, b.ID) })
+		return slices.CompactFunc(out, func(a, b *backend.Enterprise) bool { return a.ID == b.ID })
+	}
+	want, err := db.Enterprises().FindEnterprisesByUSCC(ctx, codes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		got, err := svc.EnterprisesByUSCC(ctx, codes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := byID(got), byID(want); len(w) != 3 || !reflect.DeepEqual(g, w) {
+			t.Fatalf("round %d: by credit code %v, want %v", round, enterpriseIDs(g), enterpriseIDs(w))
+		}
+		for _, e := range got { // the caller's to change
+			e.Name, e.Categories = "改过", append(e.Categories, "x")
+			if e.Location != nil {
+				e.Location.Lat = -1
+			}
+		}
+	}
 	if store.finds.Load() != 0 || store.loads.Load() != 1 {
 		t.Fatalf("the store was searched %d times and read whole %d times; want 0 and 1", store.finds.Load(), store.loads.Load())
 	}
