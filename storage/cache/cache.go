@@ -52,6 +52,7 @@ type Cache struct {
 	prefix   string
 	addr     string // the URL without credentials, for messages
 	topology string // single, sentinel or cluster
+	auth     authCache // the sessions' copy in memory (authcache.go)
 }
 
 // Open parses the URL, connects and pings Redis. It returns EINVALID when the
@@ -98,6 +99,7 @@ func (c *Cache) Ping(ctx context.Context) error {
 
 // Close closes the connection pool. Commands in flight fail afterwards.
 func (c *Cache) Close() error {
+	c.stopAuthCache()
 	return translate(c.client.Close())
 }
 

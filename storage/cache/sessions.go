@@ -114,6 +114,11 @@ func (s *Sessions) Rotate(ctx context.Context, familyID, presented, next string,
 	if err != nil {
 		return "", "", translate(err)
 	}
+	if res[0] == backend.RotateReplay { // the script revoked the family
+		if err := s.c.invalidate(ctx, "f:"+familyID); err != nil {
+			return "", "", err
+		}
+	}
 	return res[0], res[1], nil
 }
 
@@ -127,7 +132,10 @@ return 0
 // RevokeFamily implements backend.RefreshTokenStore. The revoked family is
 // kept until it expires so that its tokens are still recognised (and refused).
 func (s *Sessions) RevokeFamily(ctx context.Context, familyID string) error {
-	return translate(revokeScript.Run(ctx, s.c.client, []string{s.familyKey(familyID)}).Err())
+	if err := revokeScript.Run(ctx, s.c.client, []string{s.familyKey(familyID)}).Err(); err != nil {
+		return translate(err)
+	}
+	return s.c.invalidate(ctx, "f:"+familyID)
 }
 
 // RevokeUser implements backend.RefreshTokenStore.
@@ -137,11 +145,11 @@ func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
 		return translate(err)
 	}
 	for _, f := range families {
-		if err := s.RevokeFamily(ctx, f); err != nil {
-			return err
+		if err := revokeScript.Run(ctx, s.c.client, []string{s.familyKey(f)}).Err(); err != nil {
+			return translate(err)
 		}
 	}
-	return nil
+	return s.c.invalidate(ctx, "u:"+userID)
 }
 
 // FamilyActive implements backend.RefreshTokenStore.
@@ -171,23 +179,51 @@ return v`)
 
 // BeginUserChange implements backend.UserStamps.
 func (s *Sessions) BeginUserChange(ctx context.Context, userID string) error {
-	return translate(stampScript.Run(ctx, s.c.client, []string{s.stampKey(userID)}, 1).Err())
+	return s.moveStamp(ctx, userID, 1)
 }
 
 // EndUserChange implements backend.UserStamps.
 func (s *Sessions) EndUserChange(ctx context.Context, userID string) error {
-	return translate(stampScript.Run(ctx, s.c.client, []string{s.stampKey(userID)}, 0).Err())
+	return s.moveStamp(ctx, userID, 0)
+}
+
+// moveStamp moves a user's stamp to parity and drops it from every
+// process's copy of the sessions (authcache.go).
+func (s *Sessions) moveStamp(ctx context.Context, userID string, parity int) error {
+	if err := stampScript.Run(ctx, s.c.client, []string{s.stampKey(userID)}, parity).Err(); err != nil {
+		return translate(err)
+	}
+	return s.c.invalidate(ctx, "u:"+userID)
 }
 
 // SeedUserStamp implements backend.UserStamps.
 func (s *Sessions) SeedUserStamp(ctx context.Context, userID string) error {
-	return translate(s.c.client.SetNX(ctx, s.stampKey(userID), 2, 0).Err())
+	set, err := s.c.client.SetNX(ctx, s.stampKey(userID), 2, 0).Result()
+	if err != nil || !set {
+		return translate(err)
+	}
+	return s.c.invalidate(ctx, "u:"+userID) // copies that saw no stamp
 }
 
-// FamilyActiveStamp implements backend.UserStamps: two reads in one
-// pipeline (on a Cluster the keys may live on two nodes; the reads need
-// not be atomic together).
+// FamilyActiveStamp implements backend.UserStamps: from the process's
+// copy when it has one (authcache.go), else two reads in one pipeline (on
+// a Cluster the keys may live on two nodes; the reads need not be atomic
+// together).
 func (s *Sessions) FamilyActiveStamp(ctx context.Context, familyID, userID string) (bool, int64, error) {
+	s.c.startAuthCache()
+	stamp, ok, gen := s.c.auth.lookup(familyID, userID)
+	if ok {
+		return true, stamp, nil
+	}
+	active, stamp, err := s.familyActiveStamp(ctx, familyID, userID)
+	if err == nil {
+		s.c.auth.keep(gen, familyID, userID, active, stamp)
+	}
+	return active, stamp, err
+}
+
+// familyActiveStamp reads FamilyActiveStamp's answer from Redis.
+func (s *Sessions) familyActiveStamp(ctx context.Context, familyID, userID string) (bool, int64, error) {
 	var revoked *redis.StringCmd
 	var stamp *redis.StringCmd
 	_, err := s.c.client.Pipelined(ctx, func(p redis.Pipeliner) error {

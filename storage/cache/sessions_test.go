@@ -1,6 +1,8 @@
 package cache_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,4 +79,90 @@ func checkUserStamps(t *testing.T, s *cache.Sessions) {
 	if n := stamp(false); n != before {
 		t.Fatalf("a revoked family's stamp %d, want %d", n, before)
 	}
+}
+
+// TestSessionsCopyFollowsChangesElsewhere: two processes (two Caches on
+// one Redis and prefix). Once subscribed, each answers a signed-in
+// request's session and stamp from its copy; a stamp moved or a family
+// revoked by one process shows in that process at once and in the other
+// as soon as the message arrives — never as the copy's old answer after
+// that — and a revocation of all a user's families likewise.
+func TestSessionsCopyFollowsChangesElsewhere(t *testing.T) {
+	one := storagetest.Redis(t)
+	ctx := t.Context()
+	other, err := cache.Open(ctx, cache.Options{URL: storagetest.Config(t).RedisURL, Prefix: one.Prefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Close() }()
+	here, there := one.Sessions(), other.Sessions()
+	for _, f := range []string{"fam-a", "fam-b"} {
+		if err := here.CreateFamily(ctx, f, "user-a", "h0", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := here.SeedUserStamp(ctx, "user-a"); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(s *cache.Sessions, fam string) (bool, int64) {
+		t.Helper()
+		active, stamp, err := s.FamilyActiveStamp(ctx, fam, "user-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return active, stamp
+	}
+	// Both subscribe on their first question, then answer from memory.
+	for _, c := range []*cache.Cache{one, other} {
+		s := c.Sessions()
+		err := storagetest.Eventually(ctx, 5*time.Second, func(context.Context) error {
+			before, _ := cache.AuthCacheHits(c)
+			ask(s, "fam-a")
+			ask(s, "fam-a")
+			if after, live := cache.AuthCacheHits(c); !live || after == before {
+				return fmt.Errorf("no answer from the copy (live %v)", live)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually := func(what string, s *cache.Sessions, fam string, want func(bool, int64) bool) {
+		t.Helper()
+		err := storagetest.Eventually(ctx, 2*time.Second, func(context.Context) error {
+			if a, n := ask(s, fam); !want(a, n) {
+				return fmt.Errorf("active %v, stamp %d", a, n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for range 20 { // and it stays so: no old answer comes back
+			if a, n := ask(s, fam); !want(a, n) {
+				t.Fatalf("%s, then active %v, stamp %d again", what, a, n)
+			}
+		}
+	}
+	_, seeded := ask(there, "fam-a")
+	if err := here.BeginUserChange(ctx, "user-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := ask(here, "fam-a"); n%2 != 1 {
+		t.Fatalf("the changing process's own answer: stamp %d, want odd at once", n)
+	}
+	eventually("a change begun elsewhere", there, "fam-a", func(_ bool, n int64) bool { return n != seeded && n%2 == 1 })
+	if err := here.RevokeFamily(ctx, "fam-a"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := ask(here, "fam-a"); a {
+		t.Fatal("the revoking process still answers active")
+	}
+	eventually("a family revoked elsewhere", there, "fam-a", func(a bool, _ int64) bool { return !a })
+	ask(there, "fam-b") // held in the other's copy
+	if err := here.RevokeUser(ctx, "user-a"); err != nil {
+		t.Fatal(err)
+	}
+	eventually("every family of the user revoked elsewhere", there, "fam-b", func(a bool, _ int64) bool { return !a })
 }
