@@ -50,8 +50,8 @@ type Options struct {
 type Cache struct {
 	client   redis.UniversalClient
 	prefix   string
-	addr     string // the URL without credentials, for messages
-	topology string // single, sentinel or cluster
+	addr     string    // the URL without credentials, for messages
+	topology string    // single, sentinel or cluster
 	auth     authCache // the sessions' copy in memory (authcache.go)
 }
 
