@@ -90,11 +90,7 @@ func checkUserStamps(t *testing.T, s *cache.Sessions) {
 func TestSessionsCopyFollowsChangesElsewhere(t *testing.T) {
 	one := storagetest.Redis(t)
 	ctx := t.Context()
-	other, err := cache.Open(ctx, cache.Options{URL: storagetest.Config(t).RedisURL, Prefix: one.Prefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = other.Close() }()
+	_, other := storagetest.SecondInstance(t, storagetest.Mongo(t), one)
 	here, there := one.Sessions(), other.Sessions()
 	for _, f := range []string{"fam-a", "fam-b"} {
 		if err := here.CreateFamily(ctx, f, "user-a", "h0", time.Hour); err != nil {

@@ -318,11 +318,7 @@ func TestTaskFeedVersions(t *testing.T) {
 func TestTaskFeedMirror(t *testing.T) {
 	a := storagetest.Mongo(t)
 	ctx := t.Context()
-	b, err := mongodb.Open(ctx, mongodb.Options{URI: storagetest.Config(t).MongoURI, Database: a.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.Close(context.WithoutCancel(ctx)) }()
+	b, _ := storagetest.SecondInstance(t, a, storagetest.Redis(t))
 	here, there := a.TaskFeeds(), b.TaskFeeds()
 	const user = "u1"
 	add := func(ids ...string) {

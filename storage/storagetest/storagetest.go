@@ -122,6 +122,30 @@ func openRedis(t testing.TB, url string) *cache.Cache {
 	return c
 }
 
+// SecondInstance opens second connections to the database of db and to
+// the key prefix of c, as another instance of the server would (its own
+// pools, its own in-memory copies), closed when the test ends; what they
+// hold is cleaned up with the first ones.
+func SecondInstance(t testing.TB, db *mongodb.DB, c *cache.Cache) (*mongodb.DB, *cache.Cache) {
+	t.Helper()
+	cfg := Config(t)
+	db2, err := mongodb.Open(t.Context(), mongodb.Options{URI: cfg.MongoURI, Database: db.Name()})
+	if err != nil {
+		unreachable(t, err, "SUIJI_MONGO_URI", cfg.MongoURI)
+	}
+	c2, err := cache.Open(t.Context(), cache.Options{URL: cfg.RedisURL, Prefix: c.Prefix()})
+	if err != nil {
+		unreachable(t, err, "SUIJI_REDIS_URL", cfg.RedisURL)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		_ = db2.Close(ctx)
+		_ = c2.Close()
+	})
+	return db2, c2
+}
+
 // Objects returns a store bound to an evidence bucket (with object lock) and
 // a documents bucket of the test's own, named after the test, both created.
 // When the test passes every object version is removed and then the buckets;
