@@ -11,6 +11,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,7 +229,7 @@ func (s *Service) session(u *backend.User, familyID, refresh string) (*Session, 
 
 func actorOf(u *backend.User, ip, familyID string) *backend.Actor {
 	return &backend.Actor{
-		UserID: u.ID, Username: u.Username, Roles: u.Roles,
+		UserID: u.ID, Username: u.Username, Roles: slices.Clone(u.Roles), // u may be the instance's shared copy
 		DepartmentID: u.DepartmentID, ClientIP: ip, FamilyID: familyID,
 	}
 }
