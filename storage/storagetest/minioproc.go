@@ -52,9 +52,13 @@ func MinIOCluster(t testing.TB, n int) []*MinIONode {
 		args = append(args, "--address", node.Endpoint, "--console-address", Addr(FreePort(t, 0)))
 		nodes[i].Process = StartProcess(t, dir, bin, env, args...)
 	}
-	nodes[0].WaitFor("cluster health", 90*time.Second, func(ctx context.Context) error {
-		return MinIOHealthy(ctx, nodes[0].Endpoint)
-	})
+	// Every node, not only the first: a node that answers healthy while
+	// another is still starting has answered a first upload 503 (CI).
+	for _, node := range nodes {
+		node.WaitFor("cluster health", 90*time.Second, func(ctx context.Context) error {
+			return MinIOHealthy(ctx, node.Endpoint)
+		})
+	}
 	return nodes
 }
 
