@@ -146,13 +146,7 @@ func (s *Service) EnterprisesByUSCC(ctx context.Context, usccs []string) ([]*bac
 // with every write through s before the call.
 func (s *Service) enterpriseSnapshot(ctx context.Context) (*memindex.Snapshot[indexedEnterprise], error) {
 	o := memindex.Options{Interval: s.IndexInterval, Max: s.IndexMax,
-		MaxPatchWrites: maxIndexPatchWrites, MaxPatchIDs: maxIndexPatchIDs}
-	if o.Interval == 0 {
-		o.Interval = DefaultIndexInterval
-	}
-	if o.Max == 0 {
-		o.Max = DefaultIndexMax
-	}
+		MaxPatchWrites: maxIndexPatchWrites, MaxPatchIDs: maxIndexPatchIDs}.Or(DefaultIndexInterval, DefaultIndexMax)
 	return s.index.Snapshot(ctx, memindex.Source[indexedEnterprise]{
 		Head:    s.Enterprises.EnterprisesHead,
 		Changes: s.Enterprises.EnterpriseChanges,
@@ -172,29 +166,13 @@ func (s *Service) enterpriseSnapshot(ctx context.Context) (*memindex.Snapshot[in
 // eachIndexed reads every enterprise as a row, sharing within the read
 // the strings and lists that repeat.
 func (s *Service) eachIndexed(ctx context.Context, fn func(indexedEnterprise) error) error {
-	shared := map[string]string{}
-	intern := func(v *string) {
-		if got, ok := shared[*v]; ok {
-			*v = got
-		} else {
-			shared[*v] = *v
-		}
-	}
-	lists := map[string][]string{}
-	internList := func(v *[]string) {
-		key := strings.Join(*v, "\x00")
-		if got, ok := lists[key]; ok && len(got) == len(*v) {
-			*v = got
-		} else {
-			lists[key] = *v
-		}
-	}
+	var in memindex.Interner
 	return s.Enterprises.EachEnterprise(ctx, func(e *backend.Enterprise) error {
-		intern(&e.Town)
-		intern(&e.Industry)
-		intern(&e.Status)
-		internList(&e.Categories)
-		internList(&e.Flags)
+		in.String(&e.Town)
+		in.String(&e.Industry)
+		in.String(&e.Status)
+		in.List(&e.Categories)
+		in.List(&e.Flags)
 		return fn(indexedEnterprise{e: e, fold: foldCase(e.Name)})
 	})
 }

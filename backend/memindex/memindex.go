@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,53 @@ type Options struct {
 	// most (0: no bound); with more, everything is read again, in one
 	// streamed read rather than one read each.
 	MaxPatchIDs int
+}
+
+// Or returns o with a zero Interval or Max replaced by interval or max:
+// the callers' defaults.
+func (o Options) Or(interval time.Duration, max int) Options {
+	if o.Interval == 0 {
+		o.Interval = interval
+	}
+	if o.Max == 0 {
+		o.Max = max
+	}
+	return o
+}
+
+// Interner makes the equal strings and string lists of the records one
+// load reads share one copy (towns, plans, categories …), so that an
+// index of many records holds each value once. The zero Interner is
+// ready; use one per load.
+type Interner struct {
+	strs  map[string]string
+	lists map[string][]string
+}
+
+// String points *v at the copy of its value seen first.
+func (in *Interner) String(v *string) {
+	if in.strs == nil {
+		in.strs = map[string]string{}
+	}
+	if got, ok := in.strs[*v]; ok {
+		*v = got
+	} else {
+		in.strs[*v] = *v
+	}
+}
+
+// List points *v at the copy of its elements seen first. Holders of a
+// shared list must not change it.
+func (in *Interner) List(v *[]string) {
+	if in.lists == nil {
+		in.lists = map[string][]string{}
+	}
+	key := strings.Join(*v, "\x00")
+	if got, ok := in.lists[key]; ok && len(got) == len(*v) {
+		*v = got
+	} else {
+		in.lists[key] = *v
+	}
 }
 
 // Snapshot is the index as of one head. It is shared by every read that

@@ -90,13 +90,8 @@ func (s *Service) WarmPublicIndex(ctx context.Context) error {
 // publicSnapshot returns the index, current within PublicIndexInterval
 // and with every publication through s before the call.
 func (s *Service) publicSnapshot(ctx context.Context) (*memindex.Snapshot[publicIndexed], error) {
-	o := memindex.Options{Interval: s.PublicIndexInterval, Max: s.PublicIndexMax, MaxPatchWrites: maxPublicPatch}
-	if o.Interval == 0 {
-		o.Interval = DefaultPublicIndexInterval
-	}
-	if o.Max == 0 {
-		o.Max = DefaultPublicIndexMax
-	}
+	o := memindex.Options{Interval: s.PublicIndexInterval, Max: s.PublicIndexMax, MaxPatchWrites: maxPublicPatch}.
+		Or(DefaultPublicIndexInterval, DefaultPublicIndexMax)
 	return s.pubIndex.Snapshot(ctx, memindex.Source[publicIndexed]{
 		Head:    s.Public.PublicResultsHead,
 		Changes: s.Public.PublicResultChanges,
@@ -118,22 +113,15 @@ func (s *Service) publicSnapshot(ctx context.Context) (*memindex.Snapshot[public
 // versions, sharing the strings that repeat (towns, plans, departments,
 // items, results, dates) within the read.
 func (s *Service) eachPublic(ctx context.Context, fn func(publicIndexed) error) error {
-	shared := map[string]string{}
-	intern := func(v *string) {
-		if got, ok := shared[*v]; ok {
-			*v = got
-		} else {
-			shared[*v] = *v
-		}
-	}
+	var in memindex.Interner
 	return s.Public.EachPublicResult(ctx, func(r *backend.PublicResult) error {
 		r.History = nil
 		for _, v := range []*string{&r.Town, &r.PlanID, &r.PlanTitle, &r.DepartmentID, &r.DepartmentName, &r.Result, &r.Date} {
-			intern(v)
+			in.String(v)
 		}
 		for i := range r.Items {
-			intern(&r.Items[i].Code)
-			intern(&r.Items[i].Name)
+			in.String(&r.Items[i].Code)
+			in.String(&r.Items[i].Name)
 		}
 		return fn(publicIndexed{key: backend.PublicOrderKey(r.FirstPublished), r: r})
 	})

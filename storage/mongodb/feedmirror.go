@@ -74,12 +74,10 @@ func (m *feedMirror) written() {
 	m.mu.Unlock()
 }
 
-// current returns the copy if it is fresh (see the package comment).
-func (m *feedMirror) current() (map[string]*mirrorBucket, int64, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fresh := m.buckets != nil && m.seen >= m.writes && time.Since(m.checked) < feedMirrorInterval
-	return m.buckets, m.writes, fresh
+// youngerThan reports, under m.mu, whether the copy shows every write up
+// to writes and its head was read within age.
+func (m *feedMirror) youngerThan(writes int64, age time.Duration) bool {
+	return m.buckets != nil && m.seen >= writes && time.Since(m.checked) < age
 }
 
 // feeds returns the copy. A copy past the interval but younger than
@@ -88,14 +86,14 @@ func (m *feedMirror) current() (map[string]*mirrorBucket, int64, bool) {
 // otherwise the read waits for a refresh: after a write here (so that the
 // instance shows its own writes), or when the copy is older than that.
 func (m *feedMirror) feeds(ctx context.Context, s *TaskFeedStore) (map[string]*mirrorBucket, error) {
-	buckets, writes, fresh := m.current()
-	if fresh {
-		return buckets, nil
-	}
 	m.mu.Lock()
-	behind := m.buckets != nil && m.seen >= writes && time.Since(m.checked) < feedMirrorWaitAfter
+	buckets, writes := m.buckets, m.writes
+	fresh, behind := m.youngerThan(writes, feedMirrorInterval), m.youngerThan(writes, feedMirrorWaitAfter)
 	m.mu.Unlock()
-	if behind {
+	switch {
+	case fresh:
+		return buckets, nil
+	case behind:
 		go m.refreshBehind(s)
 		return buckets, nil
 	}
@@ -123,7 +121,7 @@ func (m *feedMirror) refreshBehind(s *TaskFeedStore) {
 // writes ran meanwhile. The caller holds m.refresh.
 func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64) (map[string]*mirrorBucket, error) {
 	m.mu.Lock()
-	if m.buckets != nil && m.seen >= writes && time.Since(m.checked) < feedMirrorInterval {
+	if m.youngerThan(writes, feedMirrorInterval) {
 		buckets := m.buckets // a refresh that began after our write ran meanwhile
 		m.mu.Unlock()
 		return buckets, nil

@@ -277,13 +277,7 @@ func TestAuditCrashBetweenReplacementCommitAndEvent(t *testing.T) {
 	if n := outboxEntries(t, cw.db, "replacements"); n != 1 {
 		t.Fatalf("%d replacements hold a pending event, want 1", n)
 	}
-	if n := restart(t, cw.db); n != 1 {
-		t.Fatalf("recovery appended %d events, want 1", n)
-	}
-	list := events(t, cw.db)
-	if last := list[len(list)-1]; len(list) != before+1 || last.Action != "task.replacement_commit" || last.ObjectID != task.ID || last.ActorID != "coord-1" {
-		t.Fatalf("after recovery the chain ends with %+v (%d events), want the task.replacement_commit of %s", last, len(list), task.ID)
-	}
+	recoveredOne(t, cw.db, before, "task.replacement_commit", task.ID)
 	if _, err := cw.svc.Tasks.CommitReplacement(cw.ctx, task.ID, badge, "回避", ""); backend.ErrorCode(err) != backend.ECONFLICT {
 		t.Errorf("the repeated commitment: %v, want ECONFLICT (one is waiting for its draw)", err)
 	}
@@ -309,13 +303,7 @@ func TestAuditCrashBetweenCalendarOverrideAndEvent(t *testing.T) {
 	if n := outboxEntries(t, cw.db, "calendar_overrides"); n != 1 {
 		t.Fatalf("%d overrides hold a pending event, want 1", n)
 	}
-	if n := restart(t, cw.db); n != 1 {
-		t.Fatalf("recovery appended %d events, want 1", n)
-	}
-	evs := events(t, cw.db)
-	if last := evs[len(evs)-1]; len(evs) != before+1 || last.Action != "calendar.override" || last.ObjectID != o.Date || last.ActorID != "coord-1" {
-		t.Fatalf("after recovery the chain ends with %+v (%d events), want the calendar.override of %s", last, len(evs), o.Date)
-	}
+	recoveredOne(t, cw.db, before, "calendar.override", o.Date)
 	if _, err := cw.svc.Tasks.PutOverride(cw.ctx, o); err != nil {
 		t.Fatal(err)
 	}
