@@ -19,13 +19,15 @@ import (
 // BenchmarkDispatch is the case: a draw of 1,000 enterprises
 // dispatched to 300 inspectors with two phones each, timed until every
 // inbox row exists and every push has been answered (by an FCM-v1 server
-// on loopback, through the real Firebase SDK). Its baseline, interleaved
+// on loopback, through the real Firebase SDK; the server only counts
+// them, see fakeFCM.countOnly). Its baseline, interleaved
 // so both see the same machine, is writing the same 2,000 inbox rows
 // alone; the ratio is reported as ×inbox-writes (goal ≤ 3×).
 func BenchmarkDispatch(b *testing.B) {
 	db, c := storagetest.Mongo(b), storagetest.Redis(b)
 	stack := storagetest.Config(b)
 	fcm := newFakeFCM(b)
+	fcm.countOnly = true
 	svc := wire.Services(&wire.Stores{Mongo: db, Cache: c, Push: openFakePush(b, fcm)}, stack, func() time.Time { return time.Now().UTC() })
 	ctx := b.Context()
 	w := storagetest.NewWorld(b, db, 0)

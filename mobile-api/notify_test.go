@@ -34,6 +34,13 @@ type fakeFCM struct {
 	accepted map[string][]map[string]any // token → accepted "message" objects
 	requests map[string][]time.Time      // token → when each request came
 	url      string
+
+	// countOnly makes the server read only each message's token and
+	// count requests, as the benchmark needs: the push service is not on
+	// the machine in production, so the benchmark should not pay for a
+	// server keeping every message it was sent.
+	countOnly          bool
+	counted, countedOK int
 }
 
 func newFakeFCM(t testing.TB) *fakeFCM {
@@ -49,10 +56,28 @@ func (f *fakeFCM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	body, _ := io.ReadAll(r.Body)
+	if f.countOnly {
+		var req struct {
+			Message struct {
+				Token string `json:"token"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil || req.Message.Token == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.counted++
+		f.countedOK++
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"name":"projects/p/messages/1"}`)
+		return
+	}
 	var req struct {
 		Message map[string]any `json:"message"`
 	}
-	body, _ := io.ReadAll(r.Body)
 	if err := json.Unmarshal(body, &req); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return
@@ -105,6 +130,7 @@ func (f *fakeFCM) notificationIDs(token string) []string {
 func (f *fakeFCM) total() (requests, accepted int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	requests, accepted = f.counted, f.countedOK
 	for _, r := range f.requests {
 		requests += len(r)
 	}

@@ -129,9 +129,9 @@ func (s *Service) PushEnabled() bool { return s.Push != nil }
 // (the inbox) and announced on the bus; then the outbox batches are
 // marked ready and this instance's pusher is woken. Each of these steps
 // is one call for the whole chunk, not one per outbox batch: on FerretDB
-// a feed append rewrites every feed bucket it touches, however little it
-// adds, and an inbox append first reads the stream for the entries it
-// holds already, so each call costs about as much again. Entries and
+// an inbox append first reads the stream for the entries it holds
+// already and raises the users' head buckets, so each call costs about as
+// much again, however little it carries. Entries and
 // batches whose IDs are stored already are left as they are, so repeating
 // a call after a crash writes nothing twice. A bus failure is logged, not returned: the entries are stored,
 // and readers catch up from the store.
@@ -375,6 +375,10 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 		notes  []*backend.Notification
 		failed bool // some device ran out of attempts
 	}
+	// The devices of the users of the batches this instance wrote are
+	// read while the batches are claimed: most often those are all the
+	// batches claimed (a dispatch's), and on FerretDB both reads scan.
+	prefetched := s.prefetchDevices(ctx)
 	var work []*claimedBatch
 	alerts := 0
 	for len(work) < ClaimBatches {
@@ -419,7 +423,7 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 		all = append(all, w.notes...)
 	}
 	// The devices as registered now, when the alerts are sent.
-	byUser, err := s.devicesOf(ctx, all)
+	byUser, err := prefetched.devicesOf(ctx, s, all)
 	if err != nil {
 		return alerts, err
 	}
@@ -484,6 +488,56 @@ func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backen
 	}
 	ns, err := s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
 	return ns, false, err
+}
+
+// devicePrefetch is a read of the devices of some users that started
+// before the batches were claimed.
+type devicePrefetch struct {
+	users map[string]bool
+	done  chan struct{}
+	found map[string][]*backend.Device
+	err   error
+}
+
+// prefetchDevices starts reading the devices of the users of the batches
+// this instance wrote and has not sent (nil: there are none).
+func (s *Service) prefetchDevices(ctx context.Context) *devicePrefetch {
+	s.mu.Lock()
+	var notes []*backend.Notification
+	for _, h := range s.hot {
+		notes = append(notes, h.notes...)
+	}
+	s.mu.Unlock()
+	if len(notes) == 0 {
+		return nil
+	}
+	p := &devicePrefetch{users: map[string]bool{}, done: make(chan struct{})}
+	for _, n := range notes {
+		p.users[n.UserID] = true
+	}
+	go func() {
+		defer close(p.done)
+		p.found, p.err = s.devicesOf(ctx, notes)
+	}()
+	return p
+}
+
+// devicesOf returns the devices of the users of ns: from the prefetch
+// when it succeeded and covers them all, else read now.
+func (p *devicePrefetch) devicesOf(ctx context.Context, s *Service, ns []*backend.Notification) (map[string][]*backend.Device, error) {
+	if p == nil {
+		return s.devicesOf(ctx, ns)
+	}
+	<-p.done
+	if p.err != nil {
+		return s.devicesOf(ctx, ns)
+	}
+	for _, n := range ns {
+		if !p.users[n.UserID] {
+			return s.devicesOf(ctx, ns)
+		}
+	}
+	return p.found, nil
 }
 
 // morehot reports whether batches this instance wrote wait to be claimed.

@@ -100,11 +100,11 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 			}
 		}
 		// The tasks in one insert, then their alerts in one Notify: on
-		// FerretDB each call of the notifier pays for the feed buckets and
-		// the inbox stream it reads and rewrites, whatever it carries, so
-		// writing the draw in chunks — to ring the first groups' phones
-		// sooner — costs more than it overlaps. Notifications carry no
-		// audit event (ctx, not wctx).
+		// FerretDB each call of the notifier pays for the inbox stream and
+		// heads it reads and rewrites, whatever it carries, so writing the
+		// draw in chunks — to ring the first groups' phones sooner — costs
+		// more than it overlaps. Notifications carry no audit event (ctx,
+		// not wctx).
 		ids, err := s.Tasks.InsertTasks(wctx, tasks)
 		if err != nil {
 			return err

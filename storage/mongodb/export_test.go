@@ -6,11 +6,6 @@ import "context"
 // this package because they use storage/storagetest (which imports it).
 var Translate = translate
 
-// IndexCount is the number of rows in the index table. It is a function
-// because rows are also added by init functions, which run after package
-// variables are initialised.
-func IndexCount() int { return len(indexes) }
-
 // StreamHead is the _id of the whole stream's head in inbox_heads.
 const StreamHead = streamHead
 
@@ -21,3 +16,10 @@ func (s *NotificationStore) Head(ctx context.Context, id string) (int64, bool, e
 
 // HeadBucket exposes the document that keeps a user's head.
 var HeadBucket = headBucket
+
+// Fold folds the task feeds' log into every bucket, as an append does
+// behind itself every foldEvery appends.
+func (s *TaskFeedStore) Fold(ctx context.Context) error { return s.fold(ctx, nil) }
+
+// FoldEvery is how many appends the log gathers between folds.
+const FoldEvery = foldEvery

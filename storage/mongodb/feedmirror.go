@@ -9,7 +9,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -22,12 +21,13 @@ import (
 //
 // # Freshness
 //
-// The head document (feedHeadID) counts the writes of each bucket: every
-// append and compaction raises its buckets' counts after writing them. A
-// read of a feed answers from the copy when the copy's head was read
+// The head document (feedHeadID) counts the log's documents and the
+// writes of each bucket: every append raises the first, every fold and
+// compaction its buckets' counts, after writing them. A read of a feed
+// answers from the copy when the copy's head was read
 // within feedMirrorInterval and no write went through this DB since;
 // otherwise the head is read again, then by _id each bucket whose count
-// moved — behind the read, which answers from the copy, when the copy is
+// moved and each log document the copy lacks — behind the read, which answers from the copy, when the copy is
 // only a few seconds old and this DB wrote nothing since; before it
 // otherwise. A copy that is stale by a few seconds is safe for syncs: its feeds are shorter, so the cursor handed
 // out is earlier and the next sync brings the rest — except that a
@@ -41,23 +41,24 @@ type feedMirror struct {
 	refresh sync.Mutex // one refresh at a time
 
 	mu      sync.Mutex
-	buckets map[string]*mirrorBucket // replaced, never changed, by a refresh
-	checked time.Time                // when the head of buckets was read
-	full    time.Time                // when every bucket was last read
-	writes  int64                    // writes through this DB
-	seen    int64                    // the writes buckets shows
+	buckets map[string]*mirrorBucket      // replaced, never changed, by a refresh
+	logs    map[int64]map[string][]string // the log documents read, by number; likewise
+	logSeen int64                         // the head's log count when last read
+	checked time.Time                     // when the head of buckets was read
+	full    time.Time                     // when every bucket was last read
+	writes  int64                         // writes through this DB
+	seen    int64                         // the writes buckets shows
 }
 
 // mirrorBucket is one bucket as read, with the head's count for it read
 // before it.
 type mirrorBucket struct {
 	count int64
+	upto  int64
 	users map[string]taskFeedModel
 }
 
 const (
-	// feedHeadID is the document counting each bucket's writes.
-	feedHeadID = "*head"
 	// feedMirrorInterval is how long a read of the head stands.
 	feedMirrorInterval = time.Second
 	// feedMirrorWaitAfter is how old a copy may be and still answer while
@@ -85,17 +86,17 @@ func (m *feedMirror) youngerThan(writes int64, age time.Duration) bool {
 // once while a refresh runs behind it (the next read sees what it found);
 // otherwise the read waits for a refresh: after a write here (so that the
 // instance shows its own writes), or when the copy is older than that.
-func (m *feedMirror) feeds(ctx context.Context, s *TaskFeedStore) (map[string]*mirrorBucket, error) {
+func (m *feedMirror) feeds(ctx context.Context, s *TaskFeedStore) (*feedCopy, error) {
 	m.mu.Lock()
-	buckets, writes := m.buckets, m.writes
+	c, writes := &feedCopy{buckets: m.buckets, logs: m.logs}, m.writes
 	fresh, behind := m.youngerThan(writes, feedMirrorInterval), m.youngerThan(writes, feedMirrorWaitAfter)
 	m.mu.Unlock()
 	switch {
 	case fresh:
-		return buckets, nil
+		return c, nil
 	case behind:
 		go m.refreshBehind(s)
-		return buckets, nil
+		return c, nil
 	}
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
@@ -117,27 +118,39 @@ func (m *feedMirror) refreshBehind(s *TaskFeedStore) {
 	_, _ = m.reload(ctx, s, writes) // a failure leaves the copy for the next read to retry
 }
 
+// feedCopy is the copy as one read sees it.
+type feedCopy struct {
+	buckets map[string]*mirrorBucket
+	logs    map[int64]map[string][]string
+}
+
 // reload brings the copy up to the head, unless a refresh that covers
 // writes ran meanwhile. The caller holds m.refresh.
-func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64) (map[string]*mirrorBucket, error) {
+func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64) (*feedCopy, error) {
 	m.mu.Lock()
 	if m.youngerThan(writes, feedMirrorInterval) {
-		buckets := m.buckets // a refresh that began after our write ran meanwhile
+		c := &feedCopy{buckets: m.buckets, logs: m.logs} // a refresh that began after our write ran meanwhile
 		m.mu.Unlock()
-		return buckets, nil
+		return c, nil
 	}
-	old, full, writes := m.buckets, time.Since(m.full) >= feedMirrorFullEvery, m.writes
+	old, oldLogs, logSeen := m.buckets, m.logs, m.logSeen
+	full, writes := time.Since(m.full) >= feedMirrorFullEvery, m.writes
 	m.mu.Unlock()
 
 	started := time.Now()
-	counts, err := s.headCounts(ctx)
+	head, err := s.readHead(ctx)
 	if err != nil {
 		return nil, err
 	}
-	next := make(map[string]*mirrorBucket, len(counts))
+	next := make(map[string]*mirrorBucket, feedBuckets)
+	logs := map[int64]map[string][]string{}
 	if full || old == nil {
-		if err := s.eachBucket(ctx, func(id string, users map[string]taskFeedModel) {
-			next[id] = &mirrorBucket{count: counts[id], users: users}
+		if err := s.eachDocument(ctx, func(doc *feedDoc) {
+			if k, ok := logNumber(doc.ID); ok {
+				logs[k] = doc.Log
+			} else if strings.HasPrefix(doc.ID, "feeds-") {
+				next[doc.ID] = &mirrorBucket{count: head.Counts[doc.ID], upto: doc.Upto, users: doc.Users}
+			}
 		}); err != nil {
 			return nil, err
 		}
@@ -145,82 +158,143 @@ func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64)
 		for id, b := range old {
 			next[id] = b
 		}
-		for id, n := range counts {
+		for id, n := range head.Counts {
 			if b := old[id]; b != nil && b.count == n {
 				continue
 			}
-			users, err := s.bucket(ctx, id)
+			doc, err := s.bucket(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			next[id] = &mirrorBucket{count: n, users: users}
+			next[id] = &mirrorBucket{count: n, upto: doc.Upto, users: doc.Users}
+		}
+		for k, l := range oldLogs {
+			logs[k] = l
+		}
+		for k := logSeen + 1; k <= head.Log; k++ {
+			l, found, err := s.logDocument(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				logs[k] = l
+			}
+		}
+	}
+	// What every bucket holds is read from the buckets alone.
+	low := head.Log
+	for _, id := range allBuckets() {
+		if b := next[id]; b != nil {
+			low = min(low, b.upto)
+		} else {
+			low = 0
+		}
+	}
+	for k := range logs {
+		if k <= low {
+			delete(logs, k)
 		}
 	}
 	m.mu.Lock()
-	m.buckets, m.checked, m.seen = next, started, writes
+	m.buckets, m.logs, m.logSeen, m.checked, m.seen = next, logs, head.Log, started, writes
 	if full || old == nil {
 		m.full = started
 	}
 	m.mu.Unlock()
-	return next, nil
+	return &feedCopy{buckets: next, logs: logs}, nil
 }
 
-// headCounts reads the head: each bucket's write count.
-func (s *TaskFeedStore) headCounts(ctx context.Context) (map[string]int64, error) {
-	var head struct {
-		Counts map[string]int64 `bson:"b"`
-	}
-	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: feedHeadID}}).Decode(&head)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, translate(err)
-	}
-	return head.Counts, nil
-}
-
-// raiseHead raises the write count of buckets, after they were written.
-func (s *TaskFeedStore) raiseHead(ctx context.Context, buckets []string) error {
-	inc := make(bson.D, len(buckets))
-	for i, b := range buckets {
-		inc[i] = bson.E{Key: "b." + b, Value: int64(1)}
-	}
-	defer lockDocument(s.coll(), feedHeadID)()
-	_, err := s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: feedHeadID}}, bson.D{{Key: "$inc", Value: inc}}, options.UpdateOne().SetUpsert(true))
-	return translate(err)
-}
-
-// feedBucketDoc is a bucket document as read whole.
-type feedBucketDoc struct {
+// feedDoc is a document of task_feeds as read whole: a bucket (Upto,
+// Users) or a log document (Log).
+type feedDoc struct {
 	ID    string                   `bson:"_id"`
-	Users map[string]taskFeedModel `bson:"users"`
+	Upto  int64                    `bson:"upto"`
+	Users map[string]taskFeedModel `bson:"-"`
+	Log   map[string][]string      `bson:"-"`
 }
 
-// bucket reads one bucket by _id (none: no users).
-func (s *TaskFeedStore) bucket(ctx context.Context, id string) (map[string]taskFeedModel, error) {
-	var doc feedBucketDoc
-	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+// decodeFeedDoc decodes a document of task_feeds by its kind.
+func decodeFeedDoc(raw bson.Raw) (*feedDoc, error) {
+	doc := &feedDoc{}
+	if err := bson.Unmarshal(raw, doc); err != nil {
+		return nil, err
+	}
+	if _, ok := logNumber(doc.ID); ok {
+		var l feedLogDoc
+		if err := bson.Unmarshal(raw, &l); err != nil {
+			return nil, err
+		}
+		doc.Log = l.Users
+		return doc, nil
+	}
+	var b struct {
+		Users map[string]taskFeedModel `bson:"users"`
+	}
+	if err := bson.Unmarshal(raw, &b); err != nil {
+		return nil, err
+	}
+	doc.Users = b.Users
+	return doc, nil
+}
+
+// bucket reads one bucket by _id (none: no users, nothing folded).
+func (s *TaskFeedStore) bucket(ctx context.Context, id string) (*feedDoc, error) {
+	raw, err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return &feedDoc{ID: id}, nil
+	} else if err != nil {
 		return nil, translate(err)
 	}
-	return doc.Users, nil
+	doc, err := decodeFeedDoc(raw)
+	return doc, translate(err)
 }
 
-// eachBucket reads every bucket, in one streamed read.
-func (s *TaskFeedStore) eachBucket(ctx context.Context, fn func(id string, users map[string]taskFeedModel)) error {
+// logDocument reads log document k, and whether it exists.
+func (s *TaskFeedStore) logDocument(ctx context.Context, k int64) (map[string][]string, bool, error) {
+	var doc feedLogDoc
+	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: logID(k)}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, false, nil
+	}
+	return doc.Users, err == nil, translate(err)
+}
+
+// eachDocument reads every document of task_feeds, in one streamed read.
+func (s *TaskFeedStore) eachDocument(ctx context.Context, fn func(doc *feedDoc)) error {
 	cur, err := s.coll().Find(ctx, bson.D{})
 	if err != nil {
 		return translate(err)
 	}
 	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	for cur.Next(ctx) {
-		var doc feedBucketDoc
-		if err := cur.Decode(&doc); err != nil {
+		doc, err := decodeFeedDoc(cur.Current)
+		if err != nil {
 			return translate(err)
 		}
-		if strings.HasPrefix(doc.ID, "feeds-") {
-			fn(doc.ID, doc.Users)
-		}
+		fn(doc)
 	}
 	return translate(cur.Err())
+}
+
+// feed is a user's feed in the copy: their bucket's model, then their
+// entries in the log documents after its fold, as long as they follow
+// one another.
+func (c *feedCopy) feed(userID string) *backend.TaskFeed {
+	key := feedKey(userID)
+	var m taskFeedModel
+	var upto int64
+	if b := c.buckets[feedBucket(userID)]; b != nil {
+		m, upto = b.users[key], b.upto
+	}
+	var logged []string
+	for k := upto + 1; ; k++ {
+		l, ok := c.logs[k]
+		if !ok {
+			break
+		}
+		logged = append(logged, l[key]...)
+	}
+	return m.feed(userID, logged)
 }
 
 // mirrored returns a user's feed from the DB's copy, or false when there
@@ -229,16 +303,13 @@ func (s *TaskFeedStore) mirrored(ctx context.Context, userID string, atLeast int
 	if s.db.feeds == nil {
 		return nil, false, nil
 	}
-	buckets, err := s.db.feeds.feeds(ctx, s)
+	c, err := s.db.feeds.feeds(ctx, s)
 	if err != nil {
 		return nil, false, err
 	}
-	var m taskFeedModel
-	if b := buckets[feedBucket(userID)]; b != nil {
-		m = b.users[feedKey(userID)]
-	}
-	if m.N < atLeast {
+	f := c.feed(userID)
+	if f.Len < atLeast {
 		return nil, false, nil
 	}
-	return m.domain(userID), true, nil
+	return f, true, nil
 }

@@ -124,6 +124,14 @@ var indexes = []index{
 // createIndexes command that lists more than one index that already exists,
 // and it does not compare the unique option of an existing index, so the
 // result is checked with listIndexes afterwards.
+//
+// On FerretDB v1 only the unique indexes are created, and the others are
+// dropped if an earlier version made them: its SQLite backend hands
+// SQLite no filter but {_id: v} (every other query decodes the whole
+// collection), so a non-unique index never answers a read, while every
+// insert and update re-parses the document's JSON once per index key to
+// maintain it — the cost of writing a task was mostly its five such
+// indexes. Unique indexes stay: they are the exactly-once fences.
 func (db *DB) EnsureIndexes(ctx context.Context) error {
 	// Stored data from before a field existed gets it first.
 	if err := db.backfillEventIDs(ctx); err != nil {
@@ -132,7 +140,17 @@ func (db *DB) EnsureIndexes(ctx context.Context) error {
 	if err := db.backfillUserVersions(ctx); err != nil {
 		return err
 	}
+	ferret, err := db.FerretDB(ctx)
+	if err != nil {
+		return err
+	}
 	for _, ix := range indexes {
+		if ferret && !ix.Unique {
+			if err := db.dropIndex(ctx, ix); err != nil {
+				return err
+			}
+			continue
+		}
 		opts := options.Index().SetName(ix.Name)
 		if ix.Unique {
 			opts.SetUnique(true)
@@ -147,12 +165,51 @@ func (db *DB) EnsureIndexes(ctx context.Context) error {
 			return translate(err)
 		}
 	}
-	return db.checkIndexes(ctx)
+	return db.checkIndexes(ctx, ferret)
+}
+
+// Indexes lists "collection.name" of every index EnsureIndexes keeps on
+// this server (see EnsureIndexes for FerretDB's share).
+func (db *DB) Indexes(ctx context.Context) ([]string, error) {
+	ferret, err := db.FerretDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ix := range indexes {
+		if ix.Unique || !ferret {
+			out = append(out, ix.Collection+"."+ix.Name)
+		}
+	}
+	return out, nil
+}
+
+// dropIndex drops ix if it exists.
+func (db *DB) dropIndex(ctx context.Context, ix index) error {
+	specs, err := db.db.Collection(ix.Collection).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	for _, s := range specs {
+		if s.Name == ix.Name {
+			if err := db.db.Collection(ix.Collection).Indexes().DropOne(ctx, ix.Name); err != nil && !isIndexNotFound(err) {
+				return translate(err)
+			}
+		}
+	}
+	return nil
+}
+
+// isIndexNotFound reports whether err says the index is gone (another
+// instance dropped it first).
+func isIndexNotFound(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(27)
 }
 
 // checkIndexes verifies that every declared index exists with the declared
 // uniqueness.
-func (db *DB) checkIndexes(ctx context.Context) error {
+func (db *DB) checkIndexes(ctx context.Context, ferret bool) error {
 	unique := map[string]map[string]bool{} // collection → index name → unique
 	for _, ix := range indexes {
 		if _, ok := unique[ix.Collection]; ok {
@@ -170,6 +227,10 @@ func (db *DB) checkIndexes(ctx context.Context) error {
 	for _, ix := range indexes {
 		got, ok := unique[ix.Collection][ix.Name]
 		switch {
+		case ferret && !ix.Unique:
+			if ok {
+				return backend.Errorf(backend.EINTERNAL, "index %s.%s is still there after it was dropped", ix.Collection, ix.Name)
+			}
 		case !ok:
 			return backend.Errorf(backend.EINTERNAL, "index %s.%s is missing after it was created", ix.Collection, ix.Name)
 		case got != ix.Unique:

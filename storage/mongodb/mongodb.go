@@ -12,8 +12,10 @@ package mongodb
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -46,6 +48,12 @@ type DB struct {
 	db     *mongo.Database
 	addr   string      // the URI without credentials or options, for messages
 	feeds  *feedMirror // the task feeds as this instance last read them
+	// folding is held while this DB folds the task feeds' log (one fold
+	// at a time; see TaskFeedStore.fold).
+	folding sync.Mutex
+
+	engineMu sync.Mutex
+	engine   string // "mongodb" or "ferretdb" once asked (FerretDB)
 }
 
 // Open connects to MongoDB and pings it. It returns EINVALID when the options
@@ -125,4 +133,23 @@ func redactURI(uri string) string {
 		hosts = hosts[i+1:]
 	}
 	return scheme + "://" + hosts + "/"
+}
+
+// FerretDB reports whether the server is FerretDB rather than MongoDB
+// (its buildInfo names a ferretdbVersion), asking once per DB.
+func (db *DB) FerretDB(ctx context.Context) (bool, error) {
+	db.engineMu.Lock()
+	defer db.engineMu.Unlock()
+	if db.engine != "" {
+		return db.engine == "ferretdb", nil
+	}
+	var info bson.M
+	if err := db.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, translate(err)
+	}
+	db.engine = "mongodb"
+	if _, ok := info["ferretdbVersion"]; ok {
+		db.engine = "ferretdb"
+	}
+	return db.engine == "ferretdb", nil
 }

@@ -17,25 +17,36 @@ import (
 	"suiji/backend"
 )
 
-// Task feeds (backend.TaskFeed) live in feedBuckets documents of
-// task_feeds, {_id: "feeds-<n>", users: {<key>: taskFeedModel}}, each
-// user's feed in the bucket its id hashes to, under a key made from the
-// id (feedKey). Every read and write is by _id alone: on MongoDB the _id
-// index (the collection needs no other), on FerretDB v1 the one filter it
-// hands to SQLite rather than decoding every document (see
-// FindTasksByIDs), over a few dozen documents. Buckets rather than a
-// document per user because FerretDB's cost is per update, not per byte:
-// a dispatch chunk naming 300 users appends with feedBuckets updates at
-// most, not 300 (which doubled a dispatch's time there). A read asks for
-// the user's field only.
+// Task feeds (backend.TaskFeed) live in task_feeds as a log and its
+// folds.
 //
-// In a user's feed, IDs are the entries appended since the last
+// An append inserts one log document, {_id: "log-<k>", users: {<key>:
+// [entries]}}, numbered k on from the head's log count (the head raises
+// it after the insert); losing k to another writer (its _id is taken)
+// moves to k+1. So log-k is only ever written once log-(k-1) exists, and
+// the log is read in k order, never past a gap. An insert is what
+// FerretDB v1 does cheaply: an update of a document decodes and rewrites
+// it whole, and an append used to update every bucket below, so it cost
+// as much as all the feeds together and grew with them.
+//
+// The buckets, feedBuckets documents {_id: "feeds-<n>", upto: k, users:
+// {<key>: taskFeedModel}}, hold each user's feed up to log k (the fold):
+// every foldEvery appends, the log is folded into them (fold, behind the
+// append that reaches the count), and log documents that every bucket
+// holds are deleted. A user's feed is their bucket's model followed by
+// their entries in log-(upto+1), log-(upto+2) … Every read and write is
+// by _id alone: on MongoDB the _id index (the collection needs no other),
+// on FerretDB v1 the one filter it hands to SQLite rather than decoding
+// every document (see FindTasksByIDs). A user's feed lives in the bucket
+// its id hashes to, under a key made from the id (feedKey).
+//
+// In a user's feed, IDs are the entries folded since the last
 // compaction, at positions Base+1, Base+2 …; Old and OldPos are the
-// entries compaction kept, with their positions. N is the position of the
-// last entry (Base + len(IDs)): an append pushes to IDs and adds to N in
-// one update of the bucket, which MongoDB applies atomically and FerretDB
-// in turn (lockDocuments), so concurrent appends take consecutive
-// positions.
+// entries compaction kept, with their positions; N is the position of the
+// last entry folded (Base + len(IDs)). Log entries follow at N+1 ….
+// Compaction (CompactTaskFeed) is a compare-and-set on N; a fold is one
+// on upto, and adds to IDs and N (MongoDB applies each atomically,
+// FerretDB in turn: lockDocuments).
 type taskFeedModel struct {
 	N      int64    `bson:"n"`
 	Base   int64    `bson:"base,omitempty"`
@@ -44,8 +55,10 @@ type taskFeedModel struct {
 	OldPos []int64  `bson:"old_pos,omitempty"`
 }
 
-func (m *taskFeedModel) domain(user string) *backend.TaskFeed {
-	f := &backend.TaskFeed{UserID: user, Len: m.N, Entries: make([]backend.TaskFeedEntry, 0, len(m.Old)+len(m.IDs))}
+// feed is a user's feed: m, then logged — the user's entries in the log
+// after the fold, in log order — at the positions after m.N.
+func (m *taskFeedModel) feed(user string, logged []string) *backend.TaskFeed {
+	f := &backend.TaskFeed{UserID: user, Len: m.N + int64(len(logged)), Entries: make([]backend.TaskFeedEntry, 0, len(m.Old)+len(m.IDs)+len(logged))}
 	for i, id := range m.Old {
 		if i < len(m.OldPos) {
 			f.Entries = append(f.Entries, decodeFeedEntry(m.OldPos[i], id))
@@ -53,6 +66,9 @@ func (m *taskFeedModel) domain(user string) *backend.TaskFeed {
 	}
 	for i, id := range m.IDs {
 		f.Entries = append(f.Entries, decodeFeedEntry(m.Base+int64(i)+1, id))
+	}
+	for i, id := range logged {
+		f.Entries = append(f.Entries, decodeFeedEntry(m.N+int64(i)+1, id))
 	}
 	return f
 }
@@ -108,6 +124,28 @@ const feedsReadyID = "*ready"
 // writes.
 const buildChunk = 500
 
+const (
+	// logPrefix begins the _id of every log document.
+	logPrefix = "log-"
+	// logDocEntries is the most entries one log document holds (about a
+	// megabyte, far below MongoDB's 16 MB document limit); a bigger append
+	// (a build of the feeds) writes several, in order.
+	logDocEntries = 20_000
+	// foldEvery is how many appends the log gathers between folds.
+	foldEvery = 16
+	// logAttempts bounds how many numbers an append tries for one log
+	// document; each lost means another writer appended meanwhile.
+	logAttempts = 64
+)
+
+func logID(k int64) string { return logPrefix + strconv.FormatInt(k, 10) }
+
+// feedLogDoc is a log document: the entries one append made, by user key.
+type feedLogDoc struct {
+	ID    string              `bson:"_id"`
+	Users map[string][]string `bson:"users"`
+}
+
 // TaskFeeds returns the task feed store.
 func (db *DB) TaskFeeds() *TaskFeedStore { return &TaskFeedStore{db: db} }
 
@@ -118,108 +156,125 @@ var _ backend.TaskFeedStore = (*TaskFeedStore)(nil)
 
 func (s *TaskFeedStore) coll() collection { return s.db.collection("task_feeds") }
 
-// AppendTaskFeeds implements backend.TaskFeedStore: one upsert per bucket
-// ($push with $each to each of its users' ids, $inc of their n),
-// updateChunk buckets per unordered command.
+// AppendTaskFeeds implements backend.TaskFeedStore: one log document
+// (more for an append of over logDocEntries entries), then the head's log
+// count; the append that brings the count to a multiple of foldEvery
+// starts a fold behind it.
 func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]backend.TaskFeedEntry) error {
-	byBucket := map[string]bson.D{}
+	users := make([]string, 0, len(feeds))
 	for u, entries := range feeds {
-		if u == "" || len(entries) == 0 {
-			continue
+		if u != "" && len(entries) > 0 {
+			users = append(users, u)
 		}
-		ids := make([]string, len(entries))
-		for i, e := range entries {
-			ids[i] = encodeFeedEntry(e)
-		}
-		b, key := feedBucket(u), "users."+feedKey(u)
-		byBucket[b] = append(byBucket[b], bson.E{Key: key, Value: ids})
 	}
-	buckets := make([]string, 0, len(byBucket))
-	for b := range byBucket {
-		buckets = append(buckets, b)
-	}
-	if len(buckets) == 0 {
+	if len(users) == 0 {
 		return nil
 	}
-	slices.Sort(buckets)
+	slices.Sort(users)
+	var docs []map[string][]string
+	room := 0
+	for _, u := range users {
+		key := feedKey(u)
+		for _, e := range feeds[u] {
+			if room == 0 {
+				docs, room = append(docs, map[string][]string{}), logDocEntries
+			}
+			doc := docs[len(docs)-1]
+			doc[key] = append(doc[key], encodeFeedEntry(e))
+			room--
+		}
+	}
 	if s.db.feeds != nil {
 		defer s.db.feeds.written() // even after an error: the write may have landed
 	}
-	unlock := lockDocuments(s.coll(), buckets) // FerretDB does not isolate updates: see lockDocument
-	for start := 0; start < len(buckets); start += updateChunk {
-		if err := s.appendBuckets(ctx, buckets[start:min(start+updateChunk, len(buckets))], byBucket); err != nil {
-			unlock()
+	head, err := s.readHead(ctx)
+	if err != nil {
+		return err
+	}
+	k := head.Log
+	for _, doc := range docs {
+		if k, err = s.insertLog(ctx, k+1, doc); err != nil {
 			return err
 		}
 	}
-	unlock()
-	return s.raiseHead(ctx, buckets)
+	if err := s.raiseLog(ctx, k); err != nil {
+		return err
+	}
+	if k/foldEvery > head.Log/foldEvery {
+		go s.foldBehind()
+	}
+	return nil
 }
 
-// appendBuckets appends to the feeds of buckets in one command.
-func (s *TaskFeedStore) appendBuckets(ctx context.Context, buckets []string, byBucket map[string]bson.D) error {
-	for attempt := 1; ; attempt++ {
-		models := make([]mongo.WriteModel, len(buckets))
-		for i, b := range buckets {
-			var push, inc bson.D
-			for _, e := range byBucket[b] {
-				ids := e.Value.([]string)
-				push = append(push, bson.E{Key: e.Key + ".ids", Value: bson.D{{Key: "$each", Value: ids}}})
-				inc = append(inc, bson.E{Key: e.Key + ".n", Value: int64(len(ids))})
-			}
-			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: b}}).SetUpsert(true).
-				SetUpdate(bson.D{{Key: "$push", Value: push}, {Key: "$inc", Value: inc}})
-		}
-		_, err := s.coll().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+// insertLog inserts a log document numbered k, or the first free number
+// after it, and returns the number.
+func (s *TaskFeedStore) insertLog(ctx context.Context, k int64, users map[string][]string) (int64, error) {
+	for range logAttempts {
+		_, err := s.coll().InsertOne(ctx, feedLogDoc{ID: logID(k), Users: users})
 		if err == nil {
-			return nil
+			return k, nil
 		}
-		// Two first upserts of one bucket (other instances, on MongoDB)
-		// race on its _id: the loser is applied again; the others are done.
-		var bwe mongo.BulkWriteException
-		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 || attempt == 3 {
-			return translate(err)
+		if err := translate(err); backend.ErrorCode(err) != backend.ECONFLICT {
+			return 0, err
 		}
-		var again []string
-		for _, we := range bwe.WriteErrors {
-			if we.Index < 0 || we.Index >= len(buckets) || backend.ErrorCode(translate(we)) != backend.ECONFLICT {
-				return translate(err)
-			}
-			again = append(again, buckets[we.Index])
-		}
-		buckets = again
+		k++ // log-k exists: take the next
 	}
+	return 0, backend.Errorf(backend.EUNAVAILABLE, "the task feeds are too busy: no log number was free after %d tries; try again", logAttempts)
 }
 
 // TaskFeed implements backend.TaskFeedStore: from the instance's copy of
 // the feeds when it is fresh and holds atLeast entries (feedmirror.go),
-// else by the bucket's _id.
+// else from the store: the user's bucket, then the log after its fold.
 func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string, atLeast int64) (*backend.TaskFeed, error) {
 	if f, ok, err := s.mirrored(ctx, userID, atLeast); err != nil || ok {
 		return f, err
 	}
 	key := feedKey(userID)
-	var b struct {
-		Users map[string]taskFeedModel `bson:"users"`
+	// A fold may delete log documents between the bucket's read and
+	// theirs: a gap below the head's count means the bucket holds them
+	// now, so it is read again.
+	for attempt := 0; ; attempt++ {
+		var b struct {
+			Upto  int64                    `bson:"upto"`
+			Users map[string]taskFeedModel `bson:"users"`
+		}
+		err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: feedBucket(userID)}},
+			options.FindOne().SetProjection(bson.D{{Key: "users." + key, Value: 1}, {Key: "upto", Value: 1}})).Decode(&b)
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, translate(err)
+		}
+		head, err := s.readHead(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var logged []string
+		k := b.Upto + 1
+		for ; ; k++ {
+			var doc feedLogDoc
+			err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: logID(k)}},
+				options.FindOne().SetProjection(bson.D{{Key: "users." + key, Value: 1}})).Decode(&doc)
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				break
+			} else if err != nil {
+				return nil, translate(err)
+			}
+			logged = append(logged, doc.Users[key]...)
+		}
+		if k > head.Log || attempt == 2 {
+			m := b.Users[key]
+			return m.feed(userID, logged), nil
+		}
 	}
-	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: feedBucket(userID)}},
-		options.FindOne().SetProjection(bson.D{{Key: "users." + key, Value: 1}})).Decode(&b)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return &backend.TaskFeed{UserID: userID}, nil
-	} else if err != nil {
-		return nil, translate(err)
-	}
-	m := b.Users[key]
-	return m.domain(userID), nil
 }
 
 // CompactTaskFeed implements backend.TaskFeedStore: the entries kept (the
 // last of each task) become Old with their positions, IDs empties and
-// Base moves to N — a compare-and-set on N, which every append moves. The
-// filter on n makes FerretDB decode every bucket (it hands only _id alone
-// to SQLite); a compaction is rare — a feed compacts once it holds twice
-// as many entries as tasks — so that is the price of keeping MongoDB,
-// where several instances append at once, exact.
+// Base moves to N — a compare-and-set on N, which every fold moves. The
+// user's bucket is folded first, so that N covers the entries the log
+// holds for them. The filter on n makes FerretDB decode every bucket (it
+// hands only _id alone to SQLite); a compaction is rare — a feed compacts
+// once it holds twice as many entries as tasks — so that is the price of
+// keeping MongoDB, where several instances write at once, exact.
 func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed) (bool, error) {
 	kept := compactEntries(f.Entries)
 	if len(kept) == len(f.Entries) {
@@ -233,6 +288,9 @@ func (s *TaskFeedStore) CompactTaskFeed(ctx context.Context, f *backend.TaskFeed
 	bucket, key := feedBucket(f.UserID), "users."+feedKey(f.UserID)
 	if s.db.feeds != nil {
 		defer s.db.feeds.written()
+	}
+	if err := s.fold(ctx, []string{bucket}); err != nil {
+		return false, err
 	}
 	unlock := lockDocument(s.coll(), bucket)
 	res, err := s.coll().UpdateOne(ctx, bson.D{{Key: "_id", Value: bucket}, {Key: key + ".n", Value: f.Len}}, bson.D{{Key: "$set", Value: bson.D{

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"suiji/backend"
 	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
@@ -384,4 +386,96 @@ func TestTaskFeedMirror(t *testing.T) {
 	if f, err := there.TaskFeed(ctx, "u2", 0); err != nil || f.Len != 2 {
 		t.Fatalf("another user's feed: %+v %v", f, err)
 	}
+}
+
+// TestTaskFeedFold: appends go to the log, and folds move it into the
+// buckets and delete what every bucket holds — behind appends (every
+// FoldEvery of them) and when asked — without changing any feed: the
+// appending instance, another instance's first read and a read from the
+// store (a position beyond any copy) all see each feed whole, at
+// positions 1…n, before and after; appends after a fold continue at the
+// next positions. One user's id is no field name ('.', '$'): the fold
+// finds its bucket from its key.
+func TestTaskFeedFold(t *testing.T) {
+	db := storagetest.Mongo(t)
+	ctx := t.Context()
+	store := db.TaskFeeds()
+	users := []string{"u.$1", "u2", "u3", "u4"}
+	want := map[string][]string{}
+	add := func(round int) {
+		t.Helper()
+		feeds := map[string][]backend.TaskFeedEntry{}
+		for i, u := range users[:1+round%len(users)] {
+			id := fmt.Sprintf("t%03d-%d", round, i)
+			feeds[u] = plainEntries(id)
+			want[u] = append(want[u], id)
+		}
+		if err := store.AppendTaskFeeds(ctx, feeds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		other, _ := storagetest.SecondInstance(t, db, storagetest.Redis(t))
+		for _, u := range users {
+			for name, read := range map[string]func() (*backend.TaskFeed, error){
+				"this instance":    func() (*backend.TaskFeed, error) { return store.TaskFeed(ctx, u, 0) },
+				"another instance": func() (*backend.TaskFeed, error) { return other.TaskFeeds().TaskFeed(ctx, u, 0) },
+				"the store":        func() (*backend.TaskFeed, error) { return store.TaskFeed(ctx, u, 1<<40) },
+			} {
+				f, err := read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for i, e := range f.Entries {
+					if e.Pos != int64(i+1) {
+						t.Fatalf("%s, %s, %s: entry %d at position %d", when, name, u, i, e.Pos)
+					}
+					got = append(got, e.TaskID)
+				}
+				if f.Len != int64(len(want[u])) || !slices.Equal(got, want[u]) {
+					t.Fatalf("%s, %s, %s: len %d %v, want %v", when, name, u, f.Len, got, want[u])
+				}
+			}
+		}
+	}
+	logDocs := func() int64 {
+		t.Helper()
+		n, err := db.Database().Collection("task_feeds").CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^log-"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := range mongodb.FoldEvery - 1 {
+		add(round)
+	}
+	if n := logDocs(); n != mongodb.FoldEvery-1 {
+		t.Fatalf("%d log documents before the first fold, want %d", n, mongodb.FoldEvery-1)
+	}
+	check("before any fold")
+	// The FoldEvery-th append folds behind itself.
+	add(mongodb.FoldEvery - 1)
+	err := storagetest.Eventually(ctx, 10*time.Second, func(context.Context) error {
+		if n := logDocs(); n != 0 {
+			return fmt.Errorf("%d log documents left", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the fold behind the %dth append: %v", mongodb.FoldEvery, err)
+	}
+	check("after the fold behind an append")
+	for round := mongodb.FoldEvery; round < mongodb.FoldEvery+5; round++ {
+		add(round)
+	}
+	check("with the log after a fold")
+	if err := store.Fold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := logDocs(); n != 0 {
+		t.Fatalf("%d log documents after a fold", n)
+	}
+	check("after a second fold")
 }
