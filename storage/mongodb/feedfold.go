@@ -92,7 +92,8 @@ func (s *TaskFeedStore) foldBehind() {
 // each bucket still behind it gets its users' entries from the log after
 // its upto, in one update that is a compare-and-set on upto (a bucket
 // another fold moved is left to it). After a fold of every bucket, the
-// log documents every bucket holds are deleted.
+// log documents every bucket holds, read again after the updates, are
+// deleted.
 func (s *TaskFeedStore) fold(ctx context.Context, buckets []string) error {
 	head, err := s.readHead(ctx)
 	if err != nil || head.Log == 0 {
@@ -179,11 +180,20 @@ func (s *TaskFeedStore) fold(ctx context.Context, buckets []string) error {
 	if !all {
 		return nil
 	}
-	// Every bucket now holds the log up to head.Log (or a later fold
-	// moved it further): what is at or below it is no longer read.
+	// What every bucket holds is no longer read. The buckets are read
+	// again for it: a bucket whose compare-and-set failed was moved by
+	// another fold, which may have stopped short of head.Log.
+	upto, _, err = s.foldState(ctx, buckets, true)
+	if err != nil {
+		return err
+	}
+	held := head.Log
+	for _, b := range buckets {
+		held = min(held, upto[b])
+	}
 	var deletes []mongo.WriteModel
 	for _, k := range logs {
-		if k <= head.Log {
+		if k <= held {
 			deletes = append(deletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: logID(k)}}))
 		}
 	}
