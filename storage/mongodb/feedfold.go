@@ -77,12 +77,15 @@ func logNumber(id string) (int64, bool) {
 }
 
 // foldBehind folds every bucket apart from any request, unless this DB
-// is folding already; a failure is left to the next fold.
+// is folding already or closed; a failure is left to the next fold.
 func (s *TaskFeedStore) foldBehind() {
 	if !s.db.folding.TryLock() {
 		return
 	}
 	defer s.db.folding.Unlock()
+	if s.db.foldsStopped {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_ = s.fold(ctx, nil)

@@ -48,9 +48,11 @@ type DB struct {
 	db     *mongo.Database
 	addr   string      // the URI without credentials or options, for messages
 	feeds  *feedMirror // the task feeds as this instance last read them
-	// folding is held while this DB folds the task feeds' log (one fold
-	// at a time; see TaskFeedStore.fold).
-	folding sync.Mutex
+	// folding is held while this DB folds the task feeds' log behind an
+	// append (one fold at a time; see TaskFeedStore.fold); foldsStopped,
+	// set under it by Close and Drop, ends them.
+	folding      sync.Mutex
+	foldsStopped bool
 
 	engineMu sync.Mutex
 	engine   string // "mongodb" or "ferretdb" once asked (FerretDB)
@@ -102,12 +104,22 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close disconnects from the server, waiting for in-use connections until ctx
 // ends.
 func (db *DB) Close(ctx context.Context) error {
+	db.stopFolds()
 	return translate(db.client.Disconnect(ctx))
+}
+
+// stopFolds waits for a fold behind an append to end and starts no more,
+// so that none writes after Close (or recreates a dropped database).
+func (db *DB) stopFolds() {
+	db.folding.Lock()
+	db.foldsStopped = true
+	db.folding.Unlock()
 }
 
 // Drop deletes the whole database with every collection in it. Tests use it
 // to clean up their own database; nothing in the server calls it.
 func (db *DB) Drop(ctx context.Context) error {
+	db.stopFolds()
 	return translate(db.db.Drop(ctx))
 }
 
