@@ -82,6 +82,10 @@ func Open(ctx context.Context, o Options) (*Sender, error) {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
+	// suiji exports no OpenTelemetry traces (its metrics are its own,
+	// backend/telemetry), and the transport's instrumentation cost about
+	// a quarter of each send's CPU — a dispatch sends thousands.
+	auth = append(auth, option.WithTelemetryDisabled())
 	transport, err := htransport.NewTransport(ctx, base, auth...)
 	if err != nil {
 		return nil, backend.Wrap(err, backend.EINVALID, "the Firebase credentials cannot be used")
