@@ -95,8 +95,8 @@ func (s *TaskFeedStore) foldBehind() {
 // each bucket still behind it gets its users' entries from the log after
 // its upto, in one update that is a compare-and-set on upto (a bucket
 // another fold moved is left to it). After a fold of every bucket, the
-// log documents every bucket holds, read again after the updates, are
-// deleted.
+// log documents every bucket holds, read again after the updates, become
+// tombstones, and tombstones older than tombstoneAge are deleted.
 func (s *TaskFeedStore) fold(ctx context.Context, buckets []string) error {
 	head, err := s.readHead(ctx)
 	if err != nil || head.Log == 0 {
@@ -119,8 +119,8 @@ func (s *TaskFeedStore) fold(ctx context.Context, buckets []string) error {
 	for k := low + 1; k <= head.Log; k++ {
 		var doc feedLogDoc
 		err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: logID(k)}}).Decode(&doc)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			// Deleted by another fold: every bucket holds it already,
+		if errors.Is(err, mongo.ErrNoDocuments) || err == nil && doc.FoldedAt != nil {
+			// Buried by another fold: every bucket holds it already,
 			// and the buckets read before were moved past it.
 			return nil
 		} else if err != nil {
@@ -194,22 +194,27 @@ func (s *TaskFeedStore) fold(ctx context.Context, buckets []string) error {
 	for _, b := range buckets {
 		held = min(held, upto[b])
 	}
-	var deletes []mongo.WriteModel
+	// They become tombstones rather than going: a writer that read the
+	// head before this fold may still try their numbers, and must lose.
+	now := time.Now().UTC()
+	var buries []mongo.WriteModel
 	for _, k := range logs {
 		if k <= held {
-			deletes = append(deletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: logID(k)}}))
+			buries = append(buries, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: logID(k)}}).
+				SetReplacement(feedLogDoc{ID: logID(k), FoldedAt: &now}))
 		}
 	}
-	for start := 0; start < len(deletes); start += updateChunk {
-		if _, err := s.coll().BulkWrite(ctx, deletes[start:min(start+updateChunk, len(deletes))], options.BulkWrite().SetOrdered(false)); err != nil {
+	for start := 0; start < len(buries); start += updateChunk {
+		if _, err := s.coll().BulkWrite(ctx, buries[start:min(start+updateChunk, len(buries))], options.BulkWrite().SetOrdered(false)); err != nil {
 			return translate(err)
 		}
 	}
-	return nil
+	_, err = s.coll().DeleteMany(ctx, bson.D{{Key: "folded_at", Value: bson.D{{Key: "$lt", Value: now.Add(-tombstoneAge)}}}})
+	return translate(err)
 }
 
 // foldState reads each bucket's upto and, when every bucket is read, the
-// numbers of the log documents stored (the read is the whole collection's
+// numbers of the log documents stored and not yet buried (the read is the whole collection's
 // either way on FerretDB; on MongoDB the projection keeps it small).
 func (s *TaskFeedStore) foldState(ctx context.Context, buckets []string, all bool) (map[string]int64, []int64, error) {
 	upto := make(map[string]int64, len(buckets))
@@ -220,13 +225,14 @@ func (s *TaskFeedStore) foldState(ctx context.Context, buckets []string, all boo
 			filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: buckets}}}}
 		}
 	}
-	cur, err := s.coll().Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "upto", Value: 1}}))
+	cur, err := s.coll().Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "upto", Value: 1}, {Key: "folded_at", Value: 1}}))
 	if err != nil {
 		return nil, nil, translate(err)
 	}
 	var rows []struct {
-		ID   string `bson:"_id"`
-		Upto int64  `bson:"upto"`
+		ID     string     `bson:"_id"`
+		Upto   int64      `bson:"upto"`
+		Folded *time.Time `bson:"folded_at"`
 	}
 	if err := cur.All(ctx, &rows); err != nil {
 		return nil, nil, translate(err)
@@ -234,7 +240,9 @@ func (s *TaskFeedStore) foldState(ctx context.Context, buckets []string, all boo
 	var logs []int64
 	for _, r := range rows {
 		if k, ok := logNumber(r.ID); ok {
-			logs = append(logs, k)
+			if r.Folded == nil {
+				logs = append(logs, k)
+			}
 		} else {
 			upto[r.ID] = r.Upto
 		}

@@ -147,7 +147,9 @@ func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64)
 	if full || old == nil {
 		if err := s.eachDocument(ctx, func(doc *feedDoc) {
 			if k, ok := logNumber(doc.ID); ok {
-				logs[k] = doc.Log
+				if doc.Log != nil {
+					logs[k] = doc.Log
+				}
 			} else if strings.HasPrefix(doc.ID, "feeds-") {
 				next[doc.ID] = &mirrorBucket{count: head.Counts[doc.ID], upto: doc.Upto, users: doc.Users}
 			}
@@ -205,7 +207,7 @@ func (m *feedMirror) reload(ctx context.Context, s *TaskFeedStore, writes int64)
 }
 
 // feedDoc is a document of task_feeds as read whole: a bucket (Upto,
-// Users) or a log document (Log).
+// Users) or a log document (Log; nil for a tombstone).
 type feedDoc struct {
 	ID    string                   `bson:"_id"`
 	Upto  int64                    `bson:"upto"`
@@ -224,7 +226,12 @@ func decodeFeedDoc(raw bson.Raw) (*feedDoc, error) {
 		if err := bson.Unmarshal(raw, &l); err != nil {
 			return nil, err
 		}
-		doc.Log = l.Users
+		if l.FoldedAt == nil { // a tombstone has no entries, and is no log for readers
+			doc.Log = l.Users
+			if doc.Log == nil {
+				doc.Log = map[string][]string{}
+			}
+		}
 		return doc, nil
 	}
 	var b struct {
@@ -249,11 +256,12 @@ func (s *TaskFeedStore) bucket(ctx context.Context, id string) (*feedDoc, error)
 	return doc, translate(err)
 }
 
-// logDocument reads log document k, and whether it exists.
+// logDocument reads log document k, and whether it exists (a tombstone
+// does not).
 func (s *TaskFeedStore) logDocument(ctx context.Context, k int64) (map[string][]string, bool, error) {
 	var doc feedLogDoc
 	err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: logID(k)}}).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && doc.FoldedAt != nil {
 		return nil, false, nil
 	}
 	return doc.Users, err == nil, translate(err)

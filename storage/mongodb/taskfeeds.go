@@ -33,7 +33,7 @@ import (
 // {<key>: taskFeedModel}}, hold each user's feed up to log k (the fold):
 // every foldEvery appends, the log is folded into them (fold, behind the
 // append that reaches the count), and log documents that every bucket
-// holds are deleted. A user's feed is their bucket's model followed by
+// holds become tombstones (see feedLogDoc). A user's feed is their bucket's model followed by
 // their entries in log-(upto+1), log-(upto+2) … Every read and write is
 // by _id alone: on MongoDB the _id index (the collection needs no other),
 // on FerretDB v1 the one filter it hands to SQLite rather than decoding
@@ -140,11 +140,19 @@ const (
 
 func logID(k int64) string { return logPrefix + strconv.FormatInt(k, 10) }
 
-// feedLogDoc is a log document: the entries one append made, by user key.
+// feedLogDoc is a log document: the entries one append made, by user key;
+// once every bucket holds them, a tombstone (FoldedAt set, Users empty),
+// kept for tombstoneAge so that no writer that read the head before the
+// fold can take its number again.
 type feedLogDoc struct {
-	ID    string              `bson:"_id"`
-	Users map[string][]string `bson:"users"`
+	ID       string              `bson:"_id"`
+	Users    map[string][]string `bson:"users,omitempty"`
+	FoldedAt *time.Time          `bson:"folded_at,omitempty"`
 }
+
+// tombstoneAge is how long a folded log document's number stays taken: far
+// longer than any append takes from reading the head to its insert.
+const tombstoneAge = 24 * time.Hour
 
 // TaskFeeds returns the task feed store.
 func (db *DB) TaskFeeds() *TaskFeedStore { return &TaskFeedStore{db: db} }
@@ -207,7 +215,9 @@ func (s *TaskFeedStore) AppendTaskFeeds(ctx context.Context, feeds map[string][]
 }
 
 // insertLog inserts a log document numbered k, or the first free number
-// after it, and returns the number.
+// after it, and returns the number. After losing a number it goes on from
+// the head when that is further: under contention the others raise it
+// faster than one climbs number by number.
 func (s *TaskFeedStore) insertLog(ctx context.Context, k int64, users map[string][]string) (int64, error) {
 	for range logAttempts {
 		_, err := s.coll().InsertOne(ctx, feedLogDoc{ID: logID(k), Users: users})
@@ -217,7 +227,11 @@ func (s *TaskFeedStore) insertLog(ctx context.Context, k int64, users map[string
 		if err := translate(err); backend.ErrorCode(err) != backend.ECONFLICT {
 			return 0, err
 		}
-		k++ // log-k exists: take the next
+		head, err := s.readHead(ctx)
+		if err != nil {
+			return 0, err
+		}
+		k = max(k+1, head.Log+1) // log-k exists, and so does every number up to the head
 	}
 	return 0, backend.Errorf(backend.EUNAVAILABLE, "the task feeds are too busy: no log number was free after %d tries; try again", logAttempts)
 }
@@ -230,9 +244,8 @@ func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string, atLeast int
 		return f, err
 	}
 	key := feedKey(userID)
-	// A fold may delete log documents between the bucket's read and
-	// theirs: a gap below the head's count means the bucket holds them
-	// now, so it is read again.
+	// A fold may bury log documents (tombstones, see feedLogDoc) between
+	// the bucket's read and theirs: then the bucket is read again.
 	for attempt := 0; ; attempt++ {
 		var b struct {
 			Upto  int64                    `bson:"upto"`
@@ -252,14 +265,16 @@ func (s *TaskFeedStore) TaskFeed(ctx context.Context, userID string, atLeast int
 		for ; ; k++ {
 			var doc feedLogDoc
 			err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: logID(k)}},
-				options.FindOne().SetProjection(bson.D{{Key: "users." + key, Value: 1}})).Decode(&doc)
-			if errors.Is(err, mongo.ErrNoDocuments) {
+				options.FindOne().SetProjection(bson.D{{Key: "users." + key, Value: 1}, {Key: "folded_at", Value: 1}})).Decode(&doc)
+			if errors.Is(err, mongo.ErrNoDocuments) || err == nil && doc.FoldedAt != nil {
 				break
 			} else if err != nil {
 				return nil, translate(err)
 			}
 			logged = append(logged, doc.Users[key]...)
 		}
+		// A gap (or tombstone) at or below the head's count means a fold
+		// moved the bucket past it since the bucket was read.
 		if k > head.Log || attempt == 2 {
 			m := b.Users[key]
 			return m.feed(userID, logged), nil

@@ -389,13 +389,13 @@ func TestTaskFeedMirror(t *testing.T) {
 }
 
 // TestTaskFeedFold: appends go to the log, and folds move it into the
-// buckets and delete what every bucket holds — behind appends (every
+// buckets and bury what every bucket holds — behind appends (every
 // FoldEvery of them) and when asked — without changing any feed: the
 // appending instance, another instance's first read and a read from the
 // store (a position beyond any copy) all see each feed whole, at
 // positions 1…n, before and after; appends after a fold continue at the
-// next positions. One user's id is no field name ('.', '$'): the fold
-// finds its bucket from its key.
+// next positions; a folded number stays taken. One user's id is no field
+// name ('.', '$'): the fold finds its bucket from its key.
 func TestTaskFeedFold(t *testing.T) {
 	db := storagetest.Mongo(t)
 	ctx := t.Context()
@@ -440,9 +440,11 @@ func TestTaskFeedFold(t *testing.T) {
 			}
 		}
 	}
+	// Log documents not yet folded (a folded one stays as a tombstone).
 	logDocs := func() int64 {
 		t.Helper()
-		n, err := db.Database().Collection("task_feeds").CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^log-"}}}})
+		n, err := db.Database().Collection("task_feeds").CountDocuments(ctx, bson.D{
+			{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^log-"}}}, {Key: "folded_at", Value: bson.D{{Key: "$exists", Value: false}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -478,4 +480,135 @@ func TestTaskFeedFold(t *testing.T) {
 		t.Fatalf("%d log documents after a fold", n)
 	}
 	check("after a second fold")
+	// A writer that read the head before the folds cannot take a folded
+	// number again: its insert loses to the tombstone.
+	_, err = db.Database().Collection("task_feeds").InsertOne(ctx, bson.D{{Key: "_id", Value: "log-1"}, {Key: "users", Value: bson.D{{Key: "u2", Value: bson.A{"late"}}}}})
+	if code := backend.ErrorCode(mongodb.Translate(err)); code != backend.ECONFLICT {
+		t.Fatalf("inserting a folded log number: %v (code %q), want ECONFLICT", err, code)
+	}
+	check("after a late writer lost")
+}
+
+// TestTaskFeedFoldWithConcurrentWriters: appends from two instances,
+// compactions and folds (behind appends and asked for) all at once lose
+// no entry and repeat none: in the end each feed's length is the number
+// of entries appended to it, its positions rise, it names every task
+// appended to it, and a compaction happened along the way.
+func TestTaskFeedFoldWithConcurrentWriters(t *testing.T) {
+	db := storagetest.Mongo(t)
+	ctx := t.Context()
+	other, _ := storagetest.SecondInstance(t, db, storagetest.Redis(t))
+	stores := []*mongodb.TaskFeedStore{db.TaskFeeds(), other.TaskFeeds()}
+	users := []string{"u1", "u.$2", "u3"}
+	const writers, calls = 4, 3 * mongodb.FoldEvery
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+2)
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Go(func() {
+			for i := range calls {
+				feeds := map[string][]backend.TaskFeedEntry{}
+				for _, u := range users {
+					// Tasks repeat, so compaction has entries to drop.
+					feeds[u] = plainEntries(fmt.Sprintf("w%d-t%d", w, i%5))
+				}
+				if err := stores[w%2].AppendTaskFeeds(ctx, feeds); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	var compacted sync.Map
+	var side sync.WaitGroup
+	side.Go(func() { // compactions, from either instance
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			u := users[i%len(users)]
+			s := stores[i%2]
+			f, err := s.TaskFeed(ctx, u, 0)
+			if err == nil {
+				var ok bool
+				if ok, err = s.CompactTaskFeed(ctx, f); ok {
+					compacted.Store(u, true)
+				}
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	side.Go(func() { // folds asked for, beside those behind the appends
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if err := stores[i%2].Fold(ctx); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	side.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := stores[0].Fold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		f, err := stores[0].TaskFeed(ctx, u, 1<<40) // from the store
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Len != writers*calls {
+			t.Errorf("%s: len %d, want %d", u, f.Len, writers*calls)
+		}
+		named := map[string]bool{}
+		for i, e := range f.Entries {
+			if i > 0 && e.Pos <= f.Entries[i-1].Pos || e.Pos > f.Len {
+				t.Fatalf("%s: entry %d at position %d after %d (len %d)", u, i, e.Pos, f.Entries[max(i-1, 0)].Pos, f.Len)
+			}
+			named[e.TaskID] = true
+		}
+		for w := range writers {
+			for j := range 5 {
+				if id := fmt.Sprintf("w%d-t%d", w, j); !named[id] {
+					t.Errorf("%s: the feed does not name %s", u, id)
+				}
+			}
+		}
+	}
+	// Compactions mostly lose to the appends while they run (each is a
+	// compare-and-set on the length); once they stop, one wins, and the
+	// feed still names every task at the same length.
+	for _, u := range users {
+		f, err := stores[1].TaskFeed(ctx, u, 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := stores[1].CompactTaskFeed(ctx, f); err != nil || !ok {
+			t.Fatalf("%s: compaction after the writers: %v %v", u, ok, err)
+		}
+		after, err := stores[0].TaskFeed(ctx, u, 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Len != f.Len || after.Distinct() != writers*5 || len(after.Entries) != writers*5 {
+			t.Errorf("%s compacted: len %d with %d entries naming %d tasks, want len %d and %d of each", u, after.Len, len(after.Entries), after.Distinct(), f.Len, writers*5)
+		}
+	}
+	n := 0
+	compacted.Range(func(any, any) bool { n++; return true })
+	t.Logf("compactions that won while the writers ran: %d of %d users", n, len(users))
 }
