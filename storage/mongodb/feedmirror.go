@@ -14,29 +14,32 @@ import (
 )
 
 // The task feeds' mirror: each DB (each instance) keeps a copy of the
-// feed buckets in memory, so that a sync reads its caller's feed without
-// asking the store — on FerretDB v1 even a read by _id compares every
-// bucket's _id and decodes the one found, which dominated a sync once the
-// tasks came from memory (tasks.Service's cache).
+// feed buckets and of the log not yet folded into them in memory, so that
+// a sync reads its caller's feed without asking the store — on FerretDB
+// v1 even a read by _id compares every document's _id and decodes the one
+// found, which dominated a sync once the tasks came from memory
+// (tasks.Service's cache).
 //
 // # Freshness
 //
 // The head document (feedHeadID) counts the log's documents and the
 // writes of each bucket: every append raises the first, every fold and
 // compaction its buckets' counts, after writing them. A read of a feed
-// answers from the copy when the copy's head was read
-// within feedMirrorInterval and no write went through this DB since;
-// otherwise the head is read again, then by _id each bucket whose count
-// moved and each log document the copy lacks — behind the read, which answers from the copy, when the copy is
-// only a few seconds old and this DB wrote nothing since; before it
-// otherwise. A copy that is stale by a few seconds is safe for syncs: its feeds are shorter, so the cursor handed
-// out is earlier and the next sync brings the rest — except that a
-// cursor beyond the copy's end means another instance has seen more, and
-// that read goes to the store (TaskFeed's atLeast). A writer that dies
-// between a bucket's write and the head's (or, on FerretDB, two
-// instances' raises of one count racing, which it does not isolate)
-// leaves a count unmoved; the whole copy is read again every
-// feedMirrorFullEvery, which bounds how long such a change stays unseen.
+// answers from the copy when the copy's head was read within
+// feedMirrorInterval and no write went through this DB since; otherwise
+// the head is read again, then by _id each bucket whose count moved and
+// each log document the copy lacks — behind the read, which answers from
+// the copy, when the copy is only a few seconds old and this DB wrote
+// nothing since; before it otherwise. A copy that is stale by a few
+// seconds is safe for syncs: its feeds are shorter (a feed in the copy
+// stops at the first log document it lacks), so the cursor handed out is
+// earlier and the next sync brings the rest — except that a cursor beyond
+// the copy's end means another instance has seen more, and that read
+// goes to the store (TaskFeed's atLeast). A writer that dies between its
+// write and the head's (or, on FerretDB, two instances' raises of one
+// count racing, which it does not isolate) leaves a count unmoved; the
+// whole copy is read again every feedMirrorFullEvery, which bounds how
+// long such a change stays unseen.
 type feedMirror struct {
 	refresh sync.Mutex // one refresh at a time
 

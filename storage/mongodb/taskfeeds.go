@@ -23,8 +23,9 @@ import (
 // An append inserts one log document, {_id: "log-<k>", users: {<key>:
 // [entries]}}, numbered k on from the head's log count (the head raises
 // it after the insert); losing k to another writer (its _id is taken)
-// moves to k+1. So log-k is only ever written once log-(k-1) exists, and
-// the log is read in k order, never past a gap. An insert is what
+// moves on to k+1, or past the head if that is further. So log-k is only
+// ever written once log-(k-1) was, and the log is read in k order, never
+// past a gap. An insert is what
 // FerretDB v1 does cheaply: an update of a document decodes and rewrites
 // it whole, and an append used to update every bucket below, so it cost
 // as much as all the feeds together and grew with them.
@@ -33,9 +34,9 @@ import (
 // {<key>: taskFeedModel}}, hold each user's feed up to log k (the fold):
 // every foldEvery appends, the log is folded into them (fold, behind the
 // append that reaches the count), and log documents that every bucket
-// holds become tombstones (see feedLogDoc). A user's feed is their bucket's model followed by
-// their entries in log-(upto+1), log-(upto+2) … Every read and write is
-// by _id alone: on MongoDB the _id index (the collection needs no other),
+// holds become tombstones (see feedLogDoc). A user's feed is their
+// bucket's model followed by their entries in log-(upto+1), log-(upto+2)
+// … Every read and write is by _id alone: on MongoDB the _id index (the collection needs no other),
 // on FerretDB v1 the one filter it hands to SQLite rather than decoding
 // every document (see FindTasksByIDs). A user's feed lives in the bucket
 // its id hashes to, under a key made from the id (feedKey).
