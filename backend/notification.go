@@ -2,6 +2,10 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -196,4 +200,27 @@ type PushMessage struct {
 // itself was refused, do not retry.
 type PushSender interface {
 	Push(ctx context.Context, m PushMessage) error
+}
+
+// NoteID is the deterministic id of the notification of kind about a task
+// for a user (round tells repeats of one kind apart: a version, a second
+// replacement, another deadline), so that a repeated change notifies
+// nobody twice.
+func NoteID(kind, taskID, userID, round string) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{"note", kind, taskID, userID, round}, "|")))
+	return hex.EncodeToString(sum[:12])
+}
+
+// TaskUpdatedNotes are the silent entries that tell each active member of
+// t, as just stored, that it changed: their task feeds name its version,
+// and their phones' next sync brings it as it now stands.
+func TaskUpdatedNotes(t *Task) []*Notification {
+	var out []*Notification
+	for _, u := range t.MemberUserIDs() {
+		out = append(out, &Notification{
+			ID: NoteID(NoteTaskUpdated, t.ID, u, strconv.Itoa(t.Version)), UserID: u, Kind: NoteTaskUpdated,
+			Silent: true, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
+		})
+	}
+	return out
 }

@@ -131,10 +131,10 @@ func (s *Service) PushEnabled() bool { return s.Push != nil }
 // is one call for the whole chunk, not one per outbox batch: on FerretDB
 // an inbox append first reads the stream for the entries it holds
 // already and raises the users' head buckets, so each call costs about as
-// much again, however little it carries. Entries and
-// batches whose IDs are stored already are left as they are, so repeating
-// a call after a crash writes nothing twice. A bus failure is logged, not returned: the entries are stored,
-// and readers catch up from the store.
+// much again, however little it carries. Entries and batches whose IDs
+// are stored already are left as they are, so repeating a call after a
+// crash writes nothing twice. A bus failure is logged, not returned: the
+// entries are stored, and readers catch up from the store.
 func (s *Service) Notify(ctx context.Context, ns []*backend.Notification) error {
 	s.init()
 	now := s.Now().UTC()

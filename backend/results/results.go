@@ -42,8 +42,6 @@ package results
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,14 +179,7 @@ func (s *Service) write(ctx context.Context, action string, t *backend.Task, r *
 	if err != nil {
 		return err
 	}
-	var notes []*backend.Notification
-	for _, u := range t.MemberUserIDs() {
-		notes = append(notes, &backend.Notification{
-			ID: noteID(backend.NoteTaskUpdated, t.ID, u, t.Version), UserID: u, Kind: backend.NoteTaskUpdated,
-			Silent: true, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
-		})
-	}
-	return s.Notifier.Notify(ctx, notes)
+	return s.Notifier.Notify(ctx, backend.TaskUpdatedNotes(t))
 }
 
 // digest is what the audit trail keeps of a task's result side.
@@ -248,11 +239,4 @@ func (s *Service) actorName(ctx context.Context) string {
 func day(t time.Time) time.Time {
 	y, m, d := t.In(workday.Zone).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, workday.Zone)
-}
-
-// noteID is a notification's deterministic id: a repeat notifies nobody
-// twice.
-func noteID(kind, taskID, userID string, n int) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{"note", kind, taskID, userID, strconv.Itoa(n)}, "|")))
-	return hex.EncodeToString(sum[:12])
 }

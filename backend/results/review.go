@@ -3,6 +3,7 @@ package results
 import (
 	"context"
 	"slices"
+	"strconv"
 
 	"suiji/backend"
 )
@@ -91,7 +92,7 @@ func returnNotes(t *backend.Task, n int, comment string) []*backend.Notification
 	var out []*backend.Notification
 	for _, u := range t.MemberUserIDs() {
 		out = append(out, &backend.Notification{
-			ID: noteID(backend.NoteTaskReturned, t.ID, u, n), UserID: u, Kind: backend.NoteTaskReturned,
+			ID: backend.NoteID(backend.NoteTaskReturned, t.ID, u, strconv.Itoa(n)), UserID: u, Kind: backend.NoteTaskReturned,
 			TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID, Title: "检查结果被退回",
 			Body: t.Enterprise.Name + " · 审核意见：" + comment,
 		})

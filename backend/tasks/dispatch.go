@@ -253,16 +253,16 @@ func assignmentNotes(t *backend.Task) []*backend.Notification {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// rememberCreated keeps for syncs the tasks of chunk this call created
-// (ids): the group's phones ask for them next. A task created by an
+// rememberCreated keeps for syncs the tasks this call created (ids, of
+// tasks): the group's phones ask for them next. A task created by an
 // earlier call is left to the store — it may have changed since.
-func (s *Service) rememberCreated(chunk []*backend.Task, ids []string) {
+func (s *Service) rememberCreated(tasks []*backend.Task, ids []string) {
 	created := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		created[id] = true
 	}
 	var ts []*backend.Task
-	for _, t := range chunk {
+	for _, t := range tasks {
 		if created[t.ID] {
 			ts = append(ts, t)
 		}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -111,14 +110,7 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 // tell writes a silent entry for each active member: their phones fetch
 // the task again.
 func (s *Service) tell(ctx context.Context, t *backend.Task) error {
-	var notes []*backend.Notification
-	for _, u := range t.MemberUserIDs() {
-		notes = append(notes, &backend.Notification{
-			ID: noteID(backend.NoteTaskUpdated, t.ID, u, strconv.Itoa(t.Version)), UserID: u, Kind: backend.NoteTaskUpdated,
-			Silent: true, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
-		})
-	}
-	return s.Notifier.Notify(ctx, notes)
+	return s.Notifier.Notify(ctx, backend.TaskUpdatedNotes(t))
 }
 
 // progress returns the actor's progress entry of t, creating it.

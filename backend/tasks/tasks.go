@@ -156,11 +156,6 @@ func taskID(drawID, uscc string) string {
 	return hashID("task", drawID, uscc)
 }
 
-// noteID is a notification's deterministic id from what it is about.
-func noteID(parts ...string) string {
-	return hashID(append([]string{"note"}, parts...)...)
-}
-
 // hashID is 24 hex digits of the SHA-256 of parts: an opaque id of the
 // same shape as the stores' own ids.
 func hashID(parts ...string) string {
@@ -208,7 +203,7 @@ func memberNotes(t *backend.Task, userIDs []string, kind, round, title, body str
 	var out []*backend.Notification
 	for _, u := range userIDs {
 		out = append(out, &backend.Notification{
-			ID: noteID(kind, t.ID, u, round), UserID: u, Kind: kind, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
+			ID: backend.NoteID(kind, t.ID, u, round), UserID: u, Kind: kind, TaskID: t.ID, TaskVersion: int64(t.Version), PlanID: t.PlanID,
 			Title: title, Body: body,
 		})
 	}

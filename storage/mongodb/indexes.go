@@ -184,27 +184,15 @@ func (db *DB) Indexes(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// dropIndex drops ix if it exists.
+// dropIndex drops ix if it exists: dropping one that does not (or whose
+// collection does not) is no error, so nothing is listed first.
 func (db *DB) dropIndex(ctx context.Context, ix index) error {
-	specs, err := db.db.Collection(ix.Collection).Indexes().ListSpecifications(ctx)
-	if err != nil {
-		return translate(err)
-	}
-	for _, s := range specs {
-		if s.Name == ix.Name {
-			if err := db.db.Collection(ix.Collection).Indexes().DropOne(ctx, ix.Name); err != nil && !isIndexNotFound(err) {
-				return translate(err)
-			}
-		}
-	}
-	return nil
-}
-
-// isIndexNotFound reports whether err says the index is gone (another
-// instance dropped it first).
-func isIndexNotFound(err error) bool {
+	err := db.db.Collection(ix.Collection).Indexes().DropOne(ctx, ix.Name)
 	var se mongo.ServerError
-	return errors.As(err, &se) && se.HasErrorCode(27)
+	if err != nil && errors.As(err, &se) && (se.HasErrorCode(26) || se.HasErrorCode(27)) { // NamespaceNotFound, IndexNotFound
+		return nil
+	}
+	return translate(err)
 }
 
 // checkIndexes verifies that every declared index exists with the declared
