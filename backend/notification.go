@@ -153,6 +153,11 @@ type PushOutbox interface {
 	// are first moved to PushLost: they may have been sent in part, and an
 	// alert is sent at most once.
 	ClaimPushBatch(ctx context.Context, claim string, now, until, orphanedBefore time.Time) (*PushBatch, error)
+	// ClaimPushBatches claims, of the batches ids, those due with their
+	// entries in the inbox (PushPending, InboxWritten, NextAt ≤ now) for
+	// claim until until, in one write, and returns the ids it claimed:
+	// the batches an instance wrote itself, which it knows.
+	ClaimPushBatches(ctx context.Context, ids []string, claim string, now, until time.Time) ([]string, error)
 	// SettlePushBatch records a claimed batch's outcome: PushDone,
 	// PushFailed or PushAbandoned, or PushPending again to be claimed from
 	// nextAt on. It changes nothing when the claim is no longer the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -113,15 +114,19 @@ func (f *fakeFCM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"name":"projects/p/messages/1"}`)
 }
 
-// notificationIDs lists the notification ids accepted for token.
+// notificationIDs lists the notification ids accepted for token: an
+// alert's, or each a digest names.
 func (f *fakeFCM) notificationIDs(token string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ids []string
 	for _, m := range f.accepted[token] {
 		data, _ := m["data"].(map[string]any)
-		id, _ := data["notification_id"].(string)
-		ids = append(ids, id)
+		if id, ok := data["notification_id"].(string); ok {
+			ids = append(ids, id)
+		} else if digest, ok := data["notification_ids"].(string); ok {
+			ids = append(ids, strings.Split(digest, ",")...)
+		}
 	}
 	return ids
 }
@@ -266,14 +271,20 @@ func TestPushAlertsEveryDeviceOnceAndPrunesDeadTokens(t *testing.T) {
 			}
 		}
 	}
-	// 503 and 429 were retried; the 429 after its Retry-After.
+	// One alert per device, however many entries (a digest of several);
+	// 503 and 429 were retried, the 429 after its Retry-After.
 	fcm.mu.Lock()
 	busy, slow := fcm.requests[tokens[members[1]][1]], fcm.requests[tokens[members[2]][1]]
-	fcm.mu.Unlock()
-	if len(busy) != len(notes[members[1]])+1 {
-		t.Fatalf("busy device got %d requests for %d alerts, want one retry", len(busy), len(notes[members[1]]))
+	for _, u := range members {
+		if n := len(fcm.accepted["ok-"+u]); n != 1 {
+			t.Errorf("%s's phone got %d alerts for %d entries, want one", u, n, len(notes[u]))
+		}
 	}
-	if len(slow) != len(notes[members[2]])+1 || slow[1].Sub(slow[0]) < 900*time.Millisecond {
+	fcm.mu.Unlock()
+	if len(busy) != 2 {
+		t.Fatalf("busy device got %d requests, want one and a retry", len(busy))
+	}
+	if len(slow) != 2 || slow[1].Sub(slow[0]) < 900*time.Millisecond {
 		t.Fatalf("rate-limited device: requests at %v, want a retry after Retry-After: 1", slow)
 	}
 	// The unregistered token is gone; the good ones stay.
@@ -281,17 +292,45 @@ func TestPushAlertsEveryDeviceOnceAndPrunesDeadTokens(t *testing.T) {
 	if err != nil || len(left) != 1 || left[0].Token != "ok-"+members[0] {
 		t.Fatalf("devices left for the first member: %+v, %v", left, err)
 	}
-	// What a phone receives: the task and kind, high priority on Android,
-	// an APNs alert, Chinese text.
+	// What a phone receives: the kind, high priority on Android, an APNs
+	// alert, Chinese text.
 	fcm.mu.Lock()
 	msg := fcm.accepted["ok-"+members[0]][0]
 	fcm.mu.Unlock()
 	raw, _ := json.Marshal(msg)
-	for _, want := range []string{`"task_id":"`, `"kind":"task.assigned"`, `"priority":"high"`, `"apns-priority":"10"`,
-		`"alert":{"body":"`, `"title":"新检查任务"`} {
+	for _, want := range []string{`"kind":"task.assigned"`, `"priority":"high"`, `"apns-priority":"10"`, `"alert":{"body":"`, `"title":"新检查任务`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("message lacks %s: %s", want, raw)
 		}
+	}
+	// One entry is alerted as itself; several at once as one digest
+	// naming them and their tasks.
+	u, task := members[0], notes[members[0]][0]
+	reminder := func(id, taskID string) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: u, Kind: backend.NoteTaskReminder, TaskID: taskID, PlanID: task.PlanID,
+			Title: "期限提醒", Body: "反馈期限将至"}
+	}
+	lastAlert := func(notes ...*backend.Notification) map[string]any {
+		t.Helper()
+		if err := svc.Notify.Notify(ctx, notes); err != nil {
+			t.Fatal(err)
+		}
+		drainPush(t, svc)
+		fcm.mu.Lock()
+		defer fcm.mu.Unlock()
+		got := fcm.accepted["ok-"+u]
+		data, _ := got[len(got)-1]["data"].(map[string]any)
+		return data
+	}
+	one := lastAlert(reminder("reminder-1", task.TaskID))
+	if one["notification_id"] != "reminder-1" || one["task_id"] != task.TaskID || one["kind"] != backend.NoteTaskReminder {
+		t.Errorf("one entry's alert carries %v", one)
+	}
+	digest := lastAlert(reminder("reminder-2", task.TaskID), reminder("reminder-3", "another-task"))
+	want := map[string]any{"kind": backend.NoteTaskReminder, "count": "2", "notification_ids": "reminder-2,reminder-3",
+		"task_ids": task.TaskID + ",another-task", "plan_id": task.PlanID}
+	if !maps.Equal(digest, want) {
+		t.Errorf("two entries' alert carries %v, want %v", digest, want)
 	}
 	// Every row is settled; another pass sends nothing.
 	requests, _ := fcm.total()
@@ -299,8 +338,8 @@ func TestPushAlertsEveryDeviceOnceAndPrunesDeadTokens(t *testing.T) {
 	if again, _ := fcm.total(); again != requests {
 		t.Fatalf("a second pass sent %d more requests", again-requests)
 	}
-	if states := outboxStates(t, env); len(states) != 1 || states[0] != backend.PushDone {
-		t.Fatalf("outbox batches %v, want one, done", states)
+	if states := outboxStates(t, env); !slices.Equal(states, []string{backend.PushDone, backend.PushDone, backend.PushDone}) {
+		t.Fatalf("outbox batches %v, want three, done", states)
 	}
 	t.Logf("pushed in %v", time.Since(start))
 }
@@ -420,5 +459,83 @@ func TestPushSurvivesCrashes(t *testing.T) {
 	slices.Sort(states)
 	if !slices.Equal(states, []string{backend.PushDone, backend.PushDone, backend.PushDone, backend.PushLost}) {
 		t.Fatalf("outbox %v, want three batches done and the dead claim lost", states)
+	}
+}
+
+// TestPushOnceWhenPushersRace: the instance that wrote the alerts claims
+// its own batches in one write, and other pushers may be faster. Another
+// instance sends a dispatch's alerts first (from the inbox): the writer
+// then sends nothing. The writer's pusher twice at once and another
+// instance's, racing for the next alerts: each reaches its device once.
+func TestPushOnceWhenPushersRace(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 12, `{"count":4}`)
+	fcm := newFakeFCM(t)
+	_, writer := env.instance(t, Config{}, openFakePush(t, fcm))
+	_, other := env.instance(t, Config{}, openFakePush(t, fcm))
+	for _, u := range w.inspectors {
+		d := &backend.Device{UserID: u.ID, Token: "ok-" + u.ID, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+		if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := writer.Tasks.Dispatch(actorCtx(t.Context(), env.users["staff"]), w.draw.ID); err != nil {
+		t.Fatal(err)
+	}
+	notes := assignments(t, env, w.inspectors)
+	exactlyOnce := func(want map[string][]*backend.Notification) {
+		t.Helper()
+		for u, list := range want {
+			var ids []string
+			for _, n := range list {
+				ids = append(ids, n.ID)
+			}
+			got := fcm.notificationIDs("ok-" + u)
+			slices.Sort(ids)
+			slices.Sort(got)
+			if !slices.Equal(got, ids) {
+				t.Fatalf("%s's phone was told of %v, want each of %v once", u, got, ids)
+			}
+		}
+	}
+	drainPush(t, other)
+	exactlyOnce(notes)
+	drainPush(t, writer)
+	exactlyOnce(notes)
+
+	var reminders []*backend.Notification
+	for u, list := range notes {
+		n := &backend.Notification{ID: "reminder-" + u, UserID: u, Kind: backend.NoteTaskReminder, TaskID: list[0].TaskID, Title: "期限提醒", Body: "反馈期限将至"}
+		reminders = append(reminders, n)
+		notes[u] = append(notes[u], n)
+	}
+	if err := writer.Notify.Notify(t.Context(), reminders); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for _, svc := range []app.Services{writer, writer, other} {
+		wg.Go(func() {
+			for {
+				n, err := svc.Notify.PushPending(t.Context())
+				if err != nil || n == 0 {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	exactlyOnce(notes)
+	for _, state := range outboxStates(t, env) {
+		if state != backend.PushDone {
+			t.Fatalf("outbox %v, want every batch done", outboxStates(t, env))
+		}
 	}
 }

@@ -14,9 +14,10 @@
 // push go through a durable outbox (backend.PushOutbox) of batches of up
 // to backend.PushBatchSize entries: Notify first stores a batch (the
 // entries' ids), then the entries in the inbox, then marks the batch
-// ready. The pusher (Run, on every instance) claims a ready batch, sends
-// each entry to its user's registered devices through a
-// backend.PushSender and settles the batch. A crash anywhere between the
+// ready. The pusher (Run, on every instance) claims ready batches, sends
+// each user with entries in them one alert — the entry, or a digest of
+// several (Alert) — on each registered device through a
+// backend.PushSender, and settles the batches. A crash anywhere between the
 // inbox write and the push therefore loses nothing: the batch stays
 // pending until some instance sends it — including a batch whose writer
 // died before marking it ready, which is claimed after OrphanAfter and
@@ -29,7 +30,8 @@
 //
 // Batches, not alerts, are the unit of every outbox write — a per-alert
 // state change would be a round trip (and, on FerretDB, a transaction)
-// per alert — and the instance that wrote a batch sends it from memory.
+// per alert — and the instance that wrote a batch claims it, with the
+// others it wrote, in one write and sends it from memory.
 //
 // FCM does not reach most phones in mainland China; push is the wake-up,
 // not the record. Another transport (a domestic vendor channel) is another
@@ -45,7 +47,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -355,104 +359,93 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// PushPending claims the batches of the outbox that are due, up to
-// ClaimBatches of them, sends each of their entries to every device of
-// its user and settles each batch; it returns how many alerts the batches
-// held (0: nothing was due). The batches of one call — a dispatch writes
-// two — are sent together, from one pool of Concurrency sends, so that
-// claiming and settling one does not hold up sending the others. A device
-// whose token the push service no longer knows is removed. 429 and 5xx
-// answers are retried with exponential backoff, honouring Retry-After, up
-// to MaxAttempts; a Retry-After beyond MaxRetryDelay gives up at once.
+// PushPending claims the batches of the outbox that are due — those this
+// instance wrote and has not sent, all in one write; when there are none,
+// others', oldest first, up to ClaimBatches of them — and sends each
+// user with entries in them one alert (Alert: a digest of several) on
+// every device, then settles each batch; it returns how many alerts the
+// batches held (0: nothing was due). The batches of one call — a dispatch
+// writes two — are sent together, from one pool of Concurrency sends, so
+// that claiming and settling one does not hold up sending the others. A
+// device whose token the push service no longer knows is removed. 429 and
+// 5xx answers are retried with exponential backoff, honouring
+// Retry-After, up to MaxAttempts; a Retry-After beyond MaxRetryDelay
+// gives up at once.
 func (s *Service) PushPending(ctx context.Context) (int, error) {
 	if s.Push == nil {
 		return 0, nil
 	}
 	s.init()
 	now := s.Now().UTC()
-	type claimedBatch struct {
-		batch  *backend.PushBatch
-		notes  []*backend.Notification
-		failed bool // some device ran out of attempts
+	work, err := s.claimHot(ctx, now)
+	if err != nil {
+		return 0, err
 	}
-	// The devices of the users of the batches this instance wrote are
-	// read while the batches are claimed: most often those are all the
-	// batches claimed (a dispatch's), and on FerretDB both reads scan.
-	prefetched := s.prefetchDevices(ctx)
-	var work []*claimedBatch
 	alerts := 0
-	for len(work) < ClaimBatches {
-		batch, err := s.Outbox.ClaimPushBatch(ctx, s.claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
-		if err != nil && len(work) == 0 {
-			return alerts, err
-		}
-		if err != nil || batch == nil {
-			break // send what is claimed
-		}
-		claimed, hot, err := s.contents(ctx, batch)
-		if err != nil {
-			return alerts, err
-		}
-		alerts += len(batch.NotificationIDs)
-		if len(claimed) < len(batch.NotificationIDs) {
-			// The writer died before all its entries reached the inbox:
-			// wait for its request to be repeated (which completes the
-			// inbox), or give up after AbandonAfter. Nothing is sent in
-			// part.
-			state, next := backend.PushPending, now.Add(s.orphanAfter())
-			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
-				state = backend.PushAbandoned
-			}
-			if err := s.Outbox.SettlePushBatch(ctx, batch.ID, s.claim, state, next); err != nil {
-				return alerts, err
-			}
-			continue
-		}
-		work = append(work, &claimedBatch{batch: batch, notes: claimed})
-		if hot && !s.morehot() {
-			// The writer's batches are all claimed: no claim in vain
-			// before sending. Others' rows are the next call's.
-			break
-		}
+	for _, w := range work {
+		alerts += len(w.notes)
 	}
 	if len(work) == 0 {
-		return alerts, nil
+		// Others' batches, or this instance's that a crash or a failure
+		// left; when some of its own were due, those are the next call's.
+		if work, alerts, err = s.claimDue(ctx, now); err != nil || len(work) == 0 {
+			return alerts, err
+		}
 	}
 	var all []*backend.Notification
 	for _, w := range work {
 		all = append(all, w.notes...)
 	}
 	// The devices as registered now, when the alerts are sent.
-	byUser, err := prefetched.devicesOf(ctx, s, all)
+	byUser, err := s.devicesOf(ctx, all)
 	if err != nil {
 		return alerts, err
 	}
 
+	// One alert per user and device for all the user's entries of these
+	// batches (Alert): a batch is failed when a device of a user with
+	// entries in it ran out of attempts.
+	var users []string
+	notesOf := map[string][]*backend.Notification{}
+	batchesOf := map[string][]*claimedBatch{}
+	for _, w := range work {
+		for _, n := range w.notes {
+			if _, ok := notesOf[n.UserID]; !ok {
+				users = append(users, n.UserID)
+			}
+			notesOf[n.UserID] = append(notesOf[n.UserID], n)
+			if bs := batchesOf[n.UserID]; len(bs) == 0 || bs[len(bs)-1] != w {
+				batchesOf[n.UserID] = append(bs, w)
+			}
+		}
+	}
 	var mu sync.Mutex
 	pruned := map[string]*backend.Device{}
 	sem := make(chan struct{}, s.concurrency())
 	var wg sync.WaitGroup
-	for _, w := range work {
-		for _, n := range w.notes {
-			for _, d := range byUser[n.UserID] {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					outcome := s.send(ctx, n, d)
-					telemetry.PushSent(outcome.String())
-					switch outcome {
-					case sendGone:
-						mu.Lock()
-						pruned[d.ID] = d
-						mu.Unlock()
-					case sendGaveUp:
-						mu.Lock()
+	for _, u := range users {
+		title, body, data := Alert(notesOf[u])
+		for _, d := range byUser[u] {
+			msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: title, Body: body, Data: data}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				outcome := s.send(ctx, msg, notesOf[u])
+				telemetry.PushSent(outcome.String())
+				switch outcome {
+				case sendGone:
+					mu.Lock()
+					pruned[d.ID] = d
+					mu.Unlock()
+				case sendGaveUp:
+					mu.Lock()
+					for _, w := range batchesOf[u] {
 						w.failed = true
-						mu.Unlock()
 					}
-				}()
-			}
+					mu.Unlock()
+				}
+			}()
 		}
 	}
 	wg.Wait()
@@ -469,6 +462,89 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, s.claim, state, time.Time{}))
 	}
 	return alerts, errors.Join(errs...)
+}
+
+// claimedBatch is a batch claimed to be sent, with its entries.
+type claimedBatch struct {
+	batch  *backend.PushBatch
+	notes  []*backend.Notification
+	failed bool // some device ran out of attempts
+}
+
+// claimHot claims, in one write, the batches this instance wrote and has
+// not sent: their entries are in memory. It takes them out of memory
+// first, so that no other call here claims them too; what another
+// instance claimed first is its to send.
+func (s *Service) claimHot(ctx context.Context, now time.Time) ([]*claimedBatch, error) {
+	s.mu.Lock()
+	taken := s.hot
+	s.hot = map[string]hotBatch{}
+	s.mu.Unlock()
+	if len(taken) == 0 {
+		return nil, nil
+	}
+	ids := slices.Sorted(maps.Keys(taken))
+	claimed, err := s.Outbox.ClaimPushBatches(ctx, ids, s.claim, now, now.Add(s.claimTTL()))
+	if err != nil {
+		s.mu.Lock() // claimed or not, they are in the store: a later call sees
+		for id, h := range taken {
+			s.hot[id] = h
+		}
+		s.mu.Unlock()
+		return nil, err
+	}
+	work := make([]*claimedBatch, len(claimed))
+	for i, id := range claimed {
+		h := taken[id]
+		noteIDs := make([]string, len(h.notes))
+		for j, n := range h.notes {
+			noteIDs[j] = n.ID
+		}
+		work[i] = &claimedBatch{batch: &backend.PushBatch{ID: id, NotificationIDs: noteIDs, State: backend.PushSending, Claim: s.claim}, notes: h.notes}
+	}
+	return work, nil
+}
+
+// claimDue claims the batches due, oldest first, up to ClaimBatches of
+// them, and returns those to send and how many alerts the batches
+// claimed held (some are sent later: their entries are not all in the
+// inbox yet).
+func (s *Service) claimDue(ctx context.Context, now time.Time) (work []*claimedBatch, alerts int, err error) {
+	for len(work) < ClaimBatches {
+		batch, err := s.Outbox.ClaimPushBatch(ctx, s.claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
+		if err != nil && len(work) == 0 {
+			return work, alerts, err
+		}
+		if err != nil || batch == nil {
+			break // send what is claimed
+		}
+		claimed, hot, err := s.contents(ctx, batch)
+		if err != nil {
+			return work, alerts, err
+		}
+		alerts += len(batch.NotificationIDs)
+		if len(claimed) < len(batch.NotificationIDs) {
+			// The writer died before all its entries reached the inbox:
+			// wait for its request to be repeated (which completes the
+			// inbox), or give up after AbandonAfter. Nothing is sent in
+			// part.
+			state, next := backend.PushPending, now.Add(s.orphanAfter())
+			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
+				state = backend.PushAbandoned
+			}
+			if err := s.Outbox.SettlePushBatch(ctx, batch.ID, s.claim, state, next); err != nil {
+				return work, alerts, err
+			}
+			continue
+		}
+		work = append(work, &claimedBatch{batch: batch, notes: claimed})
+		if hot && !s.morehot() {
+			// The writer's batches are all claimed: no claim in vain
+			// before sending. Others' rows are the next call's.
+			break
+		}
+	}
+	return work, alerts, nil
 }
 
 // ClaimBatches is the most outbox batches one PushPending claims and
@@ -488,56 +564,6 @@ func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backen
 	}
 	ns, err := s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
 	return ns, false, err
-}
-
-// devicePrefetch is a read of the devices of some users that started
-// before the batches were claimed.
-type devicePrefetch struct {
-	users map[string]bool
-	done  chan struct{}
-	found map[string][]*backend.Device
-	err   error
-}
-
-// prefetchDevices starts reading the devices of the users of the batches
-// this instance wrote and has not sent (nil: there are none).
-func (s *Service) prefetchDevices(ctx context.Context) *devicePrefetch {
-	s.mu.Lock()
-	var notes []*backend.Notification
-	for _, h := range s.hot {
-		notes = append(notes, h.notes...)
-	}
-	s.mu.Unlock()
-	if len(notes) == 0 {
-		return nil
-	}
-	p := &devicePrefetch{users: map[string]bool{}, done: make(chan struct{})}
-	for _, n := range notes {
-		p.users[n.UserID] = true
-	}
-	go func() {
-		defer close(p.done)
-		p.found, p.err = s.devicesOf(ctx, notes)
-	}()
-	return p
-}
-
-// devicesOf returns the devices of the users of ns: from the prefetch
-// when it succeeded and covers them all, else read now.
-func (p *devicePrefetch) devicesOf(ctx context.Context, s *Service, ns []*backend.Notification) (map[string][]*backend.Device, error) {
-	if p == nil {
-		return s.devicesOf(ctx, ns)
-	}
-	<-p.done
-	if p.err != nil {
-		return s.devicesOf(ctx, ns)
-	}
-	for _, n := range ns {
-		if !p.users[n.UserID] {
-			return s.devicesOf(ctx, ns)
-		}
-	}
-	return p.found, nil
 }
 
 // morehot reports whether batches this instance wrote wait to be claimed.
@@ -591,9 +617,10 @@ func (o sendOutcome) String() string {
 	}
 }
 
-// send delivers one alert to one device, retrying what may succeed later.
-func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.Device) sendOutcome {
-	msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: n.Title, Body: n.Body, Data: n.Payload()}
+// send delivers one alert (about entries ns) to one device, retrying
+// what may succeed later.
+func (s *Service) send(ctx context.Context, msg backend.PushMessage, ns []*backend.Notification) sendOutcome {
+	about := alertAttrs(ns)
 	for attempt := 1; ; attempt++ {
 		err := s.Push.Push(ctx, msg)
 		switch backend.ErrorCode(err) {
@@ -603,11 +630,11 @@ func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.
 			return sendGone
 		case backend.ERATELIMIT, backend.EUNAVAILABLE:
 		default:
-			s.logger().WarnContext(ctx, "notify: push refused", slog.String("notification_id", n.ID), slog.String("task_id", n.TaskID), slog.Any("error", err))
+			s.logger().WarnContext(ctx, "notify: push refused", append(about, slog.Any("error", err))...)
 			return sendRefused
 		}
 		if attempt >= s.maxAttempts() {
-			s.logger().WarnContext(ctx, "notify: push gave up", slog.String("notification_id", n.ID), slog.String("task_id", n.TaskID), slog.Int("attempts", attempt), slog.Any("error", err))
+			s.logger().WarnContext(ctx, "notify: push gave up", append(about, slog.Int("attempts", attempt), slog.Any("error", err))...)
 			return sendGaveUp
 		}
 		delay := backoff(attempt)
@@ -615,13 +642,24 @@ func (s *Service) send(ctx context.Context, n *backend.Notification, d *backend.
 			delay = ra
 		}
 		if delay > s.maxRetryDelay() {
-			s.logger().WarnContext(ctx, "notify: push asked to wait too long", slog.String("notification_id", n.ID), slog.String("task_id", n.TaskID), slog.Duration("retry_after", delay))
+			s.logger().WarnContext(ctx, "notify: push asked to wait too long", append(about, slog.Duration("retry_after", delay))...)
 			return sendGaveUp
 		}
 		if err := s.sleep(ctx, delay); err != nil {
 			return sendGaveUp
 		}
 	}
+}
+
+// alertAttrs name an alert's entries in the pusher's warnings: the
+// entry and its task, or for a digest the first entry and its task and
+// how many entries it tells of.
+func alertAttrs(ns []*backend.Notification) []any {
+	attrs := []any{slog.String("notification_id", ns[0].ID), slog.String("task_id", ns[0].TaskID)}
+	if len(ns) > 1 {
+		attrs = append(attrs, slog.Int("digest_of", len(ns)))
+	}
+	return attrs
 }
 
 // prune forgets a device whose token the push service no longer knows,

@@ -415,6 +415,15 @@ var _ backend.PushOutbox = (*PushOutboxStore)(nil)
 
 func (s *PushOutboxStore) coll() collection { return s.db.collection("push_outbox") }
 
+// lock makes this process's state changes of the outbox take turns.
+// Claims select their batches by a filter, not by id, and FerretDB v1
+// applies an update to the documents it read before, writing each back
+// whole: two claimers (or a claim and a mark) that overlap could both
+// take one batch, or undo a claim, and an alert would go out twice. See
+// lockDocument; on MongoDB each document's update is atomic and the
+// filters alone decide.
+func (s *PushOutboxStore) lock() (unlock func()) { return lockDocument(s.coll(), "\x00outbox") }
+
 // AddPushBatches implements backend.PushOutbox.
 func (s *PushOutboxStore) AddPushBatches(ctx context.Context, bs []*backend.PushBatch) error {
 	ids := make([]string, len(bs))
@@ -433,6 +442,7 @@ func (s *PushOutboxStore) MarkInboxWritten(ctx context.Context, ids []string, no
 	if len(ids) == 0 {
 		return nil
 	}
+	defer s.lock()()
 	_, err := s.coll().UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushPending}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "inbox_written", Value: true}, {Key: "next_at", Value: now}}}})
 	return translate(err)
@@ -440,6 +450,7 @@ func (s *PushOutboxStore) MarkInboxWritten(ctx context.Context, ids []string, no
 
 // ClaimPushBatch implements backend.PushOutbox.
 func (s *PushOutboxStore) ClaimPushBatch(ctx context.Context, claim string, now, until, orphanedBefore time.Time) (*backend.PushBatch, error) {
+	defer s.lock()()
 	if _, err := s.coll().UpdateMany(ctx,
 		bson.D{{Key: "state", Value: backend.PushSending}, {Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushLost}}}}); err != nil {
@@ -466,8 +477,51 @@ func (s *PushOutboxStore) ClaimPushBatch(ctx context.Context, claim string, now,
 	return m.domain(), nil
 }
 
+// ClaimPushBatches implements backend.PushOutbox: one update of them
+// all, and a read of which it claimed only when it claimed fewer than
+// asked (another instance took some).
+func (s *PushOutboxStore) ClaimPushBatches(ctx context.Context, ids []string, claim string, now, until time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	defer s.lock()()
+	res, err := s.coll().UpdateMany(ctx,
+		bson.D{
+			{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushPending},
+			{Key: "inbox_written", Value: true}, {Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}},
+		},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushSending}, {Key: "claim", Value: claim}, {Key: "until", Value: until}}}})
+	if err != nil {
+		return nil, translate(err)
+	}
+	if int(res.ModifiedCount) == len(ids) {
+		return ids, nil
+	}
+	cur, err := s.coll().Find(ctx,
+		bson.D{
+			{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushSending},
+			{Key: "claim", Value: claim}, {Key: "until", Value: until},
+		},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, translate(err)
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, translate(err)
+	}
+	claimed := make([]string, len(rows))
+	for i, r := range rows {
+		claimed[i] = r.ID
+	}
+	return claimed, nil
+}
+
 // SettlePushBatch implements backend.PushOutbox.
 func (s *PushOutboxStore) SettlePushBatch(ctx context.Context, id, claim, state string, nextAt time.Time) error {
+	defer s.lock()()
 	set := bson.D{{Key: "state", Value: state}, {Key: "claim", Value: ""}}
 	if state == backend.PushPending {
 		set = append(set, bson.E{Key: "next_at", Value: nextAt})

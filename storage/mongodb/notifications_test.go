@@ -2,6 +2,8 @@ package mongodb_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -245,8 +247,17 @@ func TestPushOutboxClaims(t *testing.T) {
 	if again, err := out.ClaimPushBatch(ctx, "third", now.Add(2*time.Minute), now.Add(3*time.Minute), now.Add(-time.Minute)); err != nil || again != nil {
 		t.Fatalf("after expiry claimed %+v, %v", again, err)
 	}
-	states := map[string]string{}
-	cur, err := db.Database().Collection("push_outbox").Find(ctx, bson.D{})
+	states := outboxStatesByID(t, db)
+	want := map[string]string{"a": backend.PushDone, "b": backend.PushLost, "later": backend.PushPending}
+	if !maps.Equal(states, want) {
+		t.Fatalf("outbox %v, want %v", states, want)
+	}
+}
+
+// outboxStatesByID is the state of each batch of the push outbox.
+func outboxStatesByID(t *testing.T, db *mongodb.DB) map[string]string {
+	t.Helper()
+	cur, err := db.Database().Collection("push_outbox").Find(t.Context(), bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,19 +265,62 @@ func TestPushOutboxClaims(t *testing.T) {
 		ID    string `bson:"_id"`
 		State string `bson:"state"`
 	}
-	if err := cur.All(ctx, &rows); err != nil {
+	if err := cur.All(t.Context(), &rows); err != nil {
 		t.Fatal(err)
 	}
+	states := map[string]string{}
 	for _, r := range rows {
 		states[r.ID] = r.State
 	}
-	want := map[string]string{"a": backend.PushDone, "b": backend.PushLost, "later": backend.PushPending}
-	if len(states) != len(want) {
-		t.Fatalf("outbox %v, want %v", states, want)
+	return states
+}
+
+// TestPushOutboxClaimsItsOwnBatches: a writer claims the batches it wrote
+// in one call — those due with their entries in the inbox, not those
+// another instance claimed first, nor those not ready or not yet due —
+// and settling needs its claim.
+func TestPushOutboxClaimsItsOwnBatches(t *testing.T) {
+	db := storagetest.Mongo(t)
+	out := db.PushOutbox()
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var batches []*backend.PushBatch
+	for _, id := range []string{"a", "b", "c", "unwritten", "later"} {
+		batches = append(batches, &backend.PushBatch{ID: id, NotificationIDs: []string{"n-" + id}, State: backend.PushPending, NextAt: now, CreatedAt: now})
 	}
-	for id, st := range want {
-		if states[id] != st {
-			t.Errorf("%s is %q, want %q", id, states[id], st)
+	if err := out.AddPushBatches(ctx, batches); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.MarkInboxWritten(ctx, []string{"a", "b", "c"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.MarkInboxWritten(ctx, []string{"later"}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// All asked for and due: claimed in one write.
+	if got, err := out.ClaimPushBatches(ctx, []string{"a"}, "me", now, now.Add(time.Minute)); err != nil || !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("claimed %v, %v; want a", got, err)
+	}
+	// Another instance took b first; unwritten's entries are not in the
+	// inbox; later is not due; a is claimed already.
+	if other, err := out.ClaimPushBatch(ctx, "other", now, now.Add(time.Minute), now.Add(-time.Minute)); err != nil || other == nil || other.ID != "b" {
+		t.Fatalf("the other instance claimed %+v, %v; want b", other, err)
+	}
+	got, err := out.ClaimPushBatches(ctx, []string{"a", "b", "c", "unwritten", "later", "missing"}, "me", now.Add(time.Second), now.Add(2*time.Minute))
+	if err != nil || !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("claimed %v, %v; want only c", got, err)
+	}
+	if none, err := out.ClaimPushBatches(ctx, []string{"c"}, "third", now.Add(time.Second), now.Add(time.Minute)); err != nil || len(none) != 0 {
+		t.Fatalf("a claimed batch was claimed again: %v, %v", none, err)
+	}
+	for _, settle := range []struct{ id, claim string }{{"a", "other"}, {"a", "me"}, {"c", "me"}} {
+		if err := out.SettlePushBatch(ctx, settle.id, settle.claim, backend.PushDone, time.Time{}); err != nil {
+			t.Fatal(err)
 		}
+	}
+	states := outboxStatesByID(t, db)
+	want := map[string]string{"a": backend.PushDone, "b": backend.PushSending, "c": backend.PushDone, "unwritten": backend.PushPending, "later": backend.PushPending}
+	if !maps.Equal(states, want) {
+		t.Fatalf("outbox %v, want %v", states, want)
 	}
 }
