@@ -30,6 +30,26 @@ func notFound(err error, message string) error {
 	return err
 }
 
+// findIDs returns the ids of the documents of c matching filter, at most
+// limit of them (0: all), reading nothing else.
+func findIDs(ctx context.Context, c collection, filter bson.D, limit int) ([]string, error) {
+	cur, err := c.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, translate(err)
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, translate(err)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids, nil
+}
+
 // anySlice converts values for a $in filter.
 func anySlice[T any](values []T) []any {
 	out := make([]any, len(values))

@@ -497,26 +497,10 @@ func (s *PushOutboxStore) ClaimPushBatches(ctx context.Context, ids []string, cl
 	if int(res.ModifiedCount) == len(ids) {
 		return ids, nil
 	}
-	cur, err := s.coll().Find(ctx,
-		bson.D{
-			{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushSending},
-			{Key: "claim", Value: claim}, {Key: "until", Value: until},
-		},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, translate(err)
-	}
-	claimed := make([]string, len(rows))
-	for i, r := range rows {
-		claimed[i] = r.ID
-	}
-	return claimed, nil
+	return findIDs(ctx, s.coll(), bson.D{
+		{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushSending},
+		{Key: "claim", Value: claim}, {Key: "until", Value: until},
+	}, 0)
 }
 
 // SettlePushBatch implements backend.PushOutbox.

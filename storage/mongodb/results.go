@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
 )
@@ -179,22 +178,7 @@ func (s *TaskResultStore) ClearDocumentsPending(ctx context.Context, taskID stri
 
 // pending returns up to limit ids of tasks whose flag field is set.
 func (s *TaskResultStore) pending(ctx context.Context, field string, limit int) ([]string, error) {
-	cur, err := s.coll().Find(ctx, bson.D{{Key: field, Value: true}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, translate(err)
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, translate(err)
-	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	return ids, nil
+	return findIDs(ctx, s.coll(), bson.D{{Key: field, Value: true}}, limit)
 }
 
 // ClearPublicPending implements backend.TaskResultStore.
