@@ -17,8 +17,8 @@
 // ready. The pusher (Run, on every instance) claims ready batches, sends
 // each user with entries in them one alert — the entry, or a digest of
 // several (Alert) — on each registered device through a
-// backend.PushSender, and settles the batches. A crash anywhere between the
-// inbox write and the push therefore loses nothing: the batch stays
+// backend.PushSender, and settles the batches. A crash anywhere between
+// the inbox write and the push therefore loses nothing: the batch stays
 // pending until some instance sends it — including a batch whose writer
 // died before marking it ready, which is claimed after OrphanAfter and
 // sent once its entries are all in the inbox (an alert never announces an
@@ -392,65 +392,13 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 			return alerts, err
 		}
 	}
-	var all []*backend.Notification
-	for _, w := range work {
-		all = append(all, w.notes...)
-	}
+	recipients := recipientsOf(work)
 	// The devices as registered now, when the alerts are sent.
-	byUser, err := s.devicesOf(ctx, all)
+	devices, err := s.devicesOf(ctx, recipients)
 	if err != nil {
 		return alerts, err
 	}
-
-	// One alert per user and device for all the user's entries of these
-	// batches (Alert): a batch is failed when a device of a user with
-	// entries in it ran out of attempts.
-	var users []string
-	notesOf := map[string][]*backend.Notification{}
-	batchesOf := map[string][]*claimedBatch{}
-	for _, w := range work {
-		for _, n := range w.notes {
-			if _, ok := notesOf[n.UserID]; !ok {
-				users = append(users, n.UserID)
-			}
-			notesOf[n.UserID] = append(notesOf[n.UserID], n)
-			if bs := batchesOf[n.UserID]; len(bs) == 0 || bs[len(bs)-1] != w {
-				batchesOf[n.UserID] = append(bs, w)
-			}
-		}
-	}
-	var mu sync.Mutex
-	pruned := map[string]*backend.Device{}
-	sem := make(chan struct{}, s.concurrency())
-	var wg sync.WaitGroup
-	for _, u := range users {
-		title, body, data := Alert(notesOf[u])
-		for _, d := range byUser[u] {
-			msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: title, Body: body, Data: data}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				outcome := s.send(ctx, msg, notesOf[u])
-				telemetry.PushSent(outcome.String())
-				switch outcome {
-				case sendGone:
-					mu.Lock()
-					pruned[d.ID] = d
-					mu.Unlock()
-				case sendGaveUp:
-					mu.Lock()
-					for _, w := range batchesOf[u] {
-						w.failed = true
-					}
-					mu.Unlock()
-				}
-			}()
-		}
-	}
-	wg.Wait()
-
-	for _, d := range pruned {
+	for _, d := range s.sendAlerts(ctx, recipients, devices) {
 		s.prune(ctx, d)
 	}
 	var errs []error
@@ -469,6 +417,70 @@ type claimedBatch struct {
 	batch  *backend.PushBatch
 	notes  []*backend.Notification
 	failed bool // some device ran out of attempts
+}
+
+// recipient is a user with entries in the batches being sent.
+type recipient struct {
+	userID  string
+	notes   []*backend.Notification
+	batches []*claimedBatch // those holding the notes
+}
+
+// recipientsOf groups the entries of the claimed batches by user, in the
+// order the users first appear.
+func recipientsOf(work []*claimedBatch) []*recipient {
+	var out []*recipient
+	byUser := map[string]*recipient{}
+	for _, w := range work {
+		for _, n := range w.notes {
+			r := byUser[n.UserID]
+			if r == nil {
+				r = &recipient{userID: n.UserID}
+				byUser[n.UserID] = r
+				out = append(out, r)
+			}
+			r.notes = append(r.notes, n)
+			if len(r.batches) == 0 || r.batches[len(r.batches)-1] != w {
+				r.batches = append(r.batches, w)
+			}
+		}
+	}
+	return out
+}
+
+// sendAlerts sends each recipient one alert (Alert) on each of their
+// devices, Concurrency sends at once, and returns the devices whose
+// tokens are gone. A batch is failed when a device of a recipient with
+// entries in it ran out of attempts.
+func (s *Service) sendAlerts(ctx context.Context, rs []*recipient, devices map[string][]*backend.Device) map[string]*backend.Device {
+	var mu sync.Mutex
+	pruned := map[string]*backend.Device{}
+	sem := make(chan struct{}, s.concurrency())
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		title, body, data := Alert(r.notes)
+		for _, d := range devices[r.userID] {
+			msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: title, Body: body, Data: data}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				outcome := s.send(ctx, msg, r.notes)
+				telemetry.PushSent(outcome.String())
+				mu.Lock()
+				defer mu.Unlock()
+				switch outcome {
+				case sendGone:
+					pruned[d.ID] = d
+				case sendGaveUp:
+					for _, w := range r.batches {
+						w.failed = true
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return pruned
 }
 
 // claimHot claims, in one write, the batches this instance wrote and has
@@ -573,15 +585,11 @@ func (s *Service) morehot() bool {
 	return len(s.hot) > 0
 }
 
-// devicesOf returns the registered devices of the users of ns, by user.
-func (s *Service) devicesOf(ctx context.Context, ns []*backend.Notification) (map[string][]*backend.Device, error) {
-	users := map[string]bool{}
-	var userIDs []string
-	for _, n := range ns {
-		if !users[n.UserID] {
-			users[n.UserID] = true
-			userIDs = append(userIDs, n.UserID)
-		}
+// devicesOf returns the registered devices of the recipients, by user.
+func (s *Service) devicesOf(ctx context.Context, rs []*recipient) (map[string][]*backend.Device, error) {
+	userIDs := make([]string, len(rs))
+	for i, r := range rs {
+		userIDs[i] = r.userID
 	}
 	devices, err := s.Devices.FindDevicesByUsers(ctx, userIDs)
 	if err != nil {
