@@ -539,3 +539,57 @@ func TestPushOnceWhenPushersRace(t *testing.T) {
 		}
 	}
 }
+
+// TestPushLooksForOthersBatchesWhileBusy: an instance that keeps writing
+// alerts of its own still sends, at least every Poll, a batch another
+// writer left (one that died after its inbox write).
+func TestPushLooksForOthersBatchesWhileBusy(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	fcm := newFakeFCM(t)
+	_, svc := env.instance(t, Config{}, openFakePush(t, fcm))
+	user := env.users["inspector"].ID
+	d := &backend.Device{UserID: user, Token: "ok-" + user, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+	if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	note := func(id string, at time.Time) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: "task-" + id, Title: "期限提醒", Body: "反馈期限将至", CreatedAt: at}
+	}
+	onePass := func(ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if err := svc.Notify.Notify(t.Context(), []*backend.Notification{note(id, time.Now().UTC())}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := svc.Notify.PushPending(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := func() []string {
+		got := fcm.notificationIDs("ok-" + user)
+		slices.Sort(got)
+		return got
+	}
+	onePass() // idle: it has just looked for others' batches
+	// Another writer died after its inbox write, long ago.
+	longAgo := time.Now().UTC().Add(-2 * notify.DefaultOrphanAfter)
+	left := note("left", longAgo)
+	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{{ID: notify.BatchID([]string{left.ID}),
+		NotificationIDs: []string{left.ID}, State: backend.PushPending, NextAt: longAgo, CreatedAt: longAgo}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.db.Notifications().AppendNotifications(t.Context(), []*backend.Notification{left}); err != nil {
+		t.Fatal(err)
+	}
+	onePass("own-1")
+	if got := sent(); !slices.Equal(got, []string{"own-1"}) {
+		t.Fatalf("sent %v within a Poll of the last look, want only its own", got)
+	}
+	svc.Notify.Poll = time.Millisecond
+	time.Sleep(2 * time.Millisecond)
+	onePass("own-2")
+	if got := sent(); !slices.Equal(got, []string{"left", "own-1", "own-2"}) {
+		t.Fatalf("sent %v a Poll after the last look, want the left batch with its own", got)
+	}
+}

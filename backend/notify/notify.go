@@ -98,6 +98,8 @@ type Service struct {
 	claim string
 	mu    sync.Mutex
 	hot   map[string]hotBatch // batches this instance wrote, sent from memory
+	// lastDue is when PushPending last looked for others' batches.
+	lastDue time.Time
 }
 
 // hotBatch is the content of a batch this instance wrote.
@@ -336,11 +338,7 @@ func (s *Service) Run(ctx context.Context) {
 		return
 	}
 	s.init()
-	poll := s.Poll
-	if poll <= 0 {
-		poll = DefaultPoll
-	}
-	t := time.NewTicker(poll)
+	t := time.NewTicker(s.poll())
 	defer t.Stop()
 	for {
 		n, err := s.PushPending(ctx)
@@ -361,7 +359,8 @@ func (s *Service) Run(ctx context.Context) {
 
 // PushPending claims the batches of the outbox that are due — those this
 // instance wrote and has not sent, all in one write; when there are none,
-// others', oldest first, up to ClaimBatches of them — and sends each
+// and at least every Poll, others', oldest first, up to ClaimBatches of
+// them — and sends each
 // user with entries in them one alert (Alert: a digest of several) on
 // every device, then settles each batch; it returns how many alerts the
 // batches held (0: nothing was due). The batches of one call — a dispatch
@@ -385,12 +384,18 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	for _, w := range work {
 		alerts += len(w.notes)
 	}
-	if len(work) == 0 {
-		// Others' batches, or this instance's that a crash or a failure
-		// left; when some of its own were due, those are the next call's.
-		if work, alerts, err = s.claimDue(ctx, now); err != nil || len(work) == 0 {
+	// Others' batches, or this instance's that a crash or a failure left:
+	// when none of its own was due, and at least every Poll, so that a
+	// stream of its own does not starve them.
+	if s.lookForDue(now, len(work) == 0) {
+		due, dueAlerts, err := s.claimDue(ctx, now)
+		work, alerts = append(work, due...), alerts+dueAlerts
+		if err != nil && len(work) == 0 {
 			return alerts, err
 		}
+	}
+	if len(work) == 0 {
+		return alerts, nil
 	}
 	recipients := recipientsOf(work)
 	// The devices as registered now, when the alerts are sent.
@@ -410,6 +415,19 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, s.claim, state, time.Time{}))
 	}
 	return alerts, errors.Join(errs...)
+}
+
+// lookForDue reports whether PushPending looks for others' batches now:
+// always when none of its own was due (idle), else when it last looked a
+// Poll or more before now. It records the look.
+func (s *Service) lookForDue(now time.Time, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !idle && now.Sub(s.lastDue) < s.poll() {
+		return false
+	}
+	s.lastDue = now
+	return true
 }
 
 // claimedBatch is a batch claimed to be sent, with its entries.
@@ -710,6 +728,7 @@ func (s *Service) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (s *Service) claimTTL() time.Duration { return orDefault(s.ClaimTTL, DefaultClaimTTL) }
+func (s *Service) poll() time.Duration     { return orDefault(s.Poll, DefaultPoll) }
 func (s *Service) orphanAfter() time.Duration {
 	return orDefault(s.OrphanAfter, DefaultOrphanAfter)
 }
