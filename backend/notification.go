@@ -156,7 +156,8 @@ type PushOutbox interface {
 	// ClaimPushBatches claims, of the batches ids, those due with their
 	// entries in the inbox (PushPending, InboxWritten, NextAt ≤ now) for
 	// claim until until, in one write, and returns the ids it claimed:
-	// the batches an instance wrote itself, which it knows.
+	// the batches an instance wrote itself, which it knows. The claim must
+	// be the caller's alone: which batches it took is read back by it.
 	ClaimPushBatches(ctx context.Context, ids []string, claim string, now, until time.Time) ([]string, error)
 	// SettlePushBatch records a claimed batch's outcome: PushDone,
 	// PushFailed or PushAbandoned, or PushPending again to be claimed from

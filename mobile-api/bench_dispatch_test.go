@@ -127,6 +127,8 @@ func BenchmarkDispatch(b *testing.B) {
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Millisecond) {
 			if _, after := fcm.total(); after-before == pushes {
 				break
+			} else if after-before > pushes {
+				b.Fatalf("%d pushes answered, want %d: some member was alerted more than once", after-before, pushes)
 			} else if time.Now().After(deadline) {
 				b.Fatalf("%d pushes answered after a minute, want %d", after-before, pushes)
 			}

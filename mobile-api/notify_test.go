@@ -542,6 +542,52 @@ func TestPushOnceWhenPushersRace(t *testing.T) {
 
 // TestPushLooksForOthersBatchesWhileBusy: an instance that keeps writing
 // alerts of its own still sends, at least every Poll, a batch another
+// unreadableDevices is the device store while the database answers no
+// reads of devices: a fault between the claim and the sends.
+type unreadableDevices struct{ backend.DeviceStore }
+
+func (unreadableDevices) FindDevicesByUsers(context.Context, []string) ([]*backend.Device, error) {
+	return nil, backend.Errorf(backend.EUNAVAILABLE, "the devices cannot be read")
+}
+
+// TestPushReleasesWhatItCouldNotSend: a pusher that claimed its batches
+// and then failed before sending (it could not read the devices) puts
+// them back at once, rather than leaving them claimed to be marked lost;
+// the next pass sends each alert once.
+func TestPushReleasesWhatItCouldNotSend(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	fcm := newFakeFCM(t)
+	_, svc := env.instance(t, Config{}, openFakePush(t, fcm))
+	user := env.users["inspector"].ID
+	d := &backend.Device{UserID: user, Token: "ok-" + user, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+	if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	var notes []*backend.Notification
+	for _, id := range []string{"a", "b"} {
+		notes = append(notes, &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: "task-" + id, Title: "期限提醒", Body: "反馈期限将至"})
+	}
+	if err := svc.Notify.Notify(t.Context(), notes); err != nil {
+		t.Fatal(err)
+	}
+	devices := svc.Notify.Devices
+	svc.Notify.Devices = unreadableDevices{devices}
+	if _, err := svc.Notify.PushPending(t.Context()); backend.ErrorCode(err) != backend.EUNAVAILABLE {
+		t.Fatalf("a pass that cannot read the devices: %v", err)
+	}
+	if states := outboxStates(t, env); !slices.Equal(states, []string{backend.PushPending}) {
+		t.Fatalf("outbox %v after the failed pass, want its batch pending again", states)
+	}
+	svc.Notify.Devices = devices
+	drainPush(t, svc)
+	if got := fcm.notificationIDs("ok-" + user); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("the phone was told of %v, want a and b once", got)
+	}
+	if states := outboxStates(t, env); !slices.Equal(states, []string{backend.PushDone}) {
+		t.Fatalf("outbox %v, want its batch done", states)
+	}
+}
+
 // writer left (one that died after its inbox write).
 func TestPushLooksForOthersBatchesWhileBusy(t *testing.T) {
 	env := newAPIEnv(t, Config{})

@@ -41,6 +41,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"crypto/sha256"
@@ -50,7 +51,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"suiji/backend"
@@ -88,24 +91,28 @@ type Service struct {
 	Concurrency   int           // sends in flight at once
 	MaxAttempts   int           // attempts per device on 429 and 5xx
 	MaxRetryDelay time.Duration // longest wait between attempts; a longer Retry-After gives up
-	Poll          time.Duration // how often an idle pusher looks for work (other instances' rows)
+	Poll          time.Duration // how often the pusher looks for other instances' rows, idle or busy with its own
 
 	// Sleep waits between attempts; tests may shorten it. nil: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 
-	once  sync.Once
-	wake  chan struct{}
-	claim string
-	mu    sync.Mutex
-	hot   map[string]hotBatch // batches this instance wrote, sent from memory
+	once   sync.Once
+	wake   chan struct{}
+	claim  string        // this instance's, random; each PushPending claims as claim.<n>
+	claims atomic.Uint64 // n
+	mu     sync.Mutex
+	hot    map[string]hotBatch // batches this instance wrote, sent from memory
+	writes uint64              // hotBatch.seq
 	// lastDue is when PushPending last looked for others' batches.
 	lastDue time.Time
 }
 
-// hotBatch is the content of a batch this instance wrote.
+// hotBatch is the content of a batch this instance wrote, and the order
+// in which it wrote them.
 type hotBatch struct {
 	notes []*backend.Notification
 	at    time.Time
+	seq   uint64
 }
 
 func (s *Service) init() {
@@ -208,7 +215,8 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 		}
 	}
 	for i, b := range batches {
-		s.hot[b.ID] = hotBatch{notes: parts[i], at: now}
+		s.writes++
+		s.hot[b.ID] = hotBatch{notes: parts[i], at: now, seq: s.writes}
 	}
 	s.mu.Unlock()
 	s.Wake()
@@ -376,31 +384,39 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	}
 	s.init()
 	now := s.Now().UTC()
-	work, err := s.claimHot(ctx, now)
+	// A claim of its own for each call: a batch is settled, released or
+	// read back only by the call that claimed it.
+	claim := s.claim + "." + strconv.FormatUint(s.claims.Add(1), 36)
+	hot, err := s.claimHot(ctx, claim, now)
 	if err != nil {
 		return 0, err
 	}
-	alerts := 0
-	for _, w := range work {
-		alerts += len(w.notes)
-	}
 	// Others' batches, or this instance's that a crash or a failure left:
 	// when none of its own was due, and at least every Poll, so that a
-	// stream of its own does not starve them.
-	if s.lookForDue(now, len(work) == 0) {
-		due, dueAlerts, err := s.claimDue(ctx, now)
-		work, alerts = append(work, due...), alerts+dueAlerts
-		if err != nil && len(work) == 0 {
-			return alerts, err
+	// stream of its own does not starve them. They are older: their
+	// entries come first in a digest.
+	var work []*claimedBatch
+	alerts := 0
+	if s.lookForDue(now, len(hot) == 0) {
+		var dueErr error
+		work, alerts, dueErr = s.claimDue(ctx, claim, now)
+		if dueErr != nil && len(work)+len(hot) == 0 {
+			return alerts, dueErr
+		} else if dueErr != nil {
+			s.logger().WarnContext(ctx, "notify: claiming others' push batches failed; sending what is claimed", slog.Any("error", dueErr))
 		}
 	}
-	if len(work) == 0 {
+	for _, w := range hot {
+		alerts += len(w.notes)
+	}
+	if work = append(work, hot...); len(work) == 0 {
 		return alerts, nil
 	}
 	recipients := recipientsOf(work)
 	// The devices as registered now, when the alerts are sent.
 	devices, err := s.devicesOf(ctx, recipients)
 	if err != nil {
+		s.release(ctx, claim, now, work)
 		return alerts, err
 	}
 	for _, d := range s.sendAlerts(ctx, recipients, devices) {
@@ -412,9 +428,21 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 		if w.failed {
 			state = backend.PushFailed
 		}
-		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, s.claim, state, time.Time{}))
+		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, claim, state, time.Time{}))
 	}
 	return alerts, errors.Join(errs...)
+}
+
+// release puts claimed batches, none of whose alerts was sent, back to be
+// claimed again at once (by this instance or another): left claimed, they
+// would be marked lost when the claim expires, and never sent.
+func (s *Service) release(ctx context.Context, claim string, now time.Time, work []*claimedBatch) {
+	for _, w := range work {
+		if err := s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, claim, backend.PushPending, now); err != nil {
+			s.logger().WarnContext(ctx, "notify: releasing a claimed push batch failed; it is marked lost when the claim expires",
+				slog.String("batch_id", w.batch.ID), slog.Any("error", err))
+		}
+	}
 }
 
 // lookForDue reports whether PushPending looks for others' batches now:
@@ -502,35 +530,50 @@ func (s *Service) sendAlerts(ctx context.Context, rs []*recipient, devices map[s
 }
 
 // claimHot claims, in one write, the batches this instance wrote and has
-// not sent: their entries are in memory. It takes them out of memory
-// first, so that no other call here claims them too; what another
-// instance claimed first is its to send.
-func (s *Service) claimHot(ctx context.Context, now time.Time) ([]*claimedBatch, error) {
+// not sent — the oldest ClaimBatches of them; the rest are the next
+// call's — and returns them, oldest first: their entries are in memory.
+// It takes them out of memory first, so that no other call here claims
+// them too; what another instance claimed first is its to send. When the
+// claim fails, whatever it claimed is released and the batches go back
+// to memory.
+func (s *Service) claimHot(ctx context.Context, claim string, now time.Time) ([]*claimedBatch, error) {
 	s.mu.Lock()
-	taken := s.hot
-	s.hot = map[string]hotBatch{}
+	ids := slices.SortedFunc(maps.Keys(s.hot), func(a, b string) int { return cmp.Compare(s.hot[a].seq, s.hot[b].seq) })
+	ids = ids[:min(len(ids), ClaimBatches)]
+	taken := make(map[string]hotBatch, len(ids))
+	for _, id := range ids {
+		taken[id] = s.hot[id]
+		delete(s.hot, id)
+	}
 	s.mu.Unlock()
-	if len(taken) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	ids := slices.Sorted(maps.Keys(taken))
-	claimed, err := s.Outbox.ClaimPushBatches(ctx, ids, s.claim, now, now.Add(s.claimTTL()))
+	claimed, err := s.Outbox.ClaimPushBatches(ctx, ids, claim, now, now.Add(s.claimTTL()))
 	if err != nil {
-		s.mu.Lock() // claimed or not, they are in the store: a later call sees
+		var work []*claimedBatch
+		for _, id := range ids {
+			work = append(work, &claimedBatch{batch: &backend.PushBatch{ID: id}})
+		}
+		s.release(ctx, claim, now, work) // those it did claim, if any
+		s.mu.Lock()
 		for id, h := range taken {
 			s.hot[id] = h
 		}
 		s.mu.Unlock()
 		return nil, err
 	}
-	work := make([]*claimedBatch, len(claimed))
-	for i, id := range claimed {
+	work := make([]*claimedBatch, 0, len(claimed))
+	for _, id := range ids {
+		if !slices.Contains(claimed, id) {
+			continue
+		}
 		h := taken[id]
 		noteIDs := make([]string, len(h.notes))
 		for j, n := range h.notes {
 			noteIDs[j] = n.ID
 		}
-		work[i] = &claimedBatch{batch: &backend.PushBatch{ID: id, NotificationIDs: noteIDs, State: backend.PushSending, Claim: s.claim}, notes: h.notes}
+		work = append(work, &claimedBatch{batch: &backend.PushBatch{ID: id, NotificationIDs: noteIDs, State: backend.PushSending, Claim: claim}, notes: h.notes})
 	}
 	return work, nil
 }
@@ -539,9 +582,9 @@ func (s *Service) claimHot(ctx context.Context, now time.Time) ([]*claimedBatch,
 // them, and returns those to send and how many alerts the batches
 // claimed held (some are sent later: their entries are not all in the
 // inbox yet).
-func (s *Service) claimDue(ctx context.Context, now time.Time) (work []*claimedBatch, alerts int, err error) {
+func (s *Service) claimDue(ctx context.Context, claim string, now time.Time) (work []*claimedBatch, alerts int, err error) {
 	for len(work) < ClaimBatches {
-		batch, err := s.Outbox.ClaimPushBatch(ctx, s.claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
+		batch, err := s.Outbox.ClaimPushBatch(ctx, claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
 		if err != nil && len(work) == 0 {
 			return work, alerts, err
 		}
@@ -550,6 +593,7 @@ func (s *Service) claimDue(ctx context.Context, now time.Time) (work []*claimedB
 		}
 		claimed, hot, err := s.contents(ctx, batch)
 		if err != nil {
+			s.release(ctx, claim, now, []*claimedBatch{{batch: batch}})
 			return work, alerts, err
 		}
 		alerts += len(batch.NotificationIDs)
@@ -562,7 +606,7 @@ func (s *Service) claimDue(ctx context.Context, now time.Time) (work []*claimedB
 			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
 				state = backend.PushAbandoned
 			}
-			if err := s.Outbox.SettlePushBatch(ctx, batch.ID, s.claim, state, next); err != nil {
+			if err := s.Outbox.SettlePushBatch(ctx, batch.ID, claim, state, next); err != nil {
 				return work, alerts, err
 			}
 			continue

@@ -415,7 +415,8 @@ var _ backend.PushOutbox = (*PushOutboxStore)(nil)
 
 func (s *PushOutboxStore) coll() collection { return s.db.collection("push_outbox") }
 
-// lock makes this process's state changes of the outbox take turns.
+// lock makes this process's state changes of the outbox take turns, one
+// update call at a time.
 // Claims select their batches by a filter, not by id, and FerretDB v1
 // applies an update to the documents it read before, writing each back
 // whole: two claimers (or a claim and a mark) that overlap could both
@@ -450,14 +451,17 @@ func (s *PushOutboxStore) MarkInboxWritten(ctx context.Context, ids []string, no
 
 // ClaimPushBatch implements backend.PushOutbox.
 func (s *PushOutboxStore) ClaimPushBatch(ctx context.Context, claim string, now, until, orphanedBefore time.Time) (*backend.PushBatch, error) {
-	defer s.lock()()
-	if _, err := s.coll().UpdateMany(ctx,
+	unlock := s.lock()
+	_, err := s.coll().UpdateMany(ctx,
 		bson.D{{Key: "state", Value: backend.PushSending}, {Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushLost}}}}); err != nil {
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushLost}}}})
+	unlock()
+	if err != nil {
 		return nil, translate(err)
 	}
 	var m pushBatchModel
-	err := s.coll().FindOneAndUpdate(ctx,
+	defer s.lock()()
+	err = s.coll().FindOneAndUpdate(ctx,
 		bson.D{
 			{Key: "state", Value: backend.PushPending}, {Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}},
 			{Key: "$or", Value: bson.A{
@@ -479,18 +483,19 @@ func (s *PushOutboxStore) ClaimPushBatch(ctx context.Context, claim string, now,
 
 // ClaimPushBatches implements backend.PushOutbox: one update of them
 // all, and a read of which it claimed only when it claimed fewer than
-// asked (another instance took some).
+// asked (another claimer took some).
 func (s *PushOutboxStore) ClaimPushBatches(ctx context.Context, ids []string, claim string, now, until time.Time) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	defer s.lock()()
+	unlock := s.lock()
 	res, err := s.coll().UpdateMany(ctx,
 		bson.D{
 			{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushPending},
 			{Key: "inbox_written", Value: true}, {Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}},
 		},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: backend.PushSending}, {Key: "claim", Value: claim}, {Key: "until", Value: until}}}})
+	unlock()
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -498,8 +503,7 @@ func (s *PushOutboxStore) ClaimPushBatches(ctx context.Context, ids []string, cl
 		return ids, nil
 	}
 	return findIDs(ctx, s.coll(), bson.D{
-		{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushSending},
-		{Key: "claim", Value: claim}, {Key: "until", Value: until},
+		{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "state", Value: backend.PushSending}, {Key: "claim", Value: claim},
 	}, 0)
 }
 
