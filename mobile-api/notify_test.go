@@ -540,8 +540,21 @@ func TestPushOnceWhenPushersRace(t *testing.T) {
 	}
 }
 
-// TestPushLooksForOthersBatchesWhileBusy: an instance that keeps writing
-// alerts of its own still sends, at least every Poll, a batch another
+// onePhone is an instance pushing to the fake FCM server, and the
+// inspector account with one phone (token "ok-" + user).
+func onePhone(t *testing.T) (env *apiEnv, svc app.Services, fcm *fakeFCM, user string) {
+	t.Helper()
+	env = newAPIEnv(t, Config{})
+	fcm = newFakeFCM(t)
+	_, svc = env.instance(t, Config{}, openFakePush(t, fcm))
+	user = env.users["inspector"].ID
+	d := &backend.Device{UserID: user, Token: "ok-" + user, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+	if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	return env, svc, fcm, user
+}
+
 // unreadableDevices is the device store while the database answers no
 // reads of devices: a fault between the claim and the sends.
 type unreadableDevices struct{ backend.DeviceStore }
@@ -555,14 +568,7 @@ func (unreadableDevices) FindDevicesByUsers(context.Context, []string) ([]*backe
 // them back at once, rather than leaving them claimed to be marked lost;
 // the next pass sends each alert once.
 func TestPushReleasesWhatItCouldNotSend(t *testing.T) {
-	env := newAPIEnv(t, Config{})
-	fcm := newFakeFCM(t)
-	_, svc := env.instance(t, Config{}, openFakePush(t, fcm))
-	user := env.users["inspector"].ID
-	d := &backend.Device{UserID: user, Token: "ok-" + user, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
-	if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
-		t.Fatal(err)
-	}
+	env, svc, fcm, user := onePhone(t)
 	var notes []*backend.Notification
 	for _, id := range []string{"a", "b"} {
 		notes = append(notes, &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: "task-" + id, Title: "期限提醒", Body: "反馈期限将至"})
@@ -588,16 +594,11 @@ func TestPushReleasesWhatItCouldNotSend(t *testing.T) {
 	}
 }
 
+// TestPushLooksForOthersBatchesWhileBusy: an instance that keeps writing
+// alerts of its own still sends, at least every Poll, a batch another
 // writer left (one that died after its inbox write).
 func TestPushLooksForOthersBatchesWhileBusy(t *testing.T) {
-	env := newAPIEnv(t, Config{})
-	fcm := newFakeFCM(t)
-	_, svc := env.instance(t, Config{}, openFakePush(t, fcm))
-	user := env.users["inspector"].ID
-	d := &backend.Device{UserID: user, Token: "ok-" + user, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
-	if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
-		t.Fatal(err)
-	}
+	env, svc, fcm, user := onePhone(t)
 	note := func(id string, at time.Time) *backend.Notification {
 		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: "task-" + id, Title: "期限提醒", Body: "反馈期限将至", CreatedAt: at}
 	}
