@@ -277,8 +277,9 @@ func outboxStatesByID(t *testing.T, db *mongodb.DB) map[string]string {
 
 // TestPushOutboxClaimsItsOwnBatches: a writer claims the batches it wrote
 // in one call — those due with their entries in the inbox, not those
-// another instance claimed first, nor those not ready or not yet due —
-// and settling needs its claim.
+// another claimer took first (another instance, or its own earlier call
+// under another claim), nor those not ready or not yet due — and
+// settling needs the very claim.
 func TestPushOutboxClaimsItsOwnBatches(t *testing.T) {
 	db := storagetest.Mongo(t)
 	out := db.PushOutbox()
@@ -298,7 +299,7 @@ func TestPushOutboxClaimsItsOwnBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	// All asked for and due: claimed in one write.
-	if got, err := out.ClaimPushBatches(ctx, []string{"a"}, "me", now, now.Add(time.Minute)); err != nil || !slices.Equal(got, []string{"a"}) {
+	if got, err := out.ClaimPushBatches(ctx, []string{"a"}, "me.1", now, now.Add(time.Minute)); err != nil || !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("claimed %v, %v; want a", got, err)
 	}
 	// Another instance took b first; unwritten's entries are not in the
@@ -306,14 +307,14 @@ func TestPushOutboxClaimsItsOwnBatches(t *testing.T) {
 	if other, err := out.ClaimPushBatch(ctx, "other", now, now.Add(time.Minute), now.Add(-time.Minute)); err != nil || other == nil || other.ID != "b" {
 		t.Fatalf("the other instance claimed %+v, %v; want b", other, err)
 	}
-	got, err := out.ClaimPushBatches(ctx, []string{"a", "b", "c", "unwritten", "later", "missing"}, "me", now.Add(time.Second), now.Add(2*time.Minute))
+	got, err := out.ClaimPushBatches(ctx, []string{"a", "b", "c", "unwritten", "later", "missing"}, "me.2", now.Add(time.Second), now.Add(2*time.Minute))
 	if err != nil || !slices.Equal(got, []string{"c"}) {
 		t.Fatalf("claimed %v, %v; want only c", got, err)
 	}
 	if none, err := out.ClaimPushBatches(ctx, []string{"c"}, "third", now.Add(time.Second), now.Add(time.Minute)); err != nil || len(none) != 0 {
 		t.Fatalf("a claimed batch was claimed again: %v, %v", none, err)
 	}
-	for _, settle := range []struct{ id, claim string }{{"a", "other"}, {"a", "me"}, {"c", "me"}} {
+	for _, settle := range []struct{ id, claim string }{{"a", "other"}, {"a", "me.2"}, {"a", "me.1"}, {"c", "me.2"}} {
 		if err := out.SettlePushBatch(ctx, settle.id, settle.claim, backend.PushDone, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
