@@ -50,7 +50,7 @@ var (
 	})
 	pushSends = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "suiji_push_sends_total",
-		Help: "Alerts sent to one device each, by outcome (delivered, token_gone, refused, gave_up).",
+		Help: "Alerts (one entry, or a digest of a user's entries) sent to one device each, by outcome (delivered, token_gone, refused, gave_up).",
 	}, []string{"outcome"})
 	uploads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "suiji_evidence_uploads_total",
@@ -88,7 +88,8 @@ func Dispatched(created int) {
 	}
 }
 
-// PushSent counts one alert sent to one device, by outcome.
+// PushSent counts one alert (an entry, or a digest of a user's entries)
+// sent to one device, by outcome.
 func PushSent(outcome string) { pushSends.WithLabelValues(outcome).Inc() }
 
 // EvidenceCompleted counts one completed upload of kind with its outcome
