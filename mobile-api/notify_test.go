@@ -3,6 +3,7 @@ package mobileapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -292,13 +293,17 @@ func TestPushAlertsEveryDeviceOnceAndPrunesDeadTokens(t *testing.T) {
 	if err != nil || len(left) != 1 || left[0].Token != "ok-"+members[0] {
 		t.Fatalf("devices left for the first member: %+v, %v", left, err)
 	}
-	// What a phone receives: the kind, high priority on Android, an APNs
-	// alert, Chinese text.
+	// What a phone receives: the kind (the entries' kinds in a digest),
+	// high priority on Android, an APNs alert, Chinese text.
 	fcm.mu.Lock()
 	msg := fcm.accepted["ok-"+members[0]][0]
 	fcm.mu.Unlock()
 	raw, _ := json.Marshal(msg)
-	for _, want := range []string{`"kind":"task.assigned"`, `"priority":"high"`, `"apns-priority":"10"`, `"alert":{"body":"`, `"title":"新检查任务`} {
+	kind := `"kind":"task.assigned"`
+	if len(notes[members[0]]) > 1 {
+		kind = `"kinds":"task.assigned"`
+	}
+	for _, want := range []string{kind, `"priority":"high"`, `"apns-priority":"10"`, `"alert":{"body":"`, `"title":"新检查任务`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("message lacks %s: %s", want, raw)
 		}
@@ -327,7 +332,7 @@ func TestPushAlertsEveryDeviceOnceAndPrunesDeadTokens(t *testing.T) {
 		t.Errorf("one entry's alert carries %v", one)
 	}
 	digest := lastAlert(reminder("reminder-2", task.TaskID), reminder("reminder-3", "another-task"))
-	want := map[string]any{"kind": backend.NoteTaskReminder, "count": "2", "notification_ids": "reminder-2,reminder-3",
+	want := map[string]any{"kind": notify.KindDigest, "kinds": backend.NoteTaskReminder, "count": "2", "notification_ids": "reminder-2,reminder-3",
 		"task_ids": task.TaskID + ",another-task", "plan_id": task.PlanID}
 	if !maps.Equal(digest, want) {
 		t.Errorf("two entries' alert carries %v, want %v", digest, want)
@@ -503,14 +508,17 @@ func TestPushOnceWhenPushersRace(t *testing.T) {
 	drainPush(t, writer)
 	exactlyOnce(notes)
 
-	var reminders []*backend.Notification
-	for u, list := range notes {
-		n := &backend.Notification{ID: "reminder-" + u, UserID: u, Kind: backend.NoteTaskReminder, TaskID: list[0].TaskID, Title: "期限提醒", Body: "反馈期限将至"}
-		reminders = append(reminders, n)
-		notes[u] = append(notes[u], n)
-	}
-	if err := writer.Notify.Notify(t.Context(), reminders); err != nil {
-		t.Fatal(err)
+	// Three reminders for each member (there are two or more), each its
+	// own call: more batches than one claim takes.
+	for round := range 3 {
+		for u, list := range notes {
+			n := &backend.Notification{ID: fmt.Sprintf("reminder-%d-%s", round, u), UserID: u, Kind: backend.NoteTaskReminder, TaskID: list[0].TaskID,
+				Title: "期限提醒", Body: "反馈期限将至"}
+			notes[u] = append(notes[u], n)
+			if err := writer.Notify.Notify(t.Context(), []*backend.Notification{n}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
@@ -591,6 +599,47 @@ func TestPushReleasesWhatItCouldNotSend(t *testing.T) {
 	}
 	if states := outboxStates(t, env); !slices.Equal(states, []string{backend.PushDone}) {
 		t.Fatalf("outbox %v, want its batch done", states)
+	}
+}
+
+// shutdownWhileReadingDevices is the device store when the server begins
+// to shut down (cancel) while the pusher reads the devices.
+type shutdownWhileReadingDevices struct {
+	backend.DeviceStore
+	cancel context.CancelFunc
+}
+
+func (d shutdownWhileReadingDevices) FindDevicesByUsers(ctx context.Context, users []string) ([]*backend.Device, error) {
+	found, err := d.DeviceStore.FindDevicesByUsers(ctx, users)
+	d.cancel()
+	return found, err
+}
+
+// TestPushReleasesOnShutdown: a pusher stopped after claiming its batches
+// and before any alert went out puts them back rather than settling them
+// failed (final); the next pass sends each alert once.
+func TestPushReleasesOnShutdown(t *testing.T) {
+	env, svc, fcm, user := onePhone(t)
+	n := &backend.Notification{ID: "a", UserID: user, Kind: backend.NoteTaskReminder, TaskID: "task-a", Title: "期限提醒", Body: "反馈期限将至"}
+	if err := svc.Notify.Notify(t.Context(), []*backend.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	devices := svc.Notify.Devices
+	svc.Notify.Devices = shutdownWhileReadingDevices{devices, cancel}
+	if _, err := svc.Notify.PushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if requests, _ := fcm.total(); requests != 0 {
+		t.Fatalf("%d pushes after the shutdown began", requests)
+	}
+	if states := outboxStates(t, env); !slices.Equal(states, []string{backend.PushPending}) {
+		t.Fatalf("outbox %v after the stopped pass, want its batch pending again", states)
+	}
+	svc.Notify.Devices = devices
+	drainPush(t, svc)
+	if got := fcm.notificationIDs("ok-" + user); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("the phone was told of %v, want a once", got)
 	}
 }
 

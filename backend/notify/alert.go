@@ -2,14 +2,16 @@ package notify
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"suiji/backend"
 )
 
-// KindDigest is the kind of an alert that tells of entries of different
-// kinds at once.
+// KindDigest is the kind of an alert that tells of several entries at
+// once: it names no one entry or task, so an app that acts on an entry's
+// kind (reading its task_id) must not mistake it for one.
 const KindDigest = "digest"
 
 // DigestIDs is the most ids of each sort (entries, tasks) a digest
@@ -29,21 +31,22 @@ const DigestIDs = 20
 //
 // A digest's title is the entries' title when they share one, else
 // "新通知", with the count; its body is the first entry's, with how many
-// more there are. Its payload has the kind (theirs when they share one,
-// else KindDigest), "count", and the entries' and their tasks' ids
-// ("notification_ids", "task_ids": comma-separated, in order, at most
-// DigestIDs of each), and the plan when they share one.
+// more there are. Its payload has the kind KindDigest, the entries'
+// kinds ("kinds"), "count", and the entries' and their tasks' ids
+// ("notification_ids", "task_ids"), each comma-separated, in order and
+// without repeats, at most DigestIDs ids of each sort, and the plan when
+// they share one.
 func Alert(ns []*backend.Notification) (title, body string, data map[string]string) {
 	if len(ns) == 1 {
 		return ns[0].Title, ns[0].Body, ns[0].Payload()
 	}
 	first := ns[0]
-	kind, title, plan := first.Kind, first.Title, first.PlanID
-	var ids, tasks []string
+	title, plan := first.Title, first.PlanID
+	var kinds, ids, tasks []string
 	seen := map[string]bool{}
 	for _, n := range ns {
-		if n.Kind != kind {
-			kind = KindDigest
+		if !slices.Contains(kinds, n.Kind) {
+			kinds = append(kinds, n.Kind)
 		}
 		if n.Title != title {
 			title = ""
@@ -62,7 +65,7 @@ func Alert(ns []*backend.Notification) (title, body string, data map[string]stri
 	if title == "" {
 		title = "新通知"
 	}
-	data = map[string]string{"kind": kind, "count": strconv.Itoa(len(ns)), "notification_ids": strings.Join(ids, ",")}
+	data = map[string]string{"kind": KindDigest, "kinds": strings.Join(kinds, ","), "count": strconv.Itoa(len(ns)), "notification_ids": strings.Join(ids, ",")}
 	if len(tasks) > 0 {
 		data["task_ids"] = strings.Join(tasks, ",")
 	}

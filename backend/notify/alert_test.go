@@ -42,18 +42,19 @@ func TestAlert(t *testing.T) {
 		notes: []*backend.Notification{note("n1", backend.NoteTaskAssigned, "t1", "p", "新检查任务"),
 			note("n2", backend.NoteTaskAssigned, "t2", "p", "新检查任务")},
 		wantTitle: "新检查任务（2 条）", wantBody: "正文n1；另有 1 条，详见收件箱",
-		wantData: map[string]string{"kind": backend.NoteTaskAssigned, "count": "2", "notification_ids": "n1,n2", "task_ids": "t1,t2", "plan_id": "p"},
+		wantData: map[string]string{"kind": notify.KindDigest, "kinds": backend.NoteTaskAssigned, "count": "2", "notification_ids": "n1,n2", "task_ids": "t1,t2", "plan_id": "p"},
 	}, {
 		name: "different kinds, titles and plans",
 		notes: []*backend.Notification{note("n1", backend.NoteTaskCancelled, "t1", "p", "任务已取消"),
 			note("n2", backend.NoteTaskReminder, "t1", "q", "期限提醒"), note("n3", backend.NoteTaskAssigned, "", "p", "新检查任务")},
 		wantTitle: "新通知（3 条）", wantBody: "正文n1；另有 2 条，详见收件箱",
-		wantData: map[string]string{"kind": notify.KindDigest, "count": "3", "notification_ids": "n1,n2,n3", "task_ids": "t1"},
+		wantData: map[string]string{"kind": notify.KindDigest, "kinds": backend.NoteTaskCancelled + "," + backend.NoteTaskReminder + "," + backend.NoteTaskAssigned,
+			"count": "3", "notification_ids": "n1,n2,n3", "task_ids": "t1"},
 	}, {
 		name:      "more than a payload holds",
 		notes:     many,
 		wantTitle: fmt.Sprintf("新检查任务（%d 条）", len(many)), wantBody: fmt.Sprintf("正文n0；另有 %d 条，详见收件箱", len(many)-1),
-		wantData: map[string]string{"kind": backend.NoteTaskAssigned, "count": fmt.Sprint(len(many)),
+		wantData: map[string]string{"kind": notify.KindDigest, "kinds": backend.NoteTaskAssigned, "count": fmt.Sprint(len(many)),
 			"notification_ids": strings.Join(wantIDs, ","), "task_ids": strings.Join(wantTasks, ","), "plan_id": "p"},
 	}}
 	for _, tt := range tests {

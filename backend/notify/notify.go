@@ -209,7 +209,9 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 		return err
 	}
 	s.mu.Lock()
-	for id, h := range s.hot { // another instance took these
+	// Older than a claim, a batch was taken by another instance or waits
+	// in the store, where claimDue finds it.
+	for id, h := range s.hot {
 		if now.Sub(h.at) > s.claimTTL() {
 			delete(s.hot, id)
 		}
@@ -353,8 +355,8 @@ func (s *Service) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.logger().WarnContext(ctx, "notify: pushing pending alerts failed", slog.Any("error", err))
 		}
-		if err == nil && n > 0 {
-			continue // there may be more
+		if err == nil && (n > 0 || s.morehot()) {
+			continue // there may be more; its own batches wait in memory
 		}
 		select {
 		case <-ctx.Done():
@@ -366,9 +368,9 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // PushPending claims the batches of the outbox that are due — those this
-// instance wrote and has not sent, all in one write; when there are none,
-// and at least every Poll, others', oldest first, up to ClaimBatches of
-// them — and sends each
+// instance wrote and has not sent, up to ClaimBatches of them in one
+// write; when there are none, and at least every Poll, others', oldest
+// first, up to ClaimBatches in all (at least one) — and sends each
 // user with entries in them one alert (Alert: a digest of several) on
 // every device, then settles each batch; it returns how many alerts the
 // batches held (0: nothing was due). The batches of one call — a dispatch
@@ -399,7 +401,7 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	alerts := 0
 	if s.lookForDue(now, len(hot) == 0) {
 		var dueErr error
-		work, alerts, dueErr = s.claimDue(ctx, claim, now)
+		work, alerts, dueErr = s.claimDue(ctx, claim, now, max(1, ClaimBatches-len(hot)))
 		if dueErr != nil && len(work)+len(hot) == 0 {
 			return alerts, dueErr
 		} else if dueErr != nil {
@@ -424,6 +426,10 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	}
 	var errs []error
 	for _, w := range work {
+		if !w.started && ctx.Err() != nil {
+			s.release(ctx, claim, now, []*claimedBatch{w})
+			continue
+		}
 		state := backend.PushDone
 		if w.failed {
 			state = backend.PushFailed
@@ -460,9 +466,10 @@ func (s *Service) lookForDue(now time.Time, idle bool) bool {
 
 // claimedBatch is a batch claimed to be sent, with its entries.
 type claimedBatch struct {
-	batch  *backend.PushBatch
-	notes  []*backend.Notification
-	failed bool // some device ran out of attempts
+	batch   *backend.PushBatch
+	notes   []*backend.Notification
+	started bool // some alert about its entries went out, or began to
+	failed  bool // some device ran out of attempts
 }
 
 // recipient is a user with entries in the batches being sent.
@@ -497,7 +504,8 @@ func recipientsOf(work []*claimedBatch) []*recipient {
 // sendAlerts sends each recipient one alert (Alert) on each of their
 // devices, Concurrency sends at once, and returns the devices whose
 // tokens are gone. A batch is failed when a device of a recipient with
-// entries in it ran out of attempts.
+// entries in it ran out of attempts, and started once any alert about
+// its entries began; when ctx ends, no more begin.
 func (s *Service) sendAlerts(ctx context.Context, rs []*recipient, devices map[string][]*backend.Device) map[string]*backend.Device {
 	var mu sync.Mutex
 	pruned := map[string]*backend.Device{}
@@ -508,6 +516,15 @@ func (s *Service) sendAlerts(ctx context.Context, rs []*recipient, devices map[s
 		for _, d := range devices[r.userID] {
 			msg := backend.PushMessage{Token: d.Token, Platform: d.Platform, Title: title, Body: body, Data: data}
 			sem <- struct{}{}
+			if ctx.Err() != nil { // shutting down: what has not begun is released
+				<-sem
+				break
+			}
+			mu.Lock()
+			for _, w := range r.batches {
+				w.started = true
+			}
+			mu.Unlock()
 			wg.Go(func() {
 				defer func() { <-sem }()
 				outcome := s.send(ctx, msg, r.notes)
@@ -578,18 +595,18 @@ func (s *Service) claimHot(ctx context.Context, claim string, now time.Time) ([]
 	return work, nil
 }
 
-// claimDue claims the batches due, oldest first, up to ClaimBatches of
-// them, and returns those to send and how many alerts the batches
-// claimed held (some are sent later: their entries are not all in the
-// inbox yet).
-func (s *Service) claimDue(ctx context.Context, claim string, now time.Time) (work []*claimedBatch, alerts int, err error) {
-	for len(work) < ClaimBatches {
+// claimDue claims the batches due, oldest first, up to limit of them,
+// and returns those to send and how many alerts the batches claimed held
+// (some are sent later: their entries are not all in the inbox yet). On
+// an error it returns what it claimed before, to be sent, with the error.
+func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, limit int) (work []*claimedBatch, alerts int, err error) {
+	for len(work) < limit {
 		batch, err := s.Outbox.ClaimPushBatch(ctx, claim, now, now.Add(s.claimTTL()), now.Add(-s.orphanAfter()))
-		if err != nil && len(work) == 0 {
+		if err != nil {
 			return work, alerts, err
 		}
-		if err != nil || batch == nil {
-			break // send what is claimed
+		if batch == nil {
+			break
 		}
 		claimed, hot, err := s.contents(ctx, batch)
 		if err != nil {
@@ -606,8 +623,8 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time) (wo
 			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
 				state = backend.PushAbandoned
 			}
-			if err := s.Outbox.SettlePushBatch(ctx, batch.ID, claim, state, next); err != nil {
-				return work, alerts, err
+			if err := s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), batch.ID, claim, state, next); err != nil {
+				return work, alerts, err // left claimed, it is marked lost when the claim expires
 			}
 			continue
 		}
@@ -636,8 +653,23 @@ func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backen
 	if ok {
 		return h.notes, true, nil
 	}
-	ns, err := s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
-	return ns, false, err
+	found, err := s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
+	if err != nil {
+		return nil, false, err
+	}
+	// In the batch's order, as written (the store's is none in particular).
+	byID := make(map[string]*backend.Notification, len(found))
+	for _, n := range found {
+		byID[n.ID] = n
+	}
+	ns := make([]*backend.Notification, 0, len(found))
+	for _, id := range b.NotificationIDs {
+		if n, ok := byID[id]; ok {
+			ns = append(ns, n)
+			delete(byID, id)
+		}
+	}
+	return ns, false, nil
 }
 
 // morehot reports whether batches this instance wrote wait to be claimed.

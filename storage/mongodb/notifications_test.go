@@ -314,8 +314,11 @@ func TestPushOutboxClaimsItsOwnBatches(t *testing.T) {
 	if none, err := out.ClaimPushBatches(ctx, []string{"c"}, "third", now.Add(time.Second), now.Add(time.Minute)); err != nil || len(none) != 0 {
 		t.Fatalf("a claimed batch was claimed again: %v, %v", none, err)
 	}
-	for _, settle := range []struct{ id, claim string }{{"a", "other"}, {"a", "me.2"}, {"a", "me.1"}, {"c", "me.2"}} {
-		if err := out.SettlePushBatch(ctx, settle.id, settle.claim, backend.PushDone, time.Time{}); err != nil {
+	// Settling with another claim changes nothing.
+	for _, settle := range []struct{ id, claim, state string }{
+		{"a", "other", backend.PushFailed}, {"a", "me.2", backend.PushFailed}, {"a", "me.1", backend.PushDone}, {"c", "me.2", backend.PushDone},
+	} {
+		if err := out.SettlePushBatch(ctx, settle.id, settle.claim, settle.state, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
