@@ -2,10 +2,7 @@ package backend
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -213,8 +210,7 @@ type PushSender interface {
 // replacement, another deadline), so that a repeated change notifies
 // nobody twice.
 func NoteID(kind, taskID, userID, round string) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{"note", kind, taskID, userID, round}, "|")))
-	return hex.EncodeToString(sum[:12])
+	return HashID("note", kind, taskID, userID, round)
 }
 
 // TaskUpdatedNotes are the silent entries that tell each active member of

@@ -418,7 +418,9 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	// The devices as registered now, when the alerts are sent.
 	devices, err := s.devicesOf(ctx, recipients)
 	if err != nil {
-		s.release(ctx, claim, now, work)
+		for _, w := range work {
+			s.release(ctx, claim, now, w.id)
+		}
 		return alerts, err
 	}
 	for _, d := range s.sendAlerts(ctx, recipients, devices) {
@@ -427,27 +429,26 @@ func (s *Service) PushPending(ctx context.Context) (int, error) {
 	var errs []error
 	for _, w := range work {
 		if !w.started && ctx.Err() != nil {
-			s.release(ctx, claim, now, []*claimedBatch{w})
+			s.release(ctx, claim, now, w.id)
 			continue
 		}
 		state := backend.PushDone
 		if w.failed {
 			state = backend.PushFailed
 		}
-		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, claim, state, time.Time{}))
+		errs = append(errs, s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.id, claim, state, time.Time{}))
 	}
 	return alerts, errors.Join(errs...)
 }
 
-// release puts claimed batches, none of whose alerts was sent, back to be
-// claimed again at once (by this instance or another): left claimed, they
-// would be marked lost when the claim expires, and never sent.
-func (s *Service) release(ctx context.Context, claim string, now time.Time, work []*claimedBatch) {
-	for _, w := range work {
-		if err := s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), w.batch.ID, claim, backend.PushPending, now); err != nil {
-			s.logger().WarnContext(ctx, "notify: releasing a claimed push batch failed; it is marked lost when the claim expires",
-				slog.String("batch_id", w.batch.ID), slog.Any("error", err))
-		}
+// release puts a batch claimed under claim, none of whose alerts was
+// sent, back to be claimed again at once (by this instance or another):
+// left claimed, it would be marked lost when the claim expires, and never
+// sent. A batch not claimed under claim is left as it is.
+func (s *Service) release(ctx context.Context, claim string, now time.Time, batchID string) {
+	if err := s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), batchID, claim, backend.PushPending, now); err != nil {
+		s.logger().WarnContext(ctx, "notify: releasing a claimed push batch failed; it is marked lost when the claim expires",
+			slog.String("batch_id", batchID), slog.Any("error", err))
 	}
 }
 
@@ -466,7 +467,7 @@ func (s *Service) lookForDue(now time.Time, idle bool) bool {
 
 // claimedBatch is a batch claimed to be sent, with its entries.
 type claimedBatch struct {
-	batch   *backend.PushBatch
+	id      string
 	notes   []*backend.Notification
 	started bool // some alert about its entries went out, or began to
 	failed  bool // some device ran out of attempts
@@ -568,11 +569,9 @@ func (s *Service) claimHot(ctx context.Context, claim string, now time.Time) ([]
 	}
 	claimed, err := s.Outbox.ClaimPushBatches(ctx, ids, claim, now, now.Add(s.claimTTL()))
 	if err != nil {
-		var work []*claimedBatch
-		for _, id := range ids {
-			work = append(work, &claimedBatch{batch: &backend.PushBatch{ID: id}})
+		for _, id := range ids { // those it did claim, if any
+			s.release(ctx, claim, now, id)
 		}
-		s.release(ctx, claim, now, work) // those it did claim, if any
 		s.mu.Lock()
 		for id, h := range taken {
 			s.hot[id] = h
@@ -585,12 +584,7 @@ func (s *Service) claimHot(ctx context.Context, claim string, now time.Time) ([]
 		if !slices.Contains(claimed, id) {
 			continue
 		}
-		h := taken[id]
-		noteIDs := make([]string, len(h.notes))
-		for j, n := range h.notes {
-			noteIDs[j] = n.ID
-		}
-		work = append(work, &claimedBatch{batch: &backend.PushBatch{ID: id, NotificationIDs: noteIDs, State: backend.PushSending, Claim: claim}, notes: h.notes})
+		work = append(work, &claimedBatch{id: id, notes: taken[id].notes})
 	}
 	return work, nil
 }
@@ -610,7 +604,7 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, lim
 		}
 		claimed, hot, err := s.contents(ctx, batch)
 		if err != nil {
-			s.release(ctx, claim, now, []*claimedBatch{{batch: batch}})
+			s.release(ctx, claim, now, batch.ID)
 			return work, alerts, err
 		}
 		alerts += len(batch.NotificationIDs)
@@ -628,7 +622,7 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, lim
 			}
 			continue
 		}
-		work = append(work, &claimedBatch{batch: batch, notes: claimed})
+		work = append(work, &claimedBatch{id: batch.ID, notes: claimed})
 		if hot && !s.morehot() {
 			// The writer's batches are all claimed: no claim in vain
 			// before sending. Others' rows are the next call's.

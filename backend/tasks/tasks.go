@@ -33,11 +33,8 @@ package tasks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,14 +150,7 @@ func (s *Service) ListTasks(ctx context.Context, f backend.TaskFilter) ([]*backe
 // taskID is a random task's deterministic id: the same draw and enterprise
 // always give the same task.
 func taskID(drawID, uscc string) string {
-	return hashID("task", drawID, uscc)
-}
-
-// hashID is 24 hex digits of the SHA-256 of parts: an opaque id of the
-// same shape as the stores' own ids.
-func hashID(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "|")))
-	return hex.EncodeToString(sum[:12])
+	return backend.HashID("task", drawID, uscc)
 }
 
 // updateTask stores t (a compare-and-set on its version: ECONFLICT when
