@@ -191,6 +191,7 @@ func (db *DB) Restore(ctx context.Context, dir string) (*BackupManifest, error) 
 				"database %s is not empty (collection %s has documents); restore only into an empty database", db.Name(), name)
 		}
 	}
+	db.itemLists.forget() // the lists to come may not be those it saw
 	for _, c := range m.Collections {
 		if err := db.restoreCollection(ctx, dir, c); err != nil {
 			return nil, err

@@ -48,6 +48,9 @@ type DB struct {
 	db     *mongo.Database
 	addr   string      // the URI without credentials or options, for messages
 	feeds  *feedMirror // the task feeds as this instance last read them
+	// itemLists are the tasks' item lists this DB has seen stored
+	// (itemlists.go).
+	itemLists itemListCache
 	// folding is held while this DB folds the task feeds' log behind an
 	// append (one fold at a time; see TaskFeedStore.fold); foldsStopped,
 	// set under it by Close and Drop, ends them.
@@ -120,6 +123,7 @@ func (db *DB) stopFolds() {
 // to clean up their own database; nothing in the server calls it.
 func (db *DB) Drop(ctx context.Context) error {
 	db.stopFolds()
+	db.itemLists.forget()
 	return translate(db.db.Drop(ctx))
 }
 

@@ -143,14 +143,21 @@ func (s *TaskResultStore) FindTaskResult(ctx context.Context, taskID string) (*b
 	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: taskID}}).Decode(&m); err != nil {
 		return nil, nil, notFound(translate(err), "task not found")
 	}
+	if err := s.db.resolveItems(ctx, &m.Task); err != nil {
+		return nil, nil, err
+	}
 	return m.Task.domain(), m.Result.domain(), nil
 }
 
 // UpdateTaskResult implements backend.TaskResultStore: the task store's
 // compare-and-set, writing the result side with the task.
 func (s *TaskResultStore) UpdateTaskResult(ctx context.Context, t *backend.Task, r *backend.TaskResult) error {
+	task := toTaskModel(t)
+	if err := s.db.shareItems(ctx, task); err != nil {
+		return err
+	}
 	doc := func(next int) any {
-		m := &taskResultModel{Task: *toTaskModel(t), Result: toResultModel(r)}
+		m := &taskResultModel{Task: *task, Result: toResultModel(r)}
 		m.Task.Version = next
 		return m
 	}

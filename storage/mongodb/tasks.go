@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // taskModel is how a task is stored: the task as one document, so that
 // every change to it (a member replaced, a state moved) is one atomic,
-// versioned replace. MemberUserIDs repeats the active members' accounts so
+// versioned replace. Its items are a reference to a stored list that
+// never changes (ItemsRef; itemlists.go), written before the task. MemberUserIDs repeats the active members' accounts so
 // that "my tasks" is an index lookup. Empty fields are left out: a
 // dispatch writes a thousand tasks at once.
 type taskModel struct {
@@ -28,7 +30,8 @@ type taskModel struct {
 	LeadDepartmentID  string              `bson:"lead_department_id"`
 	DepartmentIDs     []string            `bson:"department_ids"`
 	Enterprise        taskEnterpriseModel `bson:"enterprise"`
-	Items             []taskItemModel     `bson:"items"`
+	Items             []taskItemModel     `bson:"items,omitempty"`
+	ItemsRef          string              `bson:"items_ref,omitempty"` // the stored list in place of Items (itemlists.go)
 	Members           []taskMemberModel   `bson:"members"`
 	MemberUserIDs     []string            `bson:"member_user_ids"`
 	WindowStart       string              `bson:"window_start"`
@@ -218,7 +221,7 @@ func (m *taskModel) domain() *backend.Task {
 		t.Items = append(t.Items, backend.TaskItem{
 			ID: it.ID, Code: it.Code, Name: it.Name, LegalBasis: backend.LegalBasis{Law: it.Law, Article: it.Article},
 			DepartmentID: it.DepartmentID, Content: it.Content, Method: it.Method, Qualification: it.Qualification,
-			Categories: it.Categories,
+			Categories: slices.Clone(it.Categories), // a stored list is shared (itemlists.go)
 		})
 	}
 	for _, mb := range m.Members {
@@ -244,17 +247,22 @@ func (s *TaskStore) coll() collection { return s.db.collection("tasks") }
 // InsertTasks implements backend.TaskStore.
 func (s *TaskStore) InsertTasks(ctx context.Context, ts []*backend.Task) ([]string, error) {
 	docs := make([]any, len(ts))
+	models := make([]*taskModel, len(ts))
 	ids := make([]string, len(ts))
 	for i, t := range ts {
 		if t.ID == "" {
 			t.ID = newID()
 		}
 		t.Version = 1
-		docs[i], ids[i] = toTaskModel(t), t.ID
+		models[i] = toTaskModel(t)
+		docs[i], ids[i] = models[i], t.ID
 	}
 	// An audited creation carries its event in the task's document (a
 	// targeted task), or, for a bulk change (a dispatch), every task bears
 	// its mark; see insertMany.
+	if err := s.db.shareItems(ctx, models...); err != nil {
+		return nil, err
+	}
 	return insertNew(ctx, s.coll(), ids, docs)
 }
 
@@ -279,6 +287,9 @@ func (s *TaskStore) FindTaskByID(ctx context.Context, id string) (*backend.Task,
 	var m taskModel
 	if err := s.coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&m); err != nil {
 		return nil, notFound(translate(err), "task not found")
+	}
+	if err := s.db.resolveItems(ctx, &m); err != nil {
+		return nil, err
 	}
 	return m.domain(), nil
 }
@@ -372,13 +383,28 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 		}
 		after[0] = at
 	}
-	return pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"created_at", "_id"},
-		after: after, offset: f.Offset, limit: f.Limit, noTotal: f.NoTotal}, (*taskModel).domain)
+	models, total, err := pagedFind(ctx, s.coll(), listing{filter: filter, sort: []string{"created_at", "_id"},
+		after: after, offset: f.Offset, limit: f.Limit, noTotal: f.NoTotal}, func(m *taskModel) *taskModel { return m })
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.db.resolveItems(ctx, models...); err != nil {
+		return nil, 0, err
+	}
+	out := make([]*backend.Task, len(models))
+	for i, m := range models {
+		out[i] = m.domain()
+	}
+	return out, total, nil
 }
 
 // UpdateTask implements backend.TaskStore: a compare-and-set on version.
 func (s *TaskStore) UpdateTask(ctx context.Context, t *backend.Task) error {
-	doc := func(next int) any { m := toTaskModel(t); m.Version = next; return m }
+	m := toTaskModel(t)
+	if err := s.db.shareItems(ctx, m); err != nil {
+		return err
+	}
+	doc := func(next int) any { c := *m; c.Version = next; return &c }
 	return replaceVersioned(ctx, s.coll(), t.ID, &t.Version, doc, "task", nil)
 }
 
