@@ -146,7 +146,7 @@ func (db *DB) storeItemList(ctx context.Context, id string, items []taskItemMode
 // stored list, reading the lists it has not seen in one query.
 func (db *DB) resolveItems(ctx context.Context, models ...*taskModel) error {
 	lists := map[string][]taskItemModel{}
-	var missing []string
+	var missing []any
 	for _, m := range models {
 		if _, seen := lists[m.ItemsRef]; m.ItemsRef == "" || seen {
 			continue
@@ -157,19 +157,13 @@ func (db *DB) resolveItems(ctx context.Context, models ...*taskModel) error {
 		}
 		lists[m.ItemsRef] = items
 	}
-	if len(missing) > 0 {
-		cur, err := db.collection(itemListsCollection).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: missing}}}})
-		if err != nil {
-			return translate(err)
-		}
-		var read []itemListModel
-		if err := cur.All(ctx, &read); err != nil {
-			return translate(err)
-		}
-		for _, l := range read {
-			lists[l.ID] = l.Items
-			db.itemLists.put(l.ID, l.Items)
-		}
+	read, err := findIn(ctx, db.collection(itemListsCollection), "_id", missing, nil, func(m *itemListModel) *itemListModel { return m })
+	if err != nil {
+		return err
+	}
+	for _, l := range read {
+		lists[l.ID] = l.Items
+		db.itemLists.put(l.ID, l.Items)
 	}
 	for _, m := range models {
 		if m.ItemsRef == "" {
