@@ -172,6 +172,7 @@ func ReadBackupManifest(dir string) (*BackupManifest, error) {
 // against the manifest before anything is written; afterwards every
 // collection's count is compared with the manifest's.
 func (db *DB) Restore(ctx context.Context, dir string) (*BackupManifest, error) {
+	defer db.itemLists.forget() // the lists restored may not be those it saw
 	m, err := ReadBackupManifest(dir)
 	if err != nil {
 		return nil, err
@@ -191,7 +192,6 @@ func (db *DB) Restore(ctx context.Context, dir string) (*BackupManifest, error) 
 				"database %s is not empty (collection %s has documents); restore only into an empty database", db.Name(), name)
 		}
 	}
-	db.itemLists.forget() // the lists to come may not be those it saw
 	for _, c := range m.Collections {
 		if err := db.restoreCollection(ctx, dir, c); err != nil {
 			return nil, err

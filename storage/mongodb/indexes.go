@@ -140,6 +140,9 @@ func (db *DB) EnsureIndexes(ctx context.Context) error {
 	if err := db.backfillUserVersions(ctx); err != nil {
 		return err
 	}
+	if err := db.ensureItemLists(ctx); err != nil {
+		return err
+	}
 	ferret, err := db.FerretDB(ctx)
 	if err != nil {
 		return err

@@ -2,12 +2,14 @@ package mongodb
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"suiji/backend"
 )
@@ -30,8 +32,31 @@ import (
 //
 // The name sorts after "tasks": a backup copies collections in name order
 // while writers go on (Backup), and lists are only ever added, so every
-// task a backup holds finds its list there.
+// task a backup holds finds its list there. EnsureIndexes creates the
+// collection, so that it is there to be copied even when a backup starts
+// before the first list is stored.
 const itemListsCollection = "tasks_item_lists"
+
+// ensureItemLists creates the lists' collection unless it exists.
+func (db *DB) ensureItemLists(ctx context.Context) error {
+	names, err := db.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: itemListsCollection}})
+	if err != nil {
+		return translate(err)
+	}
+	if len(names) > 0 {
+		return nil
+	}
+	err = db.db.CreateCollection(ctx, itemListsCollection)
+	var ce mongo.CommandError
+	if errors.As(err, &ce) && ce.Code == namespaceExists { // created meanwhile by another instance
+		return nil
+	}
+	return translate(err)
+}
+
+// namespaceExists is the server's error code for a collection created
+// twice.
+const namespaceExists = 48
 
 // itemListModel is one stored list.
 type itemListModel struct {
@@ -147,6 +172,14 @@ func (db *DB) storeItemList(ctx context.Context, id string, items []taskItemMode
 func (db *DB) resolveItems(ctx context.Context, models ...*taskModel) error {
 	lists := map[string][]taskItemModel{}
 	var missing []any
+	// A task with items of its own keeps them: written by a version
+	// before lists, or by one rolled back to (which knows no ref), after
+	// this one's.
+	for _, m := range models {
+		if len(m.Items) > 0 {
+			m.ItemsRef = ""
+		}
+	}
 	for _, m := range models {
 		if _, seen := lists[m.ItemsRef]; m.ItemsRef == "" || seen {
 			continue
@@ -171,7 +204,10 @@ func (db *DB) resolveItems(ctx context.Context, models ...*taskModel) error {
 		}
 		items := lists[m.ItemsRef]
 		if items == nil {
-			// A list is stored before its tasks: this one is lost.
+			// A list is stored before its tasks: this one is lost, and
+			// so may be others this DB believes stored (a restore or a
+			// drop elsewhere): the next writes store theirs again.
+			db.itemLists.forget()
 			return backend.Errorf(backend.EINTERNAL, "task %s: its items (list %s) are missing from %s", m.ID, m.ItemsRef, itemListsCollection)
 		}
 		m.Items, m.ItemsRef = items, ""

@@ -36,6 +36,11 @@ func TestTaskItemsStoredOnce(t *testing.T) {
 			Items: append([]backend.TaskItem(nil), items...), DepartmentIDs: []string{"d1"},
 			Members: []backend.TaskMember{{UserID: "u1", Name: "检查员", AddedAt: now}}, CreatedAt: now, UpdatedAt: now}
 	}
+	// The collection is there before any list (EnsureIndexes), for a
+	// backup to copy after the tasks.
+	if names, err := db.Database().ListCollectionNames(ctx, bson.D{{Key: "name", Value: "tasks_item_lists"}}); err != nil || len(names) != 1 {
+		t.Fatalf("collections %v, %v; want tasks_item_lists made by EnsureIndexes", names, err)
+	}
 	var ts []*backend.Task
 	for i := range 3 {
 		ts = append(ts, task(fmt.Sprintf("same%d", i), plan))
@@ -135,6 +140,31 @@ func TestTaskItemsStoredOnce(t *testing.T) {
 	}
 	if _, _, err := fresh.Tasks().FindTasks(ctx, backend.TaskFilter{PlanID: "p3"}); backend.ErrorCode(err) != backend.EINTERNAL {
 		t.Fatalf("listing a task whose list is missing: %v; want EINTERNAL", err)
+	}
+
+	// Lists lost behind a DB's back (a restore elsewhere): once a read
+	// finds one missing, the DB stores its lists again.
+	if _, err := lists.DeleteMany(ctx, bson.D{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Tasks().FindTaskByID(ctx, "lost"); backend.ErrorCode(err) != backend.EINTERNAL {
+		t.Fatalf("a task whose list is missing: %v; want EINTERNAL", err)
+	}
+	if _, err := db.Tasks().InsertTasks(ctx, []*backend.Task{task("again", plan)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := lists.CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+		t.Fatalf("%d lists stored after the loss was seen, %v; want the plan's again", n, err)
+	}
+
+	// A task rewritten by a version that knows no lists (a rollback) has
+	// its items inline beside the old ref: they win.
+	if _, err := db.Database().Collection("tasks").UpdateOne(ctx, bson.D{{Key: "_id", Value: "same1"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "items", Value: bson.A{bson.D{{Key: "id", Value: "i7"}, {Key: "code", Value: "R-7"}, {Key: "name", Value: "回滚后"}}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if rolled, err := fresh.Tasks().FindTaskByID(ctx, "same1"); err != nil || len(rolled.Items) != 1 || rolled.Items[0].Code != "R-7" {
+		t.Fatalf("a task with inline items and a ref read as %+v, %v; want its inline items", rolled, err)
 	}
 }
 

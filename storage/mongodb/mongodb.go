@@ -123,8 +123,9 @@ func (db *DB) stopFolds() {
 // to clean up their own database; nothing in the server calls it.
 func (db *DB) Drop(ctx context.Context) error {
 	db.stopFolds()
+	err := translate(db.db.Drop(ctx))
 	db.itemLists.forget()
-	return translate(db.db.Drop(ctx))
+	return err
 }
 
 // Name returns the name of the database.
