@@ -66,7 +66,8 @@ type itemListModel struct {
 }
 
 // itemListCacheSize bounds the lists one DB keeps in memory: a year's
-// plans have a few dozen. A full cache is emptied and filled again.
+// plans have a few dozen, and targeted tasks may add one each. A full
+// cache is emptied and filled again (a list costs one read to get back).
 const itemListCacheSize = 512
 
 // itemListCache holds the lists this DB knows to be stored, by id.
