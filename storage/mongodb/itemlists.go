@@ -154,6 +154,16 @@ func (db *DB) shareItems(ctx context.Context, models ...*taskModel) error {
 	return nil
 }
 
+// sharedTaskModel is t's model for a write of the task alone, its items
+// by reference.
+func (db *DB) sharedTaskModel(ctx context.Context, t *backend.Task) (*taskModel, error) {
+	m := toTaskModel(t)
+	if err := db.shareItems(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // storeItemList stores list id unless this DB has seen it stored. Another
 // writer storing the same list first is not an error: it is the same.
 func (db *DB) storeItemList(ctx context.Context, id string, items []taskItemModel) error {
@@ -173,15 +183,13 @@ func (db *DB) storeItemList(ctx context.Context, id string, items []taskItemMode
 func (db *DB) resolveItems(ctx context.Context, models ...*taskModel) error {
 	lists := map[string][]taskItemModel{}
 	var missing []any
-	// A task with items of its own keeps them: written by a version
-	// before lists, or by one rolled back to (which knows no ref), after
-	// this one's.
 	for _, m := range models {
 		if len(m.Items) > 0 {
+			// A task with items of its own keeps them: written by a
+			// version before lists, or by one rolled back to (which
+			// knows no ref), after this one's.
 			m.ItemsRef = ""
 		}
-	}
-	for _, m := range models {
 		if _, seen := lists[m.ItemsRef]; m.ItemsRef == "" || seen {
 			continue
 		}

@@ -152,8 +152,8 @@ func (s *TaskResultStore) FindTaskResult(ctx context.Context, taskID string) (*b
 // UpdateTaskResult implements backend.TaskResultStore: the task store's
 // compare-and-set, writing the result side with the task.
 func (s *TaskResultStore) UpdateTaskResult(ctx context.Context, t *backend.Task, r *backend.TaskResult) error {
-	task := toTaskModel(t)
-	if err := s.db.shareItems(ctx, task); err != nil {
+	task, err := s.db.sharedTaskModel(ctx, t)
+	if err != nil {
 		return err
 	}
 	doc := func(next int) any {

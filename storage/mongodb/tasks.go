@@ -15,9 +15,10 @@ import (
 // taskModel is how a task is stored: the task as one document, so that
 // every change to it (a member replaced, a state moved) is one atomic,
 // versioned replace. Its items are a reference to a stored list that
-// never changes (ItemsRef; itemlists.go), written before the task. MemberUserIDs repeats the active members' accounts so
-// that "my tasks" is an index lookup. Empty fields are left out: a
-// dispatch writes a thousand tasks at once.
+// never changes (ItemsRef; itemlists.go), written before the task.
+// MemberUserIDs repeats the active members' accounts so that "my tasks"
+// is an index lookup. Empty fields are left out: a dispatch writes a
+// thousand tasks at once.
 type taskModel struct {
 	ID                string              `bson:"_id"`
 	Kind              string              `bson:"kind"`
@@ -257,12 +258,12 @@ func (s *TaskStore) InsertTasks(ctx context.Context, ts []*backend.Task) ([]stri
 		models[i] = toTaskModel(t)
 		docs[i], ids[i] = models[i], t.ID
 	}
-	// An audited creation carries its event in the task's document (a
-	// targeted task), or, for a bulk change (a dispatch), every task bears
-	// its mark; see insertMany.
 	if err := s.db.shareItems(ctx, models...); err != nil {
 		return nil, err
 	}
+	// An audited creation carries its event in the task's document (a
+	// targeted task), or, for a bulk change (a dispatch), every task bears
+	// its mark; see insertMany.
 	return insertNew(ctx, s.coll(), ids, docs)
 }
 
@@ -400,8 +401,8 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 
 // UpdateTask implements backend.TaskStore: a compare-and-set on version.
 func (s *TaskStore) UpdateTask(ctx context.Context, t *backend.Task) error {
-	m := toTaskModel(t)
-	if err := s.db.shareItems(ctx, m); err != nil {
+	m, err := s.db.sharedTaskModel(ctx, t)
+	if err != nil {
 		return err
 	}
 	doc := func(next int) any { c := *m; c.Version = next; return &c }
