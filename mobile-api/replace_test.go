@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 
 	"suiji/backend"
@@ -149,4 +150,46 @@ func TestReplacementIsRandomRecordedAndVerified(t *testing.T) {
 	scenario{token: outToken, method: "GET", path: "/api/v1/me/tasks?since=" + delta.Cursor, wantStatus: 200,
 		wantContain: []string{`"tasks":[]`}}.run(t, env)
 	env.checkFeedsNameStoredVersions(t)
+}
+
+// Replacements of one member committed at once (a double click, two
+// clerks) record one commitment: a second would wait for a member the
+// first takes out, and block every replacement of the task after it.
+func TestRacingReplacementCommitsRecordOne(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 12, `{"count":3}`)
+	task := w.dispatchFirst(t, env)
+	token := env.login(t, "staff").AccessToken
+	body := `{"badge_no":"` + task.Members[0].BadgeNo + `","reason":"回避"}`
+	const racers = 4
+	statuses := make(chan int, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range racers {
+		wg.Go(func() {
+			<-start
+			resp, _ := env.call(t, token, "POST", "/api/v1/tasks/"+task.ID+"/replacements", body, nil)
+			statuses <- resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(statuses)
+	created := 0
+	for s := range statuses {
+		switch s {
+		case 201:
+			created++
+		case 409:
+		default:
+			t.Fatalf("a racing commit answered %d", s)
+		}
+	}
+	stored, err := env.db.Replacements().FindReplacementsByTask(t.Context(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created != 1 || len(stored) != 1 {
+		t.Fatalf("%d commits answered 201 and %d are stored, want 1 and 1", created, len(stored))
+	}
 }

@@ -252,6 +252,12 @@ func (s *Service) markAttempt(ctx context.Context, p *backend.Plan, d *backend.D
 			if p.DrawCount >= d.Seq {
 				return nil
 			}
+			// What changed it may have moved the plan on: a dispatch of
+			// the draw in force (this attempt's lease was lost meanwhile)
+			// must not be undone by putting this one in force.
+			if p.Status != backend.PlanApproved && p.Status != backend.PlanDrawn {
+				return backend.Errorf(backend.ECONFLICT, "the plan became %s while attempt %d was being recorded; the attempt is stored but not in force", p.Status, d.Seq)
+			}
 		}
 		return backend.Errorf(backend.ECONFLICT, "the plan kept changing while recording its attempt")
 	})

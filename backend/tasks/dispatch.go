@@ -109,6 +109,9 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 		if err != nil {
 			return err
 		}
+		if err := s.heldByDraw(ctx, d, tasks, ids); err != nil {
+			return err
+		}
 		created = ids
 		s.rememberCreated(tasks, ids)
 		var notes []*backend.Notification
@@ -178,6 +181,10 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 		byBadge[in.BadgeNo] = in
 	}
 
+	if err := s.sameSinceDraw(ctx, d, byUSCC, byBadge); err != nil {
+		return nil, err
+	}
+
 	now := s.Now().UTC()
 	actor := backend.ActorFromContext(ctx)
 	departments := append([]string{p.LeadDepartmentID}, p.JointDepartmentIDs...)
@@ -185,7 +192,7 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 	for _, sel := range d.Record.Selections {
 		e, ok := byUSCC[sel.USCC]
 		if !ok {
-			return nil, backend.Errorf(backend.EINTERNAL, "enterprise %s of draw %s is not in the directory", sel.USCC, d.ID)
+			return nil, backend.Errorf(backend.ECONFLICT, "enterprise %s of draw %s is no longer in the directory (its record was changed or removed after the draw); restore it, or redraw with a leader's approval", sel.USCC, d.ID)
 		}
 		t := &backend.Task{
 			ID: taskID(d.ID, sel.USCC), Kind: backend.TaskRandom, PlanID: p.ID, DrawID: d.ID, Year: p.Year,
@@ -198,7 +205,7 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 		for _, badge := range sel.Group {
 			in, ok := byBadge[badge]
 			if !ok {
-				return nil, backend.Errorf(backend.EINTERNAL, "inspector %s of draw %s is not on the roster", badge, d.ID)
+				return nil, backend.Errorf(backend.ECONFLICT, "inspector %s of draw %s is no longer on the roster (the record was changed or removed after the draw); restore it, or redraw with a leader's approval", badge, d.ID)
 			}
 			m := member(in, now, "")
 			if !lead && in.DepartmentID == p.LeadDepartmentID {
@@ -209,6 +216,115 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// heldByDraw checks that the tasks of a draw an insert found stored
+// already (not among created) are that draw's: a task id is derived from
+// the draw and the USCC, and a task stored under it by anything else —
+// which CreateTargeted's rule on client ids is there to prevent — would
+// otherwise pass for the drawn enterprise's inspection while none is
+// made. ECONFLICT naming the first such task.
+func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*backend.Task, created []string) error {
+	if len(created) == len(tasks) {
+		return nil
+	}
+	fresh := make(map[string]bool, len(created))
+	for _, id := range created {
+		fresh[id] = true
+	}
+	var stored []string
+	for _, t := range tasks {
+		if !fresh[t.ID] {
+			stored = append(stored, t.ID)
+		}
+	}
+	found, err := s.Tasks.FindTasksByIDs(ctx, stored)
+	if err != nil {
+		return err
+	}
+	for _, t := range found {
+		if t.Kind != backend.TaskRandom || t.DrawID != d.ID {
+			return backend.Errorf(backend.ECONFLICT, "task id %s of draw %s (enterprise %s) is held by a %s task of %q; its inspection is not dispatched",
+				t.ID, d.ID, t.Enterprise.USCC, t.Kind, t.DrawID)
+		}
+	}
+	return nil
+}
+
+// sameSinceDraw refuses to dispatch a draw whose enterprises or
+// inspectors the directory or the roster re-assigned after it: a drawn
+// USCC or badge number now held by a record created since, or by one
+// that held another then (or, for an inspector, was linked to another
+// account). The draw chose the enterprise and the inspectors those named
+// when it ran; sending the task to whoever holds them now would let
+// anyone who edits the lists pick, after seeing the outcome, who inspects
+// where (SPEC §1). Other changes since (a phone number, an address) are
+// fine, and so is a change undone. Only the records changed since the
+// draw have their versions read. Without a version store (tests that
+// build the service by hand) nothing is checked.
+func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, ents map[string]*backend.Enterprise, roster map[string]*backend.Inspector) error {
+	if s.Versions == nil {
+		return nil
+	}
+	since := d.CreatedAt
+	for _, sel := range d.Record.Selections {
+		if e := ents[sel.USCC]; e != nil {
+			moved, err := s.movedSince(ctx, "enterprise", e.ID, e.CreatedAt, e.UpdatedAt, since, map[string]string{"uscc": e.USCC})
+			if err != nil {
+				return err
+			}
+			if moved {
+				return backend.Errorf(backend.ECONFLICT, "the directory gave USCC %s to enterprise %s (%s) after draw %s chose it; restore the record, or redraw with a leader's approval",
+					sel.USCC, e.ID, e.Name, d.ID)
+			}
+		}
+		for _, badge := range sel.Group {
+			if in := roster[badge]; in != nil {
+				moved, err := s.movedSince(ctx, "inspector", in.ID, in.CreatedAt, in.UpdatedAt, since, map[string]string{"badge_no": in.BadgeNo, "user_id": in.UserID})
+				if err != nil {
+					return err
+				}
+				if moved {
+					return backend.Errorf(backend.ECONFLICT, "the roster gave badge %s to inspector %s (%s), or linked it to another account, after draw %s chose it; restore the record, or redraw with a leader's approval",
+						badge, in.ID, in.Name, d.ID)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// movedSince reports whether a record was created after since, or held
+// other values of the fields in now (field → value now) then: the value
+// before the first of its versions after since that changed the field.
+func (s *Service) movedSince(ctx context.Context, objectType, id string, created, updated, since time.Time, now map[string]string) (bool, error) {
+	if created.After(since) {
+		return true, nil
+	}
+	if !updated.After(since) {
+		return false, nil
+	}
+	versions, err := s.Versions.FindVersions(ctx, objectType, id)
+	if err != nil {
+		return false, err
+	}
+	seen := map[string]bool{}
+	for _, v := range versions { // oldest first
+		if !v.At.After(since) {
+			continue
+		}
+		for _, c := range v.Changes {
+			value, ok := now[c.Field]
+			if !ok || seen[c.Field] {
+				continue
+			}
+			seen[c.Field] = true
+			if then, _ := c.Before.(string); then != value {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 func member(in *backend.Inspector, at time.Time, reason string) backend.TaskMember {

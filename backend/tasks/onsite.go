@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
+	"suiji/backend/documents"
 )
 
 // On site (art. 15, 20, 23): the group checks in, fills the checklist,
@@ -38,6 +39,16 @@ const (
 	MaxDescription = 4000
 	MaxSummary     = 4000
 	MaxEvidenceIDs = 100
+	// MaxAmendmentReason and MaxAmendments bound what amendments add to a
+	// completed task's record, which every sync of the group carries:
+	// without them, one member could grow the task past what the store
+	// keeps in one document, and no review could store it again.
+	MaxAmendmentReason = 2000
+	MaxAmendments      = 200
+	// MaxFindings is as many findings as a task's documents list
+	// (documents.MaxFindings): one more, and the statutory documents of
+	// its review could never be made.
+	MaxFindings = documents.MaxFindings
 )
 
 // changeAttempts bounds how often a change without a version is reapplied
@@ -69,6 +80,9 @@ func (s *Service) memberTask(ctx context.Context, id string) (*backend.Task, err
 // reviewed and published tasks do not change on site. The group is told.
 func (s *Service) change(ctx context.Context, id string, version int, amendment, action string, mutate func(t *backend.Task, now time.Time) (string, error)) (*backend.Task, error) {
 	amendment = strings.TrimSpace(amendment)
+	if utf8.RuneCountInString(amendment) > MaxAmendmentReason {
+		return nil, backend.InvalidFields("invalid amendment", map[string]string{"amendment_reason": fmt.Sprintf("at most %d characters", MaxAmendmentReason)})
+	}
 	for range changeAttempts {
 		t, err := s.memberTask(ctx, id)
 		if err != nil {
@@ -82,6 +96,8 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 				Message: "the task is completed and its record frozen: a change is an amendment with a reason"}
 		case version != 0 && version != t.Version:
 			return nil, staleVersion(t)
+		case t.State == backend.TaskCompleted && len(t.Amendments) >= MaxAmendments:
+			return nil, backend.Errorf(backend.ECONFLICT, "the record has %d amendments, the most it takes; ask the department's staff to return it for review", len(t.Amendments))
 		}
 		before := taskDigest(t)
 		now := s.Now().UTC()
@@ -265,6 +281,11 @@ func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingIn
 	if len(fields) > 0 {
 		return nil, false, backend.InvalidFields("invalid finding", fields)
 	}
+	if found, err := s.Findings.FindFindingsByTask(ctx, taskID); err != nil {
+		return nil, false, err
+	} else if len(found) >= MaxFindings {
+		return nil, false, backend.Errorf(backend.ECONFLICT, "the task has %d findings, as many as its documents list; record further hazards in an existing finding", len(found))
+	}
 	if in.ID == "" {
 		var err error
 		if in.ID, err = randomID(s.Rand); err != nil {
@@ -435,6 +456,7 @@ func (s *Service) Submit(ctx context.Context, id string, in SubmitInput) (*backe
 	}
 	completed := false
 	t, err := s.change(ctx, id, in.Version, "", "task.submit", func(t *backend.Task, now time.Time) (string, error) {
+		completed = false // as of this attempt (change may apply it again)
 		if t.State == backend.TaskCompleted {
 			return "", backend.Errorf(backend.ECONFLICT, "the task is completed")
 		}
@@ -467,7 +489,9 @@ func (s *Service) Submit(ctx context.Context, id string, in SubmitInput) (*backe
 	if err != nil {
 		return nil, err
 	}
-	return t, s.Notifier.Notify(ctx, memberNotes(t, staff, backend.NoteTaskUpdated, "completed", "检查已完成，待审核",
+	// Each completion (the first, and each after a return) is its own
+	// entry: the task's version names it.
+	return t, s.Notifier.Notify(ctx, memberNotes(t, staff, backend.NoteTaskUpdated, "completed-"+itoa(t.Version), "检查已完成，待审核",
 		fmt.Sprintf("%s · 结果反馈期限 %s，公示期限 %s", t.Enterprise.Name, t.Deadlines.Feedback, t.Deadlines.Publication)))
 }
 

@@ -64,6 +64,17 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 	if err != nil {
 		return nil, err
 	}
+	// One commitment at a time per draw, under the lease its draws take:
+	// two racing would both find none pending, and the second could never
+	// be drawn once the first took its member out — nor could any after it.
+	lease, err := s.Locks.Acquire(ctx, "replace:"+t.DrawID, replacementLockTTL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if t, err = s.manageable(ctx, taskID); err != nil { // as it is now, under the lease
+		return nil, err
+	}
 	out = backend.NormalizeBadgeNo(out)
 	if !slices.ContainsFunc(t.Members, func(m backend.TaskMember) bool { return m.Active() && m.BadgeNo == out }) {
 		return nil, backend.InvalidFields("not a member", map[string]string{"badge_no": "not a member of the task's group"})
@@ -236,6 +247,9 @@ func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backen
 		// is missing is written; the feeds get the task again).
 		return s.Notifier.Notify(ctx, replacementNotes(t, r, rec, in, removedUser(t, rec.Out)))
 	}
+	if err := stillOpen(t, applied); err != nil {
+		return err
+	}
 	changed := false
 	err = s.Audit.Change(ctx, backend.AuditChange{Action: "task.replace", ObjectType: "task", ObjectID: t.ID, Before: before, After: taskDigest(t),
 		Bulk: true, Key: "task.replace\x00" + r.ID,
@@ -263,6 +277,9 @@ func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backen
 				return err
 			}
 			outUser, applied = s.replaceMember(ctx, t, in, r, rec)
+			if err := stillOpen(t, applied); err != nil {
+				return err
+			}
 		}
 		return backend.Errorf(backend.ECONFLICT, "the task kept changing while its group was replaced; repeat the request")
 	})
@@ -384,6 +401,17 @@ func (s *Service) manageable(ctx context.Context, taskID string) (*backend.Task,
 		return nil, backend.Errorf(backend.ECONFLICT, "the group of a %s task does not change", t.State)
 	}
 	return t, nil
+}
+
+// stillOpen refuses to apply a replacement not applied yet to a task
+// that was submitted, reviewed or cancelled since the replacement began
+// (manageable checked it then): a group changes only while the
+// inspection is open.
+func stillOpen(t *backend.Task, applied bool) error {
+	if applied || backend.TaskOpen(t.State) {
+		return nil
+	}
+	return backend.Errorf(backend.ECONFLICT, "the task became %s while its member was being replaced; its group no longer changes", t.State)
 }
 
 // replacementInput is what the replacement of out is a function of: the

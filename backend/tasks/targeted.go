@@ -30,8 +30,14 @@ type TargetedInput struct {
 }
 
 // clientID is what a client-generated id may look like: a UUID or any
-// 8–64 letters, digits and hyphens.
+// 8–64 letters, digits and hyphens — but not serverID.
 var clientID = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
+
+// serverID is the shape of every id the server makes (backend.NewID,
+// backend.HashID): 24 lowercase hex digits. A dispatched task's id is
+// derived from its draw and enterprise, both public; a client id of that
+// shape could take it before the dispatch does.
+var serverID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
 // CreateTargeted records a targeted task and alerts its group. A repeat
 // with the same client id by the same user returns the stored task.
@@ -90,8 +96,8 @@ func (s *Service) CreateTargeted(ctx context.Context, in TargetedInput) (*backen
 // targetedTask validates in and builds the task, naming each problem in
 // fields.
 func (s *Service) targetedTask(ctx context.Context, in *TargetedInput, fields map[string]string) (*backend.Task, error) {
-	if in.ID != "" && !clientID.MatchString(in.ID) {
-		fields["id"] = "a UUID (8–64 letters, digits, hyphens)"
+	if in.ID != "" && (!clientID.MatchString(in.ID) || serverID.MatchString(in.ID)) {
+		fields["id"] = "a UUID (8–64 letters, digits, hyphens; not 24 hex digits, the shape of the server's ids)"
 	}
 	if !slices.Contains(backend.TargetedSources, in.Source) {
 		fields["source"] = "complaint, assigned or referral"

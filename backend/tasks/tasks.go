@@ -67,6 +67,9 @@ type Service struct {
 	Departments backend.DepartmentStore
 	Users       backend.UserStore
 	Calendar    backend.CalendarStore
+	// Versions are the directory's and the roster's change histories: a
+	// dispatch reads those of its records changed since the draw.
+	Versions backend.VersionStore
 	// Replacements after dispatch, their sealed seeds encrypted with
 	// SeedKey (SUIJI_SEED_KEY) and made from Rand (crypto/rand).
 	Replacements backend.ReplacementStore

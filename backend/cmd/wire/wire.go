@@ -205,7 +205,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 		Tasks: &tasks.Service{
 			Tasks: db.Tasks(), Plans: db.Plans(), Draws: db.Draws(), Enterprises: db.Enterprises(), Directory: dir,
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(), Users: db.Users(),
-			Calendar: db.Calendar(), Replacements: db.Replacements(), SeedKey: cfg.SeedKey, Rand: plans.NewRandReader(),
+			Calendar: db.Calendar(), Versions: db.Versions(), Replacements: db.Replacements(), SeedKey: cfg.SeedKey, Rand: plans.NewRandReader(),
 			Findings: db.Findings(), NonCooperation: db.NonCooperation(), Evidence: db.Evidence(), Objects: evidence, Inbox: db.Notifications(), Feeds: db.TaskFeeds(),
 			Limits: tasks.Limits{
 				CheckInRadiusM: float64(cfg.CheckInRadiusM), MaxPhoto: cfg.EvidenceMaxPhoto, MaxVideo: cfg.EvidenceMaxVideo,
