@@ -165,6 +165,11 @@ type Task struct {
 	// deadline scheduler; Reminded names those reminded of.
 	Overdue  []string
 	Reminded []string
+	// NoticesPending names the deadline notices marked but perhaps not
+	// yet sent ("reminder:feedback", "overdue:window" …): the scheduler
+	// marks a task first (its notices tell of the stored change), sends,
+	// then clears them; a pass that finds some sends them again.
+	NoticesPending []string
 
 	// On site (art. 15, 20, 23): each member's check-in and submission,
 	// the group's checklist, the result once completed, and the amendments

@@ -1,6 +1,7 @@
 package mobileapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -163,5 +164,74 @@ func TestStatutoryDeadlinesAcrossSpringFestivalAndOverrides(t *testing.T) {
 	scenario{as: "coordinator", method: "POST", path: "/api/v1/calendar", body: `{"date":"2028-02-05","kind":"workday","name":"春节调休上班"}`, wantStatus: 201}.run(t, env)
 	if err := env.svc.Tasks.EndInspection(t.Context(), task, end); err != nil || task.Deadlines.Feedback != "2028-02-08" {
 		t.Fatalf("with Saturday 5 February worked: feedback %s (%v), want 2028-02-08", task.Deadlines.Feedback, err)
+	}
+}
+
+// failingNotifier refuses every entry, as an inbox that cannot be
+// written does.
+type failingNotifier struct{}
+
+func (failingNotifier) Notify(context.Context, []*backend.Notification) error {
+	return backend.Errorf(backend.EUNAVAILABLE, "inbox down (test)")
+}
+
+// A reminder whose notices could not be written after its task was
+// marked is sent by the next pass, once, and the group's phones hear of
+// the version that recorded it.
+func TestDeadlineNoticesOutliveAFailedPass(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 4, `{"count":1}`)
+	body := fmt.Sprintf(`{"source":"referral","reason":"部门移送","enterprise_id":%q,"item_ids":[%q],"badge_nos":[%q,%q],"window":{"start":"2026-02-01","end":"2026-12-31"}}`,
+		w.Enterprises[1].ID, w.Items[0], w.Inspectors[2].BadgeNo, w.Inspectors[3].BadgeNo)
+	var created taskJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/tasks", body: body, wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { created = decode[taskJSON](t, b) }}.run(t, env)
+	task, err := env.db.Tasks().FindTaskByID(t.Context(), created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.svc.Tasks.EndInspection(t.Context(), task, at("2026-02-13", 16)); err != nil {
+		t.Fatal(err)
+	}
+	task.State = backend.TaskCompleted
+	if err := env.db.Tasks().UpdateTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	member := task.Members[0].UserID
+	reminders := func() int {
+		return countPrefix(kindsFor(t, env, member, task.ID), backend.NoteTaskReminder+":")
+	}
+
+	notifier := env.svc.Tasks.Notifier
+	env.svc.Tasks.Notifier = failingNotifier{}
+	_, err = env.svc.Tasks.RunDeadlines(t.Context(), at("2026-02-27", 12))
+	env.svc.Tasks.Notifier = notifier
+	if backend.ErrorCode(err) != backend.EUNAVAILABLE {
+		t.Fatalf("the pass whose inbox failed: %v", err)
+	}
+	marked, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || !slices.Contains(marked.Reminded, backend.DeadlineFeedback) || len(marked.NoticesPending) != 1 || reminders() != 0 {
+		t.Fatalf("after the failed pass: reminded %v, pending %v, %d reminders sent (%v)", marked.Reminded, marked.NoticesPending, reminders(), err)
+	}
+
+	for range 2 { // the next pass sends it; the one after, nothing
+		if _, err := env.svc.Tasks.RunDeadlines(t.Context(), at("2026-02-27", 13)); err != nil {
+			t.Fatal(err)
+		}
+		if n := reminders(); n != 1 {
+			t.Fatalf("%d feedback reminders reached the group, want 1", n)
+		}
+	}
+	sent, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || len(sent.NoticesPending) != 0 {
+		t.Fatalf("after the notices went out: pending %v (%v)", sent.NoticesPending, err)
+	}
+	// The member's feed names the version that cleared them.
+	feed, err := env.db.TaskFeeds().TaskFeed(t.Context(), member, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(feed.Entries, func(e backend.TaskFeedEntry) bool { return e.TaskID == task.ID && e.Version == int64(sent.Version) }) {
+		t.Fatalf("the member's feed does not name version %d of the task: %+v", sent.Version, feed.Entries)
 	}
 }

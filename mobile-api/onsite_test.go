@@ -318,6 +318,9 @@ func TestFullInspectionOverTheAPI(t *testing.T) {
 	scenario{token: ta, method: "PUT", path: base + "/items/" + item, body: `{"outcome":"fail"}`, wantStatus: 409, wantContain: []string{"amendment"}}.run(t, env)
 	scenario{token: ta, method: "PUT", path: base + "/items/" + item, body: `{"outcome":"fail","amendment_reason":"复核时发现记录填错"}`, wantStatus: 200,
 		wantContain: []string{`"amendments":[{`, "复核时发现记录填错", "pass → fail"}}.run(t, env)
+	// An amendment's reason is bounded: each sync of the group carries it.
+	scenario{token: ta, method: "PUT", path: base + "/items/" + item, body: `{"outcome":"pass","amendment_reason":"` + strings.Repeat("改", 2001) + `"}`,
+		wantStatus: 400, wantContain: []string{`"amendment_reason"`, "2000"}}.run(t, env)
 
 	// A delta sync from the first cursor brings the task as it is now.
 	scenario{token: tb, method: "GET", path: "/api/v1/me/tasks?since=" + first.Cursor, wantStatus: 200,

@@ -163,33 +163,78 @@ func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineRep
 			}
 		}
 		if len(remind) == 0 && len(missed) == 0 {
+			if len(t.NoticesPending) > 0 { // marked by a pass that did not send them
+				if err := s.sendNotices(ctx, t, now, staffCache); err != nil {
+					return rep, err
+				}
+			}
 			continue
 		}
 		slices.Sort(remind)
 		slices.Sort(missed)
-		notes, err := s.deadlineNotes(ctx, t, remind, missed, staffCache)
-		if err != nil {
-			return rep, err
-		}
 		before := taskDigest(t)
 		t.Reminded = append(t.Reminded, remind...)
 		t.Overdue = append(t.Overdue, missed...)
+		for _, kind := range remind {
+			t.NoticesPending = append(t.NoticesPending, noticeReminder+kind)
+		}
+		for _, kind := range missed {
+			t.NoticesPending = append(t.NoticesPending, noticeOverdue+kind)
+		}
 		t.UpdatedAt = now.UTC()
 		if err := s.updateTask(ctx, t, "task.deadlines", before); backend.ErrorCode(err) == backend.ECONFLICT {
 			continue // changed meanwhile: the next pass looks again
 		} else if err != nil {
 			return rep, err
 		}
-		for _, n := range notes { // made before the change: they tell of the version it stored
-			n.TaskVersion = int64(t.Version)
-		}
-		if err := s.Notifier.Notify(ctx, notes); err != nil {
+		if err := s.sendNotices(ctx, t, now, staffCache); err != nil {
 			return rep, err
 		}
 		rep.Reminded += len(remind)
 		rep.Overdue += len(missed)
 	}
 	return rep, nil
+}
+
+// Prefixes of Task.NoticesPending.
+const (
+	noticeReminder = "reminder:"
+	noticeOverdue  = "overdue:"
+)
+
+// sendNotices sends the deadline notices a task's marks left pending —
+// they tell of the version that marked it, and have fixed ids, so one
+// sent before is not sent again — then clears them. A task changed
+// meanwhile keeps them for the next pass.
+func (s *Service) sendNotices(ctx context.Context, t *backend.Task, now time.Time, staffCache map[string][]string) error {
+	var remind, missed []string
+	for _, n := range t.NoticesPending {
+		if kind, ok := strings.CutPrefix(n, noticeReminder); ok {
+			remind = append(remind, kind)
+		} else if kind, ok := strings.CutPrefix(n, noticeOverdue); ok {
+			missed = append(missed, kind)
+		}
+	}
+	notes, err := s.deadlineNotes(ctx, t, remind, missed, staffCache)
+	if err != nil {
+		return err
+	}
+	if err := s.Notifier.Notify(ctx, notes); err != nil {
+		return err
+	}
+	// Cleared without an audit event — what the notices tell is audited
+	// with the marks (task.deadlines); this only records they went out —
+	// and the group's phones told of the version it makes, so that a
+	// change they make next is not made on a version they never saw.
+	t.NoticesPending, t.UpdatedAt = nil, now.UTC()
+	switch err := s.Tasks.UpdateTask(ctx, t); {
+	case backend.ErrorCode(err) == backend.ECONFLICT:
+		return nil // changed meanwhile: the next pass sends them again, which stores nothing twice
+	case err != nil:
+		return err
+	}
+	s.remember(t)
+	return s.tell(ctx, t)
 }
 
 // deadlineNotes builds the reminders and overdue alerts of one task.

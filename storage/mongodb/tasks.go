@@ -49,6 +49,7 @@ type taskModel struct {
 	PublishedAt       *time.Time          `bson:"published_at,omitempty"`
 	Overdue           []string            `bson:"overdue,omitempty"`
 	Reminded          []string            `bson:"reminded,omitempty"`
+	NoticesPending    []string            `bson:"notices_pending,omitempty"`
 	State             string              `bson:"state"`
 	CancelledAt       *time.Time          `bson:"cancelled_at,omitempty"`
 	CancelledBy       string              `bson:"cancelled_by,omitempty"`
@@ -144,7 +145,7 @@ func toTaskModel(t *backend.Task) *taskModel {
 			Categories: nonNil(e.Categories)},
 		WindowStart: t.WindowStart, WindowEnd: t.WindowEnd, DueWindow: t.Deadlines.Window,
 		DueFeedback: t.Deadlines.Feedback, DuePublication: t.Deadlines.Publication,
-		InspectionEndedAt: t.InspectionEndedAt, FeedbackAt: t.FeedbackAt, PublishedAt: t.PublishedAt, Overdue: t.Overdue, Reminded: t.Reminded,
+		InspectionEndedAt: t.InspectionEndedAt, FeedbackAt: t.FeedbackAt, PublishedAt: t.PublishedAt, Overdue: t.Overdue, Reminded: t.Reminded, NoticesPending: t.NoticesPending,
 		State: t.State, CancelledAt: t.CancelledAt, CancelledBy: t.CancelledBy, CancelledReason: t.CancelledReason,
 		CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version,
 	}
@@ -194,7 +195,7 @@ func (m *taskModel) domain() *backend.Task {
 			Town: m.Enterprise.Town, Address: m.Enterprise.Address, Categories: m.Enterprise.Categories},
 		WindowStart: m.WindowStart, WindowEnd: m.WindowEnd,
 		Deadlines:         backend.TaskDeadlines{Window: m.DueWindow, Feedback: m.DueFeedback, Publication: m.DuePublication},
-		InspectionEndedAt: utcPtr(m.InspectionEndedAt), FeedbackAt: utcPtr(m.FeedbackAt), PublishedAt: utcPtr(m.PublishedAt), Overdue: m.Overdue, Reminded: m.Reminded,
+		InspectionEndedAt: utcPtr(m.InspectionEndedAt), FeedbackAt: utcPtr(m.FeedbackAt), PublishedAt: utcPtr(m.PublishedAt), Overdue: m.Overdue, Reminded: m.Reminded, NoticesPending: m.NoticesPending,
 		State: m.State, CancelledAt: utcPtr(m.CancelledAt), CancelledBy: m.CancelledBy, CancelledReason: m.CancelledReason,
 		CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Version: m.Version,
 	}
