@@ -299,3 +299,26 @@ type TaskStore interface {
 	// given kind that are not cancelled.
 	CountTasks(ctx context.Context, year int, kind string) (map[string]int, error)
 }
+
+// CancelledSelections returns the selections of year's draws whose
+// tasks were cancelled, keyed by SelectionKey: a selection whose task was
+// cancelled was no inspection, so art. 16's counts — coverage, the cap of
+// two random checks a year, the random share — leave it out. Without a
+// store (nil) there are none.
+func CancelledSelections(ctx context.Context, tasks TaskStore, year int) (map[string]bool, error) {
+	out := map[string]bool{}
+	if tasks == nil {
+		return out, nil
+	}
+	list, _, err := tasks.FindTasks(ctx, TaskFilter{Year: year, Kind: TaskRandom, States: []string{TaskCancelled}, NoTotal: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range list {
+		out[SelectionKey(t.DrawID, t.Enterprise.USCC)] = true
+	}
+	return out, nil
+}
+
+// SelectionKey names the selection of an enterprise (by USCC) in a draw.
+func SelectionKey(drawID, uscc string) string { return drawID + "\x00" + uscc }

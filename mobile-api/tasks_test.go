@@ -223,6 +223,12 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	w := newDispatchWorld(t, env, 10, `{"count":2}`)
 	d := w.dispatch(t, env)
+	randomChecks := func(n int) {
+		t.Helper()
+		scenario{as: "coordinator", method: "GET", path: "/api/v1/reports/random-share?year=2026", wantStatus: 200,
+			wantContain: []string{fmt.Sprintf(`"random":%d`, n)}}.run(t, env)
+	}
+	randomChecks(2)
 
 	first := "/api/v1/tasks/" + d.TaskIDs[0] + "/cancel"
 	scenario{as: "staff", method: "POST", path: first, body: `{"reason":""}`, wantStatus: 400, wantContain: []string{`"reason"`}}.run(t, env)
@@ -232,6 +238,8 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 		wantContain: []string{`"state":"cancelled"`, "企业已停产"}}.run(t, env)
 	scenario{as: "staff", method: "POST", path: first, body: `{"reason":"again"}`, wantStatus: 409}.run(t, env)
 	scenario{as: "leader", method: "GET", path: "/api/v1/plans/" + w.plan.ID, wantStatus: 200, wantContain: []string{`"status":"dispatched"`}}.run(t, env)
+	// A cancelled check was no inspection (art. 16): not a random check.
+	randomChecks(1)
 
 	task, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[0])
 	if err != nil {
@@ -246,6 +254,7 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 
 	scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + d.TaskIDs[1] + "/cancel", body: `{"reason":"重复检查"}`, wantStatus: 200}.run(t, env)
 	scenario{as: "leader", method: "GET", path: "/api/v1/plans/" + w.plan.ID, wantStatus: 200, wantContain: []string{`"status":"closed"`}}.run(t, env)
+	randomChecks(0)
 	env.checkFeedsNameStoredVersions(t)
 }
 

@@ -82,7 +82,7 @@ func (s *Service) WritePublicRecord(ctx context.Context, d *backend.Draw, w io.W
 
 // Coverage is the art. 16 coverage report of a year: key-supervision and
 // blacklisted enterprises, each marked covered when a draw in force of the
-// year selected it.
+// year selected it and its task was not cancelled.
 type Coverage struct {
 	Year      int
 	Total     int
@@ -101,10 +101,16 @@ func (s *Service) CoverageReport(ctx context.Context, year int) (*Coverage, erro
 	if err != nil {
 		return nil, err
 	}
+	cancelled, err := backend.CancelledSelections(ctx, s.Tasks, year)
+	if err != nil {
+		return nil, err
+	}
 	covered := map[string]bool{}
 	for _, d := range draws {
 		for _, sel := range d.Record.Selections {
-			covered[sel.USCC] = true
+			if !cancelled[backend.SelectionKey(d.ID, sel.USCC)] {
+				covered[sel.USCC] = true
+			}
 		}
 	}
 	c := &Coverage{Year: year}
@@ -130,7 +136,7 @@ func mustCover(e *backend.Enterprise) bool {
 // Share is one department's enforcement checks in a year.
 type Share struct {
 	DepartmentID string
-	Random       int // enterprises drawn in the draws in force of its plans, and tasks received from joint draws (art. 28)
+	Random       int // enterprises drawn in the draws in force of its plans (less those whose tasks were cancelled), and tasks received from joint draws (art. 28)
 	Targeted     int // targeted (non-random) tasks: complaints, assigned, transferred (art. 2)
 }
 
@@ -155,12 +161,21 @@ func (s *Service) RandomShare(ctx context.Context, year int) ([]Share, error) {
 		}
 		return sh
 	}
+	cancelled, err := backend.CancelledSelections(ctx, s.Tasks, year)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range draws {
 		p, err := s.Plans.FindPlanByID(ctx, d.PlanID)
 		if err != nil {
 			return nil, err
 		}
-		share(p.LeadDepartmentID).Random += len(d.Record.Selections)
+		sh := share(p.LeadDepartmentID) // shown even when every check was cancelled
+		for _, sel := range d.Record.Selections {
+			if !cancelled[backend.SelectionKey(d.ID, sel.USCC)] {
+				sh.Random++
+			}
+		}
 	}
 	if s.Tasks != nil {
 		targeted, err := s.Tasks.CountTasks(ctx, year, backend.TaskTargeted)

@@ -149,16 +149,23 @@ func (s *Service) Statistics(ctx context.Context, year int, departmentID string)
 }
 
 // coverage counts art. 16's coverage and the enterprises drawn over the
-// cap from the year's draws in force.
+// cap from the year's draws in force, less the selections whose tasks
+// were cancelled.
 func (s *Service) coverage(ctx context.Context, st *Stats) error {
 	draws, err := s.Draws.FindDrawsInForce(ctx, st.Year)
+	if err != nil {
+		return err
+	}
+	cancelled, err := backend.CancelledSelections(ctx, s.Tasks, st.Year)
 	if err != nil {
 		return err
 	}
 	drawn := map[string]int{}
 	for _, d := range draws {
 		for _, sel := range d.Record.Selections {
-			drawn[sel.USCC]++
+			if !cancelled[backend.SelectionKey(d.ID, sel.USCC)] {
+				drawn[sel.USCC]++
+			}
 		}
 	}
 	count := func(list []*backend.Enterprise, into *Coverage) {
