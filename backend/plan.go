@@ -42,7 +42,10 @@ type Plan struct {
 	JointMembers       int    // inspectors each joint department adds per group
 	WindowStart        string // YYYY-MM-DD
 	WindowEnd          string // YYYY-MM-DD
-	Status             string
+	// External, when set, makes this the bureau's share of another
+	// agency's joint draw (art. 28): the task that agency dispatched to it.
+	External *PlanExternal
+	Status   string
 	// SeedCommitment is the pending commitment's, "" when none is pending:
 	// every attempt needs its own, published before it.
 	SeedCommitment string
@@ -60,6 +63,17 @@ type Plan struct {
 	ApprovedAt     *time.Time
 	UpdatedAt      time.Time
 	Version        int // optimistic concurrency: +1 on every change
+}
+
+// PlanExternal is what a plan received from another agency's joint draw
+// names (art. 28): the agency, its plan's reference and the enterprise it
+// dispatched to the bureau. The plan's pool is that one enterprise, and
+// its draw draws the bureau's own inspectors for it by the same
+// verifiable procedure as any other; its task is of kind TaskExternal.
+type PlanExternal struct {
+	Agency       string // e.g. "晋城市市场监督管理局"
+	Reference    string // that agency's plan or task reference
+	EnterpriseID string
 }
 
 // PlanFilter narrows the pool of a plan.

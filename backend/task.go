@@ -310,12 +310,14 @@ func CancelledSelections(ctx context.Context, tasks TaskStore, year int) (map[st
 	if tasks == nil {
 		return out, nil
 	}
-	list, _, err := tasks.FindTasks(ctx, TaskFilter{Year: year, Kind: TaskRandom, States: []string{TaskCancelled}, NoTotal: true})
+	list, _, err := tasks.FindTasks(ctx, TaskFilter{Year: year, States: []string{TaskCancelled}, NoTotal: true})
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range list {
-		out[SelectionKey(t.DrawID, t.Enterprise.USCC)] = true
+		if t.DrawID != "" { // random or external: dispatched from a draw
+			out[SelectionKey(t.DrawID, t.Enterprise.USCC)] = true
+		}
 	}
 	return out, nil
 }

@@ -68,44 +68,60 @@ type planWindowJSON struct {
 
 // planRequest is the body of POST /api/v1/plans.
 type planRequest struct {
-	Year               int            `json:"year"`
-	Title              string         `json:"title"`
-	Kind               string         `json:"kind"`
-	ItemIDs            []string       `json:"item_ids" maxItems:"200"` // each is looked up
-	LeadDepartmentID   string         `json:"lead_department_id"`
-	JointDepartmentIDs []string       `json:"joint_department_ids" maxItems:"20"`
-	Filter             planFilterJSON `json:"filter"`
-	Sample             planSampleJSON `json:"sample"`
-	GroupSize          int            `json:"group_size"`
-	JointMembers       int            `json:"joint_members"`
-	Window             planWindowJSON `json:"window"`
-	Version            int            `json:"version"` // PATCH only: the version edited (optional)
+	Year               int               `json:"year"`
+	Title              string            `json:"title"`
+	Kind               string            `json:"kind"`
+	ItemIDs            []string          `json:"item_ids" maxItems:"200"` // each is looked up
+	LeadDepartmentID   string            `json:"lead_department_id"`
+	JointDepartmentIDs []string          `json:"joint_department_ids" maxItems:"20"`
+	Filter             planFilterJSON    `json:"filter"`
+	Sample             planSampleJSON    `json:"sample"`
+	GroupSize          int               `json:"group_size"`
+	JointMembers       int               `json:"joint_members"`
+	Window             planWindowJSON    `json:"window"`
+	External           *planExternalJSON `json:"external"` // art. 28: the bureau's share of another agency's joint draw
+	Version            int               `json:"version"`  // PATCH only: the version edited (optional)
+}
+
+// planExternalJSON is what a plan received from another agency names.
+type planExternalJSON struct {
+	Agency       string `json:"agency"`
+	Reference    string `json:"reference"`
+	EnterpriseID string `json:"enterprise_id"`
+}
+
+func newPlanExternalJSON(x *backend.PlanExternal) *planExternalJSON {
+	if x == nil {
+		return nil
+	}
+	return &planExternalJSON{x.Agency, x.Reference, x.EnterpriseID}
 }
 
 // planJSON is a plan as the API shows it.
 type planJSON struct {
-	ID                 string         `json:"id"`
-	Year               int            `json:"year"`
-	Title              string         `json:"title"`
-	Kind               string         `json:"kind"`
-	ItemIDs            []string       `json:"item_ids"`
-	LeadDepartmentID   string         `json:"lead_department_id"`
-	JointDepartmentIDs []string       `json:"joint_department_ids"`
-	Filter             planFilterJSON `json:"filter"`
-	Sample             planSampleJSON `json:"sample"`
-	GroupSize          int            `json:"group_size"`
-	JointMembers       int            `json:"joint_members"`
-	Window             planWindowJSON `json:"window"`
-	Status             string         `json:"status"`
-	SeedCommitment     string         `json:"seed_commitment"` // the pending commitment's; "" when none is pending
-	Commitment         *commitJSON    `json:"commitment"`
-	RedrawApproval     *approvalJSON  `json:"redraw_approval"`
-	CurrentDrawID      string         `json:"current_draw_id"`
-	DrawCount          int            `json:"draw_count"`
-	CreatedAt          time.Time      `json:"created_at"`
-	ApprovedAt         *time.Time     `json:"approved_at"`
-	UpdatedAt          time.Time      `json:"updated_at"`
-	Version            int            `json:"version"`
+	ID                 string            `json:"id"`
+	Year               int               `json:"year"`
+	Title              string            `json:"title"`
+	Kind               string            `json:"kind"`
+	ItemIDs            []string          `json:"item_ids"`
+	LeadDepartmentID   string            `json:"lead_department_id"`
+	JointDepartmentIDs []string          `json:"joint_department_ids"`
+	Filter             planFilterJSON    `json:"filter"`
+	Sample             planSampleJSON    `json:"sample"`
+	GroupSize          int               `json:"group_size"`
+	JointMembers       int               `json:"joint_members"`
+	Window             planWindowJSON    `json:"window"`
+	External           *planExternalJSON `json:"external"`
+	Status             string            `json:"status"`
+	SeedCommitment     string            `json:"seed_commitment"` // the pending commitment's; "" when none is pending
+	Commitment         *commitJSON       `json:"commitment"`
+	RedrawApproval     *approvalJSON     `json:"redraw_approval"`
+	CurrentDrawID      string            `json:"current_draw_id"`
+	DrawCount          int               `json:"draw_count"`
+	CreatedAt          time.Time         `json:"created_at"`
+	ApprovedAt         *time.Time        `json:"approved_at"`
+	UpdatedAt          time.Time         `json:"updated_at"`
+	Version            int               `json:"version"`
 }
 
 func orEmpty(s []string) []string {
@@ -121,7 +137,7 @@ func newPlanJSON(p *backend.Plan) planJSON {
 		LeadDepartmentID: p.LeadDepartmentID, JointDepartmentIDs: orEmpty(p.JointDepartmentIDs),
 		Filter: planFilterJSON{orEmpty(p.Filter.Towns), orEmpty(p.Filter.Industries), orEmpty(p.Filter.Categories), orEmpty(p.Filter.Flags)},
 		Sample: planSampleJSON{json.Number(p.Sample.Ratio), p.Sample.Count}, GroupSize: p.GroupSize, JointMembers: p.JointMembers,
-		Window: planWindowJSON{p.WindowStart, p.WindowEnd}, Status: p.Status, SeedCommitment: p.SeedCommitment,
+		Window: planWindowJSON{p.WindowStart, p.WindowEnd}, External: newPlanExternalJSON(p.External), Status: p.Status, SeedCommitment: p.SeedCommitment,
 		Commitment: newCommitJSON(p), RedrawApproval: newApprovalJSON(p.RedrawApproval),
 		CurrentDrawID: p.CurrentDrawID, DrawCount: p.DrawCount, CreatedAt: p.CreatedAt, ApprovedAt: p.ApprovedAt,
 		UpdatedAt: p.UpdatedAt, Version: p.Version,
@@ -169,13 +185,17 @@ func newApprovalJSON(a *backend.RedrawApproval) *approvalJSON {
 }
 
 func (req *planRequest) input() plans.Input {
-	return plans.Input{
+	in := plans.Input{
 		Year: req.Year, Title: req.Title, Kind: req.Kind, ItemIDs: req.ItemIDs,
 		LeadDepartmentID: req.LeadDepartmentID, JointDepartmentIDs: req.JointDepartmentIDs,
 		Filter: backend.PlanFilter{Towns: req.Filter.Towns, Industries: req.Filter.Industries, Categories: req.Filter.Categories, Flags: req.Filter.Flags},
 		Sample: backend.PlanSample{Ratio: decimalRatio(req.Sample.Ratio), Count: req.Sample.Count}, GroupSize: req.GroupSize,
 		JointMembers: req.JointMembers, WindowStart: req.Window.Start, WindowEnd: req.Window.End,
 	}
+	if x := req.External; x != nil {
+		in.External = &backend.PlanExternal{Agency: x.Agency, Reference: x.Reference, EnterpriseID: x.EnterpriseID}
+	}
+	return in
 }
 
 func (s *Server) handleCreatePlan(c *fiber.Ctx) error {

@@ -230,7 +230,7 @@ func (s *Service) sealedSeed(ctx context.Context, p *backend.Plan, seq int) (dra
 // commitment, or the roster of its departments changed.
 func (s *Service) thaw(ctx context.Context, p *backend.Plan) (*draw.Inputs, error) {
 	c := p.Commitment
-	changed, err := s.Pools.PoolChanged(ctx, poolQuery(p), c.DirectoryMark, c.Considered)
+	changed, err := s.poolChanged(ctx, p, c.DirectoryMark, c.Considered)
 	if err != nil {
 		return nil, err
 	}

@@ -83,6 +83,31 @@ type Input struct {
 	JointMembers       int
 	WindowStart        string
 	WindowEnd          string
+	// External makes the plan the bureau's share of another agency's
+	// joint draw (art. 28): directed, with a sample of one — the
+	// enterprise that agency dispatched — and no filter or partners.
+	External *backend.PlanExternal
+}
+
+// Bounds of an external plan's texts.
+const (
+	MaxExternalAgency    = 100
+	MaxExternalReference = 200
+)
+
+// normalize fills what a plan's kind fixes, before validation.
+func normalize(in *Input) {
+	if in.External != nil {
+		x := *in.External
+		x.Agency, x.Reference, x.EnterpriseID = strings.TrimSpace(x.Agency), strings.TrimSpace(x.Reference), strings.TrimSpace(x.EnterpriseID)
+		in.External, in.Kind, in.Sample = &x, backend.PlanDirected, backend.PlanSample{Count: 1}
+	}
+	if in.Kind == backend.PlanCoverage {
+		in.Sample = backend.PlanSample{}
+	}
+	if len(in.JointDepartmentIDs) > 0 && in.JointMembers == 0 {
+		in.JointMembers = 1 // each partner draws its own inspectors (art. 27)
+	}
 }
 
 // CreatePlan validates and stores a draft plan. Staff may only plan for
@@ -92,12 +117,7 @@ func (s *Service) CreatePlan(ctx context.Context, in Input) (*backend.Plan, erro
 	if !actor.HasAnyRole(backend.RoleCoordinator) && in.LeadDepartmentID != "" && in.LeadDepartmentID != actor.DepartmentID {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "staff plan only for their own department")
 	}
-	if in.Kind == backend.PlanCoverage {
-		in.Sample = backend.PlanSample{}
-	}
-	if len(in.JointDepartmentIDs) > 0 && in.JointMembers == 0 {
-		in.JointMembers = 1 // each partner draws its own inspectors (art. 27)
-	}
+	normalize(&in)
 	fields := map[string]string{}
 	if err := s.validate(ctx, &in, fields); err != nil {
 		return nil, err
@@ -110,7 +130,7 @@ func (s *Service) CreatePlan(ctx context.Context, in Input) (*backend.Plan, erro
 		ID: backend.NewID(), Year: in.Year, Title: strings.TrimSpace(in.Title), Kind: in.Kind, ItemIDs: in.ItemIDs,
 		LeadDepartmentID: in.LeadDepartmentID, JointDepartmentIDs: in.JointDepartmentIDs,
 		Filter: in.Filter, Sample: in.Sample, GroupSize: in.GroupSize, JointMembers: in.JointMembers,
-		WindowStart: in.WindowStart, WindowEnd: in.WindowEnd, Status: backend.PlanDraft,
+		WindowStart: in.WindowStart, WindowEnd: in.WindowEnd, External: in.External, Status: backend.PlanDraft,
 		CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now,
 	}
 	err := s.Audit.Change(ctx, backend.AuditChange{Action: "plan.create", ObjectType: "plan", ObjectID: p.ID, After: planDigest(p)},
@@ -180,10 +200,45 @@ func (s *Service) validate(ctx context.Context, in *Input, fields map[string]str
 	if err := s.checkTowns(ctx, in.Filter.Towns, fields); err != nil {
 		return err
 	}
+	if err := s.checkExternal(ctx, in, fields); err != nil {
+		return err
+	}
 	if err := s.checkDepartments(ctx, in, fields); err != nil {
 		return err
 	}
 	return s.checkItems(ctx, in, fields)
+}
+
+// checkExternal checks what an external plan (art. 28) names: the
+// agency, its reference and an active enterprise of the directory; such
+// a plan has no filter and no partner departments of its own.
+func (s *Service) checkExternal(ctx context.Context, in *Input, fields map[string]string) error {
+	x := in.External
+	if x == nil {
+		return nil
+	}
+	if n := utf8.RuneCountInString(x.Agency); n == 0 || n > MaxExternalAgency {
+		fields["external.agency"] = fmt.Sprintf("the agency whose joint draw dispatched the task, 1–%d characters", MaxExternalAgency)
+	}
+	if n := utf8.RuneCountInString(x.Reference); n == 0 || n > MaxExternalReference {
+		fields["external.reference"] = fmt.Sprintf("that agency's plan or task reference, 1–%d characters", MaxExternalReference)
+	}
+	if len(in.Filter.Towns)+len(in.Filter.Industries)+len(in.Filter.Categories)+len(in.Filter.Flags) > 0 {
+		fields["filter"] = "none: the other agency named the enterprise"
+	}
+	if len(in.JointDepartmentIDs) > 0 {
+		fields["joint_department_ids"] = "none: the bureau draws its own inspectors for its share"
+	}
+	e, err := s.Enterprises.FindEnterpriseByID(ctx, x.EnterpriseID)
+	switch {
+	case backend.ErrorCode(err) == backend.ENOTFOUND:
+		fields["external.enterprise_id"] = "an enterprise of the directory"
+	case err != nil:
+		return err
+	case e.Status != backend.EnterpriseActive:
+		fields["external.enterprise_id"] = "an active enterprise (this one is " + e.Status + ")"
+	}
+	return nil
 }
 
 func (s *Service) checkTowns(ctx context.Context, towns []string, fields map[string]string) error {
@@ -320,6 +375,9 @@ func planDigest(p *backend.Plan) map[string]any {
 	if a := p.RedrawApproval; a != nil {
 		d["redraw_approval"] = map[string]any{"seq": a.Seq, "reason": a.Reason, "approved_by": a.ApprovedBy}
 	}
+	if x := p.External; x != nil {
+		d["external"] = map[string]any{"agency": x.Agency, "reference": x.Reference, "enterprise_id": x.EnterpriseID}
+	}
 	return d
 }
 
@@ -342,12 +400,7 @@ func (s *Service) UpdateDraft(ctx context.Context, id string, version int, in In
 	if version != 0 && version != p.Version {
 		return nil, backend.Errorf(backend.ECONFLICT, "the plan was changed meanwhile (version %d, you edited %d); reload it", p.Version, version)
 	}
-	if in.Kind == backend.PlanCoverage {
-		in.Sample = backend.PlanSample{}
-	}
-	if len(in.JointDepartmentIDs) > 0 && in.JointMembers == 0 {
-		in.JointMembers = 1
-	}
+	normalize(&in)
 	fields := map[string]string{}
 	if err := s.validate(ctx, &in, fields); err != nil {
 		return nil, err
@@ -359,7 +412,7 @@ func (s *Service) UpdateDraft(ctx context.Context, id string, version int, in In
 	p.Year, p.Title, p.Kind, p.ItemIDs = in.Year, strings.TrimSpace(in.Title), in.Kind, in.ItemIDs
 	p.LeadDepartmentID, p.JointDepartmentIDs = in.LeadDepartmentID, in.JointDepartmentIDs
 	p.Filter, p.Sample, p.GroupSize, p.JointMembers = in.Filter, in.Sample, in.GroupSize, in.JointMembers
-	p.WindowStart, p.WindowEnd, p.UpdatedAt = in.WindowStart, in.WindowEnd, s.Now().UTC()
+	p.WindowStart, p.WindowEnd, p.External, p.UpdatedAt = in.WindowStart, in.WindowEnd, in.External, s.Now().UTC()
 	if err := s.update(ctx, "plan.update", p, before); err != nil {
 		return nil, err
 	}

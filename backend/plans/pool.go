@@ -156,7 +156,7 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 			return nil, nil, time.Time{}, err
 		}
 	}
-	err := s.Pools.ScanPool(ctx, poolQuery(p), func(e *backend.PoolEnterprise) error {
+	err := s.scanPool(ctx, p, func(e *backend.PoolEnterprise) error {
 		usccOf[e.ID] = e.USCC
 		if e.UpdatedAt.After(mark) {
 			mark = e.UpdatedAt
@@ -169,6 +169,36 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 		return nil
 	})
 	return out, usccOf, mark, err
+}
+
+// scanPool passes fn every enterprise the plan considers: those its
+// query selects, or, for a plan received from another agency (art. 28),
+// the one enterprise that agency dispatched.
+func (s *Service) scanPool(ctx context.Context, p *backend.Plan, fn func(*backend.PoolEnterprise) error) error {
+	if p.External == nil {
+		return s.Pools.ScanPool(ctx, poolQuery(p), fn)
+	}
+	e, err := s.Enterprises.FindEnterpriseByID(ctx, p.External.EnterpriseID)
+	if err != nil {
+		return err
+	}
+	return fn(&backend.PoolEnterprise{ID: e.ID, USCC: e.USCC, Town: e.Town, Industry: e.Industry, Status: e.Status,
+		Categories: e.Categories, Flags: e.Flags, UpdatedAt: e.UpdatedAt})
+}
+
+// poolChanged reports whether what scanPool passes may differ from the n
+// enterprises it passed when the newest of them changed at mark.
+func (s *Service) poolChanged(ctx context.Context, p *backend.Plan, mark time.Time, n int) (bool, error) {
+	if p.External == nil {
+		return s.Pools.PoolChanged(ctx, poolQuery(p), mark, n)
+	}
+	e, err := s.Enterprises.FindEnterpriseByID(ctx, p.External.EnterpriseID)
+	if backend.ErrorCode(err) == backend.ENOTFOUND {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	return n != 1 || e.UpdatedAt.After(mark), nil
 }
 
 // departments are the plan's lead and joint departments, in share order.

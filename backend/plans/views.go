@@ -170,6 +170,9 @@ func (s *Service) RandomShare(ctx context.Context, year int) ([]Share, error) {
 		if err != nil {
 			return nil, err
 		}
+		if p.External != nil {
+			continue // its task counts, below, as received (art. 28)
+		}
 		sh := share(p.LeadDepartmentID) // shown even when every check was cancelled
 		for _, sel := range d.Record.Selections {
 			if !cancelled[backend.SelectionKey(d.ID, sel.USCC)] {

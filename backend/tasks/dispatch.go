@@ -213,6 +213,9 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 			}
 			t.Members = append(t.Members, m)
 		}
+		if x := p.External; x != nil { // the bureau's share of another agency's joint draw (art. 28)
+			t.Kind, t.Source, t.ExternalPlanRef = backend.TaskExternal, x.Agency, x.Reference
+		}
 		out = append(out, t)
 	}
 	return out, nil
@@ -243,7 +246,7 @@ func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*back
 		return err
 	}
 	for _, t := range found {
-		if t.Kind != backend.TaskRandom || t.DrawID != d.ID {
+		if t.DrawID != d.ID || (t.Kind != backend.TaskRandom && t.Kind != backend.TaskExternal) {
 			return backend.Errorf(backend.ECONFLICT, "task id %s of draw %s (enterprise %s) is held by a %s task of %q; its inspection is not dispatched",
 				t.ID, d.ID, t.Enterprise.USCC, t.Kind, t.DrawID)
 		}
@@ -360,7 +363,7 @@ func (s *Service) taskItems(ctx context.Context, ids []string) ([]backend.TaskIt
 // assignmentNotes tells each member of a new task's group.
 func assignmentNotes(t *backend.Task) []*backend.Notification {
 	title := "新检查任务"
-	if t.Kind != backend.TaskRandom {
+	if t.Kind == backend.TaskTargeted {
 		title = "新检查任务（非随机）"
 	}
 	body := fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window)

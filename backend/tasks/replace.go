@@ -394,7 +394,7 @@ func (s *Service) manageable(ctx context.Context, taskID string) (*backend.Task,
 	if !mayManage(backend.ActorFromContext(ctx), t) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff replace a member")
 	}
-	if t.Kind != backend.TaskRandom || t.DrawID == "" {
+	if t.DrawID == "" { // random, or external (art. 28): drawn either way
 		return nil, backend.Errorf(backend.EINVALID, "only a drawn group is replaced at random; a targeted task names its group")
 	}
 	if !backend.TaskOpen(t.State) {

@@ -34,6 +34,7 @@ type planModel struct {
 	JointMembers   int                  `bson:"joint_members"`
 	WindowStart    string               `bson:"window_start"`
 	WindowEnd      string               `bson:"window_end"`
+	External       *planExternalModel   `bson:"external,omitempty"`
 	Status         string               `bson:"status"`
 	SeedCommitment string               `bson:"seed_commitment"`
 	Commitment     *planCommitmentModel `bson:"commitment"`
@@ -46,6 +47,12 @@ type planModel struct {
 	ApprovedAt     *time.Time           `bson:"approved_at"`
 	UpdatedAt      time.Time            `bson:"updated_at"`
 	Version        int                  `bson:"version"`
+}
+
+type planExternalModel struct {
+	Agency       string `bson:"agency"`
+	Reference    string `bson:"reference"`
+	EnterpriseID string `bson:"enterprise_id"`
 }
 
 type planCommitmentModel struct {
@@ -90,6 +97,9 @@ func toPlanModel(p *backend.Plan) *planModel {
 	if a := p.RedrawApproval; a != nil {
 		m.RedrawApproval = &redrawApprovalModel{Seq: a.Seq, Reason: a.Reason, ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt}
 	}
+	if x := p.External; x != nil {
+		m.External = &planExternalModel{Agency: x.Agency, Reference: x.Reference, EnterpriseID: x.EnterpriseID}
+	}
 	return m
 }
 
@@ -112,6 +122,9 @@ func (m *planModel) domain() *backend.Plan {
 	if m.ApprovedAt != nil {
 		t := m.ApprovedAt.UTC()
 		p.ApprovedAt = &t
+	}
+	if x := m.External; x != nil {
+		p.External = &backend.PlanExternal{Agency: x.Agency, Reference: x.Reference, EnterpriseID: x.EnterpriseID}
 	}
 	if c := m.Commitment; c != nil {
 		p.Commitment = &backend.PlanCommitment{
