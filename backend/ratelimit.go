@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -66,4 +67,25 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return ra.Delay, true
 	}
 	return 0, false
+}
+
+// AddressBucket is what a client address counts as for the per-address
+// limits (the sign-in throttle, the public request limit, the connection
+// cap, an anonymous caller's idempotency scope). An IPv6 client is usually
+// given a whole /64 and can pick any address in it, so IPv6 addresses count
+// per /64 prefix ("2001:db8:1:2::/64"); otherwise one client could take a
+// fresh budget with every address. IPv4 addresses, and IPv4 addresses
+// written as IPv6 (::ffff:a.b.c.d), count on their own ("192.0.2.7").
+// Something that does not parse is its own bucket.
+func AddressBucket(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }

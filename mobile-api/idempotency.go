@@ -39,7 +39,19 @@ const maxIdempotencyKey = 255
 // rate-limited request did nothing and must run when retried after the wait.
 // When the store is unreachable the request fails with 503 instead of running
 // without protection, since the client will retry anyway.
+//
+// Each claim carries a random token (claimStore), and only the request that
+// made it renews, completes or frees it: a request whose claim lapsed (its
+// renewals failed) cannot free the claim of a retry that took the key
+// since, which would let a third copy run beside the retry.
+//
+// What the store keeps is bounded (see storage/cache.IdempotencyStore): a
+// user who claims too many new keys in a day gets 429 for new keys (repeats
+// of used ones are still answered), and a reply too large to keep is
+// recorded without its body, so a repeat gets 422 telling the client to
+// fetch the result — never a second run.
 func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
+	claims, _ := store.(claimStore)
 	return func(c *fiber.Ctx) error {
 		switch c.Method() {
 		case fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete:
@@ -55,21 +67,29 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 				map[string]string{HeaderIdempotencyKey: "must be sent once, 1 to 255 printable ASCII characters"})
 		}
 		key := string(values[0]) // a copy: Fiber reuses the header's memory
+		if claims == nil {
+			// Never run a keyed request unprotected.
+			return backend.Errorf(backend.EINTERNAL, "the idempotency store %T cannot hold claim tokens", store)
+		}
 
 		ctx := c.UserContext()
 		scope := backend.ActorFromContext(ctx).UserID
 		if scope == "" {
-			scope = "anon:" + s.clientIP(c)
+			// Per address group, like the other per-address limits, so
+			// that the key quota cannot be multiplied by walking an
+			// IPv6 /64.
+			scope = "anon:" + backend.AddressBucket(s.clientIP(c))
 		}
 		fp := requestFingerprint(c)
 
-		stored, err := store.Begin(ctx, scope, key, fp)
+		token, stored, err := claims.Claim(ctx, scope, key, fp)
 		if err != nil {
 			return err
 		}
 		if stored != nil {
 			return replay(c, stored)
 		}
+		own := ownClaim{store: claims, scope: scope, key: key, fp: fp, token: token}
 
 		// From here the claim must be finished or abandoned whatever happens;
 		// a context that outlives a cancelled request lets that still work.
@@ -77,12 +97,12 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 		settled := false
 		defer func() {
 			if !settled { // a panic is unwinding through us
-				s.abandon(bg, c, store, scope, key)
+				s.abandon(bg, c, own)
 			}
 		}()
 		// The claim lives as long as the request runs, however long that
 		// is: a retry meanwhile gets 409, never a second run.
-		stop := s.keepClaim(bg, c, store, scope, key, fp)
+		stop := s.keepClaim(bg, c, own)
 		defer stop()
 
 		// A lease held elsewhere is no answer: the work is in progress
@@ -95,14 +115,14 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 			// sees; the outer middleware then has nothing left to render.
 			if herr := s.errorHandler(c, err); herr != nil {
 				settled = true
-				s.abandon(bg, c, store, scope, key)
+				s.abandon(bg, c, own)
 				return herr
 			}
 		}
 		settled = true
 		status := c.Response().StatusCode()
 		if status >= fiber.StatusInternalServerError || status == fiber.StatusTooManyRequests || transient {
-			s.abandon(bg, c, store, scope, key)
+			s.abandon(bg, c, own)
 			return nil
 		}
 		resp := &backend.StoredResponse{
@@ -113,7 +133,7 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 			// and a store is free to keep the slice.
 			Body: append([]byte(nil), c.Response().Body()...),
 		}
-		if err := store.Finish(bg, scope, key, fp, resp); err != nil {
+		if err := claims.FinishClaim(bg, scope, key, fp, token, resp); err != nil {
 			// The request took effect and the client gets its answer; only
 			// the replay is lost (the claim expires on its own), so log it
 			// rather than turn a success into an error.
@@ -126,10 +146,32 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 	}
 }
 
+// claimStore is backend.IdempotencyStore with claim tokens: Claim returns
+// the token of a new claim, and the other methods act only on the claim
+// that token names (storage/cache.IdempotencyStore implements it). It
+// belongs in backend.IdempotencyStore itself; until it is there, the
+// middleware asks the store for it.
+type claimStore interface {
+	// Claim is Begin returning the new claim's token ("" unless the
+	// claim is new).
+	Claim(ctx context.Context, scope, key, fp string) (token string, stored *backend.StoredResponse, err error)
+	// ExtendClaim, FinishClaim and AbandonClaim are Extend, Finish and
+	// Abandon for the claim named by token only.
+	ExtendClaim(ctx context.Context, scope, key, fp, token string) error
+	FinishClaim(ctx context.Context, scope, key, fp, token string, r *backend.StoredResponse) error
+	AbandonClaim(ctx context.Context, scope, key, fp, token string) error
+}
+
+// ownClaim is a request's own claim on its key.
+type ownClaim struct {
+	store                 claimStore
+	scope, key, fp, token string
+}
+
 // abandon frees the claim, logging a failure: the claim then expires on its
 // own, and until then retries get 409.
-func (s *Server) abandon(ctx context.Context, c *fiber.Ctx, store backend.IdempotencyStore, scope, key string) {
-	if err := store.Abandon(ctx, scope, key); err != nil {
+func (s *Server) abandon(ctx context.Context, c *fiber.Ctx, own ownClaim) {
+	if err := own.store.AbandonClaim(ctx, own.scope, own.key, own.fp, own.token); err != nil {
 		s.logger.ErrorContext(ctx, "idempotency: abandoning claim failed",
 			slog.String("request_id", requestID(c)),
 			slog.String("path", c.Path()),
@@ -184,7 +226,7 @@ const claimHeartbeat = 10 * time.Second
 // keepClaim renews the claim every heartbeat until the returned stop is
 // called. A renewal that fails is logged; the claim then expires on its own
 // at the end of its period, as after a crash.
-func (s *Server) keepClaim(ctx context.Context, c *fiber.Ctx, store backend.IdempotencyStore, scope, key, fp string) (stop func()) {
+func (s *Server) keepClaim(ctx context.Context, c *fiber.Ctx, own ownClaim) (stop func()) {
 	every := s.claimHeartbeat
 	if every <= 0 {
 		every = claimHeartbeat
@@ -201,7 +243,7 @@ func (s *Server) keepClaim(ctx context.Context, c *fiber.Ctx, store backend.Idem
 			case <-done:
 				return
 			case <-tick.C:
-				if err := store.Extend(ctx, scope, key, fp); err != nil {
+				if err := own.store.ExtendClaim(ctx, own.scope, own.key, own.fp, own.token); err != nil {
 					s.logger.ErrorContext(ctx, "idempotency: renewing the claim failed",
 						slog.String("request_id", requestID), slog.Any("error", err))
 					return

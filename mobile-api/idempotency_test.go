@@ -98,8 +98,18 @@ func testActor(c *fiber.Ctx) error {
 // /test/other, and in front of a counting GET /test/objects.
 func newIdempotencyServer(t *testing.T) (*Server, *objectsHandler, *atomic.Int32) {
 	t.Helper()
+	return newIdempotencyServerWith(t, nil)
+}
+
+// newIdempotencyServerWith is newIdempotencyServer with a store that
+// configure has set up (bounds lowered for a test).
+func newIdempotencyServerWith(t *testing.T, configure func(*cache.IdempotencyStore)) (*Server, *objectsHandler, *atomic.Int32) {
+	t.Helper()
 	s := newTestServer(t, Config{})
 	store := cache.NewIdempotencyStore(storagetest.Redis(t))
+	if configure != nil {
+		configure(store)
+	}
 	h := &objectsHandler{
 		calls:   map[string]int{},
 		objects: map[string]string{},
@@ -449,4 +459,184 @@ func TestIdempotencyClaimOutlivesALongRequest(t *testing.T) {
 	if n := h.count("block"); n != 1 {
 		t.Errorf("the handler ran %d times, want once", n)
 	}
+}
+
+// TestIdempotencyLapsedRequestCannotFreeTheRetrysClaim: request A's claim
+// lapses (no renewal arrives), retry B claims the key and runs; A then
+// fails and gives its claim up. That must not free B's claim: C, sent
+// while B runs, is refused (409) rather than run beside B.
+func TestIdempotencyLapsedRequestCannotFreeTheRetrysClaim(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.claimHeartbeat = time.Hour // no renewal ever comes, as when every one fails
+	store := cache.NewIdempotencyStore(storagetest.Redis(t))
+	store.ClaimTTL = 300 * time.Millisecond
+	var runs atomic.Int32
+	started := make(chan int, 3)
+	release := [3]chan struct{}{make(chan struct{}), make(chan struct{}), make(chan struct{})}
+	released := [3]bool{}
+	free := func(i int) {
+		if !released[i] {
+			released[i] = true
+			close(release[i])
+		}
+	}
+	defer func() {
+		for i := range release {
+			free(i)
+		}
+	}()
+	s.App().Post("/test/lapse", testActor, s.idempotent(store), func(c *fiber.Ctx) error {
+		n := int(runs.Add(1))
+		started <- n
+		<-release[min(n, 3)-1]
+		if n == 1 {
+			return io.ErrUnexpectedEOF // A fails (500): its claim is given up
+		}
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"run": n})
+	})
+	type result struct {
+		status   int
+		body     string
+		replayed string
+	}
+	send := func() chan result {
+		out := make(chan result, 1)
+		go func() {
+			resp, err := s.App().Test(post("/test/lapse", `{"name":"x"}`, "k-lapse", "user-1"), -1)
+			if err != nil {
+				out <- result{}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			out <- result{resp.StatusCode, string(b), resp.Header.Get(HeaderIdempotentReplayed)}
+		}()
+		return out
+	}
+	waitStart := func(who string) {
+		t.Helper()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s never reached the handler", who)
+		}
+	}
+
+	a := send()
+	waitStart("A")
+	time.Sleep(500 * time.Millisecond) // A's claim lapses
+	store.ClaimTTL = time.Minute       // B's claim holds while the test runs
+	b := send()
+	waitStart("B (after A's claim lapsed)")
+
+	free(0)
+	if r := <-a; r.status != 500 {
+		t.Fatalf("A: %d %s, want 500", r.status, r.body)
+	}
+	c := send()
+	select {
+	case n := <-started:
+		free(2)
+		<-c
+		t.Fatalf("C ran (run %d) beside B: A's abandon freed B's claim", n)
+	case r := <-c:
+		if r.status != 409 {
+			t.Fatalf("C while B runs: %d %s, want 409", r.status, r.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("C got no answer")
+	}
+
+	free(1)
+	if r := <-b; r.status != 201 {
+		t.Fatalf("B: %d %s, want 201", r.status, r.body)
+	}
+	if r := <-send(); r.status != 201 || r.replayed != "true" || !strings.Contains(r.body, `"run":2`) {
+		t.Errorf("D after B finished: %d %s (replayed %q), want B's 201 replayed", r.status, r.body, r.replayed)
+	}
+	if n := runs.Load(); n != 2 {
+		t.Errorf("the handler ran %d times, want 2 (A and B)", n)
+	}
+}
+
+// TestIdempotencyReplyTooLargeToKeepIsNeverRunTwice: a reply over the
+// store's size cap reaches the client but is not kept; a repeat with its
+// key is refused with 422 saying where the result is, and does not run.
+func TestIdempotencyReplyTooLargeToKeepIsNeverRunTwice(t *testing.T) {
+	s, h, _ := newIdempotencyServerWith(t, func(st *cache.IdempotencyStore) { st.MaxReply = 40 })
+	body := `{"name":"a rather long name, so that the reply passes the cap"}`
+	first, firstBody := do(t, s, post("/test/objects", body, "k-big", "user-1"))
+	if first.StatusCode != 201 || !strings.Contains(string(firstBody), "passes the cap") {
+		t.Fatalf("first: %d %s", first.StatusCode, firstBody)
+	}
+	again, againBody := do(t, s, post("/test/objects", body, "k-big", "user-1"))
+	if again.StatusCode != 422 {
+		t.Fatalf("repeat: %d %s, want 422", again.StatusCode, againBody)
+	}
+	e := decodeError(t, againBody)
+	if e.Code != backend.EUNPROCESSABLE || !strings.Contains(e.Message, "carried out (status 201)") ||
+		!strings.Contains(e.Message, first.Header.Get("Location")) {
+		t.Errorf("repeat: %+v, want EUNPROCESSABLE saying the request was carried out and naming %s", e, first.Header.Get("Location"))
+	}
+	if n := h.count("a rather long name, so that the reply passes the cap"); n != 1 || h.created() != 1 {
+		t.Errorf("handler ran %d times, created %d objects; want 1 and 1", n, h.created())
+	}
+	// Small replies are replayed as ever.
+	_, small := do(t, s, post("/test/objects", `{"name":"s"}`, "k-small", "user-1"))
+	if resp, b := do(t, s, post("/test/objects", `{"name":"s"}`, "k-small", "user-1")); string(b) != string(small) || resp.Header.Get(HeaderIdempotentReplayed) != "true" {
+		t.Errorf("small reply: %d %s, want %s replayed", resp.StatusCode, b, small)
+	}
+}
+
+// TestIdempotencyNewKeysPerUserAreBounded: past the store's quota of new
+// keys, a request with a new key is refused (429 in the error shape, with
+// Retry-After) without running; repeats of used keys are still answered,
+// and other users have their own quota.
+func TestIdempotencyNewKeysPerUserAreBounded(t *testing.T) {
+	s, h, _ := newIdempotencyServerWith(t, func(st *cache.IdempotencyStore) { st.KeyLimit = 2 })
+	for _, k := range []string{"k-1", "k-2"} {
+		if resp, b := do(t, s, post("/test/objects", `{"name":"`+k+`"}`, k, "user-1")); resp.StatusCode != 201 {
+			t.Fatalf("%s: %d %s", k, resp.StatusCode, b)
+		}
+	}
+	resp, b := do(t, s, post("/test/objects", `{"name":"k-3"}`, "k-3", "user-1"))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third new key: %d %s (Retry-After %q), want 429 with Retry-After", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	if e := decodeError(t, b); e.Code != backend.ERATELIMIT {
+		t.Errorf("code %q, want ERATELIMIT", e.Code)
+	}
+	if n := h.count("k-3"); n != 0 {
+		t.Errorf("the refused request ran %d times", n)
+	}
+	if resp, _ := do(t, s, post("/test/objects", `{"name":"k-1"}`, "k-1", "user-1")); resp.StatusCode != 201 || resp.Header.Get(HeaderIdempotentReplayed) != "true" {
+		t.Errorf("a used key over the quota: %d, want its 201 replayed", resp.StatusCode)
+	}
+	if resp, b := do(t, s, post("/test/objects", `{"name":"k-3"}`, "k-3", "user-2")); resp.StatusCode != 201 {
+		t.Errorf("another user: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestIdempotencyReplaysTheLargestUploadInstructions: the largest reply a
+// phone gets under the configured limits — a declared video of the largest
+// size, one presigned URL per part — fits under the store's cap, so a
+// repeat with its key gets it replayed, not refused.
+func TestIdempotencyReplaysTheLargestUploadInstructions(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	env.withEvidence(t)
+	w := newDispatchWorld(t, env, 12, `{"count":3}`)
+	task := w.dispatchFirst(t, env)
+	token := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
+	body := fmt.Sprintf(`{"id":"5b0e7a52-3c1d-4e8f-9a6b-2d4c6e8f0a1b","kind":"video","content_type":"video/mp4","size":%d,"sha256":%q}`,
+		env.stack.EvidenceMaxVideo, strings.Repeat("ab", 32))
+	key := map[string]string{HeaderIdempotencyKey: "k-largest-video"}
+	first, firstBody := env.call(t, token, "POST", "/api/v1/tasks/"+task.ID+"/evidence", body, key)
+	if first.StatusCode != 201 || !strings.Contains(string(firstBody), `"multipart"`) {
+		t.Fatalf("declaring the largest video: %d %.300s", first.StatusCode, firstBody)
+	}
+	again, againBody := env.call(t, token, "POST", "/api/v1/tasks/"+task.ID+"/evidence", body, key)
+	if again.StatusCode != 201 || again.Header.Get(HeaderIdempotentReplayed) != "true" || string(againBody) != string(firstBody) {
+		t.Fatalf("repeat: %d (replayed %q) %.300s, want the %d-byte reply replayed", again.StatusCode, again.Header.Get(HeaderIdempotentReplayed), againBody, len(firstBody))
+	}
+	t.Logf("the largest upload instructions: %d bytes (cap %d)", len(firstBody), cache.IdempotencyMaxReply)
 }

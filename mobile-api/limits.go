@@ -183,10 +183,11 @@ func (f *inflight) wait() {
 
 // limitConns caps the connections one client address may hold open at
 // MaxConnsPerIP, so one client cannot take every connection the server
-// has. Only the socket's address is known here; connections from trusted
-// proxies (SUIJI_TRUSTED_PROXIES) are not counted, since they carry many
-// clients — the proxy must limit those itself. A connection over the cap
-// gets a 429 in the JSON error shape and is closed.
+// has; an IPv6 /64, which one client usually holds whole, counts as one
+// address (backend.AddressBucket). Only the socket's address is known here;
+// connections from trusted proxies (SUIJI_TRUSTED_PROXIES) are not counted,
+// since they carry many clients — the proxy must limit those itself. A
+// connection over the cap gets a 429 in the JSON error shape and is closed.
 func (s *Server) limitConns(ln net.Listener) net.Listener {
 	return &connLimiter{Listener: ln, s: s, open: map[string]int{}}
 }
@@ -209,7 +210,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if ip == nil || l.s.proxies.contains(ip) {
 			return c, nil
 		}
-		key := ip.String()
+		key := backend.AddressBucket(ip.String())
 		l.mu.Lock()
 		if l.open[key] >= l.s.cfg.MaxConnsPerIP {
 			l.mu.Unlock()

@@ -108,14 +108,15 @@ func validID(id string) bool {
 	})
 }
 
-// limit applies the per-address limit of public responses. A limiter that
-// cannot be reached lets the request through (and says so in the log):
-// public reads matter more than the limit.
+// limit applies the per-address limit of public responses, an IPv6 /64
+// counting as one address (backend.AddressBucket). A limiter that cannot be
+// reached lets the request through (and says so in the log): public reads
+// matter more than the limit.
 func (w *webFront) limit(c *fiber.Ctx) error {
 	if w.s.svc.PublicLimit == nil {
 		return nil
 	}
-	err := w.s.svc.PublicLimit.Allow(c.UserContext(), w.s.clientIP(c))
+	err := w.s.svc.PublicLimit.Allow(c.UserContext(), backend.AddressBucket(w.s.clientIP(c)))
 	if err != nil && backend.ErrorCode(err) != backend.ERATELIMIT {
 		w.s.logger.WarnContext(c.UserContext(), "public rate limit unavailable; request let through",
 			slog.String("request_id", requestID(c)), slog.Any("error", err))

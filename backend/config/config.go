@@ -115,7 +115,7 @@ var Vars = []Var{
 	{"SUIJI_READ_TIMEOUT", "10s", "time a client gets to send a request's header and body (uploads: SUIJI_UPLOAD_TIMEOUT)", false},
 	{"SUIJI_REQUEST_TIMEOUT", "30s", "deadline of a request's work (imports and exports: SUIJI_UPLOAD_TIMEOUT; the event stream: none)", false},
 	{"SUIJI_UPLOAD_TIMEOUT", "3m", "time to send a spreadsheet upload, and deadline of imports and exports", false},
-	{"SUIJI_MAX_CONNS_PER_IP", "64", "open connections per client address, by socket address (SUIJI_TRUSTED_PROXIES are exempt)", false},
+	{"SUIJI_MAX_CONNS_PER_IP", "64", "open connections per client address, by socket address, an IPv6 /64 as one (SUIJI_TRUSTED_PROXIES are exempt)", false},
 	{"SUIJI_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (empty: none)", false},
 	{"SUIJI_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted", false},
 	{"SUIJI_SHUTDOWN_TIMEOUT", "15s", "time in-flight requests get to finish on SIGTERM/SIGINT", false},

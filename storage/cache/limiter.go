@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -93,20 +92,10 @@ func (l *LoginThrottle) ipKey(ip string) string {
 	return l.c.Key("login", "ip", addressBucket(ip))
 }
 
-// addressBucket is what a client address counts as. An IPv6 client usually
-// controls a whole /64, so IPv6 addresses count per /64 prefix; otherwise
-// one client could use a fresh address for every guess.
+// addressBucket is what a client address counts as (backend.AddressBucket),
+// with braces, which would end a Redis hash tag, replaced.
 func addressBucket(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return strings.NewReplacer("{", "_", "}", "_").Replace(ip)
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		p, _ := addr.WithZone("").Prefix(64)
-		return p.String()
-	}
-	return addr.String()
+	return strings.NewReplacer("{", "_", "}", "_").Replace(backend.AddressBucket(ip))
 }
 
 // takeScript counts one attempt on KEYS[1] (limit ARGV[1], window ARGV[2]
