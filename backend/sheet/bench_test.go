@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // benchN is the row count of the read benchmarks; a variable so that a
@@ -42,12 +45,16 @@ func benchRead(b *testing.B, write func(*bytes.Buffer, []map[string]string) erro
 	if err := write(&buf, benchRows(n)); err != nil {
 		b.Fatal(err)
 	}
-	data := buf.Bytes()
+	benchReadFile(b, buf.Bytes(), testSchema, n)
+}
+
+// benchReadFile times Read over data, which holds n rows of schema.
+func benchReadFile(b *testing.B, data []byte, schema Schema, n int) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tab, err := Read(bytes.NewReader(data), "bench", testSchema, 0)
+		tab, err := Read(bytes.NewReader(data), "bench", schema, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,6 +71,38 @@ func BenchmarkReadXLSX10k(b *testing.B) {
 
 func BenchmarkReadCSV10k(b *testing.B) {
 	benchRead(b, func(w *bytes.Buffer, rows []map[string]string) error { return WriteCSV(w, testSchema, rows, true) })
+}
+
+// BenchmarkReadXLSXExcel10k reads a workbook shaped like one saved by
+// Excel rather than by WriteXLSX: shared strings, a date column in the
+// short date format, postcodes as numbers shown with leading zeros.
+func BenchmarkReadXLSXExcel10k(b *testing.B) {
+	n := benchN
+	schema := Schema{Name: testSchema.Name, Columns: append(append([]Column(nil), testSchema.Columns...),
+		Column{Key: "since", Headers: []string{"成立日期", "since"}})}
+	data := xlsxFile(b, func(f *excelize.File) {
+		header := make([]any, len(schema.Columns))
+		for i, c := range schema.Columns {
+			header[i] = c.Headers[0]
+		}
+		rows := [][]any{header}
+		for i, r := range benchRows(n) {
+			row := make([]any, 0, len(schema.Columns))
+			for _, c := range testSchema.Columns {
+				row = append(row, r[c.Key])
+			}
+			row[10] = 48000 + i%100 // postcode, as a number
+			rows = append(rows, append(row, time.Date(2000+i%25, time.Month(1+i%12), 1+i%28, 0, 0, 0, 0, time.UTC)))
+		}
+		setRows(b, f, "Sheet1", rows)
+		zeros := "000000"
+		postcode, _ := f.NewStyle(&excelize.Style{CustomNumFmt: &zeros})
+		date, _ := f.NewStyle(&excelize.Style{NumFmt: 14})
+		last := fmt.Sprint(n + 1)
+		f.SetCellStyle("Sheet1", "K2", "K"+last, postcode)
+		f.SetCellStyle("Sheet1", "M2", "M"+last, date)
+	})
+	benchReadFile(b, data, schema, n)
 }
 
 // BenchmarkWriteXLSX10k shows the export side, which the stream writer keeps

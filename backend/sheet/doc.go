@@ -20,8 +20,9 @@
 //
 //   - XLSX (Office Open XML; a zip file). Read uses the sheet named like
 //     Schema.Name if there is a visible one, otherwise the first visible sheet.
-//     Values are what Excel displays; dates in the standard short date format
-//     read as YYYY-MM-DD.
+//     Numbers read as Excel displays them; dates in the standard short date
+//     format read as YYYY-MM-DD. Text reads as written (a number format
+//     never changes text).
 //   - CSV in UTF-8, with or without a byte order mark; in GB18030/GBK, which is
 //     what "CSV (逗号分隔)" in Chinese Excel writes; or in UTF-16 with a byte
 //     order mark ("Unicode 文本"). Comma separated, or tab separated when the
@@ -37,6 +38,18 @@
 // MaxSharedStrings shared strings are refused; as is a file of more than
 // MaxRows rows. Large parts within those bounds are kept by excelize in
 // temporary files (removed when the file is closed) rather than in memory.
+//
+// What a file may point at is bounded too, in both formats: a cell over
+// MaxCellBytes of text, or more than MaxTextBytes of text in all the cells
+// read (a text an XLSX shares between cells counted at each use), fails the
+// file with ETOOLARGE naming the cell or the row reached. Read looks at
+// MaxColumns columns while it looks for the header and below it only as far
+// as the header goes; values further right are ignored with a warning,
+// without being read, so a value in column XFD costs what any cell costs.
+// The cells of an XLSX sheet are read from its XML by this package, not by
+// excelize's row reader, which builds every row as wide as its rightmost
+// cell and copies a shared text for each cell that shows it. ReadContext
+// (and Import) stop soon after the context ends, with EUNAVAILABLE.
 //
 // # Header rules
 //

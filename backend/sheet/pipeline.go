@@ -119,7 +119,7 @@ type Ref struct {
 // and nothing stored.
 func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, schema Schema, recs Records[T], book Book) (*Report, error) {
 	digest := sha256.New()
-	table, err := Read(io.TeeReader(r, digest), opts.Filename, schema, opts.MaxBytes)
+	table, err := ReadContext(ctx, io.TeeReader(r, digest), opts.Filename, schema, opts.MaxBytes)
 	if err != nil {
 		return nil, err
 	}

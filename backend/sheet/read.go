@@ -3,6 +3,7 @@ package sheet
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -32,6 +33,37 @@ const (
 // expands hugely (an XLSX is a zip) cannot take the server's memory; it is
 // ten times the 10,000 enterprises the county's directory is sized for.
 const MaxRows = 100_000
+
+// Bounds on the text Read takes from a file, whatever its format. A few KB
+// of XLSX can name one shared text in a million cells, and every use of it
+// is a string each caller then trims, splits, checks and copies; these
+// bounds make that cost follow what a real directory holds, not what the
+// file can point at.
+const (
+	// MaxCellBytes bounds one cell's text, in bytes of UTF-8. The longest
+	// real values (an address, an item's legal basis with the article
+	// quoted, an inspection method) are a few hundred characters; 32 KB is
+	// some 10,000 Chinese characters, about a third of what Excel lets a
+	// cell hold, and no field of any directory comes near it.
+	MaxCellBytes = 32 << 10
+	// MaxTextBytes bounds the text of all the cells Read looks at in one
+	// file, each use of a cell counted (a text an XLSX shares between
+	// cells is counted once per cell, since each becomes a value). MaxRows
+	// rows of a directory are some 25 MB of text; 64 MB leaves room and
+	// matches the bounds on what an XLSX may expand to.
+	MaxTextBytes = 64 << 20
+	// MaxColumns bounds the columns Read looks at while it looks for the
+	// header; below the header it looks only as far as the header goes.
+	// Values further right are ignored with a warning, without being read:
+	// a cell in column XFD must not cost 16,384 cells. It is Excel 2003's
+	// limit and ten times the widest schema.
+	MaxColumns = 256
+)
+
+// checkEvery is how many rows Read takes between looks at its context, so
+// that a request that ends (a deadline, a client gone) stops the read soon
+// after, at a cost too small to measure.
+const checkEvery = 256
 
 // maxTitleRows is how many non-blank rows above the header Read skips while
 // looking for it: a title and a subtitle or date line are common; more than a
@@ -70,15 +102,23 @@ type Row struct {
 	Lists map[string][]string
 }
 
-// Read reads a CSV or XLSX file into a Table, mapping its header to schema.
-// filename is used only in messages; the format is detected from content.
-// maxBytes bounds the file size (DefaultMaxBytes when <= 0).
+// Read is ReadContext for a caller without a deadline (tests, tools).
+func Read(r io.Reader, filename string, schema Schema, maxBytes int64) (*Table, error) {
+	return ReadContext(context.Background(), r, filename, schema, maxBytes)
+}
+
+// ReadContext reads a CSV or XLSX file into a Table, mapping its header to
+// schema. filename is used only in messages; the format is detected from
+// content. maxBytes bounds the file size (DefaultMaxBytes when <= 0). The
+// read stops soon after ctx ends.
 //
 // Errors: ETOOLARGE for a file over maxBytes, an XLSX that expands to an
-// implausible size, or more than MaxRows rows; EINVALID for a file that is not CSV or XLSX, a damaged
-// XLSX, text in an unknown encoding, an empty file, or a header that lacks a
-// required column or names a column twice; EINTERNAL for an invalid schema.
-func Read(r io.Reader, filename string, schema Schema, maxBytes int64) (*Table, error) {
+// implausible size, more than MaxRows rows, a cell over MaxCellBytes or more
+// than MaxTextBytes of text; EINVALID for a file that is not CSV or XLSX, a
+// damaged XLSX, text in an unknown encoding, an empty file, or a header that
+// lacks a required column or names a column twice; EUNAVAILABLE when ctx
+// ends first; EINTERNAL for an invalid schema.
+func ReadContext(ctx context.Context, r io.Reader, filename string, schema Schema, maxBytes int64) (*Table, error) {
 	idx, err := schema.index()
 	if err != nil {
 		return nil, err
@@ -95,18 +135,32 @@ func Read(r io.Reader, filename string, schema Schema, maxBytes int64) (*Table, 
 		return nil, backend.Errorf(backend.ETOOLARGE, "%s is larger than the %s limit", name, humanSize(maxBytes))
 	}
 
+	if err := stopped(ctx, name); err != nil {
+		return nil, err
+	}
+
 	b := &builder{schema: schema, idx: idx, name: name}
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 		b.table.Format = FormatXLSX
-		err = readXLSX(data, name, schema.Name, b)
+		err = readXLSX(ctx, data, name, schema.Name, b)
 	} else {
 		b.table.Format = FormatCSV
-		err = readCSV(data, name, b)
+		err = readCSV(ctx, data, name, b)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return b.finish()
+}
+
+// stopped returns the error for a read whose context has ended, nil while
+// it runs. The deadline middleware words a timeout for the client; this
+// message is for the log and for callers without one.
+func stopped(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return backend.Wrap(err, backend.EUNAVAILABLE, "reading %s was stopped before the end: the request was cancelled or ran out of time", name)
+	}
+	return nil
 }
 
 // displayName is the file's base name for messages; browsers send
@@ -159,7 +213,7 @@ var binaryMagic = []struct {
 }
 
 // readXLSX streams the chosen worksheet's rows into b.
-func readXLSX(data []byte, name string, want string, b *builder) (err error) {
+func readXLSX(ctx context.Context, data []byte, name string, want string, b *builder) (err error) {
 	// excelize is a large parser fed untrusted bytes; a bug there must
 	// cost one upload an error, not the server its life.
 	defer func() {
@@ -193,14 +247,16 @@ func readXLSX(data []byte, name string, want string, b *builder) (err error) {
 	if !workbook {
 		return notSpreadsheet(name, "it is "+kind+", not an Excel workbook")
 	}
-	if err := checkParts(zr, name); err != nil {
+	if err := checkParts(ctx, zr, name); err != nil {
 		return err
 	}
 
+	// excelize opens the workbook for what it knows best (the sheets, which
+	// are visible, the number formats); the cells are read by sheetReader.
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
 		// Parts over spillBytes (large sheets, a large shared strings
-		// table) go to temporary files that excelize reads as it needs
-		// them, instead of into memory; checkParts has bounded them all.
+		// table) go to temporary files instead of into memory;
+		// checkParts has bounded them all.
 		UnzipSizeLimit:    MaxExpandedBytes,
 		UnzipXMLSizeLimit: spillBytes,
 		// Dates in Excel's default short date format (numFmt 14) read as
@@ -219,28 +275,16 @@ func readXLSX(data []byte, name string, want string, b *builder) (err error) {
 	if n := len(f.GetSheetList()); n > 1 {
 		b.warn(fmt.Sprintf("read sheet %s; the other %d sheets were ignored", quote(sheet), n-1))
 	}
-	rows, err := f.Rows(sheet)
+	part, err := sheetPart(zr, sheet)
 	if err != nil {
 		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: sheet %s cannot be read", name, quote(sheet))
 	}
-	defer rows.Close()
-	// Next visits every row number in order, including rows absent from the
-	// XML, so counting calls gives the row number Excel shows.
-	line := 0
-	for rows.Next() {
-		line++
-		cells, err := rows.Columns()
-		if err != nil {
-			return backend.Wrap(err, backend.EINVALID, "%s: row %d of sheet %s is damaged", name, line, quote(sheet))
-		}
-		if err := b.add(line, cells); err != nil {
-			return err
-		}
+	shared, err := readSharedStrings(ctx, zr, name)
+	if err != nil {
+		return err
 	}
-	if err := rows.Error(); err != nil {
-		return backend.Wrap(err, backend.EINVALID, "%s: sheet %s is damaged after row %d", name, quote(sheet), line)
-	}
-	return nil
+	r := &sheetReader{name: name, sheet: quote(sheet), shared: shared, numbers: newNumberFormats(f), b: b}
+	return r.read(ctx, part)
 }
 
 // Bounds on what an XLSX may expand to, whatever the size of the upload: a
@@ -269,7 +313,7 @@ const (
 // directory declares are checked first, which refuses most bombs at no
 // cost; the count of what really comes out is what decides, since a
 // directory can lie (and archive/zip refuses data beyond what it declares).
-func checkParts(zr *zip.Reader, name string) error {
+func checkParts(ctx context.Context, zr *zip.Reader, name string) error {
 	tooLarge := func(what string, limit int64) error {
 		return backend.Errorf(backend.ETOOLARGE, "%s expands to more than %s%s; split it into smaller files", name, humanSize(limit), what)
 	}
@@ -285,6 +329,9 @@ func checkParts(zr *zip.Reader, name string) error {
 	}
 	var total int64
 	for _, f := range zr.File {
+		if err := stopped(ctx, name); err != nil {
+			return err
+		}
 		if f.FileInfo().IsDir() {
 			continue
 		}
@@ -373,7 +420,7 @@ func pickSheet(f *excelize.File, want string) string {
 }
 
 // readCSV decodes data as CSV text and feeds its records into b.
-func readCSV(data []byte, name string, b *builder) error {
+func readCSV(ctx context.Context, data []byte, name string, b *builder) error {
 	text, err := decodeText(data, name)
 	if err != nil {
 		return err
@@ -389,7 +436,12 @@ func readCSV(data []byte, name string, b *builder) error {
 	// one row. Subtracting the extra lines of multi-line records turns the
 	// physical line into the row number Excel shows.
 	extra := 0
-	for {
+	for n := 1; ; n++ {
+		if n%checkEvery == 0 {
+			if err := stopped(ctx, name); err != nil {
+				return err
+			}
+		}
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return nil
@@ -408,10 +460,21 @@ func readCSV(data []byte, name string, b *builder) error {
 		end += strings.Count(rec[last], "\n")
 		line := start - extra
 		extra += end - start
+		// Fields past the builder's width are only looked at, so that a
+		// header row's width, not the longest line, sets the work per row.
+		keep := min(len(rec), b.width())
+		dropped := false
+		for i := keep; i < len(rec); i++ {
+			if clean(rec[i]) != "" {
+				b.ignored(line, i)
+				dropped = true
+			}
+		}
+		rec = rec[:keep]
 		for i, v := range rec {
 			rec[i] = unescapeFormula(v)
 		}
-		if err := b.add(line, rec); err != nil {
+		if err := b.add(line, rec, dropped); err != nil {
 			return err
 		}
 	}
@@ -546,6 +609,7 @@ type builder struct {
 	warned     map[int]bool // columns already warned about for values under no header
 	problems   []string
 	fields     map[string]string
+	text       int // bytes of cell text taken so far, bounded by MaxTextBytes
 }
 
 // maxWarnings bounds Table.Warnings: a sheet with thousands of unknown
@@ -562,9 +626,76 @@ func (b *builder) warn(s string) {
 	}
 }
 
-// add takes one raw row with its Excel row number.
-func (b *builder) add(line int, cells []string) error {
-	blank := true
+// width is how many cells of a row the builder takes: up to MaxColumns
+// while it looks for the header, then as many as the header has. Readers
+// pass at most that many and report any value further right to ignored
+// instead, without making a string of it.
+func (b *builder) width() int {
+	if b.haveHeader {
+		return len(b.cols)
+	}
+	return MaxColumns
+}
+
+// ignored notes the value a reader left out of row line at column i (0-based)
+// because it lies past width. Below the header it gets the warning of any
+// value under no header; above it, it is as meaningless as the rest of a
+// title row.
+func (b *builder) ignored(line, i int) {
+	if b.haveHeader {
+		b.noHeader(line, i)
+	}
+}
+
+// noHeader warns, once per column, that column i has values but no header;
+// they usually mean the header row is missing a cell.
+func (b *builder) noHeader(line, i int) {
+	if b.warned[i] || len(b.table.Warnings) > maxWarnings {
+		return // said already, or nothing more will be said
+	}
+	b.warned[i] = true
+	b.warn(fmt.Sprintf("column %s has values but no header (first in row %d); they were ignored", columnName(i), line))
+}
+
+// count adds a row's cells to the text taken so far, refusing a cell over
+// MaxCellBytes and a file over MaxTextBytes. It runs before anything looks
+// inside a cell (trims it, splits it, matches it to a header), so that no
+// cell costs more than its bound and no file more than its own.
+func (b *builder) count(line int, cells []string) error {
+	for i, c := range cells {
+		if len(c) > MaxCellBytes {
+			return b.cellTooLong(line, i)
+		}
+		b.text += len(c)
+	}
+	if b.text > MaxTextBytes {
+		return backend.Errorf(backend.ETOOLARGE, "%s holds more than %s of text (reached in row %d); split it into smaller files",
+			b.name, humanSize(MaxTextBytes), line)
+	}
+	return nil
+}
+
+// cellTooLong is the error for a cell over MaxCellBytes at row line, column
+// i (0-based), naming the column by its header when it has one. The file
+// fails as a whole: no column takes that much text, so it is the wrong file
+// or a hostile one, and reporting it per row could repeat it a million times.
+func (b *builder) cellTooLong(line, i int) error {
+	col := columnName(i)
+	if i < len(b.cols) && b.cols[i] >= 0 {
+		col += " (" + quote(b.table.Headers[b.schema.Columns[b.cols[i]].Key]) + ")"
+	}
+	return backend.Errorf(backend.ETOOLARGE, "%s: the cell in row %d, column %s holds more than %s of text, more than any column takes; shorten it, or check that this is the right file",
+		b.name, line, col, humanSize(MaxCellBytes))
+}
+
+// add takes one raw row with its Excel row number: at most width cells,
+// and whether the reader left values out past them (which makes the row
+// non-blank, as those values would have).
+func (b *builder) add(line int, cells []string, dropped bool) error {
+	if err := b.count(line, cells); err != nil {
+		return err
+	}
+	blank := !dropped
 	for _, c := range cells {
 		if clean(c) != "" {
 			blank = false
@@ -605,8 +736,7 @@ func (b *builder) add(line int, cells []string) error {
 			continue // read, or under an unknown header already warned about
 		}
 		if !b.warned[i] && clean(cells[i]) != "" {
-			b.warned[i] = true
-			b.warn(fmt.Sprintf("column %s has values but no header (first in row %d); they were ignored", columnName(i), line))
+			b.noHeader(line, i)
 		}
 	}
 	b.table.Rows = append(b.table.Rows, row)
