@@ -135,6 +135,15 @@ func TestUploadsTakeLargeBodiesOnlyWithAToken(t *testing.T) {
 	if status := post("/api/v1/enterprises/import", "forged.token.here"); status != 413 {
 		t.Errorf("32 KiB import with a forged token: %d, want 413", status)
 	}
+	// Nor does a signed-in user who may not import, or a revoked session.
+	if status := post("/api/v1/enterprises/import", env.login(t, "inspector").AccessToken); status != 413 {
+		t.Errorf("32 KiB import with an inspector's token: %d, want 413", status)
+	}
+	revoked := env.login(t, "staff").AccessToken
+	scenario{token: revoked, method: "POST", path: "/api/v1/auth/logout", wantStatus: 204}.run(t, env)
+	if status := post("/api/v1/enterprises/import", revoked); status != 413 {
+		t.Errorf("32 KiB import with a signed-out session's token: %d, want 413", status)
+	}
 	if status := post("/api/v1/enterprises", staff); status != 413 {
 		t.Errorf("32 KiB body to an ordinary route: %d, want 413", status)
 	}

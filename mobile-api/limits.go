@@ -92,10 +92,27 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	}
 	rc.ReadTimeout = s.cfg.UploadTimeout
 	token, ok := strings.CutPrefix(string(h.Peek(fiber.HeaderAuthorization)), "Bearer ")
-	if ok && s.svc.Auth != nil && s.svc.Auth.Signed(token) {
+	if ok && s.svc.Auth != nil && s.svc.Auth.Signed(token) && s.mayImport(token) {
 		rc.MaxRequestBodySize = s.cfg.UploadLimit
 	}
 	return rc
+}
+
+// importAuthWait bounds how long a request's header waits for its token's
+// session and roles to be checked.
+const importAuthWait = 2 * time.Second
+
+// mayImport reports whether token is a live session of someone who may
+// import (admin, coordinator or staff: the import routes' roles). Only
+// they get UploadLimit, which fasthttp sets aside as soon as the body is
+// declared — before any handler checks a role, and whatever the token's
+// session has become since it was signed. It asks as a request does,
+// which the users' cache usually answers from memory.
+func (s *Server) mayImport(token string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), importAuthWait)
+	defer cancel()
+	a, err := s.svc.Auth.Authenticate(ctx, token, "")
+	return err == nil && a.HasAnyRole(backend.RoleAdmin, backend.RoleCoordinator, backend.RoleStaff)
 }
 
 // pathEnd is the length of uri's path (before any query).

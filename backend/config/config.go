@@ -111,7 +111,7 @@ var Vars = []Var{
 	{"SUIJI_ENV", EnvDevelopment, "development, test or production; production refuses development defaults", false},
 	{"SUIJI_HTTP_ADDR", "127.0.0.1:8080", "address the API listens on", false},
 	{"SUIJI_BODY_LIMIT", "1048576", "largest request body in bytes on every route but spreadsheet uploads (413 above it); evidence goes straight to MinIO", false},
-	{"SUIJI_UPLOAD_LIMIT", "16777216", "largest spreadsheet upload (POST …/import) in bytes, accepted only with a valid access token", false},
+	{"SUIJI_UPLOAD_LIMIT", "16777216", "largest spreadsheet upload (POST …/import) in bytes, accepted only from a live session of admin, coordinator or staff", false},
 	{"SUIJI_READ_TIMEOUT", "10s", "time a client gets to send a request's header and body (uploads: SUIJI_UPLOAD_TIMEOUT)", false},
 	{"SUIJI_REQUEST_TIMEOUT", "30s", "deadline of a request's work (imports and exports: SUIJI_UPLOAD_TIMEOUT; the event stream: none)", false},
 	{"SUIJI_UPLOAD_TIMEOUT", "3m", "time to send a spreadsheet upload, and deadline of imports and exports", false},
