@@ -108,23 +108,7 @@ func TestDeadlineSchedulerAcrossNationalDay(t *testing.T) {
 // the bureau's overrides decide.
 func TestStatutoryDeadlinesAcrossSpringFestivalAndOverrides(t *testing.T) {
 	env := newAPIEnv(t, Config{})
-	w := newDispatchWorld(t, env, 4, `{"count":1}`)
-	body := fmt.Sprintf(`{"source":"referral","reason":"部门移送","enterprise_id":%q,"item_ids":[%q],"badge_nos":[%q,%q],"window":{"start":"2026-02-01","end":"2026-12-31"}}`,
-		w.Enterprises[1].ID, w.Items[0], w.Inspectors[2].BadgeNo, w.Inspectors[3].BadgeNo)
-	var created taskJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/tasks", body: body, wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { created = decode[taskJSON](t, b) }}.run(t, env)
-	task, err := env.db.Tasks().FindTaskByID(t.Context(), created.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.svc.Tasks.EndInspection(t.Context(), task, at("2026-02-13", 16)); err != nil {
-		t.Fatal(err)
-	}
-	task.State = backend.TaskCompleted
-	if err := env.db.Tasks().UpdateTask(t.Context(), task); err != nil {
-		t.Fatal(err)
-	}
+	task := inspectedOn(t, env, at("2026-02-13", 16))
 	if task.Deadlines.Feedback != "2026-03-02" || task.Deadlines.Publication != "2026-03-19" {
 		t.Fatalf("deadlines %+v, want feedback 2026-03-02 and publication 2026-03-19", task.Deadlines)
 	}
@@ -180,24 +164,9 @@ func (failingNotifier) Notify(context.Context, []*backend.Notification) error {
 // the version that recorded it.
 func TestDeadlineNoticesOutliveAFailedPass(t *testing.T) {
 	env := newAPIEnv(t, Config{})
-	w := newDispatchWorld(t, env, 4, `{"count":1}`)
-	body := fmt.Sprintf(`{"source":"referral","reason":"部门移送","enterprise_id":%q,"item_ids":[%q],"badge_nos":[%q,%q],"window":{"start":"2026-02-01","end":"2026-12-31"}}`,
-		w.Enterprises[1].ID, w.Items[0], w.Inspectors[2].BadgeNo, w.Inspectors[3].BadgeNo)
-	var created taskJSON
-	scenario{as: "staff", method: "POST", path: "/api/v1/tasks", body: body, wantStatus: 201,
-		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { created = decode[taskJSON](t, b) }}.run(t, env)
-	task, err := env.db.Tasks().FindTaskByID(t.Context(), created.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.svc.Tasks.EndInspection(t.Context(), task, at("2026-02-13", 16)); err != nil {
-		t.Fatal(err)
-	}
-	task.State = backend.TaskCompleted
-	if err := env.db.Tasks().UpdateTask(t.Context(), task); err != nil {
-		t.Fatal(err)
-	}
+	task := inspectedOn(t, env, at("2026-02-13", 16))
 	member := task.Members[0].UserID
+	var err error
 	reminders := func() int {
 		return countPrefix(kindsFor(t, env, member, task.ID), backend.NoteTaskReminder+":")
 	}
@@ -234,4 +203,28 @@ func TestDeadlineNoticesOutliveAFailedPass(t *testing.T) {
 	if !slices.ContainsFunc(feed.Entries, func(e backend.TaskFeedEntry) bool { return e.TaskID == task.ID && e.Version == int64(sent.Version) }) {
 		t.Fatalf("the member's feed does not name version %d of the task: %+v", sent.Version, feed.Entries)
 	}
+}
+
+// inspectedOn records a targeted task whose inspection ended at end and
+// which is completed: its feedback and publication deadlines run.
+func inspectedOn(t *testing.T, env *apiEnv, end time.Time) *backend.Task {
+	t.Helper()
+	w := newDispatchWorld(t, env, 4, `{"count":1}`)
+	body := fmt.Sprintf(`{"source":"referral","reason":"部门移送","enterprise_id":%q,"item_ids":[%q],"badge_nos":[%q,%q],"window":{"start":"2026-02-01","end":"2026-12-31"}}`,
+		w.Enterprises[1].ID, w.Items[0], w.Inspectors[2].BadgeNo, w.Inspectors[3].BadgeNo)
+	var created taskJSON
+	scenario{as: "staff", method: "POST", path: "/api/v1/tasks", body: body, wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { created = decode[taskJSON](t, b) }}.run(t, env)
+	task, err := env.db.Tasks().FindTaskByID(t.Context(), created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.svc.Tasks.EndInspection(t.Context(), task, end); err != nil {
+		t.Fatal(err)
+	}
+	task.State = backend.TaskCompleted
+	if err := env.db.Tasks().UpdateTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	return task
 }
