@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"suiji/backend"
 )
 
@@ -306,4 +308,47 @@ func TestTargetedTasksCountInRandomShare(t *testing.T) {
 	scenario{as: "coordinator", method: "GET", path: "/api/v1/reports/random-share?year=2026", wantStatus: 200,
 		wantContain: []string{`"random":3`, `"targeted":1`, `"random_share":0.75`, `"meets_70_percent":true`}}.run(t, env)
 	env.checkFeedsNameStoredVersions(t)
+}
+
+// A plan whose last task was cancelled or published without the plan
+// being closed (the closing failed after the task was stored) is closed
+// by the scheduler's next pass — unless a task of its draw is missing: a
+// dispatch left half done is its repeat's to finish.
+func TestSchedulerClosesPlansLeftOpen(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 10, `{"count":2}`)
+	d := w.dispatch(t, env)
+	status := func() string {
+		p, err := env.db.Plans().FindPlanByID(t.Context(), w.plan.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Status
+	}
+	// Both tasks cancelled in the store alone, as when the closing failed.
+	var tasks []*backend.Task
+	for _, id := range d.TaskIDs {
+		task, err := env.db.Tasks().FindTaskByID(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task.State = backend.TaskCancelled
+		if err := env.db.Tasks().UpdateTask(t.Context(), task); err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, task)
+	}
+	// One of them missing: the dispatch is not whole, and the plan stays.
+	if _, err := env.db.Database().Collection("tasks").DeleteOne(t.Context(), bson.D{{Key: "_id", Value: tasks[1].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), time.Now()); err != nil || status() != backend.PlanDispatched {
+		t.Fatalf("a half-dispatched plan after a pass: %s, %v", status(), err)
+	}
+	if _, err := env.db.Tasks().InsertTasks(t.Context(), []*backend.Task{tasks[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), time.Now()); err != nil || status() != backend.PlanClosed {
+		t.Fatalf("a plan with every task cancelled after a pass: %s, %v", status(), err)
+	}
 }

@@ -193,7 +193,49 @@ func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineRep
 		rep.Reminded += len(remind)
 		rep.Overdue += len(missed)
 	}
-	return rep, nil
+	return rep, s.closeFinished(ctx, open)
+}
+
+// whollyDispatched reports whether every selection of the plan's draw in
+// force has its task.
+func (s *Service) whollyDispatched(ctx context.Context, p *backend.Plan) (bool, error) {
+	d, err := s.Draws.FindDrawByID(ctx, p.CurrentDrawID)
+	if err != nil {
+		return false, err
+	}
+	_, n, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{PlanID: p.ID, Limit: 1})
+	return n >= len(d.Record.Selections), err
+}
+
+// closeFinished closes the dispatched plans none of whose tasks is among
+// open: a plan closes when its last task is published or cancelled, and
+// one whose last task's change was stored but whose closing failed (or
+// never ran: the process died) would otherwise stay dispatched for ever.
+func (s *Service) closeFinished(ctx context.Context, open []*backend.Task) error {
+	dispatched, err := s.Plans.FindPlans(ctx, backend.PlanQuery{Status: backend.PlanDispatched})
+	if err != nil {
+		return err
+	}
+	busy := map[string]bool{}
+	for _, t := range open {
+		busy[t.PlanID] = true
+	}
+	for _, p := range dispatched {
+		if busy[p.ID] {
+			continue
+		}
+		whole, err := s.whollyDispatched(ctx, p)
+		if err != nil {
+			return err
+		}
+		if !whole {
+			continue // a dispatch left half done (or running now) is its repeat's to finish
+		}
+		if err := s.ClosePlanIfDone(ctx, p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Prefixes of Task.NoticesPending.
