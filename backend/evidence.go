@@ -104,20 +104,31 @@ type EvidenceObjects interface {
 	PresignPost(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (*PresignedPost, error)
 	// StartMultipart begins a multipart upload and returns its id.
 	StartMultipart(ctx context.Context, key, contentType string) (string, error)
-	// PresignPart returns a PUT URL for part n (1-based) of an upload.
-	PresignPart(ctx context.Context, key, uploadID string, n int, ttl time.Duration) (string, error)
+	// PresignPart returns a PUT URL for part n (1-based) of an upload
+	// that takes a body of exactly size bytes: the length is signed into
+	// the URL, so the store refuses any other (and a body without a
+	// length). EINVALID for a part number or size below 1.
+	PresignPart(ctx context.Context, key, uploadID string, n int, size int64, ttl time.Duration) (string, error)
 	// ListParts lists the parts of an upload stored so far. ENOTFOUND when
 	// the upload is not in progress (completed or aborted).
 	ListParts(ctx context.Context, key, uploadID string) ([]UploadPart, error)
 	// CompleteMultipart assembles the parts into the object.
 	CompleteMultipart(ctx context.Context, key, uploadID string, parts []UploadPart) error
-	// AbortMultipart drops an upload and its parts.
+	// AbortMultipart drops an upload and its parts (nil when it is not
+	// in progress any more).
 	AbortMultipart(ctx context.Context, key, uploadID string) error
+	// Discard removes one stored version of key, of an upload that was
+	// rejected; nil when it is gone already. ECONFLICT when retention
+	// keeps it (an assembled multipart upload has the bucket's default
+	// retention from the moment it is assembled).
+	Discard(ctx context.Context, key, versionID string) error
 	// Open streams a stored object and returns its size and version.
 	// ENOTFOUND when nothing is stored under key.
 	Open(ctx context.Context, key string) (io.ReadCloser, int64, string, error)
 	// Retain puts the stored version under COMPLIANCE retention for the
-	// configured period (it never shortens one).
+	// configured period (it never shortens one). Only verified evidence
+	// is retained so: a version under COMPLIANCE retention can never be
+	// removed.
 	Retain(ctx context.Context, key, versionID string) error
 	// PresignGet returns a short-lived download link to one version of
 	// key (the one recorded when the evidence was verified; "" for the

@@ -2,19 +2,75 @@ package accounts
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"suiji/backend"
 )
 
+// MaxDevicesPerUser bounds the push registrations one user keeps: every
+// alert is sent to each of them, and they are all read for every alert.
+// A person has a phone or two and a browser or two; registrations pile up
+// only as phones are replaced, reinstalled or reset, each with a new token
+// (a token FCM reports dead is pruned when an alert is sent to it, one
+// that is never alerted stays). Registering one more device than this
+// forgets the least recently seen, which is what someone switching phones
+// expects.
+const MaxDevicesPerUser = 10
+
+// MaxTokenBytes bounds a push token. FCM registration tokens are some 150
+// to 200 bytes; this leaves room for other formats while keeping every
+// stored registration small.
+const MaxTokenBytes = 4096
+
 // RegisterDevice registers (or refreshes) a push token for the acting user.
-// A token seen before under another user moves to this one. EINVALID.
+// A token seen before under another user moves to this one. The user keeps
+// at most MaxDevicesPerUser devices: the least recently seen beyond that
+// are removed, each with its audit event (device.evict). EINVALID.
 func (s *Service) RegisterDevice(ctx context.Context, token, platform string) (*backend.Device, error) {
+	d, err := s.registerDevice(ctx, token, platform)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.evictDevices(ctx, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// evictDevices removes the least recently seen devices of d's user beyond
+// MaxDevicesPerUser, never d itself. Registrations that run at once may
+// both evict: a device removed by the other is no error.
+func (s *Service) evictDevices(ctx context.Context, d *backend.Device) error {
+	list, err := s.Devices.FindDevicesByUser(ctx, d.UserID) // most recently seen first
+	if err != nil || len(list) <= MaxDevicesPerUser {
+		return err
+	}
+	keep := 1 // d
+	for _, old := range list {
+		if old.ID == d.ID {
+			continue
+		}
+		if keep < MaxDevicesPerUser {
+			keep++
+			continue
+		}
+		err := s.Audit.Change(ctx, backend.AuditChange{Action: "device.evict", ObjectType: "device", ObjectID: old.ID, Before: deviceDigest(old)},
+			func(ctx context.Context) error { return s.Devices.DeleteDevice(ctx, old.ID) })
+		if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerDevice validates and stores one registration.
+func (s *Service) registerDevice(ctx context.Context, token, platform string) (*backend.Device, error) {
 	actor := backend.ActorFromContext(ctx)
 	token = strings.TrimSpace(token)
 	fields := map[string]string{}
-	if token == "" || len(token) > 4096 {
-		fields["token"] = "required, at most 4096 bytes"
+	if token == "" || len(token) > MaxTokenBytes {
+		fields["token"] = fmt.Sprintf("required, at most %d bytes", MaxTokenBytes)
 	}
 	switch platform {
 	case backend.PlatformAndroid, backend.PlatformIOS, backend.PlatformWeb:

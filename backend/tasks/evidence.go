@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -36,6 +37,38 @@ const (
 	multipartFrom = 32 << 20
 	// DownloadTTL is how long a download link lives.
 	DownloadTTL = 5 * time.Minute
+)
+
+// Bounds on what one task can be given to store. Every declaration is a
+// record for good (verified evidence is under COMPLIANCE retention for
+// years) and may start a multipart upload of up to the kind's size
+// limit, so neither can grow without end.
+const (
+	// MaxEvidencePerTask bounds the declarations of one task, whatever
+	// became of them (pending, verified or rejected). A real inspection
+	// needs far fewer: a checklist of some 20 items with a few photos
+	// each, a few videos, each member's signature and the odd report of
+	// another agency come to about 100–150; a joint task of 100 items
+	// (the most a targeted task takes) at three or four photos each to
+	// some 400. 500 leaves room for those and for files declared again
+	// after a rejection, while keeping one task's evidence to a bounded
+	// set of records and objects.
+	MaxEvidencePerTask = 500
+	// MaxPendingEvidence bounds the declarations one uploader has
+	// pending (declared, not yet completed) in one task. The phone app
+	// declares, uploads and completes one file at a time (a declaration
+	// repeated with the same id counts once), so it has one pending and
+	// a few more after failed attempts; every pending declaration may
+	// hold an open upload of up to the kind's size limit until it is
+	// completed or abandoned (SUIJI_UPLOAD_ABANDON_AFTER).
+	MaxPendingEvidence = 20
+	// evidenceLockTTL is how long a declaration holds its task's
+	// evidence lease (count, then create) at most.
+	evidenceLockTTL = 15 * time.Second
+	// evidenceLockWait is how long a declaration waits for another one
+	// of the same task to release the lease before it answers ECONFLICT
+	// (try again shortly).
+	evidenceLockWait = 5 * time.Second
 )
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -132,6 +165,17 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 			return nil, nil, false, err
 		}
 	}
+	// The bounds are counted and the declaration stored under the task's
+	// lease, so that declarations sent at once cannot each see room for
+	// one more.
+	release, err := s.lockEvidence(ctx, t.ID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer release()
+	if err := s.checkEvidenceRoom(ctx, t.ID, actor.UserID); err != nil {
+		return nil, nil, false, err
+	}
 	e := &backend.Evidence{
 		ID: in.ID, TaskID: t.ID, Kind: in.Kind, ContentType: in.ContentType, Size: in.Size, SHA256: in.SHA256,
 		TakenAt: in.TakenAt, Lat: in.Lat, Lng: in.Lng, Source: strings.TrimSpace(in.Source), Description: strings.TrimSpace(in.Description),
@@ -154,6 +198,58 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 	}
 	plan, err := s.uploadPlan(ctx, e, true)
 	return e, plan, true, err
+}
+
+// lockEvidence takes the lease on a task's evidence declarations,
+// waiting up to evidenceLockWait for another holder, and returns its
+// release. Without a Locker (tests of other parts) it holds nothing.
+func (s *Service) lockEvidence(ctx context.Context, taskID string) (func(), error) {
+	if s.Locks == nil {
+		return func() {}, nil
+	}
+	name := "evidence:" + taskID
+	deadline := time.Now().Add(evidenceLockWait)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		lease, err := s.Locks.Acquire(ctx, name, evidenceLockTTL)
+		if err == nil {
+			return func() { _ = lease.Release(context.WithoutCancel(ctx)) }, nil
+		}
+		if !errors.Is(err, backend.ErrLeaseHeld) || time.Now().Add(wait).After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, backend.Wrap(ctx.Err(), backend.EUNAVAILABLE, "waiting for another declaration of the task's evidence")
+		case <-time.After(wait):
+		}
+	}
+}
+
+// checkEvidenceRoom refuses a new declaration, ECONFLICT naming the
+// bound, when the task holds MaxEvidencePerTask declarations or the
+// uploader MaxPendingEvidence pending ones in it.
+func (s *Service) checkEvidenceRoom(ctx context.Context, taskID, uploader string) error {
+	list, err := s.Evidence.FindEvidenceByTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	if len(list) >= MaxEvidencePerTask {
+		return &backend.Error{Code: backend.ECONFLICT,
+			Message: fmt.Sprintf("the task holds %d pieces of evidence, the most one task may have", len(list)),
+			Fields:  map[string]string{"evidence": fmt.Sprintf("at most %d per task", MaxEvidencePerTask)}}
+	}
+	pending := 0
+	for _, e := range list {
+		if e.CreatedBy == uploader && e.State == backend.EvidencePending {
+			pending++
+		}
+	}
+	if pending >= MaxPendingEvidence {
+		return &backend.Error{Code: backend.ECONFLICT,
+			Message: fmt.Sprintf("you have %d uploads of this task not completed yet; complete them (POST /api/v1/evidence/{id}/complete) before declaring more", pending),
+			Fields:  map[string]string{"evidence": fmt.Sprintf("at most %d pending uploads per task and uploader", MaxPendingEvidence)}}
+	}
+	return nil
 }
 
 // checkEvidence validates a declaration, naming every bad field.
@@ -216,7 +312,7 @@ func (s *Service) uploadPlan(ctx context.Context, e *backend.Evidence, fresh boo
 		if slices.ContainsFunc(plan.Stored, func(p backend.UploadPart) bool { return p.Number == i && p.Size == partSizeOf(e, i, n) }) {
 			continue
 		}
-		u, err := s.Objects.PresignPart(ctx, e.ObjectKey, e.UploadID, i, ttl)
+		u, err := s.Objects.PresignPart(ctx, e.ObjectKey, e.UploadID, i, partSizeOf(e, i, n), ttl)
 		if err != nil {
 			return nil, err
 		}
@@ -270,9 +366,13 @@ func (s *Service) CompleteEvidence(ctx context.Context, id string) (*backend.Evi
 	return s.verify(ctx, e)
 }
 
-// verify streams the stored object of e, keeps its version under
-// retention and settles e by what the bytes show. EINVALID when nothing
-// is stored.
+// verify streams the stored object of e and settles e by what the bytes
+// show: verified, with its version put under retention, or rejected,
+// with its version removed where retention does not keep it already (a
+// one-POST upload has none until Retain; an assembled multipart upload
+// has the bucket's default from its assembly, so a rejected one stays
+// until that ends — as many bytes as it declared, like verified
+// evidence). EINVALID when nothing is stored.
 func (s *Service) verify(ctx context.Context, e *backend.Evidence) (*backend.Evidence, error) {
 	body, size, version, err := s.Objects.Open(ctx, e.ObjectKey)
 	if backend.ErrorCode(err) == backend.ENOTFOUND {
@@ -282,11 +382,6 @@ func (s *Service) verify(ctx context.Context, e *backend.Evidence) (*backend.Evi
 	}
 	defer body.Close()
 	e.VersionID = version
-	// Whatever the bytes turn out to be, the stored version is kept: a
-	// rejected upload is evidence too (art. 22).
-	if err := s.Objects.Retain(ctx, e.ObjectKey, version); err != nil {
-		return nil, err
-	}
 	if size != e.Size {
 		return s.settle(ctx, e, fmt.Sprintf("the stored file has %d bytes, %d were declared", size, e.Size), nil)
 	}
@@ -302,6 +397,13 @@ func (s *Service) verify(ctx context.Context, e *backend.Evidence) (*backend.Evi
 		reason = "the stored file's SHA-256 is " + rep.SHA256 + ", " + e.SHA256 + " was declared"
 	default:
 		reason = media.Mismatch(e.ContentType, rep.ContentType)
+	}
+	// Only what is accepted is locked for the retention period (art.
+	// 22): locked, a rejected file could never be removed.
+	if reason == "" {
+		if err := s.Objects.Retain(ctx, e.ObjectKey, version); err != nil {
+			return nil, err
+		}
 	}
 	return s.settle(ctx, e, reason, rep)
 }
@@ -330,8 +432,15 @@ func (s *Service) assemble(ctx context.Context, e *backend.Evidence) (string, er
 	return "", s.Objects.CompleteMultipart(ctx, e.ObjectKey, e.UploadID, parts)
 }
 
-// settle stores the outcome: verified when reason is "", else rejected.
+// settle stores the outcome: verified when reason is "", else rejected —
+// after dropping what the rejected upload stored (dropRejected), so that
+// a failure there leaves the evidence pending, to be completed again.
 func (s *Service) settle(ctx context.Context, e *backend.Evidence, reason string, rep *media.Report) (*backend.Evidence, error) {
+	if reason != "" {
+		if err := s.dropRejected(ctx, e); err != nil {
+			return nil, err
+		}
+	}
 	now := s.Now().UTC()
 	e.CompletedAt, e.UploadID = &now, ""
 	if rep != nil {
@@ -349,6 +458,30 @@ func (s *Service) settle(ctx context.Context, e *backend.Evidence, reason string
 		return nil, err
 	}
 	return e, nil
+}
+
+// dropRejected removes what a rejected upload stored: a multipart upload
+// still in progress is aborted (MinIO drops its parts), and the object
+// version that was examined is removed unless retention keeps it (then
+// the record keeps naming it). A multipart upload that was assembled is
+// no longer in progress, so its abort is a no-op.
+func (s *Service) dropRejected(ctx context.Context, e *backend.Evidence) error {
+	if e.Multipart && e.UploadID != "" {
+		if err := s.Objects.AbortMultipart(ctx, e.ObjectKey, e.UploadID); err != nil {
+			return err
+		}
+	}
+	if e.VersionID == "" {
+		return nil
+	}
+	switch err := s.Objects.Discard(ctx, e.ObjectKey, e.VersionID); backend.ErrorCode(err) {
+	case "":
+		e.VersionID = ""
+	case backend.ECONFLICT: // retained: WORM keeps it
+	default:
+		return err
+	}
+	return nil
 }
 
 // uploaderEvidence is evidence the actor uploads: their own, of a task
@@ -397,10 +530,13 @@ func (s *Service) ListEvidence(ctx context.Context, taskID string) ([]*backend.E
 }
 
 // AbortStaleUploads settles the evidence declared more than AbandonAfter
-// before now and never completed: a multipart upload is aborted (its
-// parts dropped) and the evidence rejected as abandoned; a one-POST
-// upload is checked as if completed — stored and retained when the file
-// is there, rejected when it never came. It returns how many it settled.
+// before now and never completed: a multipart upload in progress is
+// aborted (its parts dropped) and the evidence rejected as abandoned; a
+// one-POST upload, or a multipart upload assembled by a complete that
+// did not get to settle, is checked as if completed — verified and
+// retained when the file is there and right, rejected (and removed)
+// otherwise, rejected as abandoned when it never came. It returns how
+// many it settled.
 func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, error) {
 	stale, err := s.Evidence.FindStaleUploads(ctx, now.Add(-s.Limits.AbandonAfter))
 	if err != nil {
@@ -409,16 +545,22 @@ func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, er
 	n := 0
 	for _, e := range stale {
 		abandoned := "the upload was abandoned (not completed within " + s.Limits.AbandonAfter.String() + ")"
+		inProgress := false // settle aborts an upload in progress (dropRejected)
 		if e.Multipart {
-			if err := s.Objects.AbortMultipart(ctx, e.ObjectKey, e.UploadID); err != nil {
+			_, err := s.Objects.ListParts(ctx, e.ObjectKey, e.UploadID)
+			if inProgress = err == nil; err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
 				return n, err
 			}
-		} else if _, err := s.verify(ctx, e); err == nil || backend.ErrorCode(err) != backend.EINVALID {
-			if err != nil {
+		}
+		if !inProgress {
+			_, err := s.verify(ctx, e)
+			if err != nil && backend.ErrorCode(err) != backend.EINVALID {
 				return n, err
 			}
-			n++
-			continue
+			if err == nil {
+				n++
+				continue
+			}
 		}
 		if _, err := s.settle(ctx, e, abandoned, nil); err != nil {
 			return n, err
