@@ -76,18 +76,8 @@ func postUpload(t *testing.T, up *postUploadJSON, contentType string, file []byt
 // putPart sends one part to its presigned URL.
 func putPart(t *testing.T, url string, data []byte) {
 	t.Helper()
-	req, err := http.NewRequest("PUT", url, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		msg, _ := io.ReadAll(resp.Body)
-		t.Fatalf("PUT part: %d %s", resp.StatusCode, msg)
+	if status := putStatus(t, url, data); status != 200 {
+		t.Fatalf("PUT part: %d", status)
 	}
 }
 
