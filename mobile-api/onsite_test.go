@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"suiji/backend"
+	"suiji/backend/tasks"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/media/mediatest"
 	"suiji/storage/objects"
@@ -461,5 +462,48 @@ func TestEvidenceFaultIsNotNotFound(t *testing.T) {
 		wantContain: []string{"EINTERNAL"}}.run(t, env)
 	if got, err := env.db.Evidence().FindEvidence(t.Context(), e.ID); err != nil || got.State != backend.EvidencePending {
 		t.Fatalf("the evidence after the fault: %+v, %v; want it pending, untouched", got, err)
+	}
+}
+
+// A task's findings stop at as many as its documents list, and a
+// completed task's amendments at MaxAmendments: each beyond is refused
+// with a reason, and nothing is stored.
+func TestOnSiteRecordsAreBounded(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 10, `{"count":1}`)
+	task := w.dispatchFirst(t, env)
+	member := w.inspectors[task.Members[0].BadgeNo]
+	token := env.loginAs(t, member)
+	item := task.Items[0].ID
+	now := time.Now().UTC()
+	for i := range tasks.MaxFindings {
+		f := &backend.Finding{ID: fmt.Sprintf("finding-%04d", i), TaskID: task.ID, ItemID: item, Description: "隐患", Severity: backend.SeverityGeneral,
+			CreatedBy: member.ID, CreatedAt: now, UpdatedAt: now}
+		if err := env.db.Findings().CreateFinding(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scenario{token: token, method: "POST", path: "/api/v1/tasks/" + task.ID + "/findings",
+		body:       fmt.Sprintf(`{"id":"finding-over-the-bound","item_id":%q,"description":"又一处隐患","severity":"general"}`, item),
+		wantStatus: 409, wantCode: backend.ECONFLICT, wantContain: []string{fmt.Sprint(tasks.MaxFindings)}}.run(t, env)
+	if _, err := env.db.Findings().FindFinding(t.Context(), "finding-over-the-bound"); backend.ErrorCode(err) != backend.ENOTFOUND {
+		t.Fatalf("the finding over the bound was stored: %v", err)
+	}
+
+	stored, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.State = backend.TaskCompleted
+	for range tasks.MaxAmendments {
+		stored.Amendments = append(stored.Amendments, backend.Amendment{At: now, By: member.ID, Reason: "更正", What: "item"})
+	}
+	if err := env.db.Tasks().UpdateTask(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	scenario{token: token, method: "PUT", path: "/api/v1/tasks/" + task.ID + "/items/" + item, body: `{"outcome":"fail","amendment_reason":"再次更正"}`,
+		wantStatus: 409, wantCode: backend.ECONFLICT, wantContain: []string{"amendments"}}.run(t, env)
+	if after, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID); err != nil || len(after.Amendments) != tasks.MaxAmendments || after.Version != stored.Version {
+		t.Fatalf("the task after a refused amendment: %d amendments, version %d (was %d), %v", len(after.Amendments), after.Version, stored.Version, err)
 	}
 }
