@@ -302,8 +302,10 @@ type TaskStore interface {
 
 // CancelledSelections returns the selections of year's draws whose
 // tasks were cancelled, keyed by SelectionKey: a selection whose task was
-// cancelled was no inspection, so art. 16's counts — coverage, the cap of
-// two random checks a year, the random share — leave it out. Without a
+// cancelled was no inspection, so art. 16's reports — coverage, the
+// random share, the statistics — leave it out. A pool's history (a draw's
+// random_draws and draw_ids) does not: every verifier re-computes it from
+// the published draws, which do not say what was cancelled. Without a
 // store (nil) there are none.
 func CancelledSelections(ctx context.Context, tasks TaskStore, year int) (map[string]bool, error) {
 	out := map[string]bool{}

@@ -22,9 +22,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"suiji/backend"
-	"suiji/backend/tasks"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/media/mediatest"
+	"suiji/backend/tasks"
 	"suiji/storage/objects"
 	"suiji/storage/storagetest"
 )

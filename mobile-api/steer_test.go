@@ -142,6 +142,22 @@ func TestDispatchedTaskIDsCannotBeTakenFirst(t *testing.T) {
 	}
 	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 409, wantCode: backend.ECONFLICT,
 		wantContain: []string{id, sel.USCC, "not dispatched"}}.run(t, env)
+	// The draw's other groups were told of their tasks all the same; the
+	// held task's group was not told of a task that is not theirs.
+	told := func(badge, taskID string) bool {
+		notes, err := env.db.Notifications().FindNotifications(t.Context(), backend.InboxQuery{UserID: w.inspectors[badge].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(notes, func(n *backend.Notification) bool { return n.TaskID == taskID && n.Kind == backend.NoteTaskAssigned })
+	}
+	other := w.draw.Selections[1]
+	if !told(other.Group[0], backend.HashID("task", w.draw.ID, other.USCC)) {
+		t.Fatal("another group of the draw was not told of its task")
+	}
+	if told(sel.Group[0], id) {
+		t.Fatal("the held task's group was told of it")
+	}
 }
 
 func inspectorByBadge(t *testing.T, w *dispatchWorld, badge string) *backend.Inspector {
@@ -153,4 +169,24 @@ func inspectorByBadge(t *testing.T, w *dispatchWorld, badge string) *backend.Ins
 	}
 	t.Fatalf("no inspector has badge %s", badge)
 	return nil
+}
+
+// A change stored before its version (an import stores a batch of records
+// first): what it changed cannot be told yet, so the dispatch waits.
+func TestDispatchWaitsForAChangesVersion(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 10, `{"count":2}`)
+	drawn := inspectorByBadge(t, w, w.draw.Selections[0].Group[0])
+	scenario{as: "coordinator", method: "PATCH", path: "/api/v1/inspectors/" + drawn.ID, body: `{"phone":"13800000001"}`, wantStatus: 200}.run(t, env)
+	current, err := env.db.Inspectors().FindInspectorByID(t.Context(), drawn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := inspectorByBadge(t, w, w.draw.Selections[1].Group[0])
+	current.UserID, current.UpdatedAt = other.UserID+"-elsewhere", time.Now().UTC()
+	if err := env.db.Inspectors().UpdateInspector(t.Context(), current); err != nil {
+		t.Fatal(err)
+	}
+	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 409, wantCode: backend.ECONFLICT,
+		wantContain: []string{drawn.BadgeNo, drawn.ID}}.run(t, env)
 }

@@ -256,7 +256,7 @@ func (s *Service) markAttempt(ctx context.Context, p *backend.Plan, d *backend.D
 			// the draw in force (this attempt's lease was lost meanwhile)
 			// must not be undone by putting this one in force.
 			if p.Status != backend.PlanApproved && p.Status != backend.PlanDrawn {
-				return backend.Errorf(backend.ECONFLICT, "the plan became %s while attempt %d was being recorded; the attempt is stored but not in force", p.Status, d.Seq)
+				return backend.Errorf(backend.ECONFLICT, "the plan became %s while attempt %d was being recorded; the attempt is stored, and the plan keeps the draw it was dispatched with", p.Status, d.Seq)
 			}
 		}
 		return backend.Errorf(backend.ECONFLICT, "the plan kept changing while recording its attempt")

@@ -118,10 +118,6 @@ func (s *Service) history(ctx context.Context, p *backend.Plan) (*past, error) {
 	if err != nil {
 		return nil, err
 	}
-	cancelled, err := backend.CancelledSelections(ctx, s.Tasks, p.Year)
-	if err != nil {
-		return nil, err
-	}
 	slices.SortStableFunc(draws, func(a, b *backend.Draw) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	h := &past{drawIDs: map[string][]string{}, lastGroup: map[string][]string{}}
 	for _, d := range draws {
@@ -129,9 +125,6 @@ func (s *Service) history(ctx context.Context, p *backend.Plan) (*past, error) {
 			continue // this plan's own draws are what a redraw replaces
 		}
 		for _, sel := range d.Record.Selections {
-			if cancelled[backend.SelectionKey(d.ID, sel.USCC)] {
-				continue // not an inspection: its task was cancelled
-			}
 			h.drawIDs[sel.USCC] = append(h.drawIDs[sel.USCC], d.ID)
 			h.lastGroup[sel.USCC] = sel.Group
 		}

@@ -109,16 +109,29 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 		if err != nil {
 			return err
 		}
-		if err := s.heldByDraw(ctx, d, tasks, ids); err != nil {
+		// A task id held by anything but this draw's task is refused —
+		// after the others' groups are told of theirs, so that one such
+		// task does not keep every group of the draw waiting.
+		held, err := s.heldByDraw(ctx, d, tasks, ids)
+		if err != nil {
 			return err
 		}
 		created = ids
 		s.rememberCreated(tasks, ids)
 		var notes []*backend.Notification
 		for _, t := range tasks {
-			notes = append(notes, assignmentNotes(t)...)
+			if held[t.ID] == nil {
+				notes = append(notes, assignmentNotes(t)...)
+			}
 		}
-		return s.Notifier.Notify(ctx, notes)
+		if err := s.Notifier.Notify(ctx, notes); err != nil {
+			return err
+		}
+		for _, t := range held {
+			return backend.Errorf(backend.ECONFLICT, "task id %s of draw %s (enterprise %s) is held by a %s task of %q; its inspection is not dispatched",
+				t.ID, d.ID, t.Enterprise.USCC, t.Kind, t.DrawID)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -221,15 +234,16 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 	return out, nil
 }
 
-// heldByDraw checks that the tasks of a draw an insert found stored
-// already (not among created) are that draw's: a task id is derived from
-// the draw and the USCC, and a task stored under it by anything else —
-// which CreateTargeted's rule on client ids is there to prevent — would
-// otherwise pass for the drawn enterprise's inspection while none is
-// made. ECONFLICT naming the first such task.
-func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*backend.Task, created []string) error {
+// heldByDraw returns, by id, the tasks stored under ids of the draw's
+// tasks that an insert found stored already (not among created) and that
+// are not that draw's: a task id is derived from the draw and the USCC,
+// and a task stored under it by anything else — which CreateTargeted's
+// rule on client ids is there to prevent — would otherwise pass for the
+// drawn enterprise's inspection while none is made.
+func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*backend.Task, created []string) (map[string]*backend.Task, error) {
+	held := map[string]*backend.Task{}
 	if len(created) == len(tasks) {
-		return nil
+		return held, nil
 	}
 	fresh := make(map[string]bool, len(created))
 	for _, id := range created {
@@ -243,15 +257,14 @@ func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*back
 	}
 	found, err := s.Tasks.FindTasksByIDs(ctx, stored)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, t := range found {
 		if t.DrawID != d.ID || (t.Kind != backend.TaskRandom && t.Kind != backend.TaskExternal) {
-			return backend.Errorf(backend.ECONFLICT, "task id %s of draw %s (enterprise %s) is held by a %s task of %q; its inspection is not dispatched",
-				t.ID, d.ID, t.Enterprise.USCC, t.Kind, t.DrawID)
+			held[t.ID] = t
 		}
 	}
-	return nil
+	return held, nil
 }
 
 // sameSinceDraw refuses to dispatch a draw whose enterprises or
@@ -272,7 +285,7 @@ func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, ents map[s
 	since := d.CreatedAt
 	for _, sel := range d.Record.Selections {
 		if e := ents[sel.USCC]; e != nil {
-			moved, err := s.movedSince(ctx, "enterprise", e.ID, e.CreatedAt, e.UpdatedAt, since, map[string]string{"uscc": e.USCC})
+			moved, err := s.movedSince(ctx, "enterprise", e.ID, e.Version, e.CreatedAt, e.UpdatedAt, since, map[string]string{"uscc": e.USCC})
 			if err != nil {
 				return err
 			}
@@ -283,7 +296,7 @@ func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, ents map[s
 		}
 		for _, badge := range sel.Group {
 			if in := roster[badge]; in != nil {
-				moved, err := s.movedSince(ctx, "inspector", in.ID, in.CreatedAt, in.UpdatedAt, since, map[string]string{"badge_no": in.BadgeNo, "user_id": in.UserID})
+				moved, err := s.movedSince(ctx, "inspector", in.ID, in.Version, in.CreatedAt, in.UpdatedAt, since, map[string]string{"badge_no": in.BadgeNo, "user_id": in.UserID})
 				if err != nil {
 					return err
 				}
@@ -297,10 +310,14 @@ func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, ents map[s
 	return nil
 }
 
-// movedSince reports whether a record was created after since, or held
-// other values of the fields in now (field → value now) then: the value
-// before the first of its versions after since that changed the field.
-func (s *Service) movedSince(ctx context.Context, objectType, id string, created, updated, since time.Time, now map[string]string) (bool, error) {
+// movedSince reports whether a record (at version) was created after
+// since, or held other values of the fields in now (field → value now)
+// then: the value before the first of its versions after since that
+// changed the field. A record whose newest change has no version yet (a
+// change is stored before its version; an import stores a batch of
+// records before their versions) counts as moved: what it changed cannot
+// be told yet, and the next dispatch will know.
+func (s *Service) movedSince(ctx context.Context, objectType, id string, version int, created, updated, since time.Time, now map[string]string) (bool, error) {
 	if created.After(since) {
 		return true, nil
 	}
@@ -311,20 +328,28 @@ func (s *Service) movedSince(ctx context.Context, objectType, id string, created
 	if err != nil {
 		return false, err
 	}
-	seen := map[string]bool{}
+	if len(versions) == 0 || versions[len(versions)-1].Number < version {
+		return true, nil
+	}
+	// The value at the draw: the last one a version up to it set (a
+	// record made through the services has its creation's), else the one
+	// the first version after it changed.
+	then := map[string]string{}
 	for _, v := range versions { // oldest first
-		if !v.At.After(since) {
-			continue
-		}
 		for _, c := range v.Changes {
-			value, ok := now[c.Field]
-			if !ok || seen[c.Field] {
+			if _, ok := now[c.Field]; !ok {
 				continue
 			}
-			seen[c.Field] = true
-			if then, _ := c.Before.(string); then != value {
-				return true, nil
+			if !v.At.After(since) {
+				then[c.Field], _ = c.After.(string)
+			} else if _, ok := then[c.Field]; !ok {
+				then[c.Field], _ = c.Before.(string)
 			}
+		}
+	}
+	for field, value := range now {
+		if was, ok := then[field]; ok && was != value {
+			return true, nil
 		}
 	}
 	return false, nil
