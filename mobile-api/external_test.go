@@ -40,6 +40,9 @@ func TestExternalTaskDrawsTheBureausOwnInspectors(t *testing.T) {
 	if p.Kind != backend.PlanDirected || p.Sample.Count != 1 || p.External == nil || p.External.EnterpriseID != ent.ID {
 		t.Fatalf("external plan %+v", p)
 	}
+	// The portal says whose task it is, not "a random pick of every enterprise".
+	scenario{method: "GET", path: "/plans/" + p.ID, wantStatus: 200,
+		wantContain: []string{"接收联合抽查任务", "市市场监管局指定的企业（晋市监抽〔2026〕3号）"}, wantAbsent: []string{"全部在营企业"}}.run(t, env)
 	var d drawJSON
 	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", wantStatus: 201,
 		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { d = decode[drawJSON](t, b) }}.run(t, env)
