@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"suiji/backend/cmd/wire"
@@ -74,22 +75,27 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	// Background work on every instance: the pusher sends pending alerts
 	// (rows any instance wrote); the deadline scheduler runs on whichever
-	// instance holds its lease.
+	// instance holds its lease. It all stops, and is waited for, before
+	// the stores close and serve returns (nothing logs after it).
+	var background sync.WaitGroup
+	defer background.Wait()
+	bctx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
 	if svc.Notify.PushEnabled() {
-		go svc.Notify.Run(ctx)
+		background.Go(func() { svc.Notify.Run(bctx) })
 	} else {
 		logger.Warn("push is off: SUIJI_FCM_CREDENTIALS_FILE and SUIJI_FCM_ENDPOINT are empty; the inbox and live events still work")
 	}
-	go svc.Tasks.RunScheduler(ctx, cfg.SchedulerInterval, logger)
+	background.Go(func() { svc.Tasks.RunScheduler(bctx, cfg.SchedulerInterval, logger) })
 	// The in-memory indexes are read once now, so that the first staff
 	// listing and the first public search do not wait for a full read of
 	// the collection (which may take longer than a request may), and the
 	// open tasks and the users, so that phones' syncs answer from memory
 	// from the start.
-	go warm(ctx, logger, "directory", svc.Directory.WarmIndex)
-	go warm(ctx, logger, "public results", svc.Results.WarmPublicIndex)
-	go warm(ctx, logger, "open tasks", svc.Tasks.WarmCache)
-	go warm(ctx, logger, "users", svc.Auth.WarmUsers)
+	background.Go(func() { warm(bctx, logger, "directory", svc.Directory.WarmIndex) })
+	background.Go(func() { warm(bctx, logger, "public results", svc.Results.WarmPublicIndex) })
+	background.Go(func() { warm(bctx, logger, "open tasks", svc.Tasks.WarmCache) })
+	background.Go(func() { warm(bctx, logger, "users", svc.Auth.WarmUsers) })
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
