@@ -8,35 +8,42 @@ import "context"
 // user (or, for anonymous calls, the client address), so one user's keys can
 // never collide with, or reveal, another's.
 //
-// A claim moves from free to in flight (Begin) and then either to done
-// (Finish) or back to free (Abandon).
+// A claim moves from free to in flight (Claim) and then either to done
+// (FinishClaim) or back to free (AbandonClaim). Each claim carries a random
+// token, and only the request that holds it renews, finishes or frees it:
+// a request whose claim lapsed (its renewals failed) cannot free the claim
+// of a retry that took the key since, which would let a third copy run.
 type IdempotencyStore interface {
-	// Begin claims (scope, key) for a request whose fingerprint is fp. It
-	// returns (nil, nil) when the claim is new: the caller runs the request
-	// and then calls Finish or Abandon. It returns the stored response when
-	// the same key and fingerprint completed before. It returns
-	// EUNPROCESSABLE when the key was used with a different fingerprint,
-	// ECONFLICT when the first request with this key is still in flight, and
-	// EUNAVAILABLE when the store cannot be reached.
-	Begin(ctx context.Context, scope, key, fp string) (*StoredResponse, error)
-	// Finish stores r as the response for (scope, key), to be replayed to
-	// requests with the same fingerprint until the key expires. It only
-	// replaces the caller's own in-flight claim (same fingerprint); when
-	// another request holds the key it stores nothing and returns ECONFLICT.
-	// It returns EUNAVAILABLE when the store cannot be reached.
-	Finish(ctx context.Context, scope, key, fp string, r *StoredResponse) error
-	// Extend keeps the caller's in-flight claim for another claim period:
+	// Claim claims (scope, key) for a request whose fingerprint is fp. It
+	// returns the new claim's token (and no response) when the claim is
+	// new: the caller runs the request and then calls FinishClaim or
+	// AbandonClaim. It returns the stored response when the same key and
+	// fingerprint completed before. It returns EUNPROCESSABLE when the key
+	// was used with a different fingerprint (or its request was carried
+	// out but its response not kept), ECONFLICT when the first request
+	// with this key is still in flight, ERATELIMIT when the scope claimed
+	// too many new keys lately, and EUNAVAILABLE when the store cannot be
+	// reached.
+	Claim(ctx context.Context, scope, key, fp string) (token string, stored *StoredResponse, err error)
+	// FinishClaim stores r as the response for (scope, key), to be
+	// replayed to requests with the same fingerprint until the key
+	// expires. It only replaces the claim token names; when another
+	// request holds the key it stores nothing and returns ECONFLICT. It
+	// returns EUNAVAILABLE when the store cannot be reached.
+	FinishClaim(ctx context.Context, scope, key, fp, token string, r *StoredResponse) error
+	// ExtendClaim keeps the claim token names for another claim period:
 	// the HTTP layer calls it while the request runs, so that a request
 	// that takes longer than one period is not mistaken for one whose
 	// server crashed, and a retry cannot run it a second time. (After a
 	// real crash the calls stop and the claim expires.) It returns
-	// ECONFLICT when the key no longer holds the caller's claim, and
-	// EUNAVAILABLE when the store cannot be reached.
-	Extend(ctx context.Context, scope, key, fp string) error
-	// Abandon frees an in-flight claim, after a server error or a panic, so
-	// that a retry runs the request again. A completed key is left as it is.
-	// It returns EUNAVAILABLE when the store cannot be reached.
-	Abandon(ctx context.Context, scope, key string) error
+	// ECONFLICT when the key no longer holds that claim, and EUNAVAILABLE
+	// when the store cannot be reached.
+	ExtendClaim(ctx context.Context, scope, key, fp, token string) error
+	// AbandonClaim frees the claim token names, after a server error or a
+	// panic, so that a retry runs the request again. A completed key, or
+	// one another request holds, is left as it is. It returns EUNAVAILABLE
+	// when the store cannot be reached.
+	AbandonClaim(ctx context.Context, scope, key, fp, token string) error
 }
 
 // StoredResponse is what a client saw for an idempotent request: enough to

@@ -40,10 +40,8 @@ const maxIdempotencyKey = 255
 // When the store is unreachable the request fails with 503 instead of running
 // without protection, since the client will retry anyway.
 //
-// Each claim carries a random token (claimStore), and only the request that
-// made it renews, completes or frees it: a request whose claim lapsed (its
-// renewals failed) cannot free the claim of a retry that took the key
-// since, which would let a third copy run beside the retry.
+// Each claim carries a random token, and only the request that made it
+// renews, completes or frees it (backend.IdempotencyStore).
 //
 // What the store keeps is bounded (see storage/cache.IdempotencyStore): a
 // user who claims too many new keys in a day gets 429 for new keys (repeats
@@ -51,7 +49,6 @@ const maxIdempotencyKey = 255
 // recorded without its body, so a repeat gets 422 telling the client to
 // fetch the result — never a second run.
 func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
-	claims, _ := store.(claimStore)
 	return func(c *fiber.Ctx) error {
 		switch c.Method() {
 		case fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete:
@@ -67,10 +64,6 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 				map[string]string{HeaderIdempotencyKey: "must be sent once, 1 to 255 printable ASCII characters"})
 		}
 		key := string(values[0]) // a copy: Fiber reuses the header's memory
-		if claims == nil {
-			// Never run a keyed request unprotected.
-			return backend.Errorf(backend.EINTERNAL, "the idempotency store %T cannot hold claim tokens", store)
-		}
 
 		ctx := c.UserContext()
 		scope := backend.ActorFromContext(ctx).UserID
@@ -82,14 +75,14 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 		}
 		fp := requestFingerprint(c)
 
-		token, stored, err := claims.Claim(ctx, scope, key, fp)
+		token, stored, err := store.Claim(ctx, scope, key, fp)
 		if err != nil {
 			return err
 		}
 		if stored != nil {
 			return replay(c, stored)
 		}
-		own := ownClaim{store: claims, scope: scope, key: key, fp: fp, token: token}
+		own := ownClaim{store: store, scope: scope, key: key, fp: fp, token: token}
 
 		// From here the claim must be finished or abandoned whatever happens;
 		// a context that outlives a cancelled request lets that still work.
@@ -133,7 +126,7 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 			// and a store is free to keep the slice.
 			Body: append([]byte(nil), c.Response().Body()...),
 		}
-		if err := claims.FinishClaim(bg, scope, key, fp, token, resp); err != nil {
+		if err := store.FinishClaim(bg, scope, key, fp, token, resp); err != nil {
 			// The request took effect and the client gets its answer; only
 			// the replay is lost (the claim expires on its own), so log it
 			// rather than turn a success into an error.
@@ -146,25 +139,9 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 	}
 }
 
-// claimStore is backend.IdempotencyStore with claim tokens: Claim returns
-// the token of a new claim, and the other methods act only on the claim
-// that token names (storage/cache.IdempotencyStore implements it). It
-// belongs in backend.IdempotencyStore itself; until it is there, the
-// middleware asks the store for it.
-type claimStore interface {
-	// Claim is Begin returning the new claim's token ("" unless the
-	// claim is new).
-	Claim(ctx context.Context, scope, key, fp string) (token string, stored *backend.StoredResponse, err error)
-	// ExtendClaim, FinishClaim and AbandonClaim are Extend, Finish and
-	// Abandon for the claim named by token only.
-	ExtendClaim(ctx context.Context, scope, key, fp, token string) error
-	FinishClaim(ctx context.Context, scope, key, fp, token string, r *backend.StoredResponse) error
-	AbandonClaim(ctx context.Context, scope, key, fp, token string) error
-}
-
 // ownClaim is a request's own claim on its key.
 type ownClaim struct {
-	store                 claimStore
+	store                 backend.IdempotencyStore
 	scope, key, fp, token string
 }
 

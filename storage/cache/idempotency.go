@@ -99,14 +99,13 @@ type idemEntry struct {
 // Because the claim and its completion are single atomic Redis operations,
 // every server instance sharing the Redis sees the same keys.
 //
-// The HTTP layer uses the token forms (Claim, ExtendClaim, FinishClaim,
-// AbandonClaim): each claim carries a random token, and only its holder can
-// renew, complete or free it. backend.IdempotencyStore's methods pass no
-// token; they remain for that interface and make token-less claims, which
-// they alone act on (they can tell a caller's claim from another request's
-// only by its fingerprint, so a retry of the same request is not told
-// apart). The interface should carry the token; until it does, callers that
-// can should use the token forms.
+// backend.IdempotencyStore's methods (Claim, ExtendClaim, FinishClaim,
+// AbandonClaim) carry a random token per claim, and only its holder can
+// renew, complete or free it. Begin, Extend, Finish and Abandon make and
+// act on token-less claims only (they can tell a caller's claim from
+// another request's only by its fingerprint); nothing in the server uses
+// them any more — they remain for this package's tests of the shared
+// scripts, and should go with those tests' move to the token forms.
 type IdempotencyStore struct {
 	c *Cache
 	// TTL and ClaimTTL default to IdempotencyTTL and IdempotencyClaimTTL;
@@ -279,25 +278,24 @@ func (s *IdempotencyStore) AbandonClaim(ctx context.Context, scope, key, fp, tok
 	return s.abandon(ctx, abandonScript, scope, key, mine)
 }
 
-// Begin implements backend.IdempotencyStore with a token-less claim (see
-// IdempotencyStore); it refuses and reports like Claim.
+// Begin makes a token-less claim (see IdempotencyStore); it refuses and
+// reports like Claim.
 func (s *IdempotencyStore) Begin(ctx context.Context, scope, key, fp string) (*backend.StoredResponse, error) {
 	return s.begin(ctx, scope, key, fp, "")
 }
 
-// Extend implements backend.IdempotencyStore for a token-less claim.
+// Extend is ExtendClaim for a token-less claim.
 func (s *IdempotencyStore) Extend(ctx context.Context, scope, key, fp string) error {
 	return s.extend(ctx, scope, key, fp, "")
 }
 
-// Finish implements backend.IdempotencyStore for a token-less claim, with
-// FinishClaim's bounds.
+// Finish is FinishClaim for a token-less claim, with its bounds.
 func (s *IdempotencyStore) Finish(ctx context.Context, scope, key, fp string, r *backend.StoredResponse) error {
 	return s.finish(ctx, scope, key, fp, "", r)
 }
 
-// Abandon implements backend.IdempotencyStore: it frees the key only while
-// it holds a token-less in-flight claim (see IdempotencyStore).
+// Abandon frees the key only while it holds a token-less in-flight claim
+// (see IdempotencyStore).
 func (s *IdempotencyStore) Abandon(ctx context.Context, scope, key string) error {
 	return s.abandon(ctx, abandonTokenlessScript, scope, key)
 }
