@@ -260,6 +260,33 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 	env.checkFeedsNameStoredVersions(t)
 }
 
+// TestABegunInspectionIsNotCancelled: once the group recorded something
+// on site the inspection ends with a result, not a cancellation, which
+// would take it and its record out of the reports; nothing changes.
+func TestABegunInspectionIsNotCancelled(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 10, `{"count":1}`)
+	task := w.dispatchFirst(t, env)
+	token := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
+	base := "/api/v1/tasks/" + task.ID
+	scenario{token: token, method: "POST", path: base + "/check-in", body: `{"lat":35.4915,"lng":112.8569,"accuracy_m":12}`, wantStatus: 200,
+		wantContain: []string{`"state":"in_progress"`}}.run(t, env)
+	begun, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{"staff", "coordinator"} {
+		scenario{as: role, method: "POST", path: base + "/cancel", body: `{"reason":"企业已停产"}`, wantStatus: 409,
+			wantCode: backend.ECONFLICT, wantContain: []string{"in_progress", backend.ResultEnterpriseNotFound}}.run(t, env)
+	}
+	after, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || after.State != backend.TaskInProgress || after.Version != begun.Version || after.CancelledAt != nil {
+		t.Fatalf("a refused cancellation changed the task: %+v, %v", after, err)
+	}
+	scenario{as: "coordinator", method: "GET", path: "/api/v1/reports/random-share?year=2026", wantStatus: 200,
+		wantContain: []string{`"random":1`}}.run(t, env)
+}
+
 func TestTargetedTasksCountInRandomShare(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	w := newDispatchWorld(t, env, 10, `{"count":3}`)

@@ -8,11 +8,16 @@ import (
 	"suiji/backend"
 )
 
-// Cancel cancels a task that is not completed yet, with a reason, and
-// tells its group. version, when not 0, must be the stored one. A plan
-// whose tasks are then all published or cancelled is closed.
-// ENOTFOUND, EFORBIDDEN, EINVALID (no reason), ECONFLICT (state or
-// version).
+// Cancel cancels a task whose inspection has not begun (assigned:
+// nothing recorded on site yet), with a reason, and tells its group.
+// version, when not 0, must be the stored one. A plan whose tasks are
+// then all published or cancelled is closed. Once the group has recorded
+// anything on site the inspection ends with a result — "enterprise not
+// found" when the unit is gone, "not cooperating" when it refused — which
+// is fed back and published (art. 21, 24): a cancellation would take a
+// check that took place, and what it recorded, out of the reports and the
+// public record. ENOTFOUND, EFORBIDDEN, EINVALID (no reason), ECONFLICT
+// (state or version).
 func (s *Service) Cancel(ctx context.Context, id string, version int, reason string) (*backend.Task, error) {
 	reason = strings.TrimSpace(reason)
 	if n := utf8.RuneCountInString(reason); n == 0 || n > 1000 {
@@ -36,6 +41,10 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 			}
 		}
 		return nil, backend.Errorf(backend.ECONFLICT, "only a task not yet completed can be cancelled; this task is %s", t.State)
+	}
+	if t.State != backend.TaskAssigned {
+		return nil, backend.Errorf(backend.ECONFLICT, "the inspection has begun (this task is %s, with what was recorded on site): it ends with a result, such as %q when the unit is gone, not a cancellation",
+			t.State, backend.ResultEnterpriseNotFound)
 	}
 	if version != 0 && version != t.Version {
 		return nil, staleVersion(t)
