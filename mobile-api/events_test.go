@@ -207,3 +207,83 @@ func TestEventsAcrossInstancesAndResume(t *testing.T) {
 		t.Fatalf("bad stream request: %d %s", resp.StatusCode, body)
 	}
 }
+
+// ended reports whether the stream closes within d without another event.
+func (s *sseStream) ended(t *testing.T, d time.Duration) bool {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				return true
+			}
+			if ev.comment == "" {
+				t.Fatalf("an event on a stream that should have ended: %+v", ev)
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// TestEventStreamsEndWithTheirSession: a stream ends, before it writes
+// anything new, once its session is revoked (here: signed out); one user
+// keeps at most MaxStreamsPerUser streams on an instance, a further one
+// closing the oldest; a stream of a session that stands resumes with what
+// the others did not get.
+func TestEventStreamsEndWithTheirSession(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	srv, svc := env.instance(t, Config{EventsHeartbeat: 200 * time.Millisecond, MaxStreamsPerUser: 2}, nil)
+	base := serve(t, srv)
+	user := env.users["inspector"].ID
+	notify := func(id string) {
+		t.Helper()
+		n := &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: "task-" + id, Title: "期限提醒", Body: "反馈期限将至"}
+		if err := svc.Notify.Notify(t.Context(), []*backend.Notification{n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := env.login(t, "inspector").AccessToken, env.login(t, "inspector").AccessToken
+	s1, s2 := openStream(t, base, first, "0"), openStream(t, base, second, "0")
+	notify("a")
+	var seqA int64
+	for i, s := range []*sseStream{s1, s2} {
+		ev, ok := s.next(t, 5*time.Second)
+		if !ok || ev.data.ID != "a" {
+			t.Fatalf("stream %d: %+v (%v), want a", i+1, ev, ok)
+		}
+		seqA = ev.id
+	}
+
+	// A third stream of the user closes the oldest.
+	s3 := openStream(t, base, second, strconv.FormatInt(seqA, 10))
+	if !s1.ended(t, 3*time.Second) {
+		t.Fatal("the user's oldest stream is still open after a third one opened (at most 2)")
+	}
+
+	// Signed out: the session's streams end without what comes next.
+	if resp, body := env.call(t, second, "POST", "/api/v1/auth/logout", "", nil); resp.StatusCode >= 300 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	notify("b")
+	for i, s := range []*sseStream{s2, s3} {
+		if !s.ended(t, 3*time.Second) {
+			t.Fatalf("stream %d of a signed-out session is still open", i+2)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/me/events", nil)
+	req.Header.Set("Authorization", "Bearer "+second)
+	req.Header.Set("Accept", "text/event-stream")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("reconnecting with the signed-out session: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// The first session stands: its stream resumes with b.
+	s4 := openStream(t, base, first, strconv.FormatInt(seqA, 10))
+	if ev, ok := s4.next(t, 5*time.Second); !ok || ev.data.ID != "b" {
+		t.Fatalf("resumed stream: %+v (%v), want b", ev, ok)
+	}
+}

@@ -45,6 +45,7 @@ func (c *Config) withDefaultLimits() {
 	set(&c.BodyLimit, DefaultBodyLimit)
 	set(&c.UploadLimit, DefaultUploadLimit)
 	set(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	set(&c.MaxStreamsPerUser, DefaultMaxStreamsPerUser)
 	setD(&c.ReadTimeout, DefaultReadTimeout)
 	setD(&c.RequestTimeout, DefaultRequestTimeout)
 	setD(&c.UploadTimeout, DefaultUploadTimeout)

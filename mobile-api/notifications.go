@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,6 +19,13 @@ import (
 // DefaultHeartbeat is how often an idle event stream gets a comment line,
 // so that proxies and phones keep the connection and notice a dead one.
 const DefaultHeartbeat = 15 * time.Second
+
+// DefaultMaxStreamsPerUser is how many event streams one user keeps open
+// on an instance (a phone, a few console tabs). A further one closes the
+// user's oldest rather than being refused: a phone that reconnects after
+// a network change, while its old connection is not yet seen dead, must
+// get through.
+const DefaultMaxStreamsPerUser = 8
 
 // backlogPage is how many missed entries an event stream reads back from
 // the inbox at a time.
@@ -113,7 +122,10 @@ func lastEventID(c *fiber.Ctx) (int64, error) {
 // pub/sub). Events are always read from the inbox in seq order — the bus
 // only wakes the stream — and every heartbeat reads back anything newer
 // too, so an entry whose announcement was lost still arrives, and none is
-// sent twice or out of order.
+// sent twice or out of order. Before it writes anything new (and at every
+// heartbeat) it checks that the session it was opened with stands
+// (auth.Service.SessionLive): a stream ends once its session is revoked or
+// its account disabled — the client's reconnect is then refused.
 func (s *Server) handleEvents(c *fiber.Ctx) error {
 	if !strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream") {
 		return backend.InvalidFields("this is an event stream", map[string]string{fiber.HeaderAccept: "send Accept: text/event-stream (EventSource does)"})
@@ -122,7 +134,9 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	userID := strings.Clone(backend.ActorFromContext(c.UserContext()).UserID)
+	signedIn := backend.ActorFromContext(c.UserContext())
+	actor := &backend.Actor{UserID: strings.Clone(signedIn.UserID), FamilyID: strings.Clone(signedIn.FamilyID)}
+	userID := actor.UserID
 	ctx, cancel := context.WithCancel(context.Background())
 	sub, err := s.svc.Notify.Subscribe(ctx, userID)
 	if err != nil {
@@ -134,10 +148,12 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	conn := c.Context().Conn()
 	shutdown := c.Context().Done() // closed when the server shuts down
-	st := &eventStream{s: s, ctx: ctx, userID: userID, sent: last, heartbeat: s.heartbeat()}
+	st := &eventStream{s: s, ctx: ctx, actor: actor, userID: userID, sent: last, heartbeat: s.heartbeat()}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
 		defer sub.Close()
+		displaced, leave := s.streams.join(userID, s.cfg.MaxStreamsPerUser)
+		defer leave()
 		st.w = w
 		if !st.write("retry: 3000\n\n") || !st.catchUp() {
 			return
@@ -150,6 +166,8 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 			select {
 			case <-shutdown:
 				return
+			case <-displaced:
+				return // the user opened more than MaxStreamsPerUser since
 			case n, ok := <-sub.C():
 				if !ok {
 					return // too far behind: the client reconnects and resumes
@@ -162,11 +180,11 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 				// comes late (or never) is not skipped. A burst is read
 				// once.
 				open := drain(sub.C())
-				if !st.catchUp() || !open {
+				if !st.signedIn() || !st.catchUp() || !open {
 					return
 				}
 			case <-tick.C:
-				if !st.write(": ping\n\n") || !st.catchUp() {
+				if !st.signedIn() || !st.write(": ping\n\n") || !st.catchUp() {
 					return
 				}
 			}
@@ -188,9 +206,63 @@ type eventStream struct {
 	s         *Server
 	ctx       context.Context
 	w         *bufio.Writer
+	actor     *backend.Actor // who opened it: its session and user
 	userID    string
 	sent      int64
 	heartbeat time.Duration
+}
+
+// signedIn reports whether the session the stream was opened with still
+// stands. A check that cannot be made now (the session store is down)
+// keeps the stream: the next one asks again, and requests meanwhile fail
+// the same way.
+func (st *eventStream) signedIn() bool {
+	err := st.s.svc.Auth.SessionLive(st.ctx, st.actor)
+	if backend.ErrorCode(err) == backend.EUNAUTHORIZED {
+		return false
+	}
+	if err != nil {
+		st.s.logger.WarnContext(st.ctx, "events: the session could not be checked; the stream goes on", "error", err)
+	}
+	return true
+}
+
+// streamRegistry holds an instance's open event streams by user, oldest
+// first, to bound how many one user keeps (MaxStreamsPerUser).
+type streamRegistry struct {
+	mu   sync.Mutex
+	open map[string][]chan struct{}
+}
+
+// join registers a stream of userID and returns a channel closed when a
+// newer stream of the user displaces it — the oldest goes once the user
+// has more than max — and the function that unregisters it.
+func (r *streamRegistry) join(userID string, max int) (<-chan struct{}, func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.open == nil {
+		r.open = map[string][]chan struct{}{}
+	}
+	mine := make(chan struct{})
+	list := append(r.open[userID], mine)
+	for len(list) > max {
+		close(list[0])
+		list = list[1:]
+	}
+	r.open[userID] = list
+	return mine, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		list := r.open[userID]
+		if i := slices.Index(list, mine); i >= 0 {
+			list = slices.Delete(list, i, i+1)
+		}
+		if len(list) == 0 {
+			delete(r.open, userID)
+		} else {
+			r.open[userID] = list
+		}
+	}
 }
 
 // drain empties what c holds now; false when c was closed.

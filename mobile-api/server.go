@@ -36,6 +36,9 @@ type Config struct {
 	RequestTimeout time.Duration // a request's deadline (uploads, exports: UploadTimeout; streams: none)
 	UploadTimeout  time.Duration // to send an upload; the deadline of imports and exports
 	MaxConnsPerIP  int           // open connections per socket address (trusted proxies: no limit)
+	// MaxStreamsPerUser bounds one user's event streams on an instance; a
+	// further one closes the oldest (DefaultMaxStreamsPerUser if 0).
+	MaxStreamsPerUser int
 }
 
 // Server is the HTTP API. Create it with New, serve it with Serve; tests
@@ -53,6 +56,7 @@ type Server struct {
 	handlers       inflight      // handlers running, for Serve to wait for
 	claimHeartbeat time.Duration // how often idempotency claims are renewed (claimHeartbeat if 0; tests shorten it)
 	imports        chan struct{} // the one import slot (see oneImport)
+	streams        streamRegistry
 }
 
 // New builds the Fiber app with its middleware and routes. deps are the

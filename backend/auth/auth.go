@@ -168,12 +168,37 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*backend.
 	if err != nil {
 		return nil, err
 	}
+	u, err := s.liveUser(ctx, claims.FamilyID, claims.Subject)
+	if err != nil {
+		return nil, err
+	}
+	return actorOf(u, ip, claims.FamilyID), nil
+}
+
+// SessionLive checks, for a connection authenticated once and kept open
+// (an event stream), that the session and the account it was opened with
+// still stand: EUNAUTHORIZED once the session was revoked (a sign-out, a
+// password change, an admin's revocation) or the account disabled or
+// removed. The access token's expiry is not checked again: the
+// connection outlives it as it would a token refreshed meanwhile.
+func (s *Service) SessionLive(ctx context.Context, a *backend.Actor) error {
+	if a == nil || a.FamilyID == "" {
+		return backend.Errorf(backend.EUNAUTHORIZED, "not signed in")
+	}
+	_, err := s.liveUser(ctx, a.FamilyID, a.UserID)
+	return err
+}
+
+// liveUser returns the user of a session that is not revoked, and whose
+// account is not disabled or removed (else EUNAUTHORIZED).
+func (s *Service) liveUser(ctx context.Context, familyID, userID string) (*backend.User, error) {
 	var active bool
 	var stamp int64
+	var err error
 	if s.Stamps != nil {
-		active, stamp, err = s.Stamps.FamilyActiveStamp(ctx, claims.FamilyID, claims.Subject)
+		active, stamp, err = s.Stamps.FamilyActiveStamp(ctx, familyID, userID)
 	} else {
-		active, err = s.Sessions.FamilyActive(ctx, claims.FamilyID)
+		active, err = s.Sessions.FamilyActive(ctx, familyID)
 	}
 	if err != nil {
 		return nil, err
@@ -181,13 +206,13 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*backend.
 	if !active {
 		return nil, backend.Errorf(backend.EUNAUTHORIZED, "session revoked; sign in again")
 	}
-	u, err := s.user(ctx, claims.Subject, stamp)
+	u, err := s.user(ctx, userID, stamp)
 	if backend.ErrorCode(err) == backend.ENOTFOUND || (err == nil && u.Disabled) {
 		return nil, backend.Errorf(backend.EUNAUTHORIZED, "account disabled or removed")
 	} else if err != nil {
 		return nil, err
 	}
-	return actorOf(u, ip, claims.FamilyID), nil
+	return u, nil
 }
 
 // EnsureAdmin creates the first admin from configuration when no enabled
