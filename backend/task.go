@@ -260,6 +260,10 @@ type TaskFilter struct {
 	MemberUserID  string   // an active member
 	Overdue       bool     // only tasks with a missed deadline
 	Open          bool     // only tasks not yet published or cancelled
+	// DeadlinesRunning: only tasks with a statutory deadline that may still
+	// run — the open ones, and those published before their feedback to
+	// the enterprise was recorded (art. 21's 7 working days run on).
+	DeadlinesRunning bool
 	After         Cursor   // keyset position (see Cursor); ordered by creation, then id
 	Offset        int      // at most MaxOffset; use After beyond
 	Limit         int      // 0 for no limit

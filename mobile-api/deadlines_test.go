@@ -228,3 +228,43 @@ func inspectedOn(t *testing.T, env *apiEnv, end time.Time) *backend.Task {
 	}
 	return task
 }
+
+// TestFeedbackDeadlineRunsAfterPublication: a result published before
+// its feedback to the enterprise was recorded still has art. 21's
+// deadline running — the scheduler marks it missed and tells the group
+// and the office — while a published task with its feedback recorded has
+// none left.
+func TestFeedbackDeadlineRunsAfterPublication(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	task := inspectedOn(t, env, at("2026-02-13", 16))
+	published, delivered := at("2026-02-20", 10), at("2026-02-16", 10)
+	task.State, task.PublishedAt, task.FeedbackAt = backend.TaskPublished, &published, &delivered
+	if err := env.db.Tasks().UpdateTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), at("2026-04-01", 12)); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || len(stored.Overdue)+len(stored.Reminded) != 0 {
+		t.Fatalf("a published task with its feedback recorded was marked: overdue %v, reminded %v (%v)", stored.Overdue, stored.Reminded, err)
+	}
+
+	stored.FeedbackAt = nil
+	if err := env.db.Tasks().UpdateTask(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), at("2026-04-01", 13)); err != nil {
+		t.Fatal(err)
+	}
+	stored, err = env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || !slices.Equal(stored.Overdue, []string{backend.DeadlineFeedback}) || stored.State != backend.TaskPublished {
+		t.Fatalf("published without feedback: overdue %v, state %s (%v), want the feedback deadline missed", stored.Overdue, stored.State, err)
+	}
+	for _, user := range []string{task.Members[0].UserID, env.users["staff"].ID} {
+		if n := countPrefix(kindsFor(t, env, user, task.ID), backend.NoteTaskOverdue+":"); n != 1 {
+			t.Fatalf("%d overdue notices reached %s, want 1", n, user)
+		}
+	}
+	scenario{as: "staff", method: "GET", path: "/api/v1/tasks/overdue", wantStatus: 200, wantContain: []string{task.ID}}.run(t, env)
+}

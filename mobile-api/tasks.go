@@ -269,7 +269,7 @@ func (s *Server) handleOverdueTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f.Overdue, f.Open = true, true
+	f.Overdue, f.DeadlinesRunning = true, true // those still to act on: open, or published before their feedback
 	list, total, err := s.svc.Tasks.ListTasks(c.UserContext(), f)
 	if err != nil {
 		return err

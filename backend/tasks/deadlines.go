@@ -129,10 +129,11 @@ var deadlineNames = map[string]string{
 }
 
 // RunDeadlines is one pass of the scheduler at the instant now: for every
-// open task it reminds the group (and, for feedback and publication, the
-// lead department's staff) 2 working days before each running deadline,
-// and marks deadlines missed once their day has passed, telling the same
-// people. A pass may be repeated or run concurrently: reminders have
+// task with a deadline running — an open one, or one published before its
+// feedback was recorded (backend.TaskFilter.DeadlinesRunning) — it reminds
+// the group (and, for feedback and publication, the lead department's
+// staff) 2 working days before each running deadline, and marks
+// deadlines missed once their day has passed, telling the same people. A pass may be repeated or run concurrently: reminders have
 // deterministic ids and marks are compare-and-set (a task changed meanwhile
 // is left for the next pass).
 func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineReport, error) {
@@ -140,14 +141,20 @@ func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineRep
 	if err != nil {
 		return nil, err
 	}
-	open, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{Open: true, NoTotal: true})
+	running, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{DeadlinesRunning: true, NoTotal: true})
 	if err != nil {
 		return nil, err
+	}
+	var open []*backend.Task // neither published nor cancelled: their plans are busy
+	for _, t := range running {
+		if t.State != backend.TaskPublished {
+			open = append(open, t)
+		}
 	}
 	today := now.In(workday.Zone).Format(time.DateOnly)
 	rep := &DeadlineReport{}
 	staffCache := map[string][]string{}
-	for _, t := range open {
+	for _, t := range running {
 		var remind, missed []string
 		for kind, due := range dueDeadlines(t) {
 			dueDay, err := time.ParseInLocation(time.DateOnly, due, workday.Zone)

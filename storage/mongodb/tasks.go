@@ -365,6 +365,12 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 	if f.Open {
 		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{backend.TaskPublished, backend.TaskCancelled}}}})
 	}
+	if f.DeadlinesRunning {
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{backend.TaskPublished, backend.TaskCancelled}}}}},
+			bson.D{{Key: "state", Value: backend.TaskPublished}, {Key: "feedback_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		}})
+	}
 	if len(f.DepartmentIDs) > 0 {
 		filter = append(filter, bson.E{Key: "department_ids", Value: bson.D{{Key: "$in", Value: f.DepartmentIDs}}})
 	}
