@@ -155,6 +155,37 @@ scenario('a coordinator drafts a plan and watches the pool size change with the 
   assert.equal(await page.getByRole('button', { name: '批准计划' }).count(), 0);
 });
 
+scenario('a coordinator records the bureau\'s share of another agency\'s joint draw (art. 28): the agency named the enterprise', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/plans/new`);
+  await page.getByRole('heading', { name: '新建抽查计划' }).waitFor();
+  await page.getByLabel('抽查类型').selectOption('external');
+  await page.locator('#pool-size', { hasText: '请先查找并选择检查对象' }).waitFor();
+  assert.ok(await page.getByLabel('巴公镇', { exact: true }).isHidden(), 'no filter: the other agency named the enterprise');
+  assert.ok(await page.getByLabel('抽取数量').isHidden(), 'no sample: one enterprise');
+  await page.getByLabel('计划名称').fill('浏览器测试：参与市场监管局联合抽查');
+  await page.getByLabel('牵头部门').selectOption({ label: '应急管理综合行政执法大队' });
+  await page.getByLabel('发起部门').fill('泽州县市场监督管理局');
+  await page.getByLabel('联合抽查文号').fill('泽市监联〔2026〕3号');
+  await page.getByLabel(/AQ-005/).check();
+  await page.getByLabel(/查找检查对象/).fill('浏览器测试机械厂');
+  await page.locator('#pool-size', { hasText: '检查对象：浏览器测试机械厂' }).waitFor();
+  await shot(page, 'console-plan-external');
+  await page.getByRole('button', { name: '保存草稿' }).click();
+  await page.locator('#plan-status', { hasText: '草稿' }).waitFor();
+  await page.getByText('参与其他部门联合抽查（第二十八条）').waitFor();
+  await page.locator('#plan-external-enterprise', { hasText: '浏览器测试机械厂' }).waitFor();
+  await page.getByText('泽市监联〔2026〕3号').waitFor();
+  await shot(page, 'console-plan-external-saved');
+  // As stored: a directed plan of one enterprise, with the agency and its reference.
+  const coord = await apiAs(base, 'coordinator', password);
+  const saved = await coord.get(`/api/v1/plans/${page.url().split('#/plans/')[1]}`);
+  assert.equal(saved.kind, 'directed');
+  assert.equal(saved.sample.count, 1);
+  assert.deepEqual([saved.external.agency, saved.external.reference], ['泽州县市场监督管理局', '泽市监联〔2026〕3号']);
+  assert.deepEqual(saved.joint_department_ids, []);
+});
+
 scenario('a leader approves the plan', async (page) => {
   await signIn(page, 'leader');
   await page.goto(`${base}/console/#/plans/${state.planId}`);

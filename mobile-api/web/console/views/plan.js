@@ -13,6 +13,8 @@ export async function render({ api, navigate }, id) {
     api.get(`/api/v1/plans/${id}/draws`).catch(() => ({ draws: [] })),
   ]);
   const items = (await api.get(`/api/v1/items?year=${plan.year}&limit=500`)).items.filter((it) => plan.item_ids.includes(it.id));
+  const x = plan.external; // art. 28: another agency named the enterprise
+  const named = x ? await api.get(`/api/v1/enterprises/${x.enterprise_id}`).catch(() => null) : null;
   const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
   const msg = message();
   const office = api.hasRole('coordinator', 'staff');
@@ -80,16 +82,19 @@ export async function render({ api, navigate }, id) {
     h('p', {}, h('span', { class: `badge ${plan.status === 'draft' ? 'warn' : 'ok'}`, id: 'plan-status', text: t(`plans.status.${plan.status}`) })),
     actions, msg, commitment,
     h('div', { class: 'panel' }, h('dl', { class: 'facts' },
-      h('dt', { text: t('plans.kind') }), h('dd', { text: t(`plans.kind.${plan.kind}`) }),
+      h('dt', { text: t('plans.kind') }), h('dd', { text: t(`plans.kind.${x ? 'external' : plan.kind}`) }),
+      x ? [h('dt', { text: t('plans.externalAgency') }), h('dd', { text: x.agency }),
+        h('dt', { text: t('plans.externalReference') }), h('dd', { text: x.reference }),
+        h('dt', { text: t('plans.externalEnterprise') }), h('dd', { id: 'plan-external-enterprise', text: named ? `${named.name} · ${named.uscc}` : x.enterprise_id })] : null,
       h('dt', { text: t('common.year') }), h('dd', { text: String(plan.year) }),
       h('dt', { text: t('plans.lead') }), h('dd', { text: depName(plan.lead_department_id) }),
-      h('dt', { text: t('plans.joint') }), h('dd', { text: plan.joint_department_ids.map(depName).join('、') || '—' }),
+      x ? null : [h('dt', { text: t('plans.joint') }), h('dd', { text: plan.joint_department_ids.map(depName).join('、') || '—' })],
       h('dt', { text: t('plans.window') }), h('dd', { text: `${plan.window.start} — ${plan.window.end}` }),
       h('dt', { text: t('plans.sample') }), h('dd', { text: sample }),
       h('dt', { text: t('plans.groupSize') }), h('dd', { text: String(plan.group_size) }),
-      h('dt', { text: t('plans.filterTowns') }), h('dd', { text: plan.filter.towns.join('、') || t('common.all') }),
-      h('dt', { text: t('plans.filterCategories') }), h('dd', { text: plan.filter.categories.map((c) => t(`category.${c}`)).join('、') || t('common.all') }),
-      h('dt', { text: t('plans.filterFlags') }), h('dd', { text: plan.filter.flags.map((c) => t(`flag.${c}`)).join('、') || t('common.all') }),
+      x ? null : [h('dt', { text: t('plans.filterTowns') }), h('dd', { text: plan.filter.towns.join('、') || t('common.all') }),
+        h('dt', { text: t('plans.filterCategories') }), h('dd', { text: plan.filter.categories.map((c) => t(`category.${c}`)).join('、') || t('common.all') }),
+        h('dt', { text: t('plans.filterFlags') }), h('dd', { text: plan.filter.flags.map((c) => t(`flag.${c}`)).join('、') || t('common.all') })],
       h('dt', { text: t('plans.items') }), h('dd', {}, h('ul', {}, items.map((it) => h('li', { text: `${it.code} ${it.name}` })))))),
     draws.draws.length ? [h('h2', { text: t('plans.draws') }), h('ul', {}, draws.draws.map((d) => h('li', {},
       t('plans.drawSeq', { seq: d.seq }), ' · ', chinaTime(d.created_at), ' · ', `${d.selections.length} 家`, ' ',

@@ -2,6 +2,11 @@
 // the filter changes (GET /api/v1/reports/pool applies the same rules as
 // the draw: art. 13's active enterprises, art. 16's cap of two and the
 // coverage rule), so the filter is tuned before a leader approves it.
+//
+// The kind "external" is the bureau's share of another agency's joint
+// draw (art. 28): the agency, its reference and the enterprise it named
+// replace the filter and the sample (the API's plan.external; the plan is
+// directed with a sample of one, and its draw draws only the inspectors).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import { message, fieldErrors, CATEGORIES, FLAGS } from '../widgets.js';
@@ -14,7 +19,8 @@ export async function render({ api, navigate }, id) {
 
   const year = h('input', { type: 'number', min: 2000, max: 2100, value: String(plan?.year ?? thisYear), required: true });
   const title = h('input', { value: plan?.title ?? '', required: true, maxlength: 200 });
-  const kind = h('select', {}, ['undirected', 'directed', 'coverage'].map((k) => h('option', { value: k, text: t(`plans.kind.${k}`), selected: plan?.kind === k })));
+  const kindOf = plan?.external ? 'external' : plan?.kind;
+  const kind = h('select', {}, ['undirected', 'directed', 'coverage', 'external'].map((k) => h('option', { value: k, text: t(`plans.kind.${k}`), selected: kindOf === k })));
   const lead = h('select', {}, departments.departments.map((d) => h('option', {
     value: d.id, text: d.name, selected: plan ? plan.lead_department_id === d.id : d.id === me.department_id,
   })));
@@ -29,6 +35,32 @@ export async function render({ api, navigate }, id) {
   const start = h('input', { type: 'date', value: plan?.window.start ?? `${thisYear}-06-01` });
   const end = h('input', { type: 'date', value: plan?.window.end ?? `${thisYear}-06-30` });
   const itemBox = h('div', { class: 'checks' });
+
+  // Art. 28: who asked, under which reference, for which enterprise.
+  const agency = h('input', { value: plan?.external?.agency ?? '', maxlength: 100 });
+  const reference = h('input', { value: plan?.external?.reference ?? '', maxlength: 100 });
+  const entQuery = h('input', { type: 'search', maxlength: 100 });
+  const entPick = h('select', {}, h('option', { value: '', text: t('plans.externalNone') }));
+  const entOption = (e) => h('option', { value: e.id, text: `${e.name} · ${e.uscc} · ${e.town}`, dataset: { name: e.name } });
+  if (plan?.external) {
+    const named = await api.get(`/api/v1/enterprises/${plan.external.enterprise_id}`).catch(() => null);
+    if (named) entPick.replaceChildren(entOption(named));
+  }
+  let entSeq = 0;
+  let entTimer;
+  function searchEnterprises() {
+    clearTimeout(entTimer);
+    entTimer = setTimeout(async () => {
+      const q = entQuery.value.trim();
+      if (!q) return;
+      const seq = ++entSeq;
+      const found = await api.get(`/api/v1/enterprises?status=active&limit=20&q=${encodeURIComponent(q)}`).catch(() => ({ enterprises: [] }));
+      if (seq !== entSeq) return;
+      entPick.replaceChildren(...(found.enterprises.length ? found.enterprises.map(entOption) : [h('option', { value: '', text: t('plans.externalNoMatch') })]));
+      refreshPool();
+    }, 250);
+  }
+  entQuery.addEventListener('input', searchEnterprises);
   let itemChecks = [];
 
   async function loadItems() {
@@ -52,6 +84,12 @@ export async function render({ api, navigate }, id) {
   }
   function refreshPool() {
     clearTimeout(poolTimer);
+    if (kind.value === 'external') { // one named enterprise: no pool to draw from
+      const picked = entPick.selectedOptions[0];
+      poolText.textContent = picked?.value ? t('plans.externalPool', { name: picked.dataset.name }) : t('plans.externalNone');
+      poolDetail.textContent = '';
+      return;
+    }
     poolTimer = setTimeout(async () => {
       const seq = ++poolSeq;
       const q = new URLSearchParams({ year: year.value, kind: kind.value });
@@ -73,6 +111,28 @@ export async function render({ api, navigate }, id) {
     }, 200);
   }
 
+  // What the kind shows: a filter and a sample to draw from, or the
+  // enterprise another agency named (art. 28).
+  const externalPart = h('fieldset', {}, h('legend', { text: t('plans.kind.external') }),
+    h('p', { class: 'note', text: t('plans.externalNote') }),
+    h('div', { class: 'grid2' }, field(t('plans.externalAgency'), agency), field(t('plans.externalReference'), reference)),
+    field(t('plans.externalSearch'), entQuery), field(t('plans.externalEnterprise'), entPick));
+  const drawnPart = h('div', {},
+    h('fieldset', {}, h('legend', { text: t('plans.filterTowns') }), h('div', { class: 'checks' }, townBoxes.map(labelled))),
+    h('fieldset', {}, h('legend', { text: t('plans.filterCategories') }), h('div', { class: 'checks' }, catBoxes.map(labelled))),
+    h('fieldset', {}, h('legend', { text: t('plans.filterFlags') }), h('div', { class: 'checks' }, flagBoxes.map(labelled))),
+    field(t('plans.filterIndustries'), industries),
+    h('div', { class: 'grid2' }, field(t('plans.sampleMode'), mode), field(t('plans.sample'), amount)));
+  const jointPart = h('fieldset', {}, h('legend', { text: t('plans.joint') }), h('div', { class: 'checks' }, joint.map(labelled)));
+  function showKind() {
+    const external = kind.value === 'external';
+    externalPart.hidden = !external;
+    drawnPart.hidden = external;
+    jointPart.hidden = external;
+  }
+  kind.addEventListener('change', showKind);
+  showKind();
+
   const msg = message();
   const form = h('form', { class: 'panel', onsubmit: async (e) => {
     e.preventDefault();
@@ -81,8 +141,14 @@ export async function render({ api, navigate }, id) {
       lead_department_id: lead.value, joint_department_ids: checked(joint),
       filter: { towns: checked(townBoxes), industries: industries.value.split(/[、,，]/).map((s) => s.trim()).filter(Boolean), categories: checked(catBoxes), flags: checked(flagBoxes) },
       sample: kind.value === 'coverage' ? {} : sample(), group_size: Number(groupSize.value),
-      window: { start: start.value, end: end.value },
+      window: { start: start.value, end: end.value }, external: null,
     };
+    if (kind.value === 'external') {
+      Object.assign(body, {
+        kind: 'directed', joint_department_ids: [], filter: { towns: [], industries: [], categories: [], flags: [] }, sample: { count: 1 },
+        external: { agency: agency.value.trim(), reference: reference.value.trim(), enterprise_id: entPick.value },
+      });
+    }
     try {
       const saved = plan ? await api.patch(`/api/v1/plans/${plan.id}`, { ...body, version: plan.version }) : await api.post('/api/v1/plans', body);
       navigate(`/plans/${saved.id}`);
@@ -93,15 +159,12 @@ export async function render({ api, navigate }, id) {
   pool,
   h('div', { class: 'grid2' },
     field(t('plans.titleField'), title), field(t('common.year'), year), field(t('plans.kind'), kind), field(t('plans.lead'), lead)),
+  externalPart,
   h('fieldset', {}, h('legend', { text: t('plans.items') }), itemBox),
-  h('fieldset', {}, h('legend', { text: t('plans.filterTowns') }), h('div', { class: 'checks' }, townBoxes.map(labelled))),
-  h('fieldset', {}, h('legend', { text: t('plans.filterCategories') }), h('div', { class: 'checks' }, catBoxes.map(labelled))),
-  h('fieldset', {}, h('legend', { text: t('plans.filterFlags') }), h('div', { class: 'checks' }, flagBoxes.map(labelled))),
-  field(t('plans.filterIndustries'), industries),
+  drawnPart,
   h('div', { class: 'grid2' },
-    field(t('plans.sampleMode'), mode), field(t('plans.sample'), amount), field(t('plans.groupSize'), groupSize),
-    field(t('plans.windowStart'), start), field(t('plans.windowEnd'), end)),
-  h('fieldset', {}, h('legend', { text: t('plans.joint') }), h('div', { class: 'checks' }, joint.map(labelled))),
+    field(t('plans.groupSize'), groupSize), field(t('plans.windowStart'), start), field(t('plans.windowEnd'), end)),
+  jointPart,
   msg,
   h('button', { type: 'submit', text: t('plans.save') }));
 
