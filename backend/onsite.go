@@ -131,7 +131,7 @@ type NonCooperationStore interface {
 	FindNonCooperation(ctx context.Context, id string) (*NonCooperation, error)
 	// FindNonCooperationByTask lists a task's records.
 	FindNonCooperationByTask(ctx context.Context, taskID string) ([]*NonCooperation, error)
-	// NonCooperatingUSCCs returns the USCCs of every enterprise with a
-	// recorded non-cooperation: the draws' NonCooperation input.
-	NonCooperatingUSCCs(ctx context.Context) (map[string]bool, error)
+	// NonCooperationTasks returns, by enterprise USCC, the ids of the
+	// tasks in which non-cooperation was recorded.
+	NonCooperationTasks(ctx context.Context) (map[string][]string, error)
 }

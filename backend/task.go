@@ -264,9 +264,9 @@ type TaskFilter struct {
 	// run — the open ones, and those published before their feedback to
 	// the enterprise was recorded (art. 21's 7 working days run on).
 	DeadlinesRunning bool
-	After         Cursor   // keyset position (see Cursor); ordered by creation, then id
-	Offset        int      // at most MaxOffset; use After beyond
-	Limit         int      // 0 for no limit
+	After            Cursor // keyset position (see Cursor); ordered by creation, then id
+	Offset           int    // at most MaxOffset; use After beyond
+	Limit            int    // 0 for no limit
 	// NoTotal leaves the total out (0) for a caller that ignores it: the
 	// store then reads only the page (FerretDB counts by reading every
 	// task).

@@ -14,6 +14,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -284,8 +285,8 @@ func TestFullInspectionOverTheAPI(t *testing.T) {
 	scenario{token: tb, method: "POST", path: base + "/non-cooperation", body: `{"id":"5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d","type":"refused_materials","description":"拒不提供安全培训台账"}`,
 		wantStatus: 201}.run(t, env)
 	scenario{token: tb, method: "POST", path: base + "/non-cooperation", body: `{"type":"shouting","description":"x"}`, wantStatus: 400, wantContain: []string{`"type"`}}.run(t, env)
-	if refused, err := env.db.NonCooperation().NonCooperatingUSCCs(t.Context()); err != nil || !refused[task.Enterprise.USCC] {
-		t.Fatalf("the enterprise is not marked for the draws: %v", err)
+	if byUSCC, err := env.db.NonCooperation().NonCooperationTasks(t.Context()); err != nil || !slices.Equal(byUSCC[task.Enterprise.USCC], []string{task.ID}) {
+		t.Fatalf("the record is not stored with its enterprise and task: %v %v", byUSCC, err)
 	}
 
 	// Each member signs off; the second completes the task.

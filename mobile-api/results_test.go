@@ -463,6 +463,36 @@ func (w *resultWorld) reviewAndPublish(t *testing.T, env *apiEnv, id, result str
 	scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + id + "/publish", wantStatus: 200}.run(t, env)
 }
 
+// TestNonCooperationCountsOnceApproved: serious non-cooperation a member
+// recorded marks the enterprise for key checks (the draws' input, which
+// lifts the two-a-year cap) only once the office approved the task's
+// result — not while it is completed and unreviewed, nor after it was sent
+// back — and stays marked once published.
+func TestNonCooperationCountsOnceApproved(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newResultWorld(t, env)
+	task := w.tasks[0]
+	member := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
+	scenario{token: member, method: "POST", path: "/api/v1/tasks/" + task.ID + "/non-cooperation",
+		body: `{"type":"refused_entry","description":"拒绝检查人员进入生产区域"}`, wantStatus: 201}.run(t, env)
+	marked := func(want bool) {
+		t.Helper()
+		got, err := env.svc.Plans.NonCooperating(t.Context())
+		if err != nil || got[task.Enterprise.USCC] != want {
+			t.Fatalf("enterprise marked for key checks: %v (%v), want %v", got[task.Enterprise.USCC], err, want)
+		}
+	}
+	marked(false)
+	w.complete(t, env, 0, cst(2026, 6, 10, 10, 0))
+	marked(false)
+	scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + task.ID + "/review",
+		body: `{"decision":"return","comment":"证据不足，请补充现场照片"}`, wantStatus: 200}.run(t, env)
+	marked(false)
+	w.complete(t, env, 0, cst(2026, 6, 10, 10, 0))
+	w.reviewAndPublish(t, env, task.ID, backend.ResultNotCooperating)
+	marked(true)
+}
+
 // TestDeadlinesAcrossHolidays: feedback and publication are measured
 // against 7 and 20 working days after the inspection, counted across the
 // 2026 National Day holiday and its make-up Saturday (10 October): the last

@@ -140,16 +140,11 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 	var out []draw.Candidate
 	var mark time.Time
 	usccOf := map[string]string{}
-	// Recorded serious non-cooperation (art. 23) marks an enterprise for
-	// key checks from then on.
-	refused := map[string]bool{}
-	if s.NonCooperation != nil {
-		var err error
-		if refused, err = s.NonCooperation.NonCooperatingUSCCs(ctx); err != nil {
-			return nil, nil, time.Time{}, err
-		}
+	refused, err := s.NonCooperating(ctx)
+	if err != nil {
+		return nil, nil, time.Time{}, err
 	}
-	err := s.scanPool(ctx, p, func(e *backend.PoolEnterprise) error {
+	err = s.scanPool(ctx, p, func(e *backend.PoolEnterprise) error {
 		usccOf[e.ID] = e.USCC
 		if e.UpdatedAt.After(mark) {
 			mark = e.UpdatedAt
@@ -162,6 +157,40 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 		return nil
 	})
 	return out, usccOf, mark, err
+}
+
+// NonCooperating returns the USCCs of the enterprises marked for key
+// checks for serious non-cooperation (art. 23): recorded in a task whose
+// result the office approved (reviewed, or published since). A member's
+// record alone marks nothing — the review weighs it with its evidence, and
+// a result sent back for correction counts once approved — so no single
+// inspector can lift an enterprise's two-a-year cap (draw.Candidate's
+// NonCooperation). These are the draws' NonCooperation input.
+func (s *Service) NonCooperating(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	if s.NonCooperation == nil {
+		return out, nil
+	}
+	byUSCC, err := s.NonCooperation.NonCooperationTasks(ctx)
+	if err != nil || len(byUSCC) == 0 {
+		return out, err
+	}
+	var ids []string
+	for _, tasks := range byUSCC {
+		ids = append(ids, tasks...)
+	}
+	tasks, err := s.Tasks.FindTasksByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	approved := map[string]bool{}
+	for _, t := range tasks {
+		approved[t.ID] = t.State == backend.TaskReviewed || t.State == backend.TaskPublished
+	}
+	for uscc, tasks := range byUSCC {
+		out[uscc] = slices.ContainsFunc(tasks, func(id string) bool { return approved[id] })
+	}
+	return out, nil
 }
 
 // scanPool passes fn every enterprise the plan considers: those its

@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -124,21 +125,24 @@ func (s *NonCooperationStore) FindNonCooperationByTask(ctx context.Context, task
 		options.Find().SetSort(bson.D{{Key: "recorded_at", Value: 1}, {Key: "_id", Value: 1}}), (*nonCooperationModel).domain)
 }
 
-// NonCooperatingUSCCs implements backend.NonCooperationStore.
-func (s *NonCooperationStore) NonCooperatingUSCCs(ctx context.Context) (map[string]bool, error) {
-	cur, err := s.coll().Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "uscc", Value: 1}}))
+// NonCooperationTasks implements backend.NonCooperationStore.
+func (s *NonCooperationStore) NonCooperationTasks(ctx context.Context) (map[string][]string, error) {
+	cur, err := s.coll().Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "uscc", Value: 1}, {Key: "task_id", Value: 1}}))
 	if err != nil {
 		return nil, translate(err)
 	}
 	var rows []struct {
-		USCC string `bson:"uscc"`
+		USCC   string `bson:"uscc"`
+		TaskID string `bson:"task_id"`
 	}
 	if err := cur.All(ctx, &rows); err != nil {
 		return nil, translate(err)
 	}
-	out := make(map[string]bool, len(rows))
+	out := make(map[string][]string, len(rows))
 	for _, r := range rows {
-		out[r.USCC] = true
+		if !slices.Contains(out[r.USCC], r.TaskID) {
+			out[r.USCC] = append(out[r.USCC], r.TaskID)
+		}
 	}
 	return out, nil
 }
