@@ -67,6 +67,12 @@ func TestDispatchRefusesListsReassignedAfterTheDraw(t *testing.T) {
 	refused(sel.Group[0], drawn.ID)
 	patch(drawn.ID, fmt.Sprintf(`{"user_id":%q}`, drawn.UserID))
 
+	// The drawn inspector moved to another department (which decides who
+	// leads the group, and each department's share of it).
+	patch(drawn.ID, fmt.Sprintf(`{"department_id":%q}`, w.Office.ID))
+	refused(sel.Group[0], drawn.ID, "department")
+	patch(drawn.ID, fmt.Sprintf(`{"department_id":%q}`, drawn.DepartmentID))
+
 	// The drawn USCC moved to another enterprise.
 	var ent *backend.Enterprise
 	for _, e := range w.Enterprises {

@@ -271,7 +271,9 @@ func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*back
 // inspectors the directory or the roster re-assigned after it: a drawn
 // USCC or badge number now held by a record created since, or by one
 // that held another then (or, for an inspector, was linked to another
-// account). The draw chose the enterprise and the inspectors those named
+// account, or moved to another department — the draw took each
+// department's share of a group, and the group's leader is its member
+// from the lead department). The draw chose the enterprise and the inspectors those named
 // when it ran; sending the task to whoever holds them now would let
 // anyone who edits the lists pick, after seeing the outcome, who inspects
 // where (SPEC §1). Other changes since (a phone number, an address) are
@@ -296,12 +298,13 @@ func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, ents map[s
 		}
 		for _, badge := range sel.Group {
 			if in := roster[badge]; in != nil {
-				moved, err := s.movedSince(ctx, "inspector", in.ID, in.Version, in.CreatedAt, in.UpdatedAt, since, map[string]string{"badge_no": in.BadgeNo, "user_id": in.UserID})
+				moved, err := s.movedSince(ctx, "inspector", in.ID, in.Version, in.CreatedAt, in.UpdatedAt, since,
+					map[string]string{"badge_no": in.BadgeNo, "user_id": in.UserID, "department_id": in.DepartmentID})
 				if err != nil {
 					return err
 				}
 				if moved {
-					return backend.Errorf(backend.ECONFLICT, "the roster gave badge %s to inspector %s (%s), or linked it to another account, after draw %s chose it; restore the record, or redraw with a leader's approval",
+					return backend.Errorf(backend.ECONFLICT, "the roster gave badge %s to inspector %s (%s), linked it to another account or moved it to another department, after draw %s chose it; restore the record, or redraw with a leader's approval",
 						badge, in.ID, in.Name, d.ID)
 				}
 			}
