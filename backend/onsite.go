@@ -108,9 +108,10 @@ type FindingStore interface {
 	UpdateFinding(ctx context.Context, f *Finding) error
 }
 
-// NonCooperation is a recorded serious non-cooperation (art. 23). From
-// then on the enterprise is marked for key checks: later draws see it in
-// their pools' NonCooperation input.
+// NonCooperation is a recorded serious non-cooperation (art. 23). Once
+// the office approves the task's result as "not cooperating" the
+// enterprise is marked for key checks: later draws see it in their pools'
+// NonCooperation input (plans.Service.NonCooperating).
 type NonCooperation struct {
 	ID           string // client-generated (a UUID)
 	TaskID       string

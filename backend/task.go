@@ -262,7 +262,8 @@ type TaskFilter struct {
 	Open          bool     // only tasks not yet published or cancelled
 	// DeadlinesRunning: only tasks with a statutory deadline that may still
 	// run — the open ones, and those published before their feedback to
-	// the enterprise was recorded (art. 21's 7 working days run on).
+	// the enterprise was recorded (art. 21's 7 working days run on), unless
+	// no enterprise was found to feed it back to.
 	DeadlinesRunning bool
 	After            Cursor // keyset position (see Cursor); ordered by creation, then id
 	Offset           int    // at most MaxOffset; use After beyond

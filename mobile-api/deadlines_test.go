@@ -267,4 +267,17 @@ func TestFeedbackDeadlineRunsAfterPublication(t *testing.T) {
 		}
 	}
 	scenario{as: "staff", method: "GET", path: "/api/v1/tasks/overdue", wantStatus: 200, wantContain: []string{task.ID}}.run(t, env)
+
+	// No enterprise was found at the address: no one to feed back to, so no
+	// feedback deadline runs (its publication did).
+	stored.SubmittedResult, stored.Overdue, stored.Reminded = backend.ResultEnterpriseNotFound, nil, nil
+	if err := env.db.Tasks().UpdateTask(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), at("2026-04-01", 14)); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = env.db.Tasks().FindTaskByID(t.Context(), task.ID); err != nil || len(stored.Overdue)+len(stored.Reminded) != 0 {
+		t.Fatalf("an enterprise-not-found result was marked: overdue %v (%v)", stored.Overdue, err)
+	}
 }

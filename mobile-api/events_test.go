@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,6 +87,8 @@ func openStream(t *testing.T, base, token, lastID string) *sseStream {
 				ev = sseEvent{}
 			case strings.HasPrefix(line, ":"):
 				s.events <- sseEvent{comment: strings.TrimSpace(line[1:])}
+			case strings.HasPrefix(line, "retry: "):
+				s.events <- sseEvent{comment: line} // how long the client is to wait before it reconnects
 			case strings.HasPrefix(line, "id: "):
 				ev.id, _ = strconv.ParseInt(line[4:], 10, 64)
 			case strings.HasPrefix(line, "data: "):
@@ -208,21 +211,24 @@ func TestEventsAcrossInstancesAndResume(t *testing.T) {
 	}
 }
 
-// ended reports whether the stream closes within d without another event.
-func (s *sseStream) ended(t *testing.T, d time.Duration) bool {
+// ended reports whether the stream closes within d without another
+// event, and the comment and retry lines it wrote before it did.
+func (s *sseStream) ended(t *testing.T, d time.Duration) (bool, []string) {
 	t.Helper()
 	timeout := time.After(d)
+	var lines []string
 	for {
 		select {
 		case ev, ok := <-s.events:
 			if !ok {
-				return true
+				return true, lines
 			}
 			if ev.comment == "" {
 				t.Fatalf("an event on a stream that should have ended: %+v", ev)
 			}
+			lines = append(lines, ev.comment)
 		case <-timeout:
-			return false
+			return false, lines
 		}
 	}
 }
@@ -258,8 +264,10 @@ func TestEventStreamsEndWithTheirSession(t *testing.T) {
 
 	// A third stream of the user closes the oldest.
 	s3 := openStream(t, base, second, strconv.FormatInt(seqA, 10))
-	if !s1.ended(t, 3*time.Second) {
+	if ended, lines := s1.ended(t, 3*time.Second); !ended {
 		t.Fatal("the user's oldest stream is still open after a third one opened (at most 2)")
+	} else if !slices.Contains(lines, "retry: 60000") {
+		t.Fatalf("the displaced stream ended without asking its client to wait a minute: %q", lines)
 	}
 
 	// Signed out: the session's streams end without what comes next.
@@ -268,7 +276,7 @@ func TestEventStreamsEndWithTheirSession(t *testing.T) {
 	}
 	notify("b")
 	for i, s := range []*sseStream{s2, s3} {
-		if !s.ended(t, 3*time.Second) {
+		if ended, _ := s.ended(t, 3*time.Second); !ended {
 			t.Fatalf("stream %d of a signed-out session is still open", i+2)
 		}
 	}

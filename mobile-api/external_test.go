@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"suiji/backend"
 	"suiji/backend/draw"
@@ -23,6 +24,12 @@ func TestExternalTaskDrawsTheBureausOwnInspectors(t *testing.T) {
 	w := newDispatchWorld(t, env, 12, `{"count":2}`)
 	ent := w.Enterprises[5]
 	items, _ := json.Marshal(w.Items[:1])
+	// The agency is a partner the bureau registered (a department of kind
+	// external), named as registered.
+	now := time.Now().UTC()
+	if err := env.db.Departments().CreateDepartment(t.Context(), &backend.Department{Name: "市市场监管局", Kind: backend.DepartmentExternal, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	body := func(external string) string {
 		return fmt.Sprintf(`{"year":2026,"title":"市市场监管局联合抽查（接收）","item_ids":%s,"lead_department_id":%q,
 			"group_size":2,"window":{"start":"2026-03-01","end":"2026-12-31"},"external":%s}`, items, w.Brigade.ID, external)
@@ -30,6 +37,12 @@ func TestExternalTaskDrawsTheBureausOwnInspectors(t *testing.T) {
 	for _, sc := range []scenario{
 		{name: "nothing named", as: "staff", method: "POST", path: "/api/v1/plans", body: body(`{}`), wantStatus: 400, wantCode: backend.EINVALID,
 			wantContain: []string{`"external.agency"`, `"external.reference"`, `"external.enterprise_id"`}},
+		{name: "an agency not registered", as: "staff", method: "POST", path: "/api/v1/plans",
+			body:       body(fmt.Sprintf(`{"agency":"某个未登记的部门","reference":"晋市监抽〔2026〕3号","enterprise_id":%q}`, ent.ID)),
+			wantStatus: 400, wantCode: backend.EINVALID, wantContain: []string{`"external.agency"`, "partner agency"}},
+		{name: "an internal department as the agency", as: "staff", method: "POST", path: "/api/v1/plans",
+			body:       body(fmt.Sprintf(`{"agency":%q,"reference":"晋市监抽〔2026〕3号","enterprise_id":%q}`, w.Brigade.Name, ent.ID)),
+			wantStatus: 400, wantCode: backend.EINVALID, wantContain: []string{`"external.agency"`}},
 		{name: "a filter of its own", as: "staff", method: "POST", path: "/api/v1/plans",
 			body:       strings.Replace(body(fmt.Sprintf(`{"agency":"市市场监管局","reference":"晋市监抽〔2026〕3号","enterprise_id":%q}`, ent.ID)), `"group_size"`, `"filter":{"towns":[`+fmt.Sprintf("%q", w.Towns[0])+`]},"group_size"`, 1),
 			wantStatus: 400, wantContain: []string{`"filter"`}},

@@ -167,7 +167,11 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 			case <-shutdown:
 				return
 			case <-displaced:
-				return // the user opened more than MaxStreamsPerUser since
+				// The user opened more than MaxStreamsPerUser since: this
+				// client waits a minute before it reconnects (and displaces
+				// another), rather than the usual seconds.
+				st.write("retry: 60000\n\n")
+				return
 			case n, ok := <-sub.C():
 				if !ok {
 					return // too far behind: the client reconnects and resumes

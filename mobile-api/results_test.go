@@ -466,31 +466,52 @@ func (w *resultWorld) reviewAndPublish(t *testing.T, env *apiEnv, id, result str
 // TestNonCooperationCountsOnceApproved: serious non-cooperation a member
 // recorded marks the enterprise for key checks (the draws' input, which
 // lifts the two-a-year cap) only once the office approved the task's
-// result — not while it is completed and unreviewed, nor after it was sent
-// back — and stays marked once published.
+// result as "not cooperating" — not while it is completed and unreviewed,
+// nor after it was sent back, nor when another result was approved — and
+// then from the review on, published or not (a correction of the
+// published result counts too).
 func TestNonCooperationCountsOnceApproved(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	w := newResultWorld(t, env)
-	task := w.tasks[0]
-	member := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
-	scenario{token: member, method: "POST", path: "/api/v1/tasks/" + task.ID + "/non-cooperation",
-		body: `{"type":"refused_entry","description":"拒绝检查人员进入生产区域"}`, wantStatus: 201}.run(t, env)
-	marked := func(want bool) {
+	record := func(i int) {
+		t.Helper()
+		task := w.tasks[i]
+		member := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
+		scenario{token: member, method: "POST", path: "/api/v1/tasks/" + task.ID + "/non-cooperation",
+			body: `{"type":"refused_entry","description":"拒绝检查人员进入生产区域"}`, wantStatus: 201}.run(t, env)
+	}
+	marked := func(i int, want bool) {
 		t.Helper()
 		got, err := env.svc.Plans.NonCooperating(t.Context())
-		if err != nil || got[task.Enterprise.USCC] != want {
-			t.Fatalf("enterprise marked for key checks: %v (%v), want %v", got[task.Enterprise.USCC], err, want)
+		if uscc := w.tasks[i].Enterprise.USCC; err != nil || got[uscc] != want {
+			t.Fatalf("task %d's enterprise marked for key checks: %v (%v), want %v", i, got[uscc], err, want)
 		}
 	}
-	marked(false)
+	review := func(i int, body string) {
+		t.Helper()
+		scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + w.tasks[i].ID + "/review", body: body, wantStatus: 200}.run(t, env)
+	}
+
+	// Upheld at the review.
+	record(0)
+	marked(0, false)
 	w.complete(t, env, 0, cst(2026, 6, 10, 10, 0))
-	marked(false)
-	scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + task.ID + "/review",
-		body: `{"decision":"return","comment":"证据不足，请补充现场照片"}`, wantStatus: 200}.run(t, env)
-	marked(false)
+	marked(0, false)
+	review(0, `{"decision":"return","comment":"证据不足，请补充现场照片"}`)
+	marked(0, false)
 	w.complete(t, env, 0, cst(2026, 6, 10, 10, 0))
-	w.reviewAndPublish(t, env, task.ID, backend.ResultNotCooperating)
-	marked(true)
+	review(0, `{"decision":"approve","result":"`+backend.ResultNotCooperating+`"}`)
+	marked(0, true)
+
+	// Not upheld: another result approved and published; then corrected.
+	record(1)
+	w.complete(t, env, 1, cst(2026, 6, 11, 10, 0))
+	w.reviewAndPublish(t, env, w.tasks[1].ID, backend.ResultRectificationOrdered)
+	marked(1, false)
+	scenario{as: "coordinator", method: "POST", path: "/api/v1/tasks/" + w.tasks[1].ID + "/publish",
+		body: `{"result":"` + backend.ResultNotCooperating + `","reason":"复核现场视频，企业拒绝检查人员进入"}`, wantStatus: 200}.run(t, env)
+	marked(1, true)
+	marked(0, true)
 }
 
 // TestDeadlinesAcrossHolidays: feedback and publication are measured

@@ -265,8 +265,13 @@ func TestCancellingEveryTaskClosesThePlan(t *testing.T) {
 // would take it and its record out of the reports; nothing changes.
 func TestABegunInspectionIsNotCancelled(t *testing.T) {
 	env := newAPIEnv(t, Config{})
-	w := newDispatchWorld(t, env, 10, `{"count":1}`)
-	task := w.dispatchFirst(t, env)
+	env.withEvidence(t)
+	w := newDispatchWorld(t, env, 10, `{"count":2}`)
+	d := w.dispatch(t, env)
+	task, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	token := env.loginAs(t, w.inspectors[task.Members[0].BadgeNo])
 	base := "/api/v1/tasks/" + task.ID
 	scenario{token: token, method: "POST", path: base + "/check-in", body: `{"lat":35.4915,"lng":112.8569,"accuracy_m":12}`, wantStatus: 200,
@@ -283,8 +288,19 @@ func TestABegunInspectionIsNotCancelled(t *testing.T) {
 	if err != nil || after.State != backend.TaskInProgress || after.Version != begun.Version || after.CancelledAt != nil {
 		t.Fatalf("a refused cancellation changed the task: %+v, %v", after, err)
 	}
+	// A photo sent before anything else (the task stays assigned) begins
+	// it too.
+	second, err := env.db.Tasks().FindTaskByID(t.Context(), d.TaskIDs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := []byte("a photo taken at the gate")
+	scenario{token: env.loginAs(t, w.inspectors[second.Members[0].BadgeNo]), method: "POST", path: "/api/v1/tasks/" + second.ID + "/evidence",
+		body: fmt.Sprintf(`{"kind":"photo","content_type":"image/jpeg","size":%d,"sha256":%q}`, len(photo), sha(photo)), wantStatus: 201}.run(t, env)
+	scenario{as: "staff", method: "POST", path: "/api/v1/tasks/" + second.ID + "/cancel", body: `{"reason":"企业已停产"}`, wantStatus: 409,
+		wantCode: backend.ECONFLICT, wantContain: []string{"evidence"}}.run(t, env)
 	scenario{as: "coordinator", method: "GET", path: "/api/v1/reports/random-share?year=2026", wantStatus: 200,
-		wantContain: []string{`"random":1`}}.run(t, env)
+		wantContain: []string{`"random":2`}}.run(t, env)
 }
 
 func TestTargetedTasksCountInRandomShare(t *testing.T) {

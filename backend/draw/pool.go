@@ -41,8 +41,8 @@ type Candidate struct {
 	Categories []string `json:"categories"`
 	Flags      []string `json:"flags"`
 	// NonCooperation is true when serious non-cooperation was recorded
-	// (art. 23) in an inspection whose result the office approved: it
-	// marks the enterprise for key checks, without a limit.
+	// (art. 23) in an inspection whose result the office approved as not
+	// cooperating: it marks the enterprise for key checks, without a limit.
 	NonCooperation bool `json:"non_cooperation"`
 	// RandomDraws counts the draws in force of other plans of the year that
 	// selected it before this attempt's commitment; DrawIDs names them.

@@ -57,6 +57,9 @@ type Service struct {
 	Towns       backend.TownStore
 	Locks       backend.Locker
 	Tasks       backend.TaskStore // targeted and received tasks, for the random share
+	// Results are the tasks' approved results: whether a recorded
+	// non-cooperation was upheld (NonCooperating).
+	Results backend.TaskResultStore
 	// NonCooperation is recorded non-cooperation (art. 23): the pools'
 	// NonCooperation input.
 	NonCooperation backend.NonCooperationStore
@@ -217,8 +220,15 @@ func (s *Service) checkExternal(ctx context.Context, in *Input, fields map[strin
 	if x == nil {
 		return nil
 	}
+	// The agency is one the bureau registered as a partner (a department
+	// of kind external, 协同部门), named as registered: not free text, so
+	// that a received task names a known agency and can be traced to it.
 	if n := utf8.RuneCountInString(x.Agency); n == 0 || n > MaxExternalAgency {
 		fields["external.agency"] = fmt.Sprintf("the agency whose joint draw dispatched the task, 1–%d characters", MaxExternalAgency)
+	} else if known, err := s.partnerAgency(ctx, x.Agency); err != nil {
+		return err
+	} else if !known {
+		fields["external.agency"] = "the name of a partner agency (a department of kind external); register the agency first"
 	}
 	if n := utf8.RuneCountInString(x.Reference); n == 0 || n > MaxExternalReference {
 		fields["external.reference"] = fmt.Sprintf("that agency's plan or task reference, 1–%d characters", MaxExternalReference)
@@ -239,6 +249,15 @@ func (s *Service) checkExternal(ctx context.Context, in *Input, fields map[strin
 		fields["external.enterprise_id"] = "an active enterprise (this one is " + e.Status + ")"
 	}
 	return nil
+}
+
+// partnerAgency reports whether name is a department of kind external.
+func (s *Service) partnerAgency(ctx context.Context, name string) (bool, error) {
+	deps, err := s.Departments.FindDepartments(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(deps, func(d *backend.Department) bool { return d.Name == name && d.Kind == backend.DepartmentExternal }), nil
 }
 
 func (s *Service) checkTowns(ctx context.Context, towns []string, fields map[string]string) error {

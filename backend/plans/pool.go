@@ -161,34 +161,35 @@ func (s *Service) candidates(ctx context.Context, p *backend.Plan, h *past) ([]d
 
 // NonCooperating returns the USCCs of the enterprises marked for key
 // checks for serious non-cooperation (art. 23): recorded in a task whose
-// result the office approved (reviewed, or published since). A member's
-// record alone marks nothing — the review weighs it with its evidence, and
-// a result sent back for correction counts once approved — so no single
-// inspector can lift an enterprise's two-a-year cap (draw.Candidate's
-// NonCooperation). These are the draws' NonCooperation input.
+// result the office approved as "not cooperating" (reviewed, or published
+// since, and not corrected to another result). A member's record alone
+// marks nothing, nor does a record the office did not uphold — it
+// approved another result — so no single inspector can lift an
+// enterprise's two-a-year cap (draw.Candidate's NonCooperation). These
+// are the draws' NonCooperation input. Records are rare (and read by id,
+// one task at a time): a county has a handful a year.
 func (s *Service) NonCooperating(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
 	if s.NonCooperation == nil {
 		return out, nil
 	}
 	byUSCC, err := s.NonCooperation.NonCooperationTasks(ctx)
-	if err != nil || len(byUSCC) == 0 {
-		return out, err
-	}
-	var ids []string
-	for _, tasks := range byUSCC {
-		ids = append(ids, tasks...)
-	}
-	tasks, err := s.Tasks.FindTasksByIDs(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	approved := map[string]bool{}
-	for _, t := range tasks {
-		approved[t.ID] = t.State == backend.TaskReviewed || t.State == backend.TaskPublished
-	}
 	for uscc, tasks := range byUSCC {
-		out[uscc] = slices.ContainsFunc(tasks, func(id string) bool { return approved[id] })
+		for _, id := range tasks {
+			t, r, err := s.Results.FindTaskResult(ctx, id)
+			if backend.ErrorCode(err) == backend.ENOTFOUND {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			if (t.State == backend.TaskReviewed || t.State == backend.TaskPublished) && r.Result == backend.ResultNotCooperating {
+				out[uscc] = true
+				break
+			}
+		}
 	}
 	return out, nil
 }

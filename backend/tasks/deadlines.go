@@ -111,7 +111,9 @@ func dueDeadlines(t *backend.Task) map[string]string {
 		out[backend.DeadlineWindow] = t.Deadlines.Window
 	}
 	if t.InspectionEndedAt != nil {
-		if t.FeedbackAt == nil && t.Deadlines.Feedback != "" {
+		// No unit was found to feed the result back to; its publication
+		// still runs.
+		if t.FeedbackAt == nil && t.Deadlines.Feedback != "" && t.SubmittedResult != backend.ResultEnterpriseNotFound {
 			out[backend.DeadlineFeedback] = t.Deadlines.Feedback
 		}
 		if t.PublishedAt == nil && t.Deadlines.Publication != "" {

@@ -46,6 +46,18 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 		return nil, backend.Errorf(backend.ECONFLICT, "the inspection has begun (this task is %s, with what was recorded on site): it ends with a result, such as %q when the unit is gone, not a cancellation",
 			t.State, backend.ResultEnterpriseNotFound)
 	}
+	// Evidence is declared without moving the task on (a phone may send
+	// its photos before anything else): a task with some is begun too.
+	if s.Evidence != nil {
+		ev, err := s.Evidence.FindEvidenceByTask(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(ev) > 0 {
+			return nil, backend.Errorf(backend.ECONFLICT, "the inspection has begun (%d pieces of evidence are recorded for it): it ends with a result, such as %q when the unit is gone, not a cancellation",
+				len(ev), backend.ResultEnterpriseNotFound)
+		}
+	}
 	if version != 0 && version != t.Version {
 		return nil, staleVersion(t)
 	}

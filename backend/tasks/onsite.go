@@ -354,9 +354,10 @@ type NonCooperationInput struct {
 }
 
 // RecordNonCooperation records serious non-cooperation (art. 23) with one
-// of its four types: from then on the enterprise is marked for key checks
-// and later draws' pools see it. A repeat with the same id returns the
-// stored record.
+// of its four types. Once the office approves the task's result as "not
+// cooperating" the enterprise is marked for key checks and later draws'
+// pools see it (plans.Service.NonCooperating). A repeat with the same id
+// returns the stored record.
 func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in NonCooperationInput) (*backend.NonCooperation, bool, error) {
 	actor := backend.ActorFromContext(ctx)
 	if in.ID != "" {

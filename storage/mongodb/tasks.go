@@ -368,7 +368,8 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 	if f.DeadlinesRunning {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{backend.TaskPublished, backend.TaskCancelled}}}}},
-			bson.D{{Key: "state", Value: backend.TaskPublished}, {Key: "feedback_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "state", Value: backend.TaskPublished}, {Key: "feedback_at", Value: bson.D{{Key: "$exists", Value: false}}},
+				{Key: "submitted_result", Value: bson.D{{Key: "$ne", Value: backend.ResultEnterpriseNotFound}}}},
 		}})
 	}
 	if len(f.DepartmentIDs) > 0 {

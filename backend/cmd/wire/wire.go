@@ -196,7 +196,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			Plans: db.Plans(), Draws: db.Draws(), Pools: db.Pool(), Enterprises: db.Enterprises(),
 			Inspectors: db.Inspectors(), Items: db.Items(), Departments: db.Departments(),
 			Towns: db.Towns(), Locks: st.Cache.Locks(), Audit: recorder, Now: now, Rand: plans.NewRandReader(),
-			Tasks: db.Tasks(), SeedKey: cfg.SeedKey, NonCooperation: db.NonCooperation(),
+			Tasks: db.Tasks(), Results: db.TaskResults(), SeedKey: cfg.SeedKey, NonCooperation: db.NonCooperation(),
 		},
 		// Anyone may read the portal and /public; one address at a time
 		// may not monopolise them.

@@ -165,10 +165,14 @@ scenario('a coordinator records the bureau\'s share of another agency\'s joint d
   assert.ok(await page.getByLabel('抽取数量').isHidden(), 'no sample: one enterprise');
   await page.getByLabel('计划名称').fill('浏览器测试：参与市场监管局联合抽查');
   await page.getByLabel('牵头部门').selectOption({ label: '应急管理综合行政执法大队' });
-  await page.getByLabel('发起部门').fill('泽州县市场监督管理局');
+  await page.getByLabel('发起部门').selectOption('泽州县市场监督管理局');
   await page.getByLabel('联合抽查文号').fill('泽市监联〔2026〕3号');
   await page.getByLabel(/AQ-005/).check();
   await page.getByLabel(/查找检查对象/).fill('浏览器测试机械厂');
+  const found = page.locator('option', { hasText: '浏览器测试机械厂' });
+  await found.waitFor({ state: 'attached' });
+  await page.locator('#pool-size', { hasText: '请先查找并选择检查对象' }).waitFor(); // nothing picked for the clerk
+  await page.getByLabel('检查对象', { exact: true }).selectOption(await found.getAttribute('value'));
   await page.locator('#pool-size', { hasText: '检查对象：浏览器测试机械厂' }).waitFor();
   await shot(page, 'console-plan-external');
   await page.getByRole('button', { name: '保存草稿' }).click();
@@ -177,12 +181,21 @@ scenario('a coordinator records the bureau\'s share of another agency\'s joint d
   await page.locator('#plan-external-enterprise', { hasText: '浏览器测试机械厂' }).waitFor();
   await page.getByText('泽市监联〔2026〕3号').waitFor();
   await shot(page, 'console-plan-external-saved');
+  // The draft opens again as it was saved, and saves a corrected reference.
+  await page.getByRole('button', { name: '编辑' }).click();
+  await page.getByRole('heading', { name: '编辑计划草稿' }).waitFor();
+  await page.locator('#pool-size', { hasText: '检查对象：浏览器测试机械厂' }).waitFor();
+  assert.equal(await page.getByLabel('抽查类型').inputValue(), 'external');
+  assert.equal(await page.getByLabel('发起部门').inputValue(), '泽州县市场监督管理局');
+  await page.getByLabel('联合抽查文号').fill('泽市监联〔2026〕4号');
+  await page.getByRole('button', { name: '保存草稿' }).click();
+  await page.getByText('泽市监联〔2026〕4号').waitFor();
   // As stored: a directed plan of one enterprise, with the agency and its reference.
   const coord = await apiAs(base, 'coordinator', password);
   const saved = await coord.get(`/api/v1/plans/${page.url().split('#/plans/')[1]}`);
   assert.equal(saved.kind, 'directed');
   assert.equal(saved.sample.count, 1);
-  assert.deepEqual([saved.external.agency, saved.external.reference], ['泽州县市场监督管理局', '泽市监联〔2026〕3号']);
+  assert.deepEqual([saved.external.agency, saved.external.reference], ['泽州县市场监督管理局', '泽市监联〔2026〕4号']);
   assert.deepEqual(saved.joint_department_ids, []);
 });
 

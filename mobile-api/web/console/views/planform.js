@@ -37,7 +37,10 @@ export async function render({ api, navigate }, id) {
   const itemBox = h('div', { class: 'checks' });
 
   // Art. 28: who asked, under which reference, for which enterprise.
-  const agency = h('input', { value: plan?.external?.agency ?? '', maxlength: 100 });
+  // The agency is a partner the bureau registered (a department of kind
+  // external), as the API requires.
+  const agency = h('select', {}, h('option', { value: '', text: t('plans.externalAgencyPick') }),
+    departments.departments.filter((d) => d.kind === 'external').map((d) => h('option', { value: d.name, text: d.name, selected: plan?.external?.agency === d.name })));
   const reference = h('input', { value: plan?.external?.reference ?? '', maxlength: 100 });
   const entQuery = h('input', { type: 'search', maxlength: 100 });
   const entPick = h('select', {}, h('option', { value: '', text: t('plans.externalNone') }));
@@ -56,7 +59,10 @@ export async function render({ api, navigate }, id) {
       const seq = ++entSeq;
       const found = await api.get(`/api/v1/enterprises?status=active&limit=20&q=${encodeURIComponent(q)}`).catch(() => ({ enterprises: [] }));
       if (seq !== entSeq) return;
-      entPick.replaceChildren(...(found.enterprises.length ? found.enterprises.map(entOption) : [h('option', { value: '', text: t('plans.externalNoMatch') })]));
+      // The choice stays the clerk's: nothing is picked for them.
+      entPick.replaceChildren(...(found.enterprises.length
+        ? [h('option', { value: '', text: t('plans.externalPick', { n: found.enterprises.length }) }), ...found.enterprises.map(entOption)]
+        : [h('option', { value: '', text: t('plans.externalNoMatch') })]));
       refreshPool();
     }, 250);
   }

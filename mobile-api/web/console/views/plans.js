@@ -11,7 +11,7 @@ export async function render({ api, navigate }) {
     const data = await api.get(`/api/v1/plans?year=${encodeURIComponent(yearInput.value)}`);
     body.replaceChildren(...(data.plans.length ? data.plans.map((p) => h('tr', {},
       h('td', {}, h('a', { href: `#/plans/${p.id}`, text: p.title })),
-      h('td', { text: t(`plans.kind.${p.kind}`) }),
+      h('td', { text: t(`plans.kind.${p.external ? 'external' : p.kind}`) }),
       h('td', {}, h('span', { class: `badge ${p.status === 'draft' ? 'warn' : 'ok'}`, text: t(`plans.status.${p.status}`) })),
       h('td', { text: `${p.window.start} — ${p.window.end}` }),
       h('td', { text: chinaTime(p.updated_at) }))) : [h('tr', {}, h('td', { colspan: 5, class: 'empty', text: t('common.none') }))]));
