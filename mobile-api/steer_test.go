@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"suiji/backend"
 	"suiji/backend/draw"
 	"suiji/backend/uscc"
@@ -195,4 +197,62 @@ func TestDispatchWaitsForAChangesVersion(t *testing.T) {
 	}
 	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 409, wantCode: backend.ECONFLICT,
 		wantContain: []string{drawn.BadgeNo, drawn.ID}}.run(t, env)
+}
+
+// TestARepeatDispatchMakesOnlyWhatIsMissing: a dispatch repeated after
+// one that stopped half-way (here: a task of the draw missing) leaves the
+// stored tasks as they are — a drawn inspector transferred since, whose
+// task exists, does not block it — and makes only the missing task; a
+// change touching the missing task's group still refuses it.
+func TestARepeatDispatchMakesOnlyWhatIsMissing(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 30, `{"count":3}`)
+	// Two selections, and a member of the first not in the second's group.
+	var kept, lost int
+	var moved string
+	for i := range w.draw.Selections {
+		for j := range w.draw.Selections {
+			for _, badge := range w.draw.Selections[i].Group {
+				if i != j && moved == "" && !slices.Contains(w.draw.Selections[j].Group, badge) {
+					kept, lost, moved = i, j, badge
+				}
+			}
+		}
+	}
+	if moved == "" {
+		t.Fatalf("every group of the draw is the same: %+v", w.draw.Selections)
+	}
+	d := w.dispatch(t, env)
+	lostID, keptID := d.TaskIDs[lost], d.TaskIDs[kept]
+	forget := func() {
+		t.Helper()
+		if _, err := env.db.Database().Collection("tasks").DeleteOne(t.Context(), bson.D{{Key: "_id", Value: lostID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget()
+	keptBefore, err := env.db.Tasks().FindTaskByID(t.Context(), keptID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inspectorByBadge(t, w, moved)
+	scenario{as: "coordinator", method: "PATCH", path: "/api/v1/inspectors/" + in.ID, body: fmt.Sprintf(`{"department_id":%q}`, w.Office.ID), wantStatus: 200}.run(t, env)
+
+	again := w.dispatch(t, env)
+	if again.Created != 1 {
+		t.Fatalf("the repeat created %d tasks, want the missing one", again.Created)
+	}
+	if _, err := env.db.Tasks().FindTaskByID(t.Context(), lostID); err != nil {
+		t.Fatalf("the missing task was not made: %v", err)
+	}
+	if kept, err := env.db.Tasks().FindTaskByID(t.Context(), keptID); err != nil || kept.Version != keptBefore.Version {
+		t.Fatalf("a stored task changed under the repeat: %+v (%v)", kept, err)
+	}
+
+	// A change in the missing task's group refuses the repeat.
+	forget()
+	other := inspectorByBadge(t, w, w.draw.Selections[lost].Group[0])
+	scenario{as: "coordinator", method: "PATCH", path: "/api/v1/inspectors/" + other.ID, body: fmt.Sprintf(`{"department_id":%q}`, w.Office.ID), wantStatus: 200}.run(t, env)
+	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 409, wantCode: backend.ECONFLICT,
+		wantContain: []string{w.draw.Selections[lost].Group[0], "department"}}.run(t, env)
 }

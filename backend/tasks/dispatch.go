@@ -65,9 +65,19 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 		return nil, backend.Errorf(backend.ECONFLICT, "a plan is dispatched once drawn; this plan is %s", p.Status)
 	}
 
-	tasks, err := s.buildTasks(ctx, p, d)
+	stored, err := s.storedOfDraw(ctx, p, d)
 	if err != nil {
 		return nil, err
+	}
+	tasks, err := s.buildTasks(ctx, p, d, stored)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []*backend.Task // those to insert: not stored by an earlier call
+	for _, t := range tasks {
+		if stored[t.ID] == nil {
+			fresh = append(fresh, t)
+		}
 	}
 	out := &Dispatched{Plan: p, DrawID: d.ID}
 	for _, t := range tasks {
@@ -105,22 +115,26 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 		// draw in chunks — to ring the first groups' phones sooner — costs
 		// more than it overlaps. Notifications carry no audit event (ctx,
 		// not wctx).
-		ids, err := s.Tasks.InsertTasks(wctx, tasks)
+		ids, err := s.Tasks.InsertTasks(wctx, fresh)
 		if err != nil {
 			return err
 		}
 		// A task id held by anything but this draw's task is refused —
 		// after the others' groups are told of theirs, so that one such
 		// task does not keep every group of the draw waiting.
-		held, err := s.heldByDraw(ctx, d, tasks, ids)
+		held, err := s.heldByDraw(ctx, d, fresh, ids)
 		if err != nil {
 			return err
 		}
 		created = ids
-		s.rememberCreated(tasks, ids)
+		s.rememberCreated(fresh, ids)
+		// Every task's group is told — those an earlier call stored too,
+		// while nothing happened to them since, in case it died before
+		// telling them (the entries have fixed ids: only what is missing
+		// is written).
 		var notes []*backend.Notification
 		for _, t := range tasks {
-			if held[t.ID] == nil {
+			if held[t.ID] == nil && (stored[t.ID] == nil || t.State == backend.TaskAssigned) {
 				notes = append(notes, assignmentNotes(t)...)
 			}
 		}
@@ -148,11 +162,39 @@ func mayViewPlan(a *backend.Actor, p *backend.Plan) bool {
 		(a.DepartmentID != "" && (p.LeadDepartmentID == a.DepartmentID || slices.Contains(p.JointDepartmentIDs, a.DepartmentID)))
 }
 
+// storedOfDraw returns, by id, the tasks of the draw that an earlier
+// dispatch of it stored (the plan is dispatched: that call stopped
+// half-way, or its answer was lost). A repeat leaves them as they are —
+// they may have changed since — and makes only the missing ones: the
+// lists changing since (a transfer, a new badge) concern only those,
+// which is what sameSinceDraw then checks.
+func (s *Service) storedOfDraw(ctx context.Context, p *backend.Plan, d *backend.Draw) (map[string]*backend.Task, error) {
+	if p.Status != backend.PlanDispatched {
+		return nil, nil
+	}
+	ids := make([]string, len(d.Record.Selections))
+	for i, sel := range d.Record.Selections {
+		ids[i] = taskID(d.ID, sel.USCC)
+	}
+	found, err := s.Tasks.FindTasksByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*backend.Task, len(found))
+	for _, t := range found {
+		if t.DrawID == d.ID && (t.Kind == backend.TaskRandom || t.Kind == backend.TaskExternal) {
+			out[t.ID] = t
+		}
+	}
+	return out, nil
+}
+
 // buildTasks makes the tasks of a draw from its selections: the enterprise
 // as the directory has it now, the plan's items as published, the group
 // with names and accounts from the roster. The group leader is the first
-// member drawn from the lead department.
-func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Draw) ([]*backend.Task, error) {
+// member drawn from the lead department. A task stored already (stored)
+// is taken as it is.
+func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Draw, stored map[string]*backend.Task) ([]*backend.Task, error) {
 	usccs := make([]string, len(d.Record.Selections))
 	for i, sel := range d.Record.Selections {
 		usccs[i] = sel.USCC
@@ -194,7 +236,7 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 		byBadge[in.BadgeNo] = in
 	}
 
-	if err := s.sameSinceDraw(ctx, d, byUSCC, byBadge); err != nil {
+	if err := s.sameSinceDraw(ctx, d, stored, byUSCC, byBadge); err != nil {
 		return nil, err
 	}
 
@@ -203,6 +245,10 @@ func (s *Service) buildTasks(ctx context.Context, p *backend.Plan, d *backend.Dr
 	departments := append([]string{p.LeadDepartmentID}, p.JointDepartmentIDs...)
 	out := make([]*backend.Task, 0, len(d.Record.Selections))
 	for _, sel := range d.Record.Selections {
+		if t := stored[taskID(d.ID, sel.USCC)]; t != nil {
+			out = append(out, t)
+			continue
+		}
 		e, ok := byUSCC[sel.USCC]
 		if !ok {
 			return nil, backend.Errorf(backend.ECONFLICT, "enterprise %s of draw %s is no longer in the directory (its record was changed or removed after the draw); restore it, or redraw with a leader's approval", sel.USCC, d.ID)
@@ -280,12 +326,15 @@ func (s *Service) heldByDraw(ctx context.Context, d *backend.Draw, tasks []*back
 // fine, and so is a change undone. Only the records changed since the
 // draw have their versions read. Without a version store (tests that
 // build the service by hand) nothing is checked.
-func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, ents map[string]*backend.Enterprise, roster map[string]*backend.Inspector) error {
+func (s *Service) sameSinceDraw(ctx context.Context, d *backend.Draw, stored map[string]*backend.Task, ents map[string]*backend.Enterprise, roster map[string]*backend.Inspector) error {
 	if s.Versions == nil {
 		return nil
 	}
 	since := d.CreatedAt
 	for _, sel := range d.Record.Selections {
+		if stored[taskID(d.ID, sel.USCC)] != nil {
+			continue // a repeat's task stored already: not sent again
+		}
 		if e := ents[sel.USCC]; e != nil {
 			moved, err := s.movedSince(ctx, "enterprise", e.ID, e.Version, e.CreatedAt, e.UpdatedAt, since, map[string]string{"uscc": e.USCC})
 			if err != nil {
