@@ -52,12 +52,13 @@ type departmentResponse struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Kind      string    `json:"kind"`
+	Version   int       `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func newDepartmentResponse(d *backend.Department) departmentResponse {
-	return departmentResponse{ID: d.ID, Name: d.Name, Kind: d.Kind, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	return departmentResponse{ID: d.ID, Name: d.Name, Kind: d.Kind, Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
 // departmentRequest is the body of POST /api/v1/departments.

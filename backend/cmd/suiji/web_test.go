@@ -51,6 +51,10 @@ func TestWebFrontEnds(t *testing.T) {
 	t.Setenv("SUIJI_REDIS_PREFIX", redis.Prefix())
 	t.Setenv("SUIJI_LOG_LEVEL", "warn")
 	t.Setenv("SUIJI_LOG_FORMAT", "text")
+	// The first admin, whom the scenarios sign in as to manage accounts.
+	const adminPassword = "browser-admin-2026"
+	t.Setenv("SUIJI_ADMIN_USERNAME", "admin")
+	t.Setenv("SUIJI_ADMIN_PASSWORD", adminPassword)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -81,6 +85,7 @@ func TestWebFrontEnds(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"SUIJI_WEB_BASE="+base,
 		"SUIJI_WEB_PASSWORD="+demo.Password,
+		"SUIJI_WEB_ADMIN_PASSWORD="+adminPassword,
 		"SUIJI_WEB_FIXTURES="+fixtures,
 		"SUIJI_WEB_SCREENSHOTS="+*screenshots,
 	)

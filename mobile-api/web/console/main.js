@@ -35,6 +35,7 @@ const routes = [
   ['/tasks/:id', () => import('./views/task.js'), 'nav.tasks'],
   ['/stats', () => import('./views/stats.js'), 'nav.stats'],
   ['/audit', () => import('./views/audit.js'), 'nav.audit'],
+  ['/users', () => import('./views/users.js'), 'nav.users'],
 ];
 
 // nav lists the sidebar by group, with the roles that may open each entry
@@ -55,6 +56,7 @@ const nav = [
   ['nav.group.oversight', [
     ['/stats', 'nav.stats', ['coordinator', 'leader']],
     ['/audit', 'nav.audit', ['coordinator']],
+    ['/users', 'nav.users', ['admin']],
   ]],
 ];
 

@@ -21,10 +21,11 @@ import { registerPhoneScenarios, apiAs } from './phone.mjs';
 
 const base = process.env.SUIJI_WEB_BASE;
 const password = process.env.SUIJI_WEB_PASSWORD;
+const adminPassword = process.env.SUIJI_WEB_ADMIN_PASSWORD; // the first admin ("admin")
 const fixtures = process.env.SUIJI_WEB_FIXTURES;
 const shots = process.env.SUIJI_WEB_SCREENSHOTS || '';
-if (!base || !password || !fixtures) {
-  console.error('set SUIJI_WEB_BASE, SUIJI_WEB_PASSWORD and SUIJI_WEB_FIXTURES (TestWebFrontEnds does)');
+if (!base || !password || !adminPassword || !fixtures) {
+  console.error('set SUIJI_WEB_BASE, SUIJI_WEB_PASSWORD, SUIJI_WEB_ADMIN_PASSWORD and SUIJI_WEB_FIXTURES (TestWebFrontEnds does)');
   process.exit(2);
 }
 if (shots) mkdirSync(shots, { recursive: true });
@@ -50,10 +51,10 @@ async function shot(page, name, at) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
 
-async function signIn(page, username) {
+async function signIn(page, username, pass = password) {
   await page.goto(`${base}/console/`);
   await page.getByLabel('用户名').fill(username);
-  await page.getByLabel('密码').fill(password);
+  await page.getByLabel('密码').fill(pass);
   await page.getByRole('button', { name: '登录' }).click();
   await page.getByRole('button', { name: '退出' }).waitFor();
 }
@@ -113,6 +114,73 @@ scenario('a coordinator imports an enterprise file with one bad row and sees it 
   await page.getByLabel('搜索').fill('');
   await page.getByText('超过12个月未核查').first().waitFor();
   await shot(page, 'console-enterprises');
+});
+
+scenario('a coordinator registers a partner agency and renames it; its versions keep the old name', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/departments`);
+  await page.getByRole('heading', { name: '股室与协同部门' }).waitFor();
+  await page.getByLabel('名称').fill('泽州县交通局');
+  await page.getByLabel('类型').selectOption('external');
+  await page.getByRole('button', { name: '新增' }).click();
+  const row = page.getByRole('row', { name: /泽州县交通局/ });
+  await row.getByText('协同部门').waitFor();
+  await row.getByRole('button', { name: '编辑' }).click();
+  const dialog = page.getByRole('dialog', { name: /泽州县交通局 · 版本 1/ });
+  await dialog.getByLabel('名称').fill('泽州县交通运输局');
+  await dialog.getByRole('button', { name: '保存' }).click();
+  await page.getByRole('row', { name: /泽州县交通运输局/ }).getByRole('button', { name: '编辑' }).click();
+  const again = page.getByRole('dialog', { name: /泽州县交通运输局 · 版本 2/ });
+  await again.getByText('泽州县交通局').first().waitFor(); // the first version, in the versions list
+  await again.getByRole('button', { name: '关闭' }).click();
+  // A staff member sees the list, not the form.
+  await page.getByRole('button', { name: '退出' }).click();
+  await signIn(page, 'hazchem.staff');
+  await page.goto(`${base}/console/#/departments`);
+  await page.getByRole('row', { name: /泽州县交通运输局/ }).waitFor();
+  assert.equal(await page.getByRole('button', { name: '新增' }).count(), 0);
+});
+
+scenario('an admin adds an account, changes its roles and disables it; the disabled account cannot sign in', async (page) => {
+  await signIn(page, 'admin', adminPassword);
+  await page.getByRole('link', { name: '用户与角色' }).click();
+  await page.getByRole('heading', { name: '用户与角色' }).waitFor();
+  await page.getByRole('button', { name: '新建用户' }).click();
+  const create = page.getByRole('dialog', { name: '新建用户' });
+  await create.getByLabel('用户名').fill('browser.clerk');
+  await create.getByLabel('姓名').fill('浏览器测试科员');
+  await create.getByLabel('初始密码').fill('short');
+  await create.getByLabel('股室人员').check();
+  await create.getByLabel('所属部门').selectOption({ label: '危险化学品安全监督管理股' });
+  await create.getByRole('button', { name: '保存' }).click();
+  await create.getByText(/password/).waitFor(); // too short: named, nothing stored
+  await create.getByLabel('初始密码').fill('clerk-password-2026');
+  await create.getByRole('button', { name: '保存' }).click();
+  await page.getByLabel('搜索').fill('browser.clerk');
+  const row = page.getByRole('row', { name: /browser\.clerk.*股室人员.*危险化学品安全监督管理股.*正常/ });
+  await row.waitFor();
+  await shot(page, 'console-users');
+
+  // The new account signs in and sees the console as staff.
+  const clerk = await (await page.context().browser().newContext()).newPage();
+  await signIn(clerk, 'browser.clerk', 'clerk-password-2026');
+  await clerk.getByRole('link', { name: '检查任务' }).waitFor();
+  assert.equal(await clerk.getByRole('link', { name: '用户与角色' }).count(), 0, 'only admins manage accounts');
+
+  // Disabled: its session ends, and it cannot sign in again.
+  await row.getByRole('button', { name: '编辑' }).click();
+  const edit = page.getByRole('dialog', { name: /browser\.clerk/ });
+  await edit.getByLabel('局领导').check();
+  await edit.getByLabel('停用此账号').check();
+  await edit.getByRole('button', { name: '保存' }).click();
+  await edit.getByText('已保存').waitFor();
+  await edit.getByRole('button', { name: '关闭' }).click();
+  await page.getByRole('row', { name: /browser\.clerk.*股室人员、局领导.*已停用/ }).waitFor();
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'browser.clerk', password: 'clerk-password-2026' }),
+  });
+  assert.equal(login.status, 401, 'a disabled account cannot sign in');
+  await clerk.context().close();
 });
 
 scenario('a coordinator drafts a plan and watches the pool size change with the filter', async (page) => {
