@@ -201,6 +201,34 @@ function fmt(v) {
   return String(v);
 }
 
+// enterprisePicker finds an active enterprise by name or USCC: a search
+// box and the matches in a select, with nothing chosen for the clerk
+// until they choose; initial (an enterprise) shows one chosen already.
+// onChange runs when the matches or the choice change.
+export function enterprisePicker(api, { initial = null, onChange = () => {} } = {}) {
+  const query = h('input', { type: 'search', maxlength: 100 });
+  const option = (e) => h('option', { value: e.id, text: `${e.name} · ${e.uscc} · ${e.town}`, dataset: { name: e.name } });
+  const pick = h('select', {}, initial ? option(initial) : h('option', { value: '', text: t('picker.none') }));
+  let seq = 0;
+  let timer;
+  query.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = query.value.trim();
+      if (!q) return;
+      const mine = ++seq;
+      const found = await api.get(`/api/v1/enterprises?status=active&limit=20&q=${encodeURIComponent(q)}`).catch(() => ({ enterprises: [] }));
+      if (mine !== seq) return;
+      pick.replaceChildren(...(found.enterprises.length
+        ? [h('option', { value: '', text: t('picker.found', { n: found.enterprises.length }) }), ...found.enterprises.map(option)]
+        : [h('option', { value: '', text: t('picker.noMatch') })]));
+      onChange();
+    }, 250);
+  });
+  pick.addEventListener('change', onChange);
+  return { query, pick, name: () => (pick.value ? pick.selectedOptions[0]?.dataset.name : '') };
+}
+
 // dialogBox opens a modal with content and a close button.
 export function dialogBox(title, ...content) {
   const d = h('dialog', { 'aria-label': title },

@@ -183,6 +183,34 @@ scenario('an admin adds an account, changes its roles and disables it; the disab
   await clerk.context().close();
 });
 
+scenario('a coordinator records a targeted check from a complaint, naming its group, and cancels it before it begins', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/tasks`);
+  await page.getByRole('button', { name: '新建非随机检查任务' }).click();
+  const form = page.getByRole('dialog', { name: '新建非随机检查任务' });
+  await form.getByLabel('来源').selectOption('complaint');
+  await form.getByLabel('事由').fill('群众举报：夜间违规动火作业');
+  await form.getByLabel(/查找检查对象/).fill('浏览器测试机械厂');
+  const found = form.locator('option', { hasText: '浏览器测试机械厂' });
+  await found.waitFor({ state: 'attached' });
+  await form.getByLabel('检查对象', { exact: true }).selectOption(await found.getAttribute('value'));
+  await form.getByLabel(/AQ-005/).check();
+  await form.getByRole('button', { name: '保存' }).click();
+  await form.getByText(/badge_nos/).waitFor(); // no group named: refused, naming the field
+  const brigade = form.getByLabel(/应急管理综合行政执法大队/);
+  await brigade.nth(0).check();
+  await brigade.nth(1).check();
+  await form.getByLabel('检查结束日期').fill(`${new Date().getFullYear()}-12-31`);
+  await form.getByRole('button', { name: '保存' }).click();
+  await page.getByText('非随机（定向）（群众举报：夜间违规动火作业）').waitFor();
+  await shot(page, 'console-task-targeted');
+  await page.getByLabel('取消原因').fill('浏览器测试：举报人撤回');
+  await page.getByRole('button', { name: '取消任务' }).click();
+  await page.locator('#task-state', { hasText: '已取消' }).waitFor();
+  await page.locator('#task-cancellation', { hasText: '浏览器测试：举报人撤回' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: '取消任务' }).count(), 0, 'nothing more to cancel');
+});
+
 scenario('a coordinator drafts a plan and watches the pool size change with the filter', async (page) => {
   await signIn(page, 'coordinator');
   await page.goto(`${base}/console/#/plans/new`);

@@ -9,7 +9,7 @@
 // directed with a sample of one, and its draw draws only the inspectors).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, fieldErrors, CATEGORIES, FLAGS } from '../widgets.js';
+import { message, fieldErrors, enterprisePicker, CATEGORIES, FLAGS } from '../widgets.js';
 
 export async function render({ api, navigate }, id) {
   const plan = id ? await api.get(`/api/v1/plans/${id}`) : null;
@@ -42,31 +42,8 @@ export async function render({ api, navigate }, id) {
   const agency = h('select', {}, h('option', { value: '', text: t('plans.externalAgencyPick') }),
     departments.departments.filter((d) => d.kind === 'external').map((d) => h('option', { value: d.name, text: d.name, selected: plan?.external?.agency === d.name })));
   const reference = h('input', { value: plan?.external?.reference ?? '', maxlength: 100 });
-  const entQuery = h('input', { type: 'search', maxlength: 100 });
-  const entPick = h('select', {}, h('option', { value: '', text: t('plans.externalNone') }));
-  const entOption = (e) => h('option', { value: e.id, text: `${e.name} · ${e.uscc} · ${e.town}`, dataset: { name: e.name } });
-  if (plan?.external) {
-    const named = await api.get(`/api/v1/enterprises/${plan.external.enterprise_id}`).catch(() => null);
-    if (named) entPick.replaceChildren(entOption(named));
-  }
-  let entSeq = 0;
-  let entTimer;
-  function searchEnterprises() {
-    clearTimeout(entTimer);
-    entTimer = setTimeout(async () => {
-      const q = entQuery.value.trim();
-      if (!q) return;
-      const seq = ++entSeq;
-      const found = await api.get(`/api/v1/enterprises?status=active&limit=20&q=${encodeURIComponent(q)}`).catch(() => ({ enterprises: [] }));
-      if (seq !== entSeq) return;
-      // The choice stays the clerk's: nothing is picked for them.
-      entPick.replaceChildren(...(found.enterprises.length
-        ? [h('option', { value: '', text: t('plans.externalPick', { n: found.enterprises.length }) }), ...found.enterprises.map(entOption)]
-        : [h('option', { value: '', text: t('plans.externalNoMatch') })]));
-      refreshPool();
-    }, 250);
-  }
-  entQuery.addEventListener('input', searchEnterprises);
+  const named = plan?.external ? await api.get(`/api/v1/enterprises/${plan.external.enterprise_id}`).catch(() => null) : null;
+  const ent = enterprisePicker(api, { initial: named, onChange: () => refreshPool() });
   let itemChecks = [];
 
   async function loadItems() {
@@ -91,8 +68,7 @@ export async function render({ api, navigate }, id) {
   function refreshPool() {
     clearTimeout(poolTimer);
     if (kind.value === 'external') { // one named enterprise: no pool to draw from
-      const picked = entPick.selectedOptions[0];
-      poolText.textContent = picked?.value ? t('plans.externalPool', { name: picked.dataset.name }) : t('plans.externalNone');
+      poolText.textContent = ent.pick.value ? t('plans.externalPool', { name: ent.name() }) : t('picker.none');
       poolDetail.textContent = '';
       return;
     }
@@ -122,7 +98,7 @@ export async function render({ api, navigate }, id) {
   const externalPart = h('fieldset', {}, h('legend', { text: t('plans.kind.external') }),
     h('p', { class: 'note', text: t('plans.externalNote') }),
     h('div', { class: 'grid2' }, field(t('plans.externalAgency'), agency), field(t('plans.externalReference'), reference)),
-    field(t('plans.externalSearch'), entQuery), field(t('plans.externalEnterprise'), entPick));
+    field(t('plans.externalSearch'), ent.query), field(t('plans.externalEnterprise'), ent.pick));
   const drawnPart = h('div', {},
     h('fieldset', {}, h('legend', { text: t('plans.filterTowns') }), h('div', { class: 'checks' }, townBoxes.map(labelled))),
     h('fieldset', {}, h('legend', { text: t('plans.filterCategories') }), h('div', { class: 'checks' }, catBoxes.map(labelled))),
@@ -152,7 +128,7 @@ export async function render({ api, navigate }, id) {
     if (kind.value === 'external') {
       Object.assign(body, {
         kind: 'directed', joint_department_ids: [], filter: { towns: [], industries: [], categories: [], flags: [] }, sample: { count: 1 },
-        external: { agency: agency.value.trim(), reference: reference.value.trim(), enterprise_id: entPick.value },
+        external: { agency: agency.value.trim(), reference: reference.value.trim(), enterprise_id: ent.pick.value },
       });
     }
     try {

@@ -40,6 +40,16 @@ export async function render({ api, navigate }, id) {
   if (office && task.state === 'completed') actions.push(reviewForm(api, task, act));
   // Feedback follows the end of the inspection, once (art. 21).
   if (office && result && !result.feedback && task.inspection_ended_at && task.state !== 'cancelled') actions.push(feedbackForm(api, task, act));
+  // Before the inspection begins only (the API refuses a begun one: it
+  // ends with a result, such as 未发现监管对象).
+  if (office && task.state === 'assigned') {
+    const reason = h('input', { maxlength: 1000 });
+    actions.push(h('section', { class: 'panel', 'aria-label': t('task.cancel') },
+      h('h2', { text: t('task.cancel') }),
+      h('p', { class: 'note', text: t('task.cancelNote') }),
+      field(t('task.cancelReason'), reason),
+      h('p', {}, act(t('task.cancel'), () => api.post(`/api/v1/tasks/${id}/cancel`, { reason: reason.value.trim(), version: task.version }), 'danger'))));
+  }
   if (office && task.state === 'reviewed') {
     actions.push(h('section', { class: 'panel', 'aria-label': t('task.publish') },
       h('h2', { text: t('task.publish') }),
@@ -58,6 +68,7 @@ export async function render({ api, navigate }, id) {
     h('h1', { text: task.enterprise.name }),
     h('p', {}, h('code', { text: task.enterprise.uscc }), ' · ', task.enterprise.town, ' · ', task.enterprise.address, ' ',
       h('span', { class: `badge ${task.state === 'cancelled' ? 'bad' : 'ok'}`, id: 'task-state', text: t(`tasks.state.${task.state}`) })),
+    task.cancellation ? h('p', { class: 'warning', id: 'task-cancellation', text: t('task.cancelled', { reason: task.cancellation.reason, at: chinaTime(task.cancellation.at) }) }) : null,
     msg, actions,
     h('div', { class: 'panel' }, h('dl', { class: 'facts' },
       h('dt', { text: t('tasks.kind') }), h('dd', { text: t(`tasks.kind.${task.kind}`) + (task.reason ? `（${task.reason}）` : '') }),
