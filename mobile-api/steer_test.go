@@ -248,6 +248,21 @@ func TestARepeatDispatchMakesOnlyWhatIsMissing(t *testing.T) {
 	if kept, err := env.db.Tasks().FindTaskByID(t.Context(), keptID); err != nil || kept.Version != keptBefore.Version {
 		t.Fatalf("a stored task changed under the repeat: %+v (%v)", kept, err)
 	}
+	for _, m := range keptBefore.Members { // told once, however often dispatched
+		notes, err := env.db.Notifications().FindNotifications(t.Context(), backend.InboxQuery{UserID: m.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, note := range notes {
+			if note.TaskID == keptID && note.Kind == backend.NoteTaskAssigned {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s has %d assignment entries of the stored task, want 1", m.BadgeNo, n)
+		}
+	}
 
 	// A change in the missing task's group refuses the repeat.
 	forget()
@@ -255,4 +270,19 @@ func TestARepeatDispatchMakesOnlyWhatIsMissing(t *testing.T) {
 	scenario{as: "coordinator", method: "PATCH", path: "/api/v1/inspectors/" + other.ID, body: fmt.Sprintf(`{"department_id":%q}`, w.Office.ID), wantStatus: 200}.run(t, env)
 	scenario{as: "staff", method: "POST", path: "/api/v1/draws/" + w.draw.ID + "/dispatch", wantStatus: 409, wantCode: backend.ECONFLICT,
 		wantContain: []string{w.draw.Selections[lost].Group[0], "department"}}.run(t, env)
+
+	// Every stored task cancelled meanwhile: the plan is not wholly
+	// dispatched, so it stays open for the repair, which then goes out.
+	for i, id := range d.TaskIDs {
+		if i != lost {
+			scenario{as: "staff", method: "POST", path: "/api/v1/tasks/" + id + "/cancel", body: `{"reason":"企业已停产"}`, wantStatus: 200}.run(t, env)
+		}
+	}
+	if p, err := env.db.Plans().FindPlanByID(t.Context(), w.plan.ID); err != nil || p.Status != backend.PlanDispatched {
+		t.Fatalf("a plan dispatched in part, its stored tasks cancelled: %+v (%v), want it still dispatched", p, err)
+	}
+	scenario{as: "coordinator", method: "PATCH", path: "/api/v1/inspectors/" + other.ID, body: fmt.Sprintf(`{"department_id":%q}`, other.DepartmentID), wantStatus: 200}.run(t, env)
+	if last := w.dispatch(t, env); last.Created != 1 {
+		t.Fatalf("the repair created %d tasks, want the missing one", last.Created)
+	}
 }

@@ -233,13 +233,7 @@ func (s *Service) closeFinished(ctx context.Context, open []*backend.Task) error
 		if busy[p.ID] {
 			continue
 		}
-		whole, err := s.whollyDispatched(ctx, p)
-		if err != nil {
-			return err
-		}
-		if !whole {
-			continue // a dispatch left half done (or running now) is its repeat's to finish
-		}
+		// Only once every selection has its task (ClosePlanIfDone).
 		if err := s.ClosePlanIfDone(ctx, p.ID); err != nil {
 			return err
 		}

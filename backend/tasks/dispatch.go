@@ -134,8 +134,20 @@ func (s *Service) Dispatch(ctx context.Context, drawID string) (*Dispatched, err
 		// is written).
 		var notes []*backend.Notification
 		for _, t := range tasks {
-			if held[t.ID] == nil && (stored[t.ID] == nil || t.State == backend.TaskAssigned) {
-				notes = append(notes, assignmentNotes(t)...)
+			switch {
+			case held[t.ID] != nil:
+			case stored[t.ID] == nil:
+				notes = append(notes, assignmentNotes(t, t.MemberUserIDs())...)
+			case t.State == backend.TaskAssigned:
+				// The members drawn, still in the group: one who came in
+				// by a replacement was told by it.
+				var drawn []string
+				for _, m := range t.Members {
+					if m.Active() && m.AddedReason == "" && m.UserID != "" {
+						drawn = append(drawn, m.UserID)
+					}
+				}
+				notes = append(notes, assignmentNotes(t, drawn)...)
 			}
 		}
 		if err := s.Notifier.Notify(ctx, notes); err != nil {
@@ -437,14 +449,14 @@ func (s *Service) taskItems(ctx context.Context, ids []string) ([]backend.TaskIt
 	return out, nil
 }
 
-// assignmentNotes tells each member of a new task's group.
-func assignmentNotes(t *backend.Task) []*backend.Notification {
+// assignmentNotes tells users (members of a new task's group) of it.
+func assignmentNotes(t *backend.Task, users []string) []*backend.Notification {
 	title := "新检查任务"
 	if t.Kind == backend.TaskTargeted {
 		title = "新检查任务（非随机）"
 	}
 	body := fmt.Sprintf("%s（%s）· 请于 %s 前完成检查", t.Enterprise.Name, t.Enterprise.Town, t.Deadlines.Window)
-	return memberNotes(t, t.MemberUserIDs(), backend.NoteTaskAssigned, "1", title, body)
+	return memberNotes(t, users, backend.NoteTaskAssigned, "1", title, body)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

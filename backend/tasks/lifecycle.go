@@ -85,9 +85,10 @@ func staleVersion(t *backend.Task) error {
 		Message: "the task was changed meanwhile (version " + itoa(t.Version) + "); reload it and try again"}
 }
 
-// ClosePlanIfDone closes a dispatched plan once every task of it is
-// published or cancelled. It does nothing for "" (a task without a plan)
-// or a plan with open tasks.
+// ClosePlanIfDone closes a dispatched plan once every selection of its
+// draw has its task and every task is published or cancelled. It does
+// nothing for "" (a task without a plan), a plan with open tasks, or one
+// dispatched only in part.
 func (s *Service) ClosePlanIfDone(ctx context.Context, planID string) error {
 	if planID == "" {
 		return nil
@@ -99,6 +100,12 @@ func (s *Service) ClosePlanIfDone(ctx context.Context, planID string) error {
 	for range 5 {
 		p, err := s.Plans.FindPlanByID(ctx, planID)
 		if err != nil || p.Status != backend.PlanDispatched {
+			return err
+		}
+		// A dispatch left half done (or running now) is its repeat's to
+		// finish: closed, the plan would refuse the repeat, and the drawn
+		// enterprises without a task would never be inspected.
+		if whole, err := s.whollyDispatched(ctx, p); err != nil || !whole {
 			return err
 		}
 		before := map[string]any{"id": p.ID, "status": p.Status}

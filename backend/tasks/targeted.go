@@ -60,7 +60,7 @@ func (s *Service) CreateTargeted(ctx context.Context, in TargetedInput) (*backen
 				// Unchanged since: tell the group again, in case the request
 				// that created it died before it did (fixed entry ids; the
 				// feeds get the task). A later change told them itself.
-				err = s.Notifier.Notify(ctx, assignmentNotes(t))
+				err = s.Notifier.Notify(ctx, assignmentNotes(t, t.MemberUserIDs()))
 			}
 			return t, false, err
 		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
@@ -87,7 +87,7 @@ func (s *Service) CreateTargeted(ctx context.Context, in TargetedInput) (*backen
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.Notifier.Notify(ctx, assignmentNotes(t)); err != nil {
+	if err := s.Notifier.Notify(ctx, assignmentNotes(t, t.MemberUserIDs())); err != nil {
 		return nil, false, err
 	}
 	return t, true, nil

@@ -28,6 +28,7 @@ export const zhCN = {
   'users.newPassword': '重设密码（不改则留空）',
   'users.newPasswordHint': '重设后该用户的已登录会话全部失效',
   'users.disable': '停用此账号',
+  'users.selfNote': '自己的角色、部门和状态须由另一名管理员更改。',
   'users.disabled': '已停用',
   'users.enabled': '正常',
   'users.new': '新建用户',

@@ -162,25 +162,43 @@ scenario('an admin adds an account, changes its roles and disables it; the disab
   await shot(page, 'console-users');
 
   // The new account signs in and sees the console as staff.
-  const clerk = await (await page.context().browser().newContext()).newPage();
-  await signIn(clerk, 'browser.clerk', 'clerk-password-2026');
-  await clerk.getByRole('link', { name: '检查任务' }).waitFor();
-  assert.equal(await clerk.getByRole('link', { name: '用户与角色' }).count(), 0, 'only admins manage accounts');
-
-  // Disabled: its session ends, and it cannot sign in again.
-  await row.getByRole('button', { name: '编辑' }).click();
-  const edit = page.getByRole('dialog', { name: /browser\.clerk/ });
-  await edit.getByLabel('局领导').check();
-  await edit.getByLabel('停用此账号').check();
-  await edit.getByRole('button', { name: '保存' }).click();
-  await edit.getByText('已保存').waitFor();
-  await edit.getByRole('button', { name: '关闭' }).click();
-  await page.getByRole('row', { name: /browser\.clerk.*股室人员、局领导.*已停用/ }).waitFor();
+  const clerkContext = await page.context().browser().newContext();
+  try {
+    const clerk = await clerkContext.newPage();
+    await signIn(clerk, 'browser.clerk', 'clerk-password-2026');
+    await clerk.getByRole('link', { name: '检查任务' }).waitFor();
+    assert.equal(await clerk.getByRole('link', { name: '用户与角色' }).count(), 0, 'only admins manage accounts');
+    await disableClerk();
+    // Its open session has ended: a reload finds no session to resume.
+    await clerk.reload();
+    await clerk.getByLabel('用户名').waitFor();
+    assert.equal(await clerk.getByRole('button', { name: '退出' }).count(), 0);
+  } finally {
+    await clerkContext.close();
+  }
   const login = await fetch(`${base}/api/v1/auth/login`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'browser.clerk', password: 'clerk-password-2026' }),
   });
   assert.equal(login.status, 401, 'a disabled account cannot sign in');
-  await clerk.context().close();
+
+  // Disabled, with one more role (the admin's dialog; the admin's own
+  // row offers only the name).
+  async function disableClerk() {
+    await row.getByRole('button', { name: '编辑' }).click();
+    const edit = page.getByRole('dialog', { name: /browser\.clerk/ });
+    await edit.getByLabel('局领导').check();
+    await edit.getByLabel('停用此账号').check();
+    await edit.getByRole('button', { name: '保存' }).click();
+    await edit.getByText('已保存').waitFor();
+    await edit.getByRole('button', { name: '关闭' }).click();
+    await page.getByRole('row', { name: /browser\.clerk.*股室人员、局领导.*已停用/ }).waitFor();
+  }
+  await page.getByLabel('搜索').fill('admin');
+  await page.getByRole('row', { name: /^admin/ }).getByRole('button', { name: '编辑' }).click();
+  const own = page.getByRole('dialog', { name: /^admin/ });
+  await own.getByText('自己的角色、部门和状态须由另一名管理员更改').waitFor();
+  assert.equal(await own.getByLabel('停用此账号').count(), 0, 'no own status to change');
+  await own.getByRole('button', { name: '关闭' }).click();
 });
 
 scenario('a coordinator records a targeted check from a complaint, naming its group, and cancels it before it begins', async (page) => {
@@ -195,12 +213,12 @@ scenario('a coordinator records a targeted check from a complaint, naming its gr
   await found.waitFor({ state: 'attached' });
   await form.getByLabel('检查对象', { exact: true }).selectOption(await found.getAttribute('value'));
   await form.getByLabel(/AQ-005/).check();
+  await form.getByLabel('检查结束日期').fill(`${new Date().getFullYear()}-12-31`);
   await form.getByRole('button', { name: '保存' }).click();
   await form.getByText(/badge_nos/).waitFor(); // no group named: refused, naming the field
   const brigade = form.getByLabel(/应急管理综合行政执法大队/);
   await brigade.nth(0).check();
   await brigade.nth(1).check();
-  await form.getByLabel('检查结束日期').fill(`${new Date().getFullYear()}-12-31`);
   await form.getByRole('button', { name: '保存' }).click();
   await page.getByText('非随机（定向）（群众举报：夜间违规动火作业）').waitFor();
   await shot(page, 'console-task-targeted');

@@ -42,7 +42,9 @@ export async function render({ api, navigate }, id) {
   if (office && result && !result.feedback && task.inspection_ended_at && task.state !== 'cancelled') actions.push(feedbackForm(api, task, act));
   // Before the inspection begins only (the API refuses a begun one: it
   // ends with a result, such as 未发现监管对象).
-  if (office && task.state === 'assigned') {
+  // The coordinator, or staff of the task's lead department (as the API).
+  const manages = api.hasRole('coordinator') || (api.hasRole('staff') && api.user.department_id === task.lead_department_id);
+  if (manages && task.state === 'assigned') {
     const reason = h('input', { maxlength: 1000 });
     actions.push(h('section', { class: 'panel', 'aria-label': t('task.cancel') },
       h('h2', { text: t('task.cancel') }),

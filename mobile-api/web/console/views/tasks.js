@@ -65,6 +65,9 @@ async function targeted(api, navigate) {
   const labelled = (c) => h('label', {}, c, c.dataset.label);
   const checked = (boxes) => boxes.filter((c) => c.checked).map((c) => c.value);
   const msg = message();
+  // One id for this form however often it is sent (a double click, a
+  // retry after a lost answer): the server makes the task once.
+  const taskID = crypto.randomUUID();
   const dialog = dialogBox(t('targeted.new'),
     h('p', { class: 'note', text: t('targeted.note') }),
     h('div', { class: 'grid2' }, field(t('targeted.source'), source), field(t('targeted.reason'), reason),
@@ -73,16 +76,19 @@ async function targeted(api, navigate) {
       field(t('plans.windowStart'), start), field(t('plans.windowEnd'), end)),
     h('fieldset', {}, h('legend', { text: t('plans.items') }), h('div', { class: 'checks' }, itemBoxes.map(labelled))),
     h('fieldset', {}, h('legend', { text: t('targeted.group') }), h('div', { class: 'checks' }, memberBoxes.map(labelled))),
-    h('p', {}, h('button', { type: 'button', text: t('common.save'), onclick: async () => {
+    h('p', {}, h('button', { type: 'button', text: t('common.save'), onclick: async (e) => {
+      e.target.disabled = true;
       try {
         const task = await api.post('/api/v1/tasks', {
-          source: source.value, reason: reason.value.trim(), enterprise_id: ent.pick.value, department_id: department.value,
+          id: taskID, source: source.value, reason: reason.value.trim(), enterprise_id: ent.pick.value, department_id: department.value,
           item_ids: checked(itemBoxes), badge_nos: checked(memberBoxes), window: { start: start.value, end: end.value },
         });
         dialog.close();
         navigate(`/tasks/${task.id}`);
       } catch (err) {
         msg.set('error', fieldErrors(err));
+      } finally {
+        e.target.disabled = false;
       }
     } })), msg);
 }

@@ -64,6 +64,10 @@ export async function render({ api }) {
   }
 
   function edit(u) {
+    // Nobody changes their own roles, department or status (a second
+    // admin does), nor sets their own password here (设置 in the header
+    // asks for the current one).
+    const self = u.id === api.user.id;
     const name = h('input', { value: u.display_name, maxlength: 100 });
     const dep = depSelect(u.department_id);
     const roles = roleBoxes(u.roles);
@@ -71,13 +75,15 @@ export async function render({ api }) {
     const password = h('input', { type: 'password', autocomplete: 'new-password' });
     const msg = message();
     dialogBox(`${u.username} · ${u.display_name}`,
-      h('div', { class: 'grid2' }, field(t('users.displayName'), name), field(t('field.department'), dep),
-        field(t('users.newPassword'), password, t('users.newPasswordHint'))),
-      h('fieldset', {}, h('legend', { text: t('users.roles') }), h('div', { class: 'checks' }, roles.map(labelled))),
-      h('p', {}, h('label', {}, disabled, ' ', t('users.disable'))),
+      h('div', { class: 'grid2' }, field(t('users.displayName'), name),
+        self ? null : [field(t('field.department'), dep), field(t('users.newPassword'), password, t('users.newPasswordHint'))]),
+      self ? h('p', { class: 'note', text: t('users.selfNote') }) : [
+        h('fieldset', {}, h('legend', { text: t('users.roles') }), h('div', { class: 'checks' }, roles.map(labelled))),
+        h('p', {}, h('label', {}, disabled, ' ', t('users.disable')))],
       h('p', {}, h('button', { type: 'button', text: t('common.save'), onclick: async () => {
-        const body = { display_name: name.value.trim(), department_id: dep.value, roles: checked(roles), disabled: disabled.checked };
-        if (password.value) body.password = password.value;
+        const body = self ? { display_name: name.value.trim() }
+          : { display_name: name.value.trim(), department_id: dep.value, roles: checked(roles), disabled: disabled.checked };
+        if (!self && password.value) body.password = password.value;
         try {
           Object.assign(u, await api.patch(`/api/v1/users/${u.id}`, body));
           password.value = '';
