@@ -217,6 +217,10 @@ func TestNobodyChangesTheirOwnRolesOrDepartment(t *testing.T) {
 		{name: "admin own roles", as: "admin", method: "PATCH", path: "/api/v1/users/" + adminID, body: `{"roles":["inspector"]}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
 		{name: "admin own department", as: "admin", method: "PATCH", path: "/api/v1/users/" + adminID, body: `{"department_id":"x"}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
 		{name: "admin disables self", as: "admin", method: "PATCH", path: "/api/v1/users/" + adminID, body: `{"disabled":true}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
+		// A stolen admin session must not set the password without the current one.
+		{name: "admin sets own password without the current one", as: "admin", method: "PATCH", path: "/api/v1/users/" + adminID,
+			body: `{"password":"taken-over-2026"}`, wantStatus: 403, wantCode: backend.EFORBIDDEN, wantContain: []string{"/api/v1/me"}},
+		{name: "admin renames self", as: "admin", method: "PATCH", path: "/api/v1/users/" + adminID, body: `{"display_name":"系统管理员"}`, wantStatus: 200},
 		{name: "inspector via me", as: "inspector", method: "PATCH", path: "/api/v1/me", body: `{"roles":["admin"]}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
 		{name: "staff department via me", as: "staff", method: "PATCH", path: "/api/v1/me", body: `{"department_id":"other"}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},
 		{name: "inspector via users", as: "inspector", method: "PATCH", path: "/api/v1/users/" + env.users["inspector"].ID, body: `{"roles":["admin"]}`, wantStatus: 403, wantCode: backend.EFORBIDDEN},

@@ -90,12 +90,17 @@ const maxUpdateAttempts = 5
 
 // UpdateUser changes a user as an administrator. Nobody — not even an admin
 // — changes their own roles, department or disabled flag: that needs a
-// second person. Disabling a user ends their sessions at once. ENOTFOUND,
-// EINVALID, EFORBIDDEN.
+// second person. Nor their own password here: UpdateMe asks for the
+// current one (and throttles wrong ones), so that a stolen session cannot
+// take the account over. Disabling a user ends their sessions at once.
+// ENOTFOUND, EINVALID, EFORBIDDEN.
 func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*backend.User, error) {
 	actor := backend.ActorFromContext(ctx)
 	if id == actor.UserID && (p.Roles != nil || p.DepartmentID != nil || p.Disabled != nil) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "you cannot change your own roles, department or status")
+	}
+	if id == actor.UserID && p.Password != nil {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "set your own password with PATCH /api/v1/me, giving the current one")
 	}
 	return s.update(ctx, id, p, false)
 }
