@@ -36,6 +36,7 @@ const routes = [
   ['/stats', () => import('./views/stats.js'), 'nav.stats'],
   ['/audit', () => import('./views/audit.js'), 'nav.audit'],
   ['/users', () => import('./views/users.js'), 'nav.users'],
+  ['/calendar', () => import('./views/calendar.js'), 'nav.calendar'],
 ];
 
 // nav lists the sidebar by group, with the roles that may open each entry
@@ -52,6 +53,7 @@ const nav = [
   ['nav.group.work', [
     ['/plans', 'nav.plans', [...office, 'leader']],
     ['/tasks', 'nav.tasks', [...office, 'leader']],
+    ['/calendar', 'nav.calendar', [...office, 'leader']],
   ]],
   ['nav.group.oversight', [
     ['/stats', 'nav.stats', ['coordinator', 'leader']],

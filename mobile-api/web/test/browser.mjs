@@ -229,6 +229,26 @@ scenario('a coordinator records a targeted check from a complaint, naming its gr
   assert.equal(await page.getByRole('button', { name: '取消任务' }).count(), 0, 'nothing more to cancel');
 });
 
+scenario('a coordinator enters holidays of a year the calendar does not know yet; they show as the bureau\'s', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.getByRole('link', { name: '工作日历' }).click();
+  await page.getByRole('heading', { name: /工作日历/ }).waitFor();
+  await page.getByRole('cell', { name: '国务院安排' }).first().waitFor(); // next year's statutory schedule
+  const year = page.getByLabel('年度');
+  await year.fill('2028');
+  await year.press('Tab');
+  await page.locator('#calendar-uncovered', { hasText: '2028' }).waitFor();
+  await page.getByLabel('类型').selectOption('holiday');
+  await page.getByLabel('名称').fill('元旦');
+  await page.getByLabel('起始日期').fill('2028-01-01');
+  await page.getByLabel(/截止日期/).fill('2028-01-03');
+  await page.getByRole('button', { name: '录入' }).click();
+  await page.getByText('已录入 3 天。').waitFor();
+  await page.getByRole('row', { name: /2028-01-03.*放假.*元旦.*本局录入/ }).waitFor();
+  assert.ok(await page.locator('#calendar-uncovered').isHidden(), 'the year is known now');
+  await shot(page, 'console-calendar');
+});
+
 scenario('a coordinator drafts a plan and watches the pool size change with the filter', async (page) => {
   await signIn(page, 'coordinator');
   await page.goto(`${base}/console/#/plans/new`);

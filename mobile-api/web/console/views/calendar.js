@@ -1,0 +1,70 @@
+// 工作日历: the working-day calendar the statutory deadlines are counted
+// on (feedback 7, publication 20 working days — art. 21, 24): the State
+// Council's holidays and make-up working days (调休) as the library knows
+// them, merged with the bureau's own entries. A year the library does not
+// know yet is flagged: its deadlines would count only weekends as days
+// off. The coordinator enters the new year's schedule here, a date or a
+// range at a time, once it is published.
+import { h, field } from '../../shared/dom.js';
+import { t } from '../strings.js';
+import { message, fieldErrors } from '../widgets.js';
+
+export async function render({ api }) {
+  const coordinator = api.hasRole('coordinator');
+  const thisYear = Number(new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 4));
+  const year = h('input', { type: 'number', id: 'calendar-year', min: 2000, max: 2100, value: String(thisYear + 1) });
+  const warning = h('p', { class: 'warning', id: 'calendar-uncovered', hidden: true });
+  const body = h('tbody');
+  async function load() {
+    const cal = await api.get(`/api/v1/calendar?year=${encodeURIComponent(year.value)}`);
+    warning.hidden = cal.covered;
+    warning.textContent = t('cal.uncovered', { year: cal.year });
+    body.replaceChildren(...(cal.entries.length ? cal.entries.map((e) => h('tr', {},
+      h('td', { text: e.date }), h('td', { text: t(`cal.kind.${e.kind}`) }), h('td', { text: e.name }),
+      h('td', {}, h('span', { class: `badge ${e.source === 'override' ? 'warn' : ''}`, text: t(`cal.source.${e.source}`) })))) : [
+      h('tr', {}, h('td', { colspan: 4, class: 'empty', text: t('common.none') }))]));
+  }
+  year.addEventListener('change', load);
+
+  // add: every date from–to (one if to is empty) as a holiday or a
+  // make-up working day, one request each (a repeat changes nothing).
+  let form = null;
+  if (coordinator) {
+    const kind = h('select', {}, ['holiday', 'workday'].map((k) => h('option', { value: k, text: t(`cal.kind.${k}`) })));
+    const name = h('input', { maxlength: 50 });
+    const from = h('input', { type: 'date' });
+    const to = h('input', { type: 'date' });
+    const msg = message();
+    form = h('form', { class: 'panel', onsubmit: async (e) => {
+      e.preventDefault();
+      const dates = [];
+      const last = to.value || from.value;
+      for (let d = new Date(`${from.value}T00:00:00Z`); from.value && d <= new Date(`${last}T00:00:00Z`) && dates.length <= 31; d.setUTCDate(d.getUTCDate() + 1)) {
+        dates.push(d.toISOString().slice(0, 10));
+      }
+      if (!dates.length || dates.length > 31) {
+        msg.set('error', t('cal.badRange'));
+        return;
+      }
+      try {
+        for (const date of dates) await api.post('/api/v1/calendar', { date, kind: kind.value, name: name.value.trim() });
+        msg.set('success', t('cal.added', { n: dates.length }));
+        year.value = dates[0].slice(0, 4);
+        await load();
+      } catch (err) {
+        msg.set('error', fieldErrors(err));
+      }
+    } },
+    h('h2', { text: t('cal.add') }),
+    h('p', { class: 'note', text: t('cal.addNote') }),
+    h('div', { class: 'grid2' }, field(t('cal.kind'), kind), field(t('cal.name'), name), field(t('cal.from'), from), field(t('cal.to'), to)),
+    msg, h('button', { type: 'submit', text: t('cal.addButton') }));
+  }
+  await load();
+  return h('section', {},
+    h('h1', { text: t('cal.title') }),
+    h('div', { class: 'toolbar' }, h('div', { class: 'field' }, h('label', { for: 'calendar-year', text: t('common.year') }), year)),
+    warning,
+    h('table', {}, h('thead', {}, h('tr', {}, [t('cal.date'), t('cal.kind'), t('cal.name'), t('cal.source')].map((x) => h('th', { text: x })))), body),
+    form);
+}
