@@ -70,8 +70,9 @@ type departmentRequest struct {
 // departmentPatchRequest is the body of PATCH /api/v1/departments/{id};
 // absent fields stay as they are.
 type departmentPatchRequest struct {
-	Name *string `json:"name"`
-	Kind *string `json:"kind"`
+	Name    *string `json:"name"`
+	Kind    *string `json:"kind"`
+	Version *int    `json:"version"` // optional: the version the change was made on
 }
 
 func (s *Server) handleListDepartments(c *fiber.Ctx) error {

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -22,6 +23,10 @@ type NewDepartment struct {
 type DepartmentPatch struct {
 	Name *string
 	Kind *string
+	// Version, when given, must be the stored one: a change made on an
+	// older reading is refused (ECONFLICT, fields version "stale")
+	// rather than undo one made meanwhile.
+	Version *int
 }
 
 // ListDepartments lists every department by name.
@@ -64,6 +69,10 @@ func (s *Service) UpdateDepartment(ctx context.Context, id string, p DepartmentP
 	d, err := s.Departments.FindDepartmentByID(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if p.Version != nil && *p.Version != d.Version {
+		return nil, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"version": "stale"},
+			Message: fmt.Sprintf("the department was changed meanwhile (version %d); reload it and try again", d.Version)}
 	}
 	before := departmentFields(d)
 	if p.Name != nil {

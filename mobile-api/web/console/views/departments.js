@@ -38,7 +38,7 @@ export async function render({ api, navigate }) {
     const versions = await versionsList(api, `/api/v1/departments/${d.id}/versions`);
     const save = async () => {
       try {
-        await api.patch(`/api/v1/departments/${d.id}`, { name: rename.value.trim(), kind: rekind.value });
+        await api.patch(`/api/v1/departments/${d.id}`, { name: rename.value.trim(), kind: rekind.value, version: d.version });
         dialog.close();
         navigate('/departments');
       } catch (err) {
