@@ -3,6 +3,7 @@ package mobileapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -440,4 +441,30 @@ func TestRefreshGraceEnds(t *testing.T) {
 		t.Errorf("the newest token after the late replay: %d, want 401", status)
 	}
 	scenario{token: s3.AccessToken, method: "GET", path: "/api/v1/me", wantStatus: 401, wantCode: backend.EUNAUTHORIZED}.run(t, env)
+}
+
+// TestNoEnabledAdminIsSaidLoudly: when the configured admin's username is
+// held by an account that is no enabled admin, the start-up creates nobody
+// and says so (auth.ErrNoAdmin, which serve logs as an error); with
+// another admin enabled it is quiet.
+func TestNoEnabledAdminIsSaidLoudly(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	ctx := t.Context()
+	admin := env.users["admin"]
+	admin.Disabled = true
+	if err := env.updateUser(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	created, err := env.svc.Auth.EnsureAdmin(ctx, "admin", testPassword)
+	if created || !errors.Is(err, auth.ErrNoAdmin) || !strings.Contains(err.Error(), `"admin"`) {
+		t.Fatalf("no enabled admin: created %v, %v; want auth.ErrNoAdmin naming the username", created, err)
+	}
+	other := env.users["coordinator"]
+	other.Roles = append(other.Roles, backend.RoleAdmin)
+	if err := env.updateUser(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := env.svc.Auth.EnsureAdmin(ctx, "admin", testPassword); created || err != nil {
+		t.Fatalf("another admin enabled: created %v, %v; want nothing to do", created, err)
+	}
 }

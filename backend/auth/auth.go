@@ -11,6 +11,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +63,12 @@ type Session struct {
 // errBadCredentials is the one answer to an unknown user, a wrong password
 // and a disabled account, so none can be told apart.
 var errBadCredentials = backend.Errorf(backend.EUNAUTHORIZED, "invalid username or password")
+
+// ErrNoAdmin is EnsureAdmin's answer when no enabled admin exists and the
+// configured username is held by an account that is none (disabled, or
+// without the role): nobody can manage accounts until an admin is
+// restored, which the server says loudly rather than silently.
+var ErrNoAdmin = errors.New("no enabled admin exists")
 
 // Login checks a username and password from client address ip and starts a
 // session. EUNAUTHORIZED for bad credentials, ERATELIMIT when too many
@@ -238,7 +245,14 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (c
 	err = s.Audit.Change(ctx, backend.AuditChange{Action: "user.create", ObjectType: "user", ObjectID: u.ID, After: PublicUser(u)},
 		func(ctx context.Context) error { return s.Users.CreateUser(ctx, u) })
 	if backend.ErrorCode(err) == backend.ECONFLICT {
-		// Another instance starting at the same time created it.
+		// Another instance starting at the same time created it — or the
+		// username is held by an account that is no enabled admin.
+		if n, err := s.Users.CountUsersWithRole(ctx, backend.RoleAdmin); err != nil {
+			return false, err
+		} else if n == 0 {
+			return false, fmt.Errorf("%w: the username %q is held by an account that is not an enabled admin; re-enable it (suiji's database) or set SUIJI_ADMIN_USERNAME to a free name",
+				ErrNoAdmin, u.Username)
+		}
 		return false, nil
 	}
 	return err == nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"suiji/backend/auth"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
 	mobileapi "suiji/mobile-api"
@@ -48,7 +50,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	defer st.Close(logger)
 
 	svc := wire.Services(st, cfg, utcNow)
-	if created, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); err != nil {
+	if created, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); errors.Is(err, auth.ErrNoAdmin) {
+		// The bureau's work goes on; only account management waits.
+		logger.Error("nobody can manage accounts", slog.Any("error", err))
+	} else if err != nil {
 		return fmt.Errorf("first admin (SUIJI_ADMIN_USERNAME/SUIJI_ADMIN_PASSWORD): %w", err)
 	} else if created {
 		logger.Warn("created the first admin", slog.String("username", cfg.AdminUsername))
