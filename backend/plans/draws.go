@@ -74,8 +74,15 @@ func (s *Service) runnable(ctx context.Context, id, what string) (*backend.Plan,
 	if err != nil {
 		return nil, err
 	}
-	if !mayRun(backend.ActorFromContext(ctx), p) {
+	actor := backend.ActorFromContext(ctx)
+	if !mayRun(actor, p) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff %s", what)
+	}
+	// A redraw takes two people: whoever approved it (a leader who may
+	// also hold an office role) neither commits nor draws it, so nobody
+	// alone can redraw until an outcome suits them.
+	if a := p.RedrawApproval; a != nil && a.Seq == p.DrawCount+1 && a.ApprovedBy == actor.UserID {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "the leader who approved attempt %d does not %s: another person of the office does", a.Seq, what)
 	}
 	return p, nil
 }

@@ -140,8 +140,14 @@ func TestEveryAttemptNeedsItsOwnCommitment(t *testing.T) {
 	if _, err := s.ApproveRedraw(leader(t.Context()), p.ID, ""); backend.ErrorCode(err) != backend.EINVALID {
 		t.Fatalf("an approval without a reason: %v", err)
 	}
-	if _, err := s.ApproveRedraw(leader(t.Context()), p.ID, "企业名录更正后重新抽取"); err != nil {
+	// Approved by one who holds both roles: another person commits and
+	// draws it.
+	both := backend.WithActor(t.Context(), &backend.Actor{UserID: "u-both", Username: "both", Roles: []backend.Role{backend.RoleLeader, backend.RoleCoordinator}})
+	if _, err := s.ApproveRedraw(both, p.ID, "企业名录更正后重新抽取"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.CommitSeed(both, p.ID, ""); backend.ErrorCode(err) != backend.EFORBIDDEN {
+		t.Fatalf("the redraw's approver committed it: %v", err)
 	}
 	if _, err := s.Draw(ctx, p.ID, ""); backend.ErrorCode(err) != backend.ECONFLICT {
 		t.Fatalf("an approved redraw without its own commitment: %v", err)
