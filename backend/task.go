@@ -263,7 +263,8 @@ type TaskFilter struct {
 	// DeadlinesRunning: only tasks with a statutory deadline that may still
 	// run — the open ones, and those published before their feedback to
 	// the enterprise was recorded (art. 21's 7 working days run on), unless
-	// no enterprise was found to feed it back to.
+	// no enterprise was found to feed it back to. With Overdue, such a
+	// published task only when its feedback is overdue.
 	DeadlinesRunning bool
 	After            Cursor // keyset position (see Cursor); ordered by creation, then id
 	Offset           int    // at most MaxOffset; use After beyond

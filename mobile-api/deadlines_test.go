@@ -250,15 +250,18 @@ func TestFeedbackDeadlineRunsAfterPublication(t *testing.T) {
 		t.Fatalf("a published task with its feedback recorded was marked: overdue %v, reminded %v (%v)", stored.Overdue, stored.Reminded, err)
 	}
 
-	stored.FeedbackAt = nil
+	// Missed its window before it was published: nothing left to act on
+	// while its feedback is not yet overdue.
+	stored.FeedbackAt, stored.Overdue = nil, []string{backend.DeadlineWindow}
 	if err := env.db.Tasks().UpdateTask(t.Context(), stored); err != nil {
 		t.Fatal(err)
 	}
+	scenario{as: "staff", method: "GET", path: "/api/v1/tasks/overdue", wantStatus: 200, wantAbsent: []string{task.ID}}.run(t, env)
 	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), at("2026-04-01", 13)); err != nil {
 		t.Fatal(err)
 	}
 	stored, err = env.db.Tasks().FindTaskByID(t.Context(), task.ID)
-	if err != nil || !slices.Equal(stored.Overdue, []string{backend.DeadlineFeedback}) || stored.State != backend.TaskPublished {
+	if err != nil || !slices.Equal(stored.Overdue, []string{backend.DeadlineWindow, backend.DeadlineFeedback}) || stored.State != backend.TaskPublished {
 		t.Fatalf("published without feedback: overdue %v, state %s (%v), want the feedback deadline missed", stored.Overdue, stored.State, err)
 	}
 	for _, user := range []string{task.Members[0].UserID, env.users["staff"].ID} {

@@ -366,10 +366,14 @@ func (s *TaskStore) FindTasks(ctx context.Context, f backend.TaskFilter) ([]*bac
 		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{backend.TaskPublished, backend.TaskCancelled}}}})
 	}
 	if f.DeadlinesRunning {
+		published := bson.D{{Key: "state", Value: backend.TaskPublished}, {Key: "feedback_at", Value: bson.D{{Key: "$exists", Value: false}}},
+			{Key: "submitted_result", Value: bson.D{{Key: "$ne", Value: backend.ResultEnterpriseNotFound}}}}
+		if f.Overdue { // of a published task only the feedback is left to act on
+			published = append(published, bson.E{Key: "overdue", Value: backend.DeadlineFeedback})
+		}
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{backend.TaskPublished, backend.TaskCancelled}}}}},
-			bson.D{{Key: "state", Value: backend.TaskPublished}, {Key: "feedback_at", Value: bson.D{{Key: "$exists", Value: false}}},
-				{Key: "submitted_result", Value: bson.D{{Key: "$ne", Value: backend.ResultEnterpriseNotFound}}}},
+			published,
 		}})
 	}
 	if len(f.DepartmentIDs) > 0 {
