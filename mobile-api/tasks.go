@@ -365,7 +365,7 @@ func (s *Server) handleGetCalendar(c *fiber.Ctx) error {
 	for _, e := range cal.Entries(year) {
 		out = append(out, calendarEntryJSON{e.Date, string(e.Kind), e.Name, string(e.Source)})
 	}
-	return c.JSON(fiber.Map{"year": year, "covered": cal.Covers(year), "entries": out})
+	return c.JSON(fiber.Map{"year": year, "covered": cal.Covers(year), "statutory": cal.Statutory(year), "entries": out})
 }
 
 // overrideRequest is the body of POST /api/v1/calendar.

@@ -250,7 +250,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (c
 		if n, err := s.Users.CountUsersWithRole(ctx, backend.RoleAdmin); err != nil {
 			return false, err
 		} else if n == 0 {
-			return false, fmt.Errorf("%w: the username %q is held by an account that is not an enabled admin; re-enable it (suiji's database) or set SUIJI_ADMIN_USERNAME to a free name",
+			return false, fmt.Errorf("%w: the username %q is held by an account that is not an enabled admin; set SUIJI_ADMIN_USERNAME to a free name and restart, and the first admin is created there (audited)",
 				ErrNoAdmin, u.Username)
 		}
 		return false, nil

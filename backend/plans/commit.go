@@ -85,6 +85,9 @@ func (s *Service) committable(ctx context.Context, id string) (*backend.Plan, er
 	if err != nil {
 		return nil, err
 	}
+	if err := notItsApprover(ctx, p, "commit a plan's seed"); err != nil {
+		return nil, err
+	}
 	seq := p.DrawCount + 1
 	switch {
 	case p.Status != backend.PlanApproved && p.Status != backend.PlanDrawn:

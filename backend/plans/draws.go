@@ -78,13 +78,22 @@ func (s *Service) runnable(ctx context.Context, id, what string) (*backend.Plan,
 	if !mayRun(actor, p) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff %s", what)
 	}
-	// A redraw takes two people: whoever approved it (a leader who may
-	// also hold an office role) neither commits nor draws it, so nobody
-	// alone can redraw until an outcome suits them.
-	if a := p.RedrawApproval; a != nil && a.Seq == p.DrawCount+1 && a.ApprovedBy == actor.UserID {
-		return nil, backend.Errorf(backend.EFORBIDDEN, "the leader who approved attempt %d does not %s: another person of the office does", a.Seq, what)
+	if err := notItsApprover(ctx, p, what); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// notItsApprover refuses the one who approved the plan's next attempt (a
+// leader who may also hold an office role) to commit or draw it: a
+// redraw takes two people, so nobody alone can redraw until an outcome
+// suits them. It is asked before the lease and again under it, where an
+// approval given meanwhile is seen.
+func notItsApprover(ctx context.Context, p *backend.Plan, what string) error {
+	if a := p.RedrawApproval; a != nil && a.Seq == p.DrawCount+1 && a.ApprovedBy == backend.ActorFromContext(ctx).UserID {
+		return backend.Errorf(backend.EFORBIDDEN, "the leader who approved attempt %d does not %s: another person of the office does", a.Seq, what)
+	}
+	return nil
 }
 
 // hold takes the plan's lease and keeps it alive while the work runs: the
@@ -142,6 +151,9 @@ func (s *Service) pending(ctx context.Context, id, entropy string) (*backend.Pla
 		return nil, nil, backend.Errorf(backend.ECONFLICT, "a plan is drawn after approval and before dispatch; this plan is %s", p.Status)
 	case c == nil || c.Seq != p.DrawCount+1:
 		return nil, nil, backend.Errorf(backend.ECONFLICT, "commit first (POST /api/v1/plans/%s/commit): every attempt needs its own commitment, published before it", p.ID)
+	}
+	if err := notItsApprover(ctx, p, "draw it"); err != nil {
+		return nil, nil, err
 	}
 	if d, err := s.Draws.FindDrawByID(ctx, drawID(p.ID, c.Seq)); err == nil {
 		return nil, d, s.markAttempt(ctx, p, d, nil)

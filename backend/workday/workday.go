@@ -130,6 +130,8 @@ type Calendar struct {
 	special map[int64]Entry // day number → entry, for every special day
 	days    []int64         // the keys of special, ascending
 	years   map[int]bool    // years with at least one entry
+	// builtIn: years of which the library has the State Council's schedule.
+	builtIn map[int]bool
 }
 
 // New builds the calendar from the library's statutory schedules and the
@@ -143,9 +145,10 @@ func New(overrides []Override) (*Calendar, error) {
 		return nil, backend.InvalidFields("too many calendar overrides",
 			map[string]string{"overrides": fmt.Sprintf("at most %d entries", MaxOverrides)})
 	}
-	c := &Calendar{special: make(map[int64]Entry), years: make(map[int]bool)}
+	c := &Calendar{special: make(map[int64]Entry), years: make(map[int]bool), builtIn: make(map[int]bool)}
 	for day, e := range statutory() {
 		c.special[day] = e
+		c.builtIn[yearOf(day)] = true
 	}
 	fields := map[string]string{}
 	seen := map[int64]int{}
@@ -239,6 +242,13 @@ func (c *Calendar) Late(end time.Time, n int, at time.Time) bool {
 // cover count only weekends as days off, so a caller should warn.
 func (c *Calendar) Covers(year int) bool {
 	return c.years[year]
+}
+
+// Statutory reports whether the library has the State Council's schedule
+// for year. A year covered by the bureau's entries alone is as complete
+// as they are: one entry covers it, so a caller should say whose it is.
+func (c *Calendar) Statutory(year int) bool {
+	return c.builtIn[year]
 }
 
 // Entries lists the year's holidays and working days that differ from, or

@@ -12,6 +12,7 @@ import (
 	"suiji/backend"
 	"suiji/backend/accounts"
 	"suiji/backend/app"
+	"suiji/backend/auth"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/config"
 	"suiji/backend/demo"
@@ -50,7 +51,12 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer st.Close(newLogger(cfg, stderr))
 	svc := wire.Services(st, cfg, utcNow)
-	if _, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); err != nil {
+	if _, err := svc.Auth.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword); errors.Is(err, auth.ErrNoAdmin) && *ifEmpty {
+		// A database in use (it has no enabled admin to seed as): as serve
+		// does, say it and go on — demo data goes only into an empty one.
+		fmt.Fprintln(stderr, "seed:", err)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	return seedDemo(ctx, svc, cfg.AdminUsername, *ifEmpty, stdout)

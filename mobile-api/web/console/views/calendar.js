@@ -14,11 +14,25 @@ export async function render({ api }) {
   const thisYear = Number(new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 4));
   const year = h('input', { type: 'number', id: 'calendar-year', min: 2000, max: 2100, value: String(thisYear + 1) });
   const warning = h('p', { class: 'warning', id: 'calendar-uncovered', hidden: true });
+  const status = message();
   const body = h('tbody');
   async function load() {
-    const cal = await api.get(`/api/v1/calendar?year=${encodeURIComponent(year.value)}`);
-    warning.hidden = cal.covered;
-    warning.textContent = t('cal.uncovered', { year: cal.year });
+    let cal;
+    try {
+      cal = await api.get(`/api/v1/calendar?year=${encodeURIComponent(year.value)}`);
+      status.set('', '');
+    } catch (err) {
+      status.set('error', fieldErrors(err));
+      body.replaceChildren();
+      warning.hidden = true;
+      return;
+    }
+    // Not built in: nothing known, or only what the bureau entered (one
+    // entry covers a year, so say whose it is and ask for the rest).
+    warning.hidden = cal.statutory;
+    warning.textContent = cal.covered
+      ? t('cal.bureauOnly', { year: cal.year, n: cal.entries.length })
+      : t('cal.uncovered', { year: cal.year });
     body.replaceChildren(...(cal.entries.length ? cal.entries.map((e) => h('tr', {},
       h('td', { text: e.date }), h('td', { text: t(`cal.kind.${e.kind}`) }), h('td', { text: e.name }),
       h('td', {}, h('span', { class: `badge ${e.source === 'override' ? 'warn' : ''}`, text: t(`cal.source.${e.source}`) })))) : [
@@ -46,14 +60,19 @@ export async function render({ api }) {
         msg.set('error', t('cal.badRange'));
         return;
       }
+      let done = 0;
       try {
-        for (const date of dates) await api.post('/api/v1/calendar', { date, kind: kind.value, name: name.value.trim() });
-        msg.set('success', t('cal.added', { n: dates.length }));
-        year.value = dates[0].slice(0, 4);
-        await load();
+        for (const date of dates) {
+          await api.post('/api/v1/calendar', { date, kind: kind.value, name: name.value.trim() });
+          done++;
+        }
+        msg.set('success', t('cal.added', { n: done }));
       } catch (err) {
-        msg.set('error', fieldErrors(err));
+        // The days before the refusal are entered: say so, and show them.
+        msg.set('error', `${t('cal.partly', { n: done, of: dates.length })} ${fieldErrors(err)}`);
       }
+      year.value = dates[0].slice(0, 4);
+      await load();
     } },
     h('h2', { text: t('cal.add') }),
     h('p', { class: 'note', text: t('cal.addNote') }),
@@ -64,7 +83,7 @@ export async function render({ api }) {
   return h('section', {},
     h('h1', { text: t('cal.title') }),
     h('div', { class: 'toolbar' }, h('div', { class: 'field' }, h('label', { for: 'calendar-year', text: t('common.year') }), year)),
-    warning,
+    warning, status,
     h('table', {}, h('thead', {}, h('tr', {}, [t('cal.date'), t('cal.kind'), t('cal.name'), t('cal.source')].map((x) => h('th', { text: x })))), body),
     form);
 }
