@@ -284,3 +284,39 @@ func TestFeedbackDeadlineRunsAfterPublication(t *testing.T) {
 		t.Fatalf("an enterprise-not-found result was marked: overdue %v (%v)", stored.Overdue, err)
 	}
 }
+
+// TestDeadlinesMoveWithHolidaysEnteredLater: an inspection that ended on
+// Friday 28 January 2028, before the bureau entered 2028's schedule (the
+// library does not know it), has its deadlines counted over weekends
+// only: feedback Tuesday 8 February (7 working days: 31 Jan, 1–4, 7–8
+// Feb), publication Friday 25 February (20). A pass on 10 February marks
+// the feedback overdue. Entering a holiday of 1–7 February (five working
+// days) moves them to Tuesday 15 February and — 2028 being a leap year —
+// Friday 3 March, and drops the overdue mark the move made wrong.
+func TestDeadlinesMoveWithHolidaysEnteredLater(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	task := inspectedOn(t, env, at("2028-01-28", 16))
+	if task.Deadlines.Feedback != "2028-02-08" || task.Deadlines.Publication != "2028-02-25" {
+		t.Fatalf("deadlines on weekends alone: %+v", task.Deadlines)
+	}
+	if _, err := env.svc.Tasks.RunDeadlines(t.Context(), at("2028-02-10", 9)); err != nil {
+		t.Fatal(err)
+	}
+	if marked, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID); err != nil || !slices.Contains(marked.Overdue, backend.DeadlineFeedback) {
+		t.Fatalf("the feedback is not marked overdue on 10 February: %+v (%v)", marked.Overdue, err)
+	}
+	for day := 1; day <= 7; day++ {
+		scenario{as: "coordinator", method: "POST", path: "/api/v1/calendar", body: fmt.Sprintf(`{"date":"2028-02-%02d","kind":"holiday","name":"春节"}`, day),
+			wantStatus: 201}.run(t, env)
+	}
+	moved, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil || moved.Deadlines.Feedback != "2028-02-15" || moved.Deadlines.Publication != "2028-03-03" {
+		t.Fatalf("deadlines after the holiday was entered: %+v (%v), want feedback 2028-02-15, publication 2028-03-03", moved.Deadlines, err)
+	}
+	if slices.Contains(moved.Overdue, backend.DeadlineFeedback) {
+		t.Fatalf("the feedback is still marked overdue though its deadline moved to 15 February: %v", moved.Overdue)
+	}
+	// The change is in the task's audit trail, as the coordinator's.
+	scenario{as: "coordinator", method: "GET", path: "/api/v1/audit?object_type=task&object_id=" + task.ID, wantStatus: 200,
+		wantContain: []string{`"action":"task.deadlines","object_type":"task","object_id":"` + task.ID, `"actor_name":"coordinator1"`}}.run(t, env)
+}

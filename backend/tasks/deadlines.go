@@ -40,10 +40,10 @@ func (s *Service) WorkCalendar(ctx context.Context) (*workday.Calendar, error) {
 
 // PutOverride adds (or replaces) the bureau's override of one date, e.g. a
 // holiday of a year the library does not know yet, with its audit event in
-// the same write. An override the date has already (a repeat, such as a
-// retry after a lost answer or a crash) changes nothing and records
-// nothing. EINVALID naming the field; the coordinator's act (the route
-// says so).
+// the same write, then dates anew the deadlines it moves (redate). An
+// override the date has already (a repeat, such as a retry after a lost
+// answer or a crash) changes nothing and records nothing but the dating.
+// EINVALID naming the field; the coordinator's act (the route says so).
 func (s *Service) PutOverride(ctx context.Context, o backend.CalendarOverride) (*backend.CalendarOverride, error) {
 	o.Name = strings.TrimSpace(o.Name)
 	if _, err := workday.New([]workday.Override{{Date: o.Date, Kind: workday.Kind(o.Kind), Name: o.Name}}); err != nil {
@@ -61,7 +61,7 @@ func (s *Service) PutOverride(ctx context.Context, o backend.CalendarOverride) (
 	for _, old := range stored {
 		if old.Date == o.Date {
 			if old.Kind == o.Kind && old.Name == o.Name {
-				return old, nil
+				return old, s.redate(ctx)
 			}
 			before = map[string]string{"date": old.Date, "kind": old.Kind, "name": old.Name}
 		}
@@ -76,7 +76,61 @@ func (s *Service) PutOverride(ctx context.Context, o backend.CalendarOverride) (
 	if err != nil {
 		return nil, err
 	}
-	return &o, nil
+	return &o, s.redate(ctx)
+}
+
+// redate sets the feedback and publication deadlines still running — of
+// tasks whose inspection ended and whose feedback or publication is not
+// recorded — anew on the calendar as it now stands: entered after the
+// inspection ended (the State Council's schedule of a year the library
+// does not know), a holiday moves them later, a make-up working day
+// earlier. A deadline that moved loses its reminder and overdue marks,
+// which the next scheduler pass gives again where they still hold; the
+// change is audited (task.deadlines) and the group's phones are told. A
+// task changed meanwhile is read and dated again.
+func (s *Service) redate(ctx context.Context) error {
+	cal, err := s.WorkCalendar(ctx)
+	if err != nil {
+		return err
+	}
+	running, _, err := s.Tasks.FindTasks(ctx, backend.TaskFilter{DeadlinesRunning: true, NoTotal: true})
+	if err != nil {
+		return err
+	}
+	for _, t := range running {
+		for attempt := 0; t.InspectionEndedAt != nil; attempt++ {
+			before := taskDigest(t)
+			moved := map[string]bool{}
+			if due := cal.Deadline(*t.InspectionEndedAt, workday.FeedbackDays).Format(time.DateOnly); t.FeedbackAt == nil && t.Deadlines.Feedback != due {
+				t.Deadlines.Feedback, moved[backend.DeadlineFeedback] = due, true
+			}
+			if due := cal.Deadline(*t.InspectionEndedAt, workday.PublicationDays).Format(time.DateOnly); t.PublishedAt == nil && t.Deadlines.Publication != due {
+				t.Deadlines.Publication, moved[backend.DeadlinePublication] = due, true
+			}
+			if len(moved) == 0 {
+				break
+			}
+			unmarked := func(kinds []string) []string {
+				return slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return moved[k] })
+			}
+			t.Reminded, t.Overdue, t.UpdatedAt = unmarked(t.Reminded), unmarked(t.Overdue), s.Now().UTC()
+			err := s.updateTask(ctx, t, "task.deadlines", before)
+			if err == nil {
+				s.remember(t)
+				if err := s.tell(ctx, t); err != nil { // the group's phones show the dates
+					return err
+				}
+				break
+			}
+			if backend.ErrorCode(err) != backend.ECONFLICT || attempt == changeAttempts {
+				return err
+			}
+			if t, err = s.Tasks.FindTaskByID(ctx, t.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // EndInspection records that the inspection of t ended at at and sets the

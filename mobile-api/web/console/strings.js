@@ -24,7 +24,7 @@ export const zhCN = {
   'cal.kind.holiday': '放假', 'cal.kind.workday': '调休上班',
   'cal.source.statutory': '国务院安排', 'cal.source.override': '本局录入',
   'cal.add': '录入节假日安排',
-  'cal.addNote': '按国务院办公厅公布的安排逐项录入：放假的日期（可填起止日期），以及调休上班的周末。此后算出的期限按新的日历计算（已经算出的期限不变）；每次录入都记入审计日志。',
+  'cal.addNote': '按国务院办公厅公布的安排逐项录入：放假的日期（可填起止日期），以及调休上班的周末。正在进行的反馈和公示期限随即按新的日历重新计算，检查组会收到更新；每次录入和每项期限变动都记入审计日志。',
   'cal.from': '起始日期', 'cal.to': '截止日期（单日可不填）', 'cal.addButton': '录入',
   'cal.added': '已录入 {n} 天。',
   'cal.partly': '已录入 {n} 天（共 {of} 天），其余未录入：',

@@ -4,7 +4,8 @@
 // them, merged with the bureau's own entries. A year the library does not
 // know yet is flagged: its deadlines would count only weekends as days
 // off. The coordinator enters the new year's schedule here, a date or a
-// range at a time, once it is published.
+// range at a time, once it is published; the deadlines still running are
+// dated anew on it (tasks.Service.PutOverride).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import { message, fieldErrors } from '../widgets.js';
