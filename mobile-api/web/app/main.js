@@ -285,6 +285,11 @@ function listView(main) {
   const list = h('ul', { class: 'tasks', 'aria-label': t('tasks.title') });
   const meta = h('p', { class: 'meta' });
   main.append(held, list, meta);
+  // The list is keyed: an entry is rebuilt only when what it shows
+  // changed, and the entries are moved only when their order did. A sync
+  // redraws the list often, and a tap on an entry replaced between the
+  // finger's down and up would be lost.
+  let rows = new Map(); // task id → { sig, li }
   return {
     async update() {
       const [tasks, entries, inbox, syncedAt] = await Promise.all([store.allTasks(), app.outbox.entries(), store.getMeta('inbox'), store.getMeta('synced_at')]);
@@ -295,7 +300,7 @@ function listView(main) {
       const names = new Map(tasks.map((x) => [x.id, x.enterprise.name]));
       clear(held).append(...entries.filter((e) => e.state !== PENDING).map((e) => heldRow(app, e, names.get(e.task_id) ?? t('tasks.removed'))));
       const today = chinaTime(new Date().toISOString(), false);
-      clear(list).append(...tasks.map((x) => h('li', {},
+      const entry = (x, due) => h('li', {},
         h('a', { class: `task${x.overdue?.length ? ' overdue' : ''}`, href: `#/tasks/${encodeURIComponent(x.id)}` },
           h('strong', { class: 'name', text: x.enterprise.name }),
           h('span', { class: 'meta', text: `${x.enterprise.town} · ${t(`tasks.kind.${x.kind}`)}` }),
@@ -303,10 +308,25 @@ function listView(main) {
           h('span', { class: 'badges' },
             h('span', { class: 'badge', text: t(`tasks.state.${x.state}`) }),
             (x.overdue ?? []).map((d) => h('span', { class: 'badge bad', text: t(`tasks.overdue.${d}`) })),
-            !x.overdue?.length && x.deadlines?.window && x.deadlines.window <= today && !closed.has(x.state) ? h('span', { class: 'badge warn', text: t('tasks.dueSoon') }) : null,
+            due ? h('span', { class: 'badge warn', text: t('tasks.dueSoon') }) : null,
             fresh.has(x.id) ? h('span', { class: 'badge ok', text: t('tasks.new') }) : null,
-            waiting.has(x.id) ? h('span', { class: 'badge warn pending', text: t('outbox.pending') }) : null)))));
-      if (!tasks.length) list.append(h('li', { class: 'empty', text: t('tasks.none') }));
+            waiting.has(x.id) ? h('span', { class: 'badge warn pending', text: t('outbox.pending') }) : null)));
+      const next = new Map(tasks.map((x) => {
+        const due = !x.overdue?.length && x.deadlines?.window && x.deadlines.window <= today && !closed.has(x.state);
+        const sig = JSON.stringify([x.enterprise.name, x.enterprise.town, x.kind, x.deadlines?.window, x.overdue, x.state, due, fresh.has(x.id), waiting.has(x.id)]);
+        const old = rows.get(x.id);
+        return [x.id, old?.sig === sig ? old : { sig, li: entry(x, due) }];
+      }));
+      const lis = [...next.values()].map((r) => r.li);
+      if (!lis.length) {
+        clear(list).append(h('li', { class: 'empty', text: t('tasks.none') }));
+      } else if (list.children.length === lis.length && [...next.keys()].every((id, i) => rows.get(id) && list.children[i] === rows.get(id).li)) {
+        // Same entries in the same order: only the changed ones are swapped.
+        lis.forEach((li, i) => { if (list.children[i] !== li) list.children[i].replaceWith(li); });
+      } else {
+        list.replaceChildren(...lis);
+      }
+      rows = next;
       meta.textContent = syncedAt ? t('net.updated', { time: chinaTime(syncedAt) }) : '';
     },
   };

@@ -155,9 +155,14 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
   scenario('phone: a task cancelled while the app is open shows as cancelled; one dispatched while the phone was offline appears when it is back', async (page, context) => {
     await signIn(page);
     await taskLink(page, state.secondTask).waitFor();
+    await page.getByText('已全部同步').waitFor();
+    const unchanged = await taskLink(page, state.phoneTask).elementHandle();
     const coord = await apiAs(base, 'coordinator', password);
     await coord.post(`/api/v1/tasks/${state.secondTask.id}/cancel`, { version: state.secondTask.version, reason: '浏览器测试：企业已停产' });
     await taskLink(page, state.secondTask).getByText('已取消').waitFor({ timeout: 15_000 });
+    // The list was redrawn; the entry of a task that did not change is the
+    // same element (a tap on it is not lost to the redraw).
+    assert.ok(await unchanged.evaluate((el) => el.isConnected), 'an unchanged entry survives a redraw of the list');
     await taskLink(page, state.secondTask).click();
     await page.getByText('此任务已取消：浏览器测试：企业已停产').waitFor();
     await page.goBack();
