@@ -74,8 +74,7 @@ func (s *Service) runnable(ctx context.Context, id, what string) (*backend.Plan,
 	if err != nil {
 		return nil, err
 	}
-	actor := backend.ActorFromContext(ctx)
-	if !mayRun(actor, p) {
+	if !mayRun(backend.ActorFromContext(ctx), p) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only the coordinator or the lead department's staff %s", what)
 	}
 	if err := notItsApprover(ctx, p, what); err != nil {

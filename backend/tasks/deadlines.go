@@ -189,9 +189,10 @@ var deadlineNames = map[string]string{
 // feedback was recorded (backend.TaskFilter.DeadlinesRunning) — it reminds
 // the group (and, for feedback and publication, the lead department's
 // staff) 2 working days before each running deadline, and marks
-// deadlines missed once their day has passed, telling the same people. A pass may be repeated or run concurrently: reminders have
-// deterministic ids and marks are compare-and-set (a task changed meanwhile
-// is left for the next pass).
+// deadlines missed once their day has passed, telling the same people. A
+// pass may be repeated or run concurrently: reminders have deterministic
+// ids and marks are compare-and-set (a task changed meanwhile is left for
+// the next pass).
 func (s *Service) RunDeadlines(ctx context.Context, now time.Time) (*DeadlineReport, error) {
 	cal, err := s.WorkCalendar(ctx)
 	if err != nil {

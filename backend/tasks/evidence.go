@@ -173,6 +173,13 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 		return nil, nil, false, err
 	}
 	defer release()
+	// Cancel holds this lease while it looks for evidence and cancels: the
+	// task as it is now, not as read before the lease.
+	if now, err := s.Tasks.FindTaskByID(ctx, t.ID); err != nil {
+		return nil, nil, false, err
+	} else if now.State == backend.TaskCancelled || now.State == backend.TaskPublished {
+		return nil, nil, false, backend.Errorf(backend.ECONFLICT, "a %s task takes no evidence", now.State)
+	}
 	if err := s.checkEvidenceRoom(ctx, t.ID, actor.UserID); err != nil {
 		return nil, nil, false, err
 	}

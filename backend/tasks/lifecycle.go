@@ -48,29 +48,44 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 	}
 	// Evidence is declared without moving the task on (a phone may send
 	// its photos before anything else): a task with some is begun too.
-	if s.Evidence != nil {
-		ev, err := s.Evidence.FindEvidenceByTask(ctx, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		if len(ev) > 0 {
-			return nil, backend.Errorf(backend.ECONFLICT, "the inspection has begun (%d pieces of evidence are recorded for it): it ends with a result, such as %q when the unit is gone, not a cancellation",
-				len(ev), backend.ResultEnterpriseNotFound)
-		}
+	// The declarations' lease is held to the cancellation's write, and a
+	// declaration looks at the task again under it (CreateEvidence), so a
+	// photo sent at the same moment is either counted here or refused.
+	release, err := s.lockEvidence(ctx, t.ID)
+	if err != nil {
+		return nil, err
 	}
-	if version != 0 && version != t.Version {
-		return nil, staleVersion(t)
-	}
-	before := taskDigest(t)
-	now := s.Now().UTC()
-	t.State, t.CancelledAt, t.CancelledBy, t.CancelledReason, t.UpdatedAt = backend.TaskCancelled, &now, actor.UserID, reason, now
-	if err := s.updateTask(ctx, t, "task.cancel", before); err != nil {
+	err = s.cancelUnbegun(ctx, t, version, actor.UserID, reason)
+	release()
+	if err != nil {
 		return nil, err
 	}
 	if err := s.Notifier.Notify(ctx, cancelNotes(t)); err != nil {
 		return nil, err
 	}
 	return t, s.ClosePlanIfDone(ctx, t.PlanID)
+}
+
+// cancelUnbegun cancels t, which must have no evidence and be at version
+// (when not 0); the caller holds the task's evidence lease.
+func (s *Service) cancelUnbegun(ctx context.Context, t *backend.Task, version int, by, reason string) error {
+	if s.Evidence != nil {
+		ev, err := s.Evidence.FindEvidenceByTask(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if len(ev) > 0 {
+			return backend.Errorf(backend.ECONFLICT, "the inspection has begun (%d pieces of evidence are recorded for it): it ends with a result, such as %q when the unit is gone, not a cancellation",
+				len(ev), backend.ResultEnterpriseNotFound)
+		}
+	}
+	if version != 0 && version != t.Version {
+		return staleVersion(t)
+	}
+	before := taskDigest(t)
+	now := s.Now().UTC()
+	t.State, t.CancelledAt, t.CancelledBy, t.CancelledReason, t.UpdatedAt = backend.TaskCancelled, &now, by, reason, now
+	return s.updateTask(ctx, t, "task.cancel", before)
 }
 
 // cancelNotes tells a cancelled task's group.

@@ -132,6 +132,7 @@ scenario('a coordinator registers a partner agency and renames it; its versions 
   await page.getByRole('row', { name: /泽州县交通运输局/ }).getByRole('button', { name: '编辑' }).click();
   const again = page.getByRole('dialog', { name: /泽州县交通运输局 · 版本 2/ });
   await again.getByText('泽州县交通局').first().waitFor(); // the first version, in the versions list
+  await shot(page, 'console-department-versions');
   await again.getByRole('button', { name: '关闭' }).click();
   // A staff member sees the list, not the form.
   await page.getByRole('button', { name: '退出' }).click();
@@ -216,6 +217,7 @@ scenario('a coordinator records a targeted check from a complaint, naming its gr
   await form.getByLabel('检查结束日期').fill(`${new Date().getFullYear()}-12-31`);
   await form.getByRole('button', { name: '保存' }).click();
   await form.getByText(/badge_nos/).waitFor(); // no group named: refused, naming the field
+  await shot(page, 'console-targeted-refused', form.getByText(/badge_nos/));
   const brigade = form.getByLabel(/应急管理综合行政执法大队/);
   await brigade.nth(0).check();
   await brigade.nth(1).check();
@@ -226,6 +228,7 @@ scenario('a coordinator records a targeted check from a complaint, naming its gr
   await page.getByRole('button', { name: '取消任务' }).click();
   await page.locator('#task-state', { hasText: '已取消' }).waitFor();
   await page.locator('#task-cancellation', { hasText: '浏览器测试：举报人撤回' }).waitFor();
+  await shot(page, 'console-task-cancelled');
   assert.equal(await page.getByRole('button', { name: '取消任务' }).count(), 0, 'nothing more to cancel');
 });
 
