@@ -170,10 +170,13 @@ func newCommitJSON(p *backend.Plan) *commitJSON {
 	}
 }
 
-// approvalJSON is a leader's approval of the next attempt.
+// approvalJSON is a leader's approval of the next attempt. ApprovedBy
+// (the office's API only) lets the console offer the commitment and the
+// draw to someone else: the approver is refused both.
 type approvalJSON struct {
 	Seq        int       `json:"seq"`
 	Reason     string    `json:"reason"`
+	ApprovedBy string    `json:"approved_by"`
 	ApprovedAt time.Time `json:"approved_at"`
 }
 
@@ -181,7 +184,7 @@ func newApprovalJSON(a *backend.RedrawApproval) *approvalJSON {
 	if a == nil {
 		return nil
 	}
-	return &approvalJSON{a.Seq, a.Reason, a.ApprovedAt}
+	return &approvalJSON{a.Seq, a.Reason, a.ApprovedBy, a.ApprovedAt}
 }
 
 func (req *planRequest) input() plans.Input {

@@ -103,7 +103,7 @@ export const zhCN = {
   'noncoop.refused_entry': '拒绝进入现场',
   'noncoop.refused_materials': '拒绝提供有关资料',
   'noncoop.false_information': '提供虚假或不完整信息',
-  'noncoop.other_obstruction': '其他阻碍检查的行为',
+  'noncoop.obstruction': '其他阻碍检查的行为',
   'noncoop.description': '经过描述',
   'noncoop.save': '保存记录',
   'evidence.title': '证据材料',

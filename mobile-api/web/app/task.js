@@ -18,7 +18,7 @@ import { heldRow } from './held.js';
 const FAR_METRES = 500;
 
 const OUTCOMES = [['pass', 'item.pass'], ['fail', 'item.fail'], ['not_applicable', 'item.na']];
-const NONCOOP = ['refused_entry', 'refused_materials', 'false_information', 'other_obstruction'];
+const NONCOOP = ['refused_entry', 'refused_materials', 'false_information', 'obstruction']; // backend.NonCooperationTypes
 const RESULTS = ['no_problem', 'problems_found_rectification_ordered', 'case_opened', 'transferred_to_agency',
   'transferred_to_judiciary', 'not_cooperating', 'enterprise_not_found'];
 

@@ -438,6 +438,68 @@ scenario('the portal lists the approved plan with its commitment, and the year\'
   await shot(page, 'portal-items');
 }, { javaScriptEnabled: false });
 
+// A plan of its own, drawn once over the API. The admin (who holds every
+// role) approves the redraw and is then not offered its commitment; the
+// coordinator commits it and runs the second attempt in the ceremony.
+scenario('a redraw takes two people: a leader approves it with a published reason, another commits and draws it', async (page) => {
+  const coord = await apiAs(base, 'coordinator', password);
+  const src = await coord.get(`/api/v1/plans/${state.planId}`);
+  const plan = await coord.post('/api/v1/plans', {
+    year: src.year, title: '浏览器测试：重新抽取', kind: src.kind, item_ids: src.item_ids, lead_department_id: src.lead_department_id,
+    joint_department_ids: src.joint_department_ids, filter: src.filter, sample: { count: 1 }, group_size: src.group_size, window: src.window,
+  });
+  await (await apiAs(base, 'leader', password)).post(`/api/v1/plans/${plan.id}/approve`);
+  await coord.post(`/api/v1/plans/${plan.id}/commit`, {});
+  const first = await coord.post(`/api/v1/plans/${plan.id}/draws`, {});
+  assert.equal(first.outcome, 'drawn');
+
+  await signIn(page, 'admin', adminPassword);
+  await page.goto(`${base}/console/#/plans/${plan.id}`);
+  await page.locator('#plan-status', { hasText: '已抽取' }).waitFor();
+  const approve = page.getByRole('button', { name: '批准重新抽取' });
+  await approve.click();
+  await page.locator('p.error[role="status"]', { hasText: 'reason' }).waitFor(); // no reason, nothing approved
+  const reason = '原检查组成员与抽中企业存在利害关系';
+  await page.locator('#redraw-reason').fill(reason);
+  await approve.click();
+  await page.locator('#redraw-approval', { hasText: `第 2 次抽取` }).waitFor();
+  await page.locator('#redraw-approval', { hasText: '您是批准人' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: '生成并公布种子承诺' }).count(), 0, 'the approver is not offered the commitment');
+  await shot(page, 'console-redraw-approved');
+
+  const other = await page.context().browser().newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
+  try {
+    const cp = await other.newPage();
+    await signIn(cp, 'coordinator');
+    await cp.goto(`${base}/console/#/plans/${plan.id}`);
+    await cp.locator('#redraw-approval', { hasText: reason }).waitFor();
+    assert.equal(await cp.locator('#redraw-approval', { hasText: '您是批准人' }).count(), 0);
+    await cp.getByRole('button', { name: '生成并公布种子承诺' }).click();
+    const commitment = (await cp.locator('#commitment').textContent()).trim();
+    await cp.getByRole('button', { name: '进入抽取现场（全屏）' }).click();
+    await cp.locator('#ceremony-attempt', { hasText: `第 2 次抽取 · 重新抽取原因：${reason}` }).waitFor();
+    await cp.getByText(commitment).waitFor();
+    assert.equal(await cp.locator('ol.reveal').count(), 0, 'the first attempt is not shown as this one');
+    await cp.getByLabel(/公开随机源/).fill('2026002期 福彩3D 1 4 7');
+    await cp.getByRole('button', { name: '开始抽取' }).click();
+    const status = cp.locator('#ceremony p[role="status"]');
+    await cp.locator('ol.reveal[data-done="true"]').or(status.filter({ hasText: /出错|未成功/ })).waitFor({ timeout: 60_000 });
+    assert.doesNotMatch(await status.textContent(), /出错|未成功/, 'the draw ran');
+    await cp.getByText('种子与承诺相符').waitFor();
+    await shot(cp, 'console-redraw-ceremony');
+    await cp.getByRole('button', { name: '退出现场' }).click();
+    const draws = cp.locator('#plan-draws li');
+    await draws.nth(1).waitFor();
+    assert.match(await draws.nth(0).textContent(), /第 1 次.*已被取代/);
+    assert.match(await draws.nth(1).textContent(), new RegExp(`第 2 次.*重新抽取原因：${reason}`));
+    await shot(cp, 'console-redraw-draws', draws.nth(1));
+  } finally {
+    await other.close();
+  }
+  const pub = await (await fetch(`${base}/public/v1/plans/${plan.id}/draws`)).json();
+  assert.equal(pub.draws.at(-1).reason, reason, 'the reason is published with the attempt');
+});
+
 scenario('the roster flags certificates about to expire and expired ones', async (page) => {
   await signIn(page, 'coordinator');
   await page.goto(`${base}/console/#/inspectors`);

@@ -421,6 +421,20 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     assert.deepEqual(
       [findings[0].item_id, findings[0].severity, findings[0].description, findings[0].rectification, findings[0].rectify_by],
       [b.id, 'general', '二层仓库应急照明灯不亮，疏散通道无指示标志', '更换应急照明灯，补设疏散指示标志', by]);
+
+    // Non-cooperation of art. 23's fourth kind (the app once offered a
+    // type the API does not know, and the record never arrived).
+    await page.getByText('记录拒绝、阻碍检查', { exact: true }).click();
+    await page.getByLabel('情形（第二十三条）').selectOption({ label: '其他阻碍检查的行为' });
+    await page.getByLabel('经过描述').fill('企业负责人以停产为由拖延，检查组等候四十分钟后方得进入');
+    await page.getByRole('button', { name: '保存记录' }).click();
+    const record = page.locator('#findings li', { hasText: '企业负责人以停产为由拖延' });
+    await record.getByText('其他阻碍检查的行为').waitFor();
+    await record.getByText('待同步').waitFor({ state: 'detached' });
+    await synced(page);
+    const records = (await inspectorApi.get(`/api/v1/tasks/${x.id}/non-cooperation`)).non_cooperation;
+    assert.deepEqual(records.map((r) => [r.type, r.description]), [['obstruction', '企业负责人以停产为由拖延，检查组等候四十分钟后方得进入']],
+      'the server has the record');
   }, phone);
 
   scenario('phone: a photo and a 30 MB video land in MinIO with their SHA-256; the video, cut half-way, resumes after a reload without sending its stored parts again', async (page, context) => {

@@ -6,6 +6,7 @@
 import { h } from '../../shared/dom.js';
 import { sha256Hex } from '../../shared/verify/verify.js';
 import { t } from '../strings.js';
+import { failure } from './plan.js';
 
 export async function render({ api, navigate }, id) {
   const plan = await api.get(`/api/v1/plans/${id}`);
@@ -19,7 +20,11 @@ export async function render({ api, navigate }, id) {
   const results = h('div', { id: 'ceremony-results' });
   const side = h('aside', {});
   const go = h('button', { type: 'button', class: 'go', text: t('cer.draw') });
-  const current = draws.filter((d) => d.outcome !== 'failed').at(-1);
+  // With a commitment pending, this is a new attempt: the last one's
+  // results are not shown as if they were its own.
+  const current = plan.seed_commitment ? null : draws.filter((d) => d.outcome !== 'failed').at(-1);
+  const next = plan.commitment?.seq ?? plan.draw_count + 1;
+  const reason = plan.redraw_approval?.seq === next ? plan.redraw_approval.reason : '';
 
   go.addEventListener('click', async () => {
     go.disabled = true;
@@ -27,6 +32,12 @@ export async function render({ api, navigate }, id) {
     try {
       const body = { public_entropy: entropy.value.trim() };
       const d = await api.post(`/api/v1/plans/${id}/draws`, body);
+      if (d.outcome === 'failed') {
+        // Stored and published all the same: its number and commitment
+        // are used; the next attempt needs a leader's approval.
+        status.textContent = t('cer.failed', { why: failure(d.failure) });
+        return;
+      }
       status.textContent = '';
       await reveal(d);
     } catch (err) {
@@ -61,6 +72,7 @@ export async function render({ api, navigate }, id) {
       h('button', { type: 'button', class: 'secondary', text: t('cer.fullscreen'), onclick: () => document.documentElement.requestFullscreen?.() }),
       h('button', { type: 'button', class: 'secondary', text: t('cer.exit'), onclick: () => { document.exitFullscreen?.().catch(() => {}); navigate(`/plans/${id}`); } })),
     h('h1', { text: `${t('cer.title')} · ${plan.title}` }),
+    next > 1 ? h('p', { class: 'label', id: 'ceremony-attempt', text: `${t('cer.attempt', { seq: next })}${reason ? ` · ${t('plans.drawReason', { reason })}` : ''}` }) : null,
     h('div', { class: 'stage' },
       h('div', {},
         h('p', { class: 'label', text: t('cer.commitment') }),

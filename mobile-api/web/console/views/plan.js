@@ -2,7 +2,10 @@
 // draft, approve it (leader), commit the seed (the commitment shown large,
 // with a copy button and a printable notice to post before the draw), go
 // to the draw ceremony — and its draws with links to the public records.
-import { h, chinaTime } from '../../shared/dom.js';
+// A redraw (or a new attempt after a failed one) takes two people: a
+// leader approves it with a reason that is published, and someone else of
+// the office commits and draws it (the API refuses the approver both).
+import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import { message } from '../widgets.js';
 
@@ -36,7 +39,30 @@ export async function render({ api, navigate }, id) {
       }));
     }
   }
-  if (plan.status !== 'draft' && !plan.seed_commitment && office) {
+  // The next attempt after the first needs a leader's approval; the
+  // approver leaves its commitment and draw to someone else.
+  const next = plan.draw_count + 1;
+  const approval = plan.redraw_approval?.seq === next ? plan.redraw_approval : null;
+  const again = ['approved', 'drawn'].includes(plan.status) && plan.draw_count > 0;
+  const approver = approval && approval.approved_by === api.user.id;
+  let redraw = null;
+  if (again && !approval && !plan.seed_commitment && api.hasRole('leader')) {
+    const reason = h('textarea', { id: 'redraw-reason', rows: 2, maxlength: 1000 });
+    redraw = h('section', { class: 'panel', 'aria-label': t('plans.redraw') },
+      h('h2', { text: t('plans.redraw') }),
+      h('p', { class: 'note', text: t('plans.redrawNote', { seq: next }) }),
+      field(t('plans.redrawReason'), reason),
+      h('p', {}, act(t('plans.approveRedraw'), async () => {
+        await api.post(`/api/v1/plans/${id}/redraw-approvals`, { reason: reason.value.trim() });
+        navigate(`/plans/${id}`);
+      }, 'secondary')));
+  } else if (again && !approval && !plan.seed_commitment && office) {
+    actions.append(h('span', { class: 'note', id: 'redraw-needs-approval', text: t('plans.redrawNeedsApproval') }));
+  }
+  const approved = approval ? h('p', { class: 'warning', id: 'redraw-approval' },
+    t('plans.redrawApproved', { seq: approval.seq, reason: approval.reason, at: chinaTime(approval.approved_at) }),
+    approver ? ` ${t('plans.redrawApprover')}` : '') : null;
+  if (plan.status !== 'draft' && !plan.seed_commitment && office && (!again || (approval && !approver))) {
     // The entropy source is fixed with the commitment; its value (a later
     // lottery draw, unknown now) is given at the draw.
     const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
@@ -72,7 +98,7 @@ export async function render({ api, navigate }, id) {
       h('p', { class: 'note', text: t('plans.commitmentNote') }),
       h('p', { class: 'row-actions' }, copy,
         h('button', { type: 'button', class: 'secondary', text: t('plans.notice'), onclick: () => printNotice(plan) }),
-        office ? h('button', { type: 'button', text: t('plans.ceremony'), onclick: () => navigate(`/ceremony/${id}`) }) : null));
+        office && !approver ? h('button', { type: 'button', text: t('plans.ceremony'), onclick: () => navigate(`/ceremony/${id}`) }) : null));
   }
 
   const sample = plan.sample.count ? `${plan.sample.count} 家` : plan.sample.ratio ? `${Math.round(plan.sample.ratio * 10000) / 100}%` : '—';
@@ -80,7 +106,7 @@ export async function render({ api, navigate }, id) {
     h('p', {}, h('a', { href: '#/plans', text: `← ${t('plans.title')}` })),
     h('h1', { text: plan.title }),
     h('p', {}, h('span', { class: `badge ${plan.status === 'draft' ? 'warn' : 'ok'}`, id: 'plan-status', text: t(`plans.status.${plan.status}`) })),
-    actions, msg, commitment,
+    actions, msg, approved, redraw, commitment,
     h('div', { class: 'panel' }, h('dl', { class: 'facts' },
       h('dt', { text: t('plans.kind') }), h('dd', { text: t(`plans.kind.${x ? 'external' : plan.kind}`) }),
       x ? [h('dt', { text: t('plans.externalAgency') }), h('dd', { text: x.agency }),
@@ -96,10 +122,24 @@ export async function render({ api, navigate }, id) {
         h('dt', { text: t('plans.filterCategories') }), h('dd', { text: plan.filter.categories.map((c) => t(`category.${c}`)).join('、') || t('common.all') }),
         h('dt', { text: t('plans.filterFlags') }), h('dd', { text: plan.filter.flags.map((c) => t(`flag.${c}`)).join('、') || t('common.all') })],
       h('dt', { text: t('plans.items') }), h('dd', {}, h('ul', {}, items.map((it) => h('li', { text: `${it.code} ${it.name}` })))))),
-    draws.draws.length ? [h('h2', { text: t('plans.draws') }), h('ul', {}, draws.draws.map((d) => h('li', {},
-      t('plans.drawSeq', { seq: d.seq }), ' · ', chinaTime(d.created_at), ' · ', `${d.selections.length} 家`, ' ',
+    draws.draws.length ? [h('h2', { text: t('plans.draws') }), h('ul', { id: 'plan-draws' }, draws.draws.map((d) => h('li', {},
+      t('plans.drawSeq', { seq: d.seq }), ' · ', chinaTime(d.created_at), ' · ',
+      d.outcome === 'failed'
+        ? h('span', { class: 'badge bad', text: t('plans.drawFailed', { why: failure(d.failure, depName) }) })
+        : `${(d.selections ?? []).length} 家`, ' ',
       d.superseded ? h('span', { class: 'badge warn', text: t('plans.drawSuperseded') }) : null, ' ',
+      d.reason ? h('small', { class: 'note', text: t('plans.drawReason', { reason: d.reason }) }) : null, ' ',
       h('a', { href: `/draws/${d.id}`, target: '_blank', rel: 'noopener', text: t('plans.publicRecord') }))))] : null);
+}
+
+// failure says why an attempt failed, from its aggregate code
+// (department_short:<id>, qualification_short:<code>, eligibility,
+// no_assignment): the record names no enterprise and no person.
+export function failure(code, depName = (x) => x) {
+  const [kind, what] = (code ?? '').split(/:(.*)/s);
+  if (kind === 'department_short') return t('draw.failure.department', { what: depName(what) });
+  if (kind === 'qualification_short') return t('draw.failure.qualification', { what });
+  return t(`draw.failure.${kind}`) === `draw.failure.${kind}` ? code : t(`draw.failure.${kind}`);
 }
 
 // printNotice prints the notice to post before the draw: the plan, the
