@@ -551,6 +551,18 @@ scenario('a coordinator reviews, records the feedback of and publishes the compl
   const findings = await page.locator('#task-findings li').count();
   await page.locator('#task-feedback-due', { hasText: /\d{4}-\d{2}-\d{2}/ }).waitFor();
 
+  // Before approving: the office attaches the fire brigade's report of
+  // the same visit (art. 20), marked with its source; the browser hashes
+  // it, MinIO takes the bytes, the server checks them.
+  await page.locator('#attach-kind').selectOption('external_report');
+  await page.locator('#attach-source').fill('泽州县消防救援大队');
+  await page.locator('#attach-description').fill('同日消防检查意见');
+  await page.locator('#attach-file').setInputFiles({ name: 'report.pdf', mimeType: 'application/pdf', buffer: pdf('Fire safety inspection opinion') });
+  await page.getByRole('button', { name: '上传', exact: true }).click();
+  const report = page.locator('#task-evidence li', { hasText: '泽州县消防救援大队' });
+  await report.getByText('已校验').waitFor();
+  await report.getByText('其他部门或专家报告').waitFor();
+
   await page.locator('#review-result').selectOption('problems_found_rectification_ordered');
   await page.getByRole('button', { name: '审核通过', exact: true }).click();
   await page.locator('#task-state', { hasText: '已审核' }).waitFor();
@@ -616,6 +628,74 @@ scenario('a citizen finds a published result by enterprise name on the portal an
   const text = (await page.locator('body').innerText()).replace(/[0-9A-Z]{18}/g, '');
   assert.doesNotMatch(text, /1[3-9]\d{9}|0\d{2,3}-?\d{7,8}/, 'no phone number on the page');
 }, { javaScriptEnabled: false });
+
+// After the portal has shown the result as published: the office looks
+// at the group's evidence, records what followed the check (art. 25) and
+// corrects the public result with its reason; each is a new public version.
+scenario('the office looks at the evidence, records a case opened and corrects the published result', async (page) => {
+  const x = state.siteTask;
+  assert.ok(x, 'the phone scenarios completed a task');
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
+  await page.locator('#task-state', { hasText: '已公示' }).waitFor();
+
+  // The non-cooperation the phone recorded, and a signature shown in the page.
+  await page.locator('#task-noncoop li', { hasText: '其他阻碍检查的行为' }).waitFor();
+  const signature = page.locator('#task-evidence li', { hasText: '签名' }).first();
+  await signature.getByText('已校验').waitFor();
+  await signature.getByRole('button', { name: '查看' }).click();
+  const img = signature.locator('img.evidence-image');
+  await img.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+  assert.match(await signature.getByRole('link').getAttribute('href'), /X-Amz-Signature=/, 'a short-lived signed link');
+  assert.equal(await page.locator('#attach-file').count(), 0, 'a published task takes no evidence');
+  await shot(page, 'console-task-evidence', signature);
+
+  // A case opened needs its number: refused, then recorded.
+  await page.locator('#disposition-kind').selectOption('case_opened');
+  await page.locator('#disposition-date').fill(new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10));
+  await page.locator('#disposition-document').fill('泽应急立〔2026〕12号');
+  await page.getByRole('button', { name: '记录处置' }).click();
+  await page.locator('p.error[role="status"]', { hasText: 'case_no' }).waitFor();
+  await page.locator('#disposition-case').fill('泽应急罚〔2026〕12号');
+  await page.getByRole('button', { name: '记录处置' }).click();
+  await page.locator('#task-history li.disposition', { hasText: '立案查处：案号 泽应急罚〔2026〕12号' }).waitFor();
+  await page.locator('#task-history', { hasText: '已公示（第 2 版）（记录处置结果：立案查处）' }).waitFor();
+
+  // A correction of the result, with its reason.
+  await page.locator('#correction-result').selectOption('case_opened');
+  await page.locator('#correction-reason').fill('经集体讨论，决定立案查处');
+  await page.getByRole('button', { name: '公示更正' }).click();
+  await page.locator('#task-history', { hasText: '已公示（第 3 版）（经集体讨论，决定立案查处）' }).waitFor();
+  await page.locator('#task-result', { hasText: '立案查处' }).waitFor();
+  await shot(page, 'console-task-corrected', page.locator('#task-history'));
+
+  const pub = await (await fetch(`${base}/public/v1/results/${encodeURIComponent(x.id)}`)).json();
+  assert.equal(pub.result, 'case_opened');
+  assert.equal(pub.version, 3);
+  assert.deepEqual(pub.dispositions.map((d) => [d.kind, d.case_no]), [['case_opened', '泽应急罚〔2026〕12号']]);
+  assert.ok(pub.corrections.some((c) => c.reason === '经集体讨论，决定立案查处'), 'the correction is public with its reason');
+});
+
+// pdf is a small, well-formed PDF whose one page says text (ASCII): the
+// server's check needs a file that is what it says it is.
+function pdf(text) {
+  const body = `BT /F1 12 Tf 72 720 Td (${text}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${body.length} >>\nstream\n${body}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets = [];
+  objects.forEach((o, i) => { offsets.push(out.length); out += `${i + 1} 0 obj\n${o}\nendobj\n`; });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((n) => `${String(n).padStart(10, '0')} 00000 n \n`).join('')}`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
 
 const only = process.env.SUIJI_WEB_ONLY ? new RegExp(process.env.SUIJI_WEB_ONLY) : null;
 let passed = 0;

@@ -4,20 +4,26 @@
 // checklist outcomes and the findings; and the bureau's next step by state
 // — review (approve with the confirmed result, or return with a comment),
 // the feedback's delivery, publication — with the archived documents after
-// approval. What may be done the API decides: a refusal is shown here.
+// approval, the evidence (evidence.js), the non-cooperation recorded, the
+// dispositions that followed (art. 25: a case opened, a transfer) and a
+// correction of a published result with its reason. What may be done the
+// API decides: a refusal is shown here.
 import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import { message, select, fieldErrors } from '../widgets.js';
+import { evidenceSection } from './evidence.js';
 
 export async function render({ api, navigate }, id) {
   const task = await api.get(`/api/v1/tasks/${id}`);
   const office = api.hasRole('coordinator', 'staff');
-  const [result, deps, plan, findings, archive] = await Promise.all([
+  const [result, deps, plan, findings, archive, evidence, noncoop] = await Promise.all([
     api.get(`/api/v1/tasks/${id}/result`).catch(() => null),
     api.get('/api/v1/departments').catch(() => ({ departments: [] })),
     task.plan_id ? api.get(`/api/v1/plans/${task.plan_id}`).catch(() => null) : null,
     api.get(`/api/v1/tasks/${id}/findings`).catch(() => ({ findings: [] })),
     ['reviewed', 'published'].includes(task.state) ? api.get(`/api/v1/tasks/${id}/archive`).catch(() => null) : null,
+    api.get(`/api/v1/tasks/${id}/evidence`).catch(() => ({ evidence: [] })),
+    api.get(`/api/v1/tasks/${id}/non-cooperation`).catch(() => ({ non_cooperation: [] })),
   ]);
   const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
   const itemName = (itemID) => {
@@ -52,6 +58,10 @@ export async function render({ api, navigate }, id) {
       field(t('task.cancelReason'), reason),
       h('p', {}, act(t('task.cancel'), () => api.post(`/api/v1/tasks/${id}/cancel`, { reason: reason.value.trim(), version: task.version }), 'danger'))));
   }
+  // What followed the check (art. 25), once its inspection ended; on a
+  // published result each is a new public version.
+  if (manages && task.inspection_ended_at && task.state !== 'cancelled') actions.push(dispositionForm(api, task, act));
+  if (manages && task.state === 'published' && result?.result) actions.push(correctionForm(api, task, result, act));
   if (office && task.state === 'reviewed') {
     actions.push(h('section', { class: 'panel', 'aria-label': t('task.publish') },
       h('h2', { text: t('task.publish') }),
@@ -87,7 +97,8 @@ export async function render({ api, navigate }, id) {
     h('h2', { text: t('cer.group') }),
     h('div', { class: 'scroll' }, h('table', { id: 'task-group' },
       h('thead', {}, h('tr', {}, [t('task.member'), t('field.badgeNo'), t('field.department'), t('task.checkedIn'), t('task.submittedOwn')].map((x) => h('th', { text: x })))),
-      h('tbody', {}, task.members.map((m) => {
+      // The group in force, then those replaced out of it (with why).
+      h('tbody', {}, [...task.members, ...(task.replaced_members ?? [])].map((m) => {
         const p = progress(m);
         return h('tr', {},
           h('td', {}, m.name, m.lead ? h('span', { class: 'badge', text: t('task.lead') }) : null,
@@ -118,6 +129,11 @@ export async function render({ api, navigate }, id) {
         f.rectification ? h('br') : null,
         f.rectification ? h('span', { class: 'note', text: t('task.rectify', { what: f.rectification, by: f.rectify_by }) }) : null)))
       : h('p', { class: 'note', text: t('common.none') }),
+    noncoop.non_cooperation.length ? [h('h2', { text: t('task.noncoop') }),
+      h('ul', { id: 'task-noncoop' }, noncoop.non_cooperation.map((n) => h('li', {},
+        h('span', { class: 'badge bad', text: t(`noncoop.${n.type}`) }), ' ', n.description, ' ',
+        h('small', { class: 'note', text: chinaTime(n.recorded_at) }))))] : null,
+    evidenceSection(api, task, evidence.evidence, { manages, onChange: () => navigate(`/tasks/${id}`) }),
     result ? resultSide(result) : null,
     archive ? documents(archive) : null);
 }
@@ -168,6 +184,50 @@ function feedbackForm(api, task, act) {
     }))));
 }
 
+// dispositionForm records a case opened (its number), a transfer to
+// another agency (which) or to the judiciary, with its date and document.
+function dispositionForm(api, task, act) {
+  const kind = select('kind', t('disposition.kind'), DISPOSITIONS.map((k) => [k, t(`result.${k}`)]), { all: false });
+  kind.id = 'disposition-kind';
+  const caseNo = h('input', { id: 'disposition-case', maxlength: 64 });
+  const agency = h('input', { id: 'disposition-agency', maxlength: 200 });
+  const date = h('input', { id: 'disposition-date', type: 'date', max: new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10) });
+  const docNo = h('input', { id: 'disposition-document', maxlength: 64 });
+  const caseField = field(t('disposition.caseNo'), caseNo);
+  const agencyField = field(t('disposition.agency'), agency);
+  const sync = () => {
+    caseField.hidden = kind.value !== 'case_opened';
+    agencyField.hidden = kind.value === 'case_opened';
+  };
+  kind.addEventListener('change', sync);
+  sync();
+  return h('section', { class: 'panel', 'aria-label': t('disposition.title') },
+    h('h2', { text: t('disposition.title') }),
+    h('p', { class: 'note', text: t('disposition.note') }),
+    h('div', { class: 'grid2' }, field(t('disposition.kind'), kind), caseField, agencyField,
+      field(t('disposition.date'), date), field(t('disposition.documentNo'), docNo)),
+    h('p', {}, act(t('disposition.record'), () => api.post(`/api/v1/tasks/${task.id}/dispositions`, {
+      kind: kind.value, case_no: kind.value === 'case_opened' ? caseNo.value.trim() : '',
+      agency: kind.value === 'case_opened' ? '' : agency.value.trim(), date: date.value, document_no: docNo.value.trim(), version: task.version,
+    }), 'secondary')));
+}
+
+// correctionForm publishes a new version of a published result, with its
+// reason shown beside it on the portal.
+function correctionForm(api, task, result, act) {
+  const results = select('result', t('task.confirmed'), RESULTS.map((r) => [r, t(`result.${r}`)]), { all: false });
+  results.id = 'correction-result';
+  results.value = result.result;
+  const reason = h('textarea', { id: 'correction-reason', rows: 2, maxlength: 1000 });
+  return h('section', { class: 'panel', 'aria-label': t('correction.title') },
+    h('h2', { text: t('correction.title') }),
+    h('p', { class: 'note', text: t('correction.note') }),
+    field(t('task.confirmed'), results), field(t('correction.reason'), reason),
+    h('p', {}, act(t('correction.publish'), () => api.post(`/api/v1/tasks/${task.id}/publish`, {
+      result: results.value, reason: reason.value.trim(), version: task.version,
+    }), 'secondary')));
+}
+
 // resultSide lists the reviews, the feedback and the publications.
 function resultSide(r) {
   const late = (x) => (x.late ? h('span', { class: 'badge bad', text: t('task.late', { n: x.workdays_late ?? '' }) }) : null);
@@ -179,9 +239,12 @@ function resultSide(r) {
       r.feedback ? h('li', { id: 'task-feedback' }, chinaTime(r.feedback.delivered_at), ' · ',
         h('strong', { text: t('task.feedback') }), `：${t(`feedback.${r.feedback.method}`)} · ${r.feedback.receiver}`,
         r.feedback.tracking_no ? ` · ${r.feedback.tracking_no}` : '', ' ', late(r.feedback)) : null,
+      r.dispositions.map((d) => h('li', { class: 'disposition' }, d.date, ' · ',
+        h('strong', { text: t(`result.${d.kind}`) }), d.case_no ? `：${t('disposition.caseNo')} ${d.case_no}` : '',
+        d.agency ? `：${d.agency}` : '', ` · ${t('disposition.documentNo')} ${d.document_no}`)),
       r.publications.map((p) => h('li', {}, chinaTime(p.at), ' · ',
         h('strong', { text: t('task.published', { version: p.version }) }), p.reason ? `（${p.reason}）` : '', ' ', late(p))),
-      !r.reviews.length && !r.feedback && !r.publications.length ? h('li', { class: 'note', text: t('common.none') }) : null),
+      !r.reviews.length && !r.feedback && !r.dispositions.length && !r.publications.length ? h('li', { class: 'note', text: t('common.none') }) : null),
   ];
 }
 
@@ -201,3 +264,4 @@ function documents(a) {
 
 const RESULTS = ['no_problem', 'problems_found_rectification_ordered', 'case_opened', 'transferred_to_agency',
   'transferred_to_judiciary', 'not_cooperating', 'enterprise_not_found'];
+const DISPOSITIONS = ['case_opened', 'transferred_to_agency', 'transferred_to_judiciary']; // backend.DispositionKinds
