@@ -2,6 +2,17 @@ package backend
 
 import "context"
 
+// The cases of a refused Idempotency-Key, named in the error's
+// fields.idempotency_key: the key was used for another request (422), the
+// first request with it is still running (409: repeat later), or it was
+// carried out but its reply was not kept (422: read the result; it must
+// not be repeated under a new key as if it had failed).
+const (
+	IdempotencyKeyReused     = "reused"
+	IdempotencyKeyInProgress = "in_progress"
+	IdempotencyReplyNotKept  = "reply_not_kept"
+)
+
 // IdempotencyStore remembers the responses to mutating requests by (scope,
 // key), so that a phone on a weak network can repeat a request whose answer
 // it lost without the request taking effect twice. The scope is the acting

@@ -83,6 +83,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status, body := errorBodyFor(err)
 	if delay, ok := backend.RetryAfter(err); ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(delay.Seconds()))))
+	} else if errors.Is(err, backend.ErrLeaseHeld) {
+		// Work in progress elsewhere: the same request may go through in
+		// a moment. A client tells this 409 from a refusal by the header.
+		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	if status == fiber.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="suiji"`)

@@ -202,8 +202,8 @@ func TestIdempotencySameKeyOtherRequestIs422(t *testing.T) {
 			t.Errorf("%s: status %d body %s, want 422", name, resp.StatusCode, body)
 			continue
 		}
-		if e := decodeError(t, body); e.Code != backend.EUNPROCESSABLE {
-			t.Errorf("%s: code %q, want EUNPROCESSABLE", name, e.Code)
+		if e := decodeError(t, body); e.Code != backend.EUNPROCESSABLE || e.Fields["idempotency_key"] != backend.IdempotencyKeyReused {
+			t.Errorf("%s: code %q fields %v, want EUNPROCESSABLE with idempotency_key %q", name, e.Code, e.Fields, backend.IdempotencyKeyReused)
 		}
 	}
 	if h.count("a") != 1 || h.count("b") != 0 {
@@ -247,11 +247,13 @@ func TestIdempotencyDuplicateInFlightIs409(t *testing.T) {
 		t.Fatal("first request never reached the handler")
 	}
 
-	st, b, _ := send()
-	if st != 409 {
-		t.Errorf("duplicate while in flight: status %d body %s, want 409", st, b)
-	} else if e := decodeError(t, []byte(b)); e.Code != backend.ECONFLICT {
-		t.Errorf("duplicate while in flight: code %q, want ECONFLICT", e.Code)
+	st, b, hdr := send()
+	if st != 409 || hdr.Get("Retry-After") != "1" {
+		t.Errorf("duplicate while in flight: status %d (Retry-After %q) body %s, want 409 with Retry-After 1", st, hdr.Get("Retry-After"), b)
+	} else if e := decodeError(t, []byte(b)); e.Code != backend.ECONFLICT || e.Fields["idempotency_key"] != backend.IdempotencyKeyInProgress {
+		// The field tells the phone's outbox to wait and repeat: every
+		// other 409 is a refusal it must not wait on.
+		t.Errorf("duplicate while in flight: code %q fields %v, want ECONFLICT with idempotency_key %q", e.Code, e.Fields, backend.IdempotencyKeyInProgress)
 	}
 
 	close(h.release)
@@ -260,7 +262,7 @@ func TestIdempotencyDuplicateInFlightIs409(t *testing.T) {
 		t.Fatalf("first request: %d %s", first.status, first.body)
 	}
 	// Once finished, the same request is a replay.
-	st, b, hdr := send()
+	st, b, hdr = send()
 	if st != 201 || b != first.body || hdr.Get(HeaderIdempotentReplayed) != "true" {
 		t.Errorf("after the first finished: %d %s (replayed %q), want the first response replayed", st, b, hdr.Get(HeaderIdempotentReplayed))
 	}
@@ -332,8 +334,9 @@ func TestIdempotencyLeaseHeldIsNotStored(t *testing.T) {
 	s, h, _ := newIdempotencyServer(t)
 	body := `{"name":"leased"}`
 	resp, b := do(t, s, post("/test/objects", body, "k-leased", "user-1"))
-	if resp.StatusCode != 409 || decodeError(t, b).Code != backend.ECONFLICT {
-		t.Fatalf("first: %d %s, want 409 ECONFLICT", resp.StatusCode, b)
+	if resp.StatusCode != 409 || decodeError(t, b).Code != backend.ECONFLICT || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("first: %d (Retry-After %q) %s, want 409 ECONFLICT with Retry-After 1: work in progress elsewhere, repeat it",
+			resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
 	resp, b = do(t, s, post("/test/objects", body, "k-leased", "user-1"))
 	if resp.StatusCode != 201 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
@@ -574,7 +577,7 @@ func TestIdempotencyReplyTooLargeToKeepIsNeverRunTwice(t *testing.T) {
 		t.Fatalf("repeat: %d %s, want 422", again.StatusCode, againBody)
 	}
 	e := decodeError(t, againBody)
-	if e.Code != backend.EUNPROCESSABLE || !strings.Contains(e.Message, "carried out (status 201)") ||
+	if e.Code != backend.EUNPROCESSABLE || e.Fields["idempotency_key"] != backend.IdempotencyReplyNotKept || !strings.Contains(e.Message, "carried out (status 201)") ||
 		!strings.Contains(e.Message, first.Header.Get("Location")) {
 		t.Errorf("repeat: %+v, want EUNPROCESSABLE saying the request was carried out and naming %s", e, first.Header.Get("Location"))
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -317,21 +318,25 @@ func (s *IdempotencyStore) begin(ctx context.Context, scope, key, fp, token stri
 	if err := json.Unmarshal([]byte(cur), &e); err != nil {
 		return nil, backend.Wrap(err, backend.EINTERNAL, "decoding idempotency entry")
 	}
+	// Each refusal names its case in fields.idempotency_key, so that a
+	// client tells "wait and repeat" (in_progress) and "it was done"
+	// (reply_not_kept) from the request's own refusals — a phone's outbox
+	// that waited on every 409 stalled behind a change refused for good.
 	switch {
 	case e.Fingerprint != fp:
-		return nil, backend.Errorf(backend.EUNPROCESSABLE,
+		return nil, idempotencyError(backend.EUNPROCESSABLE, backend.IdempotencyKeyReused,
 			"this Idempotency-Key was already used for a different request; use a new key for a new request")
 	case e.State == idemInFlight:
-		return nil, backend.Errorf(backend.ECONFLICT,
+		return nil, idempotencyError(backend.ECONFLICT, backend.IdempotencyKeyInProgress,
 			"a request with this Idempotency-Key is still in progress; retry later")
 	case e.State == idemDone && e.Withheld:
 		where := ""
 		if e.Location != "" {
 			where = " at " + e.Location
 		}
-		return nil, backend.Errorf(backend.EUNPROCESSABLE,
+		return nil, idempotencyError(backend.EUNPROCESSABLE, backend.IdempotencyReplyNotKept, fmt.Sprintf(
 			"the request with this Idempotency-Key was carried out (status %d), but its reply was not kept and cannot be sent again; "+
-				"fetch the result%s instead of repeating the request (a new request needs a new key)", e.Status, where)
+				"fetch the result%s instead of repeating the request (a new request needs a new key)", e.Status, where))
 	case e.State == idemDone:
 		return &backend.StoredResponse{
 			Status:      e.Status,
@@ -442,4 +447,15 @@ func (s *IdempotencyStore) quotaWindow() time.Duration {
 		return s.QuotaWindow
 	}
 	return IdempotencyTTL
+}
+
+// idempotencyError is a refusal of the key itself, naming its case in
+// fields.idempotency_key (backend.IdempotencyKey…). A request still in
+// progress also says when to repeat it (Retry-After).
+func idempotencyError(code, state, msg string) error {
+	e := &backend.Error{Code: code, Message: msg, Fields: map[string]string{"idempotency_key": state}}
+	if state == backend.IdempotencyKeyInProgress {
+		e.Err = &backend.RetryAfterError{Delay: time.Second}
+	}
+	return e
 }

@@ -179,7 +179,15 @@ async function sendForm(ev, save, changed) {
 // the parts stored, and fresh URLs for the rest), so a run after a cut or
 // a restart sends only what is missing.
 async function sendParts(api, ev, save, changed) {
-  const answer = await api.request('GET', `/api/v1/evidence/${encodeURIComponent(ev.id)}/parts`);
+  let answer;
+  try {
+    answer = await api.request('GET', `/api/v1/evidence/${encodeURIComponent(ev.id)}/parts`);
+  } catch (err) {
+    // Settled already (its /complete ran, the answer was lost): nothing
+    // is left to send, and /complete says how it ended.
+    if (err instanceof ApiError && err.status === 409 && err.retryAfter == null) return;
+    throw err;
+  }
   const plan = answer?.multipart ?? answer ?? {};
   const partSize = plan.part_size ?? ev.instructions.multipart.part_size;
   const stored = plan.stored ?? [];

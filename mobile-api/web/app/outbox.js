@@ -9,7 +9,13 @@
 // the current state) becomes a conflict, any other refusal a failure; both
 // stay in the outbox, shown with what the server said, until the
 // inspector sends them again or discards them. Later entries of the same
-// task wait behind them, since they may build on them.
+// task wait behind them, since they may build on them; other tasks' go
+// on. Only work still in progress (a 409 with Retry-After: the same key's
+// first request, or a lease held elsewhere), the network, 5xx, 429 and 401
+// stop the whole outbox until later — a refusal taken for one of those
+// held every change behind it (a task cancelled while the phone still had
+// a photo of it to send). A change carried out whose reply the server did
+// not keep (422, reply_not_kept) is done: the task is read again.
 import { ApiError } from '../shared/api.js';
 import * as store from './store.js';
 
@@ -124,18 +130,13 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
       const answer = entry.kind === 'evidence'
         ? await upload(entry, onChange)
         : await api.request(entry.method, entry.path, { body: entry.body, headers: { 'Idempotency-Key': entry.key } });
-      const task = await onApplied(entry, answer);
-      if (task?.version != null && entry.base != null) await rebase(entry.task_id, entry.base, task.version, entry.seq);
-      // A coalescing add may have replaced the body meanwhile: then the
-      // entry stays, to be sent with its new body.
-      if ((await store.getOutbox(entry.seq))?.key === entry.key) await store.removeFromOutbox(entry.seq);
-      else again = true;
-      return 'sent';
+      return await taken(entry, answer);
     } catch (err) {
       if (!(err instanceof ApiError)) return 'stop'; // the network (fetch or XHR failed)
       if (err.status >= 500 || err.status === 429 || err.status === 401) return 'stop';
-      if (err.status === 409 && !staleVersion(err)) return 'stop'; // the same key still running
-      entry.state = err.status === 409 || err.status === 404 ? CONFLICT : FAILED;
+      if (err.status === 409 && inProgress(err)) return 'stop';
+      if (err.status === 422 && err.fields.idempotency_key === 'reply_not_kept' && entry.kind !== 'evidence') return await taken(entry, null);
+      entry.state = (err.status === 409 && staleVersion(err)) || err.status === 404 ? CONFLICT : FAILED;
       entry.error = { status: err.status, code: err.code, message: err.message, fields: err.fields, current: err.body?.current ?? null };
       await store.updateOutbox(entry);
       return 'held';
@@ -144,11 +145,29 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
     }
   }
 
+  // taken folds the server's answer (null: read the task again) into the
+  // phone's data and takes the entry out of the outbox.
+  async function taken(entry, answer) {
+    const task = await onApplied(entry, answer);
+    if (task?.version != null && entry.base != null) await rebase(entry.task_id, entry.base, task.version, entry.seq);
+    // A coalescing add may have replaced the body meanwhile: then the
+    // entry stays, to be sent with its new body.
+    if ((await store.getOutbox(entry.seq))?.key === entry.key) await store.removeFromOutbox(entry.seq);
+    else again = true;
+    return 'sent';
+  }
+
+  // inProgress tells work still running — the same key's first request,
+  // or a lease held elsewhere: a later repeat may go through — from the
+  // server's answer to the change.
+  function inProgress(err) {
+    return err.retryAfter != null || err.fields.idempotency_key === 'in_progress';
+  }
+
   // staleVersion tells a conflict with the task's state (the change was
-  // made on an older version) from a repeat that arrived while the first
-  // was still running (which only needs a later retry).
+  // made on an older version) from any other refusal.
   function staleVersion(err) {
-    return Object.keys(err.fields ?? {}).length > 0 || err.body?.current != null;
+    return err.fields.version === 'stale' || err.body?.current != null;
   }
 
   // rebase moves the waiting entries of a task made on version from to

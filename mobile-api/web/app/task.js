@@ -159,17 +159,29 @@ export async function taskView(app, main, id) {
 
   // ---- evidence ----
   const evList = h('ul', { class: 'evidence', id: 'evidence-list' });
+  const evError = h('p', { class: 'error', role: 'alert', hidden: true });
+  // A file of a type the server does not take is refused here, at once:
+  // declared, it would be refused later and hold back what follows it.
   const picker = (key, accept, capture_) => {
     const input = h('input', { type: 'file', accept, capture: capture_, class: 'visually-hidden', id: `pick-${key}`,
       onchange: async () => {
-        for (const file of input.files) await addEvidence(kindOf(file), file);
+        evError.hidden = true;
+        for (const file of input.files) {
+          const kind = kindOf(file);
+          if (kind) await addEvidence(kind, file);
+          else {
+            evError.textContent = t('evidence.unsupported', { name: file.name, type: file.type || '?' });
+            evError.hidden = false;
+          }
+        }
         input.value = '';
       } });
     return h('label', { class: 'button big pick', for: input.id }, t(`evidence.${key}`), input);
   };
   main.append(h('section', { class: 'card' }, h('h2', { text: t('evidence.title') }),
-    h('div', { class: 'pickers' }, picker('photo', 'image/*', 'environment'), picker('video', 'video/*', 'environment'), picker('file', '', null)),
-    evList));
+    h('div', { class: 'pickers' }, picker('photo', EVIDENCE_TYPES.photo.join(','), 'environment'),
+      picker('video', EVIDENCE_TYPES.video.join(','), 'environment'), picker('file', Object.values(EVIDENCE_TYPES).flat().join(','), null)),
+    evError, evList));
 
   async function addEvidence(kind, file) {
     const ev = await capture(id, kind, file, position, () => app.changed());
@@ -183,7 +195,7 @@ export async function taskView(app, main, id) {
 
   // ---- the group's progress and 提交 ----
   const result = h('select', { name: 'result' }, RESULTS.map((k) => h('option', { value: k, text: t(`submit.result.${k}`) })));
-  const summary = h('textarea', { name: 'summary', rows: 3 });
+  const summary = h('textarea', { name: 'summary', rows: 3, maxlength: 4000 });
   const pad = signaturePad(t('submit.sign'));
   // Signing answers 请先签名: the message goes with the first stroke.
   pad.element.addEventListener('pointerdown', () => { submitError.hidden = true; });
@@ -191,8 +203,11 @@ export async function taskView(app, main, id) {
   const submitState = h('p', { id: 'submit-state' });
   const submitForm = h('form', { class: 'stack', onsubmit: async (ev) => {
     ev.preventDefault();
-    if (pad.isEmpty()) {
-      submitError.textContent = t('submit.needSignature');
+    // The server requires a summary: checked before the signature is
+    // stored, which could not be taken back.
+    const missing = !summary.value.trim() ? 'submit.needSummary' : pad.isEmpty() ? 'submit.needSignature' : '';
+    if (missing) {
+      submitError.textContent = t(missing);
       submitError.hidden = false;
       return;
     }
@@ -316,11 +331,19 @@ function memberProgress(task, m) {
   return (task.progress ?? []).find((p) => p.badge_no === m.badge_no) ?? {};
 }
 
+// EVIDENCE_TYPES are the content types the server takes for each kind
+// the phone attaches (allowedTypes in backend/tasks/evidence.go).
+const EVIDENCE_TYPES = {
+  photo: ['image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp'],
+  video: ['video/mp4', 'video/quicktime', 'video/webm', 'video/3gpp'],
+  audio: ['audio/mpeg', 'audio/mp4', 'audio/aac', 'audio/wav', 'audio/ogg', 'audio/webm', 'audio/amr'],
+  document: ['application/pdf'],
+};
+
+// kindOf is the kind a file is attached as, or null for a type the
+// server does not take.
 function kindOf(file) {
-  if (file.type.startsWith('image/')) return 'photo';
-  if (file.type.startsWith('video/')) return 'video';
-  if (file.type.startsWith('audio/')) return 'audio';
-  return 'document';
+  return Object.keys(EVIDENCE_TYPES).find((k) => EVIDENCE_TYPES[k].includes(file.type)) ?? null;
 }
 
 // locate asks the phone for a fresh position.

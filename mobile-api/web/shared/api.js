@@ -3,14 +3,18 @@
 // Idempotency-Key on every mutation, and errors as ApiError carrying the
 // API's {code, message, fields} (and, for imports, the report).
 
+// retryAfter is the Retry-After header's value (null without one): on a
+// 409 it marks work still in progress — the same Idempotency-Key's first
+// request, or a lease held elsewhere — which a repeat may get through.
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     const e = body?.error ?? {};
     super(e.message || `HTTP ${status}`);
     this.status = status;
     this.code = e.code || 'EINTERNAL';
     this.fields = e.fields || {};
     this.body = body;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -40,7 +44,7 @@ export function createClient({ store, onSignedOut = () => {} }) {
       let data = null;
       try { data = await resp.json(); } catch { /* not JSON */ }
       if (resp.status === 401) signedOut();
-      throw new ApiError(resp.status, data);
+      throw new ApiError(resp.status, data, resp.headers.get('Retry-After'));
     }
     if (raw) return resp;
     if (resp.status === 204) return null;

@@ -318,6 +318,44 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     assert.deepEqual(evidence.map((e) => [e.kind, e.state, e.sha256]), [['photo', 'verified', sha256(photo())]], 'the photo stored once');
   }, phone);
 
+  // The office cancels a task while the phone still holds a change of it:
+  // the server refuses that change for good (409, no version conflict).
+  // It stays on the phone with the refusal shown; the change of another
+  // task made after it still goes through (the outbox once waited on
+  // every 409 as if the same request were still running, and held all).
+  scenario('phone: a change to a task cancelled meanwhile is held with the server\'s refusal; another task\'s later change still goes through', async (page, context) => {
+    const [a, b] = [await targetedTask(6), await targetedTask(7)];
+    await signIn(page);
+    await taskLink(page, b).waitFor();
+    await page.getByText('已全部同步').waitFor();
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const row = (it) => page.locator(`li.item[data-item="${it.id}"]`);
+    await context.setOffline(true);
+    await page.getByText('离线').first().waitFor();
+    await taskLink(page, a).click();
+    await row(a.items[0]).getByLabel('合格', { exact: true }).check();
+    await row(a.items[0]).getByText('待同步').waitFor();
+    await page.goBack();
+    await taskLink(page, b).click();
+    await row(b.items[0]).getByLabel('不合格').check();
+    await row(b.items[0]).getByText('待同步').waitFor();
+    const coord = await apiAs(base, 'coordinator', password);
+    await coord.post(`/api/v1/tasks/${a.id}/cancel`, { version: a.version, reason: '浏览器测试：企业已关闭' });
+
+    await context.setOffline(false);
+    await row(b.items[0]).getByText('待同步').waitFor({ state: 'hidden', timeout: 30_000 });
+    const inspectorApi = await apiAs(base, inspector, password);
+    assert.deepEqual((await inspectorApi.get(`/api/v1/tasks/${b.id}`)).checklist.map((o) => [o.item_id, o.outcome]), [[b.items[0].id, 'fail']],
+      'the later change of the other task reached the server');
+    await page.getByText('待同步 1 项').waitFor(); // the refused change stays on the phone
+    await page.goBack();
+    await taskLink(page, a).click();
+    await page.getByText('此任务已取消：浏览器测试：企业已关闭').waitFor();
+    await row(a.items[0]).getByText(/未被接受：.*cancelled/).waitFor();
+    await shot(page, 'app-refused-change', row(a.items[0]));
+    assert.deepEqual((await inspectorApi.get(`/api/v1/tasks/${a.id}`)).checklist, [], 'nothing of it was stored');
+  }, phone);
+
   scenario('phone: the SHA-256 of a file is streamed in a worker (hash-wasm) and agrees with WebCrypto over the whole file', async (page) => {
     await signIn(page);
     const { streamed, whole, size } = await page.evaluate(async () => {
@@ -506,8 +544,16 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await member(me).getByText('未提交').waitFor();
 
     await page.getByLabel('检查结果', { exact: true }).selectOption({ label: '发现问题，责令整改' });
+    // A file of a type the server does not take is refused on the phone,
+    // before anything is declared or waits to be sent.
+    await page.locator('#pick-file').setInputFiles({ name: '记录.docx', mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', buffer: Buffer.from('PK') });
+    await page.getByText('不支持此类文件：记录.docx').waitFor();
+    assert.equal(await page.locator('#evidence-list li', { hasText: '记录.docx' }).count(), 0, 'nothing declared');
+    // Submitting without a summary, or unsigned, is refused on the phone
+    // (the server requires the summary; the signature, once stored, stays).
+    await page.getByRole('button', { name: '提交', exact: true }).click();
+    await page.getByText('请填写检查情况摘要').waitFor();
     await page.getByLabel('检查情况摘要').fill('检查三项，一项不合格，已责令限期整改。');
-    // Submitting unsigned is refused on the phone.
     await page.getByRole('button', { name: '提交', exact: true }).click();
     await page.getByText('请先签名').waitFor();
     // A signature, as a finger draws it: touch strokes on the canvas.
