@@ -1,18 +1,23 @@
 package mobileapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"suiji/backend"
+	"suiji/backend/accounts"
 	"suiji/backend/auth"
 	"suiji/storage/cache"
 )
@@ -466,5 +471,69 @@ func TestNoEnabledAdminIsSaidLoudly(t *testing.T) {
 	}
 	if created, err := env.svc.Auth.EnsureAdmin(ctx, "admin", testPassword); created || err != nil {
 		t.Fatalf("another admin enabled: created %v, %v; want nothing to do", created, err)
+	}
+}
+
+// TestTwoAdminsCannotRemoveEachOther: nobody changes their own role or
+// status, so an admin acting keeps the bureau one admin — unless two act
+// at once, each on the other: A takes B's role while B disables A, both
+// checks pass, and no enabled admin is left. The changes to admins take
+// one lease and re-read the actor under it. Called on the service, as two
+// requests that both passed the route's role check.
+func TestTwoAdminsCannotRemoveEachOther(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	ctx := t.Context()
+	a := env.users["admin"]
+	actor := func(u *backend.User) context.Context {
+		return backend.WithActor(ctx, &backend.Actor{UserID: u.ID, Username: u.Username, Roles: u.Roles})
+	}
+	newAdmin := func(name string) *backend.User {
+		u, err := env.svc.Accounts.CreateUser(actor(a), accounts.NewUser{Username: name, Password: testPassword, DisplayName: name,
+			Roles: []backend.Role{backend.RoleAdmin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	enabledAdmins := func(ids ...string) int {
+		n := 0
+		for _, id := range ids {
+			u, err := env.db.Users().FindUserByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !u.Disabled && slices.Contains(u.Roles, backend.RoleAdmin) {
+				n++
+			}
+		}
+		return n
+	}
+	coordinator := []backend.Role{backend.RoleCoordinator}
+	disabled := true
+
+	// One after the other, as the race would interleave them: B's request
+	// was let in as an admin's before A's change took B's role.
+	b := newAdmin("admin-b")
+	if _, err := env.svc.Accounts.UpdateUser(actor(a), b.ID, accounts.UserPatch{Roles: &coordinator}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := env.svc.Accounts.UpdateUser(actor(b), a.ID, accounts.UserPatch{Disabled: &disabled})
+	if backend.ErrorCode(err) != backend.EFORBIDDEN {
+		t.Fatalf("a former admin disabling the last admin: %v, want EFORBIDDEN", err)
+	}
+	if enabledAdmins(a.ID) != 1 {
+		t.Fatal("the last admin was disabled")
+	}
+
+	// At once, pair after pair: one of each pair stays an enabled admin.
+	for i := range 8 {
+		c, d := newAdmin(fmt.Sprintf("admin-c%d", i)), newAdmin(fmt.Sprintf("admin-d%d", i))
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = env.svc.Accounts.UpdateUser(actor(c), d.ID, accounts.UserPatch{Roles: &coordinator}) })
+		wg.Go(func() { _, _ = env.svc.Accounts.UpdateUser(actor(d), c.ID, accounts.UserPatch{Disabled: &disabled}) })
+		wg.Wait()
+		if n := enabledAdmins(c.ID, d.ID); n != 1 {
+			t.Fatalf("pair %d: %d of the two are enabled admins after each acted on the other, want 1", i, n)
+		}
 	}
 }

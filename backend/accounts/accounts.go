@@ -26,8 +26,11 @@ type Service struct {
 	// Passwords hashes new passwords and checks the current one a user
 	// gives to change theirs, throttled like a sign-in (auth.NewPasswords).
 	Passwords *auth.Passwords
-	Audit     backend.Auditor
-	Now       func() time.Time
+	// Locks serialises the changes that take an admin's role or account
+	// away (see UpdateUser).
+	Locks backend.Locker
+	Audit backend.Auditor
+	Now   func() time.Time
 }
 
 // NewUser is the input of CreateUser.
@@ -102,7 +105,50 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*back
 	if id == actor.UserID && p.Password != nil {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "set your own password with PATCH /api/v1/me, giving the current one")
 	}
+	if p.Roles != nil || (p.Disabled != nil && *p.Disabled) {
+		release, err := s.holdAdmins(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	return s.update(ctx, id, p, false)
+}
+
+// adminsLockTTL bounds a change's hold on the admins' lease.
+const adminsLockTTL = 15 * time.Second
+
+// holdAdmins guards a change that may take an admin's role or account
+// away, so that the bureau is never left without an enabled admin. Nobody
+// changes their own, so the acting admin stays one — if they still are:
+// two admins acting at once (one taking the other's role while the other
+// disables them) would each pass a check made alone and leave none. The
+// changes to admins therefore take one lease, and under it the actor is
+// read again and must still be an enabled admin. It returns the lease's
+// release (a no-op when the user changed is no enabled admin).
+func (s *Service) holdAdmins(ctx context.Context, id string) (func(), error) {
+	u, err := s.Users.FindUserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled || !slices.Contains(u.Roles, backend.RoleAdmin) {
+		return func() {}, nil // granting admin, or changing a non-admin: nobody is left without
+	}
+	lease, err := s.Locks.Acquire(ctx, "accounts:admins", adminsLockTTL)
+	if err != nil {
+		return nil, err
+	}
+	release := func() { _ = lease.Release(context.WithoutCancel(ctx)) }
+	me, err := s.Users.FindUserByID(ctx, backend.ActorFromContext(ctx).UserID)
+	if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+		release()
+		return nil, err
+	}
+	if me == nil || me.Disabled || !slices.Contains(me.Roles, backend.RoleAdmin) {
+		release()
+		return nil, backend.Errorf(backend.EFORBIDDEN, "your admin role or account was changed meanwhile; another admin must make this change")
+	}
+	return release, nil
 }
 
 // UpdateMe changes the acting user's own display name and password; the
