@@ -92,6 +92,18 @@ export async function taskView(app, main, id) {
     }
   }
 
+  // ---- once completed: a change is an amendment with its reason ----
+  // The record is frozen when every member has submitted: the server takes
+  // an outcome or a finding then only with a reason, kept beside the
+  // change. The checklist and the finding form wait for one; check-in and
+  // non-cooperation no longer change. Reviewed, published or cancelled,
+  // nothing changes on site.
+  const amendReason = h('textarea', { id: 'amendment-reason', rows: 2, maxlength: 1000, oninput: () => lockOnSite() });
+  const amendCard = h('section', { class: 'card', id: 'amendment', hidden: true },
+    h('h2', { text: t('amend.title') }), h('p', { class: 'meta', text: t('amend.note') }), field(t('amend.reason'), amendReason));
+  main.append(amendCard);
+  const amendment = () => (task.state === 'completed' ? { amendment_reason: amendReason.value.trim() } : {});
+
   // ---- the checklist ----
   const items = h('ol', { class: 'items' });
   main.append(h('section', { class: 'card' }, h('h2', { text: t('task.items') }), items));
@@ -120,7 +132,7 @@ export async function taskView(app, main, id) {
     const outcome = row.querySelector('input[type=radio]:checked')?.value;
     if (!outcome) return;
     await outbox.add({ kind: 'item', task_id: id, base: task.version, item_id: itemId, coalesce: `item:${id}:${itemId}`, method: 'PUT',
-      path: `${base}/items/${encodeURIComponent(itemId)}`, body: { outcome, note: note.value.trim(), version: task.version } });
+      path: `${base}/items/${encodeURIComponent(itemId)}`, body: { outcome, note: note.value.trim(), version: task.version, ...amendment() } });
   }
 
   // ---- findings and non-cooperation ----
@@ -134,7 +146,7 @@ export async function taskView(app, main, id) {
     ev.preventDefault();
     await outbox.add({ kind: 'finding', task_id: id, base: task.version, method: 'POST', path: `${base}/findings`, body: {
       id: crypto.randomUUID(), item_id: fItem.value, description: fDesc.value.trim(), severity: fSeverity.value,
-      rectification: fRect.value.trim(), rectify_by: fBy.value, evidence_ids: await evidenceIds() } });
+      rectification: fRect.value.trim(), rectify_by: fBy.value, evidence_ids: await evidenceIds(), ...amendment() } });
     findingForm.reset();
     findingForm.closest('details').open = false;
   } },
@@ -152,10 +164,22 @@ export async function taskView(app, main, id) {
     noncoopForm.closest('details').open = false;
   } }, field(t('noncoop.type'), nType), field(t('noncoop.description'), nDesc), h('button', { type: 'submit', class: 'big', text: t('noncoop.save') }));
 
-  main.append(h('section', { class: 'card' },
-    h('h2', { text: t('finding.title') }), findings,
-    h('details', {}, h('summary', { class: 'button secondary big', text: t('finding.add') }), findingForm),
-    h('details', {}, h('summary', { class: 'button secondary big', text: t('noncoop.add') }), noncoopForm)));
+  const findingAdd = h('details', {}, h('summary', { class: 'button secondary big', text: t('finding.add') }), findingForm);
+  const noncoopAdd = h('details', {}, h('summary', { class: 'button secondary big', text: t('noncoop.add') }), noncoopForm);
+  main.append(h('section', { class: 'card' }, h('h2', { text: t('finding.title') }), findings, findingAdd, noncoopAdd));
+
+  // lockOnSite shows what may change in the task's state (see above).
+  function lockOnSite() {
+    const closed = ['reviewed', 'published', 'cancelled'].includes(task.state);
+    const completed = task.state === 'completed';
+    amendCard.hidden = !completed;
+    const locked = closed || (completed && !amendReason.value.trim());
+    for (const { row } of itemRows.values()) row.querySelector('fieldset')?.toggleAttribute('disabled', locked);
+    findingAdd.hidden = locked;
+    if (locked) findingAdd.open = false;
+    noncoopAdd.hidden = closed || completed;
+    checkinButton.hidden = closed || completed;
+  }
 
   // ---- evidence ----
   const evList = h('ul', { class: 'evidence', id: 'evidence-list' });
@@ -289,6 +313,7 @@ export async function taskView(app, main, id) {
     submitForm.hidden = Boolean(submitted || mine.submission);
 
     clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(app, x)));
+    lockOnSite();
   }
 
   function pendingBadge(entry) {

@@ -608,6 +608,23 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await taskLink(page, x).click();
     await member(partner).getByText('已提交').waitFor();
     await member(me).getByText('已提交').waitFor();
+
+    // Completed, the record is frozen: the checklist waits for a reason,
+    // and with one a change is an amendment kept with it (the server once
+    // refused every such change, shown as someone else's conflict).
+    await page.locator('#amendment').waitFor();
+    const [a] = x.items.filter((it) => it.applicable !== false);
+    const note = page.locator(`li.item[data-item="${a.id}"]`).getByLabel('备注');
+    assert.equal(await note.isDisabled(), true, 'no change without a reason');
+    assert.equal(await page.getByRole('button', { name: '签到', exact: true }).isVisible(), false, 'no check-in after completion');
+    await page.locator('#amendment-reason').fill('补记现场复核情况');
+    await note.fill('现场复核：已当场整改');
+    await note.blur();
+    await synced(page);
+    await shot(page, 'app-amendment', page.locator('#amendment'));
+    const amended = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
+    assert.equal(amended.checklist.find((o) => o.item_id === a.id).note, '现场复核：已当场整改');
+    assert.ok(amended.amendments.some((m) => m.reason === '补记现场复核情况'), 'the amendment is kept with its reason');
   }, phone);
 
   scenario('phone: signing out clears everything stored on the phone, even with the sign-in\'s sync still on its way', async (page) => {
