@@ -577,7 +577,7 @@ func TestIdempotencyReplyTooLargeToKeepIsNeverRunTwice(t *testing.T) {
 		t.Fatalf("repeat: %d %s, want 422", again.StatusCode, againBody)
 	}
 	e := decodeError(t, againBody)
-	if e.Code != backend.EUNPROCESSABLE || e.Fields["idempotency_key"] != backend.IdempotencyReplyNotKept || !strings.Contains(e.Message, "carried out (status 201)") ||
+	if e.Code != backend.EUNPROCESSABLE || e.Fields["idempotency_key"] != backend.IdempotencyReplyNotKept || e.Fields["status"] != "201" || !strings.Contains(e.Message, "carried out (status 201)") ||
 		!strings.Contains(e.Message, first.Header.Get("Location")) {
 		t.Errorf("repeat: %+v, want EUNPROCESSABLE saying the request was carried out and naming %s", e, first.Header.Get("Location"))
 	}

@@ -171,12 +171,13 @@ func newCommitJSON(p *backend.Plan) *commitJSON {
 }
 
 // approvalJSON is a leader's approval of the next attempt. ApprovedBy
-// (the office's API only) lets the console offer the commitment and the
-// draw to someone else: the approver is refused both.
+// (the office's API only; publicPlanJSON leaves it out, as the public
+// draws leave out who made them) lets the console offer the commitment
+// and the draw to someone else: the approver is refused both.
 type approvalJSON struct {
 	Seq        int       `json:"seq"`
 	Reason     string    `json:"reason"`
-	ApprovedBy string    `json:"approved_by"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
 	ApprovedAt time.Time `json:"approved_at"`
 }
 
@@ -521,6 +522,16 @@ func (s *Server) handleDrawSpec(c *fiber.Ctx) error {
 	return c.Send(draw.Spec)
 }
 
+// publicPlanJSON is a plan as anyone sees it: without who approved its
+// redraw.
+func publicPlanJSON(p *backend.Plan) planJSON {
+	out := newPlanJSON(p)
+	if out.RedrawApproval != nil {
+		out.RedrawApproval.ApprovedBy = ""
+	}
+	return out
+}
+
 func (s *Server) handlePublicPlans(c *fiber.Ctx) error {
 	year, err := queryInt(c, "year", 0, 0, 2100)
 	if err != nil {
@@ -530,7 +541,11 @@ func (s *Server) handlePublicPlans(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"plans": plansJSON(list)})
+	out := make([]planJSON, len(list))
+	for i, p := range list {
+		out[i] = publicPlanJSON(p)
+	}
+	return c.JSON(fiber.Map{"plans": out})
 }
 
 func (s *Server) handlePublicPlan(c *fiber.Ctx) error {
@@ -538,7 +553,7 @@ func (s *Server) handlePublicPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(newPlanJSON(p))
+	return c.JSON(publicPlanJSON(p))
 }
 
 func (s *Server) yearParam(c *fiber.Ctx) (int, error) {

@@ -201,7 +201,13 @@ func TestPlanLifecycleAndVerifiableDraw(t *testing.T) {
 	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/redraw-approvals", body: `{"reason":"x"}`, wantStatus: 403}.run(t, env)
 	scenario{as: "leader", method: "POST", path: "/api/v1/plans/" + p.ID + "/redraw-approvals", body: `{"reason":""}`, wantStatus: 400, wantCode: backend.EINVALID}.run(t, env)
 	scenario{as: "leader", method: "POST", path: "/api/v1/plans/" + p.ID + "/redraw-approvals", body: `{"reason":"企业名录更新后重新抽取"}`, wantStatus: 201,
-		wantContain: []string{`"redraw_approval":{"seq":2`}}.run(t, env)
+		wantContain: []string{`"redraw_approval":{"seq":2`, `"approved_by":"` + env.users["leader"].ID + `"`}}.run(t, env)
+	// Who approved is the office's to know (the console offers the
+	// commitment to someone else), not the public's.
+	scenario{method: "GET", path: "/public/v1/plans/" + p.ID, wantStatus: 200,
+		wantContain: []string{`"redraw_approval":{"seq":2`}, wantAbsent: []string{`"approved_by"`, env.users["leader"].ID}}.run(t, env)
+	scenario{method: "GET", path: "/public/v1/plans?year=2026", wantStatus: 200,
+		wantContain: []string{`"redraw_approval":{"seq":2`}, wantAbsent: []string{`"approved_by"`}}.run(t, env)
 	scenario{as: "staff", method: "POST", path: "/api/v1/plans/" + p.ID + "/draws", body: `{}`, wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
 	c2 := commit(t, env, &p, "")
 	var d2 drawJSON

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -334,9 +335,13 @@ func (s *IdempotencyStore) begin(ctx context.Context, scope, key, fp, token stri
 		if e.Location != "" {
 			where = " at " + e.Location
 		}
-		return nil, idempotencyError(backend.EUNPROCESSABLE, backend.IdempotencyReplyNotKept, fmt.Sprintf(
+		err := idempotencyError(backend.EUNPROCESSABLE, backend.IdempotencyReplyNotKept, fmt.Sprintf(
 			"the request with this Idempotency-Key was carried out (status %d), but its reply was not kept and cannot be sent again; "+
 				"fetch the result%s instead of repeating the request (a new request needs a new key)", e.Status, where))
+		// The status it was answered with: a refusal is kept without its
+		// body too (past the budget), and is no change made.
+		err.(*backend.Error).Fields["status"] = strconv.Itoa(e.Status)
+		return nil, err
 	case e.State == idemDone:
 		return &backend.StoredResponse{
 			Status:      e.Status,

@@ -123,15 +123,22 @@ export function createUploader(api) {
       });
       await save({ instructions: answer });
     }
-    await save({ state: UPLOADING });
-    try {
-      if (ev.instructions.multipart) await sendParts(api, ev, save, changed);
-      else await sendForm(ev, save, changed);
-    } catch (err) {
-      // Instructions expire: a refusal by MinIO (403) asks suiji for fresh
-      // ones with the same client id on the next run.
-      if (err instanceof StorageError && err.status === 403) await save({ instructions: null, key: crypto.randomUUID() });
-      throw err;
+    // Nothing is sent again once the bytes are stored: the upload ended
+    // before (VERIFYING: /complete's answer was lost), or the server has
+    // the evidence settled (a declaration repeated then answers with the
+    // record and no instructions). /complete says how it ended.
+    const settled = ev.instructions.state && ev.instructions.state !== 'pending';
+    if (ev.state !== VERIFYING && !settled) {
+      await save({ state: UPLOADING });
+      try {
+        if (ev.instructions.multipart) await sendParts(api, ev, save, changed);
+        else await sendForm(ev, save, changed);
+      } catch (err) {
+        // Instructions expire: a refusal by MinIO (403) asks suiji for fresh
+        // ones with the same client id on the next run.
+        if (err instanceof StorageError && err.status === 403) await save({ instructions: null, key: crypto.randomUUID() });
+        throw err;
+      }
     }
     await save({ state: VERIFYING });
     const done = await api.request('POST', `/api/v1/evidence/${ev.id}/complete`, { headers: { 'Idempotency-Key': ev.complete_key } });

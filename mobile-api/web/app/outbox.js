@@ -135,7 +135,9 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
       if (!(err instanceof ApiError)) return 'stop'; // the network (fetch or XHR failed)
       if (err.status >= 500 || err.status === 429 || err.status === 401) return 'stop';
       if (err.status === 409 && inProgress(err)) return 'stop';
-      if (err.status === 422 && err.fields.idempotency_key === 'reply_not_kept' && entry.kind !== 'evidence') return await taken(entry, null);
+      if (err.status === 422 && err.fields.idempotency_key === 'reply_not_kept' && /^2/.test(err.fields.status ?? '') && entry.kind !== 'evidence') {
+        return await taken(entry, null, true);
+      }
       entry.state = (err.status === 409 && staleVersion(err)) || err.status === 404 ? CONFLICT : FAILED;
       entry.error = { status: err.status, code: err.code, message: err.message, fields: err.fields, current: err.body?.current ?? null };
       await store.updateOutbox(entry);
@@ -146,10 +148,15 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
   }
 
   // taken folds the server's answer (null: read the task again) into the
-  // phone's data and takes the entry out of the outbox.
-  async function taken(entry, answer) {
+  // phone's data and takes the entry out of the outbox. The waiting
+  // entries of the task move to the version it now has. A task read again
+  // later (reread) may hold someone else's change too: they move only
+  // when it is one version on, this change alone; else they meet the
+  // other change as conflicts.
+  async function taken(entry, answer, reread = false) {
     const task = await onApplied(entry, answer);
-    if (task?.version != null && entry.base != null) await rebase(entry.task_id, entry.base, task.version, entry.seq);
+    const moves = task?.version != null && entry.base != null && (!reread || task.version === entry.base + 1);
+    if (moves) await rebase(entry.task_id, entry.base, task.version, entry.seq);
     // A coalescing add may have replaced the body meanwhile: then the
     // entry stays, to be sent with its new body.
     if ((await store.getOutbox(entry.seq))?.key === entry.key) await store.removeFromOutbox(entry.seq);

@@ -170,7 +170,10 @@ export async function taskView(app, main, id) {
 
   // lockOnSite shows what may change in the task's state (see above).
   function lockOnSite() {
-    const closed = ['reviewed', 'published', 'cancelled'].includes(task.state);
+    const closed = closedState(task);
+    // Evidence is taken until publication (a reviewed task's record may
+    // still get what an offline phone kept), as the server does.
+    for (const p of main.querySelectorAll('.pickers')) p.hidden = ['published', 'cancelled'].includes(task.state);
     const completed = task.state === 'completed';
     amendCard.hidden = !completed;
     const locked = closed || (completed && !amendReason.value.trim());
@@ -212,9 +215,13 @@ export async function taskView(app, main, id) {
     await outbox.add({ kind: 'evidence', task_id: id, base: task.version, evidence_id: ev.id });
     return ev;
   }
-  // evidenceIds links a finding to the evidence taken for this task so far.
+  // evidenceIds links a finding to the evidence taken for this task so far
+  // that the server has or will have: verified, or still on its way. A
+  // file refused, or whose entry was held or discarded, is left out — the
+  // server would refuse the finding for naming it.
   async function evidenceIds() {
-    return (await store.evidenceOfTask(id)).filter((x) => x.kind !== 'signature').map((x) => x.id);
+    const sending = new Set((await store.outboxOfTask(id)).filter((x) => x.kind === 'evidence' && x.state === PENDING).map((x) => x.evidence_id));
+    return (await store.evidenceOfTask(id)).filter((x) => x.kind !== 'signature' && (x.state === VERIFIED || sending.has(x.id))).map((x) => x.id);
   }
 
   // ---- the group's progress and 提交 ----
@@ -310,7 +317,9 @@ export async function taskView(app, main, id) {
     submitState.textContent = submitted || mine.submission ? t('submit.done') : '';
     if (mine.submission && !submitted) submitState.append(`：${t(`submit.result.${mine.submission.result}`)} · ${chinaTime(mine.submission.at)}`);
     if (submitted) submitState.append(' ', pendingBadge(submitted));
-    submitForm.hidden = Boolean(submitted || mine.submission);
+    // A submission of an earlier round (the office returned the task: it
+    // is in progress again) asks for a new one.
+    submitForm.hidden = Boolean(submitted || (mine.submission && task.state !== 'in_progress') || closedState(task));
 
     clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(app, x)));
     lockOnSite();
@@ -354,6 +363,11 @@ function progressOf(task) {
 // memberProgress is one member's line of the group's progress.
 function memberProgress(task, m) {
   return (task.progress ?? []).find((p) => p.badge_no === m.badge_no) ?? {};
+}
+
+// closedState: nothing changes on site any more (art. 22's record stands).
+function closedState(task) {
+  return ['reviewed', 'published', 'cancelled'].includes(task.state);
 }
 
 // EVIDENCE_TYPES are the content types the server takes for each kind

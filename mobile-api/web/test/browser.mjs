@@ -487,6 +487,10 @@ scenario('a redraw takes two people: a leader approves it with a published reaso
     assert.doesNotMatch(await status.textContent(), /出错|未成功/, 'the draw ran');
     await cp.getByText('种子与承诺相符').waitFor();
     await shot(cp, 'console-redraw-ceremony');
+    // Opened again, the ceremony shows the attempt drawn, with its reason.
+    await cp.reload();
+    await cp.locator('ol.reveal[data-done="true"]').waitFor({ timeout: 60_000 });
+    await cp.locator('#ceremony-attempt', { hasText: `第 2 次抽取 · 重新抽取原因：${reason}` }).waitFor();
     await cp.getByRole('button', { name: '退出现场' }).click();
     const draws = cp.locator('#plan-draws li');
     await draws.nth(1).waitFor();

@@ -23,8 +23,11 @@ export async function render({ api, navigate }, id) {
   // With a commitment pending, this is a new attempt: the last one's
   // results are not shown as if they were its own.
   const current = plan.seed_commitment ? null : draws.filter((d) => d.outcome !== 'failed').at(-1);
-  const next = plan.commitment?.seq ?? plan.draw_count + 1;
-  const reason = plan.redraw_approval?.seq === next ? plan.redraw_approval.reason : '';
+  // The attempt shown: the one to draw, or the last drawn when none waits.
+  const seq = current ? current.seq : plan.commitment?.seq ?? plan.draw_count + 1;
+  const reason = current ? current.reason : plan.redraw_approval?.seq === seq ? plan.redraw_approval.reason : '';
+  const deps = await api.get('/api/v1/departments').catch(() => ({ departments: [] }));
+  const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
 
   go.addEventListener('click', async () => {
     go.disabled = true;
@@ -35,7 +38,7 @@ export async function render({ api, navigate }, id) {
       if (d.outcome === 'failed') {
         // Stored and published all the same: its number and commitment
         // are used; the next attempt needs a leader's approval.
-        status.textContent = t('cer.failed', { why: failure(d.failure) });
+        status.textContent = t('cer.failed', { why: failure(d.failure, depName) });
         return;
       }
       status.textContent = '';
@@ -72,7 +75,7 @@ export async function render({ api, navigate }, id) {
       h('button', { type: 'button', class: 'secondary', text: t('cer.fullscreen'), onclick: () => document.documentElement.requestFullscreen?.() }),
       h('button', { type: 'button', class: 'secondary', text: t('cer.exit'), onclick: () => { document.exitFullscreen?.().catch(() => {}); navigate(`/plans/${id}`); } })),
     h('h1', { text: `${t('cer.title')} · ${plan.title}` }),
-    next > 1 ? h('p', { class: 'label', id: 'ceremony-attempt', text: `${t('cer.attempt', { seq: next })}${reason ? ` · ${t('plans.drawReason', { reason })}` : ''}` }) : null,
+    seq > 1 ? h('p', { class: 'label', id: 'ceremony-attempt', text: `${t('cer.attempt', { seq })}${reason ? ` · ${t('plans.drawReason', { reason })}` : ''}` }) : null,
     h('div', { class: 'stage' },
       h('div', {},
         h('p', { class: 'label', text: t('cer.commitment') }),

@@ -62,7 +62,11 @@ function attachForm(api, task, onChange) {
   kind.id = 'attach-kind';
   const source = h('input', { id: 'attach-source', maxlength: 200 });
   const description = h('input', { id: 'attach-description', maxlength: 1000 });
-  const file = h('input', { id: 'attach-file', type: 'file', accept: 'application/pdf,image/jpeg,image/png' });
+  // One id per chosen file: a retry after a failure declares the same
+  // evidence again (the server answers with fresh instructions) instead
+  // of leaving a pending one behind for each attempt.
+  let evidenceId = crypto.randomUUID();
+  const file = h('input', { id: 'attach-file', type: 'file', accept: 'application/pdf,image/jpeg,image/png', onchange: () => { evidenceId = crypto.randomUUID(); } });
   const msg = message();
   const go = h('button', { type: 'submit', text: t('evidence.attach') });
   const form = h('form', { class: 'panel', 'aria-label': t('evidence.attachTitle'), onsubmit: async (ev) => {
@@ -76,7 +80,7 @@ function attachForm(api, task, onChange) {
       const bytes = await f.arrayBuffer();
       const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
       const declared = await api.post(`/api/v1/tasks/${task.id}/evidence`, {
-        id: crypto.randomUUID(), kind: kind.value, content_type: f.type || 'application/octet-stream', size: f.size, sha256,
+        id: evidenceId, kind: kind.value, content_type: f.type || 'application/octet-stream', size: f.size, sha256,
         source: source.value.trim(), description: description.value.trim(),
       });
       msg.set('', t('evidence.uploading'));

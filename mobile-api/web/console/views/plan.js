@@ -21,6 +21,9 @@ export async function render({ api, navigate }, id) {
   const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
   const msg = message();
   const office = api.hasRole('coordinator', 'staff');
+  // Who runs the plan's attempts (commit, draw, dispatch): the coordinator
+  // or the lead department's staff, as the API (mayRun).
+  const runs = api.hasRole('coordinator') || (api.hasRole('staff') && api.user.department_id === plan.lead_department_id);
   const actions = h('p', { class: 'row-actions' });
   const act = (label, fn, cls) => h('button', { type: 'button', class: cls, text: label, onclick: async () => {
     try {
@@ -42,12 +45,13 @@ export async function render({ api, navigate }, id) {
   // The next attempt after the first needs a leader's approval; the
   // approver leaves its commitment and draw to someone else.
   const next = plan.draw_count + 1;
-  const approval = plan.redraw_approval?.seq === next ? plan.redraw_approval : null;
-  const again = ['approved', 'drawn'].includes(plan.status) && plan.draw_count > 0;
+  const drawable = ['approved', 'drawn'].includes(plan.status); // not yet dispatched
+  const approval = drawable && plan.redraw_approval?.seq === next ? plan.redraw_approval : null;
+  const again = drawable && plan.draw_count > 0;
   const approver = approval && approval.approved_by === api.user.id;
   let redraw = null;
   if (again && !approval && !plan.seed_commitment && api.hasRole('leader')) {
-    const reason = h('textarea', { id: 'redraw-reason', rows: 2, maxlength: 1000 });
+    const reason = h('input', { id: 'redraw-reason', maxlength: 1000 }); // one line: the API refuses line breaks
     redraw = h('section', { class: 'panel', 'aria-label': t('plans.redraw') },
       h('h2', { text: t('plans.redraw') }),
       h('p', { class: 'note', text: t('plans.redrawNote', { seq: next }) }),
@@ -56,13 +60,13 @@ export async function render({ api, navigate }, id) {
         await api.post(`/api/v1/plans/${id}/redraw-approvals`, { reason: reason.value.trim() });
         navigate(`/plans/${id}`);
       }, 'secondary')));
-  } else if (again && !approval && !plan.seed_commitment && office) {
+  } else if (again && !approval && !plan.seed_commitment && runs) {
     actions.append(h('span', { class: 'note', id: 'redraw-needs-approval', text: t('plans.redrawNeedsApproval') }));
   }
   const approved = approval ? h('p', { class: 'warning', id: 'redraw-approval' },
     t('plans.redrawApproved', { seq: approval.seq, reason: approval.reason, at: chinaTime(approval.approved_at) }),
     approver ? ` ${t('plans.redrawApprover')}` : '') : null;
-  if (plan.status !== 'draft' && !plan.seed_commitment && office && (!again || (approval && !approver))) {
+  if (drawable && !plan.seed_commitment && runs && (!again || (approval && !approver))) {
     // The entropy source is fixed with the commitment; its value (a later
     // lottery draw, unknown now) is given at the draw.
     const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
@@ -74,7 +78,7 @@ export async function render({ api, navigate }, id) {
     }));
   }
 
-  if (plan.status === 'drawn' && plan.current_draw_id && office) {
+  if (plan.status === 'drawn' && plan.current_draw_id && runs) {
     actions.append(act(t('tasks.dispatch'), async () => {
       const res = await api.post(`/api/v1/draws/${plan.current_draw_id}/dispatch`);
       msg.set('success', t('tasks.dispatched', { n: res.tasks }));
@@ -98,7 +102,7 @@ export async function render({ api, navigate }, id) {
       h('p', { class: 'note', text: t('plans.commitmentNote') }),
       h('p', { class: 'row-actions' }, copy,
         h('button', { type: 'button', class: 'secondary', text: t('plans.notice'), onclick: () => printNotice(plan) }),
-        office && !approver ? h('button', { type: 'button', text: t('plans.ceremony'), onclick: () => navigate(`/ceremony/${id}`) }) : null));
+        runs && !approver ? h('button', { type: 'button', text: t('plans.ceremony'), onclick: () => navigate(`/ceremony/${id}`) }) : null));
   }
 
   const sample = plan.sample.count ? `${plan.sample.count} 家` : plan.sample.ratio ? `${Math.round(plan.sample.ratio * 10000) / 100}%` : '—';
