@@ -21,7 +21,19 @@ export function heldRow(app, x, taskName) {
         // The task as the server has it now (the conflict's answer carries
         // it; otherwise fetch it).
         const fresh = x.error?.current ?? (app.online ? await refreshTask(api, x.task_id).catch(() => null) : null);
-        await outbox.resend(x.seq, fresh?.version);
+        // Refused for want of an amendment's reason (made offline after
+        // the group completed): it goes again with the reason given.
+        let patch = null;
+        if (x.error?.fields?.amendment_reason) {
+          const reason = document.getElementById('amendment-reason');
+          if (!reason?.value.trim()) {
+            alert(t('amend.needReason'));
+            reason?.focus();
+            return;
+          }
+          patch = { amendment_reason: reason.value.trim() };
+        }
+        await outbox.resend(x.seq, fresh?.version, patch);
       } }),
       h('button', { type: 'button', class: 'secondary', text: t('outbox.discard'), onclick: async () => {
         if (confirm(t('outbox.discardConfirm'))) await outbox.discard(x.seq);

@@ -196,15 +196,23 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
   }
 
   // resend sends a held entry again, made on version (the task's current
-  // one, which the inspector has now seen), with a new key; the entries
-  // waiting behind it move to that version too.
-  async function resend(seq, version) {
+  // one, which the inspector has now seen), with a new key and what patch
+  // adds to its body (an amendment's reason); the entries waiting behind
+  // it move to that version too. Evidence gets new keys for its
+  // declaration and completion: both are safe to repeat by the evidence's
+  // id, and the old keys may hold an answer that was not kept.
+  async function resend(seq, version, patch = null) {
     const entry = await store.getOutbox(seq);
     if (!entry) return;
     if (version != null) {
       await rebase(entry.task_id, entry.base, version, seq);
       entry.base = version;
       if (entry.body && 'version' in entry.body) entry.body = { ...entry.body, version };
+    }
+    if (patch && entry.body) entry.body = { ...entry.body, ...patch };
+    if (entry.kind === 'evidence') {
+      const ev = await store.getEvidence(entry.evidence_id);
+      if (ev) await store.putEvidence({ ...ev, key: crypto.randomUUID(), complete_key: crypto.randomUUID() });
     }
     entry.key = crypto.randomUUID();
     entry.state = PENDING;

@@ -139,6 +139,7 @@ export const zhCN = {
   'amend.title': '修改检查记录',
   'amend.note': '全组已提交，检查记录已锁定。如需修改检查结论或补充隐患，请先填写修改理由，理由随修改一并保存。',
   'amend.reason': '修改理由',
+  'amend.needReason': '请先在“修改检查记录”中填写修改理由，再重新提交。',
   'submit.done': '已提交',
   'outbox.pending': '待同步',
   'outbox.sending': '同步中',

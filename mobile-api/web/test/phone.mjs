@@ -593,8 +593,17 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await page.goBack();
     await taskLink(page, x).getByText('已提交').waitFor();
 
-    // The partner co-signs (from their own phone: here over the API);
-    // the task is completed and the phone shows it.
+    // The partner co-signs (from their own phone: here over the API)
+    // while this phone is offline, where a note is changed: the phone
+    // still holds the task as submitted, so the change goes without an
+    // amendment's reason and the server, the task completed meanwhile,
+    // refuses it. The phone shows the task completed and the record
+    // frozen (nothing changes without a reason), and the held change goes
+    // again with the reason given: an amendment kept with it.
+    await taskLink(page, x).click();
+    await member(me).getByText('已提交').waitFor();
+    await context.setOffline(true);
+    await page.getByText('离线').first().waitFor();
     const n = (Number(partner.badge_no.slice(-4)) - 1000) / 7;
     const partnerApi = await apiAs(base, `inspector${String(n).padStart(2, '0')}`, password);
     assert.equal(partnerApi.user.id, partner.user_id, 'the partner signs in');
@@ -603,26 +612,29 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
       result: 'problems_found_rectification_ordered', summary: '同意', signature_evidence_id: await partnerApi.sign(x.id), version: t.version,
     });
     assert.equal(t.state, 'completed');
-    await page.reload();
-    await taskLink(page, x).getByText('已完成').waitFor();
-    await taskLink(page, x).click();
-    await member(partner).getByText('已提交').waitFor();
-    await member(me).getByText('已提交').waitFor();
-
-    // Completed, the record is frozen: the checklist waits for a reason,
-    // and with one a change is an amendment kept with it (the server once
-    // refused every such change, shown as someone else's conflict).
-    await page.locator('#amendment').waitFor();
     const [a] = x.items.filter((it) => it.applicable !== false);
     const note = page.locator(`li.item[data-item="${a.id}"]`).getByLabel('备注');
-    assert.equal(await note.isDisabled(), true, 'no change without a reason');
-    assert.equal(await page.getByRole('button', { name: '签到', exact: true }).isVisible(), false, 'no check-in after completion');
-    await page.locator('#amendment-reason').fill('补记现场复核情况');
     await note.fill('现场复核：已当场整改');
     await note.blur();
+    await page.getByText('待同步 1 项').waitFor();
+    await context.setOffline(false);
+    const held = page.locator('#held li', { hasText: /未被接受：.*amendment|未被接受：.*frozen/ });
+    await held.waitFor({ timeout: 30_000 });
+    await member(partner).getByText('已提交').waitFor();
+    await page.locator('#amendment').waitFor();
+    assert.equal(await note.isDisabled(), true, 'completed: no change without a reason');
+    assert.equal(await page.getByRole('button', { name: '签到', exact: true }).isVisible(), false, 'no check-in after completion');
+    const asked = page.waitForEvent('dialog');
+    await held.getByRole('button', { name: '以我的为准重新提交' }).click(); // no reason yet: asked for one
+    const dialog = await asked;
+    assert.match(dialog.message(), /修改理由/);
+    await dialog.accept();
+    await page.locator('#amendment-reason').fill('补记现场复核情况');
+    await held.getByRole('button', { name: '以我的为准重新提交' }).click();
     await synced(page);
     await shot(page, 'app-amendment', page.locator('#amendment'));
     const amended = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
+    assert.equal(amended.state, 'completed');
     assert.equal(amended.checklist.find((o) => o.item_id === a.id).note, '现场复核：已当场整改');
     assert.ok(amended.amendments.some((m) => m.reason === '补记现场复核情况'), 'the amendment is kept with its reason');
   }, phone);
