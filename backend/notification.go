@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Notification kinds: what happened to a user's task.
+// Notification kinds: what happened to a user's task, or (leaders) what
+// waits for their decision.
 const (
 	NoteTaskAssigned  = "task.assigned"  // you are in a new task's group
 	NoteTaskReplaced  = "task.replaced"  // a member of your group changed
@@ -15,6 +16,9 @@ const (
 	NoteTaskReminder  = "task.reminder"  // a deadline is 2 working days away
 	NoteTaskOverdue   = "task.overdue"   // a deadline was missed
 	NoteTaskUpdated   = "task.updated"   // silent: the task changed (sync only)
+	// NoteReplacementPending tells the leaders that a replacement of a
+	// member of a task's group is committed and waits for their approval.
+	NoteReplacementPending = "replacement.pending"
 )
 
 // Push states of a batch of the push outbox.

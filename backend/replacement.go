@@ -8,10 +8,13 @@ import (
 )
 
 // Replacement states: committed (the seed's commitment is published, the
-// member not yet drawn) and drawn (the public record exists).
+// member not yet drawn; a leader approves it — ApprovedAt — before it may
+// be drawn), drawn (the public record exists) and rejected (a leader
+// refused it: it is never drawn, and another may be committed).
 const (
 	ReplacementCommitted = "committed"
 	ReplacementDrawn     = "drawn"
+	ReplacementRejected  = "rejected"
 )
 
 // TaskReplacement is the replacement of one member of a dispatched random
@@ -19,6 +22,11 @@ const (
 // first — a fresh sealed seed whose commitment is published, the roster
 // frozen, the entropy source fixed — and drawn after, at random from those
 // still eligible (draw.NewReplacement). Nobody picks the member by hand.
+//
+// Between the two a leader decides (ReplacementDecision): one who did not
+// commit it approves it, or rejects it with a comment; and one who did not
+// approve it draws it. So no one person can replace a member, then the
+// member coming in, and so on, until the group suits them.
 type TaskReplacement struct {
 	ID             string
 	TaskID         string
@@ -36,7 +44,31 @@ type TaskReplacement struct {
 	State          string
 	CommittedAt    time.Time
 	CommittedBy    string
-	Record         *draw.Replacement // the public record, once drawn
+	// A leader's decision: an approval (ApprovedAt, ApprovedBy) lets the
+	// replacement be drawn; a rejection (RejectedAt, RejectedBy, state
+	// rejected) ends it. DecisionComment is the leader's comment on
+	// either (required for a rejection).
+	ApprovedAt      *time.Time
+	ApprovedBy      string
+	RejectedAt      *time.Time
+	RejectedBy      string
+	DecisionComment string
+	Record          *draw.Replacement // the public record, once drawn
+}
+
+// Approved reports whether a leader approved the replacement.
+func (r *TaskReplacement) Approved() bool { return r.ApprovedAt != nil }
+
+// Pending reports whether the replacement is committed and neither drawn
+// nor rejected: it blocks another commitment for its task.
+func (r *TaskReplacement) Pending() bool { return r.State == ReplacementCommitted }
+
+// ReplacementDecision is a leader's decision on a committed replacement.
+type ReplacementDecision struct {
+	Approve bool // approve; otherwise reject
+	By      string
+	At      time.Time
+	Comment string
 }
 
 // ReplacementStore keeps replacements. A drawn replacement's record is
@@ -63,4 +95,11 @@ type ReplacementStore interface {
 	// MarkReplacementDrawn records on the replacement that rec is its
 	// record (bookkeeping after InsertReplacementRecord).
 	MarkReplacementDrawn(ctx context.Context, id string, rec *draw.Replacement) error
+	// DecideReplacement records a leader's decision on a replacement, by
+	// compare-and-set: only while it is committed and undecided (so of
+	// two racing decisions one wins). An approval keeps it committed; a
+	// rejection makes it rejected. It carries the audit event staged in
+	// ctx (Auditor.Change). ENOTFOUND; ECONFLICT when it is drawn,
+	// rejected or approved already.
+	DecideReplacement(ctx context.Context, id string, d ReplacementDecision) error
 }

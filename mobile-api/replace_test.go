@@ -14,7 +14,7 @@ import (
 
 // TestReplacementIsRandomRecordedAndVerified: a member of a dispatched
 // group is replaced by a draw whose seed's commitment was published
-// first; the record is public, re-computes (as `suiji verify-draw` does)
+// first, and which a leader approved; the record is public, re-computes (as `suiji verify-draw` does)
 // and chains onto the draw's record; the group changes once however often
 // the draw is repeated, and the members going out and coming in are told.
 func TestReplacementIsRandomRecordedAndVerified(t *testing.T) {
@@ -47,8 +47,12 @@ func TestReplacementIsRandomRecordedAndVerified(t *testing.T) {
 	scenario{method: "GET", path: "/public/v1/replacements/" + committed.ID, wantStatus: 200,
 		wantContain: []string{committed.SeedCommitment, `"state":"committed"`}, wantAbsent: []string{`"seed":`}}.run(t, env)
 	scenario{as: "coordinator", method: "POST", path: path, body: `{"badge_no":"` + task.Members[1].BadgeNo + `","reason":"病假"}`, wantStatus: 409}.run(t, env)
-	// No entropy source was named, so none may be given.
+	// It is drawn only once a leader approved it.
 	drawPath := path + "/" + committed.ID + "/draw"
+	scenario{as: "staff", method: "POST", path: drawPath, wantStatus: 409, wantCode: backend.ECONFLICT, wantContain: []string{"awaiting a leader's approval"}}.run(t, env)
+	scenario{as: "leader", method: "POST", path: path + "/" + committed.ID + "/approval", body: `{"decision":"approve"}`, wantStatus: 200,
+		wantContain: []string{`"approved_at":"`, `"approved_by":"` + env.users["leader"].ID + `"`, `"state":"committed"`}}.run(t, env)
+	// No entropy source was named, so none may be given.
 	scenario{as: "staff", method: "POST", path: drawPath, body: `{"public_entropy":"7 7 7"}`, wantStatus: 400}.run(t, env)
 
 	var rec draw.Replacement

@@ -162,10 +162,13 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/tasks/overdue", signedIn, officeAndLeaders, s.handleOverdueTasks},
 		{"GET", "/api/v1/tasks/:id", signedIn, nil, s.handleGetTask},
 		{"POST", "/api/v1/tasks/:id/cancel", signedIn, office, s.handleCancelTask},
-		// Replacing a member after dispatch: committed, then drawn at
-		// random (never picked by hand); the records are public.
+		// Replacing a member after dispatch: committed by the office,
+		// approved (or rejected) by a leader who did not commit it, then
+		// drawn at random (never picked by hand) by someone other than
+		// that leader (checked in tasks.Service); the records are public.
 		{"GET", "/api/v1/tasks/:id/replacements", signedIn, nil, s.handleListReplacements},
 		{"POST", "/api/v1/tasks/:id/replacements", signedIn, office, s.handleCommitReplacement},
+		{"POST", "/api/v1/tasks/:id/replacements/:replacement_id/approval", signedIn, leader, s.handleDecideReplacement},
 		{"POST", "/api/v1/tasks/:id/replacements/:replacement_id/draw", signedIn, office, s.handleDrawReplacement},
 		// Results (art. 21, 24, 25): reviewed by the coordinator or the
 		// lead department's staff — never a member of the group — fed back,

@@ -388,36 +388,49 @@ func (s *Server) handlePutCalendar(c *fiber.Ctx) error {
 }
 
 // replacementJSON is a replacement as the API shows it: its commitment,
-// and its public record once drawn. The sealed seed never leaves the
-// backend.
+// a leader's decision on it, and its public record once drawn. The sealed
+// seed never leaves the backend; the public view (withTask false) names
+// no user: it shows when the replacement was approved, and when and why
+// it was rejected.
 type replacementJSON struct {
-	ID             string            `json:"id"`
-	TaskID         string            `json:"task_id,omitempty"`
-	DrawID         string            `json:"draw_id"`
-	USCC           string            `json:"uscc"`
-	Out            string            `json:"out"`
-	Reason         string            `json:"reason"`
-	State          string            `json:"state"`
-	SeedCommitment string            `json:"seed_commitment"`
-	EntropySource  string            `json:"entropy_source"`
-	RosterSHA256   string            `json:"roster_sha256"`
-	Eligible       int               `json:"eligible"`
-	CommittedAt    time.Time         `json:"committed_at"`
-	Record         *draw.Replacement `json:"record,omitempty"`
-	VerifyURL      string            `json:"verify_url"`
+	ID              string            `json:"id"`
+	TaskID          string            `json:"task_id,omitempty"`
+	DrawID          string            `json:"draw_id"`
+	USCC            string            `json:"uscc"`
+	Out             string            `json:"out"`
+	Reason          string            `json:"reason"`
+	State           string            `json:"state"`
+	SeedCommitment  string            `json:"seed_commitment"`
+	EntropySource   string            `json:"entropy_source"`
+	RosterSHA256    string            `json:"roster_sha256"`
+	Eligible        int               `json:"eligible"`
+	CommittedAt     time.Time         `json:"committed_at"`
+	ApprovedAt      *time.Time        `json:"approved_at,omitempty"`
+	ApprovedBy      string            `json:"approved_by,omitempty"` // not in the public view
+	RejectedAt      *time.Time        `json:"rejected_at,omitempty"`
+	RejectedBy      string            `json:"rejected_by,omitempty"`      // not in the public view
+	DecisionComment string            `json:"decision_comment,omitempty"` // a rejection's reason (public too), an approval's remark
+	Record          *draw.Replacement `json:"record,omitempty"`
+	VerifyURL       string            `json:"verify_url"`
 }
 
+// newReplacementJSON shows r: to the office and the leaders (withTask), or
+// to the public, without the task's id and without user ids.
 func newReplacementJSON(r *backend.TaskReplacement, withTask bool) replacementJSON {
 	out := replacementJSON{
 		ID: r.ID, DrawID: r.DrawID, USCC: r.USCC, Out: r.Out, Reason: r.Reason, State: r.State,
 		SeedCommitment: r.SeedCommitment, EntropySource: r.EntropySource, RosterSHA256: r.RosterSHA256,
-		Eligible: r.Eligible, CommittedAt: r.CommittedAt, Record: r.Record, VerifyURL: "/public/v1/replacements/" + r.ID,
+		Eligible: r.Eligible, CommittedAt: r.CommittedAt, ApprovedAt: r.ApprovedAt, RejectedAt: r.RejectedAt,
+		Record: r.Record, VerifyURL: "/public/v1/replacements/" + r.ID,
 	}
 	if out.Record != nil {
 		out.State = backend.ReplacementDrawn
 	}
+	if r.RejectedAt != nil || withTask {
+		out.DecisionComment = r.DecisionComment
+	}
 	if withTask {
-		out.TaskID = r.TaskID
+		out.TaskID, out.ApprovedBy, out.RejectedBy = r.TaskID, r.ApprovedBy, r.RejectedBy
 	}
 	return out
 }
@@ -459,6 +472,25 @@ func (s *Server) handleDrawReplacement(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(rec)
+}
+
+// replacementDecisionRequest is the body of POST
+// …/replacements/{id}/approval.
+type replacementDecisionRequest struct {
+	Decision string `json:"decision"` // approve or reject
+	Comment  string `json:"comment"`  // required to reject
+}
+
+func (s *Server) handleDecideReplacement(c *fiber.Ctx) error {
+	var req replacementDecisionRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	r, err := s.svc.Tasks.DecideReplacement(c.UserContext(), c.Params("id"), c.Params("replacement_id"), req.Decision, req.Comment)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newReplacementJSON(r, true))
 }
 
 func (s *Server) handleListReplacements(c *fiber.Ctx) error {

@@ -30,12 +30,27 @@ import (
 // group changes and everyone concerned is told. The record, the
 // replacement marked drawn and the task's new group are one audited change
 // (task.replace), whose event each of the three writes carries.
+//
+// Between the two a leader decides (DecideReplacement), as for a plan's
+// redraw: one who did not commit it approves it — only then is it drawn,
+// by someone other than that leader — or rejects it with a comment, after
+// which it is never drawn and another may be committed. So two people
+// take part in every replacement, and nobody alone can replace a member,
+// then the one coming in, and so on until the group suits them. The
+// leaders are told when a commitment waits for them.
 
 // Limits of a replacement's texts.
 const (
 	MaxReplacementReason = 1000
 	MaxEntropySource     = 200
 	MaxEntropyValue      = 500
+	MaxDecisionComment   = 1000
+)
+
+// A leader's decisions on a committed replacement (DecideReplacement).
+const (
+	DecisionApprove = "approve"
+	DecisionReject  = "reject"
 )
 
 // replacementLockTTL bounds a replacement draw's hold on its draw's lease.
@@ -46,8 +61,10 @@ const replacementLockTTL = 30 * time.Second
 // of the public entropy its draw will mix in. ENOTFOUND; EFORBIDDEN unless
 // the coordinator or the lead department's staff; EINVALID (no reason, not
 // a member, not a drawn task); ECONFLICT when the task is completed or
-// cancelled, a replacement of it is committed and not drawn yet, or nobody
-// is eligible.
+// cancelled, a replacement of it is committed and neither drawn nor
+// rejected yet, or nobody is eligible. The leaders (enabled users holding
+// the leader role, but the committer) are told that it waits for their
+// approval; a refused repeat tells them again.
 func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, entropySource string) (*backend.TaskReplacement, error) {
 	reason, entropySource = strings.TrimSpace(reason), strings.TrimSpace(entropySource)
 	fields := map[string]string{}
@@ -83,7 +100,17 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 	if err != nil {
 		return nil, err
 	}
-	if slices.ContainsFunc(previous, func(r *backend.TaskReplacement) bool { return r.State == backend.ReplacementCommitted }) {
+	if i := slices.IndexFunc(previous, (*backend.TaskReplacement).Pending); i >= 0 {
+		pending := previous[i]
+		if !pending.Approved() {
+			// A repeat after a crash between the commitment and telling
+			// the leaders tells them (the entries have fixed ids, so only
+			// what is missing is written).
+			if err := s.tellLeaders(ctx, t, pending); err != nil {
+				return nil, err
+			}
+			return nil, backend.Errorf(backend.ECONFLICT, "a replacement of this task is committed and not drawn yet; a leader approves or rejects it first")
+		}
 		return nil, backend.Errorf(backend.ECONFLICT, "a replacement of this task is committed and not drawn yet; draw it first")
 	}
 	in, err := s.replacementInput(ctx, t, out, nil)
@@ -131,16 +158,153 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 	if err != nil {
 		return nil, err
 	}
+	if err := s.tellLeaders(ctx, t, r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
-// DrawReplacement draws a committed replacement — with the public
-// entropy's value exactly when its commitment named a source — publishes
-// its record, changes the task's group and tells the member going out, the
-// one coming in and the rest of the group. A repeat returns the record
-// drawn first (and finishes what a crash left undone). ENOTFOUND;
-// EFORBIDDEN; EINVALID when the entropy does not match the commitment;
-// ECONFLICT when another replacement of the draw runs.
+// tellLeaders tells every enabled user holding the leader role — not an
+// admin by that alone, nor whoever committed r, who may not decide it —
+// that the replacement r of t waits for their approval.
+func (s *Service) tellLeaders(ctx context.Context, t *backend.Task, r *backend.TaskReplacement) error {
+	users, _, err := s.Users.FindUsers(ctx, backend.UserFilter{Role: backend.RoleLeader})
+	if err != nil {
+		return err
+	}
+	var leaders []string
+	for _, u := range users {
+		if !u.Disabled && slices.Contains(u.Roles, backend.RoleLeader) && u.ID != r.CommittedBy {
+			leaders = append(leaders, u.ID)
+		}
+	}
+	if len(leaders) == 0 {
+		return nil
+	}
+	notes := memberNotes(t, leaders, backend.NoteReplacementPending, "replace:"+r.ID, "检查组成员替换待审批",
+		fmt.Sprintf("%s · 拟替换 %s，原因：%s", t.Enterprise.Name, r.Out, r.Reason))
+	for _, n := range notes {
+		n.Data = map[string]string{"replacement_id": r.ID}
+	}
+	return s.Notifier.Notify(ctx, notes)
+}
+
+// DecideReplacement records a leader's decision (DecisionApprove or
+// DecisionReject, a rejection with its comment) on a committed
+// replacement of a task the leader may see, under the lease its commit
+// and draw take; the decision and its audit event
+// (task.replacement_approve or task.replacement_reject) are one write.
+// An approval lets the replacement be drawn, by anyone of the office but
+// the approver; a rejection ends it. A repeat of the decision recorded,
+// by the leader who made it, returns the replacement as it is. ENOTFOUND
+// (the task, or the replacement of it); EINVALID (the decision, the
+// comment); EFORBIDDEN unless a leader other than the one who committed
+// it; ECONFLICT when it is drawn, or decided otherwise already, or (to
+// approve) the task is no longer open.
+func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, decision, comment string) (*backend.TaskReplacement, error) {
+	comment = strings.TrimSpace(comment)
+	fields := map[string]string{}
+	if decision != DecisionApprove && decision != DecisionReject {
+		fields["decision"] = fmt.Sprintf("%q or %q", DecisionApprove, DecisionReject)
+	}
+	switch n := utf8.RuneCountInString(comment); {
+	case n > MaxDecisionComment:
+		fields["comment"] = fmt.Sprintf("at most %d characters", MaxDecisionComment)
+	case n == 0 && decision == DecisionReject:
+		fields["comment"] = fmt.Sprintf("a rejection says why (at most %d characters)", MaxDecisionComment)
+	}
+	if len(fields) > 0 {
+		return nil, backend.InvalidFields("invalid decision", fields)
+	}
+	actor := backend.ActorFromContext(ctx)
+	if !actor.HasRole(backend.RoleLeader) {
+		return nil, backend.Errorf(backend.EFORBIDDEN, "only a leader approves or rejects a replacement")
+	}
+	t, err := s.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.taskReplacement(ctx, t, replacementID)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if r, err = s.taskReplacement(ctx, t, replacementID); err != nil { // as it is now, under the lease
+		return nil, err
+	}
+	approve := decision == DecisionApprove
+	switch {
+	case r.CommittedBy == actor.UserID:
+		return nil, backend.Errorf(backend.EFORBIDDEN, "whoever committed a replacement does not decide it; another leader does")
+	case r.State == backend.ReplacementDrawn || r.Record != nil:
+		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is drawn already")
+	case r.State == backend.ReplacementRejected:
+		if !approve && r.RejectedBy == actor.UserID {
+			return r, nil
+		}
+		return nil, backend.Errorf(backend.ECONFLICT, "the replacement was rejected; commit another if a member must still go out")
+	case r.Approved():
+		if approve && r.ApprovedBy == actor.UserID {
+			return r, nil
+		}
+		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is approved already")
+	case r.State != backend.ReplacementCommitted:
+		return nil, backend.Errorf(backend.ECONFLICT, "a %s replacement is not decided", r.State)
+	case approve:
+		// Refreshed: an approval is of a replacement that can still be drawn.
+		if t, err = s.GetTask(ctx, taskID); err != nil {
+			return nil, err
+		}
+		if !backend.TaskOpen(t.State) {
+			return nil, backend.Errorf(backend.ECONFLICT, "the group of a %s task does not change", t.State)
+		}
+	}
+	d := backend.ReplacementDecision{Approve: approve, By: actor.UserID, At: s.Now().UTC().Truncate(time.Second), Comment: comment}
+	action := "task.replacement_reject"
+	if approve {
+		action = "task.replacement_approve"
+	}
+	err = s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID,
+		Before: map[string]any{"replacement_id": r.ID, "state": r.State},
+		After:  map[string]any{"replacement_id": r.ID, "out": r.Out, "decision": decision, "comment": comment},
+	}, func(ctx context.Context) error { return s.Replacements.DecideReplacement(ctx, r.ID, d) })
+	if err != nil {
+		return nil, err
+	}
+	if approve {
+		r.ApprovedAt, r.ApprovedBy = &d.At, d.By
+	} else {
+		r.State, r.RejectedAt, r.RejectedBy = backend.ReplacementRejected, &d.At, d.By
+	}
+	r.DecisionComment = comment
+	return r, nil
+}
+
+// taskReplacement is the replacement id of task t. ENOTFOUND.
+func (s *Service) taskReplacement(ctx context.Context, t *backend.Task, id string) (*backend.TaskReplacement, error) {
+	r, err := s.Replacements.FindReplacement(ctx, id)
+	if err != nil {
+		return nil, backend.NotFoundAs(err, "replacement not found")
+	}
+	if r.TaskID != t.ID {
+		return nil, backend.Errorf(backend.ENOTFOUND, "replacement not found")
+	}
+	return r, nil
+}
+
+// DrawReplacement draws a committed replacement a leader approved — with
+// the public entropy's value exactly when its commitment named a source —
+// publishes its record, changes the task's group and tells the member
+// going out, the one coming in and the rest of the group. A repeat returns
+// the record drawn first (and finishes what a crash left undone).
+// ENOTFOUND; EFORBIDDEN (not of the office, or the leader who approved
+// it); EINVALID when the entropy does not match the commitment; ECONFLICT
+// when it awaits a leader's approval, was rejected, or another replacement
+// of the draw runs.
 func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, entropy string) (*draw.Replacement, error) {
 	entropy = strings.TrimSpace(entropy)
 	if utf8.RuneCountInString(entropy) > MaxEntropyValue {
@@ -150,18 +314,18 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.Replacements.FindReplacement(ctx, replacementID)
+	r, err := s.taskReplacement(ctx, t, replacementID)
 	if err != nil {
-		return nil, backend.NotFoundAs(err, "replacement not found")
-	}
-	if r.TaskID != t.ID {
-		return nil, backend.Errorf(backend.ENOTFOUND, "replacement not found")
+		return nil, err
 	}
 	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if r, err = s.taskReplacement(ctx, t, replacementID); err != nil { // as decided now, under the lease
+		return nil, err
+	}
 
 	rec, err := s.Replacements.FindReplacementRecord(ctx, r.ID)
 	var insert func(context.Context) error // stores the record when it is new
@@ -169,6 +333,12 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 	case err == nil: // drawn before: finish the bookkeeping a crash may have cut short
 	case backend.ErrorCode(err) != backend.ENOTFOUND:
 		return nil, err
+	case r.State == backend.ReplacementRejected:
+		return nil, backend.Errorf(backend.ECONFLICT, "a leader rejected this replacement; it is not drawn (commit another if a member must still go out)")
+	case !r.Approved():
+		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is awaiting a leader's approval; it is drawn once approved")
+	case r.ApprovedBy == backend.ActorFromContext(ctx).UserID:
+		return nil, backend.Errorf(backend.EFORBIDDEN, "the leader who approved a replacement does not draw it; another person of the office does")
 	case (r.EntropySource == "") != (entropy == ""):
 		return nil, backend.InvalidFields("public entropy is given exactly when its source was fixed at commit",
 			map[string]string{"public_entropy": "the commitment names the source " + fmt.Sprintf("%q", r.EntropySource)})

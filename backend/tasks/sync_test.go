@@ -79,6 +79,16 @@ func (sw *syncWorld) drawn(t *testing.T, n int) *backend.Draw {
 	return d
 }
 
+// approve has a leader approve the committed replacement r, as every
+// replacement is between its commit and its draw.
+func (sw *syncWorld) approve(t *testing.T, r *backend.TaskReplacement) {
+	t.Helper()
+	leader := backend.WithActor(t.Context(), &backend.Actor{UserID: "u-leader", Username: "leader", Roles: []backend.Role{backend.RoleLeader}})
+	if _, err := sw.svc.Tasks.DecideReplacement(leader, r.TaskID, r.ID, tasks.DecisionApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (sw *syncWorld) task(t *testing.T, id string) *backend.Task {
 	t.Helper()
 	task, err := sw.db.Tasks().FindTaskByID(t.Context(), id)
@@ -240,6 +250,7 @@ func TestSyncFromTheFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sw.approve(t, r)
 	rec, err := sw.svc.Tasks.DrawReplacement(sw.staff, task.ID, r.ID, "")
 	if err != nil {
 		t.Fatal(err)
@@ -440,6 +451,7 @@ func TestSyncAfterACrashBeforeTheFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sw.approve(t, r)
 	crash.fail.Store(1)
 	if _, err := sw.svc.Tasks.DrawReplacement(sw.staff, task.ID, r.ID, ""); !errors.Is(err, errCrash) {
 		t.Fatalf("replacement draw: %v", err)
@@ -477,6 +489,7 @@ func TestSyncBeforeTheFeedsAreBuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sw.approve(t, r)
 	if _, err := sw.svc.Tasks.DrawReplacement(sw.staff, task.ID, r.ID, ""); err != nil {
 		t.Fatal(err)
 	}

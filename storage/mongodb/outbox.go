@@ -27,11 +27,11 @@ import (
 // and completes the append.
 //
 // Every write to a collection in outboxCollections goes through insertOne,
-// replaceOne, upsertOne, setFields or deleteOne below, or through the bulk writes
-// insertMany and replaceManyVersioned (bulk.go), which add the staged event
-// of the context and — for replacements — keep entries already there, so
-// that a later change can never wipe out the pending event of an earlier
-// one.
+// replaceOne, upsertOne, setFields, setFieldsIf or deleteOne below, or
+// through the bulk writes insertMany and replaceManyVersioned (bulk.go),
+// which add the staged event of the context and — for replacements — keep
+// entries already there, so that a later change can never wipe out the
+// pending event of an earlier one.
 //
 // A bulk change (backend.AuditChange.Bulk: an import batch, a dispatch's
 // plan and tasks; a change of a few documents of different collections —
@@ -369,6 +369,21 @@ func setFields(ctx context.Context, c collection, id any, set bson.D) (bool, err
 		set = append(set, eventField(p))
 	}
 	return updateLanded(ctx, c, p, id, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+}
+
+// setFieldsIf is setFields as a compare-and-set: it sets fields of
+// document id of c only while the document also matches where (terms
+// besides its _id), and reports whether it did.
+func setFieldsIf(ctx context.Context, c collection, id any, where, set bson.D) (bool, error) {
+	p, err := prepare(ctx, c, 1)
+	if err != nil {
+		return false, err
+	}
+	if p != nil {
+		set = append(set, eventField(p))
+	}
+	filter := append(bson.D{{Key: "_id", Value: id}}, where...)
+	return updateLanded(ctx, c, p, id, filter, bson.D{{Key: "$set", Value: set}})
 }
 
 // updateLanded applies update to the document of c matching filter (id

@@ -13,8 +13,10 @@ import (
 	"suiji/backend/draw"
 )
 
-// replacementModel is a committed (or drawn) replacement. The frozen
-// roster is kept as its JSON text, as the record will publish it.
+// replacementModel is a committed (or drawn, or rejected) replacement. The
+// frozen roster is kept as its JSON text, as the record will publish it.
+// A leader's decision is kept with it (approved_* or rejected_*, absent
+// while undecided).
 type replacementModel struct {
 	ID             string    `bson:"_id"`
 	TaskID         string    `bson:"task_id"`
@@ -32,7 +34,13 @@ type replacementModel struct {
 	State          string    `bson:"state"`
 	CommittedAt    time.Time `bson:"committed_at"`
 	CommittedBy    string    `bson:"committed_by"`
-	Record         string    `bson:"record,omitempty"` // the public record's JSON, once drawn
+	// The leader's decision.
+	ApprovedAt      *time.Time `bson:"approved_at,omitempty"`
+	ApprovedBy      string     `bson:"approved_by,omitempty"`
+	RejectedAt      *time.Time `bson:"rejected_at,omitempty"`
+	RejectedBy      string     `bson:"rejected_by,omitempty"`
+	DecisionComment string     `bson:"decision_comment,omitempty"`
+	Record          string     `bson:"record,omitempty"` // the public record's JSON, once drawn
 }
 
 func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
@@ -40,6 +48,8 @@ func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
 		ID: m.ID, TaskID: m.TaskID, DrawID: m.DrawID, PlanID: m.PlanID, USCC: m.USCC, Out: m.Out, Reason: m.Reason,
 		EntropySource: m.EntropySource, SeedCommitment: m.SeedCommitment, SealedSeed: m.SealedSeed,
 		RosterSHA256: m.RosterSHA256, Eligible: m.Eligible, State: m.State, CommittedAt: m.CommittedAt.UTC(), CommittedBy: m.CommittedBy,
+		ApprovedAt: utcPtr(m.ApprovedAt), ApprovedBy: m.ApprovedBy, RejectedAt: utcPtr(m.RejectedAt), RejectedBy: m.RejectedBy,
+		DecisionComment: m.DecisionComment,
 	}
 	if err := json.Unmarshal([]byte(m.Roster), &r.Roster); err != nil {
 		return nil, backend.Wrap(err, backend.EINTERNAL, "replacement %s: stored roster unreadable", m.ID)
@@ -95,6 +105,7 @@ func (s *ReplacementStore) CreateReplacement(ctx context.Context, r *backend.Tas
 		ID: r.ID, TaskID: r.TaskID, DrawID: r.DrawID, PlanID: r.PlanID, USCC: r.USCC, Out: r.Out, Reason: r.Reason,
 		EntropySource: r.EntropySource, SeedCommitment: r.SeedCommitment, SealedSeed: r.SealedSeed, Roster: string(roster),
 		RosterSHA256: r.RosterSHA256, Eligible: r.Eligible, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
+		ApprovedAt: r.ApprovedAt, ApprovedBy: r.ApprovedBy, RejectedAt: r.RejectedAt, RejectedBy: r.RejectedBy, DecisionComment: r.DecisionComment,
 	})
 	return err
 }
@@ -172,4 +183,29 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 	}
 	_, err = setFields(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)}})
 	return err
+}
+
+// DecideReplacement implements backend.ReplacementStore: a compare-and-set
+// from committed and undecided to approved (still committed) or rejected.
+func (s *ReplacementStore) DecideReplacement(ctx context.Context, id string, d backend.ReplacementDecision) error {
+	at := d.At.UTC()
+	set := bson.D{{Key: "approved_at", Value: at}, {Key: "approved_by", Value: d.By}}
+	if !d.Approve {
+		set = bson.D{{Key: "state", Value: backend.ReplacementRejected}, {Key: "rejected_at", Value: at}, {Key: "rejected_by", Value: d.By}}
+	}
+	if d.Comment != "" {
+		set = append(set, bson.E{Key: "decision_comment", Value: d.Comment})
+	}
+	undecided := bson.D{
+		{Key: "state", Value: backend.ReplacementCommitted},
+		{Key: "approved_at", Value: bson.D{{Key: "$exists", Value: false}}},
+	}
+	ok, err := setFieldsIf(ctx, s.coll(), id, undecided, set)
+	if err != nil || ok {
+		return err
+	}
+	if _, err := s.FindReplacement(ctx, id); err != nil {
+		return err
+	}
+	return backend.Errorf(backend.ECONFLICT, "the replacement was decided or drawn meanwhile")
 }

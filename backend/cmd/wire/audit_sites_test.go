@@ -21,6 +21,7 @@ import (
 	"suiji/backend/draw"
 	"suiji/backend/plans"
 	"suiji/backend/sheet"
+	"suiji/backend/tasks"
 	"suiji/backend/uscc"
 	"suiji/storage/mongodb"
 	"suiji/storage/storagetest"
@@ -28,8 +29,8 @@ import (
 
 // Crash tests of the changes whose audit event used to be appended after
 // the change, or travelled with only their last write (imports, dispatch,
-// a plan's commit and draw, replacement commitment and draw, calendar
-// override, device registration, deletion and pruning): each injects the
+// a plan's commit and draw, replacement commitment, decision and draw,
+// calendar override, device registration, deletion and pruning): each injects the
 // crash between the change and the chain append, restarts (Recover), and
 // checks that the change and exactly one event exist; then repeats the
 // request as a client would, and checks that the event is not duplicated.
@@ -284,6 +285,73 @@ func TestAuditCrashBetweenReplacementCommitAndEvent(t *testing.T) {
 	if n := restart(t, cw.db); n != 0 || len(events(t, cw.db)) != before+1 {
 		t.Errorf("the repeat added events (%d recovered)", n)
 	}
+}
+
+// leaderContext is a leader's, who is not the crash world's coordinator.
+func leaderContext() context.Context {
+	return backend.WithActor(context.Background(), &backend.Actor{UserID: "leader-1", Username: "leader", Roles: []backend.Role{backend.RoleLeader}})
+}
+
+// TestAuditCrashBetweenReplacementDecisionAndEvent: a leader's approval,
+// and another's rejection, of a committed replacement is stored and the
+// process dies before its event; after a restart the decision and its one
+// event (task.replacement_approve, task.replacement_reject) are there,
+// and the leader's repeat returns the decision without a second event.
+func TestAuditCrashBetweenReplacementDecisionAndEvent(t *testing.T) {
+	cw := newCrashWorld(t, nil)
+	d := cw.drawn(t)
+	out, err := cw.svc.Tasks.Dispatch(cw.ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The office (the lead department's staff) commits; the crash world's
+	// coordinator, a leader too, decides.
+	staff := backend.WithActor(context.Background(), &backend.Actor{UserID: "staff-1", Username: "staff", Roles: []backend.Role{backend.RoleStaff}, DepartmentID: cw.w.Brigade.ID})
+	for i, decision := range []string{tasks.DecisionApprove, tasks.DecisionReject} {
+		task, err := cw.db.Tasks().FindTaskByID(t.Context(), out.TaskIDs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := cw.svc.Tasks.CommitReplacement(staff, task.ID, task.Members[0].BadgeNo, "回避", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorder := cw.svc.Tasks.Audit
+		cw.svc.Tasks.Audit = cw.crash
+		before := len(events(t, cw.db))
+
+		cw.crashes(t, func() {
+			_, _ = cw.svc.Tasks.DecideReplacement(cw.ctx, task.ID, r.ID, decision, "与企业无利害关系，不予替换")
+		})
+		cw.svc.Tasks.Audit = recorder
+		got, err := cw.db.Replacements().FindReplacement(t.Context(), r.ID)
+		decided := err == nil && got.ApprovedBy == "coord-1" && got.State == backend.ReplacementCommitted
+		if decision == tasks.DecisionReject {
+			decided = err == nil && got.RejectedBy == "coord-1" && got.State == backend.ReplacementRejected
+		}
+		if !decided {
+			t.Fatalf("the %s written before the crash: %+v, %v", decision, got, err)
+		}
+		if n := outboxEntries(t, cw.db, "replacements"); n != 1 {
+			t.Fatalf("%d replacements hold a pending event, want 1", n)
+		}
+		recoveredOne(t, cw.db, before, "task.replacement_"+decision, task.ID)
+		if again, err := cw.svc.Tasks.DecideReplacement(cw.ctx, task.ID, r.ID, decision, "与企业无利害关系，不予替换"); err != nil ||
+			again.State != got.State || !ptrTime(again.ApprovedAt).Equal(ptrTime(got.ApprovedAt)) || !ptrTime(again.RejectedAt).Equal(ptrTime(got.RejectedAt)) {
+			t.Fatalf("the repeated %s: %+v, %v; want the decision as stored %+v", decision, again, err, got)
+		}
+		if n := restart(t, cw.db); n != 0 || len(events(t, cw.db)) != before+1 {
+			t.Errorf("the repeat added events (%d recovered)", n)
+		}
+	}
+}
+
+// ptrTime is *p, or the zero time for nil.
+func ptrTime(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return *p
 }
 
 // TestAuditCrashBetweenCalendarOverrideAndEvent: an override is stored
@@ -663,6 +731,9 @@ func TestAuditCrashBetweenReplacementDrawAndEvent(t *testing.T) {
 	badge := task.Members[0].BadgeNo
 	r, err := cw.svc.Tasks.CommitReplacement(cw.ctx, task.ID, badge, "回避", "")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.svc.Tasks.DecideReplacement(leaderContext(), task.ID, r.ID, tasks.DecisionApprove, ""); err != nil {
 		t.Fatal(err)
 	}
 	faulty := &crashingReplacements{ReplacementStore: cw.svc.Tasks.Replacements, fuse: fuse{armed: true}}
