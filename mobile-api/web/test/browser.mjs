@@ -681,6 +681,55 @@ scenario('the office looks at the evidence, records a case opened and corrects t
   assert.ok(pub.corrections.some((c) => c.reason === '经集体讨论，决定立案查处'), 'the correction is public with its reason');
 });
 
+// A member of a drawn group is replaced (回避) on a task of the drawn plan
+// that no phone scenario uses: the coordinator asks with a reason, a
+// leader approves it on the same page, the coordinator draws who comes in.
+scenario('a member of a drawn group is replaced: the office asks with a reason, a leader approves, the draw picks who comes in', async (page) => {
+  const coord = await apiAs(base, 'coordinator', password);
+  const phoneUser = (await apiAs(base, 'inspector01', password)).user.id;
+  const { tasks } = await coord.get(`/api/v1/tasks?plan_id=${state.planId}&limit=10`);
+  const x = tasks.find((k) => k.state === 'assigned' && !k.members.some((m) => m.user_id === phoneUser));
+  assert.ok(x, 'a task of the drawn plan that no phone scenario uses');
+  const out = x.members.find((m) => !m.lead) ?? x.members[1];
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
+  await page.locator('#repl-member').selectOption(out.badge_no);
+  await page.getByRole('button', { name: '申请替换' }).click();
+  await page.locator('p.error[role="status"]', { hasText: 'reason' }).waitFor(); // no reason, nothing committed
+  const reason = '回避：与企业负责人系亲属';
+  await page.locator('#repl-reason').fill(reason);
+  await page.getByRole('button', { name: '申请替换' }).click();
+  const item = page.locator('#task-replacements li', { hasText: reason });
+  await item.getByText('待领导审批').waitFor();
+  assert.equal(await item.getByRole('button', { name: '随机抽取替换人员' }).count(), 0, 'nothing to draw before a leader approves');
+  assert.equal(await item.getByRole('button', { name: '批准替换' }).count(), 0, 'the coordinator does not approve');
+
+  const other = await page.context().browser().newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
+  try {
+    const lp = await other.newPage();
+    await signIn(lp, 'leader');
+    await lp.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
+    const pending = lp.locator('#task-replacements li', { hasText: reason });
+    await pending.getByRole('button', { name: '批准替换' }).click();
+    await pending.getByText('已批准，待随机抽取').waitFor();
+    assert.equal(await lp.getByRole('button', { name: '随机抽取替换人员' }).count(), 0, 'the leader does not draw');
+    await shot(lp, 'console-replacement-approved', pending);
+  } finally {
+    await other.close();
+  }
+
+  await page.reload();
+  await item.getByRole('button', { name: '随机抽取替换人员' }).click();
+  await item.getByText(/已随机抽取：/).waitFor();
+  await page.locator('#task-group tbody tr', { hasText: out.badge_no }).getByText(`已调整出组：${reason}`).waitFor();
+  const after = await coord.get(`/api/v1/tasks/${x.id}`);
+  assert.ok(!after.members.some((m) => m.badge_no === out.badge_no), 'the member went out');
+  assert.equal(after.members.length, x.members.length, 'someone came in');
+  const drawn = (await coord.get(`/api/v1/tasks/${x.id}/replacements`)).replacements[0];
+  assert.ok(after.members.some((m) => m.badge_no === drawn.record.in), 'the one drawn is in the group');
+  await shot(page, 'console-replacement-drawn', page.locator('#task-replacements'));
+});
+
 // pdf is a small, well-formed PDF whose one page says text (ASCII): the
 // server's check needs a file that is what it says it is.
 function pdf(text) {

@@ -12,11 +12,12 @@ import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import { message, select, fieldErrors } from '../widgets.js';
 import { evidenceSection } from './evidence.js';
+import { replacementsSection } from './replacements.js';
 
 export async function render({ api, navigate }, id) {
   const task = await api.get(`/api/v1/tasks/${id}`);
   const office = api.hasRole('coordinator', 'staff');
-  const [result, deps, plan, findings, archive, evidence, noncoop] = await Promise.all([
+  const [result, deps, plan, findings, archive, evidence, noncoop, replacements] = await Promise.all([
     api.get(`/api/v1/tasks/${id}/result`).catch(() => null),
     api.get('/api/v1/departments').catch(() => ({ departments: [] })),
     task.plan_id ? api.get(`/api/v1/plans/${task.plan_id}`).catch(() => null) : null,
@@ -24,6 +25,7 @@ export async function render({ api, navigate }, id) {
     ['reviewed', 'published'].includes(task.state) ? api.get(`/api/v1/tasks/${id}/archive`).catch(() => null) : null,
     api.get(`/api/v1/tasks/${id}/evidence`).catch(() => ({ evidence: [] })),
     api.get(`/api/v1/tasks/${id}/non-cooperation`).catch(() => ({ non_cooperation: [] })),
+    task.draw_id ? api.get(`/api/v1/tasks/${id}/replacements`).catch(() => ({ replacements: [] })) : { replacements: [] },
   ]);
   const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
   const itemName = (itemID) => {
@@ -108,6 +110,7 @@ export async function render({ api, navigate }, id) {
           h('td', {}, m.removed_at ? '—' : [yes(p?.checked_in), p?.check_in_flagged ? h('span', { class: 'badge warn', text: t('task.flagged') }) : null]),
           h('td', {}, m.removed_at ? '—' : yes(p?.submitted)));
       })))),
+    replacementsSection(api, task, replacements.replacements, { manages, onChange: () => navigate(`/tasks/${id}`) }),
     h('p', { class: 'note', text: t('task.progress', {
       checked: active.filter((m) => progress(m)?.checked_in).length,
       submitted: active.filter((m) => progress(m)?.submitted).length, n: active.length }) }),
