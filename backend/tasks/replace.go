@@ -224,18 +224,11 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.taskReplacement(ctx, t, replacementID)
-	if err != nil {
-		return nil, err
-	}
-	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
+	r, lease, err := s.leasedReplacement(ctx, t, replacementID)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
-	if r, err = s.taskReplacement(ctx, t, replacementID); err != nil { // as it is now, under the lease
-		return nil, err
-	}
 	approve := decision == DecisionApprove
 	switch {
 	case r.CommittedBy == actor.UserID:
@@ -284,6 +277,26 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 	return r, nil
 }
 
+// leasedReplacement takes the lease of the replacement id of task t's draw
+// (the one its commit, decision and draw take) and returns it as it is
+// under the lease, with the lease to release. ENOTFOUND; ECONFLICT while
+// another holds the lease.
+func (s *Service) leasedReplacement(ctx context.Context, t *backend.Task, id string) (*backend.TaskReplacement, backend.Lease, error) {
+	r, err := s.taskReplacement(ctx, t, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r, err = s.taskReplacement(ctx, t, id); err != nil { // as it is now, under the lease
+		_ = lease.Release(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return r, lease, nil
+}
+
 // taskReplacement is the replacement id of task t. ENOTFOUND.
 func (s *Service) taskReplacement(ctx context.Context, t *backend.Task, id string) (*backend.TaskReplacement, error) {
 	r, err := s.Replacements.FindReplacement(ctx, id)
@@ -314,18 +327,11 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.taskReplacement(ctx, t, replacementID)
-	if err != nil {
-		return nil, err
-	}
-	lease, err := s.Locks.Acquire(ctx, "replace:"+r.DrawID, replacementLockTTL)
+	r, lease, err := s.leasedReplacement(ctx, t, replacementID)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
-	if r, err = s.taskReplacement(ctx, t, replacementID); err != nil { // as decided now, under the lease
-		return nil, err
-	}
 
 	rec, err := s.Replacements.FindReplacementRecord(ctx, r.ID)
 	var insert func(context.Context) error // stores the record when it is new
