@@ -100,10 +100,13 @@ func (s *Server) idempotent(store backend.IdempotencyStore) fiber.Handler {
 
 		// A lease held elsewhere is no answer: the work is in progress
 		// there (or its holder died and the lease has yet to lapse), so
-		// the retry must run again, not be told the same forever.
+		// the retry must run again, not be told the same forever. Nor is
+		// any refusal that says when to repeat (Retry-After: a record
+		// that kept changing under the request).
 		transient := false
 		if err := c.Next(); err != nil {
-			transient = errors.Is(err, backend.ErrLeaseHeld)
+			_, later := backend.RetryAfter(err)
+			transient = errors.Is(err, backend.ErrLeaseHeld) || later
 			// Render the error now so that what is stored is what the client
 			// sees; the outer middleware then has nothing left to render.
 			if herr := s.errorHandler(c, err); herr != nil {

@@ -51,6 +51,10 @@ func (h *objectsHandler) create(c *fiber.Ctx) error {
 		if n == 1 {
 			return backend.LeaseHeld("draw:plan-1")
 		}
+	case "busy": // the record kept changing under it the first time
+		if n == 1 {
+			return backend.Wrap(&backend.RetryAfterError{Delay: time.Second}, backend.ECONFLICT, "the task kept changing; try again")
+		}
 	case "flaky": // fails the first time, works afterwards
 		if n == 1 {
 			return io.ErrUnexpectedEOF
@@ -328,26 +332,31 @@ func TestIdempotencyClientErrorsAreStoredButNotRateLimits(t *testing.T) {
 
 // TestIdempotencyLeaseHeldIsNotStored: a 409 because the work holds a
 // lease elsewhere (another instance, or one killed whose lease has yet to
-// lapse) is no answer; the retry with the same key runs again and its
-// success is what is stored.
+// lapse), or because the record kept changing under the request, is no
+// answer: it says when to repeat (Retry-After), the retry with the same
+// key runs again, and its success is what is stored.
 func TestIdempotencyLeaseHeldIsNotStored(t *testing.T) {
-	s, h, _ := newIdempotencyServer(t)
-	body := `{"name":"leased"}`
-	resp, b := do(t, s, post("/test/objects", body, "k-leased", "user-1"))
-	if resp.StatusCode != 409 || decodeError(t, b).Code != backend.ECONFLICT || resp.Header.Get("Retry-After") != "1" {
-		t.Fatalf("first: %d (Retry-After %q) %s, want 409 ECONFLICT with Retry-After 1: work in progress elsewhere, repeat it",
-			resp.StatusCode, resp.Header.Get("Retry-After"), b)
-	}
-	resp, b = do(t, s, post("/test/objects", body, "k-leased", "user-1"))
-	if resp.StatusCode != 201 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
-		t.Fatalf("retry: %d %s replayed %q, want a fresh 201", resp.StatusCode, b, resp.Header.Get(HeaderIdempotentReplayed))
-	}
-	again, againBody := do(t, s, post("/test/objects", body, "k-leased", "user-1"))
-	if again.StatusCode != 201 || string(againBody) != string(b) || again.Header.Get(HeaderIdempotentReplayed) != "true" {
-		t.Errorf("third: %d %s, want the stored 201 replayed", again.StatusCode, againBody)
-	}
-	if n := h.count("leased"); n != 2 {
-		t.Errorf("handler ran %d times, want 2", n)
+	for _, name := range []string{"leased", "busy"} {
+		t.Run(name, func(t *testing.T) {
+			s, h, _ := newIdempotencyServer(t)
+			body := `{"name":"` + name + `"}`
+			resp, b := do(t, s, post("/test/objects", body, "k-"+name, "user-1"))
+			if resp.StatusCode != 409 || decodeError(t, b).Code != backend.ECONFLICT || resp.Header.Get("Retry-After") != "1" {
+				t.Fatalf("first: %d (Retry-After %q) %s, want 409 ECONFLICT with Retry-After 1: work in progress, repeat it",
+					resp.StatusCode, resp.Header.Get("Retry-After"), b)
+			}
+			resp, b = do(t, s, post("/test/objects", body, "k-"+name, "user-1"))
+			if resp.StatusCode != 201 || resp.Header.Get(HeaderIdempotentReplayed) != "" {
+				t.Fatalf("retry: %d %s replayed %q, want a fresh 201", resp.StatusCode, b, resp.Header.Get(HeaderIdempotentReplayed))
+			}
+			again, againBody := do(t, s, post("/test/objects", body, "k-"+name, "user-1"))
+			if again.StatusCode != 201 || string(againBody) != string(b) || again.Header.Get(HeaderIdempotentReplayed) != "true" {
+				t.Errorf("third: %d %s, want the stored 201 replayed", again.StatusCode, againBody)
+			}
+			if n := h.count(name); n != 2 {
+				t.Errorf("handler ran %d times, want 2", n)
+			}
+		})
 	}
 }
 

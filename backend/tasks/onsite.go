@@ -120,7 +120,9 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 		}
 		return t, s.tell(ctx, t)
 	}
-	return nil, backend.Errorf(backend.ECONFLICT, "the task kept changing; try again")
+	// Others' changes won every time: no answer to the request, which the
+	// same key may repeat in a moment (a phone's outbox waits on it).
+	return nil, backend.Wrap(&backend.RetryAfterError{Delay: time.Second}, backend.ECONFLICT, "the task kept changing; try again")
 }
 
 // tell writes a silent entry for each active member: their phones fetch

@@ -37,6 +37,7 @@ const routes = [
   ['/audit', () => import('./views/audit.js'), 'nav.audit'],
   ['/users', () => import('./views/users.js'), 'nav.users'],
   ['/calendar', () => import('./views/calendar.js'), 'nav.calendar'],
+  ['/inbox', () => import('./views/inbox.js'), 'nav.inbox'],
 ];
 
 // nav lists the sidebar by group, with the roles that may open each entry
@@ -51,6 +52,7 @@ const nav = [
     ['/towns', 'nav.towns', null],
   ]],
   ['nav.group.work', [
+    ['/inbox', 'nav.inbox', null],
     ['/plans', 'nav.plans', [...office, 'leader']],
     ['/tasks', 'nav.tasks', [...office, 'leader']],
     ['/calendar', 'nav.calendar', [...office, 'leader']],

@@ -104,15 +104,19 @@ export function badges(values, prefix, kind = '') {
 }
 
 // exportButtons download path?format=csv|xlsx (with the table's filters).
-export function exportButtons(api, path, name, query = () => new URLSearchParams()) {
+// whole names what is exported when the export does not follow the
+// table's filters (the year's whole item list, the whole roster: what an
+// import takes back), so nobody takes it for the filtered view.
+export function exportButtons(api, path, name, query = () => new URLSearchParams(), whole = '') {
   const go = async (format) => {
     const q = query();
     q.set('format', format);
     download(await api.blob(`${path}?${q}`), `${name}.${format}`);
   };
+  const label = (key) => (whole ? `${t(key)}（${whole}）` : t(key));
   return [
-    h('button', { type: 'button', class: 'secondary', text: t('common.exportXLSX'), onclick: () => go('xlsx') }),
-    h('button', { type: 'button', class: 'secondary', text: t('common.exportCSV'), onclick: () => go('csv') }),
+    h('button', { type: 'button', class: 'secondary', text: label('common.exportXLSX'), onclick: () => go('xlsx') }),
+    h('button', { type: 'button', class: 'secondary', text: label('common.exportCSV'), onclick: () => go('csv') }),
   ];
 }
 

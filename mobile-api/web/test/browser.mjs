@@ -504,6 +504,23 @@ scenario('a redraw takes two people: a leader approves it with a published reaso
   assert.equal(pub.draws.at(-1).reason, reason, 'the reason is published with the attempt');
 });
 
+scenario('the items list names each item\'s method, and the editor offers the three methods the rules know', async (page) => {
+  await signIn(page, 'coordinator');
+  await page.goto(`${base}/console/#/items`);
+  const row = page.getByRole('row', { name: /AQ-005/ });
+  await row.waitFor();
+  // The export is the year's whole list (what an import takes back), and says so.
+  await page.getByRole('button', { name: '导出 Excel（所选年度全部事项）' }).waitFor();
+  assert.match(await row.textContent(), /现场检查|书面检查|网络（远程）监测/, 'the method by name');
+  assert.doesNotMatch(await row.textContent(), /on_site|document_review|remote_monitoring/, 'not its code');
+  await row.getByRole('button', { name: '编辑' }).click();
+  const method = page.getByRole('dialog', { name: /AQ-005/ }).getByLabel('检查方式');
+  await method.waitFor();
+  await shot(page, 'console-item-method', method);
+  assert.deepEqual(await method.locator('option').allTextContents(), ['现场检查', '书面检查', '网络（远程）监测']);
+  assert.match(await row.textContent(), new RegExp(await method.locator('option:checked').textContent()), 'the item\'s own method is chosen');
+});
+
 scenario('the roster flags certificates about to expire and expired ones', async (page) => {
   await signIn(page, 'coordinator');
   await page.goto(`${base}/console/#/inspectors`);
@@ -707,13 +724,22 @@ scenario('a member of a drawn group is replaced: the office asks with a reason, 
   const other = await page.context().browser().newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
   try {
     const lp = await other.newPage();
+    // The leader is told in the console's inbox, and goes from there.
     await signIn(lp, 'leader');
-    await lp.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
+    await lp.getByRole('link', { name: '通知', exact: true }).click();
+    const note = lp.locator('#inbox li', { hasText: '检查组成员替换待审批' }).filter({ hasText: reason }).first();
+    await note.getByText('未读').waitFor();
+    await shot(lp, 'console-inbox');
+    await note.getByRole('link', { name: '查看任务' }).click();
+    await lp.getByRole('heading', { name: x.enterprise.name }).waitFor();
     const pending = lp.locator('#task-replacements li', { hasText: reason });
     await pending.getByRole('button', { name: '批准替换' }).click();
     await pending.getByText('已批准，待随机抽取').waitFor();
     assert.equal(await lp.getByRole('button', { name: '随机抽取替换人员' }).count(), 0, 'the leader does not draw');
     await shot(lp, 'console-replacement-approved', pending);
+    await lp.getByRole('link', { name: '通知', exact: true }).click();
+    await lp.locator('#inbox li', { hasText: reason }).first().waitFor();
+    assert.equal(await lp.locator('#inbox li', { hasText: reason }).first().getByText('未读').count(), 0, 'opened, it is read');
   } finally {
     await other.close();
   }

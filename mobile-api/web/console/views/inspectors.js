@@ -34,7 +34,7 @@ export async function render({ api }) {
     ],
     actions: [
       office ? importButton(api, '/api/v1/inspectors/import', t('nav.inspectors'), () => table.reload()) : null,
-      ...exportButtons(api, '/api/v1/inspectors/export', 'inspectors', () => table.query()),
+      ...exportButtons(api, '/api/v1/inspectors/export', 'inspectors', undefined, t('inspectors.exportWhole')),
     ],
   });
   // edit shows the inspector with its versions; the office may change the

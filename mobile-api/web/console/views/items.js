@@ -2,7 +2,7 @@
 // list (art. 10), after which it changes only with a reason.
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, searchBox, exportButtons, importButton, versionsList, dialogBox, message, fieldErrors } from '../widgets.js';
+import { pagedTable, searchBox, select, exportButtons, importButton, versionsList, dialogBox, message, fieldErrors } from '../widgets.js';
 
 export async function render({ api }) {
   const deps = await api.get('/api/v1/departments');
@@ -17,8 +17,9 @@ export async function render({ api }) {
     const f = {
       name: h('input', { value: it.name }),
       content: h('textarea', { rows: 3, value: it.content }),
-      method: h('input', { value: it.method }),
+      method: select('method', t('field.method'), METHODS.map((m) => [m, t(`method.${m}`)]), { all: false }),
     };
+    f.method.value = it.method;
     const law = h('input', { value: it.legal_basis.law });
     const article = h('input', { value: it.legal_basis.article });
     const reason = h('input', { value: '' });
@@ -56,7 +57,7 @@ export async function render({ api }) {
       { label: t('field.name'), cell: (i) => h('strong', { text: i.name }) },
       { label: t('field.legalBasis'), cell: (i) => `${i.legal_basis.law} ${i.legal_basis.article}` },
       { label: t('field.department'), cell: (i) => depName(i.department_id) },
-      { label: t('field.method'), cell: (i) => i.method },
+      { label: t('field.method'), cell: (i) => t(`method.${i.method}`) },
       { label: t('field.published'), cell: (i) => (i.published ? h('span', { class: 'badge ok', text: t('common.yes') }) : h('span', { class: 'badge warn', text: t('common.no') })) },
       { label: t('common.actions'), cell: (i) => h('button', { type: 'button', class: 'secondary',
         text: editors ? t('common.edit') : t('common.versions'), onclick: () => edit(i) }) },
@@ -73,8 +74,10 @@ export async function render({ api }) {
         e.target.blur();
       } }) : null,
       api.hasRole('coordinator', 'staff') ? importButton(api, '/api/v1/items/import', t('nav.items'), () => table.reload()) : null,
-      ...exportButtons(api, '/api/v1/items/export', 'items', () => table.query()),
+      ...exportButtons(api, '/api/v1/items/export', 'items', () => new URLSearchParams({ year: year.value }), t('items.exportWhole')),
     ],
   });
   return h('section', {}, h('h1', { text: t('items.title') }), msg, table.element);
 }
+
+const METHODS = ['on_site', 'document_review', 'remote_monitoring']; // backend.ItemMethods
