@@ -108,6 +108,7 @@ export async function taskView(app, main, id) {
   const items = h('ol', { class: 'items' });
   main.append(h('section', { class: 'card' }, h('h2', { text: t('task.items') }), items));
   const itemRows = new Map();
+  items.addEventListener('focusout', () => setTimeout(lockOnSite)); // a row kept open while typed in (lockOnSite)
   for (const it of task.items) {
     const name = `outcome-${it.id}`;
     const note = h('textarea', { rows: 2, name: `note-${it.id}`, onchange: () => saveItem(it.id) });
@@ -177,7 +178,11 @@ export async function taskView(app, main, id) {
     const completed = task.state === 'completed';
     amendCard.hidden = !completed;
     const locked = closed || (completed && !amendReason.value.trim());
-    for (const { row } of itemRows.values()) row.querySelector('fieldset')?.toggleAttribute('disabled', locked);
+    // Not under the inspector's finger: a note being typed when the lock
+    // comes stays editable until it is left, and goes to the outbox then
+    // (held for a reason if one is needed) instead of being lost.
+    const typing = document.activeElement?.closest?.('li.item');
+    for (const { row } of itemRows.values()) row.querySelector('fieldset')?.toggleAttribute('disabled', locked && row !== typing);
     findingAdd.hidden = locked;
     if (locked) findingAdd.open = false;
     noncoopAdd.hidden = closed || completed;

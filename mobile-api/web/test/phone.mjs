@@ -617,25 +617,44 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await note.fill('现场复核：已当场整改');
     await note.blur();
     await page.getByText('待同步 1 项').waitFor();
+    // Another note is being typed when the phone learns of the completion:
+    // it stays editable under the finger, and what was typed is kept.
+    const b = x.items.filter((it) => it.applicable !== false)[1];
+    const typing = page.locator(`li.item[data-item="${b.id}"]`).getByLabel('备注');
+    const before = await typing.inputValue();
+    await typing.focus();
+    await page.keyboard.press('End');
+    await page.keyboard.type('；已复核');
     await context.setOffline(false);
     const held = page.locator('#held li', { hasText: /未被接受：.*amendment|未被接受：.*frozen/ });
-    await held.waitFor({ timeout: 30_000 });
+    await held.first().waitFor({ timeout: 30_000 });
     await member(partner).getByText('已提交').waitFor();
     await page.locator('#amendment').waitFor();
     assert.equal(await note.isDisabled(), true, 'completed: no change without a reason');
+    assert.equal(await typing.isDisabled(), false, 'the note being typed stays editable');
+    assert.equal(await typing.inputValue(), `${before}；已复核`, 'and keeps what was typed');
     assert.equal(await page.getByRole('button', { name: '签到', exact: true }).isVisible(), false, 'no check-in after completion');
-    const asked = page.waitForEvent('dialog');
-    await held.getByRole('button', { name: '以我的为准重新提交' }).click(); // no reason yet: asked for one
-    const dialog = await asked;
-    assert.match(dialog.message(), /修改理由/);
-    await dialog.accept();
+    await typing.evaluate((el) => el.blur()); // left: it goes to the outbox (behind the held change of this task)
+    await page.locator(`li.item[data-item="${b.id}"]`).getByText('待同步').waitFor();
+    assert.equal(await typing.isDisabled(), true, 'locked once left');
+    let asked = '';
+    page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+    await held.first().getByRole('button', { name: '以我的为准重新提交' }).click(); // no reason yet: asked for one
+    await page.waitForFunction(() => document.activeElement?.id === 'amendment-reason');
+    assert.match(asked, /修改理由/);
     await page.locator('#amendment-reason').fill('补记现场复核情况');
-    await held.getByRole('button', { name: '以我的为准重新提交' }).click();
+    // Resent with the reason; the other change, refused in its turn for
+    // want of one, is resent too.
+    for (let i = 0; i < 6 && (await held.count() || await page.getByText(/待同步 \d+ 项/).count()); i++) {
+      if (await held.count()) await held.first().getByRole('button', { name: '以我的为准重新提交' }).click();
+      await page.waitForTimeout(500);
+    }
     await synced(page);
     await shot(page, 'app-amendment', page.locator('#amendment'));
     const amended = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
     assert.equal(amended.state, 'completed');
     assert.equal(amended.checklist.find((o) => o.item_id === a.id).note, '现场复核：已当场整改');
+    assert.equal(amended.checklist.find((o) => o.item_id === b.id).note, `${before}；已复核`, 'the note typed during the lock arrived');
     assert.ok(amended.amendments.some((m) => m.reason === '补记现场复核情况'), 'the amendment is kept with its reason');
   }, phone);
 
