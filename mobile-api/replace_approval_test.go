@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"suiji/backend"
+	"suiji/backend/draw"
 )
 
 // replacementApprovalWorld is a dispatched draw with, beside the test's
@@ -198,7 +199,12 @@ func TestReplacementNeedsALeadersApproval(t *testing.T) {
 		wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
 	scenario{token: w.tokens["coordleader"], method: "POST", path: base + second.ID + "/draw", wantStatus: 200, wantContain: []string{`"in":"`}}.run(t, env)
 	scenario{token: w.tokens["staff"], method: "GET", path: "/api/v1/tasks/" + task.ID + "/replacements", wantStatus: 200,
-		wantContain: []string{`"state":"rejected"`, `"state":"drawn"`, `"approved_by":"` + w.coordLeader.ID + `"`}}.run(t, env)
+		wantContain: []string{`"state":"rejected"`, `"state":"drawn"`, `"approved_by":"` + w.coordLeader.ID + `"`, `"committed_by":"`}}.run(t, env)
+	// Who asked, approved and rejected is the office's and the leaders'
+	// to know: the group's own inspectors read the public records.
+	member := w.task(t, env, 0).Members[0]
+	scenario{token: env.loginAs(t, w.inspectors[member.BadgeNo]), method: "GET", path: "/api/v1/tasks/" + task.ID + "/replacements",
+		wantStatus: 403, wantCode: backend.EFORBIDDEN}.run(t, env)
 
 	// Each decision is audited once, by its leader.
 	for action, want := range map[string][]string{"task.replacement_reject": {env.users["leader"].ID}, "task.replacement_approve": {w.coordLeader.ID}} {
@@ -281,5 +287,26 @@ func TestRacingReplacementDecisionsOneWins(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("round %d: %d decisions audited, want 1", round, n)
 		}
+	}
+}
+
+// TestACutShortDrawIsNotDecided: a draw that stored its record and was
+// cut short before it marked the replacement drawn (a replacement from
+// before approvals, never approved) is drawn — its repeat finishes it — so
+// a leader can no longer reject it, which would leave a rejected
+// replacement with a published record.
+func TestACutShortDrawIsNotDecided(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	r := w.commit(t, env, "staff", 0)
+	rec := &draw.Replacement{DrawID: r.DrawID, Seq: 1, ID: r.ID, Out: r.Out}
+	if err := env.db.Replacements().InsertReplacementRecord(t.Context(), r.ID, rec); err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/tasks/" + w.task(t, env, 0).ID + "/replacements/" + r.ID + "/approval"
+	scenario{token: w.tokens["leader"], method: "POST", path: path, body: `{"decision":"reject","comment":"不予替换"}`,
+		wantStatus: 409, wantCode: backend.ECONFLICT, wantContain: []string{"drawn already"}}.run(t, env)
+	if stored, err := env.db.Replacements().FindReplacement(t.Context(), r.ID); err != nil || stored.State != backend.ReplacementCommitted || stored.RejectedAt != nil {
+		t.Fatalf("the replacement was decided: %+v, %v", stored, err)
 	}
 }

@@ -166,7 +166,9 @@ func (s *Server) apiRoutes() []route {
 		// approved (or rejected) by a leader who did not commit it, then
 		// drawn at random (never picked by hand) by someone other than
 		// that leader (checked in tasks.Service); the records are public.
-		{"GET", "/api/v1/tasks/:id/replacements", signedIn, nil, s.handleListReplacements},
+		// Who asked, approved or rejected a replacement is the office's and
+		// the leaders' to know; the group sees the public records.
+		{"GET", "/api/v1/tasks/:id/replacements", signedIn, officeAndLeaders, s.handleListReplacements},
 		{"POST", "/api/v1/tasks/:id/replacements", signedIn, office, s.handleCommitReplacement},
 		{"POST", "/api/v1/tasks/:id/replacements/:replacement_id/approval", signedIn, leader, s.handleDecideReplacement},
 		{"POST", "/api/v1/tasks/:id/replacements/:replacement_id/draw", signedIn, office, s.handleDrawReplacement},

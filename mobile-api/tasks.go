@@ -405,6 +405,7 @@ type replacementJSON struct {
 	RosterSHA256    string            `json:"roster_sha256"`
 	Eligible        int               `json:"eligible"`
 	CommittedAt     time.Time         `json:"committed_at"`
+	CommittedBy     string            `json:"committed_by,omitempty"` // not in the public view
 	ApprovedAt      *time.Time        `json:"approved_at,omitempty"`
 	ApprovedBy      string            `json:"approved_by,omitempty"` // not in the public view
 	RejectedAt      *time.Time        `json:"rejected_at,omitempty"`
@@ -430,7 +431,7 @@ func newReplacementJSON(r *backend.TaskReplacement, withTask bool) replacementJS
 		out.DecisionComment = r.DecisionComment
 	}
 	if withTask {
-		out.TaskID, out.ApprovedBy, out.RejectedBy = r.TaskID, r.ApprovedBy, r.RejectedBy
+		out.TaskID, out.CommittedBy, out.ApprovedBy, out.RejectedBy = r.TaskID, r.CommittedBy, r.ApprovedBy, r.RejectedBy
 	}
 	return out
 }

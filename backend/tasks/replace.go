@@ -230,6 +230,13 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 	approve := decision == DecisionApprove
+	// A draw cut short after its record was stored (before the
+	// replacement was marked drawn) is drawn: its repeat finishes it.
+	if _, err := s.Replacements.FindReplacementRecord(ctx, r.ID); err == nil {
+		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is drawn already")
+	} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+		return nil, err
+	}
 	switch {
 	case r.CommittedBy == actor.UserID:
 		return nil, backend.Errorf(backend.EFORBIDDEN, "whoever committed a replacement does not decide it; another leader does")

@@ -24,7 +24,9 @@ export function heldRow(app, x, taskName) {
         // Refused for want of an amendment's reason (made offline after
         // the group completed): it goes again with the reason given.
         let patch = null;
-        if (x.error?.fields?.amendment_reason) {
+        // Only an outcome or a finding takes one (the API's amendments);
+        // anything else is refused after completion whatever is given.
+        if (x.error?.fields?.amendment_reason && (x.kind === 'item' || x.kind === 'finding')) {
           const reason = document.getElementById('amendment-reason');
           if (!reason?.value.trim()) {
             alert(t('amend.needReason'));

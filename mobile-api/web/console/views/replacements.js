@@ -34,12 +34,15 @@ export function replacementsSection(api, task, list, { manages, onChange }) {
       : r.state === 'rejected' ? t('repl.state.rejected', { comment: r.decision_comment ?? '' })
         : r.approved_at ? t('repl.state.approved') : t('repl.state.committed');
     const actions = [];
-    if (pending && !r.approved_at && api.hasRole('leader')) {
+    // Not offered where the API refuses: whoever committed it does not
+    // decide it, the approver does not draw it, a closed task keeps its group.
+    const me = api.user.id;
+    if (pending && !r.approved_at && open && api.hasRole('leader') && r.committed_by !== me) {
       const comment = h('input', { class: 'repl-comment', maxlength: 1000, placeholder: t('repl.rejectComment'), 'aria-label': t('repl.rejectComment') });
       actions.push(act(t('repl.approve'), () => api.post(`${path}/${r.id}/approval`, { decision: 'approve' })), ' ',
         comment, ' ', act(t('repl.reject'), () => api.post(`${path}/${r.id}/approval`, { decision: 'reject', comment: comment.value.trim() }), 'secondary'));
     }
-    if (pending && r.approved_at && manages && open) {
+    if (pending && r.approved_at && manages && open && r.approved_by !== me) {
       const entropy = h('input', { class: 'repl-entropy', maxlength: 500, 'aria-label': t('repl.entropy') });
       actions.push(r.entropy_source ? [field(t('repl.entropyValue', { source: r.entropy_source }), entropy), ' '] : null,
         act(t('repl.draw'), () => api.post(`${path}/${r.id}/draw`, r.entropy_source ? { public_entropy: entropy.value.trim() } : {})));
