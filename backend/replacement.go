@@ -96,10 +96,12 @@ type ReplacementStore interface {
 	// record (bookkeeping after InsertReplacementRecord).
 	MarkReplacementDrawn(ctx context.Context, id string, rec *draw.Replacement) error
 	// DecideReplacement records a leader's decision on a replacement, by
-	// compare-and-set: only while it is committed and undecided (so of
-	// two racing decisions one wins). An approval keeps it committed; a
-	// rejection makes it rejected. It carries the audit event staged in
-	// ctx (Auditor.Change). ENOTFOUND; ECONFLICT when it is drawn,
-	// rejected or approved already.
+	// compare-and-set: an approval only while it is committed and
+	// neither approved nor rejected, a rejection while it is committed
+	// (withdrawing an approval not yet drawn) — so of two racing
+	// approvals, or two racing rejections, one wins. An approval keeps it
+	// committed; a rejection makes it rejected. It carries the audit
+	// event staged in ctx (Auditor.Change). ENOTFOUND; ECONFLICT when it
+	// is drawn or rejected, or (to approve) approved already.
 	DecideReplacement(ctx context.Context, id string, d ReplacementDecision) error
 }

@@ -178,15 +178,16 @@ func TestReplacementNeedsALeadersApproval(t *testing.T) {
 	}
 	scenario{method: "GET", path: "/public/v1/replacements/" + second.ID, wantStatus: 200,
 		wantContain: []string{`"approved_at":"`}, wantAbsent: []string{w.coordLeader.ID, `"approved_by"`, "同意"}}.run(t, env)
-	// The same approval again is answered as it is; a rejection now is 409.
+	// The same approval again is answered as it is; another leader's
+	// approval is 409.
 	scenario{token: w.tokens["coordleader"], method: "POST", path: base + second.ID + "/approval", body: `{"decision":"approve"}`,
 		wantStatus: 200, after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
 			if again := decode[replacementJSON](t, b); again.ApprovedAt == nil || !again.ApprovedAt.Equal(*approved.ApprovedAt) {
 				t.Fatalf("the repeated approval answered %+v, want %+v", again, approved)
 			}
 		}}.run(t, env)
-	scenario{token: w.tokens["leader"], method: "POST", path: base + second.ID + "/approval", body: `{"decision":"reject","comment":"不同意"}`,
-		wantStatus: 409, wantCode: backend.ECONFLICT}.run(t, env)
+	scenario{token: w.tokens["leader"], method: "POST", path: base + second.ID + "/approval", body: `{"decision":"approve"}`,
+		wantStatus: 409, wantCode: backend.ECONFLICT, wantContain: []string{"approved already"}}.run(t, env)
 	scenario{token: w.tokens["coordleader"], method: "POST", path: base + second.ID + "/draw", wantStatus: 403, wantCode: backend.EFORBIDDEN,
 		wantContain: []string{"approved"}}.run(t, env)
 	if after := w.task(t, env, 0); after.Version != task.Version {
@@ -231,7 +232,9 @@ func TestRacingReplacementDecisionsOneWins(t *testing.T) {
 	for round := range 3 {
 		r := w.commit(t, env, "staff", round)
 		path := "/api/v1/tasks/" + w.taskIDs[round] + "/replacements/" + r.ID + "/approval"
-		bodies := map[string]string{"leader": `{"decision":"approve"}`, "coordleader": `{"decision":"reject","comment":"不予替换"}`}
+		// Racing approvals (a rejection after an approval withdraws it,
+		// so approve-and-reject may both land, in that order).
+		bodies := map[string]string{"leader": `{"decision":"approve"}`, "coordleader": `{"decision":"approve","comment":"同意"}`}
 		statuses := map[string]int{}
 		var mu sync.Mutex
 		start := make(chan struct{})
@@ -254,11 +257,11 @@ func TestRacingReplacementDecisionsOneWins(t *testing.T) {
 		switch {
 		case statuses["leader"] == 200 && statuses["coordleader"] == 409:
 			if stored.State != backend.ReplacementCommitted || stored.ApprovedBy != env.users["leader"].ID || stored.RejectedAt != nil {
-				t.Fatalf("round %d: the approval won, but stored is %+v", round, stored)
+				t.Fatalf("round %d: the leader's approval won, but stored is %+v", round, stored)
 			}
 		case statuses["leader"] == 409 && statuses["coordleader"] == 200:
-			if stored.State != backend.ReplacementRejected || stored.RejectedBy != w.coordLeader.ID || stored.ApprovedAt != nil {
-				t.Fatalf("round %d: the rejection won, but stored is %+v", round, stored)
+			if stored.State != backend.ReplacementCommitted || stored.ApprovedBy != w.coordLeader.ID || stored.RejectedAt != nil {
+				t.Fatalf("round %d: the coordinator-leader's approval won, but stored is %+v", round, stored)
 			}
 		default:
 			t.Fatalf("round %d: the racing decisions answered %v, want one 200 and one 409", round, statuses)
@@ -272,7 +275,7 @@ func TestRacingReplacementDecisionsOneWins(t *testing.T) {
 		}
 		scenario{token: w.tokens[loser], method: "POST", path: path, body: bodies[loser], wantStatus: 409, wantCode: backend.ECONFLICT,
 			after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
-				if msg := decodeError(t, b).Message; !strings.Contains(msg, "approved already") && !strings.Contains(msg, "rejected") {
+				if msg := decodeError(t, b).Message; !strings.Contains(msg, "approved already") {
 					t.Fatalf("the loser's repeat: %s, want the decision recorded", msg)
 				}
 			}}.run(t, env)
@@ -308,5 +311,27 @@ func TestACutShortDrawIsNotDecided(t *testing.T) {
 		wantStatus: 409, wantCode: backend.ECONFLICT, wantContain: []string{"drawn already"}}.run(t, env)
 	if stored, err := env.db.Replacements().FindReplacement(t.Context(), r.ID); err != nil || stored.State != backend.ReplacementCommitted || stored.RejectedAt != nil {
 		t.Fatalf("the replacement was decided: %+v, %v", stored, err)
+	}
+}
+
+// TestAnApprovalIsWithdrawnByARejection: until it is drawn, a leader may
+// reject an approved replacement — one that can no longer be drawn
+// (nobody eligible any more, an entropy never published) would otherwise
+// block the task's replacements for good. It is then never drawn, and
+// another may be committed.
+func TestAnApprovalIsWithdrawnByARejection(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	task := w.task(t, env, 1)
+	base := "/api/v1/tasks/" + task.ID + "/replacements/"
+	r := w.commit(t, env, "staff", 1)
+	scenario{token: w.tokens["leader"], method: "POST", path: base + r.ID + "/approval", body: `{"decision":"approve"}`, wantStatus: 200}.run(t, env)
+	scenario{token: w.tokens["coordleader"], method: "POST", path: base + r.ID + "/approval", body: `{"decision":"reject","comment":"已无人可抽"}`,
+		wantStatus: 200, wantContain: []string{`"state":"rejected"`, `"approved_by":"` + env.users["leader"].ID + `"`, `"rejected_by":"` + w.coordLeader.ID + `"`}}.run(t, env)
+	scenario{token: w.tokens["staff"], method: "POST", path: base + r.ID + "/draw", wantStatus: 409, wantCode: backend.ECONFLICT,
+		wantContain: []string{"rejected"}}.run(t, env)
+	w.unchanged(t, env, 1, task, r, backend.ReplacementRejected)
+	if next := w.commit(t, env, "staff", 1); next.ID == r.ID || next.State != backend.ReplacementCommitted {
+		t.Fatalf("a new commitment after the withdrawal: %+v", next)
 	}
 }

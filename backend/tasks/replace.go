@@ -195,12 +195,13 @@ func (s *Service) tellLeaders(ctx context.Context, t *backend.Task, r *backend.T
 // and draw take; the decision and its audit event
 // (task.replacement_approve or task.replacement_reject) are one write.
 // An approval lets the replacement be drawn, by anyone of the office but
-// the approver; a rejection ends it. A repeat of the decision recorded,
+// the approver; a rejection ends it, and may come after an approval until
+// the draw (it withdraws it). A repeat of the decision recorded,
 // by the leader who made it, returns the replacement as it is. ENOTFOUND
 // (the task, or the replacement of it); EINVALID (the decision, the
 // comment); EFORBIDDEN unless a leader other than the one who committed
-// it; ECONFLICT when it is drawn, or decided otherwise already, or (to
-// approve) the task is no longer open.
+// it; ECONFLICT when it is drawn or rejected already, approved already (to
+// approve), or (to approve) the task is no longer open.
 func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, decision, comment string) (*backend.TaskReplacement, error) {
 	comment = strings.TrimSpace(comment)
 	fields := map[string]string{}
@@ -247,11 +248,14 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 			return r, nil
 		}
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement was rejected; commit another if a member must still go out")
-	case r.Approved():
-		if approve && r.ApprovedBy == actor.UserID {
+	case r.Approved() && approve:
+		if r.ApprovedBy == actor.UserID {
 			return r, nil
 		}
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is approved already")
+	// A rejection of an approved replacement withdraws the approval: one
+	// that can no longer be drawn (nobody eligible any more, an entropy
+	// never published) would otherwise block the task's replacements.
 	case r.State != backend.ReplacementCommitted:
 		return nil, backend.Errorf(backend.ECONFLICT, "a %s replacement is not decided", r.State)
 	case approve:

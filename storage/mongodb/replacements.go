@@ -186,7 +186,8 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 }
 
 // DecideReplacement implements backend.ReplacementStore: a compare-and-set
-// from committed and undecided to approved (still committed) or rejected.
+// from committed (and, to approve, not approved) to approved (still
+// committed) or rejected.
 func (s *ReplacementStore) DecideReplacement(ctx context.Context, id string, d backend.ReplacementDecision) error {
 	at := d.At.UTC()
 	set := bson.D{{Key: "approved_at", Value: at}, {Key: "approved_by", Value: d.By}}
@@ -196,9 +197,12 @@ func (s *ReplacementStore) DecideReplacement(ctx context.Context, id string, d b
 	if d.Comment != "" {
 		set = append(set, bson.E{Key: "decision_comment", Value: d.Comment})
 	}
-	undecided := bson.D{
-		{Key: "state", Value: backend.ReplacementCommitted},
-		{Key: "approved_at", Value: bson.D{{Key: "$exists", Value: false}}},
+	// An approval lands on a replacement neither approved nor rejected; a
+	// rejection on one not rejected (withdrawing an approval). Neither on
+	// a drawn one.
+	undecided := bson.D{{Key: "state", Value: backend.ReplacementCommitted}}
+	if d.Approve {
+		undecided = append(undecided, bson.E{Key: "approved_at", Value: bson.D{{Key: "$exists", Value: false}}})
 	}
 	ok, err := setFieldsIf(ctx, s.coll(), id, undecided, set)
 	if err != nil || ok {

@@ -39,8 +39,11 @@ func TestReplacementDecisionIsTakenOnce(t *testing.T) {
 		for i := range racers {
 			wg.Go(func() {
 				<-start
+				// Racing approvals (rounds 0, 2) or racing rejections
+				// (round 1): one lands. (A rejection after an approval
+				// withdraws it: see below.)
 				errs <- store.DecideReplacement(ctx, r.ID, backend.ReplacementDecision{
-					Approve: i%2 == 0, By: "leader-" + string(rune('0'+i)), At: now, Comment: "意见"})
+					Approve: round%2 == 0, By: "leader-" + string(rune('0'+i)), At: now, Comment: "意见"})
 			})
 		}
 		close(start)
@@ -62,9 +65,30 @@ func TestReplacementDecisionIsTakenOnce(t *testing.T) {
 		}
 		approved := got.ApprovedAt != nil && got.ApprovedBy != "" && got.State == backend.ReplacementCommitted && got.RejectedAt == nil
 		rejected := got.RejectedAt != nil && got.RejectedBy != "" && got.State == backend.ReplacementRejected && got.ApprovedAt == nil
-		if won != 1 || approved == rejected || got.DecisionComment != "意见" || !(approved && got.ApprovedAt.Equal(now) || rejected && got.RejectedAt.Equal(now)) {
+		if won != 1 || approved == rejected || approved != (round%2 == 0) || got.DecisionComment != "意见" ||
+			!(approved && got.ApprovedAt.Equal(now) || rejected && got.RejectedAt.Equal(now)) {
 			t.Fatalf("round %d: %d decisions landed, stored %+v; want exactly one", round, won, got)
 		}
+	}
+
+	// An approval not yet drawn is withdrawn by a rejection; nothing lands
+	// on the rejected one after.
+	r := committed("withdrawn")
+	if err := store.DecideReplacement(ctx, r.ID, backend.ReplacementDecision{Approve: true, By: "leader-1", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Hour)
+	if err := store.DecideReplacement(ctx, r.ID, backend.ReplacementDecision{Approve: false, By: "leader-2", At: later, Comment: "无人可抽"}); err != nil {
+		t.Fatalf("rejecting an approved replacement: %v", err)
+	}
+	for _, d := range []backend.ReplacementDecision{{Approve: true, By: "leader-3", At: later}, {Approve: false, By: "leader-3", At: later, Comment: "再次"}} {
+		if err := store.DecideReplacement(ctx, r.ID, d); backend.ErrorCode(err) != backend.ECONFLICT {
+			t.Fatalf("deciding a rejected replacement (%+v): %v, want ECONFLICT", d, err)
+		}
+	}
+	if got, err := store.FindReplacement(ctx, r.ID); err != nil || got.State != backend.ReplacementRejected || got.ApprovedBy != "leader-1" ||
+		got.RejectedBy != "leader-2" || !got.RejectedAt.Equal(later) || got.DecisionComment != "无人可抽" {
+		t.Fatalf("withdrawn approval stored as %+v, %v", got, err)
 	}
 
 	drawn := committed("drawn")

@@ -343,6 +343,7 @@ export const zhCN = {
   'repl.eligible': '符合条件 {n} 人',
   'repl.approve': '批准替换',
   'repl.reject': '不予批准',
+  'repl.withdraw': '撤回批准，不予替换',
   'repl.rejectComment': '不予批准的理由',
   'repl.entropy': '公开随机源的取值',
   'repl.entropyValue': '公开随机源（{source}）的取值',

@@ -754,6 +754,25 @@ scenario('a member of a drawn group is replaced: the office asks with a reason, 
   const drawn = (await coord.get(`/api/v1/tasks/${x.id}/replacements`)).replacements[0];
   assert.ok(after.members.some((m) => m.badge_no === drawn.record.in), 'the one drawn is in the group');
   await shot(page, 'console-replacement-drawn', page.locator('#task-replacements'));
+
+  // An approved replacement not yet drawn is withdrawn by a leader's
+  // rejection (one that could no longer be drawn would block the task).
+  const second = await coord.post(`/api/v1/tasks/${x.id}/replacements`, { badge_no: after.members[0].badge_no, reason: '病假' });
+  await (await apiAs(base, 'leader', password)).post(`/api/v1/tasks/${x.id}/replacements/${second.id}/approval`, { decision: 'approve' });
+  const again = await page.context().browser().newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
+  try {
+    const lp = await again.newPage();
+    await signIn(lp, 'admin', adminPassword); // a leader (by role) who did not commit it
+    await lp.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
+    const approved = lp.locator('#task-replacements li', { hasText: '病假' });
+    await approved.getByText('已批准，待随机抽取').waitFor();
+    assert.equal(await approved.getByRole('button', { name: '批准替换' }).count(), 0, 'approved once');
+    await approved.getByLabel('不予批准的理由').fill('当事人已康复');
+    await approved.getByRole('button', { name: '撤回批准，不予替换' }).click();
+    await lp.locator('#task-replacements li', { hasText: '病假' }).getByText('未获批准：当事人已康复').waitFor();
+  } finally {
+    await again.close();
+  }
 });
 
 // pdf is a small, well-formed PDF whose one page says text (ASCII): the

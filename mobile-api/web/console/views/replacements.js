@@ -37,10 +37,13 @@ export function replacementsSection(api, task, list, { manages, onChange }) {
     // Not offered where the API refuses: whoever committed it does not
     // decide it, the approver does not draw it, a closed task keeps its group.
     const me = api.user.id;
-    if (pending && !r.approved_at && open && api.hasRole('leader') && r.committed_by !== me) {
+    // Until it is drawn, a rejection also withdraws an approval (one that
+    // can no longer be drawn would block the task's replacements).
+    if (pending && open && api.hasRole('leader') && r.committed_by !== me) {
       const comment = h('input', { class: 'repl-comment', maxlength: 1000, placeholder: t('repl.rejectComment'), 'aria-label': t('repl.rejectComment') });
-      actions.push(act(t('repl.approve'), () => api.post(`${path}/${r.id}/approval`, { decision: 'approve' })), ' ',
-        comment, ' ', act(t('repl.reject'), () => api.post(`${path}/${r.id}/approval`, { decision: 'reject', comment: comment.value.trim() }), 'secondary'));
+      if (!r.approved_at) actions.push(act(t('repl.approve'), () => api.post(`${path}/${r.id}/approval`, { decision: 'approve' })), ' ');
+      actions.push(comment, ' ', act(t(r.approved_at ? 'repl.withdraw' : 'repl.reject'),
+        () => api.post(`${path}/${r.id}/approval`, { decision: 'reject', comment: comment.value.trim() }), 'secondary'));
     }
     if (pending && r.approved_at && manages && open && r.approved_by !== me) {
       const entropy = h('input', { class: 'repl-entropy', maxlength: 500, 'aria-label': t('repl.entropy') });
