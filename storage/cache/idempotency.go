@@ -335,13 +335,13 @@ func (s *IdempotencyStore) begin(ctx context.Context, scope, key, fp, token stri
 		if e.Location != "" {
 			where = " at " + e.Location
 		}
-		err := idempotencyError(backend.EUNPROCESSABLE, backend.IdempotencyReplyNotKept, fmt.Sprintf(
+		refusal := idempotencyError(backend.EUNPROCESSABLE, backend.IdempotencyReplyNotKept, fmt.Sprintf(
 			"the request with this Idempotency-Key was carried out (status %d), but its reply was not kept and cannot be sent again; "+
 				"fetch the result%s instead of repeating the request (a new request needs a new key)", e.Status, where))
 		// The status it was answered with: a refusal is kept without its
 		// body too (past the budget), and is no change made.
-		err.(*backend.Error).Fields["status"] = strconv.Itoa(e.Status)
-		return nil, err
+		refusal.Fields["status"] = strconv.Itoa(e.Status)
+		return nil, refusal
 	case e.State == idemDone:
 		return &backend.StoredResponse{
 			Status:      e.Status,
@@ -457,7 +457,7 @@ func (s *IdempotencyStore) quotaWindow() time.Duration {
 // idempotencyError is a refusal of the key itself, naming its case in
 // fields.idempotency_key (backend.IdempotencyKey…). A request still in
 // progress also says when to repeat it (Retry-After).
-func idempotencyError(code, state, msg string) error {
+func idempotencyError(code, state, msg string) *backend.Error {
 	e := &backend.Error{Code: code, Message: msg, Fields: map[string]string{"idempotency_key": state}}
 	if state == backend.IdempotencyKeyInProgress {
 		e.Err = &backend.RetryAfterError{Delay: time.Second}

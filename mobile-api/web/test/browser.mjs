@@ -527,6 +527,8 @@ scenario('the roster flags certificates about to expire and expired ones', async
   await page.getByRole('heading', { name: '执法人员名录库' }).waitFor();
   await page.getByText('执法证即将到期').first().waitFor();
   await page.getByText(/30 天内到期的执法证/).waitFor();
+  await page.getByRole('button', { name: '导出 Excel（全部人员）' }).waitFor(); // the export is the whole roster, and says so
+  await shot(page, 'console-inspectors');
   await page.getByLabel('所属部门').selectOption({ label: '应急管理综合行政执法大队' });
   await page.getByText('执法证已过期').first().waitFor();
 });

@@ -26,8 +26,6 @@ export async function render({ api, navigate }, id) {
   // The attempt shown: the one to draw, or the last drawn when none waits.
   const seq = current ? current.seq : plan.commitment?.seq ?? plan.draw_count + 1;
   const reason = current ? current.reason : plan.redraw_approval?.seq === seq ? plan.redraw_approval.reason : '';
-  const deps = await api.get('/api/v1/departments').catch(() => ({ departments: [] }));
-  const depName = (d) => deps.departments.find((x) => x.id === d)?.name ?? d;
 
   go.addEventListener('click', async () => {
     go.disabled = true;
@@ -38,6 +36,9 @@ export async function render({ api, navigate }, id) {
       if (d.outcome === 'failed') {
         // Stored and published all the same: its number and commitment
         // are used; the next attempt needs a leader's approval.
+        // A short department is named (read only then: most draws succeed).
+        const deps = await api.get('/api/v1/departments').catch(() => ({ departments: [] }));
+        const depName = (id) => deps.departments.find((x) => x.id === id)?.name ?? id;
         status.textContent = t('cer.failed', { why: failure(d.failure, depName) });
         return;
       }
