@@ -71,6 +71,38 @@ type ReplacementDecision struct {
 	Comment string
 }
 
+// ReplacementSummary is a replacement as the public portal lists it under
+// its draw: what was committed, decided and drawn — without the frozen
+// roster, the sealed seed or the record, which its own page shows.
+type ReplacementSummary struct {
+	ID             string
+	USCC           string
+	Out            string // badge going out
+	Reason         string
+	State          string
+	EntropySource  string
+	SeedCommitment string
+	Eligible       int
+	CommittedAt    time.Time
+	ApprovedAt     *time.Time
+	RejectedAt     *time.Time
+	// DecisionComment is the leader's comment: public with a rejection
+	// (why the commitment published was never drawn), the office's with
+	// an approval.
+	DecisionComment string
+	// Once drawn: its number among the draw's replacements, the badge
+	// that came in and when (RFC 3339, as the record has it). Empty when
+	// not drawn, or for a replacement drawn before the store kept them
+	// apart from the record (the record says).
+	Seq     int
+	In      string
+	DrawnAt string
+}
+
+// MaxDrawReplacements bounds the replacements listed under one draw (a
+// draw of a thousand tasks replacing every member twice stays under it).
+const MaxDrawReplacements = 5000
+
 // ReplacementStore keeps replacements. A drawn replacement's record is
 // numbered within its draw (1, 2, … in the order drawn); the number is the
 // fence that records it exactly once.
@@ -81,6 +113,9 @@ type ReplacementStore interface {
 	FindReplacement(ctx context.Context, id string) (*TaskReplacement, error)
 	// FindReplacementsByTask lists a task's replacements, oldest first.
 	FindReplacementsByTask(ctx context.Context, taskID string) ([]*TaskReplacement, error)
+	// FindReplacementSummaries lists a draw's replacements in every
+	// state, oldest commitment first, at most MaxDrawReplacements.
+	FindReplacementSummaries(ctx context.Context, drawID string) ([]*ReplacementSummary, error)
 	// InsertReplacementRecord stores a drawn record under its draw and Seq.
 	// ECONFLICT when the draw already has a record with that Seq (another
 	// replacement of the draw was drawn meanwhile: renumber and retry).

@@ -246,6 +246,7 @@ func (s *Server) webRoutes() []route {
 		{"GET", "/results", public, nil, w.page(w.results)},
 		{"GET", "/plans/:id", public, nil, w.page(byID(w.plan))},
 		{"GET", "/draws/:id", public, nil, w.page(byID(w.draw))},
+		{"GET", "/replacements/:id", public, nil, w.page(byID(w.replacement))},
 	}
 	for _, root := range []string{"/console", "/app", "/portal", "/shared", "/vendor"} {
 		rs = append(rs,

@@ -312,12 +312,33 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 	if err != nil {
 		return "", web.Page{}, err
 	}
+	replacements, err := w.s.svc.Tasks.DrawReplacements(c.UserContext(), d.ID)
+	if err != nil {
+		return "", web.Page{}, err
+	}
 	return "draw", web.Page{Title: w.portal.T("draw.title"), Scripts: []string{"/portal/verify-page.js"}, Data: struct {
 		*backend.Draw
-		PlanTitle  string
-		Superseded bool
-		PoolSize   int
-	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize}}, nil
+		PlanTitle        string
+		Superseded       bool
+		PoolSize         int
+		Replacements     []*backend.ReplacementSummary
+		MoreReplacements bool
+	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize, replacements, len(replacements) >= backend.MaxDrawReplacements}}, nil
+}
+
+// replacement is the page of one replacement of a drawn group member: its
+// commitment from the moment it is made, the leader's rejection if any,
+// and once drawn the record, which the page re-computes in the browser.
+func (w *webFront) replacement(c *fiber.Ctx, id string) (string, web.Page, error) {
+	r, err := w.s.svc.Tasks.PublicReplacement(c.UserContext(), id)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	page := web.Page{Title: w.portal.T("replacement.title"), Data: newReplacementJSON(r, false)}
+	if r.Record != nil {
+		page.Scripts = []string{"/portal/verify-page.js"}
+	}
+	return "replacement", page, nil
 }
 
 // results is the public search of published results (art. 24): by part

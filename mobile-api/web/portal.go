@@ -123,9 +123,15 @@ func (p *Portal) Render(page string, data Page) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// when formats a time (or *time.Time; nil is empty) in the bureau's zone.
+// when formats a time (or *time.Time, nil being empty, or an RFC 3339
+// string as records keep times) in the bureau's zone.
 func when(v any) string {
 	switch t := v.(type) {
+	case string:
+		if at, err := time.Parse(time.RFC3339, t); err == nil {
+			return at.In(chinaTime).Format("2006-01-02 15:04:05")
+		}
+		return t
 	case time.Time:
 		return t.In(chinaTime).Format("2006-01-02 15:04")
 	case *time.Time:

@@ -88,9 +88,10 @@ var indexes = []index{
 	{Collection: "push_outbox", Name: "state_next_at", Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
 	{Collection: "devices", Name: "user_id", Keys: bson.D{{Key: "user_id", Value: 1}}},
 
-	// Replacements after dispatch: a task's, and a draw's drawn records by
-	// number (the record's id, draw and number, is the exactly-once fence).
+	// Replacements after dispatch: a task's, a draw's (the portal lists
+	// them under it), and a draw's drawn records by number (the record's id, draw and number, is the exactly-once fence).
 	{Collection: "replacements", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
+	{Collection: "replacements", Name: "draw_id_committed_at", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "committed_at", Value: 1}}},
 	{Collection: "replacement_records", Name: "draw_id_seq", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "seq", Value: 1}}},
 	{Collection: "replacement_records", Name: "replacement_id", Keys: bson.D{{Key: "replacement_id", Value: 1}}},
 

@@ -41,6 +41,11 @@ type replacementModel struct {
 	RejectedBy      string     `bson:"rejected_by,omitempty"`
 	DecisionComment string     `bson:"decision_comment,omitempty"`
 	Record          string     `bson:"record,omitempty"` // the public record's JSON, once drawn
+	// From the record, once drawn, for listings that leave the record
+	// (and its roster) out.
+	Seq     int    `bson:"seq,omitempty"`
+	In      string `bson:"in,omitempty"`
+	DrawnAt string `bson:"drawn_at,omitempty"`
 }
 
 func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
@@ -181,8 +186,27 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
 	}
-	_, err = setFields(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)}})
+	_, err = setFields(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)},
+		{Key: "seq", Value: rec.Seq}, {Key: "in", Value: rec.In}, {Key: "drawn_at", Value: rec.DrawnAt}})
 	return err
+}
+
+// FindReplacementSummaries implements backend.ReplacementStore. The frozen
+// roster, the sealed seed and the record stay in the store: a listing
+// reads a few hundred bytes of each replacement, not its roster.
+func (s *ReplacementStore) FindReplacementSummaries(ctx context.Context, drawID string) ([]*backend.ReplacementSummary, error) {
+	opts := options.Find().
+		SetSort(bson.D{{Key: "draw_id", Value: 1}, {Key: "committed_at", Value: 1}, {Key: "_id", Value: 1}}).
+		SetProjection(bson.D{{Key: "roster", Value: 0}, {Key: "sealed_seed", Value: 0}, {Key: "record", Value: 0}}).
+		SetLimit(backend.MaxDrawReplacements)
+	return findAll(ctx, s.coll(), bson.D{{Key: "draw_id", Value: drawID}}, opts, func(m *replacementModel) *backend.ReplacementSummary {
+		return &backend.ReplacementSummary{
+			ID: m.ID, USCC: m.USCC, Out: m.Out, Reason: m.Reason, State: m.State, EntropySource: m.EntropySource,
+			SeedCommitment: m.SeedCommitment, Eligible: m.Eligible, CommittedAt: m.CommittedAt.UTC(),
+			ApprovedAt: utcPtr(m.ApprovedAt), RejectedAt: utcPtr(m.RejectedAt), DecisionComment: m.DecisionComment,
+			Seq: m.Seq, In: m.In, DrawnAt: m.DrawnAt,
+		}
+	})
 }
 
 // DecideReplacement implements backend.ReplacementStore: a compare-and-set

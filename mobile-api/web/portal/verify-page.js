@@ -1,9 +1,11 @@
 // The verifier's page glue: on a draw's page it re-computes the published
-// record (button), and on any portal page with #verify-file it checks a
-// record file the citizen picks. The verdict is 已验证 or the first
+// record and then the draw's replacements in order (button); on a
+// replacement's page, that replacement; and on any portal page with
+// #verify-file it checks a record file the citizen picks — a draw or a
+// replacement, told apart by its type. The verdict is 已验证 or the first
 // mismatch, in the portal's words (portal/zh-CN.json).
 import strings from './zh-CN.json' with { type: 'json' };
-import { verifyRecord } from '../shared/verify/verify.js';
+import { verifyRecord, verifyReplacement, verifyReplacements } from '../shared/verify/verify.js';
 
 const t = (key) => strings[key] ?? key;
 const section = document.getElementById('verifier');
@@ -16,13 +18,24 @@ function show(kind, text) {
   verdict.textContent = text;
 }
 
-async function check(loadRecord) {
+async function fetchJSON(url) {
+  const resp = await fetch(url, { headers: { Accept: 'application/json' } });
+  if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+  return resp.json();
+}
+
+// verifyAny re-computes a record of either kind (SPEC §11 records say
+// "type": "replacement"; draw records are the rest).
+const verifyAny = (record) => (record?.type === 'replacement' ? verifyReplacement(record) : verifyRecord(record));
+
+// check runs one verification: run resolves to {ok, path, message} and,
+// when ok, to the detail to show.
+async function check(run) {
   show('busy', t('verify.running'));
   try {
-    const record = await loadRecord();
-    const result = await verifyRecord(record);
+    const result = await run();
     if (result.ok) {
-      show('ok', `${t('verify.ok')}：${t('verify.okDetail')}`);
+      show('ok', `${t('verify.ok')}：${result.detail ?? t('verify.okDetail')}`);
     } else {
       show('bad', `${t('verify.fail')}：${result.path ? `${result.path} — ` : ''}${result.message}`);
     }
@@ -31,23 +44,33 @@ async function check(loadRecord) {
   }
 }
 
+// A draw's page verifies the draw, then each of its replacements on the
+// group then in force (verifyReplacements).
+async function verifyDrawPage(recordURL, replacementsURL) {
+  const record = await fetchJSON(recordURL);
+  const result = await verifyRecord(record);
+  if (!result.ok || !replacementsURL) return result;
+  const list = (await fetchJSON(replacementsURL)).replacements ?? [];
+  if (list.length === 0) return result;
+  const all = await verifyReplacements(record, list);
+  return all.ok ? { ok: true, detail: t('verify.okWithReplacements').replace('{n}', list.length) } : all;
+}
+
 if (!globalThis.crypto?.subtle) {
   show('bad', t('verify.noCrypto'));
 } else {
   const url = section?.dataset.recordUrl;
   if (url && runButton) {
     runButton.hidden = false;
-    runButton.addEventListener('click', () => check(async () => {
-      const resp = await fetch(url, { headers: { Accept: 'application/json' } });
-      if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
-      return resp.json();
-    }));
+    runButton.addEventListener('click', () => check(() => (section.dataset.kind === 'replacement'
+      ? fetchJSON(url).then(verifyReplacement)
+      : verifyDrawPage(url, section.dataset.replacementsUrl))));
   }
   if (fileInput) {
     fileInput.hidden = false;
     fileInput.addEventListener('change', () => {
       const file = fileInput.files?.[0];
-      if (file) check(async () => JSON.parse(await file.text()));
+      if (file) check(async () => verifyAny(JSON.parse(await file.text())));
     });
   }
 }

@@ -756,6 +756,7 @@ scenario('a member of a drawn group is replaced: the office asks with a reason, 
   const drawn = (await coord.get(`/api/v1/tasks/${x.id}/replacements`)).replacements[0];
   assert.ok(after.members.some((m) => m.badge_no === drawn.record.in), 'the one drawn is in the group');
   await shot(page, 'console-replacement-drawn', page.locator('#task-replacements'));
+  state.replacement = { id: drawn.id, drawId: drawn.draw_id, in: drawn.record.in, reason };
 
   // An approved replacement not yet drawn is withdrawn by a leader's
   // rejection (one that could no longer be drawn would block the task).
@@ -775,6 +776,41 @@ scenario('a member of a drawn group is replaced: the office asks with a reason, 
   } finally {
     await again.close();
   }
+});
+
+scenario('a citizen sees the group replacements on the draw\'s public page and re-computes the draw with them, then one alone', async (page) => {
+  const r = state.replacement;
+  assert.ok(r, 'the replacement scenario ran first');
+  await page.goto(`${base}/draws/${r.drawId}`);
+  const row = page.locator('#replacements tbody tr', { hasText: r.reason });
+  await row.getByText('已抽取').waitFor();
+  await row.getByRole('cell', { name: r.in, exact: true }).waitFor();
+  await page.locator('#replacements tbody tr', { hasText: '病假' }).getByText('已驳回，不再抽取').waitFor();
+  await page.getByRole('button', { name: '验证此记录' }).click();
+  await page.locator('#verdict', { hasText: '已验证' }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').textContent(), /1 次检查组人员更换/, 'the replacement was re-computed with the draw');
+  await shot(page, 'portal-draw-replacements', page.locator('#replacements'));
+
+  await row.getByRole('link', { name: '详情与验证' }).click();
+  await page.getByRole('heading', { name: /检查组人员更换/ }).waitFor();
+  await page.locator('#replacement-in', { hasText: r.in }).waitFor();
+  await page.getByRole('button', { name: '验证此记录' }).click();
+  await page.locator('#verdict', { hasText: '已验证' }).waitFor({ timeout: 60_000 });
+  await shot(page, 'portal-replacement-verified');
+
+  // A copy naming someone else as the one who came in names the field.
+  const record = await (await fetch(`${base}/public/v1/replacements/${r.id}`)).json();
+  const other = record.roster.find((o) => o.badge_no !== record.in && !record.group_before.includes(o.badge_no));
+  await page.goto(`${base}/verify`);
+  await page.getByLabel('验证一份记录文件').setInputFiles({
+    name: 'replacement.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ ...record, in: other.badge_no })),
+  });
+  await page.locator('#verdict', { hasText: '验证未通过' }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').textContent(), /^验证未通过：in — /, 'the mismatch is named');
+  await page.getByLabel('验证一份记录文件').setInputFiles({
+    name: 'replacement.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(record)),
+  });
+  await page.locator('#verdict', { hasText: '已验证' }).waitFor({ timeout: 60_000 });
 });
 
 // pdf is a small, well-formed PDF whose one page says text (ASCII): the
