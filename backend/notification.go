@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Notification kinds: what happened to a user's task, or (leaders) what
-// waits for their decision.
+// Notification kinds: what happened to a user's task, (leaders) what
+// waits for their decision, or (the office) what a leader decided.
 const (
 	NoteTaskAssigned  = "task.assigned"  // you are in a new task's group
 	NoteTaskReplaced  = "task.replaced"  // a member of your group changed
@@ -19,6 +19,9 @@ const (
 	// NoteReplacementPending tells the leaders that a replacement of a
 	// member of a task's group is committed and waits for their approval.
 	NoteReplacementPending = "replacement.pending"
+	// NoteReplacementDecided tells whoever committed a replacement that a
+	// leader approved or rejected it.
+	NoteReplacementDecided = "replacement.decided"
 )
 
 // Push states of a batch of the push outbox.

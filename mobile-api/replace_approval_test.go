@@ -1,6 +1,7 @@
 package mobileapi
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/draw"
+	"suiji/backend/tasks"
 )
 
 // replacementApprovalWorld is a dispatched draw with, beside the test's
@@ -331,7 +333,154 @@ func TestAnApprovalIsWithdrawnByARejection(t *testing.T) {
 	scenario{token: w.tokens["staff"], method: "POST", path: base + r.ID + "/draw", wantStatus: 409, wantCode: backend.ECONFLICT,
 		wantContain: []string{"rejected"}}.run(t, env)
 	w.unchanged(t, env, 1, task, r, backend.ReplacementRejected)
+	// Whoever committed it heard of both decisions; the approval, which
+	// asked for a draw, is read.
+	told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID)
+	decisions := map[string]bool{} // decision → read
+	for _, n := range told {
+		decisions[n.Data["decision"]] = n.ReadAt != nil
+	}
+	if want := map[string]bool{tasks.DecisionApprove: true, tasks.DecisionReject: false}; len(told) != 2 || !maps.Equal(decisions, want) {
+		t.Fatalf("the committer was told %+v, want an approval read and a rejection unread", told)
+	}
 	if next := w.commit(t, env, "staff", 1); next.ID == r.ID || next.State != backend.ReplacementCommitted {
 		t.Fatalf("a new commitment after the withdrawal: %+v", next)
+	}
+}
+
+// inbox is the inbox of the user signed in with token, as the API lists it.
+func inbox(t *testing.T, env *apiEnv, token string) []notificationJSON {
+	t.Helper()
+	var in inboxJSON
+	scenario{token: token, method: "GET", path: "/api/v1/me/notifications?limit=200", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { in = decode[inboxJSON](t, b) }}.run(t, env)
+	return in.Notifications
+}
+
+// about are the entries of kind among list about the replacement id (any
+// replacement when id is "").
+func about(list []notificationJSON, kind, id string) []notificationJSON {
+	var out []notificationJSON
+	for _, n := range list {
+		if n.Kind == kind && (id == "" || n.Data["replacement_id"] == id) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// pendingRead fails unless each of the leaders (tokens by name) holds one
+// replacement.pending entry of the replacement id, read exactly when read.
+func (w *replacementApprovalWorld) pendingRead(t *testing.T, env *apiEnv, leaders []string, id string, read bool) {
+	t.Helper()
+	for _, who := range leaders {
+		if notes := about(inbox(t, env, w.tokens[who]), backend.NoteReplacementPending, id); len(notes) != 1 || (notes[0].ReadAt != nil) != read {
+			t.Fatalf("%s's replacement.pending entries of %s: %+v, want one, read %v", who, id, notes, read)
+		}
+	}
+}
+
+// TestReplacementDecisionIsToldToItsCommitter: whoever committed a
+// replacement hears of a leader's decision — an approval asking for the
+// draw, a rejection with its reason — once, however often the leader
+// repeats it; and once one leader decides, no leader's entry asking for
+// the decision stays unread.
+func TestReplacementDecisionIsToldToItsCommitter(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	// A third leader: besides the one who decides, more than one other.
+	leader2 := &backend.User{
+		Username: "leader2", DisplayName: "另一领导", Roles: []backend.Role{backend.RoleLeader},
+		PasswordHash: env.users["inspector"].PasswordHash, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(),
+	}
+	if err := env.db.Users().CreateUser(t.Context(), leader2); err != nil {
+		t.Fatal(err)
+	}
+	w.tokens["leader2"] = env.loginAs(t, leader2)
+	leaders := []string{"leader", "coordleader", "leader2"}
+	task := w.task(t, env, 0)
+	base := "/api/v1/tasks/" + task.ID + "/replacements/"
+
+	const why = "该成员与企业无利害关系，不予替换"
+	// One replacement after the other of the same task's member, by the
+	// office: the first approved (and drawn), the next rejected.
+	for _, round := range []struct {
+		name, decider, body, decision, title string
+		wantBody                             []string
+		draw                                 bool
+	}{
+		{name: "approved", decider: "coordleader", body: `{"decision":"approve","comment":"同意"}`, decision: tasks.DecisionApprove,
+			title: "检查组成员替换已批准", wantBody: []string{"同意", "请抽取替换人员"}, draw: true},
+		{name: "rejected", decider: "leader", body: `{"decision":"reject","comment":"` + why + `"}`, decision: tasks.DecisionReject,
+			title: "检查组成员替换已驳回", wantBody: []string{why}},
+	} {
+		t.Run(round.name, func(t *testing.T) {
+			r := w.commit(t, env, "staff", 0)
+			w.pendingRead(t, env, leaders, r.ID, false)
+			// The decision, then the same again (answered as recorded).
+			for range 2 {
+				scenario{token: w.tokens[round.decider], method: "POST", path: base + r.ID + "/approval", body: round.body, wantStatus: 200}.run(t, env)
+				told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID)
+				if len(told) != 1 || told[0].Data["decision"] != round.decision || told[0].TaskID != task.ID || told[0].Title != round.title ||
+					told[0].ReadAt != nil || told[0].Silent {
+					t.Fatalf("the committer was told %+v, want one unread %s entry", told, round.decision)
+				}
+				for _, want := range append([]string{task.Enterprise.Name, r.Out}, round.wantBody...) {
+					if !strings.Contains(told[0].Body, want) {
+						t.Fatalf("the committer's entry says %q, without %q", told[0].Body, want)
+					}
+				}
+				// The decider's entry and the other leaders' are read.
+				w.pendingRead(t, env, leaders, r.ID, true)
+			}
+			if round.draw {
+				scenario{token: w.tokens["staff"], method: "POST", path: base + r.ID + "/draw", wantStatus: 200}.run(t, env)
+			}
+		})
+	}
+	// The committer heard of each decision once; the leaders of none.
+	if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, ""); len(told) != 2 {
+		t.Fatalf("the committer holds %d replacement.decided entries, want 2: %+v", len(told), told)
+	}
+	for _, who := range leaders {
+		if told := about(inbox(t, env, w.tokens[who]), backend.NoteReplacementDecided, ""); len(told) != 0 {
+			t.Fatalf("%s was told of a decision: %+v", who, told)
+		}
+	}
+}
+
+// TestReplacementDecisionCutShortIsToldByItsRepeat: a decision stored
+// whose request died before it told anyone (as after a crash) is told by
+// the deciding leader's repeat, which answers it as recorded.
+func TestReplacementDecisionCutShortIsToldByItsRepeat(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	leaders := []string{"leader", "coordleader"}
+	for i, sc := range []struct{ decision, body string }{
+		{tasks.DecisionApprove, `{"decision":"approve"}`},
+		{tasks.DecisionReject, `{"decision":"reject","comment":"不予替换"}`},
+	} {
+		t.Run(sc.decision, func(t *testing.T) {
+			r := w.commit(t, env, "staff", i)
+			// The decision as DecideReplacement stores it, and no more.
+			d := backend.ReplacementDecision{Approve: sc.decision == tasks.DecisionApprove, By: env.users["leader"].ID,
+				At: time.Now().UTC().Truncate(time.Second)}
+			if !d.Approve {
+				d.Comment = "不予替换"
+			}
+			if err := env.db.Replacements().DecideReplacement(t.Context(), r.ID, d); err != nil {
+				t.Fatal(err)
+			}
+			if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID); len(told) != 0 {
+				t.Fatalf("told before the repeat: %+v", told)
+			}
+			w.pendingRead(t, env, leaders, r.ID, false)
+			scenario{token: w.tokens["leader"], method: "POST", path: "/api/v1/tasks/" + w.taskIDs[i] + "/replacements/" + r.ID + "/approval",
+				body: sc.body, wantStatus: 200}.run(t, env)
+			if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID); len(told) != 1 || told[0].Data["decision"] != sc.decision {
+				t.Fatalf("the repeat told the committer %+v, want one %s entry", told, sc.decision)
+			}
+			w.pendingRead(t, env, leaders, r.ID, true)
+		})
 	}
 }

@@ -37,7 +37,9 @@ import (
 // which it is never drawn and another may be committed. So two people
 // take part in every replacement, and nobody alone can replace a member,
 // then the one coming in, and so on until the group suits them. The
-// leaders are told when a commitment waits for them.
+// leaders are told when a commitment waits for them, and whoever
+// committed it when a leader decides it (the leaders' entries asking for
+// a decision are then marked read).
 
 // Limits of a replacement's texts.
 const (
@@ -181,12 +183,82 @@ func (s *Service) tellLeaders(ctx context.Context, t *backend.Task, r *backend.T
 	if len(leaders) == 0 {
 		return nil
 	}
-	notes := memberNotes(t, leaders, backend.NoteReplacementPending, "replace:"+r.ID, "检查组成员替换待审批",
+	notes := memberNotes(t, leaders, backend.NoteReplacementPending, pendingRound(r), "检查组成员替换待审批",
 		fmt.Sprintf("%s · 拟替换 %s，原因：%s", t.Enterprise.Name, r.Out, r.Reason))
 	for _, n := range notes {
 		n.Data = map[string]string{"replacement_id": r.ID}
 	}
 	return s.Notifier.Notify(ctx, notes)
+}
+
+// pendingRound tells the leaders' replacement.pending entries of r apart
+// from those of the task's other replacements (backend.NoteID): the
+// entries tellLeaders writes and tellDecision marks read.
+func pendingRound(r *backend.TaskReplacement) string {
+	return "replace:" + r.ID
+}
+
+// tellDecision tells whoever committed the replacement r of t — when
+// that user exists and is enabled — that a leader decided it (decision is
+// DecisionApprove or DecisionReject; the comment is r's as stored), and
+// marks every leader's replacement.pending entry of r read: it is
+// decided, and another decision would be refused. A rejection also marks
+// read the committer's entry of an approval it withdraws. The entries
+// have fixed ids, one per decision (a rejection may withdraw an approval,
+// and the committer hears of both), so a repeat writes only what is
+// missing and marks read only what is unread. Marking read tells no live
+// stream: an inbox's unread count is read again with the inbox.
+func (s *Service) tellDecision(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, decision string) error {
+	if r.CommittedBy != "" {
+		u, err := s.Users.FindUserByID(ctx, r.CommittedBy)
+		switch {
+		case backend.ErrorCode(err) == backend.ENOTFOUND:
+		case err != nil:
+			return err
+		case !u.Disabled:
+			title, body := "检查组成员替换已驳回", fmt.Sprintf("%s · 替换 %s：%s", t.Enterprise.Name, r.Out, r.DecisionComment)
+			if decision == DecisionApprove {
+				title, body = "检查组成员替换已批准", fmt.Sprintf("%s · 替换 %s：请抽取替换人员", t.Enterprise.Name, r.Out)
+				if r.DecisionComment != "" {
+					body = fmt.Sprintf("%s · 替换 %s：%s；请抽取替换人员", t.Enterprise.Name, r.Out, r.DecisionComment)
+				}
+			}
+			notes := memberNotes(t, []string{u.ID}, backend.NoteReplacementDecided, pendingRound(r)+":"+decision, title, body)
+			for _, n := range notes {
+				n.Data = map[string]string{"replacement_id": r.ID, "decision": decision}
+			}
+			if err := s.Notifier.Notify(ctx, notes); err != nil {
+				return err
+			}
+			// A rejection withdrawing an approval: the approval's entry
+			// no longer asks for a draw (one would be refused).
+			if decision == DecisionReject {
+				id := backend.NoteID(backend.NoteReplacementDecided, t.ID, u.ID, pendingRound(r)+":"+DecisionApprove)
+				if _, err := s.Inbox.MarkRead(ctx, u.ID, id, s.Now().UTC()); err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+					return err
+				}
+			}
+		}
+	}
+	// Whoever holds the leader role now, enabled or not: tellLeaders told
+	// those of them who held it, enabled, at the commitment (the others
+	// have no entry: ENOTFOUND). One no longer a leader keeps theirs
+	// unread.
+	users, _, err := s.Users.FindUsers(ctx, backend.UserFilter{Role: backend.RoleLeader})
+	if err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	for _, u := range users {
+		if !slices.Contains(u.Roles, backend.RoleLeader) || u.ID == r.CommittedBy {
+			continue
+		}
+		id := backend.NoteID(backend.NoteReplacementPending, t.ID, u.ID, pendingRound(r))
+		if _, err := s.Inbox.MarkRead(ctx, u.ID, id, now); err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+			return err
+		}
+	}
+	return nil
 }
 
 // DecideReplacement records a leader's decision (DecisionApprove or
@@ -196,8 +268,11 @@ func (s *Service) tellLeaders(ctx context.Context, t *backend.Task, r *backend.T
 // (task.replacement_approve or task.replacement_reject) are one write.
 // An approval lets the replacement be drawn, by anyone of the office but
 // the approver; a rejection ends it, and may come after an approval until
-// the draw (it withdraws it). A repeat of the decision recorded,
-// by the leader who made it, returns the replacement as it is. ENOTFOUND
+// the draw (it withdraws it). Whoever committed it is told of the
+// decision (backend.NoteReplacementDecided) and every leader's entry
+// asking for it is marked read (tellDecision). A repeat of the decision
+// recorded, by the leader who made it, returns the replacement as it is,
+// and tells what a crash left untold. ENOTFOUND
 // (the task, or the replacement of it); EINVALID (the decision, the
 // comment); EFORBIDDEN unless a leader other than the one who committed
 // it; ECONFLICT when it is drawn or rejected already, approved already (to
@@ -245,11 +320,19 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is drawn already")
 	case r.State == backend.ReplacementRejected:
 		if !approve && r.RejectedBy == actor.UserID {
+			// A repeat after a crash between the decision and telling
+			// of it tells (only what is missing: fixed ids).
+			if err := s.tellDecision(ctx, t, r, decision); err != nil {
+				return nil, err
+			}
 			return r, nil
 		}
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement was rejected; commit another if a member must still go out")
 	case r.Approved() && approve:
 		if r.ApprovedBy == actor.UserID {
+			if err := s.tellDecision(ctx, t, r, decision); err != nil {
+				return nil, err
+			}
 			return r, nil
 		}
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is approved already")
@@ -285,6 +368,13 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 		r.State, r.RejectedAt, r.RejectedBy = backend.ReplacementRejected, &d.At, d.By
 	}
 	r.DecisionComment = comment
+	// The decision is stored: a failure to tell of it is answered as a
+	// failure (as CommitReplacement does with tellLeaders), and the
+	// leader's repeat of the same decision — answered as recorded above,
+	// never as another decision — tells what is missing.
+	if err := s.tellDecision(ctx, t, r, decision); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
