@@ -76,6 +76,7 @@ type ReplacementDecision struct {
 // roster, the sealed seed or the record, which its own page shows.
 type ReplacementSummary struct {
 	ID             string
+	TaskID         string // not shown to the public: it finds the task's state
 	USCC           string
 	Out            string // badge going out
 	Reason         string
@@ -97,6 +98,9 @@ type ReplacementSummary struct {
 	Seq     int
 	In      string
 	DrawnAt string
+	// TaskClosed: committed and not drawn, but its task is no longer open
+	// (submitted, reviewed, cancelled …), so it is never drawn.
+	TaskClosed bool
 }
 
 // MaxDrawReplacements bounds the replacements listed under one draw (a
@@ -114,8 +118,11 @@ type ReplacementStore interface {
 	// FindReplacementsByTask lists a task's replacements, oldest first.
 	FindReplacementsByTask(ctx context.Context, taskID string) ([]*TaskReplacement, error)
 	// FindReplacementSummaries lists a draw's replacements in every
-	// state, oldest commitment first, at most MaxDrawReplacements.
-	FindReplacementSummaries(ctx context.Context, drawID string) ([]*ReplacementSummary, error)
+	// state, oldest commitment first, at most limit.
+	FindReplacementSummaries(ctx context.Context, drawID string, limit int) ([]*ReplacementSummary, error)
+	// FindDrawnReplacementIDs returns the ids of a draw's replacements
+	// whose record is stored (the record itself left in the store).
+	FindDrawnReplacementIDs(ctx context.Context, drawID string) (map[string]bool, error)
 	// InsertReplacementRecord stores a drawn record under its draw and Seq.
 	// ECONFLICT when the draw already has a record with that Seq (another
 	// replacement of the draw was drawn meanwhile: renumber and retry).

@@ -2,9 +2,11 @@ package mobileapi
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -57,6 +59,7 @@ func TestPortalShowsADrawsReplacements(t *testing.T) {
 	page(t, "/replacements/"+first.ID, []string{"已批准，待抽取", "批准时间"}, append(office, "同意，尽快安排"))
 
 	var rec draw.Replacement
+	var err error
 	scenario{as: "staff", method: "POST", path: path + "/" + first.ID + "/draw", wantStatus: 200,
 		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { rec = decode[draw.Replacement](t, b) }}.run(t, env)
 	drawn := page(t, drawPage, []string{"已抽取", `data-replacements-url="` + drawURL + `"`, "<td>" + rec.In + "</td>", "此后有检查组人员更换"}, office)
@@ -70,16 +73,38 @@ func TestPortalShowsADrawsReplacements(t *testing.T) {
 	scenario{as: "coordinator", method: "POST", path: path, body: `{"badge_no":"` + task.Members[1].BadgeNo + `","reason":"病假"}`, wantStatus: 201,
 		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { second = decode[replacementJSON](t, b) }}.run(t, env)
 	scenario{as: "leader", method: "POST", path: path + "/" + second.ID + "/approval", body: `{"decision":"reject","comment":"病假证明未提交"}`, wantStatus: 200}.run(t, env)
-	list := page(t, drawPage, []string{"已驳回，不再抽取：病假证明未提交", "病假"}, append(office, "同意，尽快安排"))
-	if strings.Index(list, first.ID) > strings.Index(list, second.ID) {
-		t.Error("the draw's replacements are not listed oldest first")
+	page(t, drawPage, []string{"已驳回，不再抽取：病假证明未提交", "病假"}, append(office, "同意，尽快安排"))
+	// Oldest commitment first (times are kept to the second: the second
+	// one is moved a minute before the first to tell).
+	if _, err := env.db.Database().Collection("replacements").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: second.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "committed_at", Value: first.CommittedAt.Add(-time.Minute)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if list := page(t, drawPage, nil, nil); strings.Index(list, second.ID) > strings.Index(list, first.ID) {
+		t.Error("the draw's replacements are not listed oldest commitment first")
 	}
 	page(t, "/replacements/"+second.ID, []string{"已驳回，不再抽取", "驳回理由", "病假证明未提交"}, append(office, "verify-page.js"))
+
+	// A commitment whose task is cancelled before it is decided is never
+	// drawn: neither page says it waits.
+	var third replacementJSON
+	scenario{as: "staff", method: "POST", path: path, body: `{"badge_no":"` + task.Members[1].BadgeNo + `","reason":"出差"}`, wantStatus: 201,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) { third = decode[replacementJSON](t, b) }}.run(t, env)
+	page(t, "/replacements/"+third.ID, []string{"已公布承诺，待领导批准", "替换人员尚未抽取"}, nil)
+	current, err := env.db.Tasks().FindTaskByID(t.Context(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenario{as: "staff", method: "POST", path: "/api/v1/tasks/" + task.ID + "/cancel", body: fmt.Sprintf(`{"version":%d,"reason":"企业已注销"}`, current.Version), wantStatus: 200}.run(t, env)
+	page(t, "/replacements/"+third.ID, []string{"检查任务已结束，不再抽取"}, []string{"待领导批准", "替换人员尚未抽取"})
+	if list := page(t, drawPage, []string{"检查任务已结束，不再抽取"}, nil); strings.Count(list, "待领导批准") != 0 {
+		t.Error("the draw's page says a commitment of a cancelled task waits")
+	}
 
 	// A replacement whose draw stored its record but was cut short before
 	// the replacement was marked drawn (or one drawn before the store kept
 	// who came in apart from the record) is listed drawn, from its record.
-	_, err := env.db.Database().Collection("replacements").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: first.ID}},
+	_, err = env.db.Database().Collection("replacements").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: first.ID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: "committed"}}}, {Key: "$unset", Value: bson.D{{Key: "in", Value: ""}, {Key: "seq", Value: ""}, {Key: "drawn_at", Value: ""}, {Key: "record", Value: ""}}}})
 	if err != nil {
 		t.Fatal(err)

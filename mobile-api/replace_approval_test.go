@@ -435,6 +435,10 @@ func TestReplacementDecisionIsToldToItsCommitter(t *testing.T) {
 			}
 			if round.draw {
 				scenario{token: w.tokens["staff"], method: "POST", path: base + r.ID + "/draw", wantStatus: 200}.run(t, env)
+				// Drawn: the entry asking for the draw is answered.
+				if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID); len(told) != 1 || told[0].ReadAt == nil {
+					t.Fatalf("after the draw the committer holds %+v, want the approval's entry read", told)
+				}
 			}
 		})
 	}

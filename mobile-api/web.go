@@ -312,9 +312,14 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 	if err != nil {
 		return "", web.Page{}, err
 	}
-	replacements, err := w.s.svc.Tasks.DrawReplacements(c.UserContext(), d.ID)
+	// One more than shown tells whether there are more.
+	replacements, err := w.s.svc.Tasks.DrawReplacements(c.UserContext(), d, backend.MaxDrawReplacements+1)
 	if err != nil {
 		return "", web.Page{}, err
+	}
+	more := len(replacements) > backend.MaxDrawReplacements
+	if more {
+		replacements = replacements[:backend.MaxDrawReplacements]
 	}
 	return "draw", web.Page{Title: w.portal.T("draw.title"), Scripts: []string{"/portal/verify-page.js"}, Data: struct {
 		*backend.Draw
@@ -323,7 +328,7 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 		PoolSize         int
 		Replacements     []*backend.ReplacementSummary
 		MoreReplacements bool
-	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize, replacements, len(replacements) >= backend.MaxDrawReplacements}}, nil
+	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize, replacements, more}}, nil
 }
 
 // replacement is the page of one replacement of a drawn group member: its
@@ -334,7 +339,14 @@ func (w *webFront) replacement(c *fiber.Ctx, id string) (string, web.Page, error
 	if err != nil {
 		return "", web.Page{}, err
 	}
-	page := web.Page{Title: w.portal.T("replacement.title"), Data: newReplacementJSON(r, false)}
+	closed, err := w.s.svc.Tasks.TaskClosedUnder(c.UserContext(), r)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	page := web.Page{Title: w.portal.T("replacement.title"), Data: struct {
+		replacementJSON
+		TaskClosed bool
+	}{newReplacementJSON(r, false), closed}}
 	if r.Record != nil {
 		page.Scripts = []string{"/portal/verify-page.js"}
 	}

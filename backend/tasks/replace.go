@@ -460,7 +460,17 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 			return s.Replacements.InsertReplacementRecord(wctx, r.ID, rec)
 		}
 	}
-	return rec, s.applyReplacement(ctx, t.ID, r, rec, insert)
+	if err := s.applyReplacement(ctx, t.ID, r, rec, insert); err != nil {
+		return rec, err
+	}
+	// Drawn: the committer's entry asking for the draw has been answered.
+	if r.CommittedBy != "" {
+		id := backend.NoteID(backend.NoteReplacementDecided, t.ID, r.CommittedBy, pendingRound(r)+":"+DecisionApprove)
+		if _, err := s.Inbox.MarkRead(ctx, r.CommittedBy, id, s.Now().UTC()); err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+			return rec, err
+		}
+	}
+	return rec, nil
 }
 
 // drawNew runs a committed replacement, numbered after the draw's drawn

@@ -91,7 +91,7 @@ var indexes = []index{
 	// Replacements after dispatch: a task's, a draw's (the portal lists
 	// them under it), and a draw's drawn records by number (the record's id, draw and number, is the exactly-once fence).
 	{Collection: "replacements", Name: "task_id", Keys: bson.D{{Key: "task_id", Value: 1}}},
-	{Collection: "replacements", Name: "draw_id_committed_at", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "committed_at", Value: 1}}},
+	{Collection: "replacements", Name: "draw_id_committed_at_id", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "committed_at", Value: 1}, {Key: "_id", Value: 1}}},
 	{Collection: "replacement_records", Name: "draw_id_seq", Keys: bson.D{{Key: "draw_id", Value: 1}, {Key: "seq", Value: 1}}},
 	{Collection: "replacement_records", Name: "replacement_id", Keys: bson.D{{Key: "replacement_id", Value: 1}}},
 

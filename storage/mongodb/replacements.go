@@ -194,14 +194,14 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 // FindReplacementSummaries implements backend.ReplacementStore. The frozen
 // roster, the sealed seed and the record stay in the store: a listing
 // reads a few hundred bytes of each replacement, not its roster.
-func (s *ReplacementStore) FindReplacementSummaries(ctx context.Context, drawID string) ([]*backend.ReplacementSummary, error) {
+func (s *ReplacementStore) FindReplacementSummaries(ctx context.Context, drawID string, limit int) ([]*backend.ReplacementSummary, error) {
 	opts := options.Find().
 		SetSort(bson.D{{Key: "draw_id", Value: 1}, {Key: "committed_at", Value: 1}, {Key: "_id", Value: 1}}).
 		SetProjection(bson.D{{Key: "roster", Value: 0}, {Key: "sealed_seed", Value: 0}, {Key: "record", Value: 0}}).
-		SetLimit(backend.MaxDrawReplacements)
+		SetLimit(int64(limit))
 	return findAll(ctx, s.coll(), bson.D{{Key: "draw_id", Value: drawID}}, opts, func(m *replacementModel) *backend.ReplacementSummary {
 		return &backend.ReplacementSummary{
-			ID: m.ID, USCC: m.USCC, Out: m.Out, Reason: m.Reason, State: m.State, EntropySource: m.EntropySource,
+			ID: m.ID, TaskID: m.TaskID, USCC: m.USCC, Out: m.Out, Reason: m.Reason, State: m.State, EntropySource: m.EntropySource,
 			SeedCommitment: m.SeedCommitment, Eligible: m.Eligible, CommittedAt: m.CommittedAt.UTC(),
 			ApprovedAt: utcPtr(m.ApprovedAt), RejectedAt: utcPtr(m.RejectedAt), DecisionComment: m.DecisionComment,
 			Seq: m.Seq, In: m.In, DrawnAt: m.DrawnAt,
@@ -236,4 +236,19 @@ func (s *ReplacementStore) DecideReplacement(ctx context.Context, id string, d b
 		return err
 	}
 	return backend.Errorf(backend.ECONFLICT, "the replacement was decided or drawn meanwhile")
+}
+
+// FindDrawnReplacementIDs implements backend.ReplacementStore: only the
+// ids are read, never a record.
+func (s *ReplacementStore) FindDrawnReplacementIDs(ctx context.Context, drawID string) (map[string]bool, error) {
+	opts := options.Find().SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "replacement_id", Value: 1}})
+	ids, err := findAll(ctx, s.records(), bson.D{{Key: "draw_id", Value: drawID}}, opts, func(m *replacementRecordModel) string { return m.ReplacementID })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }

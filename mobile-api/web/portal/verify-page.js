@@ -2,8 +2,10 @@
 // record and then the draw's replacements in order (button); on a
 // replacement's page, that replacement; and on any portal page with
 // #verify-file it checks a record file the citizen picks — a draw or a
-// replacement, told apart by its type. The verdict is 已验证 or the first
-// mismatch, in the portal's words (portal/zh-CN.json).
+// replacement, told apart by its type — against itself, leaving its
+// commitment to compare with the one published. The verdict is 已验证 or
+// the first mismatch, in the portal's words (portal/zh-CN.json); a record
+// that could not be read is neither.
 import strings from './zh-CN.json' with { type: 'json' };
 import { verifyRecord, verifyReplacement, verifyReplacements } from '../shared/verify/verify.js';
 
@@ -18,9 +20,18 @@ function show(kind, text) {
   verdict.textContent = text;
 }
 
+// FetchFailed is a record that could not be read (the network, the
+// portal's rate limit): nothing was verified, which is not a mismatch.
+class FetchFailed extends Error {}
+
 async function fetchJSON(url) {
-  const resp = await fetch(url, { headers: { Accept: 'application/json' } });
-  if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+  let resp;
+  try {
+    resp = await fetch(url, { headers: { Accept: 'application/json' } });
+  } catch (err) {
+    throw new FetchFailed(err.message);
+  }
+  if (!resp.ok) throw new FetchFailed(`HTTP ${resp.status}`);
   return resp.json();
 }
 
@@ -40,7 +51,8 @@ async function check(run) {
       show('bad', `${t('verify.fail')}：${result.path ? `${result.path} — ` : ''}${result.message}`);
     }
   } catch (err) {
-    show('bad', `${t('verify.fail')}：${err.message}`);
+    if (err instanceof FetchFailed) show('busy', t('verify.fetchFailed').replace('{message}', err.message));
+    else show('bad', `${t('verify.fail')}：${err.message}`);
   }
 }
 
@@ -63,14 +75,23 @@ if (!globalThis.crypto?.subtle) {
   if (url && runButton) {
     runButton.hidden = false;
     runButton.addEventListener('click', () => check(() => (section.dataset.kind === 'replacement'
-      ? fetchJSON(url).then(verifyReplacement)
+      ? fetchJSON(url).then(verifyReplacement).then((v) => (v.ok ? { ok: true, detail: t('verify.okReplacement') } : v))
       : verifyDrawPage(url, section.dataset.replacementsUrl))));
   }
   if (fileInput) {
     fileInput.hidden = false;
     fileInput.addEventListener('change', () => {
       const file = fileInput.files?.[0];
-      if (file) check(async () => verifyAny(JSON.parse(await file.text())));
+      // A file is checked against itself: whether it is the record
+      // published here is its commitment's to say, which the citizen
+      // compares with the one this site published before the draw.
+      if (file) {
+        check(async () => {
+          const record = JSON.parse(await file.text());
+          const v = await verifyAny(record);
+          return v.ok ? { ok: true, detail: t('verify.okFile').replace('{commitment}', record.seed_commitment ?? '') } : v;
+        });
+      }
     });
   }
 }
