@@ -3,6 +3,7 @@ package mobileapi
 import (
 	"bytes"
 	"encoding/json"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -91,5 +92,40 @@ func TestPhoneAppIsServedInstallableAndLockedDown(t *testing.T) {
 		if status, _, _ := get(t, s, path, nil); status != 200 {
 			t.Errorf("the shell's %s: %d", path, status)
 		}
+	}
+	// And every module the app imports, from main.js on, is in the shell:
+	// one left out makes the app fail to start offline.
+	inShell := map[string]bool{}
+	for _, p := range paths {
+		inShell[string(p[1])] = true
+	}
+	imports := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'`)
+	seen := map[string]bool{}
+	for queue := []string{"/app/main.js"}; len(queue) > 0; queue = queue[1:] {
+		mod := queue[0]
+		if seen[mod] {
+			continue
+		}
+		seen[mod] = true
+		if !inShell[mod] {
+			t.Errorf("the app imports %s, which the service worker does not keep for offline", mod)
+		}
+		if strings.HasPrefix(mod, "/vendor/") {
+			continue
+		}
+		status, _, src := get(t, s, mod, nil)
+		if status != 200 {
+			t.Fatalf("%s: %d", mod, status)
+		}
+		for _, m := range imports.FindAllSubmatch(src, -1) {
+			spec := string(m[1]) + string(m[2])
+			if !strings.HasPrefix(spec, "/") {
+				spec = path.Join(path.Dir(mod), spec)
+			}
+			queue = append(queue, spec)
+		}
+	}
+	if len(seen) < 8 {
+		t.Fatalf("followed the imports of %d modules only: %v", len(seen), seen)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"suiji/backend"
 	"suiji/backend/demo"
 	"suiji/backend/uscc"
 	"suiji/storage/storagetest"
@@ -184,5 +185,25 @@ func TestBrowserVerifierAgreesOnVectors(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte(" passed, 0 failed")) {
 		t.Fatal("no verdicts reported")
+	}
+}
+
+// TestRefusalsReadInChinese runs mobile-api/web/test/refusal.mjs: the
+// console and the phone app show an API refusal in their own Chinese
+// words first (shared/refusal.js), and know a headline for every code.
+func TestRefusalsReadInChinese(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("the refusals' test needs Node.js: %v; run deploy/local/web.sh browser (make test does)", err)
+	}
+	cmd := exec.Command(node, append([]string{"test/refusal.mjs"}, backend.Codes...)...)
+	cmd.Dir = webDir
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("refusals: %v", err)
+	}
+	if !bytes.Contains(out, []byte(" passed, 0 failed")) {
+		t.Fatal("no checks reported")
 	}
 }

@@ -4,6 +4,7 @@
 // out — send it again (brought up to the task's current version), or give
 // it up. Nothing leaves the outbox without the inspector's say.
 import { h } from '../shared/dom.js';
+import { describeRefusal } from '../shared/refusal.js';
 import { CONFLICT } from './outbox.js';
 import { refreshTask } from './sync.js';
 
@@ -11,10 +12,10 @@ import { refreshTask } from './sync.js';
 export function heldRow(app, x, taskName) {
   const { t, api, outbox } = app;
   const current = x.error?.current;
-  const what = x.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: x.error?.message ?? '' });
+  const what = x.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: x.error ? describeRefusal(x.error, t) : '' });
   return h('li', { class: x.state === CONFLICT ? 'conflict' : 'failed', role: 'alert' },
     h('strong', { text: `${taskName ? `${taskName} · ` : ''}${t(`outbox.kind.${x.kind}`)}：${what}` }),
-    x.state === CONFLICT && x.error?.message ? h('p', { class: 'meta', text: x.error.message }) : null,
+    x.state === CONFLICT && x.error?.message ? h('p', { class: 'meta', text: describeRefusal(x.error, t) }) : null,
     current ? h('p', { class: 'meta', text: t('outbox.serverHas', { value: describe(t, x, current) }) }) : null,
     h('div', { class: 'row' },
       h('button', { type: 'button', text: t('outbox.resend'), onclick: async () => {

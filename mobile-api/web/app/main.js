@@ -3,7 +3,8 @@
 // once; the network only brings it up to date. The refresh token is kept
 // across restarts (localStorage); signing out deletes everything stored.
 import { h, clear, chinaTime } from '../shared/dom.js';
-import { createClient } from '../shared/api.js';
+import { createClient, ApiError } from '../shared/api.js';
+import { describeRefusal } from '../shared/refusal.js';
 import { t } from './strings.js';
 import * as store from './store.js';
 import { createOutbox, PENDING } from './outbox.js';
@@ -169,7 +170,9 @@ function showLogin(message) {
       stopListening ??= listen(api, onEvent);
       app.outbox.flush();
     } catch (err) {
-      status.textContent = navigator.onLine ? t('login.failed', { message: err.message }) : t('login.offline');
+      if (!navigator.onLine) status.textContent = t('login.offline');
+      else if (err instanceof ApiError && err.code === 'EUNAUTHORIZED') status.textContent = t('login.bad');
+      else status.textContent = t('login.failed', { message: describeRefusal(err, t) });
       status.hidden = false;
     }
   } },

@@ -10,7 +10,7 @@ const SHELL = [
   '/app/', '/app/main.js', '/app/task.js', '/app/store.js', '/app/outbox.js', '/app/evidence.js',
   '/app/sync.js', '/app/held.js', '/app/signature.js', '/app/strings.js', '/app/hash-worker.js', '/app/app.css',
   '/app/manifest.webmanifest', '/app/icon.svg', '/app/icon-192.png',
-  '/shared/base.css', '/shared/api.js', '/shared/dom.js', '/vendor/idb.js', '/vendor/sha256.umd.min.js',
+  '/shared/base.css', '/shared/api.js', '/shared/dom.js', '/shared/refusal.js', '/vendor/idb.js', '/vendor/sha256.umd.min.js',
 ];
 const shell = new Set(SHELL);
 

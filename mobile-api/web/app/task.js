@@ -6,6 +6,7 @@
 // shows the phone's latest state, the server's answer overlaid by what is
 // still waiting.
 import { h, clear, field, chinaTime } from '../shared/dom.js';
+import { refusalHead } from '../shared/refusal.js';
 import * as store from './store.js';
 import { capture, live, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECTED } from './evidence.js';
 import { signaturePad } from './signature.js';
@@ -332,7 +333,7 @@ export async function taskView(app, main, id) {
 
   function pendingBadge(entry) {
     if (entry.state === PENDING) return h('span', { class: 'badge warn pending', text: t('outbox.pending') });
-    return h('span', { class: 'badge bad', text: entry.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: entry.error?.message ?? '' }) });
+    return h('span', { class: 'badge bad', text: entry.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: entry.error ? refusalHead(entry.error, t) : '' }) });
   }
 
   function evidenceRow(x) {

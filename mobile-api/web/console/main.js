@@ -5,6 +5,7 @@
 import { h, clear } from '../shared/dom.js';
 import { createClient, ApiError } from '../shared/api.js';
 import { t } from './strings.js';
+import { errorText } from './widgets.js';
 
 const REFRESH_KEY = 'suiji.console.refresh';
 const store = {
@@ -93,7 +94,7 @@ function showLogin(message) {
       await api.login(username.value.trim(), password.value);
       render();
     } catch (err) {
-      status.textContent = t('login.failed', { message: err.message });
+      status.textContent = err instanceof ApiError && err.code === 'EUNAUTHORIZED' ? t('login.bad') : t('login.failed', { message: errorText(err) });
       status.hidden = false;
     }
   } },
@@ -143,7 +144,7 @@ async function render() {
   } catch (err) {
     if (seq !== renderSeq) return;
     const forbidden = err instanceof ApiError && err.code === 'EFORBIDDEN';
-    clear(work).append(h('p', { class: 'error', role: 'alert', text: forbidden ? t('common.forbidden') : t('common.error', { message: err.message }) }));
+    clear(work).append(h('p', { class: 'error', role: 'alert', text: forbidden ? t('common.forbidden') : errorText(err) }));
     if (!(err instanceof ApiError)) console.error(err);
   }
 }

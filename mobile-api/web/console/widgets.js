@@ -3,6 +3,7 @@
 // anything is stored; export buttons; the versions dialog; messages.
 import { h, clear, field, chinaTime, download } from '../shared/dom.js';
 import { t } from './strings.js';
+import { describeRefusal } from '../shared/refusal.js';
 
 // message returns a status paragraph; set(kind, text) changes it.
 export function message() {
@@ -58,7 +59,7 @@ export function pagedTable({ api, path, key, columns, filters = [], pageSize = 2
       next.disabled = !data.next;
       status.set('', '');
     } catch (err) {
-      status.set('error', t('common.error', { message: err.message }));
+      status.set('error', errorText(err));
     }
   }
   const restart = () => { page = 0; cursors = [null]; load(); };
@@ -150,7 +151,7 @@ export function importButton(api, path, what, onDone) {
     } catch (err) {
       const r = err.body?.report;
       if (!r) {
-        status.set('error', t('common.error', { message: err.message }));
+        status.set('error', errorText(err));
         return;
       }
       status.set('error', t('import.rejected', { n: r.rejected }));
@@ -258,8 +259,9 @@ export function olderThanMonths(iso, n) {
   return d < limit;
 }
 
-// fieldErrors says what the API refused, naming each bad field.
-export function fieldErrors(err) {
-  const fields = Object.entries(err.fields ?? {}).map(([k, v]) => `${k}: ${v}`).join('；');
-  return t('common.error', { message: fields ? `${err.message}（${fields}）` : err.message });
+// errorText says in the console's words what went wrong: the kind of
+// refusal, the fields named by their labels, the server's detail after
+// (shared/refusal.js); labels names fields this view means otherwise.
+export function errorText(err, labels) {
+  return describeRefusal(err, t, labels);
 }

@@ -11,11 +11,20 @@ export class ApiError extends Error {
     const e = body?.error ?? {};
     super(e.message || `HTTP ${status}`);
     this.status = status;
-    this.code = e.code || 'EINTERNAL';
+    this.code = e.code || codeOfStatus(status);
     this.fields = e.fields || {};
     this.body = body;
     this.retryAfter = retryAfter;
   }
+}
+
+// codeOfStatus is the error code of an answer without the API's error
+// body (a proxy's 502, a 413 from a load balancer).
+function codeOfStatus(status) {
+  return {
+    400: 'EINVALID', 401: 'EUNAUTHORIZED', 403: 'EFORBIDDEN', 404: 'ENOTFOUND', 409: 'ECONFLICT', 413: 'ETOOLARGE',
+    422: 'EUNPROCESSABLE', 429: 'ERATELIMIT', 501: 'ENOTIMPLEMENTED', 502: 'EUNAVAILABLE', 503: 'EUNAVAILABLE', 504: 'EUNAVAILABLE',
+  }[status] ?? 'EINTERNAL';
 }
 
 // createClient({store, onSignedOut}): store keeps the refresh token

@@ -458,7 +458,7 @@ scenario('a redraw takes two people: a leader approves it with a published reaso
   await page.locator('#plan-status', { hasText: '已抽取' }).waitFor();
   const approve = page.getByRole('button', { name: '批准重新抽取' });
   await approve.click();
-  await page.locator('p.error[role="status"]', { hasText: 'reason' }).waitFor(); // no reason, nothing approved
+  await page.locator('p.error[role="status"]', { hasText: /请检查：.*原因（.*reason/ }).waitFor(); // no reason, nothing approved
   const reason = '原检查组成员与抽中企业存在利害关系';
   await page.locator('#redraw-reason').fill(reason);
   await approve.click();
@@ -605,7 +605,7 @@ scenario('a coordinator reviews, records the feedback of and publishes the compl
   // receiver and tracking number.
   await page.locator('#feedback-method').selectOption('postal');
   await page.getByRole('button', { name: '记录送达' }).click();
-  await page.locator('p.error[role="status"]', { hasText: 'tracking_no' }).waitFor();
+  await page.locator('p.error[role="status"]', { hasText: /请检查：.*邮寄单号（.*tracking_no/ }).waitFor();
   await page.locator('#feedback-receiver').fill('王建国');
   await page.locator('#feedback-tracking').fill('EMS1234567890');
   await page.getByRole('button', { name: '记录送达' }).click();
@@ -679,7 +679,7 @@ scenario('the office looks at the evidence, records a case opened and corrects t
   await page.locator('#disposition-date').fill(new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10));
   await page.locator('#disposition-document').fill('泽应急立〔2026〕12号');
   await page.getByRole('button', { name: '记录处置' }).click();
-  await page.locator('p.error[role="status"]', { hasText: 'case_no' }).waitFor();
+  await page.locator('p.error[role="status"]', { hasText: /请检查：.*案号（.*case_no/ }).waitFor();
   await page.locator('#disposition-case').fill('泽应急罚〔2026〕12号');
   await page.getByRole('button', { name: '记录处置' }).click();
   await page.locator('#task-history li.disposition', { hasText: '立案查处：案号 泽应急罚〔2026〕12号' }).waitFor();
@@ -714,7 +714,7 @@ scenario('a member of a drawn group is replaced: the office asks with a reason, 
   await page.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
   await page.locator('#repl-member').selectOption(out.badge_no);
   await page.getByRole('button', { name: '申请替换' }).click();
-  await page.locator('p.error[role="status"]', { hasText: 'reason' }).waitFor(); // no reason, nothing committed
+  await page.locator('p.error[role="status"]', { hasText: /请检查：.*原因（.*reason/ }).waitFor(); // no reason, nothing committed
   const reason = '回避：与企业负责人系亲属';
   await page.locator('#repl-reason').fill(reason);
   await page.getByRole('button', { name: '申请替换' }).click();
@@ -810,7 +810,10 @@ scenario('a citizen sees the group replacements on the draw\'s public page and r
   await page.getByLabel('验证一份记录文件').setInputFiles({
     name: 'replacement.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(record)),
   });
+  // A file is consistent in itself; whether it is the one published is its
+  // commitment's to say, which the verdict names for the citizen to compare.
   await page.locator('#verdict', { hasText: '已验证' }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').textContent(), new RegExp(`内部一致.*${record.seed_commitment}`));
 });
 
 // pdf is a small, well-formed PDF whose one page says text (ASCII): the

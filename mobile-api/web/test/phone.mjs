@@ -64,6 +64,14 @@ export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex'
 
 // storedSha256 reads an evidence object back from MinIO through its
 // download link and returns the SHA-256 of the bytes stored.
+// fitsTheScreen asserts nothing on the page is wider than the phone's
+// screen: a long word that does not wrap widens the layout past it, and
+// the page shifts sideways (and taps land on the wrong control).
+async function fitsTheScreen(page) {
+  const [wide, screen] = await page.evaluate(() => [document.documentElement.scrollWidth, Math.round(visualViewport.width)]);
+  assert.ok(wide <= screen + 1, `the page is ${wide} px wide on a ${screen} px screen`);
+}
+
 async function storedSha256(api, evidenceId) {
   const { url } = await api.get(`/api/v1/evidence/${evidenceId}/download`);
   const resp = await fetch(url);
@@ -351,7 +359,9 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await page.goBack();
     await taskLink(page, a).click();
     await page.getByText('此任务已取消：浏览器测试：企业已关闭').waitFor();
-    await row(a.items[0]).getByText(/未被接受：.*cancelled/).waitFor();
+    await row(a.items[0]).getByText(/^未被接受：[\u4e00-\u9fff，、：]+$/).waitFor(); // the badge: the kind of refusal, in Chinese
+    await page.locator('#held li', { hasText: /未被接受：[\u4e00-\u9fff，、：]+（.*cancelled/ }).waitFor(); // the whole of it: the server's words after
+    await fitsTheScreen(page);
     await shot(page, 'app-refused-change', row(a.items[0]));
     assert.deepEqual((await inspectorApi.get(`/api/v1/tasks/${a.id}`)).checklist, [], 'nothing of it was stored');
   }, phone);
@@ -548,6 +558,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     // before anything is declared or waits to be sent.
     await page.locator('#pick-file').setInputFiles({ name: '记录.docx', mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', buffer: Buffer.from('PK') });
     await page.getByText('不支持此类文件：记录.docx').waitFor();
+    await fitsTheScreen(page); // the refusal names a long MIME type
     assert.equal(await page.locator('#evidence-list li', { hasText: '记录.docx' }).count(), 0, 'nothing declared');
     // Submitting without a summary, or unsigned, is refused on the phone
     // (the server requires the summary; the signature, once stored, stays).

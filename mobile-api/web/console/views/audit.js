@@ -2,6 +2,7 @@
 // (GET /api/v1/audit/verify re-computes every hash on the server).
 import { h } from '../../shared/dom.js';
 import { t } from '../strings.js';
+import { errorText } from '../widgets.js';
 
 export async function render({ api }) {
   const action = h('input', { id: 'audit-action', placeholder: 'plan.approve' });
@@ -40,7 +41,7 @@ export async function render({ api }) {
     chain.textContent = v.intact ? t('audit.chainOk', { n: v.events }) : t('audit.chainBad', { seq: v.break.seq, reason: v.break.message });
   }, (err) => {
     chain.className = 'error';
-    chain.textContent = t('common.error', { message: err.message });
+    chain.textContent = errorText(err);
   });
   await load(true);
   const f = (label, el) => h('div', { class: 'field' }, h('label', { for: el.id, text: label }), el);

@@ -8,7 +8,7 @@
 // dated anew on it (tasks.Service.PutOverride).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, fieldErrors } from '../widgets.js';
+import { message, errorText } from '../widgets.js';
 
 export async function render({ api }) {
   const coordinator = api.hasRole('coordinator');
@@ -23,7 +23,7 @@ export async function render({ api }) {
       cal = await api.get(`/api/v1/calendar?year=${encodeURIComponent(year.value)}`);
       status.set('', '');
     } catch (err) {
-      status.set('error', fieldErrors(err));
+      status.set('error', errorText(err));
       body.replaceChildren();
       warning.hidden = true;
       return;
@@ -70,7 +70,7 @@ export async function render({ api }) {
         msg.set('success', t('cal.added', { n: done }));
       } catch (err) {
         // The days before the refusal are entered: say so, and show them.
-        msg.set('error', `${t('cal.partly', { n: done, of: dates.length })} ${fieldErrors(err)}`);
+        msg.set('error', `${t('cal.partly', { n: done, of: dates.length })} ${errorText(err)}`);
       }
       year.value = dates[0].slice(0, 4);
       await load();

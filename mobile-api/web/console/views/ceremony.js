@@ -6,6 +6,7 @@
 import { h } from '../../shared/dom.js';
 import { sha256Hex } from '../../shared/verify/verify.js';
 import { t } from '../strings.js';
+import { errorText } from '../widgets.js';
 import { failure } from './plan.js';
 
 export async function render({ api, navigate }, id) {
@@ -45,7 +46,7 @@ export async function render({ api, navigate }, id) {
       status.textContent = '';
       await reveal(d);
     } catch (err) {
-      status.textContent = t('common.error', { message: err.message });
+      status.textContent = errorText(err);
       go.disabled = false;
     }
   });

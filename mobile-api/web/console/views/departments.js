@@ -4,7 +4,7 @@
 // (art. 27, 28) — and rename one (the versions keep the old name).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { versionsList, dialogBox, message, fieldErrors } from '../widgets.js';
+import { versionsList, dialogBox, message, errorText } from '../widgets.js';
 
 const KINDS = ['internal', 'brigade', 'external'];
 
@@ -23,7 +23,7 @@ export async function render({ api, navigate }) {
       await api.post('/api/v1/departments', { name: name.value.trim(), kind: kind.value });
       navigate('/departments');
     } catch (err) {
-      msg.set('error', fieldErrors(err));
+      msg.set('error', errorText(err));
     }
   } },
   h('h2', { text: t('dept.new') }),
@@ -42,7 +42,7 @@ export async function render({ api, navigate }) {
         dialog.close();
         navigate('/departments');
       } catch (err) {
-        note.set('error', fieldErrors(err));
+        note.set('error', errorText(err));
       }
     };
     const dialog = dialogBox(`${d.name} · ${t('common.version', { version: d.version })}`,

@@ -6,7 +6,7 @@ import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
 import {
   pagedTable, searchBox, select, checkbox, badges, exportButtons, importButton, versionsList,
-  dialogBox, message, fieldErrors, CATEGORIES, FLAGS, olderThanMonths,
+  dialogBox, message, errorText, CATEGORIES, FLAGS, olderThanMonths,
 } from '../widgets.js';
 
 export async function render({ api }) {
@@ -67,7 +67,7 @@ export async function render({ api }) {
         msg.set('success', `${t('common.saved')} ${t('common.version', { version: saved.version })}`);
         table.reload();
       } catch (err) {
-        msg.set('error', fieldErrors(err));
+        msg.set('error', errorText(err));
       }
     };
     const review = async () => {
@@ -77,7 +77,7 @@ export async function render({ api }) {
         msg.set('success', t('ent.reviewed'));
         table.reload();
       } catch (err) {
-        msg.set('error', t('common.error', { message: err.message }));
+        msg.set('error', errorText(err));
       }
     };
     dialogBox(`${e.name} · ${t('common.version', { version: e.version })}`,

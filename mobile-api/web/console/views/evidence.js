@@ -8,7 +8,7 @@
 // with the presigned instructions, and the server checks them.
 import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, select, fieldErrors } from '../widgets.js';
+import { message, select, errorText } from '../widgets.js';
 
 // MaxOfficeFile bounds a file attached from the console: it is hashed in
 // memory (WebCrypto has no streaming digest). The API takes up to 100 MiB
@@ -48,7 +48,7 @@ function viewer(api, e) {
         box.append(h('br'), img);
       }
     } catch (err) {
-      status.set('error', t('common.error', { message: err.message }));
+      status.set('error', errorText(err));
       button.disabled = false;
     }
   } });
@@ -89,7 +89,7 @@ function attachForm(api, task, onChange) {
       if (done.state !== 'verified') throw new Error(done.reject_reason || done.state);
       onChange();
     } catch (err) {
-      msg.set('error', fieldErrors(err));
+      msg.set('error', errorText(err));
       go.disabled = false;
     }
   } },

@@ -4,7 +4,7 @@
 // same inbox the phone app reads; opening an entry's task marks it read.
 import { h, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message } from '../widgets.js';
+import { message, errorText } from '../widgets.js';
 
 export async function render({ api, navigate }) {
   const list = h('ul', { class: 'inbox', id: 'inbox' });
@@ -30,7 +30,7 @@ export async function render({ api, navigate }) {
       before = page.next_before;
       more.hidden = !before;
     } catch (err) {
-      msg.set('error', t('common.error', { message: err.message }));
+      msg.set('error', errorText(err));
     }
   }
 
@@ -55,7 +55,7 @@ export async function render({ api, navigate }) {
       await api.post('/api/v1/me/notifications/read-all');
       await load(true);
     } catch (err) {
-      msg.set('error', t('common.error', { message: err.message }));
+      msg.set('error', errorText(err));
     }
   } });
   await load(true);

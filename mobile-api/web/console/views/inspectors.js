@@ -2,7 +2,7 @@
 // or expired flagged (art. 15: expired certificates are never drawn).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, searchBox, select, checkbox, exportButtons, importButton, versionsList, dialogBox, message, fieldErrors } from '../widgets.js';
+import { pagedTable, searchBox, select, checkbox, exportButtons, importButton, versionsList, dialogBox, message, errorText } from '../widgets.js';
 
 export async function render({ api }) {
   const [deps, quals, expiring] = await Promise.all([
@@ -60,7 +60,7 @@ export async function render({ api }) {
         msg.set('success', `${t('common.saved')} ${t('common.version', { version: i.version })}`);
         table.reload();
       } catch (err) {
-        msg.set('error', fieldErrors(err));
+        msg.set('error', errorText(err));
       }
     };
     dialogBox(`${i.name}（${i.badge_no}）· ${t('common.version', { version: i.version })}`,

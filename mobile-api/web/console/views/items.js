@@ -2,7 +2,7 @@
 // list (art. 10), after which it changes only with a reason.
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, searchBox, select, exportButtons, importButton, versionsList, dialogBox, message, fieldErrors } from '../widgets.js';
+import { pagedTable, searchBox, select, exportButtons, importButton, versionsList, dialogBox, message, errorText } from '../widgets.js';
 
 export async function render({ api }) {
   const deps = await api.get('/api/v1/departments');
@@ -35,7 +35,7 @@ export async function render({ api }) {
         msg2.set('success', `${t('common.saved')} ${t('common.version', { version: it.version })}`);
         table.reload();
       } catch (err) {
-        msg2.set('error', fieldErrors(err));
+        msg2.set('error', errorText(err));
       }
     };
     dialogBox(`${it.code} ${it.name} · ${t('common.version', { version: it.version })}`,
@@ -69,7 +69,7 @@ export async function render({ api }) {
           msg.set('success', t('items.published', { year: year.value }));
           table.reload();
         } catch (err) {
-          msg.set('error', t('common.error', { message: err.message }));
+          msg.set('error', errorText(err));
         }
         e.target.blur();
       } }) : null,

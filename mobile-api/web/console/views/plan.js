@@ -7,7 +7,7 @@
 // the office commits and draws it (the API refuses the approver both).
 import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message } from '../widgets.js';
+import { message, errorText } from '../widgets.js';
 
 export async function render({ api, navigate }, id) {
   const [plan, deps, draws] = await Promise.all([
@@ -29,7 +29,7 @@ export async function render({ api, navigate }, id) {
     try {
       await fn();
     } catch (err) {
-      msg.set('error', t('common.error', { message: err.message }));
+      msg.set('error', errorText(err));
     }
   } });
 

@@ -9,7 +9,7 @@
 // directed with a sample of one, and its draw draws only the inspectors).
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, fieldErrors, enterprisePicker, CATEGORIES, FLAGS } from '../widgets.js';
+import { message, errorText, enterprisePicker, CATEGORIES, FLAGS } from '../widgets.js';
 
 export async function render({ api, navigate }, id) {
   const plan = id ? await api.get(`/api/v1/plans/${id}`) : null;
@@ -68,6 +68,7 @@ export async function render({ api, navigate }, id) {
   function refreshPool() {
     clearTimeout(poolTimer);
     if (kind.value === 'external') { // one named enterprise: no pool to draw from
+      poolSeq++; // a pool asked for before the kind changed is not shown
       poolText.textContent = ent.pick.value ? t('plans.externalPool', { name: ent.name() }) : t('picker.none');
       poolDetail.textContent = '';
       return;
@@ -88,7 +89,7 @@ export async function render({ api, navigate }, id) {
         poolText.replaceChildren(h('strong', { text: t('plans.pool', { n: p.pool_size }) }), '　', t('plans.poolSample', { k: p.sample_size }));
         poolDetail.textContent = p.towns.length ? t('plans.poolTowns', { towns: p.towns.map((x) => `${x.town} ${x.pool_size}`).join('，') }) : '';
       } catch (err) {
-        if (seq === poolSeq) poolText.textContent = t('common.error', { message: err.message });
+        if (seq === poolSeq) poolText.textContent = errorText(err);
       }
     }, 200);
   }
@@ -135,7 +136,7 @@ export async function render({ api, navigate }, id) {
       const saved = plan ? await api.patch(`/api/v1/plans/${plan.id}`, { ...body, version: plan.version }) : await api.post('/api/v1/plans', body);
       navigate(`/plans/${saved.id}`);
     } catch (err) {
-      msg.set('error', fieldErrors(err));
+      msg.set('error', errorText(err));
     }
   } },
   pool,

@@ -7,7 +7,7 @@
 // and verifiable. What may be done the API decides: a refusal is shown.
 import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, select, fieldErrors } from '../widgets.js';
+import { message, select, errorText } from '../widgets.js';
 
 export function replacementsSection(api, task, list, { manages, onChange }) {
   const msg = message();
@@ -22,7 +22,7 @@ export function replacementsSection(api, task, list, { manages, onChange }) {
       await fn();
       onChange();
     } catch (err) {
-      msg.set('error', fieldErrors(err));
+      msg.set('error', errorText(err));
       ev.target.disabled = false;
     }
   } });

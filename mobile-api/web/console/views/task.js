@@ -10,7 +10,7 @@
 // API decides: a refusal is shown here.
 import { h, field, chinaTime } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { message, select, fieldErrors } from '../widgets.js';
+import { message, select, errorText } from '../widgets.js';
 import { evidenceSection } from './evidence.js';
 import { replacementsSection } from './replacements.js';
 
@@ -34,13 +34,14 @@ export async function render({ api, navigate }, id) {
   };
   const msg = message();
   // act runs an action; a refusal (4xx) is shown with what the API said.
-  const act = (label, fn, cls) => h('button', { type: 'button', class: cls, text: label, onclick: async () => {
+  // labels names the fields this action means otherwise than the console does.
+  const act = (label, fn, cls, labels) => h('button', { type: 'button', class: cls, text: label, onclick: async () => {
     msg.set('', '');
     try {
       await fn();
       navigate(`/tasks/${id}`);
     } catch (err) {
-      msg.set('error', fieldErrors(err));
+      msg.set('error', errorText(err, labels));
     }
   } });
 
@@ -184,7 +185,7 @@ function feedbackForm(api, task, act) {
       receiver: receiver.value.trim(),
       tracking_no: method.value === 'postal' ? tracking.value.trim() : '',
       version: task.version,
-    }))));
+    }), undefined, { method: t('task.feedbackMethod') })));
 }
 
 // dispositionForm records a case opened (its number), a transfer to

@@ -6,7 +6,7 @@
 // random share.
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, select, checkbox, dialogBox, message, fieldErrors, enterprisePicker } from '../widgets.js';
+import { pagedTable, select, checkbox, dialogBox, message, errorText, enterprisePicker } from '../widgets.js';
 
 const SOURCES = ['complaint', 'assigned', 'referral'];
 
@@ -86,7 +86,7 @@ async function targeted(api, navigate) {
         dialog.close();
         navigate(`/tasks/${task.id}`);
       } catch (err) {
-        msg.set('error', fieldErrors(err));
+        msg.set('error', errorText(err));
       } finally {
         e.target.disabled = false;
       }

@@ -5,7 +5,7 @@
 // route allows; every change is audited.
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, searchBox, select, dialogBox, message, fieldErrors } from '../widgets.js';
+import { pagedTable, searchBox, select, dialogBox, message, errorText } from '../widgets.js';
 
 const ROLES = ['admin', 'coordinator', 'staff', 'leader', 'inspector'];
 
@@ -58,7 +58,7 @@ export async function render({ api }) {
           dialog.close();
           table.reload();
         } catch (err) {
-          msg.set('error', fieldErrors(err));
+          msg.set('error', errorText(err));
         }
       } })), msg);
   }
@@ -90,7 +90,7 @@ export async function render({ api }) {
           msg.set('success', t('common.saved'));
           table.reload();
         } catch (err) {
-          msg.set('error', fieldErrors(err));
+          msg.set('error', errorText(err));
         }
       } })), msg);
   }
