@@ -172,38 +172,33 @@ func writeEnterpriseFixture(t *testing.T, path string) {
 // check — and requires the manifest's verdict for each: ok, or the first
 // mismatch at exactly the path named.
 func TestBrowserVerifierAgreesOnVectors(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("the verifier's test needs Node.js: %v; run deploy/local/web.sh browser (make test does)", err)
-	}
-	cmd := exec.Command(node, "test/vectors.mjs", "../../backend/draw/testdata/vectors/manifest.json")
-	cmd.Dir = webDir
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("the browser verifier disagrees with the vectors: %v", err)
-	}
-	if !bytes.Contains(out, []byte(" passed, 0 failed")) {
-		t.Fatal("no verdicts reported")
-	}
+	runNodeTest(t, "test/vectors.mjs", "../../backend/draw/testdata/vectors/manifest.json")
 }
 
 // TestRefusalsReadInChinese runs mobile-api/web/test/refusal.mjs: the
 // console and the phone app show an API refusal in their own Chinese
 // words first (shared/refusal.js), and know a headline for every code.
 func TestRefusalsReadInChinese(t *testing.T) {
+	runNodeTest(t, append([]string{"test/refusal.mjs"}, backend.Codes...)...)
+}
+
+// runNodeTest runs one of the front-ends' Node test scripts (in
+// mobile-api/web) with args; it must end well and report "N passed, 0
+// failed".
+func runNodeTest(t *testing.T, args ...string) {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("the refusals' test needs Node.js: %v; run deploy/local/web.sh browser (make test does)", err)
+		t.Fatalf("%s needs Node.js: %v; run deploy/local/web.sh browser (make test does)", args[0], err)
 	}
-	cmd := exec.Command(node, append([]string{"test/refusal.mjs"}, backend.Codes...)...)
+	cmd := exec.Command(node, args...)
 	cmd.Dir = webDir
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
-		t.Fatalf("refusals: %v", err)
+		t.Fatalf("%s: %v", args[0], err)
 	}
 	if !bytes.Contains(out, []byte(" passed, 0 failed")) {
-		t.Fatal("no checks reported")
+		t.Fatalf("%s reported nothing", args[0])
 	}
 }
