@@ -8,17 +8,26 @@ import { describeRefusal } from '../shared/refusal.js';
 import { CONFLICT } from './outbox.js';
 import { refreshTask } from './sync.js';
 
-// heldRow(app, entry, taskName?) returns the entry's list item.
-export function heldRow(app, x, taskName) {
+// closedState: nothing changes on site any more (art. 22's record stands).
+export function closedState(task) {
+  return ['reviewed', 'published', 'cancelled'].includes(task.state);
+}
+
+// heldRow(app, entry, task, taskName?) returns the entry's list item. A
+// change of a task that is closed, or gone from the phone, can only be
+// given up: sent again, it would be refused again.
+export function heldRow(app, x, task, taskName) {
   const { t, api, outbox } = app;
+  const over = !task || closedState(task);
   const current = x.error?.current;
   const what = x.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: x.error ? describeRefusal(x.error, t) : '' });
   return h('li', { class: x.state === CONFLICT ? 'conflict' : 'failed', role: 'alert' },
     h('strong', { text: `${taskName ? `${taskName} · ` : ''}${t(`outbox.kind.${x.kind}`)}：${what}` }),
     x.state === CONFLICT && x.error?.message ? h('p', { class: 'meta', text: describeRefusal(x.error, t) }) : null,
     current ? h('p', { class: 'meta', text: t('outbox.serverHas', { value: describe(t, x, current) }) }) : null,
+    over ? h('p', { class: 'meta', text: t('outbox.taskOver') }) : null,
     h('div', { class: 'row' },
-      h('button', { type: 'button', text: t('outbox.resend'), onclick: async () => {
+      over ? null : h('button', { type: 'button', text: t('outbox.resend'), onclick: async () => {
         // The task as the server has it now (the conflict's answer carries
         // it; otherwise fetch it).
         const fresh = x.error?.current ?? (app.online ? await refreshTask(api, x.task_id).catch(() => null) : null);

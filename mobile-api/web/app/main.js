@@ -300,8 +300,8 @@ function listView(main) {
       const fresh = new Set((inbox ?? []).filter((n) => !n.read_at && n.kind === 'task.assigned').map((n) => n.task_id));
       tasks.sort(byUrgency);
       // Refused changes first: they need the inspector.
-      const names = new Map(tasks.map((x) => [x.id, x.enterprise.name]));
-      clear(held).append(...entries.filter((e) => e.state !== PENDING).map((e) => heldRow(app, e, names.get(e.task_id) ?? t('tasks.removed'))));
+      const byID = new Map(tasks.map((x) => [x.id, x]));
+      clear(held).append(...entries.filter((e) => e.state !== PENDING).map((e) => heldRow(app, e, byID.get(e.task_id), byID.get(e.task_id)?.enterprise.name ?? t('tasks.removed'))));
       const today = chinaTime(new Date().toISOString(), false);
       const entry = (x, due) => h('li', {},
         h('a', { class: `task${x.overdue?.length ? ' overdue' : ''}`, href: `#/tasks/${encodeURIComponent(x.id)}` },

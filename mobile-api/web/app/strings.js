@@ -184,6 +184,7 @@ export const zhCN = {
   'outbox.resend': '以我的为准重新提交',
   'outbox.discard': '放弃我的修改',
   'outbox.discardConfirm': '确定放弃这项修改吗？放弃后无法恢复。',
+  'outbox.taskOver': '此任务已结束或已不再分派给您，这项修改无法再提交，只能放弃。',
   'outbox.title': '待同步的记录',
   'outbox.kind.checkin': '签到', 'outbox.kind.item': '检查结果', 'outbox.kind.finding': '隐患',
   'outbox.kind.noncoop': '拒绝、阻碍检查', 'outbox.kind.evidence': '证据', 'outbox.kind.submit': '提交',

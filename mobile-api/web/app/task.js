@@ -12,7 +12,7 @@ import { capture, live, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECT
 import { signaturePad } from './signature.js';
 import { PENDING, CONFLICT } from './outbox.js';
 import { refreshTask, refreshRecords } from './sync.js';
-import { heldRow } from './held.js';
+import { heldRow, closedState } from './held.js';
 
 // FAR_METRES is how far from the enterprise's registered location a
 // check-in is flagged on the phone (the server flags by its own radius).
@@ -327,7 +327,7 @@ export async function taskView(app, main, id) {
     // is in progress again) asks for a new one.
     submitForm.hidden = Boolean(submitted || (mine.submission && task.state !== 'in_progress') || closedState(task));
 
-    clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(app, x)));
+    clear(held).append(...entries.filter((x) => x.state !== PENDING).map((x) => heldRow(app, x, task)));
     lockOnSite();
   }
 
@@ -371,10 +371,6 @@ function memberProgress(task, m) {
   return (task.progress ?? []).find((p) => p.badge_no === m.badge_no) ?? {};
 }
 
-// closedState: nothing changes on site any more (art. 22's record stands).
-function closedState(task) {
-  return ['reviewed', 'published', 'cancelled'].includes(task.state);
-}
 
 // EVIDENCE_TYPES are the content types the server takes for each kind
 // the phone attaches (allowedTypes in backend/tasks/evidence.go).

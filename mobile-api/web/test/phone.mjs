@@ -360,8 +360,14 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await taskLink(page, a).click();
     await page.getByText('此任务已取消：浏览器测试：企业已关闭').waitFor();
     await row(a.items[0]).getByText(/^未被接受：[\u4e00-\u9fff，、：]+$/).waitFor(); // the badge: the kind of refusal, in Chinese
-    await page.locator('#held li', { hasText: /未被接受：[\u4e00-\u9fff，、：]+（.*cancelled/ }).waitFor(); // the whole of it: the server's words after
+    const refused = page.locator('#held li', { hasText: /未被接受：[\u4e00-\u9fff，、：]+（.*cancelled/ });
+    await refused.waitFor(); // the whole of it: the server's words after
     await fitsTheScreen(page);
+    // The task is cancelled: sent again it would be refused again, so it
+    // can only be given up.
+    await refused.getByText('此任务已结束或已不再分派给您').waitFor();
+    assert.equal(await refused.getByRole('button', { name: '以我的为准重新提交' }).count(), 0, 'not offered again');
+    assert.equal(await refused.getByRole('button', { name: '放弃我的修改' }).count(), 1);
     await shot(page, 'app-refused-change', row(a.items[0]));
     assert.deepEqual((await inspectorApi.get(`/api/v1/tasks/${a.id}`)).checklist, [], 'nothing of it was stored');
   }, phone);
