@@ -99,7 +99,7 @@ func TestPhoneAppIsServedInstallableAndLockedDown(t *testing.T) {
 	for _, p := range paths {
 		inShell[string(p[1])] = true
 	}
-	imports := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'`)
+	imports := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'|\bimport\('([^']+)'\)`)
 	seen := map[string]bool{}
 	for queue := []string{"/app/main.js"}; len(queue) > 0; queue = queue[1:] {
 		mod := queue[0]
@@ -118,14 +118,14 @@ func TestPhoneAppIsServedInstallableAndLockedDown(t *testing.T) {
 			t.Fatalf("%s: %d", mod, status)
 		}
 		for _, m := range imports.FindAllSubmatch(src, -1) {
-			spec := string(m[1]) + string(m[2])
+			spec := string(m[1]) + string(m[2]) + string(m[3])
 			if !strings.HasPrefix(spec, "/") {
 				spec = path.Join(path.Dir(mod), spec)
 			}
 			queue = append(queue, spec)
 		}
 	}
-	if len(seen) < 8 {
-		t.Fatalf("followed the imports of %d modules only: %v", len(seen), seen)
+	if len(seen) < 8 || !seen["/app/task.js"] || !seen["/app/signature.js"] {
+		t.Fatalf("followed the imports of %d modules only (the task page's, loaded when a task opens, among them): %v", len(seen), seen)
 	}
 }

@@ -9,16 +9,20 @@ import { CONFLICT } from './outbox.js';
 import { refreshTask } from './sync.js';
 
 // closedState: nothing changes on site any more (art. 22's record stands).
-export function closedState(task) {
+function closedState(task) {
   return ['reviewed', 'published', 'cancelled'].includes(task.state);
 }
 
 // heldRow(app, entry, task, taskName?) returns the entry's list item. A
 // change of a task that is closed, or gone from the phone, can only be
-// given up: sent again, it would be refused again.
+// given up: sent again, it would be refused again. (task.js keeps its own
+// closedState: a page running the app's previous held.js may load the new
+// task.js, and must not fail on an import it lacks.)
 export function heldRow(app, x, task, taskName) {
   const { t, api, outbox } = app;
-  const over = !task || closedState(task);
+  // Evidence is taken until the task is published (or cancelled): an
+  // upload refused before a review can still go after it.
+  const over = !task || (x.kind === 'evidence' ? ['published', 'cancelled'].includes(task.state) : closedState(task));
   const current = x.error?.current;
   const what = x.state === CONFLICT ? t('outbox.conflict') : t('outbox.failed', { message: x.error ? describeRefusal(x.error, t) : '' });
   return h('li', { class: x.state === CONFLICT ? 'conflict' : 'failed', role: 'alert' },

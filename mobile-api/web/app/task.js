@@ -12,7 +12,7 @@ import { capture, live, HASHING, WAITING, UPLOADING, VERIFYING, VERIFIED, REJECT
 import { signaturePad } from './signature.js';
 import { PENDING, CONFLICT } from './outbox.js';
 import { refreshTask, refreshRecords } from './sync.js';
-import { heldRow, closedState } from './held.js';
+import { heldRow } from './held.js';
 
 // FAR_METRES is how far from the enterprise's registered location a
 // check-in is flagged on the phone (the server flags by its own radius).
@@ -86,7 +86,8 @@ export async function taskView(app, main, id) {
       await outbox.add({ kind: 'checkin', task_id: id, base: task.version, method: 'POST', path: `${base}/check-in`,
         body: { lat: pos.lat, lng: pos.lng, accuracy_m: pos.accuracy, at: new Date().toISOString() } });
     } catch (err) {
-      checkinInfo.textContent = t('checkin.noGps', { message: err.message });
+      const key = `checkin.gps${err.gpsCode}`; // the position's own failure, in the app's words
+      checkinInfo.textContent = t('checkin.noGps', { message: t(key) !== key ? t(key) : err.message });
       checkinInfo.className = 'error';
     } finally {
       checkinButton.disabled = false;
@@ -390,10 +391,11 @@ function kindOf(file) {
 // locate asks the phone for a fresh position.
 function locate() {
   return new Promise((resolve, reject) => {
-    if (!navigator.geolocation) return reject(new Error('no geolocation'));
+    if (!navigator.geolocation) return reject(Object.assign(new Error('no geolocation'), { gpsCode: 0 }));
     navigator.geolocation.getCurrentPosition(
       (p) => resolve({ lat: p.coords.latitude, lng: p.coords.longitude, accuracy: p.coords.accuracy }),
-      (err) => reject(new Error(err.message || String(err.code))),
+      // gpsCode: denied, unavailable or too slow (GeolocationPositionError's 1–3), said in the app's words.
+      (err) => reject(Object.assign(new Error(err.message || String(err.code)), { gpsCode: err.code })),
       { enableHighAccuracy: true, timeout: 20_000, maximumAge: 30_000 });
   });
 }
@@ -405,4 +407,9 @@ function metres(a, b) {
   const dLng = (b.lng - a.lng) * rad;
   const s = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
   return 2 * 6371008.8 * Math.asin(Math.sqrt(s));
+}
+
+// closedState: nothing changes on site any more (art. 22's record stands).
+function closedState(task) {
+  return ['reviewed', 'published', 'cancelled'].includes(task.state);
 }

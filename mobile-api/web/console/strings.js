@@ -97,6 +97,7 @@ export const zhCN = {
   'field.current_password': '当前密码',
   'field.date': '日期',
   'field.days': '天数',
+  'field.agency': '移送单位', 'field.document_no': '文书编号', 'field.legal_basis.law': '法律名称', 'field.legal_basis.article': '条款',
   'field.decision': '决定',
   'field.delivered_at': '送达时间',
   'field.department_id': '部门',

@@ -52,7 +52,8 @@ export function createClient({ store, onSignedOut = () => {} }) {
     if (!resp.ok) {
       let data = null;
       try { data = await resp.json(); } catch { /* not JSON */ }
-      if (resp.status === 401) signedOut();
+      // A sign-in refused is not the end of a session: the form stays, with why.
+      if (resp.status === 401 && path !== '/api/v1/auth/login') signedOut();
       throw new ApiError(resp.status, data, resp.headers.get('Retry-After'));
     }
     if (raw) return resp;

@@ -33,7 +33,7 @@ const zhCN = {
 // reasons, which are English. err is an ApiError, or one kept as a plain
 // object ({status, code, message, fields}: the phone's outbox stores
 // refusals so). Anything else is the network (a TypeError, or offline) or
-// refusal.other, with its message.
+// refusal.other (a page's own fault too), with its message.
 export function describeRefusal(err, appT, labels = {}) {
   const t = words(appT);
   const known = (key) => {
@@ -55,8 +55,7 @@ export function describeRefusal(err, appT, labels = {}) {
 export function refusalHead(err, appT) {
   const t = words(appT);
   if (!isRefusal(err)) {
-    // fetch and XHR fail with a TypeError when the network does.
-    return err instanceof TypeError || globalThis.navigator?.onLine === false ? t('refusal.network') : t('refusal.other');
+    return networkFailure(err) ? t('refusal.network') : t('refusal.other');
   }
   if (err.code === 'ECONFLICT' && err.fields?.version === 'stale') return t('refusal.stale');
   const s = t(`refusal.${err.code}`);
@@ -71,5 +70,11 @@ function words(appT) {
     return s !== key ? s : zhCN[key];
   };
 }
+
+// networkFailure: fetch fails with a TypeError of its own words when the
+// network does (Chromium, Firefox, Safari); any other TypeError is a fault
+// of the page, not the network.
+const networkFailure = (err) => globalThis.navigator?.onLine === false ||
+  (err instanceof TypeError && /^(Failed to fetch|NetworkError when attempting to fetch resource\.|Load failed)$/.test(err.message));
 
 const isRefusal = (err) => err instanceof ApiError || (typeof err?.status === 'number' && typeof err?.code === 'string');

@@ -181,6 +181,19 @@ scenario('an admin adds an account, changes its roles and disables it; the disab
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'browser.clerk', password: 'clerk-password-2026' }),
   });
   assert.equal(login.status, 401, 'a disabled account cannot sign in');
+  // On the sign-in form the refusal is said, and the form stays.
+  const tryContext = await page.context().browser().newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  try {
+    const tryPage = await tryContext.newPage();
+    await tryPage.goto(`${base}/console/`);
+    await tryPage.getByLabel('用户名').fill('browser.clerk');
+    await tryPage.getByLabel('密码').fill('clerk-password-2026');
+    await tryPage.getByRole('button', { name: '登录' }).click();
+    await tryPage.getByText('用户名或密码不正确').waitFor();
+    assert.equal(await tryPage.getByLabel('用户名').inputValue(), 'browser.clerk', 'the form stays as it was filled');
+  } finally {
+    await tryContext.close();
+  }
 
   // Disabled, with one more role (the admin's dialog; the admin's own
   // row offers only the name).

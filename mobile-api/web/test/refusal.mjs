@@ -34,9 +34,11 @@ const cases = [
   ['a refusal the phone kept in its outbox (a plain object)',
     appT, { status: 404, code: 'ENOTFOUND', message: 'task not found', fields: {} }, '对象不存在，或您无权查看（task not found）'],
   ['object storage (the phone\'s uploads)', appT, api(403, { code: 'ESTORAGE', message: 'object storage answered 403: ' }),
-    '证据文件未能存入存储服务器，稍后会重新上传（object storage answered 403: ）'],
+    '证据文件未被存储服务器接受，请重新提交（object storage answered 403: ）'],
   ['the network', consoleT, new TypeError('Failed to fetch'), '无法连接服务器，请检查网络（Failed to fetch）'],
   ['anything else', consoleT, new Error('file unreadable'), '操作未完成（file unreadable）'],
+  ['a fault of the page is not the network', consoleT, new TypeError('Cannot read properties of undefined (reading \'id\')'),
+    '操作未完成（Cannot read properties of undefined (reading \'id\')）'],
 ];
 
 for (const [name, t, err, want, labels] of cases) {

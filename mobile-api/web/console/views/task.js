@@ -213,7 +213,7 @@ function dispositionForm(api, task, act) {
     h('p', {}, act(t('disposition.record'), () => api.post(`/api/v1/tasks/${task.id}/dispositions`, {
       kind: kind.value, case_no: kind.value === 'case_opened' ? caseNo.value.trim() : '',
       agency: kind.value === 'case_opened' ? '' : agency.value.trim(), date: date.value, document_no: docNo.value.trim(), version: task.version,
-    }), 'secondary')));
+    }), 'secondary', { kind: t('disposition.kind'), date: t('disposition.date') })));
 }
 
 // correctionForm publishes a new version of a published result, with its
