@@ -103,6 +103,29 @@ type ReplacementSummary struct {
 	TaskClosed bool
 }
 
+// PublicState is where the replacement stands as the portal says it.
+func (r *ReplacementSummary) PublicState() string {
+	return ReplacementPublicState(r.In != "", r.RejectedAt != nil, r.TaskClosed, r.ApprovedAt != nil)
+}
+
+// ReplacementPublicState names where a replacement stands for the
+// public, the first that holds: "drawn", "rejected", "closed" (committed,
+// but its task is no longer open: it is never drawn), "approved"
+// (waiting to be drawn) or "committed" (waiting for a leader).
+func ReplacementPublicState(drawn, rejected, taskClosed, approved bool) string {
+	switch {
+	case drawn:
+		return ReplacementDrawn
+	case rejected:
+		return ReplacementRejected
+	case taskClosed:
+		return "closed"
+	case approved:
+		return "approved"
+	}
+	return ReplacementCommitted
+}
+
 // MaxDrawReplacements bounds the replacements listed under one draw (a
 // draw of a thousand tasks replacing every member twice stays under it).
 const MaxDrawReplacements = 5000

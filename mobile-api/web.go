@@ -345,8 +345,9 @@ func (w *webFront) replacement(c *fiber.Ctx, id string) (string, web.Page, error
 	}
 	page := web.Page{Title: w.portal.T("replacement.title"), Data: struct {
 		replacementJSON
-		TaskClosed bool
-	}{newReplacementJSON(r, false), closed}}
+		PublicState string
+		TaskClosed  bool
+	}{newReplacementJSON(r, false), backend.ReplacementPublicState(r.Record != nil, r.RejectedAt != nil, closed, r.ApprovedAt != nil), closed}}
 	if r.Record != nil {
 		page.Scripts = []string{"/portal/verify-page.js"}
 	}
