@@ -58,11 +58,17 @@ type Notification struct {
 	// new (tasks.Service.Sync).
 	TaskVersion int64
 	PlanID      string
-	Title       string // Chinese text shown in the inbox and the push alert
-	Body        string
-	Data        map[string]string // extra payload for the app, beyond what Payload adds
-	CreatedAt   time.Time
-	ReadAt      *time.Time
+	// PushBatch is the push outbox batch that alerts the entry: set by
+	// the call that stores it, and only then (notify.Service.Notify). An
+	// entry is pushed by its own batch alone, so a later call that names
+	// it again — a repeated dispatch, whose batch holds other entries too —
+	// never pushes it twice. Empty for silent entries and when push is off.
+	PushBatch string
+	Title     string // Chinese text shown in the inbox and the push alert
+	Body      string
+	Data      map[string]string // extra payload for the app, beyond what Payload adds
+	CreatedAt time.Time
+	ReadAt    *time.Time
 }
 
 // Payload is the key/value payload an alert or an event carries: Data plus
@@ -107,6 +113,10 @@ type NotificationStore interface {
 	// already stored are left as they are. It sets Seq on every entry of
 	// ns (stored before or now) and returns those stored now.
 	AppendNotifications(ctx context.Context, ns []*Notification) ([]*Notification, error)
+	// SettleNotifications sets Seq and PushBatch on the entries of ns
+	// stored already, as stored, and returns the others (each ID once),
+	// in the order of ns.
+	SettleNotifications(ctx context.Context, ns []*Notification) ([]*Notification, error)
 	// FindNotifications lists a user's entries matching q.
 	FindNotifications(ctx context.Context, q InboxQuery) ([]*Notification, error)
 	// FindNotificationsByIDs returns the stored entries among ids, in no
@@ -171,6 +181,12 @@ type PushOutbox interface {
 	// CountPushBacklog counts the alerts waiting to be pushed (in batches
 	// pending or being sent): the push outbox's backlog, for metrics.
 	CountPushBacklog(ctx context.Context) (int, error)
+	// DeleteSettledPushBatches deletes the batches settled for good —
+	// PushDone, PushFailed, PushLost or PushAbandoned — that were created
+	// before before, and returns how many it deleted. Nothing else changes
+	// them any more; kept for ever they would make every claim, which
+	// looks through the outbox, slower year by year.
+	DeleteSettledPushBatches(ctx context.Context, before time.Time) (int, error)
 }
 
 // EventBus carries new stream entries to every server instance, so that a

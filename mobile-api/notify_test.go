@@ -22,6 +22,7 @@ import (
 	"suiji/backend/app"
 	"suiji/backend/cmd/wire"
 	"suiji/backend/notify"
+	"suiji/backend/tasks"
 	"suiji/storage/cache"
 	"suiji/storage/push"
 )
@@ -402,8 +403,9 @@ func TestPushSurvivesCrashes(t *testing.T) {
 	// Two writers died: one after its inbox write, one before it.
 	user, task := all[0].UserID, all[0].TaskID
 	longAgo := time.Now().UTC().Add(-2 * notify.DefaultOrphanAfter)
-	reminder := func(id string) *backend.Notification {
-		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: task, Title: "期限提醒", Body: "检查期限将至", CreatedAt: longAgo}
+	reminder := func(id string) *backend.Notification { // stored with its batch, as its writer stores it
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, TaskID: task, Title: "期限提醒", Body: "检查期限将至", CreatedAt: longAgo,
+			PushBatch: notify.BatchID([]string{id})}
 	}
 	written, unwritten := reminder("written-1"), reminder("unwritten-1")
 	for _, n := range []*backend.Notification{written, unwritten} {
@@ -671,7 +673,8 @@ func TestPushLooksForOthersBatchesWhileBusy(t *testing.T) {
 	// Another writer died after its inbox write, long ago.
 	longAgo := time.Now().UTC().Add(-2 * notify.DefaultOrphanAfter)
 	left := note("left", longAgo)
-	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{{ID: notify.BatchID([]string{left.ID}),
+	left.PushBatch = notify.BatchID([]string{left.ID}) // as its writer stored it
+	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{{ID: left.PushBatch,
 		NotificationIDs: []string{left.ID}, State: backend.PushPending, NextAt: longAgo, CreatedAt: longAgo}}); err != nil {
 		t.Fatal(err)
 	}
@@ -687,5 +690,124 @@ func TestPushLooksForOthersBatchesWhileBusy(t *testing.T) {
 	onePass("own-2")
 	if got := sent(); !slices.Equal(got, []string{"left", "own-1", "own-2"}) {
 		t.Fatalf("sent %v a Poll after the last look, want the left batch with its own", got)
+	}
+}
+
+// TestARepeatedDispatchAlertsNoPhoneTwice: a dispatch repeated after one
+// of its tasks began names the entries of the others again, a set no call
+// named before (its outbox batch would be new); the phones, told of them
+// by the first dispatch, are not told again, whichever instance pushes.
+func TestARepeatedDispatchAlertsNoPhoneTwice(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newDispatchWorld(t, env, 12, `{"count":3}`)
+	fcm := newFakeFCM(t)
+	_, writer := env.instance(t, Config{}, openFakePush(t, fcm))
+	_, other := env.instance(t, Config{}, openFakePush(t, fcm))
+	for _, u := range w.inspectors {
+		d := &backend.Device{UserID: u.ID, Token: "ok-" + u.ID, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
+		if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	staff := actorCtx(t.Context(), env.users["staff"])
+	res, err := writer.Tasks.Dispatch(staff, w.draw.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, writer)
+	told, alerts := map[string][]string{}, 0
+	for _, u := range w.inspectors {
+		told[u.ID] = fcm.notificationIDs("ok-" + u.ID)
+		alerts += len(told[u.ID])
+	}
+	if alerts != 2*len(res.TaskIDs) {
+		t.Fatalf("the dispatch told the phones of %d assignments, want %d (two members each)", alerts, 2*len(res.TaskIDs))
+	}
+	for i, svc := range []app.Services{writer, other} {
+		// A member checks in: the repeat names the other tasks' entries
+		// alone, a set no call named before.
+		task, err := env.db.Tasks().FindTaskByID(t.Context(), res.TaskIDs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		member := w.inspectors[task.ActiveMembers()[0].BadgeNo]
+		if _, err := writer.Tasks.CheckIn(actorCtx(t.Context(), member), task.ID, tasks.CheckInInput{Lat: 35.49, Lng: 112.85, AccuracyM: 10}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writer.Tasks.Dispatch(staff, w.draw.ID); err != nil {
+			t.Fatal(err)
+		}
+		drainPush(t, svc)
+		for _, u := range w.inspectors {
+			if got := fcm.notificationIDs("ok-" + u.ID); !slices.Equal(got, told[u.ID]) {
+				t.Fatalf("repeat %d: %s's phone was told of %v, want %v alone (told by the first dispatch)", i+1, u.ID, got, told[u.ID])
+			}
+		}
+	}
+}
+
+// TestPushSendsOnlyTheEntriesItsBatchStored: a writer died after storing
+// its entries but before marking its batch ready, and one of them had
+// been stored — and sent — by an earlier call that named it too. The
+// batch, read back from the inbox, sends only the entry it stored.
+func TestPushSendsOnlyTheEntriesItsBatchStored(t *testing.T) {
+	env, svc, fcm, user := onePhone(t)
+	note := func(id string) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, Title: "期限提醒", Body: "反馈期限将至"}
+	}
+	if err := svc.Notify.Notify(t.Context(), []*backend.Notification{note("earlier")}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	longAgo := time.Now().UTC().Add(-2 * notify.DefaultOrphanAfter)
+	ids := []string{"earlier", "later"}
+	batch := &backend.PushBatch{ID: notify.BatchID(ids), NotificationIDs: ids, State: backend.PushPending, NextAt: longAgo, CreatedAt: longAgo}
+	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	later := note("later")
+	later.PushBatch = batch.ID
+	if _, err := env.db.Notifications().AppendNotifications(t.Context(), []*backend.Notification{note("earlier"), later}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	if got := fcm.notificationIDs("ok-" + user); !slices.Equal(got, []string{"earlier", "later"}) {
+		t.Fatalf("the phone was told of %v, want earlier (by its own call) and later, once each", got)
+	}
+}
+
+// TestPusherDeletesSettledBatches: the pusher deletes the batches settled
+// more than KeepSettled ago — a batch still waiting stays — and an entry
+// named again after its batch is gone is not alerted again.
+func TestPusherDeletesSettledBatches(t *testing.T) {
+	env, svc, fcm, user := onePhone(t)
+	note := func(id string) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskReminder, Title: "期限提醒", Body: "反馈期限将至"}
+	}
+	if err := svc.Notify.Notify(t.Context(), []*backend.Notification{note("sent")}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	waiting := &backend.PushBatch{ID: "waiting", NotificationIDs: []string{"not-yet"}, State: backend.PushPending, NextAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{waiting}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Notify.KeepSettled = time.Nanosecond
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Notify.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); !slices.Equal(outboxStates(t, env), []string{backend.PushPending}); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox %v after 10 s of the pusher, want the waiting batch alone", outboxStates(t, env))
+		}
+	}
+	stop()
+	<-done
+	if err := svc.Notify.Notify(t.Context(), []*backend.Notification{note("sent")}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	if got := fcm.notificationIDs("ok-" + user); !slices.Equal(got, []string{"sent"}) {
+		t.Fatalf("the phone was told of %v, want sent once", got)
 	}
 }

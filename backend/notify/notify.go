@@ -24,7 +24,12 @@
 // sent once its entries are all in the inbox (an alert never announces an
 // entry the inbox lacks). A batch claimed by an instance that died while
 // sending is marked lost and not sent again, so an alert reaches a device
-// at most once; the inbox still has it. Entries are also published on the
+// at most once; the inbox still has it. An entry belongs to the batch of
+// the call that stored it (Notification.PushBatch), and only that batch
+// alerts it: a call that names entries stored already — a repeated
+// dispatch, after some of its tasks began — batches only the others, so
+// no phone hears of an entry twice, and the batches settled long ago can
+// be deleted (PruneSettled). Entries are also published on the
 // EventBus (Redis pub/sub) so that a phone connected to any instance hears
 // of them at once.
 //
@@ -69,6 +74,8 @@ const (
 	DefaultMaxAttempts   = 5
 	DefaultMaxRetryDelay = 30 * time.Second
 	DefaultPoll          = 5 * time.Second
+	DefaultKeepSettled   = 30 * 24 * time.Hour
+	pruneEvery           = time.Hour
 	retryBase            = 500 * time.Millisecond
 )
 
@@ -92,6 +99,7 @@ type Service struct {
 	MaxAttempts   int           // attempts per device on 429 and 5xx
 	MaxRetryDelay time.Duration // longest wait between attempts; a longer Retry-After gives up
 	Poll          time.Duration // how often the pusher looks for other instances' rows, idle or busy with its own
+	KeepSettled   time.Duration // how long a settled batch stays in the outbox, for whoever looks into a push, before it is deleted
 
 	// Sleep waits between attempts; tests may shorten it. nil: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -105,6 +113,8 @@ type Service struct {
 	writes uint64              // hotBatch.seq
 	// lastDue is when PushPending last looked for others' batches.
 	lastDue time.Time
+	// lastPrune is when Run last deleted the settled batches.
+	lastPrune time.Time
 }
 
 // hotBatch is the content of a batch this instance wrote, and the order
@@ -172,8 +182,19 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 	if err := s.appendFeeds(ctx, ns); err != nil {
 		return err
 	}
+	// An entry stored already was alerted by the batch of the call that
+	// stored it — this call repeats that one, or names it among others (a
+	// repeated dispatch after some tasks began): it goes into no batch of
+	// this call, or its phones would hear of it twice.
+	fresh := ns
+	if s.Push != nil && slices.ContainsFunc(ns, func(n *backend.Notification) bool { return !n.Silent }) {
+		var err error
+		if fresh, err = s.Store.SettleNotifications(ctx, ns); err != nil {
+			return err
+		}
+	}
 	var alerts []*backend.Notification
-	for _, n := range ns {
+	for _, n := range fresh {
 		if !n.Silent {
 			alerts = append(alerts, n)
 		}
@@ -183,7 +204,11 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 	if s.Push != nil {
 		for start := 0; start < len(alerts); start += backend.PushBatchSize {
 			part := alerts[start:min(start+backend.PushBatchSize, len(alerts))]
-			batches, parts = append(batches, newBatch(part, now)), append(parts, part)
+			b := newBatch(part, now)
+			for _, n := range part {
+				n.PushBatch = b.ID
+			}
+			batches, parts = append(batches, b), append(parts, part)
 		}
 	}
 	if len(batches) > 0 {
@@ -191,7 +216,7 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 			return err
 		}
 	}
-	stored, err := s.Store.AppendNotifications(ctx, ns)
+	stored, err := s.Store.AppendNotifications(ctx, fresh)
 	if err != nil {
 		return err
 	}
@@ -218,11 +243,24 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 	}
 	for i, b := range batches {
 		s.writes++
-		s.hot[b.ID] = hotBatch{notes: parts[i], at: now, seq: s.writes}
+		s.hot[b.ID] = hotBatch{notes: alertedBy(b.ID, parts[i]), at: now, seq: s.writes}
 	}
 	s.mu.Unlock()
 	s.Wake()
 	return nil
+}
+
+// alertedBy returns the entries of ns that the batch batchID alerts:
+// those stored with it. An entry another writer stored first, between
+// this call's settling and its append, is its writer's batch's to alert.
+func alertedBy(batchID string, ns []*backend.Notification) []*backend.Notification {
+	var out []*backend.Notification
+	for _, n := range ns {
+		if n.PushBatch == batchID {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // appendFeeds appends the task of each entry about one to its user's
@@ -355,6 +393,12 @@ func (s *Service) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.logger().WarnContext(ctx, "notify: pushing pending alerts failed", slog.Any("error", err))
 		}
+		if now := s.Now(); now.Sub(s.lastPrune) >= pruneEvery {
+			s.lastPrune = now
+			if _, err := s.PruneSettled(ctx); err != nil && ctx.Err() == nil {
+				s.logger().WarnContext(ctx, "notify: deleting settled push batches failed", slog.Any("error", err))
+			}
+		}
 		if err == nil && (n > 0 || s.morehot()) {
 			continue // there may be more; its own batches wait in memory
 		}
@@ -365,6 +409,17 @@ func (s *Service) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// PruneSettled deletes the outbox batches settled for good (sent, failed,
+// lost or abandoned) more than KeepSettled ago, and returns how many. Run
+// calls it every hour, on every instance (a delete repeated deletes
+// nothing). Every claim looks through the outbox — FerretDB keeps no index
+// on the state — so kept for ever they would slow each claim year by
+// year. Deleting one loses nothing: its entries are in the inbox, and a
+// call that names them again makes no batch of them (notify).
+func (s *Service) PruneSettled(ctx context.Context) (int, error) {
+	return s.Outbox.DeleteSettledPushBatches(ctx, s.Now().UTC().Add(-orDefault(s.KeepSettled, DefaultKeepSettled)))
 }
 
 // PushPending claims the batches of the outbox that are due — those this
@@ -602,13 +657,13 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, lim
 		if batch == nil {
 			break
 		}
-		claimed, hot, err := s.contents(ctx, batch)
+		claimed, complete, hot, err := s.contents(ctx, batch)
 		if err != nil {
 			s.release(ctx, claim, now, batch.ID)
 			return work, alerts, err
 		}
 		alerts += len(batch.NotificationIDs)
-		if len(claimed) < len(batch.NotificationIDs) {
+		if !complete {
 			// The writer died before all its entries reached the inbox:
 			// wait for its request to be repeated (which completes the
 			// inbox), or give up after AbandonAfter. Nothing is sent in
@@ -636,34 +691,40 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, lim
 // sends together.
 const ClaimBatches = 4
 
-// contents returns a claimed batch's entries, and whether they came from
-// memory (this instance wrote the batch) rather than from the inbox (only
-// those stored there).
-func (s *Service) contents(ctx context.Context, b *backend.PushBatch) ([]*backend.Notification, bool, error) {
+// contents returns the entries a claimed batch alerts, whether every
+// entry it names is in the inbox, and whether they came from memory (this
+// instance wrote the batch) rather than from the inbox. Read from the
+// inbox, they are the entries stored with the batch (alertedBy): an
+// entry stored by another call, which named it too, is that call's batch's.
+func (s *Service) contents(ctx context.Context, b *backend.PushBatch) (ns []*backend.Notification, complete, hot bool, err error) {
 	s.mu.Lock()
 	h, ok := s.hot[b.ID]
 	delete(s.hot, b.ID)
 	s.mu.Unlock()
 	if ok {
-		return h.notes, true, nil
+		return h.notes, true, true, nil
 	}
 	found, err := s.Store.FindNotificationsByIDs(ctx, b.NotificationIDs)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	// In the batch's order, as written (the store's is none in particular).
 	byID := make(map[string]*backend.Notification, len(found))
 	for _, n := range found {
 		byID[n.ID] = n
 	}
-	ns := make([]*backend.Notification, 0, len(found))
+	ns = make([]*backend.Notification, 0, len(found))
+	stored := 0
 	for _, id := range b.NotificationIDs {
 		if n, ok := byID[id]; ok {
-			ns = append(ns, n)
+			stored++
+			if n.PushBatch == b.ID {
+				ns = append(ns, n)
+			}
 			delete(byID, id)
 		}
 	}
-	return ns, false, nil
+	return ns, stored == len(b.NotificationIDs), false, nil
 }
 
 // morehot reports whether batches this instance wrote wait to be claimed.

@@ -30,6 +30,7 @@ type notificationModel struct {
 	Silent    bool              `bson:"silent"`
 	TaskID    string            `bson:"task_id,omitempty"`
 	PlanID    string            `bson:"plan_id,omitempty"`
+	PushBatch string            `bson:"push_batch,omitempty"`
 	Title     string            `bson:"title,omitempty"`
 	Body      string            `bson:"body,omitempty"`
 	Data      map[string]string `bson:"data,omitempty"`
@@ -40,14 +41,14 @@ type notificationModel struct {
 func toNotificationModel(n *backend.Notification) *notificationModel {
 	return &notificationModel{
 		ID: n.ID, UserID: n.UserID, Seq: n.Seq, Kind: n.Kind, Silent: n.Silent, TaskID: n.TaskID, PlanID: n.PlanID,
-		Title: n.Title, Body: n.Body, Data: n.Data, CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
+		PushBatch: n.PushBatch, Title: n.Title, Body: n.Body, Data: n.Data, CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
 	}
 }
 
 func (m *notificationModel) domain() *backend.Notification {
 	return &backend.Notification{
 		ID: m.ID, UserID: m.UserID, Seq: m.Seq, Kind: m.Kind, Silent: m.Silent, TaskID: m.TaskID, PlanID: m.PlanID,
-		Title: m.Title, Body: m.Body, Data: m.Data, CreatedAt: m.CreatedAt.UTC(), ReadAt: utcPtr(m.ReadAt),
+		PushBatch: m.PushBatch, Title: m.Title, Body: m.Body, Data: m.Data, CreatedAt: m.CreatedAt.UTC(), ReadAt: utcPtr(m.ReadAt),
 	}
 }
 
@@ -261,33 +262,47 @@ func (s *NotificationStore) raise(ctx context.Context, ids []string, models []mo
 	}
 }
 
-// settleStored sets Seq on the entries already stored and returns the
-// others.
+// SettleNotifications implements backend.NotificationStore.
+func (s *NotificationStore) SettleNotifications(ctx context.Context, ns []*backend.Notification) ([]*backend.Notification, error) {
+	ids := make([]string, len(ns))
+	for i, n := range ns {
+		if n.ID == "" {
+			n.ID = newID()
+		}
+		ids[i] = n.ID
+	}
+	return s.settleStored(ctx, ns, ids)
+}
+
+// settleStored sets Seq and PushBatch on the entries already stored and
+// returns the others.
 func (s *NotificationStore) settleStored(ctx context.Context, ns []*backend.Notification, ids []string) ([]*backend.Notification, error) {
 	if len(ns) == 0 {
 		return nil, nil
 	}
 	cur, err := s.coll().Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "seq", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "seq", Value: 1}, {Key: "push_batch", Value: 1}}))
 	if err != nil {
 		return nil, translate(err)
 	}
-	var rows []struct {
-		ID  string `bson:"_id"`
-		Seq int64  `bson:"seq"`
+	type row struct {
+		ID        string `bson:"_id"`
+		Seq       int64  `bson:"seq"`
+		PushBatch string `bson:"push_batch"`
 	}
+	var rows []row
 	if err := cur.All(ctx, &rows); err != nil {
 		return nil, translate(err)
 	}
-	seqs := make(map[string]int64, len(rows))
+	stored := make(map[string]row, len(rows))
 	for _, r := range rows {
-		seqs[r.ID] = r.Seq
+		stored[r.ID] = r
 	}
 	var pending []*backend.Notification
 	seen := map[string]bool{}
 	for _, n := range ns {
-		if seq, ok := seqs[n.ID]; ok {
-			n.Seq = seq
+		if r, ok := stored[n.ID]; ok {
+			n.Seq, n.PushBatch = r.Seq, r.PushBatch
 		} else if !seen[n.ID] {
 			seen[n.ID] = true
 			pending = append(pending, n)
@@ -538,4 +553,17 @@ func (s *PushOutboxStore) CountPushBacklog(ctx context.Context) (int, error) {
 		n += r.Count
 	}
 	return n, nil
+}
+
+// DeleteSettledPushBatches implements backend.PushOutbox.
+func (s *PushOutboxStore) DeleteSettledPushBatches(ctx context.Context, before time.Time) (int, error) {
+	defer s.lock()()
+	res, err := s.coll().DeleteMany(ctx, bson.D{
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{backend.PushDone, backend.PushFailed, backend.PushLost, backend.PushAbandoned}}}},
+		{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}},
+	})
+	if err != nil {
+		return 0, translate(err)
+	}
+	return int(res.DeletedCount), nil
 }

@@ -252,6 +252,46 @@ func TestPushOutboxClaims(t *testing.T) {
 	if !maps.Equal(states, want) {
 		t.Fatalf("outbox %v, want %v", states, want)
 	}
+
+	// Settled batches go once older than the cut; one waiting stays,
+	// however old.
+	if n, err := out.DeleteSettledPushBatches(ctx, now); err != nil || n != 0 {
+		t.Fatalf("deleted %d (%v) created at the cut, want none", n, err)
+	}
+	if n, err := out.DeleteSettledPushBatches(ctx, now.Add(time.Millisecond)); err != nil || n != 2 {
+		t.Fatalf("deleted %d (%v), want the done and the lost batch", n, err)
+	}
+	if states := outboxStatesByID(t, db); !maps.Equal(states, map[string]string{"later": backend.PushPending}) {
+		t.Fatalf("outbox after deleting the settled batches: %v, want the pending one alone", states)
+	}
+}
+
+// TestSettleNotifications: the entries stored already get their Seq and
+// push batch as stored (not as the caller has them), the others come back
+// once each, in order.
+func TestSettleNotifications(t *testing.T) {
+	store := storagetest.Mongo(t).Notifications()
+	entry := func(id, batch string) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: "u", Kind: backend.NoteTaskAssigned, PushBatch: batch, CreatedAt: time.Now().UTC()}
+	}
+	if _, err := store.AppendNotifications(t.Context(), []*backend.Notification{entry("old-1", "first"), entry("old-2", "")}); err != nil {
+		t.Fatal(err)
+	}
+	ns := []*backend.Notification{entry("new-1", "second"), entry("old-1", "second"), entry("new-2", "second"), entry("new-1", "second"), entry("old-2", "second")}
+	fresh, err := store.SettleNotifications(t.Context(), ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, n := range fresh {
+		ids = append(ids, n.ID)
+	}
+	if !slices.Equal(ids, []string{"new-1", "new-2"}) {
+		t.Fatalf("fresh %v, want new-1 and new-2", ids)
+	}
+	if ns[1].Seq == 0 || ns[1].PushBatch != "first" || ns[4].Seq == 0 || ns[4].PushBatch != "" {
+		t.Fatalf("stored entries settled as %+v and %+v, want their stored seq and batch (first, none)", ns[1], ns[4])
+	}
 }
 
 // outboxStatesByID is the state of each batch of the push outbox.
