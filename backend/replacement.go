@@ -130,6 +130,15 @@ func ReplacementPublicState(drawn, rejected, taskClosed, approved bool) string {
 // draw of a thousand tasks replacing every member twice stays under it).
 const MaxDrawReplacements = 5000
 
+// Pages of a draw's public replacement records: each record holds the
+// roster it drew from (every inspector of the plan's departments), so a
+// page of them is tens of kilobytes each, and an anonymous reader gets a
+// few at a time.
+const (
+	ReplacementRecordsDefaultLimit = 20
+	ReplacementRecordsMaxLimit     = 50
+)
+
 // ReplacementStore keeps replacements. A drawn replacement's record is
 // numbered within its draw (1, 2, … in the order drawn); the number is the
 // fence that records it exactly once.
@@ -152,8 +161,12 @@ type ReplacementStore interface {
 	// Like MarkReplacementDrawn it carries the audit event staged in ctx
 	// (Auditor.Change): both are writes of the replacement's task.replace.
 	InsertReplacementRecord(ctx context.Context, replacementID string, rec *draw.Replacement) error
-	// FindReplacementRecords lists a draw's drawn records by Seq.
-	FindReplacementRecords(ctx context.Context, drawID string) ([]*draw.Replacement, error)
+	// FindReplacementRecords lists a draw's drawn records with a Seq above
+	// afterSeq, by Seq, at most limit of them.
+	FindReplacementRecords(ctx context.Context, drawID string, afterSeq, limit int) ([]*draw.Replacement, error)
+	// LastReplacementSeq is the Seq of a draw's last drawn record (0 when
+	// none is drawn): records are numbered 1, 2, … with no gap.
+	LastReplacementSeq(ctx context.Context, drawID string) (int, error)
 	// FindReplacementRecord returns the drawn record of a replacement.
 	// ENOTFOUND while it is not drawn.
 	FindReplacementRecord(ctx context.Context, replacementID string) (*draw.Replacement, error)

@@ -488,3 +488,55 @@ func TestReplacementDecisionCutShortIsToldByItsRepeat(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicReplacementRecordsArePaged: a draw's records come a page at a
+// time (each carries its roster), by number, with the next page's cursor
+// while a page is full; together they chain onto the draw's record. A
+// page size or cursor out of range is refused, naming it.
+func TestPublicReplacementRecordsArePaged(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	for round := range 3 {
+		r := w.commit(t, env, "staff", round)
+		base := "/api/v1/tasks/" + w.taskIDs[round] + "/replacements/" + r.ID
+		scenario{token: w.tokens["leader"], method: "POST", path: base + "/approval", body: `{"decision":"approve"}`, wantStatus: 200}.run(t, env)
+		scenario{token: w.tokens["staff"], method: "POST", path: base + "/draw", wantStatus: 200}.run(t, env)
+	}
+	type page struct {
+		Replacements []*draw.Replacement `json:"replacements"`
+		Next         int                 `json:"next_after_seq"`
+	}
+	list := "/public/v1/draws/" + w.draw.ID + "/replacements"
+	var all []*draw.Replacement
+	for _, want := range []struct {
+		query string
+		seqs  []int
+		next  int
+	}{
+		{"?limit=2", []int{1, 2}, 2},
+		{"?limit=2&after_seq=2", []int{3}, 0},
+		{"?after_seq=3", nil, 0},
+	} {
+		scenario{method: "GET", path: list + want.query, wantStatus: 200, after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
+			p := decode[page](t, b)
+			var seqs []int
+			for _, r := range p.Replacements {
+				seqs = append(seqs, r.Seq)
+			}
+			if !slices.Equal(seqs, want.seqs) || p.Next != want.next {
+				t.Fatalf("%s: records %v, next %d; want %v, next %d", want.query, seqs, p.Next, want.seqs, want.next)
+			}
+			all = append(all, p.Replacements...)
+		}}.run(t, env)
+	}
+	stored, err := env.db.Draws().FindDrawByID(t.Context(), w.draw.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := draw.VerifyReplacements(stored.Record, all); err != nil {
+		t.Fatalf("the pages' records do not chain onto the draw's: %v", err)
+	}
+	for query, field := range map[string]string{"?limit=51": "limit", "?limit=0": "limit", "?after_seq=-1": "after_seq", "?after_seq=x": "after_seq"} {
+		scenario{method: "GET", path: list + query, wantStatus: 400, wantCode: backend.EINVALID, wantContain: []string{`"` + field + `"`}}.run(t, env)
+	}
+}

@@ -506,16 +506,42 @@ func (s *Server) handleListReplacements(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"replacements": out})
 }
 
-// handlePublicReplacements lists a draw's drawn replacement records.
+// handlePublicReplacements lists a page of a draw's drawn replacement
+// records, by number: after_seq (default 0) and limit (1…50, default 20);
+// next_after_seq is the next page's after_seq when this one is full, 0
+// otherwise. A record carries its roster, so pages are small.
 func (s *Server) handlePublicReplacements(c *fiber.Ctx) error {
-	list, err := s.svc.Tasks.PublicReplacements(c.UserContext(), c.Params("id"))
+	after, limit := 0, backend.ReplacementRecordsDefaultLimit
+	bad := map[string]string{}
+	if raw := c.Query("after_seq"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			bad["after_seq"] = "must be a non-negative integer"
+		}
+		after = n
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > backend.ReplacementRecordsMaxLimit {
+			bad["limit"] = "must be an integer from 1 to " + strconv.Itoa(backend.ReplacementRecordsMaxLimit)
+		}
+		limit = n
+	}
+	if len(bad) > 0 {
+		return backend.InvalidFields("invalid query parameters", bad)
+	}
+	list, err := s.svc.Tasks.PublicReplacements(c.UserContext(), c.Params("id"), after, limit)
 	if err != nil {
 		return err
 	}
 	if list == nil {
 		list = []*draw.Replacement{}
 	}
-	return c.JSON(fiber.Map{"draw_id": c.Params("id"), "replacements": list})
+	next := 0 // after_seq of the next page when this one is full
+	if len(list) == limit {
+		next = list[len(list)-1].Seq
+	}
+	return c.JSON(fiber.Map{"draw_id": c.Params("id"), "replacements": list, "next_after_seq": next})
 }
 
 // handlePublicReplacement is one replacement for anyone: its public record

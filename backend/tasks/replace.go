@@ -484,7 +484,7 @@ func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskR
 	if err != nil {
 		return nil, err
 	}
-	drawn, err := s.Replacements.FindReplacementRecords(ctx, r.DrawID)
+	last, err := s.Replacements.LastReplacementSeq(ctx, r.DrawID)
 	if err != nil {
 		return nil, err
 	}
@@ -493,7 +493,7 @@ func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskR
 		return nil, err
 	}
 	a := draw.Attempt{
-		ID: r.ID, Seq: len(drawn) + 1, CommittedAt: r.CommittedAt.Format(time.RFC3339),
+		ID: r.ID, Seq: last + 1, CommittedAt: r.CommittedAt.Format(time.RFC3339),
 		DrawnAt: s.Now().UTC().Format(time.RFC3339), SeedCommitment: r.SeedCommitment,
 		EntropySource: r.EntropySource, PublicEntropy: entropy, Seed: seed,
 	}
@@ -644,14 +644,18 @@ func (s *Service) ListReplacements(ctx context.Context, taskID string) ([]*backe
 	return s.Replacements.FindReplacementsByTask(ctx, t.ID)
 }
 
-// PublicReplacements lists a draw's drawn replacement records, by number,
-// for anyone: with the draw's record they are what `suiji verify-draw`
-// re-computes.
-func (s *Service) PublicReplacements(ctx context.Context, drawID string) ([]*draw.Replacement, error) {
+// PublicReplacements lists a page of a draw's drawn replacement records,
+// those numbered above afterSeq, by number, for anyone: with the draw's
+// record they are what `suiji verify-draw` re-computes. limit is at most
+// backend.ReplacementRecordsMaxLimit (EINVALID above it).
+func (s *Service) PublicReplacements(ctx context.Context, drawID string, afterSeq, limit int) ([]*draw.Replacement, error) {
+	if afterSeq < 0 || limit < 1 || limit > backend.ReplacementRecordsMaxLimit {
+		return nil, backend.Errorf(backend.EINVALID, "a page of replacement records starts at a number ≥ 0 and holds 1 to %d", backend.ReplacementRecordsMaxLimit)
+	}
 	if _, err := s.Draws.FindDrawByID(ctx, drawID); err != nil {
 		return nil, err
 	}
-	return s.Replacements.FindReplacementRecords(ctx, drawID)
+	return s.Replacements.FindReplacementRecords(ctx, drawID, afterSeq, limit)
 }
 
 // PublicReplacement is a replacement as anyone may see it: its commitment

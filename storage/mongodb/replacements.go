@@ -3,10 +3,12 @@ package mongodb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"suiji/backend"
@@ -156,9 +158,9 @@ func (s *ReplacementStore) InsertReplacementRecord(ctx context.Context, replacem
 }
 
 // FindReplacementRecords implements backend.ReplacementStore.
-func (s *ReplacementStore) FindReplacementRecords(ctx context.Context, drawID string) ([]*draw.Replacement, error) {
-	models, err := findAll(ctx, s.records(), bson.D{{Key: "draw_id", Value: drawID}},
-		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}), func(m *replacementRecordModel) *replacementRecordModel { return m })
+func (s *ReplacementStore) FindReplacementRecords(ctx context.Context, drawID string, afterSeq, limit int) ([]*draw.Replacement, error) {
+	models, err := findAll(ctx, s.records(), bson.D{{Key: "draw_id", Value: drawID}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: afterSeq}}}},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(int64(limit)), func(m *replacementRecordModel) *replacementRecordModel { return m })
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +171,23 @@ func (s *ReplacementStore) FindReplacementRecords(ctx context.Context, drawID st
 		}
 	}
 	return out, nil
+}
+
+// LastReplacementSeq implements backend.ReplacementStore: the seq alone
+// is read, not the records.
+func (s *ReplacementStore) LastReplacementSeq(ctx context.Context, drawID string) (int, error) {
+	var row struct {
+		Seq int `bson:"seq"`
+	}
+	err := s.records().FindOne(ctx, bson.D{{Key: "draw_id", Value: drawID}},
+		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.D{{Key: "seq", Value: 1}})).Decode(&row)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return row.Seq, nil
 }
 
 // FindReplacementRecord implements backend.ReplacementStore.

@@ -56,13 +56,29 @@ async function check(run) {
   }
 }
 
+// replacementRecords reads every page of a draw's replacement records
+// (the API gives a few at a time: each carries its roster), in order.
+async function replacementRecords(listURL) {
+  const list = [];
+  for (let after = 0, pages = 0; pages < 200; pages++) {
+    const url = new URL(listURL, location.href);
+    url.searchParams.set('limit', '50');
+    url.searchParams.set('after_seq', String(after));
+    const page = await fetchJSON(url);
+    list.push(...(page.replacements ?? []));
+    after = page.next_after_seq ?? 0;
+    if (!after) break;
+  }
+  return list;
+}
+
 // A draw's page verifies the draw, then each of its replacements on the
 // group then in force (verifyReplacements).
 async function verifyDrawPage(recordURL, replacementsURL) {
   const record = await fetchJSON(recordURL);
   const result = await verifyRecord(record);
   if (!result.ok || !replacementsURL) return result;
-  const list = (await fetchJSON(replacementsURL)).replacements ?? [];
+  const list = await replacementRecords(replacementsURL);
   if (list.length === 0) return result;
   const all = await verifyReplacements(record, list);
   return all.ok ? { ok: true, detail: t('verify.okWithReplacements').replace('{n}', list.length) } : all;
