@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"mime"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -64,6 +65,8 @@ func (a *Asset) Brotli() []byte { return a.compressed().brotli }
 // Site is the set of embedded static files.
 type Site struct {
 	assets map[string]*Asset
+	// ShellVersion is the version of the phone app's shell (stampShell).
+	ShellVersion string
 }
 
 // compressible names the content types worth compressing.
@@ -116,8 +119,48 @@ var loadSite = sync.OnceValues(func() (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: reading embedded files: %w", err)
 	}
+	if err := s.stampShell(); err != nil {
+		return nil, err
+	}
 	return s, nil
 })
+
+// The phone app's service worker names its cache by the version of the
+// app it keeps, which the server writes into it in place of this line's
+// 'dev'.
+const (
+	swName          = "app/sw.js"
+	swVersionMarker = "const VERSION = 'dev';"
+)
+
+// stampShell writes the version of the phone app's shell — a hash of every
+// file the service worker may keep (app/, shared/, vendor/) — into the
+// service worker. A release that changes any of them changes the worker,
+// so phones install the new shell whole, in a cache of its own, beside
+// the one the open page runs on: a page never mixes modules of two
+// releases (SHELL in sw.js).
+func (s *Site) stampShell() error {
+	sw := s.assets[swName]
+	if sw == nil || bytes.Count(sw.Body, []byte(swVersionMarker)) != 1 {
+		return fmt.Errorf("web: %s must hold %q once", swName, swVersionMarker)
+	}
+	names := make([]string, 0, len(s.assets))
+	for name := range s.assets {
+		if name != swName && (strings.HasPrefix(name, "app/") || strings.HasPrefix(name, "shared/") || strings.HasPrefix(name, "vendor/")) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, name := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(s.assets[name].Body))
+		h.Write(s.assets[name].Body)
+	}
+	version := base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+	s.ShellVersion = version
+	s.assets[swName] = newAsset(swName, bytes.Replace(sw.Body, []byte(swVersionMarker), []byte("const VERSION = '"+version+"';"), 1))
+	return nil
+}
 
 func newAsset(name string, body []byte) *Asset {
 	ext := path.Ext(name)

@@ -89,6 +89,7 @@ func TestWebFrontEnds(t *testing.T) {
 		"SUIJI_WEB_ADMIN_PASSWORD="+adminPassword,
 		"SUIJI_WEB_FIXTURES="+fixtures,
 		"SUIJI_WEB_SCREENSHOTS="+*screenshots,
+		"SUIJI_WEB_RELEASE_PROXY="+releaseProxy(t, base),
 	)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser tests:\n%s", out)

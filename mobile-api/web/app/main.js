@@ -235,6 +235,7 @@ function shell(title, { back } = {}) {
       back ? h('a', { class: 'back', href: back, 'aria-label': t('common.back'), text: '‹' }) : null,
       h('h1', { text: title })),
     statusLine,
+    updateNotice,
     main,
     h('nav', { class: 'tabs' },
       h('a', { href: '#/', text: t('nav.tasks'), 'aria-current': location.hash.startsWith('#/tasks') || !location.hash.slice(2) ? 'page' : null }),
@@ -370,8 +371,57 @@ function inboxView(main) {
   };
 }
 
+// ---- releases ----------------------------------------------------------
+// A new release of the app installs itself in a worker of its own, which
+// waits (sw.js). The page lets it in when nothing can be lost: at start,
+// when the app comes back to the screen on a page with no form (the task
+// list, the inbox), or when the inspector taps 更新 on the notice shown
+// meanwhile — a task page may hold what they are typing. Then it reloads,
+// on the new release alone.
+
+const updateNotice = h('p', { class: 'update', role: 'status', hidden: true },
+  h('span', { text: t('update.ready') }),
+  h('button', { type: 'button', class: 'secondary', text: t('update.now'), onclick: () => letIn() }));
+let registration = null;
+let reloading = false;
+
+function letIn() {
+  registration?.waiting?.postMessage('activate');
+}
+
+const formless = () => !location.hash.startsWith('#/tasks/');
+
 function registerServiceWorker() {
-  navigator.serviceWorker?.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
+  const sw = navigator.serviceWorker;
+  if (!sw) return;
+  let controller = sw.controller;
+  sw.addEventListener('controllerchange', () => {
+    // The first worker taking over the first visit is no new release.
+    const had = controller;
+    controller = sw.controller;
+    if (!had || reloading) return;
+    reloading = true;
+    location.reload();
+  });
+  sw.register('/app/sw.js', { scope: '/app/' }).then((reg) => {
+    registration = reg;
+    const offer = () => {
+      if (!reg.waiting || !sw.controller) return;
+      updateNotice.hidden = false;
+    };
+    if (reg.waiting && sw.controller) letIn(); // at start: nothing is open yet
+    reg.addEventListener('updatefound', () => {
+      const next = reg.installing;
+      next?.addEventListener('statechange', () => { if (next.state === 'installed') offer(); });
+    });
+    // A phone keeps the app open for days: look for a release whenever it
+    // comes back to the screen.
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState !== 'visible') return;
+      if (reg.waiting && sw.controller && formless()) letIn();
+      else reg.update().catch(() => {});
+    });
+  }).catch(() => {});
 }
 
 window.addEventListener('hashchange', () => render());

@@ -17,6 +17,8 @@ export const zhCN = {
   'net.pending': '待同步 {n} 项',
   'net.synced': '已全部同步',
   'net.updated': '更新于 {time}',
+  'update.ready': '新版本已就绪。',
+  'update.now': '更新',
   'common.loading': '加载中……',
   'common.error': '出错了：{message}',
   'refusal.ESTORAGE': '证据文件未被存储服务器接受，请重新提交',

@@ -242,6 +242,53 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     await context.setOffline(false);
   }, phone);
 
+  scenario('phone: a new release waits in its own worker — the open page keeps running the old one whole, even a module it loads later; 更新 reloads onto the new release', async (page) => {
+    // On an origin of its own (a proxy of the server under test), which
+    // serves the next release when told to (web_test.go, releaseProxy).
+    const release = process.env.SUIJI_WEB_RELEASE_PROXY;
+    assert.ok(release, 'SUIJI_WEB_RELEASE_PROXY names the release proxy');
+    await page.goto(`${release}/app/`);
+    await page.getByLabel('用户名').fill(inspector);
+    await page.getByLabel('密码').fill(password);
+    await page.getByRole('button', { name: '登录' }).click();
+    await taskLink(page, state.phoneTask).waitFor();
+    const shells = () => page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('suiji-app-shell-')).sort());
+    const [first] = await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+      return (await caches.keys()).filter((k) => k.startsWith('suiji-app-shell-'));
+    });
+    assert.ok(first && !first.endsWith('-dev'), `the shell's cache is named by the served version (${first})`);
+
+    // The next release is deployed; the app looks for it (as it does
+    // whenever it comes back to the screen).
+    assert.equal((await fetch(`${release}/__next-release`, { method: 'POST' })).status, 204);
+    await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r.update()));
+    const notice = page.locator('p.update', { hasText: '新版本已就绪' });
+    await notice.waitFor();
+    assert.deepEqual(await shells(), [first, 'suiji-app-shell-next-release'].sort(), 'the new release is kept beside the old one');
+    // The task page's module is loaded now, for the first time on this
+    // page: from the release the page runs, not the one waiting.
+    await taskLink(page, state.phoneTask).click();
+    await page.getByRole('heading', { name: state.phoneTask.enterprise.name }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.release ?? null), null, 'the open page loaded its own release\'s task page');
+    await notice.waitFor();
+    await fitsTheScreen(page);
+    await shot(page, 'app-update-waiting');
+    // Back on the screen on a task page (which may hold what the inspector
+    // is typing), the app does not take the new release by itself.
+    await page.locator('#view textarea:visible, #view input[type=text]:visible').first().fill('正在填写');
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('#view textarea:visible, #view input[type=text]:visible').first().inputValue(), '正在填写', 'nothing typed is lost to an update');
+
+    await Promise.all([page.waitForEvent('load'), notice.getByRole('button', { name: '更新' }).click()]);
+    await page.getByRole('heading', { name: state.phoneTask.enterprise.name }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.release ?? null), 'next', 'after 更新 the page runs the new release');
+    assert.deepEqual(await shells(), ['suiji-app-shell-next-release'], 'the old release\'s cache is gone');
+    assert.equal(await notice.isVisible(), false, 'no notice once updated');
+  }, phone);
+
   scenario('phone: budget — the first visit transfers at most 200 KB of app code, compressed (beside the same app uncompressed)', async (page, context) => {
     const compressed = await firstVisitBytes(page, context);
     const plainContext = await context.browser().newContext({ ...phone, extraHTTPHeaders: { 'Accept-Encoding': 'identity' } });

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync/atomic"
+	"testing"
+)
+
+// releaseProxy stands for a deployment of the next release of the phone
+// app, for the browser scenario that follows a phone through an update:
+// a reverse proxy on an origin of its own in front of the server, which
+// forwards everything as it is until POST /__next-release, and from then
+// on serves the service worker with another version and a task page that
+// marks the document (data-release="next") — what a new release's server
+// would serve. The server itself is the one under test; only these two
+// files are rewritten on their way.
+func releaseProxy(t *testing.T, base string) string {
+	t.Helper()
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next atomic.Bool
+	rewrites := map[string]func([]byte) []byte{
+		"/app/sw.js": func(b []byte) []byte {
+			return regexp.MustCompile(`const VERSION = '[^']*';`).ReplaceAll(b, []byte("const VERSION = 'next-release';"))
+		},
+		"/app/task.js": func(b []byte) []byte {
+			return append(b, "\ndocument.documentElement.dataset.release = 'next';\n"...)
+		},
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1 // the live events stream through at once
+	director := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		director(r)
+		if next.Load() && rewrites[r.URL.Path] != nil {
+			// The whole body, uncompressed, to rewrite.
+			for _, h := range []string{"Accept-Encoding", "If-None-Match", "If-Modified-Since"} {
+				r.Header.Del(h)
+			}
+		}
+	}
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		rewrite := rewrites[resp.Request.URL.Path]
+		if !next.Load() || rewrite == nil || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		body = rewrite(body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		resp.Header.Del("ETag")
+		return nil
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/__next-release" && r.Method == http.MethodPost {
+			next.Store(true)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
