@@ -117,6 +117,11 @@ type NotificationStore interface {
 	// stored already, as stored, and returns the others (each ID once),
 	// in the order of ns.
 	SettleNotifications(ctx context.Context, ns []*Notification) ([]*Notification, error)
+	// AppendSettled is AppendNotifications for the entries
+	// SettleNotifications has just returned: it does not read again which
+	// of them are stored (one another writer stored meanwhile is still
+	// settled, not stored twice).
+	AppendSettled(ctx context.Context, fresh []*Notification) ([]*Notification, error)
 	// FindNotifications lists a user's entries matching q.
 	FindNotifications(ctx context.Context, q InboxQuery) ([]*Notification, error)
 	// FindNotificationsByIDs returns the stored entries among ids, in no

@@ -186,12 +186,9 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 	// stored it — this call repeats that one, or names it among others (a
 	// repeated dispatch after some tasks began): it goes into no batch of
 	// this call, or its phones would hear of it twice.
-	fresh := ns
-	if s.Push != nil && slices.ContainsFunc(ns, func(n *backend.Notification) bool { return !n.Silent }) {
-		var err error
-		if fresh, err = s.Store.SettleNotifications(ctx, ns); err != nil {
-			return err
-		}
+	fresh, err := s.Store.SettleNotifications(ctx, ns)
+	if err != nil {
+		return err
 	}
 	var alerts []*backend.Notification
 	for _, n := range fresh {
@@ -216,7 +213,7 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 			return err
 		}
 	}
-	stored, err := s.Store.AppendNotifications(ctx, fresh)
+	stored, err := s.Store.AppendSettled(ctx, fresh)
 	if err != nil {
 		return err
 	}

@@ -83,17 +83,15 @@ func (s *NotificationStore) coll() collection { return s.db.collection("notifica
 // user: FindNotifications answers "anything after my cursor?" from the
 // head alone when nothing is new.
 func (s *NotificationStore) AppendNotifications(ctx context.Context, ns []*backend.Notification) ([]*backend.Notification, error) {
-	ids := make([]string, len(ns))
-	for i, n := range ns {
-		if n.ID == "" {
-			n.ID = newID()
-		}
-		ids[i] = n.ID
-	}
-	pending, err := s.settleStored(ctx, ns, ids)
+	pending, err := s.SettleNotifications(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
+	return s.AppendSettled(ctx, pending)
+}
+
+// AppendSettled implements backend.NotificationStore.
+func (s *NotificationStore) AppendSettled(ctx context.Context, pending []*backend.Notification) ([]*backend.Notification, error) {
 	var stored []*backend.Notification
 	for attempt := range appendAttempts {
 		if len(pending) == 0 {
