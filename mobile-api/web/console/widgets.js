@@ -234,6 +234,49 @@ export function enterprisePicker(api, { initial = null, onChange = () => {} } = 
   return { query, pick, name: () => (pick.value ? pick.selectedOptions[0]?.dataset.name : '') };
 }
 
+// memberPicker picks inspectors for a group from a roster of any size:
+// the drawable inspectors the server finds for the query (name, or the
+// start of a badge number; the first ones while it is empty), each a
+// checkbox labelled with name, badge and department, and those chosen
+// kept at the top whatever is searched next. chosen() is their badge
+// numbers, in the order chosen.
+export function memberPicker(api, depName) {
+  const query = h('input', { type: 'search', maxlength: 100 });
+  const boxes = h('div', { class: 'checks', role: 'group' });
+  const status = h('p', { class: 'note', 'aria-live': 'polite' });
+  const chosen = new Map(); // badge → label
+  const box = (badge, label) => {
+    const c = h('input', { type: 'checkbox', value: badge, checked: chosen.has(badge) });
+    c.addEventListener('change', () => {
+      if (c.checked) chosen.set(badge, label);
+      else chosen.delete(badge);
+    });
+    return h('label', {}, c, label);
+  };
+  let seq = 0;
+  let timer;
+  async function search() {
+    const mine = ++seq;
+    const q = query.value.trim();
+    const found = await api.get(`/api/v1/inspectors?drawable=true&limit=${PICKER_LIMIT}${q ? `&q=${encodeURIComponent(q)}` : ''}`)
+      .catch(() => null);
+    if (mine !== seq) return;
+    const list = (found?.inspectors ?? []).filter((i) => !chosen.has(i.badge_no));
+    boxes.replaceChildren(...[...chosen].map(([badge, label]) => box(badge, label)),
+      ...list.map((i) => box(i.badge_no, `${i.name}（${i.badge_no}）· ${depName(i.department_id)}`)));
+    status.textContent = !found ? t('members.failed')
+      : found.total > found.inspectors.length ? t('members.more', { n: found.inspectors.length, total: found.total }) : '';
+  }
+  query.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 250);
+  });
+  search();
+  return { query, boxes, status, chosen: () => [...chosen.keys()] };
+}
+
+const PICKER_LIMIT = 50;
+
 // dialogBox opens a modal with content and a close button.
 export function dialogBox(title, ...content) {
   const d = h('dialog', { 'aria-label': title },

@@ -40,6 +40,14 @@ const browser = await chromium.launch({
 
 const state = {}; // what one scenario leaves for the next
 const scenarios = [];
+
+// expectCount waits (up to 10 s) until locator matches n elements.
+async function expectCount(locator, n, what) {
+  const until = Date.now() + 10_000;
+  let count;
+  while ((count = await locator.count()) !== n && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(count, n, what);
+}
 const scenario = (name, fn, options = {}) => scenarios.push({ name, fn, options });
 
 // shot saves the screen as name.png, scrolled to the top, or to show the
@@ -233,7 +241,19 @@ scenario('a coordinator records a targeted check from a complaint, naming its gr
   await shot(page, 'console-targeted-refused', form.getByText(/badge_nos/));
   const brigade = form.getByLabel(/应急管理综合行政执法大队/);
   await brigade.nth(0).check();
-  await brigade.nth(1).check();
+  // Any inspector of the roster is found by name or badge number (the
+  // list shows the first ones only), and one chosen stays chosen — at the
+  // top, checked — whatever is searched next.
+  const third = (await brigade.nth(2).evaluate((box) => box.closest('label').textContent)).match(/（([^）]+)）/)[1];
+  await form.getByLabel('查找执法人员（姓名或执法证号）').fill(third);
+  await form.locator('.checks label', { hasText: third }).waitFor();
+  const group = form.locator('fieldset').filter({ hasText: '检查组（执法人员）' });
+  await expectCount(group.locator('.checks label'), 2, 'the one chosen and the one found');
+  await form.getByLabel(new RegExp(third)).check();
+  await form.getByLabel('查找执法人员（姓名或执法证号）').fill('');
+  await expectCount(group.locator('.checks input:checked'), 2, 'both chosen stay chosen');
+  await group.locator('.checks label').nth(2).waitFor(); // the first ones are listed again
+  assert.ok((await group.locator('.checks label').nth(1).textContent()).includes(third), 'the chosen come first');
   await form.getByRole('button', { name: '保存' }).click();
   await page.getByText('非随机（定向）（群众举报：夜间违规动火作业）').waitFor();
   await shot(page, 'console-task-targeted');

@@ -6,7 +6,7 @@
 // random share.
 import { h, field } from '../../shared/dom.js';
 import { t } from '../strings.js';
-import { pagedTable, select, checkbox, dialogBox, message, errorText, enterprisePicker } from '../widgets.js';
+import { pagedTable, select, checkbox, dialogBox, message, errorText, enterprisePicker, memberPicker } from '../widgets.js';
 
 const SOURCES = ['complaint', 'assigned', 'referral'];
 
@@ -43,9 +43,8 @@ export async function render({ api, navigate }) {
 // when; saved, it opens the new task.
 async function targeted(api, navigate) {
   const year = new Date().getFullYear();
-  const [items, roster, deps] = await Promise.all([
+  const [items, deps] = await Promise.all([
     api.get(`/api/v1/items?year=${year}&limit=500`),
-    api.get('/api/v1/inspectors?drawable=true&limit=200'),
     api.get('/api/v1/departments'),
   ]);
   const depName = (id) => deps.departments.find((d) => d.id === id)?.name ?? id;
@@ -58,7 +57,7 @@ async function targeted(api, navigate) {
     .map((d) => h('option', { value: d.id, text: d.name, selected: d.id === mine })));
   const ent = enterprisePicker(api);
   const itemBoxes = items.items.filter((it) => it.published).map((it) => h('input', { type: 'checkbox', value: it.id, dataset: { label: `${it.code} ${it.name}` } }));
-  const memberBoxes = roster.inspectors.map((i) => h('input', { type: 'checkbox', value: i.badge_no, dataset: { label: `${i.name}（${i.badge_no}）· ${depName(i.department_id)}` } }));
+  const members = memberPicker(api, depName);
   const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10); // in the bureau's zone (UTC+8)
   const start = h('input', { type: 'date', value: today });
   const end = h('input', { type: 'date' });
@@ -75,13 +74,13 @@ async function targeted(api, navigate) {
       field(t('targeted.search'), ent.query), field(t('targeted.enterprise'), ent.pick),
       field(t('plans.windowStart'), start), field(t('plans.windowEnd'), end)),
     h('fieldset', {}, h('legend', { text: t('plans.items') }), h('div', { class: 'checks' }, itemBoxes.map(labelled))),
-    h('fieldset', {}, h('legend', { text: t('targeted.group') }), h('div', { class: 'checks' }, memberBoxes.map(labelled))),
+    h('fieldset', {}, h('legend', { text: t('targeted.group') }), field(t('members.search'), members.query), members.boxes, members.status),
     h('p', {}, h('button', { type: 'button', text: t('common.save'), onclick: async (e) => {
       e.target.disabled = true;
       try {
         const task = await api.post('/api/v1/tasks', {
           id: taskID, source: source.value, reason: reason.value.trim(), enterprise_id: ent.pick.value, department_id: department.value,
-          item_ids: checked(itemBoxes), badge_nos: checked(memberBoxes), window: { start: start.value, end: end.value },
+          item_ids: checked(itemBoxes), badge_nos: members.chosen(), window: { start: start.value, end: end.value },
         });
         dialog.close();
         navigate(`/tasks/${task.id}`);
