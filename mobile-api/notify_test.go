@@ -811,3 +811,40 @@ func TestPusherDeletesSettledBatches(t *testing.T) {
 		t.Fatalf("the phone was told of %v, want sent once", got)
 	}
 }
+
+// TestPushAfterAWriterDiedHalfWayThroughTheInbox: a writer stored some of
+// its entries and died; its request is repeated naming fewer of them (a
+// task began meanwhile). The entries it stored are alerted by its own
+// batch, which the repeat marks ready; those the repeat stores, by the
+// repeat's; each once. An entry stored by an older release (no batch
+// named) is its batch's.
+func TestPushAfterAWriterDiedHalfWayThroughTheInbox(t *testing.T) {
+	env, svc, fcm, user := onePhone(t)
+	note := func(id string) *backend.Notification {
+		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskAssigned, Title: "新检查任务", Body: "请查看"}
+	}
+	ids := []string{"a", "b", "c", "d"}
+	dead := &backend.PushBatch{ID: notify.BatchID(ids), NotificationIDs: ids, State: backend.PushPending, NextAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{dead}); err != nil {
+		t.Fatal(err)
+	}
+	a, d := note("a"), note("d")
+	a.PushBatch = dead.ID // stored by the writer; d by an older release
+	if _, err := env.db.Notifications().AppendNotifications(t.Context(), []*backend.Notification{a, d}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	if got := fcm.notificationIDs("ok-" + user); len(got) != 0 {
+		t.Fatalf("alerts %v before the writer is presumed dead or repeated", got)
+	}
+	if err := svc.Notify.Notify(t.Context(), []*backend.Notification{note("a"), note("b"), note("d")}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	drainPush(t, svc)
+	got := fcm.notificationIDs("ok-" + user)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"a", "b", "d"}) {
+		t.Fatalf("the phone was told of %v, want a and d (the dead writer's batch) and b (the repeat's), once each", got)
+	}
+}

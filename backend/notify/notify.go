@@ -29,7 +29,10 @@
 // alerts it: a call that names entries stored already — a repeated
 // dispatch, after some of its tasks began — batches only the others, so
 // no phone hears of an entry twice, and the batches settled long ago can
-// be deleted (PruneSettled). Entries are also published on the
+// be deleted (PruneSettled). Such a call also marks ready the batches the
+// entries it found were stored with: a writer that died part-way through
+// the inbox has its entries alerted by its own batch once its request is
+// repeated, however the repeat differs. Entries are also published on the
 // EventBus (Redis pub/sub) so that a phone connected to any instance hears
 // of them at once.
 //
@@ -218,17 +221,26 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 		return err
 	}
 	s.publish(ctx, stored)
-	if len(batches) == 0 {
-		return nil
-	}
 	// From here the pusher may send the batches; before, only once the
-	// writer is presumed dead (OrphanAfter).
+	// writer is presumed dead (OrphanAfter). So may it send the batches of
+	// earlier calls whose entries this one found stored: such a call died
+	// (or failed) part-way through the inbox, and its batch would wait for
+	// entries that are in this call's batches now — or in none, being
+	// stored — and never alert those it stored (adopted).
 	ids := make([]string, len(batches))
 	for i, b := range batches {
 		ids[i] = b.ID
 	}
+	ids = append(ids, adopted(ns, ids)...)
+	if len(ids) == 0 {
+		return nil
+	}
 	if err := s.Outbox.MarkInboxWritten(ctx, ids, now); err != nil {
 		return err
+	}
+	if len(batches) == 0 {
+		s.Wake()
+		return nil
 	}
 	s.mu.Lock()
 	// Older than a claim, a batch was taken by another instance or waits
@@ -245,6 +257,18 @@ func (s *Service) notify(ctx context.Context, ns []*backend.Notification, now ti
 	s.mu.Unlock()
 	s.Wake()
 	return nil
+}
+
+// adopted returns the push batches, other than this call's own, that the
+// entries of ns were stored with, each once.
+func adopted(ns []*backend.Notification, own []string) []string {
+	var out []string
+	for _, n := range ns {
+		if n.PushBatch != "" && !slices.Contains(own, n.PushBatch) && !slices.Contains(out, n.PushBatch) {
+			out = append(out, n.PushBatch)
+		}
+	}
+	return out
 }
 
 // alertedBy returns the entries of ns that the batch batchID alerts:
@@ -660,11 +684,11 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, lim
 			return work, alerts, err
 		}
 		alerts += len(batch.NotificationIDs)
-		if !complete {
+		if !complete && !batch.InboxWritten {
 			// The writer died before all its entries reached the inbox:
-			// wait for its request to be repeated (which completes the
-			// inbox), or give up after AbandonAfter. Nothing is sent in
-			// part.
+			// wait for its request to be repeated — which stores the rest
+			// with a batch of its own and marks this one ready (adopted) —
+			// or give up after AbandonAfter. Nothing is sent before.
 			state, next := backend.PushPending, now.Add(s.orphanAfter())
 			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
 				state = backend.PushAbandoned
@@ -715,7 +739,9 @@ func (s *Service) contents(ctx context.Context, b *backend.PushBatch) (ns []*bac
 	for _, id := range b.NotificationIDs {
 		if n, ok := byID[id]; ok {
 			stored++
-			if n.PushBatch == b.ID {
+			// An entry stored before entries named their batch (none yet
+			// in production, but an older release's) is its batch's.
+			if n.PushBatch == b.ID || n.PushBatch == "" {
 				ns = append(ns, n)
 			}
 			delete(byID, id)

@@ -554,8 +554,12 @@ func (s *PushOutboxStore) CountPushBacklog(ctx context.Context) (int, error) {
 }
 
 // DeleteSettledPushBatches implements backend.PushOutbox.
+//
+// It does not take the outbox's lock: a settled batch is never claimed,
+// marked or settled again, so the delete touches no document those
+// updates may read and write back — and the first delete after a long
+// while, however long it takes, holds up no claim.
 func (s *PushOutboxStore) DeleteSettledPushBatches(ctx context.Context, before time.Time) (int, error) {
-	defer s.lock()()
 	res, err := s.coll().DeleteMany(ctx, bson.D{
 		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{backend.PushDone, backend.PushFailed, backend.PushLost, backend.PushAbandoned}}}},
 		{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}},
