@@ -74,6 +74,12 @@ func TestPhoneAppIsServedInstallableAndLockedDown(t *testing.T) {
 	if status != 200 || !strings.HasPrefix(h["Content-Type"], "application/javascript") || h["Cache-Control"] != "no-cache" || !bytes.Contains(sw, []byte("addEventListener('fetch'")) {
 		t.Fatalf("sw.js: %d %v", status, h)
 	}
+	// It names the release it keeps, and every file says which release
+	// it is of (the worker keeps a release only whole).
+	version := regexp.MustCompile(`const VERSION = '([^']+)';`).FindSubmatch(sw)
+	if version == nil || string(version[1]) == "dev" || h["X-Suiji-Shell"] != string(version[1]) {
+		t.Fatalf("sw.js names release %q, and says it is of %q", version, h["X-Suiji-Shell"])
+	}
 	// Every file of the shell it caches exists (one missing file would
 	// fail the whole install, and the app would not open offline).
 	list := regexp.MustCompile(`(?s)const SHELL = \[(.*?)\];`).FindSubmatch(sw)
@@ -89,8 +95,8 @@ func TestPhoneAppIsServedInstallableAndLockedDown(t *testing.T) {
 		if strings.HasPrefix(path, "/vendor/") {
 			continue // filled by deploy/local/web.sh, absent from a fresh clone
 		}
-		if status, _, _ := get(t, s, path, nil); status != 200 {
-			t.Errorf("the shell's %s: %d", path, status)
+		if status, h, _ := get(t, s, path, nil); status != 200 || h["X-Suiji-Shell"] != string(version[1]) {
+			t.Errorf("the shell's %s: %d, of release %q", path, status, h["X-Suiji-Shell"])
 		}
 	}
 	// And every module the app imports, from main.js on, is in the shell:

@@ -70,6 +70,10 @@ func (w *webFront) static(c *fiber.Ctx) error {
 	case a == nil:
 		return w.message(c, fiber.StatusNotFound, nil)
 	}
+	// Which release of the phone app's shell this server serves: the
+	// service worker keeps a release only if every file says it is the
+	// worker's own (app/sw.js).
+	c.Set(web.ShellHeader, w.site.ShellVersion)
 	return web.Serve(c, a, w.policy)
 }
 

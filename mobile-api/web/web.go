@@ -4,7 +4,9 @@
 // and page templates (templates/), and what they share (shared/, vendor/).
 //
 // Nothing here is built: the browser loads the ES modules as they are in
-// the repository. The only exception is vendor/, which deploy/local/web.sh
+// the repository — but for the phone app's service worker, into which the
+// server writes the version of the app's shell (stampShell) — and
+// vendor/, which deploy/local/web.sh
 // fills from npm packages pinned by package-lock.json (chart and QR code
 // libraries, and the phone app's IndexedDB wrapper and streaming hash); a
 // fresh clone holds only its README there, so `go build` works without
@@ -131,6 +133,9 @@ var loadSite = sync.OnceValues(func() (*Site, error) {
 const (
 	swName          = "app/sw.js"
 	swVersionMarker = "const VERSION = 'dev';"
+	// ShellHeader names, on every static file, the shell's version of the
+	// server that serves it.
+	ShellHeader = "X-Suiji-Shell"
 )
 
 // stampShell writes the version of the phone app's shell — a hash of every

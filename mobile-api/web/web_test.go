@@ -22,7 +22,7 @@ func TestShellVersion(t *testing.T) {
 		return s
 	}
 	files := map[string]string{
-		swName: "// the worker\n" + swVersionMarker + "\nconst CACHE = `x-${VERSION}`;\n",
+		swName:        "// the worker\n" + swVersionMarker + "\nconst CACHE = `x-${VERSION}`;\n",
 		"app/main.js": "main", "shared/api.js": "api", "vendor/idb.js": "idb", "console/main.js": "console", "portal/verify-page.js": "portal",
 	}
 	base := site(files)

@@ -201,8 +201,9 @@ async function signedOut() {
   tokens.remove();
   localStorage.clear();
   await store.wipe().catch(() => {});
-  if (window.caches) for (const k of await caches.keys()) await caches.delete(k);
-  navigator.serviceWorker?.controller?.postMessage('precache'); // the shell, for the next sign-in
+  // Every cache but the app's own files (the shell of a release: no data
+  // of anyone's), which the next sign-in starts from, offline too.
+  if (window.caches) for (const k of await caches.keys()) if (!k.startsWith('suiji-app-shell-')) await caches.delete(k);
   showLogin();
 }
 
@@ -381,15 +382,31 @@ function inboxView(main) {
 
 const updateNotice = h('p', { class: 'update', role: 'status', hidden: true },
   h('span', { text: t('update.ready') }),
-  h('button', { type: 'button', class: 'secondary', text: t('update.now'), onclick: () => letIn() }));
+  h('button', { type: 'button', class: 'secondary', text: t('update.now'), onclick: () => update() }));
 let registration = null;
+let asked = false; // this page let the new release in
 let reloading = false;
+let behind = false; // another window let it in: this page waits for a moment with no form
 
 function letIn() {
+  asked = true;
   registration?.waiting?.postMessage('activate');
 }
 
-const formless = () => !location.hash.startsWith('#/tasks/');
+function reload() {
+  if (reloading) return;
+  reloading = true;
+  location.reload();
+}
+
+function update() {
+  if (behind) reload();
+  else letIn();
+}
+
+// formless: the page shows nothing the inspector may be typing (not a
+// task's page, not the sign-in form).
+const formless = () => !!app.user && !location.hash.startsWith('#/tasks/');
 
 function registerServiceWorker() {
   const sw = navigator.serviceWorker;
@@ -399,21 +416,24 @@ function registerServiceWorker() {
     // The first worker taking over the first visit is no new release.
     const had = controller;
     controller = sw.controller;
-    if (!had || reloading) return;
-    reloading = true;
-    location.reload();
+    if (!had) return;
+    if (asked || formless()) return reload();
+    // Let in from another window of the app, while this one shows a
+    // form: it keeps the form, says so, and reloads once it shows none.
+    behind = true;
+    updateNotice.hidden = false;
   });
+  window.addEventListener('hashchange', () => { if (behind && formless()) reload(); });
   sw.register('/app/sw.js', { scope: '/app/' }).then((reg) => {
     registration = reg;
     const offer = () => {
       if (!reg.waiting || !sw.controller) return;
       updateNotice.hidden = false;
     };
+    const watch = (next) => next?.addEventListener('statechange', () => { if (next.state === 'installed') offer(); });
     if (reg.waiting && sw.controller) letIn(); // at start: nothing is open yet
-    reg.addEventListener('updatefound', () => {
-      const next = reg.installing;
-      next?.addEventListener('statechange', () => { if (next.state === 'installed') offer(); });
-    });
+    watch(reg.installing); // an install begun before this page looked
+    reg.addEventListener('updatefound', () => watch(reg.installing));
     // A phone keeps the app open for days: look for a release whenever it
     // comes back to the screen.
     document.addEventListener('visibilitychange', () => {

@@ -23,9 +23,22 @@ const SHELL = [
 ];
 const shell = new Set(SHELL);
 
+// ofThisRelease says whether a response is a file of this worker's
+// release: the server names its shell's version on every file. During a
+// rolling deploy another server may answer with another release's file.
+const ofThisRelease = (resp) => resp.ok && resp.headers.get('X-Suiji-Shell') === VERSION;
+
+// precache fetches the whole shell (past the HTTP cache) and keeps it only
+// if every file is of this release; otherwise the install fails, and the
+// browser tries again at its next check.
 async function precache() {
+  const files = await Promise.all(SHELL.map(async (u) => {
+    const resp = await fetch(u, { cache: 'reload' });
+    if (!ofThisRelease(resp)) throw new Error(`${u} is not of release ${VERSION}`);
+    return [u, resp];
+  }));
   const cache = await caches.open(CACHE);
-  await cache.addAll(SHELL.map((u) => new Request(u, { cache: 'no-cache' })));
+  await Promise.all(files.map(([u, resp]) => cache.put(u, resp)));
 }
 
 // Installed, a new release waits for the page to let it in ('activate');
@@ -41,12 +54,9 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// The page lets a waiting release take over.
 self.addEventListener('message', (event) => {
-  // The page lets a waiting release take over.
   if (event.data === 'activate') self.skipWaiting();
-  // After a sign-out (which empties every cache) the app asks for the
-  // shell again.
-  if (event.data === 'precache') event.waitUntil(precache().catch(() => {}));
 });
 
 self.addEventListener('fetch', (event) => {
@@ -61,12 +71,12 @@ self.addEventListener('fetch', (event) => {
 });
 
 // fromShell answers from this release's cache; a file missing there (the
-// cache emptied by a sign-out, not yet filled again) is fetched and kept.
+// cache emptied by hand) is fetched, and kept if it is of this release.
 async function fromShell(key) {
   const cache = await caches.open(CACHE);
   const cached = await cache.match(key);
   if (cached) return cached;
   const resp = await fetch(key, { cache: 'no-cache' });
-  if (resp.ok) await cache.put(key, resp.clone());
+  if (ofThisRelease(resp)) await cache.put(key, resp.clone());
   return resp;
 }

@@ -244,7 +244,7 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
 
   scenario('phone: a new release waits in its own worker — the open page keeps running the old one whole, even a module it loads later; 更新 reloads onto the new release', async (page) => {
     // On an origin of its own (a proxy of the server under test), which
-    // serves the next release when told to (web_test.go, releaseProxy).
+    // serves the next release when told to (release_test.go).
     const release = process.env.SUIJI_WEB_RELEASE_PROXY;
     assert.ok(release, 'SUIJI_WEB_RELEASE_PROXY names the release proxy');
     await page.goto(`${release}/app/`);
@@ -260,11 +260,25 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     });
     assert.ok(first && !first.endsWith('-dev'), `the shell's cache is named by the served version (${first})`);
 
-    // The next release is deployed; the app looks for it (as it does
-    // whenever it comes back to the screen).
-    assert.equal((await fetch(`${release}/__next-release`, { method: 'POST' })).status, 204);
-    await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r.update()));
+    // Half-way through a rolling deploy, the next release's worker comes
+    // with the running release's files: it is not installed (a release is
+    // kept whole or not at all).
+    const lookForRelease = () => page.evaluate(() => navigator.serviceWorker.getRegistration()
+      .then((r) => r.update().then(() => new Promise((done) => {
+        const next = r.installing;
+        if (!next) return done(r.waiting ? 'installed' : 'none');
+        if (next.state === 'installed' || next.state === 'redundant') return done(next.state);
+        next.addEventListener('statechange', () => { if (next.state === 'installed' || next.state === 'redundant') done(next.state); });
+      }))));
+    assert.equal((await fetch(`${release}/__next-release?half=1`, { method: 'POST' })).status, 204);
+    assert.equal(await lookForRelease(), 'redundant', 'a worker whose files are of another release is not installed');
+    assert.deepEqual(await shells(), [first], 'nothing of the half-deployed release is kept');
     const notice = page.locator('p.update', { hasText: '新版本已就绪' });
+    assert.equal(await notice.isVisible(), false);
+    // The next release is deployed whole; the app looks for it (as it
+    // does whenever it comes back to the screen).
+    assert.equal((await fetch(`${release}/__next-release`, { method: 'POST' })).status, 204);
+    assert.equal(await lookForRelease(), 'installed');
     await notice.waitFor();
     assert.deepEqual(await shells(), [first, 'suiji-app-shell-next-release'].sort(), 'the new release is kept beside the old one');
     // The task page's module is loaded now, for the first time on this
