@@ -469,23 +469,32 @@ func TestPushSurvivesCrashes(t *testing.T) {
 	}
 }
 
-// TestPushOnceWhenPushersRace: the instance that wrote the alerts claims
-// its own batches in one write, and other pushers may be faster. Another
-// instance sends a dispatch's alerts first (from the inbox): the writer
-// then sends nothing. The writer's pusher twice at once and another
-// instance's, racing for the next alerts: each reaches its device once.
-func TestPushOnceWhenPushersRace(t *testing.T) {
-	env := newAPIEnv(t, Config{})
-	w := newDispatchWorld(t, env, 12, `{"count":4}`)
-	fcm := newFakeFCM(t)
-	_, writer := env.instance(t, Config{}, openFakePush(t, fcm))
-	_, other := env.instance(t, Config{}, openFakePush(t, fcm))
+// twoPushers is a drawn world (sample as given) with two instances pushing
+// to one fake FCM server, and a phone for each inspector (token "ok-" +
+// user id).
+func twoPushers(t *testing.T, sample string) (env *apiEnv, w *dispatchWorld, fcm *fakeFCM, writer, other app.Services) {
+	t.Helper()
+	env = newAPIEnv(t, Config{})
+	w = newDispatchWorld(t, env, 12, sample)
+	fcm = newFakeFCM(t)
+	_, writer = env.instance(t, Config{}, openFakePush(t, fcm))
+	_, other = env.instance(t, Config{}, openFakePush(t, fcm))
 	for _, u := range w.inspectors {
 		d := &backend.Device{UserID: u.ID, Token: "ok-" + u.ID, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
 		if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return env, w, fcm, writer, other
+}
+
+// TestPushOnceWhenPushersRace: the instance that wrote the alerts claims
+// its own batches in one write, and other pushers may be faster. Another
+// instance sends a dispatch's alerts first (from the inbox): the writer
+// then sends nothing. The writer's pusher twice at once and another
+// instance's, racing for the next alerts: each reaches its device once.
+func TestPushOnceWhenPushersRace(t *testing.T) {
+	env, w, fcm, writer, other := twoPushers(t, `{"count":4}`)
 	if _, err := writer.Tasks.Dispatch(actorCtx(t.Context(), env.users["staff"]), w.draw.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -698,17 +707,7 @@ func TestPushLooksForOthersBatchesWhileBusy(t *testing.T) {
 // named before (its outbox batch would be new); the phones, told of them
 // by the first dispatch, are not told again, whichever instance pushes.
 func TestARepeatedDispatchAlertsNoPhoneTwice(t *testing.T) {
-	env := newAPIEnv(t, Config{})
-	w := newDispatchWorld(t, env, 12, `{"count":3}`)
-	fcm := newFakeFCM(t)
-	_, writer := env.instance(t, Config{}, openFakePush(t, fcm))
-	_, other := env.instance(t, Config{}, openFakePush(t, fcm))
-	for _, u := range w.inspectors {
-		d := &backend.Device{UserID: u.ID, Token: "ok-" + u.ID, Platform: backend.PlatformAndroid, CreatedAt: time.Now().UTC(), LastSeenAt: time.Now().UTC()}
-		if err := env.db.Devices().UpsertDevice(t.Context(), d); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env, w, fcm, writer, other := twoPushers(t, `{"count":3}`)
 	staff := actorCtx(t.Context(), env.users["staff"])
 	res, err := writer.Tasks.Dispatch(staff, w.draw.ID)
 	if err != nil {

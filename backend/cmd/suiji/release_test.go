@@ -48,15 +48,14 @@ func releaseProxy(t *testing.T, base string) string {
 			return append(b, "\ndocument.documentElement.dataset.release = 'next';\n"...)
 		},
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.FlushInterval = -1 // the live events stream through at once
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
-		if mode.Load() != current && rewrites[r.URL.Path] != nil {
+	proxy := &httputil.ReverseProxy{FlushInterval: -1} // the live events stream through at once
+	proxy.Rewrite = func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+		if mode.Load() != current && rewrites[r.Out.URL.Path] != nil {
 			// The whole body, uncompressed, to rewrite.
 			for _, h := range []string{"Accept-Encoding", "If-None-Match", "If-Modified-Since"} {
-				r.Header.Del(h)
+				r.Out.Header.Del(h)
 			}
 		}
 	}
