@@ -207,6 +207,7 @@ func TestResultLifecycle(t *testing.T) {
 		t.Fatalf("an unpublished result is public: %+v", got)
 	}
 	scenario{method: "GET", path: "/public/v1/results/" + task.ID, wantStatus: 404}.run(t, env)
+	scenario{method: "GET", path: "/results/" + task.ID, wantStatus: 404, wantContain: []string{"页面不存在"}}.run(t, env)
 
 	// Who may review: not an inspector (the route), not staff of another
 	// department (the task is not theirs: 404), not a member of the group
@@ -411,6 +412,31 @@ func TestResultLifecycle(t *testing.T) {
 	first := strictDecode[publicView](t, one.Versions[0])
 	if first.Version != 1 || first.Result != backend.ResultRectificationOrdered || len(first.Dispositions) != 0 {
 		t.Fatalf("the first version as shown: %s", one.Versions[0])
+	}
+	// Its page, linked from the search: the record as it stands, each
+	// correction's reason, and what was shown before — nothing private.
+	resp, body = env.call(t, "", "GET", "/results?year=2026&q="+url.QueryEscape("测试企业"), "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `href="/results/`+task.ID+`"`) {
+		t.Fatalf("/results does not link the result's page: %s", body)
+	}
+	resp, body = env.call(t, "", "GET", "/results/"+task.ID, "", nil)
+	html := string(body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(html, "<script") {
+		t.Fatalf("/results/%s: %d %s", task.ID, resp.StatusCode, body)
+	}
+	for _, want := range []string{task.Enterprise.Name, "更正记录", "第 2 版", "第 3 版", "整改指令书已撤销，更正为未发现问题", one.Corrections[1].Reason,
+		"泽应急立〔2026〕12号", "此前公示的内容", "第 1 版 · 公示于", "发现问题，责令整改", "已更正 2 次"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the result's page lacks %q", want)
+		}
+	}
+	if current, earlier := strings.Index(html, "未发现问题</dd>"), strings.Index(html, "发现问题，责令整改</dd>"); current < 0 || earlier < current {
+		t.Errorf("the page does not show the current result (未发现问题) before the earlier version's")
+	}
+	for _, private := range privateStrings(task) {
+		if strings.Contains(html, private) {
+			t.Fatalf("the result's page contains %q", private)
+		}
 	}
 	for _, private := range privateStrings(task) {
 		if strings.Contains(string(body), private) {

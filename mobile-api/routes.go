@@ -244,6 +244,7 @@ func (s *Server) webRoutes() []route {
 		{"GET", "/items", public, nil, w.page(w.items)},
 		{"GET", "/verify", public, nil, w.page(w.verify)},
 		{"GET", "/results", public, nil, w.page(w.results)},
+		{"GET", "/results/:id", public, nil, w.page(byID(w.result))},
 		{"GET", "/plans/:id", public, nil, w.page(byID(w.plan))},
 		{"GET", "/draws/:id", public, nil, w.page(byID(w.draw))},
 		{"GET", "/replacements/:id", public, nil, w.page(byID(w.replacement))},

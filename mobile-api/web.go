@@ -358,6 +358,17 @@ func (w *webFront) replacement(c *fiber.Ctx, id string) (string, web.Page, error
 	return "replacement", page, nil
 }
 
+// result is one published result (art. 24), linkable: its public record
+// as it stands, and, when it was corrected, each correction's reason and
+// every version shown before — never a person's name or contact.
+func (w *webFront) result(c *fiber.Ctx, id string) (string, web.Page, error) {
+	r, err := w.s.svc.Results.PublicResult(c.UserContext(), id)
+	if err != nil {
+		return "", web.Page{}, err
+	}
+	return "result", web.Page{Title: r.EnterpriseName + " · " + w.portal.T("results.title"), Active: "results", Data: r}, nil
+}
+
 // results is the public search of published results (art. 24): by part
 // of an enterprise's name or the beginning of its USCC, within a year (0:
 // every year). It shows only the public record — never a person's name or

@@ -683,6 +683,15 @@ scenario('a citizen finds a published result by enterprise name on the portal an
   // No phone number either (the USCCs, which are public, taken out first).
   const text = (await page.locator('body').innerText()).replace(/[0-9A-Z]{18}/g, '');
   assert.doesNotMatch(text, /1[3-9]\d{9}|0\d{2,3}-?\d{7,8}/, 'no phone number on the page');
+
+  // The result's own page, to link to: the same record, nothing private.
+  await card.getByRole('link', { name }).click();
+  await page.getByRole('heading', { level: 1, name }).waitFor();
+  await page.getByText('发现问题，责令整改').waitFor();
+  assert.equal(new URL(page.url()).pathname, `/results/${x.id}`);
+  const own = await page.content();
+  for (const secret of secrets) assert.ok(!own.includes(secret), `the result's page shows ${secret}`);
+  await shot(page, 'portal-result');
 }, { javaScriptEnabled: false });
 
 // After the portal has shown the result as published: the office looks
@@ -731,6 +740,14 @@ scenario('the office looks at the evidence, records a case opened and corrects t
   assert.equal(pub.version, 3);
   assert.deepEqual(pub.dispositions.map((d) => [d.kind, d.case_no]), [['case_opened', '泽应急罚〔2026〕12号']]);
   assert.ok(pub.corrections.some((c) => c.reason === '经集体讨论，决定立案查处'), 'the correction is public with its reason');
+
+  // The result's page on the portal says what was corrected, and why.
+  await page.goto(`${base}/results/${encodeURIComponent(x.id)}`);
+  const corrections = page.locator('#corrections');
+  await corrections.getByText('经集体讨论，决定立案查处').waitFor();
+  await corrections.getByText(/第 1 版 · 公示于/).waitFor();
+  await page.locator('dl.facts').first().getByText('立案查处', { exact: true }).waitFor();
+  await shot(page, 'portal-result-corrected', corrections);
 });
 
 // A member of a drawn group is replaced (回避) on a task of the drawn plan
