@@ -145,7 +145,7 @@ type NotificationStore interface {
 type PushBatch struct {
 	ID              string // deterministic from its entries' ids, so a repeat adds nothing
 	NotificationIDs []string
-	InboxWritten    bool   // the writer has written the entries to the inbox
+	InboxWritten    bool   // the writer has written the entries to the inbox, or a later call found some stored and adopted the batch (notify)
 	State           string // PushPending … PushAbandoned
 	NextAt          time.Time
 	Claim           string    // the claiming instance's token while PushSending
@@ -162,8 +162,9 @@ const PushBatchSize = 1000
 type PushOutbox interface {
 	// AddPushBatches stores the batches whose IDs are not stored yet.
 	AddPushBatches(ctx context.Context, bs []*PushBatch) error
-	// MarkInboxWritten records that the batches' entries are in the inbox,
-	// which makes them due at now.
+	// MarkInboxWritten records that the batches' entries are in the inbox
+	// — or, for a batch another call adopted, that those it will ever get
+	// are — which makes them due at now.
 	MarkInboxWritten(ctx context.Context, ids []string, now time.Time) error
 	// ClaimPushBatch claims the oldest batch due — PushPending, NextAt ≤
 	// now, and its entries in the inbox or its writer presumed dead (the

@@ -823,7 +823,8 @@ func TestPushAfterAWriterDiedHalfWayThroughTheInbox(t *testing.T) {
 		return &backend.Notification{ID: id, UserID: user, Kind: backend.NoteTaskAssigned, Title: "新检查任务", Body: "请查看"}
 	}
 	ids := []string{"a", "b", "c", "d"}
-	dead := &backend.PushBatch{ID: notify.BatchID(ids), NotificationIDs: ids, State: backend.PushPending, NextAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+	longAgo := time.Now().UTC().Add(-2 * notify.DefaultOrphanAfter)
+	dead := &backend.PushBatch{ID: notify.BatchID(ids), NotificationIDs: ids, State: backend.PushPending, NextAt: longAgo, CreatedAt: longAgo}
 	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{dead}); err != nil {
 		t.Fatal(err)
 	}
@@ -845,5 +846,39 @@ func TestPushAfterAWriterDiedHalfWayThroughTheInbox(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"a", "b", "d"}) {
 		t.Fatalf("the phone was told of %v, want a and d (the dead writer's batch) and b (the repeat's), once each", got)
+	}
+
+	// A writer still storing its entries (its batch just made) is not cut
+	// short by a call that finds some of them: its batch waits for it.
+	ids = []string{"e", "f"}
+	alive := &backend.PushBatch{ID: notify.BatchID(ids), NotificationIDs: ids, State: backend.PushPending, NextAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+	if err := env.db.PushOutbox().AddPushBatches(t.Context(), []*backend.PushBatch{alive}); err != nil {
+		t.Fatal(err)
+	}
+	e := note("e")
+	e.PushBatch = alive.ID
+	if _, err := env.db.Notifications().AppendNotifications(t.Context(), []*backend.Notification{e}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Notify.Notify(t.Context(), []*backend.Notification{note("e")}); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	if got := fcm.notificationIDs("ok-" + user); len(got) != 3 {
+		t.Fatalf("the phone was told of %v: a live writer's batch was sent before it stored f", got)
+	}
+	f := note("f")
+	f.PushBatch = alive.ID
+	if _, err := env.db.Notifications().AppendNotifications(t.Context(), []*backend.Notification{f}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.db.PushOutbox().MarkInboxWritten(t.Context(), []string{alive.ID}, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	drainPush(t, svc)
+	got = fcm.notificationIDs("ok-" + user)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"a", "b", "d", "e", "f"}) {
+		t.Fatalf("the phone was told of %v, want e and f once the writer finished", got)
 	}
 }

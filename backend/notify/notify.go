@@ -684,13 +684,18 @@ func (s *Service) claimDue(ctx context.Context, claim string, now time.Time, lim
 			return work, alerts, err
 		}
 		alerts += len(batch.NotificationIDs)
-		if !complete && !batch.InboxWritten {
-			// The writer died before all its entries reached the inbox:
-			// wait for its request to be repeated — which stores the rest
-			// with a batch of its own and marks this one ready (adopted) —
+		// Marked ready with entries missing, the batch was adopted by a
+		// later call (notify): it sends what is stored with it — once its
+		// writer can be presumed dead, not while it may still be storing
+		// the rest.
+		adoptedFromTheDead := batch.InboxWritten && now.Sub(batch.CreatedAt) >= s.orphanAfter()
+		if !complete && !adoptedFromTheDead {
+			// The writer died (or is slow) before all its entries reached
+			// the inbox: wait for its request to be repeated — which stores
+			// the rest with a batch of its own and marks this one ready —
 			// or give up after AbandonAfter. Nothing is sent before.
 			state, next := backend.PushPending, now.Add(s.orphanAfter())
-			if now.Sub(batch.CreatedAt) > s.abandonAfter() {
+			if now.Sub(batch.CreatedAt) > s.abandonAfter() && !batch.InboxWritten {
 				state = backend.PushAbandoned
 			}
 			if err := s.Outbox.SettlePushBatch(context.WithoutCancel(ctx), batch.ID, claim, state, next); err != nil {

@@ -258,6 +258,10 @@ export function toast(text) {
 let currentView = null;
 
 async function render() {
+  // Behind a release another window let in: reload at the first view with
+  // no form (the list after a sign-in, say), before it loads a module of
+  // the new release under the old ones.
+  if (behind && formless()) return reload();
   if (!app.user) return showLogin();
   const path = location.hash.replace(/^#/, '') || '/';
   const m = /^\/tasks\/([^/]+)$/.exec(path);
@@ -438,7 +442,8 @@ function registerServiceWorker() {
     // comes back to the screen.
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState !== 'visible') return;
-      if (reg.waiting && sw.controller && formless()) letIn();
+      if (behind && formless()) reload();
+      else if (reg.waiting && sw.controller && formless()) letIn();
       else reg.update().catch(() => {});
     });
   }).catch(() => {});

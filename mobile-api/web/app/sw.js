@@ -47,9 +47,15 @@ self.addEventListener('install', (event) => {
   event.waitUntil(precache());
 });
 
+// Active, the release drops the caches of the others — once its own is
+// whole (a page of an older release may have emptied it at a sign-out;
+// refilled now if the network is there, else the older files stay to
+// open the app offline).
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
-    for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
+    const whole = async () => (await (await caches.open(CACHE)).keys()).length >= SHELL.length;
+    if (!(await whole())) await precache().catch(() => {});
+    if (await whole()) for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
     await self.clients.claim();
   })());
 });
@@ -76,7 +82,15 @@ async function fromShell(key) {
   const cache = await caches.open(CACHE);
   const cached = await cache.match(key);
   if (cached) return cached;
-  const resp = await fetch(key, { cache: 'no-cache' });
-  if (ofThisRelease(resp)) await cache.put(key, resp.clone());
-  return resp;
+  try {
+    const resp = await fetch(key, { cache: 'no-cache' });
+    if (ofThisRelease(resp)) await cache.put(key, resp.clone());
+    return resp;
+  } catch (err) {
+    // Offline with this release's file missing: an older release's copy
+    // opens the app rather than nothing.
+    const older = await caches.match(key);
+    if (older) return older;
+    throw err;
+  }
 }

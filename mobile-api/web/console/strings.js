@@ -378,6 +378,7 @@ export const zhCN = {
   'targeted.enterprise': '检查对象',
   'targeted.group': '检查组（执法人员）',
   'members.search': '查找执法人员（姓名或执法证号）',
+  'members.leadFirst': '先选的一位为组长。',
   'members.more': '显示前 {n} 名（共 {total} 名），可按姓名或执法证号查找',
   'members.failed': '执法人员名单未能读取，请重试',
   'task.cancelNote': '仅在检查开始前可以取消，检查组会收到通知。已开始的检查（已签到、已记录或已上传证据）须以检查结果结束，例如“未发现监管对象”。',

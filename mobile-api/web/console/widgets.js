@@ -242,7 +242,7 @@ export function enterprisePicker(api, { initial = null, onChange = () => {} } = 
 // numbers, in the order chosen.
 export function memberPicker(api, depName) {
   const query = h('input', { type: 'search', maxlength: 100 });
-  const boxes = h('div', { class: 'checks', role: 'group' });
+  const boxes = h('div', { class: 'checks', role: 'group', 'aria-label': t('targeted.group') });
   const status = h('p', { class: 'note', 'aria-live': 'polite' });
   const chosen = new Map(); // badge → label
   const box = (badge, label) => {

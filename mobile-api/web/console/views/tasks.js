@@ -74,7 +74,7 @@ async function targeted(api, navigate) {
       field(t('targeted.search'), ent.query), field(t('targeted.enterprise'), ent.pick),
       field(t('plans.windowStart'), start), field(t('plans.windowEnd'), end)),
     h('fieldset', {}, h('legend', { text: t('plans.items') }), h('div', { class: 'checks' }, itemBoxes.map(labelled))),
-    h('fieldset', {}, h('legend', { text: t('targeted.group') }), field(t('members.search'), members.query), members.boxes, members.status),
+    h('fieldset', {}, h('legend', { text: t('targeted.group') }), field(t('members.search'), members.query, t('members.leadFirst')), members.boxes, members.status),
     h('p', {}, h('button', { type: 'button', text: t('common.save'), onclick: async (e) => {
       e.target.disabled = true;
       try {
