@@ -79,7 +79,7 @@ func TestWebFrontEnds(t *testing.T) {
 	fixtures := t.TempDir()
 	writeEnterpriseFixture(t, filepath.Join(fixtures, "enterprises.csv"))
 
-	runCtx, stop := context.WithTimeout(ctx, 8*time.Minute)
+	runCtx, stop := context.WithTimeout(ctx, 12*time.Minute)
 	defer stop()
 	cmd := exec.CommandContext(runCtx, node, "test/browser.mjs")
 	cmd.Dir = webDir
