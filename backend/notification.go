@@ -137,6 +137,9 @@ type NotificationStore interface {
 	// MarkAllRead marks every unread inbox entry of a user read and returns
 	// how many it marked.
 	MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error)
+	// MarkKindRead marks every unread inbox entry of a user of the given
+	// kind read and returns how many it marked.
+	MarkKindRead(ctx context.Context, userID, kind string, at time.Time) (int, error)
 }
 
 // PushBatch is one unit of the push outbox: the ids of up to

@@ -540,3 +540,26 @@ func TestPublicReplacementRecordsArePaged(t *testing.T) {
 		scenario{method: "GET", path: list + query, wantStatus: 400, wantCode: backend.EINVALID, wantContain: []string{`"` + field + `"`}}.run(t, env)
 	}
 }
+
+// TestAnExLeadersRequestsAreRead: a leader who loses the role (or the
+// account) no longer has a replacement waiting for their decision counted
+// unread; the other leaders' requests stay unread, and nothing else of
+// the ex-leader's inbox changes.
+func TestAnExLeadersRequestsAreRead(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	r := w.commit(t, env, "staff", 0)
+	w.pendingRead(t, env, []string{"leader", "coordleader"}, r.ID, false)
+	other := &backend.Notification{ID: "unrelated", UserID: w.coordLeader.ID, Kind: backend.NoteTaskReminder, Title: "期限提醒", Body: "反馈期限将至"}
+	if err := env.svc.Notify.Notify(t.Context(), []*backend.Notification{other}); err != nil {
+		t.Fatal(err)
+	}
+	scenario{token: w.tokens["admin"], method: "PATCH", path: "/api/v1/users/" + w.coordLeader.ID, body: `{"roles":["coordinator"]}`, wantStatus: 200}.run(t, env)
+	w.pendingRead(t, env, []string{"coordleader"}, r.ID, true)
+	w.pendingRead(t, env, []string{"leader"}, r.ID, false)
+	for _, n := range inbox(t, env, w.tokens["coordleader"]) {
+		if n.ID == other.ID && n.ReadAt != nil {
+			t.Fatal("the ex-leader's other entries were marked read too")
+		}
+	}
+}

@@ -29,6 +29,9 @@ type Service struct {
 	// Locks serialises the changes that take an admin's role or account
 	// away (see UpdateUser).
 	Locks backend.Locker
+	// Inbox, when set, has the requests for a leader's decision marked
+	// read when the user stops being an enabled leader (UpdateUser).
+	Inbox backend.NotificationStore
 	Audit backend.Auditor
 	Now   func() time.Time
 }
@@ -214,6 +217,7 @@ func (s *Service) update(ctx context.Context, id string, p UserPatch, self bool)
 		if self && u.Disabled {
 			return nil, backend.Errorf(backend.EUNAUTHORIZED, "account disabled")
 		}
+		wasLeader := decides(u)
 		err = s.save(ctx, u, p, hash)
 		if backend.ErrorFields(err)["version"] == "stale" && attempt < maxUpdateAttempts {
 			continue
@@ -228,8 +232,20 @@ func (s *Service) update(ctx context.Context, id string, p UserPatch, self bool)
 				return nil, err
 			}
 		}
+		if wasLeader && !decides(u) && s.Inbox != nil {
+			// What waited for this leader's decision is no longer theirs
+			// to decide: their inbox stops counting it unread.
+			if _, err := s.Inbox.MarkKindRead(ctx, u.ID, backend.NoteReplacementPending, s.Now().UTC()); err != nil {
+				return nil, err
+			}
+		}
 		return u, nil
 	}
+}
+
+// decides reports whether u may decide a replacement: an enabled leader.
+func decides(u *backend.User) bool {
+	return !u.Disabled && slices.Contains(u.Roles, backend.RoleLeader)
 }
 
 // save applies p (with hash, the new password's, when it sets one) to u as

@@ -242,8 +242,8 @@ func (s *Service) tellDecision(ctx context.Context, t *backend.Task, r *backend.
 	}
 	// Whoever holds the leader role now, enabled or not: tellLeaders told
 	// those of them who held it, enabled, at the commitment (the others
-	// have no entry: ENOTFOUND). One no longer a leader keeps theirs
-	// unread.
+	// have no entry: ENOTFOUND). One no longer a leader had theirs marked
+	// read when the role went (accounts.Service.UpdateUser).
 	users, _, err := s.Users.FindUsers(ctx, backend.UserFilter{Role: backend.RoleLeader})
 	if err != nil {
 		return err

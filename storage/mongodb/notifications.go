@@ -388,9 +388,16 @@ func (s *NotificationStore) MarkRead(ctx context.Context, userID, id string, at 
 
 // MarkAllRead implements backend.NotificationStore.
 func (s *NotificationStore) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
-	res, err := s.coll().UpdateMany(ctx,
-		bson.D{{Key: "user_id", Value: userID}, {Key: "silent", Value: false}, {Key: "read_at", Value: nil}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "read_at", Value: at}}}})
+	return s.markRead(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "silent", Value: false}, {Key: "read_at", Value: nil}}, at)
+}
+
+// MarkKindRead implements backend.NotificationStore.
+func (s *NotificationStore) MarkKindRead(ctx context.Context, userID, kind string, at time.Time) (int, error) {
+	return s.markRead(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "kind", Value: kind}, {Key: "silent", Value: false}, {Key: "read_at", Value: nil}}, at)
+}
+
+func (s *NotificationStore) markRead(ctx context.Context, filter bson.D, at time.Time) (int, error) {
+	res, err := s.coll().UpdateMany(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "read_at", Value: at}}}})
 	if err != nil {
 		return 0, translate(err)
 	}

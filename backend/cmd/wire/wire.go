@@ -173,7 +173,7 @@ func Services(st *Stores, cfg *config.Config, now func() time.Time) app.Services
 			RefreshGrace: auth.DefaultRefreshGrace,
 		},
 		Accounts: &accounts.Service{
-			Users: auth.StampedUsers{UserStore: db.Users(), Stamps: sessions}, Devices: db.Devices(), Sessions: sessions, Passwords: passwords, Locks: st.Cache.Locks(), Audit: recorder, Now: now,
+			Users: auth.StampedUsers{UserStore: db.Users(), Stamps: sessions}, Devices: db.Devices(), Sessions: sessions, Passwords: passwords, Locks: st.Cache.Locks(), Inbox: db.Notifications(), Audit: recorder, Now: now,
 		},
 		Audit:       db.AuditEvents(),
 		Recorder:    recorder,
