@@ -53,7 +53,10 @@ type TaskReplacement struct {
 	RejectedAt      *time.Time
 	RejectedBy      string
 	DecisionComment string
-	Record          *draw.Replacement // the public record, once drawn
+	// Untold: a leader's decision is stored and whoever it concerns may
+	// not have been told yet (tasks.Service.TellUntoldDecisions).
+	Untold bool
+	Record *draw.Replacement // the public record, once drawn
 }
 
 // Approved reports whether a leader approved the replacement.
@@ -182,4 +185,11 @@ type ReplacementStore interface {
 	// event staged in ctx (Auditor.Change). ENOTFOUND; ECONFLICT when it
 	// is drawn or rejected, or (to approve) approved already.
 	DecideReplacement(ctx context.Context, id string, d ReplacementDecision) error
+	// FindUntoldReplacements returns the ids of up to limit replacements
+	// whose decision may not have been told (Untold).
+	FindUntoldReplacements(ctx context.Context, limit int) ([]string, error)
+	// MarkReplacementTold clears Untold once the decision told was
+	// approve (or reject, when approve is false) — while that is still
+	// the decision stored: one made since stays owed.
+	MarkReplacementTold(ctx context.Context, id string, approve bool) error
 }

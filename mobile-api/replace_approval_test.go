@@ -563,3 +563,40 @@ func TestAnExLeadersRequestsAreRead(t *testing.T) {
 		}
 	}
 }
+
+// TestAnUntoldDecisionIsToldByTheScheduler: a leader's decision stored
+// while the inbox could not be written is answered as a failure, and
+// stands; the leader does not repeat it (the console offers no repeat
+// once it shows the decision); the scheduler's next pass tells whoever
+// committed it, once, and nothing is owed after.
+func TestAnUntoldDecisionIsToldByTheScheduler(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	r := w.commit(t, env, "staff", 0)
+	notifier := env.svc.Tasks.Notifier
+	env.svc.Tasks.Notifier = failingNotifier{}
+	t.Cleanup(func() { env.svc.Tasks.Notifier = notifier })
+	scenario{token: w.tokens["leader"], method: "POST", path: "/api/v1/tasks/" + w.taskIDs[0] + "/replacements/" + r.ID + "/approval",
+		body: `{"decision":"approve","comment":"同意"}`, wantStatus: 503}.run(t, env)
+	stored, err := env.db.Replacements().FindReplacement(t.Context(), r.ID)
+	if err != nil || !stored.Approved() || !stored.Untold {
+		t.Fatalf("the decision as stored: %+v, %v; want approved and owed to be told", stored, err)
+	}
+	if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID); len(told) != 0 {
+		t.Fatalf("told %+v while the inbox could not be written", told)
+	}
+	env.svc.Tasks.Notifier = notifier
+	for pass := range 2 {
+		n, err := env.svc.Tasks.TellUntoldDecisions(t.Context())
+		if err != nil || n != 1-pass {
+			t.Fatalf("pass %d told %d (%v), want %d", pass+1, n, err, 1-pass)
+		}
+	}
+	if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID); len(told) != 1 || told[0].Data["decision"] != tasks.DecisionApprove {
+		t.Fatalf("the committer's entries of the decision: %+v, want the approval once", told)
+	}
+	w.pendingRead(t, env, []string{"leader", "coordleader"}, r.ID, true)
+	if stored, err := env.db.Replacements().FindReplacement(t.Context(), r.ID); err != nil || stored.Untold {
+		t.Fatalf("still owed after the pass: %+v, %v", stored, err)
+	}
+}

@@ -379,7 +379,8 @@ func (s *Service) deadlineNotes(ctx context.Context, t *backend.Task, remind, mi
 	return notes, nil
 }
 
-// RunScheduler runs RunDeadlines (and aborts abandoned uploads) every
+// RunScheduler runs RunDeadlines (tells of replacement decisions left
+// untold, and aborts abandoned uploads) every
 // interval until ctx ends, on one
 // instance at a time: the instance holding a Redis lease (which lives two
 // intervals and is extended at every pass) works, the others wait, and
@@ -412,6 +413,11 @@ func (s *Service) RunScheduler(ctx context.Context, every time.Duration, logger 
 				logger.WarnContext(ctx, "deadlines: a pass failed", slog.Any("error", err))
 			} else if rep != nil && rep.Reminded+rep.Overdue > 0 {
 				logger.InfoContext(ctx, "deadlines", slog.Int("reminded", rep.Reminded), slog.Int("overdue", rep.Overdue))
+			}
+			if n, err := s.TellUntoldDecisions(ctx); err != nil && ctx.Err() == nil {
+				logger.WarnContext(ctx, "replacements: telling of decisions failed", slog.Any("error", err))
+			} else if n > 0 {
+				logger.InfoContext(ctx, "replacements: told of decisions left untold", slog.Int("told", n))
 			}
 			if s.Objects != nil {
 				if n, err := s.AbortStaleUploads(ctx, s.Now()); err != nil && ctx.Err() == nil {

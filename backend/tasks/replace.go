@@ -322,7 +322,7 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 		if !approve && r.RejectedBy == actor.UserID {
 			// A repeat after a crash between the decision and telling
 			// of it tells (only what is missing: fixed ids).
-			if err := s.tellDecision(ctx, t, r, decision); err != nil {
+			if err := s.told(ctx, t, r, decision); err != nil {
 				return nil, err
 			}
 			return r, nil
@@ -330,7 +330,7 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement was rejected; commit another if a member must still go out")
 	case r.Approved() && approve:
 		if r.ApprovedBy == actor.UserID {
-			if err := s.tellDecision(ctx, t, r, decision); err != nil {
+			if err := s.told(ctx, t, r, decision); err != nil {
 				return nil, err
 			}
 			return r, nil
@@ -368,15 +368,64 @@ func (s *Service) DecideReplacement(ctx context.Context, taskID, replacementID, 
 		r.State, r.RejectedAt, r.RejectedBy = backend.ReplacementRejected, &d.At, d.By
 	}
 	r.DecisionComment = comment
-	// The decision is stored: a failure to tell of it is answered as a
-	// failure (as CommitReplacement does with tellLeaders), and the
-	// leader's repeat of the same decision — answered as recorded above,
-	// never as another decision — tells what is missing.
-	if err := s.tellDecision(ctx, t, r, decision); err != nil {
+	// The decision is stored, owed to be told (Untold, in the same
+	// write): a failure to tell of it is answered as a failure, and what
+	// is missing is told by the leader's repeat of the same decision —
+	// answered as recorded above, never as another decision — or else by
+	// the scheduler's next pass (TellUntoldDecisions).
+	if err := s.told(ctx, t, r, decision); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
+
+// told tells of r's decision (tellDecision) and then records it told. A
+// failure to record it only means a later pass tells again, which writes
+// nothing twice: it is not the caller's failure.
+func (s *Service) told(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, decision string) error {
+	if err := s.tellDecision(ctx, t, r, decision); err != nil {
+		return err
+	}
+	_ = s.Replacements.MarkReplacementTold(ctx, r.ID, decision == DecisionApprove)
+	return nil
+}
+
+// TellUntoldDecisions tells of the replacement decisions stored but
+// perhaps not told — the process died, or the inbox failed, between the
+// decision and telling of it, and the leader did not repeat it — and
+// returns how many it told. The scheduler runs it at every pass.
+func (s *Service) TellUntoldDecisions(ctx context.Context) (int, error) {
+	ids, err := s.Replacements.FindUntoldReplacements(ctx, untoldPerPass)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		r, err := s.Replacements.FindReplacement(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		t, err := s.Tasks.FindTaskByID(ctx, r.TaskID)
+		if err != nil {
+			return n, err
+		}
+		decision := DecisionApprove
+		if r.State == backend.ReplacementRejected {
+			decision = DecisionReject
+		}
+		if !r.Untold || (decision == DecisionApprove && !r.Approved()) {
+			continue // told meanwhile, or (never stored so) nothing decided
+		}
+		if err := s.told(ctx, t, r, decision); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// untoldPerPass bounds the decisions one scheduler pass tells.
+const untoldPerPass = 200
 
 // leasedReplacement takes the lease of the replacement id of task t's draw
 // (the one its commit, decision and draw take) and returns it as it is

@@ -42,6 +42,7 @@ type replacementModel struct {
 	RejectedAt      *time.Time `bson:"rejected_at,omitempty"`
 	RejectedBy      string     `bson:"rejected_by,omitempty"`
 	DecisionComment string     `bson:"decision_comment,omitempty"`
+	Untold          bool       `bson:"untold,omitempty"` // set with a decision, cleared once it is told
 	Record          string     `bson:"record,omitempty"` // the public record's JSON, once drawn
 	// From the record, once drawn, for listings that leave the record
 	// (and its roster) out.
@@ -56,7 +57,7 @@ func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
 		EntropySource: m.EntropySource, SeedCommitment: m.SeedCommitment, SealedSeed: m.SealedSeed,
 		RosterSHA256: m.RosterSHA256, Eligible: m.Eligible, State: m.State, CommittedAt: m.CommittedAt.UTC(), CommittedBy: m.CommittedBy,
 		ApprovedAt: utcPtr(m.ApprovedAt), ApprovedBy: m.ApprovedBy, RejectedAt: utcPtr(m.RejectedAt), RejectedBy: m.RejectedBy,
-		DecisionComment: m.DecisionComment,
+		DecisionComment: m.DecisionComment, Untold: m.Untold,
 	}
 	if err := json.Unmarshal([]byte(m.Roster), &r.Roster); err != nil {
 		return nil, backend.Wrap(err, backend.EINTERNAL, "replacement %s: stored roster unreadable", m.ID)
@@ -240,6 +241,7 @@ func (s *ReplacementStore) DecideReplacement(ctx context.Context, id string, d b
 	if d.Comment != "" {
 		set = append(set, bson.E{Key: "decision_comment", Value: d.Comment})
 	}
+	set = append(set, bson.E{Key: "untold", Value: true})
 	// An approval lands on a replacement neither approved nor rejected; a
 	// rejection on one not rejected (withdrawing an approval). Neither on
 	// a drawn one.
@@ -255,6 +257,24 @@ func (s *ReplacementStore) DecideReplacement(ctx context.Context, id string, d b
 		return err
 	}
 	return backend.Errorf(backend.ECONFLICT, "the replacement was decided or drawn meanwhile")
+}
+
+// FindUntoldReplacements implements backend.ReplacementStore.
+func (s *ReplacementStore) FindUntoldReplacements(ctx context.Context, limit int) ([]string, error) {
+	return findIDs(ctx, s.coll(), bson.D{{Key: "untold", Value: true}}, limit)
+}
+
+// MarkReplacementTold implements backend.ReplacementStore.
+func (s *ReplacementStore) MarkReplacementTold(ctx context.Context, id string, approve bool) error {
+	decided := bson.D{{Key: "_id", Value: id}, {Key: "state", Value: backend.ReplacementRejected}}
+	if approve {
+		decided = bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: backend.ReplacementRejected}}},
+			{Key: "approved_at", Value: bson.D{{Key: "$exists", Value: true}}}}
+	}
+	unlock := lockDocument(s.coll(), id)
+	defer unlock()
+	_, err := s.coll().UpdateOne(ctx, decided, bson.D{{Key: "$unset", Value: bson.D{{Key: "untold", Value: ""}}}})
+	return translate(err)
 }
 
 // FindDrawnReplacementIDs implements backend.ReplacementStore: only the
