@@ -1,6 +1,7 @@
 package mobileapi
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -511,24 +512,13 @@ func (s *Server) handleListReplacements(c *fiber.Ctx) error {
 // next_after_seq is the next page's after_seq when this one is full, 0
 // otherwise. A record carries its roster, so pages are small.
 func (s *Server) handlePublicReplacements(c *fiber.Ctx) error {
-	after, limit := 0, backend.ReplacementRecordsDefaultLimit
-	bad := map[string]string{}
-	if raw := c.Query("after_seq"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 0 {
-			bad["after_seq"] = "must be a non-negative integer"
-		}
-		after = n
+	after, err := queryInt(c, "after_seq", 0, 0, math.MaxInt32)
+	if err != nil {
+		return err
 	}
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > backend.ReplacementRecordsMaxLimit {
-			bad["limit"] = "must be an integer from 1 to " + strconv.Itoa(backend.ReplacementRecordsMaxLimit)
-		}
-		limit = n
-	}
-	if len(bad) > 0 {
-		return backend.InvalidFields("invalid query parameters", bad)
+	limit, err := queryInt(c, "limit", backend.ReplacementRecordsDefaultLimit, 1, backend.ReplacementRecordsMaxLimit)
+	if err != nil {
+		return err
 	}
 	list, err := s.svc.Tasks.PublicReplacements(c.UserContext(), c.Params("id"), after, limit)
 	if err != nil {

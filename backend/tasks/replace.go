@@ -393,35 +393,42 @@ func (s *Service) told(ctx context.Context, t *backend.Task, r *backend.TaskRepl
 // TellUntoldDecisions tells of the replacement decisions stored but
 // perhaps not told — the process died, or the inbox failed, between the
 // decision and telling of it, and the leader did not repeat it — and
-// returns how many it told. The scheduler runs it at every pass.
+// returns how many it told. One that cannot be told now does not hold up
+// the others: the pass goes on, and returns every failure. The scheduler
+// runs it at every pass.
 func (s *Service) TellUntoldDecisions(ctx context.Context) (int, error) {
 	ids, err := s.Replacements.FindUntoldReplacements(ctx, untoldPerPass)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	var errs []error
 	for _, id := range ids {
-		r, err := s.Replacements.FindReplacement(ctx, id)
+		told, err := s.tellUntold(ctx, id)
 		if err != nil {
-			return n, err
+			errs = append(errs, fmt.Errorf("replacement %s: %w", id, err))
+		} else if told {
+			n++
 		}
-		t, err := s.Tasks.FindTaskByID(ctx, r.TaskID)
-		if err != nil {
-			return n, err
-		}
-		decision := DecisionApprove
-		if r.State == backend.ReplacementRejected {
-			decision = DecisionReject
-		}
-		if !r.Untold || (decision == DecisionApprove && !r.Approved()) {
-			continue // told meanwhile, or (never stored so) nothing decided
-		}
-		if err := s.told(ctx, t, r, decision); err != nil {
-			return n, err
-		}
-		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
+}
+
+// tellUntold tells of replacement id's decision if it is still owed.
+func (s *Service) tellUntold(ctx context.Context, id string) (bool, error) {
+	r, err := s.Replacements.FindReplacement(ctx, id)
+	if err != nil || !r.Untold {
+		return false, err
+	}
+	t, err := s.Tasks.FindTaskByID(ctx, r.TaskID)
+	if err != nil {
+		return false, err
+	}
+	decision := DecisionApprove
+	if r.State == backend.ReplacementRejected {
+		decision = DecisionReject
+	}
+	return true, s.told(ctx, t, r, decision)
 }
 
 // untoldPerPass bounds the decisions one scheduler pass tells.

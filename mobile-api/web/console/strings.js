@@ -87,7 +87,7 @@ export const zhCN = {
   'login.bad': '用户名或密码不正确',
   'field.amendment_reason': '更正原因',
   'field.badge_no': '执法证号',
-  'field.badge_nos': '执法证号',
+  'field.badge_nos': '检查组成员',
   'field.case_no': '案号',
   'field.category': '类别',
   'field.certificate_expires': '执法证有效期',

@@ -237,7 +237,7 @@ scenario('a coordinator records a targeted check from a complaint, naming its gr
   await form.getByLabel(/AQ-005/).check();
   await form.getByLabel('检查结束日期').fill(`${new Date().getFullYear()}-12-31`);
   await form.getByRole('button', { name: '保存' }).click();
-  await form.getByText(/badge_nos/).waitFor(); // no group named: refused, naming the field
+  await form.getByText(/请检查：检查组成员.*badge_nos/).waitFor(); // no group named: refused, naming it
   await shot(page, 'console-targeted-refused', form.getByText(/badge_nos/));
   const brigade = form.getByLabel(/应急管理综合行政执法大队/);
   await brigade.nth(0).check();
