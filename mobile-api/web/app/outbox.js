@@ -29,8 +29,14 @@ export const FAILED = 'failed';
 // task it was made on; every entry remembers that version as its base.
 // The inspector's own changes must not conflict with each other, so when
 // one is taken, the waiting entries made on the same base move to the
-// version the server now has.
+// version the server now has — when it is their change alone that made it
+// (see taken).
 //
+// The kinds of change the server stores as one new version of the task.
+// Evidence leaves the version as it is: a task one version on after an
+// upload was changed by someone else.
+const ONE_VERSION = new Set(['checkin', 'item', 'finding', 'noncoop', 'submit']);
+
 // createOutbox({api, upload, onApplied, onChange}): upload(entry, report)
 // sends an evidence entry (evidence.js); onApplied(entry, answer) folds the
 // server's answer into the stored task and returns the task as it now is
@@ -136,7 +142,7 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
       if (err.status >= 500 || err.status === 429 || err.status === 401) return 'stop';
       if (err.status === 409 && inProgress(err)) return 'stop';
       if (err.status === 422 && err.fields.idempotency_key === 'reply_not_kept' && /^2/.test(err.fields.status ?? '') && entry.kind !== 'evidence') {
-        return await taken(entry, null, true);
+        return await taken(entry, null);
       }
       entry.state = (err.status === 409 && staleVersion(err)) || err.status === 404 ? CONFLICT : FAILED;
       entry.error = { status: err.status, code: err.code, message: err.message, fields: err.fields, current: err.body?.current ?? null };
@@ -149,13 +155,16 @@ export function createOutbox({ api, upload, onApplied = async () => {}, onChange
 
   // taken folds the server's answer (null: read the task again) into the
   // phone's data and takes the entry out of the outbox. The waiting
-  // entries of the task move to the version it now has. A task read again
-  // later (reread) may hold someone else's change too: they move only
-  // when it is one version on, this change alone; else they meet the
-  // other change as conflicts.
-  async function taken(entry, answer, reread = false) {
+  // entries of the task move to the version it now has only when that is
+  // one version on from the entry's base: this change alone. Further on,
+  // someone else's change came between — a check-in, a finding and a
+  // non-cooperation record land on whatever version is current, and the
+  // task may be read again later — and the waiting entries must meet it
+  // as conflicts: moved past it, an outcome of the same item would
+  // overwrite the partner's without a word.
+  async function taken(entry, answer) {
     const task = await onApplied(entry, answer);
-    const moves = task?.version != null && entry.base != null && (!reread || task.version === entry.base + 1);
+    const moves = ONE_VERSION.has(entry.kind) && task?.version != null && entry.base != null && task.version === entry.base + 1;
     if (moves) await rebase(entry.task_id, entry.base, task.version, entry.seq);
     // A coalescing add may have replaced the body meanwhile: then the
     // entry stays, to be sent with its new body.

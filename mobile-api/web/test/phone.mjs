@@ -41,6 +41,7 @@ export async function apiAs(base, username, password) {
     user: session.user,
     get: (p) => call('GET', p),
     post: (p, b, h) => call('POST', p, b ?? {}, h),
+    put: (p, b, h) => call('PUT', p, b ?? {}, h),
     // sign records a verified signature image as this user's evidence of
     // task id, uploading it to MinIO with the presigned POST, as the app does.
     async sign(taskId) {
@@ -98,16 +99,18 @@ function videoFile(dir, size) {
 export function registerPhoneScenarios({ scenario, base, password, shot, state }) {
   const inspector = 'inspector01';
 
-  // targetedTask records a task for the inspector (and a partner) as the
-  // coordinator does from the console, and returns it.
-  async function targetedTask(enterpriseOffset) {
+  // targetedTask records a task for the inspector (and a partner: the
+  // account partnerId if given) as the coordinator does from the console,
+  // and returns it.
+  async function targetedTask(enterpriseOffset, partnerId) {
     const coord = await apiAs(base, 'coordinator', password);
     state.phoneUserId ??= (await apiAs(base, inspector, password)).user.id;
     const roster = (await coord.get('/api/v1/inspectors?limit=200')).inspectors;
     const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
     const end = new Date(Date.now() + 8 * 3600e3 + 20 * 86400e3).toISOString().slice(0, 10);
     const me = roster.find((x) => x.user_id === state.phoneUserId);
-    const partner = roster.find((x) => x.user_id && x.user_id !== me.user_id && x.active && !x.certificate_expired && x.certificate_expires > end);
+    const partner = roster.find((x) => x.user_id && x.user_id !== me.user_id && x.active && !x.certificate_expired && x.certificate_expires > end &&
+      (!partnerId || x.user_id === partnerId));
     const all = (await coord.get(`/api/v1/items?year=${today.slice(0, 4)}&limit=50`)).items;
     const items = all.filter((x) => x.department_id === all[0].department_id).slice(0, 3);
     const enterprises = (await coord.get(`/api/v1/enterprises?limit=1&offset=${enterpriseOffset}`)).enterprises;
@@ -734,6 +737,48 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     assert.equal(amended.checklist.find((o) => o.item_id === a.id).note, '现场复核：已当场整改');
     assert.equal(amended.checklist.find((o) => o.item_id === b.id).note, `${before}；已复核`, 'the note typed during the lock arrived');
     assert.ok(amended.amendments.some((m) => m.reason === '补记现场复核情况'), 'the amendment is kept with its reason');
+  }, phone);
+
+  // Two members at work on one task. The phone checks in and sets an
+  // item's outcome offline, while the partner, online, sets the same item
+  // otherwise. Back online, the check-in lands on the partner's change
+  // (a check-in takes whatever version is current), and the waiting
+  // outcome must not be moved past that change: it once was, and
+  // overwrote the partner's outcome without a word. It meets it as a
+  // conflict, shown with what the server has, for the inspector to settle.
+  scenario('phone: an outcome made offline behind a check-in meets the partner\'s outcome of the same item, made meanwhile, as a conflict — never overwrites it', async (page, context) => {
+    const partner = await apiAs(base, 'inspector02', password);
+    const x = await targetedTask(8, partner.user.id);
+    const [it] = x.items;
+    await context.setGeolocation({ latitude: x.enterprise.location.lat, longitude: x.enterprise.location.lng, accuracy: 10 });
+    await openTask(page, x);
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await synced(page);
+    await context.setOffline(true);
+    await page.getByText('离线').first().waitFor();
+    await page.getByRole('button', { name: '签到', exact: true }).click();
+    await page.getByText('待同步 1 项').waitFor();
+    await row(page, it).getByLabel('合格', { exact: true }).check();
+    await page.getByText('待同步 2 项').waitFor();
+
+    await partner.put(`/api/v1/tasks/${x.id}/items/${encodeURIComponent(it.id)}`, { outcome: 'fail', note: '同伴：消防通道堵塞', version: x.version });
+    await context.setOffline(false);
+    const held = page.locator('#held li.conflict', { hasText: '冲突：任务已被他人修改' });
+    await held.waitFor({ timeout: 30_000 });
+    await held.getByText(/服务器上的当前内容：.*不合格.*同伴：消防通道堵塞/).waitFor();
+    await page.getByText('待同步 1 项').waitFor(); // the check-in went; the outcome waits for the inspector
+    const now = await partner.get(`/api/v1/tasks/${x.id}`);
+    assert.deepEqual(now.checklist.map((o) => [o.item_id, o.outcome, o.note]), [[it.id, 'fail', '同伴：消防通道堵塞']],
+      'the partner\'s outcome stands');
+    assert.ok(now.progress.some((p) => p.user_id === state.phoneUserId && p.checked_in), 'the check-in reached the server');
+    await shot(page, 'app-outcome-conflict', held);
+
+    // Settled by the inspector, knowingly: 以我的为准 sends it on the
+    // version seen.
+    await held.getByRole('button', { name: '以我的为准重新提交' }).click();
+    await synced(page);
+    const settled = await partner.get(`/api/v1/tasks/${x.id}`);
+    assert.deepEqual(settled.checklist.map((o) => [o.item_id, o.outcome]), [[it.id, 'pass']], 'resent on purpose, the phone\'s outcome is stored');
   }, phone);
 
   scenario('phone: signing out clears everything stored on the phone, even with the sign-in\'s sync still on its way', async (page) => {
