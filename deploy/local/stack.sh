@@ -255,9 +255,12 @@ stack_start_minio() {
 		port_free "$port" "MinIO" "Set SUIJI_MINIO_ENDPOINT to use the server listening there, or stop it."
 		port_free "$console" "MinIO console" "Stop whatever listens there."
 		# MINIO_UPDATE=off: no update checks (these machines reach no such site).
+		# MINIO_API_STALE_UPLOADS_EXPIRY: longer than SUIJI_UPLOAD_ABANDON_AFTER
+		# (MinIO would drop an unfinished upload after 24h, a phone resumes
+		# for 48h; deploy/compose/compose.yaml says more).
 		stack_spawn minio "$logfile" env \
 			MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$password" \
-			MINIO_BROWSER="$browser" MINIO_UPDATE=off \
+			MINIO_BROWSER="$browser" MINIO_UPDATE=off MINIO_API_STALE_UPLOADS_EXPIRY=168h \
 			"$STACK_BIN/minio" server "$STACK_DATA/minio" \
 			--address "127.0.0.1:$port" --console-address "127.0.0.1:$console"
 		stack_wait MinIO "${STACK_PIDS[-1]}" "$logfile" 60 http_ok "http://127.0.0.1:$port/minio/health/live"
@@ -283,7 +286,7 @@ stack_start_minio() {
 		# this process's own.
 		stack_spawn minio "$STACK_LOGS/minio-$((i + 1)).log" env \
 			MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$password" \
-			MINIO_BROWSER="$([[ $i == 0 ]] && echo "$browser" || echo off)" MINIO_UPDATE=off \
+			MINIO_BROWSER="$([[ $i == 0 ]] && echo "$browser" || echo off)" MINIO_UPDATE=off MINIO_API_STALE_UPLOADS_EXPIRY=168h \
 			MINIO_CI_CD=on _MINIO_SERVER_LOCAL="127.0.0.1:$p" \
 			"$STACK_BIN/minio" server "${endpoints[@]}" \
 			--address "127.0.0.1:$p" --console-address "127.0.0.1:$((console + 100 * i))"
