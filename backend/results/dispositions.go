@@ -10,6 +10,15 @@ import (
 // MaxDispositions is how many dispositions one task may have.
 const MaxDispositions = 20
 
+// MaxPublications is how many times Publish publishes one task's result:
+// the first publication and its corrections. Every version is kept and
+// the anonymous GET /public/v1/results/{id} returns them all, so they are
+// bounded as dispositions are. A disposition recorded on a published
+// result adds a version beyond these (it is never refused for the cap: it
+// is the statutory record of what followed), so a public record holds at
+// most MaxPublications+MaxDispositions versions.
+const MaxPublications = 50
+
 // DispositionInput is what followed a check (art. 25).
 type DispositionInput struct {
 	Kind       string // one of backend.DispositionKinds
@@ -25,12 +34,18 @@ type DispositionInput struct {
 // ended: a case opened (with its number), a transfer to another agency
 // (which), or a transfer to the judiciary, each with its date and
 // document. On a published task the public record gets a new version
-// saying so. The coordinator or the lead department's staff record it.
+// saying so. The coordinator or the lead department's staff record it,
+// never someone who is or was in the task's group: every disposition is
+// shown publicly (at once on a published result, otherwise with its first
+// publication), as Review refuses them the judging of their own work.
 // ENOTFOUND; EFORBIDDEN; EINVALID naming each bad field; ECONFLICT when the
 // inspection has not ended, the task is cancelled or the version is stale.
 func (s *Service) AddDisposition(ctx context.Context, id string, in DispositionInput) (*backend.Task, *backend.TaskResult, error) {
 	t, r, err := s.loadManaged(ctx, id, in.Version)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := memberRefused(t, backend.ActorFromContext(ctx), "record a disposition of its result"); err != nil {
 		return nil, nil, err
 	}
 	if err := inspectionEnded(t); err != nil {

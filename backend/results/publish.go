@@ -23,11 +23,14 @@ type PublishInput struct {
 // working days after the inspection ended; a later publication is recorded
 // as late. On a published task it is a correction: a new version with its
 // reason, which the public record shows as such (earlier versions stay
-// readable). The coordinator or the lead department's staff publish. A
-// plan whose tasks are then all published or cancelled is closed.
-// ENOTFOUND; EFORBIDDEN; EINVALID naming each bad field (a correction
-// without a reason, or one that changes nothing); ECONFLICT when the task
-// is not reviewed or published, or the version is stale.
+// readable). The coordinator or the lead department's staff publish; a
+// correction never by someone who is or was in the task's group, whom
+// Review refuses too. A result is published at most MaxPublications times.
+// A plan whose tasks are then all published or cancelled is closed.
+// ENOTFOUND; EFORBIDDEN (a member correcting); EINVALID naming each bad
+// field (a correction without a reason, or one that changes nothing);
+// ECONFLICT when the task is not reviewed or published, the version is
+// stale, or the result was published MaxPublications times already.
 func (s *Service) Publish(ctx context.Context, id string, in PublishInput) (*backend.Task, *backend.TaskResult, error) {
 	t, r, err := s.loadManaged(ctx, id, in.Version)
 	if err != nil {
@@ -36,6 +39,18 @@ func (s *Service) Publish(ctx context.Context, id string, in PublishInput) (*bac
 	correcting := t.State == backend.TaskPublished
 	if !correcting && t.State != backend.TaskReviewed {
 		return nil, nil, backend.Errorf(backend.ECONFLICT, "only a reviewed task is published; this task is %s", t.State)
+	}
+	if correcting {
+		// The first publication shows what the review confirmed; a
+		// correction replaces it, which the group may not do to its own
+		// work any more than approve it.
+		if err := memberRefused(t, backend.ActorFromContext(ctx), "correct its published result"); err != nil {
+			return nil, nil, err
+		}
+		if len(r.Publications) >= MaxPublications {
+			return nil, nil, backend.Errorf(backend.ECONFLICT, "a result is published at most %d times (the first publication and its corrections); this one has %d versions",
+				MaxPublications, len(r.Publications))
+		}
 	}
 	fields := map[string]string{}
 	reason := text(fields, "reason", in.Reason, correcting, maxComment)

@@ -136,6 +136,18 @@ func wasMember(t *backend.Task, userID string) bool {
 	return false
 }
 
+// memberRefused is the EFORBIDDEN Review gives a member of the task's
+// group, for the other changes of what the public reads of its result
+// (a correction, a disposition): a user holding the staff role beside
+// the inspector's, refused the review of his own group's work, must not
+// rewrite it once it is published instead. nil for anyone else.
+func memberRefused(t *backend.Task, a *backend.Actor, what string) error {
+	if wasMember(t, a.UserID) {
+		return backend.Errorf(backend.EFORBIDDEN, "a member of the task's group cannot %s", what)
+	}
+	return nil
+}
+
 // load returns a task the actor may see, with its result side, as stored
 // now. ENOTFOUND for a task the actor may not see.
 func (s *Service) load(ctx context.Context, id string) (*backend.Task, *backend.TaskResult, error) {

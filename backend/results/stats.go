@@ -9,6 +9,7 @@ import (
 	"suiji/backend"
 	"suiji/backend/draw"
 	"suiji/backend/plans"
+	"suiji/backend/tasks"
 )
 
 // Shares counts each lead department's random and targeted checks of a
@@ -41,7 +42,8 @@ type Stats struct {
 	// department's plans and tasks (all departments' when none is given).
 	Random, Targeted int
 	// Feedback and Publication measure the tasks whose inspection ended
-	// against their deadlines (art. 21, 24).
+	// against their deadlines (art. 21, 24); Feedback only those owing it
+	// (tasks.FeedbackOwed: none where no unit was found).
 	Feedback, Publication Timeliness
 	// Inspectors counts the tasks (not cancelled) each inspector was in
 	// the group of: the department's inspectors, or everyone's.
@@ -251,14 +253,17 @@ func ordinary(e *backend.Enterprise) bool {
 }
 
 // timeliness sorts the tasks whose inspection ended by how their feedback
-// and publication deadlines went, today being the clock's Beijing day.
+// (where owed: tasks.FeedbackOwed) and publication deadlines went, today
+// being the clock's Beijing day.
 func (s *Service) timeliness(st *Stats, ts []*backend.Task) {
 	today := string(backend.DateOf(s.Now()))
 	for _, t := range ts {
 		if t.State == backend.TaskCancelled || t.InspectionEndedAt == nil {
 			continue
 		}
-		measure(&st.Feedback, t, t.Deadlines.Feedback, t.FeedbackAt, today)
+		if tasks.FeedbackOwed(t) { // as the scheduler: no unit found, no feedback owed
+			measure(&st.Feedback, t, t.Deadlines.Feedback, t.FeedbackAt, today)
+		}
 		measure(&st.Publication, t, t.Deadlines.Publication, t.PublishedAt, today)
 	}
 	for _, tl := range []*Timeliness{&st.Feedback, &st.Publication} {
