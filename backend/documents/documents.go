@@ -34,17 +34,19 @@
 // does (closing punctuation never starts a line, opening punctuation never
 // ends one; Latin words and numbers are kept whole where they fit), tables
 // continue across pages with their header repeated, and every page carries
-// the document's name, number and "第 i 页 共 n 页".
+// the document's name, number and "第 i 页 共 n 页". A photo or signature
+// the PDF library cannot embed (it refuses interlaced and 16-bit PNGs) is
+// left out with a note in its place naming its original in the archive
+// (Image.Ref, Inspector.SignatureRef): the document is made all the same.
 package documents
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"image"
 	_ "image/jpeg" // photos are usually JPEG
 	_ "image/png"  // signatures and screenshots are PNG
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -128,13 +130,18 @@ type Inspector struct {
 	Name      string
 	BadgeNo   string // law-enforcement certificate number (执法证号)
 	Signature []byte // PNG or JPEG; empty leaves a line to sign on paper
+	// SignatureRef names the signature's original in the archive (its
+	// evidence id): the note printed in place of one the PDF library
+	// cannot embed says where to find it.
+	SignatureRef string
 }
 
 // Signatory is a person who signs for the enterprise.
 type Signatory struct {
-	Name      string
-	Title     string // e.g. 安全负责人
-	Signature []byte // PNG or JPEG; empty leaves a line to sign on paper
+	Name         string
+	Title        string // e.g. 安全负责人
+	Signature    []byte // PNG or JPEG; empty leaves a line to sign on paper
+	SignatureRef string // as Inspector.SignatureRef
 }
 
 // Item is one inspection item and its outcome.
@@ -159,6 +166,10 @@ type Finding struct {
 type Image struct {
 	Caption string
 	Data    []byte // PNG or JPEG
+	// Ref names the photo's original in the archive (its evidence id):
+	// the note printed in place of one the PDF library cannot embed says
+	// where to find it.
+	Ref string
 }
 
 // Generator renders documents with a fixed set of fonts. It is safe for
@@ -362,7 +373,12 @@ func (v *validator) time(field string, t time.Time) bool {
 	return true
 }
 
-// image checks that data is a PNG or JPEG the PDF library can embed.
+// image checks that data is a PNG or JPEG by what its bytes show, as
+// the evidence's own check sniffs them (backend/media). Whether the PDF
+// library can embed it is not asked here: one it cannot take (an
+// interlaced or 16-bit PNG, a damaged file) is left out with a note in
+// its place when the document is drawn, so that one photo or signature
+// never stops a statutory document.
 func (v *validator) image(field string, data []byte, required bool) {
 	switch {
 	case len(data) == 0:
@@ -372,7 +388,7 @@ func (v *validator) image(field string, data []byte, required bool) {
 	case len(data) > MaxImageBytes:
 		v.fail(field, fmt.Sprintf("at most %d bytes", MaxImageBytes))
 	default:
-		if _, format, err := image.DecodeConfig(bytes.NewReader(data)); err != nil || (format != "png" && format != "jpeg") {
+		if t := http.DetectContentType(data); t != "image/png" && t != "image/jpeg" {
 			v.fail(field, "not a PNG or JPEG image")
 		}
 	}

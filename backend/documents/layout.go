@@ -406,6 +406,56 @@ func (p *page) table(cols []column, rows [][]string, size float64, header bool) 
 	}
 }
 
+// embeddable says why the PDF library cannot take data as an image — nil
+// when it can — and gives data's size in pixels. Rather than a list of
+// its own of what the library supports (it refuses interlaced and 16-bit
+// PNGs, which the image package reads), it asks the library itself: data
+// is registered in a throw-away document, as drawing it does. The box
+// given spares the library a full decode for the natural size, so what is
+// tried is its parse alone: for a JPEG the header, for a PNG its chunks
+// (and its pixels only when it has transparency). The library indexes
+// into data as its header says, so a damaged file can make it panic: that
+// too is a refusal, not a crash.
+func embeddable(data []byte) (w, h int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w, h, err = 0, 0, fmt.Errorf("the PDF library failed on it: %v", r)
+		}
+	}()
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return 0, 0, err
+	}
+	if format != "png" && format != "jpeg" {
+		return 0, 0, fmt.Errorf("a %s image, not PNG or JPEG", format)
+	}
+	var scratch gopdf.GoPdf
+	scratch.Start(gopdf.Config{PageSize: gopdf.Rect{W: 1, H: 1}, Unit: gopdf.UnitPT})
+	scratch.AddPage()
+	if err := scratch.ImageByHolder(checkHolder{bytes.NewReader(data)}, 0, 0, &gopdf.Rect{W: 1, H: 1}); err != nil {
+		return 0, 0, err
+	}
+	return cfg.Width, cfg.Height, nil
+}
+
+// checkHolder hands data to the registration as gopdf.ImageHolderByBytes
+// does, without the MD5 of every byte that names an image in a document's
+// cache: a throw-away document has nothing to cache (it is a third of the
+// check's time for a phone's photo).
+type checkHolder struct{ *bytes.Reader }
+
+func (checkHolder) ID() string { return "embeddable" }
+
+// omitted is the note printed in place of an image the PDF library cannot
+// embed (embeddable): the document still says that there was one and where
+// its original is, under the name the archive knows it by.
+func omitted(what, ref string) string {
+	if ref = strings.TrimSpace(ref); ref != "" {
+		ref = " " + ref + " "
+	}
+	return "（" + what + ref + "无法嵌入，原件见证据存档）"
+}
+
 // imageSize is data's size in pixels.
 func imageSize(data []byte) (w, h int, err error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
@@ -489,7 +539,12 @@ func (p *page) signatures(signers []signer) error {
 				yy += lh
 			}
 			if len(s.image) > 0 {
-				if _, err := p.image(s.image, x, yy+2, 140, boxH-4); err != nil {
+				if _, _, err := embeddable(s.image); err != nil {
+					for _, line := range p.wrap(omitted("签名图像", s.ref), sizeSmall, colW-8) {
+						p.text(x, baselineIn(yy, sizeSmall), line, sizeSmall)
+						yy += lineHeight(sizeSmall)
+					}
+				} else if _, err := p.image(s.image, x, yy+2, 140, boxH-4); err != nil {
 					return err
 				}
 			} else {
@@ -506,9 +561,12 @@ func (p *page) signatures(signers []signer) error {
 type signer struct {
 	label string
 	image []byte
+	ref   string // the image's name in the archive, for the note that may replace it
 }
 
-// photos draws the photos two to a row, each with its caption.
+// photos draws the photos two to a row, each with its caption; a photo
+// the PDF library cannot embed is a note in its place, under its caption
+// all the same.
 func (p *page) photos(photos []Image) error {
 	const gap = 12
 	const maxH = 190
@@ -516,20 +574,27 @@ func (p *page) photos(photos []Image) error {
 	lh := lineHeight(sizeTable)
 	for i := 0; i < len(photos); i += 2 {
 		row := photos[i:min(i+2, len(photos))]
+		notes := make([][]string, len(row))
 		imgH, capLines := 0.0, 0
-		for _, ph := range row {
-			iw, ih, err := imageSize(ph.Data)
+		for j, ph := range row {
+			iw, ih, err := embeddable(ph.Data)
 			if err != nil {
-				return fmt.Errorf("documents: photo %d: %w", i+1, err)
+				notes[j] = p.wrap(omitted("照片", ph.Ref), sizeTable, colW)
+				imgH = max(imgH, float64(len(notes[j]))*lh)
+			} else {
+				_, h := fit(iw, ih, colW, maxH)
+				imgH = max(imgH, h)
 			}
-			_, h := fit(iw, ih, colW, maxH)
-			imgH = max(imgH, h)
 			capLines = max(capLines, len(p.wrap(ph.Caption, sizeTable, colW)))
 		}
 		p.ensure(imgH + float64(capLines+1)*lh + gap)
 		for j, ph := range row {
 			x := left + float64(j)*(colW+gap)
-			if _, err := p.image(ph.Data, x, p.y, colW, imgH); err != nil {
+			if notes[j] != nil {
+				for k, line := range notes[j] {
+					p.text(x, baselineIn(p.y+float64(k)*lh, sizeTable), line, sizeTable)
+				}
+			} else if _, err := p.image(ph.Data, x, p.y, colW, imgH); err != nil {
 				return err
 			}
 			yy := p.y + imgH + 2

@@ -37,7 +37,7 @@ func (g *Generator) RectificationOrder(w io.Writer, in *Inspection) error {
 		}
 		p.y += 8
 		signers := inspectorSigners(in.Inspectors)
-		signers = append(signers, signer{"被检查单位负责人（签名）：" + in.Representative.Name, in.Representative.Signature})
+		signers = append(signers, signer{"被检查单位负责人（签名）：" + in.Representative.Name, in.Representative.Signature, in.Representative.SignatureRef})
 		if err := p.signatures(signers); err != nil {
 			return err
 		}

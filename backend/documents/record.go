@@ -83,7 +83,7 @@ func (g *Generator) InspectionRecord(w io.Writer, in *Inspection) error {
 		if in.Representative.Name != "" {
 			label += representative
 		}
-		signers = append(signers, signer{label, in.Representative.Signature})
+		signers = append(signers, signer{label, in.Representative.Signature, in.Representative.SignatureRef})
 		if err := p.signatures(signers); err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func inspectorList(inspectors []Inspector) string {
 func inspectorSigners(inspectors []Inspector) []signer {
 	out := make([]signer, len(inspectors))
 	for i, p := range inspectors {
-		out[i] = signer{fmt.Sprintf("执法人员（签名）：%s  执法证号：%s", p.Name, p.BadgeNo), p.Signature}
+		out[i] = signer{fmt.Sprintf("执法人员（签名）：%s  执法证号：%s", p.Name, p.BadgeNo), p.Signature, p.SignatureRef}
 	}
 	return out
 }

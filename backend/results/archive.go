@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"suiji/backend"
@@ -198,17 +200,34 @@ func documentDigest(d *backend.ArchivedDocument) map[string]any {
 // are still pending and returns how many tasks it completed. It is safe
 // to run from several instances at once. A task that fails is skipped
 // (and named in the error) so that one cannot hold up the rest.
+//
+// A pass tries at most repairBatch tasks, taking them in turn
+// (repairQueue): it reads every pending id and tries first those that
+// have waited longest since this process first saw or last tried them.
+// A task whose documents keep failing — each try may read up to
+// maxPhotoBytes of photos — thus goes to the back after its try, and a
+// pending task with k others ahead of it is tried within
+// ceil((k+1)/repairBatch) passes that get through their batch, or k+1
+// passes that try anything; a pass its deadline stops leaves the tasks
+// it did not reach at the front.
 func (s *Service) RepairDocuments(ctx context.Context) (int, error) {
 	if s.Objects == nil {
 		return 0, nil
 	}
-	ids, err := s.Results.PendingDocuments(ctx, 100)
+	ids, err := s.Results.PendingDocuments(ctx, pendingScan)
 	if err != nil {
 		return 0, err
 	}
+	queue := &s.repairs
+	batch := queue.next(ids, repairBatch)
 	n := 0
 	var failed []string
-	for _, id := range ids {
+	for i, id := range batch {
+		if err := ctx.Err(); err != nil {
+			failed = append(failed, fmt.Sprintf("%d more not tried (%v)", len(batch)-i, err))
+			break
+		}
+		queue.tried(id)
 		t, r, err := s.Results.FindTaskResult(ctx, id)
 		if err == nil {
 			_, err = s.ArchiveDocuments(ctx, t, r)
@@ -220,9 +239,65 @@ func (s *Service) RepairDocuments(ctx context.Context) (int, error) {
 		n++
 	}
 	if len(failed) > 0 {
-		return n, backend.Errorf(backend.EUNAVAILABLE, "documents of %d task(s) not archived: %s", len(failed), strings.Join(failed, "; "))
+		return n, backend.Errorf(backend.EUNAVAILABLE, "documents of %d of %d pending task(s) not archived: %s", len(batch)-n, len(ids), strings.Join(failed, "; "))
 	}
 	return n, nil
+}
+
+// How much of the pending documents one RepairDocuments pass takes on.
+const (
+	repairBatch = 100 // tasks tried
+	// pendingScan bounds the ids read (ids only: a few MB at most). Every
+	// pending task has to be read to get its turn; more than this many
+	// pending would mean the documents had failed for months.
+	pendingScan = 100_000
+)
+
+// repairQueue is the round-robin order of RepairDocuments: each pending
+// task holds a place, the sequence number of when it was first seen or
+// last tried, and the lowest places are tried first. Another instance
+// keeps its own order; trying a task twice is harmless (exactly once).
+type repairQueue struct {
+	mu   sync.Mutex
+	seq  uint64
+	turn map[string]uint64 // pending task id → its place
+}
+
+// next returns up to n of the pending ids, lowest place first. Ids not
+// seen before take places behind every known one (in id order, so that
+// the first pass is deterministic); tasks no longer pending are forgotten.
+func (q *repairQueue) next(pending []string, n int) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := slices.Clone(pending)
+	slices.Sort(ids)
+	seen := make(map[string]bool, len(ids))
+	if q.turn == nil {
+		q.turn = map[string]uint64{}
+	}
+	for _, id := range ids {
+		seen[id] = true
+		if _, ok := q.turn[id]; !ok {
+			q.seq++
+			q.turn[id] = q.seq
+		}
+	}
+	for id := range q.turn {
+		if !seen[id] {
+			delete(q.turn, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(q.turn[a], q.turn[b]) })
+	return ids[:min(n, len(ids))]
+}
+
+// tried sends id to the back of the queue, before it is tried: a task
+// that fails, or outlasts the pass, waits for every other's turn.
+func (q *repairQueue) tried(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.seq++
+	q.turn[id] = q.seq
 }
 
 // approval is the review that approved r's result, or nil.
@@ -312,6 +387,7 @@ func (s *Service) inspection(ctx context.Context, t *backend.Task, r *backend.Ta
 					if p.Signature, err = s.readEvidence(ctx, e); err != nil {
 						return nil, 0, err
 					}
+					p.SignatureRef = e.ID
 				}
 			}
 		}
@@ -357,15 +433,20 @@ func (s *Service) inspection(ctx context.Context, t *backend.Task, r *backend.Ta
 			return nil, 0, err
 		}
 		photoBudget -= e.Size
-		in.Photos = append(in.Photos, documents.Image{Caption: photoCaption(e), Data: data})
+		in.Photos = append(in.Photos, documents.Image{Caption: photoCaption(e), Data: data, Ref: e.ID})
 	}
 	return in, len(in.Findings), nil
 }
 
-// embeddable reports whether a document can show e: verified, PNG or
-// JPEG, small enough.
+// embeddable reports whether a document can show e: verified, small
+// enough, and PNG or JPEG by what its bytes show (SniffedType). The
+// declared type is not enough: bytes the sniffer cannot tell (a HEIC
+// photo, garbage) are verified under the type the phone declared
+// (media.Mismatch), and the documents refuse what is no PNG or JPEG.
+// Whether the PDF library takes a PNG or JPEG is the documents' to
+// decide: one it refuses is a note in the document, not a failure.
 func embeddable(e *backend.Evidence) bool {
-	return e.State == backend.EvidenceVerified && (e.ContentType == "image/png" || e.ContentType == "image/jpeg") &&
+	return e.State == backend.EvidenceVerified && (e.SniffedType == "image/png" || e.SniffedType == "image/jpeg") &&
 		e.Size <= documents.MaxImageBytes
 }
 

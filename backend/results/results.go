@@ -110,6 +110,8 @@ type Service struct {
 	genOnce sync.Once
 	gen     *documents.Generator
 	genErr  error
+
+	repairs repairQueue // RepairDocuments' order (archive.go)
 }
 
 // Limits of free text.
