@@ -76,6 +76,11 @@ func New(cfg Config, logger *slog.Logger, deps []backend.Dependency, svc app.Ser
 		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit),
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
+		// Paths are matched as written: middleware that decides by path
+		// (the public limit and caching, web.go) sees the path the route
+		// matched, so /PUBLIC/v1/… cannot reach a /public/v1/… handler
+		// past them. Every client writes the paths in lower case.
+		CaseSensitive: true,
 		// Without timeouts an idle keep-alive connection would hold graceful
 		// shutdown open forever, and a slow sender would hold a connection
 		// as long as it likes.

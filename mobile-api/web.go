@@ -43,7 +43,10 @@ func newWebFront(s *Server) *webFront {
 // public wraps every /public/… answer: the per-address rate limit before,
 // the public caching headers (ETag, Cache-Control, compression) after.
 func (w *webFront) public(c *fiber.Ctx) error {
-	if !strings.HasPrefix(c.Path(), "/public/") {
+	// The server routes case-sensitively (server.go); comparing without
+	// case as well keeps the limit in front of these routes should that
+	// ever change.
+	if len(c.Path()) < len("/public/") || !strings.EqualFold(c.Path()[:len("/public/")], "/public/") {
 		return c.Next()
 	}
 	if err := w.limit(c); err != nil {

@@ -102,6 +102,9 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (*Se
 	if err := s.Sessions.CreateFamily(ctx, familyID, u.ID, hashToken(refresh), s.RefreshTTL); err != nil {
 		return nil, err
 	}
+	if u, err = s.unchangedSince(ctx, u, familyID); err != nil {
+		return nil, err
+	}
 	if s.Stamps != nil {
 		// So that instances may keep this user in memory from now on
 		// (a user never changed since the stamps came has none).
@@ -114,6 +117,31 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (*Se
 		return nil, err
 	}
 	return s.session(u, familyID, refresh)
+}
+
+// unchangedSince reads the user of a session just created again, and
+// ends the session unless the account is as it was when its password was
+// checked. A password change or a disable saves the user, then revokes
+// the families listed for it: a sign-in that checked the old hash but
+// listed its family after that revocation read the list would keep a
+// session the change meant to end. The sign-in lists its family, then
+// reads the user: whichever of the two writes comes first, the other's
+// read sees it. It answers like a wrong password (errBadCredentials), so
+// the two cannot be told apart, and returns the user as read now.
+func (s *Service) unchangedSince(ctx context.Context, checked *backend.User, familyID string) (*backend.User, error) {
+	u, err := s.Users.FindUserByID(ctx, checked.ID) // from the store: the instance's copy may predate the change
+	if err == nil && !u.Disabled && u.PasswordHash == checked.PasswordHash {
+		return u, nil
+	}
+	// Nobody holds this family's token yet, but it is listed as the
+	// user's live session (and counts against their limit) until ended.
+	if rerr := s.Sessions.RevokeFamily(context.WithoutCancel(ctx), familyID); rerr != nil {
+		return nil, rerr
+	}
+	if err != nil && backend.ErrorCode(err) != backend.ENOTFOUND {
+		return nil, err
+	}
+	return nil, errBadCredentials
 }
 
 // Refresh exchanges a refresh token for a new pair. EUNAUTHORIZED for an

@@ -222,6 +222,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		for _, name := range c.DevDefaults() {
 			r.fail(name, "is a development default, refused with SUIJI_ENV=production")
 		}
+		for _, name := range c.Placeholders() {
+			r.fail(name, "holds a published placeholder (CHANGE-ME), refused with SUIJI_ENV=production; put a secret of your own there")
+		}
 	}
 	if len(r.problems) > 0 {
 		return nil, errors.New("configuration: " + strings.Join(r.problems, "; "))
@@ -243,6 +246,32 @@ func (c *Config) DevDefaults() []string {
 	check("SUIJI_MINIO_ACCESS_KEY", c.MinIOAccessKey, DevMinIOAccessKey)
 	check("SUIJI_MINIO_SECRET_KEY", c.MinIOSecretKey, DevMinIOSecretKey)
 	check("SUIJI_ADMIN_PASSWORD", c.AdminPassword, DevAdminPassword)
+	sort.Strings(names)
+	return names
+}
+
+// Placeholders names the secret variables whose value still holds a
+// placeholder of the published examples (deploy/compose/env.example's
+// CHANGE-ME-…, CHANGEME…), in any case and spelling: anyone can read
+// those, so production refuses them as it does the development values.
+// The connection URLs are checked too, since compose puts its services'
+// example passwords into them.
+func (c *Config) Placeholders() []string {
+	var names []string
+	for name, value := range map[string]string{
+		"SUIJI_JWT_KEY":          c.JWTKey,
+		"SUIJI_SEED_KEY":         c.SeedKey,
+		"SUIJI_MINIO_ACCESS_KEY": c.MinIOAccessKey,
+		"SUIJI_MINIO_SECRET_KEY": c.MinIOSecretKey,
+		"SUIJI_ADMIN_PASSWORD":   c.AdminPassword,
+		"SUIJI_MONGO_URI":        c.MongoURI,
+		"SUIJI_REDIS_URL":        c.RedisURL,
+	} {
+		folded := strings.NewReplacer("-", "", "_", "").Replace(strings.ToUpper(value))
+		if strings.Contains(folded, "CHANGEME") {
+			names = append(names, name)
+		}
+	}
 	sort.Strings(names)
 	return names
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -155,6 +156,72 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		line, _, _ := strings.Cut(string(readme[i:]), "\n")
 		if v.Default != "" && !strings.Contains(line, "`"+v.Default+"`") {
 			t.Errorf("README row for %s does not show its default %q: %s", v.Name, v.Default, line)
+		}
+	}
+}
+
+// TestProductionRefusesPublishedPlaceholders: deploy/compose/env.example
+// copied as it is, with the URLs compose builds from its service passwords,
+// does not start in production; every secret that still holds a CHANGE-ME
+// placeholder, in any case or spelling, is named. Development takes them.
+func TestProductionRefusesPublishedPlaceholders(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/compose/env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := map[string]string{}
+	for line := range strings.Lines(string(raw)) {
+		line = strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") && v != "" {
+			example[k] = v
+		}
+	}
+	env := map[string]string{
+		"SUIJI_MONGO_URI": "mongodb://suiji:" + example["MONGO_SUIJI_PASSWORD"] + "@mongo:27017/suiji?replicaSet=rs0&authSource=suiji",
+		"SUIJI_REDIS_URL": "redis://:" + example["REDIS_PASSWORD"] + "@redis:6379/0",
+	}
+	for k, v := range example {
+		if strings.HasPrefix(k, "SUIJI_") {
+			env[k] = v
+		}
+	}
+	if env["SUIJI_ENV"] != EnvProduction {
+		t.Fatalf("env.example sets SUIJI_ENV=%q; the test expects production", env["SUIJI_ENV"])
+	}
+	_, err = Load(lookupFrom(env))
+	if err == nil {
+		t.Fatal("production started with env.example's placeholders")
+	}
+	for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_SEED_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY",
+		"SUIJI_ADMIN_PASSWORD", "SUIJI_MONGO_URI", "SUIJI_REDIS_URL"} {
+		if !strings.Contains(err.Error(), name+" holds a published placeholder") {
+			t.Errorf("the refusal does not name %s: %v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "CHANGE-ME-") || strings.Contains(err.Error(), "CHANGEMEredis") {
+		t.Errorf("the refusal repeats a secret's value: %v", err)
+	}
+
+	secure := map[string]string{
+		"SUIJI_ENV":              EnvProduction,
+		"SUIJI_JWT_KEY":          strings.Repeat("k", 48),
+		"SUIJI_SEED_KEY":         strings.Repeat("s", 48),
+		"SUIJI_MINIO_ACCESS_KEY": "suiji-prod",
+		"SUIJI_MINIO_SECRET_KEY": "a-long-random-secret",
+		"SUIJI_ADMIN_PASSWORD":   "a-real-admin-password",
+	}
+	for _, placeholder := range []string{"change-me-jwt-key-0123456789abcdef0123456789", "ChangeMe0123456789abcdef0123456789abcdef",
+		"0123456789abcdef0123456789abcdef_CHANGE_ME"} {
+		for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_ADMIN_PASSWORD", "SUIJI_MINIO_SECRET_KEY"} {
+			env := maps.Clone(secure)
+			env[name] = placeholder
+			if _, err := Load(lookupFrom(env)); err == nil || !strings.Contains(err.Error(), name+" holds a published placeholder") {
+				t.Errorf("production with %s=%q: %v, want it refused by name", name, placeholder, err)
+			}
+			env["SUIJI_ENV"] = EnvDevelopment
+			if _, err := Load(lookupFrom(env)); err != nil {
+				t.Errorf("development with %s=%q refused: %v", name, placeholder, err)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ package telemetry
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,14 +102,28 @@ func EvidenceCompleted(kind, outcome string, size int64) {
 	}
 }
 
-// Backlog counts what waits in the outboxes; the server asks at each
-// scrape. A nil function (push off, no store) reports nothing.
+// Backlog counts what waits in the outboxes. The counts scan collections
+// and /metrics answers anyone, so one count answers every scrape for
+// MaxAge: a loop of requests costs the stores nothing more, and scrapes
+// that come while a count runs wait for it rather than start their own.
+// A nil function (push off, no store) reports nothing.
 type Backlog struct {
 	PushPending  func(ctx context.Context) (int, error) // alerts written to inboxes, not yet pushed
 	AuditPending func(ctx context.Context) (int, error) // audit events staged with their change, not yet in the chain
-	Timeout      time.Duration                          // per scrape; 2 s when zero
+	Timeout      time.Duration                          // per count; 2 s when zero
+	MaxAge       time.Duration                          // how long a count answers; DefaultBacklogMaxAge when zero
 	Logger       *slog.Logger
+	Now          func() time.Time // time.Now when nil; tests move it
+
+	mu     sync.Mutex // held while counting, so concurrent scrapes share one count
+	at     time.Time  // when the kept count was made; zero before the first
+	gauges []prometheus.Metric
 }
+
+// DefaultBacklogMaxAge is how long one count of the outboxes answers
+// scrapes: Prometheus scrapes every 15–60 s, and a backlog that matters
+// lasts minutes.
+const DefaultBacklogMaxAge = 30 * time.Second
 
 var (
 	pushBacklogDesc = prometheus.NewDesc("suiji_push_outbox_pending",
@@ -123,14 +138,39 @@ func (b *Backlog) Describe(ch chan<- *prometheus.Desc) {
 	ch <- auditBacklogDesc
 }
 
-// Collect implements prometheus.Collector: one count query per outbox.
+// Collect implements prometheus.Collector: the kept count while it is
+// younger than MaxAge, else a new one (one query per outbox).
 func (b *Backlog) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	maxAge := b.MaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultBacklogMaxAge
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.at.IsZero() || now().Sub(b.at) >= maxAge {
+		// A failed count is kept as long as a good one: a store that is
+		// slow to answer is not asked again by every scrape.
+		b.gauges, b.at = b.count(), now()
+	}
+	for _, m := range b.gauges {
+		ch <- m
+	}
+}
+
+// count runs one query per outbox and returns the gauges of those that
+// answered.
+func (b *Backlog) count() []prometheus.Metric {
 	timeout := b.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var gauges []prometheus.Metric
 	for _, g := range []struct {
 		desc *prometheus.Desc
 		f    func(context.Context) (int, error)
@@ -147,6 +187,7 @@ func (b *Backlog) Collect(ch chan<- prometheus.Metric) {
 			}
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))
+		gauges = append(gauges, prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n)))
 	}
+	return gauges
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -297,4 +298,59 @@ func subset(sel, labels map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// TestOnlyTheIngressAndPrometheusComeIn: the NetworkPolicy over suiji's
+// pods lets port 8080 be reached only from named peers — every rule has a
+// from, every peer selects a namespace by name and pods by label (an empty
+// from, or a peer without both, admits far more) — and production believes
+// X-Forwarded-For from no range wider than a /16, nor from anything that
+// is no IP or CIDR.
+func TestOnlyTheIngressAndPrometheusComeIn(t *testing.T) {
+	base := load(t, "base")
+	dep := find(base, "Deployment", "suiji")
+	np := find(base, "NetworkPolicy", "suiji")
+	if dep == nil || np == nil {
+		t.Fatal("base lacks the Deployment or the NetworkPolicy suiji")
+	}
+	if sel := dict(np.doc, "spec", "podSelector", "matchLabels"); len(sel) == 0 || !subset(sel, dict(dep.doc, "spec", "template", "metadata", "labels")) {
+		t.Errorf("the NetworkPolicy selects %v, not the Deployment's pods", sel)
+	}
+	rules := list(np.doc, "spec", "ingress")
+	if len(rules) == 0 {
+		t.Fatal("the NetworkPolicy has no ingress rule (it would admit nothing)")
+	}
+	namespaces := map[string]bool{}
+	for i, r := range rules {
+		peers := list(r, "from")
+		if len(peers) == 0 {
+			t.Errorf("ingress rule %d has no from: every pod and address may come in", i)
+		}
+		for j, p := range peers {
+			ns := str(p, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name")
+			if ns == "" || len(dict(p, "podSelector", "matchLabels")) == 0 {
+				t.Errorf("ingress rule %d, peer %d: %v does not name a namespace and select pods by label", i, j, p)
+			}
+			namespaces[ns] = true
+		}
+	}
+	if !namespaces["ingress-nginx"] || !namespaces["monitoring"] {
+		t.Errorf("peers' namespaces %v: want the ingress controller's and Prometheus's", namespaces)
+	}
+
+	cm := find(load(t, "overlays/production"), "ConfigMap", "suiji-config")
+	if cm == nil {
+		t.Fatal("the production overlay has no ConfigMap suiji-config")
+	}
+	proxies := str(cm.doc, "data", "SUIJI_TRUSTED_PROXIES")
+	for p := range strings.SplitSeq(proxies, ",") {
+		p = strings.TrimSpace(p)
+		if _, n, err := net.ParseCIDR(p); err == nil {
+			if ones, _ := n.Mask.Size(); ones < 16 {
+				t.Errorf("production trusts X-Forwarded-For from %s: wider than a /16", p)
+			}
+		} else if net.ParseIP(p) == nil {
+			t.Errorf("production's SUIJI_TRUSTED_PROXIES entry %q is no IP or CIDR", p)
+		}
+	}
 }

@@ -13,14 +13,31 @@ import (
 // {user, cur, prev, prev_at, prev_used, revoked} plus a set of every token
 // hash it ever issued (to tell a replay from a forgery), both living as long
 // as the refresh TTL and extended at each rotation. The "{family}" hash tag
-// keeps a family's keys in one cluster slot, as the script needs.
+// keeps a family's keys in one cluster slot, as the script needs. Each user
+// has a list of their families, by when each started, through which
+// RevokeUser finds them and CreateFamily ends the oldest beyond
+// MaxUserSessions.
 type Sessions struct {
 	c *Cache
 	// Now, when set, is the clock the grace window is measured by, instead
-	// of Redis's own (TIME), which every instance agrees on: a seam for
-	// tests, which move it rather than wait out the window.
+	// of Redis's own (TIME), which every instance agrees on, and the one
+	// that orders a user's families: a seam for tests, which move it
+	// rather than wait out the window.
 	Now func() time.Time
 }
+
+// MaxUserSessions is how many live sessions a user may have: a sign-in
+// beyond it ends the user's oldest. Every sign-in keeps keys in Redis for
+// the refresh TTL (30 days), and a password change or a disable ends all
+// of a user's sessions within one request's deadline, so neither may grow
+// without bound. Twenty is every device of a person, signed in again many
+// times over.
+const MaxUserSessions = 20
+
+// familyStartSlack is how long after it was listed a family may still be
+// missing because its sign-in is creating it; after that a listed family
+// that is missing has expired.
+const familyStartSlack = time.Minute
 
 // Sessions returns the refresh-token family store.
 func (c *Cache) Sessions() *Sessions { return &Sessions{c: c} }
@@ -31,17 +48,36 @@ func (s *Sessions) familyKey(familyID string) string { return s.c.Key("session",
 func (s *Sessions) seenKey(familyID string) string {
 	return s.c.Key("session", "{"+familyID+"}", "seen")
 }
-func (s *Sessions) userKey(userID string) string { return s.c.Key("session", "user", userID) }
 
-// CreateFamily implements backend.RefreshTokenStore.
+// userKey is a user's families: a sorted set scored by when each started
+// (ms since the epoch).
+func (s *Sessions) userKey(userID string) string { return s.c.Key("session", "families", userID) }
+
+// legacyUserKey is the unordered set that listed a user's families before
+// they were ordered. RevokeUser still reads it, so that a family listed
+// there before an upgrade is ended too; it expires a refresh TTL after the
+// last sign-in before the upgrade, and the read can go after that.
+func (s *Sessions) legacyUserKey(userID string) string { return s.c.Key("session", "user", userID) }
+
+func (s *Sessions) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// CreateFamily implements backend.RefreshTokenStore. When the user then
+// has more than MaxUserSessions live families, the oldest are revoked.
 func (s *Sessions) CreateFamily(ctx context.Context, familyID, userID, tokenHash string, ttl time.Duration) error {
 	fam, seen, user := s.familyKey(familyID), s.seenKey(familyID), s.userKey(userID)
 	// The user's list of families first: a family missing from it could
 	// not be revoked by RevokeUser. Two transactions, since the family's
 	// keys and the user's list live in different Cluster slots.
+	var listed *redis.IntCmd
 	_, err := s.c.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, user, familyID)
+		p.ZAdd(ctx, user, redis.Z{Score: float64(s.now().UnixMilli()), Member: familyID})
 		p.PExpire(ctx, user, ttl)
+		listed = p.ZCard(ctx, user)
 		return nil
 	})
 	if err != nil {
@@ -52,6 +88,99 @@ func (s *Sessions) CreateFamily(ctx context.Context, familyID, userID, tokenHash
 		p.PExpire(ctx, fam, ttl)
 		p.SAdd(ctx, seen, tokenHash)
 		p.PExpire(ctx, seen, ttl)
+		return nil
+	})
+	if err != nil {
+		return translate(err)
+	}
+	if listed.Val() <= MaxUserSessions {
+		return nil // nothing to look at: the list holds the live families and more
+	}
+	return s.trim(ctx, userID)
+}
+
+// trim revokes the user's oldest live families beyond MaxUserSessions and
+// drops from the list the families that are revoked or expired, so that
+// the list, and RevokeUser's work, stays about MaxUserSessions long. The
+// families live in different Cluster slots, so this is no script: two
+// sign-ins trimming at once agree on which are oldest and revoke them
+// twice, which is harmless.
+func (s *Sessions) trim(ctx context.Context, userID string) error {
+	user := s.userKey(userID)
+	listed, err := s.c.client.ZRangeWithScores(ctx, user, 0, -1).Result() // oldest first
+	if err != nil {
+		return translate(err)
+	}
+	states := make([]*redis.StringCmd, len(listed))
+	_, err = s.c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, z := range listed {
+			states[i] = p.HGet(ctx, s.familyKey(z.Member.(string)), "revoked")
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return translate(err)
+	}
+	starting := float64(s.now().Add(-familyStartSlack).UnixMilli())
+	var drop []any // revoked or expired: nothing to end, nothing to find again
+	type family struct {
+		id      string
+		created bool // false: its sign-in is creating it
+	}
+	var live []family // oldest first
+	for i, z := range listed {
+		id := z.Member.(string)
+		revoked, err := states[i].Result()
+		switch {
+		case err == redis.Nil && z.Score < starting:
+			drop = append(drop, id)
+		case err == redis.Nil:
+			live = append(live, family{id: id})
+		case err != nil:
+			return translate(err)
+		case revoked == "1":
+			drop = append(drop, id)
+		default:
+			live = append(live, family{id: id, created: true})
+		}
+	}
+	var ended []string
+	for _, f := range live[:max(0, len(live)-MaxUserSessions)] {
+		// One still being created cannot be revoked yet (the script
+		// leaves a missing family alone) and stays listed, or RevokeUser
+		// could not find it: only more than MaxUserSessions sign-ins at
+		// once leave one over, until the next sign-in.
+		if f.created {
+			ended = append(ended, f.id)
+		}
+	}
+	if err := s.revokeFamilies(ctx, ended); err != nil {
+		return err
+	}
+	for _, f := range ended {
+		drop = append(drop, f)
+		if err := s.c.invalidate(ctx, "f:"+f); err != nil {
+			return err
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	return translate(s.c.client.ZRem(ctx, user, drop...).Err())
+}
+
+// revokeFamilies revokes families in one round trip (a pipeline, which a
+// Cluster client splits by slot).
+func (s *Sessions) revokeFamilies(ctx context.Context, families []string) error {
+	if len(families) == 0 {
+		return nil
+	}
+	_, err := s.c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, f := range families {
+			// Eval, not Run: in a pipeline a missing script is seen only
+			// once it has run, too late to send it.
+			revokeScript.Eval(ctx, p, []string{s.familyKey(f)})
+		}
 		return nil
 	})
 	return translate(err)
@@ -138,16 +267,20 @@ func (s *Sessions) RevokeFamily(ctx context.Context, familyID string) error {
 	return s.c.invalidate(ctx, "f:"+familyID)
 }
 
-// RevokeUser implements backend.RefreshTokenStore.
+// RevokeUser implements backend.RefreshTokenStore: every family listed for
+// the user, in one round trip.
 func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
-	families, err := s.c.client.SMembers(ctx, s.userKey(userID)).Result()
+	var listed, legacy *redis.StringSliceCmd
+	_, err := s.c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		listed = p.ZRange(ctx, s.userKey(userID), 0, -1)
+		legacy = p.SMembers(ctx, s.legacyUserKey(userID))
+		return nil
+	})
 	if err != nil {
 		return translate(err)
 	}
-	for _, f := range families {
-		if err := revokeScript.Run(ctx, s.c.client, []string{s.familyKey(f)}).Err(); err != nil {
-			return translate(err)
-		}
+	if err := s.revokeFamilies(ctx, append(listed.Val(), legacy.Val()...)); err != nil {
+		return err
 	}
 	return s.c.invalidate(ctx, "u:"+userID)
 }

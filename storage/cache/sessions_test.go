@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,4 +162,105 @@ func TestSessionsCopyFollowsChangesElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually("every family of the user revoked elsewhere", there, "fam-b", func(a bool, _ int64) bool { return !a })
+}
+
+// TestSessionsPerUserAreCapped: see checkSessionCap.
+func TestSessionsPerUserAreCapped(t *testing.T) {
+	checkSessionCap(t, storagetest.Redis(t).Sessions())
+}
+
+// checkSessionCap: a user's 21st family ends the oldest and the other 20
+// live on; a family revoked meanwhile leaves the list and frees its place;
+// a listed family that is missing is dropped once it has expired and kept
+// (never ended) while its sign-in may still be creating it; RevokeUser
+// ends every family listed, in the list of before the cap too.
+func checkSessionCap(t *testing.T, s *cache.Sessions) {
+	ctx := t.Context()
+	clock := time.Now()
+	s.Now = func() time.Time { return clock }
+	t.Cleanup(func() { s.Now = nil })
+	create := func(fam string) {
+		t.Helper()
+		clock = clock.Add(time.Second)
+		if err := s.CreateFamily(ctx, fam, "user-cap", "h0", time.Hour); err != nil {
+			t.Fatalf("CreateFamily(%s): %v", fam, err)
+		}
+	}
+	active := func(fam string, want bool) {
+		t.Helper()
+		if got, err := s.FamilyActive(ctx, fam); err != nil || got != want {
+			t.Errorf("family %s active = %v, %v; want %v", fam, got, err, want)
+		}
+	}
+	listed := func(want int, in []string, out []string) {
+		t.Helper()
+		got, err := cache.UserFamilies(s, "user-cap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("%d families listed, want %d: %v", len(got), want, got)
+		}
+		for _, f := range in {
+			if !slices.Contains(got, f) {
+				t.Errorf("%s is not listed: %v", f, got)
+			}
+		}
+		for _, f := range out {
+			if slices.Contains(got, f) {
+				t.Errorf("%s is still listed: %v", f, got)
+			}
+		}
+	}
+	fam := func(i int) string { return fmt.Sprintf("fam-%02d", i) }
+
+	for i := range cache.MaxUserSessions + 1 {
+		create(fam(i))
+	}
+	active(fam(0), false)
+	for i := 1; i <= cache.MaxUserSessions; i++ {
+		active(fam(i), true)
+	}
+	listed(cache.MaxUserSessions, nil, []string{fam(0)})
+
+	// A sign-out frees a place: the next sign-in ends nobody.
+	if err := s.RevokeFamily(ctx, fam(5)); err != nil {
+		t.Fatal(err)
+	}
+	create(fam(21))
+	active(fam(1), true)
+	listed(cache.MaxUserSessions, nil, []string{fam(5)})
+
+	// One listed long ago and gone (expired) is dropped; one listed just
+	// now and not there yet (being created) stays listed and counts, so
+	// the next sign-in ends the two oldest.
+	if err := cache.ListFamily(s, "user-cap", "fam-expired", clock.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.ListFamily(s, "user-cap", "fam-starting", clock); err != nil {
+		t.Fatal(err)
+	}
+	create(fam(22))
+	active(fam(1), false)
+	active(fam(2), false)
+	active(fam(3), true)
+	active(fam(22), true)
+	listed(cache.MaxUserSessions, []string{"fam-starting", fam(3), fam(22)}, []string{"fam-expired", fam(1), fam(2)})
+
+	// RevokeUser ends all of them, and one listed before the upgrade.
+	if err := s.CreateFamily(ctx, "fam-legacy", "user-other", "h0", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.ListLegacyFamily(s, "user-cap", "fam-legacy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeUser(ctx, "user-cap"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 3; i <= 22; i++ {
+		if i != 5 {
+			active(fam(i), false)
+		}
+	}
+	active("fam-legacy", false)
 }

@@ -137,6 +137,7 @@ func TestClusterEveryStoreWorks(t *testing.T) {
 		}
 	}
 	checkUserStamps(t, s) // a family and a user's stamp in two slots, read in one pipeline
+	checkSessionCap(t, s) // a user's families in many slots, read and revoked in pipelines
 
 	// Login throttle: a pair's counter, lock and lock count share a slot;
 	// the address's counter lives elsewhere.
