@@ -159,14 +159,15 @@ func (s *Server) handleListFindings(c *fiber.Ctx) error {
 
 // nonCooperationJSON is a recorded non-cooperation.
 type nonCooperationJSON struct {
-	ID          string    `json:"id"`
-	TaskID      string    `json:"task_id"`
-	USCC        string    `json:"uscc"`
-	Type        string    `json:"type"`
-	Description string    `json:"description"`
-	EvidenceIDs []string  `json:"evidence_ids"`
-	RecordedBy  string    `json:"recorded_by"`
-	RecordedAt  time.Time `json:"recorded_at"`
+	ID              string    `json:"id"`
+	TaskID          string    `json:"task_id"`
+	USCC            string    `json:"uscc"`
+	Type            string    `json:"type"`
+	Description     string    `json:"description"`
+	EvidenceIDs     []string  `json:"evidence_ids"`
+	RecordedBy      string    `json:"recorded_by"`
+	RecordedAt      time.Time `json:"recorded_at"`
+	AmendmentReason string    `json:"amendment_reason,omitempty"` // request only: after completion, as for findings
 }
 
 func newNonCooperationJSON(n *backend.NonCooperation) nonCooperationJSON {
@@ -181,7 +182,7 @@ func (s *Server) handleNonCooperation(c *fiber.Ctx) error {
 	}
 	n, created, err := s.svc.Tasks.RecordNonCooperation(c.UserContext(), c.Params("id"), tasks.NonCooperationInput{
 		ID: req.ID, Type: req.Type, Description: req.Description, EvidenceIDs: req.EvidenceIDs,
-	})
+	}, req.AmendmentReason)
 	if err != nil {
 		return err
 	}

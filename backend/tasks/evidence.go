@@ -137,12 +137,8 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 	if err != nil {
 		return nil, nil, false, err
 	}
-	external := in.Kind == backend.EvidenceExternalReport || in.Kind == backend.EvidenceDocument
-	if !t.HasMember(actor.UserID) && !(external && mayManage(actor, t)) {
-		return nil, nil, false, backend.Errorf(backend.EFORBIDDEN, "only the task's group attaches evidence (and the office, reports of other agencies)")
-	}
-	if t.State == backend.TaskCancelled || t.State == backend.TaskPublished {
-		return nil, nil, false, backend.Errorf(backend.ECONFLICT, "a %s task takes no evidence", t.State)
+	if err := mayAttach(actor, t, in.Kind); err != nil {
+		return nil, nil, false, err
 	}
 	in.ContentType = media.Base(in.ContentType)
 	in.SHA256 = strings.ToLower(strings.TrimSpace(in.SHA256))
@@ -177,8 +173,8 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 	// task as it is now, not as read before the lease.
 	if now, err := s.Tasks.FindTaskByID(ctx, t.ID); err != nil {
 		return nil, nil, false, err
-	} else if now.State == backend.TaskCancelled || now.State == backend.TaskPublished {
-		return nil, nil, false, backend.Errorf(backend.ECONFLICT, "a %s task takes no evidence", now.State)
+	} else if err := mayAttach(actor, now, in.Kind); err != nil {
+		return nil, nil, false, err
 	}
 	if err := s.checkEvidenceRoom(ctx, t.ID, actor.UserID); err != nil {
 		return nil, nil, false, err
@@ -207,9 +203,31 @@ func (s *Service) CreateEvidence(ctx context.Context, taskID string, in Evidence
 	return e, plan, true, err
 }
 
-// lockEvidence takes the lease on a task's evidence declarations,
-// waiting up to evidenceLockWait for another holder, and returns its
-// release. Without a Locker (tests of other parts) it holds nothing.
+// mayAttach is the one rule of who attaches evidence to t, and when:
+// the group's active members anything, the coordinator and the lead
+// department's staff reports and documents of other agencies or experts
+// (art. 20) — EFORBIDDEN for anyone else, a member replaced out of the
+// group included — and a cancelled or published task nothing (ECONFLICT:
+// its record is closed, a published one shown to the public with its
+// archive). Declaring, resuming and completing an upload all ask it, and
+// so does the sweep that settles an upload its uploader left: an upload
+// link handed out earlier does not outlast the right to use it.
+func mayAttach(a *backend.Actor, t *backend.Task, kind string) error {
+	external := kind == backend.EvidenceExternalReport || kind == backend.EvidenceDocument
+	if !t.HasMember(a.UserID) && !(external && mayManage(a, t)) {
+		return backend.Errorf(backend.EFORBIDDEN, "only the task's group attaches evidence (and the office, reports of other agencies)")
+	}
+	if t.State == backend.TaskCancelled || t.State == backend.TaskPublished {
+		return backend.Errorf(backend.ECONFLICT, "a %s task takes no evidence", t.State)
+	}
+	return nil
+}
+
+// lockEvidence takes the task's on-site lease — held by evidence
+// declarations, findings and non-cooperation records each while it counts
+// the task's records against their bound and stores its own, and by
+// Cancel — waiting up to evidenceLockWait for another holder, and returns
+// its release. Without a Locker (tests of other parts) it holds nothing.
 func (s *Service) lockEvidence(ctx context.Context, taskID string) (func(), error) {
 	if s.Locks == nil {
 		return func() {}, nil
@@ -338,9 +356,11 @@ func partSizeOf(e *backend.Evidence, i, n int) int64 {
 
 // EvidenceParts is the resume point of a multipart upload: the parts
 // stored and fresh URLs for the rest. EINVALID for a small-file upload;
-// ECONFLICT when the evidence is settled.
+// ECONFLICT when the evidence is settled or the task takes no evidence
+// any more; EFORBIDDEN when the uploader may no longer attach it
+// (mayAttach).
 func (s *Service) EvidenceParts(ctx context.Context, id string) (*backend.Evidence, *UploadPlan, error) {
-	e, err := s.uploaderEvidence(ctx, id)
+	e, t, err := s.uploaderEvidence(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -350,6 +370,9 @@ func (s *Service) EvidenceParts(ctx context.Context, id string) (*backend.Eviden
 	if e.State != backend.EvidencePending {
 		return nil, nil, backend.Errorf(backend.ECONFLICT, "the evidence is %s", e.State)
 	}
+	if err := mayAttach(backend.ActorFromContext(ctx), t, e.Kind); err != nil {
+		return nil, nil, err
+	}
 	plan, err := s.uploadPlan(ctx, e, false)
 	return e, plan, err
 }
@@ -358,10 +381,18 @@ func (s *Service) EvidenceParts(ctx context.Context, id string) (*backend.Eviden
 // settles the evidence: verified, or rejected with the reason. A repeat
 // returns the settled evidence. EINVALID while nothing (or not every
 // part) is uploaded yet — the phone sends the rest and calls again.
+// ECONFLICT once the task takes no evidence, EFORBIDDEN once the
+// uploader may no longer attach it (mayAttach): the upload stays pending,
+// untouched, and the sweep (AbortStaleUploads) rejects it.
 func (s *Service) CompleteEvidence(ctx context.Context, id string) (*backend.Evidence, error) {
-	e, err := s.uploaderEvidence(ctx, id)
+	e, t, err := s.uploaderEvidence(ctx, id)
 	if err != nil || e.State != backend.EvidencePending {
 		return e, err
+	}
+	// Asked before anything is assembled or retained: verified, the file
+	// would be the task's evidence under retention for years.
+	if err := mayAttach(backend.ActorFromContext(ctx), t, e.Kind); err != nil {
+		return nil, err
 	}
 	if e.Multipart {
 		if reason, err := s.assemble(ctx, e); err != nil {
@@ -491,20 +522,21 @@ func (s *Service) dropRejected(ctx context.Context, e *backend.Evidence) error {
 	return nil
 }
 
-// uploaderEvidence is evidence the actor uploads: their own, of a task
-// they may see.
-func (s *Service) uploaderEvidence(ctx context.Context, id string) (*backend.Evidence, error) {
+// uploaderEvidence is evidence the actor uploads, with its task: their
+// own, of a task they may see.
+func (s *Service) uploaderEvidence(ctx context.Context, id string) (*backend.Evidence, *backend.Task, error) {
 	e, err := s.Evidence.FindEvidence(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := s.GetTask(ctx, e.TaskID); err != nil {
-		return nil, backend.NotFoundAs(err, "evidence not found")
+	t, err := s.GetTask(ctx, e.TaskID)
+	if err != nil {
+		return nil, nil, backend.NotFoundAs(err, "evidence not found")
 	}
 	if e.CreatedBy != backend.ActorFromContext(ctx).UserID {
-		return nil, backend.Errorf(backend.ENOTFOUND, "evidence not found")
+		return nil, nil, backend.Errorf(backend.ENOTFOUND, "evidence not found")
 	}
-	return e, nil
+	return e, t, nil
 }
 
 // DownloadEvidence returns a short-lived link to verified evidence, for
@@ -542,8 +574,11 @@ func (s *Service) ListEvidence(ctx context.Context, taskID string) ([]*backend.E
 // one-POST upload, or a multipart upload assembled by a complete that
 // did not get to settle, is checked as if completed — verified and
 // retained when the file is there and right, rejected (and removed)
-// otherwise, rejected as abandoned when it never came. It returns how
-// many it settled.
+// otherwise, rejected as abandoned when it never came. Checked as if
+// completed means by the uploader's right as it is now (mayAttach): an
+// upload of a task published meanwhile, or of an uploader replaced out
+// of the group, is rejected with that reason and its file dropped, never
+// verified. It returns how many it settled.
 func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, error) {
 	stale, err := s.Evidence.FindStaleUploads(ctx, now.Add(-s.Limits.AbandonAfter))
 	if err != nil {
@@ -551,6 +586,15 @@ func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, er
 	}
 	n := 0
 	for _, e := range stale {
+		if refusal, err := s.uploaderRefusal(ctx, e); err != nil {
+			return n, err
+		} else if refusal != "" {
+			if _, err := s.refuse(ctx, e, "not completed by its uploader and no longer taken: "+refusal); err != nil {
+				return n, err
+			}
+			n++
+			continue
+		}
 		abandoned := "the upload was abandoned (not completed within " + s.Limits.AbandonAfter.String() + ")"
 		inProgress := false // settle aborts an upload in progress (dropRejected)
 		if e.Multipart {
@@ -575,6 +619,46 @@ func (s *Service) AbortStaleUploads(ctx context.Context, now time.Time) (int, er
 		n++
 	}
 	return n, nil
+}
+
+// uploaderRefusal is why e's uploader may not attach it now (mayAttach's
+// message), or "" when they may. The sweep acts for nobody signed in: the
+// uploader is judged by the task's group as stored and, when not in it,
+// by their account as stored (the office's roles and department); an
+// account that is gone attaches nothing.
+func (s *Service) uploaderRefusal(ctx context.Context, e *backend.Evidence) (string, error) {
+	t, err := s.Tasks.FindTaskByID(ctx, e.TaskID)
+	if err != nil {
+		return "", err
+	}
+	uploader := &backend.Actor{UserID: e.CreatedBy}
+	if !t.HasMember(e.CreatedBy) && s.Users != nil {
+		switch u, err := s.Users.FindUserByID(ctx, e.CreatedBy); backend.ErrorCode(err) {
+		case "":
+			uploader.Roles, uploader.DepartmentID = u.Roles, u.DepartmentID
+		case backend.ENOTFOUND:
+		default:
+			return "", err
+		}
+	}
+	return backend.ErrorMessage(mayAttach(uploader, t, e.Kind)), nil
+}
+
+// refuse settles e rejected for reason without looking at its bytes: the
+// version stored under its key, if any, is named so that dropRejected
+// removes it with the rest (or, kept by the bucket's default retention
+// after an assembly, the record names it).
+func (s *Service) refuse(ctx context.Context, e *backend.Evidence, reason string) (*backend.Evidence, error) {
+	body, _, version, err := s.Objects.Open(ctx, e.ObjectKey)
+	switch backend.ErrorCode(err) {
+	case "":
+		_ = body.Close()
+		e.VersionID = version
+	case backend.ENOTFOUND: // nothing came, or a multipart upload still in progress
+	default:
+		return nil, err
+	}
+	return s.settle(ctx, e, reason, nil)
 }
 
 func evidenceDigest(e *backend.Evidence) map[string]any {

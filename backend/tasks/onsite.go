@@ -49,6 +49,12 @@ const (
 	// (documents.MaxFindings): one more, and the statutory documents of
 	// its review could never be made.
 	MaxFindings = documents.MaxFindings
+	// MaxNonCooperation bounds a task's non-cooperation records, each a
+	// record for good that marks its enterprise once approved. Art. 23's
+	// refusals are rare and of four types: one inspection records one or
+	// two, a long obstructed one a few more; 20 is plenty, and keeps what
+	// one member can add to a task bounded.
+	MaxNonCooperation = 20
 )
 
 // changeAttempts bounds how often a change without a version is reapplied
@@ -79,25 +85,17 @@ func (s *Service) memberTask(ctx context.Context, id string) (*backend.Task, err
 // an amendment reason (frozen) and is kept as an amendment; cancelled,
 // reviewed and published tasks do not change on site. The group is told.
 func (s *Service) change(ctx context.Context, id string, version int, amendment, action string, mutate func(t *backend.Task, now time.Time) (string, error)) (*backend.Task, error) {
-	amendment = strings.TrimSpace(amendment)
-	if utf8.RuneCountInString(amendment) > MaxAmendmentReason {
-		return nil, backend.InvalidFields("invalid amendment", map[string]string{"amendment_reason": fmt.Sprintf("at most %d characters", MaxAmendmentReason)})
+	amendment, err := amendmentReason(amendment)
+	if err != nil {
+		return nil, err
 	}
 	for range changeAttempts {
 		t, err := s.memberTask(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case t.State == backend.TaskCancelled || t.State == backend.TaskReviewed || t.State == backend.TaskPublished:
-			return nil, backend.Errorf(backend.ECONFLICT, "a %s task does not change on site", t.State)
-		case t.State == backend.TaskCompleted && amendment == "":
-			return nil, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"amendment_reason": "required after completion"},
-				Message: "the task is completed and its record frozen: a change is an amendment with a reason"}
-		case version != 0 && version != t.Version:
-			return nil, staleVersion(t)
-		case t.State == backend.TaskCompleted && len(t.Amendments) >= MaxAmendments:
-			return nil, backend.Errorf(backend.ECONFLICT, "the record has %d amendments, the most it takes; ask the department's staff to return it for review", len(t.Amendments))
+		if err := onSiteRefusal(t, version, amendment); err != nil {
+			return nil, err
 		}
 		before := taskDigest(t)
 		now := s.Now().UTC()
@@ -123,6 +121,35 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 	// Others' changes won every time: no answer to the request, which the
 	// same key may repeat in a moment (a phone's outbox waits on it).
 	return nil, backend.Wrap(&backend.RetryAfterError{Delay: time.Second}, backend.ECONFLICT, "the task kept changing; try again")
+}
+
+// amendmentReason trims an amendment's reason and checks its length.
+func amendmentReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > MaxAmendmentReason {
+		return "", backend.InvalidFields("invalid amendment", map[string]string{"amendment_reason": fmt.Sprintf("at most %d characters", MaxAmendmentReason)})
+	}
+	return reason, nil
+}
+
+// onSiteRefusal is why t takes no change on site based on version (0:
+// none) with the (trimmed) amendment reason, or nil: change asks it of
+// the task it is about to change, and a record stored before its task
+// change (CreateFinding, RecordNonCooperation) asks it first, so that
+// what the task would refuse is not stored either.
+func onSiteRefusal(t *backend.Task, version int, amendment string) error {
+	switch {
+	case t.State == backend.TaskCancelled || t.State == backend.TaskReviewed || t.State == backend.TaskPublished:
+		return backend.Errorf(backend.ECONFLICT, "a %s task does not change on site", t.State)
+	case t.State == backend.TaskCompleted && amendment == "":
+		return &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"amendment_reason": "required after completion"},
+			Message: "the task is completed and its record frozen: a change is an amendment with a reason"}
+	case version != 0 && version != t.Version:
+		return staleVersion(t)
+	case t.State == backend.TaskCompleted && len(t.Amendments) >= MaxAmendments:
+		return backend.Errorf(backend.ECONFLICT, "the record has %d amendments, the most it takes; ask the department's staff to return it for review", len(t.Amendments))
+	}
+	return nil
 }
 
 // tell writes a silent entry for each active member: their phones fetch
@@ -240,23 +267,15 @@ type FindingInput struct {
 }
 
 // CreateFinding records a finding with the phone's id: a repeat by the
-// same member returns the stored one (created false); another finding
-// under that id is ECONFLICT. After completion it needs an amendment
-// reason. EINVALID naming every bad field.
+// same member returns the stored one (created false), recording it in
+// the task first if an earlier attempt stored it and failed before that;
+// another finding under that id is ECONFLICT. After completion it needs
+// an amendment reason. EINVALID naming every bad field; ECONFLICT naming
+// fields.findings when the task has MaxFindings.
 func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingInput, amendment string) (*backend.Finding, bool, error) {
 	actor := backend.ActorFromContext(ctx)
-	if in.ID != "" {
-		if f, err := s.Findings.FindFinding(ctx, in.ID); err == nil {
-			if f.TaskID != taskID || f.CreatedBy != actor.UserID {
-				return nil, false, backend.Errorf(backend.ECONFLICT, "finding id %s is taken", in.ID)
-			}
-			if _, err := s.memberTask(ctx, taskID); err != nil {
-				return nil, false, err
-			}
-			return f, false, nil
-		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
-			return nil, false, err
-		}
+	if _, err := s.memberTask(ctx, taskID); err != nil {
+		return nil, false, err
 	}
 	in.Description, in.Rectification = strings.TrimSpace(in.Description), strings.TrimSpace(in.Rectification)
 	fields := map[string]string{}
@@ -283,46 +302,133 @@ func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingIn
 	if len(fields) > 0 {
 		return nil, false, backend.InvalidFields("invalid finding", fields)
 	}
+	amendment, err := amendmentReason(amendment)
+	if err != nil {
+		return nil, false, err
+	}
+	// Counted and stored under the task's on-site lease, as evidence is:
+	// findings sent at once cannot each see room for one more, nor a
+	// repeat and its original each find the task yet to record it.
+	release, err := s.lockEvidence(ctx, taskID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	if in.ID != "" {
+		if f, err := s.Findings.FindFinding(ctx, in.ID); err == nil {
+			return s.repeatFinding(ctx, taskID, f, amendment)
+		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+			return nil, false, err
+		}
+	}
+	// The task as it is now, under the lease: what its change would refuse
+	// is refused before the finding is stored.
+	t, err := s.memberTask(ctx, taskID)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := onSiteRefusal(t, 0, amendment); err != nil {
+		return nil, false, err
+	}
 	if found, err := s.Findings.FindFindingsByTask(ctx, taskID); err != nil {
 		return nil, false, err
 	} else if len(found) >= MaxFindings {
-		return nil, false, backend.Errorf(backend.ECONFLICT, "the task has %d findings, as many as its documents list; record further hazards in an existing finding", len(found))
+		return nil, false, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"findings": fmt.Sprintf("at most %d per task", MaxFindings)},
+			Message: fmt.Sprintf("the task has %d findings, as many as its documents list; record further hazards in an existing finding", len(found))}
+	}
+	if !slices.ContainsFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == in.ItemID }) {
+		return nil, false, backend.InvalidFields("invalid finding", map[string]string{"item_id": "an item of the task"})
+	}
+	if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
+		return nil, false, err
 	}
 	if in.ID == "" {
-		var err error
 		if in.ID, err = randomID(s.Rand); err != nil {
 			return nil, false, err
 		}
 	}
+	now := s.Now().UTC()
 	f := &backend.Finding{ID: in.ID, TaskID: taskID, ItemID: in.ItemID, Description: in.Description, Severity: in.Severity,
-		Rectification: in.Rectification, RectifyBy: in.RectifyBy, EvidenceIDs: in.EvidenceIDs, CreatedBy: actor.UserID}
-	// The task records that a finding was made (and, after completion,
-	// the amendment); the finding itself is stored once that succeeded.
-	_, err := s.change(ctx, taskID, 0, amendment, "task.finding", func(t *backend.Task, now time.Time) (string, error) {
-		if !slices.ContainsFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == in.ItemID }) {
-			return "", backend.InvalidFields("invalid finding", map[string]string{"item_id": "an item of the task"})
-		}
-		if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
-			return "", err
-		}
-		f.CreatedAt, f.UpdatedAt = now, now
-		return "finding " + f.ID + " (" + f.Severity + ")", nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
+		Rectification: in.Rectification, RectifyBy: in.RectifyBy, EvidenceIDs: in.EvidenceIDs, CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now}
+	// The finding is stored first, then the task records it (and, after
+	// completion, the amendment): a failure or an approval in between
+	// leaves a stored finding the task has yet to record — which a repeat
+	// under its id records — never a task naming a finding not stored.
 	err = s.Audit.Change(ctx, backend.AuditChange{Action: "finding.create", ObjectType: "finding", ObjectID: f.ID, After: map[string]any{
 		"task_id": taskID, "item_id": f.ItemID, "severity": f.Severity, "rectify_by": f.RectifyBy, "evidence_ids": f.EvidenceIDs,
 	}}, func(ctx context.Context) error { return s.Findings.CreateFinding(ctx, f) })
-	if err != nil {
-		if backend.ErrorCode(err) == backend.ECONFLICT { // a concurrent repeat won
-			if stored, ferr := s.Findings.FindFinding(ctx, f.ID); ferr == nil && stored.CreatedBy == actor.UserID && stored.TaskID == taskID {
-				return stored, false, nil
-			}
+	if backend.ErrorCode(err) == backend.ECONFLICT { // a repeat that outlived the lease won
+		if stored, ferr := s.Findings.FindFinding(ctx, f.ID); ferr == nil {
+			return s.repeatFinding(ctx, taskID, stored, amendment)
 		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := s.change(ctx, taskID, 0, amendment, "task.finding", findingChange(f)); err != nil {
 		return nil, false, err
 	}
 	return f, true, nil
+}
+
+// repeatFinding answers a finding sent again under a stored finding's id:
+// the stored one when it is the actor's of this task (ECONFLICT
+// otherwise), once the task records it. The caller holds the lease.
+func (s *Service) repeatFinding(ctx context.Context, taskID string, f *backend.Finding, amendment string) (*backend.Finding, bool, error) {
+	if f.TaskID != taskID || f.CreatedBy != backend.ActorFromContext(ctx).UserID {
+		return nil, false, backend.Errorf(backend.ECONFLICT, "finding id %s is taken", f.ID)
+	}
+	t, err := s.memberTask(ctx, taskID)
+	if err != nil {
+		return nil, false, err
+	}
+	if !taskRecords(t, findingWhat(f), f.CreatedAt) {
+		if _, err := s.change(ctx, taskID, 0, amendment, "task.finding", findingChange(f)); err != nil {
+			return nil, false, err
+		}
+	}
+	return f, false, nil
+}
+
+// findingWhat is how an amendment names the finding it adds.
+func findingWhat(f *backend.Finding) string { return "finding " + f.ID + " (" }
+
+// findingChange is the task change that records f.
+func findingChange(f *backend.Finding) func(*backend.Task, time.Time) (string, error) {
+	return func(*backend.Task, time.Time) (string, error) { return findingWhat(f) + f.Severity + ")", nil }
+}
+
+// taskRecords reports whether t records an on-site record made at `at`
+// whose amendment would start with what: an amendment names it; or the
+// record owes none (the task is not completed, or was completed after
+// it) and the task was changed on site since, so its group was told; or
+// the task takes no change on site any more, so nothing more can be
+// recorded.
+func taskRecords(t *backend.Task, what string, at time.Time) bool {
+	if slices.ContainsFunc(t.Amendments, func(a backend.Amendment) bool { return strings.HasPrefix(a.What, what) }) {
+		return true
+	}
+	switch t.State {
+	case backend.TaskAssigned: // a change on site moves it on
+		return false
+	case backend.TaskInProgress, backend.TaskSubmitted:
+		return !t.UpdatedAt.Before(at)
+	case backend.TaskCompleted:
+		return !at.After(completedAt(t))
+	}
+	return true
+}
+
+// completedAt is when a completed task was completed: its last
+// submission (each round's first submission clears the round before).
+func completedAt(t *backend.Task) time.Time {
+	var last time.Time
+	for _, p := range t.Progress {
+		if p.Submission != nil && p.Submission.At.After(last) {
+			last = p.Submission.At
+		}
+	}
+	return last
 }
 
 // ownEvidence checks that every id names evidence of the task.
@@ -359,18 +465,15 @@ type NonCooperationInput struct {
 // of its four types. Once the office approves the task's result as "not
 // cooperating" the enterprise is marked for key checks and later draws'
 // pools see it (plans.Service.NonCooperating). A repeat with the same id
-// returns the stored record.
-func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in NonCooperationInput) (*backend.NonCooperation, bool, error) {
+// returns the stored record (created false), recording it in the task
+// first if an earlier attempt stored it and failed before that. After
+// completion it needs an amendment reason, as every change on site does.
+// EINVALID naming every bad field; ECONFLICT naming fields.non_cooperation
+// when the task has MaxNonCooperation records.
+func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in NonCooperationInput, amendment string) (*backend.NonCooperation, bool, error) {
 	actor := backend.ActorFromContext(ctx)
-	if in.ID != "" {
-		if n, err := s.NonCooperation.FindNonCooperation(ctx, in.ID); err == nil {
-			if n.TaskID != taskID || n.RecordedBy != actor.UserID {
-				return nil, false, backend.Errorf(backend.ECONFLICT, "id %s is taken", in.ID)
-			}
-			return n, false, nil
-		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
-			return nil, false, err
-		}
+	if _, err := s.memberTask(ctx, taskID); err != nil {
+		return nil, false, err
 	}
 	in.Description = strings.TrimSpace(in.Description)
 	fields := map[string]string{}
@@ -389,30 +492,87 @@ func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in No
 	if len(fields) > 0 {
 		return nil, false, backend.InvalidFields("invalid non-cooperation record", fields)
 	}
+	amendment, err := amendmentReason(amendment)
+	if err != nil {
+		return nil, false, err
+	}
+	// Counted and stored under the task's on-site lease, as findings are.
+	release, err := s.lockEvidence(ctx, taskID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	if in.ID != "" {
+		if n, err := s.NonCooperation.FindNonCooperation(ctx, in.ID); err == nil {
+			return s.repeatNonCooperation(ctx, taskID, n, amendment)
+		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
+			return nil, false, err
+		}
+	}
+	t, err := s.memberTask(ctx, taskID)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := onSiteRefusal(t, 0, amendment); err != nil {
+		return nil, false, err
+	}
+	if found, err := s.NonCooperation.FindNonCooperationByTask(ctx, taskID); err != nil {
+		return nil, false, err
+	} else if len(found) >= MaxNonCooperation {
+		return nil, false, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"non_cooperation": fmt.Sprintf("at most %d per task", MaxNonCooperation)},
+			Message: fmt.Sprintf("the task has %d records of non-cooperation, the most one task takes; describe further obstruction in the task's summary", len(found))}
+	}
+	if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
+		return nil, false, err
+	}
 	if in.ID == "" {
-		var err error
 		if in.ID, err = randomID(s.Rand); err != nil {
 			return nil, false, err
 		}
 	}
-	n := &backend.NonCooperation{ID: in.ID, TaskID: taskID, Type: in.Type, Description: in.Description, EvidenceIDs: in.EvidenceIDs, RecordedBy: actor.UserID}
-	_, err := s.change(ctx, taskID, 0, "", "task.non_cooperation", func(t *backend.Task, now time.Time) (string, error) {
-		if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
-			return "", err
-		}
-		n.EnterpriseID, n.USCC, n.RecordedAt = t.Enterprise.ID, t.Enterprise.USCC, now
-		return "non-cooperation " + n.Type, nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
+	n := &backend.NonCooperation{ID: in.ID, TaskID: taskID, EnterpriseID: t.Enterprise.ID, USCC: t.Enterprise.USCC, Type: in.Type,
+		Description: in.Description, EvidenceIDs: in.EvidenceIDs, RecordedBy: actor.UserID, RecordedAt: s.Now().UTC()}
+	// Stored first, then recorded in the task, for the reason findings are.
 	err = s.Audit.Change(ctx, backend.AuditChange{Action: "enterprise.non_cooperation", ObjectType: "enterprise", ObjectID: n.EnterpriseID, After: map[string]any{
 		"task_id": taskID, "record_id": n.ID, "type": n.Type, "uscc": n.USCC, "evidence_ids": n.EvidenceIDs,
 	}}, func(ctx context.Context) error { return s.NonCooperation.CreateNonCooperation(ctx, n) })
+	if backend.ErrorCode(err) == backend.ECONFLICT { // a repeat that outlived the lease won
+		if stored, ferr := s.NonCooperation.FindNonCooperation(ctx, n.ID); ferr == nil {
+			return s.repeatNonCooperation(ctx, taskID, stored, amendment)
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}
+	if _, err := s.change(ctx, taskID, 0, amendment, "task.non_cooperation", nonCooperationChange(n)); err != nil {
+		return nil, false, err
+	}
 	return n, true, nil
+}
+
+// repeatNonCooperation is repeatFinding for a non-cooperation record.
+func (s *Service) repeatNonCooperation(ctx context.Context, taskID string, n *backend.NonCooperation, amendment string) (*backend.NonCooperation, bool, error) {
+	if n.TaskID != taskID || n.RecordedBy != backend.ActorFromContext(ctx).UserID {
+		return nil, false, backend.Errorf(backend.ECONFLICT, "id %s is taken", n.ID)
+	}
+	t, err := s.memberTask(ctx, taskID)
+	if err != nil {
+		return nil, false, err
+	}
+	if !taskRecords(t, nonCooperationWhat(n), n.RecordedAt) {
+		if _, err := s.change(ctx, taskID, 0, amendment, "task.non_cooperation", nonCooperationChange(n)); err != nil {
+			return nil, false, err
+		}
+	}
+	return n, false, nil
+}
+
+// nonCooperationWhat is how an amendment names the record it adds.
+func nonCooperationWhat(n *backend.NonCooperation) string { return "non-cooperation " + n.ID + " (" }
+
+// nonCooperationChange is the task change that records n.
+func nonCooperationChange(n *backend.NonCooperation) func(*backend.Task, time.Time) (string, error) {
+	return func(*backend.Task, time.Time) (string, error) { return nonCooperationWhat(n) + n.Type + ")", nil }
 }
 
 // ListNonCooperation lists a visible task's non-cooperation records.

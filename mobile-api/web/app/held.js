@@ -38,9 +38,10 @@ export function heldRow(app, x, task, taskName) {
         // Refused for want of an amendment's reason (made offline after
         // the group completed): it goes again with the reason given.
         let patch = null;
-        // Only an outcome or a finding takes one (the API's amendments);
-        // anything else is refused after completion whatever is given.
-        if (x.error?.fields?.amendment_reason && (x.kind === 'item' || x.kind === 'finding')) {
+        // Only an outcome, a finding or a non-cooperation record takes one
+        // (the API's amendments); a check-in or a submission is refused
+        // after completion whatever is given.
+        if (x.error?.fields?.amendment_reason && ['item', 'finding', 'noncoop'].includes(x.kind)) {
           const reason = document.getElementById('amendment-reason');
           if (!reason?.value.trim()) {
             alert(t('amend.needReason'));

@@ -96,9 +96,9 @@ export async function taskView(app, main, id) {
 
   // ---- once completed: a change is an amendment with its reason ----
   // The record is frozen when every member has submitted: the server takes
-  // an outcome or a finding then only with a reason, kept beside the
-  // change. The checklist and the finding form wait for one; check-in and
-  // non-cooperation no longer change. Reviewed, published or cancelled,
+  // an outcome, a finding or a non-cooperation record then only with a
+  // reason, kept beside the change. The checklist and both forms wait for
+  // one; a check-in no longer changes. Reviewed, published or cancelled,
   // nothing changes on site.
   const amendReason = h('textarea', { id: 'amendment-reason', rows: 2, maxlength: 1000, oninput: () => lockOnSite() });
   const amendCard = h('section', { class: 'card', id: 'amendment', hidden: true },
@@ -162,7 +162,7 @@ export async function taskView(app, main, id) {
   const noncoopForm = h('form', { class: 'stack', onsubmit: async (ev) => {
     ev.preventDefault();
     await outbox.add({ kind: 'noncoop', task_id: id, base: task.version, method: 'POST', path: `${base}/non-cooperation`, body: {
-      id: crypto.randomUUID(), type: nType.value, description: nDesc.value.trim(), evidence_ids: await evidenceIds() } });
+      id: crypto.randomUUID(), type: nType.value, description: nDesc.value.trim(), evidence_ids: await evidenceIds(), ...amendment() } });
     noncoopForm.reset();
     noncoopForm.closest('details').open = false;
   } }, field(t('noncoop.type'), nType), field(t('noncoop.description'), nDesc), h('button', { type: 'submit', class: 'big', text: t('noncoop.save') }));
@@ -185,9 +185,10 @@ export async function taskView(app, main, id) {
     // (held for a reason if one is needed) instead of being lost.
     const typing = document.activeElement?.closest?.('li.item');
     for (const { row } of itemRows.values()) row.querySelector('fieldset')?.toggleAttribute('disabled', locked && row !== typing);
-    findingAdd.hidden = locked;
-    if (locked) findingAdd.open = false;
-    noncoopAdd.hidden = closed || completed;
+    for (const add of [findingAdd, noncoopAdd]) {
+      add.hidden = locked;
+      if (locked) add.open = false;
+    }
     checkinButton.hidden = closed || completed;
   }
 

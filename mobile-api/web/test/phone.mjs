@@ -737,6 +737,23 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     assert.equal(amended.checklist.find((o) => o.item_id === a.id).note, '现场复核：已当场整改');
     assert.equal(amended.checklist.find((o) => o.item_id === b.id).note, `${before}；已复核`, 'the note typed during the lock arrived');
     assert.ok(amended.amendments.some((m) => m.reason === '补记现场复核情况'), 'the amendment is kept with its reason');
+
+    // With the reason given, an obstruction met at the review on site is
+    // recorded too (art. 23), as an amendment: the API takes one now, and
+    // the form is offered as the finding's is.
+    await page.getByText('记录拒绝、阻碍检查', { exact: true }).click();
+    await page.getByLabel('情形（第二十三条）').selectOption({ label: '其他阻碍检查的行为' });
+    await page.getByLabel('经过描述').fill('复核时企业拒绝提供整改台账');
+    await page.getByRole('button', { name: '保存记录' }).click();
+    const obstruction = page.locator('#findings li', { hasText: '复核时企业拒绝提供整改台账' });
+    await obstruction.getByText('其他阻碍检查的行为').waitFor(); // listed at once, as waiting
+    await obstruction.getByText('待同步').waitFor({ state: 'detached' });
+    await synced(page);
+    const records = (await inspectorApi.get(`/api/v1/tasks/${x.id}/non-cooperation`)).non_cooperation;
+    assert.ok(records.some((r) => r.description === '复核时企业拒绝提供整改台账'), 'the server has the record');
+    const recorded = await inspectorApi.get(`/api/v1/tasks/${x.id}`);
+    assert.ok(recorded.amendments.some((m) => m.reason === '补记现场复核情况' && m.what.startsWith('non-cooperation ')),
+      'kept as an amendment with its reason');
   }, phone);
 
   // Two members at work on one task. The phone checks in and sets an
