@@ -153,7 +153,7 @@ var Vars = []Var{
 	{"SUIJI_BUREAU_NAME", "泽州县应急管理局", "the issuing bureau the statutory documents (inspection record, rectification order) name", false},
 	{"SUIJI_RECONSIDERATION_BODY", "泽州县人民政府", "where the rectification order tells the enterprise it may apply for administrative reconsideration", false},
 	{"SUIJI_COURT", "泽州县人民法院", "which court the rectification order names for an administrative suit", false},
-	{"SUIJI_PUBLIC_URL", "http://127.0.0.1:8080", "the public site's base URL: the documents' QR code links BASE/public/v1/results/{task id}", false},
+	{"SUIJI_PUBLIC_URL", "http://127.0.0.1:8080", "the public site's base URL: the documents' QR code links the portal's page BASE/results/{task id}", false},
 	{"SUIJI_SCHEDULER_INTERVAL", "1m", "how often the deadline scheduler reminds and marks overdue tasks (one instance at a time)", false},
 }
 
@@ -225,11 +225,25 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		for _, name := range c.Placeholders() {
 			r.fail(name, "holds a published placeholder (CHANGE-ME), refused with SUIJI_ENV=production; put a secret of your own there")
 		}
+		// The statutory documents print it as a QR code and are kept
+		// unchangeable for years: a link to this machine would be useless
+		// on every one of them.
+		if u, err := url.Parse(c.PublicURL); err == nil && loopbackHost(u.Hostname()) {
+			r.fail("SUIJI_PUBLIC_URL", "names this machine, refused with SUIJI_ENV=production: the documents' QR codes must reach the public site")
+		}
 	}
 	if len(r.problems) > 0 {
 		return nil, errors.New("configuration: " + strings.Join(r.problems, "; "))
 	}
 	return c, nil
+}
+
+// loopbackHost reports whether host names the local machine.
+func loopbackHost(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback() || ip.IsUnspecified()
+	}
+	return strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost")
 }
 
 // DevDefaults names the secret variables still at their development value

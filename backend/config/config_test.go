@@ -97,9 +97,22 @@ func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
 		"SUIJI_MINIO_ACCESS_KEY": "suiji-prod",
 		"SUIJI_MINIO_SECRET_KEY": "a-long-random-secret",
 		"SUIJI_ADMIN_PASSWORD":   "a-real-admin-password",
+		"SUIJI_PUBLIC_URL":       "https://suiji.zezhou.gov.cn",
 	}
 	if _, err := Load(lookupFrom(secure)); err != nil {
 		t.Fatalf("production with real secrets rejected: %v", err)
+	}
+	// The documents' QR code: the default links this machine.
+	for _, local := range []string{"", "http://127.0.0.1:8080", "http://localhost", "https://[::1]:8443", "http://0.0.0.0"} {
+		env := maps.Clone(secure)
+		if local == "" {
+			delete(env, "SUIJI_PUBLIC_URL")
+		} else {
+			env["SUIJI_PUBLIC_URL"] = local
+		}
+		if _, err := Load(lookupFrom(env)); err == nil || !strings.Contains(err.Error(), "SUIJI_PUBLIC_URL names this machine") {
+			t.Errorf("production with SUIJI_PUBLIC_URL %q: %v; want it refused", local, err)
+		}
 	}
 
 	for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_SEED_KEY", "SUIJI_MINIO_ACCESS_KEY", "SUIJI_MINIO_SECRET_KEY", "SUIJI_ADMIN_PASSWORD"} {

@@ -335,7 +335,7 @@ func (s *Service) inspection(ctx context.Context, t *backend.Task, r *backend.Ta
 		},
 		Place:           orElse(t.Enterprise.Address, t.Enterprise.Town, t.Enterprise.Name),
 		End:             *t.InspectionEndedAt,
-		PublicURL:       strings.TrimRight(s.Letterhead.PublicURL, "/") + "/public/v1/results/" + t.ID,
+		PublicURL:       strings.TrimRight(s.Letterhead.PublicURL, "/") + "/results/" + t.ID, // the portal's page of the record, not its JSON
 		Reconsideration: s.Letterhead.Reconsideration,
 		Court:           s.Letterhead.Court,
 	}
