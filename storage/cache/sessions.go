@@ -11,8 +11,10 @@ import (
 
 // Sessions implements backend.RefreshTokenStore in Redis. A family is a hash
 // {user, cur, prev, prev_at, prev_used, revoked} plus a set of every token
-// hash it ever issued (to tell a replay from a forgery), both living as long
-// as the refresh TTL and extended at each rotation. The "{family}" hash tag
+// hash it ever issued (to tell a replay from a forgery), both living the
+// refresh TTL from the sign-in: a rotation keeps what is left, so a session
+// ends 30 days after its password was given however often it refreshes
+// (one stolen cannot be kept alive for good). The "{family}" hash tag
 // keeps a family's keys in one cluster slot, as the script needs. Each user
 // has a list of their families, by when each started, through which
 // RevokeUser finds them and CreateFamily ends the oldest beyond
