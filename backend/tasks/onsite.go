@@ -302,100 +302,147 @@ func (s *Service) CreateFinding(ctx context.Context, taskID string, in FindingIn
 	if len(fields) > 0 {
 		return nil, false, backend.InvalidFields("invalid finding", fields)
 	}
+	return recordOnSite(ctx, s, taskID, in.ID, amendment, onSiteKind[*backend.Finding]{
+		action: "task.finding",
+		find:   s.Findings.FindFinding,
+		full: func(ctx context.Context) error {
+			found, err := s.Findings.FindFindingsByTask(ctx, taskID)
+			if err != nil || len(found) < MaxFindings {
+				return err
+			}
+			return &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"findings": fmt.Sprintf("at most %d per task", MaxFindings)},
+				Message: fmt.Sprintf("the task has %d findings, as many as its documents list; record further hazards in an existing finding", len(found))}
+		},
+		make: func(ctx context.Context, t *backend.Task, id string, now time.Time) (*backend.Finding, error) {
+			if !slices.ContainsFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == in.ItemID }) {
+				return nil, backend.InvalidFields("invalid finding", map[string]string{"item_id": "an item of the task"})
+			}
+			if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
+				return nil, err
+			}
+			return &backend.Finding{ID: id, TaskID: taskID, ItemID: in.ItemID, Description: in.Description, Severity: in.Severity,
+				Rectification: in.Rectification, RectifyBy: in.RectifyBy, EvidenceIDs: in.EvidenceIDs, CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now}, nil
+		},
+		store: func(ctx context.Context, f *backend.Finding) error {
+			return s.Audit.Change(ctx, backend.AuditChange{Action: "finding.create", ObjectType: "finding", ObjectID: f.ID, After: map[string]any{
+				"task_id": taskID, "item_id": f.ItemID, "severity": f.Severity, "rectify_by": f.RectifyBy, "evidence_ids": f.EvidenceIDs,
+			}}, func(ctx context.Context) error { return s.Findings.CreateFinding(ctx, f) })
+		},
+		describe: func(f *backend.Finding) onSiteRecord {
+			return onSiteRecord{kind: "finding", id: f.ID, taskID: f.TaskID, by: f.CreatedBy, at: f.CreatedAt, detail: f.Severity}
+		},
+	})
+}
+
+// onSiteKind is what recordOnSite needs to know of one kind of record a
+// member makes on site beside the task: a finding, a non-cooperation
+// record.
+type onSiteKind[R any] struct {
+	action   string                                                                          // the task change's audit action
+	find     func(ctx context.Context, id string) (R, error)                                 // by id; ENOTFOUND when none
+	full     func(ctx context.Context) error                                                 // the refusal once the task has as many as it takes
+	make     func(ctx context.Context, t *backend.Task, id string, now time.Time) (R, error) // checked against the task
+	store    func(ctx context.Context, r R) error                                            // with its audit event
+	describe func(R) onSiteRecord
+}
+
+// onSiteRecord is what recordOnSite reads of a record.
+type onSiteRecord struct {
+	kind, id, taskID, by string
+	at                   time.Time
+	detail               string // the task's amendment reads "finding ID (general)": kind, id, detail
+}
+
+// what is how the task's amendment names the record, up to its detail.
+func (r onSiteRecord) what() string { return r.kind + " " + r.id + " (" }
+
+// change is the task change that records it.
+func (r onSiteRecord) change() func(*backend.Task, time.Time) (string, error) {
+	return func(*backend.Task, time.Time) (string, error) { return r.what() + r.detail + ")", nil }
+}
+
+// recordOnSite stores a record of kind k made by the actor with the
+// phone's id (a new one when empty), then has the task record it (and,
+// after completion, the amendment with its reason). The count and the
+// store run under the task's on-site lease, as evidence does: records
+// sent at once cannot each see room for one more, nor a repeat and its
+// original each find the task yet to record it. The record is stored
+// before the task changes: a failure or an approval in between leaves a
+// stored record the task has yet to record — which a repeat under its id
+// records (repeatOnSite) — never a task naming a record not stored.
+func recordOnSite[R any](ctx context.Context, s *Service, taskID, id, amendment string, k onSiteKind[R]) (R, bool, error) {
+	var none R
 	amendment, err := amendmentReason(amendment)
 	if err != nil {
-		return nil, false, err
+		return none, false, err
 	}
-	// Counted and stored under the task's on-site lease, as evidence is:
-	// findings sent at once cannot each see room for one more, nor a
-	// repeat and its original each find the task yet to record it.
 	release, err := s.lockEvidence(ctx, taskID)
 	if err != nil {
-		return nil, false, err
+		return none, false, err
 	}
 	defer release()
-	if in.ID != "" {
-		if f, err := s.Findings.FindFinding(ctx, in.ID); err == nil {
-			return s.repeatFinding(ctx, taskID, f, amendment)
+	if id != "" {
+		if r, err := k.find(ctx, id); err == nil {
+			return repeatOnSite(ctx, s, taskID, amendment, k, r)
 		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
-			return nil, false, err
+			return none, false, err
 		}
 	}
 	// The task as it is now, under the lease: what its change would refuse
-	// is refused before the finding is stored.
+	// is refused before the record is stored.
 	t, err := s.memberTask(ctx, taskID)
 	if err != nil {
-		return nil, false, err
+		return none, false, err
 	}
 	if err := onSiteRefusal(t, 0, amendment); err != nil {
-		return nil, false, err
+		return none, false, err
 	}
-	if found, err := s.Findings.FindFindingsByTask(ctx, taskID); err != nil {
-		return nil, false, err
-	} else if len(found) >= MaxFindings {
-		return nil, false, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"findings": fmt.Sprintf("at most %d per task", MaxFindings)},
-			Message: fmt.Sprintf("the task has %d findings, as many as its documents list; record further hazards in an existing finding", len(found))}
+	if err := k.full(ctx); err != nil {
+		return none, false, err
 	}
-	if !slices.ContainsFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == in.ItemID }) {
-		return nil, false, backend.InvalidFields("invalid finding", map[string]string{"item_id": "an item of the task"})
-	}
-	if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
-		return nil, false, err
-	}
-	if in.ID == "" {
-		if in.ID, err = randomID(s.Rand); err != nil {
-			return nil, false, err
+	if id == "" {
+		if id, err = randomID(s.Rand); err != nil {
+			return none, false, err
 		}
 	}
-	now := s.Now().UTC()
-	f := &backend.Finding{ID: in.ID, TaskID: taskID, ItemID: in.ItemID, Description: in.Description, Severity: in.Severity,
-		Rectification: in.Rectification, RectifyBy: in.RectifyBy, EvidenceIDs: in.EvidenceIDs, CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now}
-	// The finding is stored first, then the task records it (and, after
-	// completion, the amendment): a failure or an approval in between
-	// leaves a stored finding the task has yet to record — which a repeat
-	// under its id records — never a task naming a finding not stored.
-	err = s.Audit.Change(ctx, backend.AuditChange{Action: "finding.create", ObjectType: "finding", ObjectID: f.ID, After: map[string]any{
-		"task_id": taskID, "item_id": f.ItemID, "severity": f.Severity, "rectify_by": f.RectifyBy, "evidence_ids": f.EvidenceIDs,
-	}}, func(ctx context.Context) error { return s.Findings.CreateFinding(ctx, f) })
+	r, err := k.make(ctx, t, id, s.Now().UTC())
+	if err != nil {
+		return none, false, err
+	}
+	err = k.store(ctx, r)
 	if backend.ErrorCode(err) == backend.ECONFLICT { // a repeat that outlived the lease won
-		if stored, ferr := s.Findings.FindFinding(ctx, f.ID); ferr == nil {
-			return s.repeatFinding(ctx, taskID, stored, amendment)
+		if stored, ferr := k.find(ctx, id); ferr == nil {
+			return repeatOnSite(ctx, s, taskID, amendment, k, stored)
 		}
 	}
 	if err != nil {
-		return nil, false, err
+		return none, false, err
 	}
-	if _, err := s.change(ctx, taskID, 0, amendment, "task.finding", findingChange(f)); err != nil {
-		return nil, false, err
+	if _, err := s.change(ctx, taskID, 0, amendment, k.action, k.describe(r).change()); err != nil {
+		return none, false, err
 	}
-	return f, true, nil
+	return r, true, nil
 }
 
-// repeatFinding answers a finding sent again under a stored finding's id:
+// repeatOnSite answers a record sent again under a stored record's id:
 // the stored one when it is the actor's of this task (ECONFLICT
 // otherwise), once the task records it. The caller holds the lease.
-func (s *Service) repeatFinding(ctx context.Context, taskID string, f *backend.Finding, amendment string) (*backend.Finding, bool, error) {
-	if f.TaskID != taskID || f.CreatedBy != backend.ActorFromContext(ctx).UserID {
-		return nil, false, backend.Errorf(backend.ECONFLICT, "finding id %s is taken", f.ID)
+func repeatOnSite[R any](ctx context.Context, s *Service, taskID, amendment string, k onSiteKind[R], r R) (R, bool, error) {
+	var none R
+	d := k.describe(r)
+	if d.taskID != taskID || d.by != backend.ActorFromContext(ctx).UserID {
+		return none, false, backend.Errorf(backend.ECONFLICT, "%s id %s is taken", d.kind, d.id)
 	}
 	t, err := s.memberTask(ctx, taskID)
 	if err != nil {
-		return nil, false, err
+		return none, false, err
 	}
-	if !taskRecords(t, findingWhat(f), f.CreatedAt) {
-		if _, err := s.change(ctx, taskID, 0, amendment, "task.finding", findingChange(f)); err != nil {
-			return nil, false, err
+	if !taskRecords(t, d.what(), d.at) {
+		if _, err := s.change(ctx, taskID, 0, amendment, k.action, d.change()); err != nil {
+			return none, false, err
 		}
 	}
-	return f, false, nil
-}
-
-// findingWhat is how an amendment names the finding it adds.
-func findingWhat(f *backend.Finding) string { return "finding " + f.ID + " (" }
-
-// findingChange is the task change that records f.
-func findingChange(f *backend.Finding) func(*backend.Task, time.Time) (string, error) {
-	return func(*backend.Task, time.Time) (string, error) { return findingWhat(f) + f.Severity + ")", nil }
+	return r, false, nil
 }
 
 // taskRecords reports whether t records an on-site record made at `at`
@@ -492,87 +539,33 @@ func (s *Service) RecordNonCooperation(ctx context.Context, taskID string, in No
 	if len(fields) > 0 {
 		return nil, false, backend.InvalidFields("invalid non-cooperation record", fields)
 	}
-	amendment, err := amendmentReason(amendment)
-	if err != nil {
-		return nil, false, err
-	}
-	// Counted and stored under the task's on-site lease, as findings are.
-	release, err := s.lockEvidence(ctx, taskID)
-	if err != nil {
-		return nil, false, err
-	}
-	defer release()
-	if in.ID != "" {
-		if n, err := s.NonCooperation.FindNonCooperation(ctx, in.ID); err == nil {
-			return s.repeatNonCooperation(ctx, taskID, n, amendment)
-		} else if backend.ErrorCode(err) != backend.ENOTFOUND {
-			return nil, false, err
-		}
-	}
-	t, err := s.memberTask(ctx, taskID)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := onSiteRefusal(t, 0, amendment); err != nil {
-		return nil, false, err
-	}
-	if found, err := s.NonCooperation.FindNonCooperationByTask(ctx, taskID); err != nil {
-		return nil, false, err
-	} else if len(found) >= MaxNonCooperation {
-		return nil, false, &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"non_cooperation": fmt.Sprintf("at most %d per task", MaxNonCooperation)},
-			Message: fmt.Sprintf("the task has %d records of non-cooperation, the most one task takes; describe further obstruction in the task's summary", len(found))}
-	}
-	if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
-		return nil, false, err
-	}
-	if in.ID == "" {
-		if in.ID, err = randomID(s.Rand); err != nil {
-			return nil, false, err
-		}
-	}
-	n := &backend.NonCooperation{ID: in.ID, TaskID: taskID, EnterpriseID: t.Enterprise.ID, USCC: t.Enterprise.USCC, Type: in.Type,
-		Description: in.Description, EvidenceIDs: in.EvidenceIDs, RecordedBy: actor.UserID, RecordedAt: s.Now().UTC()}
-	// Stored first, then recorded in the task, for the reason findings are.
-	err = s.Audit.Change(ctx, backend.AuditChange{Action: "enterprise.non_cooperation", ObjectType: "enterprise", ObjectID: n.EnterpriseID, After: map[string]any{
-		"task_id": taskID, "record_id": n.ID, "type": n.Type, "uscc": n.USCC, "evidence_ids": n.EvidenceIDs,
-	}}, func(ctx context.Context) error { return s.NonCooperation.CreateNonCooperation(ctx, n) })
-	if backend.ErrorCode(err) == backend.ECONFLICT { // a repeat that outlived the lease won
-		if stored, ferr := s.NonCooperation.FindNonCooperation(ctx, n.ID); ferr == nil {
-			return s.repeatNonCooperation(ctx, taskID, stored, amendment)
-		}
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if _, err := s.change(ctx, taskID, 0, amendment, "task.non_cooperation", nonCooperationChange(n)); err != nil {
-		return nil, false, err
-	}
-	return n, true, nil
-}
-
-// repeatNonCooperation is repeatFinding for a non-cooperation record.
-func (s *Service) repeatNonCooperation(ctx context.Context, taskID string, n *backend.NonCooperation, amendment string) (*backend.NonCooperation, bool, error) {
-	if n.TaskID != taskID || n.RecordedBy != backend.ActorFromContext(ctx).UserID {
-		return nil, false, backend.Errorf(backend.ECONFLICT, "id %s is taken", n.ID)
-	}
-	t, err := s.memberTask(ctx, taskID)
-	if err != nil {
-		return nil, false, err
-	}
-	if !taskRecords(t, nonCooperationWhat(n), n.RecordedAt) {
-		if _, err := s.change(ctx, taskID, 0, amendment, "task.non_cooperation", nonCooperationChange(n)); err != nil {
-			return nil, false, err
-		}
-	}
-	return n, false, nil
-}
-
-// nonCooperationWhat is how an amendment names the record it adds.
-func nonCooperationWhat(n *backend.NonCooperation) string { return "non-cooperation " + n.ID + " (" }
-
-// nonCooperationChange is the task change that records n.
-func nonCooperationChange(n *backend.NonCooperation) func(*backend.Task, time.Time) (string, error) {
-	return func(*backend.Task, time.Time) (string, error) { return nonCooperationWhat(n) + n.Type + ")", nil }
+	return recordOnSite(ctx, s, taskID, in.ID, amendment, onSiteKind[*backend.NonCooperation]{
+		action: "task.non_cooperation",
+		find:   s.NonCooperation.FindNonCooperation,
+		full: func(ctx context.Context) error {
+			found, err := s.NonCooperation.FindNonCooperationByTask(ctx, taskID)
+			if err != nil || len(found) < MaxNonCooperation {
+				return err
+			}
+			return &backend.Error{Code: backend.ECONFLICT, Fields: map[string]string{"non_cooperation": fmt.Sprintf("at most %d per task", MaxNonCooperation)},
+				Message: fmt.Sprintf("the task has %d records of non-cooperation, the most one task takes; describe further obstruction in the task's summary", len(found))}
+		},
+		make: func(ctx context.Context, t *backend.Task, id string, now time.Time) (*backend.NonCooperation, error) {
+			if err := s.ownEvidence(ctx, t.ID, in.EvidenceIDs); err != nil {
+				return nil, err
+			}
+			return &backend.NonCooperation{ID: id, TaskID: taskID, EnterpriseID: t.Enterprise.ID, USCC: t.Enterprise.USCC, Type: in.Type,
+				Description: in.Description, EvidenceIDs: in.EvidenceIDs, RecordedBy: actor.UserID, RecordedAt: now}, nil
+		},
+		store: func(ctx context.Context, n *backend.NonCooperation) error {
+			return s.Audit.Change(ctx, backend.AuditChange{Action: "enterprise.non_cooperation", ObjectType: "enterprise", ObjectID: n.EnterpriseID, After: map[string]any{
+				"task_id": taskID, "record_id": n.ID, "type": n.Type, "uscc": n.USCC, "evidence_ids": n.EvidenceIDs,
+			}}, func(ctx context.Context) error { return s.NonCooperation.CreateNonCooperation(ctx, n) })
+		},
+		describe: func(n *backend.NonCooperation) onSiteRecord {
+			return onSiteRecord{kind: "non-cooperation", id: n.ID, taskID: n.TaskID, by: n.RecordedBy, at: n.RecordedAt, detail: n.Type}
+		},
+	})
 }
 
 // ListNonCooperation lists a visible task's non-cooperation records.
