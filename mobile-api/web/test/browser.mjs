@@ -704,8 +704,10 @@ scenario('the office looks at the evidence, records a case opened and corrects t
   await page.goto(`${base}/console/#/tasks/${encodeURIComponent(x.id)}`);
   await page.locator('#task-state', { hasText: '已公示' }).waitFor();
 
-  // The non-cooperation the phone recorded, and a signature shown in the page.
-  await page.locator('#task-noncoop li', { hasText: '其他阻碍检查的行为' }).waitFor();
+  // The non-cooperation the phone recorded on site, the one it added as an
+  // amendment (with its reason), and a signature shown in the page.
+  await page.locator('#task-noncoop li', { hasText: '企业负责人以停产为由拖延' }).getByText('其他阻碍检查的行为').waitFor();
+  await page.locator('#task-noncoop li', { hasText: '复核时企业拒绝提供整改台账' }).getByText('拒绝提供有关资料').waitFor();
   const signature = page.locator('#task-evidence li', { hasText: '签名' }).first();
   await signature.getByText('已校验').waitFor();
   await signature.getByRole('button', { name: '查看' }).click();

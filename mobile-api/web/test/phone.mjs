@@ -742,11 +742,11 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
     // recorded too (art. 23), as an amendment: the API takes one now, and
     // the form is offered as the finding's is.
     await page.getByText('记录拒绝、阻碍检查', { exact: true }).click();
-    await page.getByLabel('情形（第二十三条）').selectOption({ label: '其他阻碍检查的行为' });
+    await page.getByLabel('情形（第二十三条）').selectOption({ label: '拒绝提供有关资料' });
     await page.getByLabel('经过描述').fill('复核时企业拒绝提供整改台账');
     await page.getByRole('button', { name: '保存记录' }).click();
     const obstruction = page.locator('#findings li', { hasText: '复核时企业拒绝提供整改台账' });
-    await obstruction.getByText('其他阻碍检查的行为').waitFor(); // listed at once, as waiting
+    await obstruction.getByText('拒绝提供有关资料').waitFor(); // listed at once, as waiting
     await obstruction.getByText('待同步').waitFor({ state: 'detached' });
     await synced(page);
     const records = (await inspectorApi.get(`/api/v1/tasks/${x.id}/non-cooperation`)).non_cooperation;
