@@ -374,6 +374,22 @@ func (s *Service) EvidenceParts(ctx context.Context, id string) (*backend.Eviden
 		return nil, nil, err
 	}
 	plan, err := s.uploadPlan(ctx, e, false)
+	if backend.ErrorCode(err) == backend.ENOTFOUND {
+		// The store knows the upload no longer: assembled by a /complete
+		// that did not get to settle, or dropped (uploadGone) — settled
+		// here then, so that the phone's /complete, which a 409 sends it
+		// to, says how it ended instead of the phone asking again for ever.
+		reason, err := s.uploadGone(ctx, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		if reason != "" {
+			if _, err := s.settle(ctx, e, reason, nil); err != nil {
+				return nil, nil, err
+			}
+		}
+		return nil, nil, backend.Errorf(backend.ECONFLICT, "the upload is no longer in progress; complete it to learn how it ended")
+	}
 	return e, plan, err
 }
 
@@ -451,7 +467,7 @@ func (s *Service) verify(ctx context.Context, e *backend.Evidence) (*backend.Evi
 func (s *Service) assemble(ctx context.Context, e *backend.Evidence) (string, error) {
 	parts, err := s.Objects.ListParts(ctx, e.ObjectKey, e.UploadID)
 	if backend.ErrorCode(err) == backend.ENOTFOUND {
-		return "", nil // completed by an earlier call that did not get to settle
+		return s.uploadGone(ctx, e)
 	} else if err != nil {
 		return "", err
 	}
@@ -468,6 +484,28 @@ func (s *Service) assemble(ctx context.Context, e *backend.Evidence) (string, er
 		return fmt.Sprintf("%d parts of %d bytes were uploaded, %d parts of %d bytes declared", len(parts), total, n, e.Size), nil
 	}
 	return "", s.Objects.CompleteMultipart(ctx, e.ObjectKey, e.UploadID, parts)
+}
+
+// uploadGone tells why the object store knows no longer the multipart
+// upload of e: completed by an earlier call that did not get to settle
+// (the file is stored under its key: "", verify reads it) — or dropped,
+// parts and all, by the store itself, which aborts an upload left
+// unfinished longer than it keeps them (MinIO's
+// MINIO_API_STALE_UPLOADS_EXPIRY, 24 h unless set; deploy sets it above
+// SUIJI_UPLOAD_ABANDON_AFTER, a MinIO of the bureau's own may not). Then
+// nothing can complete it, and it is rejected with that reason at once,
+// so that the phone declares the file again instead of being told for
+// two days that its parts are not all there.
+func (s *Service) uploadGone(ctx context.Context, e *backend.Evidence) (string, error) {
+	body, _, _, err := s.Objects.Open(ctx, e.ObjectKey)
+	switch {
+	case err == nil:
+		return "", body.Close()
+	case backend.ErrorCode(err) == backend.ENOTFOUND:
+		return "object storage no longer holds this unfinished upload (it keeps one for a limited time); add the file again", nil
+	default:
+		return "", err
+	}
 }
 
 // settle stores the outcome: verified when reason is "", else rejected —
