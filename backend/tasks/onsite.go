@@ -610,6 +610,21 @@ func (s *Service) Submit(ctx context.Context, id string, in SubmitInput) (*backe
 	if err != nil || sig.TaskID != id || sig.Kind != backend.EvidenceSignature || sig.State != backend.EvidenceVerified || sig.CreatedBy != actor.UserID {
 		return nil, backend.InvalidFields("invalid signature", map[string]string{"signature_evidence_id": "your verified evidence of kind signature for this task"})
 	}
+	// The submission that completed the task, sent again — its answer was
+	// lost, or the telling after it failed once the task was stored (a
+	// 5xx, so the phone repeats it) — is answered with the task, and the
+	// group and the office are told again (their entries' ids are fixed:
+	// what went out before is not repeated). A completed task refuses any
+	// other change without an amendment's reason, and the office would
+	// otherwise never hear that it has a record to review.
+	if t, err := s.memberTask(ctx, id); err != nil {
+		return nil, err
+	} else if t.State == backend.TaskCompleted && sameSubmission(t, actor.UserID, in, sig.ID) {
+		if err := s.tell(ctx, t); err != nil {
+			return nil, err
+		}
+		return t, s.tellCompleted(ctx, t)
+	}
 	completed := false
 	t, err := s.change(ctx, id, in.Version, "", "task.submit", func(t *backend.Task, now time.Time) (string, error) {
 		completed = false // as of this attempt (change may apply it again)
@@ -640,15 +655,34 @@ func (s *Service) Submit(ctx context.Context, id string, in SubmitInput) (*backe
 	if err != nil || !completed {
 		return t, err
 	}
-	// The department's staff now review and feed back (art. 21).
+	return t, s.tellCompleted(ctx, t)
+}
+
+// tellCompleted tells the lead department's staff that t is completed:
+// they now review it and feed the result back (art. 21). Each completion
+// (the first, and each after a return) is its own entry, named by the
+// task's version (a repeat of the completing submission after an
+// amendment changed the task again names the new version: one entry
+// more, never one less).
+func (s *Service) tellCompleted(ctx context.Context, t *backend.Task) error {
 	staff, err := s.departmentStaff(ctx, t.LeadDepartmentID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// Each completion (the first, and each after a return) is its own
-	// entry: the task's version names it.
-	return t, s.Notifier.Notify(ctx, memberNotes(t, staff, backend.NoteTaskUpdated, "completed-"+itoa(t.Version), "检查已完成，待审核",
+	return s.Notifier.Notify(ctx, memberNotes(t, staff, backend.NoteTaskUpdated, "completed-"+itoa(t.Version), "检查已完成，待审核",
 		fmt.Sprintf("%s · 结果反馈期限 %s，公示期限 %s", t.Enterprise.Name, t.Deadlines.Feedback, t.Deadlines.Publication)))
+}
+
+// sameSubmission reports whether the actor's submission stored in t is
+// the one in (with its signature sig): a repeat, not a new sign-off.
+func sameSubmission(t *backend.Task, userID string, in SubmitInput, sig string) bool {
+	for _, p := range t.Progress {
+		if p.UserID == userID && p.Submission != nil {
+			sub := p.Submission
+			return sub.Result == in.Result && sub.Summary == in.Summary && sub.SignatureEvidenceID == sig
+		}
+	}
+	return false
 }
 
 func allSubmitted(t *backend.Task) bool {
