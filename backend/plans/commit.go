@@ -43,7 +43,8 @@ const snapshotChunk = 2000
 // EFORBIDDEN unless the coordinator or the lead department's staff;
 // ECONFLICT when the plan is not approved or drawn, an approval is
 // missing, a commitment is pending, or another commit or draw of the plan
-// runs; EINVALID when the pool cannot be drawn or grouped (the message and
+// runs (or, for longer than yearLeaseWait, of another plan of its year:
+// try again shortly); EINVALID when the pool cannot be drawn or grouped (the message and
 // fields say why; enterprises no group can inspect are named — no seed is
 // involved yet); EUNAVAILABLE when Redis is down.
 func (s *Service) CommitSeed(ctx context.Context, id, entropySource string) (*backend.Plan, error) {
@@ -55,7 +56,7 @@ func (s *Service) CommitSeed(ctx context.Context, id, entropySource string) (*ba
 	if err != nil {
 		return nil, err
 	}
-	work, stop, err := s.hold(ctx, p.ID)
+	work, stop, err := s.hold(ctx, p.ID, p.Year)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +167,11 @@ func (s *Service) publish(ctx context.Context, p *backend.Plan, in *draw.Inputs,
 	seq := p.DrawCount + 1
 	seed, sealed, err := s.sealedSeed(ctx, p, seq)
 	if err != nil {
+		return nil, err
+	}
+	// The history freeze read is the year's until committed_at only while
+	// the year's lease is still ours (yearLease).
+	if err := fence(ctx); err != nil {
 		return nil, err
 	}
 	now := s.Now().UTC()
@@ -312,7 +318,8 @@ func loadSnapshot[T any](ctx context.Context, store backend.DrawStore, kind, sha
 // must be redone, or an attempt that failed. The reason is published with
 // the attempt's record. EINVALID without a reason; ECONFLICT when the
 // plan has no attempt yet, is dispatched or closed, or the next attempt is
-// approved already.
+// approved already; EFORBIDDEN for whoever drew the plan's last attempt or
+// its draw in force (notItsDrawer).
 func (s *Service) ApproveRedraw(ctx context.Context, id, reason string) (*backend.Plan, error) {
 	reason, err := cleanText("reason", reason, MaxReason)
 	if err != nil {
@@ -334,6 +341,9 @@ func (s *Service) ApproveRedraw(ctx context.Context, id, reason string) (*backen
 	case p.RedrawApproval != nil && p.RedrawApproval.Seq == seq:
 		return nil, backend.Errorf(backend.ECONFLICT, "attempt %d is approved already", seq)
 	}
+	if err := s.notItsDrawer(ctx, p); err != nil {
+		return nil, err
+	}
 	before := planDigest(p)
 	now := s.Now().UTC()
 	p.RedrawApproval = &backend.RedrawApproval{Seq: seq, Reason: reason, ApprovedBy: backend.ActorFromContext(ctx).UserID, ApprovedAt: now}
@@ -342,6 +352,31 @@ func (s *Service) ApproveRedraw(ctx context.Context, id, reason string) (*backen
 		return nil, err
 	}
 	return p, nil
+}
+
+// notItsDrawer refuses the approval of a redraw to whoever drew what it
+// would replace — the plan's last attempt, or its draw in force: a leader
+// who also holds an office role could otherwise draw, dislike the
+// outcome, approve the redraw and have a colleague run it, and the
+// two-person rule (notItsApprover) would be nominal. As
+// DecideReplacement bars a replacement's committer from deciding it.
+//
+// The committer of those attempts' seeds is not checked: a plan forgets
+// its commitment when the attempt is recorded (used; no commitment can be
+// pending when a redraw is approved), and the stored attempt names only
+// its drawer (backend.Draw.CreatedBy).
+func (s *Service) notItsDrawer(ctx context.Context, p *backend.Plan) error {
+	me := backend.ActorFromContext(ctx).UserID
+	attempts, err := s.Draws.FindDrawsByPlan(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range attempts {
+		if (d.Seq == p.DrawCount || d.ID == p.CurrentDrawID) && d.CreatedBy == me {
+			return backend.Errorf(backend.EFORBIDDEN, "whoever drew attempt %d does not approve a redraw of the plan; another leader does", d.Seq)
+		}
+	}
+	return nil
 }
 
 // cleanText trims a one-line text and bounds it. EINVALID naming field.

@@ -21,9 +21,10 @@ import (
 // sequence number and its commitment.
 //
 // ECONFLICT when no commitment is pending, the directory or roster changed
-// what it froze (commit again), another commit or draw of the plan runs,
-// or the lease was lost; EUNAVAILABLE when Redis is down — in these cases
-// nothing is stored; EINVALID when the entropy does not match the
+// what it froze (commit again), another commit or draw of the plan runs
+// (or, for longer than yearLeaseWait, of another plan of its year: try
+// again shortly), or the lease was lost; EUNAVAILABLE when Redis is down
+// — in these cases nothing is stored; EINVALID when the entropy does not match the
 // commitment; EFORBIDDEN unless the coordinator or the lead department's
 // staff.
 func (s *Service) Draw(ctx context.Context, planID, entropy string) (*backend.Draw, error) {
@@ -35,7 +36,7 @@ func (s *Service) Draw(ctx context.Context, planID, entropy string) (*backend.Dr
 	if err != nil {
 		return nil, err
 	}
-	work, stop, err := s.hold(ctx, p.ID)
+	work, stop, err := s.hold(ctx, p.ID, p.Year)
 	if err != nil {
 		return nil, err
 	}
@@ -95,24 +96,101 @@ func notItsApprover(ctx context.Context, p *backend.Plan, what string) error {
 	return nil
 }
 
-// hold takes the plan's lease and keeps it alive while the work runs: the
-// returned context ends as soon as an extension fails. stop releases it.
-func (s *Service) hold(ctx context.Context, planID string) (context.Context, func(), error) {
-	lease, err := s.Locks.Acquire(ctx, "draw:"+planID, s.lockTTL())
+// hold takes the plan's lease, then its year's (yearLease), and keeps
+// both alive while the work runs: the returned context ends as soon as an
+// extension of either fails. stop releases them. The order is fixed —
+// plan, then year — so that two holders never wait on each other.
+func (s *Service) hold(ctx context.Context, planID string, year int) (context.Context, func(), error) {
+	plan, err := s.Locks.Acquire(ctx, "draw:"+planID, s.lockTTL())
 	if err != nil {
 		return nil, nil, err
 	}
-	work, keep := backend.KeepAlive(ctx, lease, s.lockTTL()/3)
-	return withLease(work, lease), func() {
-		_ = keep()
-		_ = lease.Release(context.WithoutCancel(ctx))
+	work, keepPlan := backend.KeepAlive(ctx, plan, s.lockTTL()/3)
+	release := func() {
+		_ = keepPlan()
+		_ = plan.Release(context.WithoutCancel(ctx))
+	}
+	// The plan's lease is kept alive while we wait for the year's.
+	yearly, err := s.yearLease(work, year)
+	if err != nil {
+		err = s.leaseErr(work, err)
+		release()
+		return nil, nil, err
+	}
+	work, keepYear := backend.KeepAlive(work, yearly, s.lockTTL()/3)
+	return withLeases(work, plan, yearly), func() {
+		_ = keepYear()
+		_ = yearly.Release(context.WithoutCancel(ctx))
+		release()
 	}, nil
+}
+
+// yearLeaseWait is how long a commit or draw waits for another plan of
+// its year to finish before it is refused (ECONFLICT, try again shortly).
+var yearLeaseWait = 5 * time.Second
+
+// yearLease takes the lease of a year's draw history, waiting up to
+// yearLeaseWait for its holder.
+//
+// Why: a commitment's pool counts the draws of the year's other plans in
+// force at its committed_at (SPEC.md §6.3), and verifiers recompute
+// exactly that set from the published records. freeze reads the history
+// when the commit starts and committed_at is set when it ends; a draw sets
+// drawn_at before it stores the attempt. A plan's own lease does not keep
+// another plan of the year from drawing in between — its attempt would be
+// drawn before the commitment yet missing from its pool, and the honest
+// record would fail verification (or a twice-drawn enterprise escape the
+// cap of art. 16). So every commit and draw of a year holds this lease
+// across those steps: the draws stored before a committed_at are then
+// exactly those the commit read. A lease rather than another fence,
+// because the history is a set of documents that no single-document write
+// can guard; it serialises only the commits and draws of one year, which
+// are few and short. The pool preview reads the history without it: it
+// stores nothing.
+func (s *Service) yearLease(ctx context.Context, year int) (backend.Lease, error) {
+	name := fmt.Sprintf("draw-year:%d", year)
+	deadline := time.Now().Add(yearLeaseWait)
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		lease, err := s.Locks.Acquire(ctx, name, s.lockTTL())
+		if err == nil {
+			return lease, nil
+		}
+		if !errors.Is(err, backend.ErrLeaseHeld) {
+			return nil, err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, backend.Wrap(backend.ErrLeaseHeld, backend.ECONFLICT,
+				"another plan of %d is being committed or drawn: the plans of a year are committed and drawn one at a time, as each commitment counts the year's draws before it; try again shortly", year)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, backend.Wrap(context.Cause(ctx), backend.EUNAVAILABLE, "waiting for another plan of %d to be committed or drawn", year)
+		case <-time.After(wait):
+		}
+	}
 }
 
 type leaseKey struct{}
 
-func withLease(ctx context.Context, l backend.Lease) context.Context {
+func withLeases(ctx context.Context, l ...backend.Lease) context.Context {
 	return context.WithValue(ctx, leaseKey{}, l)
+}
+
+// fence is checked just before a commit's or a draw's writes: they are
+// made only while the leases are still ours — if Redis went away or a
+// lease expired, another instance may be committing or drawing this plan,
+// or another plan of the year.
+func fence(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	leases, _ := ctx.Value(leaseKey{}).([]backend.Lease)
+	for _, l := range leases {
+		if err := l.Extend(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // leaseErr prefers the lease's failure to the error it caused (a store
@@ -212,17 +290,12 @@ func (s *Service) run(ctx context.Context, p *backend.Plan, in *draw.Inputs, see
 	}, nil
 }
 
-// store writes the attempt — only while the lease is still ours: if Redis
-// went away or the lease expired, another instance may be drawing — and
-// records it on the plan. The unique (plan, seq) index is the last word.
+// store writes the attempt — only while the leases are still ours (fence)
+// — and records it on the plan. The unique (plan, seq) index is the last
+// word.
 func (s *Service) store(ctx context.Context, p *backend.Plan, d *backend.Draw) error {
-	if err := context.Cause(ctx); err != nil {
+	if err := fence(ctx); err != nil {
 		return err
-	}
-	if lease, ok := ctx.Value(leaseKey{}).(backend.Lease); ok {
-		if err := lease.Extend(ctx); err != nil {
-			return err
-		}
 	}
 	return s.markAttempt(ctx, p, d, func(ctx context.Context) error { return s.Draws.InsertDraw(ctx, d) })
 }

@@ -16,7 +16,10 @@
 //
 // Exactly once: a Redis lease lets one instance at a time commit or draw a
 // plan and is kept alive while the work runs (backend.KeepAlive): when an
-// extension fails the work stops and stores nothing. The unique (plan,
+// extension fails the work stops and stores nothing. A second lease, per
+// year, makes the commits and draws of a year's plans run one at a time,
+// so that a commitment counts exactly the year's draws stored before it
+// (yearLease). The unique (plan,
 // sequence) index and the plan's version compare-and-set in MongoDB are the
 // final word. A commit (the seed, then the plan) and an attempt (the draw,
 // then the plan) are each one audited change whose event every write
