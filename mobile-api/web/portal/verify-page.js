@@ -3,9 +3,14 @@
 // replacement's page, that replacement; and on any portal page with
 // #verify-file it checks a record file the citizen picks — a draw or a
 // replacement, told apart by its type — against itself, leaving its
-// commitment to compare with the one published. The verdict is 已验证 or
-// the first mismatch, in the portal's words (portal/zh-CN.json); a record
-// that could not be read is neither.
+// commitment to compare with the one published. A draw record (of
+// suiji-draw/2, from the page or a file) is also checked against the
+// year's other draw records this site publishes (SPEC §6.3: each
+// candidate's draw_ids, which decide the drawn-twice-this-year
+// exclusions), as `suiji verify-draw --history` does. The verdict is 已验证
+// or the first mismatch, in the portal's words (portal/zh-CN.json); a
+// record that could not be read is neither, and one whose year's history
+// could not be read says that this part was not checked.
 import strings from './zh-CN.json' with { type: 'json' };
 import { verifyRecord, verifyReplacement, verifyReplacements } from '../shared/verify/verify.js';
 
@@ -32,21 +37,124 @@ async function fetchJSON(url) {
     throw new FetchFailed(err.message);
   }
   if (!resp.ok) throw new FetchFailed(`HTTP ${resp.status}`);
-  return resp.json();
+  try {
+    return await resp.json();
+  } catch (err) {
+    throw new FetchFailed(err.message); // cut off on the way: not read
+  }
+}
+
+// --- the year's history (SPEC §6.3) ----------------------------------------
+
+// The public API this page reads the year's records from.
+const API = new URL('/public/v1/', location.href);
+// Bounds of what one check reads: the year's plans (one list of attempts
+// each) and the other plans' drawn attempts (one record each), fetched a
+// few at a time. Beyond them the history is not checked, and the page says
+// so (the command-line verifiers have no such bound).
+const MAX_PLANS = 200;
+const MAX_HISTORY = 100;
+const PARALLEL = 4;
+
+// HistoryUnchecked is a year whose other records could not all be read
+// here: the record is verified, its history facts are not.
+class HistoryUnchecked extends Error {}
+
+const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, String(v)), t(key));
+
+// eachLimited runs fn over items, at most PARALLEL at a time, in order of
+// the results.
+async function eachLimited(items, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  return out;
+}
+
+// yearHistory reads every drawn attempt of the record's year that another
+// plan made: the year's published plans, each plan's attempts, each drawn
+// attempt's record. Failed attempts select nothing and are not read. A
+// suiji-draw/1 record is given the year and time published beside it.
+async function yearHistory(record) {
+  const year = record.year;
+  show('busy', fill('verify.historyFetching', { year }));
+  const plansURL = new URL('plans', API);
+  plansURL.searchParams.set('year', String(year));
+  const plans = ((await fetchJSON(plansURL)).plans ?? []).filter((p) => p.id !== record.plan_id);
+  if (plans.length > MAX_PLANS) throw new HistoryUnchecked(fill('verify.historyTooManyPlans', { year, max: MAX_PLANS }));
+  const attempts = (await eachLimited(plans, async (p) => {
+    const list = (await fetchJSON(new URL(`plans/${encodeURIComponent(p.id)}/draws`, API))).draws ?? [];
+    return list.filter((d) => d.outcome !== 'failed').map((d) => ({ ...d, year: p.year }));
+  })).flat();
+  if (attempts.length > MAX_HISTORY) throw new HistoryUnchecked(fill('verify.historyTooMany', { year, max: MAX_HISTORY }));
+  return eachLimited(attempts, async (d) => {
+    const h = await fetchJSON(new URL(`draws/${encodeURIComponent(d.id)}`, API));
+    return h.algorithm_version === 'suiji-draw/1' ? { year: d.year, created_at: d.created_at, ...h } : h;
+  });
+}
+
+// verifyDraw re-computes a draw record and, for one of suiji-draw/2, checks
+// its history against the year's other records, each re-computed first
+// (as the Go verifier does). Resolves to a verdict; when ok, history says
+// what became of the history: {n} records checked, or why it was not.
+async function verifyDraw(record) {
+  if (record?.algorithm_version !== 'suiji-draw/2' || !Array.isArray(record.candidates)) return verifyRecord(record);
+  const year = record.year;
+  let history;
+  try {
+    history = await yearHistory(record);
+  } catch (err) {
+    if (err instanceof FetchFailed) err = new HistoryUnchecked(fill('verify.historyUnchecked', { year, message: err.message }));
+    if (!(err instanceof HistoryUnchecked)) throw err;
+    show('busy', t('verify.running'));
+    const v = await verifyRecord(record);
+    return v.ok ? { ...v, history: { checked: false, why: err.message } } : v;
+  }
+  for (const [i, h] of history.entries()) {
+    show('busy', fill('verify.historyVerifying', { year, i: i + 1, n: history.length }));
+    const v = await verifyRecord(h);
+    if (!v.ok) {
+      // The year's records do not hold together: say so, unless the
+      // record itself is wrong already.
+      show('busy', t('verify.running'));
+      const own = await verifyRecord(record);
+      if (!own.ok) return own;
+      return { ok: false, path: '', message: fill('verify.historyRecordBad', { year, id: h.id, path: v.path ? `${v.path}：` : '', message: v.message }) };
+    }
+  }
+  show('busy', t('verify.running'));
+  const v = await verifyRecord(record, { history });
+  return v.ok ? { ...v, history: { checked: true, n: history.length } } : v;
+}
+
+// historyNote is what the verdict says of the history.
+function historyNote(record, history) {
+  if (!history) return '';
+  if (!history.checked) return history.why;
+  return fill(history.n ? 'verify.historyOk' : 'verify.historyNone', { year: record.year, n: history.n });
 }
 
 // verifyAny re-computes a record of either kind (SPEC §11 records say
 // "type": "replacement"; draw records are the rest).
-const verifyAny = (record) => (record?.type === 'replacement' ? verifyReplacement(record) : verifyRecord(record));
+const verifyAny = (record) => (record?.type === 'replacement' ? verifyReplacement(record) : verifyDraw(record));
 
 // check runs one verification: run resolves to {ok, path, message} and,
-// when ok, to the detail to show.
+// when ok, to the detail to show and what became of the history (note): a
+// history not checked leaves the verdict short of 已验证.
 async function check(run) {
   show('busy', t('verify.running'));
   try {
     const result = await run();
-    if (result.ok) {
-      show('ok', `${t('verify.ok')}：${result.detail ?? t('verify.okDetail')}`);
+    if (result.ok && result.unchecked) {
+      show('partial', `${t('verify.partial')}：${result.detail ?? t('verify.okDetail')}${result.note}`);
+    } else if (result.ok) {
+      show('ok', `${t('verify.ok')}：${result.detail ?? t('verify.okDetail')}${result.note ?? ''}`);
     } else {
       show('bad', `${t('verify.fail')}：${result.path ? `${result.path} — ` : ''}${result.message}`);
     }
@@ -72,16 +180,22 @@ async function replacementRecords(listURL) {
   return list;
 }
 
-// A draw's page verifies the draw, then each of its replacements on the
-// group then in force (verifyReplacements).
+// withHistory gives an ok verdict of a draw what check shows of its
+// history.
+const withHistory = (record, result, detail) => ({
+  ok: true, detail, note: historyNote(record, result.history), unchecked: result.history?.checked === false,
+});
+
+// A draw's page verifies the draw with its history, then each of its
+// replacements on the group then in force (verifyReplacements).
 async function verifyDrawPage(recordURL, replacementsURL) {
   const record = await fetchJSON(recordURL);
-  const result = await verifyRecord(record);
-  if (!result.ok || !replacementsURL) return result;
-  const list = await replacementRecords(replacementsURL);
-  if (list.length === 0) return result;
+  const result = await verifyDraw(record);
+  if (!result.ok) return result;
+  const list = replacementsURL ? await replacementRecords(replacementsURL) : [];
+  if (list.length === 0) return withHistory(record, result);
   const all = await verifyReplacements(record, list);
-  return all.ok ? { ok: true, detail: t('verify.okWithReplacements').replace('{n}', list.length) } : all;
+  return all.ok ? withHistory(record, result, t('verify.okWithReplacements').replace('{n}', list.length)) : all;
 }
 
 if (!globalThis.crypto?.subtle) {
@@ -105,7 +219,7 @@ if (!globalThis.crypto?.subtle) {
         check(async () => {
           const record = JSON.parse(await file.text());
           const v = await verifyAny(record);
-          return v.ok ? { ok: true, detail: t('verify.okFile').replace('{commitment}', record.seed_commitment ?? '') } : v;
+          return v.ok ? withHistory(record, v, t('verify.okFile').replace('{commitment}', record.seed_commitment ?? '')) : v;
         });
       }
     });

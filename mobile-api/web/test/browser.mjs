@@ -437,6 +437,9 @@ scenario('the public record page re-computes the draw in the browser: 已验证,
   await page.getByRole('button', { name: '验证此记录' }).click();
   await page.locator('#verdict', { hasText: '已验证' }).waitFor({ timeout: 60_000 });
   assert.match(await page.locator('#verdict').getAttribute('class'), /\bok\b/);
+  // The candidates' history (draw_ids) was checked against the year's
+  // other records this site publishes, and the verdict says so.
+  assert.match(await page.locator('#verdict').textContent(), /本年此前被抽取的记录（draw_ids.*核对一致/, 'the history was checked');
   await shot(page, 'portal-verified');
 
   // A copy with one group member swapped for another inspector.
@@ -458,6 +461,49 @@ scenario('the public record page re-computes the draw in the browser: 已验证,
     name: 'reseeded.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(reseeded)),
   });
   await page.locator('#verdict', { hasText: /seed/ }).waitFor({ timeout: 60_000 });
+
+  // A copy naming a draw that never was in one candidate's history, with
+  // its count, covered flag and the pool hash (SPEC §4) made to agree: it
+  // holds together in itself; only the year's other records show the lie.
+  const sha256 = async (text) => Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))).toString('hex');
+  const field = (f) => {
+    if (Array.isArray(f)) return `${f.length}:${[...f].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).map(field).join('')}`;
+    return typeof f === 'string' ? `${Buffer.byteLength(f)}:${f}` : String(f);
+  };
+  const fabricated = structuredClone(record);
+  const at = fabricated.candidates.findIndex((c) => c.excluded === '' && c.random_draws === 0);
+  assert.ok(at >= 0, 'a pool member no draw has selected yet');
+  Object.assign(fabricated.candidates[at], { draw_ids: ['fabricated-draw-1'], random_draws: 1, covered_this_year: true });
+  fabricated.pool_sha256 = await sha256(fabricated.candidates.map((c) => `${[c.uscc, c.town, c.industry, c.status, c.categories,
+    c.flags, c.non_cooperation, c.random_draws, c.draw_ids, c.covered_this_year, c.excluded].map(field).join(',')}\n`).join(''));
+  const drawIds = `candidates[${at}].draw_ids`;
+  await page.getByLabel('验证一份记录文件').setInputFiles({
+    name: 'fabricated.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(fabricated)),
+  });
+  await page.locator('#verdict', { hasText: drawIds }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').textContent(), /验证未通过/);
+  await shot(page, 'portal-history-tampered');
+
+  // The page's own button, served that copy as the record: caught alike.
+  const recordApi = state.drawUrl.replace('/draws/', '/public/v1/draws/');
+  await page.route(recordApi, (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify(fabricated) }));
+  await page.reload();
+  await page.getByRole('button', { name: '验证此记录' }).click();
+  await page.locator('#verdict', { hasText: drawIds }).waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#verdict').getAttribute('class'), /\bbad\b/);
+  await page.unroute(recordApi);
+
+  // When the year's records cannot be read, the record still re-computes,
+  // but the verdict is not 已验证: it says the history was not checked.
+  await page.route((url) => url.pathname === '/public/v1/plans', (route) => route.fulfill({ status: 503, body: '' }));
+  await page.reload();
+  await page.getByRole('button', { name: '验证此记录' }).click();
+  await page.locator('#verdict', { hasText: '抽取历史未核对' }).waitFor({ timeout: 60_000 });
+  const unchecked = await page.locator('#verdict').textContent();
+  assert.doesNotMatch(unchecked, /已验证/);
+  assert.match(unchecked, /HTTP 503.*draw_ids.*未核对/);
+  assert.match(await page.locator('#verdict').getAttribute('class'), /\bpartial\b/);
+  await shot(page, 'portal-history-unchecked', page.locator('#verdict'));
 });
 
 scenario('the portal lists the approved plan with its commitment, and the year\'s items', async (page) => {

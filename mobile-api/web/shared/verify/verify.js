@@ -8,7 +8,9 @@
 // (test/vectors.mjs feeds it every test vector).
 //
 //   verifyRecord(record, {history})   a draw record; history: the year's
-//                                     other draw records (SPEC §6.3)
+//                                     other draw records (SPEC §6.3) — every
+//                                     one, [] for none; left out, the
+//                                     history facts are not checked
 //   verifyReplacement(record)         one replacement record (§11)
 //   verifyReplacements(draw, list)    a draw's replacements in order
 //
@@ -106,8 +108,12 @@ const KEY_CATEGORIES = ['coal_mine', 'non_coal_mine', 'hazardous_chemicals', 'me
 const CAP_EXEMPT_FLAGS = ['high_credit_risk', 'frequent_complaints', 'abnormal_operation', 'serious_violation'];
 
 // verifyRecord re-computes a draw record (SPEC §12) and names the first
-// field found wrong.
-export function verifyRecord(record, { history = [] } = {}) {
+// field found wrong. Given history — the year's other published attempts,
+// all of them; an empty list says there are none — it also checks each
+// candidate's draw_ids against them (§6.3, step 10); without it those are
+// checked only against random_draws. A suiji-draw/1 record states no
+// history.
+export function verifyRecord(record, { history = null } = {}) {
   if (record?.algorithm_version === VERSION_1) return verdict(() => checkDrawV1(record));
   return verdict(() => checkDraw(record, history));
 }
@@ -170,9 +176,11 @@ async function checkDraw(r, history) {
   check(r.pool_size === n, 'pool_size', `抽取池应有 ${n} 家，记录为 ${r.pool_size}`);
   const k = sampleSize(r, n);
   check(k !== null && r.sample_size === k, 'sample_size', k === null ? '无法从此抽取池抽取该数量' : `应抽取 ${k} 家，记录为 ${r.sample_size}`);
-  // 8. A failed attempt reveals nothing more.
+  // 8. A failed attempt reveals nothing more — but its candidates state
+  // their history like any other's (the Go and Python verifiers check it).
   if (failed) {
     check(r.selections.length === 0 && r.allocation.length === 0, 'selections', '未成功的抽取不得公布抽取结果');
+    if (history) checkHistory(r, history);
     return;
   }
   // 9. Re-run the draw.
@@ -193,8 +201,9 @@ async function checkDraw(r, history) {
     check(got.town === e.town, `selections[${i}].town`, `第 ${i + 1} 家的乡镇应为 ${e.town}，记录为 ${got.town}`);
     check(sameList(got.group, groups[i]), `selections[${i}].group`, `第 ${i + 1} 家的检查组应为 ${groups[i].join('、')}，记录为 ${got.group.join('、')}`);
   }
-  // 10. History, when the year's other records are given.
-  if (history.length) checkHistory(r, history);
+  // 10. History, when the year's other records are given (an empty list
+  // too: then no candidate may name a draw).
+  if (history) checkHistory(r, history);
 }
 
 function considered(c, f, coverage) {
@@ -471,14 +480,55 @@ function sameList(a, b) {
 
 // --- §6.3 history ----------------------------------------------------------
 
+// instant reads an RFC 3339 time as nanoseconds since 1970-01-01T00:00:00Z
+// (a BigInt), or null when s is none. Records carry up to nine decimals
+// with trailing zeros trimmed (Go's RFC3339Nano), so times are compared as
+// instants: as strings ".12Z" sorts before ".1Z", and Date.parse keeps
+// milliseconds only. Like Go's time.Parse, it takes more decimals than nine
+// and ignores them.
+export function instant(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/
+    .exec(typeof s === 'string' ? s : '');
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (!monthDays || day < 1 || day > monthDays || hour > 23 || minute > 59 || second > 59) return null;
+  let offset = 0; // seconds east of UTC
+  if (m[8]) {
+    const [oh, om] = [Number(m[9]), Number(m[10])];
+    if (oh > 23 || om > 59) return null;
+    offset = (m[8] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  }
+  const seconds = BigInt(daysFromCivil(year, month, day)) * 86400n + BigInt(hour * 3600 + minute * 60 + second - offset);
+  return seconds * 1_000_000_000n + BigInt((m[7] ?? '').slice(0, 9).padEnd(9, '0'));
+}
+
+// daysFromCivil counts the days from 1970-01-01 to a date of the proleptic
+// Gregorian calendar (H. Hinnant's days_from_civil), in integers.
+function daysFromCivil(year, month, day) {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
 function checkHistory(r, history) {
-  const at = r.committed_at;
+  const at = instant(r.committed_at);
+  check(at !== null, 'committed_at', `承诺时间 ${r.committed_at} 不是 RFC 3339 时间`);
   // The attempts in force at the commitment: per plan, the drawn attempt
-  // with the highest seq among those drawn before it.
+  // with the highest seq among those drawn before it. A suiji-draw/1
+  // record counts from its publication (its year and created_at are
+  // published beside it).
   const inForce = new Map();
   for (const h of history) {
-    if (h.plan_id === r.plan_id || h.year !== r.year || h.outcome === 'failed') continue;
-    const when = h.drawn_at ?? h.created_at;
+    const v1 = h.algorithm_version === VERSION_1;
+    const time = v1 ? h.created_at : h.drawn_at;
+    const when = instant(time);
+    if (when === null || (v1 && !h.year)) throw new Error(`抽取记录 ${h.id} 未载明年度和 RFC 3339 格式的时间（${time}）`);
+    if (h.plan_id === r.plan_id || h.year !== r.year || (!v1 && h.outcome !== 'drawn')) continue;
     if (!(when < at)) continue;
     const best = inForce.get(h.plan_id);
     if (!best || h.seq > best.seq) inForce.set(h.plan_id, h);
