@@ -398,6 +398,22 @@ func generateVectors(t *testing.T) (map[string][]byte, *Manifest) {
 	add(Vector{File: "history-b-draw-hidden.json", Type: "draw", Expect: "mismatch", Path: fmt.Sprintf("candidates[%d].draw_ids", indexOf(histBHidden, func(c *Candidate) bool { return c.USCC == hidden[hiddenAt].USCC })),
 		History: []string{"history-a.json"}, About: "plan B's record made consistent in itself after hiding that plan A drew a unit: only the year's other records show it"})
 
+	// One draw of plan A listed twice would count as two: the unit drawn
+	// once is "drawn twice this year" and leaves the pool. The record is
+	// made consistent in itself (pool hash and all); only the form of
+	// draw_ids — byte order, no repeats — gives it away, with or without
+	// the year's other records.
+	twice := slices.Clone(all)
+	twiceAt := slices.IndexFunc(twice, func(c Candidate) bool { return c.RandomDraws == 1 })
+	twice[twiceAt].RandomDraws, twice[twiceAt].DrawIDs = 2, []string{histA.ID, histA.ID + "~"} // distinct, so the record keeps both
+	histBTwice := mustRecord(t, attempt("plan-b-1", "plan-b", 1, seedOf('6'), "", ""), KindDirected, Size{Count: 4}, Filter{}, brigade2, twice, roster)
+	twiceIdx := indexOf(histBTwice, func(c *Candidate) bool { return c.USCC == twice[twiceAt].USCC })
+	histBTwice.Candidates[twiceIdx].DrawIDs = []string{histA.ID, histA.ID}
+	histBTwice.PoolSHA256 = PoolHash(histBTwice.Candidates)
+	put("history-b-draw-twice.json", histBTwice)
+	add(Vector{File: "history-b-draw-twice.json", Type: "draw", Expect: "mismatch", Path: fmt.Sprintf("candidates[%d].draw_ids", twiceIdx),
+		History: []string{"history-a.json"}, About: "plan B's record listing plan A's one draw of a unit twice, so that it counts as drawn twice this year and leaves the pool"})
+
 	// A record of suiji-draw/1, verified under its own rules.
 	v1 := v1Record(t)
 	ok("v1.json", "a record of suiji-draw/1 (floating-point ratio, last inspectors on the pool): still verifies under the rules it was drawn by", v1)

@@ -131,6 +131,8 @@ func verifyCandidates(r *Record) error {
 			return mismatch(at+".uscc", "%s is not after %s in byte order", c.USCC, r.Candidates[i-1].USCC)
 		case !r.Filter.Considers(r.Kind, c):
 			return mismatch(at, "the plan does not consider %s (filter, or not a coverage target)", c.USCC)
+		case !strictlyIncreasing(c.DrawIDs):
+			return mismatch(at+".draw_ids", "%v is not in byte order without repeats", c.DrawIDs)
 		case c.RandomDraws != len(c.DrawIDs):
 			return mismatch(at+".random_draws", "%d draws are listed, the count says %d", len(c.DrawIDs), c.RandomDraws)
 		case c.RandomDraws > 0 && !c.CoveredThisYear:
@@ -141,6 +143,17 @@ func verifyCandidates(r *Record) error {
 		}
 	}
 	return nil
+}
+
+// strictlyIncreasing reports whether ids are in byte order, none twice:
+// the published form of a candidate's draw_ids (SPEC.md §6.2).
+func strictlyIncreasing(ids []string) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] >= ids[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func verifyOutcome(r *Record, in *Inputs) error {

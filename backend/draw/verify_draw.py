@@ -688,6 +688,8 @@ def verify_v2(rec):
             fail(at + ".uscc", "not after %s in byte order", cands[i - 1]["uscc"])
         if not considers(flt, kind, c):
             fail(at, "the plan does not consider %s", c["uscc"])
+        if any(a >= b for a, b in zip(c["draw_ids"], c["draw_ids"][1:])):
+            fail(at + ".draw_ids", "%s is not in byte order without repeats", c["draw_ids"])
         if c["random_draws"] != len(c["draw_ids"]):
             fail(at + ".random_draws", "%d draws are listed, the count says %d", len(c["draw_ids"]), c["random_draws"])
         if c["random_draws"] > 0 and not c["covered_this_year"]:

@@ -154,6 +154,8 @@ async function checkDraw(r, history) {
     const at = `candidates[${i}]`;
     check(i === 0 || byteCompare(r.candidates[i - 1].uscc, c.uscc) < 0, `${at}.uscc`, '候选企业未按统一社会信用代码排序或有重复');
     check(considered(c, r.filter, coverage), at, `${c.uscc} 不符合计划的抽取范围`);
+    check(c.draw_ids.every((id, k) => k === 0 || byteCompare(c.draw_ids[k - 1], id) < 0), `${at}.draw_ids`,
+      `${c.uscc} 的抽取记录未按字节序排列或有重复`);
     check(c.random_draws === c.draw_ids.length, `${at}.random_draws`, `${c.uscc} 的本年抽取次数与所列抽取记录数不符`);
     check(c.random_draws === 0 || c.covered_this_year, `${at}.covered_this_year`, `${c.uscc} 本年已被抽取，却记为未覆盖`);
     const want = exclusion(c, coverage);
