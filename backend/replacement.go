@@ -9,12 +9,16 @@ import (
 
 // Replacement states: committed (the seed's commitment is published, the
 // member not yet drawn; a leader approves it — ApprovedAt — before it may
-// be drawn), drawn (the public record exists) and rejected (a leader
-// refused it: it is never drawn, and another may be committed).
+// be drawn), drawn (the public record exists), rejected (a leader
+// refused it: it is never drawn, and another may be committed) and failed
+// (its draw computed a member who could not be brought in: like a plan's
+// failed attempt it is never drawn, its seed is never revealed, and
+// another may be committed).
 const (
 	ReplacementCommitted = "committed"
 	ReplacementDrawn     = "drawn"
 	ReplacementRejected  = "rejected"
+	ReplacementFailed    = "failed"
 )
 
 // TaskReplacement is the replacement of one member of a dispatched random
@@ -44,6 +48,19 @@ type TaskReplacement struct {
 	State          string
 	CommittedAt    time.Time
 	CommittedBy    string
+	// Accounts says who each badge of Roster was at the commitment: the
+	// draw brings in the inspector the commitment froze, or nobody. The
+	// record names badges only, so a badge moved to another person, or a
+	// person moved to another department or account, would otherwise bring
+	// in someone the roster never listed. Not published (user ids); empty
+	// for a replacement committed before they were kept.
+	Accounts []RosterAccount
+	// PublicEntropy is the entropy's value, fixed by the first call to
+	// draw the replacement, before anything is computed, and never changed
+	// after: a draw refused after that call can only be repeated with this
+	// value, so a retry cannot try another spelling of it ("358", "3 5 8")
+	// for another member. "" until then, and always without a source.
+	PublicEntropy string
 	// A leader's decision: an approval (ApprovedAt, ApprovedBy) lets the
 	// replacement be drawn; a rejection (RejectedAt, RejectedBy, state
 	// rejected) ends it. DecisionComment is the leader's comment on
@@ -57,6 +74,19 @@ type TaskReplacement struct {
 	// not have been told yet (tasks.Service.TellUntoldDecisions).
 	Untold bool
 	Record *draw.Replacement // the public record, once drawn
+	// A failed draw (state failed): when, and why in terms that name
+	// nobody — the seed stays sealed, so the failure tells no one who was
+	// drawn.
+	FailedAt *time.Time
+	Failure  string
+}
+
+// RosterAccount is who a badge of a replacement's frozen roster was at the
+// commitment: the inspector's id and the user account they sign in with.
+type RosterAccount struct {
+	BadgeNo     string
+	InspectorID string
+	UserID      string
 }
 
 // Approved reports whether a leader approved the replacement.
@@ -104,10 +134,17 @@ type ReplacementSummary struct {
 	// TaskClosed: committed and not drawn, but its task is no longer open
 	// (submitted, reviewed, cancelled …), so it is never drawn.
 	TaskClosed bool
+	// A failed draw: when and why (TaskReplacement.Failure).
+	FailedAt *time.Time
+	Failure  string
 }
 
-// PublicState is where the replacement stands as the portal says it.
+// PublicState is where the replacement stands as the portal says it: as
+// ReplacementPublicState, or "failed" for a failed draw (never drawn).
 func (r *ReplacementSummary) PublicState() string {
+	if r.In == "" && r.State == ReplacementFailed {
+		return ReplacementFailed
+	}
 	return ReplacementPublicState(r.In != "", r.RejectedAt != nil, r.TaskClosed, r.ApprovedAt != nil)
 }
 
@@ -192,4 +229,15 @@ type ReplacementStore interface {
 	// approve (or reject, when approve is false) — while that is still
 	// the decision stored: one made since stays owed.
 	MarkReplacementTold(ctx context.Context, id string, approve bool) error
+	// FixReplacementEntropy stores value as the replacement's
+	// PublicEntropy, by compare-and-set: only while it is committed and no
+	// value is stored yet. It carries the audit event staged in ctx
+	// (Auditor.Change). ENOTFOUND; ECONFLICT when a value is stored
+	// already or the replacement is no longer committed.
+	FixReplacementEntropy(ctx context.Context, id, value string) error
+	// MarkReplacementFailed records a failed draw (state failed, at, why),
+	// by compare-and-set: only while the replacement is committed. It
+	// carries the audit event staged in ctx (Auditor.Change). ENOTFOUND;
+	// ECONFLICT when it is no longer committed.
+	MarkReplacementFailed(ctx context.Context, id string, at time.Time, why string) error
 }

@@ -10,7 +10,8 @@ import (
 // every state, oldest commitment first, at most limit: each commitment is
 // public from the moment it is made (before the choice it will decide), a
 // rejection with the leader's reason (why that commitment is never
-// drawn), a drawn one with its number and the member who came in. The
+// drawn), a failed draw with why (it is never drawn either), a drawn one
+// with its number and the member who came in. The
 // office's notes — who asked, who decided, an approval's comment — stay
 // out. A listing reads no roster and no record but that of a replacement
 // drawn and not marked so (a draw cut short, or one drawn before the
@@ -27,8 +28,8 @@ func (s *Service) DrawReplacements(ctx context.Context, d *backend.Draw, limit i
 		if r.State != backend.ReplacementRejected {
 			r.DecisionComment = ""
 		}
-		if r.In != "" || r.State == backend.ReplacementRejected {
-			continue
+		if r.In != "" || r.State == backend.ReplacementRejected || r.State == backend.ReplacementFailed {
+			continue // its state is stored: no record to read, no task to ask
 		}
 		if drawn == nil {
 			if drawn, err = s.Replacements.FindDrawnReplacementIDs(ctx, d.ID); err != nil {

@@ -115,7 +115,15 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 		}
 		return nil, backend.Errorf(backend.ECONFLICT, "a replacement of this task is committed and not drawn yet; draw it first")
 	}
-	in, err := s.replacementInput(ctx, t, out, nil)
+	d, err := s.Draws.FindDrawByID(ctx, t.DrawID)
+	if err != nil {
+		return nil, err
+	}
+	roster, accounts, err := s.currentRoster(ctx, t, d)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.replacementInput(ctx, t, d, out, roster)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +153,7 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 	}
 	r := &backend.TaskReplacement{
 		ID: id, TaskID: t.ID, DrawID: t.DrawID, PlanID: t.PlanID, USCC: t.Enterprise.USCC, Out: out, Reason: reason,
-		EntropySource: entropySource, SeedCommitment: seed.Commitment(), SealedSeed: sealed, Roster: in.Roster,
+		EntropySource: entropySource, SeedCommitment: seed.Commitment(), SealedSeed: sealed, Roster: in.Roster, Accounts: accounts,
 		RosterSHA256: draw.RosterHash(in.Roster), Eligible: len(eligible), State: backend.ReplacementCommitted,
 		CommittedAt: s.Now().UTC().Truncate(time.Second), CommittedBy: backend.ActorFromContext(ctx).UserID,
 	}
@@ -471,10 +479,21 @@ func (s *Service) taskReplacement(ctx context.Context, t *backend.Task, id strin
 // publishes its record, changes the task's group and tells the member
 // going out, the one coming in and the rest of the group. A repeat returns
 // the record drawn first (and finishes what a crash left undone).
+//
+// Nothing but a stored, public outcome may come of a computed draw, or
+// whoever draws could retry until the member they want comes in. So the
+// first call fixes the entropy's value on the replacement (fixEntropy)
+// and every later one draws with it, and the frozen roster's eligible are
+// checked against the directory (unchangedEligible) before anything
+// random is computed — a refusal there is the same on every call, so a
+// retry selects nothing.
+//
 // ENOTFOUND; EFORBIDDEN (not of the office, or the leader who approved
 // it); EINVALID when the entropy does not match the commitment; ECONFLICT
-// when it awaits a leader's approval, was rejected, or another replacement
-// of the draw runs.
+// when it awaits a leader's approval, was rejected or failed, another
+// replacement of the draw runs, the entropy was fixed as another value,
+// the roster's eligible changed since the commitment, or (recorded as a
+// failure) the member drawn cannot be brought in.
 func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, entropy string) (*draw.Replacement, error) {
 	entropy = strings.TrimSpace(entropy)
 	if utf8.RuneCountInString(entropy) > MaxEntropyValue {
@@ -491,22 +510,25 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 
 	rec, err := s.Replacements.FindReplacementRecord(ctx, r.ID)
+	var in *backend.Inspector              // the member coming in, when drawn now
 	var insert func(context.Context) error // stores the record when it is new
 	switch {
 	case err == nil: // drawn before: finish the bookkeeping a crash may have cut short
+		if rec.PublicEntropy != "" && entropy != "" && entropy != rec.PublicEntropy {
+			return nil, entropyFixed(rec.PublicEntropy)
+		}
 	case backend.ErrorCode(err) != backend.ENOTFOUND:
 		return nil, err
 	case r.State == backend.ReplacementRejected:
 		return nil, backend.Errorf(backend.ECONFLICT, "a leader rejected this replacement; it is not drawn (commit another if a member must still go out)")
+	case r.State == backend.ReplacementFailed:
+		return nil, backend.Errorf(backend.ECONFLICT, "this replacement's draw failed (%s); it is never drawn (commit another if a member must still go out)", r.Failure)
 	case !r.Approved():
 		return nil, backend.Errorf(backend.ECONFLICT, "the replacement is awaiting a leader's approval; it is drawn once approved")
 	case r.ApprovedBy == backend.ActorFromContext(ctx).UserID:
 		return nil, backend.Errorf(backend.EFORBIDDEN, "the leader who approved a replacement does not draw it; another person of the office does")
-	case (r.EntropySource == "") != (entropy == ""):
-		return nil, backend.InvalidFields("public entropy is given exactly when its source was fixed at commit",
-			map[string]string{"public_entropy": "the commitment names the source " + fmt.Sprintf("%q", r.EntropySource)})
 	default:
-		if rec, err = s.drawNew(ctx, t, r, entropy); err != nil {
+		if rec, in, err = s.drawNew(ctx, t, r, lease, entropy); err != nil {
 			return nil, err
 		}
 		insert = func(wctx context.Context) error {
@@ -516,7 +538,7 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 			return s.Replacements.InsertReplacementRecord(wctx, r.ID, rec)
 		}
 	}
-	if err := s.applyReplacement(ctx, t.ID, r, rec, insert); err != nil {
+	if err := s.applyReplacement(ctx, t.ID, r, rec, in, insert); err != nil {
 		return rec, err
 	}
 	// Drawn: the committer's entry asking for the draw has been answered.
@@ -529,24 +551,87 @@ func (s *Service) DrawReplacement(ctx context.Context, taskID, replacementID, en
 	return rec, nil
 }
 
+// entropyFixed refuses a public entropy other than the value fixed for
+// the replacement. The refusal names that value: it is no secret — it is
+// what the source named at commit published (anyone may read it there),
+// the record publishes it with the seed, and the caller's office sent it
+// — and naming it tells the office what a repeat must send, or that a
+// wrong value was fixed and a new commitment is needed.
+func entropyFixed(fixed string) error {
+	return &backend.Error{Code: backend.ECONFLICT,
+		Message: fmt.Sprintf("the public entropy of this replacement was fixed as %q by its first draw and does not change: "+
+			"repeat with that value or none (a wrong value needs a new commitment: a leader rejects this one and another is committed)", fixed),
+		Fields: map[string]string{"public_entropy": fmt.Sprintf("fixed as %q", fixed)}}
+}
+
+// fixEntropy returns the public entropy the draw of r mixes in: the value
+// the first draw call fixed on r, whatever a later call sends (one
+// sending another value is refused: entropyFixed), or, on that first
+// call, entropy — fixed on r (a compare-and-set under the lease, audited
+// as task.replacement_entropy) before anything is computed. The value is
+// compared as sent (trimmed, as a plan's draw takes it): plans have no
+// canonical form of an entropy value, and none is needed here, since
+// however it is spelled only the first spelling is ever drawn with.
+func (s *Service) fixEntropy(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, lease backend.Lease, entropy string) (string, error) {
+	switch {
+	case r.PublicEntropy != "" && entropy != "" && entropy != r.PublicEntropy:
+		return "", entropyFixed(r.PublicEntropy)
+	case r.PublicEntropy != "":
+		return r.PublicEntropy, nil
+	case (r.EntropySource == "") != (entropy == ""):
+		return "", backend.InvalidFields("public entropy is given exactly when its source was fixed at commit",
+			map[string]string{"public_entropy": "the commitment names the source " + fmt.Sprintf("%q", r.EntropySource)})
+	case entropy == "":
+		return "", nil // no source: there is no value to fix
+	}
+	if err := lease.Extend(ctx); err != nil {
+		return "", err
+	}
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "task.replacement_entropy", ObjectType: "task", ObjectID: t.ID, After: map[string]any{
+		"replacement_id": r.ID, "entropy_source": r.EntropySource, "public_entropy": entropy,
+	}}, func(ctx context.Context) error { return s.Replacements.FixReplacementEntropy(ctx, r.ID, entropy) })
+	if err != nil {
+		return "", err
+	}
+	r.PublicEntropy = entropy
+	return entropy, nil
+}
+
 // drawNew runs a committed replacement, numbered after the draw's drawn
-// replacements.
-func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, entropy string) (*draw.Replacement, error) {
+// replacements, and returns its record and the inspector coming in as
+// the directory has them — after fixing the entropy and checking the
+// roster, both before the seed is opened. The inspector is taken from the
+// directory as the check read it, not looked up again: no edit between
+// the two can make a computed draw fail.
+func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, lease backend.Lease, entropy string) (*draw.Replacement, *backend.Inspector, error) {
+	entropy, err := s.fixEntropy(ctx, t, r, lease, entropy)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := s.Draws.FindDrawByID(ctx, r.DrawID)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := s.replacementInput(ctx, t, d, r.Out, r.Roster)
+	if err != nil {
+		return nil, nil, err
+	}
+	now, err := s.unchangedEligible(ctx, r, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Only now is anything random used.
 	box, err := seal.New(s.SeedKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	seed, err := box.Open("replacement:"+r.ID, 0, r.SealedSeed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	last, err := s.Replacements.LastReplacementSeq(ctx, r.DrawID)
 	if err != nil {
-		return nil, err
-	}
-	in, err := s.replacementInput(ctx, t, r.Out, r.Roster)
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := draw.Attempt{
 		ID: r.ID, Seq: last + 1, CommittedAt: r.CommittedAt.Format(time.RFC3339),
@@ -555,17 +640,116 @@ func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskR
 	}
 	rec, err := draw.NewReplacement(a, r.DrawID, r.Reason, in)
 	if errors.Is(err, draw.ErrNoReplacement) {
-		return nil, backend.Errorf(backend.ECONFLICT, "nobody is eligible any more to replace %s", r.Out)
+		return nil, nil, backend.Errorf(backend.ECONFLICT, "nobody is eligible any more to replace %s", r.Out)
 	} else if err != nil {
-		return nil, backend.Wrap(err, backend.EINTERNAL, "drawing the replacement")
+		return nil, nil, backend.Wrap(err, backend.EINTERNAL, "drawing the replacement")
 	}
-	return rec, nil
+	chosen := now[rec.In]
+	if chosen == nil {
+		// The member drawn is one of the eligible just checked, so this
+		// takes frozen inputs that disagree with themselves. Whatever the
+		// cause, a computed draw leaves a trace, never nothing: a retry
+		// must not be a second chance.
+		return nil, nil, s.failReplacement(ctx, t, r, "the inspector drawn is not in the directory as the commitment froze them")
+	}
+	return rec, chosen, nil
+}
+
+// unchangedEligible checks, before any randomness is used, that the
+// eligible of the roster frozen at r's commitment (in) are still who it
+// froze: each in the directory under the same badge, in the same
+// department and — when the commitment kept it — the same inspector with
+// the same account. Only the eligible matter: one of them comes in, by
+// badge; a change to anyone else cannot change who does. It returns them
+// as the directory has them now, by badge. ECONFLICT, naming the badges,
+// when any changed: the commitment no longer says who would come in, and
+// a new one is needed. The check depends on nothing random, so it refuses
+// the same way on every call.
+func (s *Service) unchangedEligible(ctx context.Context, r *backend.TaskReplacement, in *draw.ReplacementInput) (map[string]*backend.Inspector, error) {
+	eligible, err := in.Eligible()
+	if err != nil {
+		return nil, backend.Wrap(err, backend.EINTERNAL, "the frozen roster of replacement %s: %v", r.ID, err)
+	}
+	if len(eligible) == 0 {
+		return nil, backend.Errorf(backend.ECONFLICT, "nobody is eligible any more to replace %s", r.Out)
+	}
+	department := make(map[string]string, len(in.Roster))
+	for _, o := range in.Roster {
+		department[o.BadgeNo] = o.Department
+	}
+	account := make(map[string]backend.RosterAccount, len(r.Accounts))
+	for _, a := range r.Accounts {
+		account[a.BadgeNo] = a
+	}
+	all, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*backend.Inspector, len(all))
+	byBadge := make(map[string]*backend.Inspector, len(all))
+	for _, i := range all {
+		byID[i.ID], byBadge[i.BadgeNo] = i, i
+	}
+	now := make(map[string]*backend.Inspector, len(eligible))
+	var changed []string
+	for _, b := range eligible {
+		cur := byBadge[b]
+		if a, ok := account[b]; ok {
+			if cur = byID[a.InspectorID]; cur != nil && cur.UserID != a.UserID {
+				cur = nil
+			}
+		} else if cur != nil && s.Versions != nil {
+			// Committed before accounts were kept: whoever holds the badge
+			// must have held it, with their account, then — as a dispatch
+			// asks of a draw's members (sameSinceDraw).
+			moved, err := s.movedSince(ctx, "inspector", cur.ID, cur.Version, cur.CreatedAt, cur.UpdatedAt, r.CommittedAt,
+				map[string]string{"badge_no": cur.BadgeNo, "user_id": cur.UserID, "department_id": cur.DepartmentID})
+			if err != nil {
+				return nil, err
+			}
+			if moved {
+				cur = nil
+			}
+		}
+		if cur == nil || cur.BadgeNo != b || cur.DepartmentID != department[b] {
+			changed = append(changed, b)
+			continue
+		}
+		now[b] = cur
+	}
+	if len(changed) > 0 {
+		return nil, backend.Errorf(backend.ECONFLICT, "the roster changed since the commitment of %s: eligible inspector(s) %s are no longer in the directory as it froze them (badge, department or account); "+
+			"nothing was drawn, and a new commitment is needed (a leader rejects this one and another is committed)",
+			r.CommittedAt.Format("2006-01-02 15:04"), strings.Join(changed, ", "))
+	}
+	return now, nil
+}
+
+// failReplacement records that r's draw failed after its randomness was
+// used — why, in terms that name nobody — and returns the refusal to
+// answer. Like a plan's failed attempt (SPEC.md §10) r is then never
+// drawn and its seed never revealed, and another may be committed (a new
+// seed, a leader's approval): a retry of r would give the same member, so
+// it could only be a way to learn who that is. The failure and its audit
+// event (task.replacement_failed) are one write; the state is public with
+// the commitment.
+func (s *Service) failReplacement(ctx context.Context, t *backend.Task, r *backend.TaskReplacement, why string) error {
+	at := s.Now().UTC().Truncate(time.Second)
+	err := s.Audit.Change(ctx, backend.AuditChange{Action: "task.replacement_failed", ObjectType: "task", ObjectID: t.ID,
+		Before: map[string]any{"replacement_id": r.ID, "state": r.State},
+		After:  map[string]any{"replacement_id": r.ID, "state": backend.ReplacementFailed, "failure": why},
+	}, func(ctx context.Context) error { return s.Replacements.MarkReplacementFailed(ctx, r.ID, at, why) })
+	if err != nil {
+		return err
+	}
+	r.State, r.FailedAt, r.Failure = backend.ReplacementFailed, &at, why
+	return backend.Errorf(backend.ECONFLICT, "the replacement's draw failed: %s; it is recorded as failed and never drawn (commit another if a member must still go out)", why)
 }
 
 // applyReplacement stores the record of a drawn replacement with insert
 // (nil when it is stored already), marks the replacement drawn, puts the
-// member drawn in place of the one going out — each unless done already —
-// and tells everyone concerned.
+// member drawn (in; looked up by badge when nil) in place of the one going
+// out — each unless done already — and tells everyone concerned.
 //
 // The replacement's one audit event (task.replace) travels with all three
 // writes: it is written ahead, and the record, the replacement and the
@@ -573,10 +757,12 @@ func (s *Service) drawNew(ctx context.Context, t *backend.Task, r *backend.TaskR
 // between them cannot leave a drawn record unaudited. Its ID comes from
 // the replacement (Key), so the repeat that finishes what a crash left
 // undone stages the same event and the chain holds it once.
-func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backend.TaskReplacement, rec *draw.Replacement, insert func(context.Context) error) error {
-	in, err := s.Inspectors.FindInspectorByBadgeNo(ctx, rec.In)
-	if err != nil {
-		return err
+func (s *Service) applyReplacement(ctx context.Context, taskID string, r *backend.TaskReplacement, rec *draw.Replacement, in *backend.Inspector, insert func(context.Context) error) error {
+	if in == nil { // a repeat: the member who came in, as the directory has them
+		var err error
+		if in, err = s.Inspectors.FindInspectorByBadgeNo(ctx, rec.In); err != nil {
+			return err
+		}
 	}
 	t, err := s.Tasks.FindTaskByID(ctx, taskID)
 	if err != nil {
@@ -762,15 +948,10 @@ func stillOpen(t *backend.Task, applied bool) error {
 }
 
 // replacementInput is what the replacement of out is a function of: the
-// group in force (the draw's, after the task's drawn replacements), the
-// draw's group rules, and the roster — frozen (at commit) or, when nil,
-// the plan's departments' inspectors now, with their declared conflicts
-// and the draw's record of who inspected the enterprise last.
-func (s *Service) replacementInput(ctx context.Context, t *backend.Task, out string, roster []draw.Officer) (*draw.ReplacementInput, error) {
-	d, err := s.Draws.FindDrawByID(ctx, t.DrawID)
-	if err != nil {
-		return nil, err
-	}
+// group in force (the draw d's, after the task's drawn replacements), the
+// draw's group rules, and the roster — frozen at commit, or at the commit
+// the plan's departments' inspectors then (currentRoster).
+func (s *Service) replacementInput(ctx context.Context, t *backend.Task, d *backend.Draw, out string, roster []draw.Officer) (*draw.ReplacementInput, error) {
 	var group []string
 	for _, sel := range d.Record.Selections {
 		if sel.USCC == t.Enterprise.USCC {
@@ -786,11 +967,6 @@ func (s *Service) replacementInput(ctx context.Context, t *backend.Task, out str
 			group = p.Record.GroupAfter
 		}
 	}
-	if roster == nil {
-		if roster, err = s.currentRoster(ctx, t, d); err != nil {
-			return nil, err
-		}
-	}
 	g := d.Record.Groups
 	return &draw.ReplacementInput{
 		USCC: t.Enterprise.USCC, Out: out, GroupBefore: group, Required: g.Required,
@@ -799,8 +975,9 @@ func (s *Service) replacementInput(ctx context.Context, t *backend.Task, out str
 }
 
 // currentRoster is every inspector of the task's departments as the draw
-// sees one, as far as this enterprise is concerned.
-func (s *Service) currentRoster(ctx context.Context, t *backend.Task, d *backend.Draw) ([]draw.Officer, error) {
+// sees one, as far as this enterprise is concerned, and who each of them
+// is (their inspector and user account), read together.
+func (s *Service) currentRoster(ctx context.Context, t *backend.Task, d *backend.Draw) ([]draw.Officer, []backend.RosterAccount, error) {
 	lastInspected := map[string]bool{}
 	err := s.Draws.ScanSnapshot(ctx, backend.SnapshotRoster, d.Record.RosterSHA256, func(chunk []byte) error {
 		var part []draw.Officer
@@ -815,13 +992,14 @@ func (s *Service) currentRoster(ctx context.Context, t *backend.Task, d *backend
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	all, _, err := s.Inspectors.FindInspectors(ctx, backend.InspectorFilter{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []draw.Officer
+	var accounts []backend.RosterAccount
 	for _, in := range all {
 		if !t.HasDepartment(in.DepartmentID) {
 			continue
@@ -840,8 +1018,9 @@ func (s *Service) currentRoster(ctx context.Context, t *backend.Task, d *backend
 			o.LastInspected = []string{t.Enterprise.USCC}
 		}
 		out = append(out, o)
+		accounts = append(accounts, backend.RosterAccount{BadgeNo: in.BadgeNo, InspectorID: in.ID, UserID: in.UserID})
 	}
-	return out, nil
+	return out, accounts, nil
 }
 
 // randomID is 24 random hex digits.

@@ -36,6 +36,11 @@ type replacementModel struct {
 	State          string    `bson:"state"`
 	CommittedAt    time.Time `bson:"committed_at"`
 	CommittedBy    string    `bson:"committed_by"`
+	// Who each badge of the roster was at the commitment; absent on a
+	// replacement committed before they were kept.
+	Accounts []rosterAccountModel `bson:"accounts,omitempty"`
+	// The entropy's value, once the first draw call fixed it.
+	PublicEntropy string `bson:"public_entropy,omitempty"`
 	// The leader's decision.
 	ApprovedAt      *time.Time `bson:"approved_at,omitempty"`
 	ApprovedBy      string     `bson:"approved_by,omitempty"`
@@ -44,11 +49,22 @@ type replacementModel struct {
 	DecisionComment string     `bson:"decision_comment,omitempty"`
 	Untold          bool       `bson:"untold,omitempty"` // set with a decision, cleared once it is told
 	Record          string     `bson:"record,omitempty"` // the public record's JSON, once drawn
+	// A failed draw (state failed).
+	FailedAt *time.Time `bson:"failed_at,omitempty"`
+	Failure  string     `bson:"failure,omitempty"`
 	// From the record, once drawn, for listings that leave the record
 	// (and its roster) out.
 	Seq     int    `bson:"seq,omitempty"`
 	In      string `bson:"in,omitempty"`
 	DrawnAt string `bson:"drawn_at,omitempty"`
+}
+
+// rosterAccountModel is backend.RosterAccount. A list, not a map keyed by
+// badge: a key may not hold every character a badge may.
+type rosterAccountModel struct {
+	BadgeNo     string `bson:"badge_no"`
+	InspectorID string `bson:"inspector_id"`
+	UserID      string `bson:"user_id"`
 }
 
 func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
@@ -57,7 +73,10 @@ func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
 		EntropySource: m.EntropySource, SeedCommitment: m.SeedCommitment, SealedSeed: m.SealedSeed,
 		RosterSHA256: m.RosterSHA256, Eligible: m.Eligible, State: m.State, CommittedAt: m.CommittedAt.UTC(), CommittedBy: m.CommittedBy,
 		ApprovedAt: utcPtr(m.ApprovedAt), ApprovedBy: m.ApprovedBy, RejectedAt: utcPtr(m.RejectedAt), RejectedBy: m.RejectedBy,
-		DecisionComment: m.DecisionComment, Untold: m.Untold,
+		DecisionComment: m.DecisionComment, Untold: m.Untold, PublicEntropy: m.PublicEntropy, FailedAt: utcPtr(m.FailedAt), Failure: m.Failure,
+	}
+	for _, a := range m.Accounts {
+		r.Accounts = append(r.Accounts, backend.RosterAccount{BadgeNo: a.BadgeNo, InspectorID: a.InspectorID, UserID: a.UserID})
 	}
 	if err := json.Unmarshal([]byte(m.Roster), &r.Roster); err != nil {
 		return nil, backend.Wrap(err, backend.EINTERNAL, "replacement %s: stored roster unreadable", m.ID)
@@ -109,11 +128,16 @@ func (s *ReplacementStore) CreateReplacement(ctx context.Context, r *backend.Tas
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the frozen roster")
 	}
+	var accounts []rosterAccountModel
+	for _, a := range r.Accounts {
+		accounts = append(accounts, rosterAccountModel{BadgeNo: a.BadgeNo, InspectorID: a.InspectorID, UserID: a.UserID})
+	}
 	err = insertOne(ctx, s.coll(), &replacementModel{
 		ID: r.ID, TaskID: r.TaskID, DrawID: r.DrawID, PlanID: r.PlanID, USCC: r.USCC, Out: r.Out, Reason: r.Reason,
 		EntropySource: r.EntropySource, SeedCommitment: r.SeedCommitment, SealedSeed: r.SealedSeed, Roster: string(roster),
-		RosterSHA256: r.RosterSHA256, Eligible: r.Eligible, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
+		RosterSHA256: r.RosterSHA256, Accounts: accounts, Eligible: r.Eligible, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
 		ApprovedAt: r.ApprovedAt, ApprovedBy: r.ApprovedBy, RejectedAt: r.RejectedAt, RejectedBy: r.RejectedBy, DecisionComment: r.DecisionComment,
+		PublicEntropy: r.PublicEntropy, FailedAt: r.FailedAt, Failure: r.Failure,
 	})
 	return err
 }
@@ -217,16 +241,45 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 func (s *ReplacementStore) FindReplacementSummaries(ctx context.Context, drawID string, limit int) ([]*backend.ReplacementSummary, error) {
 	opts := options.Find().
 		SetSort(bson.D{{Key: "draw_id", Value: 1}, {Key: "committed_at", Value: 1}, {Key: "_id", Value: 1}}).
-		SetProjection(bson.D{{Key: "roster", Value: 0}, {Key: "sealed_seed", Value: 0}, {Key: "record", Value: 0}}).
+		SetProjection(bson.D{{Key: "roster", Value: 0}, {Key: "accounts", Value: 0}, {Key: "sealed_seed", Value: 0}, {Key: "record", Value: 0}}).
 		SetLimit(int64(limit))
 	return findAll(ctx, s.coll(), bson.D{{Key: "draw_id", Value: drawID}}, opts, func(m *replacementModel) *backend.ReplacementSummary {
 		return &backend.ReplacementSummary{
 			ID: m.ID, TaskID: m.TaskID, USCC: m.USCC, Out: m.Out, Reason: m.Reason, State: m.State, EntropySource: m.EntropySource,
 			SeedCommitment: m.SeedCommitment, Eligible: m.Eligible, CommittedAt: m.CommittedAt.UTC(),
 			ApprovedAt: utcPtr(m.ApprovedAt), RejectedAt: utcPtr(m.RejectedAt), DecisionComment: m.DecisionComment,
-			Seq: m.Seq, In: m.In, DrawnAt: m.DrawnAt,
+			Seq: m.Seq, In: m.In, DrawnAt: m.DrawnAt, FailedAt: utcPtr(m.FailedAt), Failure: m.Failure,
 		}
 	})
+}
+
+// FixReplacementEntropy implements backend.ReplacementStore: a
+// compare-and-set from committed without a value to committed with it.
+func (s *ReplacementStore) FixReplacementEntropy(ctx context.Context, id, value string) error {
+	unfixed := bson.D{{Key: "state", Value: backend.ReplacementCommitted}, {Key: "public_entropy", Value: bson.D{{Key: "$exists", Value: false}}}}
+	ok, err := setFieldsIf(ctx, s.coll(), id, unfixed, bson.D{{Key: "public_entropy", Value: value}})
+	if err != nil || ok {
+		return err
+	}
+	if _, err := s.FindReplacement(ctx, id); err != nil {
+		return err
+	}
+	return backend.Errorf(backend.ECONFLICT, "the replacement's public entropy was fixed, or the replacement decided or drawn, meanwhile")
+}
+
+// MarkReplacementFailed implements backend.ReplacementStore: a
+// compare-and-set from committed to failed.
+func (s *ReplacementStore) MarkReplacementFailed(ctx context.Context, id string, at time.Time, why string) error {
+	at = at.UTC()
+	ok, err := setFieldsIf(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementCommitted}},
+		bson.D{{Key: "state", Value: backend.ReplacementFailed}, {Key: "failed_at", Value: at}, {Key: "failure", Value: why}})
+	if err != nil || ok {
+		return err
+	}
+	if _, err := s.FindReplacement(ctx, id); err != nil {
+		return err
+	}
+	return backend.Errorf(backend.ECONFLICT, "the replacement was decided, drawn or failed meanwhile")
 }
 
 // DecideReplacement implements backend.ReplacementStore: a compare-and-set
