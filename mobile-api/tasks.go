@@ -394,26 +394,31 @@ func (s *Server) handlePutCalendar(c *fiber.Ctx) error {
 // no user: it shows when the replacement was approved, and when and why
 // it was rejected.
 type replacementJSON struct {
-	ID              string            `json:"id"`
-	TaskID          string            `json:"task_id,omitempty"`
-	DrawID          string            `json:"draw_id"`
-	USCC            string            `json:"uscc"`
-	Out             string            `json:"out"`
-	Reason          string            `json:"reason"`
-	State           string            `json:"state"`
-	SeedCommitment  string            `json:"seed_commitment"`
-	EntropySource   string            `json:"entropy_source"`
-	RosterSHA256    string            `json:"roster_sha256"`
-	Eligible        int               `json:"eligible"`
-	CommittedAt     time.Time         `json:"committed_at"`
-	CommittedBy     string            `json:"committed_by,omitempty"` // not in the public view
-	ApprovedAt      *time.Time        `json:"approved_at,omitempty"`
-	ApprovedBy      string            `json:"approved_by,omitempty"` // not in the public view
-	RejectedAt      *time.Time        `json:"rejected_at,omitempty"`
-	RejectedBy      string            `json:"rejected_by,omitempty"`      // not in the public view
-	DecisionComment string            `json:"decision_comment,omitempty"` // a rejection's reason (public too), an approval's remark
-	Record          *draw.Replacement `json:"record,omitempty"`
-	VerifyURL       string            `json:"verify_url"`
+	ID              string     `json:"id"`
+	TaskID          string     `json:"task_id,omitempty"`
+	DrawID          string     `json:"draw_id"`
+	USCC            string     `json:"uscc"`
+	Out             string     `json:"out"`
+	Reason          string     `json:"reason"`
+	State           string     `json:"state"`
+	SeedCommitment  string     `json:"seed_commitment"`
+	EntropySource   string     `json:"entropy_source"`
+	RosterSHA256    string     `json:"roster_sha256"`
+	Eligible        int        `json:"eligible"`
+	CommittedAt     time.Time  `json:"committed_at"`
+	CommittedBy     string     `json:"committed_by,omitempty"` // not in the public view
+	ApprovedAt      *time.Time `json:"approved_at,omitempty"`
+	ApprovedBy      string     `json:"approved_by,omitempty"` // not in the public view
+	RejectedAt      *time.Time `json:"rejected_at,omitempty"`
+	RejectedBy      string     `json:"rejected_by,omitempty"`      // not in the public view
+	DecisionComment string     `json:"decision_comment,omitempty"` // a rejection's reason (public too), an approval's remark
+	// The entropy value the first draw call fixed (public at its source,
+	// and in the record once drawn), and a failed draw's time and reason.
+	PublicEntropy string            `json:"public_entropy,omitempty"`
+	FailedAt      *time.Time        `json:"failed_at,omitempty"`
+	Failure       string            `json:"failure,omitempty"`
+	Record        *draw.Replacement `json:"record,omitempty"`
+	VerifyURL     string            `json:"verify_url"`
 }
 
 // newReplacementJSON shows r: to the office and the leaders (withTask), or
@@ -423,6 +428,7 @@ func newReplacementJSON(r *backend.TaskReplacement, withTask bool) replacementJS
 		ID: r.ID, DrawID: r.DrawID, USCC: r.USCC, Out: r.Out, Reason: r.Reason, State: r.State,
 		SeedCommitment: r.SeedCommitment, EntropySource: r.EntropySource, RosterSHA256: r.RosterSHA256,
 		Eligible: r.Eligible, CommittedAt: r.CommittedAt, ApprovedAt: r.ApprovedAt, RejectedAt: r.RejectedAt,
+		PublicEntropy: r.PublicEntropy, FailedAt: r.FailedAt, Failure: r.Failure,
 		Record: r.Record, VerifyURL: "/public/v1/replacements/" + r.ID,
 	}
 	if out.Record != nil {

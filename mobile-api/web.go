@@ -338,6 +338,15 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize, replacements, more}}, nil
 }
 
+// replacementPageState is where r stands as the portal says it: a failed
+// draw as failed (it is never drawn), else as ReplacementPublicState.
+func replacementPageState(r *backend.TaskReplacement, taskClosed bool) string {
+	if r.Record == nil && r.State == backend.ReplacementFailed {
+		return backend.ReplacementFailed
+	}
+	return backend.ReplacementPublicState(r.Record != nil, r.RejectedAt != nil, taskClosed, r.ApprovedAt != nil)
+}
+
 // replacement is the page of one replacement of a drawn group member: its
 // commitment from the moment it is made, the leader's rejection if any,
 // and once drawn the record, which the page re-computes in the browser.
@@ -354,7 +363,7 @@ func (w *webFront) replacement(c *fiber.Ctx, id string) (string, web.Page, error
 		replacementJSON
 		PublicState string
 		TaskClosed  bool
-	}{newReplacementJSON(r, false), backend.ReplacementPublicState(r.Record != nil, r.RejectedAt != nil, closed, r.ApprovedAt != nil), closed}}
+	}{newReplacementJSON(r, false), replacementPageState(r, closed), closed}}
 	if r.Record != nil {
 		page.Scripts = []string{"/portal/verify-page.js"}
 	}

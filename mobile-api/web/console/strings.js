@@ -424,6 +424,7 @@ export const zhCN = {
   'repl.state.approved': '已批准，待随机抽取',
   'repl.state.rejected': '未获批准：{comment}',
   'repl.state.drawn': '已随机抽取：{who}',
+  'repl.state.failed': '抽取未能完成：{why}。可重新申请替换',
   'repl.eligible': '符合条件 {n} 人',
   'repl.approve': '批准替换',
   'repl.reject': '不予批准',

@@ -32,7 +32,8 @@ export function replacementsSection(api, task, list, { manages, onChange }) {
     const pending = r.state === 'committed';
     const state = r.state === 'drawn' ? t('repl.state.drawn', { who: who(r.record?.in ?? '') })
       : r.state === 'rejected' ? t('repl.state.rejected', { comment: r.decision_comment ?? '' })
-        : r.approved_at ? t('repl.state.approved') : t('repl.state.committed');
+        : r.state === 'failed' ? t('repl.state.failed', { why: r.failure ?? '' })
+          : r.approved_at ? t('repl.state.approved') : t('repl.state.committed');
     const actions = [];
     // Not offered where the API refuses: whoever committed it does not
     // decide it, the approver does not draw it, a closed task keeps its group.
@@ -46,13 +47,16 @@ export function replacementsSection(api, task, list, { manages, onChange }) {
         () => api.post(`${path}/${r.id}/approval`, { decision: 'reject', comment: comment.value.trim() }), 'secondary'));
     }
     if (pending && r.approved_at && manages && open && r.approved_by !== me) {
-      const entropy = h('input', { class: 'repl-entropy', maxlength: 500, 'aria-label': t('repl.entropy') });
+      // Fixed by the first draw call (the API refuses another value): shown
+      // as it is, not to be typed again.
+      const entropy = h('input', { class: 'repl-entropy', maxlength: 500, 'aria-label': t('repl.entropy'),
+        value: r.public_entropy ?? '', readonly: Boolean(r.public_entropy) });
       actions.push(r.entropy_source ? [field(t('repl.entropyValue', { source: r.entropy_source }), entropy), ' '] : null,
         act(t('repl.draw'), () => api.post(`${path}/${r.id}/draw`, r.entropy_source ? { public_entropy: entropy.value.trim() } : {})));
     }
     return h('li', { 'data-replacement': r.id },
       h('strong', { text: t('repl.out', { who: who(r.out) }) }), '：', r.reason, ' ',
-      h('span', { class: `badge ${r.state === 'drawn' ? 'ok' : r.state === 'rejected' ? 'bad' : 'warn'}`, text: state }), ' ',
+      h('span', { class: `badge ${r.state === 'drawn' ? 'ok' : ['rejected', 'failed'].includes(r.state) ? 'bad' : 'warn'}`, text: state }), ' ',
       h('small', { class: 'note', text: `${chinaTime(r.committed_at)} · ${t('repl.eligible', { n: r.eligible })} · ${t('plans.commitment')} ${r.seed_commitment.slice(0, 12)}…` }), ' ',
       h('a', { href: r.verify_url, target: '_blank', rel: 'noopener', text: t('plans.publicRecord') }),
       actions.length ? h('div', { class: 'row-actions' }, actions) : null);
