@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -216,15 +217,33 @@ const ReviewMonths = 12
 // use it: files people make name entries, English exports use codes (ids),
 // so imports read either back to the code and Chinese exports write names.
 type Names struct {
-	codes map[string]string // code or name → code
-	names map[string]string // code → name
+	codes     map[string]string   // code or name → code
+	names     map[string]string   // code → name
+	ambiguous map[string][]string // a name several entries have → their codes, sorted
 }
 
-// NewNames builds Names from code → name pairs.
+// NewNames builds Names from code → name pairs. A name that several
+// entries share (stored before names were kept unique) names none of
+// them: which one a cell meant cannot be told, and choosing one would
+// store a different code from one run to the next.
 func NewNames(pairs map[string]string) Names {
 	n := Names{codes: map[string]string{}, names: pairs}
 	for code, name := range pairs {
+		if other, taken := n.codes[name]; taken || n.ambiguous[name] != nil {
+			if n.ambiguous == nil {
+				n.ambiguous = map[string][]string{}
+			}
+			if taken {
+				n.ambiguous[name] = []string{other}
+				delete(n.codes, name)
+			}
+			n.ambiguous[name] = append(n.ambiguous[name], code)
+			continue
+		}
 		n.codes[name] = code
+	}
+	for _, codes := range n.ambiguous {
+		slices.Sort(codes)
 	}
 	for code := range pairs {
 		n.codes[code] = code // a code wins over another entry's identical name
@@ -232,10 +251,22 @@ func NewNames(pairs map[string]string) Names {
 	return n
 }
 
-// Code returns the code a spreadsheet cell (a code or a name) stands for.
+// Code returns the code a spreadsheet cell (a code or a name) stands for;
+// false for a cell that names no entry, or a name several entries share
+// (Ambiguous).
 func (n Names) Code(cell string) (string, bool) {
 	c, ok := n.codes[cell]
 	return c, ok
+}
+
+// Ambiguous returns the codes of the entries that share the name cell when
+// there are several (and cell is not itself a code), so that a message can
+// say to write the code instead; nil otherwise.
+func (n Names) Ambiguous(cell string) []string {
+	if _, ok := n.codes[cell]; ok {
+		return nil
+	}
+	return n.ambiguous[cell]
 }
 
 // Cell is Code for a cell that may be left blank: a blank cell is the

@@ -303,12 +303,12 @@ func TestAFailedReplacementIsNeverDrawn(t *testing.T) {
 
 	scenario{method: "GET", path: "/public/v1/replacements/" + g.r.ID, wantStatus: 200,
 		wantContain: []string{`"state":"failed"`, `"failure":"the inspector drawn is not in the directory"`, `"public_entropy":"358"`},
-		wantAbsent: []string{`"seed":`}}.run(t, env)
+		wantAbsent:  []string{`"seed":`}}.run(t, env)
 	// The portal's page says so (it said 已批准，待抽取), with the reason
 	// and the value fixed.
 	scenario{method: "GET", path: "/replacements/" + g.r.ID, wantStatus: 200,
 		wantContain: []string{"抽取未能完成，不再抽取", "the inspector drawn is not in the directory", "358"},
-		wantAbsent: []string{"已批准，待抽取", "replacement.state."}}.run(t, env)
+		wantAbsent:  []string{"已批准，待抽取", "replacement.state."}}.run(t, env)
 	scenario{as: "staff", method: "POST", path: g.drawPath, body: `{"public_entropy":"358"}`, wantStatus: 409, wantCode: backend.ECONFLICT,
 		wantContain: []string{"failed"}}.run(t, env)
 	scenario{as: "leader", method: "POST", path: strings.TrimSuffix(g.drawPath, "/draw") + "/approval", body: `{"decision":"reject","comment":"不予替换"}`,

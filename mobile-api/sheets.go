@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,10 +18,14 @@ import (
 // An import is a multipart/form-data POST with the file in the field
 // "file" and partial=true|false (default false) as a form field or a query
 // parameter. It answers 200 with {summary, partial, report} when the file
-// was taken (with partial, rejected rows are in the report), and, when a
-// row was rejected without partial, the error shape with the report beside
-// it: {"error": {...}, "report": {...}} — nothing stored. A file that is no
-// spreadsheet or is too large gets the plain error shape.
+// was taken (with partial, rejected rows are in the report; without it, a
+// row can still be rejected while the others are stored, when it loses its
+// race to another writer, and the summary says what was stored), and, when
+// a row was rejected without partial, the error shape with the summary and
+// the report beside it: {"error": {...}, "summary": "…", "report": {...}}
+// — nothing stored. So does an import a failure stopped after it began
+// storing (a 5xx), whose summary says how many rows were stored. A file
+// that is no spreadsheet or is too large gets the plain error shape.
 
 // importer is a use case's import method.
 type importer func(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error)
@@ -57,7 +62,14 @@ func (s *Server) handleImport(imp importer) fiber.Handler {
 				return err
 			}
 			status, body := errorBodyFor(err)
-			return c.Status(status).JSON(fiber.Map{"error": body.Error, "report": report})
+			if status >= 500 {
+				s.logger.ErrorContext(c.UserContext(), "import failed",
+					slog.String("request_id", requestID(c)), slog.String("path", c.Path()),
+					slog.Int("status", status), slog.Int("stored", report.Stored), slog.Any("error", err))
+			}
+			// The summary says what was stored: nothing for rejected rows,
+			// the batches written before a failure that stopped the import.
+			return c.Status(status).JSON(fiber.Map{"error": body.Error, "summary": report.Summary(partial), "report": report})
 		}
 		return c.JSON(importResponse{Summary: report.Summary(partial), Partial: partial, Report: report})
 	}

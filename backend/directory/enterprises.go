@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
+	"suiji/backend/sheet"
 	"suiji/backend/uscc"
 )
 
@@ -130,10 +132,10 @@ func (s *Service) ListEnterprises(ctx context.Context, f backend.EnterpriseFilte
 func (s *Service) listEnterprises(ctx context.Context, f backend.EnterpriseFilter) ([]*backend.Enterprise, int, error) {
 	fields := map[string]string{}
 	if f.Category != "" && !slices.Contains(backend.Categories, f.Category) {
-		fields["category"] = "unknown category '" + f.Category + "'"
+		fields["category"] = "unknown category '" + sheet.Clip(f.Category) + "'"
 	}
 	if f.Flag != "" && !slices.Contains(backend.Flags, f.Flag) {
-		fields["flag"] = "unknown flag '" + f.Flag + "'"
+		fields["flag"] = "unknown flag '" + sheet.Clip(f.Flag) + "'"
 	}
 	if f.Status != "" && f.Status != backend.EnterpriseActive && f.Status != backend.EnterpriseClosed {
 		fields["status"] = "active or closed"
@@ -357,21 +359,27 @@ func enterpriseProblems(e *backend.Enterprise) map[string]string {
 		fields["status"] = "active or closed"
 	}
 	if e.Location != nil {
-		if e.Location.Lat < -90 || e.Location.Lat > 90 {
+		// NaN fails every comparison, so a range check alone lets it
+		// through ("NaN" parses as a number); stored, it would make every
+		// listing holding it, and the phones' task sync, fail to encode
+		// as JSON. Infinities are outside the range anyway.
+		if lat := e.Location.Lat; math.IsNaN(lat) || lat < -90 || lat > 90 {
 			fields["location.lat"] = "a latitude from -90 to 90"
 		}
-		if e.Location.Lng < -180 || e.Location.Lng > 180 {
+		if lng := e.Location.Lng; math.IsNaN(lng) || lng < -180 || lng > 180 {
 			fields["location.lng"] = "a longitude from -180 to 180"
 		}
 	}
 	var bad string
+	// The value is clipped: it comes from a spreadsheet cell or a request
+	// body, and the message goes into every report row and error naming it.
 	e.Categories, bad = enumeration(e.Categories, backend.Categories)
 	if bad != "" {
-		fields["categories"] = "unknown category '" + bad + "'"
+		fields["categories"] = "unknown category '" + sheet.Clip(bad) + "'"
 	}
 	e.Flags, bad = enumeration(e.Flags, backend.Flags)
 	if bad != "" {
-		fields["flags"] = "unknown flag '" + bad + "'"
+		fields["flags"] = "unknown flag '" + sheet.Clip(bad) + "'"
 	}
 	if e.Phone != "" && !plausiblePhone(e.Phone) {
 		fields["phone"] = "not a plausible phone number (7–15 digits, e.g. 0356-1234567 or 13912345678)"

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
+	"suiji/backend/sheet"
 )
 
 // ZezhouTowns are the township-level divisions (乡镇) of Zezhou County that
@@ -130,7 +131,7 @@ func (s *Service) checkTown(ctx context.Context, name string) (string, string, e
 	if canonical, ok := towns[name]; ok {
 		return canonical, "", nil
 	}
-	return "", "unknown town '" + name + "'", nil
+	return "", "unknown town '" + sheet.Clip(name) + "'", nil
 }
 
 // townNames maps every managed town's name, and its stem when no other

@@ -204,10 +204,10 @@ func importRow(row sheet.Row, old *backend.Enterprise, towns map[string]string) 
 			la, errLa := strconv.ParseFloat(lat, 64)
 			ln, errLn := strconv.ParseFloat(lng, 64)
 			if errLa != nil {
-				problems["location.lat"] = "not a number: " + lat
+				problems["location.lat"] = "not a number: " + sheet.Quote(lat)
 			}
 			if errLn != nil {
-				problems["location.lng"] = "not a number: " + lng
+				problems["location.lng"] = "not a number: " + sheet.Quote(lng)
 			}
 			if errLa == nil && errLn == nil {
 				e.Location = &backend.GeoPoint{Lat: la, Lng: ln}
@@ -222,7 +222,7 @@ func importRow(row sheet.Row, old *backend.Enterprise, towns map[string]string) 
 		case e.Town == "":
 			problems["town"] = "required"
 		case towns[e.Town] == "":
-			problems["town"] = "unknown town '" + e.Town + "'"
+			problems["town"] = "unknown town '" + sheet.Clip(e.Town) + "'"
 		default:
 			e.Town = towns[e.Town]
 		}

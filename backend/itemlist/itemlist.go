@@ -374,7 +374,7 @@ func (s *Service) validate(ctx context.Context, it, old *backend.Item, fields ma
 		}
 	}
 	if len(unknown) > 0 {
-		fields["categories"] = "unknown: " + strings.Join(unknown, ", ")
+		fields["categories"] = "unknown: " + quoteAll(unknown)
 	}
 	if it.DepartmentID == "" {
 		fields["department_id"] = "required"

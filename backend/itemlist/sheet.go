@@ -59,14 +59,16 @@ var categoryNames = map[string]string{
 // from the file, and blank cells of columns that are never blank, leave an
 // existing item's fields alone. Rows of a published year are amendments
 // and need a reason (修订理由) like any other change after publication
-// (art. 10). Without opts.Partial any rejected row means nothing is stored
+// (art. 10), also when the year is published while the file is being
+// stored (see itemRows.Store). Without opts.Partial any rejected row means nothing is stored
 // and the error is EINVALID naming rows and columns; with it, the good rows
 // are stored. Staff may import only their own department's items.
 func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts sheet.ImportOptions) (*sheet.Report, error) {
 	if !backend.ActorFromContext(ctx).HasAnyRole(backend.RoleCoordinator, backend.RoleStaff) {
 		return nil, backend.Errorf(backend.EFORBIDDEN, "only coordinators and department staff may import items")
 	}
-	return sheet.Import(ctx, r, opts, ItemSchema, &itemRows{s: s, pubs: map[int]*backend.ItemPublication{}},
+	return sheet.Import(ctx, r, opts, ItemSchema, &itemRows{s: s, pubs: map[int]*backend.ItemPublication{},
+		reasons: map[int]string{}, amended: map[string]bool{}},
 		sheet.Book{Kind: ObjectType, Versions: s.Versions, Audit: s.Audit, Now: s.Now})
 }
 
@@ -74,7 +76,9 @@ func (s *Service) ImportItems(ctx context.Context, r io.Reader, opts sheet.Impor
 type itemRows struct {
 	s                                 *Service
 	depts, quals, methods, categories backend.Names
-	pubs                              map[int]*backend.ItemPublication // by year; nil for a draft year
+	pubs                              map[int]*backend.ItemPublication // by year, as Load read them; nil for a draft year
+	reasons                           map[int]string                   // by line: a draft year's row's reason, for Store (see there)
+	amended                           map[string]bool                  // ids of the changes Store made amendments (year published since Load)
 }
 
 // Key is "year/code".
@@ -153,13 +157,13 @@ func (ir *itemRows) Check(ctx context.Context, row sheet.Row, old *backend.Item)
 		if q, ok := ir.quals.Cell(v["qualification"]); ok {
 			it.Qualification = q
 		} else {
-			problems["qualification"] = "not on the qualification list"
+			problems["qualification"] = sheet.UnknownNames(ir.quals, "qualification", []string{v["qualification"]})
 		}
 	}
 	if has("categories") {
 		codes, unknown := ir.categories.Codes(row.Lists["categories"])
 		if len(unknown) > 0 {
-			problems["categories"] = "unknown: " + strings.Join(unknown, ", ")
+			problems["categories"] = "unknown: " + quoteAll(unknown)
 		}
 		it.Categories = normalizeList(codes)
 	}
@@ -175,6 +179,9 @@ func (ir *itemRows) Check(ctx context.Context, row sheet.Row, old *backend.Item)
 	}
 	changed := old == nil || len(backend.Diff(itemRecord(old), itemRecord(it))) > 0
 	pub := ir.pubs[year]
+	if pub == nil && v["reason"] != "" {
+		ir.reasons[row.Line] = v["reason"] // for Store, should the year be published meanwhile
+	}
 	if pub != nil && changed {
 		// A change after publication is an amendment with its reason (art. 10).
 		if v["reason"] == "" {
@@ -206,17 +213,103 @@ func (ir *itemRows) Fields(it *backend.Item) map[string]any { return itemRecord(
 
 // Store writes the batch one item at a time, through the same
 // compare-and-set as the API: a year's list is tens of items.
+//
+// A year Load found a draft may be published before a batch is stored (a
+// long file, a coordinator publishing meanwhile). Store then does what
+// CreateItem does about the same race, whose rule is that the year's
+// status when a change is checked, just before it is written, decides:
+// a change to a published list is an amendment and needs its reason, and
+// only a change checked against the draft that reaches the store after
+// the publication is stamped into it afterwards, as the publication would
+// have stamped it a moment earlier. The batch is this import's moment of
+// writing, so the publication of every draft year is read again for it: a
+// change of a year published since Load becomes an amendment, with the
+// reason its row gives (修订理由), or, without one, is rejected with the
+// reason CreateItem gives — stamping it instead would let a file add to a
+// published list, long after the publication, without saying why. After
+// the batch, a year still a draft at that reading but published by now
+// has the items just created stamped, as CreateItem stamps its item (the
+// publication's own stamping, which read the list before, missed them;
+// an update it did not miss, and it retries on the version this moved).
 func (ir *itemRows) Store(ctx context.Context, batch []sheet.Change[*backend.Item], now time.Time) ([]error, error) {
-	return sheet.StoreEach(ctx, batch, now, ir.s.Items.CreateItem, ir.s.Items.UpdateItem)
+	errs := make([]error, len(batch))
+	pubs := map[int]*backend.ItemPublication{} // drafts at Load, as they are now
+	var write []sheet.Change[*backend.Item]
+	var at []int // positions of write in batch
+	for i, c := range batch {
+		year := c.New.Year
+		if ir.pubs[year] == nil {
+			pub, read := pubs[year]
+			if !read {
+				var err error
+				if pub, err = ir.s.publication(ctx, year); err != nil {
+					return nil, err
+				}
+				pubs[year] = pub
+			}
+			if pub != nil {
+				reason := ir.reasons[c.Line]
+				if reason == "" {
+					errs[i] = backend.InvalidFields(fmt.Sprintf("the item list of %d was published while this file was imported; this change now amends it and needs a reason (修订理由)", year),
+						map[string]string{"reason": fmt.Sprintf("the item list of %d is published; say why it changes (e.g. the law changed)", year)})
+					continue
+				}
+				c.New.AmendmentReason = reason
+				if c.New.PublishedAt == nil {
+					t := pub.PublishedAt
+					c.New.PublishedAt, c.New.PublishedBy = &t, pub.PublishedBy
+				}
+				ir.amended[c.New.ID] = true
+			}
+		}
+		write, at = append(write, c), append(at, i)
+	}
+	werrs, err := sheet.StoreEach(ctx, write, now, ir.s.Items.CreateItem, ir.s.Items.UpdateItem)
+	if err != nil {
+		return nil, err
+	}
+	for j, e := range werrs {
+		errs[at[j]] = e
+	}
+	for year, pub := range pubs {
+		if pub != nil {
+			continue
+		}
+		if pub, err = ir.s.publication(ctx, year); err != nil {
+			return nil, err
+		} else if pub == nil {
+			continue
+		}
+		for i, c := range batch {
+			if c.New.Year != year || !c.Created() || errs[i] != nil {
+				continue
+			}
+			stored := *c.New // the import's version of it is the pipeline's to write
+			if _, err := ir.s.stamp(ctx, &stored, pub); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return errs, nil
 }
 
 // VersionAction says "amend" for a change to a published year's list
-// (art. 10), like an edit through the API.
+// (art. 10), like an edit through the API: the year was published when
+// Load read it, or by the time Store wrote the change.
 func (ir *itemRows) VersionAction(c sheet.Change[*backend.Item]) string {
-	if ir.pubs[c.New.Year] != nil {
+	if ir.pubs[c.New.Year] != nil || ir.amended[c.New.ID] {
 		return "amend"
 	}
 	return "import"
+}
+
+// quoteAll quotes the cells of a message, each cut short (sheet.Quote).
+func quoteAll(cells []string) string {
+	q := make([]string, len(cells))
+	for i, c := range cells {
+		q[i] = sheet.Quote(c)
+	}
+	return strings.Join(q, ", ")
 }
 
 func (ir *itemRows) Ref(it *backend.Item) sheet.Ref {

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
+	"suiji/backend/sheet"
 )
 
 // Departments is what the roster needs of the department store: to check
@@ -92,7 +93,10 @@ func (s *Service) ListQualifications(ctx context.Context) ([]*backend.Qualificat
 }
 
 // CreateQualification adds a qualification to the managed list. EINVALID
-// naming each bad field; ECONFLICT (fields.code) when the code exists.
+// naming each bad field; ECONFLICT (fields.code) when the code exists, and
+// (fields.name) when another qualification has the name: spreadsheets name
+// qualifications by name, so two of one name would make a cell mean
+// either.
 func (s *Service) CreateQualification(ctx context.Context, code, name string) (*backend.Qualification, error) {
 	code, name = strings.TrimSpace(code), strings.TrimSpace(name)
 	fields := map[string]string{}
@@ -108,16 +112,51 @@ func (s *Service) CreateQualification(ctx context.Context, code, name string) (*
 	if err := s.EnsureQualifications(ctx); err != nil {
 		return nil, err
 	}
+	// The store's unique code and name have the last word (two creates at
+	// once); this check gives the friendly message in the common case.
+	if err := s.qualificationTaken(ctx, code, name, nil); err != nil {
+		return nil, err
+	}
 	q := &backend.Qualification{Code: code, Name: name, CreatedAt: s.Now().UTC()}
 	err := s.Audit.Change(ctx, backend.AuditChange{Action: "qualification.create", ObjectType: "qualification", ObjectID: q.Code,
 		After: map[string]any{"code": q.Code, "name": q.Name}},
 		func(ctx context.Context) error { return s.Qualifications.CreateQualification(ctx, q) })
 	if backend.ErrorCode(err) == backend.ECONFLICT {
-		return nil, &backend.Error{Code: backend.ECONFLICT, Message: "a qualification with this code exists", Fields: map[string]string{"code": "taken"}, Err: err}
+		// Another create came first: say which of the two it took.
+		if taken := s.qualificationTaken(ctx, code, name, err); taken != nil {
+			return nil, taken
+		}
+		return nil, &backend.Error{Code: backend.ECONFLICT, Message: "a qualification with this code or name exists", Fields: map[string]string{"code": "taken"}, Err: err}
 	} else if err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// qualificationTaken returns ECONFLICT naming code and name where a stored
+// qualification has them (cause, when set, is the store's refusal it
+// explains), nil when neither is taken, or the store's error.
+func (s *Service) qualificationTaken(ctx context.Context, code, name string, cause error) error {
+	qs, err := s.Qualifications.FindQualifications(ctx)
+	if err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	for _, q := range qs {
+		if q.Code == code {
+			fields["code"] = "taken"
+		}
+		if q.Name == name && q.Code != code {
+			fields["name"] = "taken by qualification " + q.Code
+		}
+	}
+	switch {
+	case fields["code"] != "":
+		return &backend.Error{Code: backend.ECONFLICT, Message: "a qualification with this code exists", Fields: fields, Err: cause}
+	case fields["name"] != "":
+		return &backend.Error{Code: backend.ECONFLICT, Message: "another qualification has this name", Fields: fields, Err: cause}
+	}
+	return nil
 }
 
 // knownQualifications returns the set of codes on the managed list.
@@ -328,6 +367,13 @@ func (s *Service) validate(ctx context.Context, ins, old *backend.Inspector, fie
 	if n := utf8.RuneCountInString(ins.Name); n == 0 || n > 50 {
 		fields["name"] = "required, at most 50 characters"
 	}
+	// Every path in (the API, an import row without the column or with a
+	// blank cell) must end with a real expiry: without one the inspector
+	// is never drawable (CertificateExpired) and the expiry list cannot
+	// warn anyone, so a roster entry missing it would be silently useless.
+	if _, bad := fields["certificate_expires"]; !bad && !ins.CertificateExpires.Valid() {
+		fields["certificate_expires"] = "required: a date as YYYY-MM-DD"
+	}
 	if !badgePattern.MatchString(ins.BadgeNo) {
 		fields["badge_no"] = "3–32 letters, digits or '-'"
 	}
@@ -381,7 +427,11 @@ func (s *Service) validate(ctx context.Context, ins, old *backend.Inspector, fie
 		}
 	}
 	if len(unknown) > 0 {
-		fields["qualifications"] = "not on the qualification list: " + strings.Join(unknown, ", ")
+		quoted := make([]string, len(unknown))
+		for i, q := range unknown {
+			quoted[i] = sheet.Quote(q) // a code from a request or a cell, bounded in messages
+		}
+		fields["qualifications"] = "not on the qualification list: " + strings.Join(quoted, ", ")
 	}
 	if len(ins.Qualifications) > backend.MaxQualifications {
 		fields["qualifications"] = fmt.Sprintf("at most %d", backend.MaxQualifications)

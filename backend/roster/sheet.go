@@ -122,7 +122,7 @@ func (ir *inspectorRows) Check(ctx context.Context, row sheet.Row, old *backend.
 	if has("qualifications") {
 		codes, unknown := ir.quals.Codes(row.Lists["qualifications"])
 		if len(unknown) > 0 {
-			problems["qualifications"] = "not on the qualification list: " + strings.Join(unknown, ", ")
+			problems["qualifications"] = sheet.UnknownNames(ir.quals, "qualification", unknown)
 		}
 		in.Qualifications = normalizeCodes(codes)
 	}

@@ -51,6 +51,15 @@
 // cell and copies a shared text for each cell that shows it. ReadContext
 // (and Import) stop soon after the context ends, with EUNAVAILABLE.
 //
+// Neither format may have a row wider than Excel's (MaxFields cells, to
+// column XFD): an XLSX cell reference cannot name one, and a CSV line is
+// counted before csv.Reader makes its fields, so a few MB of commas fail
+// the file (ETOOLARGE, naming the row) instead of costing a gigabyte.
+//
+// A cell holding an Excel error value (t="e": #N/A, #REF! …, what a formula
+// shows when it failed) is read as its text but noted in Row.Problems under
+// its column; Import rejects the row with that reason.
+//
 // # Header rules
 //
 // The header is the first non-blank row that contains at least one known

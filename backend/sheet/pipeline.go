@@ -1,6 +1,7 @@
 package sheet
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -116,7 +117,10 @@ type Ref struct {
 // It returns the report, and an error: ETOOLARGE or EINVALID when the file
 // cannot be read as a spreadsheet (no report then); with any rejected row
 // and !opts.Partial, EINVALID from Report.Error together with the report,
-// and nothing stored.
+// and nothing stored. Once storing has begun, rows are rejected only when
+// they lose their race to another writer, and the other rows stand, in
+// either mode; Report.Stored counts what was written, also when a failure
+// stops the import (the error, with the report) after earlier batches.
 func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, schema Schema, recs Records[T], book Book) (*Report, error) {
 	digest := sha256.New()
 	table, err := ReadContext(ctx, io.TeeReader(r, digest), opts.Filename, schema, opts.MaxBytes)
@@ -169,6 +173,7 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 		now := book.Now().UTC().Truncate(time.Millisecond) // what MongoDB keeps of a time
 		rows, err := plannedRefs(recs, part)
 		if err != nil {
+			report.stop(len(changes) - start)
 			return report, err
 		}
 		var errs []error
@@ -184,7 +189,27 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 			return err
 		})
 		if err != nil {
+			// What of this batch landed is not known here (recovery
+			// audits it); the earlier batches are stored.
+			report.stop(len(changes) - start)
 			return report, err
+		}
+		// A row's error other than a lost race stops the import: the
+		// store could not say what became of that row.
+		var fatal error
+		unknown := 0
+		for _, err := range errs {
+			switch code := backend.ErrorCode(err); {
+			case err == nil:
+				report.Stored++
+			case code != backend.ECONFLICT && code != backend.EINVALID:
+				fatal = cmp.Or(fatal, err)
+				unknown++
+			}
+		}
+		if fatal != nil {
+			report.stop(unknown + len(changes) - (start + len(part)))
+			return report, fatal
 		}
 		var versions []*backend.Version
 		actor := backend.ActorFromContext(ctx)
@@ -194,9 +219,6 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 		}
 		for i, c := range part {
 			if err := errs[i]; err != nil {
-				if code := backend.ErrorCode(err); code != backend.ECONFLICT && code != backend.EINVALID {
-					return report, err
-				}
 				report.Reject(c.Line, "", backend.ErrorMessage(err)+"; import the file again")
 				if c.Created() {
 					report.Created--
@@ -217,6 +239,7 @@ func Import[T comparable](ctx context.Context, r io.Reader, opts ImportOptions, 
 			})
 		}
 		if err := book.Versions.AppendVersions(ctx, versions); err != nil {
+			report.stop(len(changes) - (start + len(part)))
 			return report, err
 		}
 		if opts.Progress != nil {
@@ -256,6 +279,11 @@ func check[T comparable](ctx context.Context, table *Table, report *Report, recs
 	for i, row := range table.Rows {
 		key, field, problem := recs.Key(row)
 		keyFields[i] = field
+		if p, bad := row.Problems[field]; bad {
+			// The key cell holds no value (an Excel error): whatever
+			// Key made of its text names no record.
+			key, problem = "", p
+		}
 		if key == "" {
 			report.Reject(row.Line, field, problem)
 			continue
@@ -281,13 +309,21 @@ func check[T comparable](ctx context.Context, table *Table, report *Report, recs
 	for i, row := range table.Rows {
 		key := keys[i]
 		if ls := lines[key]; key != "" && len(ls) > 1 {
-			report.Reject(row.Line, keyFields[i], key+" is on lines "+joinInts(ls)+"; keep one row per record")
+			report.Reject(row.Line, keyFields[i], quote(key)+" is on lines "+joinInts(ls)+"; keep one row per record")
 			continue
 		}
 		old := existing[key] // nil (none) for a row without a key
 		rec, problems, err := recs.Check(ctx, row, old)
 		if err != nil {
 			return nil, err
+		}
+		// What the reader found wrong with a cell is the reason for its
+		// column, whatever Check made of the cell's text.
+		for f, p := range row.Problems {
+			if problems == nil {
+				problems = make(map[string]string, len(row.Problems))
+			}
+			problems[f] = p
 		}
 		if key == "" {
 			delete(problems, keyFields[i]) // already reported by Key

@@ -58,6 +58,14 @@ const (
 	// a cell in column XFD must not cost 16,384 cells. It is Excel 2003's
 	// limit and ten times the widest schema.
 	MaxColumns = 256
+	// MaxFields bounds the cells of one row of the file, looked at or not:
+	// Excel's own limit (column XFD), which the XLSX reader enforces on
+	// every cell reference, so a CSV line may be no wider than a sheet
+	// row. A CSV line is counted before it is parsed, since parsing makes
+	// a string and two positions for every field of the line — a few MB of
+	// commas would otherwise cost a gigabyte before the row is cut to its
+	// header's width.
+	MaxFields = excelize.MaxColumns
 )
 
 // checkEvery is how many rows Read takes between looks at its context, so
@@ -100,6 +108,12 @@ type Row struct {
 	// Lists holds the items of every Multi column present in the file, split
 	// by SplitList; nil for a blank cell.
 	Lists map[string][]string
+	// Problems holds, by column key, what the reader found wrong with a
+	// cell whatever the column means (an Excel error value such as #N/A,
+	// which is not the value the user sees a reason for); nil when none.
+	// Import rejects such a row with these reasons, ahead of the area's
+	// own for the same column.
+	Problems map[string]string
 }
 
 // Read is ReadContext for a caller without a deadline (tests, tools).
@@ -425,8 +439,9 @@ func readCSV(ctx context.Context, data []byte, name string, b *builder) error {
 	if err != nil {
 		return err
 	}
+	comma := sniffComma(text)
 	cr := csv.NewReader(bytes.NewReader(text))
-	cr.Comma = sniffComma(text)
+	cr.Comma = comma
 	cr.FieldsPerRecord = -1 // rows of different lengths are normal in hand-made files
 	cr.LazyQuotes = true    // so is a stray quote in 某某"公司"
 	cr.ReuseRecord = true
@@ -441,6 +456,15 @@ func readCSV(ctx context.Context, data []byte, name string, b *builder) error {
 			if err := stopped(ctx, name); err != nil {
 				return err
 			}
+		}
+		// csv.Reader makes every field of a record before returning it;
+		// the record is counted first, without making anything, so that a
+		// line too wide for any spreadsheet costs a scan, not its fields.
+		off := int(cr.InputOffset())
+		if n, at := recordFields(text[off:], byte(comma), MaxFields); n > MaxFields {
+			line := bytes.Count(text[:off+at], []byte("\n")) + 1 - extra
+			return backend.Errorf(backend.ETOOLARGE, "%s: row %d has more than %d cells, more than a spreadsheet row can hold; check that this is the right file",
+				name, line, MaxFields)
 		}
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -478,6 +502,68 @@ func readCSV(ctx context.Context, data []byte, name string, b *builder) error {
 			return err
 		}
 	}
+}
+
+// recordFields counts the fields of the CSV record at the start of text (after
+// the blank lines csv.Reader skips) the way csv.Reader with LazyQuotes splits
+// them, up to just past limit, and returns the count and the offset in text
+// at which the record starts. A field that starts with a quote runs to a
+// quote followed by the separator or the end of the line (or of the text),
+// across lines; a doubled quote, or with LazyQuotes any other quote, is
+// part of it. Any other field runs to the separator or the end of the line.
+// It makes nothing and reads each byte once.
+func recordFields(text []byte, comma byte, limit int) (n, start int) {
+	i := 0
+	for i < len(text) { // blank lines: csv.Reader skips them
+		switch {
+		case text[i] == '\n':
+			i++
+			continue
+		case text[i] == '\r' && (i+1 == len(text) || text[i+1] == '\n'):
+			i++
+			continue
+		}
+		break
+	}
+	if i == len(text) {
+		return 0, i
+	}
+	start, n = i, 1
+	for n <= limit {
+		if i < len(text) && text[i] == '"' {
+			i++
+			for {
+				j := bytes.IndexByte(text[i:], '"')
+				if j < 0 {
+					return n, start // the text ends inside the quotes: so does the field
+				}
+				i += j + 1
+				switch {
+				case i < len(text) && text[i] == '"':
+					i++ // a doubled quote
+					continue
+				case i < len(text) && text[i] == comma:
+					i++
+				case i == len(text) || text[i] == '\n' || text[i] == '\r' && (i+1 == len(text) || text[i+1] == '\n'):
+					return n, start
+				default:
+					continue // a stray quote, taken as text (LazyQuotes)
+				}
+				break
+			}
+		} else {
+			j := i
+			for j < len(text) && text[j] != comma && text[j] != '\n' {
+				j++
+			}
+			if j == len(text) || text[j] == '\n' {
+				return n, start
+			}
+			i = j + 1
+		}
+		n++
+	}
+	return n, start
 }
 
 // decodeText turns the bytes of a supposed CSV file into UTF-8, or explains
@@ -692,6 +778,13 @@ func (b *builder) cellTooLong(line, i int) error {
 // and whether the reader left values out past them (which makes the row
 // non-blank, as those values would have).
 func (b *builder) add(line int, cells []string, dropped bool) error {
+	return b.addChecked(line, cells, dropped, nil)
+}
+
+// addChecked is add with the problems the reader found with cells of the
+// row, by position (nil when none); those under a known header become the
+// row's Problems.
+func (b *builder) addChecked(line int, cells []string, dropped bool, problems map[int]string) error {
 	if err := b.count(line, cells); err != nil {
 		return err
 	}
@@ -722,6 +815,12 @@ func (b *builder) add(line int, cells []string, dropped bool) error {
 		}
 		c := b.schema.Columns[col]
 		row.Values[c.Key] = v
+		if p, bad := problems[i]; bad {
+			if row.Problems == nil {
+				row.Problems = make(map[string]string)
+			}
+			row.Problems[c.Key] = p
+		}
 		if c.Multi {
 			if row.Lists == nil {
 				row.Lists = make(map[string][]string)

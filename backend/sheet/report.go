@@ -44,6 +44,18 @@ type Report struct {
 	Errors []RowError `json:"errors"`
 	// Warnings carries Table.Warnings and anything the caller adds.
 	Warnings []string `json:"warnings"`
+	// Stored counts the rows Import wrote (created or updated). Created
+	// and Updated say what the good rows do, stored or (with nothing
+	// stored) not; once storing has begun, a row that loses its race to
+	// another writer is rejected and taken off them, and a failure that
+	// stops the import leaves them counting rows never written. Summary
+	// says what was stored from this count. It is left out of the JSON
+	// report, whose documented shape stays as it was (and as the API's
+	// tests decode it, strictly); the answer's summary carries it.
+	Stored int `json:"-"`
+
+	stopped     bool // a failure stopped Import after it began storing
+	unconfirmed int  // rows to store that Import did not see stored when it stopped
 
 	schema   Schema
 	headers  map[string]string
@@ -88,18 +100,38 @@ func (r *Report) Reject(line int, field, message string) {
 // an import in partial mode can skip it when storing.
 func (r *Report) RowRejected(line int) bool { return r.rejected[line] }
 
+// stop records that a failure stopped Import after it began storing, with
+// n rows still to store whose fate it did not see: the batch that failed
+// (of which some rows may have landed) and those after it.
+func (r *Report) stop(n int) {
+	r.stopped, r.unconfirmed = true, n
+}
+
 // Summary describes the outcome in one sentence. partial says whether the
-// good rows were stored despite rejected ones (partial=true imports) or
-// nothing was stored (the default).
+// good rows were to be stored despite rejected ones (partial=true imports)
+// or nothing was to be stored unless every row was good (the default). What
+// it says was stored is what Stored counts: rows that lost a race while
+// the others were written, and batches written before a failure stopped
+// the import, were stored in either mode.
 func (r *Report) Summary(partial bool) string {
 	counts := fmt.Sprintf("%d created, %d updated, %d unchanged", r.Created, r.Updated, r.Unchanged)
+	rejected := ""
+	if len(r.Errors) > 0 {
+		rejected = fmt.Sprintf("%d of %s rejected; ", r.Rejected, rows(r.Total))
+	}
 	switch {
+	case r.stopped:
+		s := fmt.Sprintf("%sthe import stopped before the end: %s stored", rejected, rows(r.Stored))
+		if r.unconfirmed > 0 {
+			s += fmt.Sprintf(", %d more not stored or not all", r.unconfirmed)
+		}
+		return s + "; import the file again to finish (rows already stored read as unchanged)"
 	case len(r.Errors) == 0:
 		return fmt.Sprintf("%s read: %s", rows(r.Total), counts)
-	case !partial:
-		return fmt.Sprintf("%d of %s rejected; nothing was stored", r.Rejected, rows(r.Total))
+	case !partial && r.Stored == 0:
+		return rejected + "nothing was stored"
 	default:
-		return fmt.Sprintf("%d of %s rejected; the other %d were stored (%s)", r.Rejected, rows(r.Total), r.Total-r.Rejected, counts)
+		return fmt.Sprintf("%sthe other %d were stored (%s)", rejected, r.Total-r.Rejected, counts)
 	}
 }
 

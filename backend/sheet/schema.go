@@ -205,10 +205,51 @@ func columnName(i int) string {
 
 // quote formats a user's text for a message, cut short so a hostile file
 // cannot make messages huge.
-func quote(s string) string {
-	const max = 40
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max]) + "…"
+func quote(s string) string { return fmt.Sprintf("%q", Clip(s)) }
+
+// Quote is quote for the areas' row messages (directory, roster, item
+// list): a cell may hold MaxCellBytes of text, and a message that repeats
+// it whole would carry that much for every row and column it names.
+func Quote(s string) string { return quote(s) }
+
+// UnknownNames is the row message for cells of a column that names
+// entries of a reference list (what: "qualification") and that name none:
+// cells on no entry, and names several entries share (stored before names
+// were kept unique), for which the cell must hold one of their codes.
+// Every cell is quoted.
+func UnknownNames(names backend.Names, what string, cells []string) string {
+	var missing, parts []string
+	for _, c := range cells {
+		if codes := names.Ambiguous(c); codes != nil {
+			parts = append(parts, fmt.Sprintf("%s is the name of several entries of the %s list (%s): write the code", quote(c), what, strings.Join(codes, ", ")))
+		} else {
+			missing = append(missing, quote(c))
+		}
 	}
-	return fmt.Sprintf("%q", s)
+	if len(missing) > 0 {
+		parts = append([]string{"not on the " + what + " list: " + strings.Join(missing, ", ")}, parts...)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// maxQuoted is how many characters of a user's text a message repeats:
+// enough to recognise the value, never a whole hostile cell.
+const maxQuoted = 40
+
+// Clip cuts a user's text to maxQuoted characters and "…", as quote does,
+// for the messages whose wording already sets the value in single quotes
+// (the directory's "unknown town 'X'", which clients and tests match):
+// they keep their form and lose only the length.
+func Clip(s string) string {
+	if len(s) <= maxQuoted { // at most maxQuoted characters, whatever they are
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
 }

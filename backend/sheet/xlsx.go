@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"path"
 	"strconv"
@@ -277,12 +278,13 @@ type sheetReader struct {
 	numbers *numberFormats
 	b       *builder
 
-	line     int      // Excel's number of the row being read, or of the last one
-	inRow    bool     // between <row> and </row>
-	width    int      // cells of this row the builder takes
-	cells    []string // this row's values so far
-	dropped  bool     // this row has values past width
-	inCell   bool     // between <c> and </c>
+	line     int            // Excel's number of the row being read, or of the last one
+	inRow    bool           // between <row> and </row>
+	width    int            // cells of this row the builder takes
+	cells    []string       // this row's values so far
+	errs     map[int]string // this row's cells holding an Excel error value, by position: the reason
+	dropped  bool           // this row has values past width
+	inCell   bool           // between <c> and </c>
 	cell     xlsxCell
 	text     *[]byte // where character data goes: the cell's v or is, or nowhere
 	inInline bool    // inside the cell's <is>
@@ -385,7 +387,7 @@ func (r *sheetReader) end(t xml.EndElement) (done bool, err error) {
 	case "row":
 		if r.inRow {
 			r.inRow = false
-			return false, r.b.add(r.line, r.cells, r.dropped)
+			return false, r.b.addChecked(r.line, r.cells, r.dropped, r.errs)
 		}
 	case "sheetData":
 		return true, nil
@@ -406,6 +408,7 @@ func (r *sheetReader) startRow(attrs []xml.Attr) error {
 	}
 	r.line, r.inRow = n, true
 	r.cells, r.dropped = r.cells[:0], false
+	clear(r.errs)
 	r.width = r.b.width()
 	r.cell.col = 0
 	return nil
@@ -421,6 +424,10 @@ func (r *sheetReader) startCell(attrs []xml.Attr) error {
 			return backend.Wrap(err, backend.EINVALID, "%s: row %d of sheet %s is damaged", r.name, r.line, r.sheet)
 		}
 		col = c
+	} else if col > MaxFields {
+		// Cells without a reference count on from the last; a row of
+		// them may run no further than a referenced one could.
+		return backend.Errorf(backend.EINVALID, "%s: row %d of sheet %s is damaged (it has more than %d cells)", r.name, r.line, r.sheet, MaxFields)
 	}
 	style, _ := strconv.Atoi(attr(attrs, "s"))
 	r.cell = xlsxCell{col: col, style: style, typ: attr(attrs, "t"), v: r.cell.v[:0], is: r.cell.is[:0]}
@@ -453,6 +460,17 @@ func (r *sheetReader) endCell() error {
 		r.cells = append(r.cells, "")
 	}
 	r.cells = append(r.cells, v)
+	if c.typ == "e" {
+		// An error value (#N/A, #REF!, #VALUE! …) is what a formula shows
+		// when it failed, not a value anyone meant: stored as text, "#N/A"
+		// would become a name, a town or a badge number. The row is
+		// rejected naming the column, so the user fixes the formula or
+		// pastes the values.
+		if r.errs == nil {
+			r.errs = make(map[int]string)
+		}
+		r.errs[pos] = fmt.Sprintf("the cell holds the Excel error value %s (a formula that failed), not a value; fix the formula or paste the values", quote(v))
+	}
 	return nil
 }
 

@@ -42,6 +42,11 @@ var indexes = []index{
 	// Reference lists and the history of every versioned record.
 	{Collection: "towns", Name: "name_unique", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
 	{Collection: "departments", Name: "name_unique", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	// No unique index on a qualification's name, though spreadsheets name
+	// them by it: a database holding two of one name (made before
+	// CreateQualification refused it) could not start, with no way in
+	// the API to rename one. CreateQualification refuses a taken name, and
+	// a name two share reads as unknown in an import (backend.NewNames).
 	{Collection: "versions", Name: "object_number_unique", Unique: true,
 		Keys: bson.D{{Key: "object_type", Value: 1}, {Key: "object_id", Value: 1}, {Key: "number", Value: 1}}},
 
@@ -165,6 +170,13 @@ func (db *DB) EnsureIndexes(ctx context.Context) error {
 				return backend.Wrap(err, backend.EINTERNAL,
 					"index %s.%s conflicts with an existing index of that name or those keys; drop the old one so that it can be recreated",
 					ix.Collection, ix.Name)
+			}
+			if mongo.IsDuplicateKeyError(err) {
+				// Data stored before the index existed repeats its key:
+				// the operator must resolve it, so say which.
+				return backend.Wrap(err, backend.EINTERNAL,
+					"unique index %s.%s cannot be created: stored documents of %s repeat its key %s; make them differ and start again",
+					ix.Collection, ix.Name, ix.Collection, ix.Keys[0].Key)
 			}
 			return translate(err)
 		}

@@ -51,7 +51,10 @@ func (s *QualificationStore) EnsureQualifications(ctx context.Context, qs []back
 			bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "name", Value: q.Name}, {Key: "created_at", Value: created}}}},
 			options.UpdateOne().SetUpsert(true))
 		// Two instances seeding at once may race on the insert; the loser
-		// gets a duplicate key, which means the entry exists: success.
+		// gets a duplicate key, which means the entry exists: success. So
+		// does a default whose name a stored entry of another code has
+		// (name_unique): the bureau's entry stands, and a second of the
+		// same name would make spreadsheets ambiguous.
 		if err = translate(err); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
 			return err
 		}

@@ -90,11 +90,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return err
 }
 
-// printReport writes the import's outcome and every rejected row.
+// printReport writes the import's outcome and every rejected row. The
+// summary, and the stored count, say what was written, which the other
+// counts do not after a race or a failure part-way (sheet.Report.Stored).
 func printReport(w io.Writer, rep *sheet.Report, partial bool) {
 	fmt.Fprintln(w, rep.Summary(partial))
-	fmt.Fprintf(w, "rows %d: created %d, updated %d, unchanged %d, rejected %d\n",
-		rep.Total, rep.Created, rep.Updated, rep.Unchanged, rep.Rejected)
+	fmt.Fprintf(w, "rows %d: created %d, updated %d, unchanged %d, rejected %d; stored %d\n",
+		rep.Total, rep.Created, rep.Updated, rep.Unchanged, rep.Rejected, rep.Stored)
 	for _, e := range rep.Errors {
 		col := e.Header
 		if col == "" {
