@@ -102,9 +102,9 @@ func TestASignInOverlappingAChangeKeepsNoSession(t *testing.T) {
 	}
 }
 
-// TestSessionsPerUserAreCapped: 21 sign-ins of one user. The first
-// session is ended by the 21st (refresh and access token refused); the
-// last 20 all work.
+// TestSessionsPerUserAreCapped: cache.MaxUserSessions+1 sign-ins of one
+// user. The first session is ended by the last (refresh and access token
+// refused); the others all work.
 func TestSessionsPerUserAreCapped(t *testing.T) {
 	env := newAPIEnv(t, Config{})
 	sessions := make([]sessionResponse, cache.MaxUserSessions+1)

@@ -230,6 +230,16 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		// on every one of them.
 		if u, err := url.Parse(c.PublicURL); err == nil && loopbackHost(u.Hostname()) {
 			r.fail("SUIJI_PUBLIC_URL", "names this machine, refused with SUIJI_ENV=production: the documents' QR codes must reach the public site")
+		} else if err == nil && exampleHost(u.Hostname()) {
+			r.fail("SUIJI_PUBLIC_URL", "is the deploy files' example domain, refused with SUIJI_ENV=production: the documents' QR codes must reach the bureau's public site")
+		}
+		// The production overlay ships a documentation range in its
+		// place, which matches no proxy: left as shipped, every citizen
+		// would share the ingress's address and its rate limits.
+		for _, p := range c.TrustedProxies {
+			if documentationRange(p) {
+				r.fail("SUIJI_TRUSTED_PROXIES", "holds %s, a documentation range (the deploy files' placeholder), refused with SUIJI_ENV=production: name the ingress controller's addresses", p)
+			}
 		}
 	}
 	if len(r.problems) > 0 {
@@ -244,6 +254,36 @@ func loopbackHost(host string) bool {
 		return ip.IsLoopback() || ip.IsUnspecified()
 	}
 	return strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost")
+}
+
+// exampleHost reports whether host is a reserved example domain (RFC
+// 2606) or the deploy files' example.gov.cn.
+func exampleHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range []string{"example.gov.cn", "example.com", "example.org", "example.net", "example"} {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// documentationRange reports whether p (an IP or CIDR) lies in one of
+// the ranges reserved for documentation (RFC 5737, RFC 3849).
+func documentationRange(p string) bool {
+	ip := net.ParseIP(p)
+	if ip == nil {
+		var err error
+		if ip, _, err = net.ParseCIDR(p); err != nil {
+			return false
+		}
+	}
+	for _, doc := range []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"} {
+		if _, n, _ := net.ParseCIDR(doc); n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // DevDefaults names the secret variables still at their development value

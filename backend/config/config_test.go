@@ -102,6 +102,15 @@ func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
 	if _, err := Load(lookupFrom(secure)); err != nil {
 		t.Fatalf("production with real secrets rejected: %v", err)
 	}
+	// The deploy files' placeholders: the example domain, a documentation
+	// range for the proxies.
+	for name, value := range map[string]string{"SUIJI_PUBLIC_URL": "https://suiji.example.gov.cn", "SUIJI_TRUSTED_PROXIES": "10.2.0.0/16,192.0.2.0/24"} {
+		env := maps.Clone(secure)
+		env[name] = value
+		if _, err := Load(lookupFrom(env)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("production with %s=%s: %v; want it refused", name, value, err)
+		}
+	}
 	// The documents' QR code: the default links this machine.
 	for _, local := range []string{"", "http://127.0.0.1:8080", "http://localhost", "https://[::1]:8443", "http://0.0.0.0"} {
 		env := maps.Clone(secure)

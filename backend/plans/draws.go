@@ -126,8 +126,10 @@ func (s *Service) hold(ctx context.Context, planID string, year int) (context.Co
 }
 
 // yearLeaseWait is how long a commit or draw waits for another plan of
-// its year to finish before it is refused (ECONFLICT, try again shortly).
-var yearLeaseWait = 5 * time.Second
+// its year to finish before it is refused (ECONFLICT, try again shortly):
+// most of a request's 30 s, since a commit of a city's pool takes seconds
+// and the console does not repeat a refused one by itself.
+var yearLeaseWait = 20 * time.Second
 
 // yearLease takes the lease of a year's draw history, waiting up to
 // yearLeaseWait for its holder.

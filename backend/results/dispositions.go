@@ -10,13 +10,14 @@ import (
 // MaxDispositions is how many dispositions one task may have.
 const MaxDispositions = 20
 
-// MaxPublications is how many times Publish publishes one task's result:
-// the first publication and its corrections. Every version is kept and
-// the anonymous GET /public/v1/results/{id} returns them all, so they are
-// bounded as dispositions are. A disposition recorded on a published
-// result adds a version beyond these (it is never refused for the cap: it
-// is the statutory record of what followed), so a public record holds at
-// most MaxPublications+MaxDispositions versions.
+// MaxPublications is how many versions a task's published result may
+// have before Publish refuses another correction. Every version is kept
+// and the anonymous GET /public/v1/results/{id} returns them all, so they
+// are bounded as dispositions are. A disposition recorded on a published
+// result adds a version too, and counts, but is never refused for the
+// cap (it is the statutory record of what followed): a public record
+// holds at most MaxPublications+MaxDispositions versions, and a result
+// with dispositions takes that many fewer corrections.
 const MaxPublications = 50
 
 // DispositionInput is what followed a check (art. 25).

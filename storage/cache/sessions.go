@@ -16,9 +16,9 @@ import (
 // ends 30 days after its password was given however often it refreshes
 // (one stolen cannot be kept alive for good). The "{family}" hash tag
 // keeps a family's keys in one cluster slot, as the script needs. Each user
-// has a list of their families, by when each started, through which
-// RevokeUser finds them and CreateFamily ends the oldest beyond
-// MaxUserSessions.
+// has a list of their families, by when each was last used (signed in
+// or refreshed), through which RevokeUser finds them and CreateFamily
+// ends those unused longest beyond MaxUserSessions.
 type Sessions struct {
 	c *Cache
 	// Now, when set, is the clock the grace window is measured by, instead
@@ -29,12 +29,15 @@ type Sessions struct {
 }
 
 // MaxUserSessions is how many live sessions a user may have: a sign-in
-// beyond it ends the user's oldest. Every sign-in keeps keys in Redis for
-// the refresh TTL (30 days), and a password change or a disable ends all
-// of a user's sessions within one request's deadline, so neither may grow
-// without bound. Twenty is every device of a person, signed in again many
-// times over.
-const MaxUserSessions = 20
+// beyond it ends the one unused longest (a refresh counts as use).
+// Every sign-in keeps keys in Redis for the refresh TTL (30 days), and a
+// password change or a disable ends all of a user's sessions within one
+// request's deadline, so neither may grow without bound. A hundred is
+// far more than one person's devices: the console signs in anew in every
+// browser tab and start, and an inspector's phone, offline at a mine for
+// a week, must not be ended by them — its sign-out clears whatever it has
+// not sent.
+const MaxUserSessions = 100
 
 // familyStartSlack is how long after it was listed a family may still be
 // missing because its sign-in is creating it; after that a listed family
@@ -51,8 +54,8 @@ func (s *Sessions) seenKey(familyID string) string {
 	return s.c.Key("session", "{"+familyID+"}", "seen")
 }
 
-// userKey is a user's families: a sorted set scored by when each started
-// (ms since the epoch).
+// userKey is a user's families: a sorted set scored by when each was last
+// used, signed in or refreshed (ms since the epoch).
 func (s *Sessions) userKey(userID string) string { return s.c.Key("session", "families", userID) }
 
 // legacyUserKey is the unordered set that listed a user's families before
@@ -245,10 +248,18 @@ func (s *Sessions) Rotate(ctx context.Context, familyID, presented, next string,
 	if err != nil {
 		return "", "", translate(err)
 	}
-	if res[0] == backend.RotateReplay { // the script revoked the family
+	switch res[0] {
+	case backend.RotateReplay: // the script revoked the family
 		if err := s.c.invalidate(ctx, "f:"+familyID); err != nil {
 			return "", "", err
 		}
+	case backend.RotateOK, backend.RotateGrace:
+		// In use: it goes to the back of the user's list, so that the cap
+		// ends the sessions left unused longest (a console tab closed long
+		// ago), never the phone the inspector refreshes every day. XX: a
+		// family trimmed meanwhile is not listed again. A failure here
+		// costs only the order.
+		_ = s.c.client.ZAddXX(ctx, s.userKey(res[1]), redis.Z{Score: float64(s.now().UnixMilli()), Member: familyID}).Err()
 	}
 	return res[0], res[1], nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"suiji/backend"
 	"suiji/storage/cache"
 	"suiji/storage/storagetest"
 )
@@ -169,8 +170,10 @@ func TestSessionsPerUserAreCapped(t *testing.T) {
 	checkSessionCap(t, storagetest.Redis(t).Sessions())
 }
 
-// checkSessionCap: a user's 21st family ends the oldest and the other 20
-// live on; a family revoked meanwhile leaves the list and frees its place;
+// checkSessionCap: a user's family beyond MaxUserSessions ends the one
+// unused longest and the others live on — a refresh counts as use, so a
+// session refreshed since is not the one ended; a family revoked
+// meanwhile leaves the list and frees its place;
 // a listed family that is missing is dropped once it has expired and kept
 // (never ended) while its sign-in may still be creating it; RevokeUser
 // ends every family listed, in the list of before the cap too.
@@ -212,7 +215,8 @@ func checkSessionCap(t *testing.T, s *cache.Sessions) {
 			}
 		}
 	}
-	fam := func(i int) string { return fmt.Sprintf("fam-%02d", i) }
+	fam := func(i int) string { return fmt.Sprintf("fam-%03d", i) }
+	n := cache.MaxUserSessions
 
 	for i := range cache.MaxUserSessions + 1 {
 		create(fam(i))
@@ -227,9 +231,20 @@ func checkSessionCap(t *testing.T, s *cache.Sessions) {
 	if err := s.RevokeFamily(ctx, fam(5)); err != nil {
 		t.Fatal(err)
 	}
-	create(fam(21))
+	create(fam(n + 1))
 	active(fam(1), true)
 	listed(cache.MaxUserSessions, nil, []string{fam(5)})
+
+	// The oldest sign-in, refreshed since (the phone in daily use), goes
+	// to the back: the next sign-in ends the one after it instead.
+	clock = clock.Add(time.Second)
+	if outcome, _, err := s.Rotate(ctx, fam(1), "h0", "h1", time.Second); err != nil || outcome != backend.RotateOK {
+		t.Fatalf("refreshing %s: %s, %v", fam(1), outcome, err)
+	}
+	create(fam(n + 2))
+	active(fam(1), true)
+	active(fam(2), false)
+	listed(cache.MaxUserSessions, []string{fam(1)}, []string{fam(2)})
 
 	// One listed long ago and gone (expired) is dropped; one listed just
 	// now and not there yet (being created) stays listed and counts, so
@@ -240,12 +255,13 @@ func checkSessionCap(t *testing.T, s *cache.Sessions) {
 	if err := cache.ListFamily(s, "user-cap", "fam-starting", clock); err != nil {
 		t.Fatal(err)
 	}
-	create(fam(22))
-	active(fam(1), false)
-	active(fam(2), false)
-	active(fam(3), true)
-	active(fam(22), true)
-	listed(cache.MaxUserSessions, []string{"fam-starting", fam(3), fam(22)}, []string{"fam-expired", fam(1), fam(2)})
+	create(fam(n + 3))
+	active(fam(3), false)
+	active(fam(4), false)
+	active(fam(6), true)
+	active(fam(1), true)
+	active(fam(n+3), true)
+	listed(cache.MaxUserSessions, []string{"fam-starting", fam(6), fam(1), fam(n + 3)}, []string{"fam-expired", fam(3), fam(4)})
 
 	// RevokeUser ends all of them, and one listed before the upgrade.
 	if err := s.CreateFamily(ctx, "fam-legacy", "user-other", "h0", time.Hour); err != nil {
@@ -257,10 +273,8 @@ func checkSessionCap(t *testing.T, s *cache.Sessions) {
 	if err := s.RevokeUser(ctx, "user-cap"); err != nil {
 		t.Fatal(err)
 	}
-	for i := 3; i <= 22; i++ {
-		if i != 5 {
-			active(fam(i), false)
-		}
+	for i := 1; i <= n+3; i++ {
+		active(fam(i), false)
 	}
 	active("fam-legacy", false)
 }
