@@ -66,6 +66,10 @@ type ItemOutcome struct {
 	Note    string
 	By      string // user id
 	At      time.Time
+	// Version is the task version the outcome was set in (0: set before
+	// outcomes kept it). A change of the item made on an older version
+	// would overwrite it unseen (tasks.Service.SetItemOutcome).
+	Version int
 }
 
 // Amendment is a change made to a completed task's record, with its

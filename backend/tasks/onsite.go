@@ -223,6 +223,14 @@ func Distance(lat1, lng1, lat2, lng2 float64) float64 {
 
 // SetItemOutcome records the group's outcome of one item. Items whose
 // categories do not fit the enterprise are not asked (EINVALID).
+//
+// version is the task version the outcome was chosen on (0: no check).
+// It is stale only when this item's outcome was set since: the members of
+// a group work on one task at once, often offline, and a partner's
+// check-in, finding or outcome of another item must not turn every
+// outcome a phone queued meanwhile into a conflict — while one set on
+// the same item since must never be overwritten unseen (409 with the
+// task as it is).
 func (s *Service) SetItemOutcome(ctx context.Context, id, itemID, outcome, note string, version int, amendment string) (*backend.Task, error) {
 	note = strings.TrimSpace(note)
 	fields := map[string]string{}
@@ -235,7 +243,11 @@ func (s *Service) SetItemOutcome(ctx context.Context, id, itemID, outcome, note 
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid item outcome", fields)
 	}
-	return s.change(ctx, id, version, amendment, "task.item_outcome", func(t *backend.Task, now time.Time) (string, error) {
+	return s.change(ctx, id, 0, amendment, "task.item_outcome", func(t *backend.Task, now time.Time) (string, error) {
+		j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID })
+		if version != 0 && j >= 0 && setSince(t, t.Checklist[j], version) {
+			return "", staleVersion(t)
+		}
 		i := slices.IndexFunc(t.Items, func(it backend.TaskItem) bool { return it.ID == itemID })
 		if i < 0 {
 			return "", backend.Errorf(backend.ENOTFOUND, "the task has no item %s", itemID)
@@ -243,16 +255,26 @@ func (s *Service) SetItemOutcome(ctx context.Context, id, itemID, outcome, note 
 		if !t.Items[i].AppliesTo(t.Enterprise.Categories) {
 			return "", backend.InvalidFields("not asked of this enterprise", map[string]string{"item_id": "the item's categories do not fit the enterprise"})
 		}
-		by := backend.ActorFromContext(ctx).UserID
+		// The version this change makes (updateTask moves it on by one).
+		o := backend.ItemOutcome{ItemID: itemID, Outcome: outcome, Note: note, By: backend.ActorFromContext(ctx).UserID, At: now, Version: t.Version + 1}
 		what := "item " + itemID + ": → " + outcome
-		if j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID }); j >= 0 {
+		if j >= 0 {
 			what = "item " + itemID + ": " + t.Checklist[j].Outcome + " → " + outcome
-			t.Checklist[j] = backend.ItemOutcome{ItemID: itemID, Outcome: outcome, Note: note, By: by, At: now}
+			t.Checklist[j] = o
 		} else {
-			t.Checklist = append(t.Checklist, backend.ItemOutcome{ItemID: itemID, Outcome: outcome, Note: note, By: by, At: now})
+			t.Checklist = append(t.Checklist, o)
 		}
 		return what, nil
 	})
+}
+
+// setSince reports whether outcome o of t was set after version: by its
+// own version, or — kept before outcomes had one — by the task's.
+func setSince(t *backend.Task, o backend.ItemOutcome, version int) bool {
+	if o.Version == 0 {
+		return t.Version != version
+	}
+	return o.Version > version
 }
 
 // FindingInput is a finding as a phone sends it.

@@ -88,6 +88,7 @@ type outcomeModel struct {
 	Note    string    `bson:"note,omitempty"`
 	By      string    `bson:"by"`
 	At      time.Time `bson:"at"`
+	Version int       `bson:"version,omitempty"`
 }
 
 type amendmentModel struct {
@@ -164,7 +165,7 @@ func toTaskModel(t *backend.Task) *taskModel {
 		m.Progress = append(m.Progress, pm)
 	}
 	for _, o := range t.Checklist {
-		m.Checklist = append(m.Checklist, outcomeModel{ItemID: o.ItemID, Outcome: o.Outcome, Note: o.Note, By: o.By, At: o.At})
+		m.Checklist = append(m.Checklist, outcomeModel{ItemID: o.ItemID, Outcome: o.Outcome, Note: o.Note, By: o.By, At: o.At, Version: o.Version})
 	}
 	for _, a := range t.Amendments {
 		m.Amendments = append(m.Amendments, amendmentModel{At: a.At, By: a.By, Reason: a.Reason, What: a.What})
@@ -214,7 +215,7 @@ func (m *taskModel) domain() *backend.Task {
 		t.Progress = append(t.Progress, dp)
 	}
 	for _, o := range m.Checklist {
-		t.Checklist = append(t.Checklist, backend.ItemOutcome{ItemID: o.ItemID, Outcome: o.Outcome, Note: o.Note, By: o.By, At: o.At.UTC()})
+		t.Checklist = append(t.Checklist, backend.ItemOutcome{ItemID: o.ItemID, Outcome: o.Outcome, Note: o.Note, By: o.By, At: o.At.UTC(), Version: o.Version})
 	}
 	for _, a := range m.Amendments {
 		t.Amendments = append(t.Amendments, backend.Amendment{At: a.At.UTC(), By: a.By, Reason: a.Reason, What: a.What})

@@ -27,6 +27,9 @@ export const FAILED = 'failed';
 // Versions. A change that must not silently overwrite someone else's
 // (an item's outcome, the submit) carries in its body the version of the
 // task it was made on; every entry remembers that version as its base.
+// The server refuses an item's outcome only when that item was set since
+// (a partner's check-in or another item does not make it stale), the
+// submit when anything changed.
 // The inspector's own changes must not conflict with each other, so when
 // one is taken, the waiting entries made on the same base move to the
 // version the server now has — when it is their change alone that made it
