@@ -2,9 +2,6 @@ package documents
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -12,6 +9,8 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+
+	"suiji/backend/documents/pngtest"
 )
 
 // encodePNG encodes img with Go's encoder, which writes 16 bits a sample
@@ -32,52 +31,6 @@ func gradient(w, h int, set func(x, y int, v uint8)) {
 			set(x, y, uint8((x*7+y*13)%256))
 		}
 	}
-}
-
-// interlacedPNG hand-builds a w×h 8-bit RGB PNG with Adam7 interlacing,
-// which Go's encoder never writes (phones and editors do): seven passes of
-// filter-less scanlines, each pixel (x*255/w, y*255/h, 128).
-func interlacedPNG(w, h int) []byte {
-	var raw bytes.Buffer
-	for _, p := range [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
-		pw, ph := (w-p[0]+p[2]-1)/p[2], (h-p[1]+p[3]-1)/p[3]
-		if pw <= 0 || ph <= 0 {
-			continue // an empty pass has no scanlines at all
-		}
-		for y := range ph {
-			raw.WriteByte(0)
-			for x := range pw {
-				px, py := p[0]+x*p[2], p[1]+y*p[3]
-				raw.Write([]byte{byte(px * 255 / w), byte(py * 255 / h), 128})
-			}
-		}
-	}
-	return handPNG(w, h, 2, 1, raw.Bytes()) // RGB, Adam7
-}
-
-// handPNG assembles an 8-bit PNG of colour type colour and interlace
-// method interlace around raw, its scanlines as they are compressed.
-func handPNG(w, h int, colour, interlace byte, raw []byte) []byte {
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	_, _ = zw.Write(raw)
-	_ = zw.Close()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		_ = binary.Write(&out, binary.BigEndian, uint32(len(data)))
-		out.WriteString(typ)
-		out.Write(data)
-		_ = binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9], ihdr[12] = 8, colour, interlace
-	chunk("IHDR", ihdr)
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
 }
 
 // TestEmbeddableAsksThePDFLibrary: what the PDF library takes is
@@ -132,11 +85,11 @@ func TestEmbeddableAsksThePDFLibrary(t *testing.T) {
 		{"paletted PNG", encodePNG(t, paletted), true, ""},
 		{"16-bit PNG", encodePNG(t, rgba64), false, "16-bit"},
 		{"16-bit grey PNG", encodePNG(t, gray16), false, "16-bit"},
-		{"interlaced PNG", interlacedPNG(w, h), false, "Interlacing"},
+		{"interlaced PNG", pngtest.Interlaced(w, h), false, "Interlacing"},
 		{"PNG with damaged pixels", damaged, false, ""},
 		// Transparent, its pixels cut short: the library slices past
 		// their end and panics.
-		{"PNG with too few pixels", handPNG(w, h, 6, 0, make([]byte, 5)), false, "PDF library failed"},
+		{"PNG with too few pixels", pngtest.Hand(w, h, 6, 0, make([]byte, 5)), false, "PDF library failed"},
 		{"PNG signature only", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"), false, ""},
 		{"GIF", gif89.Bytes(), false, "gif"},
 		{"empty", nil, false, ""},
@@ -161,13 +114,13 @@ func TestEmbeddableAsksThePDFLibrary(t *testing.T) {
 
 	// The refused PNGs are images all the same: the image package reads
 	// them, which is why it was not the judge.
-	for name, data := range map[string][]byte{"16-bit": encodePNG(t, rgba64), "interlaced": interlacedPNG(w, h)} {
+	for name, data := range map[string][]byte{"16-bit": encodePNG(t, rgba64), "interlaced": pngtest.Interlaced(w, h)} {
 		img, err := png.Decode(bytes.NewReader(data))
 		if err != nil || img.Bounds().Dx() != w || img.Bounds().Dy() != h {
 			t.Fatalf("%s PNG: the image package reads %v, %v", name, img, err)
 		}
 	}
-	if img, _ := png.Decode(bytes.NewReader(interlacedPNG(w, h))); img != nil {
+	if img, _ := png.Decode(bytes.NewReader(pngtest.Interlaced(w, h))); img != nil {
 		if r, g, b, _ := img.At(w-1, h-1).RGBA(); r>>8 != 255*(w-1)/w || g>>8 != 255*(h-1)/h || b>>8 != 128 {
 			t.Fatalf("the hand-built interlaced PNG decodes to %v at its last pixel", img.At(w-1, h-1))
 		}
@@ -184,6 +137,3 @@ func TestOmittedNamesTheOriginal(t *testing.T) {
 		t.Errorf("omitted without a name: %q, want %q", got, want)
 	}
 }
-
-// InterlacedPNG is interlacedPNG for the package's external tests.
-var InterlacedPNG = interlacedPNG

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"suiji/backend/documents"
+	"suiji/backend/documents/pngtest"
 )
 
 // TestImagesThePDFCannotTakeAreNotes: photos and a signature the PDF
@@ -27,9 +27,9 @@ func TestImagesThePDFCannotTakeAreNotes(t *testing.T) {
 	}
 	in := fixture()
 	in.Photos[1].Data, in.Photos[1].Ref = png16.Bytes(), "ev-photo-16bit"
-	in.Photos[2].Data, in.Photos[2].Ref = documents.InterlacedPNG(64, 48), "ev-photo-interlaced"
+	in.Photos[2].Data, in.Photos[2].Ref = pngtest.Interlaced(64, 48), "ev-photo-interlaced"
 	in.Photos[3].Data, in.Photos[3].Ref = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR damaged"), "ev-photo-damaged"
-	in.Inspectors[1].Signature, in.Inspectors[1].SignatureRef = documents.InterlacedPNG(300, 100), "ev-signature-2"
+	in.Inspectors[1].Signature, in.Inspectors[1].SignatureRef = pngtest.Interlaced(300, 100), "ev-signature-2"
 	in.Representative.Signature = signatureWith(color.NRGBA64{0, 0, 0x3000, 0xffff})
 
 	notes := []string{

@@ -2,13 +2,10 @@ package results_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -25,6 +22,7 @@ import (
 
 	"suiji/backend"
 	"suiji/backend/cmd/wire"
+	"suiji/backend/documents/pngtest"
 	"suiji/backend/media"
 	"suiji/backend/media/mediatest"
 	"suiji/backend/results"
@@ -144,10 +142,10 @@ func TestDocumentsLeaveOutImagesThePDFCannotTake(t *testing.T) {
 	}
 	heic := append([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"), bytes.Repeat([]byte{0x5a}, 512)...)
 	w.evidence(t, task.ID, sigGood, backend.EvidenceSignature, "image/png", strokePNG(t), 1)
-	w.evidence(t, task.ID, sigBad, backend.EvidenceSignature, "image/png", interlacedPNG(300, 100), 2)
+	w.evidence(t, task.ID, sigBad, backend.EvidenceSignature, "image/png", pngtest.Interlaced(300, 100), 2)
 	w.evidence(t, task.ID, photoJPEG, backend.EvidencePhoto, "image/jpeg", mediatest.JPEG(160, 120, embedEnded, 35.49, 112.85), 3)
 	w.evidence(t, task.ID, photo16, backend.EvidencePhoto, "image/png", png16.Bytes(), 4)
-	w.evidence(t, task.ID, photoAdam, backend.EvidencePhoto, "image/png", interlacedPNG(80, 60), 5)
+	w.evidence(t, task.ID, photoAdam, backend.EvidencePhoto, "image/png", pngtest.Interlaced(80, 60), 5)
 	if e := w.evidence(t, task.ID, photoHEIC, backend.EvidencePhoto, "image/jpeg", heic, 6); e.SniffedType != "application/octet-stream" {
 		t.Fatalf("the HEIC file sniffs as %s", e.SniffedType)
 	}
@@ -256,45 +254,6 @@ func strokePNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
-}
-
-// interlacedPNG hand-builds a w×h 8-bit RGB PNG with Adam7 interlacing,
-// which Go's encoder never writes (phones and editors do): seven passes
-// of filter-less scanlines.
-func interlacedPNG(w, h int) []byte {
-	var raw bytes.Buffer
-	for _, p := range [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
-		pw, ph := (w-p[0]+p[2]-1)/p[2], (h-p[1]+p[3]-1)/p[3]
-		if pw <= 0 || ph <= 0 {
-			continue // an empty pass has no scanlines at all
-		}
-		for y := range ph {
-			raw.WriteByte(0)
-			for x := range pw {
-				raw.Write([]byte{byte((p[0] + x*p[2]) * 255 / w), byte((p[1] + y*p[3]) * 255 / h), 128})
-			}
-		}
-	}
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	_, _ = zw.Write(raw.Bytes())
-	_ = zw.Close()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		_ = binary.Write(&out, binary.BigEndian, uint32(len(data)))
-		out.WriteString(typ)
-		out.Write(data)
-		_ = binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9], ihdr[12] = 8, 2, 1 // 8 bits, RGB, Adam7
-	chunk("IHDR", ihdr)
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
 }
 
 // popplerOut runs one of poppler-utils' tools, which the test stack
