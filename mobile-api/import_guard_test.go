@@ -15,6 +15,7 @@ import (
 	"suiji/backend"
 	"suiji/backend/roster"
 	"suiji/backend/sheet"
+	"suiji/storage/storagetest"
 )
 
 // enterpriseCount is the directory's total, read through the API (which
@@ -76,21 +77,6 @@ func (r *racingUpdates) UpdateEnterprises(ctx context.Context, es []*backend.Ent
 	return r.EnterpriseStore.UpdateEnterprises(ctx, es)
 }
 
-// failingCreates is the real enterprise store with its n-th bulk create
-// failing outright, as a lost connection does.
-type failingCreates struct {
-	backend.EnterpriseStore
-	n     int32
-	calls atomic.Int32
-}
-
-func (f *failingCreates) CreateEnterprises(ctx context.Context, es []*backend.Enterprise) ([]error, error) {
-	if f.calls.Add(1) == f.n {
-		return nil, backend.Errorf(backend.EUNAVAILABLE, "MongoDB is unavailable")
-	}
-	return f.EnterpriseStore.CreateEnterprises(ctx, es)
-}
-
 // TestImportAnswerSaysWhatWasStored: the API's summary follows what was
 // written — after a row lost its race (200, the others stored, not
 // "nothing was stored") and after a failure stopped the import once a
@@ -116,7 +102,7 @@ func TestImportAnswerSaysWhatWasStored(t *testing.T) {
 	}
 
 	// 1,000 rows to a batch: the second fails.
-	env.svc.Directory.Enterprises = &failingCreates{EnterpriseStore: store, n: 2}
+	env.svc.Directory.Enterprises = &storagetest.FailingCreates{EnterpriseStore: store, N: 2}
 	var b strings.Builder
 	b.WriteString("统一社会信用代码,企业名称,所属乡镇\n")
 	for i, c := range codes[2:] {

@@ -1,18 +1,17 @@
 package directory_test
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"suiji/backend"
 	"suiji/backend/directory"
 	"suiji/backend/sheet"
 	"suiji/backend/uscc"
+	"suiji/storage/storagetest"
 )
 
 // guardCodes returns n valid USCCs of a seed of the test's own.
@@ -141,27 +140,12 @@ func TestEnterpriseImportSaysWhatARaceLeftStored(t *testing.T) {
 	}
 }
 
-// failingCreates is the real enterprise store with the n-th bulk create
-// failing outright, as a lost connection does.
-type failingCreates struct {
-	backend.EnterpriseStore
-	n     int32
-	calls atomic.Int32
-}
-
-func (f *failingCreates) CreateEnterprises(ctx context.Context, es []*backend.Enterprise) ([]error, error) {
-	if f.calls.Add(1) == f.n {
-		return nil, backend.Errorf(backend.EUNAVAILABLE, "MongoDB is unavailable")
-	}
-	return f.EnterpriseStore.CreateEnterprises(ctx, es)
-}
-
 // TestEnterpriseImportStoppedSaysWhatWasStored: a batch failing after
 // earlier ones were written stops the import with the error, and the
 // report counts the earlier batches as stored.
 func TestEnterpriseImportStoppedSaysWhatWasStored(t *testing.T) {
 	svc, db := newService(t)
-	svc.Enterprises = &failingCreates{EnterpriseStore: db.Enterprises(), n: 2}
+	svc.Enterprises = &storagetest.FailingCreates{EnterpriseStore: db.Enterprises(), N: 2}
 	ctx := asClerk(t.Context())
 	codes := guardCodes(43, 3)
 	file := "统一社会信用代码,企业名称,所属乡镇\n" + codes[0] + ",甲,巴公镇\n" + codes[1] + ",乙,巴公镇\n" + codes[2] + ",丙,巴公镇\n"
