@@ -50,3 +50,28 @@ func TestAnOutcomeIsStaleOnlyWhenItsItemChanged(t *testing.T) {
 		t.Fatalf("B's outcome, chosen seeing A's: %+v", o)
 	}
 }
+
+// TestAnOutcomeSentAgainIsNoConflict: an outcome stored whose telling
+// then failed (503, so the phone sends it again with the version it was
+// chosen on) is answered with the task as it is — not a conflict with
+// itself, and nothing written twice.
+func TestAnOutcomeSentAgainIsNoConflict(t *testing.T) {
+	et := newEvidenceTask(t)
+	path := "/api/v1/tasks/" + et.task.ID + "/items/" + et.task.Items[0].ID
+	body := fmt.Sprintf(`{"outcome":"fail","note":"消防通道堵塞","version":%d}`, et.task.Version)
+	notifier := et.env.svc.Tasks.Notifier
+	et.env.svc.Tasks.Notifier = failingNotifier{}
+	scenario{token: et.ta, method: "PUT", path: path, body: body, wantStatus: 503}.run(t, et.env)
+	et.env.svc.Tasks.Notifier = notifier
+	stored, err := et.env.db.Tasks().FindTaskByID(t.Context(), et.task.ID)
+	if err != nil || len(stored.Checklist) != 1 || stored.Checklist[0].Outcome != "fail" {
+		t.Fatalf("the outcome whose telling failed: %+v, %v; want it stored", stored, err)
+	}
+	scenario{token: et.ta, method: "PUT", path: path, body: body, wantStatus: 200,
+		wantContain: []string{fmt.Sprintf(`"version":%d`, stored.Version)}}.run(t, et.env)
+	if again, err := et.env.db.Tasks().FindTaskByID(t.Context(), et.task.ID); err != nil || again.Version != stored.Version {
+		t.Fatalf("the repeat wrote the task again: version %d, want %d (%v)", again.Version, stored.Version, err)
+	}
+	// The partner's own outcome, the same on that version, is a change.
+	scenario{token: et.tb, method: "PUT", path: path, body: body, wantStatus: 409}.run(t, et.env)
+}

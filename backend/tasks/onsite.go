@@ -243,6 +243,18 @@ func (s *Service) SetItemOutcome(ctx context.Context, id, itemID, outcome, note 
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid item outcome", fields)
 	}
+	// The actor's own outcome sent again — its answer was lost, or the
+	// telling after it failed once it was stored (a 5xx, so the phone
+	// repeats it) — is answered with the task, and the group told again
+	// (fixed ids): it is not a change, and against the version it was
+	// chosen on it would read as stale, a conflict with itself.
+	if t, err := s.memberTask(ctx, id); err != nil {
+		return nil, err
+	} else if j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID }); j >= 0 {
+		if o := t.Checklist[j]; o.Outcome == outcome && o.Note == note && o.By == backend.ActorFromContext(ctx).UserID && (version == 0 || o.Version == version+1) {
+			return t, s.tell(ctx, t)
+		}
+	}
 	return s.change(ctx, id, 0, amendment, "task.item_outcome", func(t *backend.Task, now time.Time) (string, error) {
 		j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID })
 		if version != 0 && j >= 0 && setSince(t, t.Checklist[j], version) {
