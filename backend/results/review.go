@@ -52,6 +52,23 @@ func (s *Service) Review(ctx context.Context, id string, in ReviewInput) (*backe
 	if len(fields) > 0 {
 		return nil, nil, backend.InvalidFields("invalid review", fields)
 	}
+	// The reviewer's decision sent again — its answer was lost, or the
+	// telling after it failed once it was stored (a 5xx, so the console
+	// repeats it) — is answered with the task, and whoever it concerns is
+	// told again (fixed ids: what went out before is not repeated). A
+	// return the group was never told of would leave it waiting for a
+	// review already made.
+	if repeatOf(t, r, actor.UserID, in) {
+		if err := s.Notifier.Notify(ctx, backend.TaskUpdatedNotes(t)); err != nil {
+			return nil, nil, err
+		}
+		if in.Decision == backend.ReviewReturn {
+			if err := s.Notifier.Notify(ctx, returnNotes(t, len(r.Reviews), in.Comment)); err != nil {
+				return nil, nil, err
+			}
+		}
+		return t, r, nil
+	}
 	if t.State != backend.TaskCompleted {
 		return nil, nil, backend.Errorf(backend.ECONFLICT, "only a completed task is reviewed; this task is %s", t.State)
 	}
@@ -84,6 +101,21 @@ func (s *Service) Review(ctx context.Context, id string, in ReviewInput) (*backe
 		}
 	}
 	return t, r, nil
+}
+
+// repeatOf reports whether in is the last review of t, by userID, sent
+// again while it still stands: a return while the group has not
+// submitted again (in progress), an approval while the task is reviewed.
+func repeatOf(t *backend.Task, r *backend.TaskResult, userID string, in ReviewInput) bool {
+	if len(r.Reviews) == 0 {
+		return false
+	}
+	last := r.Reviews[len(r.Reviews)-1]
+	if last.ReviewerID != userID || last.Decision != in.Decision || last.Comment != in.Comment || last.Result != in.Result {
+		return false
+	}
+	return (in.Decision == backend.ReviewReturn && t.State == backend.TaskInProgress) ||
+		(in.Decision == backend.ReviewApprove && t.State == backend.TaskReviewed)
 }
 
 // returnNotes tells every active member that the result was returned. n
