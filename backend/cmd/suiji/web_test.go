@@ -183,6 +183,14 @@ func TestRefusalsReadInChinese(t *testing.T) {
 	runNodeTest(t, append([]string{"test/refusal.mjs"}, backend.Codes...)...)
 }
 
+// TestAPIClientRepeatsBusyAnswers runs mobile-api/web/test/api.mjs: the
+// shared client repeats a form's call answered 409 with Retry-After (a
+// lease held elsewhere, such as another plan of the year being drawn)
+// with its Idempotency-Key, a few times, before showing it.
+func TestAPIClientRepeatsBusyAnswers(t *testing.T) {
+	runNodeTest(t, "test/api.mjs")
+}
+
 // runNodeTest runs one of the front-ends' Node test scripts (in
 // mobile-api/web) with args; it must end well and report "N passed, 0
 // failed".

@@ -27,6 +27,22 @@ function codeOfStatus(status) {
   }[status] ?? 'EINTERNAL';
 }
 
+// BUSY_REPEATS is how often a form's call repeats a busy answer, and
+// BUSY_WAIT_MAX the longest wait between (a Retry-After beyond it is cut).
+export const BUSY_REPEATS = 3;
+const BUSY_WAIT_MAX = 10_000;
+
+// busyWait is how long to wait before repeating a 409 with Retry-After
+// (work in progress elsewhere), in ms, or null: not busy, or no repeats
+// left.
+function busyWait(resp, repeats) {
+  if (resp.status !== 409 || repeats <= 0) return null;
+  const header = resp.headers.get('Retry-After');
+  const after = Number(header);
+  if (header == null || header.trim() === '' || !Number.isFinite(after) || after < 0) return null;
+  return Math.min(after * 1000, BUSY_WAIT_MAX);
+}
+
 // createClient({store, onSignedOut}): store keeps the refresh token
 // (get/set/remove of one string); onSignedOut runs when the session ends.
 export function createClient({ store, onSignedOut = () => {} }) {
@@ -34,7 +50,7 @@ export function createClient({ store, onSignedOut = () => {} }) {
   let user = null;
   let refreshing = null;
 
-  async function send(method, path, { body, form, raw = false, retry = true, headers = {}, signal } = {}) {
+  async function send(method, path, { body, form, raw = false, retry = true, busy = 0, headers = {}, signal } = {}) {
     const h = { Accept: 'application/json', ...headers };
     if (access) h.Authorization = `Bearer ${access}`;
     if (method !== 'GET' && method !== 'HEAD' && !h['Idempotency-Key']) h['Idempotency-Key'] = crypto.randomUUID();
@@ -48,6 +64,14 @@ export function createClient({ store, onSignedOut = () => {} }) {
     if (resp.status === 401 && retry && store.get() && !path.startsWith('/api/v1/auth/')) {
       await refresh();
       return send(method, path, { body, form, raw, retry: false, headers, signal });
+    }
+    const wait = busyWait(resp, busy);
+    if (wait != null) {
+      // Work still in progress (a lease held elsewhere: another plan of
+      // the year being drawn, say): the same request, with the same
+      // Idempotency-Key, once the server said it may get through.
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      return send(method, path, { body, form, raw, retry, busy: busy - 1, headers: { ...headers, 'Idempotency-Key': h['Idempotency-Key'] }, signal });
     }
     if (!resp.ok) {
       let data = null;
@@ -116,9 +140,12 @@ export function createClient({ store, onSignedOut = () => {} }) {
     // app's outbox sends its own Idempotency-Key), raw for the Response.
     request: (method, path, { body, headers, raw, signal } = {}) => send(method, path, { body, headers, raw, signal }),
     get: (path) => send('GET', path),
-    post: (path, body) => send('POST', path, { body }),
-    patch: (path, body) => send('PATCH', path, { body }),
-    upload: (path, form) => send('POST', path, { form }),
+    // The forms' own calls repeat a busy answer (409 with Retry-After) a
+    // few times before showing it; the phone's outbox (request) keeps its
+    // own order and repeats later.
+    post: (path, body) => send('POST', path, { body, busy: BUSY_REPEATS }),
+    patch: (path, body) => send('PATCH', path, { body, busy: BUSY_REPEATS }),
+    upload: (path, form) => send('POST', path, { form, busy: BUSY_REPEATS }),
     blob: async (path) => (await send('GET', path, { raw: true })).blob(),
   };
 }
