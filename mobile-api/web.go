@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"suiji/backend"
+	"suiji/backend/tasks"
 	"suiji/mobile-api/web"
 )
 
@@ -328,6 +329,12 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 	if more {
 		replacements = replacements[:backend.MaxDrawReplacements]
 	}
+	var cancelled []tasks.CancelledSelection
+	if d.Drawn() {
+		if cancelled, err = w.s.svc.Tasks.DrawCancellations(c.UserContext(), d); err != nil {
+			return "", web.Page{}, err
+		}
+	}
 	return "draw", web.Page{Title: w.portal.T("draw.title"), Scripts: []string{"/portal/verify-page.js"}, Data: struct {
 		*backend.Draw
 		PlanTitle        string
@@ -335,7 +342,8 @@ func (w *webFront) draw(c *fiber.Ctx, id string) (string, web.Page, error) {
 		PoolSize         int
 		Replacements     []*backend.ReplacementSummary
 		MoreReplacements bool
-	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize, replacements, more}}, nil
+		Cancelled        []tasks.CancelledSelection
+	}{d, p.Title, d.Drawn() && p.CurrentDrawID != d.ID, d.Record.PoolSize, replacements, more, cancelled}}, nil
 }
 
 // replacementPageState is where r stands as the portal says it: a failed

@@ -97,6 +97,8 @@ type Service struct {
 	feedsBuild sync.Mutex   // one build of the feeds at a time (BuildFeeds)
 	feedsBuilt atomic.Bool  // the feeds are ready
 	feedsRetry atomic.Int64 // syncs build the feeds again from then (unix ns)
+
+	cancellations publicCancellations // the draws' cancelled selections, as the portal shows them (publiccancel.go)
 }
 
 // mayView reports whether the actor may see a task: coordinators, leaders
