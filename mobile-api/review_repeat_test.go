@@ -58,3 +58,22 @@ func TestAReturnSentAgainTellsTheGroup(t *testing.T) {
 	// Another decision is no repeat: the task is not completed.
 	scenario{as: "staff", method: "POST", path: path, body: `{"decision":"approve","result":"no_problem"}`, wantStatus: 409}.run(t, env)
 }
+
+// TestAFeedbackStoredIsAnsweredAsMade: the feedback to the enterprise is
+// stored, then the telling of the group's phones fails. The office is
+// answered that it was recorded (201) — before, a 503, and its repeat was
+// refused as recorded already, leaving the clerk unsure it was.
+func TestAFeedbackStoredIsAnsweredAsMade(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newResultWorld(t, env)
+	task := w.complete(t, env, 0, time.Date(2026, 9, 28, 9, 0, 0, 0, backend.ChinaTime))
+	w.clock.Set(time.Date(2026, 9, 30, 9, 0, 0, 0, backend.ChinaTime))
+	notifier := env.svc.Results.Notifier
+	env.svc.Results.Notifier = failingNotifier{}
+	defer func() { env.svc.Results.Notifier = notifier }()
+	scenario{as: "staff", method: "POST", path: "/api/v1/tasks/" + task.ID + "/feedback",
+		body: `{"method":"direct","delivered_at":"2026-09-29T10:00:00+08:00","receiver":"王某"}`, wantStatus: 201}.run(t, env)
+	if _, r, err := env.db.TaskResults().FindTaskResult(t.Context(), task.ID); err != nil || r.Feedback == nil || r.Feedback.Receiver != "王某" {
+		t.Fatalf("the feedback: %+v, %v; want it stored", r, err)
+	}
+}

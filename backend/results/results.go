@@ -42,6 +42,7 @@ package results
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,13 +188,24 @@ func (s *Service) GetResult(ctx context.Context, id string) (*backend.Task, *bac
 // entry for each active member, so that their task feeds name the new
 // version and their next sync brings the task as it now stands (reviewed,
 // fed back, published).
+//
+// A telling that fails once the change is stored is logged, not
+// returned: the change is made, and an error would have the office repeat
+// what the task now refuses (a feedback recorded already, a first
+// publication that reads as a correction). The phones hear of this
+// version with the task's next change. What must reach people — a
+// return's notice — is sent by the caller, and its repeat tells again.
 func (s *Service) write(ctx context.Context, action string, t *backend.Task, r *backend.TaskResult, before map[string]any) error {
 	err := s.Audit.Change(ctx, backend.AuditChange{Action: action, ObjectType: "task", ObjectID: t.ID, Before: before, After: digest(t, r)},
 		func(ctx context.Context) error { return s.Results.UpdateTaskResult(ctx, t, r) })
 	if err != nil {
 		return err
 	}
-	return s.Notifier.Notify(ctx, backend.TaskUpdatedNotes(t))
+	if err := s.Notifier.Notify(ctx, backend.TaskUpdatedNotes(t)); err != nil {
+		slog.Default().WarnContext(ctx, "results: the group's phones were not told of a stored change; they hear of it with the task's next",
+			slog.String("task_id", t.ID), slog.String("action", action), slog.Any("error", err))
+	}
+	return nil
 }
 
 // digest is what the audit trail keeps of a task's result side.
