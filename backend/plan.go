@@ -166,6 +166,10 @@ type Draw struct {
 	CreatedBy   string
 	CreatedName string
 	CreatedAt   time.Time
+	// CommittedBy committed the attempt's seed (its commitment's
+	// CommittedBy; "" for attempts stored before it was kept): neither
+	// they nor the drawer approve its redraw.
+	CommittedBy string
 	Record      *draw.Record
 }
 

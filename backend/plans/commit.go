@@ -354,17 +354,14 @@ func (s *Service) ApproveRedraw(ctx context.Context, id, reason string) (*backen
 	return p, nil
 }
 
-// notItsDrawer refuses the approval of a redraw to whoever drew what it
-// would replace — the plan's last attempt, or its draw in force: a leader
-// who also holds an office role could otherwise draw, dislike the
-// outcome, approve the redraw and have a colleague run it, and the
-// two-person rule (notItsApprover) would be nominal. As
-// DecideReplacement bars a replacement's committer from deciding it.
-//
-// The committer of those attempts' seeds is not checked: a plan forgets
-// its commitment when the attempt is recorded (used; no commitment can be
-// pending when a redraw is approved), and the stored attempt names only
-// its drawer (backend.Draw.CreatedBy).
+// notItsDrawer refuses the approval of a redraw to whoever committed or
+// drew what it would replace — the plan's last attempt, or its draw in
+// force: a leader who also holds an office role could otherwise commit
+// or draw, dislike the outcome, approve the redraw and have a colleague
+// run it, and the two-person rule (notItsApprover) would be nominal. As
+// DecideReplacement bars a replacement's committer from deciding it. An
+// attempt stored before it kept its committer (backend.Draw.CommittedBy
+// "") is judged by its drawer alone.
 func (s *Service) notItsDrawer(ctx context.Context, p *backend.Plan) error {
 	me := backend.ActorFromContext(ctx).UserID
 	attempts, err := s.Draws.FindDrawsByPlan(ctx, p.ID)
@@ -372,8 +369,11 @@ func (s *Service) notItsDrawer(ctx context.Context, p *backend.Plan) error {
 		return err
 	}
 	for _, d := range attempts {
-		if (d.Seq == p.DrawCount || d.ID == p.CurrentDrawID) && d.CreatedBy == me {
-			return backend.Errorf(backend.EFORBIDDEN, "whoever drew attempt %d does not approve a redraw of the plan; another leader does", d.Seq)
+		if d.Seq != p.DrawCount && d.ID != p.CurrentDrawID {
+			continue
+		}
+		if d.CreatedBy == me || d.CommittedBy == me {
+			return backend.Errorf(backend.EFORBIDDEN, "whoever committed or drew attempt %d does not approve a redraw of the plan; another leader does", d.Seq)
 		}
 	}
 	return nil

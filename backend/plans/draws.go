@@ -288,7 +288,7 @@ func (s *Service) run(ctx context.Context, p *backend.Plan, in *draw.Inputs, see
 	rec.Candidates, rec.Roster = nil, nil // kept as the commitment's snapshots
 	return &backend.Draw{
 		ID: a.ID, PlanID: p.ID, Seq: c.Seq, Year: p.Year, Reason: a.Reason,
-		CreatedBy: actor.UserID, CreatedName: actor.Username, CreatedAt: now, Record: rec,
+		CreatedBy: actor.UserID, CreatedName: actor.Username, CreatedAt: now, CommittedBy: c.CommittedBy, Record: rec,
 	}, nil
 }
 

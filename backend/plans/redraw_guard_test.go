@@ -75,3 +75,31 @@ func TestDrawerCannotApproveItsRedraw(t *testing.T) {
 		t.Fatalf("another leader after the failed attempt: %v", err)
 	}
 }
+
+// TestCommitterCannotApproveItsRedraw: a leader who committed the seed of
+// an attempt another drew is refused the approval of its redraw too
+// (backend.Draw.CommittedBy): committing and then approving is the same
+// one person's second try.
+func TestCommitterCannotApproveItsRedraw(t *testing.T) {
+	db := storagetest.Mongo(t)
+	w := storagetest.NewWorld(t, db, 6)
+	s := newService(t, db, storagetest.Redis(t))
+	both := backend.WithActor(t.Context(), &backend.Actor{UserID: "u-both", Username: "both", Roles: []backend.Role{backend.RoleLeader, backend.RoleCoordinator}})
+	p := approvedPlan(t, s, w, backend.PlanDirected, backend.PlanSample{Count: 6})
+	if _, err := s.CommitSeed(both, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Draw(office(t.Context()), p.ID, "")
+	if err != nil || !d.Drawn() {
+		t.Fatalf("the attempt: %v", err)
+	}
+	if stored, err := db.Draws().FindDrawByID(t.Context(), d.ID); err != nil || stored.CommittedBy != "u-both" {
+		t.Fatalf("the stored attempt names its committer %q (%v)", stored.CommittedBy, err)
+	}
+	if _, err := s.ApproveRedraw(both, p.ID, "结果不理想"); backend.ErrorCode(err) != backend.EFORBIDDEN {
+		t.Fatalf("the committer approving: %v, want EFORBIDDEN", err)
+	}
+	if _, err := s.ApproveRedraw(leader(t.Context()), p.ID, "企业名录更正后重新抽取"); err != nil {
+		t.Fatalf("another leader: %v", err)
+	}
+}

@@ -34,6 +34,7 @@ type drawModel struct {
 	CreatedBy   string    `bson:"created_by"`
 	CreatedName string    `bson:"created_name"`
 	CreatedAt   time.Time `bson:"created_at"`
+	CommittedBy string    `bson:"committed_by,omitempty"`
 	Format      int       `bson:"format"`
 	Record      string    `bson:"record"`       // JSON: the RecordHead (2), or the record without pool and roster (0)
 	Allocation  string    `bson:"allocation"`   // JSON (2)
@@ -99,7 +100,7 @@ func (s *DrawStore) InsertDraw(ctx context.Context, d *backend.Draw) error {
 	}
 	m := drawModel{
 		ID: d.ID, PlanID: d.PlanID, Seq: d.Seq, Year: d.Year, Reason: d.Reason, Outcome: d.Record.Outcome,
-		CreatedBy: d.CreatedBy, CreatedName: d.CreatedName, CreatedAt: d.CreatedAt, Format: formatV2,
+		CreatedBy: d.CreatedBy, CreatedName: d.CreatedName, CreatedAt: d.CreatedAt, CommittedBy: d.CommittedBy, Format: formatV2,
 		Record: string(head), Allocation: string(alloc), Selections: string(sel),
 	}
 	if err := insertOne(ctx, s.coll(), m); err != nil {
@@ -191,7 +192,7 @@ func (s *DrawStore) find(ctx context.Context, filter bson.D) ([]*backend.Draw, e
 func (m *drawModel) domain() (*backend.Draw, error) {
 	d := &backend.Draw{
 		ID: m.ID, PlanID: m.PlanID, Seq: m.Seq, Year: m.Year, Reason: m.Reason,
-		CreatedBy: m.CreatedBy, CreatedName: m.CreatedName, CreatedAt: m.CreatedAt.UTC(), Record: &draw.Record{},
+		CreatedBy: m.CreatedBy, CreatedName: m.CreatedName, CreatedAt: m.CreatedAt.UTC(), CommittedBy: m.CommittedBy, Record: &draw.Record{},
 	}
 	if m.Format != formatV2 {
 		// suiji-draw/1: its head fields have the same names; the lists
