@@ -325,20 +325,28 @@ export function registerPhoneScenarios({ scenario, base, password, shot, state }
   // code. Answers the service worker gave from its cache cost nothing.
   async function firstVisitBytes(page, context) {
     let bytes = 0;
+    let failure = null;
     const counting = [];
-    context.on('requestfinished', (req) => counting.push((async () => {
+    // A request finishing once the scenario's context is closing has no
+    // response to read any more: that is no failure of the count (it was
+    // made), and unheard it would end the whole run (an unhandled
+    // rejection, as once in CI).
+    const count = (req) => counting.push((async () => {
       const resp = await req.response();
       if (!resp || resp.fromServiceWorker() || !/^\/(app|shared|vendor)\//.test(new URL(req.url()).pathname)) return;
       const sizes = await req.sizes();
       bytes += sizes.responseBodySize + sizes.responseHeadersSize;
-    })()));
+    })().catch((err) => { if (!/closed/.test(err.message)) failure ??= err; }));
+    context.on('requestfinished', count);
     await signIn(page);
     await taskLink(page, state.phoneTask).click();
     await page.getByRole('heading', { name: state.phoneTask.enterprise.name }).waitFor();
     // The service worker is ready once it has installed, that is, once
     // it holds the whole shell.
     await page.evaluate(() => navigator.serviceWorker.ready);
+    context.off('requestfinished', count);
     await Promise.all(counting);
+    if (failure) throw failure;
     return bytes;
   }
 
