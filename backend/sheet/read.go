@@ -498,7 +498,7 @@ func readCSV(ctx context.Context, data []byte, name string, b *builder) error {
 		for i, v := range rec {
 			rec[i] = unescapeFormula(v)
 		}
-		if err := b.add(line, rec, dropped); err != nil {
+		if err := b.addChecked(line, rec, dropped, csvErrorCells(rec)); err != nil {
 			return err
 		}
 	}

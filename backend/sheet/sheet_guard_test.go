@@ -216,3 +216,24 @@ func TestRowMessagesQuoteCellsShort(t *testing.T) {
 		t.Errorf("errors %v", r.Errors)
 	}
 }
+
+// TestCSVErrorValuesRejectTheRow: a CSV has no cell types — Excel writes
+// a failed formula's error value as text — so a cell that is exactly one
+// (#N/A, #REF! …, any case, padded) rejects its row naming the column,
+// as in an XLSX; a value merely containing one is a value.
+func TestCSVErrorValuesRejectTheRow(t *testing.T) {
+	data := []byte("编号,名字,年龄\nc3,#N/A,1\n #ref! ,小白,2\ng7,阿黄 #N/A 号,3\n")
+	tab, err := Read(bytes.NewReader(data), "宠物.csv", petSchema, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := tab.Rows[0].Problems["name"]; !strings.Contains(p, `Excel error value "#N/A"`) || len(tab.Rows[0].Problems) != 1 {
+		t.Errorf("row 2 problems %q", tab.Rows[0].Problems)
+	}
+	if p := tab.Rows[1].Problems["tag"]; !strings.Contains(p, `"#ref!"`) {
+		t.Errorf("row 3 problems %q", tab.Rows[1].Problems)
+	}
+	if tab.Rows[2].Problems != nil {
+		t.Errorf("a name holding #N/A among other words has problems %q", tab.Rows[2].Problems)
+	}
+}

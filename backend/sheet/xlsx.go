@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -469,7 +470,7 @@ func (r *sheetReader) endCell() error {
 		if r.errs == nil {
 			r.errs = make(map[int]string)
 		}
-		r.errs[pos] = fmt.Sprintf("the cell holds the Excel error value %s (a formula that failed), not a value; fix the formula or paste the values", quote(v))
+		r.errs[pos] = excelErrorProblem(v)
 	}
 	return nil
 }
@@ -676,4 +677,30 @@ func zeroFilled(v string) bool {
 	}
 	v = strings.TrimLeft(v, "+-0")
 	return len(strings.TrimRight(v, "0")) <= 15
+}
+
+// excelErrorProblem is why a cell showing an Excel error value is no
+// value.
+func excelErrorProblem(v string) string {
+	return fmt.Sprintf("the cell holds the Excel error value %s (a formula that failed), not a value; fix the formula or paste the values", quote(v))
+}
+
+// excelErrorValues are the values Excel shows for a formula that failed,
+// which a CSV export writes as plain text.
+var excelErrorValues = []string{"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"}
+
+// csvErrorCells finds the cells of a CSV record that hold exactly an
+// Excel error value (a CSV has no cell types: Excel writes the value it
+// shows), by position, with why; nil when none.
+func csvErrorCells(cells []string) map[int]string {
+	var out map[int]string
+	for i, c := range cells {
+		if v := strings.TrimSpace(c); slices.Contains(excelErrorValues, strings.ToUpper(v)) {
+			if out == nil {
+				out = map[int]string{}
+			}
+			out[i] = excelErrorProblem(v)
+		}
+	}
+	return out
 }
