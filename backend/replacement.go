@@ -45,6 +45,11 @@ type TaskReplacement struct {
 	Roster         []draw.Officer // the plan's departments as of the commitment
 	RosterSHA256   string
 	Eligible       int // known at commit, before any seed is used
+	// EligibleBadges are they, by badge (not published before the draw;
+	// the office and the deciding leader see them: an eligible set
+	// narrowed by edits before the commit — one left — is then plain to
+	// the leader). Empty for a replacement committed before they were kept.
+	EligibleBadges []string
 	State          string
 	CommittedAt    time.Time
 	CommittedBy    string

@@ -324,3 +324,23 @@ func TestAFailedReplacementIsNeverDrawn(t *testing.T) {
 	scenario{as: "staff", method: "POST", path: "/api/v1/tasks/" + g.task.ID + "/replacements",
 		body: `{"badge_no":"` + g.task.Members[0].BadgeNo + `","reason":"回避"}`, wantStatus: 201}.run(t, env)
 }
+
+// TestTheEligibleAreShownToWhoDecides: the office's view of a pending
+// replacement names who may come in (the eligible, by badge), so that a
+// leader deciding it sees an eligible set narrowed before the commit;
+// the public sees the count only until the draw.
+func TestTheEligibleAreShownToWhoDecides(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	g := newReplaceGuard(t, env, "")
+	scenario{as: "leader", method: "GET", path: "/api/v1/tasks/" + g.task.ID + "/replacements", wantStatus: 200,
+		after: func(t *testing.T, _ *apiEnv, _ *http.Response, b []byte) {
+			var list struct{ Replacements []replacementJSON }
+			if err := json.Unmarshal(b, &list); err != nil || len(list.Replacements) != 1 {
+				t.Fatalf("listing %s (%v)", b, err)
+			}
+			if got := list.Replacements[0].EligibleBadges; !slices.Equal(got, g.eligible) {
+				t.Fatalf("the leader sees eligible %v, want %v", got, g.eligible)
+			}
+		}}.run(t, env)
+	scenario{method: "GET", path: "/public/v1/replacements/" + g.r.ID, wantStatus: 200, wantAbsent: []string{"eligible_badges"}}.run(t, env)
+}

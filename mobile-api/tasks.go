@@ -405,6 +405,7 @@ type replacementJSON struct {
 	EntropySource   string     `json:"entropy_source"`
 	RosterSHA256    string     `json:"roster_sha256"`
 	Eligible        int        `json:"eligible"`
+	EligibleBadges  []string   `json:"eligible_badges,omitempty"` // not in the public view
 	CommittedAt     time.Time  `json:"committed_at"`
 	CommittedBy     string     `json:"committed_by,omitempty"` // not in the public view
 	ApprovedAt      *time.Time `json:"approved_at,omitempty"`
@@ -439,6 +440,7 @@ func newReplacementJSON(r *backend.TaskReplacement, withTask bool) replacementJS
 	}
 	if withTask {
 		out.TaskID, out.CommittedBy, out.ApprovedBy, out.RejectedBy = r.TaskID, r.CommittedBy, r.ApprovedBy, r.RejectedBy
+		out.EligibleBadges = r.EligibleBadges
 	}
 	return out
 }

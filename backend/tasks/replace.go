@@ -154,7 +154,7 @@ func (s *Service) CommitReplacement(ctx context.Context, taskID, out, reason, en
 	r := &backend.TaskReplacement{
 		ID: id, TaskID: t.ID, DrawID: t.DrawID, PlanID: t.PlanID, USCC: t.Enterprise.USCC, Out: out, Reason: reason,
 		EntropySource: entropySource, SeedCommitment: seed.Commitment(), SealedSeed: sealed, Roster: in.Roster, Accounts: accounts,
-		RosterSHA256: draw.RosterHash(in.Roster), Eligible: len(eligible), State: backend.ReplacementCommitted,
+		RosterSHA256: draw.RosterHash(in.Roster), Eligible: len(eligible), EligibleBadges: eligible, State: backend.ReplacementCommitted,
 		CommittedAt: s.Now().UTC().Truncate(time.Second), CommittedBy: backend.ActorFromContext(ctx).UserID,
 	}
 	// The commitment and its event in one write (the replacement's

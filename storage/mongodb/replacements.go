@@ -33,6 +33,7 @@ type replacementModel struct {
 	Roster         string    `bson:"roster"`
 	RosterSHA256   string    `bson:"roster_sha256"`
 	Eligible       int       `bson:"eligible"`
+	EligibleBadges []string  `bson:"eligible_badges,omitempty"`
 	State          string    `bson:"state"`
 	CommittedAt    time.Time `bson:"committed_at"`
 	CommittedBy    string    `bson:"committed_by"`
@@ -71,7 +72,7 @@ func (m *replacementModel) domain() (*backend.TaskReplacement, error) {
 	r := &backend.TaskReplacement{
 		ID: m.ID, TaskID: m.TaskID, DrawID: m.DrawID, PlanID: m.PlanID, USCC: m.USCC, Out: m.Out, Reason: m.Reason,
 		EntropySource: m.EntropySource, SeedCommitment: m.SeedCommitment, SealedSeed: m.SealedSeed,
-		RosterSHA256: m.RosterSHA256, Eligible: m.Eligible, State: m.State, CommittedAt: m.CommittedAt.UTC(), CommittedBy: m.CommittedBy,
+		RosterSHA256: m.RosterSHA256, Eligible: m.Eligible, EligibleBadges: m.EligibleBadges, State: m.State, CommittedAt: m.CommittedAt.UTC(), CommittedBy: m.CommittedBy,
 		ApprovedAt: utcPtr(m.ApprovedAt), ApprovedBy: m.ApprovedBy, RejectedAt: utcPtr(m.RejectedAt), RejectedBy: m.RejectedBy,
 		DecisionComment: m.DecisionComment, Untold: m.Untold, PublicEntropy: m.PublicEntropy, FailedAt: utcPtr(m.FailedAt), Failure: m.Failure,
 	}
@@ -135,7 +136,7 @@ func (s *ReplacementStore) CreateReplacement(ctx context.Context, r *backend.Tas
 	err = insertOne(ctx, s.coll(), &replacementModel{
 		ID: r.ID, TaskID: r.TaskID, DrawID: r.DrawID, PlanID: r.PlanID, USCC: r.USCC, Out: r.Out, Reason: r.Reason,
 		EntropySource: r.EntropySource, SeedCommitment: r.SeedCommitment, SealedSeed: r.SealedSeed, Roster: string(roster),
-		RosterSHA256: r.RosterSHA256, Accounts: accounts, Eligible: r.Eligible, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
+		RosterSHA256: r.RosterSHA256, Accounts: accounts, Eligible: r.Eligible, EligibleBadges: r.EligibleBadges, State: r.State, CommittedAt: r.CommittedAt, CommittedBy: r.CommittedBy,
 		ApprovedAt: r.ApprovedAt, ApprovedBy: r.ApprovedBy, RejectedAt: r.RejectedAt, RejectedBy: r.RejectedBy, DecisionComment: r.DecisionComment,
 		PublicEntropy: r.PublicEntropy, FailedAt: r.FailedAt, Failure: r.Failure,
 	})

@@ -426,6 +426,8 @@ export const zhCN = {
   'repl.state.drawn': '已随机抽取：{who}',
   'repl.state.failed': '抽取未能完成：{why}。可重新申请替换',
   'repl.eligible': '符合条件 {n} 人',
+  'repl.eligibleList': '可能抽中的人员：{list}',
+  'repl.onlyOne': '仅 1 人符合条件：抽取结果已无悬念。批准前请核实执法人员名单近期是否被改动。',
   'repl.approve': '批准替换',
   'repl.reject': '不予批准',
   'repl.withdraw': '撤回批准，不予替换',

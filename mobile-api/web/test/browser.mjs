@@ -833,6 +833,8 @@ scenario('a member of a drawn group is replaced: the office asks with a reason, 
     await note.getByRole('link', { name: '查看任务' }).click();
     await lp.getByRole('heading', { name: x.enterprise.name }).waitFor();
     const pending = lp.locator('#task-replacements li', { hasText: reason });
+    // Who may come in, for the leader deciding: the eligible, by badge.
+    await pending.locator('.repl-eligible', { hasText: /^可能抽中的人员：\d/ }).waitFor();
     await pending.getByRole('button', { name: '批准替换' }).click();
     await pending.getByText('已批准，待随机抽取').waitFor();
     assert.equal(await lp.getByRole('button', { name: '随机抽取替换人员' }).count(), 0, 'the leader does not draw');

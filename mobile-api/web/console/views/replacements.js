@@ -59,6 +59,11 @@ export function replacementsSection(api, task, list, { manages, onChange }) {
       h('span', { class: `badge ${r.state === 'drawn' ? 'ok' : ['rejected', 'failed'].includes(r.state) ? 'bad' : 'warn'}`, text: state }), ' ',
       h('small', { class: 'note', text: `${chinaTime(r.committed_at)} · ${t('repl.eligible', { n: r.eligible })} · ${t('plans.commitment')} ${r.seed_commitment.slice(0, 12)}…` }), ' ',
       h('a', { href: r.verify_url, target: '_blank', rel: 'noopener', text: t('plans.publicRecord') }),
+      // Who may come in, for whoever decides: an eligible set narrowed
+      // before the commit (the others deactivated, say) shows here, and
+      // one left means the draw decides nothing.
+      pending && r.eligible_badges?.length ? h('p', { class: 'note repl-eligible', text: t('repl.eligibleList', { list: r.eligible_badges.map(who).join('、') }) }) : null,
+      pending && r.eligible === 1 ? h('p', { class: 'warning', text: t('repl.onlyOne') }) : null,
       actions.length ? h('div', { class: 'row-actions' }, actions) : null);
   });
 
