@@ -89,8 +89,10 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 	}
 }
 
-func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
-	secure := map[string]string{
+// productionEnv is a production configuration that starts: secrets of
+// its own, and the public site's own address.
+func productionEnv() map[string]string {
+	return map[string]string{
 		"SUIJI_ENV":              EnvProduction,
 		"SUIJI_JWT_KEY":          strings.Repeat("k", 48),
 		"SUIJI_SEED_KEY":         strings.Repeat("s", 48),
@@ -99,6 +101,10 @@ func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
 		"SUIJI_ADMIN_PASSWORD":   "a-real-admin-password",
 		"SUIJI_PUBLIC_URL":       "https://suiji.zezhou.gov.cn",
 	}
+}
+
+func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
+	secure := productionEnv()
 	if _, err := Load(lookupFrom(secure)); err != nil {
 		t.Fatalf("production with real secrets rejected: %v", err)
 	}
@@ -224,14 +230,7 @@ func TestProductionRefusesPublishedPlaceholders(t *testing.T) {
 		t.Errorf("the refusal repeats a secret's value: %v", err)
 	}
 
-	secure := map[string]string{
-		"SUIJI_ENV":              EnvProduction,
-		"SUIJI_JWT_KEY":          strings.Repeat("k", 48),
-		"SUIJI_SEED_KEY":         strings.Repeat("s", 48),
-		"SUIJI_MINIO_ACCESS_KEY": "suiji-prod",
-		"SUIJI_MINIO_SECRET_KEY": "a-long-random-secret",
-		"SUIJI_ADMIN_PASSWORD":   "a-real-admin-password",
-	}
+	secure := productionEnv()
 	for _, placeholder := range []string{"change-me-jwt-key-0123456789abcdef0123456789", "ChangeMe0123456789abcdef0123456789abcdef",
 		"0123456789abcdef0123456789abcdef_CHANGE_ME"} {
 		for _, name := range []string{"SUIJI_JWT_KEY", "SUIJI_ADMIN_PASSWORD", "SUIJI_MINIO_SECRET_KEY"} {
