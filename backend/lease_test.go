@@ -62,3 +62,48 @@ func TestKeepAliveStopsTheWorkWhenAnExtensionFails(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 }
+
+// heldLocker refuses the lease as held until freeAt, then hands it out.
+type heldLocker struct {
+	freeAt time.Time
+	tries  atomic.Int32
+}
+
+func (l *heldLocker) Acquire(_ context.Context, name string, _ time.Duration) (Lease, error) {
+	l.tries.Add(1)
+	if time.Now().Before(l.freeAt) {
+		return nil, LeaseHeld(name)
+	}
+	return &fakeLease{failFrom: 1 << 30}, nil
+}
+
+// TestAcquireWaitingWaitsItsTimeOnly: a lease let go within the wait is
+// taken; one held past it is the locker's held refusal, after the wait and
+// not much later; a context ended meanwhile is EUNAVAILABLE.
+func TestAcquireWaitingWaitsItsTimeOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &heldLocker{freeAt: time.Now().Add(time.Second)}
+		if lease, err := AcquireWaiting(t.Context(), l, "x", time.Minute, 2*time.Second); err != nil || lease == nil {
+			t.Fatalf("freed within the wait: %v", err)
+		}
+		if n := l.tries.Load(); n < 3 || n > 20 {
+			t.Errorf("%d tries in a second: want it to poll, backing off", n)
+		}
+
+		l = &heldLocker{freeAt: time.Now().Add(time.Hour)}
+		start := time.Now()
+		_, err := AcquireWaiting(t.Context(), l, "x", time.Minute, 2*time.Second)
+		if !errors.Is(err, ErrLeaseHeld) || ErrorCode(err) != ECONFLICT {
+			t.Fatalf("held past the wait: %v", err)
+		}
+		if waited := time.Since(start); waited < 1500*time.Millisecond || waited > 2*time.Second {
+			t.Errorf("gave up after %v, want about the 2 s wait", waited)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		if _, err := AcquireWaiting(ctx, l, "x", time.Minute, 2*time.Second); ErrorCode(err) != EUNAVAILABLE {
+			t.Fatalf("a context ended while waiting: %v", err)
+		}
+	})
+}

@@ -77,6 +77,27 @@ func LeaseHeld(name string) error {
 	return Wrap(ErrLeaseHeld, ECONFLICT, "%s is in progress elsewhere; try again shortly", name)
 }
 
+// AcquireWaiting takes the named lock from l, waiting up to wait for a
+// holder to let it go (polling, from 10 ms doubling to 250 ms): for work
+// that is short and may queue a moment behind another, where refusing at
+// once would only have the client repeat it. After wait it returns l's
+// ECONFLICT (cause ErrLeaseHeld); a context ended meanwhile is
+// EUNAVAILABLE.
+func AcquireWaiting(ctx context.Context, l Locker, name string, ttl, wait time.Duration) (Lease, error) {
+	deadline := time.Now().Add(wait)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 250*time.Millisecond) {
+		lease, err := l.Acquire(ctx, name, ttl)
+		if err == nil || !errors.Is(err, ErrLeaseHeld) || time.Now().Add(pause).After(deadline) {
+			return lease, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, Wrap(context.Cause(ctx), EUNAVAILABLE, "waiting for %s", name)
+		case <-time.After(pause):
+		}
+	}
+}
+
 // Lease is a held lock. It is not enough for exactly-once on its own: the
 // final write must also be fenced in the database.
 type Lease interface {

@@ -218,6 +218,17 @@ func (t *Task) MemberUserIDs() []string {
 	return out
 }
 
+// FeedbackOwed reports whether t's result is owed to the inspected unit
+// (art. 21): once its inspection ended, unless the task is cancelled or
+// the group found no unit to feed it back to (ResultEnterpriseNotFound).
+// The scheduler reminds of the feedback deadline and marks it missed only
+// while it is owed, and the statistics count it by this same rule, so
+// that a deadline nobody is told of is not counted as missed either. The
+// store's DeadlinesRunning filter says the same in its query.
+func (t *Task) FeedbackOwed() bool {
+	return t.State != TaskCancelled && t.InspectionEndedAt != nil && t.SubmittedResult != ResultEnterpriseNotFound
+}
+
 // HasMember reports whether userID is an active member of the group.
 func (t *Task) HasMember(userID string) bool {
 	if userID == "" {

@@ -600,3 +600,25 @@ func TestAnUntoldDecisionIsToldByTheScheduler(t *testing.T) {
 		t.Fatalf("still owed after the pass: %+v, %v", stored, err)
 	}
 }
+
+// TestAnUntoldApprovalOfADrawnReplacementIsToldNoMore: an approval whose
+// telling failed, then drawn before the scheduler's pass: the pass asks
+// nobody to draw it (it had told the committer 请抽取替换人员 of a
+// replacement drawn already).
+func TestAnUntoldApprovalOfADrawnReplacementIsToldNoMore(t *testing.T) {
+	env := newAPIEnv(t, Config{})
+	w := newReplacementApprovalWorld(t, env)
+	r := w.commit(t, env, "staff", 0)
+	base := "/api/v1/tasks/" + w.taskIDs[0] + "/replacements/" + r.ID
+	notifier := env.svc.Tasks.Notifier
+	env.svc.Tasks.Notifier = failingNotifier{}
+	scenario{token: w.tokens["leader"], method: "POST", path: base + "/approval", body: `{"decision":"approve"}`, wantStatus: 503}.run(t, env)
+	env.svc.Tasks.Notifier = notifier
+	scenario{token: w.tokens["staff"], method: "POST", path: base + "/draw", wantStatus: 200, wantContain: []string{`"in":"`}}.run(t, env)
+	if n, err := env.svc.Tasks.TellUntoldDecisions(t.Context()); err != nil || n != 0 {
+		t.Fatalf("the pass told %d (%v); want nothing owed once drawn", n, err)
+	}
+	if told := about(inbox(t, env, w.tokens["staff"]), backend.NoteReplacementDecided, r.ID); len(told) != 0 {
+		t.Fatalf("the committer was asked to draw a drawn replacement: %+v", told)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"suiji/backend"
+	"suiji/backend/sheet"
 )
 
 // Departments is what the item list needs of the department store: to
@@ -374,7 +375,7 @@ func (s *Service) validate(ctx context.Context, it, old *backend.Item, fields ma
 		}
 	}
 	if len(unknown) > 0 {
-		fields["categories"] = "unknown: " + quoteAll(unknown)
+		fields["categories"] = "unknown: " + sheet.QuoteAll(unknown)
 	}
 	if it.DepartmentID == "" {
 		fields["department_id"] = "required"

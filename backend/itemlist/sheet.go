@@ -163,7 +163,7 @@ func (ir *itemRows) Check(ctx context.Context, row sheet.Row, old *backend.Item)
 	if has("categories") {
 		codes, unknown := ir.categories.Codes(row.Lists["categories"])
 		if len(unknown) > 0 {
-			problems["categories"] = "unknown: " + quoteAll(unknown)
+			problems["categories"] = "unknown: " + sheet.QuoteAll(unknown)
 		}
 		it.Categories = normalizeList(codes)
 	}
@@ -301,15 +301,6 @@ func (ir *itemRows) VersionAction(c sheet.Change[*backend.Item]) string {
 		return "amend"
 	}
 	return "import"
-}
-
-// quoteAll quotes the cells of a message, each cut short (sheet.Quote).
-func quoteAll(cells []string) string {
-	q := make([]string, len(cells))
-	for i, c := range cells {
-		q[i] = sheet.Quote(c)
-	}
-	return strings.Join(q, ", ")
 }
 
 func (ir *itemRows) Ref(it *backend.Item) sheet.Ref {

@@ -150,26 +150,12 @@ var yearLeaseWait = 20 * time.Second
 // are few and short. The pool preview reads the history without it: it
 // stores nothing.
 func (s *Service) yearLease(ctx context.Context, year int) (backend.Lease, error) {
-	name := fmt.Sprintf("draw-year:%d", year)
-	deadline := time.Now().Add(yearLeaseWait)
-	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
-		lease, err := s.Locks.Acquire(ctx, name, s.lockTTL())
-		if err == nil {
-			return lease, nil
-		}
-		if !errors.Is(err, backend.ErrLeaseHeld) {
-			return nil, err
-		}
-		if time.Now().Add(wait).After(deadline) {
-			return nil, backend.Wrap(backend.ErrLeaseHeld, backend.ECONFLICT,
-				"another plan of %d is being committed or drawn: the plans of a year are committed and drawn one at a time, as each commitment counts the year's draws before it; try again shortly", year)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, backend.Wrap(context.Cause(ctx), backend.EUNAVAILABLE, "waiting for another plan of %d to be committed or drawn", year)
-		case <-time.After(wait):
-		}
+	lease, err := backend.AcquireWaiting(ctx, s.Locks, fmt.Sprintf("draw-year:%d", year), s.lockTTL(), yearLeaseWait)
+	if errors.Is(err, backend.ErrLeaseHeld) {
+		return nil, backend.Wrap(backend.ErrLeaseHeld, backend.ECONFLICT,
+			"another plan of %d is being committed or drawn: the plans of a year are committed and drawn one at a time, as each commitment counts the year's draws before it; try again shortly", year)
 	}
+	return lease, err
 }
 
 type leaseKey struct{}

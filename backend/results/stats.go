@@ -9,7 +9,6 @@ import (
 	"suiji/backend"
 	"suiji/backend/draw"
 	"suiji/backend/plans"
-	"suiji/backend/tasks"
 )
 
 // Shares counts each lead department's random and targeted checks of a
@@ -43,7 +42,7 @@ type Stats struct {
 	Random, Targeted int
 	// Feedback and Publication measure the tasks whose inspection ended
 	// against their deadlines (art. 21, 24); Feedback only those owing it
-	// (tasks.FeedbackOwed: none where no unit was found).
+	// (backend.Task.FeedbackOwed: none where no unit was found).
 	Feedback, Publication Timeliness
 	// Inspectors counts the tasks (not cancelled) each inspector was in
 	// the group of: the department's inspectors, or everyone's.
@@ -253,7 +252,7 @@ func ordinary(e *backend.Enterprise) bool {
 }
 
 // timeliness sorts the tasks whose inspection ended by how their feedback
-// (where owed: tasks.FeedbackOwed) and publication deadlines went, today
+// (where owed: backend.Task.FeedbackOwed) and publication deadlines went, today
 // being the clock's Beijing day.
 func (s *Service) timeliness(st *Stats, ts []*backend.Task) {
 	today := string(backend.DateOf(s.Now()))
@@ -261,7 +260,7 @@ func (s *Service) timeliness(st *Stats, ts []*backend.Task) {
 		if t.State == backend.TaskCancelled || t.InspectionEndedAt == nil {
 			continue
 		}
-		if tasks.FeedbackOwed(t) { // as the scheduler: no unit found, no feedback owed
+		if t.FeedbackOwed() { // as the scheduler: no unit found, no feedback owed
 			measure(&st.Feedback, t, t.Deadlines.Feedback, t.FeedbackAt, today)
 		}
 		measure(&st.Publication, t, t.Deadlines.Publication, t.PublishedAt, today)

@@ -112,8 +112,11 @@ func (s *Service) CreateQualification(ctx context.Context, code, name string) (*
 	if err := s.EnsureQualifications(ctx); err != nil {
 		return nil, err
 	}
-	// The store's unique code and name have the last word (two creates at
-	// once); this check gives the friendly message in the common case.
+	// The store's unique code has the last word on codes. A name has no
+	// unique index (storage/mongodb/indexes.go says why): two creates of
+	// one name at the same moment may both pass this check, and an import
+	// then reads that name as ambiguous (backend.NewNames) — rejected with
+	// the reason, never guessed.
 	if err := s.qualificationTaken(ctx, code, name, nil); err != nil {
 		return nil, err
 	}
@@ -427,11 +430,7 @@ func (s *Service) validate(ctx context.Context, ins, old *backend.Inspector, fie
 		}
 	}
 	if len(unknown) > 0 {
-		quoted := make([]string, len(unknown))
-		for i, q := range unknown {
-			quoted[i] = sheet.Quote(q) // a code from a request or a cell, bounded in messages
-		}
-		fields["qualifications"] = "not on the qualification list: " + strings.Join(quoted, ", ")
+		fields["qualifications"] = "not on the qualification list: " + sheet.QuoteAll(unknown) // codes from a request or a cell, bounded in messages
 	}
 	if len(ins.Qualifications) > backend.MaxQualifications {
 		fields["qualifications"] = fmt.Sprintf("at most %d", backend.MaxQualifications)

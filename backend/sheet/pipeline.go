@@ -309,7 +309,7 @@ func check[T comparable](ctx context.Context, table *Table, report *Report, recs
 	for i, row := range table.Rows {
 		key := keys[i]
 		if ls := lines[key]; key != "" && len(ls) > 1 {
-			report.Reject(row.Line, keyFields[i], quote(key)+" is on lines "+joinInts(ls)+"; keep one row per record")
+			report.Reject(row.Line, keyFields[i], Quote(key)+" is on lines "+joinInts(ls)+"; keep one row per record")
 			continue
 		}
 		old := existing[key] // nil (none) for a row without a key

@@ -186,7 +186,7 @@ func displayName(filename string) string {
 	if filename == "" {
 		return "the file"
 	}
-	return quote(filename)
+	return Quote(filename)
 }
 
 // humanSize formats a byte limit for a message.
@@ -287,17 +287,17 @@ func readXLSX(ctx context.Context, data []byte, name string, want string, b *bui
 		return notSpreadsheet(name, "it is a workbook without a worksheet")
 	}
 	if n := len(f.GetSheetList()); n > 1 {
-		b.warn(fmt.Sprintf("read sheet %s; the other %d sheets were ignored", quote(sheet), n-1))
+		b.warn(fmt.Sprintf("read sheet %s; the other %d sheets were ignored", Quote(sheet), n-1))
 	}
 	part, err := sheetPart(zr, sheet)
 	if err != nil {
-		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: sheet %s cannot be read", name, quote(sheet))
+		return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: sheet %s cannot be read", name, Quote(sheet))
 	}
 	shared, err := readSharedStrings(ctx, zr, name)
 	if err != nil {
 		return err
 	}
-	r := &sheetReader{name: name, sheet: quote(sheet), shared: shared, numbers: newNumberFormats(f), b: b}
+	r := &sheetReader{name: name, sheet: Quote(sheet), shared: shared, numbers: newNumberFormats(f), b: b}
 	return r.read(ctx, part)
 }
 
@@ -338,7 +338,7 @@ func checkParts(ctx context.Context, zr *zip.Reader, name string) error {
 			return tooLarge("", MaxExpandedBytes)
 		}
 		if limit, _ := partLimit(f.Name); f.UncompressedSize64 > uint64(limit) {
-			return tooLarge(" in "+quote(f.Name), limit)
+			return tooLarge(" in "+Quote(f.Name), limit)
 		}
 	}
 	var total int64
@@ -352,16 +352,16 @@ func checkParts(ctx context.Context, zr *zip.Reader, name string) error {
 		limit, shared := partLimit(f.Name)
 		rc, err := f.Open()
 		if err != nil {
-			return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: part %s cannot be read", name, quote(f.Name))
+			return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: part %s cannot be read", name, Quote(f.Name))
 		}
 		counter := &partCounter{shared: shared}
 		n, err := io.Copy(counter, io.LimitReader(rc, limit+1))
 		rc.Close()
 		if err != nil {
-			return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: part %s cannot be read", name, quote(f.Name))
+			return backend.Wrap(err, backend.EINVALID, "%s is a damaged XLSX file: part %s cannot be read", name, Quote(f.Name))
 		}
 		if n > limit {
-			return tooLarge(" in "+quote(f.Name), limit)
+			return tooLarge(" in "+Quote(f.Name), limit)
 		}
 		if total += n; total > MaxExpandedBytes {
 			return tooLarge("", MaxExpandedBytes)
@@ -768,7 +768,7 @@ func (b *builder) count(line int, cells []string) error {
 func (b *builder) cellTooLong(line, i int) error {
 	col := columnName(i)
 	if i < len(b.cols) && b.cols[i] >= 0 {
-		col += " (" + quote(b.table.Headers[b.schema.Columns[b.cols[i]].Key]) + ")"
+		col += " (" + Quote(b.table.Headers[b.schema.Columns[b.cols[i]].Key]) + ")"
 	}
 	return backend.Errorf(backend.ETOOLARGE, "%s: the cell in row %d, column %s holds more than %s of text, more than any column takes; shorten it, or check that this is the right file",
 		b.name, line, col, humanSize(MaxCellBytes))
@@ -852,7 +852,7 @@ func (b *builder) header(line int, cells []string) error {
 		}
 	}
 	if !known {
-		b.titles = append(b.titles, fmt.Sprintf("row %d (%s)", line, quote(firstNonBlank(cells))))
+		b.titles = append(b.titles, fmt.Sprintf("row %d (%s)", line, Quote(firstNonBlank(cells))))
 		if len(b.titles) > maxTitleRows {
 			return b.noHeaderError()
 		}
@@ -877,13 +877,13 @@ func (b *builder) header(line int, cells []string) error {
 		}
 		col, ok := b.idx[normHeader(text)]
 		if !ok {
-			b.warn(fmt.Sprintf("unknown column %s (column %s) ignored", quote(text), columnName(i)))
+			b.warn(fmt.Sprintf("unknown column %s (column %s) ignored", Quote(text), columnName(i)))
 			continue
 		}
 		key := b.schema.Columns[col].Key
 		if j, dup := at[key]; dup {
 			b.problems = append(b.problems, fmt.Sprintf("columns %s (%s) and %s (%s) both mean %s",
-				quote(b.table.Headers[key]), columnName(j), quote(text), columnName(i), b.schema.Columns[col].header(Chinese)))
+				Quote(b.table.Headers[key]), columnName(j), Quote(text), columnName(i), b.schema.Columns[col].header(Chinese)))
 			b.fields[text] = "repeats column " + columnName(j)
 			continue
 		}
@@ -894,7 +894,7 @@ func (b *builder) header(line int, cells []string) error {
 	for _, c := range b.schema.Columns {
 		if _, ok := b.table.Headers[c.Key]; c.Required && !ok {
 			h := c.header(Chinese)
-			msg := "missing required column " + quote(h)
+			msg := "missing required column " + Quote(h)
 			if en := c.header(English); en != h {
 				msg += " (" + en + ")"
 			}
@@ -911,12 +911,12 @@ func (b *builder) noHeaderError() error {
 	var want []string
 	for _, c := range b.schema.Columns {
 		if c.Required {
-			want = append(want, quote(c.header(Chinese)))
+			want = append(want, Quote(c.header(Chinese)))
 		}
 	}
 	if len(want) == 0 {
 		for _, c := range b.schema.Columns[:min(3, len(b.schema.Columns))] {
-			want = append(want, quote(c.header(Chinese)))
+			want = append(want, Quote(c.header(Chinese)))
 		}
 	}
 	which := "no row"

@@ -203,14 +203,20 @@ func columnName(i int) string {
 	return name
 }
 
-// quote formats a user's text for a message, cut short so a hostile file
-// cannot make messages huge.
-func quote(s string) string { return fmt.Sprintf("%q", Clip(s)) }
+// Quote formats a user's text for a message, cut short: a cell may hold
+// MaxCellBytes of text, and a message that repeated it whole would carry
+// that much for every row and column it names (the reader's, and the
+// areas' row messages: directory, roster, item list).
+func Quote(s string) string { return fmt.Sprintf("%q", Clip(s)) }
 
-// Quote is quote for the areas' row messages (directory, roster, item
-// list): a cell may hold MaxCellBytes of text, and a message that repeats
-// it whole would carry that much for every row and column it names.
-func Quote(s string) string { return quote(s) }
+// QuoteAll is Quote of each of values, joined by ", ".
+func QuoteAll(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
 
 // UnknownNames is the row message for cells of a column that names
 // entries of a reference list (what: "qualification") and that name none:
@@ -221,9 +227,9 @@ func UnknownNames(names backend.Names, what string, cells []string) string {
 	var missing, parts []string
 	for _, c := range cells {
 		if codes := names.Ambiguous(c); codes != nil {
-			parts = append(parts, fmt.Sprintf("%s is the name of several entries of the %s list (%s): write the code", quote(c), what, strings.Join(codes, ", ")))
+			parts = append(parts, fmt.Sprintf("%s is the name of several entries of the %s list (%s): write the code", Quote(c), what, strings.Join(codes, ", ")))
 		} else {
-			missing = append(missing, quote(c))
+			missing = append(missing, Quote(c))
 		}
 	}
 	if len(missing) > 0 {

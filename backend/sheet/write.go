@@ -40,7 +40,7 @@ func WriteXLSX(w io.Writer, schema Schema, rows []map[string]string) error {
 	name := sheetName(schema.Name)
 	if name != defaultSheet {
 		if err := f.SetSheetName(defaultSheet, name); err != nil {
-			return backend.Wrap(err, backend.EINTERNAL, "sheet: naming sheet %s", quote(name))
+			return backend.Wrap(err, backend.EINTERNAL, "sheet: naming sheet %s", Quote(name))
 		}
 	}
 	text, err := f.NewStyle(&excelize.Style{NumFmt: textNumFmtID})

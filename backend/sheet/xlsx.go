@@ -533,7 +533,7 @@ func (r *sheetReader) sharedIndex(c *xlsxCell) (int, error) {
 	i, err := strconv.Atoi(string(bytes.TrimSpace(c.v)))
 	if err != nil || i < 0 || i >= len(r.shared) {
 		return 0, backend.Errorf(backend.EINVALID, "%s: row %d of sheet %s is damaged (a cell names text %s that the file does not have)",
-			r.name, r.line, r.sheet, quote(string(c.v)))
+			r.name, r.line, r.sheet, Quote(string(c.v)))
 	}
 	return i, nil
 }
@@ -682,7 +682,7 @@ func zeroFilled(v string) bool {
 // excelErrorProblem is why a cell showing an Excel error value is no
 // value.
 func excelErrorProblem(v string) string {
-	return fmt.Sprintf("the cell holds the Excel error value %s (a formula that failed), not a value; fix the formula or paste the values", quote(v))
+	return fmt.Sprintf("the cell holds the Excel error value %s (a formula that failed), not a value; fix the formula or paste the values", Quote(v))
 }
 
 // excelErrorValues are the values Excel shows for a formula that failed,

@@ -154,18 +154,6 @@ type DeadlineReport struct {
 	Overdue  int // deadlines newly marked missed
 }
 
-// FeedbackOwed reports whether the result of t is owed to the inspected
-// unit (art. 21): once its inspection ended, unless the task is cancelled
-// or the group found no unit to feed it back to
-// (backend.ResultEnterpriseNotFound). The scheduler reminds of the
-// feedback deadline and marks it missed only while it is owed, and the
-// statistics (results.Service.Statistics) count it by this same rule, so
-// that a deadline nobody is told of is not counted as missed either. The
-// store's DeadlinesRunning filter says the same in its query.
-func FeedbackOwed(t *backend.Task) bool {
-	return t.State != backend.TaskCancelled && t.InspectionEndedAt != nil && t.SubmittedResult != backend.ResultEnterpriseNotFound
-}
-
 // dueDeadlines lists the deadlines of t that still run: the window while
 // the group works on it, feedback until given, publication until done.
 func dueDeadlines(t *backend.Task) map[string]string {
@@ -178,7 +166,7 @@ func dueDeadlines(t *backend.Task) map[string]string {
 	}
 	if t.InspectionEndedAt != nil {
 		// Feedback only while it is owed; the publication still runs.
-		if t.FeedbackAt == nil && t.Deadlines.Feedback != "" && FeedbackOwed(t) {
+		if t.FeedbackAt == nil && t.Deadlines.Feedback != "" && t.FeedbackOwed() {
 			out[backend.DeadlineFeedback] = t.Deadlines.Feedback
 		}
 		if t.PublishedAt == nil && t.Deadlines.Publication != "" {

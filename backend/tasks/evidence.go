@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -232,22 +231,11 @@ func (s *Service) lockEvidence(ctx context.Context, taskID string) (func(), erro
 	if s.Locks == nil {
 		return func() {}, nil
 	}
-	name := "evidence:" + taskID
-	deadline := time.Now().Add(evidenceLockWait)
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		lease, err := s.Locks.Acquire(ctx, name, evidenceLockTTL)
-		if err == nil {
-			return func() { _ = lease.Release(context.WithoutCancel(ctx)) }, nil
-		}
-		if !errors.Is(err, backend.ErrLeaseHeld) || time.Now().Add(wait).After(deadline) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, backend.Wrap(ctx.Err(), backend.EUNAVAILABLE, "waiting for another declaration of the task's evidence")
-		case <-time.After(wait):
-		}
+	lease, err := backend.AcquireWaiting(ctx, s.Locks, "evidence:"+taskID, evidenceLockTTL, evidenceLockWait)
+	if err != nil {
+		return nil, err
 	}
+	return func() { _ = lease.Release(context.WithoutCancel(ctx)) }, nil
 }
 
 // checkEvidenceRoom refuses a new declaration, ECONFLICT naming the

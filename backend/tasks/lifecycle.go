@@ -60,6 +60,7 @@ func (s *Service) Cancel(ctx context.Context, id string, version int, reason str
 	if err != nil {
 		return nil, err
 	}
+	s.cancellations.forget(t.DrawID) // this instance's portal shows it at once
 	if err := s.Notifier.Notify(ctx, cancelNotes(t)); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -84,6 +85,8 @@ func (s *Service) memberTask(ctx context.Context, id string) (*backend.Task, err
 // is reloaded and mutate applied again. A change after completion needs
 // an amendment reason (frozen) and is kept as an amendment; cancelled,
 // reviewed and published tasks do not change on site. The group is told.
+// A mutate that finds the request stored already returns errUnchanged:
+// the task is answered as it is, and the group told again.
 func (s *Service) change(ctx context.Context, id string, version int, amendment, action string, mutate func(t *backend.Task, now time.Time) (string, error)) (*backend.Task, error) {
 	amendment, err := amendmentReason(amendment)
 	if err != nil {
@@ -100,7 +103,9 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 		before := taskDigest(t)
 		now := s.Now().UTC()
 		what, err := mutate(t, now)
-		if err != nil {
+		if errors.Is(err, errUnchanged) {
+			return t, s.tell(ctx, t) // a repeat: the group is told again (fixed ids), nothing written
+		} else if err != nil {
 			return nil, err
 		}
 		if t.State == backend.TaskCompleted {
@@ -122,6 +127,10 @@ func (s *Service) change(ctx context.Context, id string, version int, amendment,
 	// same key may repeat in a moment (a phone's outbox waits on it).
 	return nil, backend.Wrap(&backend.RetryAfterError{Delay: time.Second}, backend.ECONFLICT, "the task kept changing; try again")
 }
+
+// errUnchanged is what a change's mutate returns for a request that is
+// a repeat of one stored already: change answers the task as it is.
+var errUnchanged = errors.New("unchanged: a repeat of a stored change")
 
 // amendmentReason trims an amendment's reason and checks its length.
 func amendmentReason(reason string) (string, error) {
@@ -243,20 +252,17 @@ func (s *Service) SetItemOutcome(ctx context.Context, id, itemID, outcome, note 
 	if len(fields) > 0 {
 		return nil, backend.InvalidFields("invalid item outcome", fields)
 	}
-	// The actor's own outcome sent again — its answer was lost, or the
-	// telling after it failed once it was stored (a 5xx, so the phone
-	// repeats it) — is answered with the task, and the group told again
-	// (fixed ids): it is not a change, and against the version it was
-	// chosen on it would read as stale, a conflict with itself.
-	if t, err := s.memberTask(ctx, id); err != nil {
-		return nil, err
-	} else if j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID }); j >= 0 {
-		if o := t.Checklist[j]; o.Outcome == outcome && o.Note == note && o.By == backend.ActorFromContext(ctx).UserID && (version == 0 || o.Version == version+1) {
-			return t, s.tell(ctx, t)
-		}
-	}
 	return s.change(ctx, id, 0, amendment, "task.item_outcome", func(t *backend.Task, now time.Time) (string, error) {
 		j := slices.IndexFunc(t.Checklist, func(o backend.ItemOutcome) bool { return o.ItemID == itemID })
+		// The actor's own outcome sent again — its answer was lost, or the
+		// telling after it failed once it was stored (a 5xx, so the phone
+		// repeats it) — is no change: against the version it was chosen on
+		// it would read as stale, a conflict with itself.
+		if j >= 0 {
+			if o := t.Checklist[j]; o.Outcome == outcome && o.Note == note && o.By == backend.ActorFromContext(ctx).UserID && (version == 0 || o.Version == version+1) {
+				return "", errUnchanged
+			}
+		}
 		if version != 0 && j >= 0 && setSince(t, t.Checklist[j], version) {
 			return "", staleVersion(t)
 		}

@@ -48,7 +48,8 @@ type cancellationsRead struct {
 // whose inspection an office cancelled (the unit closed, say) must say
 // so, with the reason, rather than never show a result: a cancellation
 // is one staff member's act, and without this nobody outside would see
-// it. A cancellation shows within cancellationsTTL.
+// it. A cancellation shows at once on the instance that made it, within
+// cancellationsTTL on the others.
 func (s *Service) DrawCancellations(ctx context.Context, d *backend.Draw) ([]CancelledSelection, error) {
 	now := s.Now()
 	c := &s.cancellations
@@ -75,6 +76,17 @@ func (s *Service) DrawCancellations(ctx context.Context, d *backend.Draw) ([]Can
 		return nil, err
 	}
 	return v.([]CancelledSelection), nil
+}
+
+// forget drops what the instance read of a draw's cancellations, so
+// that its next page reads them anew ("" — a targeted task — is no draw).
+func (c *publicCancellations) forget(drawID string) {
+	if drawID == "" {
+		return
+	}
+	c.mu.Lock()
+	delete(c.byDraw, drawID)
+	c.mu.Unlock()
 }
 
 // readCancellations reads the cancelled tasks of d's plan from the store.

@@ -51,10 +51,10 @@ func (s *QualificationStore) EnsureQualifications(ctx context.Context, qs []back
 			bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "name", Value: q.Name}, {Key: "created_at", Value: created}}}},
 			options.UpdateOne().SetUpsert(true))
 		// Two instances seeding at once may race on the insert; the loser
-		// gets a duplicate key, which means the entry exists: success. So
-		// does a default whose name a stored entry of another code has
-		// (name_unique): the bureau's entry stands, and a second of the
-		// same name would make spreadsheets ambiguous.
+		// gets a duplicate key, which means the entry exists: success. (A
+		// default whose name the bureau gave an entry of another code is
+		// inserted all the same — names have no unique index — and an
+		// import then reads that name as ambiguous, backend.NewNames.)
 		if err = translate(err); err != nil && backend.ErrorCode(err) != backend.ECONFLICT {
 			return err
 		}

@@ -231,8 +231,10 @@ func (s *ReplacementStore) MarkReplacementDrawn(ctx context.Context, id string, 
 	if err != nil {
 		return backend.Wrap(err, backend.EINTERNAL, "encoding the replacement record")
 	}
+	// A decision still owed to be told is told no more: drawn, it asks
+	// nobody to draw it (the draw tells whom it concerns).
 	_, err = setFields(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementDrawn}, {Key: "record", Value: string(raw)},
-		{Key: "seq", Value: rec.Seq}, {Key: "in", Value: rec.In}, {Key: "drawn_at", Value: rec.DrawnAt}})
+		{Key: "seq", Value: rec.Seq}, {Key: "in", Value: rec.In}, {Key: "drawn_at", Value: rec.DrawnAt}, {Key: "untold", Value: false}})
 	return err
 }
 
@@ -273,7 +275,7 @@ func (s *ReplacementStore) FixReplacementEntropy(ctx context.Context, id, value 
 func (s *ReplacementStore) MarkReplacementFailed(ctx context.Context, id string, at time.Time, why string) error {
 	at = at.UTC()
 	ok, err := setFieldsIf(ctx, s.coll(), id, bson.D{{Key: "state", Value: backend.ReplacementCommitted}},
-		bson.D{{Key: "state", Value: backend.ReplacementFailed}, {Key: "failed_at", Value: at}, {Key: "failure", Value: why}})
+		bson.D{{Key: "state", Value: backend.ReplacementFailed}, {Key: "failed_at", Value: at}, {Key: "failure", Value: why}, {Key: "untold", Value: false}})
 	if err != nil || ok {
 		return err
 	}

@@ -427,7 +427,6 @@ function registerServiceWorker() {
     behind = true;
     updateNotice.hidden = false;
   });
-  window.addEventListener('hashchange', () => { if (behind && formless()) reload(); });
   sw.register('/app/sw.js', { scope: '/app/' }).then((reg) => {
     registration = reg;
     const offer = () => {

@@ -14,7 +14,8 @@
 import strings from './zh-CN.json' with { type: 'json' };
 import { verifyRecord, verifyReplacement, verifyReplacements } from '../shared/verify/verify.js';
 
-const t = (key) => strings[key] ?? key;
+// t is the portal's text of key with {name} filled from values.
+const t = (key, values = {}) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, String(v)), strings[key] ?? key);
 const section = document.getElementById('verifier');
 const verdict = document.getElementById('verdict');
 const runButton = document.getElementById('verify-run');
@@ -60,8 +61,6 @@ const PARALLEL = 4;
 // here: the record is verified, its history facts are not.
 class HistoryUnchecked extends Error {}
 
-const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, String(v)), t(key));
-
 // eachLimited runs fn over items, at most PARALLEL at a time, in order of
 // the results.
 async function eachLimited(items, fn) {
@@ -83,16 +82,16 @@ async function eachLimited(items, fn) {
 // suiji-draw/1 record is given the year and time published beside it.
 async function yearHistory(record) {
   const year = record.year;
-  show('busy', fill('verify.historyFetching', { year }));
+  show('busy', t('verify.historyFetching', { year }));
   const plansURL = new URL('plans', API);
   plansURL.searchParams.set('year', String(year));
   const plans = ((await fetchJSON(plansURL)).plans ?? []).filter((p) => p.id !== record.plan_id);
-  if (plans.length > MAX_PLANS) throw new HistoryUnchecked(fill('verify.historyTooManyPlans', { year, max: MAX_PLANS }));
+  if (plans.length > MAX_PLANS) throw new HistoryUnchecked(t('verify.historyTooManyPlans', { year, max: MAX_PLANS }));
   const attempts = (await eachLimited(plans, async (p) => {
     const list = (await fetchJSON(new URL(`plans/${encodeURIComponent(p.id)}/draws`, API))).draws ?? [];
     return list.filter((d) => d.outcome !== 'failed').map((d) => ({ ...d, year: p.year }));
   })).flat();
-  if (attempts.length > MAX_HISTORY) throw new HistoryUnchecked(fill('verify.historyTooMany', { year, max: MAX_HISTORY }));
+  if (attempts.length > MAX_HISTORY) throw new HistoryUnchecked(t('verify.historyTooMany', { year, max: MAX_HISTORY }));
   return eachLimited(attempts, async (d) => {
     const h = await fetchJSON(new URL(`draws/${encodeURIComponent(d.id)}`, API));
     return h.algorithm_version === 'suiji-draw/1' ? { year: d.year, created_at: d.created_at, ...h } : h;
@@ -110,14 +109,14 @@ async function verifyDraw(record) {
   try {
     history = await yearHistory(record);
   } catch (err) {
-    if (err instanceof FetchFailed) err = new HistoryUnchecked(fill('verify.historyUnchecked', { year, message: err.message }));
+    if (err instanceof FetchFailed) err = new HistoryUnchecked(t('verify.historyUnchecked', { year, message: err.message }));
     if (!(err instanceof HistoryUnchecked)) throw err;
     show('busy', t('verify.running'));
     const v = await verifyRecord(record);
     return v.ok ? { ...v, history: { checked: false, why: err.message } } : v;
   }
   for (const [i, h] of history.entries()) {
-    show('busy', fill('verify.historyVerifying', { year, i: i + 1, n: history.length }));
+    show('busy', t('verify.historyVerifying', { year, i: i + 1, n: history.length }));
     const v = await verifyRecord(h);
     if (!v.ok) {
       // The year's records do not hold together: say so, unless the
@@ -125,7 +124,7 @@ async function verifyDraw(record) {
       show('busy', t('verify.running'));
       const own = await verifyRecord(record);
       if (!own.ok) return own;
-      return { ok: false, path: '', message: fill('verify.historyRecordBad', { year, id: h.id, path: v.path ? `${v.path}：` : '', message: v.message }) };
+      return { ok: false, path: '', message: t('verify.historyRecordBad', { year, id: h.id, path: v.path ? `${v.path}：` : '', message: v.message }) };
     }
   }
   show('busy', t('verify.running'));
@@ -137,7 +136,7 @@ async function verifyDraw(record) {
 function historyNote(record, history) {
   if (!history) return '';
   if (!history.checked) return history.why;
-  return fill(history.n ? 'verify.historyOk' : 'verify.historyNone', { year: record.year, n: history.n });
+  return t(history.n ? 'verify.historyOk' : 'verify.historyNone', { year: record.year, n: history.n });
 }
 
 // verifyAny re-computes a record of either kind (SPEC §11 records say
@@ -159,7 +158,7 @@ async function check(run) {
       show('bad', `${t('verify.fail')}：${result.path ? `${result.path} — ` : ''}${result.message}`);
     }
   } catch (err) {
-    if (err instanceof FetchFailed) show('busy', t('verify.fetchFailed').replace('{message}', err.message));
+    if (err instanceof FetchFailed) show('busy', t('verify.fetchFailed', { message: err.message }));
     else show('bad', `${t('verify.fail')}：${err.message}`);
   }
 }
@@ -195,7 +194,7 @@ async function verifyDrawPage(recordURL, replacementsURL) {
   const list = replacementsURL ? await replacementRecords(replacementsURL) : [];
   if (list.length === 0) return withHistory(record, result);
   const all = await verifyReplacements(record, list);
-  return all.ok ? withHistory(record, result, t('verify.okWithReplacements').replace('{n}', list.length)) : all;
+  return all.ok ? withHistory(record, result, t('verify.okWithReplacements', { n: list.length })) : all;
 }
 
 if (!globalThis.crypto?.subtle) {
@@ -219,7 +218,7 @@ if (!globalThis.crypto?.subtle) {
         check(async () => {
           const record = JSON.parse(await file.text());
           const v = await verifyAny(record);
-          return v.ok ? withHistory(record, v, t('verify.okFile').replace('{commitment}', record.seed_commitment ?? '')) : v;
+          return v.ok ? withHistory(record, v, t('verify.okFile', { commitment: record.seed_commitment ?? '' })) : v;
         });
       }
     });

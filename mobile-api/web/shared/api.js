@@ -63,7 +63,7 @@ export function createClient({ store, onSignedOut = () => {} }) {
     const resp = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin', signal });
     if (resp.status === 401 && retry && store.get() && !path.startsWith('/api/v1/auth/')) {
       await refresh();
-      return send(method, path, { body, form, raw, retry: false, headers, signal });
+      return send(method, path, { body, form, raw, retry: false, busy, headers, signal });
     }
     const wait = busyWait(resp, busy);
     if (wait != null) {

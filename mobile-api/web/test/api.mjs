@@ -45,6 +45,23 @@ const cases = [
     await assert.rejects(api.patch('/api/v1/plans/p1', {}), (err) => err.status === 409);
     assert.equal(seen.length, 1);
   }],
+  ['repeated after the access token was refreshed too', async () => {
+    const seen = [];
+    globalThis.fetch = async (path, init) => {
+      seen.push(path);
+      if (path === '/api/v1/auth/refresh') {
+        return new Response(JSON.stringify({ access_token: 'a2', refresh_token: 'r2', user: { id: 'u1', roles: [] } }), { status: 200 });
+      }
+      const n = seen.filter((p) => p !== '/api/v1/auth/refresh').length;
+      if (n === 1) return new Response(JSON.stringify({ error: { code: 'EUNAUTHORIZED', message: 'expired' } }), { status: 401 });
+      if (n === 2) return new Response(JSON.stringify({ error: { code: 'ECONFLICT', message: 'busy' } }), { status: 409, headers: { 'Retry-After': '0' } });
+      return new Response(JSON.stringify({ ok: true }), { status: 200 });
+    };
+    let token = 'r1';
+    const api = createClient({ store: { get: () => token, set: (v) => { token = v; }, remove: () => { token = null; } } });
+    assert.deepEqual(await api.post('/api/v1/plans/p1/draws', {}), { ok: true });
+    assert.deepEqual(seen, ['/api/v1/plans/p1/draws', '/api/v1/auth/refresh', '/api/v1/plans/p1/draws', '/api/v1/plans/p1/draws']);
+  }],
   ['the outbox\'s own requests are not repeated here', async () => {
     const seen = answers([409]);
     const api = createClient({ store });

@@ -916,6 +916,27 @@ scenario('a citizen sees the group replacements on the draw\'s public page and r
   assert.match(await page.locator('#verdict').textContent(), new RegExp(`内部一致.*${record.seed_commitment}`));
 });
 
+// The office cancels a drawn unit's inspection before it began: the
+// draw's public page says so, with when and why — and not who.
+scenario('a citizen sees on the draw\'s public page a drawn inspection the office cancelled, with why', async (page) => {
+  const r = state.replacement;
+  assert.ok(r, 'the replacement scenario ran first');
+  const coord = await apiAs(base, 'coordinator', password);
+  const d = await coord.get(`/api/v1/draws/${r.drawId}`);
+  const { tasks } = await coord.get(`/api/v1/tasks?plan_id=${encodeURIComponent(d.plan_id)}&limit=200`);
+  const x = tasks.find((t) => t.draw_id === r.drawId && t.state === 'assigned');
+  assert.ok(x, 'a drawn task not begun');
+  const reason = '浏览器测试：企业已停产注销';
+  await coord.post(`/api/v1/tasks/${x.id}/cancel`, { version: x.version, reason });
+  await page.goto(`${base}/draws/${r.drawId}`);
+  const row = page.locator('#cancelled tbody tr', { hasText: x.enterprise.uscc });
+  await row.getByText(reason).waitFor();
+  await row.getByText(x.enterprise.name).waitFor();
+  await page.getByRole('link', { name: /其中 1 家企业的检查已取消/ }).waitFor();
+  assert.equal(await page.locator('#cancelled').getByText('coordinator').count(), 0, 'who cancelled is not shown');
+  await shot(page, 'portal-draw-cancelled', page.locator('#cancelled'));
+});
+
 // pdf is a small, well-formed PDF whose one page says text (ASCII): the
 // server's check needs a file that is what it says it is.
 function pdf(text) {
